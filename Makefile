@@ -1,0 +1,115 @@
+# tokenroute: build the nginx dynamic module and the CLI, run the demo and
+# the test suite.  See README.md.
+
+NGINX_SRC  ?= /usr/share/nginx/src
+NGINX      ?= /usr/sbin/nginx
+BUILD      ?= build
+PORT       ?= 8080
+CC         ?= cc
+
+WARN        = -Wall -Wextra -Werror
+SAN_FLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+
+ifeq ($(SANITIZE),1)
+MOD_CC_OPT  = $(WARN) -O1 -g $(SAN_FLAGS)
+MOD_LD_OPT  = -fsanitize=address,undefined
+CLI_FLAGS   = -O1 -g $(SAN_FLAGS)
+else
+MOD_CC_OPT  = $(WARN) -O2 -g
+MOD_LD_OPT  =
+CLI_FLAGS   = -O2 -g
+endif
+
+DEBIAN_PKGS = nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev \
+              redis-server redis-tools gcc make perl libjson-pp-perl \
+              libredis-perl nodejs npm wrk valgrind
+
+MODULE_SRCS = config ngx_http_tokenroute_module.c $(wildcard src/*.c src/*.h)
+CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
+              src/tokenroute_money.h
+UNIT_SRCS   = $(wildcard t/unit/*.c)
+UNIT_BINS   = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+MODULE      = $(BUILD)/ngx_http_tokenroute_module.so
+CLI         = $(BUILD)/tokenroute
+
+.PHONY: all module cli unit deps test check check-asan asan demo stop \
+        clean bench
+
+all: module cli
+
+module: $(MODULE)
+cli: $(CLI)
+unit: $(UNIT_BINS)
+
+# Debian's nginx-dev ships the configured 1.22 tree (headers, auto/,
+# conf_flags); configure writes objs/ in the current directory, so we work
+# on a copy.  An upstream nginx source tree is configured --with-compat.
+$(BUILD)/nginx/objs/Makefile: config
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && bash -c ' \
+	    if [ -f conf_flags ]; then . ./conf_flags; \
+	    else NGX_CONF_FLAGS=(--with-compat --with-http_ssl_module); fi; \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(MOD_CC_OPT)" --with-ld-opt="$(MOD_LD_OPT)" \
+	        --add-dynamic-module=$(CURDIR)' > configure.log 2>&1 \
+	    || { cat $(BUILD)/nginx/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS)
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_tokenroute_module.so $@
+
+$(CLI): $(CLI_SRCS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $(filter %.c,$(CLI_SRCS)) \
+	    -lhiredis -lyajl -lcrypto
+
+$(BUILD)/unit/%: t/unit/%.c $(wildcard src/tokenroute_*.c src/tokenroute_*.h)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $< \
+	    $(wildcard src/tokenroute_*.c) -lyajl -lcrypto
+
+# Installs the Debian packages the build, the demo and the tests need.
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing:$$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	            apt-get install -y -qq --no-install-recommends $$missing \
+	            > $(BUILD).apt.log 2>&1 || { cat $(BUILD).apt.log; exit 1; }; \
+	    else \
+	        echo "missing packages; run as root:"; \
+	        echo "  apt-get install -y$$missing"; exit 1; \
+	    fi; \
+	fi
+
+# The whole suite, then again against the sanitizer build.
+test: deps
+	$(MAKE) check
+	$(MAKE) check-asan
+
+check: all unit
+	TOKENROUTE_BUILD=$(CURDIR)/$(BUILD) NGINX=$(NGINX) prove -r t/
+
+asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
+
+check-asan: asan
+	TOKENROUTE_BUILD=$(CURDIR)/build-asan TOKENROUTE_SANITIZE=1 \
+	    NGINX=$(NGINX) prove -r t/
+
+demo: deps all
+	./conf.d/demo.sh start $(PORT)
+
+stop:
+	./conf.d/demo.sh stop
+
+clean:
+	rm -rf build build-asan build.apt.log build-asan.apt.log

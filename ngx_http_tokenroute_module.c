@@ -1,0 +1,283 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Module definition only: directives, configuration objects, handler and
+ * filter registration, per-worker start and stop.  The work is done in
+ * src/.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_redis.h"
+
+
+static ngx_int_t ngx_http_tokenroute_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tokenroute_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_tokenroute_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_tokenroute_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tokenroute_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tokenroute_enable(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_tokenroute_init_process(ngx_cycle_t *cycle);
+static void ngx_http_tokenroute_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_tokenroute_commands[] = {
+
+    { ngx_string("tokenroute"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_tokenroute_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("tokenroute_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tokenroute_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tokenroute_provider_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_model"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tokenroute_model_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_anthropic_version"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_main_conf_t, anthropic_version),
+      NULL },
+
+    { ngx_string("tokenroute_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tokenroute_error_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tokenroute_module_ctx = {
+    ngx_http_tokenroute_preconfiguration,  /* preconfiguration */
+    ngx_http_tokenroute_postconfiguration, /* postconfiguration */
+
+    ngx_http_tokenroute_create_main_conf,  /* create main configuration */
+    ngx_http_tokenroute_init_main_conf,    /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_tokenroute_create_loc_conf,   /* create location configuration */
+    ngx_http_tokenroute_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tokenroute_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tokenroute_module_ctx,       /* module context */
+    ngx_http_tokenroute_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_tokenroute_init_process,      /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_tokenroute_exit_process,      /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_tokenroute_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_tokenroute_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt              *h;
+    ngx_http_core_main_conf_t        *cmcf;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tokenroute_module);
+
+    /* loading the module costs nothing where "tokenroute on" is not used */
+
+    if (!trmcf->used) {
+        return NGX_OK;
+    }
+
+    if (!trmcf->redis.configured) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tokenroute on\" needs a \"tokenroute_redis\" "
+                           "directive in the http block");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tokenroute_check_upstreams(cf, trmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_tokenroute_access_handler;
+
+    return ngx_http_tokenroute_filter_init(cf);
+}
+
+
+static void *
+ngx_http_tokenroute_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tokenroute_main_conf_t));
+    if (trmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     trmcf->redis = { 0 };
+     *     trmcf->anthropic_version = { 0, NULL };
+     *     trmcf->used = 0;
+     */
+
+    if (ngx_array_init(&trmcf->providers, cf->pool, 4,
+                       sizeof(ngx_http_tokenroute_provider_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&trmcf->models, cf->pool, 8,
+                       sizeof(ngx_http_tokenroute_model_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    trmcf->created = ngx_time();
+
+    return trmcf;
+}
+
+
+static char *
+ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_tokenroute_main_conf_t  *trmcf = conf;
+
+    if (trmcf->anthropic_version.data == NULL) {
+        ngx_str_set(&trmcf->anthropic_version, "2023-06-01");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_tokenroute_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_tokenroute_loc_conf_t  *trlcf;
+
+    trlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tokenroute_loc_conf_t));
+    if (trlcf == NULL) {
+        return NULL;
+    }
+
+    trlcf->enable = NGX_CONF_UNSET;
+
+    return trlcf;
+}
+
+
+static char *
+ngx_http_tokenroute_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tokenroute_loc_conf_t  *prev = parent;
+    ngx_http_tokenroute_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tokenroute_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                             *rv;
+    ngx_http_tokenroute_loc_conf_t   *trlcf = conf;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (trlcf->enable) {
+        trmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                   ngx_http_tokenroute_module);
+        trmcf->used = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    trmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                ngx_http_tokenroute_module);
+    if (trmcf == NULL || !trmcf->used) {
+        return NGX_OK;
+    }
+
+    return ngx_http_tokenroute_redis_init(cycle, &trmcf->redis);
+}
+
+
+static void
+ngx_http_tokenroute_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tokenroute_redis_shutdown();
+}

@@ -1,0 +1,338 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Client keys: taken from "Authorization: Bearer sk-tr-..." or
+ * "x-api-key: sk-tr-...", hashed with SHA-256 (Redis never sees the raw
+ * key) and looked up in Redis without blocking the worker.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_redis.h"
+
+
+#define NGX_HTTP_TOKENROUTE_KEY_FIELDS  6
+
+
+static ngx_int_t ngx_http_tokenroute_key_valid(ngx_str_t *key);
+static void ngx_http_tokenroute_key_reply(void *data, redisReply *reply);
+static ngx_int_t ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, redisReply *reply);
+static void ngx_http_tokenroute_key_cleanup(void *data);
+
+
+static ngx_str_t  ngx_http_tokenroute_x_api_key = ngx_string("x-api-key");
+
+
+/*
+ * NGX_OK: ctx->raw_key is set; NGX_DECLINED: no key was sent; NGX_ERROR:
+ * something was sent that cannot be a tokenroute key.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    ngx_str_t         key;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(&key);
+
+    if (r->headers_in.authorization) {
+        key = r->headers_in.authorization->value;
+
+        if (key.len < 7
+            || ngx_strncasecmp(key.data, (u_char *) "Bearer ", 7) != 0)
+        {
+            return NGX_ERROR;
+        }
+
+        key.data += 7;
+        key.len -= 7;
+
+        while (key.len && key.data[0] == ' ') {
+            key.data++;
+            key.len--;
+        }
+
+    } else {
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */ ; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len == ngx_http_tokenroute_x_api_key.len
+                && ngx_strncasecmp(h[i].key.data,
+                                   ngx_http_tokenroute_x_api_key.data,
+                                   h[i].key.len)
+                   == 0)
+            {
+                key = h[i].value;
+                break;
+            }
+        }
+
+        if (key.data == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ngx_http_tokenroute_key_valid(&key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->raw_key = key;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_key_valid(ngx_str_t *key)
+{
+    u_char  *p, *last;
+
+    if (key->len < NGX_HTTP_TOKENROUTE_KEY_MIN_LEN
+        || key->len > NGX_HTTP_TOKENROUTE_KEY_MAX_LEN
+        || ngx_strncmp(key->data, NGX_HTTP_TOKENROUTE_KEY_PREFIX,
+                       sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 1)
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    last = key->data + key->len;
+
+    for (p = key->data; p < last; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
+              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* NGX_AGAIN: the lookup is under way; NGX_ERROR: Redis is unavailable */
+
+ngx_int_t
+ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    u_char               digest[EVP_MAX_MD_SIZE];
+    u_char               name[sizeof("tr:key:") - 1
+                              + NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
+    unsigned int         n;
+    ngx_pool_cleanup_t  *cln;
+
+    /* hiredis copies the arguments into its output buffer right away */
+
+    const char          *argv[2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS] = {
+        "HMGET", (const char *) name,
+        "id", "name", "account", "models", "expires_at", "revoked"
+    };
+
+    size_t               argvlen[2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS] = {
+        5, sizeof(name), 2, 4, 7, 6, 10, 7
+    };
+
+    if (EVP_Digest(ctx->raw_key.data, ctx->raw_key.len, digest, &n,
+                   EVP_sha256(), NULL)
+        != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(ctx->key_hash, digest, n);
+
+    ngx_memcpy(ngx_cpymem(name, "tr:key:", sizeof("tr:key:") - 1),
+               ctx->key_hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->op = ngx_http_tokenroute_redis_command(
+                  ngx_http_tokenroute_key_reply, r,
+                  2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS, argv, argvlen);
+    if (ctx->op == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_tokenroute_key_cleanup;
+    cln->data = ctx;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_tokenroute_key_cleanup(void *data)
+{
+    ngx_http_tokenroute_ctx_t  *ctx = data;
+
+    if (ctx->op) {
+        ngx_http_tokenroute_redis_cancel(ctx->op);
+        ctx->op = NULL;
+    }
+}
+
+
+static void
+ngx_http_tokenroute_key_reply(void *data, redisReply *reply)
+{
+    ngx_http_request_t         *r = data;
+
+    ngx_connection_t           *c;
+    ngx_http_tokenroute_ctx_t  *ctx;
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    ctx->op = NULL;
+    ctx->lookup_done = 1;
+
+    if (reply == NULL) {
+        ctx->redis_status = NGX_ERROR;
+
+    } else {
+        ctx->redis_status = ngx_http_tokenroute_key_parse(r, ctx, reply);
+    }
+
+    if (!ctx->waiting_lookup) {
+        return;
+    }
+
+    ctx->waiting_lookup = 0;
+
+    /* the resume sequence: as if the connection's own event fired */
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, redisReply *reply)
+{
+    size_t                      i;
+    ngx_str_t                  *fields[4];
+    ngx_int_t                   n;
+    redisReply                 *e;
+    ngx_http_tokenroute_key_t  *key;
+
+    key = &ctx->key;
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != NGX_HTTP_TOKENROUTE_KEY_FIELDS)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tokenroute: unexpected Redis reply to the key lookup");
+        return NGX_ERROR;
+    }
+
+    if (reply->element[0]->type != REDIS_REPLY_STRING) {
+        /* no such key */
+        return NGX_OK;
+    }
+
+    fields[0] = &key->id;
+    fields[1] = &key->name;
+    fields[2] = &key->account;
+    fields[3] = &key->models;
+
+    for (i = 0; i < 4; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        fields[i]->len = e->len;
+        fields[i]->data = ngx_pnalloc(r->pool, e->len + 1);
+        if (fields[i]->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(fields[i]->data, e->str, e->len);
+        fields[i]->data[e->len] = '\0';
+    }
+
+    e = reply->element[4];
+
+    if (e->type == REDIS_REPLY_STRING && e->len) {
+        n = ngx_atoi((u_char *) e->str, e->len);
+        key->expires_at = (n == NGX_ERROR) ? 1 : (time_t) n;
+    }
+
+    e = reply->element[5];
+
+    key->revoked = (e->type == REDIS_REPLY_STRING && e->len == 1
+                    && e->str[0] == '1');
+    key->found = 1;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
+    ngx_str_t *model)
+{
+    u_char  *p, *last, *comma;
+
+    if (key->models.len == 0) {
+        return NGX_OK;
+    }
+
+    p = key->models.data;
+    last = p + key->models.len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        if ((size_t) (comma - p) == model->len
+            && ngx_strncmp(p, model->data, model->len) == 0)
+        {
+            return NGX_OK;
+        }
+
+        p = comma + 1;
+    }
+
+    return NGX_DECLINED;
+}

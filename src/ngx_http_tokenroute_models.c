@@ -1,0 +1,89 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The configured model table: lookup by public id, and GET /v1/models in
+ * OpenAI's list shape, limited to the models the key may use.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+#define NGX_HTTP_TOKENROUTE_MODEL_ENTRY                                       \
+    "{\"id\":\"\",\"object\":\"model\",\"created\":,\"owned_by\":\"\"},"
+
+
+ngx_http_tokenroute_model_t *
+ngx_http_tokenroute_find_model(ngx_http_tokenroute_main_conf_t *trmcf,
+    u_char *id, size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_tokenroute_model_t  *m;
+
+    m = trmcf->models.elts;
+
+    for (i = 0; i < trmcf->models.nelts; i++) {
+        if (m[i].id.len == len && ngx_strncmp(m[i].id.data, id, len) == 0) {
+            return &m[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_send_models(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    u_char                           *p, *body;
+    size_t                            len;
+    ngx_uint_t                        i;
+    ngx_http_tokenroute_model_t      *m;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+    m = trmcf->models.elts;
+
+    len = sizeof("{\"object\":\"list\",\"data\":[]}") - 1;
+
+    for (i = 0; i < trmcf->models.nelts; i++) {
+        len += sizeof(NGX_HTTP_TOKENROUTE_MODEL_ENTRY) - 1 + m[i].id.len
+               + NGX_TIME_T_LEN + m[i].provider->name.len;
+    }
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(body, "{\"object\":\"list\",\"data\":[",
+                   sizeof("{\"object\":\"list\",\"data\":[") - 1);
+
+    for (i = 0; i < trmcf->models.nelts; i++) {
+        if (ngx_http_tokenroute_key_allows_model(&ctx->key, &m[i].id)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        /* ids and provider names were checked for JSON-safe bytes */
+
+        p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"model\","
+                        "\"created\":%T,\"owned_by\":\"%V\"},",
+                        &m[i].id, trmcf->created, &m[i].provider->name);
+    }
+
+    if (p[-1] == ',') {
+        p--;
+    }
+
+    p = ngx_cpymem(p, "]}", 2);
+
+    return ngx_http_tokenroute_send_json(r, NGX_HTTP_OK, body, p - body);
+}

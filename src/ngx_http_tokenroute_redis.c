@@ -1,0 +1,457 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The per-worker Redis connection: connect (AUTH, SELECT), reconnect with
+ * exponential backoff, and commands bounded by an nginx timer.
+ *
+ * A command's record outlives the request that issued it (the reply may
+ * arrive after the client went away), so it is allocated with ngx_alloc()
+ * and freed in the hiredis callback, which hiredis guarantees to call
+ * exactly once, with a NULL reply if the connection is torn down.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_http_tokenroute_redis.h"
+
+
+#define NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN   100
+#define NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MAX   2000
+
+
+typedef enum {
+    ngx_http_tokenroute_redis_idle = 0,
+    ngx_http_tokenroute_redis_connecting,
+    ngx_http_tokenroute_redis_ready
+} ngx_http_tokenroute_redis_state_e;
+
+
+typedef struct {
+    ngx_http_tokenroute_redis_conf_t   *conf;
+    redisAsyncContext                  *ac;
+    ngx_http_tokenroute_redis_state_e   state;
+    ngx_msec_t                          backoff;
+    ngx_event_t                         reconnect;
+    ngx_event_t                         connect_timer;
+    ngx_log_t                          *log;
+    unsigned                            exiting:1;
+} ngx_http_tokenroute_redis_client_t;
+
+
+static void ngx_http_tokenroute_redis_connect(
+    ngx_http_tokenroute_redis_client_t *rc);
+static void ngx_http_tokenroute_redis_schedule(
+    ngx_http_tokenroute_redis_client_t *rc);
+static void ngx_http_tokenroute_redis_reset(
+    ngx_http_tokenroute_redis_client_t *rc, const char *why);
+static void ngx_http_tokenroute_redis_on_connect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_tokenroute_redis_on_disconnect(
+    const redisAsyncContext *ac, int status);
+static void ngx_http_tokenroute_redis_setup_reply(redisAsyncContext *ac,
+    void *r, void *privdata);
+static void ngx_http_tokenroute_redis_reconnect_handler(ngx_event_t *ev);
+static void ngx_http_tokenroute_redis_connect_timeout(ngx_event_t *ev);
+static void ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_tokenroute_redis_op_timeout(ngx_event_t *ev);
+
+
+/* one client per worker process: created in init_process */
+static ngx_http_tokenroute_redis_client_t  *ngx_http_tokenroute_redis;
+
+
+ngx_int_t
+ngx_http_tokenroute_redis_init(ngx_cycle_t *cycle,
+    ngx_http_tokenroute_redis_conf_t *conf)
+{
+    ngx_http_tokenroute_redis_client_t  *rc;
+
+    /* hiredis writes to a socket Redis may have closed */
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = ngx_pcalloc(cycle->pool, sizeof(ngx_http_tokenroute_redis_client_t));
+    if (rc == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc->conf = conf;
+    rc->log = cycle->log;
+    rc->backoff = NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN;
+
+    rc->reconnect.handler = ngx_http_tokenroute_redis_reconnect_handler;
+    rc->reconnect.data = rc;
+    rc->reconnect.log = cycle->log;
+    rc->reconnect.cancelable = 1;
+
+    rc->connect_timer.handler = ngx_http_tokenroute_redis_connect_timeout;
+    rc->connect_timer.data = rc;
+    rc->connect_timer.log = cycle->log;
+    rc->connect_timer.cancelable = 1;
+
+    ngx_http_tokenroute_redis = rc;
+
+    ngx_http_tokenroute_redis_connect(rc);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_tokenroute_redis_shutdown(void)
+{
+    redisAsyncContext                   *ac;
+    ngx_http_tokenroute_redis_client_t  *rc;
+
+    rc = ngx_http_tokenroute_redis;
+    if (rc == NULL) {
+        return;
+    }
+
+    rc->exiting = 1;
+
+    if (rc->reconnect.timer_set) {
+        ngx_del_timer(&rc->reconnect);
+    }
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    ac = rc->ac;
+    rc->ac = NULL;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+
+    ngx_http_tokenroute_redis = NULL;
+}
+
+
+static void
+ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
+{
+    char                              db[NGX_INT_T_LEN + 1];
+    redisAsyncContext                *ac;
+    ngx_http_tokenroute_redis_conf_t *conf;
+
+    conf = rc->conf;
+
+    if (conf->unix_path.len) {
+        ac = redisAsyncConnectUnix((char *) conf->unix_path.data);
+
+    } else {
+        ac = redisAsyncConnect((char *) conf->host.data, conf->port);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "tokenroute: cannot allocate a Redis context");
+        ngx_http_tokenroute_redis_schedule(rc);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "tokenroute: Redis connect failed: %s", ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_tokenroute_redis_schedule(rc);
+        return;
+    }
+
+    if (ngx_http_tokenroute_redis_attach(ac, rc->log) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "tokenroute: no free connection for Redis");
+        redisAsyncFree(ac);
+        ngx_http_tokenroute_redis_schedule(rc);
+        return;
+    }
+
+    ac->data = rc;
+    rc->ac = ac;
+    rc->state = ngx_http_tokenroute_redis_connecting;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_tokenroute_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac,
+                                    ngx_http_tokenroute_redis_on_disconnect);
+
+    /* queued now, sent first once the socket connects */
+
+    if (conf->password.len) {
+        if (redisAsyncCommand(ac, ngx_http_tokenroute_redis_setup_reply,
+                              "AUTH", "AUTH %b", conf->password.data,
+                              conf->password.len)
+            != REDIS_OK)
+        {
+            ngx_http_tokenroute_redis_reset(rc, "AUTH could not be queued");
+            return;
+        }
+    }
+
+    if (conf->db) {
+        ngx_sprintf((u_char *) db, "%i%Z", conf->db);
+
+        if (redisAsyncCommand(ac, ngx_http_tokenroute_redis_setup_reply,
+                              "SELECT", "SELECT %s", db)
+            != REDIS_OK)
+        {
+            ngx_http_tokenroute_redis_reset(rc, "SELECT could not be queued");
+            return;
+        }
+    }
+
+    ngx_add_timer(&rc->connect_timer, conf->connect_timeout);
+}
+
+
+static void
+ngx_http_tokenroute_redis_schedule(ngx_http_tokenroute_redis_client_t *rc)
+{
+    rc->state = ngx_http_tokenroute_redis_idle;
+
+    if (rc->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (!rc->reconnect.timer_set) {
+        ngx_add_timer(&rc->reconnect, rc->backoff);
+    }
+
+    rc->backoff = ngx_min(rc->backoff * 2,
+                          NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MAX);
+}
+
+
+/*
+ * Drops the connection from outside hiredis callbacks: pending commands
+ * are called back with a NULL reply by redisAsyncFree().
+ */
+
+static void
+ngx_http_tokenroute_redis_reset(ngx_http_tokenroute_redis_client_t *rc,
+    const char *why)
+{
+    redisAsyncContext  *ac;
+
+    ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                  "tokenroute: dropping the Redis connection: %s", why);
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    ac = rc->ac;
+    rc->ac = NULL;
+
+    ngx_http_tokenroute_redis_schedule(rc);
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_tokenroute_redis_client_t  *rc = ac->data;
+
+    if (rc == NULL || rc->ac != ac) {
+        return;
+    }
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "tokenroute: Redis connect failed: %s", ac->errstr);
+        rc->ac = NULL;
+        ngx_http_tokenroute_redis_schedule(rc);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, rc->log, 0, "tokenroute: connected to Redis");
+
+    rc->state = ngx_http_tokenroute_redis_ready;
+    rc->backoff = NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN;
+}
+
+
+static void
+ngx_http_tokenroute_redis_on_disconnect(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_tokenroute_redis_client_t  *rc = ac->data;
+
+    if (rc == NULL || rc->ac != ac) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                  "tokenroute: lost the Redis connection: %s",
+                  ac->errstr[0] ? ac->errstr : "closed");
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    /* hiredis frees the context after this callback */
+    rc->ac = NULL;
+
+    ngx_http_tokenroute_redis_schedule(rc);
+}
+
+
+static void
+ngx_http_tokenroute_redis_setup_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    redisReply                          *reply = r;
+    ngx_http_tokenroute_redis_client_t  *rc = ac->data;
+
+    if (reply == NULL || rc == NULL || rc->ac != ac) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "tokenroute: Redis %s failed: %s", (char *) privdata,
+                      reply->str);
+
+        /* commands behind it would run unauthenticated or in db 0 */
+        rc->ac = NULL;
+        ngx_http_tokenroute_redis_schedule(rc);
+        redisAsyncFree(ac);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_redis_reconnect_handler(ngx_event_t *ev)
+{
+    ngx_http_tokenroute_redis_client_t  *rc = ev->data;
+
+    if (rc->ac == NULL) {
+        ngx_http_tokenroute_redis_connect(rc);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_redis_connect_timeout(ngx_event_t *ev)
+{
+    ngx_http_tokenroute_redis_client_t  *rc = ev->data;
+
+    ngx_http_tokenroute_redis_reset(rc, "connect timed out");
+}
+
+
+ngx_http_tokenroute_redis_op_t *
+ngx_http_tokenroute_redis_command(ngx_http_tokenroute_redis_handler_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
+{
+    ngx_http_tokenroute_redis_op_t      *op;
+    ngx_http_tokenroute_redis_client_t  *rc;
+
+    rc = ngx_http_tokenroute_redis;
+
+    /* fail fast while reconnecting: the caller answers 503 at once */
+
+    if (rc == NULL || rc->ac == NULL) {
+        return NULL;
+    }
+
+    op = ngx_alloc(sizeof(ngx_http_tokenroute_redis_op_t), rc->log);
+    if (op == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(op, sizeof(ngx_http_tokenroute_redis_op_t));
+
+    op->handler = handler;
+    op->data = data;
+    op->timer.handler = ngx_http_tokenroute_redis_op_timeout;
+    op->timer.data = op;
+    op->timer.log = rc->log;
+
+    if (redisAsyncCommandArgv(rc->ac, ngx_http_tokenroute_redis_reply, op,
+                              argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(op);
+        return NULL;
+    }
+
+    ngx_add_timer(&op->timer, rc->conf->timeout);
+
+    return op;
+}
+
+
+/* the caller is going away: the reply, when it comes, only frees op */
+
+void
+ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op)
+{
+    op->done = 1;
+    op->handler = NULL;
+    op->data = NULL;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_tokenroute_redis_op_t  *op = privdata;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+
+    if (!op->done) {
+        op->done = 1;
+        op->handler(op->data, r);
+    }
+
+    ngx_free(op);
+}
+
+
+/*
+ * A command that outlived the timeout means Redis is stuck or the link
+ * is black-holed: answer the caller now, then drop the connection so the
+ * commands queued behind it fail fast and a new connection is made.
+ */
+
+static void
+ngx_http_tokenroute_redis_op_timeout(ngx_event_t *ev)
+{
+    ngx_http_tokenroute_redis_op_t      *op = ev->data;
+    ngx_http_tokenroute_redis_client_t  *rc;
+
+    rc = ngx_http_tokenroute_redis;
+
+    if (!op->done) {
+        op->done = 1;
+        op->handler(op->data, NULL);
+    }
+
+    /* op is freed by the NULL-reply callback during the reset */
+
+    if (rc && rc->ac) {
+        ngx_http_tokenroute_redis_reset(rc, "command timed out");
+    }
+}

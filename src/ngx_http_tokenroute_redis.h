@@ -1,0 +1,55 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The per-worker Redis client: one persistent hiredis async connection
+ * driven by nginx's event loop, and bounded, cancelable commands.
+ */
+
+
+#ifndef _NGX_HTTP_TOKENROUTE_REDIS_H_INCLUDED_
+#define _NGX_HTTP_TOKENROUTE_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+/*
+ * Called once per command: with the reply, or with reply == NULL when the
+ * command failed (not connected, connection lost, or timed out).  Never
+ * called after ngx_http_tokenroute_redis_cancel().
+ */
+typedef void (*ngx_http_tokenroute_redis_handler_pt)(void *data,
+    redisReply *reply);
+
+
+struct ngx_http_tokenroute_redis_op_s {
+    ngx_http_tokenroute_redis_handler_pt   handler;
+    void                                  *data;
+    ngx_event_t                            timer;
+    unsigned                               done:1;
+};
+
+
+ngx_int_t ngx_http_tokenroute_redis_init(ngx_cycle_t *cycle,
+    ngx_http_tokenroute_redis_conf_t *conf);
+void ngx_http_tokenroute_redis_shutdown(void);
+
+ngx_http_tokenroute_redis_op_t *ngx_http_tokenroute_redis_command(
+    ngx_http_tokenroute_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+void ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op);
+
+/* ngx_http_tokenroute_redis_adapter.c */
+ngx_int_t ngx_http_tokenroute_redis_attach(redisAsyncContext *ac,
+    ngx_log_t *log);
+
+
+#endif /* _NGX_HTTP_TOKENROUTE_REDIS_H_INCLUDED_ */

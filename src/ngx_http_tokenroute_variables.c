@@ -1,0 +1,258 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * $tokenroute_* variables: how the access phase hands its decision to
+ * nginx's proxy (upstream, URI, body, provider credentials) and what the
+ * access log may record.  Never the client's raw key.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+typedef enum {
+    ngx_http_tokenroute_var_upstream = 0,
+    ngx_http_tokenroute_var_upstream_uri,
+    ngx_http_tokenroute_var_upstream_host,
+    ngx_http_tokenroute_var_body,
+    ngx_http_tokenroute_var_authorization,
+    ngx_http_tokenroute_var_api_key,
+    ngx_http_tokenroute_var_anthropic_version,
+    ngx_http_tokenroute_var_key_id,
+    ngx_http_tokenroute_var_account,
+    ngx_http_tokenroute_var_model,
+    ngx_http_tokenroute_var_served_model,
+    ngx_http_tokenroute_var_provider
+} ngx_http_tokenroute_var_e;
+
+
+static ngx_int_t ngx_http_tokenroute_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
+    ngx_str_t *value);
+
+
+static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
+
+    { ngx_string("tokenroute_upstream"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_upstream_uri"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_uri,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_upstream_host"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_host,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_body"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_body,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("tokenroute_provider_authorization"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_authorization,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("tokenroute_provider_api_key"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_api_key,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("tokenroute_anthropic_version"), NULL,
+      ngx_http_tokenroute_variable,
+      ngx_http_tokenroute_var_anthropic_version,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_key_id"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_key_id,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_account"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_account,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_model"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_model,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_served_model"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_served_model,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_provider"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_provider,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_tokenroute_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_tokenroute_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                        value;
+    ngx_http_tokenroute_ctx_t       *ctx;
+    ngx_http_tokenroute_provider_t  *prov;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tokenroute_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    prov = ctx->model ? ctx->model->provider : NULL;
+
+    ngx_str_null(&value);
+
+    switch (data) {
+
+    case ngx_http_tokenroute_var_upstream:
+        if (prov) {
+            value = prov->upstream;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_upstream_uri:
+        value = ctx->upstream_uri;
+        break;
+
+    case ngx_http_tokenroute_var_upstream_host:
+        if (prov) {
+            value = prov->host;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_body:
+        value = ctx->upstream_body;
+        break;
+
+    case ngx_http_tokenroute_var_authorization:
+        if (prov) {
+            value = prov->authorization;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_api_key:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+            value = prov->api_key;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_anthropic_version:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+            if (ngx_http_tokenroute_anthropic_version(r, &value) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+        break;
+
+    case ngx_http_tokenroute_var_key_id:
+        value = ctx->key.id;
+        break;
+
+    case ngx_http_tokenroute_var_account:
+        value = ctx->key.account;
+        break;
+
+    case ngx_http_tokenroute_var_model:
+        value.data = (u_char *) ctx->req.model;
+        value.len = ctx->req.model_len;
+        break;
+
+    case ngx_http_tokenroute_var_served_model:
+        if (ctx->decided) {
+            value = ctx->model->id;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_provider:
+        if (prov) {
+            value = prov->name;
+        }
+        break;
+    }
+
+    if (value.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = value.data;
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* the client's anthropic-version, or the configured default */
+
+static ngx_int_t
+ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
+    ngx_str_t *value)
+{
+    ngx_uint_t                        i;
+    ngx_list_part_t                  *part;
+    ngx_table_elt_t                  *h;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("anthropic-version") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "anthropic-version",
+                               sizeof("anthropic-version") - 1)
+               == 0
+            && h[i].value.len)
+        {
+            *value = h[i].value;
+            return NGX_OK;
+        }
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    *value = trmcf->anthropic_version;
+
+    return NGX_OK;
+}

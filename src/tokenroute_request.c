@@ -1,0 +1,467 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ */
+
+
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "tokenroute_request.h"
+
+
+typedef enum {
+    TR_FIELD_NONE = 0,
+    TR_FIELD_MODEL,
+    TR_FIELD_STREAM,
+    TR_FIELD_MAX_TOKENS
+} tr_field_e;
+
+
+typedef struct {
+    yajl_handle                   handle;
+    const unsigned char          *body;
+    tokenroute_request_t         *req;
+    int                           depth;
+    tr_field_e                    field;
+    int                           seen_model;
+    int                           max_tokens_from_completion;
+    tokenroute_request_status_e   status;
+} tr_scan_t;
+
+
+static int tr_scan_wrong_type(tr_scan_t *s);
+static int tr_scan_null(void *ctx);
+static int tr_scan_boolean(void *ctx, int value);
+static int tr_scan_integer(void *ctx, long long value);
+static int tr_scan_double(void *ctx, double value);
+static int tr_scan_string(void *ctx, const unsigned char *s, size_t len);
+static int tr_scan_start_map(void *ctx);
+static int tr_scan_map_key(void *ctx, const unsigned char *key, size_t len);
+static int tr_scan_end_map(void *ctx);
+static int tr_scan_start_array(void *ctx);
+static int tr_scan_end_array(void *ctx);
+
+
+static const yajl_callbacks  tr_scan_callbacks = {
+    tr_scan_null,
+    tr_scan_boolean,
+    tr_scan_integer,
+    tr_scan_double,
+    NULL,
+    tr_scan_string,
+    tr_scan_start_map,
+    tr_scan_map_key,
+    tr_scan_end_map,
+    tr_scan_start_array,
+    tr_scan_end_array
+};
+
+
+tokenroute_request_status_e
+tokenroute_request_scan(const unsigned char *body, size_t len,
+    tokenroute_request_t *req)
+{
+    tr_scan_t     s;
+    yajl_status   st;
+
+    memset(req, 0, sizeof(tokenroute_request_t));
+    req->max_tokens = -1;
+
+    memset(&s, 0, sizeof(tr_scan_t));
+    s.body = body;
+    s.req = req;
+    s.status = TOKENROUTE_REQUEST_OK;
+
+    s.handle = yajl_alloc(&tr_scan_callbacks, NULL, &s);
+    if (s.handle == NULL) {
+        return TOKENROUTE_REQUEST_NO_MEMORY;
+    }
+
+    st = yajl_parse(s.handle, body, len);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(s.handle);
+    }
+
+    yajl_free(s.handle);
+
+    if (s.status != TOKENROUTE_REQUEST_OK) {
+        return s.status;
+    }
+
+    if (st != yajl_status_ok) {
+        return TOKENROUTE_REQUEST_INVALID_JSON;
+    }
+
+    if (!s.seen_model) {
+        return TOKENROUTE_REQUEST_NO_MODEL;
+    }
+
+    return TOKENROUTE_REQUEST_OK;
+}
+
+
+const char *
+tokenroute_request_strerror(tokenroute_request_status_e status)
+{
+    switch (status) {
+
+    case TOKENROUTE_REQUEST_OK:
+        return "ok";
+
+    case TOKENROUTE_REQUEST_INVALID_JSON:
+        return "The request body is not valid JSON";
+
+    case TOKENROUTE_REQUEST_NOT_OBJECT:
+        return "The request body must be a JSON object";
+
+    case TOKENROUTE_REQUEST_NO_MODEL:
+        return "The request body has no \"model\" field";
+
+    case TOKENROUTE_REQUEST_BAD_MODEL:
+        return "\"model\" must be a non-empty string of at most 256 bytes";
+
+    case TOKENROUTE_REQUEST_BAD_FIELD:
+        return "A request field has the wrong type";
+
+    default:
+        return "Out of memory while reading the request";
+    }
+}
+
+
+size_t
+tokenroute_request_rewrite_size(size_t len, const tokenroute_request_t *req,
+    size_t model_len)
+{
+    /* worst case: every byte escaped as \u00XX */
+    return len - (req->model_end - req->model_start) + 2 + 6 * model_len;
+}
+
+
+size_t
+tokenroute_request_rewrite_model(const unsigned char *body, size_t len,
+    const tokenroute_request_t *req, const char *model, size_t model_len,
+    unsigned char *out)
+{
+    size_t          i;
+    unsigned char   c, *p;
+
+    static const char  hex[] = "0123456789abcdef";
+
+    p = out;
+
+    memcpy(p, body, req->model_start);
+    p += req->model_start;
+
+    *p++ = '"';
+
+    for (i = 0; i < model_len; i++) {
+        c = (unsigned char) model[i];
+
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = c;
+
+        } else if (c < 0x20) {
+            *p++ = '\\';
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 0xf];
+
+        } else {
+            *p++ = c;
+        }
+    }
+
+    *p++ = '"';
+
+    memcpy(p, body + req->model_end, len - req->model_end);
+    p += len - req->model_end;
+
+    return p - out;
+}
+
+
+static int
+tr_scan_wrong_type(tr_scan_t *s)
+{
+    static const char  *names[] = { NULL, "model", "stream", "max_tokens" };
+
+    if (s->field == TR_FIELD_MODEL) {
+        s->status = TOKENROUTE_REQUEST_BAD_MODEL;
+
+    } else {
+        s->status = TOKENROUTE_REQUEST_BAD_FIELD;
+        s->req->bad_field = names[s->field];
+
+        if (s->field == TR_FIELD_MAX_TOKENS && s->max_tokens_from_completion)
+        {
+            s->req->bad_field = "max_completion_tokens";
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+tr_scan_null(void *ctx)
+{
+    tr_scan_t  *s = ctx;
+
+    if (s->depth == 0) {
+        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
+        return 0;
+    }
+
+    if (s->field == TR_FIELD_MODEL) {
+        return tr_scan_wrong_type(s);
+    }
+
+    /* "stream": null and "max_tokens": null mean "not set" */
+    s->field = TR_FIELD_NONE;
+
+    return 1;
+}
+
+
+static int
+tr_scan_boolean(void *ctx, int value)
+{
+    tr_scan_t  *s = ctx;
+
+    if (s->depth == 0) {
+        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
+        return 0;
+    }
+
+    switch (s->field) {
+
+    case TR_FIELD_NONE:
+        return 1;
+
+    case TR_FIELD_STREAM:
+        s->req->stream = value ? 1 : 0;
+        s->field = TR_FIELD_NONE;
+        return 1;
+
+    default:
+        return tr_scan_wrong_type(s);
+    }
+}
+
+
+static int
+tr_scan_integer(void *ctx, long long value)
+{
+    tr_scan_t  *s = ctx;
+
+    if (s->depth == 0) {
+        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
+        return 0;
+    }
+
+    switch (s->field) {
+
+    case TR_FIELD_NONE:
+        return 1;
+
+    case TR_FIELD_MAX_TOKENS:
+        if (value < 1) {
+            return tr_scan_wrong_type(s);
+        }
+
+        /* max_completion_tokens supersedes the deprecated max_tokens */
+        if (s->max_tokens_from_completion || s->req->max_tokens < 0) {
+            s->req->max_tokens = value;
+        }
+
+        s->field = TR_FIELD_NONE;
+        return 1;
+
+    default:
+        return tr_scan_wrong_type(s);
+    }
+}
+
+
+static int
+tr_scan_double(void *ctx, double value)
+{
+    tr_scan_t  *s = ctx;
+
+    if (s->depth == 0) {
+        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
+        return 0;
+    }
+
+    if (s->field != TR_FIELD_NONE) {
+        return tr_scan_wrong_type(s);
+    }
+
+    return 1;
+}
+
+
+static int
+tr_scan_string(void *ctx, const unsigned char *str, size_t len)
+{
+    size_t      end, start;
+    tr_scan_t  *s = ctx;
+
+    if (s->depth == 0) {
+        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
+        return 0;
+    }
+
+    if (s->field == TR_FIELD_NONE) {
+        return 1;
+    }
+
+    if (s->field != TR_FIELD_MODEL) {
+        return tr_scan_wrong_type(s);
+    }
+
+    if (len == 0 || len > TOKENROUTE_MODEL_MAX_LEN
+        || memchr(str, '\0', len) != NULL)
+    {
+        return tr_scan_wrong_type(s);
+    }
+
+    memcpy(s->req->model, str, len);
+    s->req->model[len] = '\0';
+    s->req->model_len = len;
+
+    /*
+     * The body is parsed in one yajl_parse() call, so the bytes consumed
+     * so far end just past the closing quote of this token; walk back to
+     * the opening quote, skipping escaped quotes.
+     */
+
+    end = yajl_get_bytes_consumed(s->handle);
+    start = end - 1;
+
+    for ( ;; ) {
+        size_t  n;
+
+        do {
+            start--;
+        } while (s->body[start] != '"');
+
+        for (n = 0; start - n > 0 && s->body[start - n - 1] == '\\'; n++) {
+            /* void */
+        }
+
+        if (n % 2 == 0) {
+            break;
+        }
+    }
+
+    s->req->model_start = start;
+    s->req->model_end = end;
+    s->seen_model = 1;
+    s->field = TR_FIELD_NONE;
+
+    return 1;
+}
+
+
+static int
+tr_scan_start_map(void *ctx)
+{
+    tr_scan_t  *s = ctx;
+
+    if (s->field != TR_FIELD_NONE) {
+        return tr_scan_wrong_type(s);
+    }
+
+    s->depth++;
+
+    return 1;
+}
+
+
+static int
+tr_scan_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    tr_scan_t  *s = ctx;
+
+    s->field = TR_FIELD_NONE;
+
+    if (s->depth != 1) {
+        return 1;
+    }
+
+    if (len == 5 && memcmp(key, "model", 5) == 0) {
+
+        if (s->seen_model) {
+            /* a duplicate key: which one would the provider read? */
+            s->status = TOKENROUTE_REQUEST_BAD_MODEL;
+            return 0;
+        }
+
+        s->field = TR_FIELD_MODEL;
+
+    } else if (len == 6 && memcmp(key, "stream", 6) == 0) {
+        s->field = TR_FIELD_STREAM;
+
+    } else if (len == 10 && memcmp(key, "max_tokens", 10) == 0) {
+        s->field = TR_FIELD_MAX_TOKENS;
+        s->max_tokens_from_completion = 0;
+
+    } else if (len == 21 && memcmp(key, "max_completion_tokens", 21) == 0) {
+        s->field = TR_FIELD_MAX_TOKENS;
+        s->max_tokens_from_completion = 1;
+    }
+
+    return 1;
+}
+
+
+static int
+tr_scan_end_map(void *ctx)
+{
+    tr_scan_t  *s = ctx;
+
+    s->depth--;
+    s->field = TR_FIELD_NONE;
+
+    return 1;
+}
+
+
+static int
+tr_scan_start_array(void *ctx)
+{
+    tr_scan_t  *s = ctx;
+
+    if (s->depth == 0) {
+        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
+        return 0;
+    }
+
+    if (s->field != TR_FIELD_NONE) {
+        return tr_scan_wrong_type(s);
+    }
+
+    /* arrays nest values we never look at: count them as depth */
+    s->depth++;
+
+    return 1;
+}
+
+
+static int
+tr_scan_end_array(void *ctx)
+{
+    tr_scan_t  *s = ctx;
+
+    s->depth--;
+    s->field = TR_FIELD_NONE;
+
+    return 1;
+}
