@@ -253,6 +253,12 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->body.len == 0) {
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                          "invalid_request",
+                                          "The request body is empty");
+    }
+
     st = tokenroute_request_scan(ctx->body.data, ctx->body.len, &ctx->req);
 
     if (st == TOKENROUTE_REQUEST_BAD_FIELD) {

@@ -294,6 +294,8 @@ tr_scan_double(void *ctx, double value)
 {
     tr_scan_t  *s = ctx;
 
+    (void) value;
+
     if (s->depth == 0) {
         s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
         return 0;
