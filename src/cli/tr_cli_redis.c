@@ -1,0 +1,644 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ */
+
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tr_cli.h"
+#include "tr_cli_redis.h"
+#include "tr_cli_util.h"
+
+
+struct tr_cli_redis_s {
+    redisContext              *ctx;
+    char                      *host;
+    char                      *path;      /* unix socket, host is NULL */
+    char                      *user;
+    char                      *password;
+    char                      *addr;      /* for messages, no password */
+    int                        port;
+    int64_t                    db;        /* -1: no SELECT */
+};
+
+
+static int tr_cli_redis_configure(tr_cli_redis_t *r, tr_cli_opts_t *opts,
+    const char *cmd);
+static int tr_cli_redis_parse_addr(tr_cli_redis_t *r, const char *cmd,
+    const char *addr);
+static int tr_cli_redis_parse_url(tr_cli_redis_t *r, const char *cmd,
+    const char *url);
+static int tr_cli_redis_parse_hostport(tr_cli_redis_t *r, const char *cmd,
+    const char *s, size_t len, int url);
+static char *tr_cli_redis_decode(const char *s, size_t len);
+static int tr_cli_redis_hex(int c);
+static int tr_cli_redis_setup(tr_cli_redis_t *r);
+static redisReply *tr_cli_redis_check(tr_cli_redis_t *r, int *rc,
+    redisReply *reply);
+static const char *tr_cli_getenv(const char *name);
+
+
+int
+tr_cli_redis_connect(tr_cli_opts_t *opts, const char *cmd,
+    tr_cli_redis_t **rp)
+{
+    int              rc;
+    struct timeval   tv;
+    tr_cli_redis_t  *r;
+
+    *rp = NULL;
+
+    r = calloc(1, sizeof(tr_cli_redis_t));
+    if (r == NULL) {
+        tr_cli_error("out of memory");
+        return TR_CLI_FAILED;
+    }
+
+    r->db = -1;
+
+    rc = tr_cli_redis_configure(r, opts, cmd);
+    if (rc != TR_CLI_OK) {
+        tr_cli_redis_close(r);
+        return rc;
+    }
+
+    tv.tv_sec = TR_CLI_REDIS_CONNECT_TIMEOUT;
+    tv.tv_usec = 0;
+
+    if (r->path != NULL) {
+        r->ctx = redisConnectUnixWithTimeout(r->path, tv);
+
+    } else {
+        r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+    }
+
+    if (r->ctx == NULL) {
+        tr_cli_error("cannot connect to Redis at %s: out of memory", r->addr);
+        tr_cli_redis_close(r);
+        return TR_CLI_FAILED;
+    }
+
+    /* a silent server must not hang the command forever either */
+    tv.tv_sec = TR_CLI_REDIS_COMMAND_TIMEOUT;
+
+    if (r->ctx->err != 0 || redisSetTimeout(r->ctx, tv) != REDIS_OK) {
+        tr_cli_error("cannot connect to Redis at %s: %s", r->addr,
+                     r->ctx->errstr[0] ? r->ctx->errstr : "unknown error");
+        tr_cli_redis_close(r);
+        return TR_CLI_UNREACHABLE;
+    }
+
+    rc = tr_cli_redis_setup(r);
+    if (rc != TR_CLI_OK) {
+        tr_cli_redis_close(r);
+        return rc;
+    }
+
+    *rp = r;
+
+    return TR_CLI_OK;
+}
+
+
+void
+tr_cli_redis_close(tr_cli_redis_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+
+    if (r->ctx != NULL) {
+        redisFree(r->ctx);
+    }
+
+    free(r->host);
+    free(r->path);
+    free(r->user);
+    free(r->password);
+    free(r->addr);
+    free(r);
+}
+
+
+/*
+ * Explicit options win over the environment, and an explicit password or
+ * database wins over the one in a redis:// URL.
+ */
+
+static int
+tr_cli_redis_configure(tr_cli_redis_t *r, tr_cli_opts_t *opts,
+    const char *cmd)
+{
+    const char  *addr, *password, *db;
+
+    addr = opts->redis;
+
+    if (addr == NULL) {
+        addr = tr_cli_getenv("TOKENROUTE_REDIS");
+    }
+
+    if (addr == NULL) {
+        addr = TR_CLI_REDIS_DEFAULT;
+    }
+
+    if (tr_cli_redis_parse_addr(r, cmd, addr) != 0) {
+        return TR_CLI_USAGE;
+    }
+
+    password = opts->password;
+
+    if (password == NULL) {
+        password = tr_cli_getenv("TOKENROUTE_REDIS_PASSWORD");
+    }
+
+    if (password != NULL) {
+        free(r->password);
+
+        r->password = strdup(password);
+        if (r->password == NULL) {
+            tr_cli_error("out of memory");
+            return TR_CLI_FAILED;
+        }
+    }
+
+    db = opts->db;
+
+    if (db == NULL) {
+        db = tr_cli_getenv("TOKENROUTE_REDIS_DB");
+    }
+
+    if (db != NULL) {
+        if (tr_cli_parse_int64(db, strlen(db), &r->db) != 0
+            || r->db > INT_MAX)
+        {
+            return tr_cli_usage_error(cmd, "bad Redis database number '%s'",
+                                      db);
+        }
+    }
+
+    return TR_CLI_OK;
+}
+
+
+static int
+tr_cli_redis_parse_addr(tr_cli_redis_t *r, const char *cmd,
+    const char *addr)
+{
+    size_t  len;
+
+    if (strncmp(addr, "unix:", 5) == 0) {
+        if (addr[5] == '\0') {
+            tr_cli_usage_error(cmd, "bad Redis address '%s': no socket path",
+                               addr);
+            return -1;
+        }
+
+        r->path = strdup(addr + 5);
+        r->addr = strdup(addr);
+
+        if (r->path == NULL || r->addr == NULL) {
+            tr_cli_error("out of memory");
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (strncmp(addr, "redis://", 8) == 0) {
+        return tr_cli_redis_parse_url(r, cmd, addr + 8);
+    }
+
+    /* the address may carry a password: do not echo it */
+    if (strstr(addr, "://") != NULL) {
+        tr_cli_usage_error(cmd, "bad Redis address: only redis:// URLs, "
+                           "HOST:PORT and unix:PATH are supported");
+        return -1;
+    }
+
+    len = strlen(addr);
+
+    return tr_cli_redis_parse_hostport(r, cmd, addr, len, 0);
+}
+
+
+/*
+ * redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], read as redis-cli reads it:
+ * userinfo without ':' is the password, and both are %-decoded.  Unlike
+ * redis-cli, userinfo ends at the last '@', so an unencoded '@' in a
+ * password works.
+ */
+
+static int
+tr_cli_redis_parse_url(tr_cli_redis_t *r, const char *cmd, const char *url)
+{
+    size_t       len;
+    const char  *at, *colon, *slash, *host;
+
+    host = url;
+    at = strrchr(url, '@');
+
+    if (at != NULL) {
+        colon = memchr(url, ':', at - url);
+
+        if (colon != NULL) {
+            r->user = tr_cli_redis_decode(url, colon - url);
+            r->password = tr_cli_redis_decode(colon + 1, at - colon - 1);
+
+            if (r->user == NULL || r->password == NULL) {
+                tr_cli_usage_error(cmd, "bad Redis URL: bad user or "
+                                   "password encoding");
+                return -1;
+            }
+
+            if (r->user[0] == '\0') {
+                free(r->user);
+                r->user = NULL;
+            }
+
+        } else {
+            r->password = tr_cli_redis_decode(url, at - url);
+
+            if (r->password == NULL) {
+                tr_cli_usage_error(cmd, "bad Redis URL: bad password "
+                                   "encoding");
+                return -1;
+            }
+        }
+
+        host = at + 1;
+    }
+
+    slash = strchr(host, '/');
+    len = (slash != NULL) ? (size_t) (slash - host) : strlen(host);
+
+    if (tr_cli_redis_parse_hostport(r, cmd, host, len, 1) != 0) {
+        return -1;
+    }
+
+    if (slash != NULL && slash[1] != '\0') {
+        if (tr_cli_parse_int64(slash + 1, strlen(slash + 1), &r->db) != 0
+            || r->db > INT_MAX)
+        {
+            tr_cli_usage_error(cmd, "bad Redis URL: bad database number");
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+tr_cli_redis_parse_hostport(tr_cli_redis_t *r, const char *cmd,
+    const char *s, size_t len, int url)
+{
+    int64_t      port;
+    size_t       hlen, n;
+    const char  *host, *p, *colon;
+
+    host = s;
+    hlen = len;
+    colon = NULL;
+
+    if (len > 0 && s[0] == '[') {
+        p = memchr(s, ']', len);
+
+        if (p == NULL || (p + 1 != s + len && p[1] != ':')) {
+            goto invalid;
+        }
+
+        host = s + 1;
+        hlen = p - host;
+
+        if (p + 1 != s + len) {
+            colon = p + 1;
+        }
+
+    } else {
+        /* more than one ':' is a bare IPv6 address without a port */
+        colon = memchr(s, ':', len);
+
+        if (colon != NULL
+            && memchr(colon + 1, ':', s + len - colon - 1) != NULL)
+        {
+            colon = NULL;
+        }
+
+        if (colon != NULL) {
+            hlen = colon - s;
+        }
+    }
+
+    if (hlen == 0) {
+        goto invalid;
+    }
+
+    port = TR_CLI_REDIS_PORT;
+
+    if (colon != NULL) {
+        n = s + len - colon - 1;
+
+        if (tr_cli_parse_int64(colon + 1, n, &port) != 0
+            || port < 1 || port > 65535)
+        {
+            goto invalid;
+        }
+    }
+
+    r->port = (int) port;
+
+    r->host = strndup(host, hlen);
+    if (r->host == NULL) {
+        tr_cli_error("out of memory");
+        return -1;
+    }
+
+    n = hlen + sizeof("[]:65535");
+
+    r->addr = malloc(n);
+    if (r->addr == NULL) {
+        tr_cli_error("out of memory");
+        return -1;
+    }
+
+    if (memchr(host, ':', hlen) != NULL) {
+        snprintf(r->addr, n, "[%s]:%d", r->host, r->port);
+
+    } else {
+        snprintf(r->addr, n, "%s:%d", r->host, r->port);
+    }
+
+    return 0;
+
+invalid:
+
+    if (url) {
+        tr_cli_usage_error(cmd, "bad Redis URL: bad host or port");
+
+    } else {
+        tr_cli_usage_error(cmd, "bad Redis address '%.*s': expected "
+                           "HOST:PORT, unix:PATH or a redis:// URL",
+                           (int) len, s);
+    }
+
+    return -1;
+}
+
+
+static char *
+tr_cli_redis_decode(const char *s, size_t len)
+{
+    int     hi, lo;
+    char   *out, *d;
+    size_t  i;
+
+    out = malloc(len + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    d = out;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            *d++ = s[i];
+            continue;
+        }
+
+        if (len - i < 3) {
+            free(out);
+            return NULL;
+        }
+
+        hi = tr_cli_redis_hex(s[i + 1]);
+        lo = tr_cli_redis_hex(s[i + 2]);
+
+        /* a NUL byte would silently cut the password short */
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(out);
+            return NULL;
+        }
+
+        *d++ = (char) (hi << 4 | lo);
+        i += 2;
+    }
+
+    *d = '\0';
+
+    return out;
+}
+
+
+static int
+tr_cli_redis_hex(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+
+    return -1;
+}
+
+
+static int
+tr_cli_redis_setup(tr_cli_redis_t *r)
+{
+    int          rc;
+    redisReply  *reply;
+
+    if (r->password != NULL && r->password[0] != '\0') {
+        if (r->user != NULL) {
+            reply = tr_cli_redis_command(r, &rc, "AUTH %s %s", r->user,
+                                         r->password);
+
+        } else {
+            reply = tr_cli_redis_command(r, &rc, "AUTH %s", r->password);
+        }
+
+        if (reply == NULL) {
+            return rc;
+        }
+
+        if (reply->type != REDIS_REPLY_STATUS) {
+            return tr_cli_redis_unexpected(r, reply, "AUTH");
+        }
+
+        freeReplyObject(reply);
+    }
+
+    if (r->db >= 0) {
+        reply = tr_cli_redis_command(r, &rc, "SELECT %lld",
+                                     (long long) r->db);
+        if (reply == NULL) {
+            return rc;
+        }
+
+        if (reply->type != REDIS_REPLY_STATUS) {
+            return tr_cli_redis_unexpected(r, reply, "SELECT");
+        }
+
+        freeReplyObject(reply);
+    }
+
+    return TR_CLI_OK;
+}
+
+
+redisReply *
+tr_cli_redis_command(tr_cli_redis_t *r, int *rc, const char *fmt, ...)
+{
+    va_list      args;
+    redisReply  *reply;
+
+    va_start(args, fmt);
+    reply = redisvCommand(r->ctx, fmt, args);
+    va_end(args);
+
+    return tr_cli_redis_check(r, rc, reply);
+}
+
+
+redisReply *
+tr_cli_redis_argv(tr_cli_redis_t *r, int *rc, int argc, const char **argv)
+{
+    redisReply  *reply;
+
+    reply = redisCommandArgv(r->ctx, argc, argv, NULL);
+
+    return tr_cli_redis_check(r, rc, reply);
+}
+
+
+int
+tr_cli_redis_append(tr_cli_redis_t *r, int *rc, const char *fmt, ...)
+{
+    int      n;
+    va_list  args;
+
+    va_start(args, fmt);
+    n = redisvAppendCommand(r->ctx, fmt, args);
+    va_end(args);
+
+    if (n != REDIS_OK) {
+        tr_cli_error("out of memory");
+        *rc = TR_CLI_FAILED;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+redisReply *
+tr_cli_redis_reply(tr_cli_redis_t *r, int *rc)
+{
+    void  *reply;
+
+    if (redisGetReply(r->ctx, &reply) != REDIS_OK) {
+        reply = NULL;
+    }
+
+    return tr_cli_redis_check(r, rc, reply);
+}
+
+
+/* an error reply leaves the connection usable, an I/O error does not */
+
+int
+tr_cli_redis_usable(tr_cli_redis_t *r)
+{
+    return r->ctx->err == 0;
+}
+
+
+/*
+ * Turns a failed call or an error reply into a message and an exit status:
+ * an I/O failure means Redis went away, anything else is a failed operation.
+ */
+
+static redisReply *
+tr_cli_redis_check(tr_cli_redis_t *r, int *rc, redisReply *reply)
+{
+    if (reply == NULL) {
+        /* hiredis reports a read timeout as the EAGAIN of the socket */
+        if (r->ctx->err == REDIS_ERR_IO
+            && strcmp(r->ctx->errstr, strerror(EAGAIN)) == 0)
+        {
+            tr_cli_error("lost connection to Redis at %s: no reply within "
+                         "%d seconds", r->addr, TR_CLI_REDIS_COMMAND_TIMEOUT);
+            *rc = TR_CLI_UNREACHABLE;
+
+        } else if (r->ctx->err == REDIS_ERR_IO
+                   || r->ctx->err == REDIS_ERR_EOF)
+        {
+            tr_cli_error("lost connection to Redis at %s: %s", r->addr,
+                         r->ctx->errstr);
+            *rc = TR_CLI_UNREACHABLE;
+
+        } else {
+            tr_cli_error("Redis at %s: %s", r->addr,
+                         r->ctx->errstr[0] ? r->ctx->errstr : "out of memory");
+            *rc = TR_CLI_FAILED;
+        }
+
+        return NULL;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        tr_cli_error("Redis error: %.*s", (int) reply->len, reply->str);
+        freeReplyObject(reply);
+        *rc = TR_CLI_FAILED;
+        return NULL;
+    }
+
+    *rc = TR_CLI_OK;
+
+    return reply;
+}
+
+
+/* frees the reply */
+
+int
+tr_cli_redis_unexpected(tr_cli_redis_t *r, redisReply *reply,
+    const char *what)
+{
+    tr_cli_error("unexpected reply type %d to %s from Redis at %s",
+                 reply->type, what, r->addr);
+    freeReplyObject(reply);
+
+    return TR_CLI_FAILED;
+}
+
+
+static const char *
+tr_cli_getenv(const char *name)
+{
+    const char  *value;
+
+    value = getenv(name);
+
+    if (value == NULL || value[0] == '\0') {
+        return NULL;
+    }
+
+    return value;
+}

@@ -1,0 +1,301 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ */
+
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <tokenroute_money.h>
+
+
+typedef struct {
+    const char  *in;
+    int          rc;
+    int64_t      nusd;
+} money_parse_case_t;
+
+
+typedef struct {
+    int64_t      nusd;
+    const char  *out;
+} money_format_case_t;
+
+
+typedef struct {
+    int64_t      tokens;
+    int64_t      price;
+    int64_t      cost;
+} money_cost_case_t;
+
+
+static void ok(int cond, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void test_parse(void);
+static void test_parse_len(void);
+static void test_format(void);
+static void test_format_truncate(void);
+static void test_cost(void);
+
+
+static int  tests;
+static int  failed;
+
+
+static money_parse_case_t  parse_cases[] = {
+    { "0", 0, 0 },
+    { "5", 0, 5000000000LL },
+    { "0.25", 0, 250000000LL },
+    { "$3.5", 0, 3500000000LL },
+    { "12.000000001", 0, 12000000001LL },
+    { "0.000000001", 0, 1 },
+    { "0.999999999", 0, 999999999LL },
+    { "007.10", 0, 7100000000LL },
+    { "$0", 0, 0 },
+    { "9223372036.854775807", 0, INT64_MAX },
+    { "9223372036", 0, 9223372036000000000LL },
+    { "9223372036.854775808", -1, 0 },
+    { "9223372037", -1, 0 },
+    { "99999999999999999999999", -1, 0 },
+    { "0.0000000001", -1, 0 },
+    { "1.1234567890", -1, 0 },
+    { "", -1, 0 },
+    { "$", -1, 0 },
+    { "$$5", -1, 0 },
+    { "-5", -1, 0 },
+    { "+5", -1, 0 },
+    { "-0", -1, 0 },
+    { "1e3", -1, 0 },
+    { "1E3", -1, 0 },
+    { ".5", -1, 0 },
+    { "5.", -1, 0 },
+    { "5..0", -1, 0 },
+    { "5.0.0", -1, 0 },
+    { " 5", -1, 0 },
+    { "5 ", -1, 0 },
+    { "5$", -1, 0 },
+    { "1,000", -1, 0 },
+    { "0x10", -1, 0 },
+    { "inf", -1, 0 },
+    { "nan", -1, 0 },
+    { "USD5", -1, 0 },
+    { NULL, 0, 0 }
+};
+
+
+static money_format_case_t  format_cases[] = {
+    { 0, "0.00" },
+    { 5000000000LL, "5.00" },
+    { 250000000LL, "0.25" },
+    { 1000, "0.000001" },
+    { 1, "0.000000001" },
+    { 12345678901LL, "12.345678901" },
+    { 3500000000LL, "3.50" },
+    { 1230000000LL, "1.23" },
+    { 1234000000LL, "1.234" },
+    { 999999999LL, "0.999999999" },
+    { -1, "-0.000000001" },
+    { -500000000LL, "-0.50" },
+    { -12345678901LL, "-12.345678901" },
+    { INT64_MAX, "9223372036.854775807" },
+    { INT64_MIN, "-9223372036.854775808" },
+    { 0, NULL }
+};
+
+
+static money_cost_case_t  cost_cases[] = {
+    { 0, 0, 0 },
+    { 0, 3000000000LL, 0 },
+    { 1000, 0, 0 },
+    { 1000000, 3000000000LL, 3000000000LL },
+    { 1000, 3000000000LL, 3000000 },
+    { 1, 3000000000LL, 3000 },
+    /* 1 token at 1 nano-USD per million is 1e-6 nano-USD: charged 1 */
+    { 1, 1, 1 },
+    { 999999, 1, 1 },
+    { 1000000, 1, 1 },
+    { 1000001, 1, 2 },
+    { 3, 333333, 1 },
+    { 1500000, 1, 2 },
+    { 1234567, 2500000000LL, 3086417500LL },
+    { 1234567, 15000001, 18518507 },
+    /* the documented bounds: 1e12 tokens at 1e15 nano-USD per Mtok */
+    { 1000000000000LL, 1000000000LL, 1000000000000000LL },
+    { 1000000000000LL, 1000000000000LL, 1000000000000000000LL },
+    { 1000000000000LL, 1000000000000000LL, INT64_MAX },
+    { 999999999999LL, 999999999999999LL, INT64_MAX },
+    { 9223372LL, 1000000000000LL, 9223372000000LL },
+    { 1000000000000LL, 9223372036854LL, 9223372036854000000LL },
+    { 1000000000000LL, 9223372036855LL, INT64_MAX },
+    { 999999, 999999999999999LL, 999999000000000LL },
+    { INT64_MAX, 1000000, INT64_MAX },
+    { INT64_MAX, 1000001, INT64_MAX },
+    { INT64_MAX - 1, 1000000, INT64_MAX - 1 },
+    { INT64_MAX, 1, 9223372036855LL },
+    { INT64_MAX, INT64_MAX, INT64_MAX },
+    { 1, INT64_MAX, 9223372036855LL },
+    { -1, 1, -1 },
+    { 1, -1, -1 },
+    { INT64_MIN, 0, -1 },
+    { 0, 0, -2 }
+};
+
+
+static void
+ok(int cond, const char *fmt, ...)
+{
+    va_list  args;
+
+    tests++;
+
+    if (!cond) {
+        failed++;
+        printf("not ok %d - ", tests);
+
+    } else {
+        printf("ok %d - ", tests);
+    }
+
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+
+    printf("\n");
+}
+
+
+static void
+test_parse(void)
+{
+    int                  rc;
+    int64_t              nusd;
+    money_parse_case_t  *c;
+
+    for (c = parse_cases; c->in != NULL; c++) {
+        nusd = -42;
+        rc = tokenroute_money_parse_usd(c->in, strlen(c->in), &nusd);
+
+        if (c->rc == 0) {
+            ok(rc == 0 && nusd == c->nusd,
+               "parse \"%s\" = %" PRId64 " (got rc %d, %" PRId64 ")",
+               c->in, c->nusd, rc, nusd);
+
+        } else {
+            ok(rc == -1 && nusd == -42,
+               "parse \"%s\" fails and leaves the output alone (rc %d)",
+               c->in, rc);
+        }
+    }
+}
+
+
+static void
+test_parse_len(void)
+{
+    int      rc;
+    int64_t  nusd;
+
+    /* the length bounds the input: no NUL terminator is needed */
+    rc = tokenroute_money_parse_usd("2.5xyz", 3, &nusd);
+    ok(rc == 0 && nusd == 2500000000LL, "parse honours len");
+
+    rc = tokenroute_money_parse_usd("2.5", 2, &nusd);
+    ok(rc == -1, "parse of a cut \"2.\" fails");
+
+    rc = tokenroute_money_parse_usd("1\0" "5", 3, &nusd);
+    ok(rc == -1, "parse rejects an embedded NUL");
+
+    rc = tokenroute_money_parse_usd(NULL, 0, &nusd);
+    ok(rc == -1, "parse rejects NULL input");
+
+    rc = tokenroute_money_parse_usd("1", 1, NULL);
+    ok(rc == -1, "parse rejects a NULL output");
+}
+
+
+static void
+test_format(void)
+{
+    char                  buf[TOKENROUTE_MONEY_BUF_LEN];
+    size_t                len;
+    money_format_case_t  *c;
+
+    for (c = format_cases; c->out != NULL; c++) {
+        memset(buf, 'x', sizeof(buf));
+        len = tokenroute_money_format_usd(c->nusd, buf, sizeof(buf));
+
+        ok(len == strlen(c->out) && strcmp(buf, c->out) == 0,
+           "format %" PRId64 " = \"%s\" (got \"%s\", %zu)",
+           c->nusd, c->out, buf, len);
+    }
+}
+
+
+static void
+test_format_truncate(void)
+{
+    char    buf[8];
+    size_t  len;
+
+    memset(buf, 'x', sizeof(buf));
+    len = tokenroute_money_format_usd(12345678901LL, buf, 5);
+    ok(len == 12 && strcmp(buf, "12.3") == 0 && buf[5] == 'x',
+       "format truncates like snprintf (got \"%s\", %zu)", buf, len);
+
+    memset(buf, 'x', sizeof(buf));
+    len = tokenroute_money_format_usd(5000000000LL, buf, 0);
+    ok(len == 4 && buf[0] == 'x', "format with size 0 writes nothing");
+
+    len = tokenroute_money_format_usd(5000000000LL, NULL, 0);
+    ok(len == 4, "format with a NULL buffer returns the length");
+
+    len = tokenroute_money_format_usd(5000000000LL, buf, 5);
+    ok(len == 4 && strcmp(buf, "5.00") == 0, "format fits exactly");
+}
+
+
+static void
+test_cost(void)
+{
+    int64_t             cost, nusd;
+    money_cost_case_t  *c;
+
+    for (c = cost_cases; c->cost != -2; c++) {
+        cost = tokenroute_money_cost(c->tokens, c->price);
+
+        ok(cost == c->cost,
+           "cost of %" PRId64 " tokens at %" PRId64 "/Mtok = %" PRId64
+           " (got %" PRId64 ")", c->tokens, c->price, c->cost, cost);
+    }
+
+    /* a parsed price and a formatted cost round-trip through the helpers */
+    if (tokenroute_money_parse_usd("$15", 3, &nusd) != 0) {
+        nusd = -1;
+    }
+
+    cost = tokenroute_money_cost(2000, nusd);
+    ok(cost == 30000000, "2000 tokens at $15/Mtok cost 30000000 nano-USD");
+}
+
+
+int
+main(void)
+{
+    test_parse();
+    test_parse_len();
+    test_format();
+    test_format_truncate();
+    test_cost();
+
+    printf("1..%d\n", tests);
+
+    if (failed) {
+        printf("# failed %d of %d\n", failed, tests);
+        return 1;
+    }
+
+    return 0;
+}
