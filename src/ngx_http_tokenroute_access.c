@@ -321,6 +321,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     size_t                           size;
     ngx_str_t                        endpoint;
     ngx_uint_t                       type;
+    tokenroute_rewrite_t             rw;
     ngx_http_tokenroute_model_t     *m;
     ngx_http_tokenroute_provider_t  *prov;
 
@@ -357,19 +358,23 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                    prov->base_path.len);
     ngx_memcpy(p, endpoint.data, endpoint.len);
 
-    size = tokenroute_request_rewrite_size(ctx->body.len, &ctx->req,
-                                           m->upstream_model.len);
+    rw.model = (const char *) m->upstream_model.data;
+    rw.model_len = m->upstream_model.len;
+
+    /* the provider's own usage report is what a stream is charged from */
+    rw.include_usage = (ctx->req.stream && type == NGX_HTTP_TOKENROUTE_OPENAI);
+
+    size = tokenroute_request_rewrite_size(ctx->body.len, &ctx->req, &rw);
 
     ctx->upstream_body.data = ngx_pnalloc(r->pool, size);
     if (ctx->upstream_body.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->upstream_body.len = tokenroute_request_rewrite_model(ctx->body.data,
-                                 ctx->body.len, &ctx->req,
-                                 (const char *) m->upstream_model.data,
-                                 m->upstream_model.len,
-                                 ctx->upstream_body.data);
+    ctx->upstream_body.len = tokenroute_request_rewrite(ctx->body.data,
+                                                        ctx->body.len,
+                                                        &ctx->req, &rw,
+                                                        ctx->upstream_body.data);
 
     ctx->decided = 1;
 

@@ -15,8 +15,19 @@ typedef enum {
     TR_FIELD_NONE = 0,
     TR_FIELD_MODEL,
     TR_FIELD_STREAM,
-    TR_FIELD_MAX_TOKENS
+    TR_FIELD_MAX_TOKENS,
+    TR_FIELD_STREAM_OPTIONS,
+    TR_FIELD_INCLUDE_USAGE
 } tr_field_e;
+
+
+typedef struct {
+    size_t                        start;
+    size_t                        end;
+    const char                   *text;
+    size_t                        len;
+    int                           json_string;
+} tr_edit_t;
 
 
 typedef struct {
@@ -27,6 +38,7 @@ typedef struct {
     tr_field_e                    field;
     int                           seen_model;
     int                           max_tokens_from_completion;
+    int                           in_stream_options;
     tokenroute_request_status_e   status;
 } tr_scan_t;
 
@@ -42,6 +54,10 @@ static int tr_scan_map_key(void *ctx, const unsigned char *key, size_t len);
 static int tr_scan_end_map(void *ctx);
 static int tr_scan_start_array(void *ctx);
 static int tr_scan_end_array(void *ctx);
+static size_t tr_edits(const tokenroute_request_t *req,
+    const tokenroute_rewrite_t *rw, tr_edit_t *edits);
+static unsigned char *tr_json_string(unsigned char *p, const char *s,
+    size_t len);
 
 
 static const yajl_callbacks  tr_scan_callbacks = {
@@ -68,6 +84,7 @@ tokenroute_request_scan(const unsigned char *body, size_t len,
 
     memset(req, 0, sizeof(tokenroute_request_t));
     req->max_tokens = -1;
+    req->include_usage = -1;
 
     memset(&s, 0, sizeof(tr_scan_t));
     s.body = body;
@@ -131,34 +148,142 @@ tokenroute_request_strerror(tokenroute_request_status_e status)
 }
 
 
-size_t
-tokenroute_request_rewrite_size(size_t len, const tokenroute_request_t *req,
-    size_t model_len)
+/* "stream_options" edits; the model edit comes from the scan */
+
+static const char  tr_so_member[] = "\"stream_options\":{\"include_usage\":true},";
+static const char  tr_so_object[] = "{\"include_usage\":true}";
+static const char  tr_iu_first[] = "\"include_usage\":true";
+static const char  tr_iu_next[] = ",\"include_usage\":true";
+
+
+static size_t
+tr_edits(const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
+    tr_edit_t *edits)
 {
-    /* worst case: every byte escaped as \u00XX */
-    return len - (req->model_end - req->model_start) + 2 + 6 * model_len;
+    size_t      n;
+    tr_edit_t   so, tmp;
+
+    n = 0;
+
+    edits[n].start = req->model_start;
+    edits[n].end = req->model_end;
+    edits[n].text = rw->model;
+    edits[n].len = rw->model_len;
+    edits[n].json_string = 1;
+    n++;
+
+    if (!rw->include_usage || req->include_usage == 1) {
+        return n;
+    }
+
+    so.json_string = 0;
+
+    switch (req->stream_options) {
+
+    case 1:
+        /* appended last in the object: JSON parsers let the last key win */
+        so.start = req->stream_options_end;
+        so.end = so.start;
+        so.text = req->stream_options_empty ? tr_iu_first : tr_iu_next;
+        so.len = req->stream_options_empty ? sizeof(tr_iu_first) - 1
+                                           : sizeof(tr_iu_next) - 1;
+        break;
+
+    case 2:
+        so.start = req->stream_options_start;
+        so.end = req->stream_options_end;
+        so.text = tr_so_object;
+        so.len = sizeof(tr_so_object) - 1;
+        break;
+
+    default:
+        so.start = req->object_start;
+        so.end = so.start;
+        so.text = tr_so_member;
+        so.len = sizeof(tr_so_member) - 1;
+        break;
+    }
+
+    edits[n++] = so;
+
+    if (edits[1].start < edits[0].start) {
+        tmp = edits[0];
+        edits[0] = edits[1];
+        edits[1] = tmp;
+    }
+
+    return n;
 }
 
 
 size_t
-tokenroute_request_rewrite_model(const unsigned char *body, size_t len,
-    const tokenroute_request_t *req, const char *model, size_t model_len,
+tokenroute_request_rewrite_size(size_t len, const tokenroute_request_t *req,
+    const tokenroute_rewrite_t *rw)
+{
+    size_t      i, n;
+    tr_edit_t   edits[2];
+
+    n = tr_edits(req, rw, edits);
+
+    for (i = 0; i < n; i++) {
+        len -= edits[i].end - edits[i].start;
+
+        /* a JSON string: quotes, and at worst \u00XX for every byte */
+        len += edits[i].json_string ? 2 + 6 * edits[i].len : edits[i].len;
+    }
+
+    return len;
+}
+
+
+size_t
+tokenroute_request_rewrite(const unsigned char *body, size_t len,
+    const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
     unsigned char *out)
 {
+    size_t          i, n, pos;
+    tr_edit_t       edits[2];
+    unsigned char  *p;
+
+    n = tr_edits(req, rw, edits);
+
+    p = out;
+    pos = 0;
+
+    for (i = 0; i < n; i++) {
+        memcpy(p, body + pos, edits[i].start - pos);
+        p += edits[i].start - pos;
+
+        if (edits[i].json_string) {
+            p = tr_json_string(p, edits[i].text, edits[i].len);
+
+        } else {
+            memcpy(p, edits[i].text, edits[i].len);
+            p += edits[i].len;
+        }
+
+        pos = edits[i].end;
+    }
+
+    memcpy(p, body + pos, len - pos);
+    p += len - pos;
+
+    return p - out;
+}
+
+
+static unsigned char *
+tr_json_string(unsigned char *p, const char *s, size_t len)
+{
     size_t          i;
-    unsigned char   c, *p;
+    unsigned char   c;
 
     static const char  hex[] = "0123456789abcdef";
 
-    p = out;
-
-    memcpy(p, body, req->model_start);
-    p += req->model_start;
-
     *p++ = '"';
 
-    for (i = 0; i < model_len; i++) {
-        c = (unsigned char) model[i];
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
 
         if (c == '"' || c == '\\') {
             *p++ = '\\';
@@ -179,17 +304,17 @@ tokenroute_request_rewrite_model(const unsigned char *body, size_t len,
 
     *p++ = '"';
 
-    memcpy(p, body + req->model_end, len - req->model_end);
-    p += len - req->model_end;
-
-    return p - out;
+    return p;
 }
 
 
 static int
 tr_scan_wrong_type(tr_scan_t *s)
 {
-    static const char  *names[] = { NULL, "model", "stream", "max_tokens" };
+    static const char  *names[] = {
+        NULL, "model", "stream", "max_tokens", "stream_options",
+        "stream_options.include_usage"
+    };
 
     if (s->field == TR_FIELD_MODEL) {
         s->status = TOKENROUTE_REQUEST_BAD_MODEL;
@@ -222,6 +347,12 @@ tr_scan_null(void *ctx)
         return tr_scan_wrong_type(s);
     }
 
+    if (s->field == TR_FIELD_STREAM_OPTIONS) {
+        s->req->stream_options = 2;
+        s->req->stream_options_end = yajl_get_bytes_consumed(s->handle);
+        s->req->stream_options_start = s->req->stream_options_end - 4;
+    }
+
     /* "stream": null and "max_tokens": null mean "not set" */
     s->field = TR_FIELD_NONE;
 
@@ -246,6 +377,11 @@ tr_scan_boolean(void *ctx, int value)
 
     case TR_FIELD_STREAM:
         s->req->stream = value ? 1 : 0;
+        s->field = TR_FIELD_NONE;
+        return 1;
+
+    case TR_FIELD_INCLUDE_USAGE:
+        s->req->include_usage = value ? 1 : 0;
         s->field = TR_FIELD_NONE;
         return 1;
 
@@ -377,11 +513,21 @@ tr_scan_start_map(void *ctx)
 {
     tr_scan_t  *s = ctx;
 
-    if (s->field != TR_FIELD_NONE) {
+    if (s->field == TR_FIELD_STREAM_OPTIONS) {
+        s->in_stream_options = 1;
+        s->req->stream_options = 1;
+        s->req->stream_options_empty = 1;
+        s->field = TR_FIELD_NONE;
+
+    } else if (s->field != TR_FIELD_NONE) {
         return tr_scan_wrong_type(s);
     }
 
     s->depth++;
+
+    if (s->depth == 1) {
+        s->req->object_start = yajl_get_bytes_consumed(s->handle);
+    }
 
     return 1;
 }
@@ -393,6 +539,16 @@ tr_scan_map_key(void *ctx, const unsigned char *key, size_t len)
     tr_scan_t  *s = ctx;
 
     s->field = TR_FIELD_NONE;
+
+    if (s->depth == 2 && s->in_stream_options) {
+        s->req->stream_options_empty = 0;
+
+        if (len == 13 && memcmp(key, "include_usage", 13) == 0) {
+            s->field = TR_FIELD_INCLUDE_USAGE;
+        }
+
+        return 1;
+    }
 
     if (s->depth != 1) {
         return 1;
@@ -418,6 +574,16 @@ tr_scan_map_key(void *ctx, const unsigned char *key, size_t len)
     } else if (len == 21 && memcmp(key, "max_completion_tokens", 21) == 0) {
         s->field = TR_FIELD_MAX_TOKENS;
         s->max_tokens_from_completion = 1;
+
+    } else if (len == 14 && memcmp(key, "stream_options", 14) == 0) {
+
+        if (s->req->stream_options) {
+            s->status = TOKENROUTE_REQUEST_BAD_FIELD;
+            s->req->bad_field = "stream_options";
+            return 0;
+        }
+
+        s->field = TR_FIELD_STREAM_OPTIONS;
     }
 
     return 1;
@@ -428,6 +594,11 @@ static int
 tr_scan_end_map(void *ctx)
 {
     tr_scan_t  *s = ctx;
+
+    if (s->depth == 2 && s->in_stream_options) {
+        s->in_stream_options = 0;
+        s->req->stream_options_end = yajl_get_bytes_consumed(s->handle) - 1;
+    }
 
     s->depth--;
     s->field = TR_FIELD_NONE;

@@ -42,6 +42,14 @@ typedef struct {
     int         stream;          /* 1 if "stream": true */
     int64_t     max_tokens;      /* -1 when absent */
 
+    /* where "stream_options" can be made to ask for usage */
+    size_t      object_start;    /* just past the top-level '{' */
+    int         include_usage;   /* stream_options.include_usage: -1, 0, 1 */
+    int         stream_options;  /* 0 absent, 1 an object, 2 null */
+    int         stream_options_empty;
+    size_t      stream_options_start;  /* the null token, if null */
+    size_t      stream_options_end;    /* its '}' if an object, else null end */
+
     const char *bad_field;       /* for TOKENROUTE_REQUEST_BAD_FIELD */
 } tokenroute_request_t;
 
@@ -50,16 +58,23 @@ tokenroute_request_status_e tokenroute_request_scan(const unsigned char *body,
     size_t len, tokenroute_request_t *req);
 const char *tokenroute_request_strerror(tokenroute_request_status_e status);
 
+typedef struct {
+    const char *model;           /* the upstream model id */
+    size_t      model_len;
+    int         include_usage;   /* make stream_options.include_usage true */
+} tokenroute_rewrite_t;
+
+
 /*
- * Writes body with the model token replaced by the JSON string "model"
- * into out (which must hold len - (model_end - model_start) + 2 + 6 *
- * model_len bytes); returns the length written.
+ * Writes the body with the edits of rw applied into out, which must hold
+ * tokenroute_request_rewrite_size() bytes; returns the length written.
+ * Bytes outside the edits are copied unchanged.
  */
-size_t tokenroute_request_rewrite_model(const unsigned char *body, size_t len,
-    const tokenroute_request_t *req, const char *model, size_t model_len,
-    unsigned char *out);
 size_t tokenroute_request_rewrite_size(size_t len,
-    const tokenroute_request_t *req, size_t model_len);
+    const tokenroute_request_t *req, const tokenroute_rewrite_t *rw);
+size_t tokenroute_request_rewrite(const unsigned char *body, size_t len,
+    const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
+    unsigned char *out);
 
 
 #endif /* _TOKENROUTE_REQUEST_H_INCLUDED_ */

@@ -28,6 +28,7 @@ typedef struct {
 typedef struct {
     const char  *body;
     const char  *model;
+    int          include_usage;
     const char  *expect;
 } rewrite_case_t;
 
@@ -79,20 +80,45 @@ static scan_case_t  scan_cases[] = {
       NULL, 0, -1, "max_tokens" },
     { "{\"model\":\"a\",\"max_completion_tokens\":1.5}",
       TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "max_completion_tokens" },
+    { "{\"model\":\"a\",\"stream_options\":true}",
+      TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "stream_options" },
+    { "{\"model\":\"a\",\"stream_options\":{\"include_usage\":1}}",
+      TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1,
+      "stream_options.include_usage" },
+    { "{\"model\":\"a\",\"stream_options\":{},\"stream_options\":{}}",
+      TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "stream_options" },
     { NULL, 0, NULL, 0, 0, NULL }
 };
 
 
 static rewrite_case_t  rewrite_cases[] = {
-    { "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[]}", "gpt-4o-mini",
+    { "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[]}", "gpt-4o-mini", 0,
       "{\"model\":\"gpt-4o-mini\",\"messages\":[]}" },
-    { "{ \"messages\":[{\"model\":\"keep\"}], \"model\" : \"pub\" }", "up",
+    { "{ \"messages\":[{\"model\":\"keep\"}], \"model\" : \"pub\" }", "up", 0,
       "{ \"messages\":[{\"model\":\"keep\"}], \"model\" : \"up\" }" },
-    { "{\"model\":\"a\\\"b\\\\\"}", "z",
+    { "{\"model\":\"a\\\"b\\\\\"}", "z", 0,
       "{\"model\":\"z\"}" },
-    { "{\"model\":\"x\"}", "we\"ird\\\n",
+    { "{\"model\":\"x\"}", "we\"ird\\\n", 0,
       "{\"model\":\"we\\\"ird\\\\\\u000a\"}" },
-    { NULL, NULL, NULL }
+    { " {\"model\":\"x\",\"stream\":true}", "y", 1,
+      " {\"stream_options\":{\"include_usage\":true},\"model\":\"y\","
+      "\"stream\":true}" },
+    { "{\"stream\":true,\"stream_options\":{},\"model\":\"x\"}", "y", 1,
+      "{\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+      "\"model\":\"y\"}" },
+    { "{\"model\":\"x\",\"stream_options\": { \"include_usage\" : false } }",
+      "y", 1,
+      "{\"model\":\"y\",\"stream_options\": { \"include_usage\" : false "
+      ",\"include_usage\":true} }" },
+    { "{\"model\":\"x\",\"stream_options\":{\"include_usage\":true}}",
+      "y", 1,
+      "{\"model\":\"y\",\"stream_options\":{\"include_usage\":true}}" },
+    { "{\"stream_options\":null,\"model\":\"x\"}", "y", 1,
+      "{\"stream_options\":{\"include_usage\":true},\"model\":\"y\"}" },
+    { "{\"model\":\"x\",\"stream_options\":{\"a\":{\"b\":1}}}", "y", 1,
+      "{\"model\":\"y\",\"stream_options\":{\"a\":{\"b\":1},"
+      "\"include_usage\":true}}" },
+    { NULL, NULL, 0, NULL }
 };
 
 
@@ -103,6 +129,7 @@ main(void)
     unsigned char                *out;
     scan_case_t                  *sc;
     rewrite_case_t               *rc;
+    tokenroute_rewrite_t          rw;
     tokenroute_request_t          req;
     tokenroute_request_status_e   st;
 
@@ -139,16 +166,19 @@ main(void)
                                      &req);
         ok(st == TOKENROUTE_REQUEST_OK, "rewrite input scans: %s", rc->body);
 
-        n = tokenroute_request_rewrite_size(len, &req, strlen(rc->model));
+        rw.model = rc->model;
+        rw.model_len = strlen(rc->model);
+        rw.include_usage = rc->include_usage;
+
+        n = tokenroute_request_rewrite_size(len, &req, &rw);
 
         out = malloc(n);
         if (out == NULL) {
             return 2;
         }
 
-        len = tokenroute_request_rewrite_model(
-                  (const unsigned char *) rc->body, len, &req, rc->model,
-                  strlen(rc->model), out);
+        len = tokenroute_request_rewrite((const unsigned char *) rc->body,
+                                         len, &req, &rw, out);
 
         ok(len <= n && len == strlen(rc->expect)
            && memcmp(out, rc->expect, len) == 0,
