@@ -1,0 +1,753 @@
+#!/usr/bin/perl
+
+# (C) tokenroute authors
+
+# Mock LLM provider for the tokenroute test suite: answers the OpenAI Chat
+# Completions and the Anthropic Messages API the way the real services do,
+# records every request it receives as one JSON line.
+#
+# usage: mock_provider.pl --port P --record FILE [--delay SECONDS]
+#                         [--idle-timeout SECONDS]
+#
+# Behaviour switches, by the upstream model id received (substring match):
+#   error-429        429 with "retry-after: 1" and the provider's error JSON
+#   error-500        500 with the provider's error JSON
+#   error-529        529 overloaded_error (Anthropic error shape)
+#   slow             0.5 s between stream events
+#   hang             never answers (sleeps 30 s, then closes)
+#   close            stream: closes the connection after the first event;
+#                    non-stream: closes the connection without answering
+#   midstream-error  stream: an error event after the first text delta,
+#                    then the stream ends (no [DONE] / message_stop)
+#   split            stream: every event is written in two pieces split in
+#                    the middle of its data line, with a pause in between
+#   usage-IN-OUT     usage reports IN input and OUT output tokens
+# Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
+# output tokens = 3 (one per text piece: "Hello", " from", " mock").
+#
+# The request header "x-mock-delay: SECONDS" overrides the stream delay.
+# GET /__health answers 200 "ok" and is not recorded.
+#
+# Record line: {time, conn, seq, method, path, version, headers (lower-cased
+# name -> value, repeated headers joined with ", "), header_list ([name,
+# value] pairs as received), body (raw bytes), response: {status, body}}
+# where response.body is the full response body as generated (for a stream,
+# all events concatenated, even when the stream is cut short on purpose).
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use Config;
+use Fcntl qw(:flock);
+use Getopt::Long;
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h ceil);
+use Time::HiRes qw(time sleep);
+
+###############################################################################
+
+my $port;
+my $record;
+my $delay = 0.2;
+my $idle_timeout = 120;
+
+GetOptions(
+	'port=i' => \$port,
+	'record=s' => \$record,
+	'delay=f' => \$delay,
+	'idle-timeout=f' => \$idle_timeout,
+) or usage();
+
+usage() unless defined $port && defined $record;
+
+$SIG{PIPE} = 'IGNORE';
+
+my $json = JSON::PP->new->canonical;
+my $json_rec = JSON::PP->new->canonical->ascii;
+
+my $listen = IO::Socket::INET->new(
+	LocalAddr => '127.0.0.1',
+	LocalPort => $port,
+	Proto => 'tcp',
+	Listen => 128,
+	ReuseAddr => 1,
+) or die "mock_provider: cannot listen on 127.0.0.1:$port: $!\n";
+
+my %children;
+my $parent = $$;
+
+$SIG{TERM} = $SIG{INT} = sub {
+	exit 0 unless $$ == $parent;
+	kill 'TERM', keys %children;
+	my $deadline = time() + 2;
+	while (%children && time() < $deadline) {
+		reap();
+		sleep 0.02;
+	}
+	kill 'KILL', keys %children;
+	reap();
+	exit 0;
+};
+
+my $sel = IO::Select->new($listen);
+my $conn_no = 0;
+
+for (;;) {
+	reap();
+	next unless $sel->can_read(0.5);
+
+	my $c = $listen->accept() or next;
+	$conn_no++;
+
+	my $pid = fork();
+	if (!defined $pid) {
+		warn "mock_provider: fork: $!\n";
+		close $c;
+		next;
+	}
+
+	if ($pid == 0) {
+		$SIG{TERM} = $SIG{INT} = 'DEFAULT';
+		die_with_parent();
+		POSIX::_exit(0) if getppid() != $parent;
+		close $listen;
+		handle_connection($c, "$parent-$conn_no");
+		POSIX::_exit(0);
+	}
+
+	$children{$pid} = 1;
+	close $c;
+}
+
+###############################################################################
+
+sub usage {
+	die "usage: $0 --port P --record FILE [--delay S] [--idle-timeout S]\n";
+}
+
+# Linux: a connection child gets SIGTERM when the server process dies.
+
+sub die_with_parent {
+	return unless $^O eq 'linux' && $Config{archname} =~ /^x86_64/;
+	syscall(157, 1, 15);    # prctl(PR_SET_PDEATHSIG, SIGTERM)
+}
+
+sub reap {
+	while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+		delete $children{$pid};
+	}
+}
+
+sub handle_connection {
+	my ($c, $conn) = @_;
+
+	my $buf = '';
+	my $seq = 0;
+
+	for (;;) {
+		my $req = read_request($c, \$buf) or return;
+		$req->{conn} = $conn;
+		$req->{seq} = ++$seq;
+		respond($c, $req) or return;
+	}
+}
+
+###############################################################################
+
+# Bounded socket reading: returns the number of bytes read, 0 on EOF or
+# timeout, undef on error.
+
+sub fill {
+	my ($c, $bufref, $timeout) = @_;
+
+	return 0 unless IO::Select->new($c)->can_read($timeout);
+	my $n = sysread($c, $$bufref, 65536, length $$bufref);
+	return $n;
+}
+
+sub read_request {
+	my ($c, $bufref) = @_;
+
+	my $deadline = time() + $idle_timeout;
+
+	while ($$bufref !~ /\r?\n\r?\n/) {
+		my $left = $deadline - time();
+		return undef if $left <= 0;
+		return undef unless fill($c, $bufref, $left);
+		$deadline = time() + 30 if length $$bufref;
+	}
+
+	$$bufref =~ s/^(.*?)\r?\n\r?\n//s;
+	my @lines = split /\r?\n/, $1;
+
+	my $start = shift @lines;
+	my ($method, $path, $version) =
+		$start =~ m{^(\S+) (\S+) HTTP/(\d\.\d)$} or return undef;
+
+	my (%headers, @list);
+	for my $line (@lines) {
+		my ($name, $value) = $line =~ /^([^:\s]+):[ \t]*(.*?)[ \t]*$/
+			or return undef;
+		push @list, [ $name, $value ];
+		my $lc = lc $name;
+		$headers{$lc} = exists $headers{$lc}
+			? "$headers{$lc}, $value" : $value;
+	}
+
+	$deadline = time() + 30;
+	my $body = '';
+
+	if (($headers{'transfer-encoding'} // '') =~ /chunked/i) {
+		for (;;) {
+			while ($$bufref !~ /\r\n/) {
+				return undef unless fill($c, $bufref, $deadline - time());
+			}
+			$$bufref =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//
+				or return undef;
+			my $size = hex $1;
+
+			if ($size == 0) {
+				# trailer section, ends with an empty line
+				while ($$bufref !~ /^\r\n/ && $$bufref !~ /\r\n\r\n/) {
+					return undef
+						unless fill($c, $bufref, $deadline - time());
+				}
+				$$bufref =~ s/^(?:.*?\r\n)??\r\n//s;
+				last;
+			}
+
+			while (length $$bufref < $size + 2) {
+				return undef unless fill($c, $bufref, $deadline - time());
+			}
+			$body .= substr($$bufref, 0, $size);
+			substr($$bufref, 0, $size + 2) = '';
+		}
+
+	} elsif (defined $headers{'content-length'}) {
+		my $len = $headers{'content-length'};
+		return undef unless $len =~ /^\d+$/;
+
+		while (length $$bufref < $len) {
+			return undef unless fill($c, $bufref, $deadline - time());
+		}
+		$body = substr($$bufref, 0, $len);
+		substr($$bufref, 0, $len) = '';
+	}
+
+	return {
+		time => time(),
+		method => $method,
+		path => $path,
+		version => $version,
+		headers => \%headers,
+		header_list => \@list,
+		body => $body,
+	};
+}
+
+###############################################################################
+
+sub record {
+	my ($req, $resp) = @_;
+
+	my %r = %$req;
+	$r{response} = {
+		status => $resp->{status},
+		body => $resp->{body} // join('', @{ $resp->{events} || [] }),
+	};
+
+	my $line = $json_rec->encode(\%r) . "\n";
+
+	open my $fh, '>>', $record or die "mock_provider: $record: $!\n";
+	flock($fh, LOCK_EX);
+	syswrite($fh, $line);
+	close $fh;
+}
+
+sub write_all {
+	my ($c, $data) = @_;
+
+	while (length $data) {
+		my $n = syswrite($c, $data);
+		return 0 unless $n;
+		substr($data, 0, $n) = '';
+	}
+
+	return 1;
+}
+
+my %reason = (
+	200 => 'OK', 400 => 'Bad Request', 401 => 'Unauthorized',
+	404 => 'Not Found', 429 => 'Too Many Requests',
+	500 => 'Internal Server Error', 529 => 'Site is overloaded',
+);
+
+# Returns true when the connection may serve another request.
+
+sub respond {
+	my ($c, $req) = @_;
+
+	my $keepalive = $req->{version} eq '1.1'
+		? (($req->{headers}{connection} // '') !~ /close/i)
+		: (($req->{headers}{connection} // '') =~ /keep-alive/i);
+
+	(my $path = $req->{path}) =~ s/\?.*//s;
+
+	if ($req->{method} eq 'GET' && $path eq '/__health') {
+		return send_plain($c, $req, $keepalive,
+			{ status => 200, type => 'text/plain', body => 'ok' });
+	}
+
+	my $resp;
+
+	if ($req->{method} eq 'POST' && $path eq '/v1/chat/completions') {
+		$resp = openai($req);
+
+	} elsif ($req->{method} eq 'POST' && $path eq '/v1/messages') {
+		$resp = anthropic($req);
+
+	} else {
+		$resp = json_resp(404, {
+			error => {
+				message => "Unknown request URL: $req->{method} $path",
+				type => 'invalid_request_error',
+				param => undef,
+				code => 'unknown_url',
+			},
+		});
+	}
+
+	record($req, $resp);
+
+	if ($resp->{hang}) {
+		sleep $resp->{hang};
+		return 0;
+	}
+
+	return 0 if $resp->{close_now};
+
+	return send_stream($c, $req, $keepalive, $resp) if $resp->{events};
+
+	return send_plain($c, $req, $keepalive, $resp);
+}
+
+sub send_plain {
+	my ($c, $req, $keepalive, $resp) = @_;
+
+	my $h = "HTTP/1.1 $resp->{status} "
+		. ($reason{$resp->{status}} // 'Unknown') . "\r\n"
+		. "Content-Type: $resp->{type}\r\n"
+		. "Content-Length: " . length($resp->{body}) . "\r\n";
+
+	$h .= "$_->[0]: $_->[1]\r\n" for @{ $resp->{headers} || [] };
+	$h .= $keepalive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+
+	write_all($c, "$h\r\n$resp->{body}") or return 0;
+
+	return $keepalive;
+}
+
+sub send_stream {
+	my ($c, $req, $keepalive, $resp) = @_;
+
+	my $chunked = $req->{version} eq '1.1';
+	$keepalive = 0 unless $chunked;
+
+	my $h = "HTTP/1.1 200 OK\r\n"
+		. "Content-Type: text/event-stream; charset=utf-8\r\n"
+		. "Cache-Control: no-cache\r\n";
+
+	$h .= "$_->[0]: $_->[1]\r\n" for @{ $resp->{headers} || [] };
+	$h .= "Transfer-Encoding: chunked\r\n" if $chunked;
+	$h .= $keepalive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+
+	write_all($c, "$h\r\n") or return 0;
+
+	my $d = $resp->{delay};
+	my $i = 0;
+
+	for my $event (@{ $resp->{events} }) {
+		sleep $d if $i++ > 0;
+
+		my @pieces = ($event);
+		if ($resp->{split}) {
+			my $cut = index($event, 'data:');
+			$cut = $cut < 0 ? length($event) / 2
+				: $cut + int((length($event) - $cut) / 2);
+			@pieces = (substr($event, 0, $cut), substr($event, $cut));
+		}
+
+		my $j = 0;
+		for my $piece (@pieces) {
+			sleep $d / 2 if $j++ > 0;
+			write_all($c, $chunked
+				? sprintf("%x\r\n%s\r\n", length $piece, $piece)
+				: $piece) or return 0;
+		}
+
+		return 0 if $resp->{close_after} && $i >= $resp->{close_after};
+	}
+
+	write_all($c, "0\r\n\r\n") or return 0 if $chunked;
+
+	return $keepalive;
+}
+
+sub json_resp {
+	my ($status, $data, @headers) = @_;
+
+	return {
+		status => $status,
+		type => 'application/json',
+		body => $json->encode($data),
+		headers => \@headers,
+	};
+}
+
+sub rand_id {
+	my ($n) = @_;
+	my @c = ('a' .. 'z', 'A' .. 'Z', 0 .. 9);
+	return join '', map { $c[rand @c] } 1 .. $n;
+}
+
+sub decode_body {
+	my ($req) = @_;
+	my $data = eval { JSON::PP->new->utf8->decode($req->{body}) };
+	return ref $data eq 'HASH' ? $data : undef;
+}
+
+sub usage_of {
+	my ($req, $model) = @_;
+
+	return ($1, $2) if $model =~ /usage-(\d+)-(\d+)/;
+	my $in = ceil(length($req->{body}) / 4);
+	return ($in > 0 ? $in : 1, 3);
+}
+
+sub stream_delay {
+	my ($req, $model) = @_;
+
+	my $h = $req->{headers}{'x-mock-delay'};
+	return $h if defined $h && $h =~ /^\d+(?:\.\d+)?$/;
+	return 0.5 if $model =~ /slow/;
+	return $delay;
+}
+
+sub common_switches {
+	my ($model) = @_;
+
+	return { status => 0, hang => 30 } if $model =~ /hang/;
+	return undef;
+}
+
+###############################################################################
+
+sub openai_error {
+	my ($status, $message, $type, $code, @headers) = @_;
+
+	return json_resp($status, {
+		error => {
+			message => $message,
+			type => $type,
+			param => undef,
+			code => $code,
+		},
+	}, @headers);
+}
+
+sub openai {
+	my ($req) = @_;
+
+	my $auth = $req->{headers}{authorization} // '';
+	if ($auth !~ /^Bearer\s+\S+/) {
+		return openai_error(401, "You didn't provide an API key. You need to "
+			. "provide your API key in an Authorization header using "
+			. "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+			'invalid_request_error', undef);
+	}
+
+	my $body = decode_body($req)
+		or return openai_error(400, 'We could not parse the JSON body of '
+			. 'your request.', 'invalid_request_error', undef);
+
+	my $model = $body->{model};
+	return openai_error(400, 'you must provide a model parameter',
+		'invalid_request_error', undef)
+		unless defined $model && !ref $model && length $model;
+
+	return openai_error(400, "Missing required parameter: 'messages'.",
+		'invalid_request_error', 'missing_required_parameter')
+		unless ref $body->{messages} eq 'ARRAY';
+
+	if (my $sw = common_switches($model)) {
+		return $sw;
+	}
+
+	return openai_error(429, 'Rate limit reached for requests', 'requests',
+		'rate_limit_exceeded', [ 'retry-after', 1 ])
+		if $model =~ /error-429/;
+
+	return openai_error(500, 'The server had an error while processing your '
+		. 'request. Sorry about that!', 'server_error', undef)
+		if $model =~ /error-500/;
+
+	return anthropic_error(529, 'overloaded_error', 'Overloaded')
+		if $model =~ /error-529/;
+
+	my ($in, $out) = usage_of($req, $model);
+	my $id = 'chatcmpl-' . rand_id(29);
+	my $created = int time();
+	my @hdr = ([ 'x-request-id', 'req_' . rand_id(24) ],
+		[ 'openai-processing-ms', 42 ]);
+
+	my $usage = {
+		prompt_tokens => $in + 0,
+		completion_tokens => $out + 0,
+		total_tokens => $in + $out,
+		prompt_tokens_details => { cached_tokens => 0 },
+		completion_tokens_details => { reasoning_tokens => 0 },
+	};
+
+	if (!$body->{stream}) {
+		return { close_now => 1, status => 0 } if $model =~ /close/;
+
+		my $r = json_resp(200, {
+			id => $id,
+			object => 'chat.completion',
+			created => $created,
+			model => $model,
+			system_fingerprint => 'fp_mock',
+			choices => [ {
+				index => 0,
+				message => {
+					role => 'assistant',
+					content => 'Hello from mock',
+					refusal => undef,
+				},
+				finish_reason => 'stop',
+				logprobs => undef,
+			} ],
+			usage => $usage,
+		}, @hdr);
+
+		return $r;
+	}
+
+	my $include_usage = ref $body->{stream_options} eq 'HASH'
+		&& $body->{stream_options}{include_usage};
+
+	my $chunk = sub {
+		my ($delta, $finish) = @_;
+		my $c = {
+			id => $id,
+			object => 'chat.completion.chunk',
+			created => $created,
+			model => $model,
+			system_fingerprint => 'fp_mock',
+			choices => [ {
+				index => 0,
+				delta => $delta,
+				logprobs => undef,
+				finish_reason => $finish,
+			} ],
+		};
+		$c->{usage} = undef if $include_usage;
+		return 'data: ' . $json->encode($c) . "\n\n";
+	};
+
+	my @events = (
+		$chunk->({ role => 'assistant', content => '', refusal => undef },
+			undef),
+		$chunk->({ content => 'Hello' }, undef),
+	);
+
+	if ($model =~ /midstream-error/) {
+		push @events, 'data: ' . $json->encode({ error => {
+			message => 'Overloaded', type => 'server_error',
+			param => undef, code => undef } }) . "\n\n";
+
+	} else {
+		push @events,
+			$chunk->({ content => ' from' }, undef),
+			$chunk->({ content => ' mock' }, undef),
+			$chunk->({}, 'stop');
+
+		if ($include_usage) {
+			push @events, 'data: ' . $json->encode({
+				id => $id,
+				object => 'chat.completion.chunk',
+				created => $created,
+				model => $model,
+				system_fingerprint => 'fp_mock',
+				choices => [],
+				usage => $usage,
+			}) . "\n\n";
+		}
+
+		push @events, "data: [DONE]\n\n";
+	}
+
+	return {
+		status => 200,
+		events => \@events,
+		headers => \@hdr,
+		delay => stream_delay($req, $model),
+		close_after => $model =~ /close/ ? 1 : 0,
+		split => $model =~ /split/ ? 1 : 0,
+	};
+}
+
+###############################################################################
+
+sub anthropic_error {
+	my ($status, $type, $message, @headers) = @_;
+
+	return json_resp($status, {
+		type => 'error',
+		error => { type => $type, message => $message },
+		request_id => 'req_' . rand_id(24),
+	}, @headers);
+}
+
+sub anthropic {
+	my ($req) = @_;
+
+	return anthropic_error(401, 'authentication_error',
+		'x-api-key header is required')
+		unless length($req->{headers}{'x-api-key'} // '');
+
+	return anthropic_error(400, 'invalid_request_error',
+		'anthropic-version: header is required')
+		unless length($req->{headers}{'anthropic-version'} // '');
+
+	my $body = decode_body($req)
+		or return anthropic_error(400, 'invalid_request_error',
+			'There was an issue with your request body: invalid JSON');
+
+	my $model = $body->{model};
+	return anthropic_error(400, 'invalid_request_error', 'model: Field required')
+		unless defined $model && !ref $model && length $model;
+
+	return anthropic_error(400, 'invalid_request_error',
+		'max_tokens: Field required')
+		unless defined $body->{max_tokens};
+
+	return anthropic_error(400, 'invalid_request_error',
+		'messages: Field required')
+		unless ref $body->{messages} eq 'ARRAY';
+
+	if (my $sw = common_switches($model)) {
+		return $sw;
+	}
+
+	return anthropic_error(429, 'rate_limit_error',
+		'Number of request tokens has exceeded your per-minute rate limit',
+		[ 'retry-after', 1 ])
+		if $model =~ /error-429/;
+
+	return anthropic_error(500, 'api_error', 'Internal server error')
+		if $model =~ /error-500/;
+
+	return anthropic_error(529, 'overloaded_error', 'Overloaded')
+		if $model =~ /error-529/;
+
+	my ($in, $out) = usage_of($req, $model);
+	my $id = 'msg_' . rand_id(24);
+	my @hdr = ([ 'request-id', 'req_' . rand_id(24) ]);
+
+	if (!$body->{stream}) {
+		return { close_now => 1, status => 0 } if $model =~ /close/;
+
+		return json_resp(200, {
+			id => $id,
+			type => 'message',
+			role => 'assistant',
+			model => $model,
+			content => [ { type => 'text', text => 'Hello from mock' } ],
+			stop_reason => 'end_turn',
+			stop_sequence => undef,
+			usage => {
+				input_tokens => $in + 0,
+				output_tokens => $out + 0,
+				cache_creation_input_tokens => 0,
+				cache_read_input_tokens => 0,
+			},
+		}, @hdr);
+	}
+
+	my $ev = sub {
+		my ($name, $data) = @_;
+		return "event: $name\ndata: " . $json->encode($data) . "\n\n";
+	};
+
+	my $delta = sub {
+		$ev->('content_block_delta', {
+			type => 'content_block_delta',
+			index => 0,
+			delta => { type => 'text_delta', text => $_[0] },
+		});
+	};
+
+	my @events = (
+		$ev->('message_start', {
+			type => 'message_start',
+			message => {
+				id => $id,
+				type => 'message',
+				role => 'assistant',
+				model => $model,
+				content => [],
+				stop_reason => undef,
+				stop_sequence => undef,
+				usage => {
+					input_tokens => $in + 0,
+					output_tokens => 1,
+					cache_creation_input_tokens => 0,
+					cache_read_input_tokens => 0,
+				},
+			},
+		}),
+		$ev->('content_block_start', {
+			type => 'content_block_start',
+			index => 0,
+			content_block => { type => 'text', text => '' },
+		}),
+		$ev->('ping', { type => 'ping' }),
+		$delta->('Hello'),
+	);
+
+	if ($model =~ /midstream-error/) {
+		push @events, $ev->('error', {
+			type => 'error',
+			error => { type => 'overloaded_error', message => 'Overloaded' },
+		});
+
+	} else {
+		push @events,
+			$delta->(' from'),
+			$delta->(' mock'),
+			$ev->('content_block_stop', {
+				type => 'content_block_stop', index => 0 }),
+			$ev->('message_delta', {
+				type => 'message_delta',
+				delta => { stop_reason => 'end_turn', stop_sequence => undef },
+				usage => { output_tokens => $out + 0 },
+			}),
+			$ev->('message_stop', { type => 'message_stop' });
+	}
+
+	return {
+		status => 200,
+		events => \@events,
+		headers => \@hdr,
+		delay => stream_delay($req, $model),
+		close_after => $model =~ /close/ ? 1 : 0,
+		split => $model =~ /split/ ? 1 : 0,
+	};
+}
+
+###############################################################################

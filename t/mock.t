@@ -1,0 +1,208 @@
+#!/usr/bin/perl
+
+# (C) tokenroute authors
+
+# Tests for the test suite's mock provider itself (no nginx): the API
+# shapes, the behaviour switches and the request record the other tests
+# rely on.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(time);
+
+use lib 't/lib';
+use TokenRoute::Test;
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+###############################################################################
+
+my $t = TokenRoute::Test->new(needs => []);
+$t->start_mock(delay => 0.1);
+
+my $port = $t->port('mock');
+
+sub openai {
+	my ($model, %o) = @_;
+	my $f = delete $o{stream_fn} ? 'http_stream' : 'http';
+	return $t->$f(port => $port, method => 'POST',
+		path => '/v1/chat/completions',
+		headers => { Authorization => 'Bearer sk-x', %{ $o{headers} || {} } },
+		body => $o{body} // { model => $model, messages => [],
+			%{ $o{extra} || {} } },
+		timeout => $o{timeout} // 10);
+}
+
+sub anthropic {
+	my ($model, %o) = @_;
+	my $f = delete $o{stream_fn} ? 'http_stream' : 'http';
+	return $t->$f(port => $port, method => 'POST', path => '/v1/messages',
+		headers => { 'x-api-key' => 'sk-x', 'anthropic-version' => '2023-06-01',
+			%{ $o{headers} || {} } },
+		body => $o{body} // { model => $model, max_tokens => 8,
+			messages => [], %{ $o{extra} || {} } },
+		timeout => $o{timeout} // 10);
+}
+
+###############################################################################
+
+# plain answers and the record
+
+my $r = openai('gpt-x', extra => { user => "caf\x{e9}" });
+
+is($r->{status}, 200, 'openai: 200');
+is($r->{json}{object}, 'chat.completion', 'openai: object');
+like($r->{json}{id}, qr/^chatcmpl-/, 'openai: id');
+is($r->{json}{model}, 'gpt-x', 'openai: model echoed');
+is($r->{json}{choices}[0]{message}{content}, 'Hello from mock', 'openai: text');
+is($r->{json}{usage}{total_tokens},
+	$r->{json}{usage}{prompt_tokens} + $r->{json}{usage}{completion_tokens},
+	'openai: usage adds up');
+
+my @rec = $t->mock_requests();
+is(scalar @rec, 1, 'record: one request');
+is($rec[0]{method}, 'POST', 'record: method');
+is($rec[0]{path}, '/v1/chat/completions', 'record: path');
+is($rec[0]{headers}{authorization}, 'Bearer sk-x', 'record: headers');
+is($rec[0]{json}{user}, "caf\x{e9}", 'record: json decoded from UTF-8');
+is($rec[0]{body}, JSON::PP->new->canonical->utf8->encode({ model => 'gpt-x',
+	messages => [], user => "caf\x{e9}" }), 'record: raw body bytes');
+is($rec[0]{response}{body}, $r->{body}, 'record: response body');
+
+$r = anthropic('claude-x');
+
+is($r->{status}, 200, 'anthropic: 200');
+is($r->{json}{type}, 'message', 'anthropic: type');
+is($r->{json}{content}[0]{text}, 'Hello from mock', 'anthropic: text');
+is($r->{json}{stop_reason}, 'end_turn', 'anthropic: stop_reason');
+
+$r = openai('usage-1000-2000');
+is_deeply([ @{ $r->{json}{usage} }{qw(prompt_tokens completion_tokens)} ],
+	[ 1000, 2000 ], 'usage-IN-OUT');
+
+$t->clear_mock_requests();
+is(scalar($t->mock_requests()), 0, 'clear_mock_requests');
+
+###############################################################################
+
+# authentication and validation like the real APIs
+
+$r = $t->http(port => $port, method => 'POST', path => '/v1/chat/completions',
+	body => { model => 'm', messages => [] });
+is($r->{status}, 401, 'openai: no Authorization: 401');
+ok(ref $r->{json}{error} eq 'HASH', 'openai: error shape');
+
+$r = $t->http(port => $port, method => 'POST', path => '/v1/messages',
+	headers => { 'anthropic-version' => '2023-06-01' },
+	body => { model => 'm', max_tokens => 1, messages => [] });
+is($r->{status}, 401, 'anthropic: no x-api-key: 401');
+is($r->{json}{error}{type}, 'authentication_error', 'anthropic: error type');
+
+is(anthropic('m', headers => { 'anthropic-version' => '' })->{status}, 400,
+	'anthropic: no anthropic-version: 400');
+is(anthropic('m', body => { model => 'm', messages => [] })->{status}, 400,
+	'anthropic: no max_tokens: 400');
+is(openai('m', body => '{"model":')->{status}, 400, 'openai: bad JSON: 400');
+is($t->http(port => $port, path => '/v1/nowhere')->{status}, 404,
+	'unknown path: 404');
+
+###############################################################################
+
+# error switches
+
+$r = openai('x-error-429');
+is($r->{status}, 429, 'openai error-429');
+is($r->{headers}{'retry-after'}, '1', 'openai error-429: retry-after');
+is($r->{json}{error}{code}, 'rate_limit_exceeded', 'openai error-429: code');
+
+$r = anthropic('x-error-429');
+is($r->{status}, 429, 'anthropic error-429');
+is($r->{json}{error}{type}, 'rate_limit_error', 'anthropic error-429: type');
+
+is(openai('x-error-500')->{status}, 500, 'openai error-500');
+is(anthropic('x-error-500')->{json}{error}{type}, 'api_error',
+	'anthropic error-500');
+
+$r = anthropic('x-error-529');
+is($r->{status}, 529, 'error-529');
+is($r->{json}{error}{type}, 'overloaded_error', 'error-529: type');
+
+my $t0 = time();
+$r = openai('x-hang', timeout => 1);
+ok(!$r->{status} && time() - $t0 >= 0.9, 'hang: no answer');
+
+$r = openai('x-close');
+ok(!$r->{status} && $r->{error}, 'close: connection closed, no answer');
+
+###############################################################################
+
+# streams
+
+$r = openai('gpt-x', stream_fn => 1,
+	extra => { stream => JSON::PP::true,
+		stream_options => { include_usage => JSON::PP::true } });
+
+is($r->{headers}{'transfer-encoding'}, 'chunked', 'openai stream: chunked');
+like($r->{headers}{'content-type'}, qr{^text/event-stream},
+	'openai stream: content type');
+is(scalar @{ $r->{sse} }, 7, 'openai stream: 7 events');
+is($r->{sse}[-1]{data}, '[DONE]', 'openai stream: [DONE]');
+cmp_ok($r->{sse}[-1]{time} - $r->{sse}[0]{time}, '>=', 0.5,
+	'openai stream: paced');
+
+$r = anthropic('claude-x', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+
+is_deeply([ map { $_->{event} } @{ $r->{sse} } ],
+	[ qw(message_start content_block_start ping content_block_delta
+		content_block_delta content_block_delta content_block_stop
+		message_delta message_stop) ], 'anthropic stream: events');
+
+$r = anthropic('claude-slow', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+cmp_ok($r->{sse}[-1]{time} - $r->{sse}[0]{time}, '>=', 3.5,
+	'slow: 0.5 s between events');
+
+$r = anthropic('claude-split', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+is(scalar @{ $r->{events} }, 18, 'split: every event in two pieces');
+is(scalar @{ $r->{sse} }, 9, 'split: events reassembled');
+
+$r = anthropic('claude-midstream-error', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+is($r->{sse}[-1]{event}, 'error', 'anthropic midstream-error: error event');
+
+$r = openai('gpt-midstream-error', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+like($r->{sse}[-1]{data}, qr/"error"/, 'openai midstream-error: error data');
+
+$r = openai('gpt-close', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+is(scalar @{ $r->{sse} }, 1, 'close: one event, then closed');
+ok($r->{error}, 'close: stream incomplete');
+
+# keep-alive: several requests on one connection
+
+my @ka = $t->http_keepalive(map { {
+	port => $port, method => 'POST', path => '/v1/chat/completions',
+	headers => { Authorization => 'Bearer k' },
+	body => { model => "m$_", messages => [], stream => $_ == 2
+		? JSON::PP::true : JSON::PP::false },
+} } 1 .. 3);
+
+is_deeply([ map { $_->{status} } @ka ], [ 200, 200, 200 ], 'keep-alive');
+my @conns = map { $_->{conn} } ($t->mock_requests())[-3 .. -1];
+is(scalar(keys %{ { map { $_ => 1 } @conns } }), 1,
+	'keep-alive: one connection');
+
+###############################################################################
+
+done_testing();
+
+###############################################################################
