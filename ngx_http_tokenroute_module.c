@@ -14,6 +14,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_billing.h"
 
 
 static ngx_int_t ngx_http_tokenroute_preconfiguration(ngx_conf_t *cf);
@@ -66,9 +67,44 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       offsetof(ngx_http_tokenroute_main_conf_t, anthropic_version),
       NULL },
 
+    { ngx_string("tokenroute_default_max_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_main_conf_t, default_max_tokens),
+      NULL },
+
+    { ngx_string("tokenroute_bytes_per_token"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_main_conf_t, bytes_per_token),
+      NULL },
+
+    { ngx_string("tokenroute_reservation_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_main_conf_t, reservation_ttl),
+      NULL },
+
+    { ngx_string("tokenroute_journal_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_main_conf_t, journal_size),
+      NULL },
+
     { ngx_string("tokenroute_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tokenroute_error_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_demo_provider"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tokenroute_demo_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -150,6 +186,10 @@ ngx_http_tokenroute_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_tokenroute_access_handler;
 
+    if (ngx_http_tokenroute_billing_init(cf, trmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_tokenroute_filter_init(cf);
 }
 
@@ -186,6 +226,10 @@ ngx_http_tokenroute_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    trmcf->default_max_tokens = NGX_CONF_UNSET;
+    trmcf->bytes_per_token = NGX_CONF_UNSET;
+    trmcf->reservation_ttl = NGX_CONF_UNSET;
+    trmcf->journal_size = NGX_CONF_UNSET_SIZE;
     trmcf->created = ngx_time();
 
     return trmcf;
@@ -199,6 +243,24 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (trmcf->anthropic_version.data == NULL) {
         ngx_str_set(&trmcf->anthropic_version, "2023-06-01");
+    }
+
+    ngx_conf_init_value(trmcf->default_max_tokens, 4096);
+    ngx_conf_init_value(trmcf->bytes_per_token, 1);
+    ngx_conf_init_value(trmcf->reservation_ttl, 900);
+    ngx_conf_init_size_value(trmcf->journal_size, 1024 * 1024);
+
+    if (trmcf->default_max_tokens < 1 || trmcf->bytes_per_token < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tokenroute_default_max_tokens and "
+                           "tokenroute_bytes_per_token must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (trmcf->journal_size < 64 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tokenroute_journal_size must be at least 64k");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -270,6 +332,10 @@ ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
                                                 ngx_http_tokenroute_module);
     if (trmcf == NULL || !trmcf->used) {
         return NGX_OK;
+    }
+
+    if (ngx_http_tokenroute_journal_start(cycle, trmcf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return ngx_http_tokenroute_redis_init(cycle, &trmcf->redis);

@@ -20,6 +20,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_redis.h"
+#include "tokenroute_money.h"
+
+#include <openssl/rand.h>
 
 
 static ngx_int_t ngx_http_tokenroute_access_start(ngx_http_request_t *r);
@@ -36,6 +40,9 @@ static ngx_int_t ngx_http_tokenroute_reject(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *message);
 static ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+static void ngx_http_tokenroute_op_cleanup(void *data);
 
 
 ngx_int_t
@@ -71,6 +78,7 @@ ngx_http_tokenroute_access_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 {
+    u_char                      id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2];
     ngx_int_t                   rc;
     ngx_http_tokenroute_ctx_t  *ctx;
 
@@ -80,6 +88,12 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_tokenroute_module);
+
+    if (RAND_bytes(id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2) != 1) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_hex_dump(ctx->request_id, id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2);
 
     ctx->api = ngx_http_tokenroute_classify(r);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
@@ -175,6 +189,8 @@ static ngx_int_t
 ngx_http_tokenroute_access_step(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
     if (!ctx->body_done) {
         return NGX_AGAIN;
     }
@@ -182,7 +198,26 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
     if (!ctx->lookup_started) {
         ctx->lookup_started = 1;
 
-        if (ngx_http_tokenroute_key_lookup(r, ctx) != NGX_AGAIN) {
+        /*
+         * A request that can be routed is admitted in one round trip:
+         * key check and reservation.  Anything else only has its key
+         * checked, so that a bad key is reported before a bad body.
+         */
+
+        rc = ngx_http_tokenroute_prepare(r, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_tokenroute_admit(r, ctx);
+
+        } else {
+            rc = ngx_http_tokenroute_key_lookup(r, ctx);
+        }
+
+        if (rc != NGX_AGAIN) {
             return ngx_http_tokenroute_reject(r, ctx,
                        NGX_HTTP_SERVICE_UNAVAILABLE, "key_store_unavailable",
                        "The gateway cannot reach its key store; "
@@ -206,17 +241,65 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
 }
 
 
+/*
+ * Everything that can be known without Redis: the body, the model, the
+ * route.  NGX_OK: ready for admission; NGX_DECLINED: the request will be
+ * rejected once the key is checked.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_prepare(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_tokenroute_body_collect(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->body.len == 0) {
+        ctx->req_status = TOKENROUTE_REQUEST_INVALID_JSON;
+        return NGX_DECLINED;
+    }
+
+    ctx->req_status = tokenroute_request_scan(ctx->body.data, ctx->body.len,
+                                              &ctx->req);
+
+    if (ctx->req_status == TOKENROUTE_REQUEST_NO_MEMORY) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->req_status != TOKENROUTE_REQUEST_OK) {
+        return NGX_DECLINED;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    ctx->model = ngx_http_tokenroute_find_model(trmcf,
+                                                (u_char *) ctx->req.model,
+                                                ctx->req.model_len);
+    if (ctx->model == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_tokenroute_route(r, ctx);
+}
+
+
 static ngx_int_t
 ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    u_char                           *p;
-    ngx_str_t                         model;
-    ngx_http_tokenroute_key_t        *key;
-    tokenroute_request_status_e       st;
-    ngx_http_tokenroute_main_conf_t  *trmcf;
-
-    u_char                            msg[TOKENROUTE_MODEL_MAX_LEN + 128];
+    u_char                      *p;
+    ngx_str_t                    model;
+    ngx_http_tokenroute_key_t   *key;
+    u_char                       left[TOKENROUTE_MONEY_BUF_LEN];
+    u_char                       cost[TOKENROUTE_MONEY_BUF_LEN];
+    u_char                       msg[TOKENROUTE_MODEL_MAX_LEN + 160];
 
     key = &ctx->key;
 
@@ -238,7 +321,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                                           "This API key has been revoked");
     }
 
-    if (key->expires_at && ngx_time() >= key->expires_at) {
+    if (key->expired) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                           "expired_api_key",
                                           "This API key has expired");
@@ -249,19 +332,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         return NGX_DONE;
     }
 
-    if (ngx_http_tokenroute_body_collect(r, ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ctx->body.len == 0) {
-        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                          "invalid_request",
-                                          "The request body is empty");
-    }
-
-    st = tokenroute_request_scan(ctx->body.data, ctx->body.len, &ctx->req);
-
-    if (st == TOKENROUTE_REQUEST_BAD_FIELD) {
+    if (ctx->req_status == TOKENROUTE_REQUEST_BAD_FIELD) {
         p = ngx_snprintf(msg, sizeof(msg) - 1,
                          "Invalid type for \"%s\"", ctx->req.bad_field);
         *p = '\0';
@@ -270,22 +341,13 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                                           "invalid_request", (char *) msg);
     }
 
-    if (st == TOKENROUTE_REQUEST_NO_MEMORY) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (st != TOKENROUTE_REQUEST_OK) {
+    if (ctx->req_status != TOKENROUTE_REQUEST_OK) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
-                   st == TOKENROUTE_REQUEST_INVALID_JSON
+                   ctx->req_status == TOKENROUTE_REQUEST_INVALID_JSON
                    ? "invalid_json" : "invalid_request",
-                   tokenroute_request_strerror(st));
+                   ctx->body.len ? tokenroute_request_strerror(ctx->req_status)
+                                 : "The request body is empty");
     }
-
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
-
-    ctx->model = ngx_http_tokenroute_find_model(trmcf,
-                                                (u_char *) ctx->req.model,
-                                                ctx->req.model_len);
 
     if (ctx->model == NULL) {
         p = ngx_snprintf(msg, sizeof(msg) - 1,
@@ -296,18 +358,66 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                                           "model_not_found", (char *) msg);
     }
 
+    if (ctx->upstream_body.data == NULL) {
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
+                   "unsupported_route",
+                   ctx->model->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC
+                   ? "This model is served by an Anthropic-type provider: "
+                     "call it on /v1/messages"
+                   : "This model is served by an OpenAI-type provider: "
+                     "call it on /v1/chat/completions");
+    }
+
     model = ctx->model->id;
 
-    if (ngx_http_tokenroute_key_allows_model(key, &model) != NGX_OK) {
+    switch (ctx->admit) {
+
+    case NGX_HTTP_TOKENROUTE_ADMIT_OK:
+        ctx->decided = 1;
+        return NGX_OK;
+
+    case NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN:
         p = ngx_snprintf(msg, sizeof(msg) - 1,
                          "This API key may not use the model \"%V\"", &model);
         *p = '\0';
 
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_FORBIDDEN,
                                           "model_not_allowed", (char *) msg);
-    }
 
-    return ngx_http_tokenroute_route(r, ctx);
+    case NGX_HTTP_TOKENROUTE_ADMIT_CREDIT:
+        tokenroute_money_format_usd(ctx->available, (char *) left,
+                                    sizeof(left));
+        tokenroute_money_format_usd(ctx->reserve, (char *) cost,
+                                    sizeof(cost));
+
+        p = ngx_snprintf(msg, sizeof(msg) - 1,
+                         "Insufficient credit in account \"%V\": %s USD "
+                         "available, this request may cost up to %s USD",
+                         &key->account, left, cost);
+        *p = '\0';
+
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
+                                          "insufficient_credit",
+                                          (char *) msg);
+
+    case NGX_HTTP_TOKENROUTE_ADMIT_LIMIT:
+        tokenroute_money_format_usd(ctx->available, (char *) left,
+                                    sizeof(left));
+        tokenroute_money_format_usd(ctx->reserve, (char *) cost,
+                                    sizeof(cost));
+
+        p = ngx_snprintf(msg, sizeof(msg) - 1,
+                         "This API key's spend limit is reached: %s USD "
+                         "left of its limit, this request may cost up to "
+                         "%s USD", left, cost);
+        *p = '\0';
+
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
+                                          "key_limit_reached", (char *) msg);
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 }
 
 
@@ -332,13 +442,8 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
            ? NGX_HTTP_TOKENROUTE_OPENAI : NGX_HTTP_TOKENROUTE_ANTHROPIC;
 
     if (prov->type != type) {
-        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
-                   "unsupported_route",
-                   prov->type == NGX_HTTP_TOKENROUTE_ANTHROPIC
-                   ? "This model is served by an Anthropic-type provider: "
-                     "call it on /v1/messages"
-                   : "This model is served by an OpenAI-type provider: "
-                     "call it on /v1/chat/completions");
+        /* no upstream body: decide() reports the unsupported route */
+        return NGX_DECLINED;
     }
 
     if (type == NGX_HTTP_TOKENROUTE_OPENAI) {
@@ -351,7 +456,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     ctx->upstream_uri.len = prov->base_path.len + endpoint.len;
     ctx->upstream_uri.data = ngx_pnalloc(r->pool, ctx->upstream_uri.len);
     if (ctx->upstream_uri.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     p = ngx_cpymem(ctx->upstream_uri.data, prov->base_path.data,
@@ -368,15 +473,13 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
     ctx->upstream_body.data = ngx_pnalloc(r->pool, size);
     if (ctx->upstream_body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     ctx->upstream_body.len = tokenroute_request_rewrite(ctx->body.data,
                                                         ctx->body.len,
                                                         &ctx->req, &rw,
                                                         ctx->upstream_body.data);
-
-    ctx->decided = 1;
 
     return NGX_OK;
 }
@@ -508,4 +611,75 @@ ngx_http_tokenroute_classify(ngx_http_request_t *r)
     }
 
     return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+}
+
+
+/*
+ * A Redis reply arrived for the request: resume the phase engine as if
+ * the connection's own event had fired (lua-nginx-module's sequence).
+ */
+
+void
+ngx_http_tokenroute_resume(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    ngx_connection_t  *c;
+
+    ctx->op = NULL;
+    ctx->lookup_done = 1;
+
+    if (!ctx->waiting_lookup) {
+        return;
+    }
+
+    ctx->waiting_lookup = 0;
+
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_ctx_command(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_redis_handler_pt handler, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->op = ngx_http_tokenroute_redis_command(handler, r, argc, argv,
+                                                argvlen);
+    if (ctx->op == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_tokenroute_op_cleanup;
+    cln->data = ctx;
+
+    return NGX_AGAIN;
+}
+
+
+/* the request is freed before Redis answered: the reply must not touch it */
+
+static void
+ngx_http_tokenroute_op_cleanup(void *data)
+{
+    ngx_http_tokenroute_ctx_t  *ctx = data;
+
+    if (ctx->op) {
+        ngx_http_tokenroute_redis_cancel(ctx->op);
+        ctx->op = NULL;
+    }
 }

@@ -25,7 +25,6 @@ static ngx_int_t ngx_http_tokenroute_key_valid(ngx_str_t *key);
 static void ngx_http_tokenroute_key_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, redisReply *reply);
-static void ngx_http_tokenroute_key_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_tokenroute_x_api_key = ngx_string("x-api-key");
@@ -40,8 +39,10 @@ ngx_int_t
 ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
+    u_char            digest[EVP_MAX_MD_SIZE];
     ngx_str_t         key;
     ngx_uint_t        i;
+    unsigned int      n;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
@@ -102,6 +103,14 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
 
     ctx->raw_key = key;
 
+    /* Redis only ever sees the SHA-256 */
+
+    if (EVP_Digest(key.data, key.len, digest, &n, EVP_sha256(), NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(ctx->key_hash, digest, n);
+
     return NGX_OK;
 }
 
@@ -140,11 +149,8 @@ ngx_int_t
 ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    u_char               digest[EVP_MAX_MD_SIZE];
     u_char               name[sizeof("tr:key:") - 1
                               + NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
-    unsigned int         n;
-    ngx_pool_cleanup_t  *cln;
 
     /* hiredis copies the arguments into its output buffer right away */
 
@@ -157,46 +163,13 @@ ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
         5, sizeof(name), 2, 4, 7, 6, 10, 7
     };
 
-    if (EVP_Digest(ctx->raw_key.data, ctx->raw_key.len, digest, &n,
-                   EVP_sha256(), NULL)
-        != 1)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_hex_dump(ctx->key_hash, digest, n);
-
     ngx_memcpy(ngx_cpymem(name, "tr:key:", sizeof("tr:key:") - 1),
                ctx->key_hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->op = ngx_http_tokenroute_redis_command(
-                  ngx_http_tokenroute_key_reply, r,
-                  2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS, argv, argvlen);
-    if (ctx->op == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_tokenroute_key_cleanup;
-    cln->data = ctx;
-
-    return NGX_AGAIN;
-}
-
-
-static void
-ngx_http_tokenroute_key_cleanup(void *data)
-{
-    ngx_http_tokenroute_ctx_t  *ctx = data;
-
-    if (ctx->op) {
-        ngx_http_tokenroute_redis_cancel(ctx->op);
-        ctx->op = NULL;
-    }
+    return ngx_http_tokenroute_ctx_command(r, ctx,
+                                           ngx_http_tokenroute_key_reply,
+                                           2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS,
+                                           argv, argvlen);
 }
 
 
@@ -205,18 +178,9 @@ ngx_http_tokenroute_key_reply(void *data, redisReply *reply)
 {
     ngx_http_request_t         *r = data;
 
-    ngx_connection_t           *c;
     ngx_http_tokenroute_ctx_t  *ctx;
 
-    c = r->connection;
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
-
-    if (ctx == NULL) {
-        return;
-    }
-
-    ctx->op = NULL;
-    ctx->lookup_done = 1;
 
     if (reply == NULL) {
         ctx->redis_status = NGX_ERROR;
@@ -225,20 +189,7 @@ ngx_http_tokenroute_key_reply(void *data, redisReply *reply)
         ctx->redis_status = ngx_http_tokenroute_key_parse(r, ctx, reply);
     }
 
-    if (!ctx->waiting_lookup) {
-        return;
-    }
-
-    ctx->waiting_lookup = 0;
-
-    /* the resume sequence: as if the connection's own event fired */
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
-
-    ngx_http_run_posted_requests(c);
+    ngx_http_tokenroute_resume(r, ctx);
 }
 
 
@@ -295,6 +246,8 @@ ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
         n = ngx_atoi((u_char *) e->str, e->len);
         key->expires_at = (n == NGX_ERROR) ? 1 : (time_t) n;
     }
+
+    key->expired = (key->expires_at && ngx_time() >= key->expires_at);
 
     e = reply->element[5];
 

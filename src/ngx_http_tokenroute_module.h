@@ -13,6 +13,8 @@
 #include <ngx_http.h>
 
 #include "tokenroute_request.h"
+#include "tokenroute_sse.h"
+#include "tokenroute_usage.h"
 
 
 #define NGX_HTTP_TOKENROUTE_OPENAI      1
@@ -30,6 +32,24 @@
 #define NGX_HTTP_TOKENROUTE_KEY_MAX_LEN      256
 
 #define NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN   64
+
+/* nginx has no name for it */
+#define NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED 402
+
+/* hex of 12 random bytes: unique across a fleet for settlement replays */
+#define NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN   24
+
+/* what the admission script decided */
+#define NGX_HTTP_TOKENROUTE_ADMIT_NONE       0
+#define NGX_HTTP_TOKENROUTE_ADMIT_OK         1
+#define NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN  2
+#define NGX_HTTP_TOKENROUTE_ADMIT_CREDIT     3
+#define NGX_HTTP_TOKENROUTE_ADMIT_LIMIT      4
+
+/* how the response body is read for usage */
+#define NGX_HTTP_TOKENROUTE_RESP_NONE        0
+#define NGX_HTTP_TOKENROUTE_RESP_JSON        1
+#define NGX_HTTP_TOKENROUTE_RESP_SSE         2
 
 
 typedef struct {
@@ -66,6 +86,8 @@ typedef struct {
     ngx_msec_t                       connect_timeout;
     ngx_msec_t                       timeout;
     ngx_flag_t                       configured;
+    ngx_str_t                       *scripts;     /* SCRIPT LOADed */
+    ngx_uint_t                       nscripts;
 } ngx_http_tokenroute_redis_conf_t;
 
 
@@ -74,6 +96,11 @@ typedef struct {
     ngx_array_t                      models;     /* model_t */
     ngx_http_tokenroute_redis_conf_t redis;
     ngx_str_t                        anthropic_version;
+    ngx_int_t                        default_max_tokens;
+    ngx_int_t                        bytes_per_token;
+    time_t                           reservation_ttl;
+    size_t                           journal_size;
+    ngx_shm_zone_t                  *journal_zone;
     time_t                           created;
     ngx_flag_t                       used;
 } ngx_http_tokenroute_main_conf_t;
@@ -95,7 +122,30 @@ typedef struct {
     time_t                           expires_at;
     unsigned                         found:1;
     unsigned                         revoked:1;
+    unsigned                         expired:1;
 } ngx_http_tokenroute_key_t;
+
+
+/* the response, as the body filter reads it for usage */
+typedef struct {
+    ngx_uint_t                       mode;
+    ngx_uint_t                       api;
+    tokenroute_usage_json_t          json;
+    tokenroute_sse_t                 sse;
+
+    /* strip mode: the stream is re-emitted event by event */
+    u_char                          *hold;
+    size_t                           hold_len;
+    size_t                           hold_size;
+    ngx_chain_t                     *free;
+    ngx_chain_t                     *busy;
+    ngx_buf_t                       *out;
+    off_t                            body_bytes;
+    unsigned                         strip:1;
+    unsigned                         drop_event:1;
+    unsigned                         complete:1;
+    unsigned                         failed:1;
+} ngx_http_tokenroute_response_t;
 
 
 typedef struct {
@@ -116,6 +166,17 @@ typedef struct {
     ngx_http_tokenroute_redis_op_t  *op;
 
     ngx_int_t                        redis_status;
+    tokenroute_request_status_e      req_status;
+
+    u_char                           request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    ngx_uint_t                       admit;
+    int64_t                          reserve;
+    int64_t                          available;  /* what a 402 had left */
+
+    ngx_http_tokenroute_response_t  *resp;
+    ngx_uint_t                       upstream_status;
+    tokenroute_usage_t               usage;
+    int64_t                          cost;
 
     unsigned                         body_done:1;
     unsigned                         waiting_body:1;
@@ -123,6 +184,9 @@ typedef struct {
     unsigned                         lookup_done:1;
     unsigned                         waiting_lookup:1;
     unsigned                         decided:1;
+    unsigned                         usage_done:1;
+    unsigned                         estimated:1;
+    unsigned                         settled:1;
 } ngx_http_tokenroute_ctx_t;
 
 
@@ -138,6 +202,17 @@ ngx_int_t ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
 
 /* ngx_http_tokenroute_access.c */
 ngx_int_t ngx_http_tokenroute_access_handler(ngx_http_request_t *r);
+
+void ngx_http_tokenroute_resume(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+
+/* ngx_http_tokenroute_billing.c */
+ngx_int_t ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf);
+ngx_int_t ngx_http_tokenroute_admit(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 /* ngx_http_tokenroute_key.c */
 ngx_int_t ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
@@ -162,6 +237,10 @@ char *ngx_http_tokenroute_error_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_tokenroute_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *data, size_t len);
+
+/* ngx_http_tokenroute_demo.c */
+char *ngx_http_tokenroute_demo_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_tokenroute_variables.c */
 ngx_int_t ngx_http_tokenroute_add_variables(ngx_conf_t *cf);

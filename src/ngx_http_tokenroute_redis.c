@@ -24,9 +24,9 @@
 
 
 typedef enum {
-    ngx_http_tokenroute_redis_idle = 0,
-    ngx_http_tokenroute_redis_connecting,
-    ngx_http_tokenroute_redis_ready
+    ngx_http_tokenroute_redis_st_idle = 0,
+    ngx_http_tokenroute_redis_st_connecting,
+    ngx_http_tokenroute_redis_st_ready
 } ngx_http_tokenroute_redis_state_e;
 
 
@@ -137,6 +137,7 @@ static void
 ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
 {
     char                              db[NGX_INT_T_LEN + 1];
+    ngx_uint_t                        i;
     redisAsyncContext                *ac;
     ngx_http_tokenroute_redis_conf_t *conf;
 
@@ -174,7 +175,7 @@ ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
 
     ac->data = rc;
     rc->ac = ac;
-    rc->state = ngx_http_tokenroute_redis_connecting;
+    rc->state = ngx_http_tokenroute_redis_st_connecting;
 
     redisAsyncSetConnectCallback(ac, ngx_http_tokenroute_redis_on_connect);
     redisAsyncSetDisconnectCallback(ac,
@@ -205,14 +206,39 @@ ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
         }
     }
 
+    /* EVALSHA needs the scripts on this server: load them first */
+
+    for (i = 0; i < conf->nscripts; i++) {
+        if (redisAsyncCommand(ac, ngx_http_tokenroute_redis_setup_reply,
+                              "SCRIPT LOAD", "SCRIPT LOAD %b",
+                              conf->scripts[i].data, conf->scripts[i].len)
+            != REDIS_OK)
+        {
+            ngx_http_tokenroute_redis_reset(rc, "a script could not be "
+                                            "queued");
+            return;
+        }
+    }
+
     ngx_add_timer(&rc->connect_timer, conf->connect_timeout);
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_redis_ready(void)
+{
+    ngx_http_tokenroute_redis_client_t  *rc;
+
+    rc = ngx_http_tokenroute_redis;
+
+    return rc && rc->ac && rc->state == ngx_http_tokenroute_redis_st_ready;
 }
 
 
 static void
 ngx_http_tokenroute_redis_schedule(ngx_http_tokenroute_redis_client_t *rc)
 {
-    rc->state = ngx_http_tokenroute_redis_idle;
+    rc->state = ngx_http_tokenroute_redis_st_idle;
 
     if (rc->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
@@ -280,7 +306,7 @@ ngx_http_tokenroute_redis_on_connect(const redisAsyncContext *ac, int status)
 
     ngx_log_error(NGX_LOG_INFO, rc->log, 0, "tokenroute: connected to Redis");
 
-    rc->state = ngx_http_tokenroute_redis_ready;
+    rc->state = ngx_http_tokenroute_redis_st_ready;
     rc->backoff = NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN;
 }
 

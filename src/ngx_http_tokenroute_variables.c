@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "tokenroute_money.h"
 
 
 typedef enum {
@@ -27,7 +28,15 @@ typedef enum {
     ngx_http_tokenroute_var_account,
     ngx_http_tokenroute_var_model,
     ngx_http_tokenroute_var_served_model,
-    ngx_http_tokenroute_var_provider
+    ngx_http_tokenroute_var_provider,
+    ngx_http_tokenroute_var_request_id,
+    ngx_http_tokenroute_var_input_tokens,
+    ngx_http_tokenroute_var_output_tokens,
+    ngx_http_tokenroute_var_cached_tokens,
+    ngx_http_tokenroute_var_cost,
+    ngx_http_tokenroute_var_estimated,
+    ngx_http_tokenroute_var_attempts,
+    ngx_http_tokenroute_var_reserved
 } ngx_http_tokenroute_var_e;
 
 
@@ -35,6 +44,8 @@ static ngx_int_t ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
     ngx_str_t *value);
+static ngx_int_t ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
@@ -87,6 +98,38 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
     { ngx_string("tokenroute_provider"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_provider,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_request_id"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_request_id,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_input_tokens"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_input_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_output_tokens"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_output_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_cached_tokens"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_cached_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_cost"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_cost, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_usage_estimated"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_estimated, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_attempts"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_attempts, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_reserved"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_reserved, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -196,6 +239,11 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
             value = prov->name;
         }
         break;
+
+    case ngx_http_tokenroute_var_request_id:
+        value.data = ctx->request_id;
+        value.len = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+        break;
     }
 
     if (value.len == 0) {
@@ -253,6 +301,83 @@ ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
     *value = trmcf->anthropic_version;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Usage and cost are final once the response is over: the log handler
+ * settles before the access log runs.  Asked earlier (add_header), they
+ * are not yet known and are empty.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                     *p;
+    int64_t                     n;
+    ngx_http_tokenroute_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tokenroute_module);
+
+    if (ctx == NULL || ctx->admit != NGX_HTTP_TOKENROUTE_ADMIT_OK
+        || (!ctx->usage_done && data != ngx_http_tokenroute_var_reserved
+            && data != ngx_http_tokenroute_var_attempts))
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, TOKENROUTE_MONEY_BUF_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    switch (data) {
+
+    case ngx_http_tokenroute_var_input_tokens:
+        n = ctx->usage.input_tokens + ctx->usage.cached_tokens
+            + ctx->usage.cache_write_tokens;
+        break;
+
+    case ngx_http_tokenroute_var_output_tokens:
+        n = ctx->usage.output_tokens;
+        break;
+
+    case ngx_http_tokenroute_var_cached_tokens:
+        n = ctx->usage.cached_tokens;
+        break;
+
+    case ngx_http_tokenroute_var_estimated:
+        n = ctx->estimated;
+        break;
+
+    case ngx_http_tokenroute_var_attempts:
+        n = 1;
+        break;
+
+    case ngx_http_tokenroute_var_reserved:
+        v->len = tokenroute_money_format_usd(ctx->reserve, (char *) p,
+                                             TOKENROUTE_MONEY_BUF_LEN);
+        goto done;
+
+    default: /* cost */
+        v->len = tokenroute_money_format_usd(ctx->cost, (char *) p,
+                                             TOKENROUTE_MONEY_BUF_LEN);
+        goto done;
+    }
+
+    v->len = ngx_sprintf(p, "%L", n) - p;
+
+done:
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }

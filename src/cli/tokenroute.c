@@ -13,20 +13,25 @@
 #include "tr_cli_util.h"
 
 
-static void tr_cli_usage(FILE *out);
+static void tr_cli_help(FILE *out);
 static int tr_cli_finish(int rc);
 
 
 static const char  tr_cli_usage_text[] =
     "usage: tokenroute [GLOBAL OPTIONS] <command> [ARGS]\n"
     "\n"
-    "Manage the API keys of the tokenroute LLM gateway, stored in Redis.\n"
+    "Manage the API keys, the prepaid credit and the usage reports of the\n"
+    "tokenroute LLM gateway, stored in Redis.\n"
     "\n"
     "Commands:\n"
     "  keys create   create an API key (the raw key is shown only once)\n"
-    "  keys list     list API keys\n"
+    "  keys list     list API keys with their spend\n"
     "  keys show     show one API key\n"
     "  keys revoke   revoke an API key\n"
+    "  credit add    add prepaid credit to an account\n"
+    "  credit show   show the credit of one or all accounts\n"
+    "  usage         report requests, tokens and cost by model, key,\n"
+    "                account, day or hour\n"
     "\n"
     "Global options (also accepted after the command):\n"
     "  --redis ADDR            Redis server: HOST[:PORT], unix:PATH or\n"
@@ -43,13 +48,17 @@ static const char  tr_cli_usage_text[] =
     "Options win over the environment; --redis-password and --redis-db\n"
     "win over a password or database given in a redis:// URL.\n"
     "\n"
+    "Amounts are USD, exact to the nano-dollar (9 decimals).\n"
+    "\n"
     "Exit status:\n"
     "  0  success\n"
-    "  1  operation failed (no such key, Redis replied with an error)\n"
+    "  1  operation failed (no such key or account, Redis replied with an\n"
+    "     error)\n"
     "  2  usage error (unknown command or option, missing or bad argument)\n"
     "  3  Redis unreachable (connection refused, timed out or lost)\n"
     "\n"
-    "Run 'tokenroute keys <command> --help' for the options of a command.\n";
+    "Run 'tokenroute <command> --help' (e.g. 'tokenroute keys create\n"
+    "--help', 'tokenroute usage --help') for the options of a command.\n";
 
 
 int
@@ -65,7 +74,7 @@ main(int argc, char **argv)
 
     for (i = 1; i < argc; i++) {
         if (tr_cli_is_help(argv[i])) {
-            tr_cli_usage(stdout);
+            tr_cli_help(stdout);
             return tr_cli_finish(TR_CLI_OK);
         }
 
@@ -97,6 +106,16 @@ main(int argc, char **argv)
 
     if (strcmp(argv[i], "keys") == 0) {
         rc = tr_cli_keys(&opts, argc - i - 1, argv + i + 1);
+        return tr_cli_finish(rc);
+    }
+
+    if (strcmp(argv[i], "credit") == 0) {
+        rc = tr_cli_credit(&opts, argc - i - 1, argv + i + 1);
+        return tr_cli_finish(rc);
+    }
+
+    if (strcmp(argv[i], "usage") == 0) {
+        rc = tr_cli_usage(&opts, argc - i - 1, argv + i + 1);
         return tr_cli_finish(rc);
     }
 
@@ -138,8 +157,145 @@ tr_cli_global_option(tr_cli_opts_t *opts, const char *cmd, int argc,
 }
 
 
+/*
+ * Finds the subcommand of a command group ("keys", "credit") after the
+ * global options.  Returns TR_CLI_OK with *sub set and argc and argv moved
+ * to the subcommand's arguments, TR_CLI_HELP after printing the group's
+ * usage, or TR_CLI_USAGE after a usage error.
+ */
+
+int
+tr_cli_subcommand(tr_cli_opts_t *opts, const char *group, const char *usage,
+    int *argc, char ***argv, const char **sub)
+{
+    int     i, rc, n;
+    char  **v;
+
+    n = *argc;
+    v = *argv;
+
+    for (i = 0; i < n; i++) {
+        if (tr_cli_is_help(v[i])) {
+            fputs(usage, stdout);
+            return TR_CLI_HELP;
+        }
+
+        rc = tr_cli_global_option(opts, group, n, v, &i);
+
+        if (rc == -1) {
+            return TR_CLI_USAGE;
+        }
+
+        if (rc == 1) {
+            continue;
+        }
+
+        if (v[i][0] == '-') {
+            return tr_cli_usage_error(group, "unknown option '%s'", v[i]);
+        }
+
+        break;
+    }
+
+    if (i == n) {
+        return tr_cli_usage_error(group, "no %s command given", group);
+    }
+
+    *sub = v[i];
+    *argc = n - i - 1;
+    *argv = v + i + 1;
+
+    return TR_CLI_OK;
+}
+
+
+/*
+ * Parses a command's arguments: its own options from spec, the global
+ * options, -h/--help and, when arg is not NULL, exactly one positional
+ * argument, described by what in messages.  Returns TR_CLI_OK,
+ * TR_CLI_HELP after printing usage, or TR_CLI_USAGE.
+ */
+
+int
+tr_cli_args(tr_cli_opts_t *opts, const char *cmd, const char *usage,
+    tr_cli_opt_t *spec, int argc, char **argv, const char **arg,
+    const char *what)
+{
+    int            i, rc, dashdash;
+    const char    *a;
+    tr_cli_opt_t  *o;
+
+    dashdash = 0;
+
+    for (i = 0; i < argc; i++) {
+        a = argv[i];
+
+        if (!dashdash && strcmp(a, "--") == 0) {
+            dashdash = 1;
+            continue;
+        }
+
+        if (!dashdash && a[0] == '-' && a[1] != '\0') {
+            if (tr_cli_is_help(a)) {
+                fputs(usage, stdout);
+                return TR_CLI_HELP;
+            }
+
+            for (o = spec; o->name != NULL; o++) {
+                if (o->flag != NULL) {
+                    if (strcmp(a, o->name) == 0) {
+                        *o->flag = 1;
+                        break;
+                    }
+
+                    continue;
+                }
+
+                rc = tr_cli_option(o->name, cmd, argc, argv, &i, o->value);
+
+                if (rc == -1) {
+                    return TR_CLI_USAGE;
+                }
+
+                if (rc == 1) {
+                    break;
+                }
+            }
+
+            if (o->name != NULL) {
+                continue;
+            }
+
+            rc = tr_cli_global_option(opts, cmd, argc, argv, &i);
+
+            if (rc == -1) {
+                return TR_CLI_USAGE;
+            }
+
+            if (rc == 1) {
+                continue;
+            }
+
+            return tr_cli_usage_error(cmd, "unknown option '%s'", a);
+        }
+
+        if (arg == NULL || *arg != NULL) {
+            return tr_cli_usage_error(cmd, "unexpected argument '%s'", a);
+        }
+
+        *arg = a;
+    }
+
+    if (arg != NULL && *arg == NULL) {
+        return tr_cli_usage_error(cmd, "missing %s", what);
+    }
+
+    return TR_CLI_OK;
+}
+
+
 static void
-tr_cli_usage(FILE *out)
+tr_cli_help(FILE *out)
 {
     fputs(tr_cli_usage_text, out);
 }

@@ -28,6 +28,7 @@
 #define TR_CLI_FIELD_INT          2
 #define TR_CLI_FIELD_LIMIT        3
 #define TR_CLI_FIELD_FLAG         4
+#define TR_CLI_FIELD_MONEY        5       /* may be missing: 0 */
 
 
 typedef struct {
@@ -50,6 +51,8 @@ static void tr_cli_key_field(const char *label, const char *value);
  *   HASH   tr:key:<sha256 hex of the raw key>  the record, fields below
  *   STRING tr:keyid:<id>                       the hash, to find a record
  *   ZSET   tr:keys                             ids scored by created_at
+ * and adds the key's account to SET tr:accts (see tr_cli_account.c).
+ * The gateway adds "spent" and "reserved" to the record as it charges.
  */
 
 static tr_cli_key_field_t  tr_cli_key_fields[] = {
@@ -64,23 +67,27 @@ static tr_cli_key_field_t  tr_cli_key_fields[] = {
     { "revoked_at", TR_CLI_FIELD_INT, offsetof(tr_cli_key_t, revoked_at) },
     { "created_at", TR_CLI_FIELD_INT, offsetof(tr_cli_key_t, created_at) },
     { "prefix", TR_CLI_FIELD_WORD, offsetof(tr_cli_key_t, prefix) },
+    { "spent", TR_CLI_FIELD_MONEY, offsetof(tr_cli_key_t, spent) },
+    { "reserved", TR_CLI_FIELD_MONEY, offsetof(tr_cli_key_t, reserved) },
     { NULL, 0, 0 }
 };
 
 
 /*
- * One script, so that the record and both indexes appear together, and the
- * rare collision with an existing hash or id is refused rather than
- * overwriting a live key.
- * KEYS: tr:key:<hash>, tr:keyid:<id>, tr:keys
- * ARGV: hash, created_at, id, then the record's field/value pairs
+ * One script, so that the record, both indexes and the account appear
+ * together, and the rare collision with an existing hash or id is refused
+ * rather than overwriting a live key.  tr:accts is written first: a wrong
+ * type there fails the script before anything else is written.
+ * KEYS: tr:key:<hash>, tr:keyid:<id>, tr:keys, tr:accts
+ * ARGV: hash, created_at, id, account, then the record's field/value pairs
  */
 
 static const char  tr_cli_key_create_script[] =
     "if redis.call('EXISTS', KEYS[1], KEYS[2]) ~= 0 then\n"
     "    return 0\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
+    "redis.call('SADD', KEYS[4], ARGV[4])\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 5))\n"
     "redis.call('SET', KEYS[2], ARGV[1])\n"
     "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
     "return 1\n";
@@ -227,7 +234,7 @@ tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
     char         index[sizeof("tr:keyid:") + TR_CLI_KEY_ID_LEN];
     char         limit[TR_CLI_INT_LEN], expires[TR_CLI_INT_LEN];
     char         created[TR_CLI_INT_LEN];
-    const char  *args[29];
+    const char  *args[31];
     redisReply  *reply;
 
     snprintf(record, sizeof(record), "tr:key:%s", nk->hash);
@@ -244,37 +251,39 @@ tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
 
     args[0] = "EVAL";
     args[1] = tr_cli_key_create_script;
-    args[2] = "3";
+    args[2] = "4";
     args[3] = record;
     args[4] = index;
     args[5] = "tr:keys";
-    args[6] = nk->hash;
-    args[7] = created;
-    args[8] = nk->id;
+    args[6] = "tr:accts";
+    args[7] = nk->hash;
+    args[8] = created;
+    args[9] = nk->id;
+    args[10] = key->account;
 
     /* the record, field by field, in the order of tr_cli_key_fields */
-    args[9] = "id";
-    args[10] = nk->id;
-    args[11] = "name";
-    args[12] = key->name;
-    args[13] = "account";
-    args[14] = key->account;
-    args[15] = "models";
-    args[16] = key->models;
-    args[17] = "limit";
-    args[18] = limit;
-    args[19] = "expires_at";
-    args[20] = expires;
-    args[21] = "revoked";
-    args[22] = "0";
-    args[23] = "revoked_at";
+    args[11] = "id";
+    args[12] = nk->id;
+    args[13] = "name";
+    args[14] = key->name;
+    args[15] = "account";
+    args[16] = key->account;
+    args[17] = "models";
+    args[18] = key->models;
+    args[19] = "limit";
+    args[20] = limit;
+    args[21] = "expires_at";
+    args[22] = expires;
+    args[23] = "revoked";
     args[24] = "0";
-    args[25] = "created_at";
-    args[26] = created;
-    args[27] = "prefix";
-    args[28] = nk->prefix;
+    args[25] = "revoked_at";
+    args[26] = "0";
+    args[27] = "created_at";
+    args[28] = created;
+    args[29] = "prefix";
+    args[30] = nk->prefix;
 
-    reply = tr_cli_redis_argv(r, &rc, 29, args);
+    reply = tr_cli_redis_argv(r, &rc, 31, args);
     if (reply == NULL) {
         return rc;
     }
@@ -441,7 +450,9 @@ tr_cli_key_parse(redisReply *reply, tr_cli_key_t *key, char *err,
     }
 
     for (f = tr_cli_key_fields; f->name != NULL; f++) {
-        if ((seen & 1u << (f - tr_cli_key_fields)) == 0) {
+        if ((seen & 1u << (f - tr_cli_key_fields)) == 0
+            && f->type != TR_CLI_FIELD_MONEY)
+        {
             snprintf(err, size, "missing field '%s'", f->name);
             return -1;
         }
@@ -495,6 +506,11 @@ tr_cli_key_parse_field(tr_cli_key_field_t *f, redisReply *value,
     if (f->type == TR_CLI_FIELD_LIMIT && value->len == 0) {
         *n = -1;
         return 0;
+    }
+
+    /* written by HINCRBY: an overcharge may make arithmetic on it odd */
+    if (f->type == TR_CLI_FIELD_MONEY) {
+        return tr_cli_parse_sint64(value->str, value->len, n);
     }
 
     if (tr_cli_parse_int64(value->str, value->len, n) != 0) {
@@ -596,6 +612,39 @@ tr_cli_key_json_state(tr_cli_json_t *j, tr_cli_key_t *key, int64_t now)
 }
 
 
+/* what "keys list --json" and "keys show --json" add about money */
+
+void
+tr_cli_key_json_spend(tr_cli_json_t *j, tr_cli_key_t *key)
+{
+    tr_cli_json_str(j, "spent_usd");
+    tr_cli_json_usd(j, key->spent);
+    tr_cli_json_str(j, "reserved_usd");
+    tr_cli_json_usd(j, key->reserved);
+    tr_cli_json_str(j, "remaining_usd");
+
+    if (key->limit >= 0) {
+        tr_cli_json_usd(j, tr_cli_key_remaining(key));
+
+    } else {
+        tr_cli_json_null(j);
+    }
+
+    tr_cli_json_str(j, "spent_nusd");
+    tr_cli_json_int(j, key->spent);
+    tr_cli_json_str(j, "reserved_nusd");
+    tr_cli_json_int(j, key->reserved);
+    tr_cli_json_str(j, "remaining_nusd");
+
+    if (key->limit >= 0) {
+        tr_cli_json_int(j, tr_cli_key_remaining(key));
+
+    } else {
+        tr_cli_json_null(j);
+    }
+}
+
+
 void
 tr_cli_key_print(tr_cli_key_t *key, int64_t now, int created)
 {
@@ -611,6 +660,19 @@ tr_cli_key_print(tr_cli_key_t *key, int64_t now, int created)
 
     tr_cli_key_field("limit:",
                      tr_cli_key_limit(key, buf, sizeof(buf), "none"));
+
+    if (!created) {
+        tr_cli_key_field("spent:",
+                         tr_cli_key_usd(key->spent, buf, sizeof(buf)));
+        tr_cli_key_field("reserved:",
+                         tr_cli_key_usd(key->reserved, buf, sizeof(buf)));
+        tr_cli_key_field("remaining:",
+                         (key->limit >= 0)
+                         ? tr_cli_key_usd(tr_cli_key_remaining(key), buf,
+                                          sizeof(buf))
+                         : "-");
+    }
+
     tr_cli_key_field("models:",
                      (key->models[0] != '\0') ? key->models : "all");
     tr_cli_key_field("expires:",
@@ -638,7 +700,7 @@ tr_cli_key_print(tr_cli_key_t *key, int64_t now, int created)
 static void
 tr_cli_key_field(const char *label, const char *value)
 {
-    printf("%-9s %s\n", label, value);
+    printf("%-10s %s\n", label, value);
 }
 
 
@@ -650,8 +712,46 @@ tr_cli_key_limit(tr_cli_key_t *key, char *buf, size_t size,
         return none;
     }
 
-    buf[0] = '$';
-    tokenroute_money_format_usd(key->limit, buf + 1, size - 1);
+    return tr_cli_key_usd(key->limit, buf, size);
+}
+
+
+/* what the key may still spend, when it has a limit: may be negative */
+
+int64_t
+tr_cli_key_remaining(tr_cli_key_t *key)
+{
+    return tr_cli_sub(tr_cli_sub(key->limit, key->spent), key->reserved);
+}
+
+
+/* "$12.50", "-$0.25"; buf holds TOKENROUTE_MONEY_BUF_LEN + 1 bytes */
+
+const char *
+tr_cli_key_usd(int64_t nusd, char *buf, size_t size)
+{
+    char         tmp[TOKENROUTE_MONEY_BUF_LEN];
+    size_t       n, len;
+    const char  *digits;
+
+    len = tokenroute_money_format_usd(nusd, tmp, sizeof(tmp));
+    digits = tmp;
+    n = 0;
+
+    if (nusd < 0) {
+        buf[n++] = '-';
+        digits++;
+        len--;
+    }
+
+    buf[n++] = '$';
+
+    if (len > size - n - 1) {
+        len = size - n - 1;
+    }
+
+    memcpy(buf + n, digits, len);
+    buf[n + len] = '\0';
 
     return buf;
 }

@@ -52,6 +52,8 @@ typedef struct {
     int64_t                    created_at;
     int64_t                    revoked;
     int64_t                    revoked_at;
+    int64_t                    spent;       /* nano-USD, charged so far */
+    int64_t                    reserved;    /* nano-USD, held in flight */
 } tr_cli_key_t;
 
 
@@ -77,9 +79,12 @@ const char *tr_cli_key_status(tr_cli_key_t *key, int64_t now);
 void tr_cli_key_json_fields(tr_cli_json_t *j, tr_cli_key_t *key);
 void tr_cli_key_json_state(tr_cli_json_t *j, tr_cli_key_t *key,
     int64_t now);
+void tr_cli_key_json_spend(tr_cli_json_t *j, tr_cli_key_t *key);
 void tr_cli_key_print(tr_cli_key_t *key, int64_t now, int created);
 const char *tr_cli_key_limit(tr_cli_key_t *key, char *buf, size_t size,
     const char *none);
+int64_t tr_cli_key_remaining(tr_cli_key_t *key);
+const char *tr_cli_key_usd(int64_t nusd, char *buf, size_t size);
 const char *tr_cli_key_time(int64_t t, char *buf, size_t size,
     const char *zero);
 

@@ -16,38 +16,26 @@
 #include <tokenroute_money.h>
 
 #include "tr_cli.h"
+#include "tr_cli_account.h"
 #include "tr_cli_key.h"
 #include "tr_cli_redis.h"
 #include "tr_cli_util.h"
 
 
-/* help was printed: stop with success */
-#define TR_CLI_HELP              -1
-
 #define TR_CLI_NAME_MAX          128
-#define TR_CLI_ACCOUNT_MAX       128
-#define TR_CLI_ACCOUNT_DEFAULT   "default"
+
+/* the columns of "keys list" */
+#define TR_CLI_KEYS_COLS         10
 
 /* a fresh random id or hash colliding is astronomically unlikely */
 #define TR_CLI_CREATE_TRIES      3
-
-
-typedef struct {
-    const char                *name;
-    const char               **value;     /* an option with a value */
-    int                       *flag;      /* an option without one */
-} tr_cli_opt_t;
 
 
 static int tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv);
 static int tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv);
 static int tr_cli_keys_show(tr_cli_opts_t *opts, int argc, char **argv);
 static int tr_cli_keys_revoke(tr_cli_opts_t *opts, int argc, char **argv);
-static int tr_cli_keys_args(tr_cli_opts_t *opts, const char *cmd,
-    const char *usage, tr_cli_opt_t *spec, int argc, char **argv,
-    const char **id);
 static int tr_cli_keys_check_name(const char *name);
-static int tr_cli_keys_check_account(const char *account);
 static int tr_cli_keys_check_models(const char *models);
 
 
@@ -56,7 +44,7 @@ static const char  tr_cli_keys_usage[] =
     "\n"
     "Commands:\n"
     "  create   create an API key; the raw key is shown only once\n"
-    "  list     list API keys, oldest first\n"
+    "  list     list API keys with their spend, oldest first\n"
     "  show     show one API key\n"
     "  revoke   revoke an API key\n"
     "\n"
@@ -75,8 +63,10 @@ static const char  tr_cli_keys_create_usage[] =
     "Options:\n"
     "  --name NAME          a label for the key (required; 1-128 bytes of\n"
     "                       UTF-8 without control characters)\n"
-    "  --account ACCOUNT    the account the key belongs to (default\n"
-    "                       \"default\"; 1-128 letters, digits, . _ : @ -)\n"
+    "  --account ACCOUNT    the account the key belongs to and spends the\n"
+    "                       credit of (default \"default\"; 1-128 letters,\n"
+    "                       digits, . _ : @ -); it is listed by 'credit\n"
+    "                       show' from now on\n"
     "  --limit USD          spend ceiling of the key in USD: 5, 0.25 or\n"
     "                       $12.50, at most 9 decimals (default: none)\n"
     "  --models MODEL,...   comma-separated model ids the key may use, no\n"
@@ -97,14 +87,18 @@ static const char  tr_cli_keys_list_usage[] =
     "\n"
     "List API keys, oldest first.  Raw keys are never shown; PREFIX is the\n"
     "first 12 characters of a key.  MODELS '*' means all models, LIMIT '-'\n"
-    "means no limit, EXPIRES is in UTC and STATUS is active, revoked or\n"
-    "expired.\n"
+    "means no limit, SPENT is the cost charged to the key so far, REMAINING\n"
+    "is LIMIT - SPENT - what requests in flight have reserved ('-' without\n"
+    "a limit), EXPIRES is in UTC and STATUS is active, revoked or expired.\n"
     "\n"
     "Options:\n"
     "  --account ACCOUNT    only the keys of this account\n"
     "  --json               print a JSON array of objects with id, name,\n"
     "                       account, prefix, models, limit_usd, expires_at,\n"
-    "                       created_at, revoked and status\n"
+    "                       created_at, spent_usd, reserved_usd,\n"
+    "                       remaining_usd (null without a limit),\n"
+    "                       spent_nusd, reserved_nusd, remaining_nusd\n"
+    "                       (nano-USD integers), revoked and status\n"
     "  -h, --help           show this help and exit\n"
     "\n"
     "Global options and exit status: see 'tokenroute --help'.\n";
@@ -113,8 +107,9 @@ static const char  tr_cli_keys_list_usage[] =
 static const char  tr_cli_keys_show_usage[] =
     "usage: tokenroute keys show ID [--json]\n"
     "\n"
-    "Show the API key with this id (key_...).  Exits with 1 if there is\n"
-    "none.\n"
+    "Show the API key with this id (key_...), with what it has spent,\n"
+    "what requests in flight have reserved and what remains of its limit.\n"
+    "Exits with 1 if there is none.\n"
     "\n"
     "Options:\n"
     "  --json               print one JSON object, as 'keys list --json'\n"
@@ -139,39 +134,14 @@ static const char  tr_cli_keys_revoke_usage[] =
 int
 tr_cli_keys(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int          i, rc;
+    int          rc;
     const char  *cmd;
 
-    for (i = 0; i < argc; i++) {
-        if (tr_cli_is_help(argv[i])) {
-            fputs(tr_cli_keys_usage, stdout);
-            return TR_CLI_OK;
-        }
-
-        rc = tr_cli_global_option(opts, "keys", argc, argv, &i);
-
-        if (rc == -1) {
-            return TR_CLI_USAGE;
-        }
-
-        if (rc == 1) {
-            continue;
-        }
-
-        if (argv[i][0] == '-') {
-            return tr_cli_usage_error("keys", "unknown option '%s'", argv[i]);
-        }
-
-        break;
+    rc = tr_cli_subcommand(opts, "keys", tr_cli_keys_usage, &argc, &argv,
+                           &cmd);
+    if (rc != TR_CLI_OK) {
+        return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
-
-    if (i == argc) {
-        return tr_cli_usage_error("keys", "no keys command given");
-    }
-
-    cmd = argv[i];
-    argc -= i + 1;
-    argv += i + 1;
 
     if (strcmp(cmd, "create") == 0) {
         return tr_cli_keys_create(opts, argc, argv);
@@ -221,8 +191,8 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
     ttl = NULL;
     json = 0;
 
-    rc = tr_cli_keys_args(opts, "keys create", tr_cli_keys_create_usage,
-                          spec, argc, argv, NULL);
+    rc = tr_cli_args(opts, "keys create", tr_cli_keys_create_usage, spec,
+                     argc, argv, NULL, NULL);
     if (rc != TR_CLI_OK) {
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
@@ -232,7 +202,7 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
     }
 
     if (tr_cli_keys_check_name(name) != 0
-        || tr_cli_keys_check_account(account) != 0
+        || tr_cli_account_check("keys create", account) != 0
         || (models != NULL && tr_cli_keys_check_models(models) != 0))
     {
         return TR_CLI_USAGE;
@@ -335,11 +305,13 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
 {
     int               rc, json;
     char              limit[TOKENROUTE_MONEY_BUF_LEN + 1];
+    char              spent[TOKENROUTE_MONEY_BUF_LEN + 1];
+    char              remaining[TOKENROUTE_MONEY_BUF_LEN + 1];
     char              expires[TR_CLI_TIME_LEN];
     char              why[128];
     size_t            i, n, nkeys;
     int64_t           now;
-    const char       *account, *row[8];
+    const char       *account, *row[TR_CLI_KEYS_COLS];
     redisReply       *ids, *reply, **hashes, **records;
     tr_cli_key_t     *keys, *key;
     tr_cli_json_t    *j;
@@ -347,8 +319,8 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
     tr_cli_table_t   *t;
 
     static const char  *header[] = {
-        "ID", "NAME", "ACCOUNT", "PREFIX", "MODELS", "LIMIT", "EXPIRES",
-        "STATUS"
+        "ID", "NAME", "ACCOUNT", "PREFIX", "MODELS", "LIMIT", "SPENT",
+        "REMAINING", "EXPIRES", "STATUS"
     };
 
     tr_cli_opt_t  spec[] = {
@@ -360,8 +332,8 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
     account = NULL;
     json = 0;
 
-    rc = tr_cli_keys_args(opts, "keys list", tr_cli_keys_list_usage, spec,
-                          argc, argv, NULL);
+    rc = tr_cli_args(opts, "keys list", tr_cli_keys_list_usage, spec, argc,
+                     argv, NULL, NULL);
     if (rc != TR_CLI_OK) {
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
@@ -532,6 +504,7 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         for (i = 0; i < nkeys; i++) {
             tr_cli_json_map_open(j);
             tr_cli_key_json_fields(j, &keys[i]);
+            tr_cli_key_json_spend(j, &keys[i]);
             tr_cli_key_json_state(j, &keys[i], now);
             tr_cli_json_map_close(j);
         }
@@ -545,7 +518,7 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         goto done;
     }
 
-    t = tr_cli_table_create(8, header);
+    t = tr_cli_table_create(TR_CLI_KEYS_COLS, header);
     if (t == NULL) {
         rc = TR_CLI_FAILED;
         goto done;
@@ -560,9 +533,14 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         row[3] = key->prefix;
         row[4] = (key->models[0] != '\0') ? key->models : "*";
         row[5] = tr_cli_key_limit(key, limit, sizeof(limit), "-");
-        row[6] = tr_cli_key_time(key->expires_at, expires, sizeof(expires),
+        row[6] = tr_cli_key_usd(key->spent, spent, sizeof(spent));
+        row[7] = (key->limit >= 0)
+                 ? tr_cli_key_usd(tr_cli_key_remaining(key), remaining,
+                                  sizeof(remaining))
+                 : "-";
+        row[8] = tr_cli_key_time(key->expires_at, expires, sizeof(expires),
                                  "never");
-        row[7] = tr_cli_key_status(key, now);
+        row[9] = tr_cli_key_status(key, now);
 
         if (tr_cli_table_add(t, row) != 0) {
             rc = TR_CLI_FAILED;
@@ -621,8 +599,8 @@ tr_cli_keys_show(tr_cli_opts_t *opts, int argc, char **argv)
     id = NULL;
     json = 0;
 
-    rc = tr_cli_keys_args(opts, "keys show", tr_cli_keys_show_usage, spec,
-                          argc, argv, &id);
+    rc = tr_cli_args(opts, "keys show", tr_cli_keys_show_usage, spec, argc,
+                     argv, &id, "key ID");
     if (rc != TR_CLI_OK) {
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
@@ -678,6 +656,7 @@ tr_cli_keys_show(tr_cli_opts_t *opts, int argc, char **argv)
 
         tr_cli_json_map_open(j);
         tr_cli_key_json_fields(j, &key);
+        tr_cli_key_json_spend(j, &key);
         tr_cli_key_json_state(j, &key, now);
         tr_cli_json_map_close(j);
 
@@ -711,8 +690,8 @@ tr_cli_keys_revoke(tr_cli_opts_t *opts, int argc, char **argv)
 
     id = NULL;
 
-    rc = tr_cli_keys_args(opts, "keys revoke", tr_cli_keys_revoke_usage,
-                          spec, argc, argv, &id);
+    rc = tr_cli_args(opts, "keys revoke", tr_cli_keys_revoke_usage, spec,
+                     argc, argv, &id, "key ID");
     if (rc != TR_CLI_OK) {
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
@@ -751,88 +730,6 @@ tr_cli_keys_revoke(tr_cli_opts_t *opts, int argc, char **argv)
 }
 
 
-/*
- * Parses a subcommand's arguments: its own options from spec, the global
- * options, -h/--help and, when id is not NULL, exactly one positional ID.
- */
-
-static int
-tr_cli_keys_args(tr_cli_opts_t *opts, const char *cmd, const char *usage,
-    tr_cli_opt_t *spec, int argc, char **argv, const char **id)
-{
-    int            i, rc, dashdash;
-    const char    *arg;
-    tr_cli_opt_t  *o;
-
-    dashdash = 0;
-
-    for (i = 0; i < argc; i++) {
-        arg = argv[i];
-
-        if (!dashdash && strcmp(arg, "--") == 0) {
-            dashdash = 1;
-            continue;
-        }
-
-        if (!dashdash && arg[0] == '-' && arg[1] != '\0') {
-            if (tr_cli_is_help(arg)) {
-                fputs(usage, stdout);
-                return TR_CLI_HELP;
-            }
-
-            for (o = spec; o->name != NULL; o++) {
-                if (o->flag != NULL) {
-                    if (strcmp(arg, o->name) == 0) {
-                        *o->flag = 1;
-                        break;
-                    }
-
-                    continue;
-                }
-
-                rc = tr_cli_option(o->name, cmd, argc, argv, &i, o->value);
-
-                if (rc == -1) {
-                    return TR_CLI_USAGE;
-                }
-
-                if (rc == 1) {
-                    break;
-                }
-            }
-
-            if (o->name != NULL) {
-                continue;
-            }
-
-            rc = tr_cli_global_option(opts, cmd, argc, argv, &i);
-
-            if (rc == -1) {
-                return TR_CLI_USAGE;
-            }
-
-            if (rc == 1) {
-                continue;
-            }
-
-            return tr_cli_usage_error(cmd, "unknown option '%s'", arg);
-        }
-
-        if (id == NULL || *id != NULL) {
-            return tr_cli_usage_error(cmd, "unexpected argument '%s'", arg);
-        }
-
-        *id = arg;
-    }
-
-    if (id != NULL && *id == NULL) {
-        return tr_cli_usage_error(cmd, "missing key ID");
-    }
-
-    return TR_CLI_OK;
-}
-
-
 static int
 tr_cli_keys_check_name(const char *name)
 {
@@ -860,40 +757,6 @@ tr_cli_keys_check_name(const char *name)
     }
 
     return 0;
-}
-
-
-static int
-tr_cli_keys_check_account(const char *account)
-{
-    size_t  i, len;
-
-    len = strlen(account);
-
-    if (len == 0 || len > TR_CLI_ACCOUNT_MAX) {
-        goto invalid;
-    }
-
-    for (i = 0; i < len; i++) {
-        if ((account[i] >= 'a' && account[i] <= 'z')
-            || (account[i] >= 'A' && account[i] <= 'Z')
-            || (account[i] >= '0' && account[i] <= '9')
-            || strchr("._:@-", account[i]) != NULL)
-        {
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    return 0;
-
-invalid:
-
-    tr_cli_usage_error("keys create", "bad --account '%s': use 1-%d "
-                       "letters, digits and . _ : @ -", account,
-                       TR_CLI_ACCOUNT_MAX);
-    return -1;
 }
 
 

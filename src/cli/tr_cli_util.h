@@ -33,6 +33,9 @@ int tr_cli_option(const char *name, const char *cmd, int argc, char **argv,
 int tr_cli_is_help(const char *arg);
 
 int tr_cli_parse_int64(const char *s, size_t len, int64_t *out);
+int tr_cli_parse_sint64(const char *s, size_t len, int64_t *out);
+int64_t tr_cli_add(int64_t a, int64_t b);
+int64_t tr_cli_sub(int64_t a, int64_t b);
 int tr_cli_parse_duration(const char *s, int64_t *seconds);
 size_t tr_cli_format_time(int64_t t, char *buf, size_t size);
 int tr_cli_utf8_valid(const char *s, size_t len);
@@ -48,6 +51,7 @@ void tr_cli_json_strn(tr_cli_json_t *j, const char *s, size_t len);
 void tr_cli_json_int(tr_cli_json_t *j, int64_t n);
 void tr_cli_json_bool(tr_cli_json_t *j, int b);
 void tr_cli_json_null(tr_cli_json_t *j);
+void tr_cli_json_usd(tr_cli_json_t *j, int64_t nusd);
 int tr_cli_json_print(tr_cli_json_t *j, FILE *out);
 void tr_cli_json_destroy(tr_cli_json_t *j);
 

@@ -845,6 +845,15 @@ sub create_key {
 	my $key = eval { JSON::PP->new->utf8->decode($out) }
 		or die "tokenroute @args: bad JSON: $out\n";
 
+	# prepaid credit: unless told otherwise, the account can pay (once)
+	my $account = $key->{account};
+	my $fund = $opts{fund} // 1000;
+	if ($fund && !$self->{funded}{$account}++) {
+		$self->redis('HINCRBY', "tr:acct:$account", 'credit',
+			$fund * 1_000_000_000);
+		$self->redis('SADD', 'tr:accts', $account);
+	}
+
 	return $key;
 }
 

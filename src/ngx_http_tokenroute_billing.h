@@ -1,0 +1,50 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Settlements and the shared-memory journal that keeps the ones Redis
+ * could not take.
+ */
+
+
+#ifndef _NGX_HTTP_TOKENROUTE_BILLING_H_INCLUDED_
+#define _NGX_HTTP_TOKENROUTE_BILLING_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+/* fixed size: it is copied into shared memory as it is */
+typedef struct {
+    u_char      request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    u_char      key_hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
+    u_char      key_id[32];
+    u_char      account[128];
+    u_char      model[TOKENROUTE_MODEL_MAX_LEN];
+    size_t      key_id_len;
+    size_t      account_len;
+    size_t      model_len;
+    int64_t     cost;
+    int64_t     input;
+    int64_t     output;
+    int64_t     cached;
+    int64_t     estimated;
+    time_t      time;
+} ngx_http_tokenroute_settlement_t;
+
+
+void ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s);
+
+/* ngx_http_tokenroute_journal.c */
+ngx_int_t ngx_http_tokenroute_journal_init(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf);
+void ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s);
+ngx_int_t ngx_http_tokenroute_journal_start(ngx_cycle_t *cycle,
+    ngx_http_tokenroute_main_conf_t *trmcf);
+
+
+#endif /* _NGX_HTTP_TOKENROUTE_BILLING_H_INCLUDED_ */

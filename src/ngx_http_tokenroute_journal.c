@@ -1,0 +1,249 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The settlement journal: settlements Redis could not take wait in a
+ * shared memory zone, visible to every worker, and survive a reload (the
+ * zone is kept).  Each worker tries to replay them every second while
+ * Redis is connected; the settlement script is idempotent per request
+ * id, so a settlement that did reach Redis before its reply was lost is
+ * not charged twice.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_billing.h"
+
+
+#define NGX_HTTP_TOKENROUTE_REPLAY_INTERVAL  1000
+#define NGX_HTTP_TOKENROUTE_REPLAY_BATCH     64
+
+
+typedef struct {
+    ngx_queue_t                        queue;
+    ngx_http_tokenroute_settlement_t   s;
+} ngx_http_tokenroute_journal_node_t;
+
+
+typedef struct {
+    ngx_queue_t                        queue;
+    ngx_uint_t                         count;
+    ngx_uint_t                         dropped;
+} ngx_http_tokenroute_journal_sh_t;
+
+
+typedef struct {
+    ngx_http_tokenroute_journal_sh_t  *sh;
+    ngx_slab_pool_t                   *shpool;
+} ngx_http_tokenroute_journal_t;
+
+
+static ngx_int_t ngx_http_tokenroute_journal_init_zone(
+    ngx_shm_zone_t *shm_zone, void *data);
+static void ngx_http_tokenroute_journal_replay(ngx_event_t *ev);
+
+
+static ngx_http_tokenroute_journal_t  *ngx_http_tokenroute_journal;
+static ngx_event_t                     ngx_http_tokenroute_replay_event;
+
+/* timer events are logged with their connection's fd: give it one */
+static ngx_connection_t                ngx_http_tokenroute_replay_conn;
+
+
+ngx_int_t
+ngx_http_tokenroute_journal_init(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf)
+{
+    ngx_str_t                       name;
+    ngx_shm_zone_t                 *zone;
+    ngx_http_tokenroute_journal_t  *j;
+
+    j = ngx_pcalloc(cf->pool, sizeof(ngx_http_tokenroute_journal_t));
+    if (j == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "tokenroute_journal");
+
+    zone = ngx_shared_memory_add(cf, &name, trmcf->journal_size,
+                                 &ngx_http_tokenroute_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_http_tokenroute_journal_init_zone;
+    zone->data = j;
+
+    trmcf->journal_zone = zone;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_journal_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_tokenroute_journal_t  *oj = data;
+
+    ngx_http_tokenroute_journal_t  *j;
+
+    j = shm_zone->data;
+
+    if (oj) {
+        /* reload: the old zone, and the settlements in it, carry on */
+        j->sh = oj->sh;
+        j->shpool = oj->shpool;
+        return NGX_OK;
+    }
+
+    j->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        j->sh = j->shpool->data;
+        return NGX_OK;
+    }
+
+    j->sh = ngx_slab_alloc(j->shpool,
+                           sizeof(ngx_http_tokenroute_journal_sh_t));
+    if (j->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    j->shpool->data = j->sh;
+
+    ngx_queue_init(&j->sh->queue);
+    j->sh->count = 0;
+    j->sh->dropped = 0;
+
+    j->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_journal_start(ngx_cycle_t *cycle,
+    ngx_http_tokenroute_main_conf_t *trmcf)
+{
+    ngx_event_t  *ev;
+
+    ngx_http_tokenroute_journal = trmcf->journal_zone->data;
+
+    ev = &ngx_http_tokenroute_replay_event;
+
+    ngx_http_tokenroute_replay_conn.fd = (ngx_socket_t) -1;
+
+    ev->handler = ngx_http_tokenroute_journal_replay;
+    ev->log = cycle->log;
+    ev->data = &ngx_http_tokenroute_replay_conn;
+    ev->cancelable = 1;
+
+    ngx_add_timer(ev, NGX_HTTP_TOKENROUTE_REPLAY_INTERVAL);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s)
+{
+    ngx_http_tokenroute_journal_t       *j;
+    ngx_http_tokenroute_journal_node_t  *node;
+
+    j = ngx_http_tokenroute_journal;
+
+    if (j == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "tokenroute: settlement %*s lost: no journal",
+                      (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                      s->request_id);
+        return;
+    }
+
+    ngx_shmtx_lock(&j->shpool->mutex);
+
+    node = ngx_slab_alloc_locked(j->shpool,
+                                 sizeof(ngx_http_tokenroute_journal_node_t));
+
+    if (node == NULL) {
+        j->sh->dropped++;
+        ngx_shmtx_unlock(&j->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "tokenroute: settlement journal full, settlement %*s "
+                      "(%L nano-USD) lost; raise tokenroute_journal_size",
+                      (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                      s->request_id, s->cost);
+        return;
+    }
+
+    node->s = *s;
+    ngx_queue_insert_tail(&j->sh->queue, &node->queue);
+    j->sh->count++;
+
+    ngx_shmtx_unlock(&j->shpool->mutex);
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "tokenroute: settlement %*s journaled until Redis returns",
+                  (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN, s->request_id);
+}
+
+
+/*
+ * Takes a batch out of the journal and settles it again; whatever fails
+ * goes back in through ngx_http_tokenroute_settle().
+ */
+
+static void
+ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
+{
+    ngx_uint_t                           i, n;
+    ngx_queue_t                         *q;
+    ngx_http_tokenroute_journal_t       *j;
+    ngx_http_tokenroute_journal_node_t  *node;
+    ngx_http_tokenroute_settlement_t     batch[NGX_HTTP_TOKENROUTE_REPLAY_BATCH];
+
+    j = ngx_http_tokenroute_journal;
+
+    if (j && ngx_http_tokenroute_redis_ready()) {
+
+        n = 0;
+
+        ngx_shmtx_lock(&j->shpool->mutex);
+
+        while (n < NGX_HTTP_TOKENROUTE_REPLAY_BATCH
+               && !ngx_queue_empty(&j->sh->queue))
+        {
+            q = ngx_queue_head(&j->sh->queue);
+            ngx_queue_remove(q);
+            j->sh->count--;
+
+            node = ngx_queue_data(q, ngx_http_tokenroute_journal_node_t,
+                                  queue);
+            batch[n++] = node->s;
+
+            ngx_slab_free_locked(j->shpool, node);
+        }
+
+        ngx_shmtx_unlock(&j->shpool->mutex);
+
+        if (n) {
+            ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                          "tokenroute: replaying %ui journaled settlements",
+                          n);
+        }
+
+        for (i = 0; i < n; i++) {
+            ngx_http_tokenroute_settle(&batch[i]);
+        }
+    }
+
+    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
+        ngx_add_timer(ev, NGX_HTTP_TOKENROUTE_REPLAY_INTERVAL);
+    }
+}

@@ -1,0 +1,934 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "tokenroute_money.h"
+#include "tokenroute_usage.h"
+
+
+/* uj->tokens[] indices, in tokenroute_usage_t order */
+#define TR_TOK_INPUT            0
+#define TR_TOK_CACHED           1
+#define TR_TOK_WRITE            2
+#define TR_TOK_OUTPUT           3
+#define TR_TOK_N                4
+
+/* what the container being read is (uj->kind[]) */
+#define TR_K_OTHER              0
+#define TR_K_TOP                1
+#define TR_K_USAGE              2
+#define TR_K_DETAILS            3
+#define TR_K_CHOICES            4
+#define TR_K_CHOICE             5
+#define TR_K_DELTA              6
+#define TR_K_TOOL_CALLS         7
+#define TR_K_TOOL_CALL          8
+#define TR_K_FUNCTION           9
+#define TR_K_MESSAGE            10
+
+/* what the next value is (uj->key); token counts are TR_KEY_TOKENS + i */
+#define TR_KEY_NONE             0
+#define TR_KEY_USAGE            1
+#define TR_KEY_ERROR            2
+#define TR_KEY_CHOICES          3
+#define TR_KEY_TYPE             4
+#define TR_KEY_MESSAGE          5
+#define TR_KEY_DELTA            6
+#define TR_KEY_DETAILS          7
+#define TR_KEY_FINISH_REASON    8
+#define TR_KEY_TEXT             9
+#define TR_KEY_TOOL_CALLS       10
+#define TR_KEY_FUNCTION         11
+#define TR_KEY_TOKENS           16
+
+/* Anthropic event types (uj->type) */
+#define TR_TYPE_OTHER           0
+#define TR_TYPE_MESSAGE_START   1
+#define TR_TYPE_MESSAGE_DELTA   2
+#define TR_TYPE_BLOCK_DELTA     3
+#define TR_TYPE_MESSAGE_STOP    4
+#define TR_TYPE_ERROR           5
+
+#define tr_str_is(s, len, lit)                                                \
+    ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+
+/*
+ * An event's parser lives in a stack arena: yajl's handle, lexer, state
+ * stack and string decoding buffer take about 2.5K for a typical event.
+ */
+#define TR_ARENA_SIZE           8192
+#define TR_ARENA_ALIGN          16
+
+
+typedef struct {
+    char                     *last;
+    char                     *end;
+    char                      buf[TR_ARENA_SIZE];
+} tokenroute_usage_arena_t;
+
+
+static void tokenroute_usage_apply(tokenroute_usage_json_t *uj, int max);
+static void tokenroute_usage_tokens(tokenroute_usage_json_t *uj,
+    unsigned key, int64_t value);
+static void tokenroute_usage_error(tokenroute_usage_json_t *uj);
+static unsigned tokenroute_usage_value(tokenroute_usage_json_t *uj);
+static int tokenroute_usage_start(tokenroute_usage_json_t *uj, int map);
+static int tokenroute_usage_null(void *ctx);
+static int tokenroute_usage_boolean(void *ctx, int value);
+static int tokenroute_usage_integer(void *ctx, long long value);
+static int tokenroute_usage_double(void *ctx, double value);
+static int tokenroute_usage_string(void *ctx, const unsigned char *s,
+    size_t len);
+static int tokenroute_usage_start_map(void *ctx);
+static int tokenroute_usage_map_key(void *ctx, const unsigned char *key,
+    size_t len);
+static int tokenroute_usage_end(void *ctx);
+static int tokenroute_usage_start_array(void *ctx);
+static unsigned tokenroute_usage_match(tokenroute_usage_json_t *uj,
+    const unsigned char *s, size_t len);
+static void *tokenroute_usage_arena_malloc(void *ctx, size_t size);
+static void *tokenroute_usage_arena_realloc(void *ctx, void *ptr,
+    size_t size);
+static void tokenroute_usage_arena_free(void *ctx, void *ptr);
+
+
+static const yajl_callbacks  tokenroute_usage_callbacks = {
+    tokenroute_usage_null,
+    tokenroute_usage_boolean,
+    tokenroute_usage_integer,
+    tokenroute_usage_double,
+    NULL,
+    tokenroute_usage_string,
+    tokenroute_usage_start_map,
+    tokenroute_usage_map_key,
+    tokenroute_usage_end,
+    tokenroute_usage_start_array,
+    tokenroute_usage_end
+};
+
+
+int
+tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int api,
+    tokenroute_usage_t *usage)
+{
+    memset(uj, 0, sizeof(tokenroute_usage_json_t));
+
+    uj->api = api;
+    uj->usage = usage;
+
+    uj->handle = yajl_alloc(&tokenroute_usage_callbacks, NULL, uj);
+    if (uj->handle == NULL) {
+        return -1;
+    }
+
+    yajl_config(uj->handle, yajl_dont_validate_strings, 1);
+
+    return 0;
+}
+
+
+int
+tokenroute_usage_json_feed(tokenroute_usage_json_t *uj, const char *p,
+    size_t len)
+{
+    if (uj->failed) {
+        return -1;
+    }
+
+    if (yajl_parse(uj->handle, (const unsigned char *) p, len)
+        != yajl_status_ok)
+    {
+        uj->failed = 1;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+tokenroute_usage_json_finish(tokenroute_usage_json_t *uj)
+{
+    if (uj->failed) {
+        return -1;
+    }
+
+    if (yajl_complete_parse(uj->handle) != yajl_status_ok) {
+        uj->failed = 1;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+tokenroute_usage_json_free(tokenroute_usage_json_t *uj)
+{
+    if (uj->handle != NULL) {
+        yajl_free(uj->handle);
+        uj->handle = NULL;
+    }
+}
+
+
+int
+tokenroute_usage_event(int api, const char *event, size_t event_len,
+    const char *data, size_t len, tokenroute_usage_t *usage)
+{
+    int                        flags;
+    yajl_handle                h;
+    yajl_status                st;
+    yajl_alloc_funcs           af;
+    tokenroute_usage_json_t    uj;
+    tokenroute_usage_arena_t   arena;
+
+    if (tr_str_is(data, len, "[DONE]")) {
+        return TOKENROUTE_EVENT_DONE;
+    }
+
+    memset(&uj, 0, sizeof(tokenroute_usage_json_t));
+    uj.api = api;
+    uj.usage = usage;
+    uj.stream = 1;
+
+    arena.last = (char *) (((uintptr_t) arena.buf + TR_ARENA_ALIGN - 1)
+                           & ~((uintptr_t) TR_ARENA_ALIGN - 1));
+    arena.end = arena.buf + TR_ARENA_SIZE;
+
+    af.malloc = tokenroute_usage_arena_malloc;
+    af.realloc = tokenroute_usage_arena_realloc;
+    af.free = tokenroute_usage_arena_free;
+    af.ctx = &arena;
+
+    h = yajl_alloc(&tokenroute_usage_callbacks, &af, &uj);
+    if (h == NULL) {
+        return -1;
+    }
+
+    yajl_config(h, yajl_dont_validate_strings, 1);
+
+    st = yajl_parse(h, (const unsigned char *) data, len);
+
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    yajl_free(h);
+
+    if (st != yajl_status_ok) {
+        return -1;
+    }
+
+    flags = 0;
+
+    if (uj.error || tr_str_is(event, event_len, "error")) {
+        flags |= TOKENROUTE_EVENT_ERROR;
+    }
+
+    if (api == TOKENROUTE_API_OPENAI) {
+
+        if (uj.usage_object) {
+            tokenroute_usage_apply(&uj, 0);
+
+            if (uj.choices_array && uj.choices == 0) {
+                flags |= TOKENROUTE_EVENT_USAGE_ONLY;
+            }
+        }
+
+        if (uj.finish) {
+            flags |= TOKENROUTE_EVENT_FINAL;
+        }
+
+        usage->content_bytes += uj.content_bytes;
+
+    } else if (api == TOKENROUTE_API_ANTHROPIC) {
+
+        switch (uj.type) {
+
+        case TR_TYPE_MESSAGE_START:
+            tokenroute_usage_apply(&uj, 0);
+            break;
+
+        case TR_TYPE_MESSAGE_DELTA:
+            /* usage in message_delta is cumulative */
+            tokenroute_usage_apply(&uj, 1);
+            break;
+
+        case TR_TYPE_BLOCK_DELTA:
+            usage->content_bytes += uj.content_bytes;
+            break;
+
+        case TR_TYPE_MESSAGE_STOP:
+            flags |= TOKENROUTE_EVENT_FINAL;
+            break;
+
+        case TR_TYPE_ERROR:
+            flags |= TOKENROUTE_EVENT_ERROR;
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    if (flags & TOKENROUTE_EVENT_ERROR) {
+        usage->error = 1;
+    }
+
+    return flags;
+}
+
+
+int64_t
+tokenroute_usage_cost(const tokenroute_usage_t *u, int64_t input_price,
+    int64_t cached_price, int64_t output_price)
+{
+    int      i;
+    int64_t  cost, part[4];
+
+    part[0] = tokenroute_money_cost(u->input_tokens, input_price);
+    part[1] = tokenroute_money_cost(u->cached_tokens, cached_price);
+    part[3] = tokenroute_money_cost(u->output_tokens, output_price);
+
+    /*
+     * ceil(ceil(x) / 4) == ceil(x / 4), so this is the exact cost at
+     * 5/4 of the input price, rounded up once
+     */
+
+    if (u->cache_write_tokens > INT64_MAX / 5) {
+        part[2] = (input_price == 0) ? 0 : INT64_MAX;
+
+    } else {
+        part[2] = tokenroute_money_cost(u->cache_write_tokens * 5,
+                                        input_price);
+
+        if (part[2] > 0 && part[2] != INT64_MAX) {
+            part[2] = part[2] / 4 + (part[2] % 4 != 0);
+        }
+    }
+
+    cost = 0;
+
+    for (i = 0; i < 4; i++) {
+
+        if (part[i] < 0) {
+            return -1;
+        }
+
+        if (cost > INT64_MAX - part[i]) {
+            cost = INT64_MAX;
+
+        } else {
+            cost += part[i];
+        }
+    }
+
+    return cost;
+}
+
+
+int64_t
+tokenroute_usage_estimate_output(const tokenroute_usage_t *u)
+{
+    if (u->content_bytes <= 0) {
+        return 0;
+    }
+
+    return u->content_bytes / 4 + (u->content_bytes % 4 != 0);
+}
+
+
+static void
+tokenroute_usage_apply(tokenroute_usage_json_t *uj, int max)
+{
+    int                  i;
+    int64_t              cached, *field[TR_TOK_N];
+    tokenroute_usage_t  *u;
+
+    u = uj->usage;
+
+    if (uj->api == TOKENROUTE_API_OPENAI) {
+
+        /* prompt_tokens includes the cached tokens */
+
+        if (uj->tokens_seen & (1 << TR_TOK_INPUT)) {
+            cached = (uj->tokens_seen & (1 << TR_TOK_CACHED))
+                     ? uj->tokens[TR_TOK_CACHED] : 0;
+
+            u->input_tokens = (uj->tokens[TR_TOK_INPUT] > cached)
+                              ? uj->tokens[TR_TOK_INPUT] - cached : 0;
+            u->cached_tokens = cached;
+            u->seen_input = 1;
+        }
+
+        if (uj->tokens_seen & (1 << TR_TOK_OUTPUT)) {
+            u->output_tokens = uj->tokens[TR_TOK_OUTPUT];
+            u->seen_output = 1;
+        }
+
+        return;
+    }
+
+    field[TR_TOK_INPUT] = &u->input_tokens;
+    field[TR_TOK_CACHED] = &u->cached_tokens;
+    field[TR_TOK_WRITE] = &u->cache_write_tokens;
+    field[TR_TOK_OUTPUT] = &u->output_tokens;
+
+    for (i = 0; i < TR_TOK_N; i++) {
+
+        if (!(uj->tokens_seen & (1 << i))) {
+            continue;
+        }
+
+        if (!max || uj->tokens[i] > *field[i]) {
+            *field[i] = uj->tokens[i];
+        }
+
+        if (i == TR_TOK_OUTPUT) {
+            u->seen_output = 1;
+
+        } else {
+            u->seen_input = 1;
+        }
+    }
+}
+
+
+static void
+tokenroute_usage_tokens(tokenroute_usage_json_t *uj, unsigned key,
+    int64_t value)
+{
+    unsigned  i;
+
+    if (value < 0) {
+        return;
+    }
+
+    i = key - TR_KEY_TOKENS;
+
+    uj->tokens[i] = value;
+    uj->tokens_seen |= 1 << i;
+
+    if (!uj->stream) {
+        /* a body may end early: keep what was read so far */
+        tokenroute_usage_apply(uj, 0);
+    }
+}
+
+
+static void
+tokenroute_usage_error(tokenroute_usage_json_t *uj)
+{
+    uj->error = 1;
+
+    if (!uj->stream) {
+        uj->usage->error = 1;
+    }
+}
+
+
+/* every value goes through here first: returns the key it belongs to */
+
+static unsigned
+tokenroute_usage_value(tokenroute_usage_json_t *uj)
+{
+    unsigned  key;
+
+    key = uj->key;
+    uj->key = TR_KEY_NONE;
+
+    if (uj->depth > 0 && uj->depth <= TOKENROUTE_USAGE_DEPTH
+        && uj->kind[uj->depth - 1] == TR_K_CHOICES)
+    {
+        uj->choices++;
+    }
+
+    return key;
+}
+
+
+static int
+tokenroute_usage_start(tokenroute_usage_json_t *uj, int map)
+{
+    unsigned  key, kind, parent;
+
+    parent = (uj->depth > 0 && uj->depth <= TOKENROUTE_USAGE_DEPTH)
+             ? uj->kind[uj->depth - 1] : TR_K_OTHER;
+
+    key = tokenroute_usage_value(uj);
+    kind = TR_K_OTHER;
+
+    if (key == TR_KEY_ERROR) {
+        tokenroute_usage_error(uj);
+
+    } else if (map) {
+
+        switch (key) {
+
+        case TR_KEY_NONE:
+            if (uj->depth == 0) {
+                kind = TR_K_TOP;
+
+            } else if (parent == TR_K_CHOICES) {
+                kind = TR_K_CHOICE;
+
+            } else if (parent == TR_K_TOOL_CALLS) {
+                kind = TR_K_TOOL_CALL;
+            }
+
+            break;
+
+        case TR_KEY_USAGE:
+            kind = TR_K_USAGE;
+
+            if (parent == TR_K_TOP) {
+                uj->usage_object = 1;
+            }
+
+            break;
+
+        case TR_KEY_DETAILS:
+            kind = TR_K_DETAILS;
+            break;
+
+        case TR_KEY_DELTA:
+            kind = TR_K_DELTA;
+            break;
+
+        case TR_KEY_FUNCTION:
+            kind = TR_K_FUNCTION;
+            break;
+
+        case TR_KEY_MESSAGE:
+            kind = TR_K_MESSAGE;
+            break;
+
+        default:
+            break;
+        }
+
+    } else if (key == TR_KEY_CHOICES) {
+        kind = TR_K_CHOICES;
+        uj->choices_array = 1;
+
+    } else if (key == TR_KEY_TOOL_CALLS) {
+        kind = TR_K_TOOL_CALLS;
+    }
+
+    if (uj->depth < TOKENROUTE_USAGE_DEPTH) {
+        uj->kind[uj->depth] = (unsigned char) kind;
+    }
+
+    uj->depth++;
+
+    return 1;
+}
+
+
+static int
+tokenroute_usage_null(void *ctx)
+{
+    tokenroute_usage_json_t  *uj = ctx;
+
+    (void) tokenroute_usage_value(uj);
+
+    return 1;
+}
+
+
+static int
+tokenroute_usage_boolean(void *ctx, int value)
+{
+    tokenroute_usage_json_t  *uj = ctx;
+
+    if (tokenroute_usage_value(uj) == TR_KEY_ERROR && value) {
+        tokenroute_usage_error(uj);
+    }
+
+    return 1;
+}
+
+
+static int
+tokenroute_usage_integer(void *ctx, long long value)
+{
+    unsigned                  key;
+    tokenroute_usage_json_t  *uj = ctx;
+
+    key = tokenroute_usage_value(uj);
+
+    if (key >= TR_KEY_TOKENS) {
+        tokenroute_usage_tokens(uj, key, value);
+
+    } else if (key == TR_KEY_ERROR) {
+        tokenroute_usage_error(uj);
+    }
+
+    return 1;
+}
+
+
+static int
+tokenroute_usage_double(void *ctx, double value)
+{
+    unsigned                  key;
+    tokenroute_usage_json_t  *uj = ctx;
+
+    key = tokenroute_usage_value(uj);
+
+    if (key >= TR_KEY_TOKENS) {
+
+        /* "12.0" or "1e3" is a count too; a fraction is not */
+
+        if (value >= 0 && value < 9e18 && value == (double) (int64_t) value) {
+            tokenroute_usage_tokens(uj, key, (int64_t) value);
+        }
+
+    } else if (key == TR_KEY_ERROR) {
+        tokenroute_usage_error(uj);
+    }
+
+    return 1;
+}
+
+
+static int
+tokenroute_usage_string(void *ctx, const unsigned char *s, size_t len)
+{
+    tokenroute_usage_json_t  *uj = ctx;
+
+    switch (tokenroute_usage_value(uj)) {
+
+    case TR_KEY_TEXT:
+        uj->content_bytes += len;
+        break;
+
+    case TR_KEY_FINISH_REASON:
+        uj->finish = 1;
+        break;
+
+    case TR_KEY_ERROR:
+        tokenroute_usage_error(uj);
+        break;
+
+    case TR_KEY_TYPE:
+        if (tr_str_is(s, len, "content_block_delta")) {
+            uj->type = TR_TYPE_BLOCK_DELTA;
+
+        } else if (tr_str_is(s, len, "message_delta")) {
+            uj->type = TR_TYPE_MESSAGE_DELTA;
+
+        } else if (tr_str_is(s, len, "message_start")) {
+            uj->type = TR_TYPE_MESSAGE_START;
+
+        } else if (tr_str_is(s, len, "message_stop")) {
+            uj->type = TR_TYPE_MESSAGE_STOP;
+
+        } else if (tr_str_is(s, len, "error")) {
+            uj->type = TR_TYPE_ERROR;
+
+        } else {
+            uj->type = TR_TYPE_OTHER;
+        }
+
+        break;
+
+    default:
+        break;
+    }
+
+    return 1;
+}
+
+
+static int
+tokenroute_usage_start_map(void *ctx)
+{
+    return tokenroute_usage_start(ctx, 1);
+}
+
+
+static int
+tokenroute_usage_start_array(void *ctx)
+{
+    return tokenroute_usage_start(ctx, 0);
+}
+
+
+static int
+tokenroute_usage_end(void *ctx)
+{
+    tokenroute_usage_json_t  *uj = ctx;
+
+    uj->depth--;
+    uj->key = TR_KEY_NONE;
+
+    return 1;
+}
+
+
+static int
+tokenroute_usage_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    tokenroute_usage_json_t  *uj = ctx;
+
+    uj->key = TR_KEY_NONE;
+
+    if (uj->depth > 0 && uj->depth <= TOKENROUTE_USAGE_DEPTH
+        && uj->kind[uj->depth - 1] != TR_K_OTHER)
+    {
+        uj->key = tokenroute_usage_match(uj, key, len);
+    }
+
+    return 1;
+}
+
+
+/* the keys read in each container; everything else is skipped */
+
+static unsigned
+tokenroute_usage_match(tokenroute_usage_json_t *uj, const unsigned char *s,
+    size_t len)
+{
+    int  openai;
+
+    openai = (uj->api == TOKENROUTE_API_OPENAI);
+
+    switch (uj->kind[uj->depth - 1]) {
+
+    case TR_K_TOP:
+        if (tr_str_is(s, len, "usage")) {
+            return TR_KEY_USAGE;
+        }
+
+        if (tr_str_is(s, len, "error")) {
+            return TR_KEY_ERROR;
+        }
+
+        if (!uj->stream) {
+            break;
+        }
+
+        if (openai) {
+            if (tr_str_is(s, len, "choices")) {
+                return TR_KEY_CHOICES;
+            }
+
+            break;
+        }
+
+        if (tr_str_is(s, len, "type")) {
+            return TR_KEY_TYPE;
+        }
+
+        if (tr_str_is(s, len, "delta")) {
+            return TR_KEY_DELTA;
+        }
+
+        if (tr_str_is(s, len, "message")) {
+            return TR_KEY_MESSAGE;
+        }
+
+        break;
+
+    case TR_K_USAGE:
+        if (openai) {
+            if (tr_str_is(s, len, "prompt_tokens")) {
+                return TR_KEY_TOKENS + TR_TOK_INPUT;
+            }
+
+            if (tr_str_is(s, len, "completion_tokens")) {
+                return TR_KEY_TOKENS + TR_TOK_OUTPUT;
+            }
+
+            if (tr_str_is(s, len, "prompt_tokens_details")) {
+                return TR_KEY_DETAILS;
+            }
+
+            break;
+        }
+
+        if (tr_str_is(s, len, "input_tokens")) {
+            return TR_KEY_TOKENS + TR_TOK_INPUT;
+        }
+
+        if (tr_str_is(s, len, "output_tokens")) {
+            return TR_KEY_TOKENS + TR_TOK_OUTPUT;
+        }
+
+        if (tr_str_is(s, len, "cache_read_input_tokens")) {
+            return TR_KEY_TOKENS + TR_TOK_CACHED;
+        }
+
+        if (tr_str_is(s, len, "cache_creation_input_tokens")) {
+            return TR_KEY_TOKENS + TR_TOK_WRITE;
+        }
+
+        break;
+
+    case TR_K_DETAILS:
+        if (tr_str_is(s, len, "cached_tokens")) {
+            return TR_KEY_TOKENS + TR_TOK_CACHED;
+        }
+
+        break;
+
+    case TR_K_CHOICE:
+        if (tr_str_is(s, len, "delta")) {
+            return TR_KEY_DELTA;
+        }
+
+        if (tr_str_is(s, len, "finish_reason")) {
+            return TR_KEY_FINISH_REASON;
+        }
+
+        break;
+
+    case TR_K_DELTA:
+        if (openai) {
+            if (tr_str_is(s, len, "content")
+                || tr_str_is(s, len, "reasoning_content"))
+            {
+                return TR_KEY_TEXT;
+            }
+
+            if (tr_str_is(s, len, "tool_calls")) {
+                return TR_KEY_TOOL_CALLS;
+            }
+
+            break;
+        }
+
+        if (tr_str_is(s, len, "text")
+            || tr_str_is(s, len, "partial_json")
+            || tr_str_is(s, len, "thinking"))
+        {
+            return TR_KEY_TEXT;
+        }
+
+        break;
+
+    case TR_K_TOOL_CALL:
+        if (tr_str_is(s, len, "function")) {
+            return TR_KEY_FUNCTION;
+        }
+
+        break;
+
+    case TR_K_FUNCTION:
+        if (tr_str_is(s, len, "arguments")) {
+            return TR_KEY_TEXT;
+        }
+
+        break;
+
+    case TR_K_MESSAGE:
+        if (tr_str_is(s, len, "usage")) {
+            return TR_KEY_USAGE;
+        }
+
+        break;
+
+    default:
+        break;
+    }
+
+    return TR_KEY_NONE;
+}
+
+
+/*
+ * A bump allocator: each block is preceded by its capacity; free() is a
+ * no-op inside the arena, and what does not fit goes to malloc().
+ */
+
+static void *
+tokenroute_usage_arena_malloc(void *ctx, size_t size)
+{
+    char                      *p;
+    size_t                     n;
+    tokenroute_usage_arena_t  *a = ctx;
+
+    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
+
+    if (n < size || n + TR_ARENA_ALIGN > (size_t) (a->end - a->last)) {
+        return malloc(size);
+    }
+
+    p = a->last + TR_ARENA_ALIGN;
+    ((size_t *) p)[-1] = n;
+    a->last = p + n;
+
+    return p;
+}
+
+
+static void *
+tokenroute_usage_arena_realloc(void *ctx, void *ptr, size_t size)
+{
+    char                      *p, *q;
+    size_t                     n, old;
+    tokenroute_usage_arena_t  *a = ctx;
+
+    p = ptr;
+
+    if (p == NULL) {
+        return tokenroute_usage_arena_malloc(ctx, size);
+    }
+
+    if ((uintptr_t) p < (uintptr_t) a->buf
+        || (uintptr_t) p >= (uintptr_t) a->end)
+    {
+        return realloc(p, size);
+    }
+
+    old = ((size_t *) p)[-1];
+
+    if (size <= old) {
+        return p;
+    }
+
+    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
+
+    /* the last block grows in place */
+
+    if (p + old == a->last && n >= size
+        && n <= (size_t) (a->end - p))
+    {
+        ((size_t *) p)[-1] = n;
+        a->last = p + n;
+        return p;
+    }
+
+    q = tokenroute_usage_arena_malloc(ctx, size);
+    if (q == NULL) {
+        return NULL;
+    }
+
+    memcpy(q, p, old);
+
+    return q;
+}
+
+
+static void
+tokenroute_usage_arena_free(void *ctx, void *ptr)
+{
+    tokenroute_usage_arena_t  *a = ctx;
+
+    if (ptr != NULL
+        && ((uintptr_t) ptr < (uintptr_t) a->buf
+            || (uintptr_t) ptr >= (uintptr_t) a->end))
+    {
+        free(ptr);
+    }
+}

@@ -1,0 +1,1153 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Unit tests for token usage extraction and cost (src/tokenroute_usage.c):
+ * realistic OpenAI and Anthropic bodies and streams, each fed whole, split
+ * in two at every offset and one byte at a time (streams through the SSE
+ * splitter, src/tokenroute_sse.c).  Prints TAP.
+ */
+
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tokenroute_sse.h>
+#include <tokenroute_usage.h>
+
+
+/* prices, nano-USD per million tokens */
+#define GPT4O_IN         2500000000LL    /* $2.50 */
+#define GPT4O_CACHED     1250000000LL    /* $1.25 */
+#define GPT4O_OUT       10000000000LL    /* $10 */
+#define MINI_IN           150000000LL    /* $0.15 */
+#define MINI_CACHED        75000000LL    /* $0.075 */
+#define MINI_OUT          600000000LL    /* $0.60 */
+#define SONNET_IN        3000000000LL    /* $3 */
+#define SONNET_CACHED     300000000LL    /* $0.30 */
+#define SONNET_OUT      15000000000LL    /* $15 */
+
+#define FLAGS_LEN        512
+
+
+typedef struct {
+    int64_t      input;
+    int64_t      cached;
+    int64_t      write;
+    int64_t      output;
+    int64_t      content;
+    int          seen_input;
+    int          seen_output;
+    int          error;
+    const char  *flags;          /* per event, for streams */
+    int64_t      in_price;
+    int64_t      cached_price;
+    int64_t      out_price;
+    int64_t      cost;
+    int64_t      estimate;
+} expect_t;
+
+
+typedef struct {
+    int                  api;
+    tokenroute_usage_t  *usage;
+    char                 flags[FLAGS_LEN];
+    size_t               len;
+} stream_t;
+
+
+static void ok(int cond, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_equal(const tokenroute_usage_t *a,
+    const tokenroute_usage_t *b);
+static void check_usage(const char *name, const tokenroute_usage_t *u,
+    const expect_t *e);
+static int json_run(int api, const char *body, size_t len, size_t cut,
+    int bytewise, tokenroute_usage_t *u);
+static void check_json(const char *name, int api, const char *body,
+    int rc_expect, const expect_t *e);
+static int stream_handler(void *ctx, const char *event, size_t event_len,
+    const char *data, size_t data_len, int truncated);
+static int stream_run(int api, const char *s, size_t len, size_t cut,
+    int bytewise, tokenroute_usage_t *u, stream_t *st);
+static void check_stream(const char *name, int api, const char *s,
+    const expect_t *e);
+static char *strip_event_lines(const char *s);
+static char *to_crlf(const char *s);
+static int ev(int api, const char *name, const char *data,
+    tokenroute_usage_t *u);
+static void test_events(void);
+static void test_cost(void);
+
+
+static int  tests;
+static int  failed;
+
+
+/* gpt-4o, with a decoy "usage" inside choices */
+static const char  openai_body[] =
+    "{\n"
+    "  \"id\": \"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT\",\n"
+    "  \"object\": \"chat.completion\",\n"
+    "  \"created\": 1741569952,\n"
+    "  \"model\": \"gpt-4o-2024-08-06\",\n"
+    "  \"choices\": [\n"
+    "    {\n"
+    "      \"index\": 0,\n"
+    "      \"message\": {\n"
+    "        \"role\": \"assistant\",\n"
+    "        \"content\": \"Hello! How can I assist you today? \\u00e9\\n\",\n"
+    "        \"refusal\": null,\n"
+    "        \"annotations\": []\n"
+    "      },\n"
+    "      \"usage\": {\"prompt_tokens\": 999999},\n"
+    "      \"logprobs\": null,\n"
+    "      \"finish_reason\": \"stop\"\n"
+    "    }\n"
+    "  ],\n"
+    "  \"usage\": {\n"
+    "    \"prompt_tokens\": 2006,\n"
+    "    \"completion_tokens\": 300,\n"
+    "    \"total_tokens\": 2306,\n"
+    "    \"prompt_tokens_details\": {\n"
+    "      \"cached_tokens\": 1920,\n"
+    "      \"audio_tokens\": 0\n"
+    "    },\n"
+    "    \"completion_tokens_details\": {\n"
+    "      \"reasoning_tokens\": 0,\n"
+    "      \"audio_tokens\": 0,\n"
+    "      \"accepted_prediction_tokens\": 0,\n"
+    "      \"rejected_prediction_tokens\": 0\n"
+    "    }\n"
+    "  },\n"
+    "  \"service_tier\": \"default\",\n"
+    "  \"system_fingerprint\": \"fp_fc9f1d7035\"\n"
+    "}\n";
+
+
+static const char  openai_error_body[] =
+    "{\n"
+    "    \"error\": {\n"
+    "        \"message\": \"Rate limit reached for gpt-4o in organization "
+    "org-abc on tokens per min (TPM): Limit 30000, Used 29000.\",\n"
+    "        \"type\": \"tokens\",\n"
+    "        \"param\": null,\n"
+    "        \"code\": \"rate_limit_exceeded\"\n"
+    "    }\n"
+    "}\n";
+
+
+static const char  anthropic_body[] =
+    "{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\","
+    "\"role\":\"assistant\",\"model\":\"claude-sonnet-4-20250514\","
+    "\"content\":[{\"type\":\"text\",\"text\":\"Hello! \\\"Quoted\\\"\"},"
+    "{\"type\":\"tool_use\",\"id\":\"toolu_01A\",\"name\":\"get_weather\","
+    "\"input\":{\"location\":\"Paris\",\"usage\":{\"input_tokens\":7}}}],"
+    "\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
+    "\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":1500,"
+    "\"cache_read_input_tokens\":3000,\"output_tokens\":45,"
+    "\"service_tier\":\"standard\"}}";
+
+
+static const char  anthropic_error_body[] =
+    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+    "\"message\":\"Overloaded\"},"
+    "\"request_id\":\"req_011CSHoEeqs5C35K2UUqR7Fy\"}";
+
+
+/*
+ * gpt-4o-mini with stream_options.include_usage: role chunk, reasoning,
+ * content, a tool call's arguments in pieces, the finish chunk, the usage
+ * chunk and [DONE].  Generated bytes: "" 0, "Think" 5, "Hello" 5,
+ * " w\u00f6rld\n" 8, "" 0, "{\"location\":" 12, "\"Paris\"}" 8: 38.
+ */
+static const char  openai_stream[] =
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"system_fingerprint\":\"fp_06737a9306\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"Think\"},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w\\u00f6rld\\n\"},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+    "\"id\":\"call_DdmO9pD3xa9XTPNJ32zg2hcA\",\"type\":\"function\","
+    "\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+    "\"function\":{\"arguments\":\"{\\\"location\\\":\"}}]},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+    "\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]},"
+    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
+    "\"finish_reason\":\"tool_calls\"}],\"usage\":null}\n"
+    "\n"
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1741569952,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[],\"usage\":{\"prompt_tokens\":1200,"
+    "\"completion_tokens\":42,\"total_tokens\":1242,"
+    "\"prompt_tokens_details\":{\"cached_tokens\":1024,\"audio_tokens\":0},"
+    "\"completion_tokens_details\":{\"reasoning_tokens\":0,"
+    "\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+    "\"rejected_prediction_tokens\":0}}}\n"
+    "\n"
+    "data: [DONE]\n"
+    "\n";
+
+
+/* an OpenAI-compatible host: usage on the finish chunk, then an error */
+static const char  openai_host_stream[] =
+    ": OPENROUTER PROCESSING\n"
+    "\n"
+    "data: {\"id\":\"gen-1\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"Hi there\"},"
+    "\"finish_reason\":null}]}\n"
+    "\n"
+    "data: {\"id\":\"gen-1\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"!\"},\"finish_reason\":\"stop\"}],"
+    "\"usage\":{\"prompt_tokens_details\":{\"cached_tokens\":0},"
+    "\"prompt_tokens\":15,\"completion_tokens\":3,\"total_tokens\":18}}\n"
+    "\n"
+    "data: {\"error\":{\"message\":\"Internal error\","
+    "\"type\":\"server_error\",\"code\":500}}\n"
+    "\n"
+    "data: [DONE]\n"
+    "\n";
+
+
+/*
+ * claude-sonnet-4: thinking, text, a tool_use block, message_delta with
+ * usage, message_stop.  Generated bytes: "Let me see." 11, "Hello" 5,
+ * "!\nI'll check \"Paris\"." 21, "" 0, "{\"location\": \"Par" 17,
+ * "is\"}" 4: 58; the signature does not count.
+ */
+static const char  anthropic_stream[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":"
+    "{\"id\":\"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+    "\"model\":\"claude-sonnet-4-20250514\",\"stop_reason\":null,"
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,"
+    "\"cache_creation_input_tokens\":2000,\"cache_read_input_tokens\":5000,"
+    "\"output_tokens\":1,\"service_tier\":\"standard\"}}}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,"
+    "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n"
+    "\n"
+    "event: ping\n"
+    "data: {\"type\": \"ping\"}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,"
+    "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Let me see.\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,"
+    "\"delta\":{\"type\":\"signature_delta\","
+    "\"signature\":"
+    "\"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds\"}}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":1,"
+    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":1,"
+    "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":1,"
+    "\"delta\":{\"type\":\"text_delta\","
+    "\"text\":\"!\\nI'll check \\\"Paris\\\".\"}}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":1}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":2,"
+    "\"content_block\":{\"type\":\"tool_use\","
+    "\"id\":\"toolu_01T1x1fJ34qAmk2tNTrN7Up6\","
+    "\"name\":\"get_weather\",\"input\":{}}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":2,"
+    "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":2,"
+    "\"delta\":{\"type\":\"input_json_delta\","
+    "\"partial_json\":\"{\\\"location\\\": \\\"Par\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":2,"
+    "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"is\\\"}\"}}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":2}\n"
+    "\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
+    "\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}\n"
+    "\n"
+    "event: message_stop\n"
+    "data: {\"type\":\"message_stop\"}\n"
+    "\n";
+
+
+/*
+ * message_delta carrying the input fields too (cumulative: the larger
+ * value wins, never the sum), and a stale second message_delta.
+ */
+static const char  anthropic_stream_input[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+    "\"model\":\"claude-sonnet-4-20250514\",\"stop_reason\":null,"
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,"
+    "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+    "\"output_tokens\":1}}}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,"
+    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"delta\":{\"type\":\"text_delta\",\"text\":\"Bonjour\"},"
+    "\"index\":0,\"type\":\"content_block_delta\"}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n"
+    "\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
+    "\"stop_sequence\":null},\"usage\":{\"input_tokens\":40,"
+    "\"cache_creation_input_tokens\":300,\"cache_read_input_tokens\":7000,"
+    "\"output_tokens\":89,\"server_tool_use\":{\"web_search_requests\":0}}}\n"
+    "\n"
+    "event: message_delta\n"
+    "data: {\"usage\":{\"output_tokens\":50,\"input_tokens\":40},"
+    "\"type\":\"message_delta\",\"delta\":{}}\n"
+    "\n"
+    "event: message_stop\n"
+    "data: {\"type\":\"message_stop\"}\n"
+    "\n";
+
+
+/* overloaded after HTTP 200 */
+static const char  anthropic_stream_error[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_3\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+    "\"model\":\"claude-sonnet-4-20250514\",\"stop_reason\":null,"
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":10,"
+    "\"output_tokens\":1}}}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,"
+    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,"
+    "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n"
+    "\n"
+    "event: error\n"
+    "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+    "\"message\":\"Overloaded\"}}\n"
+    "\n";
+
+
+int
+main(void)
+{
+    char      *s;
+    expect_t   e;
+
+    /* non-streamed bodies */
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 2006 - 1920;
+    e.cached = 1920;
+    e.output = 300;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.in_price = GPT4O_IN;
+    e.cached_price = GPT4O_CACHED;
+    e.out_price = GPT4O_OUT;
+    e.cost = 86 * 2500 + 1920 * 1250 + 300 * 10000;
+    check_json("OpenAI body", TOKENROUTE_API_OPENAI, openai_body, 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.error = 1;
+    check_json("OpenAI error body", TOKENROUTE_API_OPENAI, openai_error_body,
+               0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 12;
+    e.cached = 3000;
+    e.write = 1500;
+    e.output = 45;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.in_price = SONNET_IN;
+    e.cached_price = SONNET_CACHED;
+    e.out_price = SONNET_OUT;
+    e.cost = 12 * 3000 + 3000 * 300 + 1500 * 3750 + 45 * 15000;
+    check_json("Anthropic body", TOKENROUTE_API_ANTHROPIC, anthropic_body, 0,
+               &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.error = 1;
+    check_json("Anthropic error body", TOKENROUTE_API_ANTHROPIC,
+               anthropic_error_body, 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 5;
+    e.cached = 2;
+    e.output = 3;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    check_json("OpenAI body, details first, error null",
+               TOKENROUTE_API_OPENAI,
+               "{\"error\":null,\"usage\":{\"prompt_tokens_details\":"
+               "{\"cached_tokens\":2},\"completion_tokens\":3.0,"
+               "\"prompt_tokens\":7}}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.error = 1;
+    check_json("an error string", TOKENROUTE_API_OPENAI,
+               "{\"error\":\"boom\",\"usage\":null}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 1;
+    e.seen_input = 1;
+    check_json("error false", TOKENROUTE_API_ANTHROPIC,
+               "{\"error\":false,\"usage\":{\"input_tokens\":1}}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    check_json("usage null", TOKENROUTE_API_OPENAI,
+               "{\"choices\":[{\"usage\":{\"prompt_tokens\":1}}],"
+               "\"usage\":null}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    check_json("Anthropic keys in an OpenAI body", TOKENROUTE_API_OPENAI,
+               "{\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 100;
+    e.seen_input = 1;
+    check_json("a body cut short keeps what was read",
+               TOKENROUTE_API_ANTHROPIC,
+               "{\"usage\":{\"input_tokens\":100,\"output_tok", -1, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.output = 4;
+    e.seen_output = 1;
+    check_json("invalid JSON keeps what was read", TOKENROUTE_API_ANTHROPIC,
+               "{\"usage\":{\"output_tokens\":4}, oops}", -1, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    check_json("not JSON", TOKENROUTE_API_OPENAI,
+               "<html>502 Bad Gateway</html>", -1, &e);
+
+    /* streams */
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 1200 - 1024;
+    e.cached = 1024;
+    e.output = 42;
+    e.content = 38;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.flags = "0 0 0 0 0 0 0 8 2 1";
+    e.in_price = MINI_IN;
+    e.cached_price = MINI_CACHED;
+    e.out_price = MINI_OUT;
+    e.cost = 176 * 150 + 1024 * 75 + 42 * 600;
+    e.estimate = 10;
+    check_stream("OpenAI stream", TOKENROUTE_API_OPENAI, openai_stream, &e);
+
+    s = to_crlf(openai_stream);
+    check_stream("OpenAI stream over CRLF", TOKENROUTE_API_OPENAI, s, &e);
+    free(s);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 15;
+    e.output = 3;
+    e.content = 9;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.error = 1;
+    e.flags = "0 8 4 1";
+    e.in_price = MINI_IN;
+    e.cached_price = MINI_CACHED;
+    e.out_price = MINI_OUT;
+    e.cost = 15 * 150 + 3 * 600;
+    e.estimate = 3;
+    check_stream("OpenAI-compatible stream, usage with choices, then error",
+                 TOKENROUTE_API_OPENAI, openai_host_stream, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 25;
+    e.cached = 5000;
+    e.write = 2000;
+    e.output = 89;
+    e.content = 58;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.flags = "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 8";
+    e.in_price = SONNET_IN;
+    e.cached_price = SONNET_CACHED;
+    e.out_price = SONNET_OUT;
+    e.cost = 25 * 3000 + 5000 * 300 + 2000 * 3750 + 89 * 15000;
+    e.estimate = 15;
+    check_stream("Anthropic stream", TOKENROUTE_API_ANTHROPIC,
+                 anthropic_stream, &e);
+
+    s = strip_event_lines(anthropic_stream);
+    check_stream("Anthropic stream without event lines",
+                 TOKENROUTE_API_ANTHROPIC, s, &e);
+    free(s);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 40;
+    e.cached = 7000;
+    e.write = 300;
+    e.output = 89;
+    e.content = 7;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.flags = "0 0 0 0 0 0 8";
+    e.in_price = SONNET_IN;
+    e.cached_price = SONNET_CACHED;
+    e.out_price = SONNET_OUT;
+    e.cost = 40 * 3000 + 7000 * 300 + 300 * 3750 + 89 * 15000;
+    e.estimate = 2;
+    check_stream("Anthropic stream, input usage in message_delta",
+                 TOKENROUTE_API_ANTHROPIC, anthropic_stream_input, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 10;
+    e.output = 1;
+    e.content = 3;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.error = 1;
+    e.flags = "0 0 0 4";
+    e.in_price = SONNET_IN;
+    e.cached_price = SONNET_CACHED;
+    e.out_price = SONNET_OUT;
+    e.cost = 10 * 3000 + 1 * 15000;
+    e.estimate = 1;
+    check_stream("Anthropic stream, overloaded_error event",
+                 TOKENROUTE_API_ANTHROPIC, anthropic_stream_error, &e);
+
+    test_events();
+    test_cost();
+
+    printf("1..%d\n", tests);
+
+    return failed ? 1 : 0;
+}
+
+
+static int
+usage_equal(const tokenroute_usage_t *a, const tokenroute_usage_t *b)
+{
+    return a->input_tokens == b->input_tokens
+           && a->cached_tokens == b->cached_tokens
+           && a->cache_write_tokens == b->cache_write_tokens
+           && a->output_tokens == b->output_tokens
+           && a->content_bytes == b->content_bytes
+           && a->seen_input == b->seen_input
+           && a->seen_output == b->seen_output
+           && a->error == b->error;
+}
+
+
+static void
+check_usage(const char *name, const tokenroute_usage_t *u, const expect_t *e)
+{
+    int64_t  cost;
+
+    ok(u->input_tokens == e->input && u->cached_tokens == e->cached
+       && u->cache_write_tokens == e->write && u->output_tokens == e->output,
+       "%s: input %lld, cached %lld, cache write %lld, output %lld", name,
+       (long long) u->input_tokens, (long long) u->cached_tokens,
+       (long long) u->cache_write_tokens, (long long) u->output_tokens);
+
+    ok(u->seen_input == e->seen_input && u->seen_output == e->seen_output
+       && u->error == e->error,
+       "%s: seen_input %d, seen_output %d, error %d", name,
+       (int) u->seen_input, (int) u->seen_output, (int) u->error);
+
+    ok(u->content_bytes == e->content, "%s: content_bytes %lld", name,
+       (long long) u->content_bytes);
+
+    ok(tokenroute_usage_estimate_output(u) == e->estimate,
+       "%s: estimated output %lld", name,
+       (long long) tokenroute_usage_estimate_output(u));
+
+    cost = tokenroute_usage_cost(u, e->in_price, e->cached_price,
+                                 e->out_price);
+
+    ok(cost == e->cost, "%s: cost %lld nano-USD (want %lld)", name,
+       (long long) cost, (long long) e->cost);
+}
+
+
+/* feeds the body whole (cut == len), in two pieces, or byte by byte */
+
+static int
+json_run(int api, const char *body, size_t len, size_t cut, int bytewise,
+    tokenroute_usage_t *u)
+{
+    int                      rc;
+    size_t                   i;
+    tokenroute_usage_json_t  uj;
+
+    memset(u, 0, sizeof(tokenroute_usage_t));
+
+    if (tokenroute_usage_json_init(&uj, api, u) != 0) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+
+    rc = 0;
+
+    if (bytewise) {
+        for (i = 0; i < len && rc == 0; i++) {
+            rc = tokenroute_usage_json_feed(&uj, body + i, 1);
+        }
+
+    } else {
+        rc = tokenroute_usage_json_feed(&uj, body, cut);
+
+        if (rc == 0) {
+            rc = tokenroute_usage_json_feed(&uj, body + cut, len - cut);
+        }
+    }
+
+    if (rc == 0) {
+        rc = tokenroute_usage_json_finish(&uj);
+    }
+
+    tokenroute_usage_json_free(&uj);
+
+    return rc;
+}
+
+
+static void
+check_json(const char *name, int api, const char *body, int rc_expect,
+    const expect_t *e)
+{
+    int                 rc, good;
+    size_t              len, i;
+    tokenroute_usage_t  u, v;
+
+    len = strlen(body);
+
+    rc = json_run(api, body, len, len, 0, &u);
+
+    ok(rc == rc_expect, "%s: parse result %d", name, rc);
+    check_usage(name, &u, e);
+
+    good = 1;
+
+    for (i = 0; i <= len && good; i++) {
+        rc = json_run(api, body, len, i, 0, &v);
+
+        if (rc != rc_expect || !usage_equal(&u, &v)) {
+            good = 0;
+        }
+    }
+
+    ok(good, "%s: the same split in two at every offset%s", name,
+       good ? "" : " (not at one)");
+
+    rc = json_run(api, body, len, 0, 1, &v);
+
+    ok(rc == rc_expect && usage_equal(&u, &v),
+       "%s: the same fed one byte at a time", name);
+}
+
+
+static int
+stream_handler(void *ctx, const char *event, size_t event_len,
+    const char *data, size_t data_len, int truncated)
+{
+    int        rc;
+    stream_t  *st = ctx;
+
+    if (truncated) {
+        return -1;
+    }
+
+    rc = tokenroute_usage_event(st->api, event, event_len, data, data_len,
+                                st->usage);
+
+    if (st->len + 8 < FLAGS_LEN) {
+        st->len += sprintf(st->flags + st->len, "%s%d", st->len ? " " : "",
+                           rc);
+    }
+
+    return 0;
+}
+
+
+static int
+stream_run(int api, const char *s, size_t len, size_t cut, int bytewise,
+    tokenroute_usage_t *u, stream_t *st)
+{
+    int               rc;
+    size_t            i;
+    tokenroute_sse_t  sse;
+
+    memset(u, 0, sizeof(tokenroute_usage_t));
+
+    st->api = api;
+    st->usage = u;
+    st->len = 0;
+    st->flags[0] = '\0';
+
+    if (tokenroute_sse_init(&sse, 64 * 1024, stream_handler, st) != 0) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+
+    if (bytewise) {
+        rc = 0;
+
+        for (i = 0; i < len && rc == 0; i++) {
+            rc = tokenroute_sse_feed(&sse, s + i, 1);
+        }
+
+    } else {
+        rc = tokenroute_sse_feed(&sse, s, cut);
+
+        if (rc == 0) {
+            rc = tokenroute_sse_feed(&sse, s + cut, len - cut);
+        }
+    }
+
+    tokenroute_sse_free(&sse);
+
+    return rc;
+}
+
+
+static void
+check_stream(const char *name, int api, const char *s, const expect_t *e)
+{
+    int                 rc, good;
+    size_t              len, i;
+    stream_t            st;
+    tokenroute_usage_t  u, v;
+
+    len = strlen(s);
+
+    rc = stream_run(api, s, len, len, 0, &u, &st);
+
+    ok(rc == 0 && strcmp(st.flags, e->flags) == 0,
+       "%s: event flags %s", name, st.flags);
+    check_usage(name, &u, e);
+
+    good = 1;
+
+    for (i = 0; i <= len && good; i++) {
+        rc = stream_run(api, s, len, i, 0, &v, &st);
+
+        if (rc != 0 || !usage_equal(&u, &v) || strcmp(st.flags, e->flags))
+        {
+            good = 0;
+        }
+    }
+
+    ok(good, "%s: the same split in two at every offset (%zu)", name,
+       len + 1);
+
+    rc = stream_run(api, s, len, 0, 1, &v, &st);
+
+    ok(rc == 0 && usage_equal(&u, &v) && strcmp(st.flags, e->flags) == 0,
+       "%s: the same fed one byte at a time", name);
+}
+
+
+static char *
+strip_event_lines(const char *s)
+{
+    char        *out, *q;
+    const char  *eol;
+
+    out = malloc(strlen(s) + 1);
+    if (out == NULL) {
+        exit(2);
+    }
+
+    q = out;
+
+    while (*s) {
+        eol = strchr(s, '\n');
+        eol = eol ? eol + 1 : s + strlen(s);
+
+        if (strncmp(s, "event:", 6) != 0) {
+            memcpy(q, s, eol - s);
+            q += eol - s;
+        }
+
+        s = eol;
+    }
+
+    *q = '\0';
+
+    return out;
+}
+
+
+static char *
+to_crlf(const char *s)
+{
+    char  *out, *q;
+
+    out = malloc(2 * strlen(s) + 1);
+    if (out == NULL) {
+        exit(2);
+    }
+
+    for (q = out; *s; s++) {
+        if (*s == '\n') {
+            *q++ = '\r';
+        }
+
+        *q++ = *s;
+    }
+
+    *q = '\0';
+
+    return out;
+}
+
+
+static int
+ev(int api, const char *name, const char *data, tokenroute_usage_t *u)
+{
+    return tokenroute_usage_event(api, name, name ? strlen(name) : 0, data,
+                                  strlen(data), u);
+}
+
+
+static void
+test_events(void)
+{
+    int                 rc;
+    char               *big, *p;
+    size_t              i, n;
+    tokenroute_usage_t  u, zero;
+
+    memset(&zero, 0, sizeof(tokenroute_usage_t));
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, "[DONE]", &u);
+    ok(rc == TOKENROUTE_EVENT_DONE && usage_equal(&u, &zero),
+       "event: [DONE]");
+
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, "not json", &u);
+    ok(rc == -1 && usage_equal(&u, &zero), "event: not JSON gives -1");
+
+    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+            "{\"usage\":{\"prompt_tokens\":5},\"choices\":[", &u);
+    ok(rc == -1 && usage_equal(&u, &zero),
+       "event: cut JSON gives -1 and leaves usage alone");
+
+    rc = ev(TOKENROUTE_API_ANTHROPIC, "message_delta",
+            "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}"
+            " x", &u);
+    ok(rc == -1 && usage_equal(&u, &zero), "event: trailing garbage is -1");
+
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, "", &u);
+    ok(rc == -1 && usage_equal(&u, &zero), "event: empty data gives -1");
+
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, "{\"choices\":[],\"usage\":null}",
+            &u);
+    ok(rc == 0 && usage_equal(&u, &zero),
+       "event: choices [] with usage null is not usage-only");
+
+    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+            "{\"choices\":[{\"delta\":{\"content\":\"x\"},"
+            "\"usage\":{\"prompt_tokens\":5},\"finish_reason\":null}],"
+            "\"usage\":null}", &u);
+    ok(rc == 0 && u.content_bytes == 1 && !u.seen_input,
+       "event: a usage inside choices is not the usage");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    ev(TOKENROUTE_API_OPENAI, NULL,
+       "{\"choices\":[],\"usage\":{\"prompt_tokens\":10,"
+       "\"completion_tokens\":4,"
+       "\"prompt_tokens_details\":{\"cached_tokens\":3}}}", &u);
+    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+            "{\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
+            "\"completion_tokens\":6}}", &u);
+    ok(rc == TOKENROUTE_EVENT_USAGE_ONLY && u.input_tokens == 12
+       && u.cached_tokens == 0 && u.output_tokens == 6,
+       "event: the last OpenAI usage wins");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, "error",
+            "{\"message\":\"upstream went away\"}", &u);
+    ok(rc == TOKENROUTE_EVENT_ERROR && u.error,
+       "event: an \"error\" event name is an error");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, "{\"error\":true}", &u);
+    ok(rc == TOKENROUTE_EVENT_ERROR && u.error, "event: error true");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, "{\"error\":500}", &u);
+    ok(rc == TOKENROUTE_EVENT_ERROR && u.error, "event: error 500");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+            "{\"error\":null,\"choices\":[{\"delta\":{},"
+            "\"finish_reason\":\"stop\"}]}", &u);
+    ok(rc == TOKENROUTE_EVENT_FINAL && !u.error, "event: error null");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+            "{\"choices\":[{\"delta\":{\"content\":null,"
+            "\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"f\","
+            "\"arguments\":\"{}\"}},{\"index\":1,\"function\":"
+            "{\"arguments\":\"[1]\"}}]},\"finish_reason\":\"length\"},"
+            "{\"delta\":{\"content\":\"ab\"},\"finish_reason\":null}]}",
+            &u);
+    ok(rc == TOKENROUTE_EVENT_FINAL && u.content_bytes == 7,
+       "event: two tool calls and two choices count 7 bytes (%lld)",
+       (long long) u.content_bytes);
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_ANTHROPIC, "mystery",
+            "{\"type\":\"mystery\",\"usage\":{\"output_tokens\":9},"
+            "\"delta\":{\"text\":\"abc\"}}", &u);
+    ok(rc == 0 && usage_equal(&u, &zero), "event: unknown types are ignored");
+
+    rc = ev(TOKENROUTE_API_ANTHROPIC, "ping", "{\"type\": \"ping\"}", &u);
+    ok(rc == 0 && usage_equal(&u, &zero), "event: ping is ignored");
+
+    rc = ev(TOKENROUTE_API_ANTHROPIC, "content_block_delta",
+            "{\"type\":\"content_block_delta\",\"index\":0,"
+            "\"delta\":{\"type\":\"text_delta\",\"text\":"
+            "{\"text\":\"nested\"}}}", &u);
+    ok(rc == 0 && u.content_bytes == 0,
+       "event: only string deltas count");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_ANTHROPIC, "message_delta",
+            "{\"type\":\"message_delta\",\"delta\":{},"
+            "\"usage\":{\"output_tokens\":-3}}", &u);
+    ok(rc == 0 && u.output_tokens == 0 && !u.seen_output,
+       "event: a negative count is ignored");
+
+    /* deeper than TOKENROUTE_USAGE_DEPTH, then usage after it */
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+            "{\"x\":[[[[[[[[[[[[{\"usage\":{\"prompt_tokens\":1}}"
+            "]]]]]]]]]]]],"
+            "\"choices\":[],\"usage\":{\"prompt_tokens\":8,"
+            "\"completion_tokens\":2}}", &u);
+    ok(rc == TOKENROUTE_EVENT_USAGE_ONLY && u.input_tokens == 8
+       && u.output_tokens == 2, "event: deep nesting is skipped");
+
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, "[1, {\"usage\": null}]", &u);
+    ok(rc == 0, "event: JSON that is not an object has no flags");
+
+    /*
+     * yajl's state stack outgrows its first block after the decoding
+     * buffer was allocated behind it: the arena copies it
+     */
+
+    n = 300;
+    big = malloc(2 * n + 256);
+    if (big == NULL) {
+        exit(2);
+    }
+
+    p = big;
+    p += sprintf(p, "{\"id\":\"a\\n\",\"x\":");
+    memset(p, '[', n);
+    p += n;
+    memset(p, ']', n);
+    p += n;
+    sprintf(p, ",\"choices\":[],\"usage\":{\"completion_tokens\":3}}");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, big, &u);
+    ok(rc == TOKENROUTE_EVENT_USAGE_ONLY && u.output_tokens == 3,
+       "event: %zu nested arrays", n);
+
+    free(big);
+
+    /*
+     * a delta far larger than the parser's stack arena, full of escapes:
+     * yajl's buffers move to the heap (and back: ASan checks)
+     */
+
+    n = 30000;
+    big = malloc(n * 2 + 256);
+    if (big == NULL) {
+        exit(2);
+    }
+
+    p = big;
+    p += sprintf(p, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
+
+    for (i = 0; i < n; i++) {
+        *p++ = '\\';
+        *p++ = (i % 2) ? 'n' : 't';
+    }
+
+    sprintf(p, "\"},\"finish_reason\":null}],\"usage\":null}");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    rc = ev(TOKENROUTE_API_OPENAI, NULL, big, &u);
+    ok(rc == 0 && u.content_bytes == (int64_t) n,
+       "event: a %zu-byte delta counts %lld", n, (long long) u.content_bytes);
+
+    free(big);
+}
+
+
+static void
+test_cost(void)
+{
+    tokenroute_usage_t  u;
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    ok(tokenroute_usage_cost(&u, SONNET_IN, SONNET_CACHED, SONNET_OUT) == 0,
+       "cost: no tokens cost nothing");
+
+    u.input_tokens = 1;
+    ok(tokenroute_usage_cost(&u, 1, 0, 0) == 1,
+       "cost: a millionth of a nano-USD rounds up to 1");
+
+    u.input_tokens = 1;
+    u.cached_tokens = 1;
+    u.cache_write_tokens = 1;
+    u.output_tokens = 1;
+    ok(tokenroute_usage_cost(&u, 1, 1, 1) == 4,
+       "cost: each part rounds up on its own");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.cache_write_tokens = 1000000;
+    ok(tokenroute_usage_cost(&u, SONNET_IN, 0, 0) == 3750000000LL,
+       "cost: a million cache writes at $3 cost $3.75");
+
+    ok(tokenroute_usage_cost(&u, 1, 0, 0) == 2,
+       "cost: 1.25 nano-USD of cache writes rounds up to 2");
+
+    u.cache_write_tokens = 800000;
+    ok(tokenroute_usage_cost(&u, 1, 0, 0) == 1,
+       "cost: cache writes round once, not per step (0.8 * 1.25 = 1)");
+
+    u.cache_write_tokens = 3;
+    ok(tokenroute_usage_cost(&u, 1000001, 0, 0) == 4,
+       "cost: 3 cache writes at 1000001 cost 3.75000375, so 4");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = 1000;
+    u.cached_tokens = 1000;
+    u.output_tokens = 1000;
+    ok(tokenroute_usage_cost(&u, SONNET_IN, SONNET_CACHED, SONNET_OUT)
+       == 3000000 + 300000 + 15000000,
+       "cost: input, cached and output at their own prices");
+
+    ok(tokenroute_usage_cost(&u, -1, 0, 0) == -1,
+       "cost: a negative price is an error");
+
+    u.output_tokens = -1;
+    ok(tokenroute_usage_cost(&u, 1, 1, 1) == -1,
+       "cost: a negative count is an error");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.output_tokens = INT64_MAX / 2;
+    u.input_tokens = INT64_MAX / 2;
+    ok(tokenroute_usage_cost(&u, SONNET_IN, 0, SONNET_OUT) == INT64_MAX,
+       "cost: saturates at INT64_MAX");
+
+    u.input_tokens = 0;
+    u.output_tokens = 0;
+    u.cache_write_tokens = INT64_MAX / 4;
+    ok(tokenroute_usage_cost(&u, 1, 0, 0) == INT64_MAX,
+       "cost: saturates on huge cache writes");
+
+    ok(tokenroute_usage_cost(&u, 0, 0, 0) == 0,
+       "cost: free cache writes cost nothing however many");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    ok(tokenroute_usage_estimate_output(&u) == 0, "estimate: 0 bytes, 0");
+
+    u.content_bytes = 1;
+    ok(tokenroute_usage_estimate_output(&u) == 1, "estimate: 1 byte, 1");
+
+    u.content_bytes = 4;
+    ok(tokenroute_usage_estimate_output(&u) == 1, "estimate: 4 bytes, 1");
+
+    u.content_bytes = 5;
+    ok(tokenroute_usage_estimate_output(&u) == 2, "estimate: 5 bytes, 2");
+
+    u.content_bytes = INT64_MAX;
+    ok(tokenroute_usage_estimate_output(&u) == INT64_MAX / 4 + 1,
+       "estimate: no overflow");
+}
+
+
+static void
+ok(int cond, const char *fmt, ...)
+{
+    va_list  ap;
+
+    tests++;
+
+    if (!cond) {
+        failed++;
+    }
+
+    printf("%sok %d - ", cond ? "" : "not ", tests);
+
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+
+    printf("\n");
+}
