@@ -31,8 +31,9 @@ port_busy() {
 start() {
     port="${1:-8080}"
     provider_port=$((port + 1))
+    redis_port=$((port + 2))
 
-    for p in "$port" "$provider_port"; do
+    for p in "$port" "$provider_port" "$redis_port"; do
         if port_busy "$p"; then
             echo "demo: port $p on 127.0.0.1 is in use; try: make demo PORT=9080" >&2
             exit 1
@@ -43,13 +44,16 @@ start() {
     mkdir -p "$run"
     rm -f "$run/error.log"
 
-    redis-server --unixsocket "$run/redis.sock" --unixsocketperm 700 \
-        --port 0 --save '' --appendonly no --dir "$run" \
-        --pidfile "$run/redis.pid" --daemonize yes \
-        --logfile "$run/redis.log" || exit 1
+    # TCP on loopback: nginx's workers run as another user than the
+    # master, and would not be let into a root-owned unix socket
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
+        --appendonly no --dir "$run" --pidfile "$run/redis.pid" \
+        --daemonize yes --logfile "$run/redis.log" || exit 1
+
+    redis="127.0.0.1:$redis_port"
 
     for _ in $(seq 50); do
-        [ -S "$run/redis.sock" ] && break
+        port_busy "$redis_port" && break
         sleep 0.1
     done
 
@@ -86,7 +90,10 @@ http {
     uwsgi_temp_path $run/uwsgi;
     scgi_temp_path $run/scgi;
 
-    tokenroute_redis unix:$run/redis.sock;
+    tokenroute_redis $redis;
+
+    include $repo/conf.d/tokenroute_log.conf;
+    access_log $run/tokenroute.log tokenroute;
 
     $providers
 
@@ -111,8 +118,10 @@ CONF
         exit 1
     fi
 
-    key=$("$build/tokenroute" --redis "unix:$run/redis.sock" \
+    key=$("$build/tokenroute" --redis "$redis" \
               keys create --name demo --json) || { stop; exit 1; }
+    "$build/tokenroute" --redis "$redis" \
+        credit add --account default --amount 10 > /dev/null || { stop; exit 1; }
     raw=$(printf '%s' "$key" | sed -n 's/.*"raw":"\([^"]*\)".*/\1/p')
 
     cat <<MSG
@@ -127,8 +136,10 @@ Try it:
     -d '{"model":"demo/gpt","messages":[{"role":"user","content":"Hi"}]}'
 
 Streaming: add "stream":true (and curl -N).  Models: GET /v1/models.
-Keys: $build/tokenroute --redis unix:$run/redis.sock keys list
-Logs: $run/error.log
+The demo key's account "default" has 10 USD of demo credit.
+Keys and usage: $build/tokenroute --redis $redis keys list
+                $build/tokenroute --redis $redis usage
+Logs: $run/error.log, $run/tokenroute.log (what each request cost)
 Stop: Ctrl-C here, or 'make stop' from another shell.
 
 MSG
