@@ -95,14 +95,14 @@ test: deps
 	$(MAKE) check-asan
 
 check: all unit
-	TOKENROUTE_BUILD=$(CURDIR)/$(BUILD) NGINX=$(NGINX) prove -r t/
+	TOKENROUTE_BUILD=$(CURDIR)/$(BUILD) TOKENROUTE_NGINX=$(NGINX) prove -r t/
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
 
 check-asan: asan
 	TOKENROUTE_BUILD=$(CURDIR)/build-asan TOKENROUTE_SANITIZE=1 \
-	    NGINX=$(NGINX) prove -r t/
+	    TOKENROUTE_NGINX=$(NGINX) prove -r t/
 
 demo: deps all
 	./conf.d/demo.sh start $(PORT)

@@ -9,6 +9,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 run="$repo/build/demo"
 build="${TOKENROUTE_BUILD:-$repo/build}"
 nginx="${NGINX:-/usr/sbin/nginx}"
+unset NGINX     # nginx would read it as inherited listening sockets
 
 stop() {
     for name in nginx redis; do

@@ -95,7 +95,9 @@ sub new {
 
 	my $build = $ENV{TOKENROUTE_BUILD} || "$REPO/build";
 	$self->{build} = abs_path($build) // $build;
-	$self->{nginx} = $ENV{NGINX} || '/usr/sbin/nginx';
+	# not $ENV{NGINX}: nginx reads that one as inherited listening sockets
+	$self->{nginx} = $ENV{TOKENROUTE_NGINX} || '/usr/sbin/nginx';
+	delete $ENV{NGINX};
 	$self->{module} = "$self->{build}/ngx_http_tokenroute_module.so";
 	$self->{cli} = "$self->{build}/tokenroute";
 	$self->{sanitize} = $ENV{TOKENROUTE_SANITIZE} ? 1 : 0;
