@@ -39,7 +39,8 @@ static ngx_int_t ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tokenroute_reject(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *message);
-static ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 static ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static void ngx_http_tokenroute_op_cleanup(void *data);
@@ -95,7 +96,7 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 
     ngx_hex_dump(ctx->request_id, id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2);
 
-    ctx->api = ngx_http_tokenroute_classify(r);
+    ctx->api = ngx_http_tokenroute_classify(r, ctx);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_UNKNOWN) {
@@ -104,7 +105,9 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
                                           "Unknown API endpoint");
     }
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
+        || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
+    {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_NOT_ALLOWED,
                                               "method_not_allowed",
@@ -132,7 +135,9 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
                    "Malformed API key: tokenroute keys look like sk-tr-...");
     }
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
+        || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
+    {
         ctx->body_done = 1;
         return ngx_http_tokenroute_access_step(r, ctx);
     }
@@ -253,7 +258,9 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
 {
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
+        || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
+    {
         return NGX_DECLINED;
     }
 
@@ -286,7 +293,14 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_tokenroute_route(r, ctx);
+    if (ngx_http_tokenroute_route(r, ctx) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    /* counting tokens costs nothing: the key is checked, nothing reserved */
+
+    return (ctx->api == NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS) ? NGX_DECLINED
+                                                              : NGX_OK;
 }
 
 
@@ -332,6 +346,11 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         return NGX_DONE;
     }
 
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL) {
+        ngx_http_finalize_request(r, ngx_http_tokenroute_send_model(r, ctx));
+        return NGX_DONE;
+    }
+
     if (ctx->req_status == TOKENROUTE_REQUEST_BAD_FIELD) {
         p = ngx_snprintf(msg, sizeof(msg) - 1,
                          "Invalid type for \"%s\"", ctx->req.bad_field);
@@ -360,15 +379,21 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
 
     if (ctx->upstream_body.data == NULL) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
-                   "unsupported_route",
-                   ctx->model->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC
-                   ? "This model is served by an Anthropic-type provider: "
-                     "call it on /v1/messages"
-                   : "This model is served by an OpenAI-type provider: "
-                     "call it on /v1/chat/completions");
+                                          "unsupported_route",
+                                          ctx->route_error);
     }
 
     model = ctx->model->id;
+
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS) {
+        if (ngx_http_tokenroute_key_allows_model(key, &model) != NGX_OK) {
+            ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;
+
+        } else {
+            ctx->decided = 1;
+            return NGX_OK;
+        }
+    }
 
     switch (ctx->admit) {
 
@@ -437,20 +462,52 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
     m = ctx->model;
     prov = m->provider;
+    type = prov->type;
 
-    type = (ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT)
-           ? NGX_HTTP_TOKENROUTE_OPENAI : NGX_HTTP_TOKENROUTE_ANTHROPIC;
+    switch (ctx->api) {
 
-    if (prov->type != type) {
-        /* no upstream body: decide() reports the unsupported route */
-        return NGX_DECLINED;
-    }
+    case NGX_HTTP_TOKENROUTE_API_CHAT:
+    case NGX_HTTP_TOKENROUTE_API_MESSAGES:
+        if (type != ((ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT)
+                     ? NGX_HTTP_TOKENROUTE_OPENAI
+                     : NGX_HTTP_TOKENROUTE_ANTHROPIC))
+        {
+            ctx->route_error = (type == NGX_HTTP_TOKENROUTE_ANTHROPIC)
+                ? "This model is served by an Anthropic-type provider: "
+                  "call it on /v1/messages"
+                : "This model is served by an OpenAI-type provider: "
+                  "call it on /v1/chat/completions";
+            return NGX_DECLINED;
+        }
 
-    if (type == NGX_HTTP_TOKENROUTE_OPENAI) {
-        ngx_str_set(&endpoint, "/chat/completions");
+        if (type == NGX_HTTP_TOKENROUTE_OPENAI) {
+            ngx_str_set(&endpoint, "/chat/completions");
 
-    } else {
-        ngx_str_set(&endpoint, "/messages");
+        } else {
+            ngx_str_set(&endpoint, "/messages");
+        }
+
+        break;
+
+    case NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS:
+        if (type != NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+            ctx->route_error = "Token counting is available for models of "
+                               "Anthropic-type providers only";
+            return NGX_DECLINED;
+        }
+
+        ngx_str_set(&endpoint, "/messages/count_tokens");
+        break;
+
+    default: /* NGX_HTTP_TOKENROUTE_API_EMBEDDINGS */
+        if (type != NGX_HTTP_TOKENROUTE_OPENAI) {
+            ctx->route_error = "Embeddings are available for models of "
+                               "OpenAI-type providers only";
+            return NGX_DECLINED;
+        }
+
+        ngx_str_set(&endpoint, "/embeddings");
+        break;
     }
 
     ctx->upstream_uri.len = prov->base_path.len + endpoint.len;
@@ -467,7 +524,8 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     rw.model_len = m->upstream_model.len;
 
     /* the provider's own usage report is what a stream is charged from */
-    rw.include_usage = (ctx->req.stream && type == NGX_HTTP_TOKENROUTE_OPENAI);
+    rw.include_usage = (ctx->req.stream
+                        && ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT);
 
     size = tokenroute_request_rewrite_size(ctx->body.len, &ctx->req, &rw);
 
@@ -564,10 +622,32 @@ ngx_http_tokenroute_reject(ngx_http_request_t *r,
 }
 
 
+typedef struct {
+    ngx_str_t     path;
+    ngx_uint_t    api;
+} ngx_http_tokenroute_endpoint_t;
+
+
+static ngx_http_tokenroute_endpoint_t  ngx_http_tokenroute_endpoints[] = {
+    { ngx_string("/chat/completions"), NGX_HTTP_TOKENROUTE_API_CHAT },
+    { ngx_string("/messages"), NGX_HTTP_TOKENROUTE_API_MESSAGES },
+    { ngx_string("/messages/count_tokens"),
+      NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS },
+    { ngx_string("/embeddings"), NGX_HTTP_TOKENROUTE_API_EMBEDDINGS },
+    { ngx_string("/models"), NGX_HTTP_TOKENROUTE_API_MODELS },
+    { ngx_null_string, 0 }
+};
+
+
+/* the endpoint is what follows the version segment: /v1/chat/completions */
+
 static ngx_uint_t
-ngx_http_tokenroute_classify(ngx_http_request_t *r)
+ngx_http_tokenroute_classify(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
 {
-    u_char  *p, *last;
+    u_char                          *p, *last;
+    size_t                           len;
+    ngx_http_tokenroute_endpoint_t  *e;
 
     last = r->uri.data + r->uri.len;
 
@@ -578,36 +658,27 @@ ngx_http_tokenroute_classify(ngx_http_request_t *r)
 
     p = ngx_strlchr(r->uri.data + 1, last, '/');
 
-    /* a single version segment: /v1/... */
-
     if (p == NULL) {
         return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
     }
 
-    switch (last - p) {
+    len = last - p;
 
-    case sizeof("/chat/completions") - 1:
-        if (ngx_strncmp(p, "/chat/completions",
-                        sizeof("/chat/completions") - 1) == 0)
-        {
-            return NGX_HTTP_TOKENROUTE_API_CHAT;
+    for (e = ngx_http_tokenroute_endpoints; e->path.len; e++) {
+        if (e->path.len == len && ngx_strncmp(p, e->path.data, len) == 0) {
+            return e->api;
         }
+    }
 
-        break;
+    /* /v1/models/{id}, where ids have slashes: anthropic/claude-... */
 
-    case sizeof("/messages") - 1:
-        if (ngx_strncmp(p, "/messages", sizeof("/messages") - 1) == 0) {
-            return NGX_HTTP_TOKENROUTE_API_MESSAGES;
-        }
+    if (len > sizeof("/models/") - 1
+        && ngx_strncmp(p, "/models/", sizeof("/models/") - 1) == 0)
+    {
+        ctx->model_path.data = p + sizeof("/models/") - 1;
+        ctx->model_path.len = last - ctx->model_path.data;
 
-        break;
-
-    case sizeof("/models") - 1:
-        if (ngx_strncmp(p, "/models", sizeof("/models") - 1) == 0) {
-            return NGX_HTTP_TOKENROUTE_API_MODELS;
-        }
-
-        break;
+        return NGX_HTTP_TOKENROUTE_API_MODEL;
     }
 
     return NGX_HTTP_TOKENROUTE_API_UNKNOWN;

@@ -234,6 +234,10 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
     output = ctx->req.max_tokens > 0 ? ctx->req.max_tokens
                                      : trmcf->default_max_tokens;
 
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
+        output = 0;
+    }
+
     price = m->input_price;
 
     if (m->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
@@ -556,7 +560,11 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
         return;
     }
 
-    if (!resp->complete || !u->seen_output) {
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
+        /* embeddings produce no tokens, and report only input */
+        u->output_tokens = 0;
+
+    } else if (!resp->complete || !u->seen_output) {
         estimate = tokenroute_usage_estimate_output(u);
 
         if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON && !u->seen_output) {

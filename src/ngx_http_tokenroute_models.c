@@ -87,3 +87,46 @@ ngx_http_tokenroute_send_models(ngx_http_request_t *r,
 
     return ngx_http_tokenroute_send_json(r, NGX_HTTP_OK, body, p - body);
 }
+
+
+/* GET /v1/models/{id}: one model, if this key may use it */
+
+ngx_int_t
+ngx_http_tokenroute_send_model(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    u_char                           *p, *body;
+    size_t                            len;
+    ngx_http_tokenroute_model_t      *m;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    m = ngx_http_tokenroute_find_model(trmcf, ctx->model_path.data,
+                                       ctx->model_path.len);
+
+    if (m == NULL
+        || ngx_http_tokenroute_key_allows_model(&ctx->key, &m->id) != NGX_OK)
+    {
+        /* the same answer either way: a key cannot probe the model table */
+        return ngx_http_tokenroute_send_error(r, ctx->shape,
+                                              NGX_HTTP_NOT_FOUND,
+                                              "model_not_found",
+                                              "The model does not exist or "
+                                              "this key may not use it");
+    }
+
+    len = sizeof(NGX_HTTP_TOKENROUTE_MODEL_ENTRY) - 1 + m->id.len
+          + NGX_TIME_T_LEN + m->provider->name.len;
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body, "{\"id\":\"%V\",\"object\":\"model\","
+                    "\"created\":%T,\"owned_by\":\"%V\"}",
+                    &m->id, trmcf->created, &m->provider->name);
+
+    return ngx_http_tokenroute_send_json(r, NGX_HTTP_OK, body, p - body);
+}

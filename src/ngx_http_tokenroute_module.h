@@ -25,6 +25,9 @@
 #define NGX_HTTP_TOKENROUTE_API_CHAT         1
 #define NGX_HTTP_TOKENROUTE_API_MESSAGES     2
 #define NGX_HTTP_TOKENROUTE_API_MODELS       3
+#define NGX_HTTP_TOKENROUTE_API_MODEL        4
+#define NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS 5
+#define NGX_HTTP_TOKENROUTE_API_EMBEDDINGS   6
 
 /* "sk-tr-" plus 43 base64url characters of 32 random bytes */
 #define NGX_HTTP_TOKENROUTE_KEY_PREFIX       "sk-tr-"
@@ -160,6 +163,8 @@ typedef struct {
     tokenroute_request_t             req;
 
     ngx_http_tokenroute_model_t     *model;
+    ngx_str_t                        model_path;   /* /v1/models/{id} */
+    const char                      *route_error;
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
 
@@ -226,6 +231,8 @@ ngx_int_t ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
 ngx_http_tokenroute_model_t *ngx_http_tokenroute_find_model(
     ngx_http_tokenroute_main_conf_t *trmcf, u_char *id, size_t len);
 ngx_int_t ngx_http_tokenroute_send_models(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_send_model(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 /* ngx_http_tokenroute_error.c */

@@ -187,6 +187,46 @@ $r = openai('gpt-close', stream_fn => 1,
 is(scalar @{ $r->{sse} }, 1, 'close: one event, then closed');
 ok($r->{error}, 'close: stream incomplete');
 
+# cache usage, x-mock-wait, stall-N and the aborts record
+
+$r = openai('gpt-usage-100-7-cached-40');
+is_deeply([ @{ $r->{json}{usage} }{qw(prompt_tokens completion_tokens)},
+	$r->{json}{usage}{prompt_tokens_details}{cached_tokens} ],
+	[ 100, 7, 40 ], 'openai cached-N: cached_tokens within prompt_tokens');
+
+$r = anthropic('claude-usage-100-7-cached-40-cwrite-30');
+is_deeply([ @{ $r->{json}{usage} }{qw(input_tokens output_tokens
+	cache_read_input_tokens cache_creation_input_tokens)} ],
+	[ 100, 7, 40, 30 ], 'anthropic cached-N cwrite-N');
+
+$r = anthropic('claude-usage-100-7-cached-40-cwrite-30', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+my $ms = decode_json($r->{sse}[0]{data});
+is_deeply([ @{ $ms->{message}{usage} }{qw(input_tokens
+	cache_read_input_tokens cache_creation_input_tokens)} ],
+	[ 100, 40, 30 ], 'anthropic stream: message_start cache usage');
+
+$t0 = time();
+$r = openai('gpt-x', headers => { 'x-mock-wait' => 0.6 });
+ok($r->{status} == 200 && time() - $t0 >= 0.55, 'x-mock-wait: waits');
+
+$t0 = time();
+$r = openai('gpt-stall-2', stream_fn => 1, timeout => 1.5,
+	extra => { stream => JSON::PP::true });
+is(scalar @{ $r->{sse} }, 2, 'stall-2: two events, then nothing');
+ok($r->{error} && time() - $t0 >= 1.4, 'stall-2: stream left open');
+
+my @ab;
+$t0 = time();
+while (time() - $t0 < 3) {
+	@ab = grep { ($_->{model} // '') eq 'gpt-stall-2' } $t->mock_aborts();
+	last if @ab;
+	select undef, undef, undef, 0.05;
+}
+is(scalar @ab, 1, 'stall-2: the closed stream is recorded');
+is_deeply([ @{ $ab[0] || {} }{qw(sent total reason)} ], [ 2, 6, 'peer closed' ],
+	'stall-2: abort record');
+
 # keep-alive: several requests on one connection
 
 my @ka = $t->http_keepalive(map { {

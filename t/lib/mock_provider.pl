@@ -7,7 +7,7 @@
 # records every request it receives as one JSON line.
 #
 # usage: mock_provider.pl --port P --record FILE [--delay SECONDS]
-#                         [--idle-timeout SECONDS]
+#                         [--idle-timeout SECONDS] [--aborts FILE]
 #
 # Behaviour switches, by the upstream model id received (substring match):
 #   error-429        429 with "retry-after: 1" and the provider's error JSON
@@ -22,10 +22,19 @@
 #   split            stream: every event is written in two pieces split in
 #                    the middle of its data line, with a pause in between
 #   usage-IN-OUT     usage reports IN input and OUT output tokens
+#   cached-N         usage reports N cache-read tokens: OpenAI
+#                    prompt_tokens_details.cached_tokens (part of
+#                    prompt_tokens, which stays IN), Anthropic
+#                    cache_read_input_tokens (besides input_tokens IN)
+#   cwrite-N         Anthropic: cache_creation_input_tokens N
+#   stall-N          stream: sends the first N events, then sends nothing
+#                    more and waits (at most 30 s) until the peer closes
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
 #
-# The request header "x-mock-delay: SECONDS" overrides the stream delay.
+# The request header "x-mock-delay: SECONDS" overrides the stream delay;
+# "x-mock-wait: SECONDS" waits that long (after recording the request)
+# before the response is sent, streamed or not.
 # GET /__health answers 200 "ok" and is not recorded.
 #
 # Record line: {time, conn, seq, method, path, version, headers (lower-cased
@@ -33,6 +42,10 @@
 # value] pairs as received), body (raw bytes), response: {status, body}}
 # where response.body is the full response body as generated (for a stream,
 # all events concatenated, even when the stream is cut short on purpose).
+#
+# With --aborts FILE, a stream the peer closed before its end (or that
+# could not be written) adds a line {time, conn, seq, path, model, sent,
+# total, reason} to FILE: sent of total events were written.
 
 ###############################################################################
 
@@ -46,6 +59,7 @@ use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h ceil);
+use Socket qw(MSG_PEEK);
 use Time::HiRes qw(time sleep);
 
 ###############################################################################
@@ -54,12 +68,14 @@ my $port;
 my $record;
 my $delay = 0.2;
 my $idle_timeout = 120;
+my $aborts;
 
 GetOptions(
 	'port=i' => \$port,
 	'record=s' => \$record,
 	'delay=f' => \$delay,
 	'idle-timeout=f' => \$idle_timeout,
+	'aborts=s' => \$aborts,
 ) or usage();
 
 usage() unless defined $port && defined $record;
@@ -268,6 +284,51 @@ sub record {
 	close $fh;
 }
 
+sub record_abort {
+	my ($req, $resp, $sent, $reason) = @_;
+
+	return unless defined $aborts;
+
+	my $model = (decode_body($req) // {})->{model};
+	my $line = $json_rec->encode({
+		time => time(),
+		conn => $req->{conn},
+		seq => $req->{seq},
+		path => $req->{path},
+		model => $model,
+		sent => $sent,
+		total => scalar @{ $resp->{events} },
+		reason => $reason,
+	}) . "\n";
+
+	open my $fh, '>>', $aborts or die "mock_provider: $aborts: $!\n";
+	flock($fh, LOCK_EX);
+	syswrite($fh, $line);
+	close $fh;
+}
+
+# Waits up to $secs; returns 1 as soon as the peer has closed the
+# connection (EOF or error), 0 after the full wait.
+
+sub wait_or_eof {
+	my ($c, $secs) = @_;
+
+	my $deadline = time() + $secs;
+
+	for (;;) {
+		my $left = $deadline - time();
+		return 0 if $left <= 0;
+		next unless IO::Select->new($c)->can_read($left);
+
+		# nothing is expected from the peer during a response: data is
+		# left alone (it is a pipelined request), only EOF counts
+		my $peek = '';
+		my $n = recv($c, $peek, 1, MSG_PEEK);
+		return 1 unless defined $n && length $peek;
+		sleep $left > 0.05 ? 0.05 : $left;
+	}
+}
+
 sub write_all {
 	my ($c, $data) = @_;
 
@@ -323,6 +384,9 @@ sub respond {
 
 	record($req, $resp);
 
+	my $wait = $req->{headers}{'x-mock-wait'};
+	sleep $wait if defined $wait && $wait =~ /^\d+(?:\.\d+)?$/ && $wait > 0;
+
 	if ($resp->{hang}) {
 		sleep $resp->{hang};
 		return 0;
@@ -369,9 +433,20 @@ sub send_stream {
 
 	my $d = $resp->{delay};
 	my $i = 0;
+	my $sent = 0;
 
 	for my $event (@{ $resp->{events} }) {
-		sleep $d if $i++ > 0;
+		if ($i++ > 0 && wait_or_eof($c, $d)) {
+			record_abort($req, $resp, $sent, 'peer closed');
+			return 0;
+		}
+
+		if (defined $resp->{stall} && $sent >= $resp->{stall}) {
+			my $closed = wait_or_eof($c, 30);
+			record_abort($req, $resp, $sent,
+				$closed ? 'peer closed' : 'stalled 30 s');
+			return 0;
+		}
 
 		my @pieces = ($event);
 		if ($resp->{split}) {
@@ -384,15 +459,24 @@ sub send_stream {
 		my $j = 0;
 		for my $piece (@pieces) {
 			sleep $d / 2 if $j++ > 0;
-			write_all($c, $chunked
+			if (!write_all($c, $chunked
 				? sprintf("%x\r\n%s\r\n", length $piece, $piece)
-				: $piece) or return 0;
+				: $piece))
+			{
+				record_abort($req, $resp, $sent, 'write failed');
+				return 0;
+			}
 		}
+
+		$sent++;
 
 		return 0 if $resp->{close_after} && $i >= $resp->{close_after};
 	}
 
-	write_all($c, "0\r\n\r\n") or return 0 if $chunked;
+	if ($chunked && !write_all($c, "0\r\n\r\n")) {
+		record_abort($req, $resp, $sent, 'write failed');
+		return 0;
+	}
 
 	return $keepalive;
 }
@@ -426,6 +510,21 @@ sub usage_of {
 	return ($1, $2) if $model =~ /usage-(\d+)-(\d+)/;
 	my $in = ceil(length($req->{body}) / 4);
 	return ($in > 0 ? $in : 1, 3);
+}
+
+# cache reads and cache writes the usage reports
+
+sub cache_of {
+	my ($model) = @_;
+
+	my $read = $model =~ /cached-(\d+)/ ? $1 + 0 : 0;
+	my $write = $model =~ /cwrite-(\d+)/ ? $1 + 0 : 0;
+	return ($read, $write);
+}
+
+sub stall_of {
+	my ($model) = @_;
+	return $model =~ /stall-(\d+)/ ? $1 + 0 : undef;
 }
 
 sub stream_delay {
@@ -499,6 +598,7 @@ sub openai {
 		if $model =~ /error-529/;
 
 	my ($in, $out) = usage_of($req, $model);
+	my ($cache_read) = cache_of($model);
 	my $id = 'chatcmpl-' . rand_id(29);
 	my $created = int time();
 	my @hdr = ([ 'x-request-id', 'req_' . rand_id(24) ],
@@ -508,7 +608,7 @@ sub openai {
 		prompt_tokens => $in + 0,
 		completion_tokens => $out + 0,
 		total_tokens => $in + $out,
-		prompt_tokens_details => { cached_tokens => 0 },
+		prompt_tokens_details => { cached_tokens => $cache_read },
 		completion_tokens_details => { reasoning_tokens => 0 },
 	};
 
@@ -598,6 +698,7 @@ sub openai {
 		delay => stream_delay($req, $model),
 		close_after => $model =~ /close/ ? 1 : 0,
 		split => $model =~ /split/ ? 1 : 0,
+		stall => stall_of($model),
 	};
 }
 
@@ -656,6 +757,7 @@ sub anthropic {
 		if $model =~ /error-529/;
 
 	my ($in, $out) = usage_of($req, $model);
+	my ($cache_read, $cache_write) = cache_of($model);
 	my $id = 'msg_' . rand_id(24);
 	my @hdr = ([ 'request-id', 'req_' . rand_id(24) ]);
 
@@ -673,8 +775,8 @@ sub anthropic {
 			usage => {
 				input_tokens => $in + 0,
 				output_tokens => $out + 0,
-				cache_creation_input_tokens => 0,
-				cache_read_input_tokens => 0,
+				cache_creation_input_tokens => $cache_write,
+				cache_read_input_tokens => $cache_read,
 			},
 		}, @hdr);
 	}
@@ -706,8 +808,8 @@ sub anthropic {
 				usage => {
 					input_tokens => $in + 0,
 					output_tokens => 1,
-					cache_creation_input_tokens => 0,
-					cache_read_input_tokens => 0,
+					cache_creation_input_tokens => $cache_write,
+					cache_read_input_tokens => $cache_read,
 				},
 			},
 		}),
@@ -747,6 +849,7 @@ sub anthropic {
 		delay => stream_delay($req, $model),
 		close_after => $model =~ /close/ ? 1 : 0,
 		split => $model =~ /split/ ? 1 : 0,
+		stall => stall_of($model),
 	};
 }
 

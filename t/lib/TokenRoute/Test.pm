@@ -23,14 +23,26 @@ package TokenRoute::Test;
 #   port(NAME), testdir, build_dir, repo
 #   start_redis, stop_redis, redis_port, redis(@cmd)
 #   start_mock(delay => S, idle_timeout => S, name => 'mock'), stop_mock,
-#       mock_requests(NAME), clear_mock_requests(NAME)
+#       mock_requests(NAME), clear_mock_requests(NAME), mock_aborts(NAME)
 #   default_conf, write_nginx_conf(HTTP, SERVER), start_nginx, reload_nginx,
 #       stop_nginx, nginx_pid, workers, error_log
 #   start_gateway(http => EXTRA, server => EXTRA, mock => {OPTS})
+#   start_nginx_instance(NAME, http => EXTRA, server => EXTRA): one more
+#       nginx with default_conf() + extras, on port(NAME), in testdir/NAME,
+#       sharing Redis and the mock; stop_nginx_instance(NAME),
+#       error_log(NAME)
+#   redis_hash(KEY)  HGETALL as a hashref
+#   wait_until(TIMEOUT, SUB)  polls SUB every 50 ms; its last value
 #   cli(@args), cli_raw(@args), create_key(name, models, expires, limit,
 #       account), key_hash(RAW)
 #   http(method, path, headers, body, timeout, port, raw),
 #       http_stream(...) (adds start, events, sse), http_keepalive(\%req, ...)
+#   http_parallel(\%req, ...)  sends every request at once (one connection
+#       each), then reads all responses; each has sent and done times
+#   http_start(%req) -> handle (request sent, nothing read), then
+#       http_finish(HANDLE, timeout => S) -> response as http_stream(), or
+#       http_read_events(HANDLE, N, timeout => S) -> the first N SSE events
+#       (raw text), then http_abort(HANDLE) closes the connection
 #   error_ok(RES, 'openai'|'anthropic', status, type, secrets, name)
 #   json_members(TEXT)   (a function) the members of a JSON object as written
 
@@ -334,6 +346,9 @@ sub stop_all {
 	return unless $self->{owner} == $$;
 
 	$self->stop_nginx() if $self->{procs}{nginx};
+	for my $name (keys %{ $self->{instances} || {} }) {
+		$self->stop_nginx_instance($name) if $self->{procs}{$name};
+	}
 	for my $name (keys %{ $self->{procs} }) {
 		$self->_stop_proc($name, 'TERM');
 	}
@@ -406,6 +421,28 @@ sub redis {
 	return $reply;
 }
 
+sub redis_hash {
+	my ($self, $key) = @_;
+	my $r = $self->redis('HGETALL', $key) || [];
+	return { @$r };
+}
+
+# Polls $sub every 50 ms until it returns true or $timeout seconds have
+# passed; returns its last value.
+
+sub wait_until {
+	my ($self, $timeout, $sub) = @_;
+
+	my $deadline = time() + $timeout;
+	my $v;
+
+	for (;;) {
+		$v = $sub->();
+		return $v if $v || time() >= $deadline;
+		sleep 0.05;
+	}
+}
+
 sub _resp_line {
 	my ($s, $bufref, $deadline) = @_;
 
@@ -467,7 +504,8 @@ sub start_mock {
 	my $port = $self->port($name);
 	$self->_release_port($name);
 
-	my @args = ('--port', $port, '--record', "$self->{dir}/$name.jsonl");
+	my @args = ('--port', $port, '--record', "$self->{dir}/$name.jsonl",
+		'--aborts', "$self->{dir}/$name.aborts.jsonl");
 	push @args, '--delay', delete $opts{delay} if defined $opts{delay};
 	push @args, '--idle-timeout', delete $opts{idle_timeout}
 		if defined $opts{idle_timeout};
@@ -515,6 +553,18 @@ sub mock_requests {
 	}
 
 	return @reqs;
+}
+
+# Streams the mock did not finish: the peer closed them, or a write failed.
+
+sub mock_aborts {
+	my ($self, $name) = @_;
+
+	my $file = "$self->{dir}/" . ($name // 'mock') . '.aborts.jsonl';
+	my $content = _slurp($file) // '';
+	my $js = JSON::PP->new;
+
+	return map { $js->decode($_) } split /\n/, $content;
 }
 
 sub clear_mock_requests {
@@ -574,8 +624,15 @@ EOF
 sub write_nginx_conf {
 	my ($self, $http, $server) = @_;
 
-	my $d = $self->{dir};
-	my $port = $self->port('http');
+	$self->_write("$self->{dir}/nginx.conf",
+		$self->_nginx_conf_text($self->{dir}, $self->port('http'),
+			$http, $server));
+
+	return $self;
+}
+
+sub _nginx_conf_text {
+	my ($self, $d, $port, $http, $server) = @_;
 
 	$http = $self->_expand($http // '');
 	$server = $self->_expand($server // '');
@@ -583,7 +640,7 @@ sub write_nginx_conf {
 	s/^/        /mg for $server;
 	s/^/    /mg for $http;
 
-	$self->_write("$d/nginx.conf", <<"EOF");
+	return <<"EOF";
 load_module $self->{module};
 
 env TOKENROUTE_TEST_ANTHROPIC_KEY;
@@ -617,8 +674,6 @@ $server
     }
 }
 EOF
-
-	return $self;
 }
 
 sub _nginx_env {
@@ -751,8 +806,79 @@ sub stop_nginx {
 }
 
 sub error_log {
-	my ($self) = @_;
-	return _slurp("$self->{dir}/error.log") // '';
+	my ($self, $name) = @_;
+	my $d = defined $name ? "$self->{dir}/$name" : $self->{dir};
+	return _slurp("$d/error.log") // '';
+}
+
+# Another nginx with the module, in its own prefix testdir/NAME and on
+# port(NAME), with the same Redis and mock provider as the main one.
+
+sub start_nginx_instance {
+	my ($self, $name, %opts) = @_;
+
+	die "$name already running\n" if $self->{procs}{$name};
+
+	my $d = "$self->{dir}/$name";
+	mkdir $d unless -d $d;
+	chmod 01777, $d;
+
+	my ($http, $server) = $self->default_conf();
+	$http .= $opts{http} if defined $opts{http};
+	$server .= $opts{server} if defined $opts{server};
+
+	my $port = $self->port($name);
+	$self->_write("$d/nginx.conf",
+		$self->_nginx_conf_text($d, $port, $http, $server));
+
+	$self->_release_port($name);
+	unlink "$d/nginx.pid";
+
+	$self->{instances}{$name} = $d;
+
+	my $pid = $self->_spawn($name, "$d/nginx.stderr", $self->_nginx_env,
+		$self->{nginx}, '-p', "$d/", '-c', "$d/nginx.conf",
+		'-e', "$d/error.log");
+
+	my $deadline = time() + 5;
+
+	while (time() < $deadline) {
+		if (waitpid($pid, WNOHANG) != 0) {
+			delete $self->{procs}{$name};
+			last;
+		}
+		return $self if -s "$d/nginx.pid" && _wait_port($port, 0.2);
+		sleep 0.05;
+	}
+
+	diag("nginx $name failed to start; error.log:\n"
+		. (_slurp("$d/error.log") // '(none)')
+		. "\nstderr:\n" . (_slurp("$d/nginx.stderr") // '(none)'));
+	$self->stop_nginx_instance($name);
+	BAIL_OUT("nginx $name failed to start");
+}
+
+sub stop_nginx_instance {
+	my ($self, $name) = @_;
+
+	my $master = $self->{procs}{$name} or return;
+
+	my @workers;
+	if (opendir my $dh, '/proc') {
+		for my $p (grep { /^\d+$/ } readdir $dh) {
+			my $stat = _slurp("/proc/$p/stat") or next;
+			$stat =~ /\)\s+\S+\s+(\d+)/ or next;
+			push @workers, $p + 0 if $1 == $master;
+		}
+		closedir $dh;
+	}
+
+	$self->_stop_proc($name, 'QUIT', 5);
+
+	for my $w (@workers) {
+		my $cmd = _slurp("/proc/$w/cmdline") // '';
+		kill 'KILL', $w if $cmd =~ /^nginx: worker/;
+	}
 }
 
 # The standard gateway: Redis, the mock provider and nginx with
@@ -1227,6 +1353,138 @@ sub http_keepalive {
 	return @res;
 }
 
+# All requests are written first, each on its own connection, then every
+# response is read; each response has "sent" (when its request was
+# written) and "done" (when its connection closed) times.
+
+sub http_parallel {
+	my ($self, @reqs) = @_;
+
+	my $timeout = 30;
+	$timeout = $_->{timeout} > $timeout ? $_->{timeout} : $timeout
+		for grep { defined $_->{timeout} } @reqs;
+	my $deadline = time() + $timeout;
+
+	my @c;
+
+	for my $a (@reqs) {
+		my $s = $self->_connect(5, $a->{port});
+		my $c = { a => $a, s => $s, buf => '', open => $s ? 1 : 0 };
+
+		if ($s) {
+			_write_all($s, $self->_build_request(%$a), $deadline)
+				or $c->{write_error} = 1;
+			$c->{sent} = time();
+		}
+
+		push @c, $c;
+	}
+
+	my $sel = IO::Select->new(map { $_->{s} } grep { $_->{open} } @c);
+	my %by = map { fileno($_->{s}) => $_ } grep { $_->{open} } @c;
+
+	while ($sel->count && time() < $deadline) {
+		for my $s ($sel->can_read($deadline - time())) {
+			my $c = $by{ fileno $s };
+			my $n = sysread($s, $c->{buf}, 65536, length $c->{buf});
+			next if !defined $n && ($! == EINTR || $! == EAGAIN);
+			if (!$n) {
+				$c->{done} = time();
+				$sel->remove($s);
+			}
+		}
+	}
+
+	my @res;
+
+	for my $c (@c) {
+		if (!$c->{s}) {
+			push @res, { status => 0, headers => {}, body => '', raw => '',
+				error => 'connect failed' };
+			next;
+		}
+
+		# the whole response is in the buffer: parse it from there
+		my $res = _exchange($c->{s}, '', time() + 0.5, \$c->{buf}, undef,
+			$c->{a}{method});
+		close $c->{s};
+
+		$res->{sent} = $c->{sent};
+		$res->{done} = $c->{done};
+		$res->{error} //= 'timeout' unless defined $c->{done};
+		push @res, $res;
+	}
+
+	return @res;
+}
+
+sub http_start {
+	my ($self, %a) = @_;
+
+	my $timeout = $a{timeout} // 10;
+	my $s = $self->_connect($timeout, $a{port})
+		or return { error => "connect: $!" };
+
+	_write_all($s, $self->_build_request(%a), time() + $timeout)
+		or return { error => 'write failed', s => $s };
+
+	return { s => $s, a => \%a, start => time(), buf => '' };
+}
+
+sub http_finish {
+	my ($self, $h, %o) = @_;
+
+	return { status => 0, error => $h->{error} } unless $h->{s};
+
+	my @events;
+	my $res = _exchange($h->{s}, '', time() + ($o{timeout} // 10),
+		\$h->{buf}, sub { push @events, [ time(), $_[0] ] },
+		$h->{a}{method});
+	close $h->{s};
+	delete $h->{s};
+
+	$res->{start} = $h->{start};
+	$res->{events} = \@events;
+	$res->{sse} = _parse_sse(\@events);
+
+	return $res;
+}
+
+# Reads the response head and the first $n SSE events (counted by their
+# blank-line ends in the raw data); returns (status, raw text read), the
+# connection stays open.
+
+sub http_read_events {
+	my ($self, $h, $n, %o) = @_;
+
+	return (0, '') unless $h->{s};
+
+	my $deadline = time() + ($o{timeout} // 10);
+
+	for (;;) {
+		my $raw = $h->{buf};
+		my $i = index($raw, "\r\n\r\n");
+		if ($i >= 0) {
+			my $body = substr($raw, $i + 4);
+			my $count = () = $body =~ /\n\n/g;
+			if ($count >= $n) {
+				my ($status) = $raw =~ m{^HTTP/\d\.\d (\d{3})};
+				return ($status // 0, $raw);
+			}
+		}
+		last unless _fill($h->{s}, \$h->{buf}, $deadline);
+	}
+
+	my ($status) = $h->{buf} =~ m{^HTTP/\d\.\d (\d{3})};
+	return ($status // 0, $h->{buf});
+}
+
+sub http_abort {
+	my ($self, $h) = @_;
+	close $h->{s} if $h->{s};
+	delete $h->{s};
+}
+
 sub _http_raw {
 	my ($host, $port, $req, $timeout) = @_;
 
@@ -1419,9 +1677,13 @@ sub _check_logs {
 
 	my $d = $self->{dir};
 
-	if ($self->{nginx_started}) {
+	if ($self->{nginx_started} || %{ $self->{instances} || {} }) {
 		my $log = (_slurp("$d/error.log") // '')
 			. (_slurp("$d/nginx.stderr") // '');
+		for my $i (sort values %{ $self->{instances} || {} }) {
+			$log .= (_slurp("$i/error.log") // '')
+				. (_slurp("$i/nginx.stderr") // '');
+		}
 		my @bad = grep {
 			/\[(?:alert|emerg)\]|AddressSanitizer|runtime error/
 		} split /\n/, $log;
@@ -1434,6 +1696,13 @@ sub _check_logs {
 	if (opendir(my $dh, $d)) {
 		@reports = sort grep { /^(?:asan|ubsan)\./ } readdir $dh;
 		closedir $dh;
+	}
+	for my $name (sort keys %{ $self->{instances} || {} }) {
+		if (opendir(my $dh, "$d/$name")) {
+			push @reports, map { "$name/$_" }
+				sort grep { /^(?:asan|ubsan)\./ } readdir $dh;
+			closedir $dh;
+		}
 	}
 
 	ok(!@reports, 'no sanitizer reports')
