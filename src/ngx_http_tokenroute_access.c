@@ -44,6 +44,8 @@ static ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static void ngx_http_tokenroute_op_cleanup(void *data);
+static ngx_int_t ngx_http_tokenroute_translate(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 
 ngx_int_t
@@ -379,7 +381,9 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
 
     if (ctx->upstream_body.data == NULL) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                          "unsupported_route",
+                                          ctx->route_status
+                                          ? "unsupported_field"
+                                          : "unsupported_route",
                                           ctx->route_error);
     }
 
@@ -468,24 +472,14 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
     case NGX_HTTP_TOKENROUTE_API_CHAT:
     case NGX_HTTP_TOKENROUTE_API_MESSAGES:
-        if (type != ((ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT)
-                     ? NGX_HTTP_TOKENROUTE_OPENAI
-                     : NGX_HTTP_TOKENROUTE_ANTHROPIC))
-        {
-            ctx->route_error = (type == NGX_HTTP_TOKENROUTE_ANTHROPIC)
-                ? "This model is served by an Anthropic-type provider: "
-                  "call it on /v1/messages"
-                : "This model is served by an OpenAI-type provider: "
-                  "call it on /v1/chat/completions";
-            return NGX_DECLINED;
-        }
-
         if (type == NGX_HTTP_TOKENROUTE_OPENAI) {
             ngx_str_set(&endpoint, "/chat/completions");
 
         } else {
             ngx_str_set(&endpoint, "/messages");
         }
+
+        ctx->translate = (type != ctx->shape);
 
         break;
 
@@ -520,6 +514,10 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                    prov->base_path.len);
     ngx_memcpy(p, endpoint.data, endpoint.len);
 
+    if (ctx->translate) {
+        return ngx_http_tokenroute_translate(r, ctx);
+    }
+
     rw.model = (const char *) m->upstream_model.data;
     rw.model_len = m->upstream_model.len;
 
@@ -538,6 +536,81 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                                                         ctx->body.len,
                                                         &ctx->req, &rw,
                                                         ctx->upstream_body.data);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request body in the provider's shape.  A body that cannot be
+ * translated is rejected with the translator's message, which names the
+ * field.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_translate(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    int                               rc, from, to;
+    size_t                            len;
+    u_char                           *out, *msg;
+    ngx_pool_cleanup_t               *cln;
+    tokenroute_translate_opts_t       opts;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+    char                              err[256];
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    from = (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC)
+           ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    to = (from == TOKENROUTE_API_ANTHROPIC)
+         ? TOKENROUTE_API_OPENAI : TOKENROUTE_API_ANTHROPIC;
+
+    opts.model = (const char *) ctx->model->upstream_model.data;
+    opts.model_len = ctx->model->upstream_model.len;
+    opts.default_max_tokens = trmcf->default_max_tokens;
+
+    /* the provider's own usage report is what a stream is charged from */
+    opts.include_usage = ctx->req.stream;
+
+    err[0] = '\0';
+    out = NULL;
+
+    rc = tokenroute_translate_request(from, to, ctx->body.data,
+                                      ctx->body.len, &opts, &out, &len,
+                                      err, sizeof(err));
+
+    if (rc == -2) {
+        return NGX_ERROR;
+    }
+
+    if (rc != 0) {
+        len = ngx_strlen(err);
+
+        msg = ngx_pnalloc(r->pool, len + 1);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(msg, err, len + 1);
+
+        ctx->route_error = (char *) msg;
+        ctx->route_status = NGX_HTTP_BAD_REQUEST;
+
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        free(out);
+        return NGX_ERROR;
+    }
+
+    cln->handler = free;
+    cln->data = out;
+
+    ctx->upstream_body.data = out;
+    ctx->upstream_body.len = len;
 
     return NGX_OK;
 }

@@ -553,7 +553,7 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     resp = ctx->resp;
     m = ctx->model;
 
-    if (resp == NULL) {
+    if (resp == NULL || resp->status >= NGX_HTTP_SPECIAL_RESPONSE) {
         /* no provider response, or an error status: nothing produced */
         ngx_memzero(u, sizeof(tokenroute_usage_t));
         ctx->cost = 0;

@@ -5,15 +5,20 @@
  * Response filters for requests the gateway routed.
  *
  * Header filter: says which model served the request and under which
- * request id, and decides how the body is read for usage: a JSON body
- * goes through yajl's incremental parser, a stream through the SSE
- * splitter, event by event.
+ * request id, and decides how the body is read and rewritten:
  *
- * Body filter: feeds the parsers and passes the chain on unchanged, so
- * chunks reach the client as they arrive.  The one exception is an
- * OpenAI stream whose client did not ask for usage: the gateway asked
- * for it, so the usage-only event is removed, and that stream is re-
- * emitted event by event from the filter's own recycled buffers.
+ *   pass       a JSON body or a stream in the client's own shape: read
+ *              for usage (yajl incrementally, SSE event by event) and
+ *              passed on unchanged, chunk by chunk as it arrives;
+ *   strip      an OpenAI stream whose client did not ask for usage: the
+ *              gateway asked for it, so that event is removed;
+ *   translate  a stream of the other shape: each event is translated as
+ *              it completes;
+ *   buffer     a JSON body of the other shape, or a provider's error
+ *              (translated to the client's shape and cleaned of anything
+ *              that identifies the provider): held whole, then rewritten.
+ *
+ * Rewritten output goes into buffers of our own, recycled once sent.
  */
 
 
@@ -27,6 +32,9 @@
 /* events longer than this are passed on but not read for usage */
 #define NGX_HTTP_TOKENROUTE_SSE_MAX_DATA  (64 * 1024)
 
+/* a JSON response or error held for rewriting may not exceed this */
+#define NGX_HTTP_TOKENROUTE_HOLD_MAX      (16 * 1024 * 1024)
+
 
 static ngx_int_t ngx_http_tokenroute_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_body_filter(ngx_http_request_t *r,
@@ -38,10 +46,15 @@ static int ngx_http_tokenroute_sse_event(void *data, const char *event,
     size_t event_len, const char *text, size_t len, int truncated);
 static void ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx,
     u_char *p, size_t len);
-static ngx_int_t ngx_http_tokenroute_strip(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
-static ngx_int_t ngx_http_tokenroute_hold(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tokenroute_strip_line(
     ngx_http_tokenroute_response_t *resp, u_char *p, size_t len);
+static ngx_int_t ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+static ngx_int_t ngx_http_tokenroute_hold(
+    ngx_http_tokenroute_response_t *resp, u_char *p, size_t len);
+static int ngx_http_tokenroute_emit(void *data, const char *p, size_t len);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -98,15 +111,12 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 
     ctx->upstream_status = r->headers_out.status;
 
-    /* a provider's error response costs nothing: nothing to read */
+    if (r->header_only || r->headers_out.status < NGX_HTTP_OK) {
+        return ngx_http_next_header_filter(r);
+    }
 
-    if (r->headers_out.status >= NGX_HTTP_OK
-        && r->headers_out.status < NGX_HTTP_SPECIAL_RESPONSE
-        && !r->header_only)
-    {
-        if (ngx_http_tokenroute_response_init(r, ctx) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (ngx_http_tokenroute_response_init(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return ngx_http_next_header_filter(r);
@@ -117,7 +127,9 @@ static ngx_int_t
 ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
+    int                              client;
     ngx_str_t                       *type;
+    ngx_uint_t                       sse;
     ngx_pool_cleanup_t              *cln;
     ngx_http_tokenroute_response_t  *resp;
 
@@ -131,16 +143,36 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    resp->request = r;
+    resp->status = r->headers_out.status;
+    resp->last_out = &resp->out;
+
     resp->api = (ctx->model->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC)
                 ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
 
+    client = (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC)
+             ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+
     type = &r->headers_out.content_type;
 
-    if (type->len >= sizeof("text/event-stream") - 1
-        && ngx_strncasecmp(type->data, (u_char *) "text/event-stream",
-                           sizeof("text/event-stream") - 1)
-           == 0)
-    {
+    sse = (type->len >= sizeof("text/event-stream") - 1
+           && ngx_strncasecmp(type->data, (u_char *) "text/event-stream",
+                              sizeof("text/event-stream") - 1)
+              == 0);
+
+    cln->handler = ngx_http_tokenroute_response_cleanup;
+    cln->data = resp;
+
+    ctx->resp = resp;
+
+    if (resp->status >= NGX_HTTP_SPECIAL_RESPONSE) {
+        /* a provider's error costs nothing: rewrite it, read nothing */
+        resp->mode = NGX_HTTP_TOKENROUTE_RESP_NONE;
+        resp->buffer = 1;
+        goto rewritten;
+    }
+
+    if (sse) {
         if (tokenroute_sse_init(&resp->sse, NGX_HTTP_TOKENROUTE_SSE_MAX_DATA,
                                 ngx_http_tokenroute_sse_event, ctx)
             != 0)
@@ -150,27 +182,57 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
 
         resp->mode = NGX_HTTP_TOKENROUTE_RESP_SSE;
 
-        resp->strip = (resp->api == TOKENROUTE_API_OPENAI
-                       && ctx->req.include_usage != 1);
+        if (ctx->translate) {
+            if (tokenroute_stream_init(&resp->stream, resp->api, client,
+                                       (char *) ctx->model->id.data,
+                                       ctx->model->id.len,
+                                       ctx->req.include_usage == 1,
+                                       ngx_http_tokenroute_emit, resp)
+                != 0)
+            {
+                return NGX_ERROR;
+            }
 
-        if (resp->strip) {
-            ngx_http_clear_content_length(r);
+            resp->stream_started = 1;
+            resp->translate = 1;
+            goto rewritten;
         }
 
-    } else {
-        if (tokenroute_usage_json_init(&resp->json, resp->api, &ctx->usage)
-            != 0)
+        if (resp->api == TOKENROUTE_API_OPENAI
+            && ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT
+            && ctx->req.include_usage != 1)
         {
-            return NGX_ERROR;
+            resp->strip = 1;
+            goto rewritten;
         }
 
-        resp->mode = NGX_HTTP_TOKENROUTE_RESP_JSON;
+        return NGX_OK;
     }
 
-    cln->handler = ngx_http_tokenroute_response_cleanup;
-    cln->data = resp;
+    if (tokenroute_usage_json_init(&resp->json, resp->api, &ctx->usage) != 0)
+    {
+        return NGX_ERROR;
+    }
 
-    ctx->resp = resp;
+    resp->mode = NGX_HTTP_TOKENROUTE_RESP_JSON;
+
+    if (!ctx->translate) {
+        return NGX_OK;
+    }
+
+    resp->buffer = 1;
+
+rewritten:
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_etag(r);
+
+    if (resp->buffer) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+    }
 
     return NGX_OK;
 }
@@ -184,8 +246,12 @@ ngx_http_tokenroute_response_cleanup(void *data)
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE) {
         tokenroute_sse_free(&resp->sse);
 
-    } else {
+    } else if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON) {
         tokenroute_usage_json_free(&resp->json);
+    }
+
+    if (resp->stream_started) {
+        tokenroute_stream_free(&resp->stream);
     }
 }
 
@@ -209,8 +275,8 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     resp = ctx->resp;
 
-    if (resp->strip && !resp->failed) {
-        return ngx_http_tokenroute_strip(r, ctx, in);
+    if (resp->strip || resp->translate || resp->buffer) {
+        return ngx_http_tokenroute_rewrite(r, ctx, in);
     }
 
     for (cl = in; cl; cl = cl->next) {
@@ -230,6 +296,8 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
+/* usage, from the provider's bytes, whatever the client receives */
+
 static void
 ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
     size_t len)
@@ -238,22 +306,25 @@ ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
 
     resp = ctx->resp;
 
-    if (resp->failed || len == 0) {
+    if (len == 0) {
         return;
     }
 
     resp->body_bytes += len;
+
+    if (resp->failed) {
+        return;
+    }
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE) {
         if (tokenroute_sse_feed(&resp->sse, (char *) p, len) != 0) {
             resp->failed = 1;
         }
 
-        return;
-    }
-
-    if (tokenroute_usage_json_feed(&resp->json, (char *) p, len) != 0) {
-        resp->failed = 1;
+    } else if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON) {
+        if (tokenroute_usage_json_feed(&resp->json, (char *) p, len) != 0) {
+            resp->failed = 1;
+        }
     }
 }
 
@@ -292,19 +363,16 @@ ngx_http_tokenroute_sse_event(void *data, const char *event, size_t event_len,
 
 
 /*
- * Strip mode.  Each line is fed separately so that the splitter's pending
- * count tells where an event ends; an event's bytes are held until then
- * and emitted unless the event is the usage chunk.  The input buffers are
- * consumed, and what is emitted is copied into buffers of our own that
- * are recycled once sent.
+ * The rewriting modes: the input is consumed, what the client gets is
+ * emitted into our own buffers, and sent with the input's flush and
+ * last_buf flags.
  */
 
 static ngx_int_t
-ngx_http_tokenroute_strip(ngx_http_request_t *r,
+ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
 {
     u_char                          *p, *q, *last;
-    off_t                            size;
     ngx_int_t                        rc;
     ngx_buf_t                       *b;
     ngx_uint_t                       flush, last_buf;
@@ -313,43 +381,13 @@ ngx_http_tokenroute_strip(ngx_http_request_t *r,
 
     resp = ctx->resp;
 
-    size = resp->hold_len;
     flush = 0;
     last_buf = 0;
 
-    for (cl = in; cl; cl = cl->next) {
-        size += ngx_buf_size(cl->buf);
-        flush |= cl->buf->flush;
-        last_buf |= cl->buf->last_buf;
-    }
-
-    cl = ngx_chain_get_free_buf(r->pool, &resp->free);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    b = cl->buf;
-    b->tag = (ngx_buf_tag_t) &ngx_http_tokenroute_module;
-
-    if (b->start == NULL || b->end - b->start < size) {
-        b->start = ngx_palloc(r->pool, ngx_max(size, 4096));
-        if (b->start == NULL) {
-            return NGX_ERROR;
-        }
-
-        b->end = b->start + ngx_max(size, 4096);
-    }
-
-    b->pos = b->start;
-    b->last = b->start;
-    b->temporary = 1;
-    b->flush = 0;
-    b->last_buf = 0;
-    b->last_in_chain = 0;
-
-    resp->out = b;
-
     for ( /* void */ ; in; in = in->next) {
+
+        flush |= in->buf->flush;
+        last_buf |= in->buf->last_buf;
 
         if (!ngx_buf_in_memory(in->buf)) {
             continue;
@@ -358,51 +396,110 @@ ngx_http_tokenroute_strip(ngx_http_request_t *r,
         p = in->buf->pos;
         last = in->buf->last;
 
-        while (p < last) {
-            for (q = p; q < last && *q != '\n' && *q != '\r'; q++) {
-                /* void */
+        if (resp->strip) {
+            /* a line at a time: the splitter then tells where events end */
+
+            while (p < last) {
+                for (q = p; q < last && *q != '\n' && *q != '\r'; q++) {
+                    /* void */
+                }
+
+                if (q < last) {
+                    q++;
+                }
+
+                ngx_http_tokenroute_read(ctx, p, q - p);
+
+                if (ngx_http_tokenroute_strip_line(resp, p, q - p) != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                p = q;
             }
 
-            if (q < last) {
-                q++;
-            }
+        } else {
+            ngx_http_tokenroute_read(ctx, p, last - p);
 
-            ngx_http_tokenroute_read(ctx, p, q - p);
+            if (resp->translate) {
+                if (tokenroute_stream_feed(&resp->stream, (char *) p,
+                                           last - p)
+                    != 0)
+                {
+                    return NGX_ERROR;
+                }
 
-            if (ngx_http_tokenroute_hold(r, resp, p, q - p) != NGX_OK) {
+            } else if (ngx_http_tokenroute_hold(resp, p, last - p) != NGX_OK)
+            {
                 return NGX_ERROR;
             }
-
-            p = q;
         }
 
         in->buf->pos = in->buf->last;
     }
 
-    /* a stream that ends mid-event: pass what there is */
+    if (last_buf) {
+        if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON && !resp->failed) {
+            resp->complete = (tokenroute_usage_json_finish(&resp->json) == 0);
+        }
 
-    if (last_buf && resp->hold_len) {
-        b->last = ngx_cpymem(b->last, resp->hold, resp->hold_len);
-        resp->hold_len = 0;
+        if (resp->buffer) {
+            if (ngx_http_tokenroute_rewrite_held(r, ctx) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+        } else if (resp->translate) {
+            if (tokenroute_stream_finish(&resp->stream, resp->complete) != 0) {
+                return NGX_ERROR;
+            }
+
+        } else if (resp->hold_len) {
+            /* a stream that ends mid-event: pass what there is */
+            if (ngx_http_tokenroute_emit(resp, (char *) resp->hold,
+                                         resp->hold_len)
+                != 0)
+            {
+                return NGX_ERROR;
+            }
+
+            resp->hold_len = 0;
+        }
     }
 
-    if (b->last == b->pos) {
-        b->temporary = 0;
-
+    if (resp->out == NULL) {
         if (!flush && !last_buf) {
-            /* nothing complete yet: keep the buffer for next time */
-            cl->next = resp->free;
-            resp->free = cl;
             return NGX_OK;
         }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+        resp->out = cl;
+
+    } else {
+        for (cl = resp->out; cl->next; cl = cl->next) {
+            /* void */
+        }
+
+        b = cl->buf;
     }
 
     b->flush = flush;
     b->last_buf = last_buf;
     b->last_in_chain = 1;
-    cl->next = NULL;
 
-    out = cl;
+    out = resp->out;
+    resp->out = NULL;
+    resp->last_out = &resp->out;
 
     rc = ngx_http_next_body_filter(r, out);
 
@@ -413,21 +510,112 @@ ngx_http_tokenroute_strip(ngx_http_request_t *r,
 }
 
 
-/* keeps bytes until the event they belong to is complete */
+/* strip mode: bytes are held until their event is complete */
 
 static ngx_int_t
-ngx_http_tokenroute_hold(ngx_http_request_t *r,
-    ngx_http_tokenroute_response_t *resp, u_char *p, size_t len)
+ngx_http_tokenroute_strip_line(ngx_http_tokenroute_response_t *resp,
+    u_char *p, size_t len)
 {
-    u_char     *n;
-    size_t      size;
-    ngx_buf_t  *b;
+    if (ngx_http_tokenroute_hold(resp, p, len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (tokenroute_sse_pending(&resp->sse) != 0) {
+        return NGX_OK;
+    }
+
+    if (!resp->drop_event) {
+        if (ngx_http_tokenroute_emit(resp, (char *) resp->hold,
+                                     resp->hold_len)
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    resp->hold_len = 0;
+    resp->drop_event = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The whole body is in: a provider error becomes an error in the
+ * client's shape (and loses anything naming the provider); a JSON
+ * response of the other shape is translated.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    int                              client, rc;
+    size_t                           len;
+    u_char                          *out;
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
+    out = NULL;
+    len = 0;
+
+    client = (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC)
+             ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+
+    if (resp->status >= NGX_HTTP_SPECIAL_RESPONSE) {
+        rc = tokenroute_translate_error(resp->api, client, resp->status,
+                                        resp->hold, resp->hold_len,
+                                        &out, &len);
+
+    } else {
+        rc = tokenroute_translate_response(resp->api, client, resp->hold,
+                                           resp->hold_len,
+                                           (char *) ctx->model->id.data,
+                                           ctx->model->id.len, &out, &len);
+
+        if (rc == -1) {
+            /* not a response of its shape: make it an error the client
+             * can parse rather than a body it cannot */
+            rc = tokenroute_translate_error(resp->api, client,
+                                            NGX_HTTP_BAD_GATEWAY,
+                                            resp->hold, resp->hold_len,
+                                            &out, &len);
+        }
+    }
+
+    if (rc != 0) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_tokenroute_emit(resp, (char *) out, len);
+
+    free(out);
+
+    resp->hold_len = 0;
+
+    return (rc == 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp, u_char *p,
+    size_t len)
+{
+    u_char  *n;
+    size_t   size;
 
     if (resp->hold_len + len > resp->hold_size) {
+
+        if (resp->hold_len + len > NGX_HTTP_TOKENROUTE_HOLD_MAX) {
+            ngx_log_error(NGX_LOG_ERR, resp->request->connection->log, 0,
+                          "tokenroute: response too large to rewrite");
+            return NGX_ERROR;
+        }
+
         size = ngx_max(2 * resp->hold_size, resp->hold_len + len);
         size = ngx_max(size, 1024);
 
-        n = ngx_palloc(r->pool, size);
+        n = ngx_palloc(resp->request->pool, size);
         if (n == NULL) {
             return NGX_ERROR;
         }
@@ -436,7 +624,9 @@ ngx_http_tokenroute_hold(ngx_http_request_t *r,
             ngx_memcpy(n, resp->hold, resp->hold_len);
         }
 
-        ngx_pfree(r->pool, resp->hold);
+        if (resp->hold) {
+            ngx_pfree(resp->request->pool, resp->hold);
+        }
 
         resp->hold = n;
         resp->hold_size = size;
@@ -445,20 +635,62 @@ ngx_http_tokenroute_hold(ngx_http_request_t *r,
     ngx_memcpy(resp->hold + resp->hold_len, p, len);
     resp->hold_len += len;
 
-    if (tokenroute_sse_pending(&resp->sse) != 0) {
-        return NGX_OK;
-    }
-
-    /* the event is complete */
-
-    b = resp->out;
-
-    if (!resp->drop_event) {
-        b->last = ngx_cpymem(b->last, resp->hold, resp->hold_len);
-    }
-
-    resp->hold_len = 0;
-    resp->drop_event = 0;
-
     return NGX_OK;
+}
+
+
+/* appends to the output chain, reusing buffers already sent */
+
+static int
+ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
+{
+    ngx_http_tokenroute_response_t  *resp = data;
+
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    cl = (resp->last_out == &resp->out) ? NULL
+         : (ngx_chain_t *) ((u_char *) resp->last_out
+                            - offsetof(ngx_chain_t, next));
+
+    if (cl == NULL || (size_t) (cl->buf->end - cl->buf->last) < len) {
+
+        cl = ngx_chain_get_free_buf(resp->request->pool, &resp->free);
+        if (cl == NULL) {
+            return -1;
+        }
+
+        b = cl->buf;
+        size = ngx_max(len, 4096);
+
+        if (b->start == NULL || (size_t) (b->end - b->start) < size) {
+            b->start = ngx_palloc(resp->request->pool, size);
+            if (b->start == NULL) {
+                return -1;
+            }
+
+            b->end = b->start + size;
+        }
+
+        b->pos = b->start;
+        b->last = b->start;
+        b->temporary = 1;
+        b->flush = 0;
+        b->last_buf = 0;
+        b->last_in_chain = 0;
+        b->tag = (ngx_buf_tag_t) &ngx_http_tokenroute_module;
+
+        cl->next = NULL;
+        *resp->last_out = cl;
+        resp->last_out = &cl->next;
+    }
+
+    cl->buf->last = ngx_cpymem(cl->buf->last, p, len);
+
+    return 0;
 }

@@ -15,6 +15,8 @@
 #include "tokenroute_request.h"
 #include "tokenroute_sse.h"
 #include "tokenroute_usage.h"
+#include "tokenroute_translate.h"
+#include "tokenroute_translate_response.h"
 
 
 #define NGX_HTTP_TOKENROUTE_OPENAI      1
@@ -129,25 +131,36 @@ typedef struct {
 } ngx_http_tokenroute_key_t;
 
 
-/* the response, as the body filter reads it for usage */
+/* the response, as the body filter reads and rewrites it */
 typedef struct {
+    ngx_http_request_t              *request;
     ngx_uint_t                       mode;
-    ngx_uint_t                       api;
+    ngx_uint_t                       api;        /* the provider's */
+    ngx_uint_t                       status;
     tokenroute_usage_json_t          json;
     tokenroute_sse_t                 sse;
+    tokenroute_stream_t              stream;     /* translation */
 
-    /* strip mode: the stream is re-emitted event by event */
+    /* bytes held back: an event in progress, or a whole JSON body */
     u_char                          *hold;
     size_t                           hold_len;
     size_t                           hold_size;
+
+    /* what is emitted, in buffers of our own, recycled once sent */
+    ngx_chain_t                     *out;
+    ngx_chain_t                    **last_out;
     ngx_chain_t                     *free;
     ngx_chain_t                     *busy;
-    ngx_buf_t                       *out;
+
     off_t                            body_bytes;
-    unsigned                         strip:1;
+
+    unsigned                         strip:1;    /* drop the usage event */
+    unsigned                         translate:1;
+    unsigned                         buffer:1;   /* rewrite at the end */
     unsigned                         drop_event:1;
     unsigned                         complete:1;
     unsigned                         failed:1;
+    unsigned                         stream_started:1;
 } ngx_http_tokenroute_response_t;
 
 
@@ -165,6 +178,8 @@ typedef struct {
     ngx_http_tokenroute_model_t     *model;
     ngx_str_t                        model_path;   /* /v1/models/{id} */
     const char                      *route_error;
+    ngx_uint_t                       route_status;
+    unsigned                         translate:1;
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
 

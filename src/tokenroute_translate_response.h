@@ -1,0 +1,175 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Response translation between the OpenAI Chat Completions and the
+ * Anthropic Messages shapes: whole JSON bodies, error bodies (sanitized
+ * too when the shapes match) and SSE streams, translated event by event
+ * as each completes.  Plain C on byte ranges plus yajl: no nginx
+ * dependency.  The shapes are TOKENROUTE_API_OPENAI and
+ * TOKENROUTE_API_ANTHROPIC (tokenroute_usage.h).
+ */
+
+
+#ifndef _TOKENROUTE_TRANSLATE_RESPONSE_H_INCLUDED_
+#define _TOKENROUTE_TRANSLATE_RESPONSE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "tokenroute_sse.h"
+#include "tokenroute_usage.h"
+
+
+/* a longer stream event is dropped as invalid */
+#define TOKENROUTE_STREAM_MAX_EVENT  (16 * 1024 * 1024)
+
+
+/* the output sink: returns 0, or -1 to abort the stream */
+typedef int (*tokenroute_emit_pt)(void *ctx, const char *p, size_t len);
+
+
+/*
+ * A non-streamed response body (the whole provider JSON) from provider
+ * shape "from" to client shape "to"; model is the public model id to
+ * report (when model_len is 0 the provider's is kept).  *out is malloc'ed
+ * and NUL-terminated at (*out)[*out_len].  Returns 0; -1 if the body is
+ * not a valid response of its shape, or from == to (pass it through
+ * unchanged); -2 if out of memory.
+ */
+int tokenroute_translate_response(int from, int to, const unsigned char *body,
+    size_t len, const char *model, size_t model_len, unsigned char **out,
+    size_t *out_len);
+
+/*
+ * A provider's error response (any status; the body may be JSON of
+ * either shape, HTML or empty) in the client's error shape:
+ *
+ *     OpenAI     {"error":{"message","type","param":null,"code"}}
+ *     Anthropic  {"type":"error","error":{"type","message"}}
+ *
+ * The message is the provider's, with keys (sk-..., AIza..., "Bearer x")
+ * replaced by "[redacted]" and URLs by "[url]", or a generic text for the
+ * status.  The type is mapped from the status, except that the provider's
+ * own type is kept when from == to; the OpenAI code is the provider's
+ * code, else an Anthropic provider's error type, else the type.  *out is
+ * malloc'ed and NUL-terminated.  Returns 0, or -2 if out of memory.
+ */
+int tokenroute_translate_error(int from, int to, int status,
+    const unsigned char *body, size_t len, unsigned char **out,
+    size_t *out_len);
+
+
+/* private */
+typedef struct {
+    char                    *data;
+    size_t                   len;
+    size_t                   size;
+    unsigned                 failed;
+} tokenroute_resp_buf_t;
+
+/* private: one value of a parsed JSON document, kept in a flat array */
+typedef struct {
+    size_t                   key;
+    size_t                   key_len;
+    size_t                   val;
+    size_t                   val_len;
+    uint32_t                 parent;
+    uint32_t                 child;
+    uint32_t                 last;
+    uint32_t                 next;
+    unsigned                 type;
+} tokenroute_resp_node_t;
+
+/* private */
+typedef struct {
+    tokenroute_resp_node_t  *nodes;
+    uint32_t                 nnodes;
+    uint32_t                 nalloc;
+    uint32_t                 cur;
+    unsigned                 oom;
+    size_t                   key;
+    size_t                   key_len;
+    tokenroute_resp_buf_t    pool;
+} tokenroute_resp_json_t;
+
+
+typedef struct tokenroute_stream_s  tokenroute_stream_t;
+
+/* the fields are private; the struct is public so callers can embed it */
+struct tokenroute_stream_s {
+    tokenroute_sse_t         sse;
+    tokenroute_resp_json_t   json;
+    tokenroute_resp_buf_t    out;
+    tokenroute_resp_buf_t    prefix;
+    tokenroute_resp_buf_t    model;
+
+    char                    *arena;
+    size_t                   arena_size;
+
+    int32_t                 *tools;
+    uint32_t                 ntools;
+
+    tokenroute_emit_pt       emit;
+    void                    *ctx;
+
+    int64_t                  usage[4];
+    time_t                   created;
+    const char              *stop_reason;
+
+    int                      from;
+    int                      to;
+    int64_t                  block;
+    int                      block_tool;
+    int                      nblocks;
+
+    unsigned                 include_usage:1;
+    unsigned                 started:1;
+    unsigned                 finished:1;
+    unsigned                 block_open:1;
+    unsigned                 block_text:1;
+    unsigned                 done:1;
+    unsigned                 failed:1;
+    unsigned                 flushing:1;
+};
+
+
+/*
+ * A streamed response from provider shape "from" to client shape "to"
+ * (from == to relays the events, sanitizing error events, and still ends
+ * an interrupted stream properly).  include_usage: the OpenAI client
+ * asked for the usage chunk.  Returns 0, or -1 if out of memory or a
+ * shape is unknown (nothing to free then).
+ */
+int tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
+    const char *model, size_t model_len, int include_usage,
+    tokenroute_emit_pt emit, void *ctx);
+
+/*
+ * Upstream bytes, split anywhere: each event is translated and emitted as
+ * soon as it completes.  Returns 0, or -1 if emit aborted or memory ran
+ * out (then on every later call too).
+ */
+int tokenroute_stream_feed(tokenroute_stream_t *st, const char *p,
+    size_t len);
+
+/*
+ * The upstream ended: complete is 0 if it ended abnormally.  A client
+ * stream that was not finished gets its proper end (complete, and the
+ * provider's stream had reached its end or is OpenAI's, whose "[DONE]"
+ * may be missing) or a terminal error event.  Returns 0 or -1.
+ */
+int tokenroute_stream_finish(tokenroute_stream_t *st, int complete);
+
+/*
+ * Emits a terminal error event in the client's shape now, unless the
+ * client's stream is already finished; later input is ignored.
+ */
+int tokenroute_stream_error(tokenroute_stream_t *st, const char *message);
+
+void tokenroute_stream_free(tokenroute_stream_t *st);
+
+
+#endif /* _TOKENROUTE_TRANSLATE_RESPONSE_H_INCLUDED_ */
