@@ -17,7 +17,8 @@ typedef enum {
     TR_FIELD_STREAM,
     TR_FIELD_MAX_TOKENS,
     TR_FIELD_STREAM_OPTIONS,
-    TR_FIELD_INCLUDE_USAGE
+    TR_FIELD_INCLUDE_USAGE,
+    TR_FIELD_MODELS
 } tr_field_e;
 
 
@@ -39,6 +40,7 @@ typedef struct {
     int                           seen_model;
     int                           max_tokens_from_completion;
     int                           in_stream_options;
+    int                           in_models;
     tokenroute_request_status_e   status;
 } tr_scan_t;
 
@@ -54,8 +56,12 @@ static int tr_scan_map_key(void *ctx, const unsigned char *key, size_t len);
 static int tr_scan_end_map(void *ctx);
 static int tr_scan_start_array(void *ctx);
 static int tr_scan_end_array(void *ctx);
-static size_t tr_edits(const tokenroute_request_t *req,
-    const tokenroute_rewrite_t *rw, tr_edit_t *edits);
+static size_t tr_token_start(const unsigned char *body, size_t end);
+static size_t tr_edits(const unsigned char *body, size_t len,
+    const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
+    tr_edit_t *edits);
+static void tr_drop_member(const unsigned char *body, size_t len,
+    tr_edit_t *edit);
 static unsigned char *tr_json_string(unsigned char *p, const char *s,
     size_t len);
 
@@ -157,13 +163,29 @@ static const char  tr_iu_next[] = ",\"include_usage\":true";
 
 
 static size_t
-tr_edits(const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
+tr_edits(const unsigned char *body, size_t len,
+    const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
     tr_edit_t *edits)
 {
-    size_t      n;
+    size_t      i, j, n;
     tr_edit_t   so, tmp;
 
     n = 0;
+
+    if (rw->drop_models && req->models_end > 1) {
+        edits[n].start = req->models_start;
+        edits[n].end = req->models_end;
+        edits[n].text = "";
+        edits[n].len = 0;
+        edits[n].json_string = 0;
+
+        /* the size computation does without the comma: an upper bound */
+        if (body) {
+            tr_drop_member(body, len, &edits[n]);
+        }
+
+        n++;
+    }
 
     edits[n].start = req->model_start;
     edits[n].end = req->model_end;
@@ -173,7 +195,7 @@ tr_edits(const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
     n++;
 
     if (!rw->include_usage || req->include_usage == 1) {
-        return n;
+        goto sort;
     }
 
     so.json_string = 0;
@@ -206,13 +228,52 @@ tr_edits(const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
 
     edits[n++] = so;
 
-    if (edits[1].start < edits[0].start) {
-        tmp = edits[0];
-        edits[0] = edits[1];
-        edits[1] = tmp;
+sort:
+
+    for (i = 1; i < n; i++) {
+        for (j = i; j > 0 && edits[j].start < edits[j - 1].start; j--) {
+            tmp = edits[j];
+            edits[j] = edits[j - 1];
+            edits[j - 1] = tmp;
+        }
     }
 
     return n;
+}
+
+
+/* a member removed with one of the commas around it */
+
+static void
+tr_drop_member(const unsigned char *body, size_t len, tr_edit_t *edit)
+{
+    size_t  p;
+
+    for (p = edit->start; p > 0; p--) {
+        if (body[p - 1] == ',') {
+            edit->start = p - 1;
+            return;
+        }
+
+        if (body[p - 1] != ' ' && body[p - 1] != '\t'
+            && body[p - 1] != '\n' && body[p - 1] != '\r')
+        {
+            break;
+        }
+    }
+
+    for (p = edit->end; p < len; p++) {
+        if (body[p] == ',') {
+            edit->end = p + 1;
+            return;
+        }
+
+        if (body[p] != ' ' && body[p] != '\t' && body[p] != '\n'
+            && body[p] != '\r')
+        {
+            return;
+        }
+    }
 }
 
 
@@ -221,9 +282,9 @@ tokenroute_request_rewrite_size(size_t len, const tokenroute_request_t *req,
     const tokenroute_rewrite_t *rw)
 {
     size_t      i, n;
-    tr_edit_t   edits[2];
+    tr_edit_t   edits[3];
 
-    n = tr_edits(req, rw, edits);
+    n = tr_edits(NULL, len, req, rw, edits);
 
     for (i = 0; i < n; i++) {
         len -= edits[i].end - edits[i].start;
@@ -242,10 +303,10 @@ tokenroute_request_rewrite(const unsigned char *body, size_t len,
     unsigned char *out)
 {
     size_t          i, n, pos;
-    tr_edit_t       edits[2];
+    tr_edit_t       edits[3];
     unsigned char  *p;
 
-    n = tr_edits(req, rw, edits);
+    n = tr_edits(body, len, req, rw, edits);
 
     p = out;
     pos = 0;
@@ -308,12 +369,41 @@ tr_json_string(unsigned char *p, const char *s, size_t len)
 }
 
 
+/*
+ * The body is parsed in one yajl_parse() call, so the bytes consumed so
+ * far end just past the closing quote of the string just read; walk back
+ * to its opening quote, skipping escaped quotes.
+ */
+
+static size_t
+tr_token_start(const unsigned char *body, size_t end)
+{
+    size_t  n, start;
+
+    start = end - 1;
+
+    for ( ;; ) {
+        do {
+            start--;
+        } while (body[start] != '"');
+
+        for (n = 0; start - n > 0 && body[start - n - 1] == '\\'; n++) {
+            /* void */
+        }
+
+        if (n % 2 == 0) {
+            return start;
+        }
+    }
+}
+
+
 static int
 tr_scan_wrong_type(tr_scan_t *s)
 {
     static const char  *names[] = {
         NULL, "model", "stream", "max_tokens", "stream_options",
-        "stream_options.include_usage"
+        "stream_options.include_usage", "models"
     };
 
     if (s->field == TR_FIELD_MODEL) {
@@ -338,6 +428,11 @@ tr_scan_null(void *ctx)
 {
     tr_scan_t  *s = ctx;
 
+    if (s->in_models && s->depth == 2) {
+        s->field = TR_FIELD_MODELS;
+        return tr_scan_wrong_type(s);
+    }
+
     if (s->depth == 0) {
         s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
         return 0;
@@ -345,6 +440,10 @@ tr_scan_null(void *ctx)
 
     if (s->field == TR_FIELD_MODEL) {
         return tr_scan_wrong_type(s);
+    }
+
+    if (s->field == TR_FIELD_MODELS) {
+        s->req->models_end = yajl_get_bytes_consumed(s->handle);
     }
 
     if (s->field == TR_FIELD_STREAM_OPTIONS) {
@@ -364,6 +463,11 @@ static int
 tr_scan_boolean(void *ctx, int value)
 {
     tr_scan_t  *s = ctx;
+
+    if (s->in_models && s->depth == 2) {
+        s->field = TR_FIELD_MODELS;
+        return tr_scan_wrong_type(s);
+    }
 
     if (s->depth == 0) {
         s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
@@ -395,6 +499,11 @@ static int
 tr_scan_integer(void *ctx, long long value)
 {
     tr_scan_t  *s = ctx;
+
+    if (s->in_models && s->depth == 2) {
+        s->field = TR_FIELD_MODELS;
+        return tr_scan_wrong_type(s);
+    }
 
     if (s->depth == 0) {
         s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
@@ -432,6 +541,11 @@ tr_scan_double(void *ctx, double value)
 
     (void) value;
 
+    if (s->in_models && s->depth == 2) {
+        s->field = TR_FIELD_MODELS;
+        return tr_scan_wrong_type(s);
+    }
+
     if (s->depth == 0) {
         s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
         return 0;
@@ -454,6 +568,22 @@ tr_scan_string(void *ctx, const unsigned char *str, size_t len)
     if (s->depth == 0) {
         s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
         return 0;
+    }
+
+    if (s->in_models && s->depth == 2) {
+        if (len == 0 || len > TOKENROUTE_MODEL_MAX_LEN
+            || memchr(str, '\0', len) != NULL
+            || s->req->nmodels == TOKENROUTE_CHAIN_MAX)
+        {
+            s->field = TR_FIELD_MODELS;
+            return tr_scan_wrong_type(s);
+        }
+
+        memcpy(s->req->models[s->req->nmodels], str, len);
+        s->req->models[s->req->nmodels][len] = '\0';
+        s->req->nmodels++;
+
+        return 1;
     }
 
     if (s->field == TR_FIELD_NONE) {
@@ -481,23 +611,7 @@ tr_scan_string(void *ctx, const unsigned char *str, size_t len)
      */
 
     end = yajl_get_bytes_consumed(s->handle);
-    start = end - 1;
-
-    for ( ;; ) {
-        size_t  n;
-
-        do {
-            start--;
-        } while (s->body[start] != '"');
-
-        for (n = 0; start - n > 0 && s->body[start - n - 1] == '\\'; n++) {
-            /* void */
-        }
-
-        if (n % 2 == 0) {
-            break;
-        }
-    }
+    start = tr_token_start(s->body, end);
 
     s->req->model_start = start;
     s->req->model_end = end;
@@ -512,6 +626,11 @@ static int
 tr_scan_start_map(void *ctx)
 {
     tr_scan_t  *s = ctx;
+
+    if (s->in_models && s->depth == 2) {
+        s->field = TR_FIELD_MODELS;
+        return tr_scan_wrong_type(s);
+    }
 
     if (s->field == TR_FIELD_STREAM_OPTIONS) {
         s->in_stream_options = 1;
@@ -575,6 +694,19 @@ tr_scan_map_key(void *ctx, const unsigned char *key, size_t len)
         s->field = TR_FIELD_MAX_TOKENS;
         s->max_tokens_from_completion = 1;
 
+    } else if (len == 6 && memcmp(key, "models", 6) == 0) {
+
+        if (s->req->models_end) {
+            s->status = TOKENROUTE_REQUEST_BAD_FIELD;
+            s->req->bad_field = "models";
+            return 0;
+        }
+
+        s->req->models_start = tr_token_start(s->body,
+                                              yajl_get_bytes_consumed(s->handle));
+        s->req->models_end = 1;
+        s->field = TR_FIELD_MODELS;
+
     } else if (len == 14 && memcmp(key, "stream_options", 14) == 0) {
 
         if (s->req->stream_options) {
@@ -617,7 +749,11 @@ tr_scan_start_array(void *ctx)
         return 0;
     }
 
-    if (s->field != TR_FIELD_NONE) {
+    if (s->field == TR_FIELD_MODELS) {
+        s->in_models = 1;
+        s->field = TR_FIELD_NONE;
+
+    } else if (s->field != TR_FIELD_NONE) {
         return tr_scan_wrong_type(s);
     }
 
@@ -632,6 +768,11 @@ static int
 tr_scan_end_array(void *ctx)
 {
     tr_scan_t  *s = ctx;
+
+    if (s->in_models && s->depth == 2) {
+        s->in_models = 0;
+        s->req->models_end = yajl_get_bytes_consumed(s->handle);
+    }
 
     s->depth--;
     s->field = TR_FIELD_NONE;

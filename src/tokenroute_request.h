@@ -19,6 +19,9 @@
 
 #define TOKENROUTE_MODEL_MAX_LEN  256
 
+/* a request's own fallback chain ("models": [...]) holds at most this */
+#define TOKENROUTE_CHAIN_MAX      8
+
 
 typedef enum {
     TOKENROUTE_REQUEST_OK = 0,
@@ -50,6 +53,12 @@ typedef struct {
     size_t      stream_options_start;  /* the null token, if null */
     size_t      stream_options_end;    /* its '}' if an object, else null end */
 
+    /* OpenRouter-style "models": [...]: removed from what is sent on */
+    int         nmodels;
+    size_t      models_start;    /* the key's opening quote */
+    size_t      models_end;      /* just past the array's ']' */
+    char        models[TOKENROUTE_CHAIN_MAX][TOKENROUTE_MODEL_MAX_LEN + 1];
+
     const char *bad_field;       /* for TOKENROUTE_REQUEST_BAD_FIELD */
 } tokenroute_request_t;
 
@@ -62,6 +71,7 @@ typedef struct {
     const char *model;           /* the upstream model id */
     size_t      model_len;
     int         include_usage;   /* make stream_options.include_usage true */
+    int         drop_models;     /* remove the "models" member */
 } tokenroute_rewrite_t;
 
 

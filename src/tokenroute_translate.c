@@ -430,8 +430,12 @@ tr_name(tr_ctx_t *ctx, tr_val_t *v)
     case yajl_t_array:
         return "(an array)";
 
-    default:
+    case yajl_t_true:
+    case yajl_t_false:
         return "(a boolean)";
+
+    default:
+        return "(null)";
     }
 
     n = v->len < TR_NAME_MAX ? v->len : TR_NAME_MAX;
@@ -456,8 +460,8 @@ tr_name(tr_ctx_t *ctx, tr_val_t *v)
 static void *
 tr_alloc(tr_ctx_t *ctx, size_t size)
 {
-    size_t       n;
     char        *p;
+    size_t       n;
     tr_chunk_t  *c;
 
     size = (size + TR_ALIGN - 1) & ~(TR_ALIGN - 1);
@@ -527,9 +531,9 @@ static int
 tr_parse(tr_ctx_t *ctx, const char *p, size_t len, tr_val_t **root,
     const char *what)
 {
+    tr_parse_t   ps;
     yajl_handle  h;
     yajl_status  st;
-    tr_parse_t   ps;
 
     memset(&ps, 0, sizeof(tr_parse_t));
     ps.ctx = ctx;
@@ -2010,8 +2014,8 @@ tr_oa_gen_block(tr_ctx_t *ctx, tr_block_t *b)
 static int
 tr_oa_params(tr_ctx_t *ctx, tr_val_t *root)
 {
-    long long    n;
     tr_val_t    *v, *e;
+    long long    n;
     const char  *name;
 
     name = "max_completion_tokens";
@@ -2864,8 +2868,8 @@ tr_ao_assistant(tr_ctx_t *ctx, tr_val_t *content, size_t i)
 static int
 tr_ao_params(tr_ctx_t *ctx, tr_val_t *root)
 {
-    long long   n;
     tr_val_t   *v, *e;
+    long long   n;
 
     v = tr_get(root, "max_tokens");
 

@@ -1393,8 +1393,8 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
         len = 0;
     }
 
-    tokenroute_resp_add(b, tokenroute_resp_finish_reason(s, len),
-                        strlen(tokenroute_resp_finish_reason(s, len)));
+    s = tokenroute_resp_finish_reason(s, len);
+    tokenroute_resp_add(b, s, strlen(s));
 
     usage = tokenroute_resp_get(j, 1, "usage");
 
@@ -1772,7 +1772,7 @@ tokenroute_resp_is_slug(const char *s, size_t len)
 
     for (i = 0; i < len; i++) {
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
-              || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+              || s[i] == '_'))
         {
             return 0;
         }
@@ -2078,17 +2078,15 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
             return 0;
         }
 
+        /* server_tool_use blocks have input deltas too */
+
         k = tokenroute_resp_int(j, tokenroute_resp_get(j, 1, "index"), -1);
 
-        if (k == st->block && st->block_tool >= 0) {
-            k = st->block_tool;
-
-        } else if (st->nblocks > 0) {
-            k = st->nblocks - 1;
-
-        } else {
+        if (st->block_tool < 0 || (k != st->block && k != -1)) {
             return 0;
         }
+
+        k = st->block_tool;
 
         tokenroute_stream_ao_start(st, NULL, 0);
         tokenroute_stream_ao_open(st);

@@ -30,6 +30,7 @@ typedef struct {
     const char  *model;
     int          include_usage;
     const char  *expect;
+    int          drop_models;
 } rewrite_case_t;
 
 
@@ -80,6 +81,12 @@ static scan_case_t  scan_cases[] = {
       NULL, 0, -1, "max_tokens" },
     { "{\"model\":\"a\",\"max_completion_tokens\":1.5}",
       TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "max_completion_tokens" },
+    { "{\"model\":\"a\",\"models\":\"b\"}",
+      TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "models" },
+    { "{\"model\":\"a\",\"models\":[1]}",
+      TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "models" },
+    { "{\"model\":\"a\",\"models\":[\"a\"],\"models\":[]}",
+      TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "models" },
     { "{\"model\":\"a\",\"stream_options\":true}",
       TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "stream_options" },
     { "{\"model\":\"a\",\"stream_options\":{\"include_usage\":1}}",
@@ -93,32 +100,43 @@ static scan_case_t  scan_cases[] = {
 
 static rewrite_case_t  rewrite_cases[] = {
     { "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[]}", "gpt-4o-mini", 0,
-      "{\"model\":\"gpt-4o-mini\",\"messages\":[]}" },
+      "{\"model\":\"gpt-4o-mini\",\"messages\":[]}", 0 },
     { "{ \"messages\":[{\"model\":\"keep\"}], \"model\" : \"pub\" }", "up", 0,
-      "{ \"messages\":[{\"model\":\"keep\"}], \"model\" : \"up\" }" },
+      "{ \"messages\":[{\"model\":\"keep\"}], \"model\" : \"up\" }", 0 },
     { "{\"model\":\"a\\\"b\\\\\"}", "z", 0,
-      "{\"model\":\"z\"}" },
+      "{\"model\":\"z\"}", 0 },
     { "{\"model\":\"x\"}", "we\"ird\\\n", 0,
-      "{\"model\":\"we\\\"ird\\\\\\u000a\"}" },
+      "{\"model\":\"we\\\"ird\\\\\\u000a\"}", 0 },
     { " {\"model\":\"x\",\"stream\":true}", "y", 1,
       " {\"stream_options\":{\"include_usage\":true},\"model\":\"y\","
-      "\"stream\":true}" },
+      "\"stream\":true}", 0 },
     { "{\"stream\":true,\"stream_options\":{},\"model\":\"x\"}", "y", 1,
       "{\"stream\":true,\"stream_options\":{\"include_usage\":true},"
-      "\"model\":\"y\"}" },
+      "\"model\":\"y\"}", 0 },
     { "{\"model\":\"x\",\"stream_options\": { \"include_usage\" : false } }",
       "y", 1,
       "{\"model\":\"y\",\"stream_options\": { \"include_usage\" : false "
-      ",\"include_usage\":true} }" },
+      ",\"include_usage\":true} }", 0 },
     { "{\"model\":\"x\",\"stream_options\":{\"include_usage\":true}}",
       "y", 1,
-      "{\"model\":\"y\",\"stream_options\":{\"include_usage\":true}}" },
+      "{\"model\":\"y\",\"stream_options\":{\"include_usage\":true}}", 0 },
     { "{\"stream_options\":null,\"model\":\"x\"}", "y", 1,
-      "{\"stream_options\":{\"include_usage\":true},\"model\":\"y\"}" },
+      "{\"stream_options\":{\"include_usage\":true},\"model\":\"y\"}", 0 },
     { "{\"model\":\"x\",\"stream_options\":{\"a\":{\"b\":1}}}", "y", 1,
       "{\"model\":\"y\",\"stream_options\":{\"a\":{\"b\":1},"
-      "\"include_usage\":true}}" },
-    { NULL, NULL, 0, NULL }
+      "\"include_usage\":true}}", 0 },
+    { "{\"model\":\"x\",\"models\":[\"a\",\"b\"],\"n\":1}", "y", 0,
+      "{\"model\":\"y\",\"n\":1}", 1 },
+    { "{\"models\" : [\"a\"] , \"model\":\"x\"}", "y", 0,
+      "{ \"model\":\"y\"}", 1 },
+    { "{\"model\":\"x\", \"models\":[]}", "y", 0,
+      "{\"model\":\"y\"}", 1 },
+    { "{\"model\":\"x\",\"models\":null,\"stream\":true}", "y", 1,
+      "{\"stream_options\":{\"include_usage\":true},\"model\":\"y\","
+      "\"stream\":true}", 1 },
+    { "{\"model\":\"x\",\"models\":[\"a\"]}", "y", 0,
+      "{\"model\":\"y\",\"models\":[\"a\"]}", 0 },
+    { NULL, NULL, 0, NULL, 0 }
 };
 
 
@@ -147,6 +165,8 @@ main(void)
             ok(req.stream == sc->stream, "stream %d", req.stream);
             ok(req.max_tokens == sc->max_tokens, "max_tokens %lld",
                (long long) req.max_tokens);
+            ok(req.nmodels == 0 || strstr(sc->body, "\"models\"") != NULL,
+               "models only when sent");
             ok(sc->body[req.model_start] == '"'
                && sc->body[req.model_end - 1] == '"',
                "model token span [%zu, %zu) is a JSON string",
@@ -169,6 +189,7 @@ main(void)
         rw.model = rc->model;
         rw.model_len = strlen(rc->model);
         rw.include_usage = rc->include_usage;
+        rw.drop_models = rc->drop_models;
 
         n = tokenroute_request_rewrite_size(len, &req, &rw);
 
