@@ -110,5 +110,10 @@ demo: deps all
 stop:
 	./conf.d/demo.sh stop
 
+# bare nginx proxy vs tokenroute: throughput, latency, CPU and instructions
+# per request; report in bench/results/latest.md.  See bench/README.md.
+bench: all
+	./bench/run
+
 clean:
 	rm -rf build build-asan build.apt.log build-asan.apt.log

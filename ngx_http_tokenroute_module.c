@@ -95,6 +95,27 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       offsetof(ngx_http_tokenroute_main_conf_t, journal_size),
       NULL },
 
+    { ngx_string("tokenroute_max_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_main_conf_t, max_attempts),
+      NULL },
+
+    { ngx_string("tokenroute_fallback_on"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tokenroute_fallback_on_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_cooldown"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_tokenroute_cooldown_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tokenroute_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tokenroute_error_directive,
@@ -190,6 +211,10 @@ ngx_http_tokenroute_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_tokenroute_cooldown_init(cf, trmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_tokenroute_filter_init(cf);
 }
 
@@ -230,6 +255,10 @@ ngx_http_tokenroute_create_main_conf(ngx_conf_t *cf)
     trmcf->bytes_per_token = NGX_CONF_UNSET;
     trmcf->reservation_ttl = NGX_CONF_UNSET;
     trmcf->journal_size = NGX_CONF_UNSET_SIZE;
+    trmcf->max_attempts = NGX_CONF_UNSET;
+    trmcf->fallback_on = NGX_CONF_UNSET_PTR;
+    trmcf->cooldown = NGX_CONF_UNSET;
+    trmcf->cooldown_failures = 3;
     trmcf->created = ngx_time();
 
     return trmcf;
@@ -249,6 +278,21 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(trmcf->bytes_per_token, 1);
     ngx_conf_init_value(trmcf->reservation_ttl, 900);
     ngx_conf_init_size_value(trmcf->journal_size, 1024 * 1024);
+    ngx_conf_init_value(trmcf->max_attempts, 3);
+    ngx_conf_init_value(trmcf->cooldown, 30);
+
+    if (trmcf->max_attempts < 1
+        || trmcf->max_attempts > TOKENROUTE_CHAIN_MAX + 1)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tokenroute_max_attempts must be 1 to %d",
+                           TOKENROUTE_CHAIN_MAX + 1);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tokenroute_resolve_chains(cf, trmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (trmcf->default_max_tokens < 1 || trmcf->bytes_per_token < 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

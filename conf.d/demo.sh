@@ -106,6 +106,11 @@ http {
             include $repo/conf.d/tokenroute_proxy.conf;
         }
 
+        location @tokenroute_fallback {
+            tokenroute on;
+            include $repo/conf.d/tokenroute_proxy.conf;
+        }
+
         location @tokenroute_error {
             tokenroute_error;
         }

@@ -51,6 +51,11 @@ http {
             include $conf/tokenroute_proxy.conf;
         }
 
+        location @tokenroute_fallback {
+            tokenroute on;
+            include $conf/tokenroute_proxy.conf;
+        }
+
         location @tokenroute_error {
             tokenroute_error;
         }

@@ -31,8 +31,6 @@ static ngx_int_t ngx_http_tokenroute_access_step(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static ngx_int_t ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-static ngx_int_t ngx_http_tokenroute_route(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
 static void ngx_http_tokenroute_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
@@ -63,6 +61,14 @@ ngx_http_tokenroute_access_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
 
     if (ctx == NULL) {
+        /* an attempt failed and error_page brought the request here */
+
+        ctx = ngx_http_tokenroute_recover_ctx(r);
+
+        if (ctx && ctx->decided) {
+            return ngx_http_tokenroute_fallback(r, ctx);
+        }
+
         return ngx_http_tokenroute_access_start(r);
     }
 
@@ -91,6 +97,10 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_tokenroute_module);
+
+    if (ngx_http_tokenroute_keep_ctx(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (RAND_bytes(id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2) != 1) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -258,6 +268,7 @@ static ngx_int_t
 ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
+    ngx_int_t                         rc;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
@@ -293,6 +304,16 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
                                                 ctx->req.model_len);
     if (ctx->model == NULL) {
         return NGX_DECLINED;
+    }
+
+    rc = ngx_http_tokenroute_build_chain(r, ctx);
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_DECLINED) {
+            ctx->route_status = NGX_HTTP_NOT_FOUND;
+        }
+
+        return rc;
     }
 
     if (ngx_http_tokenroute_route(r, ctx) != NGX_OK) {
@@ -379,6 +400,12 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                                           "model_not_found", (char *) msg);
     }
 
+    if (ctx->route_status == NGX_HTTP_NOT_FOUND) {
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_NOT_FOUND,
+                                          "model_not_found",
+                                          ctx->route_error);
+    }
+
     if (ctx->upstream_body.data == NULL) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
                                           ctx->route_status
@@ -402,6 +429,14 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
     switch (ctx->admit) {
 
     case NGX_HTTP_TOKENROUTE_ADMIT_OK:
+
+        /* skip what cools down or what this key may not use */
+
+        if (ngx_http_tokenroute_choose(r, ctx, 0) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->attempts = 1;
         ctx->decided = 1;
         return NGX_OK;
 
@@ -452,7 +487,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
 
 /* publishes the upstream, URI and rewritten body for the proxy */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tokenroute_route(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
@@ -524,6 +559,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     /* the provider's own usage report is what a stream is charged from */
     rw.include_usage = (ctx->req.stream
                         && ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT);
+    rw.drop_models = 1;
 
     size = tokenroute_request_rewrite_size(ctx->body.len, &ctx->req, &rw);
 

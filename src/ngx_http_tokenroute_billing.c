@@ -35,7 +35,7 @@ static ngx_int_t ngx_http_tokenroute_sha1(ngx_conf_t *cf, ngx_str_t *text,
 
 /*
  * ARGV: key hash, model, now, request id, amount, deadline.
- * Returns {status, key id, account, available}.
+ * Returns {status, key id, account, available, allowed models}.
  */
 
 static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
@@ -90,7 +90,7 @@ static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 "           'amount', ARGV[5])\n"
 "redis.call('EXPIRE', 'tr:rsv:' .. ARGV[4], 604800)\n"
 "redis.call('ZADD', 'tr:rsv', ARGV[6], ARGV[4])\n"
-"return {'ok', f[1], acct}\n");
+"return {'ok', f[1], acct, '0', f[3] or ''}\n");
 
 
 /*
@@ -217,7 +217,8 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
     u_char                           *p;
-    int64_t                           input, output, price, reserve;
+    int64_t                           input, output, price, reserve, cost;
+    ngx_uint_t                        i;
     ngx_http_tokenroute_model_t      *m;
     ngx_http_tokenroute_main_conf_t  *trmcf;
     u_char                            now[NGX_TIME_T_LEN];
@@ -238,17 +239,25 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
         output = 0;
     }
 
-    price = m->input_price;
+    /* any model of the chain may serve: reserve for the dearest */
 
-    if (m->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
-        price = price + (price + 3) / 4;
-    }
+    reserve = 0;
 
-    reserve = tokenroute_money_cost(input, price);
-    reserve += tokenroute_money_cost(output, m->output_price);
+    for (i = 0; i < ctx->nchain; i++) {
+        price = ctx->chain[i]->input_price;
 
-    if (reserve < 0) {
-        reserve = INT64_MAX;
+        if (ctx->chain[i]->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+            price = price + (price + 3) / 4;
+        }
+
+        cost = tokenroute_money_cost(input, price);
+        cost += tokenroute_money_cost(output, ctx->chain[i]->output_price);
+
+        if (cost < 0) {
+            cost = INT64_MAX;
+        }
+
+        reserve = ngx_max(reserve, cost);
     }
 
     ctx->reserve = reserve;
@@ -342,6 +351,24 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
 
     if (ngx_strcmp(st->str, "ok") == 0) {
         ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_OK;
+
+        /* the fallbacks the key may use are chosen from these */
+
+        if (reply->elements > 4
+            && reply->element[4]->type == REDIS_REPLY_STRING
+            && reply->element[4]->len)
+        {
+            e = reply->element[4];
+
+            ctx->key.models.data = ngx_pnalloc(r->pool, e->len);
+            if (ctx->key.models.data == NULL) {
+                ctx->redis_status = NGX_ERROR;
+                goto done;
+            }
+
+            ngx_memcpy(ctx->key.models.data, e->str, e->len);
+            ctx->key.models.len = e->len;
+        }
 
     } else if (ngx_strcmp(st->str, "forbidden") == 0) {
         ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;

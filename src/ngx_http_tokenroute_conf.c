@@ -615,6 +615,11 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_http_tokenroute_arg(&value[i], "fallback", &v) == NGX_OK) {
+            m->fallback = v;
+            continue;
+        }
+
         if (ngx_http_tokenroute_arg(&value[i], "input_price", &v) == NGX_OK) {
             if (ngx_http_tokenroute_parse_price(cf, &v, &m->input_price)
                 != NGX_OK)
@@ -706,7 +711,7 @@ ngx_http_tokenroute_valid_id(ngx_str_t *id)
 
     for (p = id->data; p < last; p++) {
         if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\'
-            || *p == ',')
+            || *p == ',' || *p == '|')
         {
             return NGX_ERROR;
         }

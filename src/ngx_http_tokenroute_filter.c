@@ -86,7 +86,11 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
 
-    if (ctx == NULL || !ctx->decided) {
+    /* admitted: routed, or failed on every attempt */
+
+    if (ctx == NULL || ctx->admit != NGX_HTTP_TOKENROUTE_ADMIT_OK
+        || ctx->attempts == 0)
+    {
         return ngx_http_next_header_filter(r);
     }
 
@@ -109,7 +113,30 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     h->value.data = ctx->request_id;
     h->value.len = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
 
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "x-tokenroute-attempts");
+    h->value.len = ngx_sprintf(h->value.data, "%ui", ctx->attempts)
+                   - h->value.data;
+
+    if (!ctx->decided) {
+        return ngx_http_next_header_filter(r);
+    }
+
     ctx->upstream_status = r->headers_out.status;
+
+    if (ctx->upstream_status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_tokenroute_cooldown_success(ctx->model);
+    }
 
     if (r->header_only || r->headers_out.status < NGX_HTTP_OK) {
         return ngx_http_next_header_filter(r);

@@ -72,14 +72,19 @@ typedef struct {
 } ngx_http_tokenroute_provider_t;
 
 
-typedef struct {
+typedef struct ngx_http_tokenroute_model_s  ngx_http_tokenroute_model_t;
+
+struct ngx_http_tokenroute_model_s {
     ngx_str_t                        id;
+    ngx_uint_t                       index;      /* in the model table */
     ngx_str_t                        upstream_model;
+    ngx_str_t                        fallback;   /* "a,b" as configured */
+    ngx_array_t                     *chain;      /* model_t *, fallbacks */
     ngx_http_tokenroute_provider_t  *provider;
     int64_t                          input_price;    /* nUSD per Mtok */
     int64_t                          output_price;
     int64_t                          cached_input_price;
-} ngx_http_tokenroute_model_t;
+};
 
 
 typedef struct {
@@ -106,6 +111,11 @@ typedef struct {
     time_t                           reservation_ttl;
     size_t                           journal_size;
     ngx_shm_zone_t                  *journal_zone;
+    ngx_int_t                        max_attempts;
+    ngx_array_t                     *fallback_on;   /* ngx_uint_t codes */
+    time_t                           cooldown;
+    ngx_uint_t                       cooldown_failures;
+    ngx_shm_zone_t                  *cooldown_zone;
     time_t                           created;
     ngx_flag_t                       used;
 } ngx_http_tokenroute_main_conf_t;
@@ -175,7 +185,11 @@ typedef struct {
     ngx_str_t                        body;
     tokenroute_request_t             req;
 
-    ngx_http_tokenroute_model_t     *model;
+    ngx_http_tokenroute_model_t     *model;        /* this attempt's */
+    ngx_http_tokenroute_model_t     *chain[TOKENROUTE_CHAIN_MAX + 1];
+    ngx_uint_t                       nchain;
+    ngx_uint_t                       chain_pos;
+    ngx_uint_t                       attempts;     /* provider attempts */
     ngx_str_t                        model_path;   /* /v1/models/{id} */
     const char                      *route_error;
     ngx_uint_t                       route_status;
@@ -269,6 +283,34 @@ ngx_int_t ngx_http_tokenroute_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_tokenroute_filter.c */
 ngx_int_t ngx_http_tokenroute_filter_init(ngx_conf_t *cf);
+
+/* ngx_http_tokenroute_fallback.c */
+ngx_int_t ngx_http_tokenroute_keep_ctx(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_http_tokenroute_ctx_t *ngx_http_tokenroute_recover_ctx(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_choose(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t from);
+ngx_int_t ngx_http_tokenroute_fallback(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_route(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+
+/* ngx_http_tokenroute_cooldown.c */
+ngx_int_t ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf);
+ngx_int_t ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m);
+void ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
+    ngx_uint_t status, time_t retry_after);
+void ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m);
+char *ngx_http_tokenroute_fallback_on_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_tokenroute_cooldown_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_tokenroute_resolve_chains(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf);
 
 
 extern ngx_module_t  ngx_http_tokenroute_module;

@@ -357,7 +357,7 @@ ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_attempts:
-        n = 1;
+        n = ctx->attempts;
         break;
 
     case ngx_http_tokenroute_var_reserved:

@@ -340,7 +340,7 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
 
     tokenroute_resp_add(&st->model, model, model_len);
 
-    if (tokenroute_resp_reserve(&st->out, 4096) != 0) {
+    if (st->model.failed || tokenroute_resp_reserve(&st->out, 4096) != 0) {
         goto failed;
     }
 
@@ -1673,7 +1673,7 @@ tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
 {
     int          slug;
     size_t       type_len;
-    const char  *type;
+    const char  *type, *text;
 
     slug = tokenroute_resp_is_slug(e->type, e->type_len);
 
@@ -1730,8 +1730,8 @@ tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
         tokenroute_resp_add_sanitized(b, e->message, e->message_len);
 
     } else {
-        tokenroute_resp_add_escaped(b, tokenroute_resp_status_text(status),
-                                    strlen(tokenroute_resp_status_text(status)));
+        text = tokenroute_resp_status_text(status);
+        tokenroute_resp_add_escaped(b, text, strlen(text));
     }
 
     if (to == TOKENROUTE_API_ANTHROPIC) {

@@ -15,6 +15,8 @@ use warnings;
 use strict;
 
 use Digest::SHA qw(sha1_hex);
+use IO::Select;
+use IO::Socket::INET;
 use JSON::PP;
 use Math::BigInt;
 use Test::More;
@@ -76,7 +78,8 @@ sub sum { my $s = Math::BigInt->new(0); $s->badd($_) for @_; $s->bstr() }
 
 sub replayed {
 	my $n = 0;
-	$n += $1 while $t->error_log() =~ /replaying (\d+) journaled settlements/g;
+	my $log = $t->error_log();
+	$n += $1 while $log =~ /replaying (\d+) journaled settlements/g;
 	return $n;
 }
 
@@ -297,10 +300,32 @@ while true do
 end
 return 1
 EOF
-	$t->redis('EVAL', $busy, 0, 2_500_000);
+
+	# sent on a connection of its own, its answer read later: the client
+	# must meanwhile read its stream to the end and close, which is when
+	# nginx settles (log phase)
+	my $rs = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+		PeerPort => $t->redis_port(), Proto => 'tcp', Timeout => 2);
+	ok($rs, 'a Redis connection for the busy script');
+	my @cmd = ('EVAL', $busy, 0, 2_500_000);
+	syswrite($rs, '*' . @cmd . "\r\n"
+		. join('', map { '$' . length($_) . "\r\n$_\r\n" } @cmd)) if $rs;
+	my $busy_from = time();
 
 	my $res = $t->http_finish($h, timeout => 10);
 	ok($res->{complete} && !$res->{error}, 'lost reply: stream complete');
+	cmp_ok(time() - $busy_from, '<', 1,
+		'lost reply: the stream ended while Redis was busy');
+
+	my $answer = '';
+	if ($rs) {
+		my $sel = IO::Select->new($rs);
+		while ($answer !~ /\r\n/ && $sel->can_read(5)) {
+			sysread($rs, $answer, 1024, length $answer) or last;
+		}
+		close $rs;
+	}
+	is($answer, ":1\r\n", 'lost reply: the busy script ran');
 
 	ok($t->wait_until(3, sub { journaled($rid) }),
 		'lost reply: the settlement timed out and was journaled');

@@ -10,9 +10,12 @@
 #                         [--idle-timeout SECONDS] [--aborts FILE]
 #
 # Behaviour switches, by the upstream model id received (substring match):
+#   error-401        401 whose message, like a real provider's, names the
+#                    key it received and the URL it was sent to
 #   error-429        429 with "retry-after: 1" and the provider's error JSON
 #   error-500        500 with the provider's error JSON
 #   error-529        529 overloaded_error (Anthropic error shape)
+#   error-NNN        any other status NNN with the provider's error JSON
 #   slow             0.5 s between stream events
 #   hang             never answers (sleeps 30 s, then closes)
 #   close            stream: closes the connection after the first event;
@@ -31,6 +34,18 @@
 #                    more and waits (at most 30 s) until the peer closes
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
+#
+# Tool use, by the request's content (any model without an error switch):
+#   the request has tools and its last message is the user's: the answer
+#   is a call of the first tool with the arguments
+#   {"location": "Paris", "unit": "celsius"} (OpenAI: message.tool_calls,
+#   finish_reason "tool_calls"; streamed as the call's id and name, then
+#   the arguments in three fragments.  Anthropic: a text block "Let me
+#   check." and a tool_use block, stop_reason "tool_use"; streamed with
+#   input_json_delta fragments)
+#   the last message is a tool result (OpenAI: role "tool"; Anthropic: a
+#   user message with a tool_result block): the text is
+#   "Tool said: " followed by the result's text
 #
 # The request header "x-mock-delay: SECONDS" overrides the stream delay;
 # "x-mock-wait: SECONDS" waits that long (after recording the request)
@@ -83,6 +98,10 @@ usage() unless defined $port && defined $record;
 $SIG{PIPE} = 'IGNORE';
 
 my $json = JSON::PP->new->canonical;
+
+# the arguments of a tool call, and the fragments a stream sends them in
+my $TOOL_ARGS = '{"location": "Paris", "unit": "celsius"}';
+my @TOOL_ARG_PIECES = ('{"location": ', '"Paris", "unit"', ': "celsius"}');
 my $json_rec = JSON::PP->new->canonical->ascii;
 
 my $listen = IO::Socket::INET->new(
@@ -545,6 +564,63 @@ sub common_switches {
 
 ###############################################################################
 
+# Tool use: what the request asks for.  Returns undef (plain text), or
+# { call => TOOL NAME } or { result => TEXT }.
+
+sub text_of {
+	my ($content) = @_;
+
+	return $content unless ref $content;
+	return '' unless ref $content eq 'ARRAY';
+
+	return join '', map {
+		ref $_ eq 'HASH'
+			? (($_->{type} // '') eq 'text' ? $_->{text} // ''
+				: ($_->{type} // '') eq 'tool_result'
+					? text_of($_->{content}) : '')
+			: ''
+	} @$content;
+}
+
+sub tool_turn_openai {
+	my ($body) = @_;
+
+	my $last = ref $body->{messages} eq 'ARRAY' ? $body->{messages}[-1] : undef;
+	return undef unless ref $last eq 'HASH';
+
+	return { result => text_of($last->{content}) }
+		if ($last->{role} // '') eq 'tool';
+
+	my $tools = $body->{tools};
+	return undef unless ref $tools eq 'ARRAY' && @$tools
+		&& ($last->{role} // '') eq 'user';
+
+	my $fn = ref $tools->[0] eq 'HASH' ? $tools->[0]{function} : undef;
+	return { call => (ref $fn eq 'HASH' ? $fn->{name} : undef) // 'tool' };
+}
+
+sub tool_turn_anthropic {
+	my ($body) = @_;
+
+	my $last = ref $body->{messages} eq 'ARRAY' ? $body->{messages}[-1] : undef;
+	return undef unless ref $last eq 'HASH'
+		&& ($last->{role} // '') eq 'user';
+
+	if (ref $last->{content} eq 'ARRAY') {
+		my @results = grep {
+			ref $_ eq 'HASH' && ($_->{type} // '') eq 'tool_result'
+		} @{ $last->{content} };
+		return { result => join '', map { text_of($_->{content}) } @results }
+			if @results;
+	}
+
+	my $tools = $body->{tools};
+	return undef unless ref $tools eq 'ARRAY' && @$tools;
+
+	return { call => (ref $tools->[0] eq 'HASH' ? $tools->[0]{name} : undef)
+		// 'tool' };
+}
+
 sub openai_error {
 	my ($status, $message, $type, $code, @headers) = @_;
 
@@ -586,6 +662,14 @@ sub openai {
 		return $sw;
 	}
 
+	return openai_error(401, 'Incorrect API key provided: '
+		. ($auth =~ /^Bearer\s+(\S+)/ ? $1 : '')
+		. '. You can find your API key at '
+		. 'https://platform.openai.com/account/api-keys. (POST '
+		. "http://127.0.0.1:$port$req->{path})", 'invalid_request_error',
+		'invalid_api_key')
+		if $model =~ /error-401/;
+
 	return openai_error(429, 'Rate limit reached for requests', 'requests',
 		'rate_limit_exceeded', [ 'retry-after', 1 ])
 		if $model =~ /error-429/;
@@ -596,6 +680,10 @@ sub openai {
 
 	return anthropic_error(529, 'overloaded_error', 'Overloaded')
 		if $model =~ /error-529/;
+
+	return openai_error($1, "Mock provider error $1", 'invalid_request_error',
+		'mock_error')
+		if $model =~ /error-(\d{3})/;
 
 	my ($in, $out) = usage_of($req, $model);
 	my ($cache_read) = cache_of($model);
@@ -612,8 +700,28 @@ sub openai {
 		completion_tokens_details => { reasoning_tokens => 0 },
 	};
 
+	my $tool = tool_turn_openai($body);
+	my @text = ('Hello', ' from', ' mock');
+	@text = ('Tool said: ', $tool->{result}) if $tool && exists $tool->{result};
+	my $call = $tool && defined $tool->{call} ? {
+		id => 'call_' . rand_id(24),
+		type => 'function',
+		function => { name => $tool->{call}, arguments => $TOOL_ARGS },
+	} : undef;
+
 	if (!$body->{stream}) {
 		return { close_now => 1, status => 0 } if $model =~ /close/;
+
+		my $message = {
+			role => 'assistant',
+			content => join('', @text),
+			refusal => undef,
+		};
+
+		if ($call) {
+			$message->{content} = undef;
+			$message->{tool_calls} = [ $call ];
+		}
 
 		my $r = json_resp(200, {
 			id => $id,
@@ -623,12 +731,8 @@ sub openai {
 			system_fingerprint => 'fp_mock',
 			choices => [ {
 				index => 0,
-				message => {
-					role => 'assistant',
-					content => 'Hello from mock',
-					refusal => undef,
-				},
-				finish_reason => 'stop',
+				message => $message,
+				finish_reason => $call ? 'tool_calls' : 'stop',
 				logprobs => undef,
 			} ],
 			usage => $usage,
@@ -659,11 +763,31 @@ sub openai {
 		return 'data: ' . $json->encode($c) . "\n\n";
 	};
 
-	my @events = (
-		$chunk->({ role => 'assistant', content => '', refusal => undef },
-			undef),
-		$chunk->({ content => 'Hello' }, undef),
-	);
+	my @events;
+
+	if ($call) {
+		@events = (
+			$chunk->({ role => 'assistant', content => undef,
+				refusal => undef, tool_calls => [ {
+					index => 0,
+					id => $call->{id},
+					type => 'function',
+					function => { name => $call->{function}{name},
+						arguments => '' },
+				} ] }, undef),
+			(map {
+				$chunk->({ tool_calls => [ { index => 0,
+					function => { arguments => $_ } } ] }, undef)
+			} @TOOL_ARG_PIECES),
+		);
+
+	} else {
+		@events = (
+			$chunk->({ role => 'assistant', content => '', refusal => undef },
+				undef),
+			$chunk->({ content => $text[0] }, undef),
+		);
+	}
 
 	if ($model =~ /midstream-error/) {
 		push @events, 'data: ' . $json->encode({ error => {
@@ -672,9 +796,9 @@ sub openai {
 
 	} else {
 		push @events,
-			$chunk->({ content => ' from' }, undef),
-			$chunk->({ content => ' mock' }, undef),
-			$chunk->({}, 'stop');
+			(map { $chunk->({ content => $_ }, undef) }
+				$call ? () : @text[1 .. $#text]),
+			$chunk->({}, $call ? 'tool_calls' : 'stop');
 
 		if ($include_usage) {
 			push @events, 'data: ' . $json->encode({
@@ -745,6 +869,11 @@ sub anthropic {
 		return $sw;
 	}
 
+	return anthropic_error(401, 'authentication_error',
+		"invalid x-api-key $req->{headers}{'x-api-key'} for "
+		. "http://127.0.0.1:$port$req->{path}")
+		if $model =~ /error-401/;
+
 	return anthropic_error(429, 'rate_limit_error',
 		'Number of request tokens has exceeded your per-minute rate limit',
 		[ 'retry-after', 1 ])
@@ -756,10 +885,24 @@ sub anthropic {
 	return anthropic_error(529, 'overloaded_error', 'Overloaded')
 		if $model =~ /error-529/;
 
+	return anthropic_error($1, 'api_error', "Mock provider error $1")
+		if $model =~ /error-(\d{3})/;
+
 	my ($in, $out) = usage_of($req, $model);
 	my ($cache_read, $cache_write) = cache_of($model);
 	my $id = 'msg_' . rand_id(24);
 	my @hdr = ([ 'request-id', 'req_' . rand_id(24) ]);
+
+	my $tool = tool_turn_anthropic($body);
+	my @text = ('Hello', ' from', ' mock');
+	@text = ('Tool said: ', $tool->{result}) if $tool && exists $tool->{result};
+	@text = ('Let me check.') if $tool && defined $tool->{call};
+	my $call = $tool && defined $tool->{call} ? {
+		type => 'tool_use',
+		id => 'toolu_' . rand_id(24),
+		name => $tool->{call},
+		input => $json->decode($TOOL_ARGS),
+	} : undef;
 
 	if (!$body->{stream}) {
 		return { close_now => 1, status => 0 } if $model =~ /close/;
@@ -769,8 +912,9 @@ sub anthropic {
 			type => 'message',
 			role => 'assistant',
 			model => $model,
-			content => [ { type => 'text', text => 'Hello from mock' } ],
-			stop_reason => 'end_turn',
+			content => [ { type => 'text', text => join('', @text) },
+				$call ? ($call) : () ],
+			stop_reason => $call ? 'tool_use' : 'end_turn',
 			stop_sequence => undef,
 			usage => {
 				input_tokens => $in + 0,
@@ -819,7 +963,7 @@ sub anthropic {
 			content_block => { type => 'text', text => '' },
 		}),
 		$ev->('ping', { type => 'ping' }),
-		$delta->('Hello'),
+		$delta->($text[0]),
 	);
 
 	if ($model =~ /midstream-error/) {
@@ -830,13 +974,34 @@ sub anthropic {
 
 	} else {
 		push @events,
-			$delta->(' from'),
-			$delta->(' mock'),
+			(map { $delta->($_) } @text[1 .. $#text]),
 			$ev->('content_block_stop', {
-				type => 'content_block_stop', index => 0 }),
+				type => 'content_block_stop', index => 0 });
+
+		if ($call) {
+			push @events,
+				$ev->('content_block_start', {
+					type => 'content_block_start',
+					index => 1,
+					content_block => { %$call, input => {} },
+				}),
+				(map {
+					$ev->('content_block_delta', {
+						type => 'content_block_delta',
+						index => 1,
+						delta => { type => 'input_json_delta',
+							partial_json => $_ },
+					})
+				} '', @TOOL_ARG_PIECES),
+				$ev->('content_block_stop', {
+					type => 'content_block_stop', index => 1 });
+		}
+
+		push @events,
 			$ev->('message_delta', {
 				type => 'message_delta',
-				delta => { stop_reason => 'end_turn', stop_sequence => undef },
+				delta => { stop_reason => $call ? 'tool_use' : 'end_turn',
+					stop_sequence => undef },
 				usage => { output_tokens => $out + 0 },
 			}),
 			$ev->('message_stop', { type => 'message_stop' });

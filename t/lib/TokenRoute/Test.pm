@@ -613,6 +613,10 @@ location /v1/ {
     tokenroute on;
     include %%REPO%%/conf.d/tokenroute_proxy.conf;
 }
+location @tokenroute_fallback {
+    tokenroute on;
+    include %%REPO%%/conf.d/tokenroute_proxy.conf;
+}
 location @tokenroute_error {
     tokenroute_error;
 }

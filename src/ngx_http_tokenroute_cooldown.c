@@ -1,0 +1,384 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Fallback chains and cooldowns.  A model whose provider keeps failing
+ * (or answered 429) is skipped for a while, counted across all workers in
+ * shared memory, so that a quota event costs one failed attempt per
+ * cooldown window rather than one per request.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+typedef struct {
+    ngx_uint_t                   failures;
+    time_t                       until;
+} ngx_http_tokenroute_cooldown_node_t;
+
+
+typedef struct {
+    ngx_uint_t                            nmodels;
+    ngx_http_tokenroute_cooldown_node_t   nodes[1];
+} ngx_http_tokenroute_cooldown_sh_t;
+
+
+typedef struct {
+    ngx_http_tokenroute_cooldown_sh_t    *sh;
+    ngx_slab_pool_t                      *shpool;
+    ngx_http_tokenroute_main_conf_t      *trmcf;
+} ngx_http_tokenroute_cooldown_t;
+
+
+static ngx_int_t ngx_http_tokenroute_cooldown_init_zone(
+    ngx_shm_zone_t *shm_zone, void *data);
+
+
+static ngx_http_tokenroute_cooldown_t  *ngx_http_tokenroute_cooldowns;
+
+static ngx_uint_t  ngx_http_tokenroute_default_fallback_on[] = {
+    401, 403, 408, 429, 500, 502, 503, 504, 529
+};
+
+
+char *
+ngx_http_tokenroute_fallback_on_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tokenroute_main_conf_t *trmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t   i, *code;
+
+    if (trmcf->fallback_on != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    trmcf->fallback_on = ngx_array_create(cf->pool, cf->args->nelts,
+                                          sizeof(ngx_uint_t));
+    if (trmcf->fallback_on == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 3 && ngx_strncmp(value[i].data, "off", 3) == 0) {
+            continue;
+        }
+
+        n = ngx_atoi(value[i].data, value[i].len);
+        if (n < 400 || n > 599) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid status \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        code = ngx_array_push(trmcf->fallback_on);
+        if (code == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *code = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_tokenroute_cooldown_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tokenroute_main_conf_t *trmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (trmcf->cooldown != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    trmcf->cooldown = ngx_parse_time(&value[1], 1);
+    if (trmcf->cooldown == (time_t) NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cooldown \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (value[2].len <= 9
+            || ngx_strncmp(value[2].data, "failures=", 9) != 0)
+        {
+            goto invalid;
+        }
+
+        n = ngx_atoi(value[2].data + 9, value[2].len - 9);
+        if (n < 1) {
+            goto invalid;
+        }
+
+        trmcf->cooldown_failures = n;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[2]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * fallback=a,b names models that may be declared later: resolved once
+ * the whole http block is read.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_resolve_chains(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf)
+{
+    u_char                        *p, *last, *comma;
+    ngx_uint_t                     i, *code, n;
+    ngx_http_tokenroute_model_t   *m, *f, **fp;
+
+    if (trmcf->fallback_on == NGX_CONF_UNSET_PTR) {
+        n = sizeof(ngx_http_tokenroute_default_fallback_on)
+            / sizeof(ngx_uint_t);
+
+        trmcf->fallback_on = ngx_array_create(cf->pool, n,
+                                              sizeof(ngx_uint_t));
+        if (trmcf->fallback_on == NULL) {
+            return NGX_ERROR;
+        }
+
+        code = ngx_array_push_n(trmcf->fallback_on, n);
+        if (code == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(code, ngx_http_tokenroute_default_fallback_on,
+                   sizeof(ngx_http_tokenroute_default_fallback_on));
+    }
+
+    m = trmcf->models.elts;
+
+    for (i = 0; i < trmcf->models.nelts; i++) {
+        m[i].index = i;
+
+        if (m[i].fallback.len == 0) {
+            continue;
+        }
+
+        m[i].chain = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_tokenroute_model_t *));
+        if (m[i].chain == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = m[i].fallback.data;
+        last = p + m[i].fallback.len;
+
+        while (p < last) {
+            comma = ngx_strlchr(p, last, ',');
+            if (comma == NULL) {
+                comma = last;
+            }
+
+            f = ngx_http_tokenroute_find_model(trmcf, p, comma - p);
+
+            if (f == NULL || f == &m[i]) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "model \"%V\": fallback \"%*s\" is %s",
+                              &m[i].id, (size_t) (comma - p), p,
+                              f ? "the model itself" : "not a model");
+                return NGX_ERROR;
+            }
+
+            if (m[i].chain->nelts == TOKENROUTE_CHAIN_MAX) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "model \"%V\": more than %d fallbacks",
+                              &m[i].id, TOKENROUTE_CHAIN_MAX);
+                return NGX_ERROR;
+            }
+
+            fp = ngx_array_push(m[i].chain);
+            if (fp == NULL) {
+                return NGX_ERROR;
+            }
+
+            *fp = f;
+
+            p = comma + 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf)
+{
+    ngx_str_t                        name;
+    ngx_shm_zone_t                  *zone;
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_pcalloc(cf->pool, sizeof(ngx_http_tokenroute_cooldown_t));
+    if (cd == NULL) {
+        return NGX_ERROR;
+    }
+
+    cd->trmcf = trmcf;
+
+    ngx_str_set(&name, "tokenroute_cooldown");
+
+    zone = ngx_shared_memory_add(cf, &name, 64 * 1024,
+                                 &ngx_http_tokenroute_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_http_tokenroute_cooldown_init_zone;
+    zone->data = cd;
+
+    trmcf->cooldown_zone = zone;
+
+    ngx_http_tokenroute_cooldowns = cd;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Cooldowns are transient: a configuration with another model table
+ * starts from none.  The old table is not freed: old workers may still
+ * write to it while they finish their requests.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_cooldown_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_tokenroute_cooldown_t  *ocd = data;
+
+    size_t                           size;
+    ngx_uint_t                       n;
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = shm_zone->data;
+    cd->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    n = ngx_max(cd->trmcf->models.nelts, 1);
+    size = sizeof(ngx_http_tokenroute_cooldown_sh_t)
+           + (n - 1) * sizeof(ngx_http_tokenroute_cooldown_node_t);
+
+    if (ocd && ocd->sh && ocd->sh->nmodels == cd->trmcf->models.nelts) {
+        cd->sh = ocd->sh;
+        return NGX_OK;
+    }
+
+    cd->sh = ngx_slab_calloc(cd->shpool, size);
+    if (cd->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    cd->sh->nmodels = cd->trmcf->models.nelts;
+    cd->shpool->data = cd->sh;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m)
+{
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+        return 0;
+    }
+
+    /* a racy read is fine: time_t is written atomically on our targets */
+    return cd->sh->nodes[m->index].until > ngx_time();
+}
+
+
+void
+ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
+    ngx_uint_t status, time_t retry_after)
+{
+    time_t                                until;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+        return;
+    }
+
+    node = &cd->sh->nodes[m->index];
+    until = 0;
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    node->failures++;
+
+    /* a quota event is known at once; other failures must repeat */
+
+    if (status == 429) {
+        until = ngx_time() + (retry_after > 0
+                              ? ngx_min(retry_after, 3600)
+                              : cd->trmcf->cooldown);
+
+    } else if (node->failures >= cd->trmcf->cooldown_failures) {
+        until = ngx_time() + cd->trmcf->cooldown;
+    }
+
+    if (until > node->until) {
+        node->until = until;
+        node->failures = 0;
+    }
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+
+    if (until) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "tokenroute: model \"%V\" cools down for %T s after "
+                      "status %ui", &m->id, until - ngx_time(), status);
+    }
+}
+
+
+void
+ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m)
+{
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+        return;
+    }
+
+    if (cd->sh->nodes[m->index].failures) {
+        ngx_shmtx_lock(&cd->shpool->mutex);
+        cd->sh->nodes[m->index].failures = 0;
+        ngx_shmtx_unlock(&cd->shpool->mutex);
+    }
+}

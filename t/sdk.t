@@ -1,0 +1,293 @@
+#!/usr/bin/perl
+
+# (C) tokenroute authors
+
+# End-to-end tests with the official SDKs from npm as the clients: the
+# OpenAI SDK and the Anthropic SDK (t/sdk/*.test.mjs, node's built-in test
+# runner), through the gateway, to the mock provider of each type: all four
+# cells of the client shape x provider type matrix.  Each node test becomes
+# one test here.
+#
+# The SDKs are installed in t/sdk/node_modules by the Makefile (npm ci).
+# Without them, or without node, this file is skipped, unless
+# TOKENROUTE_REQUIRE_SDK is set (as the Makefile's check targets do): then
+# it fails.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use Errno qw(EINTR);
+use IO::Select;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use lib 't/lib';
+use TokenRoute::Test;
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+###############################################################################
+
+my $SDK = TokenRoute::Test->repo() . '/t/sdk';
+my @FILES = sort glob("$SDK/*.test.mjs");
+my $TIMEOUT = 300;
+
+my $missing = sdk_missing();
+
+if (defined $missing) {
+	plan(skip_all => "$missing (make check installs it)")
+		unless $ENV{TOKENROUTE_REQUIRE_SDK};
+
+	fail("SDK tests can run: $missing (TOKENROUTE_REQUIRE_SDK is set)");
+	done_testing();
+	exit;
+}
+
+my $t = TokenRoute::Test->new();
+
+# providers nothing listens for: their ports are reserved now and released
+# when nginx starts
+$t->port('dead_openai');
+$t->port('dead_anthropic');
+
+my $extra = <<'EOF';
+tokenroute_provider deadai type=openai url=http://127.0.0.1:%%PORT_dead_openai%%/v1 key_file=%%TESTDIR%%/openai.key;
+tokenroute_provider deadant type=anthropic url=http://127.0.0.1:%%PORT_dead_anthropic%%/v1 key_env=TOKENROUTE_TEST_ANTHROPIC_KEY;
+tokenroute_model openai/gpt-error-401 provider=mockai upstream_model=gpt-error-401 input_price=0.15 output_price=0.60;
+tokenroute_model openai/gpt-error-429 provider=mockai upstream_model=gpt-error-429 input_price=0.15 output_price=0.60;
+tokenroute_model openai/gpt-error-500 provider=mockai upstream_model=gpt-error-500 input_price=0.15 output_price=0.60;
+tokenroute_model openai/gpt-unreachable provider=deadai upstream_model=gpt-unreachable input_price=0.15 output_price=0.60;
+tokenroute_model anthropic/claude-error-401 provider=mockant upstream_model=claude-error-401 input_price=1 output_price=5;
+tokenroute_model anthropic/claude-error-429 provider=mockant upstream_model=claude-error-429 input_price=1 output_price=5;
+tokenroute_model anthropic/claude-error-500 provider=mockant upstream_model=claude-error-500 input_price=1 output_price=5;
+tokenroute_model anthropic/claude-unreachable provider=deadant upstream_model=claude-unreachable input_price=1 output_price=5;
+EOF
+
+$t->start_gateway(http => $extra, mock => { delay => 0.05 });
+
+# every model the configuration declares, in order
+my ($http) = $t->default_conf();
+my @models = ($http . $extra) =~ /^\s*tokenroute_model\s+(\S+)/mg;
+
+my @limited = ('openai/gpt-4o-mini', 'anthropic/claude-haiku-4-5');
+
+my $key = $t->create_key(name => 'sdk');
+my $limited = $t->create_key(name => 'sdk-limited', models => \@limited);
+my $broke = $t->create_key(name => 'sdk-broke', account => 'broke',
+	fund => 0);
+
+# well-formed, but no such key
+my @b64 = ('A' .. 'Z', 'a' .. 'z', 0 .. 9, '-', '_');
+my $bad = 'sk-tr-' . join('', map { $b64[rand @b64] } 1 .. 43);
+
+my %env = (
+	TOKENROUTE_URL => 'http://127.0.0.1:' . $t->port('http'),
+	TOKENROUTE_KEY => $key->{raw},
+	TOKENROUTE_BAD_KEY => $bad,
+	TOKENROUTE_BROKE_KEY => $broke->{raw},
+	TOKENROUTE_LIMITED_KEY => $limited->{raw},
+	TOKENROUTE_LIMITED_MODELS => join(',', @limited),
+	TOKENROUTE_MODELS => join(',', @models),
+	TOKENROUTE_OPENAI_PROVIDER_KEY => $TokenRoute::Test::OPENAI_KEY,
+	TOKENROUTE_ANTHROPIC_PROVIDER_KEY => $TokenRoute::Test::ANTHROPIC_KEY,
+	TOKENROUTE_MOCK_RECORD => $t->testdir() . '/mock.jsonl',
+
+	TOKENROUTE_OPENAI_MODEL => 'openai/gpt-4o-mini',
+	TOKENROUTE_OPENAI_UPSTREAM => 'gpt-4o-mini-2024-07-18',
+	TOKENROUTE_OPENAI_401_MODEL => 'openai/gpt-error-401',
+	TOKENROUTE_OPENAI_429_MODEL => 'openai/gpt-error-429',
+	TOKENROUTE_OPENAI_500_MODEL => 'openai/gpt-error-500',
+	TOKENROUTE_OPENAI_UNREACHABLE_MODEL => 'openai/gpt-unreachable',
+
+	TOKENROUTE_ANTHROPIC_MODEL => 'anthropic/claude-haiku-4-5',
+	TOKENROUTE_ANTHROPIC_UPSTREAM => 'claude-haiku-4-5-20251001',
+	TOKENROUTE_ANTHROPIC_401_MODEL => 'anthropic/claude-error-401',
+	TOKENROUTE_ANTHROPIC_429_MODEL => 'anthropic/claude-error-429',
+	TOKENROUTE_ANTHROPIC_500_MODEL => 'anthropic/claude-error-500',
+	TOKENROUTE_ANTHROPIC_UNREACHABLE_MODEL => 'anthropic/claude-unreachable',
+);
+
+my ($code, $out) = run_node(\%env, 'node', '--test', '--test-reporter=tap',
+	@FILES);
+
+my @results = parse_tap($out);
+
+for my $r (@results) {
+	my $diag = sub {
+		diag(join("\n", @{ $r->{before} }, $r->{line}, @{ $r->{after} }));
+	};
+
+	if (($r->{directive} // '') eq 'SKIP') {
+		SKIP: { skip($r->{reason} || 'skipped by node', 1) }
+
+	} elsif (($r->{directive} // '') eq 'TODO') {
+		TODO: {
+			local $TODO = $r->{reason} || 'todo';
+			ok($r->{ok}, $r->{name})
+				or note(join("\n", $r->{line}, @{ $r->{after} }));
+		}
+
+	} else {
+		ok($r->{ok}, $r->{name}) or $diag->();
+	}
+}
+
+ok(scalar @results >= 2 * @FILES, 'node ran the SDK tests ('
+	. scalar(@results) . ' top-level tests)')
+	or diag($out);
+is($code, 0, 'node --test exited 0') or diag(tail($out, 60));
+
+done_testing();
+
+###############################################################################
+
+sub sdk_missing {
+	my $node = which('node');
+	return 'node not found in PATH' unless $node;
+
+	my $v = `node --version 2>/dev/null` // '';
+	return "node $v is too old (18.19 or later has --test-reporter)"
+		unless $v =~ /^v(\d+)\.(\d+)/ && ($1 > 18 || ($1 == 18 && $2 >= 19));
+
+	for my $pkg ('openai', '@anthropic-ai/sdk') {
+		return "$SDK/node_modules/$pkg is not installed"
+			unless -f "$SDK/node_modules/$pkg/package.json";
+	}
+
+	return 'no t/sdk/*.test.mjs' unless @FILES;
+	return undef;
+}
+
+sub which {
+	my ($prog) = @_;
+	for my $d (split /:/, $ENV{PATH} // '') {
+		return "$d/$prog" if -x "$d/$prog";
+	}
+	return undef;
+}
+
+# Runs a command in its own process group with %$env added to the
+# environment (and the SDKs' own variables removed, so nothing from the
+# caller's shell redirects them); returns (exit code, stdout and stderr).
+# After $TIMEOUT seconds the group is killed.
+
+sub run_node {
+	my ($env, @cmd) = @_;
+
+	pipe(my $r, my $w) or die "pipe: $!\n";
+
+	my $pid = fork();
+	die "fork: $!\n" unless defined $pid;
+
+	if ($pid == 0) {
+		close $r;
+		POSIX::setpgid(0, 0);
+		chdir $SDK or POSIX::_exit(126);
+		delete @ENV{ grep { /^(?:OPENAI|ANTHROPIC)_/ } keys %ENV };
+		delete $ENV{NODE_OPTIONS};
+		$ENV{$_} = $env->{$_} for keys %$env;
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>&', $w;
+		open STDERR, '>&', $w;
+		{ no warnings 'exec'; exec { $cmd[0] } @cmd; }
+		print STDERR "exec $cmd[0]: $!\n";
+		POSIX::_exit(127);
+	}
+
+	close $w;
+
+	my $out = '';
+	my $sel = IO::Select->new($r);
+	my $deadline = time() + $TIMEOUT;
+
+	while (time() < $deadline) {
+		my @ready = $sel->can_read($deadline - time());
+		next if !@ready && $! == EINTR;
+		last unless @ready;
+		my $n = sysread($r, $out, 65536, length $out);
+		next if !defined $n && $! == EINTR;
+		last unless $n;
+	}
+
+	if (time() >= $deadline) {
+		$out .= "\n[killed after $TIMEOUT s]\n";
+		kill 'TERM', -$pid;
+		sleep 2;
+		kill 'KILL', -$pid;
+	}
+
+	close $r;
+	waitpid($pid, 0);
+
+	my $code = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+
+	# the test files' own child processes, if any were left
+	kill 'KILL', -$pid;
+
+	return ($code, $out);
+}
+
+# The top-level results of node's TAP output: { ok, name, directive,
+# reason, line, before (the subtests' lines), after (the YAML block) }.
+
+sub parse_tap {
+	my ($text) = @_;
+
+	my (@results, @pending, $expect, $yaml);
+
+	for my $line (split /\n/, $text) {
+		if ($yaml) {
+			push @{ $yaml->{after} }, $line;
+			undef $yaml if $line eq '  ...';
+			next;
+		}
+
+		if ($expect && $line eq '  ---') {
+			($yaml, $expect) = ($expect, undef);
+			push @{ $yaml->{after} }, $line;
+			next;
+		}
+
+		undef $expect;
+
+		if ($line =~ /^(not )?ok \d+ - (.*)$/) {
+			my ($not, $rest) = ($1, $2);
+			my ($name, $directive, $reason) = ($rest, undef, undef);
+
+			# "# TODO reason" / "# SKIP reason"; a "#" in a name is "\#"
+			if ($rest =~ /^(.*?)(?<!\\)\s+#\s*(TODO|SKIP)\b\s*(.*)$/i) {
+				($name, $directive, $reason) = ($1, uc $2, $3);
+			}
+			$name =~ s/\\#/#/g;
+
+			push @results, {
+				ok => $not ? 0 : 1,
+				name => $name,
+				directive => $directive,
+				reason => $reason,
+				line => $line,
+				before => [ @pending ],
+				after => [],
+			};
+			@pending = ();
+			$expect = $results[-1];
+			next;
+		}
+
+		push @pending, $line;
+	}
+
+	return @results;
+}
+
+sub tail {
+	my ($text, $n) = @_;
+	my @l = split /\n/, $text;
+	return join "\n", @l > $n ? @l[-$n .. -1] : @l;
+}
+
+###############################################################################
