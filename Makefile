@@ -71,12 +71,19 @@ $(BUILD)/unit/%: t/unit/%.c $(wildcard src/tokenroute_*.c src/tokenroute_*.h)
 	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $< \
 	    $(wildcard src/tokenroute_*.c) -lyajl -lcrypto
 
-# Installs the Debian packages the build, the demo and the tests need.
+# Installs the Debian packages the build, the demo and the tests need;
+# nodejs and npm (for the SDK tests, t/sdk.t) only when there is no node or
+# npm at all: a node from elsewhere (NodeSource...) conflicts with Debian's
+# npm package.
 deps:
 	@missing=""; for p in $(DEBIAN_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	if ! command -v node >/dev/null 2>&1 \
+	    || ! command -v npm >/dev/null 2>&1; then \
+	    missing="$$missing nodejs npm"; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then \
 	        echo "installing:$$missing"; \
@@ -94,15 +101,21 @@ test: deps
 	$(MAKE) check
 	$(MAKE) check-asan
 
-check: all unit
-	TOKENROUTE_BUILD=$(CURDIR)/$(BUILD) TOKENROUTE_NGINX=$(NGINX) prove -r t/
+# The official OpenAI and Anthropic SDKs for t/sdk.t, as pinned in
+# t/sdk/package-lock.json.
+t/sdk/node_modules/.installed: t/sdk/package.json t/sdk/package-lock.json
+	cd t/sdk && npm ci --no-audit --no-fund && touch node_modules/.installed
+
+check: all unit t/sdk/node_modules/.installed
+	TOKENROUTE_BUILD=$(CURDIR)/$(BUILD) TOKENROUTE_NGINX=$(NGINX) \
+	    TOKENROUTE_REQUIRE_SDK=1 prove -r t/
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
 
-check-asan: asan
+check-asan: asan t/sdk/node_modules/.installed
 	TOKENROUTE_BUILD=$(CURDIR)/build-asan TOKENROUTE_SANITIZE=1 \
-	    TOKENROUTE_NGINX=$(NGINX) prove -r t/
+	    TOKENROUTE_NGINX=$(NGINX) TOKENROUTE_REQUIRE_SDK=1 prove -r t/
 
 demo: deps all
 	./conf.d/demo.sh start $(PORT)

@@ -169,6 +169,7 @@ typedef struct {
     unsigned                         buffer:1;   /* rewrite at the end */
     unsigned                         drop_event:1;
     unsigned                         complete:1;
+    unsigned                         cut:1;
     unsigned                         failed:1;
     unsigned                         stream_started:1;
 } ngx_http_tokenroute_response_t;

@@ -227,6 +227,80 @@ is(scalar @ab, 1, 'stall-2: the closed stream is recorded');
 is_deeply([ @{ $ab[0] || {} }{qw(sent total reason)} ], [ 2, 6, 'peer closed' ],
 	'stall-2: abort record');
 
+# tool use: a call of the first tool when the user speaks last, a text
+# with the tool's result when the result comes last
+
+my $otools = [ { type => 'function', function => { name => 'get_weather',
+	parameters => { type => 'object' } } } ];
+my $atools = [ { name => 'get_weather', input_schema => { type => 'object' } } ];
+my $args = { location => 'Paris', unit => 'celsius' };
+
+$r = openai('gpt-x', extra => { tools => $otools,
+	messages => [ { role => 'user', content => 'weather?' } ] });
+my $call = $r->{json}{choices}[0]{message}{tool_calls}[0];
+is($r->{json}{choices}[0]{finish_reason}, 'tool_calls',
+	'openai tools: finish_reason');
+is($call->{function}{name}, 'get_weather', 'openai tools: the first tool');
+is_deeply(decode_json($call->{function}{arguments}), $args,
+	'openai tools: arguments');
+
+$r = openai('gpt-x', stream_fn => 1, extra => { tools => $otools,
+	stream => JSON::PP::true,
+	messages => [ { role => 'user', content => 'weather?' } ] });
+my @frags = map { $_->{function}{arguments} // '' } map {
+	@{ $_->{choices}[0]{delta}{tool_calls} || [] } }
+	map { decode_json($_->{data}) } grep { $_->{data} ne '[DONE]' }
+	@{ $r->{sse} };
+is(scalar(grep { length } @frags), 3, 'openai tools stream: 3 fragments');
+is_deeply(decode_json(join '', @frags), $args,
+	'openai tools stream: the fragments make the arguments');
+
+$r = openai('gpt-x', extra => { tools => $otools, messages => [
+	{ role => 'user', content => 'weather?' },
+	{ role => 'assistant', content => undef, tool_calls => [ $call ] },
+	{ role => 'tool', tool_call_id => $call->{id}, content => '21 C' } ] });
+is($r->{json}{choices}[0]{message}{content}, 'Tool said: 21 C',
+	'openai tool result: text');
+
+$r = anthropic('claude-x', extra => { tools => $atools,
+	messages => [ { role => 'user', content => 'weather?' } ] });
+is($r->{json}{stop_reason}, 'tool_use', 'anthropic tools: stop_reason');
+is_deeply([ map { $_->{type} } @{ $r->{json}{content} } ],
+	[ 'text', 'tool_use' ], 'anthropic tools: text and tool_use blocks');
+is_deeply($r->{json}{content}[1]{input}, $args, 'anthropic tools: input');
+
+my $use = $r->{json}{content}[1];
+$r = anthropic('claude-x', stream_fn => 1, extra => { tools => $atools,
+	stream => JSON::PP::true,
+	messages => [ { role => 'user', content => 'weather?' } ] });
+my @parts = map { $_->{delta}{partial_json} } grep {
+	($_->{delta}{type} // '') eq 'input_json_delta' }
+	map { decode_json($_->{data}) } @{ $r->{sse} };
+is(scalar @parts, 4, 'anthropic tools stream: input_json_delta events');
+is_deeply(decode_json(join '', @parts), $args,
+	'anthropic tools stream: the fragments make the input');
+
+$r = anthropic('claude-x', extra => { tools => $atools, messages => [
+	{ role => 'user', content => 'weather?' },
+	{ role => 'assistant', content => [ $use ] },
+	{ role => 'user', content => [ { type => 'tool_result',
+		tool_use_id => $use->{id},
+		content => [ { type => 'text', text => '21 C' } ] } ] } ] });
+is($r->{json}{content}[0]{text}, 'Tool said: 21 C',
+	'anthropic tool result: text');
+
+# error-401 names the key and the URL, as real providers do
+
+$r = openai('gpt-error-401');
+is($r->{status}, 401, 'openai error-401');
+like($r->{json}{error}{message}, qr/sk-x.*127\.0\.0\.1/,
+	'openai error-401: the key and the URL in the message');
+
+$r = anthropic('claude-error-401');
+is($r->{status}, 401, 'anthropic error-401');
+like($r->{json}{error}{message}, qr/sk-x.*127\.0\.0\.1/,
+	'anthropic error-401: the key and the URL in the message');
+
 # keep-alive: several requests on one connection
 
 my @ka = $t->http_keepalive(map { {
