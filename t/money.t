@@ -513,44 +513,53 @@ is(cost(in => 600, cached => 400, out => 50, %P) > cost(in => 600,
 
 ###############################################################################
 
-# A provider's error passes through unchanged and costs nothing; the
-# request is still counted.
+# A provider's error costs nothing; the request is still counted.  A
+# fallback status (429, 5xx) with no chain to fall back on comes back as
+# that status in the client's shape, with the provider's Retry-After
+# (README "Fallback": the provider's own text is not passed); a client
+# error (400) keeps the provider's message.
 
 for my $case (
 	[ 'openai', 'openai/err500', 500 ],
 	[ 'openai', 'openai/err429', 429 ],
 	[ 'anthropic', 'anthropic/err500', 500 ],
 	[ 'anthropic', 'anthropic/err429', 429 ],
+	[ 'openai', 'openai/small', 400 ],
+	[ 'anthropic', 'anthropic/small', 400 ],
 ) {
 	my ($shape, $model, $status) = @$case;
-	my $name = "$model";
+	my $name = "$model $status";
 
 	my $key = new_key();
 	$t->clear_mock_requests();
 	my $t0 = time();
-	my $body = $shape eq 'openai'
-		? openai_body(model => $model, max_tokens => 100)
-		: anthropic_body(model => $model, max_tokens => 100);
+
+	# the provider answers 400 to a body without "messages"
+	my $body = $status == 400
+		? '{"model":"' . $model . '","max_tokens":100}'
+		: $shape eq 'openai'
+			? openai_body(model => $model, max_tokens => 100)
+			: anthropic_body(model => $model, max_tokens => 100);
 	my $res = call($shape, $key, $body);
 
-	my ($up) = $t->mock_requests();
+	my @up = $t->mock_requests();
 
 	subtest "$name: provider error costs nothing" => sub {
-		is($res->{status}, $status, 'the provider status');
-
-		# the provider's error (README: passed through; the gateway may
-		# drop what identifies the provider, e.g. Anthropic's request_id)
-		my $pe = eval { decode_json($up ? $up->{response}{body} : '') }
-			// {};
-		my $ce = ref $res->{json} eq 'HASH' ? $res->{json} : {};
-		is(ref $ce->{error} eq 'HASH' ? $ce->{error}{type} : undef,
-			$pe->{error}{type}, "the provider's error type");
-		is(ref $ce->{error} eq 'HASH' ? $ce->{error}{message} : undef,
-			$pe->{error}{message}, "the provider's error message");
-		is($ce->{type}, 'error', 'in Anthropic shape')
-			if $shape eq 'anthropic';
+		is(scalar @up, 1, 'one attempt reached the provider');
+		$t->error_ok($res, $shape, status => $status,
+			name => "error in the client's shape");
+		is($res->{headers}{'x-tokenroute-attempts'}, 1,
+			'x-tokenroute-attempts 1');
 		is($res->{headers}{'retry-after'}, '1', 'retry-after passed on')
 			if $status == 429;
+
+		if ($status == 400) {
+			my $pe = eval { decode_json(@up ? $up[0]{response}{body} : '') }
+				// {};
+			is(ref $res->{json}{error} eq 'HASH'
+				? $res->{json}{error}{message} : undef,
+				$pe->{error}{message}, "the provider's message");
+		}
 
 		my $rid = $res->{headers}{'x-tokenroute-request-id'} // '';
 		$t->wait_until(3, sub {
