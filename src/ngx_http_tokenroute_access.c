@@ -98,6 +98,8 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_tokenroute_module);
 
+    ctx->t_start = ngx_http_tokenroute_usec();
+
     if (ngx_http_tokenroute_keep_ctx(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -438,6 +440,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
 
         ctx->attempts = 1;
         ctx->decided = 1;
+        ctx->t_decided = ngx_http_tokenroute_usec();
         return NGX_OK;
 
     case NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN:
@@ -807,6 +810,7 @@ ngx_http_tokenroute_resume(ngx_http_request_t *r,
 
     ctx->op = NULL;
     ctx->lookup_done = 1;
+    ctx->t_redis += ngx_http_tokenroute_usec() - ctx->t_sent;
 
     if (!ctx->waiting_lookup) {
         return;
@@ -838,6 +842,8 @@ ngx_http_tokenroute_ctx_command(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    ctx->t_sent = ngx_http_tokenroute_usec();
+
     ctx->op = ngx_http_tokenroute_redis_command(handler, r, argc, argv,
                                                 argvlen);
     if (ctx->op == NULL) {
@@ -862,4 +868,17 @@ ngx_http_tokenroute_op_cleanup(void *data)
         ngx_http_tokenroute_redis_cancel(ctx->op);
         ctx->op = NULL;
     }
+}
+
+
+/* nginx's cached time has millisecond resolution; overhead is smaller */
+
+uint64_t
+ngx_http_tokenroute_usec(void)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000000 + tv.tv_usec;
 }

@@ -132,6 +132,31 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     h->value.len = ngx_sprintf(h->value.data, "%ui", ctx->attempts)
                    - h->value.data;
 
+    /*
+     * The gateway's own time before the provider was asked, and the part
+     * of it spent waiting for Redis, like LiteLLM's overhead header.
+     */
+
+    if (ctx->t_decided) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->value.data = ngx_pnalloc(r->pool, 2 * (NGX_INT64_LEN + 8));
+        if (h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "x-tokenroute-overhead-ms");
+        h->value.len = ngx_sprintf(h->value.data, "%uL.%03uL;redis=%uL.%03uL",
+                                   (ctx->t_decided - ctx->t_start) / 1000,
+                                   (ctx->t_decided - ctx->t_start) % 1000,
+                                   ctx->t_redis / 1000, ctx->t_redis % 1000)
+                       - h->value.data;
+    }
+
     if (!ctx->decided) {
         return ngx_http_next_header_filter(r);
     }

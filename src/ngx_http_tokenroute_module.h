@@ -210,6 +210,12 @@ typedef struct {
 
     ngx_http_tokenroute_response_t  *resp;
     ngx_uint_t                       upstream_status;
+
+    /* the gateway's own overhead, microseconds */
+    uint64_t                         t_start;
+    uint64_t                         t_sent;
+    uint64_t                         t_redis;
+    uint64_t                         t_decided;
     tokenroute_usage_t               usage;
     int64_t                          cost;
 
@@ -240,6 +246,7 @@ ngx_int_t ngx_http_tokenroute_access_handler(ngx_http_request_t *r);
 
 void ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+uint64_t ngx_http_tokenroute_usec(void);
 
 /* ngx_http_tokenroute_billing.c */
 ngx_int_t ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
