@@ -187,6 +187,49 @@ $r = openai('gpt-close', stream_fn => 1,
 is(scalar @{ $r->{sse} }, 1, 'close: one event, then closed');
 ok($r->{error}, 'close: stream incomplete');
 
+$r = anthropic('claude-close-4', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+is_deeply([ map { $_->{event} } @{ $r->{sse} } ],
+	[ qw(message_start content_block_start ping content_block_delta) ],
+	'close-4: four events, then closed');
+ok($r->{error}, 'close-4: stream incomplete');
+
+# malformed, malformed-stream, long-N
+
+$r = openai('gpt-malformed');
+is($r->{status}, 200, 'malformed: 200');
+like($r->{headers}{'content-type'}, qr{^application/json},
+	'malformed: application/json');
+is($r->{body}, '{"id": "x", "choices": [', 'malformed: truncated JSON');
+is(anthropic('claude-malformed')->{body}, '{"id": "x", "choices": [',
+	'anthropic malformed: truncated JSON');
+
+$r = openai('gpt-malformed-stream', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+like($r->{headers}{'content-type'}, qr{^text/event-stream},
+	'malformed-stream: event stream');
+is_deeply([ map { $_->{data} } @{ $r->{sse} } ],
+	[ '{"id": "x", "choices": [', '[DONE]' ],
+	'malformed-stream: a broken data line, then [DONE]');
+ok($r->{complete}, 'malformed-stream: the stream ends normally');
+
+$r = anthropic('claude-malformed-stream', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+is_deeply([ map { $_->{event} } @{ $r->{sse} } ],
+	[ 'message_start', 'message_stop' ],
+	'anthropic malformed-stream: events');
+ok(!eval { decode_json($r->{sse}[0]{data}) },
+	'anthropic malformed-stream: message_start data is broken');
+
+$r = openai('gpt-long-20', stream_fn => 1, headers => { 'x-mock-delay' => 0 },
+	extra => { stream => JSON::PP::true });
+my @pieces = map { $_->{choices}[0]{delta}{content} // () }
+	map { decode_json($_->{data}) } grep { $_->{data} ne '[DONE]' }
+	@{ $r->{sse} };
+is(scalar(grep { length } @pieces), 20, 'long-20: 20 text events');
+is(length(join '', @pieces), 20_000, 'long-20: 1,000 bytes each');
+like($pieces[-1], qr/^\[20\]\.+$/, 'long-20: numbered pieces');
+
 # cache usage, x-mock-wait, stall-N and the aborts record
 
 $r = openai('gpt-usage-100-7-cached-40');

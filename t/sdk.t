@@ -39,7 +39,7 @@ my $TIMEOUT = 300;
 my $missing = sdk_missing();
 
 if (defined $missing) {
-	plan(skip_all => "$missing (make check installs it)")
+	plan(skip_all => "$missing (make test installs it)")
 		unless $ENV{TOKENROUTE_REQUIRE_SDK};
 
 	fail("SDK tests can run: $missing (TOKENROUTE_REQUIRE_SDK is set)");

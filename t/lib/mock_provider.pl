@@ -20,6 +20,18 @@
 #   hang             never answers (sleeps 30 s, then closes)
 #   close            stream: closes the connection after the first event;
 #                    non-stream: closes the connection without answering
+#   close-N          stream: closes the connection after the first N events
+#                    (non-stream: as close)
+#   malformed        non-stream: 200 with the truncated JSON body
+#                    {"id": "x", "choices": [  (application/json)
+#   malformed-stream stream: a 200 event stream of a broken data line
+#                    (OpenAI: data: {"id": "x", "choices": [ ; Anthropic:
+#                    event: message_start with a truncated data line),
+#                    then a valid end (data: [DONE] / event: message_stop);
+#                    non-stream: as malformed
+#   long-N           the text is N pieces of 1,000 bytes each ("[i]" then
+#                    dots), one stream event each (output tokens stay 3:
+#                    use usage-IN-OUT with it)
 #   midstream-error  stream: an error event after the first text delta,
 #                    then the stream ends (no [DONE] / message_stop)
 #   split            stream: every event is written in two pieces split in
@@ -555,6 +567,57 @@ sub stream_delay {
 	return $delay;
 }
 
+sub close_after {
+	my ($model) = @_;
+
+	return $1 + 0 if $model =~ /close-(\d+)/;
+	return $model =~ /close/ ? 1 : 0;
+}
+
+# the text of an answer, in the pieces a stream sends it in
+
+sub text_pieces {
+	my ($model) = @_;
+
+	return ('Hello', ' from', ' mock') unless $model =~ /long-(\d+)/;
+
+	return map {
+		my $p = "[$_]";
+		$p . ('.' x (1000 - length $p));
+	} 1 .. $1;
+}
+
+# malformed / malformed-stream: a 200 whose body cannot be parsed
+
+sub malformed {
+	my ($body, $model, $api) = @_;
+
+	return undef unless $model =~ /malformed/;
+
+	if (!$body->{stream}) {
+		return {
+			status => 200,
+			type => 'application/json',
+			body => '{"id": "x", "choices": [',
+			headers => [],
+		};
+	}
+
+	return undef unless $model =~ /malformed-stream/;
+
+	return {
+		status => 200,
+		events => $api eq 'openai'
+			? [ "data: {\"id\": \"x\", \"choices\": [\n\n",
+				"data: [DONE]\n\n" ]
+			: [ "event: message_start\ndata: {\"type\": \"message_start\", "
+					. "\"message\": {\"id\": \"x\", \"content\": [\n\n",
+				"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n" ],
+		headers => [],
+		delay => 0.05,
+	};
+}
+
 sub common_switches {
 	my ($model) = @_;
 
@@ -685,6 +748,10 @@ sub openai {
 		'mock_error')
 		if $model =~ /error-(\d{3})/;
 
+	if (my $bad = malformed($body, $model, 'openai')) {
+		return $bad;
+	}
+
 	my ($in, $out) = usage_of($req, $model);
 	my ($cache_read) = cache_of($model);
 	my $id = 'chatcmpl-' . rand_id(29);
@@ -701,7 +768,7 @@ sub openai {
 	};
 
 	my $tool = tool_turn_openai($body);
-	my @text = ('Hello', ' from', ' mock');
+	my @text = text_pieces($model);
 	@text = ('Tool said: ', $tool->{result}) if $tool && exists $tool->{result};
 	my $call = $tool && defined $tool->{call} ? {
 		id => 'call_' . rand_id(24),
@@ -820,7 +887,7 @@ sub openai {
 		events => \@events,
 		headers => \@hdr,
 		delay => stream_delay($req, $model),
-		close_after => $model =~ /close/ ? 1 : 0,
+		close_after => close_after($model),
 		split => $model =~ /split/ ? 1 : 0,
 		stall => stall_of($model),
 	};
@@ -888,13 +955,17 @@ sub anthropic {
 	return anthropic_error($1, 'api_error', "Mock provider error $1")
 		if $model =~ /error-(\d{3})/;
 
+	if (my $bad = malformed($body, $model, 'anthropic')) {
+		return $bad;
+	}
+
 	my ($in, $out) = usage_of($req, $model);
 	my ($cache_read, $cache_write) = cache_of($model);
 	my $id = 'msg_' . rand_id(24);
 	my @hdr = ([ 'request-id', 'req_' . rand_id(24) ]);
 
 	my $tool = tool_turn_anthropic($body);
-	my @text = ('Hello', ' from', ' mock');
+	my @text = text_pieces($model);
 	@text = ('Tool said: ', $tool->{result}) if $tool && exists $tool->{result};
 	@text = ('Let me check.') if $tool && defined $tool->{call};
 	my $call = $tool && defined $tool->{call} ? {
@@ -1012,7 +1083,7 @@ sub anthropic {
 		events => \@events,
 		headers => \@hdr,
 		delay => stream_delay($req, $model),
-		close_after => $model =~ /close/ ? 1 : 0,
+		close_after => close_after($model),
 		split => $model =~ /split/ ? 1 : 0,
 		stall => stall_of($model),
 	};
