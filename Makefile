@@ -59,7 +59,9 @@ $(BUILD)/nginx/objs/Makefile: config
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_tokenroute_module.so $@
+	@# a new file, renamed over the old: a running nginx keeps its mapping
+	cp $(BUILD)/nginx/objs/ngx_http_tokenroute_module.so $@.tmp
+	mv -f $@.tmp $@
 
 $(CLI): $(CLI_SRCS)
 	@mkdir -p $(BUILD)

@@ -256,6 +256,25 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
 
     ctx->decided = 0;
 
+    if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
+        /* the gateway's provider key, not the client's: not a 401 to it */
+
+        p = ngx_snprintf(msg, sizeof(msg) - 1,
+                         "The provider of model \"%V\" refused the "
+                         "gateway's credentials (status %ui)",
+                         &ctx->model->id, status);
+        *p = '\0';
+
+        r->err_status = NGX_HTTP_BAD_GATEWAY;
+
+        ngx_http_finalize_request(r,
+            ngx_http_tokenroute_send_error(r, ctx->shape,
+                                           NGX_HTTP_BAD_GATEWAY,
+                                           "provider_auth_failed",
+                                           (char *) msg));
+        return NGX_DONE;
+    }
+
     if (retry) {
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
@@ -281,8 +300,8 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
     *p = '\0';
 
     ngx_http_finalize_request(r,
-        ngx_http_tokenroute_send_error(r, ctx->shape, status, NULL,
-                                       (char *) msg));
+        ngx_http_tokenroute_send_error(r, ctx->shape, status,
+                                       "provider_failed", (char *) msg));
 
     return NGX_DONE;
 }

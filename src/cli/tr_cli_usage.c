@@ -128,7 +128,7 @@ static const char  tr_cli_usage_usage[] =
     "by model, key, account, UTC day or UTC hour, sorted by cost (highest\n"
     "first) then name, with a TOTAL row.  Columns:\n"
     "  REQUESTS    requests charged\n"
-    "  INPUT       uncached input tokens\n"
+    "  INPUT       all input tokens, cache reads included\n"
     "  OUTPUT      output tokens\n"
     "  CACHED      input tokens read from the provider's cache\n"
     "  COST        USD, exact to the nano-dollar\n"
