@@ -313,38 +313,23 @@ static time_t
 ngx_http_tokenroute_retry_after(ngx_http_request_t *r)
 {
     ngx_int_t         n;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
+
+    static ngx_str_t  name = ngx_string("Retry-After");
 
     if (r->upstream == NULL) {
         return 0;
     }
 
-    part = &r->upstream->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return 0;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Retry-After") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
-                               sizeof("Retry-After") - 1)
-               == 0)
-        {
-            n = ngx_atotm(h[i].value.data, h[i].value.len);
-            return (n == NGX_ERROR) ? 0 : n;
-        }
+    h = ngx_http_tokenroute_header_in(&r->upstream->headers_in.headers,
+                                      &name);
+    if (h == NULL) {
+        return 0;
     }
+
+    n = ngx_atotm(h->value.data, h->value.len);
+
+    return (n == NGX_ERROR) ? 0 : n;
 }
 
 

@@ -41,9 +41,7 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
 {
     u_char            digest[EVP_MAX_MD_SIZE];
     ngx_str_t         key;
-    ngx_uint_t        i;
     unsigned int      n;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     ngx_str_null(&key);
@@ -66,30 +64,10 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
         }
 
     } else {
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].key.len == ngx_http_tokenroute_x_api_key.len
-                && ngx_strncasecmp(h[i].key.data,
-                                   ngx_http_tokenroute_x_api_key.data,
-                                   h[i].key.len)
-                   == 0)
-            {
-                key = h[i].value;
-                break;
-            }
+        h = ngx_http_tokenroute_header_in(&r->headers_in.headers,
+                                          &ngx_http_tokenroute_x_api_key);
+        if (h) {
+            key = h->value;
         }
 
         if (key.data == NULL) {
@@ -288,4 +266,37 @@ ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
     }
 
     return NGX_DECLINED;
+}
+
+
+/* a header of a list by name, case-insensitively: nginx hashes only some */
+
+ngx_table_elt_t *
+ngx_http_tokenroute_header_in(ngx_list_t *headers, ngx_str_t *name)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &headers->part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == name->len
+            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
+        {
+            return &h[i];
+        }
+    }
 }

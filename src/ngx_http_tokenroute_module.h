@@ -263,6 +263,8 @@ ngx_int_t ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 ngx_int_t ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
     ngx_str_t *model);
+ngx_table_elt_t *ngx_http_tokenroute_header_in(ngx_list_t *headers,
+    ngx_str_t *name);
 
 /* ngx_http_tokenroute_models.c */
 ngx_http_tokenroute_model_t *ngx_http_tokenroute_find_model(

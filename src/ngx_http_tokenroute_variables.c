@@ -267,35 +267,16 @@ static ngx_int_t
 ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
     ngx_str_t *value)
 {
-    ngx_uint_t                        i;
-    ngx_list_part_t                  *part;
     ngx_table_elt_t                  *h;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    static ngx_str_t  name = ngx_string("anthropic-version");
 
-    for (i = 0; /* void */ ; i++) {
+    h = ngx_http_tokenroute_header_in(&r->headers_in.headers, &name);
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("anthropic-version") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "anthropic-version",
-                               sizeof("anthropic-version") - 1)
-               == 0
-            && h[i].value.len)
-        {
-            *value = h[i].value;
-            return NGX_OK;
-        }
+    if (h && h->value.len) {
+        *value = h->value;
+        return NGX_OK;
     }
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
