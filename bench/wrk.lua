@@ -1,9 +1,11 @@
 -- wrk script for bench/run: POSTs the chat body in $BENCH_BODY with
 -- "Authorization: Bearer $BENCH_KEY", and prints one machine-readable
 -- "BENCH ..." line when done (latencies in microseconds).
--- With $BENCH_REQUESTS set, the thread stops after that many responses
--- (used by the long RSS run; it makes wrk parse every response, so it is
--- left off otherwise).
+-- With $BENCH_REQUESTS set (and -t1), wrk stops after that many responses:
+-- the thread stops and wrk's main thread, which otherwise sleeps for the
+-- whole -d, gets the SIGINT that makes it print the summary (used by the
+-- long RSS run; it makes wrk parse every response, so it is left off
+-- otherwise).
 
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
@@ -18,8 +20,13 @@ if limit then
     local n = 0
     function response(status, headers, body)
         n = n + 1
-        if n >= limit then
+        if n == limit then
+            local f = io.open("/proc/self/stat")
+            local pid = f:read("*n")
+            f:close()
             wrk.thread:stop()
+            -- once this thread is gone, the signal reaches the main thread
+            os.execute("(sleep 0.2; kill -INT " .. pid .. ") >/dev/null 2>&1 &")
         end
     end
 end

@@ -175,6 +175,14 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
+    if (ctx->resp->buffer) {
+        /*
+         * Held until the body is in: its translation decides the status
+         * and the length (the xslt filter's way).
+         */
+        return NGX_OK;
+    }
+
     return ngx_http_next_header_filter(r);
 }
 
@@ -636,8 +644,18 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
                                            ctx->model->id.len, &out, &len);
 
         if (rc == -1) {
-            /* not a response of its shape: make it an error the client
-             * can parse rather than a body it cannot */
+            /*
+             * Not a response of its shape: an error the client can parse,
+             * with a status that says so, rather than a body it cannot.
+             */
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "tokenroute: the response of model \"%V\" "
+                          "cannot be translated", &ctx->model->id);
+
+            r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+            r->headers_out.status_line.len = 0;
+
             rc = tokenroute_translate_error(resp->api, client,
                                             NGX_HTTP_BAD_GATEWAY,
                                             resp->hold, resp->hold_len,
@@ -649,13 +667,27 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    r->headers_out.content_length_n = len;
+
     rc = ngx_http_tokenroute_emit(resp, (char *) out, len);
 
     free(out);
 
     resp->hold_len = 0;
 
-    return (rc == 0) ? NGX_OK : NGX_ERROR;
+    if (rc != 0) {
+        return NGX_ERROR;
+    }
+
+    /* the header held back by the header filter */
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

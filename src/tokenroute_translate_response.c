@@ -145,6 +145,7 @@ static void tokenroute_stream_ao_close(tokenroute_stream_t *st,
     const char *finish);
 static void tokenroute_stream_ao_usage(tokenroute_stream_t *st, uint32_t n);
 static void tokenroute_stream_ao_end(tokenroute_stream_t *st);
+static int tokenroute_stream_malformed(tokenroute_stream_t *st);
 static int tokenroute_stream_oa(tokenroute_stream_t *st, const char *data,
     size_t len);
 static void tokenroute_stream_oa_start(tokenroute_stream_t *st,
@@ -2029,8 +2030,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (rc != 0 || j->nodes[1].type != TR_J_MAP) {
-        /* not JSON: dropped */
-        return 0;
+        return tokenroute_stream_malformed(st);
     }
 
     if (!tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "type"), &type,
@@ -2359,7 +2359,7 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
     }
 
     if (rc != 0 || j->nodes[1].type != TR_J_MAP) {
-        return 0;
+        return tokenroute_stream_malformed(st);
     }
 
     e = tokenroute_resp_get(j, 1, "error");
@@ -2787,6 +2787,32 @@ tokenroute_stream_upstream_error(tokenroute_stream_t *st)
     }
 
     tokenroute_stream_terminal(st, st->from, status, &e);
+
+    return 0;
+}
+
+
+/*
+ * An event that is not JSON cannot be translated, and dropping it would
+ * hand the client a well-formed but truncated answer: end the stream with
+ * an error event instead.
+ */
+
+static int
+tokenroute_stream_malformed(tokenroute_stream_t *st)
+{
+    tokenroute_resp_error_t  e;
+
+    if (st->flushing) {
+        /* an event cut short by the end of the stream: finish() reports */
+        return 0;
+    }
+
+    memset(&e, 0, sizeof(tokenroute_resp_error_t));
+    e.message = "The provider sent a malformed stream event";
+    e.message_len = sizeof("The provider sent a malformed stream event") - 1;
+
+    tokenroute_stream_terminal(st, 0, 0, &e);
 
     return 0;
 }

@@ -671,6 +671,37 @@ static stream_case_t  stream_cases[] = {
       "`param`:null,`code`:`overloaded_error`}}\n\n"
       AO_DONE },
 
+    { "anthropic malformed event ends the stream with an error", AN, OA,
+      0, 1,
+      AN_START
+      AN_TEXT_START("0")
+      AN_TEXT("0", "Hel")
+      "data: not json\n\n"
+      AN_TEXT("0", "lo"),
+
+      AO_ROLE("01abc")
+      AO_CHUNK("01abc", "{`content`:`Hel`}", "null")
+      "data: {`error`:{`message`:`The provider sent a malformed stream "
+      "event`,`type`:`server_error`,`param`:null,`code`:`server_error`}}\n\n"
+      AO_DONE },
+
+    { "openai malformed event ends the stream with an error", OA, AN, 0, 1,
+      "data: {`id`:`c1`,`choices`:[{`index`:0,`delta`:{`role`:`assistant`,"
+      "`content`:`Hel`}}]}\n\n"
+      "data: {broken\n\n"
+      "data: [DONE]\n\n",
+
+      "event: message_start\ndata: {`type`:`message_start`,`message`:{"
+      "`id`:`msg_c1`,`type`:`message`,`role`:`assistant`,`model`:"
+      "`pub/model-1`,`content`:[],`stop_reason`:null,`stop_sequence`:null,"
+      "`usage`:{`input_tokens`:0,`output_tokens`:0}}}\n\n"
+      "event: content_block_start\ndata: {`type`:`content_block_start`,"
+      "`index`:0,`content_block`:{`type`:`text`,`text`:``}}\n\n"
+      "event: content_block_delta\ndata: {`type`:`content_block_delta`,"
+      "`index`:0,`delta`:{`type`:`text_delta`,`text`:`Hel`}}\n\n"
+      "event: error\ndata: {`type`:`error`,`error`:{`type`:`api_error`,"
+      "`message`:`The provider sent a malformed stream event`}}\n\n" },
+
     { "anthropic stream ends early", AN, OA, 1, 0,
       AN_START
       AN_TEXT_START("0")
@@ -708,8 +739,7 @@ static stream_case_t  stream_cases[] = {
       AO_CHUNK("01abc", "{}", "`stop`")
       AO_DONE },
 
-    { "anthropic garbage and unknown events are skipped", AN, OA, 0, 1,
-      "data: not json\n\n"
+    { "anthropic unknown events are skipped", AN, OA, 0, 1,
       "event: something_new\ndata: {`type`:`something_new`,`x`:1}\n\n"
       "event: message_start\ndata: {`message`:{`id`:`msg_9`}}\n\n"
       "data: {`type`:`content_block_delta`,`index`:0,"
