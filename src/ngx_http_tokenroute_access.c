@@ -37,6 +37,7 @@ static ngx_int_t ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tokenroute_reject(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *message);
+static ngx_int_t ngx_http_tokenroute_request_id(u_char *id);
 static ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
@@ -87,7 +88,6 @@ ngx_http_tokenroute_access_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 {
-    u_char                      id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2];
     ngx_int_t                   rc;
     ngx_http_tokenroute_ctx_t  *ctx;
 
@@ -104,11 +104,9 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (RAND_bytes(id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2) != 1) {
+    if (ngx_http_tokenroute_request_id(ctx->request_id) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_hex_dump(ctx->request_id, id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN / 2);
 
     ctx->api = ngx_http_tokenroute_classify(r, ctx);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
@@ -650,6 +648,42 @@ ngx_http_tokenroute_translate(ngx_http_request_t *r,
 
     ctx->upstream_body.data = out;
     ctx->upstream_body.len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Request ids settle requests idempotently across a fleet, so they must
+ * not repeat: 8 random bytes drawn once per worker, then a counter.  A
+ * draw per request would cost more than the rest of the id's uses.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_request_id(u_char *id)
+{
+    u_char           *p;
+    uint32_t          n;
+    u_char            rnd[8];
+
+    static uint32_t   counter;
+    static u_char     prefix[16];
+    static ngx_uint_t drawn;
+
+    if (!drawn) {
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            return NGX_ERROR;
+        }
+
+        ngx_hex_dump(prefix, rnd, sizeof(rnd));
+        drawn = 1;
+    }
+
+    p = ngx_cpymem(id, prefix, sizeof(prefix));
+
+    n = counter++;
+
+    ngx_sprintf(p, "%08xD", n);
 
     return NGX_OK;
 }

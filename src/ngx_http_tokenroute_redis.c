@@ -384,8 +384,12 @@ ngx_http_tokenroute_redis_op_t *
 ngx_http_tokenroute_redis_command(ngx_http_tokenroute_redis_handler_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen)
 {
+    u_char                              *p, *cmd;
+    size_t                               len;
+    ngx_int_t                            i;
     ngx_http_tokenroute_redis_op_t      *op;
     ngx_http_tokenroute_redis_client_t  *rc;
+    u_char                               buf[2048];
 
     rc = ngx_http_tokenroute_redis;
 
@@ -408,10 +412,40 @@ ngx_http_tokenroute_redis_command(ngx_http_tokenroute_redis_handler_pt handler,
     op->timer.data = op;
     op->timer.log = rc->log;
 
-    if (redisAsyncCommandArgv(rc->ac, ngx_http_tokenroute_redis_reply, op,
-                              argc, argv, argvlen)
-        != REDIS_OK)
-    {
+    /*
+     * RESP is written here: hiredis's own formatting (sds, printf-like)
+     * costs more than the rest of the command's path.
+     */
+
+    len = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+
+    for (i = 0; i < argc; i++) {
+        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argvlen[i];
+    }
+
+    cmd = (len <= sizeof(buf)) ? buf : ngx_alloc(len, rc->log);
+    if (cmd == NULL) {
+        ngx_free(op);
+        return NULL;
+    }
+
+    p = ngx_sprintf(cmd, "*%i\r\n", (ngx_int_t) argc);
+
+    for (i = 0; i < argc; i++) {
+        p = ngx_sprintf(p, "$%uz\r\n", argvlen[i]);
+        p = ngx_cpymem(p, argv[i], argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+
+    i = redisAsyncFormattedCommand(rc->ac, ngx_http_tokenroute_redis_reply,
+                                   op, (char *) cmd, p - cmd);
+
+    if (cmd != buf) {
+        ngx_free(cmd);
+    }
+
+    if (i != REDIS_OK) {
         ngx_free(op);
         return NULL;
     }

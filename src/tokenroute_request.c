@@ -8,6 +8,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "tokenroute_arena.h"
 #include "tokenroute_request.h"
 
 
@@ -85,8 +86,10 @@ tokenroute_request_status_e
 tokenroute_request_scan(const unsigned char *body, size_t len,
     tokenroute_request_t *req)
 {
-    tr_scan_t     s;
-    yajl_status   st;
+    tr_scan_t            s;
+    yajl_status          st;
+    yajl_alloc_funcs     af;
+    tokenroute_arena_t   arena;
 
     memset(req, 0, sizeof(tokenroute_request_t));
     req->max_tokens = -1;
@@ -97,7 +100,10 @@ tokenroute_request_scan(const unsigned char *body, size_t len,
     s.req = req;
     s.status = TOKENROUTE_REQUEST_OK;
 
-    s.handle = yajl_alloc(&tr_scan_callbacks, NULL, &s);
+    /* the parser lives on the stack: no heap for a request */
+    tokenroute_arena_init(&arena, &af);
+
+    s.handle = yajl_alloc(&tr_scan_callbacks, &af, &s);
     if (s.handle == NULL) {
         return TOKENROUTE_REQUEST_NO_MEMORY;
     }

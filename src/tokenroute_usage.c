@@ -4,12 +4,14 @@
  */
 
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yajl/yajl_parse.h>
 
+#include "tokenroute_arena.h"
 #include "tokenroute_money.h"
 #include "tokenroute_usage.h"
 
@@ -60,19 +62,6 @@
 #define tr_str_is(s, len, lit)                                                \
     ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
 
-/*
- * An event's parser lives in a stack arena: yajl's handle, lexer, state
- * stack and string decoding buffer take about 2.5K for a typical event.
- */
-#define TR_ARENA_SIZE           8192
-#define TR_ARENA_ALIGN          16
-
-
-typedef struct {
-    char                     *last;
-    char                     *end;
-    char                      buf[TR_ARENA_SIZE];
-} tokenroute_usage_arena_t;
 
 
 static void tokenroute_usage_apply(tokenroute_usage_json_t *uj, int max);
@@ -94,10 +83,6 @@ static int tokenroute_usage_end(void *ctx);
 static int tokenroute_usage_start_array(void *ctx);
 static unsigned tokenroute_usage_match(tokenroute_usage_json_t *uj,
     const unsigned char *s, size_t len);
-static void *tokenroute_usage_arena_malloc(void *ctx, size_t size);
-static void *tokenroute_usage_arena_realloc(void *ctx, void *ptr,
-    size_t size);
-static void tokenroute_usage_arena_free(void *ctx, void *ptr);
 
 
 static const yajl_callbacks  tokenroute_usage_callbacks = {
@@ -119,12 +104,18 @@ int
 tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int api,
     tokenroute_usage_t *usage)
 {
-    memset(uj, 0, sizeof(tokenroute_usage_json_t));
+    yajl_alloc_funcs  af;
+
+    /* the arena's buffer needs no clearing */
+    memset(uj, 0, offsetof(tokenroute_usage_json_t, arena));
 
     uj->api = api;
     uj->usage = usage;
 
-    uj->handle = yajl_alloc(&tokenroute_usage_callbacks, NULL, uj);
+    /* the parser lives in the struct: a response needs no heap */
+    tokenroute_arena_init(&uj->arena, &af);
+
+    uj->handle = yajl_alloc(&tokenroute_usage_callbacks, &af, uj);
     if (uj->handle == NULL) {
         return -1;
     }
@@ -189,7 +180,7 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
     yajl_status                st;
     yajl_alloc_funcs           af;
     tokenroute_usage_json_t    uj;
-    tokenroute_usage_arena_t   arena;
+    tokenroute_arena_t         arena;
 
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
@@ -200,14 +191,8 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
     uj.usage = usage;
     uj.stream = 1;
 
-    arena.last = (char *) (((uintptr_t) arena.buf + TR_ARENA_ALIGN - 1)
-                           & ~((uintptr_t) TR_ARENA_ALIGN - 1));
-    arena.end = arena.buf + TR_ARENA_SIZE;
-
-    af.malloc = tokenroute_usage_arena_malloc;
-    af.realloc = tokenroute_usage_arena_realloc;
-    af.free = tokenroute_usage_arena_free;
-    af.ctx = &arena;
+    /* an event's parser lives on the stack */
+    tokenroute_arena_init(&arena, &af);
 
     h = yajl_alloc(&tokenroute_usage_callbacks, &af, &uj);
     if (h == NULL) {
@@ -846,89 +831,3 @@ tokenroute_usage_match(tokenroute_usage_json_t *uj, const unsigned char *s,
 }
 
 
-/*
- * A bump allocator: each block is preceded by its capacity; free() is a
- * no-op inside the arena, and what does not fit goes to malloc().
- */
-
-static void *
-tokenroute_usage_arena_malloc(void *ctx, size_t size)
-{
-    char                      *p;
-    size_t                     n;
-    tokenroute_usage_arena_t  *a = ctx;
-
-    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
-
-    if (n < size || n + TR_ARENA_ALIGN > (size_t) (a->end - a->last)) {
-        return malloc(size);
-    }
-
-    p = a->last + TR_ARENA_ALIGN;
-    ((size_t *) p)[-1] = n;
-    a->last = p + n;
-
-    return p;
-}
-
-
-static void *
-tokenroute_usage_arena_realloc(void *ctx, void *ptr, size_t size)
-{
-    char                      *p, *q;
-    size_t                     n, old;
-    tokenroute_usage_arena_t  *a = ctx;
-
-    p = ptr;
-
-    if (p == NULL) {
-        return tokenroute_usage_arena_malloc(ctx, size);
-    }
-
-    if ((uintptr_t) p < (uintptr_t) a->buf
-        || (uintptr_t) p >= (uintptr_t) a->end)
-    {
-        return realloc(p, size);
-    }
-
-    old = ((size_t *) p)[-1];
-
-    if (size <= old) {
-        return p;
-    }
-
-    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
-
-    /* the last block grows in place */
-
-    if (p + old == a->last && n >= size
-        && n <= (size_t) (a->end - p))
-    {
-        ((size_t *) p)[-1] = n;
-        a->last = p + n;
-        return p;
-    }
-
-    q = tokenroute_usage_arena_malloc(ctx, size);
-    if (q == NULL) {
-        return NULL;
-    }
-
-    memcpy(q, p, old);
-
-    return q;
-}
-
-
-static void
-tokenroute_usage_arena_free(void *ctx, void *ptr)
-{
-    tokenroute_usage_arena_t  *a = ctx;
-
-    if (ptr != NULL
-        && ((uintptr_t) ptr < (uintptr_t) a->buf
-            || (uintptr_t) ptr >= (uintptr_t) a->end))
-    {
-        free(ptr);
-    }
-}

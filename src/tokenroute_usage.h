@@ -18,6 +18,8 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "tokenroute_arena.h"
+
 
 #define TOKENROUTE_API_OPENAI        1
 #define TOKENROUTE_API_ANTHROPIC     2
@@ -69,6 +71,8 @@ struct tokenroute_usage_json_s {
     unsigned              failed:1;
 
     unsigned char         kind[TOKENROUTE_USAGE_DEPTH];
+
+    tokenroute_arena_t    arena;
 };
 
 
