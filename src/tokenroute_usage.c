@@ -81,6 +81,13 @@ static int tokenroute_usage_map_key(void *ctx, const unsigned char *key,
     size_t len);
 static int tokenroute_usage_end(void *ctx);
 static int tokenroute_usage_start_array(void *ctx);
+static int tokenroute_usage_delta(int api, const char *event,
+    size_t event_len, const char *data, size_t len,
+    tokenroute_usage_t *usage);
+static const char *tokenroute_usage_find(const char *p, const char *last,
+    const char *s, size_t n);
+static int64_t tokenroute_usage_strings(const char *data, size_t len,
+    const char *key, size_t n);
 static unsigned tokenroute_usage_match(tokenroute_usage_json_t *uj,
     const unsigned char *s, size_t len);
 
@@ -186,7 +193,13 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
         return TOKENROUTE_EVENT_DONE;
     }
 
-    memset(&uj, 0, sizeof(tokenroute_usage_json_t));
+    flags = tokenroute_usage_delta(api, event, event_len, data, len, usage);
+    if (flags >= 0) {
+        return flags;
+    }
+
+    /* the struct's own arena is unused here: only its head is cleared */
+    memset(&uj, 0, offsetof(tokenroute_usage_json_t, arena));
     uj.api = api;
     uj.usage = usage;
     uj.stream = 1;
@@ -831,3 +844,169 @@ tokenroute_usage_match(tokenroute_usage_json_t *uj, const unsigned char *s,
 }
 
 
+
+
+#define TR_AN_DELTA  "{\"type\":\"content_block_delta\",\"index\":"
+#define TR_AN_TEXT   ",\"delta\":{\"type\":\"text_delta\",\"text\":\""
+#define TR_AN_JSON                                                            \
+    ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\""
+
+
+/*
+ * The fast path for what most of a stream is: content deltas.  Such an
+ * event carries no usage, no error and no end, and needs only the length
+ * of its generated text, which is measured in place.  Whatever is not
+ * clearly such a delta (escapes, "usage" with a value, an error, a
+ * finish_reason, another event type) goes to the parser: returns -2.
+ */
+
+static int
+tokenroute_usage_delta(int api, const char *event, size_t event_len,
+    const char *data, size_t len, tokenroute_usage_t *usage)
+{
+    size_t       n;
+    const char  *last, *p;
+
+    last = data + len;
+
+    if (memchr(data, '\\', len) != NULL
+        || tokenroute_usage_find(data, last, "\"error\"", 7) != NULL)
+    {
+        return -2;
+    }
+
+    if (api == TOKENROUTE_API_ANTHROPIC) {
+
+        if (event_len == 4 && memcmp(event, "ping", 4) == 0) {
+            return 0;
+        }
+
+        /* exactly the shape Anthropic sends, or the parser decides */
+
+        if (!(event_len == 19 && memcmp(event, "content_block_delta", 19) == 0)
+            || len < sizeof(TR_AN_DELTA) - 1 + 3
+            || memcmp(data, TR_AN_DELTA, sizeof(TR_AN_DELTA) - 1) != 0
+            || memcmp(last - 3, "\"}}", 3) != 0)
+        {
+            return -2;
+        }
+
+        for (p = data + sizeof(TR_AN_DELTA) - 1;
+             p < last && *p >= '0' && *p <= '9';
+             p++)
+        {
+            /* void */
+        }
+
+        n = (size_t) (last - p);
+
+        if (n > sizeof(TR_AN_TEXT) - 1
+            && memcmp(p, TR_AN_TEXT, sizeof(TR_AN_TEXT) - 1) == 0)
+        {
+            p += sizeof(TR_AN_TEXT) - 1;
+
+        } else if (n > sizeof(TR_AN_JSON) - 1
+                   && memcmp(p, TR_AN_JSON, sizeof(TR_AN_JSON) - 1) == 0)
+        {
+            p += sizeof(TR_AN_JSON) - 1;
+
+        } else {
+            return -2;
+        }
+
+        if (p > last - 3) {
+            return -2;
+        }
+
+        /* the value ends at the closing "}} and holds no other quote */
+
+        if (memchr(p, '"', last - 3 - p) != NULL) {
+            return -2;
+        }
+
+        usage->content_bytes += last - 3 - p;
+
+        return 0;
+    }
+
+    /* OpenAI: "usage" may only be null here */
+
+    p = tokenroute_usage_find(data, last, "\"usage\":", 8);
+
+    if (p != NULL) {
+        p += 8;
+
+        while (p < last && *p == ' ') {
+            p++;
+        }
+
+        if (last - p < 4 || memcmp(p, "null", 4) != 0) {
+            return -2;
+        }
+    }
+
+    if (tokenroute_usage_find(data, last, "\"finish_reason\":\"", 17) != NULL
+        || tokenroute_usage_find(data, last, "\"choices\":[]", 12) != NULL
+        || tokenroute_usage_find(data, last, "\"choices\"", 9) == NULL)
+    {
+        return -2;
+    }
+
+    usage->content_bytes += tokenroute_usage_strings(data, len,
+                                                     "\"content\":\"", 11)
+                            + tokenroute_usage_strings(data, len,
+                                           "\"reasoning_content\":\"", 21)
+                            + tokenroute_usage_strings(data, len,
+                                                   "\"arguments\":\"", 13);
+    return 0;
+}
+
+
+static const char *
+tokenroute_usage_find(const char *p, const char *last, const char *s,
+    size_t n)
+{
+    while ((size_t) (last - p) >= n) {
+        p = memchr(p, s[0], last - p - n + 1);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        if (memcmp(p, s, n) == 0) {
+            return p;
+        }
+
+        p++;
+    }
+
+    return NULL;
+}
+
+
+/* the bytes of every string value of key ("\"key\":\"", no escapes) */
+
+static int64_t
+tokenroute_usage_strings(const char *data, size_t len, const char *key,
+    size_t n)
+{
+    int64_t      bytes;
+    const char  *p, *q, *last;
+
+    bytes = 0;
+    p = data;
+    last = data + len;
+
+    while ((p = tokenroute_usage_find(p, last, key, n)) != NULL) {
+        p += n;
+
+        q = memchr(p, '"', last - p);
+        if (q == NULL) {
+            break;
+        }
+
+        bytes += q - p;
+        p = q + 1;
+    }
+
+    return bytes;
+}
