@@ -3,7 +3,9 @@
 # sends exactly COUNT POSTs one after the other on one connection
 # (reconnecting only when the server says "Connection: close"), reads each
 # whole response (Content-Length or chunked), and prints
-# "ok=N errors=M [first=STATUS]".  Exit status 0 when every response was
+# "ok=N errors=M [first=STATUS]", and when responses carry tokenroute's
+# x-tokenroute-overhead-ms, the median of it and of its Redis part
+# ("overhead_ms=... redis_ms=...").  Exit status 0 when every response was
 # 200.  Core Perl only.
 #
 #   client.pl PORT PATH BODY_FILE KEY COUNT
@@ -28,7 +30,12 @@ my $req = "POST $path HTTP/1.1\r\n"
         . "Content-Length: " . length($body) . "\r\n"
         . "\r\n" . $body;
 
-my ($sock, $buf);
+my ($sock, $buf, @overhead, @redis);
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return @v ? $v[int($#v / 2)] : undef;
+}
 
 sub connect_ {
     $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
@@ -59,6 +66,11 @@ sub response {
     my $head = $1;
     my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
     my $close = $head =~ /^connection:\s*close/mi;
+
+    if ($head =~ /^x-tokenroute-overhead-ms:\s*([0-9.]+)(?:;redis=([0-9.]+))?/mi) {
+        push @overhead, $1;
+        push @redis, $2 if defined $2;
+    }
 
     if ($head =~ /^content-length:\s*(\d+)/mi) {
         fill($1);
@@ -112,5 +124,7 @@ for (1 .. $count) {
 }
 
 close $sock;
-print "ok=$ok errors=$errors" . (defined $first ? " first=$first" : "") . "\n";
+print "ok=$ok errors=$errors" . (defined $first ? " first=$first" : "")
+    . (@overhead ? " overhead_ms=" . median(@overhead) : "")
+    . (@redis ? " redis_ms=" . median(@redis) : "") . "\n";
 exit($errors ? 1 : 0);

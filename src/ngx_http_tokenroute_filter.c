@@ -197,10 +197,13 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     ngx_pool_cleanup_t              *cln;
     ngx_http_tokenroute_response_t  *resp;
 
-    resp = ngx_pcalloc(r->pool, sizeof(ngx_http_tokenroute_response_t));
+    resp = ngx_palloc(r->pool, sizeof(ngx_http_tokenroute_response_t));
     if (resp == NULL) {
         return NGX_ERROR;
     }
+
+    /* the JSON parser's state is set up by its init, when it is used */
+    ngx_memzero(resp, offsetof(ngx_http_tokenroute_response_t, json));
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -470,13 +473,9 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
             /* a line at a time: the splitter then tells where events end */
 
             while (p < last) {
-                for (q = p; q < last && *q != '\n' && *q != '\r'; q++) {
-                    /* void */
-                }
-
-                if (q < last) {
-                    q++;
-                }
+                /* providers end lines with \n; a lone \r only delays */
+                q = memchr(p, '\n', last - p);
+                q = (q == NULL) ? last : q + 1;
 
                 ngx_http_tokenroute_read(ctx, p, q - p);
 

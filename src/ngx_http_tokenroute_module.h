@@ -147,7 +147,6 @@ typedef struct {
     ngx_uint_t                       mode;
     ngx_uint_t                       api;        /* the provider's */
     ngx_uint_t                       status;
-    tokenroute_usage_json_t          json;
     tokenroute_sse_t                 sse;
     tokenroute_stream_t              stream;     /* translation */
 
@@ -172,6 +171,9 @@ typedef struct {
     unsigned                         cut:1;
     unsigned                         failed:1;
     unsigned                         stream_started:1;
+
+    /* last: its parser arena is large and needs no clearing */
+    tokenroute_usage_json_t          json;
 } ngx_http_tokenroute_response_t;
 
 
