@@ -44,11 +44,14 @@ static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 "for _, rid in ipairs(stale) do\n"
 "  local v = redis.call('HMGET', 'tr:rsv:' .. rid, 'key', 'account',\n"
 "                       'amount')\n"
-"  if v[3] and v[3] ~= '0' then\n"
-"    redis.call('HINCRBY', 'tr:key:' .. v[1], 'reserved', '-' .. v[3])\n"
-"    redis.call('HINCRBY', 'tr:acct:' .. v[2], 'reserved', '-' .. v[3])\n"
+"  if v[3] then\n"
+"    if v[3] ~= '0' then\n"
+"      redis.call('HINCRBY', 'tr:key:' .. v[1], 'reserved', '-' .. v[3])\n"
+"      redis.call('HINCRBY', 'tr:acct:' .. v[2], 'reserved', '-' .. v[3])\n"
+"    end\n"
+"    redis.call('DEL', 'tr:rsv:' .. rid)\n"
+"    redis.call('SET', 'tr:swept:' .. rid, '1', 'EX', 604800)\n"
 "  end\n"
-"  redis.call('DEL', 'tr:rsv:' .. rid)\n"
 "  redis.call('ZREM', 'tr:rsv', rid)\n"
 "end\n"
 "local k = 'tr:key:' .. ARGV[1]\n"
@@ -88,7 +91,6 @@ static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 "end\n"
 "redis.call('HSET', 'tr:rsv:' .. ARGV[4], 'key', ARGV[1], 'account', acct,\n"
 "           'amount', ARGV[5])\n"
-"redis.call('EXPIRE', 'tr:rsv:' .. ARGV[4], 604800)\n"
 "redis.call('ZADD', 'tr:rsv', ARGV[6], ARGV[4])\n"
 "return {'ok', f[1], acct, '0', f[3] or ''}\n");
 
@@ -96,13 +98,13 @@ static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 /*
  * ARGV: request id, key hash, account, key id, model, cost, input,
  * output, cached, estimated, day, hour.  Returns 1, or 0 for a replay.
+ *
+ * Idempotency costs no marker per request: a request's reservation is
+ * settled once, and deleted then; one released by the sweep because its
+ * settlement was late leaves a "swept" marker for that settlement.
  */
 
 static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
-"if not redis.call('SET', 'tr:settled:' .. ARGV[1], '1', 'NX',\n"
-"                  'EX', 604800) then\n"
-"  return 0\n"
-"end\n"
 "local k = 'tr:key:' .. ARGV[2]\n"
 "local acct = 'tr:acct:' .. ARGV[3]\n"
 "local rk = 'tr:rsv:' .. ARGV[1]\n"
@@ -114,6 +116,8 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  end\n"
 "  redis.call('DEL', rk)\n"
 "  redis.call('ZREM', 'tr:rsv', ARGV[1])\n"
+"elseif redis.call('DEL', 'tr:swept:' .. ARGV[1]) == 0 then\n"
+"  return 0\n"
 "end\n"
 "if ARGV[6] ~= '0' then\n"
 "  redis.call('HINCRBY', k, 'spent', ARGV[6])\n"
@@ -124,13 +128,16 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "local buckets = {{'tr:u:d:' .. ARGV[11], 34560000},\n"
 "                 {'tr:u:h:' .. ARGV[12], 691200}}\n"
 "for _, b in ipairs(buckets) do\n"
-"  redis.call('HINCRBY', b[1], p .. 'req', 1)\n"
-"  redis.call('HINCRBY', b[1], p .. 'in', ARGV[7])\n"
-"  redis.call('HINCRBY', b[1], p .. 'out', ARGV[8])\n"
-"  redis.call('HINCRBY', b[1], p .. 'cached', ARGV[9])\n"
-"  redis.call('HINCRBY', b[1], p .. 'cost', ARGV[6])\n"
-"  redis.call('HINCRBY', b[1], p .. 'est', ARGV[10])\n"
-"  redis.call('EXPIRE', b[1], b[2])\n"
+"  if redis.call('HINCRBY', b[1], p .. 'req', 1) == 1 then\n"
+"    redis.call('EXPIRE', b[1], b[2])\n"
+"  end\n"
+"  if ARGV[7] ~= '0' then redis.call('HINCRBY', b[1], p .. 'in', ARGV[7]) end\n"
+"  if ARGV[8] ~= '0' then redis.call('HINCRBY', b[1], p .. 'out', ARGV[8]) end\n"
+"  if ARGV[9] ~= '0' then\n"
+"    redis.call('HINCRBY', b[1], p .. 'cached', ARGV[9])\n"
+"  end\n"
+"  if ARGV[6] ~= '0' then redis.call('HINCRBY', b[1], p .. 'cost', ARGV[6]) end\n"
+"  if ARGV[10] ~= '0' then redis.call('HINCRBY', b[1], p .. 'est', 1) end\n"
 "end\n"
 "return 1\n");
 

@@ -179,7 +179,7 @@ is($r->{json}{type}, 'error', 'exhausted: an Anthropic-shaped error');
 like($r->{json}{error}{message}, qr/x\/dead/, 'exhausted: names the model');
 my $rid = $r->{headers}{'x-tokenroute-request-id'};
 ok($rid, 'exhausted: request id');
-ok($t->wait_until(5, sub { $t->redis("EXISTS", "tr:settled:$rid") }),
+ok($t->wait_until(5, sub { $t->settled("$rid") }),
 	'exhausted: settled');
 is($t->redis('HGET', "tr:key:$hash", 'spent'), $spent,
 	'exhausted: nothing charged');

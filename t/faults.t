@@ -164,7 +164,7 @@ sub settlement {
 	my ($key, $rid, $model) = @_;
 
 	my $settled = $t->wait_until(5, sub {
-		$t->redis('EXISTS', "tr:settled:$rid") });
+		$t->settled("$rid") });
 
 	my $k = $t->redis_hash('tr:key:' . $t->key_hash($key->{raw}));
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
@@ -176,7 +176,7 @@ sub settlement {
 		reserved => $k->{reserved} // '0',
 		rsv => $t->redis('EXISTS', "tr:rsv:$rid"),
 		rsv_z => $t->redis('ZSCORE', 'tr:rsv', $rid),
-		map { $_ => $u->{"$p$_"} } qw(req in out cached cost est),
+		map { $_ => $u->{"$p$_"} // '0' } qw(req in out cached cost est),
 	};
 }
 
@@ -763,7 +763,7 @@ sub log_line {
 		is($status, 200, "$name: $shape stream started");
 	}
 
-	$t->wait_until(3, sub { $t->redis('EXISTS', "tr:settled:$rids[-1]") });
+	$t->wait_until(3, sub { $t->settled("$rids[-1]") });
 
 	# what the restarted Redis comes back with (the test Redis has no
 	# persistence of its own): everything so far, the two live
@@ -843,7 +843,7 @@ sub log_line {
 		. scalar(@charged) . ')');
 	is($t->redis('HGET', $kh, 'reserved'), '0', "$name: nothing reserved");
 	is($t->redis('ZCARD', 'tr:rsv'), 0, "$name: tr:rsv empty");
-	is(scalar(grep { $t->redis('EXISTS', "tr:settled:$_") } @rids),
+	is(scalar(grep { $t->settled("$_") } @rids),
 		scalar @rids, "$name: every completed request settled");
 
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());

@@ -202,7 +202,7 @@ $t->wait_until(3, sub {
 is($t->redis('HGET', $KH, 'reserved'), '0', 'key: reservations released');
 is($t->redis('HGET', $AH, 'reserved'), '0', 'account: reservations released');
 is($t->redis('ZCARD', 'tr:rsv'), 0, 'tr:rsv empty');
-is($t->redis('EXISTS', "tr:settled:$rid{$_}"), 1, "$_: settled marker")
+is($t->settled("$rid{$_}"), 1, "$_: settled marker")
 	for sort keys %rid;
 is($t->redis('HGET', $AH, 'credit'),
 	Math::BigInt->new($FUND)->bsub($total)->bstr(),
@@ -332,7 +332,7 @@ EOF
 
 	my $want = sum($before, $C2);
 	$t->wait_until(6, sub {
-		spent() eq $want && $t->redis('EXISTS', "tr:settled:$rid") });
+		spent() eq $want && $t->settled("$rid") });
 
 	is(spent(), $want, 'lost reply: charged once');
 

@@ -991,6 +991,18 @@ sub create_key {
 
 sub key_hash { sha256_hex($_[1]) }
 
+# A request's settlement ran: its reservation record is gone (settlement
+# deletes it once; that is what makes a replay a no-op).  Meaningful only
+# for a request that was admitted.
+
+sub settled {
+	my ($self, $rid) = @_;
+
+	return 0 if $self->redis('EXISTS', "tr:rsv:$rid");
+	return 0 if defined $self->redis('ZSCORE', 'tr:rsv', $rid);
+	return 1;
+}
+
 ###############################################################################
 
 # HTTP client.
