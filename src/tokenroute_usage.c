@@ -84,10 +84,6 @@ static int tokenroute_usage_start_array(void *ctx);
 static int tokenroute_usage_delta(int api, const char *event,
     size_t event_len, const char *data, size_t len,
     tokenroute_usage_t *usage);
-static const char *tokenroute_usage_find(const char *p, const char *last,
-    const char *s, size_t n);
-static int64_t tokenroute_usage_strings(const char *data, size_t len,
-    const char *key, size_t n);
 static unsigned tokenroute_usage_match(tokenroute_usage_json_t *uj,
     const unsigned char *s, size_t len);
 
@@ -865,13 +861,13 @@ tokenroute_usage_delta(int api, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
     size_t       n;
-    const char  *last, *p;
+    int64_t      bytes;
+    unsigned     choices;
+    const char  *last, *p, *s, *v;
 
     last = data + len;
 
-    if (memchr(data, '\\', len) != NULL
-        || tokenroute_usage_find(data, last, "\"error\"", 7) != NULL)
-    {
+    if (memchr(data, '\\', len) != NULL) {
         return -2;
     }
 
@@ -929,84 +925,81 @@ tokenroute_usage_delta(int api, const char *event, size_t event_len,
         return 0;
     }
 
-    /* OpenAI: "usage" may only be null here */
+    /*
+     * OpenAI: one pass over the strings, which pair up (no escapes).
+     * "usage" may only be null here, "finish_reason" only null.
+     */
 
-    p = tokenroute_usage_find(data, last, "\"usage\":", 8);
-
-    if (p != NULL) {
-        p += 8;
-
-        while (p < last && *p == ' ') {
-            p++;
-        }
-
-        if (last - p < 4 || memcmp(p, "null", 4) != 0) {
-            return -2;
-        }
-    }
-
-    if (tokenroute_usage_find(data, last, "\"finish_reason\":\"", 17) != NULL
-        || tokenroute_usage_find(data, last, "\"choices\":[]", 12) != NULL
-        || tokenroute_usage_find(data, last, "\"choices\"", 9) == NULL)
-    {
-        return -2;
-    }
-
-    usage->content_bytes += tokenroute_usage_strings(data, len,
-                                                     "\"content\":\"", 11)
-                            + tokenroute_usage_strings(data, len,
-                                           "\"reasoning_content\":\"", 21)
-                            + tokenroute_usage_strings(data, len,
-                                                   "\"arguments\":\"", 13);
-    return 0;
-}
-
-
-static const char *
-tokenroute_usage_find(const char *p, const char *last, const char *s,
-    size_t n)
-{
-    while ((size_t) (last - p) >= n) {
-        p = memchr(p, s[0], last - p - n + 1);
-        if (p == NULL) {
-            return NULL;
-        }
-
-        if (memcmp(p, s, n) == 0) {
-            return p;
-        }
-
-        p++;
-    }
-
-    return NULL;
-}
-
-
-/* the bytes of every string value of key ("\"key\":\"", no escapes) */
-
-static int64_t
-tokenroute_usage_strings(const char *data, size_t len, const char *key,
-    size_t n)
-{
-    int64_t      bytes;
-    const char  *p, *q, *last;
-
+    choices = 0;
     bytes = 0;
-    p = data;
-    last = data + len;
 
-    while ((p = tokenroute_usage_find(p, last, key, n)) != NULL) {
-        p += n;
+    for (p = data; p < last; /* void */) {
 
-        q = memchr(p, '"', last - p);
-        if (q == NULL) {
+        p = memchr(p, '"', last - p);
+        if (p == NULL) {
             break;
         }
 
-        bytes += q - p;
-        p = q + 1;
+        s = ++p;
+
+        p = memchr(p, '"', last - p);
+        if (p == NULL) {
+            return -2;
+        }
+
+        n = p++ - s;
+
+        if (p == last || *p != ':') {
+            /* a string value */
+            continue;
+        }
+
+        /* a key: look at its value */
+
+        for (v = p + 1; v < last && *v == ' '; v++) {
+            /* void */
+        }
+
+        if (v == last) {
+            return -2;
+        }
+
+        if (tr_str_is(s, n, "usage") || tr_str_is(s, n, "finish_reason")) {
+            if (*v != 'n') {
+                return -2;
+            }
+
+        } else if (tr_str_is(s, n, "error")) {
+            return -2;
+
+        } else if (tr_str_is(s, n, "choices")) {
+            if (*v != '[' || (v + 1 < last && v[1] == ']')) {
+                return -2;
+            }
+
+            choices = 1;
+
+        } else if (*v == '"'
+                   && (tr_str_is(s, n, "content")
+                       || tr_str_is(s, n, "reasoning_content")
+                       || tr_str_is(s, n, "arguments")))
+        {
+            s = v + 1;
+
+            p = memchr(s, '"', last - s);
+            if (p == NULL) {
+                return -2;
+            }
+
+            bytes += p++ - s;
+        }
     }
 
-    return bytes;
+    if (!choices) {
+        return -2;
+    }
+
+    usage->content_bytes += bytes;
+
+    return 0;
 }
