@@ -31,6 +31,8 @@ static ngx_int_t ngx_http_tokenroute_log_handler(ngx_http_request_t *r);
 static void ngx_http_tokenroute_settle_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tokenroute_sha1(ngx_conf_t *cf, ngx_str_t *text,
     u_char *hex);
+static void ngx_http_tokenroute_settlement_free(
+    ngx_http_tokenroute_settlement_t *s);
 
 
 /*
@@ -141,6 +143,9 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "end\n"
 "return 1\n");
 
+
+static ngx_http_tokenroute_settlement_t  *ngx_http_tokenroute_free_settlements;
+static ngx_uint_t  ngx_http_tokenroute_nfree_settlements;
 
 static u_char  ngx_http_tokenroute_admit_sha[41];
 static u_char  ngx_http_tokenroute_settle_sha[41];
@@ -480,11 +485,19 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
     int64_t                            values[6];
     ngx_uint_t                         i;
 
-    copy = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
-                     ngx_cycle->log);
-    if (copy == NULL) {
-        ngx_http_tokenroute_journal_add(s);
-        return;
+    copy = ngx_http_tokenroute_free_settlements;
+
+    if (copy) {
+        ngx_http_tokenroute_free_settlements = copy->next;
+        ngx_http_tokenroute_nfree_settlements--;
+
+    } else {
+        copy = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
+                         ngx_cycle->log);
+        if (copy == NULL) {
+            ngx_http_tokenroute_journal_add(s);
+            return;
+        }
     }
 
     *copy = *s;
@@ -535,8 +548,24 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
         == NULL)
     {
         ngx_http_tokenroute_journal_add(copy);
-        ngx_free(copy);
+        ngx_http_tokenroute_settlement_free(copy);
     }
+}
+
+
+/* settlements in flight are not in a request pool: recycle them */
+
+static void
+ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s)
+{
+    if (ngx_http_tokenroute_nfree_settlements >= 1024) {
+        ngx_free(s);
+        return;
+    }
+
+    s->next = ngx_http_tokenroute_free_settlements;
+    ngx_http_tokenroute_free_settlements = s;
+    ngx_http_tokenroute_nfree_settlements++;
 }
 
 
@@ -557,7 +586,7 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
         ngx_http_tokenroute_journal_add(s);
     }
 
-    ngx_free(s);
+    ngx_http_tokenroute_settlement_free(s);
 }
 
 

@@ -19,7 +19,11 @@
 
 
 /* fixed size: it is copied into shared memory as it is */
-typedef struct {
+typedef struct ngx_http_tokenroute_settlement_s
+    ngx_http_tokenroute_settlement_t;
+
+struct ngx_http_tokenroute_settlement_s {
+    ngx_http_tokenroute_settlement_t  *next;    /* on the free list */
     u_char      request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     u_char      key_hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
     u_char      key_id[32];
@@ -34,7 +38,7 @@ typedef struct {
     int64_t     cached;
     int64_t     estimated;
     time_t      time;
-} ngx_http_tokenroute_settlement_t;
+};
 
 
 void ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s);

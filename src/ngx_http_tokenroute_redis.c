@@ -6,9 +6,11 @@
  * exponential backoff, and commands bounded by an nginx timer.
  *
  * A command's record outlives the request that issued it (the reply may
- * arrive after the client went away), so it is allocated with ngx_alloc()
- * and freed in the hiredis callback, which hiredis guarantees to call
- * exactly once, with a NULL reply if the connection is torn down.
+ * arrive after the client went away), so it is not in the request pool:
+ * records are kept on a per-worker free list (ngx_alloc() only when it
+ * is empty) and returned to it in the hiredis callback, which hiredis
+ * guarantees to call exactly once, with a NULL reply if the connection
+ * is torn down.
  */
 
 
@@ -21,6 +23,9 @@
 
 #define NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN   100
 #define NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MAX   2000
+
+/* records kept for reuse after a burst, at most */
+#define NGX_HTTP_TOKENROUTE_REDIS_FREE_MAX      1024
 
 
 typedef enum {
@@ -59,10 +64,15 @@ static void ngx_http_tokenroute_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_tokenroute_redis_op_timeout(ngx_event_t *ev);
+static void ngx_http_tokenroute_redis_op_free(
+    ngx_http_tokenroute_redis_op_t *op);
 
 
 /* one client per worker process: created in init_process */
 static ngx_http_tokenroute_redis_client_t  *ngx_http_tokenroute_redis;
+
+static ngx_http_tokenroute_redis_op_t      *ngx_http_tokenroute_free_ops;
+static ngx_uint_t                           ngx_http_tokenroute_nfree_ops;
 
 
 ngx_int_t
@@ -399,9 +409,17 @@ ngx_http_tokenroute_redis_command(ngx_http_tokenroute_redis_handler_pt handler,
         return NULL;
     }
 
-    op = ngx_alloc(sizeof(ngx_http_tokenroute_redis_op_t), rc->log);
-    if (op == NULL) {
-        return NULL;
+    op = ngx_http_tokenroute_free_ops;
+
+    if (op) {
+        ngx_http_tokenroute_free_ops = op->next;
+        ngx_http_tokenroute_nfree_ops--;
+
+    } else {
+        op = ngx_alloc(sizeof(ngx_http_tokenroute_redis_op_t), rc->log);
+        if (op == NULL) {
+            return NULL;
+        }
     }
 
     ngx_memzero(op, sizeof(ngx_http_tokenroute_redis_op_t));
@@ -425,7 +443,7 @@ ngx_http_tokenroute_redis_command(ngx_http_tokenroute_redis_handler_pt handler,
 
     cmd = (len <= sizeof(buf)) ? buf : ngx_alloc(len, rc->log);
     if (cmd == NULL) {
-        ngx_free(op);
+        ngx_http_tokenroute_redis_op_free(op);
         return NULL;
     }
 
@@ -446,7 +464,7 @@ ngx_http_tokenroute_redis_command(ngx_http_tokenroute_redis_handler_pt handler,
     }
 
     if (i != REDIS_OK) {
-        ngx_free(op);
+        ngx_http_tokenroute_redis_op_free(op);
         return NULL;
     }
 
@@ -486,7 +504,21 @@ ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
         op->handler(op->data, r);
     }
 
-    ngx_free(op);
+    ngx_http_tokenroute_redis_op_free(op);
+}
+
+
+static void
+ngx_http_tokenroute_redis_op_free(ngx_http_tokenroute_redis_op_t *op)
+{
+    if (ngx_http_tokenroute_nfree_ops >= NGX_HTTP_TOKENROUTE_REDIS_FREE_MAX) {
+        ngx_free(op);
+        return;
+    }
+
+    op->next = ngx_http_tokenroute_free_ops;
+    ngx_http_tokenroute_free_ops = op;
+    ngx_http_tokenroute_nfree_ops++;
 }
 
 

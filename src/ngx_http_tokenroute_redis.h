@@ -31,6 +31,7 @@ typedef void (*ngx_http_tokenroute_redis_handler_pt)(void *data,
 
 
 struct ngx_http_tokenroute_redis_op_s {
+    ngx_http_tokenroute_redis_op_t        *next;     /* on the free list */
     ngx_http_tokenroute_redis_handler_pt   handler;
     void                                  *data;
     ngx_event_t                            timer;
