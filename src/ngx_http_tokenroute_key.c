@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
 
 static ngx_str_t  ngx_http_tokenroute_x_api_key = ngx_string("x-api-key");
 
+static EVP_MD    *ngx_http_tokenroute_sha256;
+
 
 /*
  * NGX_OK: ctx->raw_key is set; NGX_DECLINED: no key was sent; NGX_ERROR:
@@ -83,7 +85,22 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
 
     /* Redis only ever sees the SHA-256 */
 
-    if (EVP_Digest(key.data, key.len, digest, &n, EVP_sha256(), NULL) != 1) {
+    /*
+     * EVP_sha256() makes OpenSSL 3 look the algorithm up on every call:
+     * fetched once per worker instead.
+     */
+
+    if (ngx_http_tokenroute_sha256 == NULL) {
+        ngx_http_tokenroute_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (ngx_http_tokenroute_sha256 == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_Digest(key.data, key.len, digest, &n, ngx_http_tokenroute_sha256,
+                   NULL)
+        != 1)
+    {
         return NGX_ERROR;
     }
 
