@@ -24,7 +24,6 @@
 typedef struct {
     ngx_uint_t    status;
     const char   *openai_type;
-    const char   *anthropic_type;
     const char   *code;
     const char   *message;
 } ngx_http_tokenroute_error_t;
@@ -35,35 +34,35 @@ static ngx_int_t ngx_http_tokenroute_error_handler(ngx_http_request_t *r);
 
 static ngx_http_tokenroute_error_t  ngx_http_tokenroute_errors[] = {
 
-    { 400, "invalid_request_error", "invalid_request_error",
+    { 400, "invalid_request_error",
       "invalid_request", "Bad request" },
-    { 401, "invalid_request_error", "authentication_error",
+    { 401, "invalid_request_error",
       "invalid_api_key", "Invalid API key" },
-    { 402, "insufficient_quota", "billing_error",
+    { 402, "insufficient_quota",
       "insufficient_quota", "Insufficient credit" },
-    { 403, "invalid_request_error", "permission_error",
+    { 403, "invalid_request_error",
       "permission_denied", "Permission denied" },
-    { 404, "invalid_request_error", "not_found_error",
+    { 404, "invalid_request_error",
       "not_found", "Not found" },
-    { 405, "invalid_request_error", "invalid_request_error",
+    { 405, "invalid_request_error",
       "method_not_allowed", "Method not allowed" },
-    { 408, "invalid_request_error", "invalid_request_error",
+    { 408, "invalid_request_error",
       "request_timeout", "The request body was not received in time" },
-    { 413, "invalid_request_error", "request_too_large",
+    { 413, "invalid_request_error",
       "request_too_large", "Request body too large" },
-    { 429, "rate_limit_error", "rate_limit_error",
+    { 429, "rate_limit_error",
       "rate_limit_exceeded", "Too many requests" },
-    { 500, "server_error", "api_error",
+    { 500, "server_error",
       "internal_error", "Internal gateway error" },
-    { 502, "server_error", "api_error",
+    { 502, "server_error",
       "upstream_unreachable", "The provider could not be reached" },
-    { 503, "server_error", "api_error",
+    { 503, "server_error",
       "service_unavailable", "The service is temporarily unavailable" },
-    { 504, "server_error", "api_error",
+    { 504, "server_error",
       "upstream_timeout", "The provider did not answer in time" },
-    { 529, "server_error", "overloaded_error",
+    { 529, "server_error",
       "overloaded", "The provider is overloaded" },
-    { 0, NULL, NULL, NULL, NULL }
+    { 0, NULL, NULL, NULL }
 };
 
 
@@ -85,10 +84,11 @@ ngx_http_tokenroute_send_error(ngx_http_request_t *r, ngx_uint_t shape,
     u_char                       *p, *body;
     size_t                        len, mlen;
     uintptr_t                     escape;
+    const char                   *anthropic_type;
     ngx_http_tokenroute_error_t  *e;
 
     static ngx_http_tokenroute_error_t  fallback = {
-        0, "server_error", "api_error", "error", "Error"
+        0, "server_error", "error", "Error"
     };
 
     for (e = ngx_http_tokenroute_errors; e->status; e++) {
@@ -109,13 +109,16 @@ ngx_http_tokenroute_send_error(ngx_http_request_t *r, ngx_uint_t shape,
         message = e->message;
     }
 
+    /* the same mapping as for translated provider errors */
+    anthropic_type = tokenroute_error_anthropic_type(status);
+
     mlen = ngx_strlen(message);
     escape = ngx_escape_json(NULL, (u_char *) message, mlen);
 
     len = sizeof("{\"error\":{\"message\":\"\",\"type\":\"\",\"param\":null,"
                  "\"code\":\"\"}}") - 1
           + mlen + escape + ngx_strlen(e->openai_type)
-          + ngx_strlen(e->anthropic_type) + ngx_strlen(code);
+          + ngx_strlen(anthropic_type) + ngx_strlen(code);
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -124,7 +127,7 @@ ngx_http_tokenroute_send_error(ngx_http_request_t *r, ngx_uint_t shape,
 
     if (shape == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
         p = ngx_sprintf(body, "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
-                        "\"message\":\"", e->anthropic_type);
+                        "\"message\":\"", anthropic_type);
         p = (u_char *) ngx_escape_json(p, (u_char *) message, mlen);
         p = ngx_cpymem(p, "\"}}", 3);
 

@@ -129,7 +129,6 @@ static void tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from,
     int to, int status, tokenroute_resp_error_t *e);
 static int tokenroute_resp_is_slug(const char *s, size_t len);
 static int tokenroute_resp_type_status(const char *s, size_t len);
-static const char *tokenroute_resp_anthropic_type(int status);
 static const char *tokenroute_resp_status_text(int status);
 
 static int tokenroute_stream_event(void *ctx, const char *event,
@@ -1691,7 +1690,7 @@ tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
             type_len = e->type_len;
 
         } else {
-            type = tokenroute_resp_anthropic_type(status);
+            type = tokenroute_error_anthropic_type(status);
 
             if (status == 429
                 && (tr_str_is(e->type, e->type_len, "insufficient_quota")
@@ -1751,7 +1750,7 @@ tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
         tokenroute_resp_add(b, e->type, e->type_len);
 
     } else if (from == TOKENROUTE_API_ANTHROPIC) {
-        type = tokenroute_resp_anthropic_type(status);
+        type = tokenroute_error_anthropic_type(status);
         tokenroute_resp_add(b, type, strlen(type));
 
     } else {
@@ -1826,8 +1825,8 @@ tokenroute_resp_type_status(const char *s, size_t len)
 }
 
 
-static const char *
-tokenroute_resp_anthropic_type(int status)
+const char *
+tokenroute_error_anthropic_type(int status)
 {
     switch (status) {
 

@@ -62,6 +62,15 @@ int tokenroute_translate_error(int from, int to, int status,
     size_t *out_len);
 
 
+/*
+ * The Anthropic error type of an HTTP status (400 invalid_request_error,
+ * 401 authentication_error, ... 529 overloaded_error; other 4xx
+ * invalid_request_error, 5xx api_error): the gateway's own errors and
+ * translated provider errors use the one mapping.
+ */
+const char *tokenroute_error_anthropic_type(int status);
+
+
 /* private */
 typedef struct {
     char                    *data;
