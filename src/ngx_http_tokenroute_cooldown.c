@@ -16,9 +16,15 @@
 #include "ngx_http_tokenroute_module.h"
 
 
+/*
+ * Deadlines are wall-clock milliseconds: whole seconds would make a
+ * "retry-after: 1" cool for anywhere between 0 and 1 s, depending on
+ * where in the second the 429 arrived.
+ */
+
 typedef struct {
     ngx_uint_t                   failures;
-    time_t                       until;
+    uint64_t                     until;
 } ngx_http_tokenroute_cooldown_node_t;
 
 
@@ -37,6 +43,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_tokenroute_cooldown_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
+static uint64_t ngx_http_tokenroute_now_ms(void);
 
 
 static ngx_http_tokenroute_cooldown_t  *ngx_http_tokenroute_cooldowns;
@@ -313,8 +320,8 @@ ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m)
         return 0;
     }
 
-    /* a racy read is fine: time_t is written atomically on our targets */
-    return cd->sh->nodes[m->index].until > ngx_time();
+    /* a racy read is fine: 64-bit words are written atomically on our targets */
+    return cd->sh->nodes[m->index].until > ngx_http_tokenroute_now_ms();
 }
 
 
@@ -322,7 +329,8 @@ void
 ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
     ngx_uint_t status, time_t retry_after)
 {
-    time_t                                until;
+    time_t                                window;
+    uint64_t                              now, until;
     ngx_http_tokenroute_cooldown_t       *cd;
     ngx_http_tokenroute_cooldown_node_t  *node;
 
@@ -333,7 +341,8 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
     }
 
     node = &cd->sh->nodes[m->index];
-    until = 0;
+    now = ngx_http_tokenroute_now_ms();
+    window = 0;
 
     ngx_shmtx_lock(&cd->shpool->mutex);
 
@@ -342,13 +351,14 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
     /* a quota event is known at once; other failures must repeat */
 
     if (status == 429) {
-        until = ngx_time() + (retry_after > 0
-                              ? ngx_min(retry_after, 3600)
-                              : cd->trmcf->cooldown);
+        window = (retry_after > 0) ? ngx_min(retry_after, 3600)
+                                   : cd->trmcf->cooldown;
 
     } else if (node->failures >= cd->trmcf->cooldown_failures) {
-        until = ngx_time() + cd->trmcf->cooldown;
+        window = cd->trmcf->cooldown;
     }
+
+    until = window ? now + (uint64_t) window * 1000 : 0;
 
     if (until > node->until) {
         node->until = until;
@@ -357,10 +367,10 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
 
     ngx_shmtx_unlock(&cd->shpool->mutex);
 
-    if (until) {
+    if (window) {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "tokenroute: model \"%V\" cools down for %T s after "
-                      "status %ui", &m->id, until - ngx_time(), status);
+                      "status %ui", &m->id, window, status);
     }
 }
 
@@ -381,4 +391,15 @@ ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m)
         cd->sh->nodes[m->index].failures = 0;
         ngx_shmtx_unlock(&cd->shpool->mutex);
     }
+}
+
+
+static uint64_t
+ngx_http_tokenroute_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
 }

@@ -29,7 +29,7 @@ my $t = TokenRoute::Test->new();
 
 $t->start_gateway(http => <<'EOF');
 tokenroute_cooldown 3s failures=2;
-tokenroute_model seed/haiku provider=mockant upstream_model=claude-haiku-error-429 input_price=1 output_price=5 fallback=seed/sonnet;
+tokenroute_model seed/haiku provider=mockant upstream_model=claude-haiku-error-429-ra2 input_price=1 output_price=5 fallback=seed/sonnet;
 tokenroute_model seed/sonnet provider=mockant upstream_model=claude-sonnet-usage-20-10 input_price=3 output_price=15;
 tokenroute_model x/down provider=mockant upstream_model=claude-error-529 input_price=1 output_price=5 fallback=x/flaky,x/gpt;
 tokenroute_model x/flaky provider=mockai upstream_model=gpt-error-500 input_price=1 output_price=1;
@@ -75,7 +75,7 @@ is($r->{status}, 200, 'seed: the client gets a 200');
 is($r->{headers}{'x-tokenroute-model'}, 'seed/sonnet', 'seed: sonnet served');
 is($r->{headers}{'x-tokenroute-attempts'}, 2, 'seed: after 2 attempts');
 is_deeply([ upstream_models() ],
-	[ 'claude-haiku-error-429', 'claude-sonnet-usage-20-10' ],
+	[ 'claude-haiku-error-429-ra2', 'claude-sonnet-usage-20-10' ],
 	'seed: haiku was tried, then sonnet');
 
 # charged at sonnet's price: 20 in at $3/M + 10 out at $15/M
@@ -86,7 +86,7 @@ ok($t->wait_until(5, sub { ($t->redis("HGET", "tr:key:$hash", "spent") // 0)
 is($t->redis('HGET', "tr:key:$hash", 'reserved'), 0,
 	'seed: reservation released');
 
-# the 429 (retry-after: 1) cools haiku: the next request goes straight
+# the 429 (retry-after: 2) cools haiku: the next request goes straight
 # to sonnet
 
 $t->clear_mock_requests;
@@ -104,7 +104,7 @@ $t->clear_mock_requests;
 
 $r = chat('seed/haiku');
 is($r->{status}, 200, 'after cooldown: 200');
-is((upstream_models())[0], 'claude-haiku-error-429',
+is((upstream_models())[0], 'claude-haiku-error-429-ra2',
 	'after cooldown: haiku tried again');
 
 ###############################################################################

@@ -13,6 +13,7 @@
 #   error-401        401 whose message, like a real provider's, names the
 #                    key it received and the URL it was sent to
 #   error-429        429 with "retry-after: 1" and the provider's error JSON
+#                    (error-429-raN: "retry-after: N")
 #   error-500        500 with the provider's error JSON
 #   error-529        529 overloaded_error (Anthropic error shape)
 #   error-NNN        any other status NNN with the provider's error JSON
@@ -734,8 +735,8 @@ sub openai {
 		if $model =~ /error-401/;
 
 	return openai_error(429, 'Rate limit reached for requests', 'requests',
-		'rate_limit_exceeded', [ 'retry-after', 1 ])
-		if $model =~ /error-429/;
+		'rate_limit_exceeded', [ 'retry-after', $1 // 1 ])
+		if $model =~ /error-429(?:-ra(\d+))?/;
 
 	return openai_error(500, 'The server had an error while processing your '
 		. 'request. Sorry about that!', 'server_error', undef)
@@ -943,8 +944,8 @@ sub anthropic {
 
 	return anthropic_error(429, 'rate_limit_error',
 		'Number of request tokens has exceeded your per-minute rate limit',
-		[ 'retry-after', 1 ])
-		if $model =~ /error-429/;
+		[ 'retry-after', $1 // 1 ])
+		if $model =~ /error-429(?:-ra(\d+))?/;
 
 	return anthropic_error(500, 'api_error', 'Internal server error')
 		if $model =~ /error-500/;
