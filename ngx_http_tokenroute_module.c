@@ -389,5 +389,10 @@ ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_tokenroute_exit_process(ngx_cycle_t *cycle)
 {
+    /*
+     * The settlements in flight are journaled as the connection closes,
+     * then the ones still waiting to be sent.
+     */
     ngx_http_tokenroute_redis_shutdown();
+    ngx_http_tokenroute_settle_shutdown();
 }

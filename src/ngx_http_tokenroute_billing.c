@@ -3,14 +3,11 @@
  * Copyright (C) tokenroute authors
  *
  * Money in Redis: admission (key check and reservation, atomically, in
- * one EVALSHA) in the access phase, and settlement (release the
- * reservation, charge the actual cost, count usage, idempotently per
- * request id) in the log phase.  Settlements Redis cannot take go to the
- * shared-memory journal and are replayed.
+ * one EVALSHA) in the access phase; in the log phase, what the request
+ * cost, handed to settlement (ngx_http_tokenroute_settle.c).
  *
  * Redis's Lua numbers are doubles: amounts are exact below 2^53 nano-USD
- * (9 million USD) per account.  Increments are passed as the decimal
- * strings the module computed, never through Lua arithmetic.
+ * (9 million USD) per account.
  */
 
 
@@ -28,11 +25,6 @@
 
 static void ngx_http_tokenroute_admit_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tokenroute_log_handler(ngx_http_request_t *r);
-static void ngx_http_tokenroute_settle_reply(void *data, redisReply *reply);
-static ngx_int_t ngx_http_tokenroute_sha1(ngx_conf_t *cf, ngx_str_t *text,
-    u_char *hex);
-static void ngx_http_tokenroute_settlement_free(
-    ngx_http_tokenroute_settlement_t *s);
 
 
 /*
@@ -41,21 +33,6 @@ static void ngx_http_tokenroute_settlement_free(
  */
 
 static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
-"local stale = redis.call('ZRANGEBYSCORE', 'tr:rsv', '-inf', ARGV[3],\n"
-"                         'LIMIT', 0, 16)\n"
-"for _, rid in ipairs(stale) do\n"
-"  local v = redis.call('HMGET', 'tr:rsv:' .. rid, 'key', 'account',\n"
-"                       'amount')\n"
-"  if v[3] then\n"
-"    if v[3] ~= '0' then\n"
-"      redis.call('HINCRBY', 'tr:key:' .. v[1], 'reserved', '-' .. v[3])\n"
-"      redis.call('HINCRBY', 'tr:acct:' .. v[2], 'reserved', '-' .. v[3])\n"
-"    end\n"
-"    redis.call('DEL', 'tr:rsv:' .. rid)\n"
-"    redis.call('SET', 'tr:swept:' .. rid, '1', 'EX', 604800)\n"
-"  end\n"
-"  redis.call('ZREM', 'tr:rsv', rid)\n"
-"end\n"
 "local k = 'tr:key:' .. ARGV[1]\n"
 "local f = redis.call('HMGET', k, 'id', 'account', 'models',\n"
 "                     'expires_at', 'revoked', 'limit', 'spent',\n"
@@ -97,60 +74,9 @@ static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 "return {'ok', f[1], acct, '0', f[3] or ''}\n");
 
 
-/*
- * ARGV: request id, key hash, account, key id, model, cost, input,
- * output, cached, estimated, day, hour.  Returns 1, or 0 for a replay.
- *
- * Idempotency costs no marker per request: a request's reservation is
- * settled once, and deleted then; one released by the sweep because its
- * settlement was late leaves a "swept" marker for that settlement.
- */
-
-static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
-"local k = 'tr:key:' .. ARGV[2]\n"
-"local acct = 'tr:acct:' .. ARGV[3]\n"
-"local rk = 'tr:rsv:' .. ARGV[1]\n"
-"local amt = redis.call('HGET', rk, 'amount')\n"
-"if amt then\n"
-"  if amt ~= '0' then\n"
-"    redis.call('HINCRBY', k, 'reserved', '-' .. amt)\n"
-"    redis.call('HINCRBY', acct, 'reserved', '-' .. amt)\n"
-"  end\n"
-"  redis.call('DEL', rk)\n"
-"  redis.call('ZREM', 'tr:rsv', ARGV[1])\n"
-"elseif redis.call('DEL', 'tr:swept:' .. ARGV[1]) == 0 then\n"
-"  return 0\n"
-"end\n"
-"if ARGV[6] ~= '0' then\n"
-"  redis.call('HINCRBY', k, 'spent', ARGV[6])\n"
-"  redis.call('HINCRBY', acct, 'credit', '-' .. ARGV[6])\n"
-"  redis.call('HINCRBY', acct, 'spent', ARGV[6])\n"
-"end\n"
-"local p = ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5] .. '|'\n"
-"local buckets = {{'tr:u:d:' .. ARGV[11], 34560000},\n"
-"                 {'tr:u:h:' .. ARGV[12], 691200}}\n"
-"for _, b in ipairs(buckets) do\n"
-"  if redis.call('HINCRBY', b[1], p .. 'req', 1) == 1 then\n"
-"    redis.call('EXPIRE', b[1], b[2])\n"
-"  end\n"
-"  if ARGV[7] ~= '0' then redis.call('HINCRBY', b[1], p .. 'in', ARGV[7]) end\n"
-"  if ARGV[8] ~= '0' then redis.call('HINCRBY', b[1], p .. 'out', ARGV[8]) end\n"
-"  if ARGV[9] ~= '0' then\n"
-"    redis.call('HINCRBY', b[1], p .. 'cached', ARGV[9])\n"
-"  end\n"
-"  if ARGV[6] ~= '0' then redis.call('HINCRBY', b[1], p .. 'cost', ARGV[6]) end\n"
-"  if ARGV[10] ~= '0' then redis.call('HINCRBY', b[1], p .. 'est', 1) end\n"
-"end\n"
-"return 1\n");
-
-
-static ngx_http_tokenroute_settlement_t  *ngx_http_tokenroute_free_settlements;
-static ngx_uint_t  ngx_http_tokenroute_nfree_settlements;
-
 static u_char  ngx_http_tokenroute_admit_sha[41];
-static u_char  ngx_http_tokenroute_settle_sha[41];
 
-static ngx_str_t  ngx_http_tokenroute_scripts[2];
+static ngx_str_t  ngx_http_tokenroute_scripts[3];
 
 
 ngx_int_t
@@ -160,21 +86,19 @@ ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
-    if (ngx_http_tokenroute_sha1(cf, &ngx_http_tokenroute_admit_lua,
-                                 ngx_http_tokenroute_admit_sha)
+    if (ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_admit_lua,
+                                        ngx_http_tokenroute_admit_sha)
         != NGX_OK
-        || ngx_http_tokenroute_sha1(cf, &ngx_http_tokenroute_settle_lua,
-                                    ngx_http_tokenroute_settle_sha)
+        || ngx_http_tokenroute_settle_init(cf, &ngx_http_tokenroute_scripts[1])
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     ngx_http_tokenroute_scripts[0] = ngx_http_tokenroute_admit_lua;
-    ngx_http_tokenroute_scripts[1] = ngx_http_tokenroute_settle_lua;
 
     trmcf->redis.scripts = ngx_http_tokenroute_scripts;
-    trmcf->redis.nscripts = 2;
+    trmcf->redis.nscripts = 3;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -200,8 +124,8 @@ ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
 }
 
 
-static ngx_int_t
-ngx_http_tokenroute_sha1(ngx_conf_t *cf, ngx_str_t *text, u_char *hex)
+ngx_int_t
+ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text, u_char *hex)
 {
     u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  n;
@@ -288,15 +212,16 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
     argvlen[4] = m->id.len;
     argvlen[6] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
 
-    p = ngx_sprintf(now, "%T", ngx_time());
+    p = ngx_http_tokenroute_write_int(now, ngx_time());
     argv[5] = (const char *) now;
     argvlen[5] = p - now;
 
-    p = ngx_sprintf(amount, "%L", reserve);
+    p = ngx_http_tokenroute_write_int(amount, reserve);
     argv[7] = (const char *) amount;
     argvlen[7] = p - amount;
 
-    p = ngx_sprintf(deadline, "%T", ngx_time() + trmcf->reservation_ttl);
+    p = ngx_http_tokenroute_write_int(deadline,
+                                      ngx_time() + trmcf->reservation_ttl);
     argv[8] = (const char *) deadline;
     argvlen[8] = p - deadline;
 
@@ -466,127 +391,6 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     ngx_http_tokenroute_settle(&s);
 
     return NGX_OK;
-}
-
-
-/* sends one settlement; one that Redis does not confirm is journaled */
-
-void
-ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
-{
-    u_char                            *p;
-    ngx_tm_t                           tm;
-    ngx_http_tokenroute_settlement_t  *copy;
-    u_char                             num[6][NGX_INT64_LEN];
-    u_char                             day[sizeof("YYYYMMDD")];
-    u_char                             hour[sizeof("YYYYMMDDHH")];
-    const char                        *argv[15];
-    size_t                             argvlen[15];
-    int64_t                            values[6];
-    ngx_uint_t                         i;
-
-    copy = ngx_http_tokenroute_free_settlements;
-
-    if (copy) {
-        ngx_http_tokenroute_free_settlements = copy->next;
-        ngx_http_tokenroute_nfree_settlements--;
-
-    } else {
-        copy = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
-                         ngx_cycle->log);
-        if (copy == NULL) {
-            ngx_http_tokenroute_journal_add(s);
-            return;
-        }
-    }
-
-    *copy = *s;
-
-    ngx_gmtime(s->time, &tm);
-
-    ngx_sprintf(day, "%4d%02d%02d", tm.ngx_tm_year, tm.ngx_tm_mon,
-                tm.ngx_tm_mday);
-    ngx_sprintf(hour, "%4d%02d%02d%02d", tm.ngx_tm_year, tm.ngx_tm_mon,
-                tm.ngx_tm_mday, tm.ngx_tm_hour);
-
-    argv[0] = "EVALSHA";
-    argvlen[0] = 7;
-    argv[1] = (const char *) ngx_http_tokenroute_settle_sha;
-    argvlen[1] = 40;
-    argv[2] = "0";
-    argvlen[2] = 1;
-    argv[3] = (const char *) copy->request_id;
-    argvlen[3] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
-    argv[4] = (const char *) copy->key_hash;
-    argvlen[4] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
-    argv[5] = (const char *) copy->account;
-    argvlen[5] = copy->account_len;
-    argv[6] = (const char *) copy->key_id;
-    argvlen[6] = copy->key_id_len;
-    argv[7] = (const char *) copy->model;
-    argvlen[7] = copy->model_len;
-
-    values[0] = s->cost;
-    values[1] = s->input;
-    values[2] = s->output;
-    values[3] = s->cached;
-    values[4] = s->estimated;
-
-    for (i = 0; i < 5; i++) {
-        p = ngx_sprintf(num[i], "%L", values[i]);
-        argv[8 + i] = (const char *) num[i];
-        argvlen[8 + i] = p - num[i];
-    }
-
-    argv[13] = (const char *) day;
-    argvlen[13] = sizeof(day) - 1;
-    argv[14] = (const char *) hour;
-    argvlen[14] = sizeof(hour) - 1;
-
-    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_settle_reply,
-                                          copy, 15, argv, argvlen)
-        == NULL)
-    {
-        ngx_http_tokenroute_journal_add(copy);
-        ngx_http_tokenroute_settlement_free(copy);
-    }
-}
-
-
-/* settlements in flight are not in a request pool: recycle them */
-
-static void
-ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s)
-{
-    if (ngx_http_tokenroute_nfree_settlements >= 1024) {
-        ngx_free(s);
-        return;
-    }
-
-    s->next = ngx_http_tokenroute_free_settlements;
-    ngx_http_tokenroute_free_settlements = s;
-    ngx_http_tokenroute_nfree_settlements++;
-}
-
-
-static void
-ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
-{
-    ngx_http_tokenroute_settlement_t  *s = data;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "tokenroute: settlement of %*s failed: %s",
-                          (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
-                          s->request_id, reply->str);
-        }
-
-        ngx_http_tokenroute_journal_add(s);
-    }
-
-    ngx_http_tokenroute_settlement_free(s);
 }
 
 

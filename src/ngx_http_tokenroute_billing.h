@@ -23,7 +23,7 @@ typedef struct ngx_http_tokenroute_settlement_s
     ngx_http_tokenroute_settlement_t;
 
 struct ngx_http_tokenroute_settlement_s {
-    ngx_http_tokenroute_settlement_t  *next;    /* on the free list */
+    ngx_http_tokenroute_settlement_t  *next;    /* queued, or free */
     u_char      request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     u_char      key_hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
     u_char      key_id[32];
@@ -41,7 +41,14 @@ struct ngx_http_tokenroute_settlement_s {
 };
 
 
+ngx_int_t ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text,
+    u_char *hex);
+
+/* ngx_http_tokenroute_settle.c */
+ngx_int_t ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts);
 void ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s);
+void ngx_http_tokenroute_settle_shutdown(void);
+void ngx_http_tokenroute_sweep(void);
 
 /* ngx_http_tokenroute_journal.c */
 ngx_int_t ngx_http_tokenroute_journal_init(ngx_conf_t *cf,

@@ -241,6 +241,8 @@ ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
         for (i = 0; i < n; i++) {
             ngx_http_tokenroute_settle(&batch[i]);
         }
+
+        ngx_http_tokenroute_sweep();
     }
 
     if (!ngx_exiting && !ngx_quit && !ngx_terminate) {

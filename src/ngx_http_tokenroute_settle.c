@@ -1,0 +1,497 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Settlement: release each request's reservation, charge what it cost
+ * and count its usage, idempotently per request id.  Settlements are
+ * batched: the ones made while a batch is in flight (or in the same turn
+ * of the event loop) go to Redis together in one EVALSHA, which adds up
+ * the increments of the same key, account and usage bucket, so that a
+ * busy worker pays for one script call and a few HINCRBYs per batch
+ * rather than per request.  An idle worker still sends each settlement
+ * at once.  A batch Redis does not confirm is journaled settlement by
+ * settlement, and replayed.
+ *
+ * Expired reservations (nginx killed before settling) are released by a
+ * sweep every second, off the admission path.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_billing.h"
+
+
+/* settlements per EVALSHA, and their ARGV fields */
+#define NGX_HTTP_TOKENROUTE_SETTLE_BATCH   32
+#define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  12
+
+#define NGX_HTTP_TOKENROUTE_SETTLE_ARGC                                      \
+    (3 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS)
+
+/* settlement records kept for reuse */
+#define NGX_HTTP_TOKENROUTE_SETTLE_FREE    1024
+
+
+typedef struct {
+    ngx_http_tokenroute_settlement_t  *items[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
+    ngx_uint_t                         n;
+
+    /* ARGV storage: the numbers, day and hour of each settlement */
+    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][5][NGX_INT64_LEN];
+    u_char        day[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDD")];
+    u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
+    const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
+    size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
+} ngx_http_tokenroute_batch_t;
+
+
+static void ngx_http_tokenroute_settle_flush(ngx_event_t *ev);
+static void ngx_http_tokenroute_settle_reply(void *data, redisReply *reply);
+static void ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b,
+    ngx_uint_t i);
+static void ngx_http_tokenroute_sweep_reply(void *data, redisReply *reply);
+static void ngx_http_tokenroute_settlement_free(
+    ngx_http_tokenroute_settlement_t *s);
+
+
+/*
+ * ARGV: 12 fields per settlement: request id, key hash, account, key id,
+ * model, cost, input, output, cached, estimated, day, hour.  Returns how
+ * many were charged (a replay is not).
+ *
+ * Idempotency costs no marker per request: a request's reservation is
+ * settled once, and deleted then; one released by the sweep because its
+ * settlement was late leaves a "swept" marker for that settlement.
+ *
+ * Sums are Lua numbers (doubles), exact below 2^53, and are written as
+ * integers with %.0f: Lua's own number-to-string would use an exponent.
+ */
+
+static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
+"local adds, order, ttl, live = {}, {}, {}, {}\n"
+"local seen, charged = {}, 0\n"
+"local function add(k, f, v)\n"
+"  if v == 0 then return end\n"
+"  local h = adds[k]\n"
+"  if not h then h = {} adds[k] = h order[#order + 1] = k end\n"
+"  h[f] = (h[f] or 0) + v\n"
+"end\n"
+"for a = 1, #ARGV, 12 do\n"
+"  local rid = ARGV[a]\n"
+"  local amt = nil\n"
+"  if not seen[rid] then\n"
+"    seen[rid] = true\n"
+"    amt = redis.call('HGET', 'tr:rsv:' .. rid, 'amount')\n"
+"    if amt then\n"
+"      live[#live + 1] = rid\n"
+"    elseif redis.call('DEL', 'tr:swept:' .. rid) == 1 then\n"
+"      amt = '0'\n"
+"    end\n"
+"  end\n"
+"  if amt then\n"
+"    charged = charged + 1\n"
+"    local k = 'tr:key:' .. ARGV[a + 1]\n"
+"    local acct = 'tr:acct:' .. ARGV[a + 2]\n"
+"    local r = tonumber(amt)\n"
+"    add(k, 'reserved', -r)\n"
+"    add(acct, 'reserved', -r)\n"
+"    local cost = tonumber(ARGV[a + 5])\n"
+"    add(k, 'spent', cost)\n"
+"    add(acct, 'credit', -cost)\n"
+"    add(acct, 'spent', cost)\n"
+"    local p = ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|' .. ARGV[a + 4] .. '|'\n"
+"    local d, h = 'tr:u:d:' .. ARGV[a + 10], 'tr:u:h:' .. ARGV[a + 11]\n"
+"    ttl[d] = 34560000\n"
+"    ttl[h] = 691200\n"
+"    for _, b in ipairs({d, h}) do\n"
+"      add(b, p .. 'req', 1)\n"
+"      add(b, p .. 'in', tonumber(ARGV[a + 6]))\n"
+"      add(b, p .. 'out', tonumber(ARGV[a + 7]))\n"
+"      add(b, p .. 'cached', tonumber(ARGV[a + 8]))\n"
+"      add(b, p .. 'cost', cost)\n"
+"      add(b, p .. 'est', tonumber(ARGV[a + 9]))\n"
+"    end\n"
+"  end\n"
+"end\n"
+"for _, k in ipairs(order) do\n"
+"  for f, v in pairs(adds[k]) do\n"
+"    if v ~= 0 then\n"
+"      redis.call('HINCRBY', k, f, string.format('%.0f', v))\n"
+"    end\n"
+"  end\n"
+"end\n"
+"for b, secs in pairs(ttl) do\n"
+"  if redis.call('TTL', b) == -1 then redis.call('EXPIRE', b, secs) end\n"
+"end\n"
+"if #live > 0 then\n"
+"  local keys = {}\n"
+"  for i, rid in ipairs(live) do keys[i] = 'tr:rsv:' .. rid end\n"
+"  redis.call('DEL', unpack(keys))\n"
+"  redis.call('ZREM', 'tr:rsv', unpack(live))\n"
+"end\n"
+"return charged\n");
+
+
+/*
+ * ARGV: now.  Releases reservations past their deadline, whose requests
+ * will never settle (their nginx was killed), or settle late and find
+ * the "swept" marker.  Returns how many.
+ */
+
+static ngx_str_t  ngx_http_tokenroute_sweep_lua = ngx_string(
+"local stale = redis.call('ZRANGEBYSCORE', 'tr:rsv', '-inf', ARGV[1],\n"
+"                         'LIMIT', 0, 64)\n"
+"for _, rid in ipairs(stale) do\n"
+"  local v = redis.call('HMGET', 'tr:rsv:' .. rid, 'key', 'account',\n"
+"                       'amount')\n"
+"  if v[3] then\n"
+"    if v[3] ~= '0' then\n"
+"      redis.call('HINCRBY', 'tr:key:' .. v[1], 'reserved', '-' .. v[3])\n"
+"      redis.call('HINCRBY', 'tr:acct:' .. v[2], 'reserved', '-' .. v[3])\n"
+"    end\n"
+"    redis.call('DEL', 'tr:rsv:' .. rid)\n"
+"    redis.call('SET', 'tr:swept:' .. rid, '1', 'EX', 604800)\n"
+"  end\n"
+"  redis.call('ZREM', 'tr:rsv', rid)\n"
+"end\n"
+"return #stale\n");
+
+
+static u_char  ngx_http_tokenroute_settle_sha[41];
+static u_char  ngx_http_tokenroute_sweep_sha[41];
+
+static ngx_http_tokenroute_settlement_t   *ngx_http_tokenroute_pending;
+static ngx_http_tokenroute_settlement_t  **ngx_http_tokenroute_pending_last
+    = &ngx_http_tokenroute_pending;
+
+static ngx_http_tokenroute_settlement_t   *ngx_http_tokenroute_free_settlements;
+static ngx_uint_t                          ngx_http_tokenroute_nfree_settlements;
+
+/* one batch in flight at a time: what comes meanwhile waits for it */
+static ngx_http_tokenroute_batch_t         ngx_http_tokenroute_batch;
+static ngx_uint_t                          ngx_http_tokenroute_batch_busy;
+
+static ngx_event_t                         ngx_http_tokenroute_flush_event;
+static ngx_uint_t                          ngx_http_tokenroute_sweeping;
+
+
+ngx_int_t
+ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts)
+{
+    if (ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_settle_lua,
+                                        ngx_http_tokenroute_settle_sha)
+        != NGX_OK
+        || ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_sweep_lua,
+                                           ngx_http_tokenroute_sweep_sha)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    scripts[0] = ngx_http_tokenroute_settle_lua;
+    scripts[1] = ngx_http_tokenroute_sweep_lua;
+
+    return NGX_OK;
+}
+
+
+/* queues one settlement; it is sent at the end of this turn of the loop */
+
+void
+ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
+{
+    ngx_event_t                       *ev;
+    ngx_http_tokenroute_settlement_t  *copy;
+
+    copy = ngx_http_tokenroute_free_settlements;
+
+    if (copy) {
+        ngx_http_tokenroute_free_settlements = copy->next;
+        ngx_http_tokenroute_nfree_settlements--;
+
+    } else {
+        copy = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
+                         ngx_cycle->log);
+        if (copy == NULL) {
+            ngx_http_tokenroute_journal_add(s);
+            return;
+        }
+    }
+
+    *copy = *s;
+    copy->next = NULL;
+
+    *ngx_http_tokenroute_pending_last = copy;
+    ngx_http_tokenroute_pending_last = &copy->next;
+
+    ev = &ngx_http_tokenroute_flush_event;
+
+    if (!ngx_http_tokenroute_batch_busy && !ev->posted) {
+        ev->handler = ngx_http_tokenroute_settle_flush;
+        ev->log = ngx_cycle->log;
+        ngx_post_event(ev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
+{
+    ngx_uint_t                         i;
+    ngx_http_tokenroute_batch_t       *b;
+    ngx_http_tokenroute_settlement_t  *s;
+
+    b = &ngx_http_tokenroute_batch;
+
+    while (ngx_http_tokenroute_pending && !ngx_http_tokenroute_batch_busy) {
+
+        b->n = 0;
+
+        while (b->n < NGX_HTTP_TOKENROUTE_SETTLE_BATCH
+               && ngx_http_tokenroute_pending)
+        {
+            s = ngx_http_tokenroute_pending;
+            ngx_http_tokenroute_pending = s->next;
+            b->items[b->n++] = s;
+        }
+
+        if (ngx_http_tokenroute_pending == NULL) {
+            ngx_http_tokenroute_pending_last = &ngx_http_tokenroute_pending;
+        }
+
+        b->argv[0] = "EVALSHA";
+        b->argvlen[0] = 7;
+        b->argv[1] = (const char *) ngx_http_tokenroute_settle_sha;
+        b->argvlen[1] = 40;
+        b->argv[2] = "0";
+        b->argvlen[2] = 1;
+
+        for (i = 0; i < b->n; i++) {
+            ngx_http_tokenroute_settle_args(b, i);
+        }
+
+        ngx_http_tokenroute_batch_busy = 1;
+
+        if (ngx_http_tokenroute_redis_command(
+                ngx_http_tokenroute_settle_reply, b,
+                3 + b->n * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS,
+                b->argv, b->argvlen)
+            == NULL)
+        {
+            /* not connected: the journal replays them */
+            ngx_http_tokenroute_settle_reply(b, NULL);
+        }
+    }
+}
+
+
+static void
+ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b, ngx_uint_t i)
+{
+    u_char                            *p;
+    size_t                            *len;
+    ngx_tm_t                           tm;
+    ngx_uint_t                         k;
+    const char                       **arg;
+    ngx_http_tokenroute_settlement_t  *s;
+    int64_t                            values[5];
+
+    static time_t                      hour_of_buckets = -1;
+    static u_char                      day[sizeof("YYYYMMDD")];
+    static u_char                      hour[sizeof("YYYYMMDDHH")];
+
+    s = b->items[i];
+    arg = &b->argv[3 + i * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS];
+    len = &b->argvlen[3 + i * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS];
+
+    arg[0] = (const char *) s->request_id;
+    len[0] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+    arg[1] = (const char *) s->key_hash;
+    len[1] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
+    arg[2] = (const char *) s->account;
+    len[2] = s->account_len;
+    arg[3] = (const char *) s->key_id;
+    len[3] = s->key_id_len;
+    arg[4] = (const char *) s->model;
+    len[4] = s->model_len;
+
+    values[0] = s->cost;
+    values[1] = s->input;
+    values[2] = s->output;
+    values[3] = s->cached;
+    values[4] = s->estimated;
+
+    for (k = 0; k < 5; k++) {
+        p = ngx_http_tokenroute_write_int(b->num[i][k], values[k]);
+        arg[5 + k] = (const char *) b->num[i][k];
+        len[5 + k] = p - b->num[i][k];
+    }
+
+    /* the usage buckets of this hour, formatted once an hour */
+
+    if (s->time / 3600 != hour_of_buckets) {
+        hour_of_buckets = s->time / 3600;
+
+        ngx_gmtime(s->time, &tm);
+
+        ngx_sprintf(day, "%4d%02d%02d", tm.ngx_tm_year, tm.ngx_tm_mon,
+                    tm.ngx_tm_mday);
+        ngx_sprintf(hour, "%4d%02d%02d%02d", tm.ngx_tm_year, tm.ngx_tm_mon,
+                    tm.ngx_tm_mday, tm.ngx_tm_hour);
+    }
+
+    ngx_memcpy(b->day[i], day, sizeof(day));
+    ngx_memcpy(b->hour[i], hour, sizeof(hour));
+
+    arg[10] = (const char *) b->day[i];
+    len[10] = sizeof("YYYYMMDD") - 1;
+    arg[11] = (const char *) b->hour[i];
+    len[11] = sizeof("YYYYMMDDHH") - 1;
+}
+
+
+static void
+ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
+{
+    ngx_http_tokenroute_batch_t  *b = data;
+
+    ngx_uint_t  i;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+
+        if (reply && reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "tokenroute: settlement of %ui requests failed: %s",
+                          b->n, reply->str);
+        }
+
+        for (i = 0; i < b->n; i++) {
+            ngx_http_tokenroute_journal_add(b->items[i]);
+        }
+    }
+
+    for (i = 0; i < b->n; i++) {
+        ngx_http_tokenroute_settlement_free(b->items[i]);
+    }
+
+    b->n = 0;
+    ngx_http_tokenroute_batch_busy = 0;
+
+    /* what came in meanwhile goes now, unless a flush loop is running */
+
+    if (ngx_http_tokenroute_pending
+        && !ngx_http_tokenroute_flush_event.posted)
+    {
+        ngx_http_tokenroute_flush_event.handler =
+                                           ngx_http_tokenroute_settle_flush;
+        ngx_http_tokenroute_flush_event.log = ngx_cycle->log;
+        ngx_post_event(&ngx_http_tokenroute_flush_event, &ngx_posted_events);
+    }
+}
+
+
+/* settlements in flight are not in a request pool: recycle them */
+
+static void
+ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s)
+{
+    if (ngx_http_tokenroute_nfree_settlements
+        >= NGX_HTTP_TOKENROUTE_SETTLE_FREE)
+    {
+        ngx_free(s);
+        return;
+    }
+
+    s->next = ngx_http_tokenroute_free_settlements;
+    ngx_http_tokenroute_free_settlements = s;
+    ngx_http_tokenroute_nfree_settlements++;
+}
+
+
+/* the worker is exiting: what was not sent waits in the journal */
+
+void
+ngx_http_tokenroute_settle_shutdown(void)
+{
+    ngx_http_tokenroute_settlement_t  *s;
+
+    if (ngx_http_tokenroute_flush_event.posted) {
+        ngx_delete_posted_event(&ngx_http_tokenroute_flush_event);
+    }
+
+    while (ngx_http_tokenroute_pending) {
+        s = ngx_http_tokenroute_pending;
+        ngx_http_tokenroute_pending = s->next;
+
+        ngx_http_tokenroute_journal_add(s);
+        ngx_free(s);
+    }
+
+    ngx_http_tokenroute_pending_last = &ngx_http_tokenroute_pending;
+
+    while (ngx_http_tokenroute_free_settlements) {
+        s = ngx_http_tokenroute_free_settlements;
+        ngx_http_tokenroute_free_settlements = s->next;
+        ngx_free(s);
+    }
+
+    ngx_http_tokenroute_nfree_settlements = 0;
+}
+
+
+/* called every second: one sweep at a time per worker */
+
+void
+ngx_http_tokenroute_sweep(void)
+{
+    u_char      *p;
+    const char  *argv[4];
+    size_t       argvlen[4];
+    u_char       now[NGX_TIME_T_LEN];
+
+    if (ngx_http_tokenroute_sweeping) {
+        return;
+    }
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (const char *) ngx_http_tokenroute_sweep_sha;
+    argvlen[1] = 40;
+    argv[2] = "0";
+    argvlen[2] = 1;
+
+    p = ngx_sprintf(now, "%T", ngx_time());
+    argv[3] = (const char *) now;
+    argvlen[3] = p - now;
+
+    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_sweep_reply,
+                                          NULL, 4, argv, argvlen)
+        != NULL)
+    {
+        ngx_http_tokenroute_sweeping = 1;
+    }
+}
+
+
+static void
+ngx_http_tokenroute_sweep_reply(void *data, redisReply *reply)
+{
+    ngx_http_tokenroute_sweeping = 0;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "tokenroute: reservation sweep failed: %s", reply->str);
+
+    } else if (reply && reply->type == REDIS_REPLY_INTEGER
+               && reply->integer > 0)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "tokenroute: released %L expired reservations",
+                      (int64_t) reply->integer);
+    }
+}
