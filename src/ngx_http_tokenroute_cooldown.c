@@ -320,7 +320,7 @@ ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m)
         return 0;
     }
 
-    /* a racy read is fine: 64-bit words are written atomically on our targets */
+    /* a racy read is fine: 64-bit words are written atomically here */
     return cd->sh->nodes[m->index].until > ngx_http_tokenroute_now_ms();
 }
 

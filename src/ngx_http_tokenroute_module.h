@@ -201,6 +201,8 @@ typedef struct {
     ngx_str_t                        upstream_uri;
 
     ngx_http_tokenroute_redis_op_t  *op;
+    void                            *admit_batch;  /* queued or in flight */
+    ngx_uint_t                       admit_slot;
 
     ngx_int_t                        redis_status;
     tokenroute_request_status_e      req_status;

@@ -169,8 +169,8 @@ static ngx_http_tokenroute_settlement_t   *ngx_http_tokenroute_pending;
 static ngx_http_tokenroute_settlement_t  **ngx_http_tokenroute_pending_last
     = &ngx_http_tokenroute_pending;
 
-static ngx_http_tokenroute_settlement_t   *ngx_http_tokenroute_free_settlements;
-static ngx_uint_t                          ngx_http_tokenroute_nfree_settlements;
+static ngx_http_tokenroute_settlement_t  *ngx_http_tokenroute_free_settlements;
+static ngx_uint_t                         ngx_http_tokenroute_nfree_settlements;
 
 /* one batch in flight at a time: what comes meanwhile waits for it */
 static ngx_http_tokenroute_batch_t         ngx_http_tokenroute_batch;

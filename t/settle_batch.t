@@ -36,10 +36,18 @@ my %M = (
 		ip => '0.5', op => '4' },
 );
 
-$t->start_gateway(http => join '', map {
+# Redis is held up for longer than the usual 1 s timeout below
+my ($http, $server) = $t->default_conf();
+$http =~ s/ timeout=1s / timeout=10s / or die "no timeout in the conf\n";
+$http .= join '', map {
 	"tokenroute_model $_ provider=mockai upstream_model=$M{$_}{up} "
 	. "input_price=$M{$_}{ip} output_price=$M{$_}{op};\n"
-} sort keys %M);
+} sort keys %M;
+
+$t->start_redis();
+$t->start_mock();
+$t->write_nginx_conf($http, $server);
+$t->start_nginx();
 
 for my $m (values %M) {
 	$m->{cost} = cost(in => $m->{in}, out => $m->{out},
@@ -68,22 +76,23 @@ my $hincrby = stat_calls('hincrby');
 my @plan = map { [ $keys[$_ % 2], (sort keys %M)[int($_ / 2) % 2] ] }
 	0 .. $N - 1;
 
-# the provider answers each request 0.45 s after it came (the mock starts
-# one process per connection, so they come over some 0.4 s); Redis holds
-# writes from 0.3 s to 1.2 s (less than the gateway's Redis timeout)
+# the provider answers each request 1 s after it came (the mock starts a
+# process per connection, so the answers spread over a few tenths of a
+# second); Redis holds writes from 0.3 s to 3.3 s, so the settlements
+# queue up behind the first
 
 my $pause = fork() // die "fork: $!\n";
 
 if ($pause == 0) {
 	sleep 0.3;
-	eval { $t->redis('CLIENT', 'PAUSE', 900, 'WRITE') };
+	eval { $t->redis('CLIENT', 'PAUSE', 3000, 'WRITE') };
 	POSIX::_exit(0);
 }
 
 my @res = $t->http_parallel(map { {
 	method => 'POST', path => '/v1/chat/completions',
 	headers => [ Authorization => "Bearer $_->[0]{raw}",
-		'Content-Type' => 'application/json', 'x-mock-wait' => '0.45' ],
+		'Content-Type' => 'application/json', 'x-mock-wait' => '1' ],
 	body => qq({"model":"$_->[1]","max_tokens":50,)
 		. qq("messages":[{"role":"user","content":"Hi"}]}),
 	timeout => 30,
@@ -98,8 +107,10 @@ my @rids = map { $_->{headers}{'x-tokenroute-request-id'} } @res;
 ok($t->wait_until(10, sub { !grep { !$t->settled($_) } @rids }),
 	'every request settled');
 
-# admissions make 2 HINCRBYs each; a settlement alone makes 13 (key and
-# account: 5, two usage buckets: 4 each), a batch of them about as many
+# an admission makes at most 2 HINCRBYs; a settlement alone makes 13 (key
+# and account: 5, two usage buckets: 4 each): 300 for 20 requests settled
+# one by one.  A batch of them here makes at most 39 (2 keys, 1 account,
+# 2 models), whatever its size.
 
 my $calls = stat_calls('hincrby') - $hincrby;
 

@@ -1,0 +1,545 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Admission, batched: the key check and the reservation of every request
+ * that asks in the same turn of the event loop go to Redis in one
+ * EVALSHA at the end of that turn.  The script admits them one after
+ * the other, atomically, exactly as separate calls would (a reservation
+ * counts against the next request of the same key or account), reads
+ * each key and account once, and writes one increment per key and
+ * account.  Nothing waits for a timer: a lone request is sent at the end
+ * of its own turn.
+ *
+ * A request that goes away while its admission is queued or in flight
+ * leaves its slot empty; the reply for it is dropped (a reservation made
+ * meanwhile is released by the sweep, as before batching).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_billing.h"
+
+
+#define NGX_HTTP_TOKENROUTE_ADMIT_BATCH   32
+#define NGX_HTTP_TOKENROUTE_ADMIT_FIELDS  4
+
+#define NGX_HTTP_TOKENROUTE_ADMIT_ARGC                                       \
+    (5 + NGX_HTTP_TOKENROUTE_ADMIT_BATCH * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS)
+
+/* batches kept for reuse */
+#define NGX_HTTP_TOKENROUTE_ADMIT_FREE    64
+
+
+typedef struct ngx_http_tokenroute_admit_batch_s
+    ngx_http_tokenroute_admit_batch_t;
+
+struct ngx_http_tokenroute_admit_batch_s {
+    ngx_http_tokenroute_admit_batch_t  *next;   /* to send, or free */
+    ngx_http_request_t                 *reqs[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
+    ngx_uint_t                          n;
+};
+
+
+static void ngx_http_tokenroute_admit_flush(ngx_event_t *ev);
+static void ngx_http_tokenroute_admit_send(
+    ngx_http_tokenroute_admit_batch_t *b);
+static void ngx_http_tokenroute_admit_reply(void *data, redisReply *reply);
+static void ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, redisReply *e);
+static ngx_int_t ngx_http_tokenroute_admit_field(ngx_http_request_t *r,
+    ngx_str_t *to, u_char *from, u_char *last);
+static void ngx_http_tokenroute_admit_cleanup(void *data);
+static void ngx_http_tokenroute_admit_free(
+    ngx_http_tokenroute_admit_batch_t *b);
+
+
+/*
+ * ARGV: now, deadline, then 4 fields per request: key hash, model,
+ * request id, amount.  Returns one string per request, its fields
+ * separated by "\n": status, key id, account, available (for a 402),
+ * the key's allowed models.
+ */
+
+static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
+"local now, deadline = tonumber(ARGV[1]), ARGV[2]\n"
+"local keys, accts, out, z = {}, {}, {}, {}\n"
+"local function allowed(list, model)\n"
+"  for m in string.gmatch(list, '[^,]+') do\n"
+"    if m == model then return true end\n"
+"  end\n"
+"  return false\n"
+"end\n"
+"for a = 3, #ARGV, 4 do\n"
+"  local kh, model, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
+"  local k = keys[kh]\n"
+"  if not k then\n"
+"    k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',\n"
+"                        'models', 'expires_at', 'revoked', 'limit',\n"
+"                        'spent', 'reserved'), add = 0}\n"
+"    keys[kh] = k\n"
+"  end\n"
+"  local f, r = k.f, nil\n"
+"  if not f[1] then\n"
+"    r = 'unknown'\n"
+"  else\n"
+"    local acct = f[2] or 'default'\n"
+"    local who = f[1] .. '\\n' .. acct\n"
+"    local exp = tonumber(f[4] or '0') or 0\n"
+"    if f[5] == '1' then\n"
+"      r = 'revoked\\n' .. who\n"
+"    elseif exp > 0 and now >= exp then\n"
+"      r = 'expired\\n' .. who\n"
+"    elseif f[3] and f[3] ~= '' and not allowed(f[3], model) then\n"
+"      r = 'forbidden\\n' .. who\n"
+"    else\n"
+"      local ac = accts[acct]\n"
+"      if not ac then\n"
+"        local x = redis.call('HMGET', 'tr:acct:' .. acct, 'credit',\n"
+"                             'reserved')\n"
+"        ac = {avail = (tonumber(x[1]) or 0) - (tonumber(x[2]) or 0),\n"
+"              add = 0}\n"
+"        accts[acct] = ac\n"
+"      end\n"
+"      local amount = tonumber(amt)\n"
+"      local left = nil\n"
+"      if f[6] and f[6] ~= '' then\n"
+"        left = tonumber(f[6]) - (tonumber(f[7]) or 0)\n"
+"               - (tonumber(f[8]) or 0) - k.add\n"
+"      end\n"
+"      if ac.avail < amount then\n"
+"        r = 'credit\\n' .. who .. '\\n' .. string.format('%.0f', ac.avail)\n"
+"      elseif left and left < amount then\n"
+"        r = 'limit\\n' .. who .. '\\n' .. string.format('%.0f', left)\n"
+"      else\n"
+"        ac.avail = ac.avail - amount\n"
+"        ac.add = ac.add + amount\n"
+"        k.add = k.add + amount\n"
+"        redis.call('HSET', 'tr:rsv:' .. rid, 'key', kh, 'account', acct,\n"
+"                   'amount', amt)\n"
+"        z[#z + 1] = deadline\n"
+"        z[#z + 1] = rid\n"
+"        r = 'ok\\n' .. who .. '\\n0\\n' .. (f[3] or '')\n"
+"      end\n"
+"    end\n"
+"  end\n"
+"  out[#out + 1] = r\n"
+"end\n"
+"for kh, k in pairs(keys) do\n"
+"  if k.add ~= 0 then\n"
+"    redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved',\n"
+"               string.format('%.0f', k.add))\n"
+"  end\n"
+"end\n"
+"for acct, ac in pairs(accts) do\n"
+"  if ac.add ~= 0 then\n"
+"    redis.call('HINCRBY', 'tr:acct:' .. acct, 'reserved',\n"
+"               string.format('%.0f', ac.add))\n"
+"  end\n"
+"end\n"
+"if #z > 0 then redis.call('ZADD', 'tr:rsv', unpack(z)) end\n"
+"return out\n");
+
+
+static u_char  ngx_http_tokenroute_admit_sha[41];
+
+/* the batch being filled, and the full ones waiting for the flush */
+static ngx_http_tokenroute_admit_batch_t   *ngx_http_tokenroute_admit_current;
+static ngx_http_tokenroute_admit_batch_t   *ngx_http_tokenroute_admit_full;
+
+static ngx_http_tokenroute_admit_batch_t   *ngx_http_tokenroute_admit_freelist;
+static ngx_uint_t                           ngx_http_tokenroute_admit_nfree;
+
+static ngx_event_t                          ngx_http_tokenroute_admit_event;
+
+
+ngx_int_t
+ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script)
+{
+    if (ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_admit_lua,
+                                        ngx_http_tokenroute_admit_sha)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    *script = ngx_http_tokenroute_admit_lua;
+
+    return NGX_OK;
+}
+
+
+/* queues the request's admission; NGX_AGAIN: the reply resumes it */
+
+ngx_int_t
+ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    ngx_event_t                        *ev;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_http_tokenroute_admit_batch_t  *b;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_http_tokenroute_admit_current;
+
+    if (b && b->n == NGX_HTTP_TOKENROUTE_ADMIT_BATCH) {
+        b->next = ngx_http_tokenroute_admit_full;
+        ngx_http_tokenroute_admit_full = b;
+        b = NULL;
+    }
+
+    if (b == NULL) {
+        b = ngx_http_tokenroute_admit_freelist;
+
+        if (b) {
+            ngx_http_tokenroute_admit_freelist = b->next;
+            ngx_http_tokenroute_admit_nfree--;
+
+        } else {
+            b = ngx_alloc(sizeof(ngx_http_tokenroute_admit_batch_t),
+                          r->connection->log);
+            if (b == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        b->next = NULL;
+        b->n = 0;
+
+        ngx_http_tokenroute_admit_current = b;
+    }
+
+    ctx->admit_batch = b;
+    ctx->admit_slot = b->n;
+    b->reqs[b->n++] = r;
+
+    cln->handler = ngx_http_tokenroute_admit_cleanup;
+    cln->data = ctx;
+
+    ctx->t_sent = ngx_http_tokenroute_usec();
+
+    ev = &ngx_http_tokenroute_admit_event;
+
+    if (!ev->posted) {
+        ev->handler = ngx_http_tokenroute_admit_flush;
+        ev->log = ngx_cycle->log;
+        ngx_post_event(ev, &ngx_posted_events);
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/* the request is freed: its slot is left empty */
+
+static void
+ngx_http_tokenroute_admit_cleanup(void *data)
+{
+    ngx_http_tokenroute_ctx_t  *ctx = data;
+
+    ngx_http_tokenroute_admit_batch_t  *b;
+
+    b = ctx->admit_batch;
+
+    if (b) {
+        b->reqs[ctx->admit_slot] = NULL;
+        ctx->admit_batch = NULL;
+    }
+}
+
+
+static void
+ngx_http_tokenroute_admit_flush(ngx_event_t *ev)
+{
+    ngx_http_tokenroute_admit_batch_t  *b;
+
+    while (ngx_http_tokenroute_admit_full) {
+        b = ngx_http_tokenroute_admit_full;
+        ngx_http_tokenroute_admit_full = b->next;
+        ngx_http_tokenroute_admit_send(b);
+    }
+
+    b = ngx_http_tokenroute_admit_current;
+
+    if (b) {
+        ngx_http_tokenroute_admit_current = NULL;
+        ngx_http_tokenroute_admit_send(b);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
+{
+    u_char                           *p;
+    ngx_uint_t                        i, n;
+    ngx_http_request_t               *r;
+    ngx_http_tokenroute_ctx_t        *ctx;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+    const char                      **arg;
+    size_t                           *len;
+    u_char                            now[NGX_TIME_T_LEN];
+    u_char                            deadline[NGX_TIME_T_LEN];
+    u_char                            amount[NGX_HTTP_TOKENROUTE_ADMIT_BATCH]
+                                            [NGX_INT64_LEN];
+    const char                       *argv[NGX_HTTP_TOKENROUTE_ADMIT_ARGC];
+    size_t                            argvlen[NGX_HTTP_TOKENROUTE_ADMIT_ARGC];
+
+    /* the slots of requests gone meanwhile are closed up */
+
+    n = 0;
+
+    for (i = 0; i < b->n; i++) {
+        r = b->reqs[i];
+
+        if (r == NULL) {
+            continue;
+        }
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
+        ctx->admit_slot = n;
+        b->reqs[n++] = r;
+    }
+
+    b->n = n;
+
+    if (n == 0) {
+        ngx_http_tokenroute_admit_free(b);
+        return;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(b->reqs[0],
+                                          ngx_http_tokenroute_module);
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (const char *) ngx_http_tokenroute_admit_sha;
+    argvlen[1] = 40;
+    argv[2] = "0";
+    argvlen[2] = 1;
+
+    p = ngx_http_tokenroute_write_int(now, ngx_time());
+    argv[3] = (const char *) now;
+    argvlen[3] = p - now;
+
+    p = ngx_http_tokenroute_write_int(deadline,
+                                      ngx_time() + trmcf->reservation_ttl);
+    argv[4] = (const char *) deadline;
+    argvlen[4] = p - deadline;
+
+    for (i = 0; i < n; i++) {
+        ctx = ngx_http_get_module_ctx(b->reqs[i], ngx_http_tokenroute_module);
+
+        arg = &argv[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
+        len = &argvlen[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
+
+        arg[0] = (const char *) ctx->key_hash;
+        len[0] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
+        arg[1] = (const char *) ctx->model->id.data;
+        len[1] = ctx->model->id.len;
+        arg[2] = (const char *) ctx->request_id;
+        len[2] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+        p = ngx_http_tokenroute_write_int(amount[i], ctx->reserve);
+        arg[3] = (const char *) amount[i];
+        len[3] = p - amount[i];
+    }
+
+    n = 5 + n * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS;
+
+    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_admit_reply, b,
+                                          n, argv, argvlen)
+        == NULL)
+    {
+        /* connection lost since the requests were queued: 503 */
+        ngx_http_tokenroute_admit_reply(b, NULL);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
+{
+    ngx_http_tokenroute_admit_batch_t  *b = data;
+
+    ngx_uint_t                  i;
+    redisReply                 *e;
+    ngx_http_request_t         *r;
+    ngx_http_tokenroute_ctx_t  *ctx;
+
+    if (reply
+        && (reply->type != REDIS_REPLY_ARRAY || reply->elements != b->n))
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "tokenroute: admission failed: %s",
+                      reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                       : "unexpected reply");
+        reply = NULL;
+    }
+
+    /*
+     * Each request is resumed in turn; one that finishes then frees only
+     * itself, and its slot is emptied before it runs.
+     */
+
+    for (i = 0; i < b->n; i++) {
+        r = b->reqs[i];
+
+        if (r == NULL) {
+            continue;
+        }
+
+        b->reqs[i] = NULL;
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
+        ctx->admit_batch = NULL;
+        ctx->redis_status = NGX_ERROR;
+
+        if (reply) {
+            e = reply->element[i];
+
+            if (e->type == REDIS_REPLY_STRING) {
+                ngx_http_tokenroute_admit_parse(r, ctx, e);
+            }
+        }
+
+        ngx_http_tokenroute_resume(r, ctx);
+    }
+
+    ngx_http_tokenroute_admit_free(b);
+}
+
+
+/* "status\nkey id\naccount\navailable\nmodels", trailing fields optional */
+
+static void
+ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, redisReply *e)
+{
+    u_char     *p, *last, *f[5], *end[5];
+    ngx_int_t   n;
+    ngx_uint_t  i, nf;
+
+    p = (u_char *) e->str;
+    last = p + e->len;
+
+    for (nf = 0; nf < 5; nf++) {
+        f[nf] = p;
+
+        if (nf < 4) {
+            p = ngx_strlchr(p, last, '\n');
+            end[nf] = p ? p : last;
+
+        } else {
+            end[nf] = last;
+        }
+
+        if (p == NULL || nf == 4) {
+            nf++;
+            break;
+        }
+
+        p++;
+    }
+
+    if (nf > 1 && ngx_http_tokenroute_admit_field(r, &ctx->key.id, f[1],
+                                                  end[1])
+                  != NGX_OK)
+    {
+        return;
+    }
+
+    if (nf > 2 && ngx_http_tokenroute_admit_field(r, &ctx->key.account, f[2],
+                                                  end[2])
+                  != NGX_OK)
+    {
+        return;
+    }
+
+    ctx->redis_status = NGX_OK;
+
+#define ngx_http_tokenroute_status_is(s)                                     \
+    ((size_t) (end[0] - f[0]) == sizeof(s) - 1                               \
+     && ngx_strncmp(f[0], s, sizeof(s) - 1) == 0)
+
+    ctx->key.found = !ngx_http_tokenroute_status_is("unknown");
+    ctx->key.revoked = ngx_http_tokenroute_status_is("revoked");
+    ctx->key.expired = ngx_http_tokenroute_status_is("expired");
+
+    if (ngx_http_tokenroute_status_is("ok")) {
+        ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_OK;
+
+        /* the fallbacks the key may use are chosen from these */
+
+        if (nf > 4 && end[4] > f[4]
+            && ngx_http_tokenroute_admit_field(r, &ctx->key.models, f[4],
+                                               end[4])
+               != NGX_OK)
+        {
+            ctx->redis_status = NGX_ERROR;
+        }
+
+    } else if (ngx_http_tokenroute_status_is("forbidden")) {
+        ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;
+
+    } else if (ngx_http_tokenroute_status_is("credit")
+               || ngx_http_tokenroute_status_is("limit"))
+    {
+        ctx->admit = (f[0][0] == 'c') ? NGX_HTTP_TOKENROUTE_ADMIT_CREDIT
+                                      : NGX_HTTP_TOKENROUTE_ADMIT_LIMIT;
+
+        if (nf > 3) {
+            i = end[3] - f[3];
+
+            if (i && f[3][0] == '-') {
+                ctx->available = 0;
+
+            } else {
+                n = ngx_atoof(f[3], i);
+                ctx->available = (n == NGX_ERROR) ? 0 : n;
+            }
+        }
+    }
+
+#undef ngx_http_tokenroute_status_is
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_admit_field(ngx_http_request_t *r, ngx_str_t *to,
+    u_char *from, u_char *last)
+{
+    to->len = last - from;
+    to->data = ngx_pnalloc(r->pool, to->len);
+
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, from, to->len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tokenroute_admit_free(ngx_http_tokenroute_admit_batch_t *b)
+{
+    if (ngx_http_tokenroute_admit_nfree >= NGX_HTTP_TOKENROUTE_ADMIT_FREE) {
+        ngx_free(b);
+        return;
+    }
+
+    b->next = ngx_http_tokenroute_admit_freelist;
+    ngx_http_tokenroute_admit_freelist = b;
+    ngx_http_tokenroute_admit_nfree++;
+}
