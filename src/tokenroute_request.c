@@ -6,9 +6,7 @@
 
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
-
-#include "tokenroute_arena.h"
+#include "tokenroute_json_scan.h"
 #include "tokenroute_request.h"
 
 
@@ -17,6 +15,7 @@ typedef enum {
     TR_FIELD_MODEL,
     TR_FIELD_STREAM,
     TR_FIELD_MAX_TOKENS,
+    TR_FIELD_MAX_COMPLETION_TOKENS,
     TR_FIELD_STREAM_OPTIONS,
     TR_FIELD_INCLUDE_USAGE,
     TR_FIELD_MODELS
@@ -32,32 +31,19 @@ typedef struct {
 } tr_edit_t;
 
 
-typedef struct {
-    yajl_handle                   handle;
-    const unsigned char          *body;
-    tokenroute_request_t         *req;
-    int                           depth;
-    tr_field_e                    field;
-    int                           seen_model;
-    int                           max_tokens_from_completion;
-    int                           in_stream_options;
-    int                           in_models;
-    tokenroute_request_status_e   status;
-} tr_scan_t;
-
-
-static int tr_scan_wrong_type(tr_scan_t *s);
-static int tr_scan_null(void *ctx);
-static int tr_scan_boolean(void *ctx, int value);
-static int tr_scan_integer(void *ctx, long long value);
-static int tr_scan_double(void *ctx, double value);
-static int tr_scan_string(void *ctx, const unsigned char *s, size_t len);
-static int tr_scan_start_map(void *ctx);
-static int tr_scan_map_key(void *ctx, const unsigned char *key, size_t len);
-static int tr_scan_end_map(void *ctx);
-static int tr_scan_start_array(void *ctx);
-static int tr_scan_end_array(void *ctx);
-static size_t tr_token_start(const unsigned char *body, size_t end);
+static tr_field_e tr_scan_key(tokenroute_json_scan_t *js, int top);
+static tokenroute_request_status_e tr_scan_value(tokenroute_json_scan_t *js,
+    const unsigned char *body, tokenroute_request_t *req, tr_field_e field,
+    tokenroute_json_token_e t);
+static tokenroute_request_status_e tr_scan_models(tokenroute_json_scan_t *js,
+    const unsigned char *body, tokenroute_request_t *req);
+static tokenroute_request_status_e tr_scan_stream_options(
+    tokenroute_json_scan_t *js, const unsigned char *body,
+    tokenroute_request_t *req);
+static int tr_scan_model_id(tokenroute_json_scan_t *js, char *id,
+    size_t *len);
+static tokenroute_request_status_e tr_scan_wrong_type(
+    tokenroute_request_t *req, tr_field_e field);
 static size_t tr_edits(const unsigned char *body, size_t len,
     const tokenroute_request_t *req, const tokenroute_rewrite_t *rw,
     tr_edit_t *edits);
@@ -67,70 +53,456 @@ static unsigned char *tr_json_string(unsigned char *p, const char *s,
     size_t len);
 
 
-static const yajl_callbacks  tr_scan_callbacks = {
-    tr_scan_null,
-    tr_scan_boolean,
-    tr_scan_integer,
-    tr_scan_double,
-    NULL,
-    tr_scan_string,
-    tr_scan_start_map,
-    tr_scan_map_key,
-    tr_scan_end_map,
-    tr_scan_start_array,
-    tr_scan_end_array
-};
-
+/*
+ * One pass over the body: the top-level members routing needs are read,
+ * every other value is validated and skipped.  The first problem found
+ * in text order decides the status, as it did with yajl's callbacks.
+ */
 
 tokenroute_request_status_e
 tokenroute_request_scan(const unsigned char *body, size_t len,
     tokenroute_request_t *req)
 {
-    tr_scan_t            s;
-    yajl_status          st;
-    yajl_alloc_funcs     af;
-    tokenroute_arena_t   arena;
+    tr_field_e                    field;
+    tokenroute_json_token_e       t;
+    tokenroute_json_scan_t        js;
+    tokenroute_request_status_e   rc;
 
-    memset(req, 0, sizeof(tokenroute_request_t));
+    /* not a memset(): the model lists are 2K; see the header */
+
+    req->model[0] = '\0';
+    req->model_len = 0;
+    req->model_start = 0;
+    req->model_end = 0;
+    req->stream = 0;
     req->max_tokens = -1;
+    req->object_start = 0;
     req->include_usage = -1;
+    req->stream_options = 0;
+    req->stream_options_empty = 0;
+    req->stream_options_start = 0;
+    req->stream_options_end = 0;
+    req->nmodels = 0;
+    req->models_start = 0;
+    req->models_end = 0;
+    req->bad_field = NULL;
 
-    memset(&s, 0, sizeof(tr_scan_t));
-    s.body = body;
-    s.req = req;
-    s.status = TOKENROUTE_REQUEST_OK;
+    tokenroute_json_scan_init(&js, body, len);
 
-    /* the parser lives on the stack: no heap for a request */
-    tokenroute_arena_init(&arena, &af);
+    t = tokenroute_json_scan_next(&js);
 
-    s.handle = yajl_alloc(&tr_scan_callbacks, &af, &s);
-    if (s.handle == NULL) {
-        return TOKENROUTE_REQUEST_NO_MEMORY;
+    if (t != TOKENROUTE_JSON_OBJECT) {
+        return (t == TOKENROUTE_JSON_ERROR) ? TOKENROUTE_REQUEST_INVALID_JSON
+                                            : TOKENROUTE_REQUEST_NOT_OBJECT;
     }
 
-    /* the provider checks its text; the gateway reads three fields */
-    yajl_config(s.handle, yajl_dont_validate_strings, 1);
+    req->object_start = js.end - body;
 
-    st = yajl_parse(s.handle, body, len);
-    if (st == yajl_status_ok) {
-        st = yajl_complete_parse(s.handle);
+    for ( ;; ) {
+        t = tokenroute_json_scan_next(&js);
+
+        if (t == TOKENROUTE_JSON_OBJECT_END) {
+            break;
+        }
+
+        if (t != TOKENROUTE_JSON_KEY) {
+            return TOKENROUTE_REQUEST_INVALID_JSON;
+        }
+
+        field = tr_scan_key(&js, 1);
+
+        /* a duplicate key: which one would the provider read? */
+
+        switch (field) {
+
+        case TR_FIELD_MODEL:
+            if (req->model_len) {
+                return TOKENROUTE_REQUEST_BAD_MODEL;
+            }
+
+            break;
+
+        case TR_FIELD_MODELS:
+            if (req->models_end) {
+                return tr_scan_wrong_type(req, field);
+            }
+
+            req->models_start = js.token - body;
+            req->models_end = 1;
+            break;
+
+        case TR_FIELD_STREAM_OPTIONS:
+            if (req->stream_options) {
+                return tr_scan_wrong_type(req, field);
+            }
+
+            break;
+
+        default:
+            break;
+        }
+
+        t = tokenroute_json_scan_next(&js);
+
+        if (t == TOKENROUTE_JSON_ERROR) {
+            return TOKENROUTE_REQUEST_INVALID_JSON;
+        }
+
+        if (field == TR_FIELD_NONE) {
+            if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
+                && tokenroute_json_scan_skip(&js) == TOKENROUTE_JSON_ERROR)
+            {
+                return TOKENROUTE_REQUEST_INVALID_JSON;
+            }
+
+            continue;
+        }
+
+        rc = tr_scan_value(&js, body, req, field, t);
+        if (rc != TOKENROUTE_REQUEST_OK) {
+            return rc;
+        }
     }
 
-    yajl_free(s.handle);
-
-    if (s.status != TOKENROUTE_REQUEST_OK) {
-        return s.status;
-    }
-
-    if (st != yajl_status_ok) {
+    if (tokenroute_json_scan_next(&js) != TOKENROUTE_JSON_END) {
         return TOKENROUTE_REQUEST_INVALID_JSON;
     }
 
-    if (!s.seen_model) {
-        return TOKENROUTE_REQUEST_NO_MODEL;
+    return req->model_len ? TOKENROUTE_REQUEST_OK
+                          : TOKENROUTE_REQUEST_NO_MODEL;
+}
+
+
+/* yajl handed keys over decoded: "mod\u0065l" is "model" */
+
+static tr_field_e
+tr_scan_key(tokenroute_json_scan_t *js, int top)
+{
+    size_t                len;
+    unsigned char         buf[24];
+    const unsigned char  *key;
+
+    key = js->token + 1;
+    len = js->end - key - 1;
+
+    if (js->escaped) {
+        len = tokenroute_json_unescape(key, key + len, buf, sizeof(buf));
+        if (len > sizeof(buf)) {
+            return TR_FIELD_NONE;
+        }
+
+        key = buf;
     }
 
-    return TOKENROUTE_REQUEST_OK;
+    if (!top) {
+        return (len == 13 && memcmp(key, "include_usage", 13) == 0)
+               ? TR_FIELD_INCLUDE_USAGE : TR_FIELD_NONE;
+    }
+
+    switch (len) {
+
+    case 5:
+        if (memcmp(key, "model", 5) == 0) {
+            return TR_FIELD_MODEL;
+        }
+
+        break;
+
+    case 6:
+        if (memcmp(key, "stream", 6) == 0) {
+            return TR_FIELD_STREAM;
+        }
+
+        if (memcmp(key, "models", 6) == 0) {
+            return TR_FIELD_MODELS;
+        }
+
+        break;
+
+    case 10:
+        if (memcmp(key, "max_tokens", 10) == 0) {
+            return TR_FIELD_MAX_TOKENS;
+        }
+
+        break;
+
+    case 14:
+        if (memcmp(key, "stream_options", 14) == 0) {
+            return TR_FIELD_STREAM_OPTIONS;
+        }
+
+        break;
+
+    case 21:
+        if (memcmp(key, "max_completion_tokens", 21) == 0) {
+            return TR_FIELD_MAX_COMPLETION_TOKENS;
+        }
+
+        break;
+    }
+
+    return TR_FIELD_NONE;
+}
+
+
+/* the value of a top-level member routing reads; t is its first token */
+
+static tokenroute_request_status_e
+tr_scan_value(tokenroute_json_scan_t *js, const unsigned char *body,
+    tokenroute_request_t *req, tr_field_e field, tokenroute_json_token_e t)
+{
+    int64_t  n;
+
+    switch (field) {
+
+    case TR_FIELD_MODEL:
+        if (t != TOKENROUTE_JSON_STRING
+            || tr_scan_model_id(js, req->model, &req->model_len) != 0)
+        {
+            break;
+        }
+
+        req->model_start = js->token - body;
+        req->model_end = js->end - body;
+        return TOKENROUTE_REQUEST_OK;
+
+    case TR_FIELD_STREAM:
+        if (t == TOKENROUTE_JSON_TRUE || t == TOKENROUTE_JSON_FALSE) {
+            req->stream = (t == TOKENROUTE_JSON_TRUE);
+            return TOKENROUTE_REQUEST_OK;
+        }
+
+        /* "stream": null and "max_tokens": null mean "not set" */
+
+        if (t == TOKENROUTE_JSON_NULL) {
+            return TOKENROUTE_REQUEST_OK;
+        }
+
+        break;
+
+    case TR_FIELD_MAX_TOKENS:
+    case TR_FIELD_MAX_COMPLETION_TOKENS:
+        if (t == TOKENROUTE_JSON_NULL) {
+            return TOKENROUTE_REQUEST_OK;
+        }
+
+        if (t != TOKENROUTE_JSON_INTEGER) {
+            break;
+        }
+
+        n = tokenroute_json_integer(js->token, js->end);
+        if (n < 1) {
+            break;
+        }
+
+        /* max_completion_tokens supersedes the deprecated max_tokens */
+
+        if (field == TR_FIELD_MAX_COMPLETION_TOKENS || req->max_tokens < 0) {
+            req->max_tokens = n;
+        }
+
+        return TOKENROUTE_REQUEST_OK;
+
+    case TR_FIELD_MODELS:
+        if (t == TOKENROUTE_JSON_ARRAY) {
+            return tr_scan_models(js, body, req);
+        }
+
+        if (t == TOKENROUTE_JSON_NULL) {
+            req->models_end = js->end - body;
+            return TOKENROUTE_REQUEST_OK;
+        }
+
+        break;
+
+    default: /* TR_FIELD_STREAM_OPTIONS */
+        if (t == TOKENROUTE_JSON_OBJECT) {
+            return tr_scan_stream_options(js, body, req);
+        }
+
+        if (t == TOKENROUTE_JSON_NULL) {
+            req->stream_options = 2;
+            req->stream_options_start = js->token - body;
+            req->stream_options_end = js->end - body;
+            return TOKENROUTE_REQUEST_OK;
+        }
+
+        break;
+    }
+
+    return tr_scan_wrong_type(req, field);
+}
+
+
+static tokenroute_request_status_e
+tr_scan_models(tokenroute_json_scan_t *js, const unsigned char *body,
+    tokenroute_request_t *req)
+{
+    size_t                   len;
+    tokenroute_json_token_e  t;
+
+    for ( ;; ) {
+        t = tokenroute_json_scan_next(js);
+
+        switch (t) {
+
+        case TOKENROUTE_JSON_ARRAY_END:
+            req->models_end = js->end - body;
+            return TOKENROUTE_REQUEST_OK;
+
+        case TOKENROUTE_JSON_STRING:
+            if (req->nmodels < TOKENROUTE_CHAIN_MAX
+                && tr_scan_model_id(js, req->models[req->nmodels], &len) == 0)
+            {
+                req->nmodels++;
+                continue;
+            }
+
+            break;
+
+        case TOKENROUTE_JSON_ARRAY:
+            /* the yajl scan let a nested array pass unread; so does this */
+            if (tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR) {
+                return TOKENROUTE_REQUEST_INVALID_JSON;
+            }
+
+            continue;
+
+        case TOKENROUTE_JSON_ERROR:
+            return TOKENROUTE_REQUEST_INVALID_JSON;
+
+        default:
+            break;
+        }
+
+        return tr_scan_wrong_type(req, TR_FIELD_MODELS);
+    }
+}
+
+
+static tokenroute_request_status_e
+tr_scan_stream_options(tokenroute_json_scan_t *js, const unsigned char *body,
+    tokenroute_request_t *req)
+{
+    int                      usage;
+    tokenroute_json_token_e  t;
+
+    req->stream_options = 1;
+    req->stream_options_empty = 1;
+
+    for ( ;; ) {
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_OBJECT_END) {
+            /* the '}', where "include_usage" can be appended */
+            req->stream_options_end = js->token - body;
+            return TOKENROUTE_REQUEST_OK;
+        }
+
+        if (t != TOKENROUTE_JSON_KEY) {
+            return TOKENROUTE_REQUEST_INVALID_JSON;
+        }
+
+        req->stream_options_empty = 0;
+        usage = (tr_scan_key(js, 0) == TR_FIELD_INCLUDE_USAGE);
+
+        t = tokenroute_json_scan_next(js);
+
+        switch (t) {
+
+        case TOKENROUTE_JSON_ERROR:
+            return TOKENROUTE_REQUEST_INVALID_JSON;
+
+        case TOKENROUTE_JSON_TRUE:
+        case TOKENROUTE_JSON_FALSE:
+            if (usage) {
+                req->include_usage = (t == TOKENROUTE_JSON_TRUE);
+            }
+
+            continue;
+
+        case TOKENROUTE_JSON_NULL:
+            continue;
+
+        case TOKENROUTE_JSON_OBJECT:
+        case TOKENROUTE_JSON_ARRAY:
+            if (usage) {
+                break;
+            }
+
+            if (tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR) {
+                return TOKENROUTE_REQUEST_INVALID_JSON;
+            }
+
+            continue;
+
+        default:
+            if (usage) {
+                break;
+            }
+
+            continue;
+        }
+
+        return tr_scan_wrong_type(req, TR_FIELD_INCLUDE_USAGE);
+    }
+}
+
+
+/* a model id: 1 to 256 bytes, no NUL (a C string cannot carry it) */
+
+static int
+tr_scan_model_id(tokenroute_json_scan_t *js, char *id, size_t *len)
+{
+    size_t                n;
+    const unsigned char  *p, *last;
+
+    p = js->token + 1;
+    last = js->end - 1;
+
+    if (js->escaped) {
+        n = tokenroute_json_unescape(p, last, (unsigned char *) id,
+                                     TOKENROUTE_MODEL_MAX_LEN);
+
+        if (n == 0 || n > TOKENROUTE_MODEL_MAX_LEN
+            || memchr(id, '\0', n) != NULL)
+        {
+            id[0] = '\0';
+            return -1;
+        }
+
+    } else {
+        n = last - p;
+
+        if (n == 0 || n > TOKENROUTE_MODEL_MAX_LEN) {
+            return -1;
+        }
+
+        memcpy(id, p, n);
+    }
+
+    id[n] = '\0';
+    *len = n;
+
+    return 0;
+}
+
+
+static tokenroute_request_status_e
+tr_scan_wrong_type(tokenroute_request_t *req, tr_field_e field)
+{
+    static const char  *names[] = {
+        NULL, "model", "stream", "max_tokens", "max_completion_tokens",
+        "stream_options", "stream_options.include_usage", "models"
+    };
+
+    if (field == TR_FIELD_MODEL) {
+        return TOKENROUTE_REQUEST_BAD_MODEL;
+    }
+
+    req->bad_field = names[field];
+
+    return TOKENROUTE_REQUEST_BAD_FIELD;
 }
 
 
@@ -375,416 +747,4 @@ tr_json_string(unsigned char *p, const char *s, size_t len)
     *p++ = '"';
 
     return p;
-}
-
-
-/*
- * The body is parsed in one yajl_parse() call, so the bytes consumed so
- * far end just past the closing quote of the string just read; walk back
- * to its opening quote, skipping escaped quotes.
- */
-
-static size_t
-tr_token_start(const unsigned char *body, size_t end)
-{
-    size_t  n, start;
-
-    start = end - 1;
-
-    for ( ;; ) {
-        do {
-            start--;
-        } while (body[start] != '"');
-
-        for (n = 0; start - n > 0 && body[start - n - 1] == '\\'; n++) {
-            /* void */
-        }
-
-        if (n % 2 == 0) {
-            return start;
-        }
-    }
-}
-
-
-static int
-tr_scan_wrong_type(tr_scan_t *s)
-{
-    static const char  *names[] = {
-        NULL, "model", "stream", "max_tokens", "stream_options",
-        "stream_options.include_usage", "models"
-    };
-
-    if (s->field == TR_FIELD_MODEL) {
-        s->status = TOKENROUTE_REQUEST_BAD_MODEL;
-
-    } else {
-        s->status = TOKENROUTE_REQUEST_BAD_FIELD;
-        s->req->bad_field = names[s->field];
-
-        if (s->field == TR_FIELD_MAX_TOKENS && s->max_tokens_from_completion)
-        {
-            s->req->bad_field = "max_completion_tokens";
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-tr_scan_null(void *ctx)
-{
-    tr_scan_t  *s = ctx;
-
-    if (s->in_models && s->depth == 2) {
-        s->field = TR_FIELD_MODELS;
-        return tr_scan_wrong_type(s);
-    }
-
-    if (s->depth == 0) {
-        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
-        return 0;
-    }
-
-    if (s->field == TR_FIELD_MODEL) {
-        return tr_scan_wrong_type(s);
-    }
-
-    if (s->field == TR_FIELD_MODELS) {
-        s->req->models_end = yajl_get_bytes_consumed(s->handle);
-    }
-
-    if (s->field == TR_FIELD_STREAM_OPTIONS) {
-        s->req->stream_options = 2;
-        s->req->stream_options_end = yajl_get_bytes_consumed(s->handle);
-        s->req->stream_options_start = s->req->stream_options_end - 4;
-    }
-
-    /* "stream": null and "max_tokens": null mean "not set" */
-    s->field = TR_FIELD_NONE;
-
-    return 1;
-}
-
-
-static int
-tr_scan_boolean(void *ctx, int value)
-{
-    tr_scan_t  *s = ctx;
-
-    if (s->in_models && s->depth == 2) {
-        s->field = TR_FIELD_MODELS;
-        return tr_scan_wrong_type(s);
-    }
-
-    if (s->depth == 0) {
-        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
-        return 0;
-    }
-
-    switch (s->field) {
-
-    case TR_FIELD_NONE:
-        return 1;
-
-    case TR_FIELD_STREAM:
-        s->req->stream = value ? 1 : 0;
-        s->field = TR_FIELD_NONE;
-        return 1;
-
-    case TR_FIELD_INCLUDE_USAGE:
-        s->req->include_usage = value ? 1 : 0;
-        s->field = TR_FIELD_NONE;
-        return 1;
-
-    default:
-        return tr_scan_wrong_type(s);
-    }
-}
-
-
-static int
-tr_scan_integer(void *ctx, long long value)
-{
-    tr_scan_t  *s = ctx;
-
-    if (s->in_models && s->depth == 2) {
-        s->field = TR_FIELD_MODELS;
-        return tr_scan_wrong_type(s);
-    }
-
-    if (s->depth == 0) {
-        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
-        return 0;
-    }
-
-    switch (s->field) {
-
-    case TR_FIELD_NONE:
-        return 1;
-
-    case TR_FIELD_MAX_TOKENS:
-        if (value < 1) {
-            return tr_scan_wrong_type(s);
-        }
-
-        /* max_completion_tokens supersedes the deprecated max_tokens */
-        if (s->max_tokens_from_completion || s->req->max_tokens < 0) {
-            s->req->max_tokens = value;
-        }
-
-        s->field = TR_FIELD_NONE;
-        return 1;
-
-    default:
-        return tr_scan_wrong_type(s);
-    }
-}
-
-
-static int
-tr_scan_double(void *ctx, double value)
-{
-    tr_scan_t  *s = ctx;
-
-    (void) value;
-
-    if (s->in_models && s->depth == 2) {
-        s->field = TR_FIELD_MODELS;
-        return tr_scan_wrong_type(s);
-    }
-
-    if (s->depth == 0) {
-        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
-        return 0;
-    }
-
-    if (s->field != TR_FIELD_NONE) {
-        return tr_scan_wrong_type(s);
-    }
-
-    return 1;
-}
-
-
-static int
-tr_scan_string(void *ctx, const unsigned char *str, size_t len)
-{
-    size_t      end, start;
-    tr_scan_t  *s = ctx;
-
-    if (s->depth == 0) {
-        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
-        return 0;
-    }
-
-    if (s->in_models && s->depth == 2) {
-        if (len == 0 || len > TOKENROUTE_MODEL_MAX_LEN
-            || memchr(str, '\0', len) != NULL
-            || s->req->nmodels == TOKENROUTE_CHAIN_MAX)
-        {
-            s->field = TR_FIELD_MODELS;
-            return tr_scan_wrong_type(s);
-        }
-
-        memcpy(s->req->models[s->req->nmodels], str, len);
-        s->req->models[s->req->nmodels][len] = '\0';
-        s->req->nmodels++;
-
-        return 1;
-    }
-
-    if (s->field == TR_FIELD_NONE) {
-        return 1;
-    }
-
-    if (s->field != TR_FIELD_MODEL) {
-        return tr_scan_wrong_type(s);
-    }
-
-    if (len == 0 || len > TOKENROUTE_MODEL_MAX_LEN
-        || memchr(str, '\0', len) != NULL)
-    {
-        return tr_scan_wrong_type(s);
-    }
-
-    memcpy(s->req->model, str, len);
-    s->req->model[len] = '\0';
-    s->req->model_len = len;
-
-    /*
-     * The body is parsed in one yajl_parse() call, so the bytes consumed
-     * so far end just past the closing quote of this token; walk back to
-     * the opening quote, skipping escaped quotes.
-     */
-
-    end = yajl_get_bytes_consumed(s->handle);
-    start = tr_token_start(s->body, end);
-
-    s->req->model_start = start;
-    s->req->model_end = end;
-    s->seen_model = 1;
-    s->field = TR_FIELD_NONE;
-
-    return 1;
-}
-
-
-static int
-tr_scan_start_map(void *ctx)
-{
-    tr_scan_t  *s = ctx;
-
-    if (s->in_models && s->depth == 2) {
-        s->field = TR_FIELD_MODELS;
-        return tr_scan_wrong_type(s);
-    }
-
-    if (s->field == TR_FIELD_STREAM_OPTIONS) {
-        s->in_stream_options = 1;
-        s->req->stream_options = 1;
-        s->req->stream_options_empty = 1;
-        s->field = TR_FIELD_NONE;
-
-    } else if (s->field != TR_FIELD_NONE) {
-        return tr_scan_wrong_type(s);
-    }
-
-    s->depth++;
-
-    if (s->depth == 1) {
-        s->req->object_start = yajl_get_bytes_consumed(s->handle);
-    }
-
-    return 1;
-}
-
-
-static int
-tr_scan_map_key(void *ctx, const unsigned char *key, size_t len)
-{
-    tr_scan_t  *s = ctx;
-
-    s->field = TR_FIELD_NONE;
-
-    if (s->depth == 2 && s->in_stream_options) {
-        s->req->stream_options_empty = 0;
-
-        if (len == 13 && memcmp(key, "include_usage", 13) == 0) {
-            s->field = TR_FIELD_INCLUDE_USAGE;
-        }
-
-        return 1;
-    }
-
-    if (s->depth != 1) {
-        return 1;
-    }
-
-    if (len == 5 && memcmp(key, "model", 5) == 0) {
-
-        if (s->seen_model) {
-            /* a duplicate key: which one would the provider read? */
-            s->status = TOKENROUTE_REQUEST_BAD_MODEL;
-            return 0;
-        }
-
-        s->field = TR_FIELD_MODEL;
-
-    } else if (len == 6 && memcmp(key, "stream", 6) == 0) {
-        s->field = TR_FIELD_STREAM;
-
-    } else if (len == 10 && memcmp(key, "max_tokens", 10) == 0) {
-        s->field = TR_FIELD_MAX_TOKENS;
-        s->max_tokens_from_completion = 0;
-
-    } else if (len == 21 && memcmp(key, "max_completion_tokens", 21) == 0) {
-        s->field = TR_FIELD_MAX_TOKENS;
-        s->max_tokens_from_completion = 1;
-
-    } else if (len == 6 && memcmp(key, "models", 6) == 0) {
-
-        if (s->req->models_end) {
-            s->status = TOKENROUTE_REQUEST_BAD_FIELD;
-            s->req->bad_field = "models";
-            return 0;
-        }
-
-        s->req->models_start = tr_token_start(s->body,
-                                              yajl_get_bytes_consumed(s->handle));
-        s->req->models_end = 1;
-        s->field = TR_FIELD_MODELS;
-
-    } else if (len == 14 && memcmp(key, "stream_options", 14) == 0) {
-
-        if (s->req->stream_options) {
-            s->status = TOKENROUTE_REQUEST_BAD_FIELD;
-            s->req->bad_field = "stream_options";
-            return 0;
-        }
-
-        s->field = TR_FIELD_STREAM_OPTIONS;
-    }
-
-    return 1;
-}
-
-
-static int
-tr_scan_end_map(void *ctx)
-{
-    tr_scan_t  *s = ctx;
-
-    if (s->depth == 2 && s->in_stream_options) {
-        s->in_stream_options = 0;
-        s->req->stream_options_end = yajl_get_bytes_consumed(s->handle) - 1;
-    }
-
-    s->depth--;
-    s->field = TR_FIELD_NONE;
-
-    return 1;
-}
-
-
-static int
-tr_scan_start_array(void *ctx)
-{
-    tr_scan_t  *s = ctx;
-
-    if (s->depth == 0) {
-        s->status = TOKENROUTE_REQUEST_NOT_OBJECT;
-        return 0;
-    }
-
-    if (s->field == TR_FIELD_MODELS) {
-        s->in_models = 1;
-        s->field = TR_FIELD_NONE;
-
-    } else if (s->field != TR_FIELD_NONE) {
-        return tr_scan_wrong_type(s);
-    }
-
-    /* arrays nest values we never look at: count them as depth */
-    s->depth++;
-
-    return 1;
-}
-
-
-static int
-tr_scan_end_array(void *ctx)
-{
-    tr_scan_t  *s = ctx;
-
-    if (s->in_models && s->depth == 2) {
-        s->in_models = 0;
-        s->req->models_end = yajl_get_bytes_consumed(s->handle);
-    }
-
-    s->depth--;
-    s->field = TR_FIELD_NONE;
-
-    return 1;
 }

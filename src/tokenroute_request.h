@@ -2,10 +2,12 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * Scans a chat request body (OpenAI or Anthropic shape) once with yajl's
- * callback parser and reports what routing needs: the top-level "model"
- * (and where its token sits, so the body can be rewritten by splicing),
- * "stream" and the output-token cap.  Plain C: no nginx dependency.
+ * Scans a chat request body (OpenAI or Anthropic shape) once with a
+ * validating JSON tokenizer (tokenroute_json_scan.c) and reports what
+ * routing needs: the top-level "model" (and where its token sits, so the
+ * body can be rewritten by splicing), "stream", the output-token cap,
+ * "stream_options" and a "models" fallback chain.  Plain C: no nginx
+ * dependency.
  */
 
 
@@ -63,6 +65,16 @@ typedef struct {
 } tokenroute_request_t;
 
 
+/*
+ * Sets every field of req but the character arrays: model is a C string
+ * ("" until a model is accepted) of model_len bytes, models[i] is one for
+ * i < nmodels, and their other bytes are left as they were (the whole
+ * struct is 2.3K, mostly models[], and the scan runs for every request).
+ * After an error status, the fields read before the error keep what they
+ * read; bad_field names the field for TOKENROUTE_REQUEST_BAD_FIELD.  The
+ * first problem in the text decides the status; JSON is checked as
+ * tokenroute_json_scan.h says.
+ */
 tokenroute_request_status_e tokenroute_request_scan(const unsigned char *body,
     size_t len, tokenroute_request_t *req);
 const char *tokenroute_request_strerror(tokenroute_request_status_e status);
