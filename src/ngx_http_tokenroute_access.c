@@ -91,10 +91,23 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     ngx_int_t                   rc;
     ngx_http_tokenroute_ctx_t  *ctx;
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tokenroute_ctx_t));
+    ctx = ngx_palloc(r->pool, sizeof(ngx_http_tokenroute_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /*
+     * All zero but the request scan's character arrays, which hold only
+     * what the scan wrote (see tokenroute_request.h): clearing the whole
+     * ctx cost more than the scan.
+     */
+
+    ngx_memzero(ctx, offsetof(ngx_http_tokenroute_ctx_t, req));
+    ngx_memzero(&ctx->req.model_len,
+                offsetof(tokenroute_request_t, models)
+                - offsetof(tokenroute_request_t, model_len));
+    ctx->req.model[0] = '\0';
+    ctx->req.bad_field = NULL;
 
     ngx_http_set_ctx(r, ctx, ngx_http_tokenroute_module);
 

@@ -186,7 +186,6 @@ typedef struct {
     ngx_http_tokenroute_key_t        key;
 
     ngx_str_t                        body;
-    tokenroute_request_t             req;
 
     ngx_http_tokenroute_model_t     *model;        /* this attempt's */
     ngx_http_tokenroute_model_t     *chain[TOKENROUTE_CHAIN_MAX + 1];
@@ -232,6 +231,9 @@ typedef struct {
     unsigned                         usage_done:1;
     unsigned                         estimated:1;
     unsigned                         settled:1;
+
+    /* last: 2.3K, mostly never written; the rest is zeroed at the start */
+    tokenroute_request_t             req;
 } ngx_http_tokenroute_ctx_t;
 
 
