@@ -12,7 +12,8 @@
  * DBL_MAX) makes the text invalid.  It is stricter than yajl in three
  * ways: \v and \f are not whitespace, nothing but whitespace may follow
  * the value (yajl let an unterminated string through), and nesting stops
- * at TOKENROUTE_JSON_DEPTH_MAX.  Plain C: no nginx dependency.
+ * at TOKENROUTE_JSON_DEPTH_MAX.  Decoding the values is
+ * tokenroute_json_value.h's.  Plain C: no nginx dependency.
  */
 
 
@@ -74,20 +75,6 @@ tokenroute_json_token_e tokenroute_json_scan_next(tokenroute_json_scan_t *js);
  * the rest of that value and returns its closing token, or an error.
  */
 tokenroute_json_token_e tokenroute_json_scan_skip(tokenroute_json_scan_t *js);
-
-/*
- * Decodes the inside of a string the tokenizer accepted, [p, last)
- * without the quotes, as yajl_string_decode() does: a high surrogate
- * is joined with whatever \u escape follows it, or else becomes '?';
- * \u0000 is a NUL byte.  Writes at most size bytes to out and returns
- * the decoded length, which may be more.
- */
-size_t tokenroute_json_unescape(const unsigned char *p,
-    const unsigned char *last, unsigned char *out, size_t size);
-
-/* the value of a TOKENROUTE_JSON_INTEGER token */
-int64_t tokenroute_json_integer(const unsigned char *p,
-    const unsigned char *last);
 
 
 #endif /* _TOKENROUTE_JSON_SCAN_H_INCLUDED_ */

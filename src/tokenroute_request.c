@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tokenroute_json_scan.h"
+#include "tokenroute_json_value.h"
 #include "tokenroute_request.h"
 
 

@@ -3,8 +3,9 @@
  * Copyright (C) tokenroute authors
  *
  * Unit tests for the request body scanner, its JSON tokenizer and the
- * model splice (src/tokenroute_request.c, src/tokenroute_json_scan.c);
- * t/unit/request_diff.c compares them with yajl.  Prints TAP.
+ * model splice (src/tokenroute_request.c, src/tokenroute_json_scan.c,
+ * src/tokenroute_json_value.c); t/unit/request_diff.c compares them with
+ * yajl.  Prints TAP.
  */
 
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <tokenroute_json_scan.h>
+#include <tokenroute_json_value.h>
 #include <tokenroute_request.h>
 
 

@@ -3,13 +3,14 @@
  * Copyright (C) tokenroute authors
  *
  * Differential test of the request scan (src/tokenroute_request.c) and
- * its tokenizer (src/tokenroute_json_scan.c) against yajl: generated and
- * mutated bodies must get the status and fields the yajl-based scan gave
- * (t/unit/request_ref.h), and any text the verdict, the values and the
- * decoded strings yajl's parser gives, in the same order.  Each text is
- * scanned from a heap copy of its exact length, so that a sanitizer build
- * sees any read past the end.  TOKENROUTE_FUZZ_ROUNDS and
- * TOKENROUTE_FUZZ_SEED change the run.  Prints TAP.
+ * its tokenizer (src/tokenroute_json_scan.c, src/tokenroute_json_value.c)
+ * against yajl: generated and mutated bodies must get the status and
+ * fields the yajl-based scan gave (t/unit/request_ref.h), and any text the
+ * verdict, the values and the decoded strings yajl's parser gives, in the
+ * same order.  Each text is scanned from a heap copy of its exact length,
+ * so that a sanitizer build sees any read past the end.
+ * TOKENROUTE_FUZZ_ROUNDS and TOKENROUTE_FUZZ_SEED change the run.  Prints
+ * TAP.
  */
 
 
@@ -22,6 +23,7 @@
 #include <yajl/yajl_parse.h>
 
 #include <tokenroute_json_scan.h>
+#include <tokenroute_json_value.h>
 #include <tokenroute_request.h>
 
 #include "request_ref.h"
