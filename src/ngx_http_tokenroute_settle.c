@@ -26,12 +26,15 @@
 #include "ngx_http_tokenroute_billing.h"
 
 
-/* settlements per EVALSHA, and their ARGV fields */
+/* settlements per EVALSHA; ARGV per group of them, and per settlement */
 #define NGX_HTTP_TOKENROUTE_SETTLE_BATCH   32
-#define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  12
+#define NGX_HTTP_TOKENROUTE_GROUP_FIELDS   7
+#define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  6
 
 #define NGX_HTTP_TOKENROUTE_SETTLE_ARGC                                      \
-    (3 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS)
+    (3 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH                                    \
+         * (NGX_HTTP_TOKENROUTE_GROUP_FIELDS                                 \
+            + NGX_HTTP_TOKENROUTE_SETTLE_FIELDS))
 
 /* settlement records kept for reuse */
 #define NGX_HTTP_TOKENROUTE_SETTLE_FREE    1024
@@ -41,10 +44,11 @@ typedef struct {
     ngx_http_tokenroute_settlement_t  *items[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
     ngx_uint_t                         n;
 
-    /* ARGV storage: the numbers, day and hour of each settlement */
-    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][5][NGX_INT64_LEN];
+    /* ARGV storage: each group's count, day and hour; the numbers */
+    u_char        count[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][NGX_INT_T_LEN];
     u_char        day[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDD")];
     u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
+    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][5][NGX_INT64_LEN];
     const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
     size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
 } ngx_http_tokenroute_batch_t;
@@ -52,17 +56,17 @@ typedef struct {
 
 static void ngx_http_tokenroute_settle_flush(ngx_event_t *ev);
 static void ngx_http_tokenroute_settle_reply(void *data, redisReply *reply);
-static void ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b,
-    ngx_uint_t i);
+static int ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b);
 static void ngx_http_tokenroute_sweep_reply(void *data, redisReply *reply);
 static void ngx_http_tokenroute_settlement_free(
     ngx_http_tokenroute_settlement_t *s);
 
 
 /*
- * ARGV: 12 fields per settlement: request id, key hash, account, key id,
- * model, cost, input, output, cached, estimated, day, hour.  Returns how
- * many were charged (a replay is not).
+ * ARGV: groups of settlements of the same account, key, model and hour:
+ * account, key hash, key id, model, day, hour, count; then count times
+ * request id, cost, input, output, cached, estimated.  Returns how many
+ * were charged (a replay is not).
  *
  * Idempotency costs no marker per request: a request's reservation is
  * settled once, and deleted then; one released by the sweep because its
@@ -73,55 +77,69 @@ static void ngx_http_tokenroute_settlement_free(
  */
 
 static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
-"local adds, order, ttl, live = {}, {}, {}, {}\n"
-"local seen, charged = {}, 0\n"
-"local function add(k, f, v)\n"
-"  if v == 0 then return end\n"
-"  local h = adds[k]\n"
-"  if not h then h = {} adds[k] = h order[#order + 1] = k end\n"
-"  h[f] = (h[f] or 0) + v\n"
+"local rl, a = {}, 1\n"
+"while a <= #ARGV do\n"
+"  local n = tonumber(ARGV[a + 6])\n"
+"  a = a + 7\n"
+"  for j = 1, n do rl[#rl + 1] = ARGV[a] a = a + 6 end\n"
 "end\n"
-"for a = 1, #ARGV, 12 do\n"
-"  local rid = ARGV[a]\n"
-"  local amt = nil\n"
-"  if not seen[rid] then\n"
-"    seen[rid] = true\n"
-"    amt = redis.call('HGET', 'tr:rsv:' .. rid, 'amount')\n"
-"    if amt then\n"
-"      live[#live + 1] = rid\n"
-"    elseif redis.call('DEL', 'tr:swept:' .. rid) == 1 then\n"
-"      amt = '0'\n"
+"if #rl == 0 then return 0 end\n"
+"local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))\n"
+"local names = {'req', 'cost', 'in', 'out', 'cached', 'est'}\n"
+"local seen, live, adds, ttl = {}, {}, {}, {}\n"
+"local charged, i = 0, 0\n"
+"local function add(k, f, x)\n"
+"  if x == 0 then return end\n"
+"  local h = adds[k]\n"
+"  if not h then h = {} adds[k] = h end\n"
+"  h[f] = (h[f] or 0) + x\n"
+"end\n"
+"a = 1\n"
+"while a <= #ARGV do\n"
+"  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])\n"
+"  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'\n"
+"  local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]\n"
+"  local u, rel = {0, 0, 0, 0, 0, 0}, 0\n"
+"  a = a + 7\n"
+"  for j = 1, n do\n"
+"    i = i + 1\n"
+"    local rid, amt = ARGV[a], nil\n"
+"    if not seen[rid] then\n"
+"      seen[rid] = true\n"
+"      if v[i] then\n"
+"        amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0\n"
+"        live[#live + 1] = rid\n"
+"      elseif redis.call('DEL', 'tr:swept:' .. rid) == 1 then\n"
+"        amt = 0\n"
+"      end\n"
 "    end\n"
+"    if amt then\n"
+"      charged = charged + 1\n"
+"      rel = rel + amt\n"
+"      u[1] = u[1] + 1\n"
+"      for f = 2, 6 do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
+"    end\n"
+"    a = a + 6\n"
 "  end\n"
-"  if amt then\n"
-"    charged = charged + 1\n"
-"    local k = 'tr:key:' .. ARGV[a + 1]\n"
-"    local acct = 'tr:acct:' .. ARGV[a + 2]\n"
-"    local r = tonumber(amt)\n"
-"    add(k, 'reserved', -r)\n"
-"    add(acct, 'reserved', -r)\n"
-"    local cost = tonumber(ARGV[a + 5])\n"
-"    add(k, 'spent', cost)\n"
-"    add(acct, 'credit', -cost)\n"
-"    add(acct, 'spent', cost)\n"
-"    local p = ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|' .. ARGV[a + 4] .. '|'\n"
-"    local d, h = 'tr:u:d:' .. ARGV[a + 10], 'tr:u:h:' .. ARGV[a + 11]\n"
+"  if u[1] > 0 then\n"
+"    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct\n"
+"    add(k, 'reserved', -rel)\n"
+"    add(k, 'spent', u[2])\n"
+"    add(ak, 'reserved', -rel)\n"
+"    add(ak, 'credit', -u[2])\n"
+"    add(ak, 'spent', u[2])\n"
+"    for f = 1, 6 do\n"
+"      add(d, p .. names[f], u[f])\n"
+"      add(h, p .. names[f], u[f])\n"
+"    end\n"
 "    ttl[d] = 34560000\n"
 "    ttl[h] = 691200\n"
-"    for _, b in ipairs({d, h}) do\n"
-"      add(b, p .. 'req', 1)\n"
-"      add(b, p .. 'in', tonumber(ARGV[a + 6]))\n"
-"      add(b, p .. 'out', tonumber(ARGV[a + 7]))\n"
-"      add(b, p .. 'cached', tonumber(ARGV[a + 8]))\n"
-"      add(b, p .. 'cost', cost)\n"
-"      add(b, p .. 'est', tonumber(ARGV[a + 9]))\n"
-"    end\n"
 "  end\n"
 "end\n"
-"for _, k in ipairs(order) do\n"
-"  for f, v in pairs(adds[k]) do\n"
-"    if v ~= 0 then\n"
-"      redis.call('HINCRBY', k, f, string.format('%.0f', v))\n"
+"for k, fields in pairs(adds) do\n"
+"  for f, x in pairs(fields) do\n"
+"    if x ~= 0 then\n"
+"      redis.call('HINCRBY', k, f, string.format('%.0f', x))\n"
 "    end\n"
 "  end\n"
 "end\n"
@@ -129,9 +147,7 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  if redis.call('TTL', b) == -1 then redis.call('EXPIRE', b, secs) end\n"
 "end\n"
 "if #live > 0 then\n"
-"  local keys = {}\n"
-"  for i, rid in ipairs(live) do keys[i] = 'tr:rsv:' .. rid end\n"
-"  redis.call('DEL', unpack(keys))\n"
+"  redis.call('HDEL', 'tr:rsvd', unpack(live))\n"
 "  redis.call('ZREM', 'tr:rsv', unpack(live))\n"
 "end\n"
 "return charged\n");
@@ -146,19 +162,20 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 static ngx_str_t  ngx_http_tokenroute_sweep_lua = ngx_string(
 "local stale = redis.call('ZRANGEBYSCORE', 'tr:rsv', '-inf', ARGV[1],\n"
 "                         'LIMIT', 0, 64)\n"
-"for _, rid in ipairs(stale) do\n"
-"  local v = redis.call('HMGET', 'tr:rsv:' .. rid, 'key', 'account',\n"
-"                       'amount')\n"
-"  if v[3] then\n"
-"    if v[3] ~= '0' then\n"
-"      redis.call('HINCRBY', 'tr:key:' .. v[1], 'reserved', '-' .. v[3])\n"
-"      redis.call('HINCRBY', 'tr:acct:' .. v[2], 'reserved', '-' .. v[3])\n"
+"if #stale == 0 then return 0 end\n"
+"local v = redis.call('HMGET', 'tr:rsvd', unpack(stale))\n"
+"for i, rid in ipairs(stale) do\n"
+"  if v[i] then\n"
+"    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (.*)$')\n"
+"    if amt and amt ~= '0' then\n"
+"      redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved', '-' .. amt)\n"
+"      redis.call('HINCRBY', 'tr:acct:' .. acct, 'reserved', '-' .. amt)\n"
 "    end\n"
-"    redis.call('DEL', 'tr:rsv:' .. rid)\n"
 "    redis.call('SET', 'tr:swept:' .. rid, '1', 'EX', 604800)\n"
 "  end\n"
-"  redis.call('ZREM', 'tr:rsv', rid)\n"
 "end\n"
+"redis.call('HDEL', 'tr:rsvd', unpack(stale))\n"
+"redis.call('ZREM', 'tr:rsv', unpack(stale))\n"
 "return #stale\n");
 
 
@@ -242,7 +259,7 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
 static void
 ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
 {
-    ngx_uint_t                         i;
+    int                                argc;
     ngx_http_tokenroute_batch_t       *b;
     ngx_http_tokenroute_settlement_t  *s;
 
@@ -264,23 +281,13 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
             ngx_http_tokenroute_pending_last = &ngx_http_tokenroute_pending;
         }
 
-        b->argv[0] = "EVALSHA";
-        b->argvlen[0] = 7;
-        b->argv[1] = (const char *) ngx_http_tokenroute_settle_sha;
-        b->argvlen[1] = 40;
-        b->argv[2] = "0";
-        b->argvlen[2] = 1;
-
-        for (i = 0; i < b->n; i++) {
-            ngx_http_tokenroute_settle_args(b, i);
-        }
+        argc = ngx_http_tokenroute_settle_args(b);
 
         ngx_http_tokenroute_batch_busy = 1;
 
         if (ngx_http_tokenroute_redis_command(
-                ngx_http_tokenroute_settle_reply, b,
-                3 + b->n * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS,
-                b->argv, b->argvlen)
+                ngx_http_tokenroute_settle_reply, b, argc, b->argv,
+                b->argvlen)
             == NULL)
         {
             /* not connected: the journal replays them */
@@ -290,68 +297,135 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
 }
 
 
-static void
-ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b, ngx_uint_t i)
+/*
+ * The batch's ARGV, its settlements grouped by account, key, model and
+ * hour: the script then builds each usage field's name once a group.
+ * Returns argc.
+ */
+
+static int
+ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
 {
     u_char                            *p;
-    size_t                            *len;
+    size_t                            *len, *count_len;
     ngx_tm_t                           tm;
-    ngx_uint_t                         k;
-    const char                       **arg;
-    ngx_http_tokenroute_settlement_t  *s;
+    ngx_uint_t                         i, j, k, g, n, ngroups;
+    const char                       **arg, **count;
+    ngx_http_tokenroute_settlement_t  *s, *t;
     int64_t                            values[5];
+    u_char                             grouped[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
 
     static time_t                      hour_of_buckets = -1;
     static u_char                      day[sizeof("YYYYMMDD")];
     static u_char                      hour[sizeof("YYYYMMDDHH")];
 
-    s = b->items[i];
-    arg = &b->argv[3 + i * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS];
-    len = &b->argvlen[3 + i * NGX_HTTP_TOKENROUTE_SETTLE_FIELDS];
+    b->argv[0] = "EVALSHA";
+    b->argvlen[0] = 7;
+    b->argv[1] = (const char *) ngx_http_tokenroute_settle_sha;
+    b->argvlen[1] = 40;
+    b->argv[2] = "0";
+    b->argvlen[2] = 1;
 
-    arg[0] = (const char *) s->request_id;
-    len[0] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
-    arg[1] = (const char *) s->key_hash;
-    len[1] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
-    arg[2] = (const char *) s->account;
-    len[2] = s->account_len;
-    arg[3] = (const char *) s->key_id;
-    len[3] = s->key_id_len;
-    arg[4] = (const char *) s->model;
-    len[4] = s->model_len;
+    arg = &b->argv[3];
+    len = &b->argvlen[3];
 
-    values[0] = s->cost;
-    values[1] = s->input;
-    values[2] = s->output;
-    values[3] = s->cached;
-    values[4] = s->estimated;
+    ngx_memzero(grouped, b->n);
+    ngroups = 0;
+    k = 0;
 
-    for (k = 0; k < 5; k++) {
-        p = ngx_http_tokenroute_write_int(b->num[i][k], values[k]);
-        arg[5 + k] = (const char *) b->num[i][k];
-        len[5 + k] = p - b->num[i][k];
+    for (i = 0; i < b->n; i++) {
+
+        if (grouped[i]) {
+            continue;
+        }
+
+        s = b->items[i];
+        g = ngroups++;
+
+        /* the usage buckets of this hour, formatted once an hour */
+
+        if (s->time / 3600 != hour_of_buckets) {
+            hour_of_buckets = s->time / 3600;
+
+            ngx_gmtime(s->time, &tm);
+
+            ngx_sprintf(day, "%4d%02d%02d", tm.ngx_tm_year, tm.ngx_tm_mon,
+                        tm.ngx_tm_mday);
+            ngx_sprintf(hour, "%4d%02d%02d%02d", tm.ngx_tm_year,
+                        tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour);
+        }
+
+        ngx_memcpy(b->day[g], day, sizeof(day));
+        ngx_memcpy(b->hour[g], hour, sizeof(hour));
+
+        arg[0] = (const char *) s->account;
+        len[0] = s->account_len;
+        arg[1] = (const char *) s->key_hash;
+        len[1] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
+        arg[2] = (const char *) s->key_id;
+        len[2] = s->key_id_len;
+        arg[3] = (const char *) s->model;
+        len[3] = s->model_len;
+        arg[4] = (const char *) b->day[g];
+        len[4] = sizeof("YYYYMMDD") - 1;
+        arg[5] = (const char *) b->hour[g];
+        len[5] = sizeof("YYYYMMDDHH") - 1;
+
+        count = &arg[6];
+        count_len = &len[6];
+
+        arg += NGX_HTTP_TOKENROUTE_GROUP_FIELDS;
+        len += NGX_HTTP_TOKENROUTE_GROUP_FIELDS;
+
+        n = 0;
+
+        for (j = i; j < b->n; j++) {
+            t = b->items[j];
+
+            if (grouped[j]
+                || t->time / 3600 != s->time / 3600
+                || t->account_len != s->account_len
+                || t->key_id_len != s->key_id_len
+                || t->model_len != s->model_len
+                || ngx_memcmp(t->key_hash, s->key_hash,
+                              NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN) != 0
+                || ngx_memcmp(t->account, s->account, s->account_len) != 0
+                || ngx_memcmp(t->key_id, s->key_id, s->key_id_len) != 0
+                || ngx_memcmp(t->model, s->model, s->model_len) != 0)
+            {
+                continue;
+            }
+
+            grouped[j] = 1;
+            n++;
+
+            arg[0] = (const char *) t->request_id;
+            len[0] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+            values[0] = t->cost;
+            values[1] = t->input;
+            values[2] = t->output;
+            values[3] = t->cached;
+            values[4] = t->estimated;
+
+            for (g = 0; g < 5; g++) {
+                p = ngx_http_tokenroute_write_int(b->num[k][g], values[g]);
+                arg[1 + g] = (const char *) b->num[k][g];
+                len[1 + g] = p - b->num[k][g];
+            }
+
+            k++;
+            arg += NGX_HTTP_TOKENROUTE_SETTLE_FIELDS;
+            len += NGX_HTTP_TOKENROUTE_SETTLE_FIELDS;
+        }
+
+        g = ngroups - 1;
+        p = ngx_http_tokenroute_write_int(b->count[g], n);
+        *count = (const char *) b->count[g];
+        *count_len = p - b->count[g];
     }
 
-    /* the usage buckets of this hour, formatted once an hour */
-
-    if (s->time / 3600 != hour_of_buckets) {
-        hour_of_buckets = s->time / 3600;
-
-        ngx_gmtime(s->time, &tm);
-
-        ngx_sprintf(day, "%4d%02d%02d", tm.ngx_tm_year, tm.ngx_tm_mon,
-                    tm.ngx_tm_mday);
-        ngx_sprintf(hour, "%4d%02d%02d%02d", tm.ngx_tm_year, tm.ngx_tm_mon,
-                    tm.ngx_tm_mday, tm.ngx_tm_hour);
-    }
-
-    ngx_memcpy(b->day[i], day, sizeof(day));
-    ngx_memcpy(b->hour[i], hour, sizeof(hour));
-
-    arg[10] = (const char *) b->day[i];
-    len[10] = sizeof("YYYYMMDD") - 1;
-    arg[11] = (const char *) b->hour[i];
-    len[11] = sizeof("YYYYMMDDHH") - 1;
+    return arg - b->argv;
 }
 
 

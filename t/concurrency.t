@@ -185,6 +185,7 @@ sub credit_round {
 		is($k->{spent}, $spent, 'key spent = successes*C');
 		is($k->{reserved}, '0', 'key reserved 0');
 		is($t->redis('ZCARD', 'tr:rsv'), 0, 'no reservation left');
+		is($t->redis('HLEN', 'tr:rsvd'), 0, 'no reservation record left');
 	};
 }
 

@@ -104,7 +104,8 @@ sub cut_short {
 	cmp_ok($u{cost} // 0, '>', 0, "$name: a non-zero cost was charged");
 	is($k->{spent}, $u{cost}, "$name: the key was charged that cost");
 	is($k->{reserved}, '0', "$name: reservation released");
-	is($t->redis('EXISTS', "tr:rsv:$rid"), 0, "$name: no live reservation");
+	is($t->redis('HEXISTS', 'tr:rsvd', $rid), 0,
+		"$name: no live reservation");
 
 	is($u{cost}, cost(in => $u{in} // 0, out => $u{out} // 0, %P),
 		"$name: the cost is that of the usage recorded");

@@ -174,7 +174,7 @@ sub settlement {
 		settled => $settled,
 		spent => $k->{spent} // '0',
 		reserved => $k->{reserved} // '0',
-		rsv => $t->redis('EXISTS', "tr:rsv:$rid"),
+		rsv => $t->redis('HEXISTS', 'tr:rsvd', $rid),
 		rsv_z => $t->redis('ZSCORE', 'tr:rsv', $rid),
 		map { $_ => $u->{"$p$_"} // '0' } qw(req in out cached cost est),
 	};
@@ -193,7 +193,7 @@ sub nothing_charged_ok {
 		ok($s->{settled}, 'settled');
 		is($s->{spent}, '0', 'key spent 0');
 		is($s->{reserved}, '0', 'key reserved back to 0');
-		is($s->{rsv}, 0, 'tr:rsv:<id> gone');
+		is($s->{rsv}, 0, 'its tr:rsvd record gone');
 		ok(!defined $s->{rsv_z}, 'not in tr:rsv');
 		is($s->{req}, 1, 'usage: the request counted');
 		is($s->{cost}, 0, 'usage: cost 0');
@@ -224,7 +224,7 @@ sub charged_ok {
 			'usage: the cost of the tokens recorded');
 		is($s->{spent}, $s->{cost}, 'key spent = that cost');
 		is($s->{reserved}, '0', 'key reserved back to 0');
-		is($s->{rsv}, 0, 'tr:rsv:<id> gone');
+		is($s->{rsv}, 0, 'its tr:rsvd record gone');
 		ok(!defined $s->{rsv_z}, 'not in tr:rsv');
 	};
 

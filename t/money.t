@@ -152,7 +152,7 @@ sub settled_ok {
 		is(num($a->{reserved}), '0', 'account reserved back to 0');
 
 		is($t->redis('ZCARD', 'tr:rsv'), 0, 'tr:rsv empty');
-		is($t->redis('EXISTS', "tr:rsv:$rid"), 0, 'tr:rsv:<id> gone');
+		is($t->redis('HEXISTS', 'tr:rsvd', $rid), 0, 'its tr:rsvd record gone');
 		is($t->redis('EXISTS', "tr:swept:$rid"), 0,
 			'no late-settlement marker');
 

@@ -85,17 +85,17 @@ is_deeply($r[2], [ 'credit', 'key_k1', 'acme', '50' ],
 is($t->redis('HGET', 'tr:acct:acme', 'reserved'), 200,
 	'account reserved: the sum, written once');
 is($t->redis('HGET', 'tr:key:k1', 'reserved'), 200, 'key reserved: the sum');
-is($t->redis('ZCARD', 'tr:rsv'), 2, 'two reservation records');
-is_deeply({ @{ $t->redis('HGETALL', 'tr:rsv:r2') } },
-	{ key => 'k1', account => 'acme', amount => 100 },
-	'reservation record');
+is($t->redis('ZCARD', 'tr:rsv'), 2, 'two reservations by deadline');
+is($t->redis('HLEN', 'tr:rsvd'), 2, 'two reservation records');
+is($t->redis('HGET', 'tr:rsvd', 'r2'), 'k1 100 acme',
+	'reservation record: key hash, amount, account');
 is($t->redis('ZSCORE', 'tr:rsv', 'r2'), $DEADLINE, 'its deadline');
 
 # a key limit, counted across the batch; and keys of one account share it
 
 $t->redis('HSET', 'tr:acct:acme', credit => 10_000, reserved => 0);
 $t->redis('HSET', 'tr:key:k1', reserved => 0);
-$t->redis('DEL', 'tr:rsv', 'tr:rsv:r1', 'tr:rsv:r2');
+$t->redis('DEL', 'tr:rsv', 'tr:rsvd');
 
 @r = admit([ 'k2', 'm/a', 'a1', 400 ], [ 'k1', 'm/a', 'a2', 8000 ],
 	[ 'k2', 'm/a', 'a3', 400 ], [ 'k2', 'm/a', 'a4', 400 ],
@@ -125,22 +125,33 @@ is_deeply(\@r, [ [ 'unknown' ], [ 'revoked', 'key_rv', 'acme' ],
 	[ 'ok', 'key_fb', 'acme', '0', 'm/a,m/b' ],
 	[ 'ok', 'key_k1', 'acme', '0', '' ] ],
 	'each request its own answer, in order');
-is($t->redis('HGET', 'tr:rsv:b6', 'amount'), 0, 'a free request: amount 0');
+is($t->redis('HGET', 'tr:rsvd', 'b6'), 'k1 0 acme',
+	'a free request: amount 0');
 
 ###############################################################################
 
-# settlement: 12 fields per request
-
-sub settle {
-	my $r = $t->redis('EVALSHA', $settle, 0, map { @$_ } @_);
-	return $r;
-}
+# settlement: groups of the same account, key, model and hour (7 fields),
+# each followed by its settlements (6 fields each), as the gateway sends
 
 sub settlement {
 	my ($rid, $key, %v) = @_;
-	return [ $rid, $key, 'acme', "key_$key", $v{model} // 'm/a',
-		$v{cost} // 0, $v{in} // 0, $v{out} // 0, $v{cached} // 0,
-		$v{est} // 0, '20270115', '2027011509' ];
+	return { group => [ 'acme', $key, "key_$key", $v{model} // 'm/a',
+			'20270115', '2027011509' ],
+		fields => [ $rid, $v{cost} // 0, $v{in} // 0, $v{out} // 0,
+			$v{cached} // 0, $v{est} // 0 ] };
+}
+
+sub settle {
+	my (@order, %groups);
+	for my $s (@_) {
+		my $g = join "\n", @{ $s->{group} };
+		push @order, $g unless $groups{$g};
+		push @{ $groups{$g} }, $s;
+	}
+	return $t->redis('EVALSHA', $settle, 0, map {
+		my @in = @{ $groups{$_} };
+		(@{ $in[0]{group} }, scalar @in, map { @{ $_->{fields} } } @in)
+	} @order);
 }
 
 my $acct0 = $t->redis('HGET', 'tr:acct:acme', 'credit');
@@ -178,7 +189,8 @@ cmp_ok($t->redis('TTL', 'tr:u:d:20270115'), '>', 399 * 86400,
 	'day bucket kept 400 days');
 cmp_ok($t->redis('TTL', 'tr:u:h:2027011509'), '>', 7 * 86400,
 	'hour bucket kept 8 days');
-is($t->redis('EXISTS', 'tr:rsv:a1'), 0, 'reservation records deleted');
+ok(!$t->redis('HEXISTS', 'tr:rsvd', 'a1')
+	&& !$t->redis('HEXISTS', 'tr:rsvd', 'a3'), 'reservation records deleted');
 ok(!defined $t->redis('ZSCORE', 'tr:rsv', 'a3'), 'and out of tr:rsv');
 
 is(settle(settlement('a1', 'k2', cost => 30, in => 10, out => 2)), 0,
@@ -202,7 +214,7 @@ is($t->redis('HGET', 'tr:acct:big', 'reserved'), '8000000000000002',
 
 $t->redis('ZADD', 'tr:rsv', $NOW - 5, 'b5');
 is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'sweep: one expired');
-is($t->redis('EXISTS', 'tr:rsv:b5'), 0, 'its record gone');
+is($t->redis('HEXISTS', 'tr:rsvd', 'b5'), 0, 'its record gone');
 is($t->redis('EXISTS', 'tr:swept:b5'), 1, 'a swept marker');
 is($t->redis('HGET', 'tr:key:fb', 'reserved'), 0, 'its key released');
 

@@ -165,6 +165,7 @@ is($a->{credit}, Math::BigInt->new(usd_nano(1000))->bsub($total)->bstr(),
 	'account credit: charged the sum');
 is($a->{reserved}, '0', 'account: nothing reserved');
 is($t->redis('ZCARD', 'tr:rsv'), 0, 'no reservation left');
+is($t->redis('HLEN', 'tr:rsvd'), 0, 'no reservation record left');
 
 cmp_ok($t->redis('TTL', 'tr:u:d:' . utc_day()), '>', 30 * 86400,
 	'day bucket expires (400 days)');

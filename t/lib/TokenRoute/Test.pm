@@ -998,7 +998,7 @@ sub key_hash { sha256_hex($_[1]) }
 sub settled {
 	my ($self, $rid) = @_;
 
-	return 0 if $self->redis('EXISTS', "tr:rsv:$rid");
+	return 0 if $self->redis('HEXISTS', 'tr:rsvd', $rid);
 	return 0 if defined $self->redis('ZSCORE', 'tr:rsv', $rid);
 	return 1;
 }
