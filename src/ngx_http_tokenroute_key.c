@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "ngx_http_tokenroute_module.h"
@@ -20,8 +21,20 @@
 
 #define NGX_HTTP_TOKENROUTE_KEY_FIELDS  6
 
+/* hashes of the keys seen lately, per worker: direct-mapped */
+#define NGX_HTTP_TOKENROUTE_KEY_CACHE   64
+#define NGX_HTTP_TOKENROUTE_KEY_CACHED  64    /* longer keys: not cached */
+
+
+typedef struct {
+    size_t     len;
+    u_char     key[NGX_HTTP_TOKENROUTE_KEY_CACHED];
+    u_char     hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
+} ngx_http_tokenroute_key_hash_t;
+
 
 static ngx_int_t ngx_http_tokenroute_key_valid(ngx_str_t *key);
+static ngx_int_t ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash);
 static void ngx_http_tokenroute_key_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, redisReply *reply);
@@ -30,6 +43,9 @@ static ngx_int_t ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
 static ngx_str_t  ngx_http_tokenroute_x_api_key = ngx_string("x-api-key");
 
 static EVP_MD    *ngx_http_tokenroute_sha256;
+
+static ngx_http_tokenroute_key_hash_t
+    ngx_http_tokenroute_key_hashes[NGX_HTTP_TOKENROUTE_KEY_CACHE];
 
 
 /*
@@ -41,9 +57,7 @@ ngx_int_t
 ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    u_char            digest[EVP_MAX_MD_SIZE];
     ngx_str_t         key;
-    unsigned int      n;
     ngx_table_elt_t  *h;
 
     ngx_str_null(&key);
@@ -83,7 +97,35 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
 
     ctx->raw_key = key;
 
-    /* Redis only ever sees the SHA-256 */
+    return ngx_http_tokenroute_key_hash(&key, ctx->key_hash);
+}
+
+
+/*
+ * Redis only ever sees the SHA-256.  A client sends the same key request
+ * after request, and hashing it cost more than the rest of the key
+ * check: the hashes of recent keys are kept, per worker, found by the
+ * key's last bytes (random ones) and compared in constant time.  Only
+ * keys the worker has already received are kept, in its own memory.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash)
+{
+    u_char                          digest[EVP_MAX_MD_SIZE];
+    unsigned int                    n;
+    ngx_http_tokenroute_key_hash_t  *e;
+
+    e = &ngx_http_tokenroute_key_hashes[(key->data[key->len - 1] * 31u
+                                         + key->data[key->len - 2])
+                                        % NGX_HTTP_TOKENROUTE_KEY_CACHE];
+
+    if (e->len == key->len
+        && CRYPTO_memcmp(e->key, key->data, key->len) == 0)
+    {
+        ngx_memcpy(hash, e->hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
+        return NGX_OK;
+    }
 
     /*
      * EVP_sha256() makes OpenSSL 3 look the algorithm up on every call:
@@ -97,14 +139,20 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
         }
     }
 
-    if (EVP_Digest(key.data, key.len, digest, &n, ngx_http_tokenroute_sha256,
-                   NULL)
+    if (EVP_Digest(key->data, key->len, digest, &n,
+                   ngx_http_tokenroute_sha256, NULL)
         != 1)
     {
         return NGX_ERROR;
     }
 
-    ngx_hex_dump(ctx->key_hash, digest, n);
+    ngx_hex_dump(hash, digest, n);
+
+    if (key->len <= NGX_HTTP_TOKENROUTE_KEY_CACHED) {
+        e->len = key->len;
+        ngx_memcpy(e->key, key->data, key->len);
+        ngx_memcpy(e->hash, hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
+    }
 
     return NGX_OK;
 }

@@ -205,6 +205,32 @@ for my $shape (qw(openai anthropic)) {
 
 ###############################################################################
 
+# The worker keeps the hashes of recent keys, found by their last bytes: a
+# key that differs from a good one (just used) only before those finds
+# the good one's entry, and must not get its hash.
+
+{
+	my $chat = sub {
+		return $t->http(method => 'POST', path => '/v1/chat/completions',
+			headers => { Authorization => "Bearer $_[0]" },
+			body => { model => 'openai/gpt-4o-mini',
+				messages => [ { role => 'user', content => 'hi' } ] });
+	};
+
+	my $twin = $key->{raw};
+	my $i = length($twin) - 5;
+	substr($twin, $i, 1) = substr($twin, $i, 1) eq 'A' ? 'B' : 'A';
+
+	for my $round (1 .. 2) {
+		is($chat->($key->{raw})->{status}, 200, "good key ($round)");
+		$t->error_ok($chat->($twin), 'openai', status => 401,
+			type => 'invalid_request_error',
+			name => "its twin, differing before the last bytes ($round)");
+	}
+}
+
+###############################################################################
+
 done_testing();
 
 ###############################################################################
