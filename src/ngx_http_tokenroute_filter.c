@@ -61,6 +61,9 @@ static ngx_int_t ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 
 
+static u_char *ngx_http_tokenroute_write_ms(u_char *p, uint64_t usec);
+
+
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
@@ -81,6 +84,7 @@ ngx_http_tokenroute_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 {
+    u_char                     *p;
     ngx_table_elt_t            *h;
     ngx_http_tokenroute_ctx_t  *ctx;
 
@@ -129,7 +133,8 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 
     h->hash = 1;
     ngx_str_set(&h->key, "x-tokenroute-attempts");
-    h->value.len = ngx_sprintf(h->value.data, "%ui", ctx->attempts)
+    h->value.len = ngx_http_tokenroute_write_int(h->value.data,
+                                                 ctx->attempts)
                    - h->value.data;
 
     /*
@@ -150,11 +155,12 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 
         h->hash = 1;
         ngx_str_set(&h->key, "x-tokenroute-overhead-ms");
-        h->value.len = ngx_sprintf(h->value.data, "%uL.%03uL;redis=%uL.%03uL",
-                                   (ctx->t_decided - ctx->t_start) / 1000,
-                                   (ctx->t_decided - ctx->t_start) % 1000,
-                                   ctx->t_redis / 1000, ctx->t_redis % 1000)
-                       - h->value.data;
+        p = ngx_http_tokenroute_write_ms(h->value.data,
+                                         ctx->t_decided - ctx->t_start);
+        p = ngx_cpymem(p, ";redis=", sizeof(";redis=") - 1);
+        p = ngx_http_tokenroute_write_ms(p, ctx->t_redis);
+
+        h->value.len = p - h->value.data;
     }
 
     if (!ctx->decided) {
@@ -184,6 +190,26 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/* microseconds as milliseconds with 3 decimals: "%uL.%03uL" */
+
+static u_char *
+ngx_http_tokenroute_write_ms(u_char *p, uint64_t usec)
+{
+    ngx_uint_t  frac;
+
+    p = ngx_http_tokenroute_write_int(p, (int64_t) (usec / 1000));
+
+    frac = usec % 1000;
+
+    *p++ = '.';
+    *p++ = (u_char) ('0' + frac / 100);
+    *p++ = (u_char) ('0' + frac / 10 % 10);
+    *p++ = (u_char) ('0' + frac % 10);
+
+    return p;
 }
 
 

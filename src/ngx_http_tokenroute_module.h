@@ -254,6 +254,9 @@ void ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 uint64_t ngx_http_tokenroute_usec(void);
 
+/* ngx_http_tokenroute_redis.c: n in decimal at p; returns the end */
+u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
+
 /* ngx_http_tokenroute_billing.c */
 ngx_int_t ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);

@@ -50,9 +50,6 @@ void ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op);
 
 ngx_int_t ngx_http_tokenroute_redis_ready(void);
 
-/* n in decimal at p; returns the end */
-u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
-
 /* a command whose reply resumes the request; canceled if r goes away */
 ngx_int_t ngx_http_tokenroute_ctx_command(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx,

@@ -208,6 +208,20 @@ is(($t->mock_requests())[0]{json}{model}, 'claude-sonnet-4-5',
 is($res->{headers}{'x-tokenroute-model'}, 'anthropic/claude-sonnet-4-5',
 	'sonnet: x-tokenroute-model');
 
+# the gateway's own overhead, and the Redis wait in it, in milliseconds
+{
+	my $ovh = $res->{headers}{'x-tokenroute-overhead-ms'} // '';
+	like($ovh, qr/^\d+\.\d{3};redis=\d+\.\d{3}$/,
+		"x-tokenroute-overhead-ms: $ovh");
+	my ($all, $redis) = $ovh =~ /^([\d.]+);redis=([\d.]+)$/;
+	ok(defined $redis && $redis > 0 && $redis <= $all && $all < 1000,
+		'x-tokenroute-overhead-ms: a Redis wait within the overhead');
+	like($res->{headers}{'x-tokenroute-attempts'} // '', qr/^1$/,
+		'x-tokenroute-attempts: 1');
+	like($res->{headers}{'x-tokenroute-request-id'} // '',
+		qr/^[0-9a-f]{24}$/, 'x-tokenroute-request-id: 24 hex digits');
+}
+
 ###############################################################################
 
 # sequential requests, alternating providers (upstream keep-alive)
