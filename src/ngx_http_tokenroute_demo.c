@@ -352,32 +352,26 @@ ngx_http_tokenroute_demo_bad_request(ngx_http_request_t *r, ngx_uint_t shape,
 }
 
 
+/*
+ * The gateway's endpoint table, matched as a provider sees its endpoint:
+ * at the end of the URI, after whatever path its base URL has.  Only the
+ * two endpoints that generate are answered, the others are unknown here.
+ */
+
 static ngx_uint_t
 ngx_http_tokenroute_demo_classify(ngx_http_request_t *r)
 {
-    size_t   len;
-    u_char  *last;
+    ngx_uint_t  api;
 
-    len = r->uri.len;
-    last = r->uri.data + len;
+    api = ngx_http_tokenroute_classify(r, NULL, 1);
 
-    if (len >= sizeof("/chat/completions") - 1
-        && ngx_strncmp(last - (sizeof("/chat/completions") - 1),
-                       "/chat/completions", sizeof("/chat/completions") - 1)
-           == 0)
+    if (api != NGX_HTTP_TOKENROUTE_API_CHAT
+        && api != NGX_HTTP_TOKENROUTE_API_MESSAGES)
     {
-        return NGX_HTTP_TOKENROUTE_API_CHAT;
+        return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
     }
 
-    if (len >= sizeof("/messages") - 1
-        && ngx_strncmp(last - (sizeof("/messages") - 1),
-                       "/messages", sizeof("/messages") - 1)
-           == 0)
-    {
-        return NGX_HTTP_TOKENROUTE_API_MESSAGES;
-    }
-
-    return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+    return api;
 }
 
 
