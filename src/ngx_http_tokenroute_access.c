@@ -38,8 +38,6 @@ static ngx_int_t ngx_http_tokenroute_reject(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *message);
 static ngx_int_t ngx_http_tokenroute_request_id(u_char *id);
-static ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
 static ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static void ngx_http_tokenroute_op_cleanup(void *data);
@@ -121,7 +119,7 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->api = ngx_http_tokenroute_classify(r, ctx);
+    ctx->api = ngx_http_tokenroute_classify(r, ctx, 0);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_UNKNOWN) {
@@ -803,17 +801,36 @@ static ngx_http_tokenroute_endpoint_t  ngx_http_tokenroute_endpoints[] = {
 };
 
 
-/* the endpoint is what follows the version segment: /v1/chat/completions */
+/*
+ * The endpoint is what follows the version segment: /v1/chat/completions.
+ * With "suffix", it is what the URI ends with, after any path, as a
+ * provider behind a base URL sees it (the demo provider): no trailing
+ * slash, no /models/{id}, and ctx is not used, it may be NULL.
+ */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_tokenroute_classify(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx)
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t suffix)
 {
     u_char                          *p, *last;
     size_t                           len;
     ngx_http_tokenroute_endpoint_t  *e;
 
     last = r->uri.data + r->uri.len;
+
+    if (suffix) {
+        for (e = ngx_http_tokenroute_endpoints; e->path.len; e++) {
+            if (r->uri.len >= e->path.len
+                && ngx_strncmp(last - e->path.len, e->path.data,
+                               e->path.len)
+                   == 0)
+            {
+                return e->api;
+            }
+        }
+
+        return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+    }
 
     /* tolerate a trailing slash, as the SDKs' base URL joining may add */
     while (last > r->uri.data && last[-1] == '/') {

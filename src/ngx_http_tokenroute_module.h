@@ -253,6 +253,8 @@ ngx_int_t ngx_http_tokenroute_access_handler(ngx_http_request_t *r);
 void ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 uint64_t ngx_http_tokenroute_usec(void);
+ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t suffix);
 
 /* ngx_http_tokenroute_redis.c: n in decimal at p; returns the end */
 u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
