@@ -68,7 +68,8 @@ $(CLI): $(CLI_SRCS)
 	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $(filter %.c,$(CLI_SRCS)) \
 	    -lhiredis -lyajl -lcrypto
 
-$(BUILD)/unit/%: t/unit/%.c $(wildcard src/tokenroute_*.c src/tokenroute_*.h)
+$(BUILD)/unit/%: t/unit/%.c $(wildcard src/tokenroute_*.c src/tokenroute_*.h) \
+                 $(wildcard t/unit/ref/*.c)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $< \
 	    $(wildcard src/tokenroute_*.c) -lyajl -lcrypto
