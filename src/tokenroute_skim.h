@@ -128,5 +128,21 @@ int tokenroute_skim_feed(tokenroute_skim_t *sk, const char *p, size_t len);
 int tokenroute_skim_finish(tokenroute_skim_t *sk);
 void tokenroute_skim_free(tokenroute_skim_t *sk);
 
+/*
+ * Shortcuts for what most of a stream is, the skimmer's result without
+ * its state.  An Anthropic content_block_delta in the exact shape
+ * Anthropic sends: returns the length of its text, or -1 if data is
+ * anything else.
+ */
+int64_t tokenroute_skim_delta(const char *data, size_t len);
+
+/*
+ * An OpenAI content chunk as OpenAI sends it: returns 0 and sets *bytes
+ * (the length of its content) and *finish (a finish_reason string), or
+ * returns -1 if data is anything else.
+ */
+int tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
+    int *finish);
+
 
 #endif /* _TOKENROUTE_SKIM_H_INCLUDED_ */

@@ -98,11 +98,35 @@ int
 tokenroute_usage_event(int api, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
-    int                rc;
+    int                rc, finish;
+    int64_t            n;
     tokenroute_skim_t  sk;
 
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
+    }
+
+    /*
+     * Most of a stream is content, in one shape: the skimmer would read
+     * just what these shortcuts do.  An "error" event goes the long way.
+     */
+
+    if (!tr_str_is(event, event_len, "error")) {
+
+        if (api == TOKENROUTE_API_OPENAI) {
+            if (tokenroute_skim_chunk(data, len, &n, &finish) == 0) {
+                usage->content_bytes += n;
+                return finish ? TOKENROUTE_EVENT_FINAL : 0;
+            }
+
+        } else if (api == TOKENROUTE_API_ANTHROPIC) {
+            n = tokenroute_skim_delta(data, len);
+
+            if (n >= 0) {
+                usage->content_bytes += n;
+                return 0;
+            }
+        }
     }
 
     tokenroute_skim_init(&sk, api, 1);

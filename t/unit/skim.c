@@ -3,7 +3,8 @@
  * Copyright (C) tokenroute authors
  *
  * Unit tests for the JSON skimmer (src/tokenroute_skim*.c), with expected
- * values written out: decoded string lengths, keys with escapes, numbers at
+ * values written out: the shortcuts for the commonest events and what
+ * they turn down, decoded string lengths, keys with escapes, numbers at
  * yajl's limits, trailing bytes, nesting deeper than the struct holds,
  * and every way of splitting a body.  t/unit/usage_diff.c compares the
  * same code against yajl.  Prints TAP.
@@ -24,6 +25,13 @@
 #define AN   TOKENROUTE_API_ANTHROPIC
 
 
+typedef struct {
+    const char  *data;
+    int64_t      bytes;     /* -1: turned down */
+    int          finish;
+} shape_t;
+
+
 static void ok(int cond, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int skim(int api, int stream, const char *s, size_t len,
@@ -31,6 +39,8 @@ static int skim(int api, int stream, const char *s, size_t len,
 static int skim_str(int api, int stream, const char *s,
     tokenroute_skim_t *sk);
 static int64_t content(const char *text);
+static void test_chunk(void);
+static void test_delta(void);
 static void test_strings(void);
 static void test_numbers(void);
 static void test_trailing(void);
@@ -42,9 +52,87 @@ static int  tests;
 static int  failed;
 
 
+#define CHUNK_HEAD                                                            \
+    "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","            \
+    "\"created\":1735689600,\"model\":\"gpt-4o-mini\","                       \
+    "\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,"
+
+
+static const shape_t  chunks[] = {
+
+    /* as OpenAI sends them */
+    { CHUNK_HEAD "\"delta\":{\"role\":\"assistant\",\"content\":\"\","
+      "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}],"
+      "\"usage\":null}", 0, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":\"Sure! Here\"},\"logprobs\":null,"
+      "\"finish_reason\":null}],\"usage\":null}", 10, 0 },
+    { CHUNK_HEAD "\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+      "\"usage\":null}", 0, 1 },
+    { CHUNK_HEAD "\"delta\":{\"reasoning_content\":\"Think\"},"
+      "\"finish_reason\":null}]}", 5, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":null}}],\"usage\":null,"
+      "\"obfuscation\":\"x1\",\"n\":-7,\"t\":true,\"f\":false}", 0, 0 },
+    { "{\"choices\":[{\"delta\":{\"content\":\"a\"}}],"
+      "\"choices\":[{\"delta\":{\"content\":\"bc\"}}]}", 3, 0 },
+
+    /* turned down, for the skimmer to read */
+    { CHUNK_HEAD "\"delta\":{\"content\":\"a\\nb\"}}]}", -1, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":\"a\tb\"}}]}", -1, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":\"a\"}}], \"usage\":null}", -1, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":\"a\"}}]} ", -1, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":\"a\"}}],\"usage\":{}}", -1, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":\"a\"}}],\"error\":null}", -1, 0 },
+    { CHUNK_HEAD "\"delta\":{\"tool_calls\":[]}}]}", -1, 0 },
+    { CHUNK_HEAD "\"delta\":{\"content\":\"a\"}},{\"index\":1}]}", -1, 0 },
+    { "{\"choices\":[]}", -1, 0 },
+    { "{\"choices\":[{\"index\":01}]}", -1, 0 },
+    { "{\"choices\":[{\"index\":1234567890123456789}]}", -1, 0 },
+    { "{\"choices\":[{\"index\":1.0}]}", -1, 0 },
+    { "{\"choices\":[{\"logprobs\":{}}]}", -1, 0 },
+    { "{\"choices\":[{\"delta\":{\"content\":\"a\"}}]", -1, 0 },
+    { "{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}}", -1, 0 },
+    { "{\"us\\u0061ge\":null,\"choices\":[{}]}", -1, 0 },
+    { "{}", -1, 0 },
+    { "", -1, 0 }
+};
+
+
+#define DELTA_HEAD  "{\"type\":\"content_block_delta\",\"index\":"
+
+static const shape_t  deltas[] = {
+    { DELTA_HEAD "0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}",
+      5, 0 },
+    { DELTA_HEAD "12,\"delta\":{\"type\":\"input_json_delta\","
+      "\"partial_json\":\"{}\"}}", 2, 0 },
+    { DELTA_HEAD "3,\"delta\":{\"type\":\"thinking_delta\","
+      "\"thinking\":\"\"}}", 0, 0 },
+
+    { DELTA_HEAD "0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\\"\"}}",
+      -1, 0 },
+    { DELTA_HEAD "0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\x1f\"}}",
+      -1, 0 },
+    { DELTA_HEAD "01,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}",
+      -1, 0 },
+    { DELTA_HEAD ",\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}",
+      -1, 0 },
+    { DELTA_HEAD "-1,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}",
+      -1, 0 },
+    { DELTA_HEAD "0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}} ",
+      -1, 0 },
+    { DELTA_HEAD "0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}}",
+      -1, 0 },
+    { DELTA_HEAD "0,\"delta\":{\"type\":\"signature_delta\","
+      "\"signature\":\"a\"}}", -1, 0 },
+    { DELTA_HEAD "0,\"delta\":{\"type\":\"text_delta\",\"text\":\"}}", -1, 0 },
+    { "{\"type\":\"content_block_delta\"}", -1, 0 }
+};
+
+
 int
 main(void)
 {
+    test_chunk();
+    test_delta();
     test_strings();
     test_numbers();
     test_trailing();
@@ -54,6 +142,65 @@ main(void)
     printf("1..%d\n", tests);
 
     return failed ? 1 : 0;
+}
+
+
+static void
+test_chunk(void)
+{
+    int                 rc, finish, flags;
+    size_t              i;
+    int64_t             bytes;
+    tokenroute_skim_t   sk;
+    tokenroute_usage_t  u;
+
+    for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+        rc = tokenroute_skim_chunk(chunks[i].data, strlen(chunks[i].data),
+                                   &bytes, &finish);
+
+        if (chunks[i].bytes < 0) {
+            ok(rc == -1, "chunk %zu is turned down", i);
+            continue;
+        }
+
+        ok(rc == 0 && bytes == chunks[i].bytes && finish == chunks[i].finish,
+           "chunk %zu: %lld content bytes, finish %d", i, (long long) bytes,
+           finish);
+
+        /* and the skimmer reads the same */
+
+        rc = skim_str(OA, 1, chunks[i].data, &sk);
+        memset(&u, 0, sizeof(tokenroute_usage_t));
+        flags = tokenroute_usage_skimmed(OA, NULL, 0, &sk, &u);
+
+        ok(rc == 0 && u.content_bytes == bytes
+           && flags == (finish ? TOKENROUTE_EVENT_FINAL : 0),
+           "chunk %zu: the skimmer agrees", i);
+    }
+}
+
+
+static void
+test_delta(void)
+{
+    size_t              i;
+    int64_t             n;
+    tokenroute_usage_t  u;
+
+    for (i = 0; i < sizeof(deltas) / sizeof(deltas[0]); i++) {
+        n = tokenroute_skim_delta(deltas[i].data, strlen(deltas[i].data));
+
+        ok(n == deltas[i].bytes, "delta %zu: %lld", i, (long long) n);
+    }
+
+    /* an "error" event is never a delta, whatever its data */
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+
+    ok(tokenroute_usage_event(AN, "error", 5, deltas[0].data,
+                              strlen(deltas[0].data), &u)
+       == TOKENROUTE_EVENT_ERROR && u.error && u.content_bytes == 5,
+       "delta: an \"error\" event with a delta's data is an error");
 }
 
 
