@@ -68,7 +68,7 @@ $(CLI): $(CLI_SRCS)
 	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $(filter %.c,$(CLI_SRCS)) \
 	    -lhiredis -lyajl -lcrypto
 
-$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) \
+$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h t/unit/ref/*.c) \
                  $(wildcard src/tokenroute_*.c src/tokenroute_*.h)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $< \

@@ -24,7 +24,10 @@
 
 static int tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p,
     size_t len);
-static const char *tokenroute_sse_eol(const char *p, const char *last);
+static const char *tokenroute_sse_line(tokenroute_sse_t *sse,
+    const char *p, const char *last, const char **cr);
+static const char *tokenroute_sse_eol(const char *p, const char *last,
+    const char **cr);
 static int tokenroute_sse_field(tokenroute_sse_t *sse);
 static int tokenroute_sse_append(tokenroute_sse_t *sse, const char *p,
     size_t n);
@@ -133,7 +136,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
 {
     char         ch;
     size_t       n;
-    const char  *pos, *last, *start, *q;
+    const char  *pos, *last, *start, *q, *cr;
     enum {
         sw_start = 0,
         sw_cr,
@@ -150,6 +153,9 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
 
     /* the bytes from start to pos belong to the event in progress */
     start = p;
+
+    /* the next CR in the buffer, once looked for */
+    cr = NULL;
 
     for (pos = p; pos < last; pos++) {
         ch = *pos;
@@ -202,6 +208,18 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
                 break;
 
             default:
+                q = tokenroute_sse_line(sse, pos, last, &cr);
+
+                if (q == NULL) {
+                    goto failed;
+                }
+
+                if (q != pos) {
+                    /* a whole "data" or "event" line, up to its LF */
+                    pos = q;
+                    break;
+                }
+
                 sse->name[0] = ch;
                 sse->field_len = 1;
                 state = sw_field;
@@ -211,7 +229,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
             break;
 
         case sw_comment:
-            q = tokenroute_sse_eol(pos, last);
+            q = tokenroute_sse_eol(pos, last, &cr);
 
             if (q == last) {
                 pos = last - 1;
@@ -266,7 +284,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
             /* fall through */
 
         case sw_value:
-            q = tokenroute_sse_eol(pos, last);
+            q = tokenroute_sse_eol(pos, last, &cr);
 
             if (q != pos) {
 
@@ -313,23 +331,94 @@ failed:
 
 
 /*
- * Finds the first CR or LF in p..last, or returns last: memchr() scans a
- * word or a vector at a time, and most values have no CR at all.
+ * Most lines are "data: ..." or "event: ...", whole in the buffer and
+ * ending with a LF: such a line is taken at once.  Returns where its LF
+ * is, p if the line is to be read byte by byte, or NULL if memory ran
+ * out.
  */
 
 static const char *
-tokenroute_sse_eol(const char *p, const char *last)
+tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
+    const char **cr)
 {
-    const char  *lf, *cr;
+    size_t       n;
+    const char  *lf, *v;
 
-    lf = memchr(p, TR_SSE_LF, last - p);
-    if (lf == NULL) {
-        lf = last;
+    if (last - p < 6) {
+        return p;
     }
 
-    cr = memchr(p, TR_SSE_CR, lf - p);
+    if (memcmp(p, "data:", 5) == 0) {
+        v = p + 5;
 
-    return (cr != NULL) ? cr : lf;
+    } else if (memcmp(p, "event:", 6) == 0) {
+        v = p + 6;
+
+    } else {
+        return p;
+    }
+
+    lf = tokenroute_sse_eol(v, last, cr);
+
+    if (lf == last || *lf != TR_SSE_LF) {
+        return p;
+    }
+
+    if (v < lf && *v == ' ') {
+        v++;
+    }
+
+    if (p[0] == 'e') {
+        n = lf - v;
+
+        if (n > TOKENROUTE_SSE_EVENT_LEN) {
+            n = TOKENROUTE_SSE_EVENT_LEN;
+        }
+
+        memcpy(sse->event, v, n);
+        sse->event_len = n;
+
+        return lf;
+    }
+
+    if (sse->has_data) {
+        if (tokenroute_sse_append(sse, "\n", 1) != 0) {
+            return NULL;
+        }
+    }
+
+    sse->has_data = 1;
+
+    if (v < lf && tokenroute_sse_append(sse, v, lf - v) != 0) {
+        return NULL;
+    }
+
+    return lf;
+}
+
+
+/*
+ * Finds the first CR or LF in p..last, or returns last: memchr() scans a
+ * word or a vector at a time.  Most streams have no CR at all: the next
+ * one in the buffer is looked for once (in *cr), not once a line.
+ */
+
+static const char *
+tokenroute_sse_eol(const char *p, const char *last, const char **cr)
+{
+    const char  *lf;
+
+    if (*cr == NULL || *cr < p) {
+        *cr = memchr(p, TR_SSE_CR, last - p);
+
+        if (*cr == NULL) {
+            *cr = last;
+        }
+    }
+
+    lf = memchr(p, TR_SSE_LF, *cr - p);
+
+    return (lf != NULL) ? lf : *cr;
 }
 
 

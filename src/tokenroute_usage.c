@@ -6,140 +6,55 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
-
-#include "tokenroute_arena.h"
 #include "tokenroute_money.h"
+#include "tokenroute_skim.h"
 #include "tokenroute_usage.h"
 
-
-/* uj->tokens[] indices, in tokenroute_usage_t order */
-#define TR_TOK_INPUT            0
-#define TR_TOK_CACHED           1
-#define TR_TOK_WRITE            2
-#define TR_TOK_OUTPUT           3
-#define TR_TOK_N                4
-
-/* what the container being read is (uj->kind[]) */
-#define TR_K_OTHER              0
-#define TR_K_TOP                1
-#define TR_K_USAGE              2
-#define TR_K_DETAILS            3
-#define TR_K_CHOICES            4
-#define TR_K_CHOICE             5
-#define TR_K_DELTA              6
-#define TR_K_TOOL_CALLS         7
-#define TR_K_TOOL_CALL          8
-#define TR_K_FUNCTION           9
-#define TR_K_MESSAGE            10
-
-/* what the next value is (uj->key); token counts are TR_KEY_TOKENS + i */
-#define TR_KEY_NONE             0
-#define TR_KEY_USAGE            1
-#define TR_KEY_ERROR            2
-#define TR_KEY_CHOICES          3
-#define TR_KEY_TYPE             4
-#define TR_KEY_MESSAGE          5
-#define TR_KEY_DELTA            6
-#define TR_KEY_DETAILS          7
-#define TR_KEY_FINISH_REASON    8
-#define TR_KEY_TEXT             9
-#define TR_KEY_TOOL_CALLS       10
-#define TR_KEY_FUNCTION         11
-#define TR_KEY_TOKENS           16
-
-/* Anthropic event types (uj->type) */
-#define TR_TYPE_OTHER           0
-#define TR_TYPE_MESSAGE_START   1
-#define TR_TYPE_MESSAGE_DELTA   2
-#define TR_TYPE_BLOCK_DELTA     3
-#define TR_TYPE_MESSAGE_STOP    4
-#define TR_TYPE_ERROR           5
 
 #define tr_str_is(s, len, lit)                                                \
     ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
 
 
-
-static void tokenroute_usage_apply(tokenroute_usage_json_t *uj, int max);
-static void tokenroute_usage_tokens(tokenroute_usage_json_t *uj,
-    unsigned key, int64_t value);
-static void tokenroute_usage_error(tokenroute_usage_json_t *uj);
-static unsigned tokenroute_usage_value(tokenroute_usage_json_t *uj);
-static int tokenroute_usage_start(tokenroute_usage_json_t *uj, int map);
-static int tokenroute_usage_null(void *ctx);
-static int tokenroute_usage_boolean(void *ctx, int value);
-static int tokenroute_usage_integer(void *ctx, long long value);
-static int tokenroute_usage_double(void *ctx, double value);
-static int tokenroute_usage_string(void *ctx, const unsigned char *s,
-    size_t len);
-static int tokenroute_usage_start_map(void *ctx);
-static int tokenroute_usage_map_key(void *ctx, const unsigned char *key,
-    size_t len);
-static int tokenroute_usage_end(void *ctx);
-static int tokenroute_usage_start_array(void *ctx);
-static int tokenroute_usage_delta(int api, const char *event,
-    size_t event_len, const char *data, size_t len,
-    tokenroute_usage_t *usage);
-static unsigned tokenroute_usage_match(tokenroute_usage_json_t *uj,
-    const unsigned char *s, size_t len);
-
-
-static const yajl_callbacks  tokenroute_usage_callbacks = {
-    tokenroute_usage_null,
-    tokenroute_usage_boolean,
-    tokenroute_usage_integer,
-    tokenroute_usage_double,
-    NULL,
-    tokenroute_usage_string,
-    tokenroute_usage_start_map,
-    tokenroute_usage_map_key,
-    tokenroute_usage_end,
-    tokenroute_usage_start_array,
-    tokenroute_usage_end
-};
+static void tokenroute_usage_apply(const tokenroute_skim_t *sk, int api,
+    tokenroute_usage_t *u, int max);
 
 
 int
 tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int api,
     tokenroute_usage_t *usage)
 {
-    yajl_alloc_funcs  af;
-
-    /* the arena's buffer needs no clearing */
-    memset(uj, 0, offsetof(tokenroute_usage_json_t, arena));
-
-    uj->api = api;
     uj->usage = usage;
+    uj->api = api;
+    uj->failed = 0;
 
-    /* the parser lives in the struct: a response needs no heap */
-    tokenroute_arena_init(&uj->arena, &af);
-
-    uj->handle = yajl_alloc(&tokenroute_usage_callbacks, &af, uj);
-    if (uj->handle == NULL) {
-        return -1;
-    }
-
-    yajl_config(uj->handle, yajl_dont_validate_strings, 1);
+    tokenroute_skim_init(&uj->skim, api, 0);
 
     return 0;
 }
 
 
+/*
+ * A body may end early, or turn out not to be JSON: what was read so far
+ * is kept, so usage is updated after each piece.
+ */
+
 int
 tokenroute_usage_json_feed(tokenroute_usage_json_t *uj, const char *p,
     size_t len)
 {
+    int  rc;
+
     if (uj->failed) {
         return -1;
     }
 
-    if (yajl_parse(uj->handle, (const unsigned char *) p, len)
-        != yajl_status_ok)
-    {
+    rc = tokenroute_skim_feed(&uj->skim, p, len);
+
+    tokenroute_usage_apply(&uj->skim, uj->api, uj->usage, 0);
+
+    if (rc != 0) {
         uj->failed = 1;
         return -1;
     }
@@ -151,11 +66,19 @@ tokenroute_usage_json_feed(tokenroute_usage_json_t *uj, const char *p,
 int
 tokenroute_usage_json_finish(tokenroute_usage_json_t *uj)
 {
+    int  rc;
+
     if (uj->failed) {
         return -1;
     }
 
-    if (yajl_complete_parse(uj->handle) != yajl_status_ok) {
+    /* a number at the very end is complete only now */
+
+    rc = tokenroute_skim_finish(&uj->skim);
+
+    tokenroute_usage_apply(&uj->skim, uj->api, uj->usage, 0);
+
+    if (rc != 0) {
         uj->failed = 1;
         return -1;
     }
@@ -167,10 +90,7 @@ tokenroute_usage_json_finish(tokenroute_usage_json_t *uj)
 void
 tokenroute_usage_json_free(tokenroute_usage_json_t *uj)
 {
-    if (uj->handle != NULL) {
-        yajl_free(uj->handle);
-        uj->handle = NULL;
-    }
+    tokenroute_skim_free(&uj->skim);
 }
 
 
@@ -178,94 +98,105 @@ int
 tokenroute_usage_event(int api, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
-    int                        flags;
-    yajl_handle                h;
-    yajl_status                st;
-    yajl_alloc_funcs           af;
-    tokenroute_usage_json_t    uj;
-    tokenroute_arena_t         arena;
+    int                rc, finish;
+    int64_t            n;
+    tokenroute_skim_t  sk;
 
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
     }
 
-    flags = tokenroute_usage_delta(api, event, event_len, data, len, usage);
-    if (flags >= 0) {
-        return flags;
+    /*
+     * Most of a stream is content, in one shape: the skimmer would read
+     * just what these shortcuts do.  An "error" event goes the long way.
+     */
+
+    if (!tr_str_is(event, event_len, "error")) {
+
+        if (api == TOKENROUTE_API_OPENAI) {
+            if (tokenroute_skim_chunk(data, len, &n, &finish) == 0) {
+                usage->content_bytes += n;
+                return finish ? TOKENROUTE_EVENT_FINAL : 0;
+            }
+
+        } else if (api == TOKENROUTE_API_ANTHROPIC) {
+            n = tokenroute_skim_delta(data, len);
+
+            if (n >= 0) {
+                usage->content_bytes += n;
+                return 0;
+            }
+        }
     }
 
-    /* the struct's own arena is unused here: only its head is cleared */
-    memset(&uj, 0, offsetof(tokenroute_usage_json_t, arena));
-    uj.api = api;
-    uj.usage = usage;
-    uj.stream = 1;
+    tokenroute_skim_init(&sk, api, 1);
 
-    /* an event's parser lives on the stack */
-    tokenroute_arena_init(&arena, &af);
+    rc = tokenroute_skim_feed(&sk, data, len);
 
-    h = yajl_alloc(&tokenroute_usage_callbacks, &af, &uj);
-    if (h == NULL) {
+    if (rc == 0) {
+        rc = tokenroute_skim_finish(&sk);
+    }
+
+    tokenroute_skim_free(&sk);
+
+    if (rc != 0) {
         return -1;
     }
 
-    yajl_config(h, yajl_dont_validate_strings, 1);
+    return tokenroute_usage_skimmed(api, event, event_len, &sk, usage);
+}
 
-    st = yajl_parse(h, (const unsigned char *) data, len);
 
-    if (st == yajl_status_ok) {
-        st = yajl_complete_parse(h);
-    }
-
-    yajl_free(h);
-
-    if (st != yajl_status_ok) {
-        return -1;
-    }
+int
+tokenroute_usage_skimmed(int api, const char *event, size_t event_len,
+    const tokenroute_skim_t *sk, tokenroute_usage_t *usage)
+{
+    int  flags;
 
     flags = 0;
 
-    if (uj.error || tr_str_is(event, event_len, "error")) {
+    if (sk->error || tr_str_is(event, event_len, "error")) {
         flags |= TOKENROUTE_EVENT_ERROR;
     }
 
     if (api == TOKENROUTE_API_OPENAI) {
 
-        if (uj.usage_object) {
-            tokenroute_usage_apply(&uj, 0);
+        if (sk->usage_object) {
+            tokenroute_usage_apply(sk, api, usage, 0);
 
-            if (uj.choices_array && uj.choices == 0) {
+            if (sk->choices_array && sk->choices == 0) {
                 flags |= TOKENROUTE_EVENT_USAGE_ONLY;
             }
         }
 
-        if (uj.finish) {
+        if (sk->finish) {
             flags |= TOKENROUTE_EVENT_FINAL;
         }
 
-        usage->content_bytes += uj.content_bytes;
+        usage->content_bytes += sk->content_bytes;
 
     } else if (api == TOKENROUTE_API_ANTHROPIC) {
 
-        switch (uj.type) {
+        switch (sk->type) {
 
-        case TR_TYPE_MESSAGE_START:
-            tokenroute_usage_apply(&uj, 0);
+        case TOKENROUTE_SKIM_MESSAGE_START:
+            tokenroute_usage_apply(sk, api, usage, 0);
             break;
 
-        case TR_TYPE_MESSAGE_DELTA:
+        case TOKENROUTE_SKIM_MESSAGE_DELTA:
             /* usage in message_delta is cumulative */
-            tokenroute_usage_apply(&uj, 1);
+            tokenroute_usage_apply(sk, api, usage, 1);
             break;
 
-        case TR_TYPE_BLOCK_DELTA:
-            usage->content_bytes += uj.content_bytes;
+        case TOKENROUTE_SKIM_BLOCK_DELTA:
+            usage->content_bytes += sk->content_bytes;
             break;
 
-        case TR_TYPE_MESSAGE_STOP:
+        case TOKENROUTE_SKIM_MESSAGE_STOP:
             flags |= TOKENROUTE_EVENT_FINAL;
             break;
 
-        case TR_TYPE_ERROR:
+        case TOKENROUTE_SKIM_ERROR:
             flags |= TOKENROUTE_EVENT_ERROR;
             break;
 
@@ -342,664 +273,64 @@ tokenroute_usage_estimate_output(const tokenroute_usage_t *u)
 
 
 static void
-tokenroute_usage_apply(tokenroute_usage_json_t *uj, int max)
+tokenroute_usage_apply(const tokenroute_skim_t *sk, int api,
+    tokenroute_usage_t *u, int max)
 {
-    int                  i;
-    int64_t              cached, *field[TR_TOK_N];
-    tokenroute_usage_t  *u;
+    int       i;
+    int64_t   cached, *field[TOKENROUTE_SKIM_TOKENS];
+    unsigned  seen;
 
-    u = uj->usage;
+    seen = sk->tokens_seen;
 
-    if (uj->api == TOKENROUTE_API_OPENAI) {
+    /* only a body's reader passes on the error here: events flag it */
+
+    if (sk->error && !sk->stream) {
+        u->error = 1;
+    }
+
+    if (api == TOKENROUTE_API_OPENAI) {
 
         /* prompt_tokens includes the cached tokens */
 
-        if (uj->tokens_seen & (1 << TR_TOK_INPUT)) {
-            cached = (uj->tokens_seen & (1 << TR_TOK_CACHED))
-                     ? uj->tokens[TR_TOK_CACHED] : 0;
+        if (seen & (1 << TOKENROUTE_SKIM_INPUT)) {
+            cached = (seen & (1 << TOKENROUTE_SKIM_CACHED))
+                     ? sk->tokens[TOKENROUTE_SKIM_CACHED] : 0;
 
-            u->input_tokens = (uj->tokens[TR_TOK_INPUT] > cached)
-                              ? uj->tokens[TR_TOK_INPUT] - cached : 0;
+            u->input_tokens = (sk->tokens[TOKENROUTE_SKIM_INPUT] > cached)
+                              ? sk->tokens[TOKENROUTE_SKIM_INPUT] - cached
+                              : 0;
             u->cached_tokens = cached;
             u->seen_input = 1;
         }
 
-        if (uj->tokens_seen & (1 << TR_TOK_OUTPUT)) {
-            u->output_tokens = uj->tokens[TR_TOK_OUTPUT];
+        if (seen & (1 << TOKENROUTE_SKIM_OUTPUT)) {
+            u->output_tokens = sk->tokens[TOKENROUTE_SKIM_OUTPUT];
             u->seen_output = 1;
         }
 
         return;
     }
 
-    field[TR_TOK_INPUT] = &u->input_tokens;
-    field[TR_TOK_CACHED] = &u->cached_tokens;
-    field[TR_TOK_WRITE] = &u->cache_write_tokens;
-    field[TR_TOK_OUTPUT] = &u->output_tokens;
+    field[TOKENROUTE_SKIM_INPUT] = &u->input_tokens;
+    field[TOKENROUTE_SKIM_CACHED] = &u->cached_tokens;
+    field[TOKENROUTE_SKIM_WRITE] = &u->cache_write_tokens;
+    field[TOKENROUTE_SKIM_OUTPUT] = &u->output_tokens;
 
-    for (i = 0; i < TR_TOK_N; i++) {
+    for (i = 0; i < TOKENROUTE_SKIM_TOKENS; i++) {
 
-        if (!(uj->tokens_seen & (1 << i))) {
+        if (!(seen & (1 << i))) {
             continue;
         }
 
-        if (!max || uj->tokens[i] > *field[i]) {
-            *field[i] = uj->tokens[i];
+        if (!max || sk->tokens[i] > *field[i]) {
+            *field[i] = sk->tokens[i];
         }
 
-        if (i == TR_TOK_OUTPUT) {
+        if (i == TOKENROUTE_SKIM_OUTPUT) {
             u->seen_output = 1;
 
         } else {
             u->seen_input = 1;
         }
     }
-}
-
-
-static void
-tokenroute_usage_tokens(tokenroute_usage_json_t *uj, unsigned key,
-    int64_t value)
-{
-    unsigned  i;
-
-    if (value < 0) {
-        return;
-    }
-
-    i = key - TR_KEY_TOKENS;
-
-    uj->tokens[i] = value;
-    uj->tokens_seen |= 1 << i;
-
-    if (!uj->stream) {
-        /* a body may end early: keep what was read so far */
-        tokenroute_usage_apply(uj, 0);
-    }
-}
-
-
-static void
-tokenroute_usage_error(tokenroute_usage_json_t *uj)
-{
-    uj->error = 1;
-
-    if (!uj->stream) {
-        uj->usage->error = 1;
-    }
-}
-
-
-/* every value goes through here first: returns the key it belongs to */
-
-static unsigned
-tokenroute_usage_value(tokenroute_usage_json_t *uj)
-{
-    unsigned  key;
-
-    key = uj->key;
-    uj->key = TR_KEY_NONE;
-
-    if (uj->depth > 0 && uj->depth <= TOKENROUTE_USAGE_DEPTH
-        && uj->kind[uj->depth - 1] == TR_K_CHOICES)
-    {
-        uj->choices++;
-    }
-
-    return key;
-}
-
-
-static int
-tokenroute_usage_start(tokenroute_usage_json_t *uj, int map)
-{
-    unsigned  key, kind, parent;
-
-    parent = (uj->depth > 0 && uj->depth <= TOKENROUTE_USAGE_DEPTH)
-             ? uj->kind[uj->depth - 1] : TR_K_OTHER;
-
-    key = tokenroute_usage_value(uj);
-    kind = TR_K_OTHER;
-
-    if (key == TR_KEY_ERROR) {
-        tokenroute_usage_error(uj);
-
-    } else if (map) {
-
-        switch (key) {
-
-        case TR_KEY_NONE:
-            if (uj->depth == 0) {
-                kind = TR_K_TOP;
-
-            } else if (parent == TR_K_CHOICES) {
-                kind = TR_K_CHOICE;
-
-            } else if (parent == TR_K_TOOL_CALLS) {
-                kind = TR_K_TOOL_CALL;
-            }
-
-            break;
-
-        case TR_KEY_USAGE:
-            kind = TR_K_USAGE;
-
-            if (parent == TR_K_TOP) {
-                uj->usage_object = 1;
-            }
-
-            break;
-
-        case TR_KEY_DETAILS:
-            kind = TR_K_DETAILS;
-            break;
-
-        case TR_KEY_DELTA:
-            kind = TR_K_DELTA;
-            break;
-
-        case TR_KEY_FUNCTION:
-            kind = TR_K_FUNCTION;
-            break;
-
-        case TR_KEY_MESSAGE:
-            kind = TR_K_MESSAGE;
-            break;
-
-        default:
-            break;
-        }
-
-    } else if (key == TR_KEY_CHOICES) {
-        kind = TR_K_CHOICES;
-        uj->choices_array = 1;
-
-    } else if (key == TR_KEY_TOOL_CALLS) {
-        kind = TR_K_TOOL_CALLS;
-    }
-
-    if (uj->depth < TOKENROUTE_USAGE_DEPTH) {
-        uj->kind[uj->depth] = (unsigned char) kind;
-    }
-
-    uj->depth++;
-
-    return 1;
-}
-
-
-static int
-tokenroute_usage_null(void *ctx)
-{
-    tokenroute_usage_json_t  *uj = ctx;
-
-    (void) tokenroute_usage_value(uj);
-
-    return 1;
-}
-
-
-static int
-tokenroute_usage_boolean(void *ctx, int value)
-{
-    tokenroute_usage_json_t  *uj = ctx;
-
-    if (tokenroute_usage_value(uj) == TR_KEY_ERROR && value) {
-        tokenroute_usage_error(uj);
-    }
-
-    return 1;
-}
-
-
-static int
-tokenroute_usage_integer(void *ctx, long long value)
-{
-    unsigned                  key;
-    tokenroute_usage_json_t  *uj = ctx;
-
-    key = tokenroute_usage_value(uj);
-
-    if (key >= TR_KEY_TOKENS) {
-        tokenroute_usage_tokens(uj, key, value);
-
-    } else if (key == TR_KEY_ERROR) {
-        tokenroute_usage_error(uj);
-    }
-
-    return 1;
-}
-
-
-static int
-tokenroute_usage_double(void *ctx, double value)
-{
-    unsigned                  key;
-    tokenroute_usage_json_t  *uj = ctx;
-
-    key = tokenroute_usage_value(uj);
-
-    if (key >= TR_KEY_TOKENS) {
-
-        /* "12.0" or "1e3" is a count too; a fraction is not */
-
-        if (value >= 0 && value < 9e18 && value == (double) (int64_t) value) {
-            tokenroute_usage_tokens(uj, key, (int64_t) value);
-        }
-
-    } else if (key == TR_KEY_ERROR) {
-        tokenroute_usage_error(uj);
-    }
-
-    return 1;
-}
-
-
-static int
-tokenroute_usage_string(void *ctx, const unsigned char *s, size_t len)
-{
-    tokenroute_usage_json_t  *uj = ctx;
-
-    switch (tokenroute_usage_value(uj)) {
-
-    case TR_KEY_TEXT:
-        uj->content_bytes += len;
-        break;
-
-    case TR_KEY_FINISH_REASON:
-        uj->finish = 1;
-        break;
-
-    case TR_KEY_ERROR:
-        tokenroute_usage_error(uj);
-        break;
-
-    case TR_KEY_TYPE:
-        if (tr_str_is(s, len, "content_block_delta")) {
-            uj->type = TR_TYPE_BLOCK_DELTA;
-
-        } else if (tr_str_is(s, len, "message_delta")) {
-            uj->type = TR_TYPE_MESSAGE_DELTA;
-
-        } else if (tr_str_is(s, len, "message_start")) {
-            uj->type = TR_TYPE_MESSAGE_START;
-
-        } else if (tr_str_is(s, len, "message_stop")) {
-            uj->type = TR_TYPE_MESSAGE_STOP;
-
-        } else if (tr_str_is(s, len, "error")) {
-            uj->type = TR_TYPE_ERROR;
-
-        } else {
-            uj->type = TR_TYPE_OTHER;
-        }
-
-        break;
-
-    default:
-        break;
-    }
-
-    return 1;
-}
-
-
-static int
-tokenroute_usage_start_map(void *ctx)
-{
-    return tokenroute_usage_start(ctx, 1);
-}
-
-
-static int
-tokenroute_usage_start_array(void *ctx)
-{
-    return tokenroute_usage_start(ctx, 0);
-}
-
-
-static int
-tokenroute_usage_end(void *ctx)
-{
-    tokenroute_usage_json_t  *uj = ctx;
-
-    uj->depth--;
-    uj->key = TR_KEY_NONE;
-
-    return 1;
-}
-
-
-static int
-tokenroute_usage_map_key(void *ctx, const unsigned char *key, size_t len)
-{
-    tokenroute_usage_json_t  *uj = ctx;
-
-    uj->key = TR_KEY_NONE;
-
-    if (uj->depth > 0 && uj->depth <= TOKENROUTE_USAGE_DEPTH
-        && uj->kind[uj->depth - 1] != TR_K_OTHER)
-    {
-        uj->key = tokenroute_usage_match(uj, key, len);
-    }
-
-    return 1;
-}
-
-
-/* the keys read in each container; everything else is skipped */
-
-static unsigned
-tokenroute_usage_match(tokenroute_usage_json_t *uj, const unsigned char *s,
-    size_t len)
-{
-    int  openai;
-
-    openai = (uj->api == TOKENROUTE_API_OPENAI);
-
-    switch (uj->kind[uj->depth - 1]) {
-
-    case TR_K_TOP:
-        if (tr_str_is(s, len, "usage")) {
-            return TR_KEY_USAGE;
-        }
-
-        if (tr_str_is(s, len, "error")) {
-            return TR_KEY_ERROR;
-        }
-
-        if (!uj->stream) {
-            break;
-        }
-
-        if (openai) {
-            if (tr_str_is(s, len, "choices")) {
-                return TR_KEY_CHOICES;
-            }
-
-            break;
-        }
-
-        if (tr_str_is(s, len, "type")) {
-            return TR_KEY_TYPE;
-        }
-
-        if (tr_str_is(s, len, "delta")) {
-            return TR_KEY_DELTA;
-        }
-
-        if (tr_str_is(s, len, "message")) {
-            return TR_KEY_MESSAGE;
-        }
-
-        break;
-
-    case TR_K_USAGE:
-        if (openai) {
-            if (tr_str_is(s, len, "prompt_tokens")) {
-                return TR_KEY_TOKENS + TR_TOK_INPUT;
-            }
-
-            if (tr_str_is(s, len, "completion_tokens")) {
-                return TR_KEY_TOKENS + TR_TOK_OUTPUT;
-            }
-
-            if (tr_str_is(s, len, "prompt_tokens_details")) {
-                return TR_KEY_DETAILS;
-            }
-
-            break;
-        }
-
-        if (tr_str_is(s, len, "input_tokens")) {
-            return TR_KEY_TOKENS + TR_TOK_INPUT;
-        }
-
-        if (tr_str_is(s, len, "output_tokens")) {
-            return TR_KEY_TOKENS + TR_TOK_OUTPUT;
-        }
-
-        if (tr_str_is(s, len, "cache_read_input_tokens")) {
-            return TR_KEY_TOKENS + TR_TOK_CACHED;
-        }
-
-        if (tr_str_is(s, len, "cache_creation_input_tokens")) {
-            return TR_KEY_TOKENS + TR_TOK_WRITE;
-        }
-
-        break;
-
-    case TR_K_DETAILS:
-        if (tr_str_is(s, len, "cached_tokens")) {
-            return TR_KEY_TOKENS + TR_TOK_CACHED;
-        }
-
-        break;
-
-    case TR_K_CHOICE:
-        if (tr_str_is(s, len, "delta")) {
-            return TR_KEY_DELTA;
-        }
-
-        if (tr_str_is(s, len, "finish_reason")) {
-            return TR_KEY_FINISH_REASON;
-        }
-
-        break;
-
-    case TR_K_DELTA:
-        if (openai) {
-            if (tr_str_is(s, len, "content")
-                || tr_str_is(s, len, "reasoning_content"))
-            {
-                return TR_KEY_TEXT;
-            }
-
-            if (tr_str_is(s, len, "tool_calls")) {
-                return TR_KEY_TOOL_CALLS;
-            }
-
-            break;
-        }
-
-        if (tr_str_is(s, len, "text")
-            || tr_str_is(s, len, "partial_json")
-            || tr_str_is(s, len, "thinking"))
-        {
-            return TR_KEY_TEXT;
-        }
-
-        break;
-
-    case TR_K_TOOL_CALL:
-        if (tr_str_is(s, len, "function")) {
-            return TR_KEY_FUNCTION;
-        }
-
-        break;
-
-    case TR_K_FUNCTION:
-        if (tr_str_is(s, len, "arguments")) {
-            return TR_KEY_TEXT;
-        }
-
-        break;
-
-    case TR_K_MESSAGE:
-        if (tr_str_is(s, len, "usage")) {
-            return TR_KEY_USAGE;
-        }
-
-        break;
-
-    default:
-        break;
-    }
-
-    return TR_KEY_NONE;
-}
-
-
-
-
-#define TR_AN_DELTA  "{\"type\":\"content_block_delta\",\"index\":"
-#define TR_AN_TEXT   ",\"delta\":{\"type\":\"text_delta\",\"text\":\""
-#define TR_AN_JSON                                                            \
-    ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\""
-
-
-/*
- * The fast path for what most of a stream is: content deltas.  Such an
- * event carries no usage, no error and no end, and needs only the length
- * of its generated text, which is measured in place.  Whatever is not
- * clearly such a delta (escapes, "usage" with a value, an error, a
- * finish_reason, another event type) goes to the parser: returns -2.
- */
-
-static int
-tokenroute_usage_delta(int api, const char *event, size_t event_len,
-    const char *data, size_t len, tokenroute_usage_t *usage)
-{
-    size_t       n;
-    int64_t      bytes;
-    unsigned     choices;
-    const char  *last, *p, *s, *v;
-
-    last = data + len;
-
-    if (memchr(data, '\\', len) != NULL) {
-        return -2;
-    }
-
-    if (api == TOKENROUTE_API_ANTHROPIC) {
-
-        if (event_len == 4 && memcmp(event, "ping", 4) == 0) {
-            return 0;
-        }
-
-        /* exactly the shape Anthropic sends, or the parser decides */
-
-        if (!(event_len == 19 && memcmp(event, "content_block_delta", 19) == 0)
-            || len < sizeof(TR_AN_DELTA) - 1 + 3
-            || memcmp(data, TR_AN_DELTA, sizeof(TR_AN_DELTA) - 1) != 0
-            || memcmp(last - 3, "\"}}", 3) != 0)
-        {
-            return -2;
-        }
-
-        for (p = data + sizeof(TR_AN_DELTA) - 1;
-             p < last && *p >= '0' && *p <= '9';
-             p++)
-        {
-            /* void */
-        }
-
-        n = (size_t) (last - p);
-
-        if (n > sizeof(TR_AN_TEXT) - 1
-            && memcmp(p, TR_AN_TEXT, sizeof(TR_AN_TEXT) - 1) == 0)
-        {
-            p += sizeof(TR_AN_TEXT) - 1;
-
-        } else if (n > sizeof(TR_AN_JSON) - 1
-                   && memcmp(p, TR_AN_JSON, sizeof(TR_AN_JSON) - 1) == 0)
-        {
-            p += sizeof(TR_AN_JSON) - 1;
-
-        } else {
-            return -2;
-        }
-
-        if (p > last - 3) {
-            return -2;
-        }
-
-        /* the value ends at the closing "}} and holds no other quote */
-
-        if (memchr(p, '"', last - 3 - p) != NULL) {
-            return -2;
-        }
-
-        usage->content_bytes += last - 3 - p;
-
-        return 0;
-    }
-
-    /*
-     * OpenAI: one pass over the strings, which pair up (no escapes).
-     * "usage" may only be null here, "finish_reason" only null.
-     */
-
-    choices = 0;
-    bytes = 0;
-
-    for (p = data; p < last; /* void */) {
-
-        p = memchr(p, '"', last - p);
-        if (p == NULL) {
-            break;
-        }
-
-        s = ++p;
-
-        p = memchr(p, '"', last - p);
-        if (p == NULL) {
-            return -2;
-        }
-
-        n = p++ - s;
-
-        if (p == last || *p != ':') {
-            /* a string value */
-            continue;
-        }
-
-        /* a key: look at its value */
-
-        for (v = p + 1; v < last && *v == ' '; v++) {
-            /* void */
-        }
-
-        if (v == last) {
-            return -2;
-        }
-
-        if (tr_str_is(s, n, "usage") || tr_str_is(s, n, "finish_reason")) {
-            if (*v != 'n') {
-                return -2;
-            }
-
-        } else if (tr_str_is(s, n, "error")) {
-            return -2;
-
-        } else if (tr_str_is(s, n, "choices")) {
-            if (*v != '[' || (v + 1 < last && v[1] == ']')) {
-                return -2;
-            }
-
-            choices = 1;
-
-        } else if (*v == '"'
-                   && (tr_str_is(s, n, "content")
-                       || tr_str_is(s, n, "reasoning_content")
-                       || tr_str_is(s, n, "arguments")))
-        {
-            s = v + 1;
-
-            p = memchr(s, '"', last - s);
-            if (p == NULL) {
-                return -2;
-            }
-
-            bytes += p++ - s;
-        }
-    }
-
-    if (!choices) {
-        return -2;
-    }
-
-    usage->content_bytes += bytes;
-
-    return 0;
 }

@@ -3,9 +3,9 @@
  * Copyright (C) tokenroute authors
  *
  * Token usage read from provider responses (OpenAI Chat Completions and
- * Anthropic Messages): a non-streamed JSON body fed to yajl's callback
- * parser piece by piece, or one SSE event's data at a time; and its cost.
- * Plain C: no nginx dependency.
+ * Anthropic Messages): a non-streamed JSON body fed piece by piece, or one
+ * SSE event's data at a time, each read by the skimmer in
+ * tokenroute_skim.c; and its cost.  Plain C: no nginx dependency.
  */
 
 
@@ -16,9 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <yajl/yajl_parse.h>
-
-#include "tokenroute_arena.h"
+#include "tokenroute_skim.h"
 
 
 #define TOKENROUTE_API_OPENAI        1
@@ -31,7 +29,7 @@
 #define TOKENROUTE_EVENT_FINAL       0x08  /* message_stop, finish_reason */
 
 /* containers nested deeper than this are never looked into */
-#define TOKENROUTE_USAGE_DEPTH       8
+#define TOKENROUTE_USAGE_DEPTH       TOKENROUTE_SKIM_DEPTH
 
 
 typedef struct {
@@ -50,39 +48,23 @@ typedef struct tokenroute_usage_json_s  tokenroute_usage_json_t;
 
 /* the fields are private; the struct is public so callers can embed it */
 struct tokenroute_usage_json_s {
-    yajl_handle           handle;
     tokenroute_usage_t   *usage;
-
-    int64_t               tokens[4];
-    int64_t               content_bytes;
-
     int                   api;
-    unsigned              depth;
-    unsigned              key;
-    unsigned              type;
-    unsigned              tokens_seen;
-    unsigned              choices;
-
-    unsigned              stream:1;
-    unsigned              usage_object:1;
-    unsigned              choices_array:1;
-    unsigned              finish:1;
-    unsigned              error:1;
     unsigned              failed:1;
 
-    unsigned char         kind[TOKENROUTE_USAGE_DEPTH];
-
-    tokenroute_arena_t    arena;
+    /* last: its number buffer needs no clearing */
+    tokenroute_skim_t     skim;
 };
 
 
 /*
  * A non-streamed response body, read into *usage (which the caller
- * zeroes).  init returns 0, or -1 if out of memory.  feed takes the body
- * in pieces split anywhere and returns 0, or -1 once the body is not valid
- * JSON (stop feeding; *usage keeps what was read before).  finish returns
- * -1 if the body ended early.  Only the top-level "usage" object and a
- * top-level "error" that is neither null nor false are read.
+ * zeroes).  init returns 0: it allocates nothing, but callers keep the
+ * check for -1.  feed takes the body in pieces split anywhere and returns
+ * 0, or -1 once the body is not valid JSON (stop feeding; *usage keeps
+ * what was read before).  finish returns -1 if the body ended early.  Only
+ * the top-level "usage" object and a top-level "error" that is neither
+ * null nor false are read.  free releases what very deep nesting took.
  */
 int tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int api,
     tokenroute_usage_t *usage);
@@ -94,11 +76,20 @@ void tokenroute_usage_json_free(tokenroute_usage_json_t *uj);
 /*
  * One SSE event (as delivered by tokenroute_sse_feed()) of a streamed
  * response: updates *usage and returns TOKENROUTE_EVENT_* flags, or -1
- * (*usage unchanged) if data is not JSON.  No heap allocation for events
- * of up to a few kilobytes.
+ * (*usage unchanged) if data is not JSON.  No heap allocation unless
+ * nesting is deeper than TOKENROUTE_SKIM_STACK.
  */
 int tokenroute_usage_event(int api, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage);
+
+/*
+ * The end of tokenroute_usage_event(), for an event's data that went
+ * through a skimmer (stream 1) of the caller's, fed and finished without
+ * error: the same flags and the same update of *usage.  For data in
+ * pieces, and for tests.
+ */
+int tokenroute_usage_skimmed(int api, const char *event, size_t event_len,
+    const tokenroute_skim_t *sk, tokenroute_usage_t *usage);
 
 /*
  * Prices are nano-USD per million tokens; cache writes cost 1.25 times the

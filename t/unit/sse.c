@@ -187,6 +187,35 @@ static sse_case_t  cases[] = {
       "{}[{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}]\n"
       "{}[[DONE]]\n" },
 
+    /* lines taken whole when their LF is in the buffer */
+
+    { "data and event lines, with and without a space",
+      "event:a\ndata:x\ndata:  y\ndata:\nevent: b\n\n", 1024,
+      "{b}[x\n y\n]\n" },
+
+    { "a CR after a whole line, in the same buffer",
+      "data: a\ndata: b\rdata: c\r\n\r\nevent: e\r\n\n", 1024,
+      "{}[a\nb\nc]\n" },
+
+    { "a CR inside what would be one line",
+      "data: a\rb\n\n", 1024, "{}[a]\n" },
+
+    { "an event name longer than 64 bytes, whole",
+      "event: 0123456789012345678901234567890123456789"
+      "0123456789012345678901234567890123456789\ndata: x\n\n", 1024,
+      "{0123456789012345678901234567890123456789012345678901234567890123}"
+      "[x]\n" },
+
+    { "an empty event name, whole", "event: a\nevent:\ndata: x\n\n", 1024,
+      "{}[x]\n" },
+
+    { "whole lines truncated", "data: 0123\ndata: 4567\n\ndata: ok\n\n", 6,
+      "{}[0123\n4]!\n{}[ok]\n" },
+
+    { "data: and event: only at the start of a line",
+      "xdata: a\n data: b\nevent:: c\ndata: d\n\n", 1024,
+      "{: c}[d]\n" },
+
     { NULL, NULL, 0, NULL }
 };
 

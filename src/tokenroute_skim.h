@@ -1,0 +1,148 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * A JSON skimmer for token usage: fed a response body, or one SSE event's
+ * data, in pieces split anywhere, it accepts exactly what yajl (with
+ * yajl_dont_validate_strings) accepts, and picks out on the way only what
+ * tokenroute_usage.c needs: token counts, an error, the end of a stream,
+ * the length of generated text.  Strings are skipped 16 bytes at a time;
+ * nothing is allocated unless nesting is deeper than
+ * TOKENROUTE_SKIM_STACK.  Plain C: no nginx dependency.
+ */
+
+
+#ifndef _TOKENROUTE_SKIM_H_INCLUDED_
+#define _TOKENROUTE_SKIM_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* tokens[] indices, in tokenroute_usage_t order */
+#define TOKENROUTE_SKIM_INPUT           0
+#define TOKENROUTE_SKIM_CACHED          1
+#define TOKENROUTE_SKIM_WRITE           2
+#define TOKENROUTE_SKIM_OUTPUT          3
+#define TOKENROUTE_SKIM_TOKENS          4
+
+/* Anthropic event types (type) */
+#define TOKENROUTE_SKIM_OTHER           0
+#define TOKENROUTE_SKIM_MESSAGE_START   1
+#define TOKENROUTE_SKIM_MESSAGE_DELTA   2
+#define TOKENROUTE_SKIM_BLOCK_DELTA     3
+#define TOKENROUTE_SKIM_MESSAGE_STOP    4
+#define TOKENROUTE_SKIM_ERROR           5
+
+/* containers nested deeper than this are never looked into */
+#define TOKENROUTE_SKIM_DEPTH           8
+
+/* levels of nesting tracked in the struct; more go to the heap */
+#define TOKENROUTE_SKIM_STACK           1024
+
+/*
+ * Significant digits of a number kept for strtod(): no rounding boundary
+ * of a double has more than 767, so the result is the one the whole
+ * number gives.
+ */
+#define TOKENROUTE_SKIM_DIGITS          800
+
+/* decoded bytes of a key or of an event type kept for matching */
+#define TOKENROUTE_SKIM_STR             32
+
+
+/* the struct is public so callers can embed it (or keep it on the stack) */
+
+typedef struct {
+    /* what was found */
+    int64_t          tokens[TOKENROUTE_SKIM_TOKENS];
+    int64_t          content_bytes;    /* generated text, decoded */
+    unsigned         tokens_seen;      /* 1 << index, per tokens[] */
+    unsigned         choices;          /* elements of "choices" */
+    unsigned         type;
+
+    unsigned         usage_object:1;   /* a top-level "usage" object */
+    unsigned         choices_array:1;  /* a top-level "choices" array */
+    unsigned         finish:1;         /* a "finish_reason" string */
+    unsigned         error:1;
+
+    /* the fields below are private */
+
+    int              api;
+    unsigned         stream:1;
+    unsigned         top_kind;
+
+    unsigned         state;
+    unsigned         key;              /* the key the next value has */
+    unsigned         val_key;          /* ... the value being read has */
+
+    /* per level of nesting: 1 for an object, | what it is for us << 1 */
+    size_t           depth;
+    size_t           levels;           /* in stack, or in heap if any */
+    unsigned char   *heap;
+    unsigned         top;              /* the innermost level's */
+
+    /* a string in progress */
+    unsigned         str_role;
+    unsigned         str_mode;
+    unsigned         str_split:1;
+    unsigned         hex_n;
+    unsigned         hex;
+    unsigned         high;             /* a high surrogate, or 0 */
+    size_t           str_len;
+    unsigned char    str[TOKENROUTE_SKIM_STR];
+
+    /* a literal or a number in progress */
+    const char      *lit;
+    unsigned         num_state;
+    unsigned         num_neg:1;
+    unsigned         num_double:1;
+    unsigned         exp_neg:1;
+    unsigned         sticky:1;
+    unsigned         int_digits;       /* up to 20 */
+    uint64_t         mag;              /* the integer part, while short */
+    int64_t          exp;
+    int64_t          dig_exp;
+    size_t           dig_n;
+    char             dig[TOKENROUTE_SKIM_DIGITS + 24];
+
+    unsigned char    stack[TOKENROUTE_SKIM_STACK];
+} tokenroute_skim_t;
+
+
+/*
+ * api is TOKENROUTE_API_OPENAI or TOKENROUTE_API_ANTHROPIC; stream is 1
+ * for an SSE event's data (everything is looked for) and 0 for a whole
+ * response body (only the top-level "usage" and "error").
+ */
+void tokenroute_skim_init(tokenroute_skim_t *sk, int api, int stream);
+
+/*
+ * feed returns 0, or -1 once the text is not JSON (and on every later
+ * call); what was found before stays.  finish returns -1 if the text
+ * ended early.  free releases what nesting deeper than
+ * TOKENROUTE_SKIM_STACK took: it is called after init in any case.
+ */
+int tokenroute_skim_feed(tokenroute_skim_t *sk, const char *p, size_t len);
+int tokenroute_skim_finish(tokenroute_skim_t *sk);
+void tokenroute_skim_free(tokenroute_skim_t *sk);
+
+/*
+ * Shortcuts for what most of a stream is, the skimmer's result without
+ * its state.  An Anthropic content_block_delta in the exact shape
+ * Anthropic sends: returns the length of its text, or -1 if data is
+ * anything else.
+ */
+int64_t tokenroute_skim_delta(const char *data, size_t len);
+
+/*
+ * An OpenAI content chunk as OpenAI sends it: returns 0 and sets *bytes
+ * (the length of its content) and *finish (a finish_reason string), or
+ * returns -1 if data is anything else.
+ */
+int tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
+    int *finish);
+
+
+#endif /* _TOKENROUTE_SKIM_H_INCLUDED_ */

@@ -1,0 +1,360 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Most of a stream is content, in one shape per provider: such events
+ * are read here without the skimmer's state, in one pass.  What these
+ * take, the skimmer would read to the same result; anything else returns
+ * -1 and is skimmed.
+ */
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tokenroute_skim_int.h"
+
+
+#define TR_DELTA_HEAD      "{\"type\":\"content_block_delta\",\"index\":"
+#define TR_DELTA_TEXT      ",\"delta\":{\"type\":\"text_delta\",\"text\":\""
+#define TR_DELTA_JSON                                                         \
+    ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\""
+#define TR_DELTA_THINKING                                                     \
+    ",\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\""
+
+#define tr_starts(p, last, lit)                                               \
+    ((size_t) ((last) - (p)) >= sizeof(lit) - 1                               \
+     && memcmp(p, lit, sizeof(lit) - 1) == 0)
+
+
+static const u_char_t *tokenroute_skim_choices(const u_char_t *p,
+    const u_char_t *last, const u_char_t *start, int64_t *bytes, int *finish);
+static const u_char_t *tokenroute_skim_delta_object(const u_char_t *p,
+    const u_char_t *last, const u_char_t *start, int64_t *bytes);
+static const u_char_t *tokenroute_skim_member(const u_char_t *p,
+    const u_char_t *last, const u_char_t *start);
+static const u_char_t *tokenroute_skim_plain(const u_char_t *p,
+    const u_char_t *last, const u_char_t *start);
+
+
+/*
+ * Anthropic's commonest event in exactly the shape it sends: an index
+ * without leading zeros, a text without escapes or control bytes.
+ */
+
+int64_t
+tokenroute_skim_delta(const char *data, size_t len)
+{
+    size_t           n;
+    const u_char_t  *p, *q, *last;
+
+    p = (const u_char_t *) data;
+    last = p + len;
+
+    if (len < sizeof(TR_DELTA_HEAD) - 1 + 4
+        || memcmp(p, TR_DELTA_HEAD, sizeof(TR_DELTA_HEAD) - 1) != 0
+        || memcmp(last - 3, "\"}}", 3) != 0)
+    {
+        return -1;
+    }
+
+    p += sizeof(TR_DELTA_HEAD) - 1;
+
+    /* up to 18 digits: more go to the skimmer, which checks overflow */
+
+    if (*p == '0') {
+        p++;
+
+    } else {
+        for (n = 0; p < last && (unsigned) (*p - '0') <= 9 && n < 18; n++) {
+            p++;
+        }
+
+        if (n == 0) {
+            return -1;
+        }
+    }
+
+    if (tr_starts(p, last, TR_DELTA_TEXT)) {
+        p += sizeof(TR_DELTA_TEXT) - 1;
+
+    } else if (tr_starts(p, last, TR_DELTA_JSON)) {
+        p += sizeof(TR_DELTA_JSON) - 1;
+
+    } else if (tr_starts(p, last, TR_DELTA_THINKING)) {
+        p += sizeof(TR_DELTA_THINKING) - 1;
+
+    } else {
+        return -1;
+    }
+
+    /* the first quote, backslash or control byte must end the text */
+
+    if (p > last - 3) {
+        return -1;
+    }
+
+    q = tokenroute_skim_scan(p, last, (const u_char_t *) data);
+
+    return (q == last - 3) ? q - p : -1;
+}
+
+
+/*
+ * OpenAI's commonest event, a content chunk, compact as OpenAI sends it:
+ * top-level members with plain values, "usage": null, and "choices" with
+ * one object of plain values and a "delta" of plain values.  Plain: a
+ * string without escapes or control bytes, an integer of up to 18 digits,
+ * a literal.  The skimmer would read such a chunk to the same content
+ * length and finish_reason; anything else (whitespace, an escape, a usage
+ * or an error, tool calls, a second choice...) returns -1 and is skimmed.
+ */
+
+int
+tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
+    int *finish)
+{
+    size_t           n;
+    const u_char_t  *p, *k, *last, *start;
+
+    start = (const u_char_t *) data;
+    last = start + len;
+    p = start;
+
+    *bytes = 0;
+    *finish = 0;
+
+    if (len < 2 || *p++ != '{') {
+        return -1;
+    }
+
+    for ( ;; ) {
+        k = p + 1;
+        p = tokenroute_skim_member(p, last, start);
+
+        if (p == NULL) {
+            return -1;
+        }
+
+        n = p - 2 - k;
+
+        if (n == 7 && memcmp(k, "choices", 7) == 0) {
+            p = tokenroute_skim_choices(p, last, start, bytes, finish);
+
+        } else if (n == 5 && memcmp(k, "usage", 5) == 0) {
+            p = (last - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
+
+        } else if (n == 5 && memcmp(k, "error", 5) == 0) {
+            return -1;
+
+        } else {
+            p = tokenroute_skim_plain(p, last, start);
+        }
+
+        if (p == NULL || p == last) {
+            return -1;
+        }
+
+        if (*p++ != ',') {
+            break;
+        }
+    }
+
+    return (p[-1] == '}' && p == last) ? 0 : -1;
+}
+
+
+/* a choice, "[{...}]", with its delta and its finish_reason */
+
+static const u_char_t *
+tokenroute_skim_choices(const u_char_t *p, const u_char_t *last,
+    const u_char_t *start, int64_t *bytes, int *finish)
+{
+    size_t           n;
+    const u_char_t  *k;
+
+    if (last - p < 2 || p[0] != '[' || p[1] != '{') {
+        return NULL;
+    }
+
+    p += 2;
+
+    for ( ;; ) {
+        k = p + 1;
+        p = tokenroute_skim_member(p, last, start);
+
+        if (p == NULL) {
+            return NULL;
+        }
+
+        n = p - 2 - k;
+
+        if (n == 5 && memcmp(k, "delta", 5) == 0) {
+            p = tokenroute_skim_delta_object(p, last, start, bytes);
+
+        } else if (n == 13 && memcmp(k, "finish_reason", 13) == 0) {
+            *finish |= (*p == '"');
+            p = tokenroute_skim_plain(p, last, start);
+
+        } else {
+            p = tokenroute_skim_plain(p, last, start);
+        }
+
+        if (p == NULL || p == last) {
+            return NULL;
+        }
+
+        if (*p++ != ',') {
+            break;
+        }
+    }
+
+    if (p[-1] != '}' || p == last || *p != ']') {
+        return NULL;
+    }
+
+    return p + 1;
+}
+
+
+static const u_char_t *
+tokenroute_skim_delta_object(const u_char_t *p, const u_char_t *last,
+    const u_char_t *start, int64_t *bytes)
+{
+    size_t           n;
+    const u_char_t  *k, *v;
+
+    if (last - p < 2 || *p != '{') {
+        return NULL;
+    }
+
+    if (*++p == '}') {
+        return p + 1;
+    }
+
+    for ( ;; ) {
+        k = p + 1;
+        p = tokenroute_skim_member(p, last, start);
+
+        if (p == NULL) {
+            return NULL;
+        }
+
+        n = p - 2 - k;
+
+        if ((n == 7 && memcmp(k, "content", 7) == 0)
+            || (n == 17 && memcmp(k, "reasoning_content", 17) == 0))
+        {
+            v = p;
+            p = tokenroute_skim_plain(p, last, start);
+
+            if (p != NULL && *v == '"') {
+                *bytes += p - v - 2;
+            }
+
+        } else if (n == 10 && memcmp(k, "tool_calls", 10) == 0) {
+            return NULL;
+
+        } else {
+            p = tokenroute_skim_plain(p, last, start);
+        }
+
+        if (p == NULL || p == last) {
+            return NULL;
+        }
+
+        if (*p++ != ',') {
+            break;
+        }
+    }
+
+    return (p[-1] == '}') ? p : NULL;
+}
+
+
+/* a plain key and its colon: returns where the value starts */
+
+static const u_char_t *
+tokenroute_skim_member(const u_char_t *p, const u_char_t *last,
+    const u_char_t *start)
+{
+    const u_char_t  *q;
+
+    if (p == last || *p != '"') {
+        return NULL;
+    }
+
+    q = tokenroute_skim_scan(p + 1, last, start);
+
+    if (last - q < 3 || q[0] != '"' || q[1] != ':') {
+        return NULL;
+    }
+
+    return q + 2;
+}
+
+
+/* a plain value: returns where it ends */
+
+static const u_char_t *
+tokenroute_skim_plain(const u_char_t *p, const u_char_t *last,
+    const u_char_t *start)
+{
+    unsigned         d;
+    const u_char_t  *q;
+
+    switch (*p) {
+
+    case '"':
+        q = tokenroute_skim_scan(p + 1, last, start);
+        return (q != last && *q == '"') ? q + 1 : NULL;
+
+    case 'n':
+        return (last - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
+
+    case 't':
+        return (last - p >= 4 && memcmp(p, "true", 4) == 0) ? p + 4 : NULL;
+
+    case 'f':
+        return (last - p >= 5 && memcmp(p, "false", 5) == 0) ? p + 5 : NULL;
+
+    default:
+        break;
+    }
+
+    q = p + (*p == '-');
+
+    if (q == last) {
+        return NULL;
+    }
+
+    if (*q == '0') {
+        q++;
+
+    } else {
+        for (p = q; q < last && (unsigned) (*q - '0') <= 9 && q - p < 18; q++)
+        {
+            /* void */
+        }
+
+        if (q == p) {
+            return NULL;
+        }
+    }
+
+    /* what ends the integer must be there, and not make it longer */
+
+    if (q == last) {
+        return NULL;
+    }
+
+    d = *q;
+
+    if (d - '0' <= 9 || d == '.' || (d | 0x20) == 'e') {
+        return NULL;
+    }
+
+    return q;
+}
+

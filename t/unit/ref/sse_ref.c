@@ -1,0 +1,441 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The SSE splitter as it was before its whole-line fast path
+ * (src/tokenroute_sse.c), renamed and static, for t/unit/usage_diff.c
+ * only, which includes this file: both must split any stream alike.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenroute_sse.h"
+
+
+#define REF_SSE_LF           '\n'
+#define REF_SSE_CR           '\r'
+
+#define REF_SSE_FIELD_OTHER  0
+#define REF_SSE_FIELD_DATA   1
+#define REF_SSE_FIELD_EVENT  2
+
+/* sse->bom counts the BOM bytes matched; this ends the check */
+#define REF_SSE_BOM_DONE     3
+
+
+static int ref_sse_init(tokenroute_sse_t *sse, size_t max_data,
+    tokenroute_sse_event_pt handler, void *ctx);
+static int ref_sse_feed(tokenroute_sse_t *sse, const char *p, size_t len);
+static size_t ref_sse_pending(tokenroute_sse_t *sse);
+static void ref_sse_free(tokenroute_sse_t *sse);
+static int ref_sse_parse(tokenroute_sse_t *sse, const char *p,
+    size_t len);
+static const char *ref_sse_eol(const char *p, const char *last);
+static int ref_sse_field(tokenroute_sse_t *sse);
+static int ref_sse_append(tokenroute_sse_t *sse, const char *p,
+    size_t n);
+static int ref_sse_dispatch(tokenroute_sse_t *sse);
+
+
+static const char  ref_sse_bom[] = "\xEF\xBB\xBF";
+
+
+static int
+ref_sse_init(tokenroute_sse_t *sse, size_t max_data,
+    tokenroute_sse_event_pt handler, void *ctx)
+{
+    size_t  size;
+
+    memset(sse, 0, sizeof(tokenroute_sse_t));
+
+    /* keeps max_data + 1 and the doubling in ref_sse_append() exact */
+    if (max_data > SIZE_MAX / 4) {
+        max_data = SIZE_MAX / 4;
+    }
+
+    size = TOKENROUTE_SSE_INIT_SIZE;
+
+    if (size > max_data + 1) {
+        size = max_data + 1;
+    }
+
+    sse->data = malloc(size);
+    if (sse->data == NULL) {
+        return -1;
+    }
+
+    sse->data_size = size;
+    sse->max_data = max_data;
+    sse->handler = handler;
+    sse->ctx = ctx;
+
+    return 0;
+}
+
+
+static int
+ref_sse_feed(tokenroute_sse_t *sse, const char *p, size_t len)
+{
+    unsigned  n;
+
+    if (sse->failed) {
+        return -1;
+    }
+
+    if (sse->bom != REF_SSE_BOM_DONE) {
+
+        while (len > 0 && *p == ref_sse_bom[sse->bom]) {
+            p++;
+            len--;
+
+            if (++sse->bom == REF_SSE_BOM_DONE) {
+                break;
+            }
+        }
+
+        if (sse->bom != REF_SSE_BOM_DONE) {
+
+            if (len == 0) {
+                /* a BOM may yet complete */
+                return 0;
+            }
+
+            /* not a BOM after all: the bytes matched so far are text */
+
+            n = sse->bom;
+            sse->bom = REF_SSE_BOM_DONE;
+
+            if (n > 0 && ref_sse_parse(sse, ref_sse_bom, n) != 0)
+            {
+                return -1;
+            }
+        }
+    }
+
+    return ref_sse_parse(sse, p, len);
+}
+
+
+static size_t
+ref_sse_pending(tokenroute_sse_t *sse)
+{
+    return sse->pending;
+}
+
+
+static void
+ref_sse_free(tokenroute_sse_t *sse)
+{
+    free(sse->data);
+
+    sse->data = NULL;
+    sse->data_size = 0;
+    sse->data_len = 0;
+}
+
+
+static int
+ref_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
+{
+    char         ch;
+    size_t       n;
+    const char  *pos, *last, *start, *q;
+    enum {
+        sw_start = 0,
+        sw_cr,
+        sw_blank_cr,
+        sw_comment,
+        sw_field,
+        sw_value_start,
+        sw_value
+    } state;
+
+    state = sse->state;
+
+    last = p + len;
+
+    /* the bytes from start to pos belong to the event in progress */
+    start = p;
+
+    for (pos = p; pos < last; pos++) {
+        ch = *pos;
+
+        switch (state) {
+
+        /* a CR ended the previous line: a LF right after it is part of it */
+
+        case sw_blank_cr:
+            if (ch == REF_SSE_LF) {
+                start = pos + 1;
+                state = sw_start;
+                break;
+            }
+
+            /* fall through */
+
+        case sw_cr:
+            state = sw_start;
+
+            if (ch == REF_SSE_LF) {
+                break;
+            }
+
+            /* fall through */
+
+        case sw_start:
+
+            switch (ch) {
+
+            case REF_SSE_LF:
+            case REF_SSE_CR:
+
+                /* a blank line ends the event */
+
+                state = (ch == REF_SSE_CR) ? sw_blank_cr : sw_start;
+
+                sse->pending = 0;
+                start = pos + 1;
+
+                if (ref_sse_dispatch(sse) != 0) {
+                    sse->state = state;
+                    return -1;
+                }
+
+                break;
+
+            case ':':
+                state = sw_comment;
+                break;
+
+            default:
+                sse->name[0] = ch;
+                sse->field_len = 1;
+                state = sw_field;
+                break;
+            }
+
+            break;
+
+        case sw_comment:
+            q = ref_sse_eol(pos, last);
+
+            if (q == last) {
+                pos = last - 1;
+                break;
+            }
+
+            pos = q;
+            state = (*q == REF_SSE_CR) ? sw_cr : sw_start;
+            break;
+
+        case sw_field:
+
+            switch (ch) {
+
+            case ':':
+                if (ref_sse_field(sse) != 0) {
+                    goto failed;
+                }
+
+                state = sw_value_start;
+                break;
+
+            case REF_SSE_LF:
+            case REF_SSE_CR:
+
+                /* a line without a colon is a field with an empty value */
+
+                if (ref_sse_field(sse) != 0) {
+                    goto failed;
+                }
+
+                state = (ch == REF_SSE_CR) ? sw_cr : sw_start;
+                break;
+
+            default:
+                if (sse->field_len < sizeof(sse->name)) {
+                    sse->name[sse->field_len++] = ch;
+                }
+
+                break;
+            }
+
+            break;
+
+        case sw_value_start:
+            state = sw_value;
+
+            if (ch == ' ') {
+                break;
+            }
+
+            /* fall through */
+
+        case sw_value:
+            q = ref_sse_eol(pos, last);
+
+            if (q != pos) {
+
+                if (sse->field == REF_SSE_FIELD_DATA) {
+                    if (ref_sse_append(sse, pos, q - pos) != 0) {
+                        goto failed;
+                    }
+
+                } else if (sse->field == REF_SSE_FIELD_EVENT) {
+                    n = q - pos;
+
+                    if (n > TOKENROUTE_SSE_EVENT_LEN - sse->event_len) {
+                        n = TOKENROUTE_SSE_EVENT_LEN - sse->event_len;
+                    }
+
+                    memcpy(sse->event + sse->event_len, pos, n);
+                    sse->event_len += n;
+                }
+            }
+
+            if (q == last) {
+                pos = last - 1;
+                break;
+            }
+
+            pos = q;
+            state = (*q == REF_SSE_CR) ? sw_cr : sw_start;
+            break;
+        }
+    }
+
+    sse->pending += last - start;
+    sse->state = state;
+
+    return 0;
+
+failed:
+
+    sse->failed = 1;
+    sse->state = state;
+
+    return -1;
+}
+
+
+/*
+ * Finds the first CR or LF in p..last, or returns last: memchr() scans a
+ * word or a vector at a time, and most values have no CR at all.
+ */
+
+static const char *
+ref_sse_eol(const char *p, const char *last)
+{
+    const char  *lf, *cr;
+
+    lf = memchr(p, REF_SSE_LF, last - p);
+    if (lf == NULL) {
+        lf = last;
+    }
+
+    cr = memchr(p, REF_SSE_CR, lf - p);
+
+    return (cr != NULL) ? cr : lf;
+}
+
+
+static int
+ref_sse_field(tokenroute_sse_t *sse)
+{
+    if (sse->field_len == 4 && memcmp(sse->name, "data", 4) == 0) {
+        sse->field = REF_SSE_FIELD_DATA;
+
+        if (sse->has_data) {
+            return ref_sse_append(sse, "\n", 1);
+        }
+
+        sse->has_data = 1;
+
+    } else if (sse->field_len == 5 && memcmp(sse->name, "event", 5) == 0) {
+        sse->field = REF_SSE_FIELD_EVENT;
+        sse->event_len = 0;
+
+    } else {
+        /* "id", "retry" and unknown fields are ignored */
+        sse->field = REF_SSE_FIELD_OTHER;
+    }
+
+    return 0;
+}
+
+
+static int
+ref_sse_append(tokenroute_sse_t *sse, const char *p, size_t n)
+{
+    char    *data;
+    size_t   size;
+
+    if (n > sse->max_data - sse->data_len) {
+        n = sse->max_data - sse->data_len;
+        sse->truncated = 1;
+
+        if (n == 0) {
+            return 0;
+        }
+    }
+
+    if (sse->data_len + n >= sse->data_size) {
+        size = sse->data_size * 2;
+
+        while (size <= sse->data_len + n) {
+            size *= 2;
+        }
+
+        if (size > sse->max_data + 1) {
+            size = sse->max_data + 1;
+        }
+
+        data = realloc(sse->data, size);
+        if (data == NULL) {
+            return -1;
+        }
+
+        sse->data = data;
+        sse->data_size = size;
+    }
+
+    memcpy(sse->data + sse->data_len, p, n);
+    sse->data_len += n;
+
+    return 0;
+}
+
+
+static int
+ref_sse_dispatch(tokenroute_sse_t *sse)
+{
+    int  rc;
+
+    rc = 0;
+
+    if (sse->has_data) {
+        sse->data[sse->data_len] = '\0';
+        sse->event[sse->event_len] = '\0';
+
+        rc = sse->handler(sse->ctx, sse->event_len ? sse->event : NULL,
+                          sse->event_len, sse->data, sse->data_len,
+                          sse->truncated);
+    }
+
+    /* the event name does not outlive its event, dispatched or not */
+
+    sse->data_len = 0;
+    sse->event_len = 0;
+    sse->has_data = 0;
+    sse->truncated = 0;
+
+    if (rc != 0) {
+        sse->failed = 1;
+        return -1;
+    }
+
+    return 0;
+}
