@@ -1,30 +1,30 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Responses, streams and errors between the two shapes, written with the
+ * JSON tree and output buffer of tokenroute_json_tree.h.
  */
 
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <yajl/yajl_parse.h>
 
 #include "tokenroute_sse.h"
 #include "tokenroute_usage.h"
 #include "tokenroute_translate_response.h"
 
 
-/* tokenroute_resp_node_t types */
-#define TR_J_NULL               0
-#define TR_J_FALSE              1
-#define TR_J_TRUE               2
-#define TR_J_NUMBER             3
-#define TR_J_STRING             4
-#define TR_J_MAP                5
-#define TR_J_ARRAY              6
+/* tokenroute_json_node_t types */
+#define TR_J_NULL               TOKENROUTE_JSON_T_NULL
+#define TR_J_FALSE              TOKENROUTE_JSON_T_FALSE
+#define TR_J_TRUE               TOKENROUTE_JSON_T_TRUE
+#define TR_J_NUMBER             TOKENROUTE_JSON_T_NUMBER
+#define TR_J_STRING             TOKENROUTE_JSON_T_STRING
+#define TR_J_MAP                TOKENROUTE_JSON_T_MAP
+#define TR_J_ARRAY              TOKENROUTE_JSON_T_ARRAY
 
 /* st->usage[] */
 #define TR_U_INPUT              0
@@ -51,7 +51,7 @@
     ((s) != NULL && (len) == sizeof(lit) - 1                                  \
      && memcmp(s, lit, sizeof(lit) - 1) == 0)
 
-#define tr_add_lit(b, lit)  tokenroute_resp_add(b, lit, sizeof(lit) - 1)
+#define tr_add_lit(b, lit)  tokenroute_json_add_lit(b, lit)
 
 
 typedef struct {
@@ -73,59 +73,27 @@ typedef struct {
 } tokenroute_resp_error_t;
 
 
-static int tokenroute_resp_reserve(tokenroute_resp_buf_t *b, size_t n);
-static void tokenroute_resp_add(tokenroute_resp_buf_t *b, const char *p,
-    size_t n);
-static void tokenroute_resp_add_int(tokenroute_resp_buf_t *b, int64_t v);
-static void tokenroute_resp_add_escaped(tokenroute_resp_buf_t *b,
-    const char *p, size_t n);
-static void tokenroute_resp_add_str(tokenroute_resp_buf_t *b, const char *p,
-    size_t n);
-static void tokenroute_resp_add_sanitized(tokenroute_resp_buf_t *b,
+static void tokenroute_resp_add_sanitized(tokenroute_json_buf_t *b,
     const char *p, size_t n);
 static size_t tokenroute_resp_secret(const char *p, size_t n, size_t i,
     const char **repl);
-static void tokenroute_resp_buf_free(tokenroute_resp_buf_t *b);
 
-static int tokenroute_resp_json_parse(tokenroute_resp_json_t *j,
-    const char *p, size_t len, yajl_alloc_funcs *af);
-static void tokenroute_resp_json_free(tokenroute_resp_json_t *j);
-static int tokenroute_resp_json_value(tokenroute_resp_json_t *j,
-    unsigned type, const char *s, size_t len);
-static int tokenroute_resp_json_null(void *ctx);
-static int tokenroute_resp_json_boolean(void *ctx, int value);
-static int tokenroute_resp_json_number(void *ctx, const char *s, size_t len);
-static int tokenroute_resp_json_string(void *ctx, const unsigned char *s,
-    size_t len);
-static int tokenroute_resp_json_start_map(void *ctx);
-static int tokenroute_resp_json_map_key(void *ctx, const unsigned char *key,
-    size_t len);
-static int tokenroute_resp_json_end(void *ctx);
-static int tokenroute_resp_json_start_array(void *ctx);
-static uint32_t tokenroute_resp_get(tokenroute_resp_json_t *j, uint32_t n,
-    const char *key);
-static int tokenroute_resp_str(tokenroute_resp_json_t *j, uint32_t n,
-    const char **s, size_t *len);
-static int64_t tokenroute_resp_int(tokenroute_resp_json_t *j, uint32_t n,
-    int64_t dflt);
-static uint32_t tokenroute_resp_choice(tokenroute_resp_json_t *j,
+static uint32_t tokenroute_resp_choice(tokenroute_json_tree_t *j,
     uint32_t n);
-static void tokenroute_resp_json_write(tokenroute_resp_buf_t *b,
-    tokenroute_resp_json_t *j, uint32_t top);
 
 static const char *tokenroute_resp_finish_reason(const char *s, size_t len);
 static const char *tokenroute_resp_stop_reason(const char *s, size_t len);
-static int tokenroute_resp_ao(tokenroute_resp_json_t *j,
-    tokenroute_resp_buf_t *b, const char *model, size_t model_len);
-static int tokenroute_resp_oa(tokenroute_resp_json_t *j,
-    tokenroute_resp_buf_t *b, const char *model, size_t model_len);
-static int tokenroute_resp_oa_tool(tokenroute_resp_json_t *j,
-    tokenroute_resp_buf_t *b, uint32_t fn, const char *id, size_t id_len,
+static int tokenroute_resp_ao(tokenroute_json_tree_t *j,
+    tokenroute_json_buf_t *b, const char *model, size_t model_len);
+static int tokenroute_resp_oa(tokenroute_json_tree_t *j,
+    tokenroute_json_buf_t *b, const char *model, size_t model_len);
+static int tokenroute_resp_oa_tool(tokenroute_json_tree_t *j,
+    tokenroute_json_buf_t *b, uint32_t fn, const char *id, size_t id_len,
     size_t i);
 
-static void tokenroute_resp_error_read(tokenroute_resp_json_t *j, uint32_t n,
+static void tokenroute_resp_error_read(tokenroute_json_tree_t *j, uint32_t n,
     tokenroute_resp_error_t *e, int *status);
-static void tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from,
+static void tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from,
     int to, int status, tokenroute_resp_error_t *e);
 static int tokenroute_resp_is_slug(const char *s, size_t len);
 static int tokenroute_resp_type_status(const char *s, size_t len);
@@ -169,21 +137,6 @@ static void *tokenroute_resp_arena_realloc(void *ctx, void *ptr, size_t size);
 static void tokenroute_resp_arena_free(void *ctx, void *ptr);
 
 
-static const yajl_callbacks  tokenroute_resp_json_callbacks = {
-    tokenroute_resp_json_null,
-    tokenroute_resp_json_boolean,
-    NULL,
-    NULL,
-    tokenroute_resp_json_number,
-    tokenroute_resp_json_string,
-    tokenroute_resp_json_start_map,
-    tokenroute_resp_json_map_key,
-    tokenroute_resp_json_end,
-    tokenroute_resp_json_start_array,
-    tokenroute_resp_json_end
-};
-
-
 /* Anthropic usage fields, in st->usage[] order */
 static const char  *tokenroute_resp_usage_keys[] = {
     "input_tokens",
@@ -193,14 +146,19 @@ static const char  *tokenroute_resp_usage_keys[] = {
 };
 
 
+/*
+ * Copyright (C) tokenroute authors
+ */
+
+
 int
 tokenroute_translate_response(int from, int to, const unsigned char *body,
     size_t len, const char *model, size_t model_len, unsigned char **out,
     size_t *out_len)
 {
     int                     rc;
-    tokenroute_resp_buf_t   b;
-    tokenroute_resp_json_t  j;
+    tokenroute_json_buf_t   b;
+    tokenroute_json_tree_t  j;
 
     if (from == to
         || (from != TOKENROUTE_API_OPENAI && from != TOKENROUTE_API_ANTHROPIC)
@@ -209,10 +167,10 @@ tokenroute_translate_response(int from, int to, const unsigned char *body,
         return -1;
     }
 
-    memset(&j, 0, sizeof(tokenroute_resp_json_t));
-    memset(&b, 0, sizeof(tokenroute_resp_buf_t));
+    memset(&j, 0, sizeof(tokenroute_json_tree_t));
+    memset(&b, 0, sizeof(tokenroute_json_buf_t));
 
-    rc = tokenroute_resp_json_parse(&j, (const char *) body, len, NULL);
+    rc = tokenroute_json_tree_parse(&j, (const char *) body, len, NULL);
 
     if (rc == 0) {
         if (from == TOKENROUTE_API_ANTHROPIC) {
@@ -223,10 +181,10 @@ tokenroute_translate_response(int from, int to, const unsigned char *body,
         }
     }
 
-    tokenroute_resp_json_free(&j);
+    tokenroute_json_tree_free(&j);
 
     if (rc == 0) {
-        tokenroute_resp_add(&b, "", 1);
+        tokenroute_json_add(&b, "", 1);
 
         if (b.failed) {
             rc = -2;
@@ -234,7 +192,7 @@ tokenroute_translate_response(int from, int to, const unsigned char *body,
     }
 
     if (rc != 0) {
-        tokenroute_resp_buf_free(&b);
+        tokenroute_json_buf_free(&b);
         return rc;
     }
 
@@ -252,18 +210,18 @@ tokenroute_translate_error(int from, int to, int status,
 {
     int                      rc, code;
     uint32_t                 root, n;
-    tokenroute_resp_buf_t    b;
-    tokenroute_resp_json_t   j;
+    tokenroute_json_buf_t    b;
+    tokenroute_json_tree_t   j;
     tokenroute_resp_error_t  e;
 
-    memset(&j, 0, sizeof(tokenroute_resp_json_t));
-    memset(&b, 0, sizeof(tokenroute_resp_buf_t));
+    memset(&j, 0, sizeof(tokenroute_json_tree_t));
+    memset(&b, 0, sizeof(tokenroute_json_buf_t));
     memset(&e, 0, sizeof(tokenroute_resp_error_t));
 
-    rc = tokenroute_resp_json_parse(&j, (const char *) body, len, NULL);
+    rc = tokenroute_json_tree_parse(&j, (const char *) body, len, NULL);
 
     if (rc == -2) {
-        tokenroute_resp_json_free(&j);
+        tokenroute_json_tree_free(&j);
         return -2;
     }
 
@@ -276,7 +234,7 @@ tokenroute_translate_error(int from, int to, int status,
             root = j.nodes[root].child;
         }
 
-        n = tokenroute_resp_get(&j, root, "error");
+        n = tokenroute_json_get(&j, root, "error");
 
         if (n != 0 && (j.nodes[n].type == TR_J_MAP
                        || j.nodes[n].type == TR_J_STRING))
@@ -284,23 +242,23 @@ tokenroute_translate_error(int from, int to, int status,
             code = 0;
             tokenroute_resp_error_read(&j, n, &e, &code);
 
-        } else if (!tokenroute_resp_str(&j, tokenroute_resp_get(&j, root,
+        } else if (!tokenroute_json_str(&j, tokenroute_json_get(&j, root,
                                                                 "message"),
                                         &e.message, &e.message_len))
         {
-            (void) tokenroute_resp_str(&j, tokenroute_resp_get(&j, root,
+            (void) tokenroute_json_str(&j, tokenroute_json_get(&j, root,
                                                                "detail"),
                                        &e.message, &e.message_len);
         }
     }
 
     tokenroute_resp_error_write(&b, from, to, status, &e);
-    tokenroute_resp_add(&b, "", 1);
+    tokenroute_json_add(&b, "", 1);
 
-    tokenroute_resp_json_free(&j);
+    tokenroute_json_tree_free(&j);
 
     if (b.failed) {
-        tokenroute_resp_buf_free(&b);
+        tokenroute_json_buf_free(&b);
         return -2;
     }
 
@@ -338,9 +296,9 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
 
     st->arena_size = TR_ARENA_SIZE;
 
-    tokenroute_resp_add(&st->model, model, model_len);
+    tokenroute_json_add(&st->model, model, model_len);
 
-    if (st->model.failed || tokenroute_resp_reserve(&st->out, 4096) != 0) {
+    if (st->model.failed || tokenroute_json_reserve(&st->out, 4096) != 0) {
         goto failed;
     }
 
@@ -467,10 +425,10 @@ void
 tokenroute_stream_free(tokenroute_stream_t *st)
 {
     tokenroute_sse_free(&st->sse);
-    tokenroute_resp_json_free(&st->json);
-    tokenroute_resp_buf_free(&st->out);
-    tokenroute_resp_buf_free(&st->prefix);
-    tokenroute_resp_buf_free(&st->model);
+    tokenroute_json_tree_free(&st->json);
+    tokenroute_json_buf_free(&st->out);
+    tokenroute_json_buf_free(&st->prefix);
+    tokenroute_json_buf_free(&st->model);
 
     free(st->arena);
     free(st->tools);
@@ -482,159 +440,13 @@ tokenroute_stream_free(tokenroute_stream_t *st)
 }
 
 
-/* output buffers */
-
-
-static int
-tokenroute_resp_reserve(tokenroute_resp_buf_t *b, size_t n)
-{
-    char    *p;
-    size_t   size;
-
-    if (b->failed) {
-        return -1;
-    }
-
-    if (n <= b->size - b->len) {
-        return 0;
-    }
-
-    if (n > SIZE_MAX / 4 - b->len) {
-        b->failed = 1;
-        return -1;
-    }
-
-    size = (b->size != 0) ? b->size * 2 : 256;
-
-    while (size < b->len + n) {
-        size *= 2;
-    }
-
-    p = realloc(b->data, size);
-    if (p == NULL) {
-        b->failed = 1;
-        return -1;
-    }
-
-    b->data = p;
-    b->size = size;
-
-    return 0;
-}
-
-
-static void
-tokenroute_resp_add(tokenroute_resp_buf_t *b, const char *p, size_t n)
-{
-    if (n == 0 || tokenroute_resp_reserve(b, n) != 0) {
-        return;
-    }
-
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-
-static void
-tokenroute_resp_add_int(tokenroute_resp_buf_t *b, int64_t v)
-{
-    int   n;
-    char  s[24];
-
-    n = snprintf(s, sizeof(s), "%lld", (long long) v);
-
-    tokenroute_resp_add(b, s, n);
-}
-
-
-/* the bytes of a JSON string's value: quotes, backslashes and controls */
-
-static void
-tokenroute_resp_add_escaped(tokenroute_resp_buf_t *b, const char *p,
-    size_t n)
-{
-    char                 esc[6];
-    const char          *last, *s;
-    unsigned char        c;
-    static const char    hex[] = "0123456789abcdef";
-
-    last = p + n;
-
-    while (p < last) {
-
-        for (s = p; p < last; p++) {
-            c = *p;
-
-            if (c < 0x20 || c == '"' || c == '\\') {
-                break;
-            }
-        }
-
-        tokenroute_resp_add(b, s, p - s);
-
-        if (p == last) {
-            break;
-        }
-
-        c = *p++;
-
-        esc[0] = '\\';
-
-        switch (c) {
-
-        case '"':
-        case '\\':
-            esc[1] = c;
-            break;
-
-        case '\n':
-            esc[1] = 'n';
-            break;
-
-        case '\r':
-            esc[1] = 'r';
-            break;
-
-        case '\t':
-            esc[1] = 't';
-            break;
-
-        case '\b':
-            esc[1] = 'b';
-            break;
-
-        case '\f':
-            esc[1] = 'f';
-            break;
-
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 0x0f];
-            tokenroute_resp_add(b, esc, 6);
-            continue;
-        }
-
-        tokenroute_resp_add(b, esc, 2);
-    }
-}
-
-
-static void
-tokenroute_resp_add_str(tokenroute_resp_buf_t *b, const char *p, size_t n)
-{
-    tr_add_lit(b, "\"");
-    tokenroute_resp_add_escaped(b, p, n);
-    tr_add_lit(b, "\"");
-}
+/* provider texts, sanitized */
 
 
 /* a provider's text, escaped, with its keys and URLs replaced */
 
 static void
-tokenroute_resp_add_sanitized(tokenroute_resp_buf_t *b, const char *p,
+tokenroute_resp_add_sanitized(tokenroute_json_buf_t *b, const char *p,
     size_t n)
 {
     size_t       i, m, start;
@@ -650,14 +462,14 @@ tokenroute_resp_add_sanitized(tokenroute_resp_buf_t *b, const char *p,
             continue;
         }
 
-        tokenroute_resp_add_escaped(b, p + start, i - start);
-        tokenroute_resp_add(b, repl, strlen(repl));
+        tokenroute_json_add_escaped(b, p + start, i - start);
+        tokenroute_json_add(b, repl, strlen(repl));
 
         i += m;
         start = i;
     }
 
-    tokenroute_resp_add_escaped(b, p + start, n - start);
+    tokenroute_json_add_escaped(b, p + start, n - start);
 }
 
 
@@ -780,318 +592,10 @@ tokenroute_resp_secret(const char *p, size_t n, size_t i, const char **repl)
 }
 
 
-static void
-tokenroute_resp_buf_free(tokenroute_resp_buf_t *b)
-{
-    free(b->data);
-
-    b->data = NULL;
-    b->len = 0;
-    b->size = 0;
-    b->failed = 0;
-}
-
-
-/* JSON documents: yajl's callbacks build a flat tree, reused per event */
-
-
-static int
-tokenroute_resp_json_parse(tokenroute_resp_json_t *j, const char *p,
-    size_t len, yajl_alloc_funcs *af)
-{
-    yajl_handle  h;
-    yajl_status  rc;
-
-    /* node 0 stands for "none" */
-
-    j->nnodes = 1;
-    j->cur = 0;
-    j->oom = 0;
-    j->pool.len = 0;
-    j->pool.failed = 0;
-
-    h = yajl_alloc(&tokenroute_resp_json_callbacks, af, j);
-    if (h == NULL) {
-        return -2;
-    }
-
-    yajl_config(h, yajl_dont_validate_strings, 1);
-
-    rc = yajl_parse(h, (const unsigned char *) p, len);
-
-    if (rc == yajl_status_ok) {
-        rc = yajl_complete_parse(h);
-    }
-
-    yajl_free(h);
-
-    if (j->oom) {
-        return -2;
-    }
-
-    if (rc != yajl_status_ok || j->nnodes < 2) {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static void
-tokenroute_resp_json_free(tokenroute_resp_json_t *j)
-{
-    free(j->nodes);
-    tokenroute_resp_buf_free(&j->pool);
-
-    j->nodes = NULL;
-    j->nnodes = 0;
-    j->nalloc = 0;
-}
-
-
-static int
-tokenroute_resp_json_value(tokenroute_resp_json_t *j, unsigned type,
-    const char *s, size_t len)
-{
-    uint32_t                 n, nalloc;
-    tokenroute_resp_node_t  *nd, *parent;
-
-    if (j->nnodes >= j->nalloc) {
-
-        if (j->nalloc > UINT32_MAX / 4) {
-            j->oom = 1;
-            return 0;
-        }
-
-        nalloc = (j->nalloc != 0) ? j->nalloc * 2 : 64;
-
-        nd = realloc(j->nodes, nalloc * sizeof(tokenroute_resp_node_t));
-        if (nd == NULL) {
-            j->oom = 1;
-            return 0;
-        }
-
-        j->nodes = nd;
-        j->nalloc = nalloc;
-    }
-
-    n = j->nnodes++;
-
-    nd = &j->nodes[n];
-    nd->type = type;
-    nd->parent = j->cur;
-    nd->child = 0;
-    nd->last = 0;
-    nd->next = 0;
-    nd->key = 0;
-    nd->key_len = 0;
-    nd->val = 0;
-    nd->val_len = 0;
-
-    if (j->cur != 0) {
-        parent = &j->nodes[j->cur];
-
-        if (parent->type == TR_J_MAP) {
-            nd->key = j->key;
-            nd->key_len = j->key_len;
-        }
-
-        if (parent->last != 0) {
-            j->nodes[parent->last].next = n;
-
-        } else {
-            parent->child = n;
-        }
-
-        parent->last = n;
-    }
-
-    if (s != NULL) {
-        /* strings and numbers are kept NUL-terminated */
-
-        nd->val = j->pool.len;
-        nd->val_len = len;
-
-        tokenroute_resp_add(&j->pool, s, len);
-        tokenroute_resp_add(&j->pool, "", 1);
-
-        if (j->pool.failed) {
-            j->oom = 1;
-            return 0;
-        }
-    }
-
-    if (type == TR_J_MAP || type == TR_J_ARRAY) {
-        j->cur = n;
-    }
-
-    return 1;
-}
-
-
-static int
-tokenroute_resp_json_null(void *ctx)
-{
-    return tokenroute_resp_json_value(ctx, TR_J_NULL, NULL, 0);
-}
-
-
-static int
-tokenroute_resp_json_boolean(void *ctx, int value)
-{
-    return tokenroute_resp_json_value(ctx, value ? TR_J_TRUE : TR_J_FALSE,
-                                      NULL, 0);
-}
-
-
-static int
-tokenroute_resp_json_number(void *ctx, const char *s, size_t len)
-{
-    return tokenroute_resp_json_value(ctx, TR_J_NUMBER, s, len);
-}
-
-
-static int
-tokenroute_resp_json_string(void *ctx, const unsigned char *s, size_t len)
-{
-    return tokenroute_resp_json_value(ctx, TR_J_STRING,
-                                      s ? (const char *) s : "", len);
-}
-
-
-static int
-tokenroute_resp_json_start_map(void *ctx)
-{
-    return tokenroute_resp_json_value(ctx, TR_J_MAP, NULL, 0);
-}
-
-
-static int
-tokenroute_resp_json_map_key(void *ctx, const unsigned char *key, size_t len)
-{
-    tokenroute_resp_json_t  *j = ctx;
-
-    j->key = j->pool.len;
-    j->key_len = len;
-
-    tokenroute_resp_add(&j->pool, (const char *) key, len);
-    tokenroute_resp_add(&j->pool, "", 1);
-
-    if (j->pool.failed) {
-        j->oom = 1;
-        return 0;
-    }
-
-    return 1;
-}
-
-
-static int
-tokenroute_resp_json_end(void *ctx)
-{
-    tokenroute_resp_json_t  *j = ctx;
-
-    j->cur = j->nodes[j->cur].parent;
-
-    return 1;
-}
-
-
-static int
-tokenroute_resp_json_start_array(void *ctx)
-{
-    return tokenroute_resp_json_value(ctx, TR_J_ARRAY, NULL, 0);
-}
-
-
-/* the value of key in map n, or 0 */
-
-static uint32_t
-tokenroute_resp_get(tokenroute_resp_json_t *j, uint32_t n, const char *key)
-{
-    size_t                   len;
-    uint32_t                 c;
-    tokenroute_resp_node_t  *nd;
-
-    if (n == 0 || j->nodes[n].type != TR_J_MAP) {
-        return 0;
-    }
-
-    len = strlen(key);
-
-    for (c = j->nodes[n].child; c != 0; c = nd->next) {
-        nd = &j->nodes[c];
-
-        if (nd->key_len == len
-            && memcmp(j->pool.data + nd->key, key, len) == 0)
-        {
-            return c;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-tokenroute_resp_str(tokenroute_resp_json_t *j, uint32_t n, const char **s,
-    size_t *len)
-{
-    if (n == 0 || j->nodes[n].type != TR_J_STRING) {
-        return 0;
-    }
-
-    *s = j->pool.data + j->nodes[n].val;
-    *len = j->nodes[n].val_len;
-
-    return 1;
-}
-
-
-static int64_t
-tokenroute_resp_int(tokenroute_resp_json_t *j, uint32_t n, int64_t dflt)
-{
-    char        *end;
-    double       d;
-    long long    v;
-    const char  *s;
-
-    if (n == 0 || j->nodes[n].type != TR_J_NUMBER) {
-        return dflt;
-    }
-
-    s = j->pool.data + j->nodes[n].val;
-
-    v = strtoll(s, &end, 10);
-
-    if (*end == '\0') {
-        return v;
-    }
-
-    /* 12.0, 1e3 */
-
-    d = strtod(s, &end);
-
-    if (*end != '\0' || d != d) {
-        return dflt;
-    }
-
-    if (d >= 9.2e18) {
-        return INT64_MAX;
-    }
-
-    if (d <= -9.2e18) {
-        return INT64_MIN;
-    }
-
-    return (int64_t) d;
-}
-
-
 /* the choice with index 0 of the choices array n */
 
 static uint32_t
-tokenroute_resp_choice(tokenroute_resp_json_t *j, uint32_t n)
+tokenroute_resp_choice(tokenroute_json_tree_t *j, uint32_t n)
 {
     uint32_t  c;
 
@@ -1102,7 +606,7 @@ tokenroute_resp_choice(tokenroute_resp_json_t *j, uint32_t n)
     for (c = j->nodes[n].child; c != 0; c = j->nodes[c].next) {
 
         if (j->nodes[c].type == TR_J_MAP
-            && tokenroute_resp_int(j, tokenroute_resp_get(j, c, "index"), 0)
+            && tokenroute_json_int(j, tokenroute_json_get(j, c, "index"), 0)
                == 0)
         {
             return c;
@@ -1110,75 +614,6 @@ tokenroute_resp_choice(tokenroute_resp_json_t *j, uint32_t n)
     }
 
     return 0;
-}
-
-
-/* compact JSON of the value top; iterative, as inputs nest arbitrarily */
-
-static void
-tokenroute_resp_json_write(tokenroute_resp_buf_t *b,
-    tokenroute_resp_json_t *j, uint32_t top)
-{
-    uint32_t                 n;
-    tokenroute_resp_node_t  *nd;
-
-    n = top;
-
-    for ( ;; ) {
-        nd = &j->nodes[n];
-
-        if (n != top && j->nodes[nd->parent].type == TR_J_MAP) {
-            tokenroute_resp_add_str(b, j->pool.data + nd->key, nd->key_len);
-            tr_add_lit(b, ":");
-        }
-
-        switch (nd->type) {
-
-        case TR_J_NULL:
-            tr_add_lit(b, "null");
-            break;
-
-        case TR_J_FALSE:
-            tr_add_lit(b, "false");
-            break;
-
-        case TR_J_TRUE:
-            tr_add_lit(b, "true");
-            break;
-
-        case TR_J_NUMBER:
-            tokenroute_resp_add(b, j->pool.data + nd->val, nd->val_len);
-            break;
-
-        case TR_J_STRING:
-            tokenroute_resp_add_str(b, j->pool.data + nd->val, nd->val_len);
-            break;
-
-        default:
-            tokenroute_resp_add(b, (nd->type == TR_J_MAP) ? "{" : "[", 1);
-
-            if (nd->child != 0) {
-                n = nd->child;
-                continue;
-            }
-
-            tokenroute_resp_add(b, (nd->type == TR_J_MAP) ? "}" : "]", 1);
-            break;
-        }
-
-        while (n != top && j->nodes[n].next == 0) {
-            n = j->nodes[n].parent;
-            tokenroute_resp_add(b, (j->nodes[n].type == TR_J_MAP) ? "}" : "]",
-                                1);
-        }
-
-        if (n == top) {
-            return;
-        }
-
-        tr_add_lit(b, ",");
-        n = j->nodes[n].next;
-    }
 }
 
 
@@ -1230,7 +665,7 @@ tokenroute_resp_stop_reason(const char *s, size_t len)
 
 
 static int
-tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
+tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     const char *model, size_t model_len)
 {
     int                     texts, tools;
@@ -1238,19 +673,19 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
     int64_t                 u[4];
     uint32_t                content, c, n, usage;
     const char             *s;
-    tokenroute_resp_buf_t   args;
+    tokenroute_json_buf_t   args;
 
     if (j->nodes[1].type != TR_J_MAP) {
         return -1;
     }
 
-    if (tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "type"), &s, &len)
+    if (tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"), &s, &len)
         && !tr_str_is(s, len, "message"))
     {
         return -1;
     }
 
-    content = tokenroute_resp_get(j, 1, "content");
+    content = tokenroute_json_get(j, 1, "content");
 
     if (content == 0 || j->nodes[content].type != TR_J_ARRAY) {
         return -1;
@@ -1258,28 +693,28 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
     tr_add_lit(b, "{\"id\":\"chatcmpl-");
 
-    if (tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "id"), &s, &len)) {
+    if (tokenroute_json_str(j, tokenroute_json_get(j, 1, "id"), &s, &len)) {
 
         if (len > 4 && memcmp(s, "msg_", 4) == 0) {
             s += 4;
             len -= 4;
         }
 
-        tokenroute_resp_add_escaped(b, s, len);
+        tokenroute_json_add_escaped(b, s, len);
     }
 
     tr_add_lit(b, "\",\"object\":\"chat.completion\",\"created\":");
-    tokenroute_resp_add_int(b, (int64_t) time(NULL));
+    tokenroute_json_add_int(b, (int64_t) time(NULL));
     tr_add_lit(b, ",\"model\":");
 
     if (model_len == 0
-        && tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "model"),
+        && tokenroute_json_str(j, tokenroute_json_get(j, 1, "model"),
                                &model, &model_len) == 0)
     {
         model = "";
     }
 
-    tokenroute_resp_add_str(b, model, model_len);
+    tokenroute_json_add_str(b, model, model_len);
     tr_add_lit(b, ",\"choices\":[{\"index\":0,\"message\":{"
                "\"role\":\"assistant\",\"content\":");
 
@@ -1288,7 +723,7 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
     for (c = j->nodes[content].child; c != 0; c = j->nodes[c].next) {
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, c, "type"), &s,
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "type"), &s,
                                  &len))
         {
             continue;
@@ -1300,7 +735,7 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
         }
 
         if (!tr_str_is(s, len, "text")
-            || !tokenroute_resp_str(j, tokenroute_resp_get(j, c, "text"), &s,
+            || !tokenroute_json_str(j, tokenroute_json_get(j, c, "text"), &s,
                                     &len))
         {
             continue;
@@ -1310,7 +745,7 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
             tr_add_lit(b, "\"");
         }
 
-        tokenroute_resp_add_escaped(b, s, len);
+        tokenroute_json_add_escaped(b, s, len);
     }
 
     if (texts) {
@@ -1323,12 +758,12 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
     if (tools) {
         tr_add_lit(b, ",\"tool_calls\":[");
 
-        memset(&args, 0, sizeof(tokenroute_resp_buf_t));
+        memset(&args, 0, sizeof(tokenroute_json_buf_t));
         tools = 0;
 
         for (c = j->nodes[content].child; c != 0; c = j->nodes[c].next) {
 
-            if (!tokenroute_resp_str(j, tokenroute_resp_get(j, c, "type"), &s,
+            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "type"), &s,
                                      &len)
                 || !tr_str_is(s, len, "tool_use"))
             {
@@ -1341,37 +776,37 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
             tr_add_lit(b, "{\"id\":");
 
-            if (!tokenroute_resp_str(j, tokenroute_resp_get(j, c, "id"), &s,
+            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "id"), &s,
                                      &len))
             {
                 s = "";
                 len = 0;
             }
 
-            tokenroute_resp_add_str(b, s, len);
+            tokenroute_json_add_str(b, s, len);
             tr_add_lit(b, ",\"type\":\"function\",\"function\":{\"name\":");
 
-            if (!tokenroute_resp_str(j, tokenroute_resp_get(j, c, "name"), &s,
+            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "name"), &s,
                                      &len))
             {
                 s = "";
                 len = 0;
             }
 
-            tokenroute_resp_add_str(b, s, len);
+            tokenroute_json_add_str(b, s, len);
             tr_add_lit(b, ",\"arguments\":");
 
-            n = tokenroute_resp_get(j, c, "input");
+            n = tokenroute_json_get(j, c, "input");
             args.len = 0;
 
             if (n != 0) {
-                tokenroute_resp_json_write(&args, j, n);
+                tokenroute_json_tree_write(&args, j, n);
 
             } else {
                 tr_add_lit(&args, "{}");
             }
 
-            tokenroute_resp_add_str(b, args.data, args.len);
+            tokenroute_json_add_str(b, args.data, args.len);
             tr_add_lit(b, "}}");
 
             if (args.failed) {
@@ -1379,14 +814,14 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
             }
         }
 
-        tokenroute_resp_buf_free(&args);
+        tokenroute_json_buf_free(&args);
 
         tr_add_lit(b, "]");
     }
 
     tr_add_lit(b, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"");
 
-    if (!tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "stop_reason"), &s,
+    if (!tokenroute_json_str(j, tokenroute_json_get(j, 1, "stop_reason"), &s,
                              &len))
     {
         s = NULL;
@@ -1394,12 +829,12 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
     }
 
     s = tokenroute_resp_finish_reason(s, len);
-    tokenroute_resp_add(b, s, strlen(s));
+    tokenroute_json_add(b, s, strlen(s));
 
-    usage = tokenroute_resp_get(j, 1, "usage");
+    usage = tokenroute_json_get(j, 1, "usage");
 
     for (c = 0; c < 4; c++) {
-        u[c] = tokenroute_resp_int(j, tokenroute_resp_get(j, usage,
+        u[c] = tokenroute_json_int(j, tokenroute_json_get(j, usage,
                                    tokenroute_resp_usage_keys[c]), 0);
 
         if (u[c] < 0 || u[c] > INT64_MAX / 4) {
@@ -1408,15 +843,15 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
     }
 
     tr_add_lit(b, "\"}],\"usage\":{\"prompt_tokens\":");
-    tokenroute_resp_add_int(b, u[TR_U_INPUT] + u[TR_U_CACHE_READ]
+    tokenroute_json_add_int(b, u[TR_U_INPUT] + u[TR_U_CACHE_READ]
                                + u[TR_U_CACHE_WRITE]);
     tr_add_lit(b, ",\"completion_tokens\":");
-    tokenroute_resp_add_int(b, u[TR_U_OUTPUT]);
+    tokenroute_json_add_int(b, u[TR_U_OUTPUT]);
     tr_add_lit(b, ",\"total_tokens\":");
-    tokenroute_resp_add_int(b, u[TR_U_INPUT] + u[TR_U_CACHE_READ]
+    tokenroute_json_add_int(b, u[TR_U_INPUT] + u[TR_U_CACHE_READ]
                                + u[TR_U_CACHE_WRITE] + u[TR_U_OUTPUT]);
     tr_add_lit(b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
-    tokenroute_resp_add_int(b, u[TR_U_CACHE_READ]);
+    tokenroute_json_add_int(b, u[TR_U_CACHE_READ]);
     tr_add_lit(b, "}}}");
 
     return b->failed ? -2 : 0;
@@ -1424,7 +859,7 @@ tokenroute_resp_ao(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
 
 static int
-tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
+tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     const char *model, size_t model_len)
 {
     int         blocks;
@@ -1437,14 +872,14 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
         return -1;
     }
 
-    n = tokenroute_resp_get(j, 1, "error");
+    n = tokenroute_json_get(j, 1, "error");
 
     if (n != 0 && j->nodes[n].type != TR_J_NULL) {
         return -1;
     }
 
-    choice = tokenroute_resp_choice(j, tokenroute_resp_get(j, 1, "choices"));
-    msg = tokenroute_resp_get(j, choice, "message");
+    choice = tokenroute_resp_choice(j, tokenroute_json_get(j, 1, "choices"));
+    msg = tokenroute_json_get(j, choice, "message");
 
     if (msg == 0 || j->nodes[msg].type != TR_J_MAP) {
         return -1;
@@ -1452,44 +887,44 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
     tr_add_lit(b, "{\"id\":\"msg_");
 
-    if (tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "id"), &s, &len)) {
-        tokenroute_resp_add_escaped(b, s, len);
+    if (tokenroute_json_str(j, tokenroute_json_get(j, 1, "id"), &s, &len)) {
+        tokenroute_json_add_escaped(b, s, len);
     }
 
     tr_add_lit(b, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
 
     if (model_len == 0
-        && tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "model"),
+        && tokenroute_json_str(j, tokenroute_json_get(j, 1, "model"),
                                &model, &model_len) == 0)
     {
         model = "";
     }
 
-    tokenroute_resp_add_str(b, model, model_len);
+    tokenroute_json_add_str(b, model, model_len);
     tr_add_lit(b, ",\"content\":[");
 
     blocks = 0;
 
-    if ((tokenroute_resp_str(j, tokenroute_resp_get(j, msg, "content"), &s,
+    if ((tokenroute_json_str(j, tokenroute_json_get(j, msg, "content"), &s,
                              &len)
          && len > 0)
-        || (tokenroute_resp_str(j, tokenroute_resp_get(j, msg, "refusal"), &s,
+        || (tokenroute_json_str(j, tokenroute_json_get(j, msg, "refusal"), &s,
                                 &len)
             && len > 0))
     {
         tr_add_lit(b, "{\"type\":\"text\",\"text\":");
-        tokenroute_resp_add_str(b, s, len);
+        tokenroute_json_add_str(b, s, len);
         tr_add_lit(b, "}");
         blocks++;
     }
 
-    n = tokenroute_resp_get(j, msg, "tool_calls");
+    n = tokenroute_json_get(j, msg, "tool_calls");
 
     if (n != 0 && j->nodes[n].type == TR_J_ARRAY) {
 
         for (c = j->nodes[n].child, i = 0; c != 0; c = j->nodes[c].next, i++) {
 
-            if (!tokenroute_resp_str(j, tokenroute_resp_get(j, c, "id"), &id,
+            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "id"), &id,
                                      &id_len))
             {
                 id = NULL;
@@ -1501,7 +936,7 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
             }
 
             if (tokenroute_resp_oa_tool(j, b,
-                                        tokenroute_resp_get(j, c, "function"),
+                                        tokenroute_json_get(j, c, "function"),
                                         id, id_len, i)
                 != 0)
             {
@@ -1512,7 +947,7 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
     /* the legacy single function call */
 
-    n = tokenroute_resp_get(j, msg, "function_call");
+    n = tokenroute_json_get(j, msg, "function_call");
 
     if (n != 0 && j->nodes[n].type == TR_J_MAP) {
 
@@ -1527,7 +962,7 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
     tr_add_lit(b, "],\"stop_reason\":\"");
 
-    if (!tokenroute_resp_str(j, tokenroute_resp_get(j, choice,
+    if (!tokenroute_json_str(j, tokenroute_json_get(j, choice,
                                                     "finish_reason"),
                              &s, &len))
     {
@@ -1536,16 +971,16 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
     }
 
     s = tokenroute_resp_stop_reason(s, len);
-    tokenroute_resp_add(b, s, strlen(s));
+    tokenroute_json_add(b, s, strlen(s));
 
-    usage = tokenroute_resp_get(j, 1, "usage");
+    usage = tokenroute_json_get(j, 1, "usage");
 
-    prompt = tokenroute_resp_int(j, tokenroute_resp_get(j, usage,
+    prompt = tokenroute_json_int(j, tokenroute_json_get(j, usage,
                                                         "prompt_tokens"), 0);
-    completion = tokenroute_resp_int(j, tokenroute_resp_get(j, usage,
+    completion = tokenroute_json_int(j, tokenroute_json_get(j, usage,
                                                      "completion_tokens"), 0);
-    cached = tokenroute_resp_int(j, tokenroute_resp_get(j,
-                                 tokenroute_resp_get(j, usage,
+    cached = tokenroute_json_int(j, tokenroute_json_get(j,
+                                 tokenroute_json_get(j, usage,
                                                      "prompt_tokens_details"),
                                  "cached_tokens"), 0);
 
@@ -1554,11 +989,11 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
     }
 
     tr_add_lit(b, "\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
-    tokenroute_resp_add_int(b, (prompt > cached) ? prompt - cached : 0);
+    tokenroute_json_add_int(b, (prompt > cached) ? prompt - cached : 0);
     tr_add_lit(b, ",\"output_tokens\":");
-    tokenroute_resp_add_int(b, (completion > 0) ? completion : 0);
+    tokenroute_json_add_int(b, (completion > 0) ? completion : 0);
     tr_add_lit(b, ",\"cache_read_input_tokens\":");
-    tokenroute_resp_add_int(b, cached);
+    tokenroute_json_add_int(b, cached);
     tr_add_lit(b, ",\"cache_creation_input_tokens\":0}}");
 
     return b->failed ? -2 : 0;
@@ -1568,53 +1003,53 @@ tokenroute_resp_oa(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 /* a tool_use block from an OpenAI function {name, arguments} */
 
 static int
-tokenroute_resp_oa_tool(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
+tokenroute_resp_oa_tool(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     uint32_t fn, const char *id, size_t id_len, size_t i)
 {
     int                     rc;
     size_t                  len;
     const char             *s;
-    tokenroute_resp_json_t  args;
+    tokenroute_json_tree_t  args;
 
     tr_add_lit(b, "{\"type\":\"tool_use\",\"id\":");
 
     if (id_len > 0) {
-        tokenroute_resp_add_str(b, id, id_len);
+        tokenroute_json_add_str(b, id, id_len);
 
     } else {
         tr_add_lit(b, "\"toolu_tr_");
-        tokenroute_resp_add_int(b, (int64_t) i);
+        tokenroute_json_add_int(b, (int64_t) i);
         tr_add_lit(b, "\"");
     }
 
     tr_add_lit(b, ",\"name\":");
 
-    if (!tokenroute_resp_str(j, tokenroute_resp_get(j, fn, "name"), &s, &len))
+    if (!tokenroute_json_str(j, tokenroute_json_get(j, fn, "name"), &s, &len))
     {
         s = "";
         len = 0;
     }
 
-    tokenroute_resp_add_str(b, s, len);
+    tokenroute_json_add_str(b, s, len);
     tr_add_lit(b, ",\"input\":");
 
     rc = -1;
 
-    if (tokenroute_resp_str(j, tokenroute_resp_get(j, fn, "arguments"), &s,
+    if (tokenroute_json_str(j, tokenroute_json_get(j, fn, "arguments"), &s,
                             &len))
     {
-        memset(&args, 0, sizeof(tokenroute_resp_json_t));
+        memset(&args, 0, sizeof(tokenroute_json_tree_t));
 
-        rc = tokenroute_resp_json_parse(&args, s, len, NULL);
+        rc = tokenroute_json_tree_parse(&args, s, len, NULL);
 
         if (rc == 0 && args.nodes[1].type == TR_J_MAP) {
-            tokenroute_resp_json_write(b, &args, 1);
+            tokenroute_json_tree_write(b, &args, 1);
 
         } else if (rc == 0) {
             rc = -1;
         }
 
-        tokenroute_resp_json_free(&args);
+        tokenroute_json_tree_free(&args);
 
         if (rc == -2) {
             return -2;
@@ -1637,28 +1072,28 @@ tokenroute_resp_oa_tool(tokenroute_resp_json_t *j, tokenroute_resp_buf_t *b,
 
 
 static void
-tokenroute_resp_error_read(tokenroute_resp_json_t *j, uint32_t n,
+tokenroute_resp_error_read(tokenroute_json_tree_t *j, uint32_t n,
     tokenroute_resp_error_t *e, int *status)
 {
     int64_t   code;
     uint32_t  c;
 
-    if (tokenroute_resp_str(j, n, &e->message, &e->message_len)) {
+    if (tokenroute_json_str(j, n, &e->message, &e->message_len)) {
         return;
     }
 
-    (void) tokenroute_resp_str(j, tokenroute_resp_get(j, n, "message"),
+    (void) tokenroute_json_str(j, tokenroute_json_get(j, n, "message"),
                                &e->message, &e->message_len);
-    (void) tokenroute_resp_str(j, tokenroute_resp_get(j, n, "type"),
+    (void) tokenroute_json_str(j, tokenroute_json_get(j, n, "type"),
                                &e->type, &e->type_len);
 
-    c = tokenroute_resp_get(j, n, "code");
+    c = tokenroute_json_get(j, n, "code");
 
-    if (!tokenroute_resp_str(j, c, &e->code, &e->code_len)) {
+    if (!tokenroute_json_str(j, c, &e->code, &e->code_len)) {
 
         /* OpenRouter's and Gemini's codes are HTTP statuses */
 
-        code = tokenroute_resp_int(j, c, 0);
+        code = tokenroute_json_int(j, c, 0);
 
         if (code >= 400 && code <= 599) {
             *status = (int) code;
@@ -1668,7 +1103,7 @@ tokenroute_resp_error_read(tokenroute_resp_json_t *j, uint32_t n,
 
 
 static void
-tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
+tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
     int status, tokenroute_resp_error_t *e)
 {
     int          slug;
@@ -1703,7 +1138,7 @@ tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
         }
 
         tr_add_lit(b, "{\"type\":\"error\",\"error\":{\"type\":");
-        tokenroute_resp_add_str(b, type, type_len);
+        tokenroute_json_add_str(b, type, type_len);
         tr_add_lit(b, ",\"message\":\"");
 
     } else {
@@ -1731,7 +1166,7 @@ tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
 
     } else {
         text = tokenroute_resp_status_text(status);
-        tokenroute_resp_add_escaped(b, text, strlen(text));
+        tokenroute_json_add_escaped(b, text, strlen(text));
     }
 
     if (to == TOKENROUTE_API_ANTHROPIC) {
@@ -1740,21 +1175,21 @@ tokenroute_resp_error_write(tokenroute_resp_buf_t *b, int from, int to,
     }
 
     tr_add_lit(b, "\",\"type\":");
-    tokenroute_resp_add_str(b, type, type_len);
+    tokenroute_json_add_str(b, type, type_len);
     tr_add_lit(b, ",\"param\":null,\"code\":\"");
 
     if (e->code_len > 0) {
         tokenroute_resp_add_sanitized(b, e->code, e->code_len);
 
     } else if (from == TOKENROUTE_API_ANTHROPIC && slug) {
-        tokenroute_resp_add(b, e->type, e->type_len);
+        tokenroute_json_add(b, e->type, e->type_len);
 
     } else if (from == TOKENROUTE_API_ANTHROPIC) {
         type = tokenroute_error_anthropic_type(status);
-        tokenroute_resp_add(b, type, strlen(type));
+        tokenroute_json_add(b, type, strlen(type));
 
     } else {
-        tokenroute_resp_add(b, type, type_len);
+        tokenroute_json_add(b, type, type_len);
     }
 
     tr_add_lit(b, "\"}}");
@@ -1990,7 +1425,7 @@ tokenroute_stream_parse(tokenroute_stream_t *st, const char *data,
     af.free = tokenroute_resp_arena_free;
     af.ctx = &a;
 
-    rc = tokenroute_resp_json_parse(&st->json, data, len, &af);
+    rc = tokenroute_json_tree_parse(&st->json, data, len, &af);
 
     if (a.spilled && st->arena_size < TR_ARENA_MAX) {
         p = malloc(st->arena_size * 2);
@@ -2018,7 +1453,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     int64_t                  k;
     uint32_t                 msg, cb, delta;
     const char              *type, *s, *name;
-    tokenroute_resp_json_t  *j;
+    tokenroute_json_tree_t  *j;
 
     j = &st->json;
 
@@ -2032,7 +1467,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         return tokenroute_stream_malformed(st);
     }
 
-    if (!tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "type"), &type,
+    if (!tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"), &type,
                              &type_len))
     {
         type = event;
@@ -2040,9 +1475,9 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "content_block_delta")) {
-        delta = tokenroute_resp_get(j, 1, "delta");
+        delta = tokenroute_json_get(j, 1, "delta");
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, delta, "type"),
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, delta, "type"),
                                  &type, &type_len))
         {
             return 0;
@@ -2050,7 +1485,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         if (tr_str_is(type, type_len, "text_delta")) {
 
-            if (!tokenroute_resp_str(j, tokenroute_resp_get(j, delta, "text"),
+            if (!tokenroute_json_str(j, tokenroute_json_get(j, delta, "text"),
                                      &s, &n)
                 || n == 0)
             {
@@ -2060,7 +1495,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
             tokenroute_stream_ao_start(st, NULL, 0);
             tokenroute_stream_ao_open(st);
             tr_add_lit(&st->out, "{\"content\":");
-            tokenroute_resp_add_str(&st->out, s, n);
+            tokenroute_json_add_str(&st->out, s, n);
             tr_add_lit(&st->out, "}");
             tokenroute_stream_ao_close(st, NULL);
 
@@ -2068,7 +1503,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         }
 
         if (!tr_str_is(type, type_len, "input_json_delta")
-            || !tokenroute_resp_str(j, tokenroute_resp_get(j, delta,
+            || !tokenroute_json_str(j, tokenroute_json_get(j, delta,
                                                            "partial_json"),
                                     &s, &n)
             || n == 0)
@@ -2079,7 +1514,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         /* server_tool_use blocks have input deltas too */
 
-        k = tokenroute_resp_int(j, tokenroute_resp_get(j, 1, "index"), -1);
+        k = tokenroute_json_int(j, tokenroute_json_get(j, 1, "index"), -1);
 
         if (st->block_tool < 0 || (k != st->block && k != -1)) {
             return 0;
@@ -2090,9 +1525,9 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         tokenroute_stream_ao_start(st, NULL, 0);
         tokenroute_stream_ao_open(st);
         tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
-        tokenroute_resp_add_int(&st->out, k);
+        tokenroute_json_add_int(&st->out, k);
         tr_add_lit(&st->out, ",\"function\":{\"arguments\":");
-        tokenroute_resp_add_str(&st->out, s, n);
+        tokenroute_json_add_str(&st->out, s, n);
         tr_add_lit(&st->out, "}}]}");
         tokenroute_stream_ao_close(st, NULL);
 
@@ -2100,13 +1535,13 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "content_block_start")) {
-        cb = tokenroute_resp_get(j, 1, "content_block");
+        cb = tokenroute_json_get(j, 1, "content_block");
 
-        st->block = tokenroute_resp_int(j, tokenroute_resp_get(j, 1, "index"),
+        st->block = tokenroute_json_int(j, tokenroute_json_get(j, 1, "index"),
                                         -1);
         st->block_tool = -1;
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, cb, "type"), &s,
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "type"), &s,
                                  &n)
             || !tr_str_is(s, n, "tool_use"))
         {
@@ -2119,26 +1554,26 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         tokenroute_stream_ao_start(st, NULL, 0);
         tokenroute_stream_ao_open(st);
         tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
-        tokenroute_resp_add_int(&st->out, st->block_tool);
+        tokenroute_json_add_int(&st->out, st->block_tool);
         tr_add_lit(&st->out, ",\"id\":");
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, cb, "id"), &s, &n))
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "id"), &s, &n))
         {
             s = "";
             n = 0;
         }
 
-        tokenroute_resp_add_str(&st->out, s, n);
+        tokenroute_json_add_str(&st->out, s, n);
         tr_add_lit(&st->out, ",\"type\":\"function\",\"function\":{\"name\":");
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, cb, "name"), &name,
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "name"), &name,
                                  &n))
         {
             name = "";
             n = 0;
         }
 
-        tokenroute_resp_add_str(&st->out, name, n);
+        tokenroute_json_add_str(&st->out, name, n);
         tr_add_lit(&st->out, ",\"arguments\":\"\"}}]}");
         tokenroute_stream_ao_close(st, NULL);
 
@@ -2146,11 +1581,11 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "message_start")) {
-        msg = tokenroute_resp_get(j, 1, "message");
+        msg = tokenroute_json_get(j, 1, "message");
 
-        tokenroute_stream_ao_usage(st, tokenroute_resp_get(j, msg, "usage"));
+        tokenroute_stream_ao_usage(st, tokenroute_json_get(j, msg, "usage"));
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, msg, "id"), &s, &n))
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, msg, "id"), &s, &n))
         {
             s = NULL;
             n = 0;
@@ -2162,12 +1597,12 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "message_delta")) {
-        tokenroute_stream_ao_usage(st, tokenroute_resp_get(j, 1, "usage"));
+        tokenroute_stream_ao_usage(st, tokenroute_json_get(j, 1, "usage"));
 
-        delta = tokenroute_resp_get(j, 1, "delta");
+        delta = tokenroute_json_get(j, 1, "delta");
 
         if (st->finished
-            || !tokenroute_resp_str(j, tokenroute_resp_get(j, delta,
+            || !tokenroute_json_str(j, tokenroute_json_get(j, delta,
                                                            "stop_reason"),
                                     &s, &n))
         {
@@ -2205,7 +1640,7 @@ static void
 tokenroute_stream_ao_start(tokenroute_stream_t *st, const char *id,
     size_t id_len)
 {
-    tokenroute_resp_buf_t  *b;
+    tokenroute_json_buf_t  *b;
 
     if (st->started) {
         return;
@@ -2221,11 +1656,11 @@ tokenroute_stream_ao_start(tokenroute_stream_t *st, const char *id,
     b = &st->prefix;
 
     tr_add_lit(b, "{\"id\":\"chatcmpl-");
-    tokenroute_resp_add_escaped(b, id, id_len);
+    tokenroute_json_add_escaped(b, id, id_len);
     tr_add_lit(b, "\",\"object\":\"chat.completion.chunk\",\"created\":");
-    tokenroute_resp_add_int(b, (int64_t) st->created);
+    tokenroute_json_add_int(b, (int64_t) st->created);
     tr_add_lit(b, ",\"model\":");
-    tokenroute_resp_add_str(b, st->model.data, st->model.len);
+    tokenroute_json_add_str(b, st->model.data, st->model.len);
     tr_add_lit(b, ",");
 
     if (b->failed) {
@@ -2245,7 +1680,7 @@ static void
 tokenroute_stream_ao_open(tokenroute_stream_t *st)
 {
     tr_add_lit(&st->out, "data: ");
-    tokenroute_resp_add(&st->out, st->prefix.data, st->prefix.len);
+    tokenroute_json_add(&st->out, st->prefix.data, st->prefix.len);
     tr_add_lit(&st->out, "\"choices\":[{\"index\":0,\"delta\":");
 }
 
@@ -2256,7 +1691,7 @@ tokenroute_stream_ao_close(tokenroute_stream_t *st, const char *finish)
     tr_add_lit(&st->out, ",\"logprobs\":null,\"finish_reason\":");
 
     if (finish != NULL) {
-        tokenroute_resp_add_str(&st->out, finish, strlen(finish));
+        tokenroute_json_add_str(&st->out, finish, strlen(finish));
 
     } else {
         tr_add_lit(&st->out, "null");
@@ -2279,8 +1714,8 @@ tokenroute_stream_ao_usage(tokenroute_stream_t *st, uint32_t n)
     }
 
     for (i = 0; i < 4; i++) {
-        v = tokenroute_resp_int(&st->json,
-                                tokenroute_resp_get(&st->json, n,
+        v = tokenroute_json_int(&st->json,
+                                tokenroute_json_get(&st->json, n,
                                     tokenroute_resp_usage_keys[i]), 0);
 
         if (v > st->usage[i] && v <= INT64_MAX / 4) {
@@ -2313,15 +1748,15 @@ tokenroute_stream_ao_end(tokenroute_stream_t *st)
                  + st->usage[TR_U_CACHE_WRITE];
 
         tr_add_lit(&st->out, "data: ");
-        tokenroute_resp_add(&st->out, st->prefix.data, st->prefix.len);
+        tokenroute_json_add(&st->out, st->prefix.data, st->prefix.len);
         tr_add_lit(&st->out, "\"choices\":[],\"usage\":{\"prompt_tokens\":");
-        tokenroute_resp_add_int(&st->out, prompt);
+        tokenroute_json_add_int(&st->out, prompt);
         tr_add_lit(&st->out, ",\"completion_tokens\":");
-        tokenroute_resp_add_int(&st->out, st->usage[TR_U_OUTPUT]);
+        tokenroute_json_add_int(&st->out, st->usage[TR_U_OUTPUT]);
         tr_add_lit(&st->out, ",\"total_tokens\":");
-        tokenroute_resp_add_int(&st->out, prompt + st->usage[TR_U_OUTPUT]);
+        tokenroute_json_add_int(&st->out, prompt + st->usage[TR_U_OUTPUT]);
         tr_add_lit(&st->out, ",\"prompt_tokens_details\":{\"cached_tokens\":");
-        tokenroute_resp_add_int(&st->out, st->usage[TR_U_CACHE_READ]);
+        tokenroute_json_add_int(&st->out, st->usage[TR_U_CACHE_READ]);
         tr_add_lit(&st->out, "}}}\n\n");
     }
 
@@ -2342,7 +1777,7 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
     int64_t                  v, pos;
     uint32_t                 e, usage, choice, delta, c;
     const char              *s;
-    tokenroute_resp_json_t  *j;
+    tokenroute_json_tree_t  *j;
 
     if (tr_str_is(data, len, "[DONE]")) {
         tokenroute_stream_oa_end(st);
@@ -2361,7 +1796,7 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         return tokenroute_stream_malformed(st);
     }
 
-    e = tokenroute_resp_get(j, 1, "error");
+    e = tokenroute_json_get(j, 1, "error");
 
     if (e != 0 && j->nodes[e].type != TR_J_NULL
         && j->nodes[e].type != TR_J_FALSE)
@@ -2371,7 +1806,7 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
 
     if (!st->started) {
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "id"), &s, &n))
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, 1, "id"), &s, &n))
         {
             s = NULL;
             n = 0;
@@ -2380,23 +1815,23 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         tokenroute_stream_oa_start(st, s, n);
     }
 
-    usage = tokenroute_resp_get(j, 1, "usage");
+    usage = tokenroute_json_get(j, 1, "usage");
 
     if (usage != 0 && j->nodes[usage].type == TR_J_MAP) {
-        v = tokenroute_resp_int(j, tokenroute_resp_get(j, usage,
+        v = tokenroute_json_int(j, tokenroute_json_get(j, usage,
                                                        "prompt_tokens"), 0);
         if (v > st->usage[TR_U_INPUT] && v <= INT64_MAX / 4) {
             st->usage[TR_U_INPUT] = v;
         }
 
-        v = tokenroute_resp_int(j, tokenroute_resp_get(j, usage,
+        v = tokenroute_json_int(j, tokenroute_json_get(j, usage,
                                                      "completion_tokens"), 0);
         if (v > st->usage[TR_U_OUTPUT] && v <= INT64_MAX / 4) {
             st->usage[TR_U_OUTPUT] = v;
         }
 
-        v = tokenroute_resp_int(j, tokenroute_resp_get(j,
-                                tokenroute_resp_get(j, usage,
+        v = tokenroute_json_int(j, tokenroute_json_get(j,
+                                tokenroute_json_get(j, usage,
                                                     "prompt_tokens_details"),
                                 "cached_tokens"), 0);
         if (v > st->usage[TR_U_CACHE_READ] && v <= INT64_MAX / 4) {
@@ -2404,29 +1839,29 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         }
     }
 
-    choice = tokenroute_resp_choice(j, tokenroute_resp_get(j, 1, "choices"));
+    choice = tokenroute_resp_choice(j, tokenroute_json_get(j, 1, "choices"));
 
     if (choice == 0) {
         return 0;
     }
 
-    delta = tokenroute_resp_get(j, choice, "delta");
+    delta = tokenroute_json_get(j, choice, "delta");
 
-    if (tokenroute_resp_str(j, tokenroute_resp_get(j, delta, "content"), &s,
+    if (tokenroute_json_str(j, tokenroute_json_get(j, delta, "content"), &s,
                             &n)
         && n > 0)
     {
         tokenroute_stream_oa_text(st, s, n);
     }
 
-    if (tokenroute_resp_str(j, tokenroute_resp_get(j, delta, "refusal"), &s,
+    if (tokenroute_json_str(j, tokenroute_json_get(j, delta, "refusal"), &s,
                             &n)
         && n > 0)
     {
         tokenroute_stream_oa_text(st, s, n);
     }
 
-    c = tokenroute_resp_get(j, delta, "tool_calls");
+    c = tokenroute_json_get(j, delta, "tool_calls");
 
     if (c != 0 && j->nodes[c].type == TR_J_ARRAY) {
 
@@ -2438,7 +1873,7 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         }
     }
 
-    if (tokenroute_resp_str(j, tokenroute_resp_get(j, choice, "finish_reason"),
+    if (tokenroute_json_str(j, tokenroute_json_get(j, choice, "finish_reason"),
                             &s, &n))
     {
         tokenroute_stream_oa_close(st);
@@ -2463,10 +1898,10 @@ tokenroute_stream_oa_start(tokenroute_stream_t *st, const char *id,
     tokenroute_stream_open_event(st, "message_start");
     tr_add_lit(&st->out, "{\"type\":\"message_start\",\"message\":"
                "{\"id\":\"msg_");
-    tokenroute_resp_add_escaped(&st->out, id, id_len);
+    tokenroute_json_add_escaped(&st->out, id, id_len);
     tr_add_lit(&st->out, "\",\"type\":\"message\",\"role\":\"assistant\","
                "\"model\":");
-    tokenroute_resp_add_str(&st->out, st->model.data, st->model.len);
+    tokenroute_json_add_str(&st->out, st->model.data, st->model.len);
     tr_add_lit(&st->out, ",\"content\":[],\"stop_reason\":null,"
                "\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,"
                "\"output_tokens\":0}}}\n\n");
@@ -2485,16 +1920,16 @@ tokenroute_stream_oa_text(tokenroute_stream_t *st, const char *s, size_t len)
 
         tokenroute_stream_open_event(st, "content_block_start");
         tr_add_lit(&st->out, "{\"type\":\"content_block_start\",\"index\":");
-        tokenroute_resp_add_int(&st->out, st->block);
+        tokenroute_json_add_int(&st->out, st->block);
         tr_add_lit(&st->out, ",\"content_block\":{\"type\":\"text\","
                    "\"text\":\"\"}}\n\n");
     }
 
     tokenroute_stream_open_event(st, "content_block_delta");
     tr_add_lit(&st->out, "{\"type\":\"content_block_delta\",\"index\":");
-    tokenroute_resp_add_int(&st->out, st->block);
+    tokenroute_json_add_int(&st->out, st->block);
     tr_add_lit(&st->out, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
-    tokenroute_resp_add_str(&st->out, s, len);
+    tokenroute_json_add_str(&st->out, s, len);
     tr_add_lit(&st->out, "}}\n\n");
 }
 
@@ -2513,25 +1948,25 @@ tokenroute_stream_oa_tool(tokenroute_stream_t *st, uint32_t tc, int64_t pos)
     int64_t                  idx;
     uint32_t                 fn, ntools;
     const char              *id, *name, *args;
-    tokenroute_resp_json_t  *j;
+    tokenroute_json_tree_t  *j;
 
     j = &st->json;
 
-    idx = tokenroute_resp_int(j, tokenroute_resp_get(j, tc, "index"), pos);
+    idx = tokenroute_json_int(j, tokenroute_json_get(j, tc, "index"), pos);
 
     if (idx < 0 || idx >= TR_TOOLS_MAX) {
         return 0;
     }
 
-    if (!tokenroute_resp_str(j, tokenroute_resp_get(j, tc, "id"), &id,
+    if (!tokenroute_json_str(j, tokenroute_json_get(j, tc, "id"), &id,
                              &id_len))
     {
         id_len = 0;
     }
 
-    fn = tokenroute_resp_get(j, tc, "function");
+    fn = tokenroute_json_get(j, tc, "function");
 
-    if (!tokenroute_resp_str(j, tokenroute_resp_get(j, fn, "arguments"),
+    if (!tokenroute_json_str(j, tokenroute_json_get(j, fn, "arguments"),
                              &args, &args_len))
     {
         args_len = 0;
@@ -2566,39 +2001,39 @@ tokenroute_stream_oa_tool(tokenroute_stream_t *st, uint32_t tc, int64_t pos)
 
         tokenroute_stream_open_event(st, "content_block_start");
         tr_add_lit(&st->out, "{\"type\":\"content_block_start\",\"index\":");
-        tokenroute_resp_add_int(&st->out, st->block);
+        tokenroute_json_add_int(&st->out, st->block);
         tr_add_lit(&st->out, ",\"content_block\":{\"type\":\"tool_use\","
                    "\"id\":");
 
         if (id_len > 0) {
-            tokenroute_resp_add_str(&st->out, id, id_len);
+            tokenroute_json_add_str(&st->out, id, id_len);
 
         } else {
             tr_add_lit(&st->out, "\"toolu_tr_");
-            tokenroute_resp_add_int(&st->out, st->block);
+            tokenroute_json_add_int(&st->out, st->block);
             tr_add_lit(&st->out, "\"");
         }
 
         tr_add_lit(&st->out, ",\"name\":");
 
-        if (!tokenroute_resp_str(j, tokenroute_resp_get(j, fn, "name"), &name,
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, fn, "name"), &name,
                                  &n))
         {
             name = "";
             n = 0;
         }
 
-        tokenroute_resp_add_str(&st->out, name, n);
+        tokenroute_json_add_str(&st->out, name, n);
         tr_add_lit(&st->out, ",\"input\":{}}}\n\n");
     }
 
     if (args_len > 0) {
         tokenroute_stream_open_event(st, "content_block_delta");
         tr_add_lit(&st->out, "{\"type\":\"content_block_delta\",\"index\":");
-        tokenroute_resp_add_int(&st->out, st->tools[idx]);
+        tokenroute_json_add_int(&st->out, st->tools[idx]);
         tr_add_lit(&st->out, ",\"delta\":{\"type\":\"input_json_delta\","
                    "\"partial_json\":");
-        tokenroute_resp_add_str(&st->out, args, args_len);
+        tokenroute_json_add_str(&st->out, args, args_len);
         tr_add_lit(&st->out, "}}\n\n");
     }
 
@@ -2617,7 +2052,7 @@ tokenroute_stream_oa_close(tokenroute_stream_t *st)
 
     tokenroute_stream_open_event(st, "content_block_stop");
     tr_add_lit(&st->out, "{\"type\":\"content_block_stop\",\"index\":");
-    tokenroute_resp_add_int(&st->out, st->block);
+    tokenroute_json_add_int(&st->out, st->block);
     tr_add_lit(&st->out, "}\n\n");
 }
 
@@ -2643,14 +2078,14 @@ tokenroute_stream_oa_end(tokenroute_stream_t *st)
     tokenroute_stream_open_event(st, "message_delta");
     tr_add_lit(&st->out, "{\"type\":\"message_delta\",\"delta\":"
                "{\"stop_reason\":");
-    tokenroute_resp_add_str(&st->out, stop, strlen(stop));
+    tokenroute_json_add_str(&st->out, stop, strlen(stop));
     tr_add_lit(&st->out, ",\"stop_sequence\":null},\"usage\":"
                "{\"output_tokens\":");
-    tokenroute_resp_add_int(&st->out, st->usage[TR_U_OUTPUT]);
+    tokenroute_json_add_int(&st->out, st->usage[TR_U_OUTPUT]);
     tr_add_lit(&st->out, ",\"input_tokens\":");
-    tokenroute_resp_add_int(&st->out, (input > 0) ? input : 0);
+    tokenroute_json_add_int(&st->out, (input > 0) ? input : 0);
     tr_add_lit(&st->out, ",\"cache_read_input_tokens\":");
-    tokenroute_resp_add_int(&st->out, cached);
+    tokenroute_json_add_int(&st->out, cached);
     tr_add_lit(&st->out, "}}\n\n");
 
     tokenroute_stream_open_event(st, "message_stop");
@@ -2664,7 +2099,7 @@ static void
 tokenroute_stream_open_event(tokenroute_stream_t *st, const char *name)
 {
     tr_add_lit(&st->out, "event: ");
-    tokenroute_resp_add(&st->out, name, strlen(name));
+    tokenroute_json_add(&st->out, name, strlen(name));
     tr_add_lit(&st->out, "\ndata: ");
 }
 
@@ -2682,7 +2117,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
     size_t                   n;
     uint32_t                 e;
     const char              *p, *last, *q, *s;
-    tokenroute_resp_json_t  *j;
+    tokenroute_json_tree_t  *j;
 
     if (st->from == TOKENROUTE_API_OPENAI && tr_str_is(data, len, "[DONE]")) {
         tr_add_lit(&st->out, "data: [DONE]\n\n");
@@ -2709,7 +2144,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
         }
 
         if (rc == 0 && st->from == TOKENROUTE_API_OPENAI) {
-            e = tokenroute_resp_get(j, 1, "error");
+            e = tokenroute_json_get(j, 1, "error");
 
             if (e != 0 && j->nodes[e].type != TR_J_NULL
                 && j->nodes[e].type != TR_J_FALSE)
@@ -2718,7 +2153,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
             }
 
         } else if (rc == 0
-                   && tokenroute_resp_str(j, tokenroute_resp_get(j, 1, "type"),
+                   && tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"),
                                           &s, &n)
                    && tr_str_is(s, n, "error"))
         {
@@ -2728,7 +2163,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
 
     if (event_len > 0) {
         tr_add_lit(&st->out, "event: ");
-        tokenroute_resp_add(&st->out, event, event_len);
+        tokenroute_json_add(&st->out, event, event_len);
         tr_add_lit(&st->out, "\n");
     }
 
@@ -2744,7 +2179,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
         }
 
         tr_add_lit(&st->out, "data: ");
-        tokenroute_resp_add(&st->out, p, q - p);
+        tokenroute_json_add(&st->out, p, q - p);
         tr_add_lit(&st->out, "\n");
 
         if (q == last) {
@@ -2771,7 +2206,7 @@ tokenroute_stream_upstream_error(tokenroute_stream_t *st)
 {
     int                       status;
     uint32_t                  n;
-    tokenroute_resp_json_t   *j;
+    tokenroute_json_tree_t   *j;
     tokenroute_resp_error_t   e;
 
     j = &st->json;
@@ -2779,7 +2214,7 @@ tokenroute_stream_upstream_error(tokenroute_stream_t *st)
     memset(&e, 0, sizeof(tokenroute_resp_error_t));
     status = 0;
 
-    n = tokenroute_resp_get(j, 1, "error");
+    n = tokenroute_json_get(j, 1, "error");
 
     if (n != 0) {
         tokenroute_resp_error_read(j, n, &e, &status);
