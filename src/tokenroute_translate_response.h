@@ -8,6 +8,8 @@
  * as each completes.  Plain C on byte ranges plus yajl: no nginx
  * dependency.  The shapes are TOKENROUTE_API_OPENAI and
  * TOKENROUTE_API_ANTHROPIC (tokenroute_usage.h).
+ * Bodies are tokenroute_translate_response*.c's, errors
+ * tokenroute_translate_error.c's, streams tokenroute_translate_stream*.c's.
  */
 
 
