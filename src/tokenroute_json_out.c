@@ -53,18 +53,6 @@ tokenroute_json_reserve(tokenroute_json_buf_t *b, size_t n)
 
 
 void
-tokenroute_json_add(tokenroute_json_buf_t *b, const char *p, size_t n)
-{
-    if (n == 0 || tokenroute_json_reserve(b, n) != 0) {
-        return;
-    }
-
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-
-void
 tokenroute_json_add_int(tokenroute_json_buf_t *b, int64_t v)
 {
     int   n;
