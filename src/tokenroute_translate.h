@@ -19,7 +19,8 @@
 
 
 /*
- * Request bodies (src/tokenroute_translate.c)
+ * Request bodies (src/tokenroute_translate.c, which names the files
+ * it uses)
  */
 
 /* an err buffer this size holds any message in full */

@@ -8,6 +8,8 @@
  * as each completes.  Plain C on byte ranges plus yajl: no nginx
  * dependency.  The shapes are TOKENROUTE_API_OPENAI and
  * TOKENROUTE_API_ANTHROPIC (tokenroute_usage.h).
+ * Bodies are tokenroute_translate_response*.c's, errors
+ * tokenroute_translate_error.c's, streams tokenroute_translate_stream*.c's.
  */
 
 
@@ -19,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "tokenroute_json_tree.h"
 #include "tokenroute_sse.h"
 #include "tokenroute_usage.h"
 
@@ -71,49 +74,15 @@ int tokenroute_translate_error(int from, int to, int status,
 const char *tokenroute_error_anthropic_type(int status);
 
 
-/* private */
-typedef struct {
-    char                    *data;
-    size_t                   len;
-    size_t                   size;
-    unsigned                 failed;
-} tokenroute_resp_buf_t;
-
-/* private: one value of a parsed JSON document, kept in a flat array */
-typedef struct {
-    size_t                   key;
-    size_t                   key_len;
-    size_t                   val;
-    size_t                   val_len;
-    uint32_t                 parent;
-    uint32_t                 child;
-    uint32_t                 last;
-    uint32_t                 next;
-    unsigned                 type;
-} tokenroute_resp_node_t;
-
-/* private */
-typedef struct {
-    tokenroute_resp_node_t  *nodes;
-    uint32_t                 nnodes;
-    uint32_t                 nalloc;
-    uint32_t                 cur;
-    unsigned                 oom;
-    size_t                   key;
-    size_t                   key_len;
-    tokenroute_resp_buf_t    pool;
-} tokenroute_resp_json_t;
-
-
 typedef struct tokenroute_stream_s  tokenroute_stream_t;
 
 /* the fields are private; the struct is public so callers can embed it */
 struct tokenroute_stream_s {
     tokenroute_sse_t         sse;
-    tokenroute_resp_json_t   json;
-    tokenroute_resp_buf_t    out;
-    tokenroute_resp_buf_t    prefix;
-    tokenroute_resp_buf_t    model;
+    tokenroute_json_tree_t   json;
+    tokenroute_json_buf_t    out;
+    tokenroute_json_buf_t    prefix;
+    tokenroute_json_buf_t    model;
 
     char                    *arena;
     size_t                   arena_size;

@@ -1,0 +1,160 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The JSON output buffer: growth, integers and escaped strings.
+ */
+
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenroute_json_out.h"
+
+
+int
+tokenroute_json_reserve(tokenroute_json_buf_t *b, size_t n)
+{
+    char    *p;
+    size_t   size;
+
+    if (b->failed) {
+        return -1;
+    }
+
+    if (n <= b->size - b->len) {
+        return 0;
+    }
+
+    if (n > SIZE_MAX / 4 - b->len) {
+        b->failed = 1;
+        return -1;
+    }
+
+    size = (b->size != 0) ? b->size * 2 : 256;
+
+    while (size < b->len + n) {
+        size *= 2;
+    }
+
+    p = realloc(b->data, size);
+    if (p == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+
+    b->data = p;
+    b->size = size;
+
+    return 0;
+}
+
+
+void
+tokenroute_json_add_int(tokenroute_json_buf_t *b, int64_t v)
+{
+    int   n;
+    char  s[24];
+
+    n = snprintf(s, sizeof(s), "%lld", (long long) v);
+
+    tokenroute_json_add(b, s, n);
+}
+
+
+/* the bytes of a JSON string's value: quotes, backslashes and controls */
+
+void
+tokenroute_json_add_escaped(tokenroute_json_buf_t *b, const char *p,
+    size_t n)
+{
+    char                 esc[6];
+    const char          *last, *s;
+    unsigned char        c;
+    static const char    hex[] = "0123456789abcdef";
+
+    last = p + n;
+
+    while (p < last) {
+
+        for (s = p; p < last; p++) {
+            c = *p;
+
+            if (c < 0x20 || c == '"' || c == '\\') {
+                break;
+            }
+        }
+
+        tokenroute_json_add(b, s, p - s);
+
+        if (p == last) {
+            break;
+        }
+
+        c = *p++;
+
+        esc[0] = '\\';
+
+        switch (c) {
+
+        case '"':
+        case '\\':
+            esc[1] = c;
+            break;
+
+        case '\n':
+            esc[1] = 'n';
+            break;
+
+        case '\r':
+            esc[1] = 'r';
+            break;
+
+        case '\t':
+            esc[1] = 't';
+            break;
+
+        case '\b':
+            esc[1] = 'b';
+            break;
+
+        case '\f':
+            esc[1] = 'f';
+            break;
+
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0x0f];
+            tokenroute_json_add(b, esc, 6);
+            continue;
+        }
+
+        tokenroute_json_add(b, esc, 2);
+    }
+}
+
+
+void
+tokenroute_json_add_str(tokenroute_json_buf_t *b, const char *p, size_t n)
+{
+    tokenroute_json_add_lit(b, "\"");
+    tokenroute_json_add_escaped(b, p, n);
+    tokenroute_json_add_lit(b, "\"");
+}
+
+
+void
+tokenroute_json_buf_free(tokenroute_json_buf_t *b)
+{
+    free(b->data);
+
+    b->data = NULL;
+    b->len = 0;
+    b->size = 0;
+    b->failed = 0;
+}

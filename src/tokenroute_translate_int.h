@@ -1,0 +1,214 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Internal to the request translator, tokenroute_translate*.c but for
+ * the response files: the parsed tree, the translation's context, the
+ * messages built from OpenAI's, and the functions the files share.
+ */
+
+
+#ifndef _TOKENROUTE_TRANSLATE_INT_H_INCLUDED_
+#define _TOKENROUTE_TRANSLATE_INT_H_INCLUDED_
+
+
+#include <stddef.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>     /* yajl_type only */
+
+#include "tokenroute_translate.h"
+
+
+#define TR_NOMEM               -2
+#define TR_REJECT              -1
+
+/*
+ * Parsed JSON may nest this deep: the copy is recursive, and yajl_gen
+ * stops at YAJL_MAX_DEPTH (128) levels, of which a copied value may sit
+ * under five more (a tool call's arguments inside messages[].content[]).
+ */
+#define TR_DEPTH_MAX           100
+
+/* bytes of a client's string quoted in an error message */
+#define TR_NAME_MAX            48
+
+#define TR_BLOCK_TEXT          1
+#define TR_BLOCK_IMAGE_BASE64  2
+#define TR_BLOCK_IMAGE_URL     3
+#define TR_BLOCK_TOOL_USE      4
+#define TR_BLOCK_TOOL_RESULT   5
+
+#define tr_str_is(s, len, lit)                                                \
+    ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+
+#define tr_is(v, lit)                                                         \
+    ((v) != NULL && (v)->type == yajl_t_string                                \
+     && tr_str_is((v)->str, (v)->len, lit))
+
+
+/*
+ * The shared functions keep the short names the translator is written
+ * with, and their symbols the module's prefix (zlib's Z_PREFIX does the
+ * same): the file-local tr_ names cannot clash with other modules'.
+ */
+#define tr_error              tokenroute_tr_error
+#define tr_name               tokenroute_tr_name
+#define tr_alloc              tokenroute_tr_alloc
+#define tr_calloc             tokenroute_tr_calloc
+#define tr_parse              tokenroute_tr_parse
+#define tr_get                tokenroute_tr_get
+#define tr_check              tokenroute_tr_check
+#define tr_integer            tokenroute_tr_integer
+#define tr_text_add           tokenroute_tr_text_add
+#define tr_gen_status         tokenroute_tr_gen_status
+#define tr_gen_string         tokenroute_tr_gen_string
+#define tr_gen_key            tokenroute_tr_gen_key
+#define tr_gen_pair           tokenroute_tr_gen_pair
+#define tr_gen_map            tokenroute_tr_gen_map
+#define tr_gen_map_end        tokenroute_tr_gen_map_end
+#define tr_gen_array          tokenroute_tr_gen_array
+#define tr_gen_array_end      tokenroute_tr_gen_array_end
+#define tr_gen_value          tokenroute_tr_gen_value
+#define tr_gen_text           tokenroute_tr_gen_text
+#define tr_gen_json           tokenroute_tr_gen_json
+#define tr_gen_empty_schema   tokenroute_tr_gen_empty_schema
+#define tr_gen_model          tokenroute_tr_gen_model
+#define tr_oa                 tokenroute_tr_oa
+#define tr_oa_system          tokenroute_tr_oa_system
+#define tr_oa_messages        tokenroute_tr_oa_messages
+#define tr_oa_part            tokenroute_tr_oa_part
+#define tr_oa_tool_call       tokenroute_tr_oa_tool_call
+#define tr_oa_block           tokenroute_tr_oa_block
+#define tr_oa_text_block      tokenroute_tr_oa_text_block
+#define tr_oa_gen_block       tokenroute_tr_oa_gen_block
+#define tr_ao                 tokenroute_tr_ao
+#define tr_ao_message         tokenroute_tr_ao_message
+
+
+typedef struct tr_chunk_s  tr_chunk_t;
+typedef struct tr_val_s    tr_val_t;
+typedef struct tr_piece_s  tr_piece_t;
+typedef struct tr_block_s  tr_block_t;
+typedef struct tr_msg_s    tr_msg_t;
+
+
+/* an arena chunk; its bytes follow the header */
+struct tr_chunk_s {
+    tr_chunk_t                         *next;
+    size_t                              size;
+    size_t                              used;
+};
+
+
+/*
+ * A parsed JSON value.  yajl_tree would lose the length of strings with
+ * "\u0000" in them, so the tree is built here, in the arena.
+ */
+struct tr_val_s {
+    yajl_type                           type;
+    const char                         *key;      /* member name */
+    size_t                              key_len;
+    const char                         *str;      /* string, number text */
+    size_t                              len;      /* str bytes; elements */
+    tr_val_t                           *first;    /* elements, in order */
+    tr_val_t                           *last;
+    tr_val_t                           *next;
+    tr_val_t                           *parent;
+};
+
+
+/* texts to be joined into one string */
+struct tr_piece_s {
+    tr_piece_t                         *next;
+    const char                         *data;
+    size_t                              len;
+};
+
+
+typedef struct {
+    tr_piece_t                         *first;
+    tr_piece_t                         *last;
+    size_t                              n;
+    size_t                              len;
+} tr_text_t;
+
+
+/* an Anthropic content block made from OpenAI message parts */
+struct tr_block_s {
+    tr_block_t                         *next;
+    unsigned                            type;
+    const char                         *a;        /* text, media type, */
+    size_t                              a_len;    /* URL or tool id */
+    const char                         *b;        /* base64 data, name */
+    size_t                              b_len;
+    tr_val_t                           *value;    /* input, result */
+};
+
+
+/* an Anthropic message made from one or more OpenAI messages */
+struct tr_msg_s {
+    tr_msg_t                           *next;
+    unsigned                            assistant;
+    tr_val_t                           *text;     /* content: one string */
+    tr_block_t                         *first;
+    tr_block_t                         *last;
+};
+
+
+typedef struct {
+    yajl_gen                            gen;
+    tr_chunk_t                         *chunks;
+    const tokenroute_translate_opts_t  *opts;
+    char                               *err;
+    size_t                              err_size;
+    unsigned                            gen_failed:1;
+    char                                name[TR_NAME_MAX + 4];
+} tr_ctx_t;
+
+
+/* tokenroute_translate_tree.c */
+int tr_error(tr_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *tr_name(tr_ctx_t *ctx, tr_val_t *v);
+void *tr_alloc(tr_ctx_t *ctx, size_t size);
+void *tr_calloc(tr_ctx_t *ctx, size_t size);
+int tr_parse(tr_ctx_t *ctx, const char *p, size_t len, tr_val_t **root,
+    const char *what);
+tr_val_t *tr_get(tr_val_t *obj, const char *key);
+int tr_check(tr_ctx_t *ctx, tr_val_t *v, yajl_type type, const char *what);
+int tr_integer(tr_val_t *v, long long *n);
+
+/* tokenroute_translate_gen.c */
+int tr_text_add(tr_ctx_t *ctx, tr_text_t *text, const char *s, size_t len);
+void tr_gen_status(tr_ctx_t *ctx, yajl_gen_status st);
+void tr_gen_string(tr_ctx_t *ctx, const char *s, size_t len);
+void tr_gen_key(tr_ctx_t *ctx, const char *key);
+void tr_gen_pair(tr_ctx_t *ctx, const char *key, const char *value);
+void tr_gen_map(tr_ctx_t *ctx);
+void tr_gen_map_end(tr_ctx_t *ctx);
+void tr_gen_array(tr_ctx_t *ctx);
+void tr_gen_array_end(tr_ctx_t *ctx);
+void tr_gen_value(tr_ctx_t *ctx, tr_val_t *v);
+int tr_gen_text(tr_ctx_t *ctx, tr_text_t *text, const char *prefix);
+int tr_gen_json(tr_ctx_t *ctx, tr_val_t *v);
+void tr_gen_empty_schema(tr_ctx_t *ctx);
+int tr_gen_model(tr_ctx_t *ctx, tr_val_t *root);
+
+/* tokenroute_translate_oa.c, _oa_messages.c, _oa_content.c */
+int tr_oa(tr_ctx_t *ctx, tr_val_t *root);
+int tr_oa_system(tr_ctx_t *ctx, tr_val_t *messages);
+int tr_oa_messages(tr_ctx_t *ctx, tr_val_t *messages);
+int tr_oa_part(tr_ctx_t *ctx, tr_val_t *part, size_t i, size_t j, tr_msg_t *m);
+int tr_oa_tool_call(tr_ctx_t *ctx, tr_val_t *tc, size_t i, size_t k,
+    tr_msg_t *m);
+tr_block_t *tr_oa_block(tr_ctx_t *ctx, tr_msg_t *m, unsigned type);
+int tr_oa_text_block(tr_ctx_t *ctx, tr_msg_t *m, tr_val_t *text);
+void tr_oa_gen_block(tr_ctx_t *ctx, tr_block_t *b);
+
+/* tokenroute_translate_ao.c, _ao_messages.c */
+int tr_ao(tr_ctx_t *ctx, tr_val_t *root);
+int tr_ao_message(tr_ctx_t *ctx, tr_val_t *msg, size_t i);
+
+
+#endif /* _TOKENROUTE_TRANSLATE_INT_H_INCLUDED_ */

@@ -1,0 +1,93 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Internal to the response translator, tokenroute_translate_response*.c,
+ * tokenroute_translate_error.c and tokenroute_translate_stream*.c: short
+ * names, a provider's error as read, and the functions the files share.
+ */
+
+
+#ifndef _TOKENROUTE_TRANSLATE_RESPONSE_INT_H_INCLUDED_
+#define _TOKENROUTE_TRANSLATE_RESPONSE_INT_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenroute_json_tree.h"
+#include "tokenroute_translate_response.h"
+
+
+/* tokenroute_json_node_t types */
+#define TR_J_NULL               TOKENROUTE_JSON_T_NULL
+#define TR_J_FALSE              TOKENROUTE_JSON_T_FALSE
+#define TR_J_TRUE               TOKENROUTE_JSON_T_TRUE
+#define TR_J_NUMBER             TOKENROUTE_JSON_T_NUMBER
+#define TR_J_STRING             TOKENROUTE_JSON_T_STRING
+#define TR_J_MAP                TOKENROUTE_JSON_T_MAP
+#define TR_J_ARRAY              TOKENROUTE_JSON_T_ARRAY
+
+/* st->usage[] */
+#define TR_U_INPUT              0
+#define TR_U_OUTPUT             1
+#define TR_U_CACHE_READ         2
+#define TR_U_CACHE_WRITE        3
+
+#define tr_str_is(s, len, lit)                                                \
+    ((s) != NULL && (len) == sizeof(lit) - 1                                  \
+     && memcmp(s, lit, sizeof(lit) - 1) == 0)
+
+#define tr_add_lit(b, lit)  tokenroute_json_add_lit(b, lit)
+
+
+/* an error as read from a provider's body or event, before mapping */
+typedef struct {
+    const char               *message;
+    size_t                    message_len;
+    const char               *type;
+    size_t                    type_len;
+    const char               *code;
+    size_t                    code_len;
+} tokenroute_resp_error_t;
+
+
+/* Anthropic usage fields, in st->usage[] order */
+extern const char  *tokenroute_resp_usage_keys[];
+
+
+/* tokenroute_translate_response.c */
+uint32_t tokenroute_resp_choice(tokenroute_json_tree_t *j, uint32_t n);
+
+const char *tokenroute_resp_finish_reason(const char *s, size_t len);
+const char *tokenroute_resp_stop_reason(const char *s, size_t len);
+
+/* tokenroute_translate_response_ao.c, _oa.c */
+int tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
+    const char *model, size_t model_len);
+int tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
+    const char *model, size_t model_len);
+
+/* tokenroute_translate_error.c */
+void tokenroute_resp_error_read(tokenroute_json_tree_t *j, uint32_t n,
+    tokenroute_resp_error_t *e, int *status);
+void tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
+    int status, tokenroute_resp_error_t *e);
+
+/* tokenroute_translate_stream.c */
+int tokenroute_stream_parse(tokenroute_stream_t *st, const char *data,
+    size_t len);
+int tokenroute_stream_malformed(tokenroute_stream_t *st);
+int tokenroute_stream_upstream_error(tokenroute_stream_t *st);
+
+/* tokenroute_translate_stream_ao.c */
+int tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
+    size_t event_len, const char *data, size_t len);
+void tokenroute_stream_ao_end(tokenroute_stream_t *st);
+
+/* tokenroute_translate_stream_oa.c */
+int tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len);
+void tokenroute_stream_oa_end(tokenroute_stream_t *st);
+
+
+#endif /* _TOKENROUTE_TRANSLATE_RESPONSE_INT_H_INCLUDED_ */

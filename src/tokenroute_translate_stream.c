@@ -1,0 +1,574 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Streamed responses: the stream's life (init, feed, finish, error,
+ * free), its SSE events dispatched, each parsed with yajl in an arena
+ * that grows for the next, events relayed as they are when the shapes
+ * match, and the client's terminal error event.  The translations are
+ * tokenroute_translate_stream_ao.c's and _oa.c's.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tokenroute_translate_response_int.h"
+
+
+/*
+ * An event's yajl parser lives in an arena reused from event to event:
+ * yajl's handle, lexer, state stack and string decoding buffer take about
+ * 2.5K for a typical event.  An event that needs more makes the arena
+ * grow for the next one.
+ */
+#define TR_ARENA_SIZE           8192
+#define TR_ARENA_MAX            (1024 * 1024)
+#define TR_ARENA_ALIGN          16
+
+#define TR_MESSAGE_INTERRUPTED  "The provider's stream ended early"
+
+
+typedef struct {
+    char                     *start;
+    char                     *last;
+    char                     *end;
+    unsigned                  spilled;
+} tokenroute_resp_arena_t;
+
+
+static int tokenroute_stream_event(void *ctx, const char *event,
+    size_t event_len, const char *data, size_t len, int truncated);
+static int tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
+    size_t event_len, const char *data, size_t len);
+static void tokenroute_stream_terminal(tokenroute_stream_t *st, int from,
+    int status, tokenroute_resp_error_t *e);
+static int tokenroute_stream_flush(tokenroute_stream_t *st);
+
+static void *tokenroute_resp_arena_malloc(void *ctx, size_t size);
+static void *tokenroute_resp_arena_realloc(void *ctx, void *ptr, size_t size);
+static void tokenroute_resp_arena_free(void *ctx, void *ptr);
+
+
+int
+tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
+    const char *model, size_t model_len, int include_usage,
+    tokenroute_emit_pt emit, void *ctx)
+{
+    memset(st, 0, sizeof(tokenroute_stream_t));
+
+    if ((from != TOKENROUTE_API_OPENAI && from != TOKENROUTE_API_ANTHROPIC)
+        || (to != TOKENROUTE_API_OPENAI && to != TOKENROUTE_API_ANTHROPIC))
+    {
+        return -1;
+    }
+
+    if (tokenroute_sse_init(&st->sse, TOKENROUTE_STREAM_MAX_EVENT,
+                            tokenroute_stream_event, st)
+        != 0)
+    {
+        return -1;
+    }
+
+    st->arena = malloc(TR_ARENA_SIZE);
+    if (st->arena == NULL) {
+        goto failed;
+    }
+
+    st->arena_size = TR_ARENA_SIZE;
+
+    tokenroute_json_add(&st->model, model, model_len);
+
+    if (st->model.failed || tokenroute_json_reserve(&st->out, 4096) != 0) {
+        goto failed;
+    }
+
+    st->from = from;
+    st->to = to;
+    st->include_usage = include_usage ? 1 : 0;
+    st->emit = emit;
+    st->ctx = ctx;
+    st->block = -1;
+    st->block_tool = -1;
+    st->created = time(NULL);
+
+    return 0;
+
+failed:
+
+    tokenroute_stream_free(st);
+
+    return -1;
+}
+
+
+int
+tokenroute_stream_feed(tokenroute_stream_t *st, const char *p, size_t len)
+{
+    if (st->failed) {
+        return -1;
+    }
+
+    if (st->done) {
+        return 0;
+    }
+
+    if (tokenroute_sse_feed(&st->sse, p, len) != 0) {
+        st->failed = 1;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+tokenroute_stream_finish(tokenroute_stream_t *st, int complete)
+{
+    tokenroute_resp_error_t  e;
+
+    if (st->failed) {
+        return -1;
+    }
+
+    /* an event without its closing blank line is still taken */
+
+    st->flushing = 1;
+
+    if (tokenroute_stream_feed(st, "\n\n", 2) != 0) {
+        return -1;
+    }
+
+    st->flushing = 0;
+
+    if (st->done) {
+        return 0;
+    }
+
+    st->out.len = 0;
+
+    if (complete && st->to == TOKENROUTE_API_ANTHROPIC
+        && st->from == TOKENROUTE_API_OPENAI)
+    {
+        tokenroute_stream_oa_end(st);
+
+    } else if (complete && st->to == TOKENROUTE_API_OPENAI
+               && st->from == TOKENROUTE_API_ANTHROPIC && st->finished)
+    {
+        tokenroute_stream_ao_end(st);
+
+    } else if (complete && st->to == TOKENROUTE_API_OPENAI
+               && st->from == TOKENROUTE_API_OPENAI)
+    {
+        tr_add_lit(&st->out, "data: [DONE]\n\n");
+        st->done = 1;
+
+    } else {
+        memset(&e, 0, sizeof(tokenroute_resp_error_t));
+        e.message = TR_MESSAGE_INTERRUPTED;
+        e.message_len = sizeof(TR_MESSAGE_INTERRUPTED) - 1;
+        e.code = "stream_interrupted";
+        e.code_len = sizeof("stream_interrupted") - 1;
+
+        tokenroute_stream_terminal(st, 0, 0, &e);
+    }
+
+    return tokenroute_stream_flush(st);
+}
+
+
+int
+tokenroute_stream_error(tokenroute_stream_t *st, const char *message)
+{
+    tokenroute_resp_error_t  e;
+
+    if (st->failed) {
+        return -1;
+    }
+
+    if (st->done) {
+        return 0;
+    }
+
+    memset(&e, 0, sizeof(tokenroute_resp_error_t));
+    e.message = message;
+    e.message_len = (message != NULL) ? strlen(message) : 0;
+
+    st->out.len = 0;
+
+    tokenroute_stream_terminal(st, 0, 0, &e);
+
+    return tokenroute_stream_flush(st);
+}
+
+
+void
+tokenroute_stream_free(tokenroute_stream_t *st)
+{
+    tokenroute_sse_free(&st->sse);
+    tokenroute_json_tree_free(&st->json);
+    tokenroute_json_buf_free(&st->out);
+    tokenroute_json_buf_free(&st->prefix);
+    tokenroute_json_buf_free(&st->model);
+
+    free(st->arena);
+    free(st->tools);
+
+    st->arena = NULL;
+    st->arena_size = 0;
+    st->tools = NULL;
+    st->ntools = 0;
+}
+
+
+static int
+tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
+    const char *data, size_t len, int truncated)
+{
+    int                   rc;
+    tokenroute_stream_t  *st = ctx;
+
+    if (st->done || truncated) {
+        return 0;
+    }
+
+    st->out.len = 0;
+
+    if (st->from == st->to) {
+        rc = tokenroute_stream_relay(st, event, event_len, data, len);
+
+    } else if (st->from == TOKENROUTE_API_ANTHROPIC) {
+        rc = tokenroute_stream_ao(st, event, event_len, data, len);
+
+    } else {
+        rc = tokenroute_stream_oa(st, data, len);
+    }
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    return tokenroute_stream_flush(st);
+}
+
+
+static int
+tokenroute_stream_flush(tokenroute_stream_t *st)
+{
+    if (st->out.failed) {
+        st->failed = 1;
+        return -1;
+    }
+
+    if (st->out.len > 0 && st->emit(st->ctx, st->out.data, st->out.len) != 0)
+    {
+        st->failed = 1;
+        return -1;
+    }
+
+    st->out.len = 0;
+
+    return 0;
+}
+
+
+/* returns 0, -1 if data is not JSON, or -2 if out of memory */
+
+int
+tokenroute_stream_parse(tokenroute_stream_t *st, const char *data,
+    size_t len)
+{
+    int                       rc;
+    char                     *p;
+    yajl_alloc_funcs          af;
+    tokenroute_resp_arena_t   a;
+
+    a.start = st->arena;
+    a.last = (char *) (((uintptr_t) st->arena + TR_ARENA_ALIGN - 1)
+                       & ~((uintptr_t) TR_ARENA_ALIGN - 1));
+    a.end = st->arena + st->arena_size;
+    a.spilled = 0;
+
+    af.malloc = tokenroute_resp_arena_malloc;
+    af.realloc = tokenroute_resp_arena_realloc;
+    af.free = tokenroute_resp_arena_free;
+    af.ctx = &a;
+
+    rc = tokenroute_json_tree_parse(&st->json, data, len, &af);
+
+    if (a.spilled && st->arena_size < TR_ARENA_MAX) {
+        p = malloc(st->arena_size * 2);
+
+        if (p != NULL) {
+            free(st->arena);
+            st->arena = p;
+            st->arena_size *= 2;
+        }
+    }
+
+    return rc;
+}
+
+
+/*
+ * The same shape on both sides: events are passed on as they are, except
+ * that error events are sanitized, and the end is tracked.
+ */
+
+static int
+tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
+    size_t event_len, const char *data, size_t len)
+{
+    int                      rc;
+    size_t                   n;
+    uint32_t                 e;
+    const char              *p, *last, *q, *s;
+    tokenroute_json_tree_t  *j;
+
+    if (st->from == TOKENROUTE_API_OPENAI && tr_str_is(data, len, "[DONE]")) {
+        tr_add_lit(&st->out, "data: [DONE]\n\n");
+        st->done = 1;
+        return 0;
+    }
+
+    /*
+     * data is NUL-terminated, and JSON has no NUL in it; an event cut
+     * short by the end of the stream is not passed on
+     */
+
+    if (st->flushing || strstr(data, "\"error\"") != NULL) {
+        j = &st->json;
+
+        rc = tokenroute_stream_parse(st, data, len);
+
+        if (rc == -2) {
+            return -1;
+        }
+
+        if (rc != 0 && st->flushing) {
+            return 0;
+        }
+
+        if (rc == 0 && st->from == TOKENROUTE_API_OPENAI) {
+            e = tokenroute_json_get(j, 1, "error");
+
+            if (e != 0 && j->nodes[e].type != TR_J_NULL
+                && j->nodes[e].type != TR_J_FALSE)
+            {
+                return tokenroute_stream_upstream_error(st);
+            }
+
+        } else if (rc == 0
+                   && tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"),
+                                          &s, &n)
+                   && tr_str_is(s, n, "error"))
+        {
+            return tokenroute_stream_upstream_error(st);
+        }
+    }
+
+    if (event_len > 0) {
+        tr_add_lit(&st->out, "event: ");
+        tokenroute_json_add(&st->out, event, event_len);
+        tr_add_lit(&st->out, "\n");
+    }
+
+    /* the joined data lines, split again */
+
+    last = data + len;
+
+    for (p = data; /* void */; p = q + 1) {
+        q = memchr(p, '\n', last - p);
+
+        if (q == NULL) {
+            q = last;
+        }
+
+        tr_add_lit(&st->out, "data: ");
+        tokenroute_json_add(&st->out, p, q - p);
+        tr_add_lit(&st->out, "\n");
+
+        if (q == last) {
+            break;
+        }
+    }
+
+    tr_add_lit(&st->out, "\n");
+
+    if (st->from == TOKENROUTE_API_ANTHROPIC
+        && tr_str_is(event, event_len, "message_stop"))
+    {
+        st->done = 1;
+    }
+
+    return 0;
+}
+
+
+/* an error chunk or event of the provider, parsed into st->json */
+
+int
+tokenroute_stream_upstream_error(tokenroute_stream_t *st)
+{
+    int                       status;
+    uint32_t                  n;
+    tokenroute_json_tree_t   *j;
+    tokenroute_resp_error_t   e;
+
+    j = &st->json;
+
+    memset(&e, 0, sizeof(tokenroute_resp_error_t));
+    status = 0;
+
+    n = tokenroute_json_get(j, 1, "error");
+
+    if (n != 0) {
+        tokenroute_resp_error_read(j, n, &e, &status);
+    }
+
+    tokenroute_stream_terminal(st, st->from, status, &e);
+
+    return 0;
+}
+
+
+/*
+ * An event that is not JSON cannot be translated, and dropping it would
+ * hand the client a well-formed but truncated answer: end the stream with
+ * an error event instead.
+ */
+
+int
+tokenroute_stream_malformed(tokenroute_stream_t *st)
+{
+    tokenroute_resp_error_t  e;
+
+    if (st->flushing) {
+        /* an event cut short by the end of the stream: finish() reports */
+        return 0;
+    }
+
+    memset(&e, 0, sizeof(tokenroute_resp_error_t));
+    e.message = "The provider sent a malformed stream event";
+    e.message_len = sizeof("The provider sent a malformed stream event") - 1;
+
+    tokenroute_stream_terminal(st, 0, 0, &e);
+
+    return 0;
+}
+
+
+/*
+ * The client's terminal error event; from is the provider's shape for a
+ * provider's error, or 0 for the gateway's own; status 0 if unknown.
+ */
+
+static void
+tokenroute_stream_terminal(tokenroute_stream_t *st, int from, int status,
+    tokenroute_resp_error_t *e)
+{
+    if (st->to == TOKENROUTE_API_ANTHROPIC) {
+        tr_add_lit(&st->out, "event: error\ndata: ");
+
+    } else {
+        tr_add_lit(&st->out, "data: ");
+    }
+
+    tokenroute_resp_error_write(&st->out, from, st->to, status, e);
+    tr_add_lit(&st->out, "\n\n");
+
+    if (st->to == TOKENROUTE_API_OPENAI) {
+        tr_add_lit(&st->out, "data: [DONE]\n\n");
+    }
+
+    st->done = 1;
+}
+
+
+/*
+ * The arena: a block's size is kept before it; free() is a no-op inside
+ * the arena, and what does not fit goes to malloc().
+ */
+
+static void *
+tokenroute_resp_arena_malloc(void *ctx, size_t size)
+{
+    char                     *p;
+    size_t                    n;
+    tokenroute_resp_arena_t  *a = ctx;
+
+    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
+
+    if (n < size || n + TR_ARENA_ALIGN > (size_t) (a->end - a->last)) {
+        a->spilled = 1;
+        return malloc(size);
+    }
+
+    p = a->last + TR_ARENA_ALIGN;
+    ((size_t *) p)[-1] = n;
+    a->last = p + n;
+
+    return p;
+}
+
+
+static void *
+tokenroute_resp_arena_realloc(void *ctx, void *ptr, size_t size)
+{
+    char                     *p, *q;
+    size_t                    n, old;
+    tokenroute_resp_arena_t  *a = ctx;
+
+    p = ptr;
+
+    if (p == NULL) {
+        return tokenroute_resp_arena_malloc(ctx, size);
+    }
+
+    if ((uintptr_t) p < (uintptr_t) a->start
+        || (uintptr_t) p >= (uintptr_t) a->end)
+    {
+        return realloc(p, size);
+    }
+
+    old = ((size_t *) p)[-1];
+
+    if (size <= old) {
+        return p;
+    }
+
+    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
+
+    /* the last block grows in place */
+
+    if (p + old == a->last && n >= size && n <= (size_t) (a->end - p)) {
+        ((size_t *) p)[-1] = n;
+        a->last = p + n;
+        return p;
+    }
+
+    q = tokenroute_resp_arena_malloc(ctx, size);
+    if (q == NULL) {
+        return NULL;
+    }
+
+    memcpy(q, p, old);
+
+    return q;
+}
+
+
+static void
+tokenroute_resp_arena_free(void *ctx, void *ptr)
+{
+    tokenroute_resp_arena_t  *a = ctx;
+
+    if (ptr != NULL
+        && ((uintptr_t) ptr < (uintptr_t) a->start
+            || (uintptr_t) ptr >= (uintptr_t) a->end))
+    {
+        free(ptr);
+    }
+}

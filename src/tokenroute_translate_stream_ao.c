@@ -1,0 +1,344 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * An Anthropic stream's events as OpenAI chat.completion.chunk events:
+ * the role chunk, text and tool input deltas, the finish reason, and the
+ * usage chunk if the client asked for it.
+ */
+
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tokenroute_translate_response_int.h"
+
+
+static void tokenroute_stream_ao_start(tokenroute_stream_t *st,
+    const char *id, size_t id_len);
+static void tokenroute_stream_ao_open(tokenroute_stream_t *st);
+static void tokenroute_stream_ao_close(tokenroute_stream_t *st,
+    const char *finish);
+static void tokenroute_stream_ao_usage(tokenroute_stream_t *st, uint32_t n);
+
+
+int
+tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
+    size_t event_len, const char *data, size_t len)
+{
+    int                      rc;
+    size_t                   type_len, n;
+    int64_t                  k;
+    uint32_t                 msg, cb, delta;
+    const char              *type, *s, *name;
+    tokenroute_json_tree_t  *j;
+
+    j = &st->json;
+
+    rc = tokenroute_stream_parse(st, data, len);
+
+    if (rc == -2) {
+        return -1;
+    }
+
+    if (rc != 0 || j->nodes[1].type != TR_J_MAP) {
+        return tokenroute_stream_malformed(st);
+    }
+
+    if (!tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"), &type,
+                             &type_len))
+    {
+        type = event;
+        type_len = event_len;
+    }
+
+    if (tr_str_is(type, type_len, "content_block_delta")) {
+        delta = tokenroute_json_get(j, 1, "delta");
+
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, delta, "type"),
+                                 &type, &type_len))
+        {
+            return 0;
+        }
+
+        if (tr_str_is(type, type_len, "text_delta")) {
+
+            if (!tokenroute_json_str(j, tokenroute_json_get(j, delta, "text"),
+                                     &s, &n)
+                || n == 0)
+            {
+                return 0;
+            }
+
+            tokenroute_stream_ao_start(st, NULL, 0);
+            tokenroute_stream_ao_open(st);
+            tr_add_lit(&st->out, "{\"content\":");
+            tokenroute_json_add_str(&st->out, s, n);
+            tr_add_lit(&st->out, "}");
+            tokenroute_stream_ao_close(st, NULL);
+
+            return 0;
+        }
+
+        if (!tr_str_is(type, type_len, "input_json_delta")
+            || !tokenroute_json_str(j, tokenroute_json_get(j, delta,
+                                                           "partial_json"),
+                                    &s, &n)
+            || n == 0)
+        {
+            /* thinking and signature deltas are dropped */
+            return 0;
+        }
+
+        /* server_tool_use blocks have input deltas too */
+
+        k = tokenroute_json_int(j, tokenroute_json_get(j, 1, "index"), -1);
+
+        if (st->block_tool < 0 || (k != st->block && k != -1)) {
+            return 0;
+        }
+
+        k = st->block_tool;
+
+        tokenroute_stream_ao_start(st, NULL, 0);
+        tokenroute_stream_ao_open(st);
+        tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
+        tokenroute_json_add_int(&st->out, k);
+        tr_add_lit(&st->out, ",\"function\":{\"arguments\":");
+        tokenroute_json_add_str(&st->out, s, n);
+        tr_add_lit(&st->out, "}}]}");
+        tokenroute_stream_ao_close(st, NULL);
+
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "content_block_start")) {
+        cb = tokenroute_json_get(j, 1, "content_block");
+
+        st->block = tokenroute_json_int(j, tokenroute_json_get(j, 1, "index"),
+                                        -1);
+        st->block_tool = -1;
+
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "type"), &s,
+                                 &n)
+            || !tr_str_is(s, n, "tool_use"))
+        {
+            /* text needs no start; thinking blocks are dropped */
+            return 0;
+        }
+
+        st->block_tool = st->nblocks++;
+
+        tokenroute_stream_ao_start(st, NULL, 0);
+        tokenroute_stream_ao_open(st);
+        tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
+        tokenroute_json_add_int(&st->out, st->block_tool);
+        tr_add_lit(&st->out, ",\"id\":");
+
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "id"), &s, &n))
+        {
+            s = "";
+            n = 0;
+        }
+
+        tokenroute_json_add_str(&st->out, s, n);
+        tr_add_lit(&st->out, ",\"type\":\"function\",\"function\":{\"name\":");
+
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "name"), &name,
+                                 &n))
+        {
+            name = "";
+            n = 0;
+        }
+
+        tokenroute_json_add_str(&st->out, name, n);
+        tr_add_lit(&st->out, ",\"arguments\":\"\"}}]}");
+        tokenroute_stream_ao_close(st, NULL);
+
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_start")) {
+        msg = tokenroute_json_get(j, 1, "message");
+
+        tokenroute_stream_ao_usage(st, tokenroute_json_get(j, msg, "usage"));
+
+        if (!tokenroute_json_str(j, tokenroute_json_get(j, msg, "id"), &s, &n))
+        {
+            s = NULL;
+            n = 0;
+        }
+
+        tokenroute_stream_ao_start(st, s, n);
+
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_delta")) {
+        tokenroute_stream_ao_usage(st, tokenroute_json_get(j, 1, "usage"));
+
+        delta = tokenroute_json_get(j, 1, "delta");
+
+        if (st->finished
+            || !tokenroute_json_str(j, tokenroute_json_get(j, delta,
+                                                           "stop_reason"),
+                                    &s, &n))
+        {
+            return 0;
+        }
+
+        tokenroute_stream_ao_start(st, NULL, 0);
+        tokenroute_stream_ao_open(st);
+        tr_add_lit(&st->out, "{}");
+        tokenroute_stream_ao_close(st, tokenroute_resp_finish_reason(s, n));
+
+        st->finished = 1;
+
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_stop")) {
+        tokenroute_stream_ao_end(st);
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "error")) {
+        return tokenroute_stream_upstream_error(st);
+    }
+
+    /* ping, content_block_stop and unknown events */
+
+    return 0;
+}
+
+
+/* the chunks' common prefix, and the role chunk */
+
+static void
+tokenroute_stream_ao_start(tokenroute_stream_t *st, const char *id,
+    size_t id_len)
+{
+    tokenroute_json_buf_t  *b;
+
+    if (st->started) {
+        return;
+    }
+
+    st->started = 1;
+
+    if (id_len > 4 && memcmp(id, "msg_", 4) == 0) {
+        id += 4;
+        id_len -= 4;
+    }
+
+    b = &st->prefix;
+
+    tr_add_lit(b, "{\"id\":\"chatcmpl-");
+    tokenroute_json_add_escaped(b, id, id_len);
+    tr_add_lit(b, "\",\"object\":\"chat.completion.chunk\",\"created\":");
+    tokenroute_json_add_int(b, (int64_t) st->created);
+    tr_add_lit(b, ",\"model\":");
+    tokenroute_json_add_str(b, st->model.data, st->model.len);
+    tr_add_lit(b, ",");
+
+    if (b->failed) {
+        st->out.failed = 1;
+        return;
+    }
+
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{\"role\":\"assistant\",\"content\":\"\"}");
+    tokenroute_stream_ao_close(st, NULL);
+}
+
+
+/* a chunk up to its delta, which the caller adds */
+
+static void
+tokenroute_stream_ao_open(tokenroute_stream_t *st)
+{
+    tr_add_lit(&st->out, "data: ");
+    tokenroute_json_add(&st->out, st->prefix.data, st->prefix.len);
+    tr_add_lit(&st->out, "\"choices\":[{\"index\":0,\"delta\":");
+}
+
+
+static void
+tokenroute_stream_ao_close(tokenroute_stream_t *st, const char *finish)
+{
+    tr_add_lit(&st->out, ",\"logprobs\":null,\"finish_reason\":");
+
+    if (finish != NULL) {
+        tokenroute_json_add_str(&st->out, finish, strlen(finish));
+
+    } else {
+        tr_add_lit(&st->out, "null");
+    }
+
+    tr_add_lit(&st->out, "}]}\n\n");
+}
+
+
+/* usage in message_start and message_delta is cumulative: keep the max */
+
+static void
+tokenroute_stream_ao_usage(tokenroute_stream_t *st, uint32_t n)
+{
+    int      i;
+    int64_t  v;
+
+    if (n == 0) {
+        return;
+    }
+
+    for (i = 0; i < 4; i++) {
+        v = tokenroute_json_int(&st->json,
+                                tokenroute_json_get(&st->json, n,
+                                    tokenroute_resp_usage_keys[i]), 0);
+
+        if (v > st->usage[i] && v <= INT64_MAX / 4) {
+            st->usage[i] = v;
+        }
+    }
+}
+
+
+void
+tokenroute_stream_ao_end(tokenroute_stream_t *st)
+{
+    int64_t  prompt;
+
+    if (st->done) {
+        return;
+    }
+
+    tokenroute_stream_ao_start(st, NULL, 0);
+
+    if (!st->finished) {
+        tokenroute_stream_ao_open(st);
+        tr_add_lit(&st->out, "{}");
+        tokenroute_stream_ao_close(st, "stop");
+        st->finished = 1;
+    }
+
+    if (st->include_usage) {
+        prompt = st->usage[TR_U_INPUT] + st->usage[TR_U_CACHE_READ]
+                 + st->usage[TR_U_CACHE_WRITE];
+
+        tr_add_lit(&st->out, "data: ");
+        tokenroute_json_add(&st->out, st->prefix.data, st->prefix.len);
+        tr_add_lit(&st->out, "\"choices\":[],\"usage\":{\"prompt_tokens\":");
+        tokenroute_json_add_int(&st->out, prompt);
+        tr_add_lit(&st->out, ",\"completion_tokens\":");
+        tokenroute_json_add_int(&st->out, st->usage[TR_U_OUTPUT]);
+        tr_add_lit(&st->out, ",\"total_tokens\":");
+        tokenroute_json_add_int(&st->out, prompt + st->usage[TR_U_OUTPUT]);
+        tr_add_lit(&st->out, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        tokenroute_json_add_int(&st->out, st->usage[TR_U_CACHE_READ]);
+        tr_add_lit(&st->out, "}}}\n\n");
+    }
+
+    tr_add_lit(&st->out, "data: [DONE]\n\n");
+
+    st->done = 1;
+}
