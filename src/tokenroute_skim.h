@@ -143,6 +143,8 @@ int64_t tokenroute_skim_delta(const char *data, size_t len);
  */
 int tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
     int *finish);
+int tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
+    int *finish, const char **text);
 
 
 #endif /* _TOKENROUTE_SKIM_H_INCLUDED_ */

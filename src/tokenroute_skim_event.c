@@ -29,9 +29,11 @@
 
 
 static const u_char_t *tokenroute_skim_choices(const u_char_t *p,
-    const u_char_t *last, const u_char_t *start, int64_t *bytes, int *finish);
+    const u_char_t *last, const u_char_t *start, int64_t *bytes, int *finish,
+    const u_char_t **text);
 static const u_char_t *tokenroute_skim_delta_object(const u_char_t *p,
-    const u_char_t *last, const u_char_t *start, int64_t *bytes);
+    const u_char_t *last, const u_char_t *start, int64_t *bytes,
+    const u_char_t **text);
 static const u_char_t *tokenroute_skim_member(const u_char_t *p,
     const u_char_t *last, const u_char_t *start);
 static const u_char_t *tokenroute_skim_plain(const u_char_t *p,
@@ -115,8 +117,22 @@ int
 tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
     int *finish)
 {
+    return tokenroute_skim_chunk_text(data, len, bytes, finish, NULL);
+}
+
+
+/*
+ * The same, and where its text starts when the chunk's only text is one
+ * "content" string (*text is NULL otherwise): the rest of the chunk is
+ * then the envelope the stream's next chunks will likely share.
+ */
+
+int
+tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
+    int *finish, const char **text)
+{
     size_t           n;
-    const u_char_t  *p, *k, *last, *start;
+    const u_char_t  *p, *k, *last, *start, *t, **tp;
 
     start = (const u_char_t *) data;
     last = start + len;
@@ -124,6 +140,13 @@ tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
 
     *bytes = 0;
     *finish = 0;
+
+    t = NULL;
+    tp = (text != NULL) ? &t : NULL;
+
+    if (text) {
+        *text = NULL;
+    }
 
     if (len < 2 || *p++ != '{') {
         return -1;
@@ -140,7 +163,7 @@ tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
         n = p - 2 - k;
 
         if (n == 7 && memcmp(k, "choices", 7) == 0) {
-            p = tokenroute_skim_choices(p, last, start, bytes, finish);
+            p = tokenroute_skim_choices(p, last, start, bytes, finish, tp);
 
         } else if (n == 5 && memcmp(k, "usage", 5) == 0) {
             p = (last - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
@@ -161,7 +184,15 @@ tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
         }
     }
 
-    return (p[-1] == '}' && p == last) ? 0 : -1;
+    if (p[-1] != '}' || p != last) {
+        return -1;
+    }
+
+    if (text && t != NULL && t != start) {
+        *text = (const char *) t;
+    }
+
+    return 0;
 }
 
 
@@ -169,7 +200,7 @@ tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
 
 static const u_char_t *
 tokenroute_skim_choices(const u_char_t *p, const u_char_t *last,
-    const u_char_t *start, int64_t *bytes, int *finish)
+    const u_char_t *start, int64_t *bytes, int *finish, const u_char_t **text)
 {
     size_t           n;
     const u_char_t  *k;
@@ -191,7 +222,7 @@ tokenroute_skim_choices(const u_char_t *p, const u_char_t *last,
         n = p - 2 - k;
 
         if (n == 5 && memcmp(k, "delta", 5) == 0) {
-            p = tokenroute_skim_delta_object(p, last, start, bytes);
+            p = tokenroute_skim_delta_object(p, last, start, bytes, text);
 
         } else if (n == 13 && memcmp(k, "finish_reason", 13) == 0) {
             *finish |= (*p == '"');
@@ -218,9 +249,14 @@ tokenroute_skim_choices(const u_char_t *p, const u_char_t *last,
 }
 
 
+/*
+ * *text: where the one "content" string's text starts; start itself once
+ * a second text (or a reasoning text) is seen.
+ */
+
 static const u_char_t *
 tokenroute_skim_delta_object(const u_char_t *p, const u_char_t *last,
-    const u_char_t *start, int64_t *bytes)
+    const u_char_t *start, int64_t *bytes, const u_char_t **text)
 {
     size_t           n;
     const u_char_t  *k, *v;
@@ -251,6 +287,10 @@ tokenroute_skim_delta_object(const u_char_t *p, const u_char_t *last,
 
             if (p != NULL && *v == '"') {
                 *bytes += p - v - 2;
+
+                if (text) {
+                    *text = (*text == NULL && k[0] == 'c') ? v + 1 : start;
+                }
             }
 
         } else if (n == 10 && memcmp(k, "tool_calls", 10) == 0) {

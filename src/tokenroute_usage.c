@@ -10,6 +10,7 @@
 
 #include "tokenroute_money.h"
 #include "tokenroute_skim.h"
+#include "tokenroute_skim_int.h"
 #include "tokenroute_usage.h"
 
 
@@ -17,6 +18,10 @@
     ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
 
 
+static int64_t tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
+    const char *data, size_t len);
+static void tokenroute_usage_learn(tokenroute_usage_shape_t *shape,
+    const char *data, size_t len, const char *text, int64_t text_len);
 static void tokenroute_usage_apply(const tokenroute_skim_t *sk, int api,
     tokenroute_usage_t *u, int max);
 
@@ -100,6 +105,7 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
 {
     int                rc, finish;
     int64_t            n;
+    const char        *text;
     tokenroute_skim_t  sk;
 
     if (tr_str_is(data, len, "[DONE]")) {
@@ -114,7 +120,20 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
     if (!tr_str_is(event, event_len, "error")) {
 
         if (api == TOKENROUTE_API_OPENAI) {
-            if (tokenroute_skim_chunk(data, len, &n, &finish) == 0) {
+            n = tokenroute_usage_shaped(&usage->shape, data, len);
+
+            if (n >= 0) {
+                usage->content_bytes += n;
+                return 0;
+            }
+
+            if (tokenroute_skim_chunk_text(data, len, &n, &finish, &text)
+                == 0)
+            {
+                if (text && !finish) {
+                    tokenroute_usage_learn(&usage->shape, data, len, text, n);
+                }
+
                 usage->content_bytes += n;
                 return finish ? TOKENROUTE_EVENT_FINAL : 0;
             }
@@ -333,4 +352,60 @@ tokenroute_usage_apply(const tokenroute_skim_t *sk, int api,
             u->seen_input = 1;
         }
     }
+}
+
+
+/*
+ * A chunk of the learned envelope around a plain text (no quote,
+ * backslash or control byte in it): the text's length.  -1: read it.
+ */
+
+static int64_t
+tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
+    const char *data, size_t len)
+{
+    const u_char_t  *p, *q, *last;
+
+    if (shape->head_len == 0
+        || len < (size_t) shape->head_len + shape->tail_len
+        || memcmp(data, shape->head, shape->head_len) != 0
+        || memcmp(data + len - shape->tail_len, shape->tail,
+                  shape->tail_len) != 0)
+    {
+        return -1;
+    }
+
+    p = (const u_char_t *) data + shape->head_len;
+    last = (const u_char_t *) data + len;
+
+    /* the tail starts with the text's closing quote */
+
+    q = tokenroute_skim_scan(p, last, (const u_char_t *) data);
+
+    return (q == last - shape->tail_len) ? q - p : -1;
+}
+
+
+/* text: where the content text of a plain content chunk starts */
+
+static void
+tokenroute_usage_learn(tokenroute_usage_shape_t *shape, const char *data,
+    size_t len, const char *text, int64_t text_len)
+{
+    size_t  head, tail;
+
+    head = text - data;
+    tail = len - head - (size_t) text_len;
+
+    if (shape->head_len || head > TOKENROUTE_USAGE_HEAD
+        || tail > TOKENROUTE_USAGE_TAIL || tail == 0)
+    {
+        return;
+    }
+
+    memcpy(shape->head, data, head);
+    memcpy(shape->tail, data + len - tail, tail);
+
+    shape->head_len = (uint16_t) head;
+    shape->tail_len = (uint16_t) tail;
 }

@@ -32,6 +32,25 @@
 #define TOKENROUTE_USAGE_DEPTH       TOKENROUTE_SKIM_DEPTH
 
 
+/*
+ * The envelope of a stream's OpenAI content chunks: all the bytes of one
+ * but its content text.  A provider sends the same id, model, created and
+ * fingerprint in every chunk of a stream, so the chunks that follow
+ * differ only in their text; one that matches the envelope byte for byte
+ * around a plain text is measured without being read.
+ */
+
+#define TOKENROUTE_USAGE_HEAD        384
+#define TOKENROUTE_USAGE_TAIL        128
+
+typedef struct {
+    uint16_t   head_len;            /* 0: none learned */
+    uint16_t   tail_len;            /* from the text's closing quote */
+    char       head[TOKENROUTE_USAGE_HEAD];
+    char       tail[TOKENROUTE_USAGE_TAIL];
+} tokenroute_usage_shape_t;
+
+
 typedef struct {
     int64_t    input_tokens;        /* uncached input */
     int64_t    cached_tokens;       /* cache reads */
@@ -41,6 +60,8 @@ typedef struct {
     unsigned   seen_input:1;        /* the provider reported input usage */
     unsigned   seen_output:1;       /* ... output usage */
     unsigned   error:1;             /* an error object or error event */
+
+    tokenroute_usage_shape_t  shape;
 } tokenroute_usage_t;
 
 

@@ -80,6 +80,7 @@ static char *to_crlf(const char *s);
 static int ev(int api, const char *name, const char *data,
     tokenroute_usage_t *u);
 static void test_events(void);
+static void test_shape(void);
 static void test_cost(void);
 
 
@@ -574,6 +575,7 @@ main(void)
                  TOKENROUTE_API_ANTHROPIC, anthropic_stream_error, &e);
 
     test_events();
+    test_shape();
     test_cost();
 
     printf("1..%d\n", tests);
@@ -1150,4 +1152,116 @@ ok(int cond, const char *fmt, ...)
     va_end(ap);
 
     printf("\n");
+}
+
+
+/*
+ * A stream's content chunks measured against the envelope learned from
+ * the first: the same answers as reading each chunk, and the envelope is
+ * used only where the chunk is the same bytes around a plain text.
+ */
+
+#define SHAPE_HEAD                                                            \
+    "{\"id\":\"chatcmpl-S1\",\"object\":\"chat.completion.chunk\","          \
+    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"               \
+    "\"delta\":{\"content\":\""
+#define SHAPE_TAIL                                                            \
+    "\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}"
+
+static void
+test_shape(void)
+{
+    int                 i, rc;
+    tokenroute_usage_t  u, r;
+
+    static const struct {
+        const char  *data;
+        int          flags;
+        int64_t      bytes;     /* content bytes this event adds */
+    } evs[] = {
+        { SHAPE_HEAD "Hello" SHAPE_TAIL, 0, 5 },
+        { SHAPE_HEAD " wor" SHAPE_TAIL, 0, 4 },
+        { SHAPE_HEAD "" SHAPE_TAIL, 0, 0 },
+        /* an escape: read, and counted as the reader counts it */
+        { SHAPE_HEAD "a\\\"b" SHAPE_TAIL, 0, -1 },
+        /* a text that would fool a match that did not check for quotes
+         * (not JSON: it must be read, and refused) */
+        { SHAPE_HEAD "x\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+          "\"usage\":null,\"y\":\"" SHAPE_TAIL, -1, 0 },
+        /* another envelope (a second choice index): read */
+        { "{\"id\":\"chatcmpl-S1\",\"object\":\"chat.completion.chunk\","
+          "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":1,"
+          "\"delta\":{\"content\":\"zz\"},\"logprobs\":null,"
+          "\"finish_reason\":null}],\"usage\":null}", 0, 2 },
+        /* a control byte in the text: not JSON, not measured */
+        { SHAPE_HEAD "a\001b" SHAPE_TAIL, -1, 0 },
+        { SHAPE_HEAD "!" "\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+          "\"usage\":null}", TOKENROUTE_EVENT_FINAL, 1 },
+        { "{\"id\":\"chatcmpl-S1\",\"object\":\"chat.completion.chunk\","
+          "\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":"
+          "{\"prompt_tokens\":7,\"completion_tokens\":3}}",
+          TOKENROUTE_EVENT_USAGE_ONLY, 0 },
+    };
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+
+    for (i = 0; i < (int) (sizeof(evs) / sizeof(evs[0])); i++) {
+
+        /* what reading this event alone gives */
+        memset(&r, 0, sizeof(tokenroute_usage_t));
+        rc = ev(TOKENROUTE_API_OPENAI, NULL, evs[i].data, &r);
+        ok(rc == evs[i].flags, "shape %d: reading alone gives flags %d (%d)",
+           i, evs[i].flags, rc);
+
+        if (evs[i].bytes >= 0) {
+            ok(r.content_bytes == evs[i].bytes,
+               "shape %d: reading alone counts %lld bytes (%lld)", i,
+               (long long) evs[i].bytes, (long long) r.content_bytes);
+        }
+
+        r.content_bytes = u.content_bytes + r.content_bytes;
+
+        ok(ev(TOKENROUTE_API_OPENAI, NULL, evs[i].data, &u) == evs[i].flags,
+           "shape %d: in the stream, the same flags", i);
+        ok(u.content_bytes == r.content_bytes,
+           "shape %d: in the stream, the same bytes", i);
+
+        if (i == 0) {
+            ok(u.shape.head_len == sizeof(SHAPE_HEAD) - 1
+               && u.shape.tail_len == sizeof(SHAPE_TAIL) - 1,
+               "shape: learned from the first content chunk");
+        }
+
+    }
+
+    /*
+     * White box: an envelope forged around a "role" (never learned, as a
+     * role is no content) is believed, where reading counts nothing; so
+     * the envelope is what measures a matching chunk.
+     */
+
+#define SHAPE_ROLE_HEAD                                                       \
+    "{\"id\":\"chatcmpl-S1\",\"object\":\"chat.completion.chunk\","          \
+    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"               \
+    "\"delta\":{\"role\":\""
+
+    memset(&r, 0, sizeof(tokenroute_usage_t));
+    ok(ev(TOKENROUTE_API_OPENAI, NULL, SHAPE_ROLE_HEAD "xyz" SHAPE_TAIL, &r)
+       == 0 && r.content_bytes == 0 && r.shape.head_len == 0,
+       "shape: a role is no content, and teaches nothing");
+
+    memcpy(r.shape.head, SHAPE_ROLE_HEAD, sizeof(SHAPE_ROLE_HEAD) - 1);
+    r.shape.head_len = sizeof(SHAPE_ROLE_HEAD) - 1;
+    memcpy(r.shape.tail, SHAPE_TAIL, sizeof(SHAPE_TAIL) - 1);
+    r.shape.tail_len = sizeof(SHAPE_TAIL) - 1;
+
+    ok(ev(TOKENROUTE_API_OPENAI, NULL, SHAPE_ROLE_HEAD "xyz" SHAPE_TAIL, &r)
+       == 0 && r.content_bytes == 3,
+       "shape: a chunk matching the envelope is measured by it");
+    ok(ev(TOKENROUTE_API_OPENAI, NULL, SHAPE_ROLE_HEAD "x\\ty" SHAPE_TAIL, &r)
+       == 0 && r.content_bytes == 3,
+       "shape: but not one whose text has an escape");
+
+    ok(u.seen_input && u.input_tokens == 7 && u.output_tokens == 3,
+       "shape: the usage chunk still read");
 }
