@@ -397,9 +397,15 @@ tokenroute_usage_learn(tokenroute_usage_shape_t *shape, const char *data,
     head = text - data;
     tail = len - head - (size_t) text_len;
 
-    if (shape->head_len || head > TOKENROUTE_USAGE_HEAD
-        || tail > TOKENROUTE_USAGE_TAIL || tail == 0)
+    /*
+     * Learned again from each chunk that did not match: the first chunk
+     * of a stream often carries the role as well, the next ones not.
+     */
+
+    if (head > TOKENROUTE_USAGE_HEAD || tail > TOKENROUTE_USAGE_TAIL
+        || tail == 0)
     {
+        shape->head_len = 0;
         return;
     }
 

@@ -1179,6 +1179,11 @@ test_shape(void)
         int          flags;
         int64_t      bytes;     /* content bytes this event adds */
     } evs[] = {
+        /* the role comes in the first chunk only */
+        { "{\"id\":\"chatcmpl-S1\",\"object\":\"chat.completion.chunk\","
+          "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+          "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+          "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}", 0, 0 },
         { SHAPE_HEAD "Hello" SHAPE_TAIL, 0, 5 },
         { SHAPE_HEAD " wor" SHAPE_TAIL, 0, 4 },
         { SHAPE_HEAD "" SHAPE_TAIL, 0, 0 },
@@ -1226,10 +1231,10 @@ test_shape(void)
         ok(u.content_bytes == r.content_bytes,
            "shape %d: in the stream, the same bytes", i);
 
-        if (i == 0) {
+        if (i == 1) {
             ok(u.shape.head_len == sizeof(SHAPE_HEAD) - 1
                && u.shape.tail_len == sizeof(SHAPE_TAIL) - 1,
-               "shape: learned from the first content chunk");
+               "shape: learned again from the first chunk without a role");
         }
 
     }
