@@ -492,6 +492,18 @@ ngx_http_tokenroute_write_int(u_char *p, int64_t n)
     uint64_t   u;
     u_char     digits[NGX_INT64_LEN];
 
+    /* most are RESP lengths of a digit or two */
+
+    if (n >= 0 && n < 100) {
+        if (n >= 10) {
+            *p++ = (u_char) ('0' + n / 10);
+        }
+
+        *p++ = (u_char) ('0' + n % 10);
+
+        return p;
+    }
+
     if (n < 0) {
         *p++ = '-';
         u = (uint64_t) 0 - (uint64_t) n;
@@ -507,7 +519,11 @@ ngx_http_tokenroute_write_int(u_char *p, int64_t n)
         u /= 10;
     } while (u);
 
-    return ngx_cpymem(p, q, digits + sizeof(digits) - q);
+    while (q < digits + sizeof(digits)) {
+        *p++ = *q++;
+    }
+
+    return p;
 }
 
 
