@@ -11,6 +11,8 @@
 
 #include <tokenroute_money.h>
 
+#include "tap.h"
+
 
 typedef struct {
     const char  *in;
@@ -32,8 +34,6 @@ typedef struct {
 } money_cost_case_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static void test_parse(void);
 static void test_parse_len(void);
 static void test_format(void);
@@ -41,8 +41,6 @@ static void test_format_truncate(void);
 static void test_cost(void);
 
 
-static int  tests;
-static int  failed;
 
 
 static money_parse_case_t  parse_cases[] = {
@@ -143,28 +141,6 @@ static money_cost_case_t  cost_cases[] = {
     { 0, 0, -2 }
 };
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-        printf("not ok %d - ", tests);
-
-    } else {
-        printf("ok %d - ", tests);
-    }
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-}
 
 
 static void

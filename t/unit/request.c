@@ -18,6 +18,8 @@
 #include <tokenroute_json_value.h>
 #include <tokenroute_request.h>
 
+#include "tap.h"
+
 
 typedef struct {
     const char                   *body;
@@ -54,12 +56,8 @@ static tokenroute_request_status_e scan(const char *body, size_t len,
 static tokenroute_request_status_e scan_str(const char *body,
     tokenroute_request_t *req);
 static const char *show(const char *s, size_t len);
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 
-static int  tests;
-static int  failed;
 
 
 static scan_case_t  scan_cases[] = {
@@ -850,23 +848,3 @@ show(const char *s, size_t len)
     return buf;
 }
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", tests);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}

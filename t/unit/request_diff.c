@@ -28,6 +28,8 @@
 
 #include "request_ref.h"
 
+#include "tap.h"
+
 
 typedef struct {
     unsigned char  *data;
@@ -36,8 +38,6 @@ typedef struct {
 } buf_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static uint32_t rnd(uint32_t n);
 static void put(buf_t *b, const void *p, size_t n);
 static void puts_(buf_t *b, const char *s);
@@ -57,8 +57,6 @@ static int open_tail(const unsigned char *text, size_t len);
 static void diag_text(const char *what, const unsigned char *p, size_t n);
 
 
-static int       tests;
-static int       failed;
 static uint64_t  seed = 0x2545f4914f6cdd1dULL;
 
 /* 2^1024 - 2^970: strtod() overflows from here on */
@@ -978,23 +976,3 @@ putf(buf_t *b, const char *fmt, ...)
     put(b, tmp, n);
 }
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", tests);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}

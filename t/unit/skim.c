@@ -20,6 +20,8 @@
 #include <tokenroute_skim.h>
 #include <tokenroute_usage.h>
 
+#include "tap.h"
+
 
 #define OA   TOKENROUTE_API_OPENAI
 #define AN   TOKENROUTE_API_ANTHROPIC
@@ -32,8 +34,6 @@ typedef struct {
 } shape_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static int skim(int api, int stream, const char *s, size_t len,
     size_t step, tokenroute_skim_t *sk);
 static int skim_str(int api, int stream, const char *s,
@@ -48,8 +48,6 @@ static void test_nesting(void);
 static void test_splits(void);
 
 
-static int  tests;
-static int  failed;
 
 
 #define CHUNK_HEAD                                                            \
@@ -483,23 +481,3 @@ skim_str(int api, int stream, const char *s, tokenroute_skim_t *sk)
     return skim(api, stream, s, len, len ? len : 1, sk);
 }
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", tests);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}

@@ -16,6 +16,8 @@
 
 #include <tokenroute_sse.h>
 
+#include "tap.h"
+
 
 /* the three-way splits are quadratic: only for streams up to this long */
 #define THREE_WAY_MAX  400
@@ -42,8 +44,6 @@ typedef struct {
 } recorder_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static const char *show(const char *p, size_t n);
 static void rec_reset(recorder_t *r, size_t max_data);
 static void rec_append(recorder_t *r, const char *p, size_t n);
@@ -58,8 +58,6 @@ static void test_stop(void);
 static void test_long(void);
 
 
-static int  tests;
-static int  failed;
 
 
 static sse_case_t  cases[] = {
@@ -620,23 +618,3 @@ test_stop(void)
     free(r.buf);
 }
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", tests);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}

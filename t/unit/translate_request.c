@@ -23,6 +23,8 @@
 
 #include <tokenroute_translate.h>
 
+#include "tap.h"
+
 
 #define OA  TOKENROUTE_API_OPENAI, TOKENROUTE_API_ANTHROPIC
 #define AO  TOKENROUTE_API_ANTHROPIC, TOKENROUTE_API_OPENAI
@@ -64,8 +66,6 @@ typedef struct {
 } case_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static char *unquote(const char *s);
 static int json_equal(yajl_val a, yajl_val b);
 static int no_duplicate_keys(yajl_val v);
@@ -79,8 +79,6 @@ static char *nest(char *p, size_t n);
 static void test_errors(void);
 
 
-static int  tests;
-static int  failed;
 
 
 static const case_t  cases[] = {
@@ -946,26 +944,6 @@ main(void)
     return failed ? 1 : 0;
 }
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", tests);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}
 
 
 static char *

@@ -23,6 +23,8 @@
 #include <tokenroute_sse.h>
 #include <tokenroute_translate_response.h>
 
+#include "tap.h"
+
 
 #define OA  TOKENROUTE_API_OPENAI
 #define AN  TOKENROUTE_API_ANTHROPIC
@@ -85,8 +87,6 @@ typedef struct {
 } event_list_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static char *q(const char *s);
 static int json_same(const char *got, size_t got_len, const char *expect,
     char *why, size_t why_len);
@@ -112,8 +112,6 @@ static void test_abort(void);
 static void test_no_malloc(void);
 
 
-static int  tests;
-static int  failed;
 
 
 /* non-streamed bodies */
@@ -1594,27 +1592,6 @@ test_no_malloc(void)
 
 /* helpers */
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-        printf("not ");
-    }
-
-    printf("ok %d - ", tests);
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-}
 
 
 /* the fixture with its backquotes turned into double quotes */

@@ -18,6 +18,8 @@
 #include <tokenroute_sse.h>
 #include <tokenroute_usage.h>
 
+#include "tap.h"
+
 
 /* prices, nano-USD per million tokens */
 #define GPT4O_IN         2500000000LL    /* $2.50 */
@@ -59,8 +61,6 @@ typedef struct {
 } stream_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static int usage_equal(const tokenroute_usage_t *a,
     const tokenroute_usage_t *b);
 static void check_usage(const char *name, const tokenroute_usage_t *u,
@@ -84,8 +84,6 @@ static void test_shape(void);
 static void test_cost(void);
 
 
-static int  tests;
-static int  failed;
 
 
 /* gpt-4o, with a decoy "usage" inside choices */
@@ -1133,26 +1131,6 @@ test_cost(void)
        "estimate: no overflow");
 }
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", tests);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}
 
 
 /*

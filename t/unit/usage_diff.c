@@ -29,6 +29,8 @@
 #include "ref/usage_ref.c"
 #include "ref/sse_ref.c"
 
+#include "tap.h"
+
 
 #define MAX_SHOWN   8
 #define FLAGS_LEN   4096
@@ -54,8 +56,6 @@ typedef struct {
 } rec_t;
 
 
-static void ok(int cond, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void buf_add(buf_t *b, const char *p, size_t n);
 static void buf_str(buf_t *b, const char *s);
@@ -105,8 +105,6 @@ static void test_generated(unsigned n);
 static void test_sse(unsigned n);
 
 
-static int       tests;
-static int       failed;
 static int       shown;
 static unsigned  fast_differs;
 static unsigned  fast_valid;
@@ -1624,23 +1622,3 @@ diag(const char *fmt, ...)
     printf("\n");
 }
 
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-    }
-
-    printf("%sok %d - ", cond ? "" : "not ", tests);
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-
-    printf("\n");
-}
