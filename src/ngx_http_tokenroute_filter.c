@@ -8,7 +8,7 @@
  * request id, and decides how the body is read and rewritten:
  *
  *   pass       a JSON body or a stream in the client's own shape: read
- *              for usage (yajl incrementally, SSE event by event) and
+ *              for usage (skimmed as it passes, SSE event by event) and
  *              passed on unchanged, chunk by chunk as it arrives;
  *   strip      an OpenAI stream whose client did not ask for usage: the
  *              gateway asked for it, so that event is removed;

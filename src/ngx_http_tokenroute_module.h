@@ -172,7 +172,7 @@ typedef struct {
     unsigned                         failed:1;
     unsigned                         stream_started:1;
 
-    /* last: its parser arena is large and needs no clearing */
+    /* last: the skimmer's number buffer needs no clearing */
     tokenroute_usage_json_t          json;
 } ngx_http_tokenroute_response_t;
 
