@@ -253,8 +253,20 @@ ngx_int_t ngx_http_tokenroute_access_handler(ngx_http_request_t *r);
 void ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 uint64_t ngx_http_tokenroute_usec(void);
+
+/* ngx_http_tokenroute_request.c */
+void ngx_http_tokenroute_body_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_request_id(u_char *id);
 ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t suffix);
+
+/* ngx_http_tokenroute_route.c */
+ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_route(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 /* ngx_http_tokenroute_redis.c: n in decimal at p; returns the end */
 u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
@@ -315,8 +327,6 @@ ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
 ngx_int_t ngx_http_tokenroute_choose(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t from);
 ngx_int_t ngx_http_tokenroute_fallback(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_route(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 /* ngx_http_tokenroute_cooldown.c */

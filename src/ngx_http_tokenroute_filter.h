@@ -1,0 +1,40 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The response filters' internal header: what the filters, their
+ * rewriting modes and a stream cut short share.
+ */
+
+
+#ifndef _NGX_HTTP_TOKENROUTE_FILTER_H_INCLUDED_
+#define _NGX_HTTP_TOKENROUTE_FILTER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+/* ngx_http_tokenroute_filter.c: the next filters, set at init */
+ngx_int_t ngx_http_tokenroute_next_header(ngx_http_request_t *r);
+ngx_int_t ngx_http_tokenroute_next_body(ngx_http_request_t *r,
+    ngx_chain_t *in);
+void ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
+    size_t len);
+
+/* ngx_http_tokenroute_rewrite.c */
+ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
+int ngx_http_tokenroute_emit(void *data, const char *p, size_t len);
+
+/* ngx_http_tokenroute_stream_cut.c */
+ngx_uint_t ngx_http_tokenroute_upstream_broken(ngx_http_request_t *r,
+    ngx_http_tokenroute_response_t *resp, ngx_chain_t *in);
+ngx_int_t ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
+
+
+#endif /* _NGX_HTTP_TOKENROUTE_FILTER_H_INCLUDED_ */

@@ -1,0 +1,225 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The client's request: its body read and made contiguous, its endpoint
+ * classified from the URI, and the request id it is settled under.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+#include <openssl/rand.h>
+
+
+void
+ngx_http_tokenroute_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_tokenroute_ctx_t  *ctx;
+
+    /* balance the reference ngx_http_read_client_request_body() took */
+    r->main->count--;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
+    if (ctx == NULL) {
+        return;
+    }
+
+    ctx->body_done = 1;
+
+    if (ctx->waiting_body) {
+        ctx->waiting_body = 0;
+
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+    }
+}
+
+
+/*
+ * Request ids settle requests idempotently across a fleet, so they must
+ * not repeat: 8 random bytes drawn once per worker, then a counter.  A
+ * draw per request would cost more than the rest of the id's uses.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_request_id(u_char *id)
+{
+    u_char           *p;
+    uint32_t          n;
+    ngx_uint_t        i;
+    u_char            rnd[8];
+
+    static uint32_t   counter;
+    static u_char     prefix[16];
+    static ngx_uint_t drawn;
+
+    if (!drawn) {
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            return NGX_ERROR;
+        }
+
+        ngx_hex_dump(prefix, rnd, sizeof(rnd));
+        drawn = 1;
+    }
+
+    p = ngx_cpymem(id, prefix, sizeof(prefix));
+
+    n = counter++;
+
+    /* "%08xD", without ngx_sprintf's cost on every request */
+
+    for (i = 8; i-- > 0; n >>= 4) {
+        p[i] = "0123456789abcdef"[n & 0xf];
+    }
+
+    return NGX_OK;
+}
+
+
+/* the body as one contiguous buffer, wherever nginx put it */
+
+ngx_int_t
+ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    u_char       *p;
+    off_t         len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_str_null(&ctx->body);
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+    b = cl->buf;
+
+    if (cl->next == NULL && !b->in_file) {
+        ctx->body.data = b->pos;
+        ctx->body.len = b->last - b->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->body.data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    ctx->body.len = p - ctx->body.data;
+
+    return NGX_OK;
+}
+
+
+typedef struct {
+    ngx_str_t     path;
+    ngx_uint_t    api;
+} ngx_http_tokenroute_endpoint_t;
+
+
+static ngx_http_tokenroute_endpoint_t  ngx_http_tokenroute_endpoints[] = {
+    { ngx_string("/chat/completions"), NGX_HTTP_TOKENROUTE_API_CHAT },
+    { ngx_string("/messages"), NGX_HTTP_TOKENROUTE_API_MESSAGES },
+    { ngx_string("/messages/count_tokens"),
+      NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS },
+    { ngx_string("/embeddings"), NGX_HTTP_TOKENROUTE_API_EMBEDDINGS },
+    { ngx_string("/models"), NGX_HTTP_TOKENROUTE_API_MODELS },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * The endpoint is what follows the version segment: /v1/chat/completions.
+ * With "suffix", it is what the URI ends with, after any path, as a
+ * provider behind a base URL sees it (the demo provider): no trailing
+ * slash, no /models/{id}, and ctx is not used, it may be NULL.
+ */
+
+ngx_uint_t
+ngx_http_tokenroute_classify(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t suffix)
+{
+    u_char                          *p, *last;
+    size_t                           len;
+    ngx_http_tokenroute_endpoint_t  *e;
+
+    last = r->uri.data + r->uri.len;
+
+    if (suffix) {
+        for (e = ngx_http_tokenroute_endpoints; e->path.len; e++) {
+            if (r->uri.len >= e->path.len
+                && ngx_strncmp(last - e->path.len, e->path.data,
+                               e->path.len)
+                   == 0)
+            {
+                return e->api;
+            }
+        }
+
+        return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+    }
+
+    /* tolerate a trailing slash, as the SDKs' base URL joining may add */
+    while (last > r->uri.data && last[-1] == '/') {
+        last--;
+    }
+
+    p = ngx_strlchr(r->uri.data + 1, last, '/');
+
+    if (p == NULL) {
+        return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+    }
+
+    len = last - p;
+
+    for (e = ngx_http_tokenroute_endpoints; e->path.len; e++) {
+        if (e->path.len == len && ngx_strncmp(p, e->path.data, len) == 0) {
+            return e->api;
+        }
+    }
+
+    /* /v1/models/{id}, where ids have slashes: anthropic/claude-... */
+
+    if (len > sizeof("/models/") - 1
+        && ngx_strncmp(p, "/models/", sizeof("/models/") - 1) == 0)
+    {
+        ctx->model_path.data = p + sizeof("/models/") - 1;
+        ctx->model_path.len = last - ctx->model_path.data;
+
+        return NGX_HTTP_TOKENROUTE_API_MODEL;
+    }
+
+    return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+}

@@ -1,0 +1,256 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Routing a request to its provider: what can be known without Redis
+ * (the body scanned, the model and its chain), the provider's URI, and
+ * the body the provider gets, its model replaced or translated into the
+ * provider's shape.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+static ngx_int_t ngx_http_tokenroute_translate(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+
+
+/*
+ * Everything that can be known without Redis: the body, the model, the
+ * route.  NGX_OK: ready for admission; NGX_DECLINED: the request will be
+ * rejected once the key is checked.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_prepare(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    ngx_int_t                         rc;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
+        || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_tokenroute_body_collect(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->body.len == 0) {
+        ctx->req_status = TOKENROUTE_REQUEST_INVALID_JSON;
+        return NGX_DECLINED;
+    }
+
+    ctx->req_status = tokenroute_request_scan(ctx->body.data, ctx->body.len,
+                                              &ctx->req);
+
+    if (ctx->req_status == TOKENROUTE_REQUEST_NO_MEMORY) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->req_status != TOKENROUTE_REQUEST_OK) {
+        return NGX_DECLINED;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    ctx->model = ngx_http_tokenroute_find_model(trmcf,
+                                                (u_char *) ctx->req.model,
+                                                ctx->req.model_len);
+    if (ctx->model == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_tokenroute_build_chain(r, ctx);
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_DECLINED) {
+            ctx->route_status = NGX_HTTP_NOT_FOUND;
+        }
+
+        return rc;
+    }
+
+    if (ngx_http_tokenroute_route(r, ctx) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    /* counting tokens costs nothing: the key is checked, nothing reserved */
+
+    return (ctx->api == NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS) ? NGX_DECLINED
+                                                              : NGX_OK;
+}
+
+
+/* publishes the upstream, URI and rewritten body for the proxy */
+
+ngx_int_t
+ngx_http_tokenroute_route(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    u_char                          *p;
+    size_t                           size;
+    ngx_str_t                        endpoint;
+    ngx_uint_t                       type;
+    tokenroute_rewrite_t             rw;
+    ngx_http_tokenroute_model_t     *m;
+    ngx_http_tokenroute_provider_t  *prov;
+
+    m = ctx->model;
+    prov = m->provider;
+    type = prov->type;
+
+    switch (ctx->api) {
+
+    case NGX_HTTP_TOKENROUTE_API_CHAT:
+    case NGX_HTTP_TOKENROUTE_API_MESSAGES:
+        if (type == NGX_HTTP_TOKENROUTE_OPENAI) {
+            ngx_str_set(&endpoint, "/chat/completions");
+
+        } else {
+            ngx_str_set(&endpoint, "/messages");
+        }
+
+        ctx->translate = (type != ctx->shape);
+
+        break;
+
+    case NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS:
+        if (type != NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+            ctx->route_error = "Token counting is available for models of "
+                               "Anthropic-type providers only";
+            return NGX_DECLINED;
+        }
+
+        ngx_str_set(&endpoint, "/messages/count_tokens");
+        break;
+
+    default: /* NGX_HTTP_TOKENROUTE_API_EMBEDDINGS */
+        if (type != NGX_HTTP_TOKENROUTE_OPENAI) {
+            ctx->route_error = "Embeddings are available for models of "
+                               "OpenAI-type providers only";
+            return NGX_DECLINED;
+        }
+
+        ngx_str_set(&endpoint, "/embeddings");
+        break;
+    }
+
+    ctx->upstream_uri.len = prov->base_path.len + endpoint.len;
+    ctx->upstream_uri.data = ngx_pnalloc(r->pool, ctx->upstream_uri.len);
+    if (ctx->upstream_uri.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(ctx->upstream_uri.data, prov->base_path.data,
+                   prov->base_path.len);
+    ngx_memcpy(p, endpoint.data, endpoint.len);
+
+    if (ctx->translate) {
+        return ngx_http_tokenroute_translate(r, ctx);
+    }
+
+    rw.model = (const char *) m->upstream_model.data;
+    rw.model_len = m->upstream_model.len;
+
+    /* the provider's own usage report is what a stream is charged from */
+    rw.include_usage = (ctx->req.stream
+                        && ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT);
+    rw.drop_models = 1;
+
+    size = tokenroute_request_rewrite_size(ctx->body.len, &ctx->req, &rw);
+
+    ctx->upstream_body.data = ngx_pnalloc(r->pool, size);
+    if (ctx->upstream_body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->upstream_body.len = tokenroute_request_rewrite(ctx->body.data,
+                                                        ctx->body.len,
+                                                        &ctx->req, &rw,
+                                                        ctx->upstream_body.data);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request body in the provider's shape.  A body that cannot be
+ * translated is rejected with the translator's message, which names the
+ * field.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_translate(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    int                               rc, from, to;
+    size_t                            len;
+    u_char                           *out, *msg;
+    ngx_pool_cleanup_t               *cln;
+    tokenroute_translate_opts_t       opts;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+    char                              err[256];
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    from = (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC)
+           ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    to = (from == TOKENROUTE_API_ANTHROPIC)
+         ? TOKENROUTE_API_OPENAI : TOKENROUTE_API_ANTHROPIC;
+
+    opts.model = (const char *) ctx->model->upstream_model.data;
+    opts.model_len = ctx->model->upstream_model.len;
+    opts.default_max_tokens = trmcf->default_max_tokens;
+
+    /* the provider's own usage report is what a stream is charged from */
+    opts.include_usage = ctx->req.stream;
+
+    err[0] = '\0';
+    out = NULL;
+
+    rc = tokenroute_translate_request(from, to, ctx->body.data,
+                                      ctx->body.len, &opts, &out, &len,
+                                      err, sizeof(err));
+
+    if (rc == -2) {
+        return NGX_ERROR;
+    }
+
+    if (rc != 0) {
+        len = ngx_strlen(err);
+
+        msg = ngx_pnalloc(r->pool, len + 1);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(msg, err, len + 1);
+
+        ctx->route_error = (char *) msg;
+        ctx->route_status = NGX_HTTP_BAD_REQUEST;
+
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        free(out);
+        return NGX_ERROR;
+    }
+
+    cln->handler = free;
+    cln->data = out;
+
+    ctx->upstream_body.data = out;
+    ctx->upstream_body.len = len;
+
+    return NGX_OK;
+}

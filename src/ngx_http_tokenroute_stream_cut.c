@@ -1,0 +1,165 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * A stream the provider ends early: noticed in the body filter, and
+ * ended for the client with an error event in its own shape.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_filter.h"
+
+
+/*
+ * The provider's connection ended a stream before its end: nginx then
+ * closes the upstream connection and sends only a flush, no last buffer
+ * (ngx_http_upstream_finalize_request()), and closes the client's
+ * connection.  A normal end comes with last_buf.
+ */
+
+ngx_uint_t
+ngx_http_tokenroute_upstream_broken(ngx_http_request_t *r,
+    ngx_http_tokenroute_response_t *resp, ngx_chain_t *in)
+{
+    ngx_uint_t    flush;
+    ngx_chain_t  *cl;
+
+    if (resp->complete || resp->cut || r->upstream == NULL
+        || r->upstream->peer.connection != NULL)
+    {
+        return 0;
+    }
+
+    flush = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_buf) {
+            return 0;
+        }
+
+        flush |= cl->buf->flush;
+    }
+
+    return flush;
+}
+
+
+/*
+ * A stream cut after bytes reached the client cannot be retried: the
+ * client gets a well-formed error event in its own shape, and is charged
+ * for what was produced (the log phase estimates the rest).
+ */
+
+ngx_int_t
+ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_int_t                        rc;
+    ngx_buf_t                       *b;
+    ngx_chain_t                     *cl, **ll, *ours;
+    ngx_http_tokenroute_response_t  *resp;
+
+    static u_char  openai_error[] =
+        "data: {\"error\":{\"message\":\"The provider's stream ended "
+        "early\",\"type\":\"server_error\",\"param\":null,"
+        "\"code\":\"stream_interrupted\"}}\n\n";
+
+    static u_char  anthropic_error[] =
+        "event: error\ndata: {\"type\":\"error\",\"error\":"
+        "{\"type\":\"api_error\",\"message\":\"The provider's stream "
+        "ended early\"}}\n\n";
+
+    resp = ctx->resp;
+    resp->cut = 1;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "tokenroute: the stream of model \"%V\" ended early",
+                  &ctx->model->id);
+
+    if (resp->translate) {
+        /* the translator knows whether the client's stream had ended */
+
+        rc = ngx_http_tokenroute_rewrite(r, ctx, in);
+
+        if (tokenroute_stream_finish(&resp->stream, 0) != 0) {
+            return NGX_ERROR;
+        }
+
+        in = NULL;
+
+    } else if (resp->strip) {
+        rc = ngx_http_tokenroute_rewrite(r, ctx, in);
+        in = NULL;
+
+    } else {
+        rc = NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (!resp->translate) {
+        /* a partial event would swallow ours: end it first */
+
+        if (tokenroute_sse_pending(&resp->sse)
+            && ngx_http_tokenroute_emit(resp, "\n\n", 2) != 0)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+            rc = ngx_http_tokenroute_emit(resp, (char *) anthropic_error,
+                                          sizeof(anthropic_error) - 1);
+
+        } else {
+            rc = ngx_http_tokenroute_emit(resp, (char *) openai_error,
+                                          sizeof(openai_error) - 1);
+        }
+
+        if (rc != 0) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* the input (if passed through) first, then what was emitted */
+
+    ours = resp->out;
+
+    resp->out = NULL;
+    resp->last_out = &resp->out;
+
+    for (cl = ours; cl; cl = cl->next) {
+        if (cl->next == NULL) {
+            b = cl->buf;
+            b->flush = 1;
+        }
+    }
+
+    ll = &in;
+
+    while (*ll) {
+        ll = &(*ll)->next;
+    }
+
+    *ll = ours;
+
+    if (in == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_tokenroute_next_body(r, in);
+
+    /* only our own links: the input's belong to the upstream module */
+
+    ngx_chain_update_chains(r->pool, &resp->free, &resp->busy, &ours,
+                            (ngx_buf_tag_t) &ngx_http_tokenroute_module);
+
+    return rc;
+}
+
