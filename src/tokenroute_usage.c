@@ -14,10 +14,6 @@
 #include "tokenroute_usage.h"
 
 
-#define tr_str_is(s, len, lit)                                                \
-    ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
-
-
 static int64_t tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
     const char *data, size_t len);
 static void tokenroute_usage_learn(tokenroute_usage_shape_t *shape,
