@@ -45,6 +45,15 @@
 #   cwrite-N         Anthropic: cache_creation_input_tokens N
 #   stall-N          stream: sends the first N events, then sends nothing
 #                    more and waits (at most 30 s) until the peer closes
+#   leaky            the response (200, stream or error) also carries the
+#                    headers a real provider sends about the gateway's own
+#                    account, each value with "LEAKED" in it: Set-Cookie,
+#                    openai-organization, openai-project, x-request-id,
+#                    request-id, anthropic-organization-id, x-ratelimit-*,
+#                    anthropic-ratelimit-*, cf-ray, Server, Location,
+#                    Last-Modified, ETag, Expires, Link, WWW-Authenticate,
+#                    x-tokenroute-model; and "retry-after: 7",
+#                    "retry-after-ms: 7000", "x-should-retry: false"
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
 #
@@ -414,6 +423,8 @@ sub respond {
 		});
 	}
 
+	leaky($req, $resp);
+
 	record($req, $resp);
 
 	my $wait = $req->{headers}{'x-mock-wait'};
@@ -429,6 +440,47 @@ sub respond {
 	return send_stream($c, $req, $keepalive, $resp) if $resp->{events};
 
 	return send_plain($c, $req, $keepalive, $resp);
+}
+
+# the "leaky" switch: what a provider says about the account that called it
+# (a sub: the main loop runs before file-scope lists below it are set)
+
+sub leaky_headers {
+	return (
+	[ 'Set-Cookie', '__cf_bm=LEAKED-cookie; path=/; HttpOnly' ],
+	[ 'openai-organization', 'org-LEAKED' ],
+	[ 'openai-project', 'proj_LEAKED' ],
+	[ 'x-request-id', 'req_LEAKED_openai' ],
+	[ 'request-id', 'req_LEAKED_anthropic' ],
+	[ 'anthropic-organization-id', 'LEAKED-0000-org' ],
+	[ 'x-ratelimit-limit-requests', '10000; LEAKED' ],
+	[ 'x-ratelimit-remaining-tokens', '149990; LEAKED' ],
+	[ 'anthropic-ratelimit-requests-remaining', '49; LEAKED' ],
+	[ 'anthropic-ratelimit-tokens-reset', 'LEAKED-2025-01-01T00:00:00Z' ],
+	[ 'cf-ray', '8f00LEAKED-CDG' ],
+	[ 'Server', 'cloudflare-LEAKED' ],
+	[ 'Location', '/LEAKED/location' ],
+	[ 'Last-Modified', 'Wed, 21 Oct 2015 07:28:00 GMT' ],
+	[ 'ETag', '"LEAKED-etag"' ],
+	[ 'Expires', 'Thu, 01 Dec 2033 16:00:00 GMT' ],
+	[ 'Link', '</LEAKED>; rel=preload' ],
+	[ 'WWW-Authenticate', 'Bearer realm="LEAKED"' ],
+	[ 'x-tokenroute-model', 'LEAKED/model' ],
+	[ 'retry-after', '7' ],
+	[ 'retry-after-ms', '7000' ],
+	[ 'x-should-retry', 'false' ],
+	);
+}
+
+sub leaky {
+	my ($req, $resp) = @_;
+
+	my $body = decode_body($req);
+	my $model = ref $body eq 'HASH' ? $body->{model} : undef;
+
+	return unless defined $model && !ref $model && $model =~ /leaky/;
+
+	push @{ $resp->{headers} }, leaky_headers();
 }
 
 sub send_plain {
