@@ -77,6 +77,7 @@ static ngx_int_t
 ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
+    const char                 *msg;
     ngx_http_tokenroute_ctx_t  *ctx;
 
     ctx = ngx_palloc(r->pool, sizeof(ngx_http_tokenroute_ctx_t));
@@ -112,6 +113,19 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     ctx->api = ngx_http_tokenroute_classify(r, ctx, 0);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
 
+    /* first: a key in the URL is cut from the logs' copy of it */
+
+    rc = ngx_http_tokenroute_key_misplaced(r, &msg);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                          "invalid_request", msg);
+    }
+
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_UNKNOWN) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_NOT_FOUND,
                                           "unknown_endpoint",
@@ -134,6 +148,13 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     }
 
     rc = ngx_http_tokenroute_key_extract(r, ctx);
+
+    if (rc == NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
+                   "invalid_request",
+                   "Conflicting API keys: send one key, in one "
+                   "Authorization or x-api-key header");
+    }
 
     if (rc == NGX_DECLINED) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_UNAUTHORIZED,

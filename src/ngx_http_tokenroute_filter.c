@@ -29,6 +29,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_headers.h"
 
 
 /* events longer than this are passed on but not read for usage */
@@ -93,6 +94,10 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
+
+    if (ctx && ngx_http_tokenroute_headers_scrub(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* admitted: routed, or failed on every attempt */
 

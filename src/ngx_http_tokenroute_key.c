@@ -34,6 +34,12 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_tokenroute_key_valid(ngx_str_t *key);
+static ngx_uint_t ngx_http_tokenroute_key_forwarded(ngx_str_t *name);
+static u_char *ngx_http_tokenroute_unescape(u_char *dst, u_char *src,
+    size_t len);
+static void ngx_http_tokenroute_key_unlog(ngx_http_request_t *r);
+static ngx_table_elt_t *ngx_http_tokenroute_x_api_keys(ngx_http_request_t *r,
+    ngx_uint_t *n);
 static ngx_int_t ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash);
 static void ngx_http_tokenroute_key_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
@@ -50,7 +56,10 @@ static ngx_http_tokenroute_key_hash_t
 
 /*
  * NGX_OK: ctx->raw_key is set; NGX_DECLINED: no key was sent; NGX_ERROR:
- * something was sent that cannot be a tokenroute key.
+ * something was sent that cannot be a tokenroute key;
+ * NGX_HTTP_BAD_REQUEST: two keys were sent, and which one counts would
+ * depend on the header's order (nginx keeps every x-api-key; it refuses
+ * a second Authorization itself).
  */
 
 ngx_int_t
@@ -58,9 +67,15 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
     ngx_str_t         key;
+    ngx_uint_t        n;
     ngx_table_elt_t  *h;
 
     ngx_str_null(&key);
+
+    h = ngx_http_tokenroute_x_api_keys(r, &n);
+    if (n > 1) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
 
     if (r->headers_in.authorization) {
         key = r->headers_in.authorization->value;
@@ -79,16 +94,20 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
             key.len--;
         }
 
-    } else {
-        h = ngx_http_tokenroute_header_in(&r->headers_in.headers,
-                                          &ngx_http_tokenroute_x_api_key);
-        if (h) {
-            key = h->value;
+        /* some clients send the one key both ways */
+
+        if (h && (h->value.len != key.len
+                  || ngx_strncmp(h->value.data, key.data, key.len) != 0))
+        {
+            return NGX_HTTP_BAD_REQUEST;
         }
 
-        if (key.data == NULL) {
+    } else {
+        if (h == NULL) {
             return NGX_DECLINED;
         }
+
+        key = h->value;
     }
 
     if (ngx_http_tokenroute_key_valid(&key) != NGX_OK) {
@@ -98,6 +117,163 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ctx->raw_key = key;
 
     return ngx_http_tokenroute_key_hash(&key, ctx->key_hash);
+}
+
+
+/*
+ * A tokenroute key where it does not belong: in the query string, which
+ * access logs and the error log's context keep, or in a client header
+ * the gateway sends on to providers: NGX_DECLINED and the message of the
+ * 400.  A key in the query string is also cut from nginx's copies of the
+ * request line and URI, so that no log line of the request shows it.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
+    const char **message)
+{
+    u_char           *decoded, *last;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (r->args.len) {
+        /* decoded: "sk%2Dtr%2D" is a key too */
+
+        decoded = ngx_pnalloc(r->pool, r->args.len);
+        if (decoded == NULL) {
+            return NGX_ERROR;
+        }
+
+        last = ngx_http_tokenroute_unescape(decoded, r->args.data,
+                                            r->args.len);
+
+        if (ngx_strlcasestrn(decoded, last,
+                             (u_char *) NGX_HTTP_TOKENROUTE_KEY_PREFIX,
+                             sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 2)
+            != NULL)
+        {
+            ngx_http_tokenroute_key_unlog(r);
+
+            *message = "API keys are not accepted in the URL: send the key "
+                       "in the Authorization or x-api-key header";
+            return NGX_DECLINED;
+        }
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_tokenroute_key_forwarded(&h[i].key)
+            && ngx_strlcasestrn(h[i].value.data,
+                                h[i].value.data + h[i].value.len,
+                                (u_char *) NGX_HTTP_TOKENROUTE_KEY_PREFIX,
+                                sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 2)
+               != NULL)
+        {
+            *message = "The anthropic-beta and anthropic-version headers "
+                       "are sent to the provider and must not hold an API "
+                       "key";
+            return NGX_DECLINED;
+        }
+    }
+}
+
+
+/* the client headers tokenroute_proxy.conf sends on */
+
+static ngx_uint_t
+ngx_http_tokenroute_key_forwarded(ngx_str_t *name)
+{
+    return (name->len == sizeof("anthropic-beta") - 1
+            && ngx_strncasecmp(name->data, (u_char *) "anthropic-beta",
+                               name->len)
+               == 0)
+           || (name->len == sizeof("anthropic-version") - 1
+               && ngx_strncasecmp(name->data, (u_char *) "anthropic-version",
+                                  name->len)
+                  == 0);
+}
+
+
+/* every %XX decoded; returns the end */
+
+static u_char *
+ngx_http_tokenroute_unescape(u_char *dst, u_char *src, size_t len)
+{
+    ngx_unescape_uri(&dst, &src, len, 0);
+
+    return dst;
+}
+
+
+/*
+ * "POST /v1/x?key=sk-tr-... HTTP/1.1" becomes "POST /v1/x?[redacted]
+ * HTTP/1.1" for $request and the error log; $request_uri and $args lose
+ * the query.  The request is refused, nothing else reads them.
+ */
+
+static void
+ngx_http_tokenroute_key_unlog(ngx_http_request_t *r)
+{
+    u_char  *p, *q, *last, *proto, *line;
+    size_t   n;
+
+    static u_char  redacted[] = "?[redacted]";
+
+    last = r->request_line.data + r->request_line.len;
+
+    q = ngx_strlchr(r->request_line.data, last, '?');
+
+    if (q) {
+        n = q - r->request_line.data;
+        proto = last;
+
+        /* " HTTP/1.1": the last space; HTTP/0.9 has no protocol */
+
+        if (r->http_version >= NGX_HTTP_VERSION_10) {
+            for (p = last; p > q; p--) {
+                if (p[-1] == ' ') {
+                    proto = p - 1;
+                    break;
+                }
+            }
+        }
+
+        line = ngx_pnalloc(r->pool, n + sizeof(redacted) - 1 + (last - proto));
+
+        if (line == NULL) {
+            r->request_line.len = n;
+
+        } else {
+            p = ngx_cpymem(line, r->request_line.data, n);
+            p = ngx_cpymem(p, redacted, sizeof(redacted) - 1);
+            p = ngx_cpymem(p, proto, last - proto);
+
+            r->request_line.data = line;
+            r->request_line.len = p - line;
+        }
+    }
+
+    q = ngx_strlchr(r->unparsed_uri.data,
+                    r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    if (q) {
+        r->unparsed_uri.len = q - r->unparsed_uri.data;
+    }
+
+    r->args.len = 0;
 }
 
 
@@ -331,6 +507,46 @@ ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
     }
 
     return NGX_DECLINED;
+}
+
+
+/* every x-api-key: how many, and the first */
+
+static ngx_table_elt_t *
+ngx_http_tokenroute_x_api_keys(ngx_http_request_t *r, ngx_uint_t *n)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *first;
+
+    *n = 0;
+    first = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return first;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == ngx_http_tokenroute_x_api_key.len
+            && ngx_strncasecmp(h[i].key.data,
+                               ngx_http_tokenroute_x_api_key.data,
+                               h[i].key.len)
+               == 0)
+        {
+            first = first ? first : &h[i];
+            (*n)++;
+        }
+    }
 }
 
 

@@ -282,6 +282,8 @@ void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
 /* ngx_http_tokenroute_key.c */
 ngx_int_t ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
+    const char **message);
 ngx_int_t ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 ngx_int_t ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,

@@ -24,6 +24,7 @@ typedef enum {
     ngx_http_tokenroute_var_authorization,
     ngx_http_tokenroute_var_api_key,
     ngx_http_tokenroute_var_anthropic_version,
+    ngx_http_tokenroute_var_anthropic_beta,
     ngx_http_tokenroute_var_key_id,
     ngx_http_tokenroute_var_account,
     ngx_http_tokenroute_var_model,
@@ -44,6 +45,10 @@ static ngx_int_t ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
     ngx_str_t *value);
+static ngx_int_t ngx_http_tokenroute_anthropic_beta(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_table_elt_t *ngx_http_tokenroute_beta_next(ngx_list_part_t **part,
+    ngx_uint_t *i);
 static ngx_int_t ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -77,6 +82,10 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
     { ngx_string("tokenroute_anthropic_version"), NULL,
       ngx_http_tokenroute_variable,
       ngx_http_tokenroute_var_anthropic_version,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_anthropic_beta"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_anthropic_beta,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("tokenroute_key_id"), NULL,
@@ -215,6 +224,14 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         }
         break;
 
+    case ngx_http_tokenroute_var_anthropic_beta:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+            if (ngx_http_tokenroute_anthropic_beta(r, &value) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+        break;
+
     case ngx_http_tokenroute_var_key_id:
         value = ctx->key.id;
         break;
@@ -284,6 +301,101 @@ ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
     *value = trmcf->anthropic_version;
 
     return NGX_OK;
+}
+
+
+/*
+ * The client's anthropic-beta, the only client header sent on as it is:
+ * several headers are joined with commas, as Anthropic reads them.  The
+ * access phase refused a value that holds a tokenroute key.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_anthropic_beta(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *first;
+
+    len = 0;
+    n = 0;
+    first = NULL;
+
+    part = &r->headers_in.headers.part;
+    i = 0;
+
+    while ((h = ngx_http_tokenroute_beta_next(&part, &i))) {
+        len += h->value.len + 1;
+        first = first ? first : h;
+        n++;
+    }
+
+    if (n <= 1) {
+        /* the usual case: one header, no copy */
+
+        if (first) {
+            *value = first->value;
+        }
+
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+
+    part = &r->headers_in.headers.part;
+    i = 0;
+
+    while ((h = ngx_http_tokenroute_beta_next(&part, &i))) {
+        if (p != value->data) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, h->value.data, h->value.len);
+    }
+
+    value->len = p - value->data;
+
+    return NGX_OK;
+}
+
+
+/* the next non-empty anthropic-beta header from the cursor, or NULL */
+
+static ngx_table_elt_t *
+ngx_http_tokenroute_beta_next(ngx_list_part_t **part, ngx_uint_t *i)
+{
+    ngx_table_elt_t  *h;
+
+    for ( ;; ) {
+
+        if (*i >= (*part)->nelts) {
+            if ((*part)->next == NULL) {
+                return NULL;
+            }
+
+            *part = (*part)->next;
+            *i = 0;
+            continue;
+        }
+
+        h = &((ngx_table_elt_t *) (*part)->elts)[(*i)++];
+
+        if (h->key.len == sizeof("anthropic-beta") - 1
+            && h->value.len
+            && ngx_strncasecmp(h->key.data, (u_char *) "anthropic-beta",
+                               sizeof("anthropic-beta") - 1)
+               == 0)
+        {
+            return h;
+        }
+    }
 }
 
 
