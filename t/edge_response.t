@@ -184,4 +184,20 @@ for my $case ([ 'openai', 'openai/gpt-4o-mini' ],
 		"$shape plain: no provider request id");
 }
 
+###############################################################################
+
+# the gateway's own errors carry its request id too
+
+for my $shape (qw(openai anthropic)) {
+	my $res = $t->http(method => 'POST',
+		path => $shape eq 'openai' ? '/v1/chat/completions' : '/v1/messages',
+		headers => { 'x-api-key' => 'sk-tr-' . ('n' x 43) },
+		body => { model => 'openai/gpt-4o-mini', max_tokens => 8,
+			messages => [ { role => 'user', content => 'hi' } ] });
+
+	is($res->{status}, 401, "$shape unknown key: 401");
+	like($res->{headers}{$shape eq 'openai' ? 'x-request-id' : 'request-id'}
+		// '', qr/^[0-9a-f]{24}$/, "$shape unknown key: the request id");
+}
+
 done_testing();

@@ -110,6 +110,9 @@ for (const c of CELLS) {
 		assert.equal(response.headers.get('x-tokenroute-model'), c.model);
 		assert.match(response.headers.get('x-tokenroute-request-id') ?? '',
 			/^[0-9a-f]{24}$/);
+		// the id the SDK reports (request-id) is the gateway's, not the provider's
+		assert.equal(r._request_id,
+			response.headers.get('x-tokenroute-request-id'));
 
 		assert.equal(sent.length, 1);
 		assert.equal(sent[0].url, `${GATEWAY}/v1/messages`);
