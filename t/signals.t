@@ -71,8 +71,9 @@ sub nginx_cmd {
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>', $out;
 		open STDERR, '>&', \*STDOUT;
-		exec $ENV{TOKENROUTE_NGINX} || '/usr/sbin/nginx',
-			'-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/error.log", @args;
+		my $nginx = $ENV{TOKENROUTE_NGINX} || '/usr/sbin/nginx';
+		{ no warnings qw(exec); exec { $nginx } $nginx, '-p', "$d/",
+			'-c', "$d/nginx.conf", '-e', "$d/error.log", @args; }
 		POSIX::_exit(127);
 	}
 
