@@ -612,10 +612,16 @@ EOF
 location /v1/ {
     tokenroute on;
     include %%REPO%%/conf.d/tokenroute_proxy.conf;
+    # tests only: the mock's x-mock-* switches (no client header goes on)
+    proxy_set_header x-mock-wait $http_x_mock_wait;
+    proxy_set_header x-mock-delay $http_x_mock_delay;
 }
 location @tokenroute_fallback {
     tokenroute on;
     include %%REPO%%/conf.d/tokenroute_proxy.conf;
+    # tests only: the mock's x-mock-* switches (no client header goes on)
+    proxy_set_header x-mock-wait $http_x_mock_wait;
+    proxy_set_header x-mock-delay $http_x_mock_delay;
 }
 location @tokenroute_error {
     tokenroute_error;
