@@ -305,7 +305,7 @@ ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
 
 
 /*
- * The client's anthropic-beta, the only client header sent on as it is:
+ * The client's anthropic-beta, sent on to Anthropic-type providers:
  * several headers are joined with commas, as Anthropic reads them.  The
  * access phase refused a value that holds a tokenroute key.
  */

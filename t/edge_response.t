@@ -27,7 +27,8 @@ select STDOUT; $| = 1;
 
 my $t = TokenRoute::Test->new();
 
-$t->start_gateway(mock => { delay => 0.02 }, http => <<'EOF');
+$t->start_gateway(mock => { delay => 0.02 },
+	server => "add_header x-operator kept always;\n", http => <<'EOF');
 tokenroute_model test/leaky-oa provider=mockai upstream_model=gpt-leaky input_price=1 output_price=1;
 tokenroute_model test/leaky-ant provider=mockant upstream_model=claude-leaky input_price=1 output_price=1;
 tokenroute_model test/leaky-400-oa provider=mockai upstream_model=error-400-leaky input_price=1 output_price=1;
@@ -114,6 +115,7 @@ sub check_scrubbed {
 	}
 
 	like($h->{'content-type'} // '', $want{type}, "$name: content-type");
+	is($h->{'x-operator'}, 'kept', "$name: the operator's add_header kept");
 }
 
 ###############################################################################
