@@ -124,6 +124,26 @@ for my $case (
 	}
 }
 
+# several anthropic-beta headers reach Anthropic as one list
+
+{
+	$t->clear_mock_requests();
+
+	my $res = $t->http(method => 'POST', path => '/v1/messages',
+		headers => [ 'x-api-key' => $raw, 'anthropic-beta' => 'beta-a',
+			'Anthropic-Beta' => 'beta-b,beta-c' ],
+		body => { model => 'anthropic/claude-haiku-4-5', max_tokens => 8,
+			messages => [ { role => 'user', content => 'hi' } ] });
+
+	is($res->{status}, 200, 'two anthropic-beta: 200');
+
+	my ($rec) = $t->mock_requests();
+	my @beta = grep { lc $_->[0] eq 'anthropic-beta' }
+		@{ $rec->{header_list} || [] };
+	is_deeply([ map { $_->[1] } @beta ], [ 'beta-a,beta-b,beta-c' ],
+		'two anthropic-beta: one header, the values joined');
+}
+
 ###############################################################################
 
 # a key in a forwarded client header: 400 before any provider
