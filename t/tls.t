@@ -17,7 +17,8 @@
 #
 #   1. the default configuration (Debian's CA bundle): every front end
 #      fails with 502 provider_failed, the mock sees no request
-#   2. a server that trusts the test CA: good answers 200; self,
+#   2. a server that trusts the test CA: good answers 200 (and got SNI
+#      mock.test); self,
 #      impostor and wrongname fail with 502 and reach nothing
 #   3. verification off in a "tokenroute on" location: "nginx -t" fails
 #      with an [emerg] naming the fix; with
@@ -88,13 +89,14 @@ my @FRONTS = qw(good self impostor wrongname);
 
 # the TLS front ends (the main gateway only) and their logs of requests
 
-my $fronts = join '', map { <<"EOF" } @FRONTS;
+my $fronts = "log_format tls_front '\$ssl_server_name';\n"
+	. join '', map { <<"EOF" } @FRONTS;
 server {
     listen 127.0.0.1:%%PORT_$_%% ssl;
     server_name mock.test;
     ssl_certificate %%TESTDIR%%/$_.pem;
     ssl_certificate_key %%TESTDIR%%/$_.key;
-    access_log %%TESTDIR%%/front_$_.log;
+    access_log %%TESTDIR%%/front_$_.log tls_front;
     location / {
         proxy_pass http://127.0.0.1:%%MOCK_PORT%%;
     }
@@ -166,9 +168,11 @@ sub refused_ok {
 		my $suffix = $shape eq 'openai' ? 'ai' : 'ant';
 		my $upstream = ($shape eq 'openai' ? 'gpt' : 'claude')
 			. "-tls-$front";
+		my $before_mock = mock_count($upstream);
 		my $res = call($shape, "tls/$front-$suffix", port => $o{port});
 
-		$t->error_ok($res, $shape, status => 502, type => 'api_error',
+		$t->error_ok($res, $shape, status => 502,
+			type => $shape eq 'openai' ? 'server_error' : 'api_error',
 			secrets => \@secrets, name => "$name: $shape 502");
 
 		if ($shape eq 'openai') {
@@ -176,7 +180,8 @@ sub refused_ok {
 				"$name: code provider_failed");
 		}
 
-		is(mock_count($upstream), 0, "$name: $shape: the mock saw nothing");
+		is(mock_count($upstream), $before_mock,
+			"$name: $shape: the mock saw nothing");
 	}
 
 	is(front_count($front), $before,
@@ -253,6 +258,9 @@ for my $front (@FRONTS) {
 # 2. A server block that trusts the test CA.
 
 served_ok('trusting, good', 'good', port => $t->port('trusting'));
+
+is(TokenRoute::Test::_slurp("$d/front_good.log"), "mock.test\n" x 2,
+	'trusting, good: SNI sent mock.test');
 
 for my $front (qw(self impostor wrongname)) {
 	refused_ok("trusting, $front", $front, port => $t->port('trusting'));
