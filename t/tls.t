@@ -17,9 +17,9 @@
 #
 #   1. the default configuration (Debian's CA bundle): every front end
 #      fails with 502 provider_failed, the mock sees no request
-#   2. a server that trusts the test CA: good answers 200 (and got SNI
-#      mock.test); self,
-#      impostor and wrongname fail with 502 and reach nothing
+#   2. a server that trusts the test CA: good answers 200 (its front end
+#      got SNI mock.test); self, impostor and wrongname fail with 502 and
+#      reach nothing
 #   3. verification off in a "tokenroute on" location: "nginx -t" fails
 #      with an [emerg] naming the fix; with
 #      "tokenroute_insecure_provider_tls on" nginx starts, logs a [warn],
