@@ -17,9 +17,10 @@
 #
 #   1. the default configuration (Debian's CA bundle): every front end
 #      fails with 502 provider_failed, the mock sees no request
-#   2. a server that trusts the test CA: good answers 200 (its front end
-#      got SNI mock.test); self, impostor and wrongname fail with 502 and
-#      reach nothing
+#   2. a server that trusts the system CAs plus the test CA (README's
+#      recipe): good answers 200 (its front end got SNI mock.test);
+#      self, impostor and wrongname fail with 502 and reach nothing; a
+#      chain whose first provider fails verification falls back
 #   3. verification off in a "tokenroute on" location: "nginx -t" fails
 #      with an [emerg] naming the fix; with
 #      "tokenroute_insecure_provider_tls on" nginx starts, logs a [warn],
@@ -85,6 +86,13 @@ for my $c ([ self => 'mock.test' ], [ impostor => 'impostor.test' ]) {
 
 chmod 0644, glob("$d/*.key");
 
+# README's recipe for a private CA: the system CAs plus the test CA
+
+my $system = TokenRoute::Test::_slurp('/etc/ssl/certs/ca-certificates.crt')
+	// die "no /etc/ssl/certs/ca-certificates.crt\n";
+$t->_write("$d/bundle.pem", $system . TokenRoute::Test::_slurp("$d/ca.pem"),
+	0644);
+
 my @FRONTS = qw(good self impostor wrongname);
 
 # the TLS front ends (the main gateway only) and their logs of requests
@@ -114,11 +122,14 @@ tokenroute_provider tls-$_-ant type=anthropic url=https://mock.test:%%PORT_$_%%/
 tokenroute_model tls/$_-ai provider=tls-$_-ai upstream_model=gpt-tls-$_ input_price=1 output_price=1;
 tokenroute_model tls/$_-ant provider=tls-$_-ant upstream_model=claude-tls-$_ input_price=1 output_price=1;
 EOF
+$providers .= <<'EOF';
+tokenroute_model tls/self-fb provider=tls-self-ai upstream_model=gpt-tls-self input_price=1 output_price=1 fallback=tls/good-ai;
+EOF
 
 $t->start_gateway(http => $fronts . $providers);
 
 $t->start_nginx_instance('trusting', http => $providers,
-	server => "proxy_ssl_trusted_certificate %%TESTDIR%%/ca.pem;\n");
+	server => "proxy_ssl_trusted_certificate %%TESTDIR%%/bundle.pem;\n");
 
 my $key = $t->create_key(name => 'tls');
 
@@ -264,6 +275,25 @@ is(TokenRoute::Test::_slurp("$d/front_good.log"), "mock.test\n" x 2,
 
 for my $front (qw(self impostor wrongname)) {
 	refused_ok("trusting, $front", $front, port => $t->port('trusting'));
+}
+
+# A certificate that fails is a failed attempt: the chain goes on.
+
+{
+	my ($self0, $good0) = (mock_count('gpt-tls-self'),
+		mock_count('gpt-tls-good'));
+	my $res = call('openai', 'tls/self-fb', port => $t->port('trusting'));
+
+	is($res->{status}, 200, 'trusting, self-fb: 200 by the fallback')
+		or diag(substr($res->{raw} // '', 0, 2000));
+	is($res->{headers}{'x-tokenroute-model'}, 'tls/good-ai',
+		'trusting, self-fb: served by tls/good-ai');
+	is($res->{headers}{'x-tokenroute-attempts'}, 2,
+		'trusting, self-fb: 2 attempts');
+	is(mock_count('gpt-tls-self'), $self0,
+		'trusting, self-fb: the self-signed provider got nothing');
+	is(mock_count('gpt-tls-good'), $good0 + 1,
+		'trusting, self-fb: the good one got the request');
 }
 
 # What nginx logged: the verification failures, at error level.
