@@ -353,6 +353,17 @@ like($t->error_log('insecure'),
 	qr/\[warn\].*provider certificates are not verified.*impostor/,
 	'insecure: nginx warns at start');
 
+# at every configuration load: a reload warns again
+
+{
+	my $warns = sub { scalar(() = $t->error_log('insecure')
+		=~ /\[warn\].*provider certificates are not verified/g) };
+	my $n = $warns->();
+	kill 'HUP', $t->{procs}{insecure};
+	ok($t->wait_until(5, sub { $warns->() > $n }),
+		'insecure: the reload warns again');
+}
+
 served_ok('insecure, self', 'self', port => $t->port('insecure'));
 served_ok('insecure, impostor', 'impostor', port => $t->port('insecure'));
 
