@@ -207,12 +207,18 @@ sub served_ok {
 		my $upstream = ($shape eq 'openai' ? 'gpt' : 'claude')
 			. "-tls-$front";
 		my $before = mock_count($upstream);
+		my $logged = front_count($front);
 		my $res = call($shape, "tls/$front-$suffix", port => $o{port});
 
 		is($res->{status}, 200, "$name: $shape 200")
 			or diag(substr($res->{raw} // '', 0, 2000));
 		is(mock_count($upstream), $before + 1,
 			"$name: $shape: the mock got the request");
+
+		# the front end logs after it answered: wait, so that a later
+		# refused_ok() does not count this request
+		ok($t->wait_until(5, sub { front_count($front) > $logged }),
+			"$name: $shape: the front end logged it");
 	}
 }
 
