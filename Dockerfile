@@ -22,6 +22,8 @@ RUN make all
 
 FROM debian:12
 
+# ca-certificates: the bundle conf.d/tokenroute_tls.conf verifies providers
+# against
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
          nginx libhiredis0.14 libyajl2 libssl3 ca-certificates \

@@ -22,7 +22,7 @@ CLI_FLAGS   = -O2 -g
 endif
 
 DEBIAN_PKGS = nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev \
-              redis-server gcc make perl
+              ca-certificates redis-server gcc make perl
 
 MODULE_SRCS = config ngx_http_tokenroute_module.c $(wildcard src/*.c src/*.h)
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \

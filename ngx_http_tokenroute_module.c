@@ -123,6 +123,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tokenroute_insecure_provider_tls"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_loc_conf_t, insecure_provider_tls),
+      NULL },
+
     { ngx_string("tokenroute_demo_provider"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tokenroute_demo_directive,
@@ -198,6 +205,10 @@ ngx_http_tokenroute_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_tokenroute_tls_check(cf, trmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
@@ -246,6 +257,12 @@ ngx_http_tokenroute_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&trmcf->models, cf->pool, 8,
                        sizeof(ngx_http_tokenroute_model_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&trmcf->tls_locations, cf->pool, 4, sizeof(void **))
         != NGX_OK)
     {
         return NULL;
@@ -322,6 +339,7 @@ ngx_http_tokenroute_create_loc_conf(ngx_conf_t *cf)
     }
 
     trlcf->enable = NGX_CONF_UNSET;
+    trlcf->insecure_provider_tls = NGX_CONF_UNSET;
 
     return trlcf;
 }
@@ -334,6 +352,14 @@ ngx_http_tokenroute_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tokenroute_loc_conf_t  *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->insecure_provider_tls,
+                         prev->insecure_provider_tls, 0);
+
+    /* checked in postconfiguration, once every module has merged */
+
+    if (conf->enable && ngx_http_tokenroute_tls_note(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -93,6 +93,7 @@ http {
 
     tokenroute_redis $redis;
 
+    include $repo/conf.d/tokenroute_tls.conf;
     include $repo/conf.d/tokenroute_log.conf;
     access_log $run/tokenroute.log tokenroute;
 

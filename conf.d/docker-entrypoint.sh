@@ -41,6 +41,8 @@ http {
 
     tokenroute_redis $TOKENROUTE_REDIS $password;
 
+    include $conf/tokenroute_tls.conf;
+
     $providers
 
     server {

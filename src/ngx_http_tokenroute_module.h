@@ -118,11 +118,13 @@ typedef struct {
     ngx_shm_zone_t                  *cooldown_zone;
     time_t                           created;
     ngx_flag_t                       used;
+    ngx_array_t                      tls_locations; /* void ** loc_conf */
 } ngx_http_tokenroute_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                       enable;
+    ngx_flag_t                       insecure_provider_tls;
 } ngx_http_tokenroute_loc_conf_t;
 
 
@@ -343,6 +345,11 @@ char *ngx_http_tokenroute_fallback_on_directive(ngx_conf_t *cf,
 char *ngx_http_tokenroute_cooldown_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_tokenroute_resolve_chains(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf);
+
+/* ngx_http_tokenroute_tls.c */
+ngx_int_t ngx_http_tokenroute_tls_note(ngx_conf_t *cf);
+ngx_int_t ngx_http_tokenroute_tls_check(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);
 
 

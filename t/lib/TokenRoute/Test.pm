@@ -675,6 +675,8 @@ http {
     uwsgi_temp_path $d/uwsgi_temp;
     scgi_temp_path $d/scgi_temp;
 
+    include $REPO/conf.d/tokenroute_tls.conf;
+
 $http
     server {
         listen 127.0.0.1:$port;
