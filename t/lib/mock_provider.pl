@@ -58,7 +58,9 @@
 #                    then nothing more until the peer closes (at most 30 s)
 #   body-pieces      Content-Length; the body in 7-byte writes, 5 ms apart
 #   body-huge-N      the body padded (in the answer's text) to exactly N
-#                    bytes, Content-Length, written in 997-byte pieces
+#                    bytes, chunked, in chunks of 997 bytes
+#   body-hugecl-N    as body-huge-N with Content-Length, written in
+#                    997-byte pieces
 #   status-09        HTTP/0.9 style: the body alone, no status line nor
 #                    headers, then the connection closes
 #   status-NNN       (NNN not 09) the status line "HTTP/1.1 NNN Odd", then
@@ -544,12 +546,12 @@ sub raw_answer {
 		&& ($resp->{type} // '') eq 'application/json';
 
 	my $model = (decode_body($req) // {})->{model} // '';
-	my ($sw) = $model =~ /((?:body-(?:cut|short|badchunk|stall|pieces|huge-\d+))
+	my ($sw) = $model =~ /((?:body-(?:cut|short|badchunk|stall|pieces|huge(?:cl)?-\d+))
 		|status-\d+)/x or return $resp;
 
 	my $body = $resp->{body};
 
-	if ($sw =~ /huge-(\d+)/) {
+	if ($sw =~ /huge(?:cl)?-(\d+)/) {
 		my $n = $1;
 		my $d = $json->decode($body);
 		my $pad = $n - length $body;
@@ -591,10 +593,18 @@ sub raw_answer {
 			map { [ substr($body, $_ * 7, 7), 0.005 ] }
 				0 .. int((length($body) - 1) / 7));
 
-	} elsif ($sw =~ /^body-huge/) {
+	} elsif ($sw =~ /^body-hugecl/) {
 		@w = ([ "$h200$cl\r\n", 0 ],
 			map { [ substr($body, $_ * 997, 997), 0 ] }
 				0 .. int((length($body) - 1) / 997));
+
+	} elsif ($sw =~ /^body-huge/) {
+		@w = ([ "$h200$te\r\n", 0 ],
+			(map {
+				my $piece = substr($body, $_ * 997, 997);
+				[ sprintf("%x\r\n%s\r\n", length $piece, $piece), 0 ]
+			} 0 .. int((length($body) - 1) / 997)),
+			[ "0\r\n\r\n", 0 ]);
 
 	} elsif ($sw eq 'status-09') {
 		@w = ([ $body, 0 ]);
