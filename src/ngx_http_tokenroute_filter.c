@@ -402,6 +402,11 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     resp = ctx->resp;
 
+    if (resp->attempt_failed) {
+        /* an error page of nginx's, after a held answer failed */
+        return ngx_http_next_body_filter(r, in);
+    }
+
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE
         && ngx_http_tokenroute_upstream_broken(r, resp, in))
     {

@@ -78,11 +78,16 @@ ngx_http_tokenroute_check_status(ngx_http_request_t *r,
 
     r->http_version = r->http_major * 1000 + r->http_minor;
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "tokenroute: model \"%V\" answered with %s %ui",
-                  &ctx->model->id,
-                  status ? "the invalid HTTP status" : "no HTTP status line",
-                  status);
+    if (status == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tokenroute: model \"%V\" answered without an HTTP "
+                      "status line", &ctx->model->id);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tokenroute: model \"%V\" answered with the invalid "
+                      "HTTP status %ui", &ctx->model->id, status);
+    }
 
     return ngx_http_tokenroute_answer_failed(r, ctx, NGX_HTTP_BAD_GATEWAY);
 }
@@ -104,8 +109,8 @@ ngx_http_tokenroute_answer_failed(ngx_http_request_t *r,
         ctx->resp->status = status;
         ctx->resp->complete = 0;
 
-        /* later responses (the error page, the next attempt) are not it */
-        ctx->resp = NULL;
+        /* what the body filter gets after (an error page) is not it */
+        ctx->resp->attempt_failed = 1;
     }
 
     ctx->upstream_status = status;

@@ -178,6 +178,7 @@ typedef struct {
     unsigned                         buffer:1;   /* rewrite at the end */
     unsigned                         verify:1;   /* held, passed unchanged */
     unsigned                         too_large:1;
+    unsigned                         attempt_failed:1;
     unsigned                         drop_event:1;
     unsigned                         complete:1;
     unsigned                         cut:1;
