@@ -310,6 +310,12 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (trmcf->max_response_size < 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tokenroute_max_response_size must be at least 1k");
+        return NGX_CONF_ERROR;
+    }
+
     if (trmcf->journal_size < 64 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "tokenroute_journal_size must be at least 64k");

@@ -348,7 +348,7 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
         if (!resp->too_large) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "tokenroute: the response of model \"%V\" ended "
-                          "after %O bytes with %ui",
+                          "after %O bytes with %ui (cut short or stalled)",
                           &ctx->model->id, resp->body_bytes, status);
         }
 
@@ -384,6 +384,21 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
     }
 
     /* what was emitted, ending the response */
+
+    if (resp->out == NULL) {
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = ngx_calloc_buf(r->pool);
+        if (cl->buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->next = NULL;
+        resp->out = cl;
+    }
 
     for (cl = resp->out; cl->next; cl = cl->next) {
         /* void */
