@@ -180,11 +180,11 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 
     ctx->upstream_status = r->headers_out.status;
 
-    if (ctx->upstream_status < NGX_HTTP_SPECIAL_RESPONSE) {
-        ngx_http_tokenroute_cooldown_success(ctx->model);
-    }
-
     if (r->header_only || r->headers_out.status < NGX_HTTP_OK) {
+        if (ctx->upstream_status < NGX_HTTP_SPECIAL_RESPONSE) {
+            ngx_http_tokenroute_cooldown_success(ctx->model);
+        }
+
         return ngx_http_next_header_filter(r);
     }
 
@@ -203,9 +203,14 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     if (ctx->resp->buffer) {
         /*
          * Held until the body is in: its translation decides the status
-         * and the length (the xslt filter's way).
+         * and the length (the xslt filter's way), and whether the model
+         * answered at all.
          */
         return NGX_OK;
+    }
+
+    if (ctx->upstream_status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_tokenroute_cooldown_success(ctx->model);
     }
 
     return ngx_http_next_header_filter(r);

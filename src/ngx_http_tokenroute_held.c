@@ -374,6 +374,9 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
                                                      NGX_HTTP_BAD_GATEWAY);
         }
 
+        /* only a well-formed answer says the model is well */
+        ngx_http_tokenroute_cooldown_success(ctx->model);
+
         return ngx_http_tokenroute_send_held(r, ctx);
     }
 
@@ -381,6 +384,10 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (resp->status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_tokenroute_cooldown_success(ctx->model);
     }
 
     /* what was emitted, ending the response */

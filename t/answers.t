@@ -59,6 +59,7 @@ tokenroute_model a/badchunk-ant provider=mockant upstream_model=claude-a-body-ba
 tokenroute_model a/stall-ai provider=mockai upstream_model=gpt-a-body-stall $PR;
 tokenroute_model a/stall-ant provider=mockant upstream_model=claude-a-body-stall $PR;
 tokenroute_model a/cut-ai-fb provider=mockai upstream_model=gpt-a-body-cut $PR fallback=a/good-ai;
+tokenroute_model a/cool-ai provider=mockai upstream_model=gpt-a-cool-malformed $PR fallback=a/good-ai;
 tokenroute_model a/full-ai provider=mockai upstream_model=gpt-a-body-huge-$LIMIT $PR;
 tokenroute_model a/full-ant provider=mockant upstream_model=claude-a-body-huge-$LIMIT $PR;
 tokenroute_model a/over-ai provider=mockai upstream_model=gpt-a-body-huge-@{[ $LIMIT + 1 ]} $PR;
@@ -206,6 +207,25 @@ for my $model (qw(a/bad-ai-fb a/bad-ant-fb)) {
 	unlike($r->{raw}, qr/"id": "x"/, "$name: none of the broken body");
 	my @h = $r->{raw} =~ /^x-tokenroute-model:/mgi;
 	is(scalar @h, 1, "$name: one x-tokenroute-model header");
+}
+
+# A model that keeps answering garbage cools down like one that keeps
+# failing with an error status (tokenroute_cooldown: 3 in a row): the
+# fourth request goes straight to the next model.
+
+{
+	my $name = '2. malformed answers cool the model down';
+
+	$t->clear_mock_requests;
+	my @attempts = map {
+		call('openai', 'a/cool-ai')->{headers}{'x-tokenroute-attempts'} // 0
+	} 1 .. 4;
+	my $tried = grep { ($_->{json} ? $_->{json}{model} // '' : '')
+		eq 'gpt-a-cool-malformed' } $t->mock_requests;
+
+	is_deeply(\@attempts, [ 2, 2, 2, 1 ],
+		"$name: 2 attempts each, then 1");
+	is($tried, 3, "$name: the provider asked 3 times, not 4");
 }
 
 # 3. Broken transport of a body, translated and same shape.
