@@ -95,6 +95,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       offsetof(ngx_http_tokenroute_main_conf_t, journal_size),
       NULL },
 
+    { ngx_string("tokenroute_max_response_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_main_conf_t, max_response_size),
+      NULL },
+
     { ngx_string("tokenroute_max_attempts"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -272,6 +279,7 @@ ngx_http_tokenroute_create_main_conf(ngx_conf_t *cf)
     trmcf->bytes_per_token = NGX_CONF_UNSET;
     trmcf->reservation_ttl = NGX_CONF_UNSET;
     trmcf->journal_size = NGX_CONF_UNSET_SIZE;
+    trmcf->max_response_size = NGX_CONF_UNSET_SIZE;
     trmcf->max_attempts = NGX_CONF_UNSET;
     trmcf->fallback_on = NGX_CONF_UNSET_PTR;
     trmcf->cooldown = NGX_CONF_UNSET;
@@ -295,6 +303,7 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(trmcf->bytes_per_token, 1);
     ngx_conf_init_value(trmcf->reservation_ttl, 900);
     ngx_conf_init_size_value(trmcf->journal_size, 1024 * 1024);
+    ngx_conf_init_size_value(trmcf->max_response_size, 16 * 1024 * 1024);
     ngx_conf_init_value(trmcf->max_attempts, 3);
     ngx_conf_init_value(trmcf->cooldown, 30);
 
@@ -315,6 +324,12 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "tokenroute_default_max_tokens and "
                            "tokenroute_bytes_per_token must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (trmcf->max_response_size < 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tokenroute_max_response_size must be at least 1k");
         return NGX_CONF_ERROR;
     }
 

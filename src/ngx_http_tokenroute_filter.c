@@ -7,19 +7,23 @@
  * Header filter: says which model served the request and under which
  * request id, and decides how the body is read and rewritten:
  *
- *   pass       a JSON body or a stream in the client's own shape: read
- *              for usage (skimmed as it passes, SSE event by event) and
- *              passed on unchanged, chunk by chunk as it arrives;
+ *   pass       a stream in the client's own shape: read for usage (SSE
+ *              event by event) and passed on unchanged, chunk by chunk as
+ *              it arrives;
  *   strip      an OpenAI stream whose client did not ask for usage: the
  *              gateway asked for it, so that event is removed;
  *   translate  a stream of the other shape: each event is translated as
  *              it completes;
- *   buffer     a JSON body of the other shape, or a provider's error
- *              (translated to the client's shape and cleaned of anything
- *              that identifies the provider): held whole, then rewritten.
+ *   buffer     a JSON body: held whole (skimmed for usage as it comes),
+ *              then passed on unchanged when in the client's own shape
+ *              and valid, translated when of the other shape, or, for a
+ *              provider's error, rewritten in the client's shape and
+ *              cleaned of anything that identifies the provider.
  *
- * The rewriting modes are in ngx_http_tokenroute_rewrite.c, a stream the
- * provider ends early in ngx_http_tokenroute_stream_cut.c.
+ * The rewriting modes are in ngx_http_tokenroute_rewrite.c, a body held
+ * whole and an answer that fails before reaching the client in
+ * ngx_http_tokenroute_held.c, a stream the provider ends early in
+ * ngx_http_tokenroute_stream_cut.c.
  */
 
 
@@ -86,6 +90,7 @@ static ngx_int_t
 ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 {
     u_char                     *p;
+    ngx_int_t                   rc;
     ngx_table_elt_t            *h;
     ngx_http_tokenroute_ctx_t  *ctx;
 
@@ -172,26 +177,45 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ctx->upstream_status = r->headers_out.status;
+    rc = ngx_http_tokenroute_check_status(r, ctx);
 
-    if (ctx->upstream_status < NGX_HTTP_SPECIAL_RESPONSE) {
-        ngx_http_tokenroute_cooldown_success(ctx->model);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
+    ctx->upstream_status = r->headers_out.status;
+
     if (r->header_only || r->headers_out.status < NGX_HTTP_OK) {
+        if (ctx->upstream_status < NGX_HTTP_SPECIAL_RESPONSE) {
+            ngx_http_tokenroute_cooldown_success(ctx->model);
+        }
+
         return ngx_http_next_header_filter(r);
     }
 
-    if (ngx_http_tokenroute_response_init(r, ctx) != NGX_OK) {
+    rc = ngx_http_tokenroute_response_init(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        /* too large to hold: the attempt failed */
+        return ngx_http_tokenroute_answer_failed(r, ctx,
+                                                 NGX_HTTP_BAD_GATEWAY);
+    }
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
     if (ctx->resp->buffer) {
         /*
          * Held until the body is in: its translation decides the status
-         * and the length (the xslt filter's way).
+         * and the length (the xslt filter's way), and whether the model
+         * answered at all.
          */
         return NGX_OK;
+    }
+
+    if (ctx->upstream_status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_tokenroute_cooldown_success(ctx->model);
     }
 
     return ngx_http_next_header_filter(r);
@@ -222,11 +246,15 @@ static ngx_int_t
 ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    int                              client;
-    ngx_str_t                       *type;
-    ngx_uint_t                       sse;
-    ngx_pool_cleanup_t              *cln;
-    ngx_http_tokenroute_response_t  *resp;
+    int                               client;
+    ngx_int_t                         rc;
+    ngx_str_t                        *type;
+    ngx_uint_t                        sse;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_tokenroute_response_t   *resp;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
     resp = ngx_palloc(r->pool, sizeof(ngx_http_tokenroute_response_t));
     if (resp == NULL) {
@@ -244,6 +272,7 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     resp->request = r;
     resp->status = r->headers_out.status;
     resp->last_out = &resp->out;
+    resp->hold_max = trmcf->max_response_size;
 
     resp->api = (ctx->model->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC)
                 ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
@@ -314,19 +343,29 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
 
     resp->mode = NGX_HTTP_TOKENROUTE_RESP_JSON;
 
-    if (!ctx->translate) {
-        return NGX_OK;
-    }
+    /*
+     * Held whole even in the client's own shape: a body that is not
+     * JSON, or is cut short, must not reach the client as a 200.
+     */
 
     resp->buffer = 1;
+    resp->verify = !ctx->translate;
 
 rewritten:
+
+    if (resp->buffer) {
+        rc = ngx_http_tokenroute_held_init(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     ngx_http_clear_content_length(r);
     ngx_http_clear_accept_ranges(r);
     ngx_http_clear_etag(r);
 
-    if (resp->buffer) {
+    if (resp->buffer && !resp->verify) {
         ngx_str_set(&r->headers_out.content_type, "application/json");
         r->headers_out.content_type_len = r->headers_out.content_type.len;
         r->headers_out.content_type_lowcase = NULL;
@@ -373,13 +412,22 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     resp = ctx->resp;
 
+    if (resp->attempt_failed) {
+        /* an error page of nginx's, after a held answer failed */
+        return ngx_http_next_body_filter(r, in);
+    }
+
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE
         && ngx_http_tokenroute_upstream_broken(r, resp, in))
     {
         return ngx_http_tokenroute_stream_cut(r, ctx, in);
     }
 
-    if (resp->strip || resp->translate || resp->buffer) {
+    if (resp->buffer) {
+        return ngx_http_tokenroute_held_body(r, ctx, in);
+    }
+
+    if (resp->strip || resp->translate) {
         return ngx_http_tokenroute_rewrite(r, ctx, in);
     }
 
@@ -387,12 +435,6 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         if (ngx_buf_in_memory(cl->buf)) {
             ngx_http_tokenroute_read(ctx, cl->buf->pos,
                                      cl->buf->last - cl->buf->pos);
-        }
-
-        if (cl->buf->last_buf
-            && resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON && !resp->failed)
-        {
-            resp->complete = (tokenroute_usage_json_finish(&resp->json) == 0);
         }
     }
 

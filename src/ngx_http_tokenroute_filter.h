@@ -28,7 +28,23 @@ void ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
 /* ngx_http_tokenroute_rewrite.c */
 ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
+ngx_int_t ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
+    u_char *p, size_t len);
+ngx_int_t ngx_http_tokenroute_hold_reserve(
+    ngx_http_tokenroute_response_t *resp, size_t len);
 int ngx_http_tokenroute_emit(void *data, const char *p, size_t len);
+
+/* ngx_http_tokenroute_held.c */
+ngx_int_t ngx_http_tokenroute_check_status(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_answer_failed(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t status);
+ngx_int_t ngx_http_tokenroute_held_init(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_held_body(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 
 /* ngx_http_tokenroute_stream_cut.c */
 ngx_uint_t ngx_http_tokenroute_upstream_broken(ngx_http_request_t *r,

@@ -110,6 +110,7 @@ typedef struct {
     ngx_int_t                        bytes_per_token;
     time_t                           reservation_ttl;
     size_t                           journal_size;
+    size_t                           max_response_size;  /* held */
     ngx_shm_zone_t                  *journal_zone;
     ngx_int_t                        max_attempts;
     ngx_array_t                     *fallback_on;   /* ngx_uint_t codes */
@@ -164,10 +165,22 @@ typedef struct {
     ngx_chain_t                     *busy;
 
     off_t                            body_bytes;
+    size_t                           hold_max;
+
+    /* the upstream's own, wrapped while a body is held */
+    ngx_int_t                        upstream_rc;
+    void                           (*upstream_finalize)(
+                                         ngx_http_request_t *r, ngx_int_t rc);
+    ngx_int_t                      (*input_filter_init)(void *data);
+    ngx_int_t                      (*input_filter)(void *data,
+                                                    ssize_t bytes);
 
     unsigned                         strip:1;    /* drop the usage event */
     unsigned                         translate:1;
     unsigned                         buffer:1;   /* rewrite at the end */
+    unsigned                         verify:1;   /* held, passed unchanged */
+    unsigned                         too_large:1;
+    unsigned                         attempt_failed:1;
     unsigned                         drop_event:1;
     unsigned                         complete:1;
     unsigned                         cut:1;

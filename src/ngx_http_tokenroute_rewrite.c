@@ -4,7 +4,8 @@
  *
  * The response filter's rewriting modes (strip, translate, buffer): the
  * input is consumed and what the client gets is emitted into buffers of
- * our own, recycled once sent; a body held whole is rewritten at its end.
+ * our own, recycled once sent; a body held whole is rewritten at its end
+ * (buffer mode's body filter is in ngx_http_tokenroute_held.c).
  */
 
 
@@ -16,22 +17,14 @@
 #include "ngx_http_tokenroute_filter.h"
 
 
-/* a JSON response or error held for rewriting may not exceed this */
-#define NGX_HTTP_TOKENROUTE_HOLD_MAX      (16 * 1024 * 1024)
-
-
 static ngx_int_t ngx_http_tokenroute_strip_line(
-    ngx_http_tokenroute_response_t *resp, u_char *p, size_t len);
-static ngx_int_t ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-static ngx_int_t ngx_http_tokenroute_hold(
     ngx_http_tokenroute_response_t *resp, u_char *p, size_t len);
 
 
 /*
- * The rewriting modes: the input is consumed, what the client gets is
- * emitted into our own buffers, and sent with the input's flush and
- * last_buf flags.
+ * The streaming rewriting modes (strip, translate): the input is
+ * consumed, what the client gets is emitted into our own buffers, and
+ * sent with the input's flush and last_buf flags.
  */
 
 ngx_int_t
@@ -83,15 +76,8 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
         } else {
             ngx_http_tokenroute_read(ctx, p, last - p);
 
-            if (resp->translate) {
-                if (tokenroute_stream_feed(&resp->stream, (char *) p,
-                                           last - p)
-                    != 0)
-                {
-                    return NGX_ERROR;
-                }
-
-            } else if (ngx_http_tokenroute_hold(resp, p, last - p) != NGX_OK)
+            if (tokenroute_stream_feed(&resp->stream, (char *) p, last - p)
+                != 0)
             {
                 return NGX_ERROR;
             }
@@ -101,16 +87,7 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     }
 
     if (last_buf) {
-        if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON && !resp->failed) {
-            resp->complete = (tokenroute_usage_json_finish(&resp->json) == 0);
-        }
-
-        if (resp->buffer) {
-            if (ngx_http_tokenroute_rewrite_held(r, ctx) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-        } else if (resp->translate) {
+        if (resp->translate) {
             if (tokenroute_stream_finish(&resp->stream, resp->complete) != 0) {
                 return NGX_ERROR;
             }
@@ -178,7 +155,17 @@ static ngx_int_t
 ngx_http_tokenroute_strip_line(ngx_http_tokenroute_response_t *resp,
     u_char *p, size_t len)
 {
-    if (ngx_http_tokenroute_hold(resp, p, len) != NGX_OK) {
+    ngx_int_t  rc;
+
+    rc = ngx_http_tokenroute_hold(resp, p, len);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, resp->request->connection->log, 0,
+                      "tokenroute: an event longer than %uz bytes",
+                      resp->hold_max);
+    }
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -205,10 +192,12 @@ ngx_http_tokenroute_strip_line(ngx_http_tokenroute_response_t *resp,
 /*
  * The whole body is in: a provider error becomes an error in the
  * client's shape (and loses anything naming the provider); a JSON
- * response of the other shape is translated.
+ * response of the other shape is translated into resp->out, and the
+ * header held back is sent.  A response that cannot be translated fails
+ * the attempt: its status is returned.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
@@ -237,21 +226,17 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
 
         if (rc == -1) {
             /*
-             * Not a response of its shape: an error the client can parse,
-             * with a status that says so, rather than a body it cannot.
+             * Not a response of its shape: the attempt failed, as if the
+             * provider had answered 502 (the next model, or an error the
+             * client can parse rather than a body it cannot).
              */
 
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "tokenroute: the response of model \"%V\" "
                           "cannot be translated", &ctx->model->id);
 
-            r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
-            r->headers_out.status_line.len = 0;
-
-            rc = tokenroute_translate_error(resp->api, client,
-                                            NGX_HTTP_BAD_GATEWAY,
-                                            resp->hold, resp->hold_len,
-                                            &out, &len);
+            return ngx_http_tokenroute_answer_failed(r, ctx,
+                                                     NGX_HTTP_BAD_GATEWAY);
         }
     }
 
@@ -283,23 +268,27 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+/*
+ * Bytes held back, never more than resp->hold_max in all, however they
+ * arrive: NGX_DECLINED past it.
+ */
+
+ngx_int_t
 ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp, u_char *p,
     size_t len)
 {
     u_char  *n;
     size_t   size;
 
-    if (resp->hold_len + len > resp->hold_size) {
+    if (len > resp->hold_max - resp->hold_len) {
+        return NGX_DECLINED;
+    }
 
-        if (resp->hold_len + len > NGX_HTTP_TOKENROUTE_HOLD_MAX) {
-            ngx_log_error(NGX_LOG_ERR, resp->request->connection->log, 0,
-                          "tokenroute: response too large to rewrite");
-            return NGX_ERROR;
-        }
+    if (resp->hold_len + len > resp->hold_size) {
 
         size = ngx_max(2 * resp->hold_size, resp->hold_len + len);
         size = ngx_max(size, 1024);
+        size = ngx_min(size, resp->hold_max);
 
         n = ngx_palloc(resp->request->pool, size);
         if (n == NULL) {
@@ -320,6 +309,32 @@ ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp, u_char *p,
 
     ngx_memcpy(resp->hold + resp->hold_len, p, len);
     resp->hold_len += len;
+
+    return NGX_OK;
+}
+
+
+/* room for a body of known length, len <= resp->hold_max */
+
+ngx_int_t
+ngx_http_tokenroute_hold_reserve(ngx_http_tokenroute_response_t *resp,
+    size_t len)
+{
+    if (resp->hold_size >= len) {
+        return NGX_OK;
+    }
+
+    if (resp->hold) {
+        /* only ever called before the first byte */
+        return NGX_ERROR;
+    }
+
+    resp->hold = ngx_palloc(resp->request->pool, len);
+    if (resp->hold == NULL) {
+        return NGX_ERROR;
+    }
+
+    resp->hold_size = len;
 
     return NGX_OK;
 }

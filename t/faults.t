@@ -613,7 +613,9 @@ sub log_line {
 # 5. The provider answers 200 with malformed JSON.
 
 {
-	# same shape: the body as sent, charged as an estimate
+	# same shape: never a 200 with a body the client cannot parse, but
+	# the attempt's failure (no fallback here: a 502 in the client's
+	# shape, t/answers.t has the fallback), nothing charged
 	for my $c ([ 'openai', 'f/bad-ai' ], [ 'anthropic', 'f/bad-ant' ]) {
 		my ($shape, $model) = @$c;
 		my $name = "5. malformed JSON, $shape client, same shape";
@@ -621,12 +623,13 @@ sub log_line {
 
 		my $r = call($shape, $key, $model);
 
-		is($r->{status}, 200, "$name: 200");
-		is($r->{body}, '{"id": "x", "choices": [', "$name: the body as sent");
-		like($r->{headers}{'content-type'} // '', qr{^application/json},
-			"$name: application/json");
+		$t->error_ok($r, $shape, status => 502, name => "$name: 502",
+			secrets => \@secrets);
+		unlike($r->{body}, qr/"choices": \[/, "$name: not the broken body");
+		like($r->{json} && $r->{json}{error}{message} // '',
+			qr/provider/i, "$name: the message blames the provider");
 
-		charged_ok($name, $key, rid_of($r), $model, est => 1);
+		nothing_charged_ok($name, $key, $r, $model);
 	}
 
 	# translated: an error object in the client's shape
@@ -661,9 +664,8 @@ sub log_line {
 		# untranslatable body is a 502 the client's SDK raises
 		is($r->{status}, 502, "$name: status 502");
 
-		# what it is charged: the same estimate as the same-shape case
-		# (input from the request's bytes, output from the body's bytes)
-		charged_ok($name, $key, rid_of($r), $model, est => 1);
+		# nothing was produced: nothing charged, as in the same shape
+		nothing_charged_ok($name, $key, $r, $model);
 	}
 
 	# streams: same shape passes the broken line and the end on

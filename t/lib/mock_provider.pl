@@ -54,6 +54,26 @@
 #                    Last-Modified, ETag, Expires, Link, WWW-Authenticate,
 #                    x-tokenroute-model; and "retry-after: 7",
 #                    "retry-after-ms: 7000", "x-should-retry: false"
+# Non-stream answers written on the raw socket (the normal 200 JSON body of
+# the model, application/json):
+#   body-cut         chunked: the first half of the body in one chunk, then
+#                    the connection closes (no last chunk)
+#   body-short       Content-Length of the whole body, half of it sent,
+#                    then the connection closes
+#   body-badchunk    chunked: the first half in one chunk, then an invalid
+#                    chunk size line; waits (at most 5 s) for the peer to
+#                    close
+#   body-stall       Content-Length of the whole body, half of it sent,
+#                    then nothing more until the peer closes (at most 30 s)
+#   body-pieces      Content-Length; the body in 7-byte writes, 5 ms apart
+#   body-huge-N      the body padded (in the answer's text) to exactly N
+#                    bytes, chunked, in chunks of 997 bytes
+#   body-hugecl-N    as body-huge-N with Content-Length, written in
+#                    997-byte pieces
+#   status-09        HTTP/0.9 style: the body alone, no status line nor
+#                    headers, then the connection closes
+#   status-NNN       (NNN not 09) the status line "HTTP/1.1 NNN Odd", then
+#                    the headers and the body, as a 200 would be
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
 #
@@ -424,11 +444,14 @@ sub respond {
 	}
 
 	leaky($req, $resp);
+	$resp = raw_answer($req, $resp);
 
 	record($req, $resp);
 
 	my $wait = $req->{headers}{'x-mock-wait'};
 	sleep $wait if defined $wait && $wait =~ /^\d+(?:\.\d+)?$/ && $wait > 0;
+
+	return send_raw($c, $resp) if $resp->{raw};
 
 	if ($resp->{hang}) {
 		sleep $resp->{hang};
@@ -563,6 +586,102 @@ sub send_stream {
 	}
 
 	return $keepalive;
+}
+
+# body-* and status-*: a normal JSON answer, written as the switch says
+
+sub raw_answer {
+	my ($req, $resp) = @_;
+
+	return $resp unless ($resp->{status} // 0) == 200 && defined $resp->{body}
+		&& ($resp->{type} // '') eq 'application/json';
+
+	my $model = (decode_body($req) // {})->{model} // '';
+	my ($sw) = $model =~ /((?:body-(?:cut|short|badchunk|stall|pieces|huge(?:cl)?-\d+))
+		|status-\d+)/x or return $resp;
+
+	my $body = $resp->{body};
+
+	if ($sw =~ /huge(?:cl)?-(\d+)/) {
+		my $n = $1;
+		my $d = $json->decode($body);
+		my $pad = $n - length $body;
+		die "mock_provider: $sw: the body is already " . length($body)
+			. " bytes\n" if $pad < 0;
+		if ($d->{choices}) {
+			$d->{choices}[0]{message}{content} .= 'x' x $pad;
+		} else {
+			$d->{content}[0]{text} .= 'x' x $pad;
+		}
+		$body = $json->encode($d);
+	}
+
+	my $half = substr($body, 0, int(length($body) / 2));
+	my $type = "Content-Type: application/json\r\n";
+	my $cl = "Content-Length: " . length($body) . "\r\n";
+	my $te = "Transfer-Encoding: chunked\r\n";
+	my $h200 = "HTTP/1.1 200 OK\r\n$type";
+	my $chunk = sprintf("%x\r\n%s\r\n", length $half, $half);
+	my @w;    # [ bytes, pause after ]
+	my $after = 'close';
+
+	if ($sw eq 'body-cut') {
+		@w = ([ "$h200$te\r\n$chunk", 0 ]);
+
+	} elsif ($sw eq 'body-short') {
+		@w = ([ "$h200$cl\r\n$half", 0 ]);
+
+	} elsif ($sw eq 'body-badchunk') {
+		@w = ([ "$h200$te\r\n$chunk", 0.05 ], [ "zz\r\n$half\r\n", 0 ]);
+		$after = 5;
+
+	} elsif ($sw eq 'body-stall') {
+		@w = ([ "$h200$cl\r\n$half", 0 ]);
+		$after = 30;
+
+	} elsif ($sw eq 'body-pieces') {
+		@w = ([ "$h200$cl\r\n", 0.005 ],
+			map { [ substr($body, $_ * 7, 7), 0.005 ] }
+				0 .. int((length($body) - 1) / 7));
+
+	} elsif ($sw =~ /^body-hugecl/) {
+		@w = ([ "$h200$cl\r\n", 0 ],
+			map { [ substr($body, $_ * 997, 997), 0 ] }
+				0 .. int((length($body) - 1) / 997));
+
+	} elsif ($sw =~ /^body-huge/) {
+		@w = ([ "$h200$te\r\n", 0 ],
+			(map {
+				my $piece = substr($body, $_ * 997, 997);
+				[ sprintf("%x\r\n%s\r\n", length $piece, $piece), 0 ]
+			} 0 .. int((length($body) - 1) / 997)),
+			[ "0\r\n\r\n", 0 ]);
+
+	} elsif ($sw eq 'status-09') {
+		@w = ([ $body, 0 ]);
+
+	} else {
+		my ($code) = $sw =~ /(\d+)/;
+		@w = ([ "HTTP/1.1 $code Odd\r\n$type$cl\r\n$body", 0 ]);
+	}
+
+	return { %$resp, body => $body, raw => \@w, after => $after };
+}
+
+# Always closes the connection: after the writes, at once or once the peer
+# has closed (waiting at most "after" seconds).
+
+sub send_raw {
+	my ($c, $resp) = @_;
+
+	for my $w (@{ $resp->{raw} }) {
+		write_all($c, $w->[0]) or return 0;
+		sleep $w->[1] if $w->[1];
+	}
+
+	wait_or_eof($c, $resp->{after}) if $resp->{after} ne 'close';
+
+	return 0;
 }
 
 sub json_resp {
