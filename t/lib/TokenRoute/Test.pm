@@ -728,7 +728,11 @@ sub start_nginx {
 			delete $self->{procs}{nginx};
 			last;
 		}
-		if (-s "$d/nginx.pid" && _wait_port($self->port('http'), 0.2)) {
+		# the master listens before its workers exist: tests that
+		# look at the worker processes need them there
+		if (-s "$d/nginx.pid" && _wait_port($self->port('http'), 0.2)
+			&& $self->workers())
+		{
 			$ok = 1;
 			last;
 		}
