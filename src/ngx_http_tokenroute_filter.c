@@ -94,11 +94,12 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
 
-    /* admitted: routed, or failed on every attempt */
+    /*
+     * Routed (admitted, or count_tokens, which reserves nothing), or
+     * failed on every attempt.
+     */
 
-    if (ctx == NULL || ctx->admit != NGX_HTTP_TOKENROUTE_ADMIT_OK
-        || ctx->attempts == 0)
-    {
+    if (ctx == NULL || ctx->attempts == 0) {
         return ngx_http_next_header_filter(r);
     }
 

@@ -617,9 +617,7 @@ location @tokenroute_fallback {
     tokenroute on;
     include %%REPO%%/conf.d/tokenroute_proxy.conf;
 }
-location @tokenroute_error {
-    tokenroute_error;
-}
+include %%REPO%%/conf.d/tokenroute_server.conf;
 EOF
 
 	return ($http, $server);
