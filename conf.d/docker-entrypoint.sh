@@ -46,6 +46,8 @@ http {
     server {
         listen $TOKENROUTE_PORT;
 
+        include $conf/tokenroute_server.conf;
+
         location /v1/ {
             tokenroute on;
             include $conf/tokenroute_proxy.conf;
@@ -54,10 +56,6 @@ http {
         location @tokenroute_fallback {
             tokenroute on;
             include $conf/tokenroute_proxy.conf;
-        }
-
-        location @tokenroute_error {
-            tokenroute_error;
         }
     }
 }
