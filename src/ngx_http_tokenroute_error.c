@@ -10,9 +10,9 @@
  *
  * Also the "tokenroute_error" content handler, for the error_page
  * location that turns nginx's own errors (400, 405, 408, 413, 414, 431,
- * 500, 502, 504) into the same shapes, and the watch that answers a
- * request body which stalls past client_body_timeout with a 408 (nginx
- * itself would close the connection without a word).
+ * 500, 502, 504) into the same shapes, and the watch that answers
+ * the errors of a request body read in the access phase (408 for
+ * client_body_timeout, 400 for a malformed chunk).
  */
 
 
@@ -34,10 +34,6 @@ typedef struct {
 static ngx_uint_t ngx_http_tokenroute_client_shape(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_error_handler(ngx_http_request_t *r);
 static void ngx_http_tokenroute_body_read_handler(ngx_http_request_t *r);
-
-
-/* nginx's own reader of request bodies, which the watch wraps */
-static ngx_http_event_handler_pt  ngx_http_tokenroute_body_reader;
 
 
 static ngx_http_tokenroute_error_t  ngx_http_tokenroute_errors[] = {
@@ -307,18 +303,23 @@ ngx_http_tokenroute_own_error(ngx_http_request_t *r)
 
 /*
  * A body still being read when ngx_http_read_client_request_body()
- * returned: its reader is wrapped, so that a client_body_timeout gets a
- * 408 in the client's shape (nginx terminates such a request silently).
+ * returned: its reader is replaced by one that answers its errors, a
+ * client_body_timeout (408: nginx terminates such a request without a
+ * word) or a malformed chunk (400), in the client's shape.  nginx's own
+ * reader would finalize them itself and keep the reference the access
+ * phase's body reading holds, leaving the connection open until the
+ * worker exits.
  */
 
 void
 ngx_http_tokenroute_watch_body(ngx_http_request_t *r)
 {
-    if (r->read_event_handler == ngx_http_tokenroute_body_read_handler) {
+#if (NGX_HTTP_V2)
+    if (r->stream) {
         return;
     }
+#endif
 
-    ngx_http_tokenroute_body_reader = r->read_event_handler;
     r->read_event_handler = ngx_http_tokenroute_body_read_handler;
 }
 
@@ -326,21 +327,35 @@ ngx_http_tokenroute_watch_body(ngx_http_request_t *r)
 static void
 ngx_http_tokenroute_body_read_handler(ngx_http_request_t *r)
 {
-    ngx_event_t  *rev;
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
 
-    rev = r->connection->read;
+    c = r->connection;
 
-    if (!rev->timedout) {
-        ngx_http_tokenroute_body_reader(r);
+    /*
+     * For HTTP/1.x this is what ngx_http_read_client_request_body_handler()
+     * does (the timeout check, then ngx_http_do_read_client_request_body(),
+     * which calls the post handler once a buffered body is in), but it
+     * returns the result rather than finalizing with it.
+     */
+
+    rc = ngx_http_read_unbuffered_request_body(r);
+
+    if (rc < NGX_HTTP_SPECIAL_RESPONSE) {
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, NGX_ETIMEDOUT,
-                  "tokenroute: client timed out sending the request body");
+    if (rc == NGX_HTTP_REQUEST_TIME_OUT) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "tokenroute: client timed out sending the request "
+                      "body");
+
+        c->read->timedout = 0;
+        c->timedout = 0;
+    }
 
     /* the rest of the body is drained by the lingering close */
 
-    rev->timedout = 0;
     r->keepalive = 0;
     r->lingering_close = 1;
 
@@ -349,6 +364,5 @@ ngx_http_tokenroute_body_read_handler(ngx_http_request_t *r)
 
     ngx_http_finalize_request(r,
         ngx_http_tokenroute_send_error(r, ngx_http_tokenroute_shape_of(r),
-                                       NGX_HTTP_REQUEST_TIME_OUT, NULL,
-                                       NULL));
+                                       rc, NULL, NULL));
 }

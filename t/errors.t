@@ -21,6 +21,7 @@ use warnings;
 use strict;
 
 use Encode qw(decode FB_CROAK);
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -228,6 +229,22 @@ for my $path ('/v1/chat/completions', '/v1/messages') {
 	err_ok($r, $shape, 408, 'request_timeout',
 		"2. $path: a body that stalls past client_body_timeout");
 	cmp_ok(time() - $t0, '<', 5, "2. $path: 408 after the timeout");
+
+	# a chunked body whose second chunk is malformed, after a pause: nginx
+	# finds it while the access phase waits for the body
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+		PeerPort => $port, Proto => 'tcp', Timeout => 5) or die $!;
+	$s->autoflush(1);
+	print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+		. "Connection: close\r\nAuthorization: Bearer $key->{raw}\r\n"
+		. "Content-Type: application/json\r\n"
+		. "Transfer-Encoding: chunked\r\n\r\n9\r\n{\"model\":\r\n";
+	sleep 0.3;
+	my $buf = '';
+	$r = TokenRoute::Test::_exchange($s, "zz\r\n", time() + 5, \$buf);
+	close $s;
+	err_ok($r, $shape, 400, 'invalid_request',
+		"2. $path: a malformed chunk after a pause");
 
 	(my $fault = $path) =~ s{^/v1/}{/v8/};
 	$r = post($fault, chat_body('e/ai-ok'));
