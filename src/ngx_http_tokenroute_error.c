@@ -108,7 +108,11 @@ ngx_http_tokenroute_client_shape(ngx_http_request_t *r)
         p++;
     }
 
-    start = ++p;
+    if (p < last) {
+        p++;
+    }
+
+    start = p;
 
     while (p < last && *p != ' ' && *p != '?') {
         p++;
