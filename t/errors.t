@@ -402,6 +402,22 @@ like($r->{json}{error}{message} // '', qr{"e/fb-a"},
 is($r->{headers}{'x-tokenroute-model'}, 'e/fb-a',
 	'6. chat: x-tokenroute-model names e/fb-a');
 
+# e/fb-b is not allowed for this key: skipped, the error names e/fb-a
+my $only_a = $t->create_key(name => 'errors-only-a', models => [ 'e/fb-a' ]);
+$r = post('/v1/chat/completions', chat_body('e/fb-a'),
+	headers => { Authorization => "Bearer $only_a->{raw}" });
+err_ok($r, 'openai', 500, 'provider_failed',
+	'6. e/fb-a failed, e/fb-b not allowed', secrets => [ $only_a->{raw} ]);
+like($r->{json}{error}{message} // '', qr{"e/fb-a"},
+	'6. not allowed: the message names e/fb-a');
+
+# count_tokens: a provider error is an attempt like any other
+$r = post('/v1/messages/count_tokens', chat_body('e/ant-secret'));
+is($r->{headers}{'x-tokenroute-model'}, 'e/ant-secret',
+	'6. count_tokens: x-tokenroute-model');
+is($r->{headers}{'x-tokenroute-attempts'}, 1,
+	'6. count_tokens: one attempt');
+
 done_testing();
 
 ###############################################################################
