@@ -102,6 +102,8 @@ http {
     server {
         listen 127.0.0.1:$port;
 
+        include $repo/conf.d/tokenroute_server.conf;
+
         location /v1/ {
             tokenroute on;
             include $repo/conf.d/tokenroute_proxy.conf;
@@ -110,10 +112,6 @@ http {
         location @tokenroute_fallback {
             tokenroute on;
             include $repo/conf.d/tokenroute_proxy.conf;
-        }
-
-        location @tokenroute_error {
-            tokenroute_error;
         }
     }
 }

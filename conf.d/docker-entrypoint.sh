@@ -48,6 +48,8 @@ http {
     server {
         listen $TOKENROUTE_PORT;
 
+        include $conf/tokenroute_server.conf;
+
         location /v1/ {
             tokenroute on;
             include $conf/tokenroute_proxy.conf;
@@ -56,10 +58,6 @@ http {
         location @tokenroute_fallback {
             tokenroute on;
             include $conf/tokenroute_proxy.conf;
-        }
-
-        location @tokenroute_error {
-            tokenroute_error;
         }
     }
 }

@@ -58,6 +58,11 @@ ngx_http_tokenroute_access_handler(ngx_http_request_t *r)
             return ngx_http_tokenroute_fallback(r, ctx);
         }
 
+        if (r->err_status) {
+            /* nginx's own error, before any attempt: not a new request */
+            return ngx_http_tokenroute_own_error(r);
+        }
+
         return ngx_http_tokenroute_access_start(r);
     }
 
@@ -191,6 +196,7 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 
     if (rc == NGX_AGAIN) {
         ctx->waiting_body = 1;
+        ngx_http_tokenroute_watch_body(r);
         return NGX_DONE;
     }
 
@@ -313,9 +319,11 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
     }
 
     if (ctx->req_status != TOKENROUTE_REQUEST_OK) {
+        /* an empty body is no JSON text, but README's table says so */
+
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_BAD_REQUEST,
                    ctx->req_status == TOKENROUTE_REQUEST_INVALID_JSON
-                   ? "invalid_json" : "invalid_request",
+                   && ctx->body.len ? "invalid_json" : "invalid_request",
                    ctx->body.len ? tokenroute_request_strerror(ctx->req_status)
                                  : "The request body is empty");
     }
@@ -350,6 +358,8 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
             ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;
 
         } else {
+            /* not admitted (nothing reserved), but an attempt all the same */
+            ctx->attempts = 1;
             ctx->decided = 1;
             return NGX_OK;
         }

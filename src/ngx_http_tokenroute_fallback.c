@@ -153,15 +153,23 @@ ngx_http_tokenroute_chain_add(ngx_http_tokenroute_ctx_t *ctx,
 /*
  * Routes the request to the first model of the chain from position
  * "from" that the key may use and that is not cooling down; if all of
- * those cool, to the first the key may use, cooling or not.
+ * those cool, to the first the key may use, cooling or not.  When none
+ * can take the request, the route stays that of the model tried last,
+ * which the error then names.
  */
 
 ngx_int_t
 ngx_http_tokenroute_choose(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t from)
 {
-    ngx_uint_t                    i, pass;
-    ngx_http_tokenroute_model_t  *m;
+    ngx_str_t                     body, uri;
+    ngx_uint_t                    i, pass, translate;
+    ngx_http_tokenroute_model_t  *m, *model;
+
+    model = ctx->model;
+    translate = ctx->translate;
+    body = ctx->upstream_body;
+    uri = ctx->upstream_uri;
 
     for (pass = 0; pass < 2; pass++) {
 
@@ -194,6 +202,11 @@ ngx_http_tokenroute_choose(ngx_http_request_t *r,
             return NGX_OK;
         }
     }
+
+    ctx->model = model;
+    ctx->translate = translate;
+    ctx->upstream_body = body;
+    ctx->upstream_uri = uri;
 
     return NGX_DECLINED;
 }

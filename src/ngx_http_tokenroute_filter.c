@@ -104,11 +104,12 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    /* admitted: routed, or failed on every attempt */
+    /*
+     * Routed (admitted, or count_tokens, which reserves nothing), or
+     * failed on every attempt.
+     */
 
-    if (ctx == NULL || ctx->admit != NGX_HTTP_TOKENROUTE_ADMIT_OK
-        || ctx->attempts == 0)
-    {
+    if (ctx == NULL || ctx->attempts == 0) {
         return ngx_http_next_header_filter(r);
     }
 

@@ -319,6 +319,8 @@ ngx_int_t ngx_http_tokenroute_send_error(ngx_http_request_t *r,
     ngx_uint_t shape, ngx_uint_t status, const char *code,
     const char *message);
 ngx_uint_t ngx_http_tokenroute_shape_of(ngx_http_request_t *r);
+ngx_int_t ngx_http_tokenroute_own_error(ngx_http_request_t *r);
+void ngx_http_tokenroute_watch_body(ngx_http_request_t *r);
 char *ngx_http_tokenroute_error_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_tokenroute_send_json(ngx_http_request_t *r,

@@ -201,7 +201,7 @@ ngx_int_t
 ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    int                              client, rc;
+    int                              client, rc, status;
     size_t                           len;
     u_char                          *out;
     ngx_http_tokenroute_response_t  *resp;
@@ -217,6 +217,15 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
         rc = tokenroute_translate_error(resp->api, client, resp->status,
                                         resp->hold, resp->hold_len,
                                         &out, &len);
+
+        /* a 529 is a 503 to OpenAI's clients */
+
+        status = tokenroute_error_client_status(client, resp->status);
+
+        if ((ngx_uint_t) status != resp->status) {
+            r->headers_out.status = status;
+            r->headers_out.status_line.len = 0;
+        }
 
     } else {
         rc = tokenroute_translate_response(resp->api, client, resp->hold,

@@ -224,6 +224,12 @@ ngx_http_tokenroute_translate(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (rc == -3) {
+        /* invalid UTF-8, which the skim leaves to the provider to find */
+        ctx->req_status = TOKENROUTE_REQUEST_INVALID_JSON;
+        return NGX_DECLINED;
+    }
+
     if (rc != 0) {
         len = ngx_strlen(err);
 

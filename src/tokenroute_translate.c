@@ -57,6 +57,8 @@ tokenroute_translate_request(int from, int to, const unsigned char *body,
 
     rc = tr_parse(&ctx, (const char *) body, len, &root, "The request body");
     if (rc != 0) {
+        /* not JSON text (RFC 8259: UTF-8 too): the body's fault, no field's */
+        rc = (rc == TR_REJECT && ctx.not_json) ? TR_NOT_JSON : rc;
         goto done;
     }
 

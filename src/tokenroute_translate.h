@@ -48,7 +48,8 @@ typedef struct {
  * model (and applies include_usage).  Returns 0 with the new body in *out
  * (malloc()ed, the caller frees it) and *out_len; -1 if the request cannot
  * be translated, with a NUL-terminated message naming the field in err
- * (for a 400 response); -2 if out of memory.  If opts->model is NULL the
+ * (for a 400 response); -3 (with a message) if the body is not JSON text,
+ * invalid UTF-8 included; -2 if out of memory.  If opts->model is NULL the
  * body's own "model" is kept.
  */
 int tokenroute_translate_request(int from, int to, const unsigned char *body,

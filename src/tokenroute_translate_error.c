@@ -25,8 +25,12 @@
 
 static void tokenroute_resp_add_sanitized(tokenroute_json_buf_t *b,
     const char *p, size_t n);
+static void tokenroute_resp_add_utf8(tokenroute_json_buf_t *b,
+    const char *p, size_t n);
 static size_t tokenroute_resp_secret(const char *p, size_t n, size_t i,
     const char **repl);
+
+static size_t tokenroute_utf8_len(const unsigned char *p, size_t n);
 
 static int tokenroute_resp_is_slug(const char *s, size_t len);
 static int tokenroute_resp_type_status(const char *s, size_t len);
@@ -171,7 +175,11 @@ tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
 
     } else {
 
-        if (from == to && slug) {
+        if (status == 529) {
+            /* sent as a 503 (see tokenroute_error_client_status()) */
+            type = "server_error";
+
+        } else if (from == to && slug) {
             type = e->type;
 
         } else if (status == 429) {
@@ -209,7 +217,7 @@ tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
     if (e->code_len > 0) {
         tokenroute_resp_add_sanitized(b, e->code, e->code_len);
 
-    } else if (from == TOKENROUTE_API_ANTHROPIC && slug) {
+    } else if (slug) {
         tokenroute_json_add(b, e->type, e->type_len);
 
     } else if (from == TOKENROUTE_API_ANTHROPIC) {
@@ -326,6 +334,143 @@ tokenroute_error_anthropic_type(int status)
 }
 
 
+int
+tokenroute_error_client_status(int to, int status)
+{
+    return (to == TOKENROUTE_API_OPENAI && status == 529) ? 503 : status;
+}
+
+
+size_t
+tokenroute_json_escape_utf8(unsigned char *dst, const unsigned char *p,
+    size_t n)
+{
+    size_t          i, m, len;
+    unsigned char   c;
+
+    static const unsigned char  hex[] = "0123456789abcdef";
+
+    len = 0;
+
+    for (i = 0; i < n; i += m) {
+        c = p[i];
+
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            m = 1;
+
+            if (dst) {
+                dst[len] = c;
+            }
+
+            len++;
+            continue;
+        }
+
+        if (c >= 0x80) {
+            m = tokenroute_utf8_len(p + i, n - i);
+
+            if (m == 0) {
+                /* U+FFFD for the byte; the next one starts afresh */
+                m = 1;
+
+                if (dst) {
+                    memcpy(dst + len, "\xef\xbf\xbd", 3);
+                }
+
+                len += 3;
+                continue;
+            }
+
+            if (dst) {
+                memcpy(dst + len, p + i, m);
+            }
+
+            len += m;
+            continue;
+        }
+
+        m = 1;
+
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+            if (dst) {
+                dst[len] = '\\';
+                dst[len + 1] = (c == '\n') ? 'n' : (c == '\r') ? 'r'
+                               : (c == '\t') ? 't' : c;
+            }
+
+            len += 2;
+            continue;
+        }
+
+        if (dst) {
+            memcpy(dst + len, "\\u00", 4);
+            dst[len + 4] = hex[c >> 4];
+            dst[len + 5] = hex[c & 0xf];
+        }
+
+        len += 6;
+    }
+
+    return len;
+}
+
+
+/* the length of the valid UTF-8 sequence at p (RFC 3629), or 0 */
+
+static size_t
+tokenroute_utf8_len(const unsigned char *p, size_t n)
+{
+    size_t         len, i;
+    unsigned char  c, lo, hi;
+
+    c = p[0];
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c < 0x80) {
+        return 1;
+
+    } else if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;        /* overlong */
+
+        } else if (c == 0xed) {
+            hi = 0x9f;        /* surrogates */
+        }
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;        /* overlong */
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;        /* above U+10FFFF */
+        }
+
+    } else {
+        return 0;
+    }
+
+    if (n < len || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+
+    return len;
+}
+
+
 static const char *
 tokenroute_resp_status_text(int status)
 {
@@ -396,14 +541,42 @@ tokenroute_resp_add_sanitized(tokenroute_json_buf_t *b, const char *p,
             continue;
         }
 
-        tokenroute_json_add_escaped(b, p + start, i - start);
+        tokenroute_resp_add_utf8(b, p + start, i - start);
         tokenroute_json_add(b, repl, strlen(repl));
 
         i += m;
         start = i;
     }
 
-    tokenroute_json_add_escaped(b, p + start, n - start);
+    tokenroute_resp_add_utf8(b, p + start, n - start);
+}
+
+
+/* escaped, with invalid UTF-8 replaced, in pieces of a stack buffer */
+
+static void
+tokenroute_resp_add_utf8(tokenroute_json_buf_t *b, const char *p, size_t n)
+{
+    size_t          m;
+    unsigned char   buf[6 * 256];
+
+    while (n > 0) {
+        m = (n > 256) ? 256 : n;
+
+        /* a UTF-8 sequence is not split between two pieces */
+
+        while (m < n && m > 252
+               && ((unsigned char) p[m] & 0xc0) == 0x80)
+        {
+            m--;
+        }
+
+        tokenroute_json_add(b, (const char *) buf,
+                            tokenroute_json_escape_utf8(buf,
+                                (const unsigned char *) p, m));
+        p += m;
+        n -= m;
+    }
 }
 
 

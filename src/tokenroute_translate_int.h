@@ -20,6 +20,7 @@
 #include "tokenroute_translate.h"
 
 
+#define TR_NOT_JSON            -3
 #define TR_NOMEM               -2
 #define TR_REJECT              -1
 
@@ -163,6 +164,7 @@ typedef struct {
     char                               *err;
     size_t                              err_size;
     unsigned                            gen_failed:1;
+    unsigned                            not_json:1;
     char                                name[TR_NAME_MAX + 4];
 } tr_ctx_t;
 

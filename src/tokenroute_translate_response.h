@@ -73,6 +73,23 @@ int tokenroute_translate_error(int from, int to, int status,
  */
 const char *tokenroute_error_anthropic_type(int status);
 
+/*
+ * The HTTP status a client of shape "to" gets for an error of "status":
+ * the status itself, but 503 for a 529 to an OpenAI client (OpenAI never
+ * sends 529, and its SDKs retry a 503 as an overload).
+ */
+int tokenroute_error_client_status(int to, int status);
+
+/*
+ * The text of p[0..n) as the inside of a JSON string: quotes, backslashes
+ * and control characters escaped, each byte that does not belong to a
+ * valid UTF-8 sequence replaced by U+FFFD, so that a client's or a
+ * provider's bytes never make an error body invalid.  Writes to dst
+ * (NULL: only counts; at most 6 * n bytes) and returns the length.
+ */
+size_t tokenroute_json_escape_utf8(unsigned char *dst,
+    const unsigned char *p, size_t n);
+
 
 typedef struct tokenroute_stream_s  tokenroute_stream_t;
 

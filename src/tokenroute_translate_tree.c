@@ -241,6 +241,7 @@ tr_parse(tr_ctx_t *ctx, const char *p, size_t len, tr_val_t **root,
     }
 
     if (st != yajl_status_ok || ps.root == NULL) {
+        ctx->not_json = 1;
         return tr_error(ctx, "%s is not valid JSON", what);
     }
 

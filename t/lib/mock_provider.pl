@@ -74,6 +74,13 @@
 #                    headers, then the connection closes
 #   status-NNN       (NNN not 09) the status line "HTTP/1.1 NNN Odd", then
 #                    the headers and the body, as a 200 would be
+#   secret-NNN       status NNN with the provider's error JSON whose message
+#                    names the key received, a Bearer token and the URL
+#   binary-NNN       status NNN with a binary body (NUL and invalid UTF-8
+#                    bytes, application/octet-stream)
+# POST /v1/messages/count_tokens answers {"input_tokens": N} and
+# POST /v1/embeddings an embedding list with usage; both take the error-,
+# secret- and binary- switches.
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
 #
@@ -431,6 +438,14 @@ sub respond {
 
 	} elsif ($req->{method} eq 'POST' && $path eq '/v1/messages') {
 		$resp = anthropic($req);
+
+	} elsif ($req->{method} eq 'POST'
+		&& $path eq '/v1/messages/count_tokens')
+	{
+		$resp = count_tokens($req);
+
+	} elsif ($req->{method} eq 'POST' && $path eq '/v1/embeddings') {
+		$resp = embeddings($req);
 
 	} else {
 		$resp = json_resp(404, {
@@ -790,6 +805,75 @@ sub malformed {
 	};
 }
 
+# secret-NNN and binary-NNN, for any endpoint: undef when neither applies
+
+sub leak_switches {
+	my ($req, $model) = @_;
+
+	if ($model =~ /secret-(\d{3})/) {
+		my $status = $1;
+		my $key = $req->{headers}{'x-api-key'}
+			// (($req->{headers}{authorization} // '') =~ /(\S+)$/)[0]
+			// '';
+		return json_resp($status, {
+			type => 'error',
+			error => {
+				type => 'invalid_request_error',
+				message => "key $key rejected at "
+					. "http://127.0.0.1:$port$req->{path} (Authorization: "
+					. "Bearer $key; see https://internal.example/docs)",
+			},
+		});
+	}
+
+	return { status => $1, type => 'application/octet-stream',
+		body => "\x00\x01\xff\xfe binary \x80\xc3(" . "\x00" x 16 }
+		if $model =~ /binary-(\d{3})/;
+
+	return undef;
+}
+
+sub count_tokens {
+	my ($req) = @_;
+
+	my $body = decode_body($req) // {};
+	my $model = $body->{model} // '';
+
+	if (my $sw = leak_switches($req, $model)) {
+		return $sw;
+	}
+
+	return anthropic_error($1, 'api_error', "Mock provider error $1")
+		if $model =~ /error-(\d{3})/;
+
+	return json_resp(200, { input_tokens => ceil(length($req->{body}) / 4) });
+}
+
+sub embeddings {
+	my ($req) = @_;
+
+	my $body = decode_body($req) // {};
+	my $model = $body->{model} // '';
+
+	if (my $sw = leak_switches($req, $model)) {
+		return $sw;
+	}
+
+	return openai_error($1, "Mock provider error $1", 'invalid_request_error',
+		'mock_error')
+		if $model =~ /error-(\d{3})/;
+
+	my $n = ceil(length($req->{body}) / 4);
+
+	return json_resp(200, {
+		object => 'list',
+		data => [ { object => 'embedding', index => 0,
+			embedding => [ 0.25, -0.5 ] } ],
+		model => $model,
+		usage => { prompt_tokens => $n, total_tokens => $n },
+	});
+}
+
 sub common_switches {
 	my ($model) = @_;
 
@@ -893,7 +977,7 @@ sub openai {
 		'invalid_request_error', 'missing_required_parameter')
 		unless ref $body->{messages} eq 'ARRAY';
 
-	if (my $sw = common_switches($model)) {
+	if (my $sw = common_switches($model) // leak_switches($req, $model)) {
 		return $sw;
 	}
 
@@ -1104,7 +1188,7 @@ sub anthropic {
 		'messages: Field required')
 		unless ref $body->{messages} eq 'ARRAY';
 
-	if (my $sw = common_switches($model)) {
+	if (my $sw = common_switches($model) // leak_switches($req, $model)) {
 		return $sw;
 	}
 

@@ -110,6 +110,7 @@ static void test_incremental(void);
 static void test_stream_error(void);
 static void test_abort(void);
 static void test_no_malloc(void);
+static void test_escape(void);
 
 
 
@@ -993,10 +994,103 @@ main(void)
     test_stream_error();
     test_abort();
     test_no_malloc();
+    test_escape();
 
     printf("1..%d\n", tests);
 
     return failed ? 1 : 0;
+}
+
+
+/* error text as JSON string content: escaped, invalid UTF-8 replaced */
+
+static void
+test_escape(void)
+{
+    int             rc;
+    size_t          i, n, len;
+    unsigned char  *out;
+    unsigned char   buf[256];
+
+    static const struct {
+        const char  *name;
+        const char  *in;
+        const char  *out;
+    } cases[] = {
+        { "plain", "plain text", "plain text" },
+        { "quotes, backslash, controls", "a\"b\\c\n\r\t\x01\x1f",
+          "a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f" },
+        { "valid 2, 3, 4 byte UTF-8", "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+          "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+        { "\\xff\\xfe", "bad\xff\xfe-model",
+          "bad\xef\xbf\xbd\xef\xbf\xbd-model" },
+        { "a lead byte before ASCII", "\xc3(",
+          "\xef\xbf\xbd(" },
+        { "truncated at the end", "x\xe2\x82",
+          "x\xef\xbf\xbd\xef\xbf\xbd" },
+        { "overlong", "\xc0\xaf\xe0\x80\xaf",
+          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+          "\xef\xbf\xbd" },
+        { "a surrogate", "\xed\xa0\x80",
+          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+        { "above U+10FFFF", "\xf4\x90\x80\x80",
+          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+        { "a lone continuation byte", "a\x80" "b", "a\xef\xbf\xbd" "b" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = strlen(cases[i].in);
+
+        len = tokenroute_json_escape_utf8(NULL,
+                                          (const unsigned char *) cases[i].in,
+                                          n);
+        memset(buf, 0, sizeof(buf));
+        (void) tokenroute_json_escape_utf8(buf,
+                                           (const unsigned char *) cases[i].in,
+                                           n);
+
+        ok(len == strlen(cases[i].out) && strcmp((char *) buf, cases[i].out)
+           == 0, "escape: %s", cases[i].name);
+    }
+
+    /* NUL inside the text */
+    len = tokenroute_json_escape_utf8(buf, (const unsigned char *) "a\0b", 3);
+    ok(len == 8 && memcmp(buf, "a\\u0000b", 8) == 0, "escape: NUL");
+
+    /* a provider's message with invalid UTF-8, longer than one piece */
+
+    {
+        char  body[2048], *p;
+
+        p = body + sprintf(body, "{\"error\":{\"message\":\"");
+
+        for (i = 0; i < 300; i++) {
+            *p++ = 'a';
+        }
+
+        p = p + sprintf(p, "\xe2\x82\xac \xff sk-abcdefgh \"}}");
+        *p = '\0';
+
+        out = NULL;
+        rc = tokenroute_translate_error(AN, OA, 400,
+                                        (unsigned char *) body, strlen(body),
+                                        &out, &len);
+
+        ok(rc == 0 && strstr((char *) out, "\xe2\x82\xac \xef\xbf\xbd "
+                             "[redacted] ") != NULL
+           && strchr((char *) out, '\xff') == NULL,
+           "error: a provider message with invalid UTF-8");
+
+        free(out);
+    }
+
+    ok(tokenroute_error_client_status(OA, 529) == 503,
+       "status: 529 is 503 to an OpenAI client");
+    ok(tokenroute_error_client_status(AN, 529) == 529,
+       "status: 529 stays 529 to an Anthropic client");
+    ok(tokenroute_error_client_status(OA, 500) == 500
+       && tokenroute_error_client_status(OA, 429) == 429,
+       "status: others unchanged");
 }
 
 

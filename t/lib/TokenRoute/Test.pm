@@ -623,9 +623,7 @@ location @tokenroute_fallback {
     proxy_set_header x-mock-wait $http_x_mock_wait;
     proxy_set_header x-mock-delay $http_x_mock_delay;
 }
-location @tokenroute_error {
-    tokenroute_error;
-}
+include %%REPO%%/conf.d/tokenroute_server.conf;
 EOF
 
 	return ($http, $server);
