@@ -93,6 +93,8 @@ tokenroute_model f/slow-ant provider=mockant upstream_model=claude-f-slow-usage-
 tokenroute_model f/long-ai provider=mockai upstream_model=gpt-f-long-20-usage-50-777 $PR;
 log_format faults '\$tokenroute_request_id \$status \$tokenroute_attempts \$tokenroute_usage_estimated \$tokenroute_input_tokens \$tokenroute_output_tokens \$tokenroute_cost';
 access_log %%TESTDIR%%/faults.log faults;
+log_format unbilled '\$tokenroute_request_id \$tokenroute_cost \$tokenroute_unbilled_cost';
+access_log %%TESTDIR%%/unbilled.log unbilled;
 EOF
 
 my @workers = $t->workers();
@@ -176,7 +178,8 @@ sub settlement {
 		reserved => $k->{reserved} // '0',
 		rsv => $t->redis('HEXISTS', 'tr:rsvd', $rid),
 		rsv_z => $t->redis('ZSCORE', 'tr:rsv', $rid),
-		map { $_ => $u->{"$p$_"} // '0' } qw(req in out cached cost est),
+		map { $_ => $u->{"$p$_"} // '0' }
+			qw(req in out cached cost est unbilled clamped),
 	};
 }
 
@@ -229,6 +232,40 @@ sub charged_ok {
 	};
 
 	return $s;
+}
+
+# Nothing charged to the client, which never got a whole answer, but the
+# request counted, and what the provider probably billed (the estimate)
+# in the usage record's "unbilled" and in $tokenroute_unbilled_cost.
+
+sub unbilled_ok {
+	my ($name, $key, $rid, $model) = @_;
+
+	subtest "$name: nothing charged, unbilled recorded" => sub {
+		like($rid, qr/^[0-9a-f]{24}$/, 'x-tokenroute-request-id');
+		my $s = settlement($key, $rid, $model);
+		ok($s->{settled}, 'settled');
+		is($s->{req}, 1, 'usage: the request counted');
+		is($s->{cost}, 0, 'usage: cost 0');
+		is($s->{spent}, '0', 'key spent 0');
+		is($s->{reserved}, '0', 'key reserved back to 0');
+		is($s->{est}, 1, 'usage: estimated');
+		cmp_ok($s->{unbilled}, '>', 0, 'usage: unbilled > 0');
+		is($s->{unbilled}, cost(in => $s->{in}, out => $s->{out}, %P),
+			'usage: unbilled is the cost of the tokens recorded');
+
+		my $line = $t->wait_until(3, sub {
+			my ($l) = grep { /^\Q$rid\E / } split /\n/,
+				(TokenRoute::Test::_slurp($t->testdir . '/unbilled.log')
+					// '');
+			return $l;
+		}) // '';
+		my (undef, $cost, $unbilled) = split / /, $line;
+		is($cost, '0.00', '$tokenroute_cost 0');
+		is(defined $unbilled && $unbilled =~ /^\d+\.\d+$/
+			? usd_nano($unbilled) : $unbilled, $s->{unbilled},
+			'$tokenroute_unbilled_cost');
+	};
 }
 
 # The worker keeps serving: a normal request right after, by the same
@@ -613,7 +650,9 @@ sub log_line {
 # 5. The provider answers 200 with malformed JSON.
 
 {
-	# same shape: the body as sent, charged as an estimate
+	# same shape: the body as sent; the client never got a whole answer,
+	# so it costs nothing, and what the provider probably billed (the
+	# estimate) is unbilled
 	for my $c ([ 'openai', 'f/bad-ai' ], [ 'anthropic', 'f/bad-ant' ]) {
 		my ($shape, $model) = @$c;
 		my $name = "5. malformed JSON, $shape client, same shape";
@@ -626,7 +665,7 @@ sub log_line {
 		like($r->{headers}{'content-type'} // '', qr{^application/json},
 			"$name: application/json");
 
-		charged_ok($name, $key, rid_of($r), $model, est => 1);
+		unbilled_ok($name, $key, rid_of($r), $model);
 	}
 
 	# translated: an error object in the client's shape
@@ -661,9 +700,8 @@ sub log_line {
 		# untranslatable body is a 502 the client's SDK raises
 		is($r->{status}, 502, "$name: status 502");
 
-		# what it is charged: the same estimate as the same-shape case
-		# (input from the request's bytes, output from the body's bytes)
-		charged_ok($name, $key, rid_of($r), $model, est => 1);
+		# a 502 costs the client nothing; the estimate is unbilled
+		unbilled_ok($name, $key, rid_of($r), $model);
 	}
 
 	# streams: same shape passes the broken line and the end on

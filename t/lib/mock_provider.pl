@@ -45,6 +45,10 @@
 #   cwrite-N         Anthropic: cache_creation_input_tokens N
 #   stall-N          stream: sends the first N events, then sends nothing
 #                    more and waits (at most 30 s) until the peer closes
+#   nousage          stream: no output usage at all (OpenAI: no usage chunk
+#                    even when include_usage asks for it; Anthropic: no
+#                    output_tokens in message_start, no usage in
+#                    message_delta)
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
 #
@@ -868,7 +872,7 @@ sub openai {
 				$call ? () : @text[1 .. $#text]),
 			$chunk->({}, $call ? 'tool_calls' : 'stop');
 
-		if ($include_usage) {
+		if ($include_usage && $model !~ /nousage/) {
 			push @events, 'data: ' . $json->encode({
 				id => $id,
 				object => 'chat.completion.chunk',
@@ -1023,7 +1027,7 @@ sub anthropic {
 				stop_sequence => undef,
 				usage => {
 					input_tokens => $in + 0,
-					output_tokens => 1,
+					($model =~ /nousage/ ? () : (output_tokens => 1)),
 					cache_creation_input_tokens => $cache_write,
 					cache_read_input_tokens => $cache_read,
 				},
@@ -1074,7 +1078,8 @@ sub anthropic {
 				type => 'message_delta',
 				delta => { stop_reason => $call ? 'tool_use' : 'end_turn',
 					stop_sequence => undef },
-				usage => { output_tokens => $out + 0 },
+				($model =~ /nousage/ ? ()
+					: (usage => { output_tokens => $out + 0 })),
 			}),
 			$ev->('message_stop', { type => 'message_stop' });
 	}
