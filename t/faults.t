@@ -84,6 +84,8 @@ tokenroute_model f/close2-ai provider=mockai upstream_model=gpt-f-close-2-usage-
 tokenroute_model f/close4-ant provider=mockant upstream_model=claude-f-close-4-usage-30-300 $PR;
 tokenroute_model f/bad-ai provider=mockai upstream_model=gpt-f-malformed $PR;
 tokenroute_model f/bad-ant provider=mockant upstream_model=claude-f-malformed $PR;
+tokenroute_model f/odd-ai provider=mockai upstream_model=gpt-f-shapeless-usage-30-300 $PR;
+tokenroute_model f/odd-ant provider=mockant upstream_model=claude-f-shapeless-usage-30-300 $PR;
 tokenroute_model f/badstream-ai provider=mockai upstream_model=gpt-f-malformed-stream $PR;
 tokenroute_model f/badstream-ant provider=mockant upstream_model=claude-f-malformed-stream $PR;
 tokenroute_model f/j-ai provider=mockai upstream_model=gpt-f-j-usage-40-567 $PR;
@@ -239,7 +241,7 @@ sub charged_ok {
 # in the usage record's "unbilled" and in $tokenroute_unbilled_cost.
 
 sub unbilled_ok {
-	my ($name, $key, $rid, $model) = @_;
+	my ($name, $key, $rid, $model, %e) = @_;
 
 	subtest "$name: nothing charged, unbilled recorded" => sub {
 		like($rid, qr/^[0-9a-f]{24}$/, 'x-tokenroute-request-id');
@@ -249,7 +251,9 @@ sub unbilled_ok {
 		is($s->{cost}, 0, 'usage: cost 0');
 		is($s->{spent}, '0', 'key spent 0');
 		is($s->{reserved}, '0', 'key reserved back to 0');
-		is($s->{est}, 1, 'usage: estimated');
+		is($s->{est}, $e{est} // 1, 'usage: est ' . ($e{est} // 1));
+		is($s->{in}, $e{in}, "usage: in $e{in}") if defined $e{in};
+		is($s->{out}, $e{out}, "usage: out $e{out}") if defined $e{out};
 		cmp_ok($s->{unbilled}, '>', 0, 'usage: unbilled > 0');
 		is($s->{unbilled}, cost(in => $s->{in}, out => $s->{out}, %P),
 			'usage: unbilled is the cost of the tokens recorded');
@@ -702,6 +706,21 @@ sub log_line {
 
 		# a 502 costs the client nothing; the estimate is unbilled
 		unbilled_ok($name, $key, rid_of($r), $model);
+	}
+
+	# a whole, valid JSON answer that cannot be translated (no choices,
+	# no content): a 502 the client is not charged for; the provider's
+	# own report is what is unbilled
+	for my $c ([ 'anthropic', 'f/odd-ai' ], [ 'openai', 'f/odd-ant' ]) {
+		my ($shape, $model) = @$c;
+		my $name = "5. untranslatable JSON, $shape client";
+		my $key = new_key($name);
+
+		my $r = call($shape, $key, $model);
+
+		is($r->{status}, 502, "$name: status 502");
+		unbilled_ok($name, $key, rid_of($r), $model, est => 0, in => 30,
+			out => 300);
 	}
 
 	# streams: same shape passes the broken line and the end on

@@ -45,6 +45,9 @@
 #   cwrite-N         Anthropic: cache_creation_input_tokens N
 #   stall-N          stream: sends the first N events, then sends nothing
 #                    more and waits (at most 30 s) until the peer closes
+#   shapeless        non-stream: 200 with a complete JSON body of the API's
+#                    type and usage, but no "choices" (OpenAI) / "content"
+#                    (Anthropic): valid JSON no translation can use
 #   nousage          stream: no output usage at all (OpenAI: no usage chunk
 #                    even when include_usage asks for it; Anthropic: no
 #                    output_tokens in message_start, no usage in
@@ -623,6 +626,23 @@ sub malformed {
 	};
 }
 
+sub shapeless {
+	my ($req, $body, $model, $api) = @_;
+
+	return undef if $body->{stream} || $model !~ /shapeless/;
+
+	my ($in, $out) = usage_of($req, $model);
+
+	return json_resp(200, $api eq 'openai'
+		? { id => 'chatcmpl-x', object => 'chat.completion', model => $model,
+			usage => { prompt_tokens => $in + 0,
+				completion_tokens => $out + 0,
+				total_tokens => $in + $out } }
+		: { id => 'msg_x', type => 'message', role => 'assistant',
+			model => $model, usage => { input_tokens => $in + 0,
+				output_tokens => $out + 0 } });
+}
+
 sub common_switches {
 	my ($model) = @_;
 
@@ -755,6 +775,10 @@ sub openai {
 
 	if (my $bad = malformed($body, $model, 'openai')) {
 		return $bad;
+	}
+
+	if (my $odd = shapeless($req, $body, $model, 'openai')) {
+		return $odd;
 	}
 
 	my ($in, $out) = usage_of($req, $model);
@@ -962,6 +986,10 @@ sub anthropic {
 
 	if (my $bad = malformed($body, $model, 'anthropic')) {
 		return $bad;
+	}
+
+	if (my $odd = shapeless($req, $body, $model, 'anthropic')) {
+		return $odd;
 	}
 
 	my ($in, $out) = usage_of($req, $model);
