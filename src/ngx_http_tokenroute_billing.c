@@ -97,7 +97,8 @@ ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text, u_char *hex)
 /*
  * The reservation: an upper bound of what the request can cost.  Input:
  * no tokenizer yields more tokens than bytes (bytes_per_token 1), priced
- * as an Anthropic cache write (1.25x) where that can happen.  Output:
+ * at the dearer of the input and cache read prices, and as an Anthropic
+ * cache write (1.25x) where that can happen.  Output:
  * the request's output cap on that model.  The charge is clamped to the
  * same bounds (ngx_http_tokenroute_usage_finalize()), so it never exceeds
  * the reservation.  max_tokens is at most TOKENROUTE_MAX_TOKENS_LIMIT
@@ -124,10 +125,13 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
 
     for (i = 0; i < ctx->nchain; i++) {
         m = ctx->chain[i];
-        price = m->input_price;
+
+        /* a cache read priced above the input (odd, but configurable) */
+        price = ngx_max(m->input_price, m->cached_input_price);
 
         if (m->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC
-            && __builtin_add_overflow(price, (price + 3) / 4, &price))
+            && __builtin_add_overflow(price, price / 4 + (price % 4 != 0),
+                                      &price))
         {
             price = INT64_MAX;
         }

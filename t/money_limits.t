@@ -48,6 +48,7 @@ tokenroute_model l/big-ant provider=mockant upstream_model=claude-usage-$BIG-$BI
 tokenroute_model l/cap-ai provider=mockai upstream_model=gpt-cap-usage-10-5 max_output_tokens=100 $PR;
 tokenroute_model l/cap-ant provider=mockant upstream_model=claude-cap-usage-10-5 max_output_tokens=100 $PR;
 tokenroute_model l/plain-ai provider=mockai upstream_model=gpt-plain-usage-10-5 $PR;
+tokenroute_model l/dearcache-ai provider=mockai upstream_model=gpt-plain-usage-10-5 input_price=0.1 cached_input_price=$IP output_price=$OP;
 log_format lim '\$tokenroute_request_id \$tokenroute_reserved \$tokenroute_cost \$tokenroute_unbilled_cost \$tokenroute_usage_clamped \$tokenroute_input_tokens \$tokenroute_output_tokens';
 access_log %%TESTDIR%%/lim.log lim;
 EOF
@@ -298,6 +299,19 @@ for my $c ([ 'l/cap-ai', undef, 100 ], [ 'l/cap-ai', 50, 50 ],
 		max_tokens => $cap, %P), "$name: reserves $cap output tokens");
 	is($l->{clamped}, '0', "$name: not clamped");
 	is($l->{unbilled}, '0.00', "$name: nothing unbilled");
+}
+
+# a cache read priced above the input: the input bound at the dearer
+{
+	my $key = new_key();
+	my $res = call('openai', $key, model => 'l/dearcache-ai',
+		max_tokens => 30);
+	is($res->{status}, 200, 'cache reads dearer than input: 200');
+
+	my $l = log_of(rid_of($res));
+	is(usd($l->{reserved}), reserve(bytes => length $res->{sent_body},
+		max_tokens => 30, %P), 'cache reads dearer than input: the input '
+		. 'bound reserved at the cache read price');
 }
 
 # translated to Anthropic, which needs max_tokens: the model's own
