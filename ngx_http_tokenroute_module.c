@@ -333,6 +333,13 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (trmcf->default_max_tokens > TOKENROUTE_MAX_TOKENS_LIMIT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tokenroute_default_max_tokens must be at most %d",
+                           TOKENROUTE_MAX_TOKENS_LIMIT);
+        return NGX_CONF_ERROR;
+    }
+
     if (trmcf->journal_size < 64 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "tokenroute_journal_size must be at least 64k");

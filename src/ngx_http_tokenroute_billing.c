@@ -25,6 +25,11 @@
 
 
 static ngx_int_t ngx_http_tokenroute_log_handler(ngx_http_request_t *r);
+static int64_t ngx_http_tokenroute_output_cap(
+    ngx_http_tokenroute_main_conf_t *trmcf, ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_model_t *m);
+static int64_t ngx_http_tokenroute_input_bound(
+    ngx_http_tokenroute_main_conf_t *trmcf, ngx_http_tokenroute_ctx_t *ctx);
 
 
 static ngx_str_t  ngx_http_tokenroute_scripts[3];
@@ -92,46 +97,50 @@ ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text, u_char *hex)
 /*
  * The reservation: an upper bound of what the request can cost.  Input:
  * no tokenizer yields more tokens than bytes (bytes_per_token 1), priced
- * as an Anthropic cache write (1.25x) where that can happen.  Output:
- * the request's own cap, or the configured default.
+ * at the dearer of the input and cache read prices, and as an Anthropic
+ * cache write (1.25x) where that can happen.  Output:
+ * the request's output cap on that model.  The charge is clamped to the
+ * same bounds (ngx_http_tokenroute_usage_finalize()), so it never exceeds
+ * the reservation.  max_tokens is at most TOKENROUTE_MAX_TOKENS_LIMIT
+ * (ngx_http_tokenroute_prepare()) and amounts saturate at
+ * TOKENROUTE_MONEY_MAX: no product or sum here overflows.
  */
 
 ngx_int_t
 ngx_http_tokenroute_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    int64_t                           input, output, price, reserve, cost;
+    int64_t                           input, price, reserve, cost;
     ngx_uint_t                        i;
+    ngx_http_tokenroute_model_t      *m;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
-    input = (ctx->body.len + trmcf->bytes_per_token - 1)
-            / trmcf->bytes_per_token;
-    output = ctx->req.max_tokens > 0 ? ctx->req.max_tokens
-                                     : trmcf->default_max_tokens;
-
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
-        output = 0;
-    }
+    input = ngx_http_tokenroute_input_bound(trmcf, ctx);
 
     /* any model of the chain may serve: reserve for the dearest */
 
     reserve = 0;
 
     for (i = 0; i < ctx->nchain; i++) {
-        price = ctx->chain[i]->input_price;
+        m = ctx->chain[i];
 
-        if (ctx->chain[i]->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
-            price = price + (price + 3) / 4;
+        /* a cache read priced above the input (odd, but configurable) */
+        price = ngx_max(m->input_price, m->cached_input_price);
+
+        if (m->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC
+            && __builtin_add_overflow(price, price / 4 + (price % 4 != 0),
+                                      &price))
+        {
+            price = INT64_MAX;
         }
 
-        cost = tokenroute_money_cost(input, price);
-        cost += tokenroute_money_cost(output, ctx->chain[i]->output_price);
-
-        if (cost < 0) {
-            cost = INT64_MAX;
-        }
+        cost = tokenroute_money_add(
+                   tokenroute_money_cost(input, price),
+                   tokenroute_money_cost(
+                       ngx_http_tokenroute_output_cap(trmcf, ctx, m),
+                       m->output_price));
 
         reserve = ngx_max(reserve, cost);
     }
@@ -139,6 +148,55 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
     ctx->reserve = reserve;
 
     return ngx_http_tokenroute_admit_queue(r, ctx);
+}
+
+
+/* tokenroute_model max_output_tokens=, or tokenroute_default_max_tokens */
+
+int64_t
+ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_model_t *m)
+{
+    return m->max_output_tokens ? m->max_output_tokens
+                                : trmcf->default_max_tokens;
+}
+
+
+/*
+ * The most output a request served by m can be charged for: its
+ * max_tokens, but not above a max_output_tokens configured for m (the
+ * provider would refuse or clamp it), or that model's maximum when it
+ * names none.
+ */
+
+static int64_t
+ngx_http_tokenroute_output_cap(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m)
+{
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
+        return 0;
+    }
+
+    if (ctx->req.max_tokens <= 0) {
+        return ngx_http_tokenroute_max_output(trmcf, m);
+    }
+
+    if (m->max_output_tokens && ctx->req.max_tokens > m->max_output_tokens) {
+        return m->max_output_tokens;
+    }
+
+    return ctx->req.max_tokens;
+}
+
+
+/* the most input a request can be charged for: its body's bytes / N */
+
+static int64_t
+ngx_http_tokenroute_input_bound(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    return (int64_t) ((ctx->body.len + trmcf->bytes_per_token - 1)
+                      / trmcf->bytes_per_token);
 }
 
 
@@ -186,11 +244,12 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     ngx_memcpy(s.model, ctx->model->id.data, s.model_len);
 
     s.cost = ctx->cost;
-    s.input = ctx->usage.input_tokens + ctx->usage.cached_tokens
-              + ctx->usage.cache_write_tokens;
+    s.input = tokenroute_usage_input(&ctx->usage);
     s.output = ctx->usage.output_tokens;
     s.cached = ctx->usage.cached_tokens;
     s.estimated = ctx->estimated;
+    s.unbilled = ctx->unbilled;
+    s.clamped = ctx->clamped;
     s.time = ngx_time();
 
     ngx_http_tokenroute_settle(&s);
@@ -203,17 +262,24 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
  * What the request is charged: the provider's own report where there is
  * one.  A stream cut short (client gone, provider failure) is charged for
  * what was produced: the larger of the reported and the estimated output,
- * marked as estimated.  An error status costs nothing.
+ * marked as estimated.  Every count is clamped to the reservation's
+ * bounds.  An error status costs nothing; so does an answer the client
+ * never got whole (a JSON body cut off or not JSON, a 200 that became
+ * the gateway's 502), whose cost, what the provider probably billed, is
+ * kept apart as unbilled.
  */
 
 void
 ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    int64_t                           estimate;
+    int64_t                           estimate, cost, input, output;
+    int64_t                           max_input, max_output;
+    ngx_uint_t                        whole;
     tokenroute_usage_t               *u;
     ngx_http_tokenroute_model_t      *m;
     ngx_http_tokenroute_response_t   *resp;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
 
     if (ctx->usage_done) {
         return;
@@ -231,6 +297,14 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
         ctx->cost = 0;
         return;
     }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    /* a stream's client got what was produced, as it came */
+
+    whole = (r->headers_out.status < NGX_HTTP_SPECIAL_RESPONSE
+             && (resp->mode != NGX_HTTP_TOKENROUTE_RESP_JSON
+                 || (resp->complete && !resp->failed)));
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
         /* embeddings produce no tokens, and report only input */
@@ -254,11 +328,36 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
         ctx->estimated = 1;
     }
 
-    ctx->cost = tokenroute_usage_cost(u, m->input_price,
-                                      m->cached_input_price,
-                                      m->output_price);
+    max_input = ngx_http_tokenroute_input_bound(trmcf, ctx);
+    max_output = ngx_http_tokenroute_output_cap(trmcf, ctx, m);
 
-    if (ctx->cost < 0) {
+    input = tokenroute_usage_input(u);
+    output = u->output_tokens;
+
+    if (tokenroute_usage_clamp(u, max_input, max_output)) {
+        ctx->clamped = 1;
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tokenroute: request %*s, model \"%V\": %s input "
+                      "tokens %L clamped to %L, output tokens %L clamped "
+                      "to %L, the bounds of its reservation",
+                      (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                      ctx->request_id, &m->id,
+                      ctx->estimated ? "estimated" : "reported",
+                      input, tokenroute_usage_input(u), output,
+                      u->output_tokens);
+    }
+
+    cost = tokenroute_money_bound(tokenroute_usage_cost(u, m->input_price,
+                                                        m->cached_input_price,
+                                                        m->output_price));
+
+    if (whole) {
+        ctx->cost = cost;
+        ctx->unbilled = 0;
+
+    } else {
         ctx->cost = 0;
+        ctx->unbilled = cost;
     }
 }

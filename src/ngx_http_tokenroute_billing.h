@@ -37,6 +37,8 @@ struct ngx_http_tokenroute_settlement_s {
     int64_t     output;
     int64_t     cached;
     int64_t     estimated;
+    int64_t     unbilled;   /* the provider probably billed, not charged */
+    int64_t     clamped;
     time_t      time;
 };
 

@@ -669,6 +669,24 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_http_tokenroute_arg(&value[i], "max_output_tokens", &v)
+            == NGX_OK)
+        {
+            m->max_output_tokens = ngx_atoi(v.data, v.len);
+
+            if (m->max_output_tokens < 1
+                || m->max_output_tokens > TOKENROUTE_MAX_TOKENS_LIMIT)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_output_tokens \"%V\": "
+                                   "expected 1 to %d", &v,
+                                   TOKENROUTE_MAX_TOKENS_LIMIT);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         goto invalid;
     }
 

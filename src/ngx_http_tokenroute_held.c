@@ -95,8 +95,8 @@ ngx_http_tokenroute_check_status(ngx_http_request_t *r,
 
 /*
  * A held answer fails before any byte of it reached the client: the
- * provider's headers go, nothing is charged (nothing was produced), and
- * the status is returned for nginx to finalize the request with.
+ * provider's headers go, the client is charged nothing, and the status
+ * is returned for nginx to finalize the request with.
  */
 
 ngx_int_t
@@ -106,7 +106,18 @@ ngx_http_tokenroute_answer_failed(ngx_http_request_t *r,
     ngx_http_headers_out_t  *h;
 
     if (ctx->resp) {
-        ctx->resp->status = status;
+        /*
+         * A provider's 2xx keeps its status: the client is not charged
+         * for an answer it never got, but what the provider produced is
+         * counted as unbilled (ngx_http_tokenroute_usage_finalize()).
+         */
+
+        if (ctx->resp->status >= NGX_HTTP_SPECIAL_RESPONSE
+            || ctx->resp->status < NGX_HTTP_OK)
+        {
+            ctx->resp->status = status;
+        }
+
         ctx->resp->complete = 0;
 
         /* what the body filter gets after (an error page) is not it */

@@ -84,6 +84,7 @@ struct ngx_http_tokenroute_model_s {
     int64_t                          input_price;    /* nUSD per Mtok */
     int64_t                          output_price;
     int64_t                          cached_input_price;
+    int64_t                          max_output_tokens;  /* 0: not set */
 };
 
 
@@ -236,6 +237,7 @@ typedef struct {
     uint64_t                         t_decided;
     tokenroute_usage_t               usage;
     int64_t                          cost;
+    int64_t                          unbilled;   /* not the client's */
 
     unsigned                         body_done:1;
     unsigned                         waiting_body:1;
@@ -245,6 +247,7 @@ typedef struct {
     unsigned                         decided:1;
     unsigned                         usage_done:1;
     unsigned                         estimated:1;
+    unsigned                         clamped:1;
     unsigned                         settled:1;
 
     /* last: 2.3K, mostly never written; the rest is zeroed at the start */
@@ -293,6 +296,8 @@ ngx_int_t ngx_http_tokenroute_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+int64_t ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_model_t *m);
 
 /* ngx_http_tokenroute_key.c */
 ngx_int_t ngx_http_tokenroute_key_extract(ngx_http_request_t *r,

@@ -59,6 +59,13 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /* a bound on every reservation and charge computed from it */
+
+    if (ctx->req.max_tokens > TOKENROUTE_MAX_TOKENS_LIMIT) {
+        ctx->req_status = TOKENROUTE_REQUEST_BIG_MAX_TOKENS;
+        return NGX_DECLINED;
+    }
+
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
     ctx->model = ngx_http_tokenroute_find_model(trmcf,
@@ -208,7 +215,8 @@ ngx_http_tokenroute_translate(ngx_http_request_t *r,
 
     opts.model = (const char *) ctx->model->upstream_model.data;
     opts.model_len = ctx->model->upstream_model.len;
-    opts.default_max_tokens = trmcf->default_max_tokens;
+    opts.default_max_tokens = ngx_http_tokenroute_max_output(trmcf,
+                                                             ctx->model);
 
     /* the provider's own usage report is what a stream is charged from */
     opts.include_usage = ctx->req.stream;

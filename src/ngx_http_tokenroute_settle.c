@@ -29,7 +29,7 @@
 /* settlements per EVALSHA; ARGV per group of them, and per settlement */
 #define NGX_HTTP_TOKENROUTE_SETTLE_BATCH   32
 #define NGX_HTTP_TOKENROUTE_GROUP_FIELDS   7
-#define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  6
+#define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  8
 
 #define NGX_HTTP_TOKENROUTE_SETTLE_ARGC                                      \
     (3 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH                                    \
@@ -48,7 +48,7 @@ typedef struct {
     u_char        count[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][NGX_INT_T_LEN];
     u_char        day[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDD")];
     u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
-    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][5][NGX_INT64_LEN];
+    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][7][NGX_INT64_LEN];
     const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
     size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
 } ngx_http_tokenroute_batch_t;
@@ -65,8 +65,8 @@ static void ngx_http_tokenroute_settlement_free(
 /*
  * ARGV: groups of settlements of the same account, key, model and hour:
  * account, key hash, key id, model, day, hour, count; then count times
- * request id, cost, input, output, cached, estimated.  Returns how many
- * were charged (a replay is not).
+ * request id, cost, input, output, cached, estimated, unbilled, clamped.
+ * Returns how many were charged (a replay is not).
  *
  * Idempotency costs no marker per request: a request's reservation is
  * settled once, and deleted then; one released by the sweep because its
@@ -81,11 +81,12 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "while a <= #ARGV do\n"
 "  local n = tonumber(ARGV[a + 6])\n"
 "  a = a + 7\n"
-"  for j = 1, n do rl[#rl + 1] = ARGV[a] a = a + 6 end\n"
+"  for j = 1, n do rl[#rl + 1] = ARGV[a] a = a + 8 end\n"
 "end\n"
 "if #rl == 0 then return 0 end\n"
 "local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))\n"
-"local names = {'req', 'cost', 'in', 'out', 'cached', 'est'}\n"
+"local names = {'req', 'cost', 'in', 'out', 'cached', 'est', 'unbilled',\n"
+"  'clamped'}\n"
 "local seen, live, adds, ttl = {}, {}, {}, {}\n"
 "local charged, i = 0, 0\n"
 "local function add(k, f, x)\n"
@@ -99,7 +100,7 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])\n"
 "  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'\n"
 "  local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]\n"
-"  local u, rel = {0, 0, 0, 0, 0, 0}, 0\n"
+"  local u, rel = {0, 0, 0, 0, 0, 0, 0, 0}, 0\n"
 "  a = a + 7\n"
 "  for j = 1, n do\n"
 "    i = i + 1\n"
@@ -117,9 +118,9 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "      charged = charged + 1\n"
 "      rel = rel + amt\n"
 "      u[1] = u[1] + 1\n"
-"      for f = 2, 6 do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
+"      for f = 2, 8 do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
 "    end\n"
-"    a = a + 6\n"
+"    a = a + 8\n"
 "  end\n"
 "  if u[1] > 0 then\n"
 "    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct\n"
@@ -128,7 +129,7 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "    add(ak, 'reserved', -rel)\n"
 "    add(ak, 'credit', -u[2])\n"
 "    add(ak, 'spent', u[2])\n"
-"    for f = 1, 6 do\n"
+"    for f = 1, 8 do\n"
 "      add(d, p .. names[f], u[f])\n"
 "      add(h, p .. names[f], u[f])\n"
 "    end\n"
@@ -312,7 +313,7 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
     ngx_uint_t                         i, j, k, g, n, ngroups;
     const char                       **arg, **count;
     ngx_http_tokenroute_settlement_t  *s, *t;
-    int64_t                            values[5];
+    int64_t                            values[7];
     u_char                             grouped[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
 
     static time_t                      hour_of_buckets = -1;
@@ -407,8 +408,10 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
             values[2] = t->output;
             values[3] = t->cached;
             values[4] = t->estimated;
+            values[5] = t->unbilled;
+            values[6] = t->clamped;
 
-            for (g = 0; g < 5; g++) {
+            for (g = 0; g < 7; g++) {
                 p = ngx_http_tokenroute_write_int(b->num[k][g], values[g]);
                 arg[1 + g] = (const char *) b->num[k][g];
                 len[1 + g] = p - b->num[k][g];

@@ -37,7 +37,9 @@ typedef enum {
     ngx_http_tokenroute_var_cost,
     ngx_http_tokenroute_var_estimated,
     ngx_http_tokenroute_var_attempts,
-    ngx_http_tokenroute_var_reserved
+    ngx_http_tokenroute_var_reserved,
+    ngx_http_tokenroute_var_unbilled,
+    ngx_http_tokenroute_var_clamped
 } ngx_http_tokenroute_var_e;
 
 
@@ -139,6 +141,14 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
     { ngx_string("tokenroute_reserved"), NULL,
       ngx_http_tokenroute_usage_variable,
       ngx_http_tokenroute_var_reserved, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_unbilled_cost"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_unbilled, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_usage_clamped"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_clamped, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -433,8 +443,7 @@ ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
     switch (data) {
 
     case ngx_http_tokenroute_var_input_tokens:
-        n = ctx->usage.input_tokens + ctx->usage.cached_tokens
-            + ctx->usage.cache_write_tokens;
+        n = tokenroute_usage_input(&ctx->usage);
         break;
 
     case ngx_http_tokenroute_var_output_tokens:
@@ -448,6 +457,15 @@ ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
     case ngx_http_tokenroute_var_estimated:
         n = ctx->estimated;
         break;
+
+    case ngx_http_tokenroute_var_clamped:
+        n = ctx->clamped;
+        break;
+
+    case ngx_http_tokenroute_var_unbilled:
+        v->len = tokenroute_money_format_usd(ctx->unbilled, (char *) p,
+                                             TOKENROUTE_MONEY_BUF_LEN);
+        goto done;
 
     case ngx_http_tokenroute_var_attempts:
         n = ctx->attempts;

@@ -177,3 +177,24 @@ tokenroute_money_cost(int64_t tokens, int64_t nusd_per_mtok)
 
     return cost + part;
 }
+
+
+int64_t
+tokenroute_money_bound(int64_t nusd)
+{
+    if (nusd < 0) {
+        return 0;
+    }
+
+    return (nusd > TOKENROUTE_MONEY_MAX) ? TOKENROUTE_MONEY_MAX : nusd;
+}
+
+
+int64_t
+tokenroute_money_add(int64_t a, int64_t b)
+{
+    /* two bounded amounts add up without overflow: 2 * 2^53 < 2^63 */
+
+    return tokenroute_money_bound(tokenroute_money_bound(a)
+                                  + tokenroute_money_bound(b));
+}

@@ -18,6 +18,13 @@
 /* prices are given per million tokens */
 #define TOKENROUTE_TOKENS_PER_MTOK 1000000LL
 
+/*
+ * The most any amount the gateway computes may be, 2^53 - 1 nano-USD
+ * (9,007,199.254740991 USD): Redis's Lua numbers are doubles, exact only
+ * below 2^53.  Reservations and charges saturate here.
+ */
+#define TOKENROUTE_MONEY_MAX       ((int64_t) 9007199254740991LL)
+
 /* the longest formatted amount, with its NUL */
 #define TOKENROUTE_MONEY_BUF_LEN   sizeof("-9223372036.854775808")
 
@@ -43,6 +50,15 @@ size_t tokenroute_money_format_usd(int64_t nusd, char *buf, size_t size);
  * at INT64_MAX when the cost does not fit.
  */
 int64_t tokenroute_money_cost(int64_t tokens, int64_t nusd_per_mtok);
+
+/*
+ * An amount fit for Redis: a negative one is 0, one above
+ * TOKENROUTE_MONEY_MAX is TOKENROUTE_MONEY_MAX.
+ */
+int64_t tokenroute_money_bound(int64_t nusd);
+
+/* a + b, each bounded as tokenroute_money_bound() does, and the sum too */
+int64_t tokenroute_money_add(int64_t a, int64_t b);
 
 
 #endif /* _TOKENROUTE_MONEY_H_INCLUDED_ */

@@ -530,6 +530,10 @@ tokenroute_request_strerror(tokenroute_request_status_e status)
     case TOKENROUTE_REQUEST_BAD_FIELD:
         return "A request field has the wrong type";
 
+    case TOKENROUTE_REQUEST_BIG_MAX_TOKENS:
+        return "\"max_tokens\" (or \"max_completion_tokens\") must be at "
+               "most 1000000000";
+
     default:
         return "Out of memory while reading the request";
     }

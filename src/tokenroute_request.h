@@ -21,6 +21,13 @@
 
 #define TOKENROUTE_MODEL_MAX_LEN  256
 
+/*
+ * The largest max_tokens / max_completion_tokens the gateway takes: no
+ * model writes a billion tokens, and with it every reservation and charge
+ * stays far from overflowing
+ */
+#define TOKENROUTE_MAX_TOKENS_LIMIT  1000000000
+
 /* a request's own fallback chain ("models": [...]) holds at most this */
 #define TOKENROUTE_CHAIN_MAX      8
 
@@ -32,7 +39,10 @@ typedef enum {
     TOKENROUTE_REQUEST_NO_MODEL,
     TOKENROUTE_REQUEST_BAD_MODEL,
     TOKENROUTE_REQUEST_BAD_FIELD,
-    TOKENROUTE_REQUEST_NO_MEMORY
+    TOKENROUTE_REQUEST_NO_MEMORY,
+
+    /* not the scan's: max_tokens above TOKENROUTE_MAX_TOKENS_LIMIT */
+    TOKENROUTE_REQUEST_BIG_MAX_TOKENS
 } tokenroute_request_status_e;
 
 

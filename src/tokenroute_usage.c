@@ -277,6 +277,66 @@ tokenroute_usage_cost(const tokenroute_usage_t *u, int64_t input_price,
 
 
 int64_t
+tokenroute_usage_input(const tokenroute_usage_t *u)
+{
+    int64_t  sum;
+
+    if (__builtin_add_overflow(u->input_tokens, u->cached_tokens, &sum)
+        || __builtin_add_overflow(sum, u->cache_write_tokens, &sum))
+    {
+        return INT64_MAX;
+    }
+
+    return sum;
+}
+
+
+int
+tokenroute_usage_clamp(tokenroute_usage_t *u, int64_t max_input,
+    int64_t max_output)
+{
+    int       i, clamped;
+    int64_t   left, *field[3];
+
+    clamped = 0;
+
+    if (max_output < 0) {
+        max_output = 0;
+    }
+
+    if (u->output_tokens > max_output || u->output_tokens < 0) {
+        u->output_tokens = (u->output_tokens < 0) ? 0 : max_output;
+        clamped = 1;
+    }
+
+    /* each field is bounded before anything is added: no sum overflows */
+
+    field[0] = &u->input_tokens;
+    field[1] = &u->cache_write_tokens;
+    field[2] = &u->cached_tokens;
+
+    left = (max_input < 0) ? 0 : max_input;
+
+    for (i = 0; i < 3; i++) {
+
+        if (*field[i] < 0) {
+            *field[i] = 0;
+            clamped = 1;
+        }
+
+        if (*field[i] > left) {
+            *field[i] = left;
+            clamped = 1;
+        }
+
+        left -= *field[i];
+    }
+
+    return clamped;
+}
+
+
+int64_t
 tokenroute_usage_estimate_output(const tokenroute_usage_t *u)
 {
     if (u->content_bytes <= 0) {

@@ -120,6 +120,21 @@ int tokenroute_usage_skimmed(int api, const char *event, size_t event_len,
 int64_t tokenroute_usage_cost(const tokenroute_usage_t *u,
     int64_t input_price, int64_t cached_price, int64_t output_price);
 
+/*
+ * All input tokens: uncached, cache reads and cache writes together,
+ * saturated at INT64_MAX (each may be as large as a provider says).
+ */
+int64_t tokenroute_usage_input(const tokenroute_usage_t *u);
+
+/*
+ * Lowers *u to what a request allowed: output_tokens to max_output, and
+ * the input to max_input in total, the budget going to uncached input
+ * first, then cache writes, then cache reads.  A negative count becomes
+ * 0.  Returns 1 if a count was lowered, else 0.
+ */
+int tokenroute_usage_clamp(tokenroute_usage_t *u, int64_t max_input,
+    int64_t max_output);
+
 /* output tokens guessed from content_bytes, 4 bytes a token, rounded up */
 int64_t tokenroute_usage_estimate_output(const tokenroute_usage_t *u);
 

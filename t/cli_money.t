@@ -523,7 +523,8 @@ my ($K1, $K2) = ($k1->{id}, $k2->{id});
 
 # days: 0 is today
 seed('d', 0, 'acme', $K1, 'openai/gpt-4o', req => 3, in => 1000, out => 500,
-	cached => 200, cost => 1234567, est => 1);
+	cached => 200, cost => 1234567, est => 1, unbilled => 3000000000,
+	clamped => 2);
 seed('d', 0, 'acme', $K1, 'anthropic/claude-haiku-4-5', req => 1, in => 10,
 	out => 20, cost => 5000000000);
 seed('d', 0, 'beta', $K2, 'openai/gpt-4o', req => 2, in => 100, out => 50,
@@ -533,7 +534,8 @@ seed('d', 0, 'beta', $K2, 'tie-a', req => 1, cost => 42);
 seed('d', 1, 'acme', $K1, 'openai/gpt-4o', req => 1, in => 1, out => 1,
 	cost => 1);
 seed('d', 1, 'beta', $GONE, 'openai/gpt-4o-mini', req => 4, in => 40,
-	out => 40, cached => 8, cost => 999, est => 2);
+	out => 40, cached => 8, cost => 999, est => 2, unbilled => 17,
+	clamped => 1);
 seed('d', 1, 'acme', $K1, 'openai/gpt-4o', req => 2, in => 2, cost => 2);
 seed('d', 6, 'beta', $K2, 'anthropic/claude-haiku-4-5', req => 1,
 	cost => 7);
@@ -563,10 +565,11 @@ sub expect {
 
 	my %rows;
 	my @m = qw(requests input_tokens output_tokens cached_tokens cost_nusd
-		estimated);
+		estimated unbilled_nusd clamped);
 	my %metric = (req => 'requests', in => 'input_tokens',
 		out => 'output_tokens', cached => 'cached_tokens',
-		cost => 'cost_nusd', est => 'estimated');
+		cost => 'cost_nusd', est => 'estimated',
+		unbilled => 'unbilled_nusd', clamped => 'clamped');
 
 	for my $s (@seeds) {
 		my ($g, $off, $acct, $key, $model, $m) = @$s;
@@ -591,9 +594,11 @@ sub expect {
 	for my $r (@rows) {
 		$total{$_} += $r->{$_} for @m;
 		$r->{cost_usd} = usd($r->{cost_nusd});
+		$r->{unbilled_usd} = usd($r->{unbilled_nusd});
 		$r->{name} = $NAMES{ $r->{group} } if $o{by} eq 'key';
 	}
 	$total{cost_usd} = usd($total{cost_nusd});
+	$total{unbilled_usd} = usd($total{unbilled_nusd});
 
 	return {
 		since => bucket_time($o{g}, $o{n} - 1),
@@ -611,10 +616,11 @@ sub expect_table {
 	my $cells = sub {
 		my ($r) = @_;
 		return ($r->{requests}, $r->{input_tokens}, $r->{output_tokens},
-			$r->{cached_tokens}, $r->{cost_usd}, $r->{estimated});
+			$r->{cached_tokens}, $r->{cost_usd}, $r->{estimated},
+			$r->{unbilled_usd}, $r->{clamped});
 	};
 	my @rows = ([ uc $by, ($name ? 'NAME' : ()), qw(REQUESTS INPUT OUTPUT
-		CACHED COST ESTIMATED) ]);
+		CACHED COST ESTIMATED UNBILLED CLAMPED) ]);
 
 	push @rows, [ $_->{group}, ($name ? $_->{name} // '-' : ()),
 		$cells->($_) ] for @{ $e->{rows} };
@@ -653,19 +659,22 @@ sub check_usage {
 		'usage: sorted by cost, then name');
 	is_deeply($e->{rows}[1], { group => 'openai/gpt-4o', requests => 8,
 		input_tokens => 1103, output_tokens => 551, cached_tokens => 200,
-		cost_nusd => 1358026, cost_usd => '0.001358026', estimated => 1 },
+		cost_nusd => 1358026, cost_usd => '0.001358026', estimated => 1,
+		unbilled_nusd => 3000000000, unbilled_usd => '3.00', clamped => 2 },
 		'usage: gpt-4o over 2 days and 2 accounts');
 	is_deeply($e->{total}, { requests => 16, input_tokens => 1153,
 		output_tokens => 611, cached_tokens => 208,
 		cost_nusd => 5001359116, cost_usd => '5.001359116',
-		estimated => 3 }, 'usage: total, bucket 7 days ago not counted');
+		estimated => 3, unbilled_nusd => 3000000017,
+		unbilled_usd => '3.000000017', clamped => 3 },
+		'usage: total, bucket 7 days ago not counted');
 	is($e->{since}, $DAY0 - 6 * 86400, 'usage: since 6 days before today');
 
 	my ($rc, $out, $err) = $t->cli('usage');
 	like($err, qr/2 malformed usage fields/,
 		'usage: malformed fields are counted in a warning');
 	like($out, qr{^anthropic/claude-haiku-4-5 \s+ 2 \s+ 10 \s+ 20 \s+ 0
-		\s+ 5\.000000007 \s+ 0$}mx,
+		\s+ 5\.000000007 \s+ 0 \s+ 0\.00 \s+ 0$}mx,
 		'usage: a table row');
 }
 
@@ -747,7 +756,8 @@ check_usage('usage --key K1 --account beta: nothing',
 	my $j = cli_json('usage', '--key', $K2, '--json') // {};
 	is_deeply($j->{total}, { requests => 5, input_tokens => 100,
 		output_tokens => 50, cached_tokens => 0, cost_nusd => 123547,
-		cost_usd => '0.000123547', estimated => 0 },
+		cost_usd => '0.000123547', estimated => 0, unbilled_nusd => 0,
+		unbilled_usd => '0.00', clamped => 0 },
 		'usage --key: exact total');
 	is_deeply([ map { $_->{group} } @{ $j->{rows} // [] } ],
 		[ 'openai/gpt-4o', 'tie-a', 'tie-b', 'anthropic/claude-haiku-4-5' ],

@@ -84,6 +84,8 @@ tokenroute_model f/close2-ai provider=mockai upstream_model=gpt-f-close-2-usage-
 tokenroute_model f/close4-ant provider=mockant upstream_model=claude-f-close-4-usage-30-300 $PR;
 tokenroute_model f/bad-ai provider=mockai upstream_model=gpt-f-malformed $PR;
 tokenroute_model f/bad-ant provider=mockant upstream_model=claude-f-malformed $PR;
+tokenroute_model f/odd-ai provider=mockai upstream_model=gpt-f-shapeless-usage-30-300 $PR;
+tokenroute_model f/odd-ant provider=mockant upstream_model=claude-f-shapeless-usage-30-300 $PR;
 tokenroute_model f/badstream-ai provider=mockai upstream_model=gpt-f-malformed-stream $PR;
 tokenroute_model f/badstream-ant provider=mockant upstream_model=claude-f-malformed-stream $PR;
 tokenroute_model f/j-ai provider=mockai upstream_model=gpt-f-j-usage-40-567 $PR;
@@ -93,6 +95,8 @@ tokenroute_model f/slow-ant provider=mockant upstream_model=claude-f-slow-usage-
 tokenroute_model f/long-ai provider=mockai upstream_model=gpt-f-long-20-usage-50-777 $PR;
 log_format faults '\$tokenroute_request_id \$status \$tokenroute_attempts \$tokenroute_usage_estimated \$tokenroute_input_tokens \$tokenroute_output_tokens \$tokenroute_cost';
 access_log %%TESTDIR%%/faults.log faults;
+log_format unbilled '\$tokenroute_request_id \$tokenroute_cost \$tokenroute_unbilled_cost';
+access_log %%TESTDIR%%/unbilled.log unbilled;
 EOF
 
 my @workers = $t->workers();
@@ -176,7 +180,8 @@ sub settlement {
 		reserved => $k->{reserved} // '0',
 		rsv => $t->redis('HEXISTS', 'tr:rsvd', $rid),
 		rsv_z => $t->redis('ZSCORE', 'tr:rsv', $rid),
-		map { $_ => $u->{"$p$_"} // '0' } qw(req in out cached cost est),
+		map { $_ => $u->{"$p$_"} // '0' }
+			qw(req in out cached cost est unbilled clamped),
 	};
 }
 
@@ -229,6 +234,42 @@ sub charged_ok {
 	};
 
 	return $s;
+}
+
+# Nothing charged to the client, which never got a whole answer, but the
+# request counted, and what the provider probably billed (the estimate)
+# in the usage record's "unbilled" and in $tokenroute_unbilled_cost.
+
+sub unbilled_ok {
+	my ($name, $key, $rid, $model, %e) = @_;
+
+	subtest "$name: nothing charged, unbilled recorded" => sub {
+		like($rid, qr/^[0-9a-f]{24}$/, 'x-tokenroute-request-id');
+		my $s = settlement($key, $rid, $model);
+		ok($s->{settled}, 'settled');
+		is($s->{req}, 1, 'usage: the request counted');
+		is($s->{cost}, 0, 'usage: cost 0');
+		is($s->{spent}, '0', 'key spent 0');
+		is($s->{reserved}, '0', 'key reserved back to 0');
+		is($s->{est}, $e{est} // 1, 'usage: est ' . ($e{est} // 1));
+		is($s->{in}, $e{in}, "usage: in $e{in}") if defined $e{in};
+		is($s->{out}, $e{out}, "usage: out $e{out}") if defined $e{out};
+		cmp_ok($s->{unbilled}, '>', 0, 'usage: unbilled > 0');
+		is($s->{unbilled}, cost(in => $s->{in}, out => $s->{out}, %P),
+			'usage: unbilled is the cost of the tokens recorded');
+
+		my $line = $t->wait_until(3, sub {
+			my ($l) = grep { /^\Q$rid\E / } split /\n/,
+				(TokenRoute::Test::_slurp($t->testdir . '/unbilled.log')
+					// '');
+			return $l;
+		}) // '';
+		my (undef, $cost, $unbilled) = split / /, $line;
+		is($cost, '0.00', '$tokenroute_cost 0');
+		is(defined $unbilled && $unbilled =~ /^\d+\.\d+$/
+			? usd_nano($unbilled) : $unbilled, $s->{unbilled},
+			'$tokenroute_unbilled_cost');
+	};
 }
 
 # The worker keeps serving: a normal request right after, by the same
@@ -616,9 +657,9 @@ sub log_line {
 # 5. The provider answers 200 with malformed JSON.
 
 {
-	# same shape: never a 200 with a body the client cannot parse, but
-	# the attempt's failure (no fallback here: a 502 in the client's
-	# shape, t/answers.t has the fallback), nothing charged
+	# same shape: the body as sent; the client never got a whole answer,
+	# so it costs nothing, and what the provider probably billed (the
+	# estimate) is unbilled
 	for my $c ([ 'openai', 'f/bad-ai' ], [ 'anthropic', 'f/bad-ant' ]) {
 		my ($shape, $model) = @$c;
 		my $name = "5. malformed JSON, $shape client, same shape";
@@ -632,7 +673,7 @@ sub log_line {
 		like($r->{json} && $r->{json}{error}{message} // '',
 			qr/provider/i, "$name: the message blames the provider");
 
-		nothing_charged_ok($name, $key, $r, $model);
+		unbilled_ok($name, $key, rid_of($r), $model);
 	}
 
 	# translated: an error object in the client's shape
@@ -667,8 +708,23 @@ sub log_line {
 		# untranslatable body is a 502 the client's SDK raises
 		is($r->{status}, 502, "$name: status 502");
 
-		# nothing was produced: nothing charged, as in the same shape
-		nothing_charged_ok($name, $key, $r, $model);
+		# a 502 costs the client nothing; the estimate is unbilled
+		unbilled_ok($name, $key, rid_of($r), $model);
+	}
+
+	# a whole, valid JSON answer that cannot be translated (no choices,
+	# no content): a 502 the client is not charged for; the provider's
+	# own report is what is unbilled
+	for my $c ([ 'anthropic', 'f/odd-ai' ], [ 'openai', 'f/odd-ant' ]) {
+		my ($shape, $model) = @$c;
+		my $name = "5. untranslatable JSON, $shape client";
+		my $key = new_key($name);
+
+		my $r = call($shape, $key, $model);
+
+		is($r->{status}, 502, "$name: status 502");
+		unbilled_ok($name, $key, rid_of($r), $model, est => 0, in => 30,
+			out => 300);
 	}
 
 	# streams: same shape passes the broken line and the end on

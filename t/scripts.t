@@ -131,14 +131,15 @@ is($t->redis('HGET', 'tr:rsvd', 'b6'), 'k1 0 acme',
 ###############################################################################
 
 # settlement: groups of the same account, key, model and hour (7 fields),
-# each followed by its settlements (6 fields each), as the gateway sends
+# each followed by its settlements (8 fields each), as the gateway sends
 
 sub settlement {
 	my ($rid, $key, %v) = @_;
 	return { group => [ 'acme', $key, "key_$key", $v{model} // 'm/a',
 			'20270115', '2027011509' ],
 		fields => [ $rid, $v{cost} // 0, $v{in} // 0, $v{out} // 0,
-			$v{cached} // 0, $v{est} // 0 ] };
+			$v{cached} // 0, $v{est} // 0, $v{unbilled} // 0,
+			$v{clamped} // 0 ] };
 }
 
 sub settle {
@@ -157,9 +158,11 @@ sub settle {
 my $acct0 = $t->redis('HGET', 'tr:acct:acme', 'credit');
 
 is(settle(settlement('a1', 'k2', cost => 30, in => 10, out => 2),
-	settlement('a3', 'k2', cost => 50, in => 20, out => 4, est => 1),
+	settlement('a3', 'k2', cost => 50, in => 20, out => 4, est => 1,
+		unbilled => 11, clamped => 1),
 	settlement('a1', 'k2', cost => 30, in => 10, out => 2),
-	settlement('zz', 'k2', cost => 99, in => 1, out => 1),
+	settlement('zz', 'k2', cost => 99, in => 1, out => 1, unbilled => 5,
+		clamped => 1),
 	settlement('a2', 'k1', cost => 7, in => 3, out => 1, cached => 2,
 		model => 'm/b')), 3,
 	'3 charged: a duplicate in the batch and an unknown request are not');
@@ -178,7 +181,8 @@ my %d = @{ $t->redis('HGETALL', 'tr:u:d:20270115') };
 is_deeply(\%d, {
 	'acme|key_k2|m/a|req' => 2, 'acme|key_k2|m/a|in' => 30,
 	'acme|key_k2|m/a|out' => 6, 'acme|key_k2|m/a|cost' => 80,
-	'acme|key_k2|m/a|est' => 1,
+	'acme|key_k2|m/a|est' => 1, 'acme|key_k2|m/a|unbilled' => 11,
+	'acme|key_k2|m/a|clamped' => 1,
 	'acme|key_k1|m/b|req' => 1, 'acme|key_k1|m/b|in' => 3,
 	'acme|key_k1|m/b|out' => 1, 'acme|key_k1|m/b|cost' => 7,
 	'acme|key_k1|m/b|cached' => 2,

@@ -28,7 +28,9 @@
 #define TR_CLI_USAGE_CACHED       3
 #define TR_CLI_USAGE_COST         4
 #define TR_CLI_USAGE_EST          5
-#define TR_CLI_USAGE_NMETRICS     6
+#define TR_CLI_USAGE_UNBILLED     6
+#define TR_CLI_USAGE_CLAMPED      7
+#define TR_CLI_USAGE_NMETRICS     8
 
 /* --by */
 #define TR_CLI_BY_MODEL           0
@@ -57,7 +59,7 @@
 #define TR_CLI_USAGE_KEY_MAX      128
 
 /* the most columns of the table: --by key adds NAME */
-#define TR_CLI_USAGE_COLS         8
+#define TR_CLI_USAGE_COLS         10
 
 
 typedef struct {
@@ -107,7 +109,7 @@ static void tr_cli_usage_free(tr_cli_usage_t *u);
 
 
 static const char  *tr_cli_usage_metrics[] = {
-    "req", "in", "out", "cached", "cost", "est"
+    "req", "in", "out", "cached", "cost", "est", "unbilled", "clamped"
 };
 
 static const char  *tr_cli_usage_by[] = {
@@ -134,6 +136,10 @@ static const char  tr_cli_usage_usage[] =
     "  COST        USD, exact to the nano-dollar\n"
     "  ESTIMATED   requests whose usage was estimated (the client left\n"
     "              before the provider reported it)\n"
+    "  UNBILLED    USD the provider probably billed for answers the client\n"
+    "              never got whole and was not charged for\n"
+    "  CLAMPED     requests whose usage was more than the request allowed\n"
+    "              (its max_tokens, its body's size), charged at that bound\n"
     "With --by key a NAME column shows the key's name ('-' if the key is\n"
     "gone).\n"
     "\n"
@@ -155,7 +161,8 @@ static const char  tr_cli_usage_usage[] =
     "                       seconds), by, rows (objects with group, name\n"
     "                       with --by key, requests, input_tokens,\n"
     "                       output_tokens, cached_tokens, cost_usd as a\n"
-    "                       string, cost_nusd in nano-USD, estimated) and\n"
+    "                       string, cost_nusd in nano-USD, estimated,\n"
+    "                       unbilled_usd, unbilled_nusd, clamped) and\n"
     "                       total (the same without group)\n"
     "  -h, --help           show this help and exit\n"
     "\n"
@@ -892,6 +899,12 @@ tr_cli_usage_json_metrics(tr_cli_json_t *j, int64_t *m)
     tr_cli_json_int(j, m[TR_CLI_USAGE_COST]);
     tr_cli_json_str(j, "estimated");
     tr_cli_json_int(j, m[TR_CLI_USAGE_EST]);
+    tr_cli_json_str(j, "unbilled_usd");
+    tr_cli_json_usd(j, m[TR_CLI_USAGE_UNBILLED]);
+    tr_cli_json_str(j, "unbilled_nusd");
+    tr_cli_json_int(j, m[TR_CLI_USAGE_UNBILLED]);
+    tr_cli_json_str(j, "clamped");
+    tr_cli_json_int(j, m[TR_CLI_USAGE_CLAMPED]);
 }
 
 
@@ -919,6 +932,8 @@ tr_cli_usage_table(tr_cli_usage_t *u, int64_t *total)
     header[c++] = "CACHED";
     header[c++] = "COST";
     header[c++] = "ESTIMATED";
+    header[c++] = "UNBILLED";
+    header[c++] = "CLAMPED";
 
     t = tr_cli_table_create(c, header);
     if (t == NULL) {
@@ -958,7 +973,8 @@ static int
 tr_cli_usage_table_row(tr_cli_table_t *t, const char *group,
     const char *name, int with_name, int64_t *m)
 {
-    char         num[5][TR_CLI_INT_LEN], cost[TOKENROUTE_MONEY_BUF_LEN];
+    char         num[6][TR_CLI_INT_LEN], cost[TOKENROUTE_MONEY_BUF_LEN];
+    char         unbilled[TOKENROUTE_MONEY_BUF_LEN];
     size_t       c;
     const char  *row[TR_CLI_USAGE_COLS];
 
@@ -971,7 +987,11 @@ tr_cli_usage_table_row(tr_cli_table_t *t, const char *group,
              (long long) m[TR_CLI_USAGE_CACHED]);
     snprintf(num[4], sizeof(num[4]), "%lld",
              (long long) m[TR_CLI_USAGE_EST]);
+    snprintf(num[5], sizeof(num[5]), "%lld",
+             (long long) m[TR_CLI_USAGE_CLAMPED]);
     tokenroute_money_format_usd(m[TR_CLI_USAGE_COST], cost, sizeof(cost));
+    tokenroute_money_format_usd(m[TR_CLI_USAGE_UNBILLED], unbilled,
+                                sizeof(unbilled));
 
     c = 0;
     row[c++] = group;
@@ -986,6 +1006,8 @@ tr_cli_usage_table_row(tr_cli_table_t *t, const char *group,
     row[c++] = num[3];
     row[c++] = cost;
     row[c++] = num[4];
+    row[c++] = unbilled;
+    row[c++] = num[5];
 
     return tr_cli_table_add(t, row);
 }

@@ -81,6 +81,13 @@
 # POST /v1/messages/count_tokens answers {"input_tokens": N} and
 # POST /v1/embeddings an embedding list with usage; both take the error-,
 # secret- and binary- switches.
+#   shapeless        non-stream: 200 with a complete JSON body of the API's
+#                    type and usage, but no "choices" (OpenAI) / "content"
+#                    (Anthropic): valid JSON no translation can use
+#   nousage          stream: no output usage at all (OpenAI: no usage chunk
+#                    even when include_usage asks for it; Anthropic: no
+#                    output_tokens in message_start, no usage in
+#                    message_delta)
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
 #
@@ -874,6 +881,23 @@ sub embeddings {
 	});
 }
 
+sub shapeless {
+	my ($req, $body, $model, $api) = @_;
+
+	return undef if $body->{stream} || $model !~ /shapeless/;
+
+	my ($in, $out) = usage_of($req, $model);
+
+	return json_resp(200, $api eq 'openai'
+		? { id => 'chatcmpl-x', object => 'chat.completion', model => $model,
+			usage => { prompt_tokens => $in + 0,
+				completion_tokens => $out + 0,
+				total_tokens => $in + $out } }
+		: { id => 'msg_x', type => 'message', role => 'assistant',
+			model => $model, usage => { input_tokens => $in + 0,
+				output_tokens => $out + 0 } });
+}
+
 sub common_switches {
 	my ($model) = @_;
 
@@ -1008,6 +1032,10 @@ sub openai {
 		return $bad;
 	}
 
+	if (my $odd = shapeless($req, $body, $model, 'openai')) {
+		return $odd;
+	}
+
 	my ($in, $out) = usage_of($req, $model);
 	my ($cache_read) = cache_of($model);
 	my $id = 'chatcmpl-' . rand_id(29);
@@ -1123,7 +1151,7 @@ sub openai {
 				$call ? () : @text[1 .. $#text]),
 			$chunk->({}, $call ? 'tool_calls' : 'stop');
 
-		if ($include_usage) {
+		if ($include_usage && $model !~ /nousage/) {
 			push @events, 'data: ' . $json->encode({
 				id => $id,
 				object => 'chat.completion.chunk',
@@ -1215,6 +1243,10 @@ sub anthropic {
 		return $bad;
 	}
 
+	if (my $odd = shapeless($req, $body, $model, 'anthropic')) {
+		return $odd;
+	}
+
 	my ($in, $out) = usage_of($req, $model);
 	my ($cache_read, $cache_write) = cache_of($model);
 	my $id = 'msg_' . rand_id(24);
@@ -1278,7 +1310,7 @@ sub anthropic {
 				stop_sequence => undef,
 				usage => {
 					input_tokens => $in + 0,
-					output_tokens => 1,
+					($model =~ /nousage/ ? () : (output_tokens => 1)),
 					cache_creation_input_tokens => $cache_write,
 					cache_read_input_tokens => $cache_read,
 				},
@@ -1329,7 +1361,8 @@ sub anthropic {
 				type => 'message_delta',
 				delta => { stop_reason => $call ? 'tool_use' : 'end_turn',
 					stop_sequence => undef },
-				usage => { output_tokens => $out + 0 },
+				($model =~ /nousage/ ? ()
+					: (usage => { output_tokens => $out + 0 })),
 			}),
 			$ev->('message_stop', { type => 'message_stop' });
 	}

@@ -39,6 +39,7 @@ static void test_parse_len(void);
 static void test_format(void);
 static void test_format_truncate(void);
 static void test_cost(void);
+static void test_bound(void);
 
 
 
@@ -257,6 +258,40 @@ test_cost(void)
 }
 
 
+/* amounts for Redis: never negative, never at or past 2^53 */
+
+static void
+test_bound(void)
+{
+    int64_t  max;
+
+    max = TOKENROUTE_MONEY_MAX;
+
+    ok(max == 9007199254740991LL, "the ceiling is 2^53 - 1");
+    ok(tokenroute_money_bound(-1) == 0, "bound(-1) = 0");
+    ok(tokenroute_money_bound(INT64_MIN) == 0, "bound(INT64_MIN) = 0");
+    ok(tokenroute_money_bound(12345) == 12345, "bound(12345) = 12345");
+    ok(tokenroute_money_bound(max) == max, "bound(max) = max");
+    ok(tokenroute_money_bound(max + 1) == max, "bound(max + 1) = max");
+    ok(tokenroute_money_bound(INT64_MAX) == max, "bound(INT64_MAX) = max");
+
+    ok(tokenroute_money_add(1, 2) == 3, "add(1, 2) = 3");
+    ok(tokenroute_money_add(INT64_MAX, INT64_MAX) == max,
+       "add(INT64_MAX, INT64_MAX) saturates, no overflow");
+    ok(tokenroute_money_add(INT64_MAX, 1) == max, "add(INT64_MAX, 1) = max");
+    ok(tokenroute_money_add(max, max) == max, "add(max, max) = max");
+    ok(tokenroute_money_add(max - 1, 1) == max, "add(max - 1, 1) = max");
+    ok(tokenroute_money_add(-5, 7) == 7, "add(-5, 7) = 7");
+
+    /* the extreme inputs of a reservation: 2^63-1 tokens at any price */
+    ok(tokenroute_money_add(tokenroute_money_cost(INT64_MAX, 15000000000LL),
+                            tokenroute_money_cost(INT64_MAX, 1))
+       == max, "cost(2^63-1 tokens) + cost(2^63-1 tokens) = max");
+    ok(tokenroute_money_cost(20000000000000000LL, 15000000000LL)
+       == INT64_MAX, "cost(2e16 tokens at $15/Mtok) saturates");
+}
+
+
 int
 main(void)
 {
@@ -265,6 +300,7 @@ main(void)
     test_format();
     test_format_truncate();
     test_cost();
+    test_bound();
 
     printf("1..%d\n", tests);
 

@@ -82,6 +82,7 @@ static int ev(int api, const char *name, const char *data,
 static void test_events(void);
 static void test_shape(void);
 static void test_cost(void);
+static void test_clamp(void);
 
 
 
@@ -575,6 +576,7 @@ main(void)
     test_events();
     test_shape();
     test_cost();
+    test_clamp();
 
     printf("1..%d\n", tests);
 
@@ -1247,4 +1249,80 @@ test_shape(void)
 
     ok(u.seen_input && u.input_tokens == 7 && u.output_tokens == 3,
        "shape: the usage chunk still read");
+}
+
+
+/* the charge never exceeds the reservation's bounds, nothing overflows */
+
+static void
+test_clamp(void)
+{
+    int                 rc;
+    int64_t             big;
+    tokenroute_usage_t  u;
+
+    big = 8000000000000000000LL;
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = 10;
+    u.output_tokens = 20;
+    rc = tokenroute_usage_clamp(&u, 100, 20);
+    ok(rc == 0 && u.input_tokens == 10 && u.output_tokens == 20,
+       "clamp: within bounds, unchanged");
+
+    u.output_tokens = 1000000000000LL;
+    rc = tokenroute_usage_clamp(&u, 100, 20);
+    ok(rc == 1 && u.output_tokens == 20 && u.input_tokens == 10,
+       "clamp: 10^12 output tokens on a cap of 20 become 20");
+
+    ok(tokenroute_usage_cost(&u, 0, 0, 1000000000000LL) == 20000000,
+       "clamp: then cost 20 tokens at $1000/Mtok, 20000000 nano-USD");
+
+    /* uncached first, then cache writes, then cache reads */
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = 60;
+    u.cache_write_tokens = 30;
+    u.cached_tokens = 30;
+    rc = tokenroute_usage_clamp(&u, 100, 5);
+    ok(rc == 1 && u.input_tokens == 60 && u.cache_write_tokens == 30
+       && u.cached_tokens == 10, "clamp: input 120 to 100, cache reads cut");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = big;
+    u.cached_tokens = big;
+    u.cache_write_tokens = big;
+    u.output_tokens = big;
+
+    ok(tokenroute_usage_input(&u) == INT64_MAX,
+       "input: 3 x 8e18 saturates at INT64_MAX, no overflow");
+
+    rc = tokenroute_usage_clamp(&u, 87, 20);
+    ok(rc == 1 && u.input_tokens == 87 && u.cache_write_tokens == 0
+       && u.cached_tokens == 0 && u.output_tokens == 20,
+       "clamp: fields of 8e18 summing past 2^63 become 87 and 20");
+    ok(tokenroute_usage_input(&u) == 87, "input: then 87");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = INT64_MAX;
+    u.cached_tokens = INT64_MAX;
+    u.cache_write_tokens = INT64_MAX;
+    u.output_tokens = INT64_MAX;
+    rc = tokenroute_usage_clamp(&u, INT64_MAX, INT64_MAX);
+    ok(rc == 1 && u.input_tokens == INT64_MAX && u.cache_write_tokens == 0
+       && u.cached_tokens == 0 && u.output_tokens == INT64_MAX,
+       "clamp: INT64_MAX bounds hold INT64_MAX fields without overflow");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = -5;
+    u.output_tokens = -1;
+    rc = tokenroute_usage_clamp(&u, 10, 10);
+    ok(rc == 1 && u.input_tokens == 0 && u.output_tokens == 0,
+       "clamp: negative counts become 0");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = 3;
+    u.output_tokens = 3;
+    rc = tokenroute_usage_clamp(&u, -1, -1);
+    ok(rc == 1 && u.input_tokens == 0 && u.output_tokens == 0,
+       "clamp: negative bounds are 0");
 }
