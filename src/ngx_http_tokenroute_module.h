@@ -141,6 +141,8 @@ typedef struct {
 } ngx_http_tokenroute_key_t;
 
 
+typedef struct ngx_http_tokenroute_gate_s  ngx_http_tokenroute_gate_t;
+
 /* the response, as the body filter reads and rewrites it */
 typedef struct {
     ngx_http_request_t              *request;
@@ -163,10 +165,16 @@ typedef struct {
 
     off_t                            body_bytes;
 
+    /* pass and strip modes: the input buffer the splitter reads */
+    ngx_http_tokenroute_gate_t      *gate;
+
     unsigned                         strip:1;    /* drop the usage event */
     unsigned                         translate:1;
     unsigned                         buffer:1;   /* rewrite at the end */
-    unsigned                         drop_event:1;
+    unsigned                         stopped:1;  /* a malformed event */
+    unsigned                         streamed:1; /* an event too long */
+    unsigned                         lf_due:1;   /* of a CR LF, in two */
+    unsigned                         lf_drop:1;
     unsigned                         complete:1;
     unsigned                         cut:1;
     unsigned                         failed:1;
