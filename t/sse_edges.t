@@ -39,6 +39,7 @@ my %STYLE = (
 	crlf => 'sse-crlf',
 	crlfsplit => 'sse-crlf-splitcr',
 	cr => 'sse-cr',
+	oneshot => 'oneshot',
 	croneshot => 'sse-cr-oneshot',
 	crlfoneshot => 'sse-crlf-oneshot',
 	big => "sse-bigevent-$BIG",
@@ -59,7 +60,11 @@ $models .= "tokenroute_model e/ai-bad provider=mockai "
 	. "tokenroute_model e/ant-bad provider=mockant "
 	. "upstream_model=claude-e-badline-4-usage-30-300 $PR;\n"
 	. "tokenroute_model e/ai-badcr provider=mockai "
-	. "upstream_model=gpt-e-badline-3-sse-crlf-usage-30-300 $PR;\n";
+	. "upstream_model=gpt-e-badline-3-sse-crlf-usage-30-300 $PR;\n"
+	. "tokenroute_model e/ai-badone provider=mockai "
+	. "upstream_model=gpt-e-badline-3-oneshot-usage-30-300 $PR;\n"
+	. "tokenroute_model e/ant-badone provider=mockant "
+	. "upstream_model=claude-e-badline-4-sse-cr-oneshot-usage-30-300 $PR;\n";
 
 $t->start_gateway(http => $models);
 
@@ -219,7 +224,9 @@ for my $style (sort keys %STYLE) {
 
 for my $delay (undef, 0) {
 	for my $c ([ 'openai', 'e/ai-bad', 1 ], [ 'openai', 'e/ai-bad', 0 ],
-		[ 'openai', 'e/ai-badcr', 0 ], [ 'anthropic', 'e/ant-bad', 0 ])
+		[ 'openai', 'e/ai-badcr', 0 ], [ 'anthropic', 'e/ant-bad', 0 ],
+		[ 'openai', 'e/ai-badone', 0 ], [ 'openai', 'e/ai-badone', 1 ],
+		[ 'anthropic', 'e/ant-badone', 0 ])
 	{
 		my ($shape, $model, $usage) = @$c;
 		my $name = "malformed event, $shape client, $model"
