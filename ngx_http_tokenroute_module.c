@@ -327,9 +327,12 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (trmcf->max_response_size < 1024) {
+    /* a stream's event in progress is held up to 64k (sse_gate.c) */
+
+    if (trmcf->max_response_size < 128 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tokenroute_max_response_size must be at least 1k");
+                           "tokenroute_max_response_size must be at least "
+                           "128k");
         return NGX_CONF_ERROR;
     }
 

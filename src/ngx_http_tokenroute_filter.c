@@ -12,6 +12,8 @@
  *              it arrives;
  *   strip      an OpenAI stream whose client did not ask for usage: the
  *              gateway asked for it, so that event is removed;
+ *              in both, an event whose data is not JSON ends the
+ *              client's stream with an error event (sse_gate.c);
  *   translate  a stream of the other shape: each event is translated as
  *              it completes;
  *   buffer     a JSON body: held whole (skimmed for usage as it comes),
@@ -36,7 +38,7 @@
 #include "ngx_http_tokenroute_headers.h"
 
 
-/* events longer than this are passed on but not read for usage */
+/* events longer than this are passed on, unjudged, not read for usage */
 #define NGX_HTTP_TOKENROUTE_SSE_MAX_DATA  (64 * 1024)
 
 
@@ -428,7 +430,11 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_tokenroute_held_body(r, ctx, in);
     }
 
-    if (resp->strip || resp->translate) {
+    if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE && !resp->translate) {
+        return ngx_http_tokenroute_sse_gate(r, ctx, in);
+    }
+
+    if (resp->translate) {
         return ngx_http_tokenroute_rewrite(r, ctx, in);
     }
 
@@ -483,27 +489,37 @@ ngx_http_tokenroute_sse_event(void *data, const char *event, size_t event_len,
     ngx_http_tokenroute_ctx_t  *ctx = data;
 
     int                              flags;
+    ngx_uint_t                       verdict;
     ngx_http_tokenroute_response_t  *resp;
 
     resp = ctx->resp;
 
-    if (truncated) {
+    /* the usage reading's verdict: an event too long to read is passed */
+
+    verdict = NGX_HTTP_TOKENROUTE_EVENT_PASS;
+
+    if (!truncated) {
+        flags = tokenroute_usage_event(resp->api, event, event_len, text, len,
+                                       &ctx->usage);
+
+        if (flags < 0) {
+            verdict = NGX_HTTP_TOKENROUTE_EVENT_BAD;
+
+        } else {
+            if (flags & (TOKENROUTE_EVENT_DONE|TOKENROUTE_EVENT_FINAL)) {
+                resp->complete = 1;
+            }
+
+            if ((flags & TOKENROUTE_EVENT_USAGE_ONLY) && resp->strip) {
+                verdict = NGX_HTTP_TOKENROUTE_EVENT_DROP;
+            }
+        }
+    }
+
+    if (resp->gate == NULL) {
+        /* translated: the translator judges the events */
         return 0;
     }
 
-    flags = tokenroute_usage_event(resp->api, event, event_len, text, len,
-                                   &ctx->usage);
-    if (flags < 0) {
-        return 0;
-    }
-
-    if (flags & (TOKENROUTE_EVENT_DONE|TOKENROUTE_EVENT_FINAL)) {
-        resp->complete = 1;
-    }
-
-    if ((flags & TOKENROUTE_EVENT_USAGE_ONLY) && resp->strip) {
-        resp->drop_event = 1;
-    }
-
-    return 0;
+    return ngx_http_tokenroute_sse_gate_event(ctx, verdict);
 }

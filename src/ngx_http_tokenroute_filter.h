@@ -46,6 +46,19 @@ ngx_int_t ngx_http_tokenroute_held_init(ngx_http_request_t *r,
 ngx_int_t ngx_http_tokenroute_held_body(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 
+ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
+    u_char *p, size_t len);
+
+/* ngx_http_tokenroute_sse_gate.c: the verdicts on an event */
+#define NGX_HTTP_TOKENROUTE_EVENT_PASS  0
+#define NGX_HTTP_TOKENROUTE_EVENT_DROP  1
+#define NGX_HTTP_TOKENROUTE_EVENT_BAD   2
+
+ngx_int_t ngx_http_tokenroute_sse_gate(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
+int ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_uint_t verdict);
+
 /* ngx_http_tokenroute_stream_cut.c */
 ngx_uint_t ngx_http_tokenroute_upstream_broken(ngx_http_request_t *r,
     ngx_http_tokenroute_response_t *resp, ngx_chain_t *in);

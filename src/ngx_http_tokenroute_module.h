@@ -145,6 +145,8 @@ typedef struct {
 } ngx_http_tokenroute_key_t;
 
 
+typedef struct ngx_http_tokenroute_gate_s  ngx_http_tokenroute_gate_t;
+
 /* the response, as the body filter reads and rewrites it */
 typedef struct {
     ngx_http_request_t              *request;
@@ -176,13 +178,19 @@ typedef struct {
     ngx_int_t                      (*input_filter)(void *data,
                                                     ssize_t bytes);
 
+    /* pass and strip modes: the input buffer the splitter reads */
+    ngx_http_tokenroute_gate_t      *gate;
+
     unsigned                         strip:1;    /* drop the usage event */
     unsigned                         translate:1;
     unsigned                         buffer:1;   /* rewrite at the end */
     unsigned                         verify:1;   /* held, passed unchanged */
     unsigned                         too_large:1;
     unsigned                         attempt_failed:1;
-    unsigned                         drop_event:1;
+    unsigned                         stopped:1;  /* a malformed event */
+    unsigned                         streamed:1; /* an event too long */
+    unsigned                         lf_due:1;   /* of a CR LF, in two */
+    unsigned                         lf_drop:1;
     unsigned                         complete:1;
     unsigned                         cut:1;
     unsigned                         failed:1;

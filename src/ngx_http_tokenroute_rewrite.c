@@ -2,7 +2,7 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The response filter's rewriting modes (strip, translate, buffer): the
+ * The response filter's rewriting modes (translate, buffer): the
  * input is consumed and what the client gets is emitted into buffers of
  * our own, recycled once sent; a body held whole is rewritten at its end
  * (buffer mode's body filter is in ngx_http_tokenroute_held.c).
@@ -17,8 +17,6 @@
 #include "ngx_http_tokenroute_filter.h"
 
 
-static ngx_int_t ngx_http_tokenroute_strip_line(
-    ngx_http_tokenroute_response_t *resp, u_char *p, size_t len);
 
 
 /*
@@ -31,7 +29,7 @@ ngx_int_t
 ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
 {
-    u_char                          *p, *q, *last;
+    u_char                          *p, *last;
     ngx_int_t                        rc;
     ngx_buf_t                       *b;
     ngx_uint_t                       flush, last_buf;
@@ -55,32 +53,17 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
         p = in->buf->pos;
         last = in->buf->last;
 
-        if (resp->strip) {
-            /* a line at a time: the splitter then tells where events end */
+        ngx_http_tokenroute_read(ctx, p, last - p);
 
-            while (p < last) {
-                /* providers end lines with \n; a lone \r only delays */
-                q = memchr(p, '\n', last - p);
-                q = (q == NULL) ? last : q + 1;
-
-                ngx_http_tokenroute_read(ctx, p, q - p);
-
-                if (ngx_http_tokenroute_strip_line(resp, p, q - p) != NGX_OK)
-                {
-                    return NGX_ERROR;
-                }
-
-                p = q;
-            }
-
-        } else {
-            ngx_http_tokenroute_read(ctx, p, last - p);
-
+        if (resp->translate) {
             if (tokenroute_stream_feed(&resp->stream, (char *) p, last - p)
                 != 0)
             {
                 return NGX_ERROR;
             }
+
+        } else if (ngx_http_tokenroute_hold(resp, p, last - p) != NGX_OK) {
+            return NGX_ERROR;
         }
 
         in->buf->pos = in->buf->last;
@@ -91,17 +74,6 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
             if (tokenroute_stream_finish(&resp->stream, resp->complete) != 0) {
                 return NGX_ERROR;
             }
-
-        } else if (resp->hold_len) {
-            /* a stream that ends mid-event: pass what there is */
-            if (ngx_http_tokenroute_emit(resp, (char *) resp->hold,
-                                         resp->hold_len)
-                != 0)
-            {
-                return NGX_ERROR;
-            }
-
-            resp->hold_len = 0;
         }
     }
 
@@ -146,46 +118,6 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
                             (ngx_buf_tag_t) &ngx_http_tokenroute_module);
 
     return rc;
-}
-
-
-/* strip mode: bytes are held until their event is complete */
-
-static ngx_int_t
-ngx_http_tokenroute_strip_line(ngx_http_tokenroute_response_t *resp,
-    u_char *p, size_t len)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_tokenroute_hold(resp, p, len);
-
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_ERR, resp->request->connection->log, 0,
-                      "tokenroute: an event longer than %uz bytes",
-                      resp->hold_max);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (tokenroute_sse_pending(&resp->sse) != 0) {
-        return NGX_OK;
-    }
-
-    if (!resp->drop_event) {
-        if (ngx_http_tokenroute_emit(resp, (char *) resp->hold,
-                                     resp->hold_len)
-            != 0)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    resp->hold_len = 0;
-    resp->drop_event = 0;
-
-    return NGX_OK;
 }
 
 
@@ -368,7 +300,12 @@ ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
          : (ngx_chain_t *) ((u_char *) resp->last_out
                             - offsetof(ngx_chain_t, next));
 
-    if (cl == NULL || (size_t) (cl->buf->end - cl->buf->last) < len) {
+    /* the last buffer out may be an input buffer passed on (sse_gate.c) */
+
+    if (cl == NULL
+        || cl->buf->tag != (ngx_buf_tag_t) &ngx_http_tokenroute_module
+        || (size_t) (cl->buf->end - cl->buf->last) < len)
+    {
 
         cl = ngx_chain_get_free_buf(resp->request->pool, &resp->free);
         if (cl == NULL) {

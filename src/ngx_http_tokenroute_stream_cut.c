@@ -60,8 +60,7 @@ ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
 {
     ngx_int_t                        rc;
-    ngx_buf_t                       *b;
-    ngx_chain_t                     *cl, **ll, *ours;
+    ngx_chain_t                     *cl, *ours;
     ngx_http_tokenroute_response_t  *resp;
 
     static u_char  openai_error[] =
@@ -92,22 +91,26 @@ ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
 
         in = NULL;
 
-    } else if (resp->strip) {
-        rc = ngx_http_tokenroute_rewrite(r, ctx, in);
-        in = NULL;
-
     } else {
-        rc = NGX_OK;
+        /* the events complete so far go first */
+        rc = ngx_http_tokenroute_sse_gate(r, ctx, in);
+        in = NULL;
     }
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    if (!resp->translate) {
-        /* a partial event would swallow ours: end it first */
+    if (!resp->translate && !resp->stopped) {
 
-        if (tokenroute_sse_pending(&resp->sse)
+        /*
+         * An event held back never reaches the client; one too long to
+         * hold, partly sent, would swallow ours: it is ended first.
+         */
+
+        resp->hold_len = 0;
+
+        if ((resp->streamed || resp->failed)
             && ngx_http_tokenroute_emit(resp, "\n\n", 2) != 0)
         {
             return NGX_ERROR;
@@ -127,39 +130,27 @@ ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
         }
     }
 
-    /* the input (if passed through) first, then what was emitted */
+    /* what was emitted, flushed */
 
     ours = resp->out;
 
     resp->out = NULL;
     resp->last_out = &resp->out;
 
-    for (cl = ours; cl; cl = cl->next) {
-        if (cl->next == NULL) {
-            b = cl->buf;
-            b->flush = 1;
-        }
-    }
-
-    ll = &in;
-
-    while (*ll) {
-        ll = &(*ll)->next;
-    }
-
-    *ll = ours;
-
-    if (in == NULL) {
+    if (ours == NULL) {
         return NGX_OK;
     }
 
-    rc = ngx_http_tokenroute_next_body(r, in);
+    for (cl = ours; cl->next; cl = cl->next) {
+        /* void */
+    }
 
-    /* only our own links: the input's belong to the upstream module */
+    cl->buf->flush = 1;
+
+    rc = ngx_http_tokenroute_next_body(r, ours);
 
     ngx_chain_update_chains(r->pool, &resp->free, &resp->busy, &ours,
                             (ngx_buf_tag_t) &ngx_http_tokenroute_module);
 
     return rc;
 }
-

@@ -120,6 +120,13 @@ tokenroute_sse_pending(tokenroute_sse_t *sse)
 }
 
 
+const char *
+tokenroute_sse_event_end(tokenroute_sse_t *sse)
+{
+    return sse->end;
+}
+
+
 void
 tokenroute_sse_free(tokenroute_sse_t *sse)
 {
@@ -195,6 +202,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
 
                 sse->pending = 0;
                 start = pos + 1;
+                sse->end = start;
 
                 if (tokenroute_sse_dispatch(sse) != 0) {
                     sse->state = state;

@@ -51,6 +51,8 @@ struct tokenroute_sse_s {
     size_t                    pending;
     size_t                    event_len;
 
+    const char               *end;
+
     unsigned                  state;
     unsigned                  field;
     unsigned                  field_len;
@@ -80,6 +82,14 @@ int tokenroute_sse_feed(tokenroute_sse_t *sse, const char *p, size_t len);
  * right after an event's closing blank line.
  */
 size_t tokenroute_sse_pending(tokenroute_sse_t *sse);
+
+/*
+ * Only during a handler's call: where the event ends in the bytes of the
+ * current tokenroute_sse_feed() call, just after the line end of its
+ * closing blank line (after the CR of a CR LF: the LF, which may come in
+ * the next call, is then the first byte of what follows).
+ */
+const char *tokenroute_sse_event_end(tokenroute_sse_t *sse);
 
 void tokenroute_sse_free(tokenroute_sse_t *sse);
 

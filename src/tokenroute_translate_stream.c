@@ -29,6 +29,8 @@
 #define TR_ARENA_ALIGN          16
 
 #define TR_MESSAGE_INTERRUPTED  "The provider's stream ended early"
+#define TR_MESSAGE_TOO_LARGE                                                  \
+    "The provider sent a stream event too large to translate"
 
 
 typedef struct {
@@ -227,14 +229,30 @@ static int
 tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     const char *data, size_t len, int truncated)
 {
-    int                   rc;
-    tokenroute_stream_t  *st = ctx;
+    int                       rc;
+    tokenroute_stream_t      *st = ctx;
+    tokenroute_resp_error_t   e;
 
-    if (st->done || truncated) {
+    if (st->done) {
         return 0;
     }
 
     st->out.len = 0;
+
+    if (truncated) {
+        /*
+         * Too large to translate: dropping it would hand the client a
+         * well-formed but truncated answer.
+         */
+
+        memset(&e, 0, sizeof(tokenroute_resp_error_t));
+        e.message = TR_MESSAGE_TOO_LARGE;
+        e.message_len = sizeof(TR_MESSAGE_TOO_LARGE) - 1;
+
+        tokenroute_stream_terminal(st, 0, 0, &e);
+
+        return tokenroute_stream_flush(st);
+    }
 
     if (st->from == st->to) {
         rc = tokenroute_stream_relay(st, event, event_len, data, len);

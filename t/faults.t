@@ -727,7 +727,10 @@ sub log_line {
 			out => 300);
 	}
 
-	# streams: same shape passes the broken line and the end on
+	# streams, same shape: the stream ends with an error event in the
+	# client's shape where the broken event was; neither it nor what the
+	# provider sends after it (data: [DONE] / message_stop) reaches the
+	# client
 	for my $c ([ 'openai', 'f/badstream-ai' ],
 		[ 'anthropic', 'f/badstream-ant' ])
 	{
@@ -736,20 +739,33 @@ sub log_line {
 		my $key = new_key($name);
 
 		my $r = call($shape, $key, $model, stream => 1);
+		my @ev = events($r);
 
-		is($r->{status}, 200, "$name: 200");
-		ok($r->{complete}, "$name: the stream ends normally")
+		note("$name: the client got: " . substr($r->{raw} // '', 0, 1500));
+
+		is($r->{status}, 200, "$name: 200 (the stream had started)");
+		ok($r->{complete}, "$name: the HTTP response ends normally")
 			or diag($r->{error});
+		is(scalar @ev, 1, "$name: one event");
+
 		if ($shape eq 'openai') {
-			is_deeply([ map { $_->{data} } @{ $r->{sse} } ],
-				[ '{"id": "x", "choices": [', '[DONE]' ],
-				"$name: the broken line and [DONE], as sent");
+			my $e = $ev[0] && $ev[0]{json};
+			ok(!defined $ev[0]{event} && ref $e eq 'HASH'
+				&& ref $e->{error} eq 'HASH'
+				&& ($e->{error}{code} // '') eq 'provider_stream_invalid'
+				&& ($e->{error}{type} // '') eq 'server_error',
+				"$name: an OpenAI error chunk, provider_stream_invalid");
 
 		} else {
-			is_deeply([ map { $_->{event} } @{ $r->{sse} } ],
-				[ 'message_start', 'message_stop' ],
-				"$name: the broken message_start and message_stop, as sent");
+			my $e = $ev[0] && $ev[0]{json};
+			ok(($ev[0]{event} // '') eq 'error' && ref $e eq 'HASH'
+				&& ($e->{type} // '') eq 'error'
+				&& ($e->{error}{type} // '') eq 'api_error',
+				"$name: event: error, api_error");
 		}
+
+		unlike($r->{body} // '', qr/\[DONE\]|message_stop|"choices": \[/,
+			"$name: neither the broken event nor the end after it");
 
 		charged_ok($name, $key, rid_of($r), $model, est => 1);
 	}

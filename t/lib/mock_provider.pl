@@ -88,6 +88,16 @@
 #                    even when include_usage asks for it; Anthropic: no
 #                    output_tokens in message_start, no usage in
 #                    message_delta)
+#   sse-crlf         stream: every line ends with CR LF instead of LF
+#   sse-cr           stream: every line ends with a lone CR instead of LF
+#   splitcr          stream (with sse-crlf): every event is written in two
+#                    pieces split between the CR and the LF that end it,
+#                    with a pause in between
+#   badline-N        stream: after the first N events, an event whose data
+#                    is not JSON (data: {"broken": ), then the rest
+#   oneshot          stream: all the events written at once, in one piece
+#   sse-bigevent-N   stream: one more text piece of N KB ("b" repeated)
+#                    after the first ("Hello"), in an event of its own
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
 # output tokens = 3 (one per text piece: "Hello", " from", " mock").
 #
@@ -560,6 +570,12 @@ sub send_stream {
 
 	write_all($c, "$h\r\n") or return 0;
 
+	splice @{ $resp->{events} }, $resp->{badline}, 0,
+		"data: {\"broken\": \n\n"
+		if defined $resp->{badline};
+
+	$resp->{events} = [ join '', @{ $resp->{events} } ] if $resp->{oneshot};
+
 	my $d = $resp->{delay};
 	my $i = 0;
 	my $sent = 0;
@@ -577,8 +593,13 @@ sub send_stream {
 			return 0;
 		}
 
+		$event =~ s/\n/$resp->{eol}/g if defined $resp->{eol};
+
 		my @pieces = ($event);
-		if ($resp->{split}) {
+		if ($resp->{splitcr} && $event =~ /\r\n$/) {
+			@pieces = (substr($event, 0, -1), "\n");
+
+		} elsif ($resp->{split}) {
 			my $cut = index($event, 'data:');
 			$cut = $cut < 0 ? length($event) / 2
 				: $cut + int((length($event) - $cut) / 2);
@@ -752,6 +773,16 @@ sub stall_of {
 	return $model =~ /stall-(\d+)/ ? $1 + 0 : undef;
 }
 
+# sse-crlf / sse-cr: the line end of a stream's events (undef: LF)
+
+sub eol_of {
+	my ($model) = @_;
+
+	return "\r\n" if $model =~ /sse-crlf/;
+	return "\r" if $model =~ /sse-cr/;
+	return undef;
+}
+
 sub stream_delay {
 	my ($req, $model) = @_;
 
@@ -773,6 +804,8 @@ sub close_after {
 sub text_pieces {
 	my ($model) = @_;
 
+	return ('Hello', 'b' x ($1 * 1024), ' from', ' mock')
+		if $model =~ /sse-bigevent-(\d+)/;
 	return ('Hello', ' from', ' mock') unless $model =~ /long-(\d+)/;
 
 	return map {
@@ -1174,6 +1207,10 @@ sub openai {
 		close_after => close_after($model),
 		split => $model =~ /split/ ? 1 : 0,
 		stall => stall_of($model),
+		eol => eol_of($model),
+		splitcr => $model =~ /splitcr/ ? 1 : 0,
+		badline => $model =~ /badline-(\d+)/ ? $1 + 0 : undef,
+		oneshot => $model =~ /oneshot/ ? 1 : 0,
 	};
 }
 
@@ -1375,6 +1412,10 @@ sub anthropic {
 		close_after => close_after($model),
 		split => $model =~ /split/ ? 1 : 0,
 		stall => stall_of($model),
+		eol => eol_of($model),
+		splitcr => $model =~ /splitcr/ ? 1 : 0,
+		badline => $model =~ /badline-(\d+)/ ? $1 + 0 : undef,
+		oneshot => $model =~ /oneshot/ ? 1 : 0,
 	};
 }
 

@@ -41,6 +41,13 @@ typedef struct {
     int          calls;
     int          stop_at;
     const char  *bad;
+
+    /* the stream fed, and where each event ends in it */
+    tokenroute_sse_t  *sse;
+    const char        *base;
+    size_t             base_len;
+    size_t             ends[64];
+    int                nends;
 } recorder_t;
 
 
@@ -267,17 +274,25 @@ static void
 run_case(const char *name, const char *s, size_t len, size_t max_data,
     const char *expect, size_t expect_len)
 {
-    int          rc, good;
-    size_t       i, j, cuts[2];
+    int          rc, good, nends;
+    size_t       i, j, cuts[2], ends[64];
     recorder_t   r;
 
     memset(&r, 0, sizeof(recorder_t));
 
+    /* the events' ends must not depend on where the stream is split */
+
 #define MATCHES(r)                                                            \
     ((r).bad == NULL && (r).len == expect_len                                 \
-     && (expect_len == 0 || memcmp((r).buf, expect, expect_len) == 0))
+     && (expect_len == 0 || memcmp((r).buf, expect, expect_len) == 0)         \
+     && (r).nends == nends                                                    \
+     && memcmp((r).ends, ends, nends * sizeof(size_t)) == 0)
 
+    nends = 0;
     rc = feed_pieces(s, len, max_data, NULL, 0, &r);
+
+    nends = r.nends;
+    memcpy(ends, r.ends, sizeof(ends));
 
     ok(rc == 0 && MATCHES(r), "%s: fed whole gives %s%s%s", name,
        show(r.buf, r.len), r.bad ? " BAD: " : "", r.bad ? r.bad : "");
@@ -343,6 +358,10 @@ feed_pieces(const char *s, size_t len, size_t max_data, size_t *cuts,
         r->bad = "init failed";
         return -1;
     }
+
+    r->sse = &sse;
+    r->base = s;
+    r->base_len = len;
 
     rc = 0;
 
@@ -421,6 +440,8 @@ rec_reset(recorder_t *r, size_t max_data)
     r->stop_at = 0;
     r->bad = NULL;
     r->max_data = max_data;
+    r->sse = NULL;
+    r->nends = 0;
 }
 
 
@@ -458,6 +479,8 @@ rec_handler(void *ctx, const char *event, size_t event_len, const char *data,
 {
     recorder_t  *r = ctx;
 
+    const char  *end;
+
     r->calls++;
 
     if (data == NULL || data[data_len] != '\0') {
@@ -478,6 +501,21 @@ rec_handler(void *ctx, const char *event, size_t event_len, const char *data,
 
     if (truncated && data_len != r->max_data) {
         r->bad = "truncated data is shorter than max_data";
+    }
+
+    /* where the event ends: after the line end of its blank line */
+
+    if (r->sse != NULL) {
+        end = tokenroute_sse_event_end(r->sse);
+
+        if (end <= r->base || end > r->base + r->base_len
+            || (end[-1] != '\n' && end[-1] != '\r'))
+        {
+            r->bad = "the event's end is not just after a line end";
+
+        } else if (r->nends < 64) {
+            r->ends[r->nends++] = end - r->base;
+        }
     }
 
     rec_append(r, "{", 1);

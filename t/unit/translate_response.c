@@ -109,6 +109,7 @@ static void test_stream(const stream_case_t *c);
 static void test_incremental(void);
 static void test_stream_error(void);
 static void test_abort(void);
+static void test_too_large(void);
 static void test_no_malloc(void);
 static void test_escape(void);
 
@@ -992,6 +993,7 @@ main(void)
 
     test_incremental();
     test_stream_error();
+    test_too_large();
     test_abort();
     test_no_malloc();
     test_escape();
@@ -1482,6 +1484,84 @@ test_stream_error(void)
 
     ok(tokenroute_stream_init(&st, 3, AN, "m", 1, 0, sink_emit, &s) == -1,
        "stream_init refuses an unknown shape");
+}
+
+
+/*
+ * An event longer than TOKENROUTE_STREAM_MAX_EVENT cannot be translated:
+ * the stream ends with an error event, never silently without it.
+ */
+
+static void
+test_too_large(void)
+{
+    int                   k, rc;
+    char                 *big;
+    size_t                n, len;
+    sink_t                s;
+    tokenroute_stream_t   st;
+
+    static const char  head[] =
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
+        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"";
+    static const char  tail[] = "\"},\"finish_reason\":null}]}\n\n";
+    static const char  ant[] =
+        "event: content_block_delta\ndata: {\"type\":"
+        "\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+        "\"text_delta\",\"text\":\"";
+    static const char  ant_tail[] = "\"}}\n\n";
+
+    n = TOKENROUTE_STREAM_MAX_EVENT + 16;
+
+    big = malloc(sizeof(ant) + n + sizeof(tail));
+    if (big == NULL) {
+        ok(0, "too large: out of memory");
+        return;
+    }
+
+    for (k = 0; k < 2; k++) {
+        len = 0;
+
+        if (k == 0) {
+            memcpy(big, head, sizeof(head) - 1);
+            len = sizeof(head) - 1;
+
+        } else {
+            memcpy(big, ant, sizeof(ant) - 1);
+            len = sizeof(ant) - 1;
+        }
+
+        memset(big + len, 'b', n);
+        len += n;
+
+        if (k == 0) {
+            memcpy(big + len, tail, sizeof(tail) - 1);
+            len += sizeof(tail) - 1;
+
+        } else {
+            memcpy(big + len, ant_tail, sizeof(ant_tail) - 1);
+            len += sizeof(ant_tail) - 1;
+        }
+
+        memset(&s, 0, sizeof(sink_t));
+
+        rc = tokenroute_stream_init(&st, k == 0 ? OA : AN, k == 0 ? AN : OA,
+                                    MODEL, strlen(MODEL), 0, sink_emit, &s);
+        rc |= tokenroute_stream_feed(&st, big, len);
+        rc |= tokenroute_stream_finish(&st, 1);
+        tokenroute_stream_free(&st);
+
+        ok(rc == 0 && s.p != NULL
+           && strstr(s.p, k == 0 ? "event: error\n" : "{\"error\":") != NULL
+           && strstr(s.p, "too large") != NULL,
+           "too large: a %s event past the limit ends the %s stream with an "
+           "error event", k == 0 ? "openai" : "anthropic",
+           k == 0 ? "anthropic" : "openai");
+
+        free(s.p);
+    }
+
+    free(big);
 }
 
 
