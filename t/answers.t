@@ -35,7 +35,7 @@ select STDOUT; $| = 1;
 
 my $t = TokenRoute::Test->new();
 
-my $LIMIT = 100000;
+my $LIMIT = 200000;
 my $PR = 'input_price=1 output_price=2';
 
 $t->start_gateway(server => <<'EOF', http => <<"EOF");
