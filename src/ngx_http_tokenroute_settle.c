@@ -12,6 +12,16 @@
  * at once.  A batch Redis does not confirm is journaled settlement by
  * settlement, and replayed.
  *
+ * A batch Redis rejects (an error reply about its contents, not a lost
+ * connection) wrote nothing, since the script checks everything before
+ * its first write: it is sent again in halves, down to single
+ * settlements, so that the good ones land; a single settlement rejected
+ * NGX_HTTP_TOKENROUTE_SETTLE_TRIES times, a second apart through the
+ * journal, is moved to the dead letters (ngx_http_tokenroute_dead.c).
+ *
+ * Releases (a reservation given back, nothing charged) take the same
+ * path: see ngx_http_tokenroute_release().
+ *
  * Expired reservations (nginx killed before settling) are released by a
  * sweep every second, off the admission path.
  */
@@ -32,23 +42,28 @@
 #define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  6
 
 #define NGX_HTTP_TOKENROUTE_SETTLE_ARGC                                      \
-    (3 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH                                    \
+    (4 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH                                    \
          * (NGX_HTTP_TOKENROUTE_GROUP_FIELDS                                 \
             + NGX_HTTP_TOKENROUTE_SETTLE_FIELDS))
 
 /* settlement records kept for reuse */
 #define NGX_HTTP_TOKENROUTE_SETTLE_FREE    1024
 
+/* a release of a timed-out admission is sent again this much later */
+#define NGX_HTTP_TOKENROUTE_RELEASE_AGAIN  2
+
 
 typedef struct {
     ngx_http_tokenroute_settlement_t  *items[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
     ngx_uint_t                         n;
 
-    /* ARGV storage: each group's count, day and hour; the numbers */
+    /* ARGV storage: releases; each group's count, day and hour; numbers */
+    u_char        nrel[NGX_INT_T_LEN];
     u_char        count[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][NGX_INT_T_LEN];
     u_char        day[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDD")];
     u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
-    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][5][NGX_INT64_LEN];
+    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH]
+                     [NGX_HTTP_TOKENROUTE_SETTLE_FIELDS - 1][NGX_INT64_LEN];
     const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
     size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
 } ngx_http_tokenroute_batch_t;
@@ -57,78 +72,160 @@ typedef struct {
 static void ngx_http_tokenroute_settle_flush(ngx_event_t *ev);
 static void ngx_http_tokenroute_settle_reply(void *data, redisReply *reply);
 static int ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b);
+static void ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
+    redisReply *reply);
 static void ngx_http_tokenroute_sweep_reply(void *data, redisReply *reply);
-static void ngx_http_tokenroute_settlement_free(
-    ngx_http_tokenroute_settlement_t *s);
 
 
 /*
- * ARGV: groups of settlements of the same account, key, model and hour:
- * account, key hash, key id, model, day, hour, count; then count times
- * request id, cost, input, output, cached, estimated.  Returns how many
- * were charged (a replay is not).
+ * ARGV: the number of releases, their request ids; then groups of
+ * settlements of the same account, key, model and hour: account, key
+ * hash, key id, model, day, hour, count; then count times request id,
+ * cost, input, output, cached, estimated.  Returns how many were
+ * charged (a replay is not, nor a release).
+ *
+ * A release gives a reservation back without charging anything: its
+ * request never ran (its admission reply came too late, or its client
+ * left before it).  A release of a request with no reservation does
+ * nothing.
  *
  * Idempotency costs no marker per request: a request's reservation is
  * settled once, and deleted then; one released by the sweep because its
  * settlement was late leaves a "swept" marker for that settlement.
+ *
+ * Nothing is written before everything is checked: Redis keeps the
+ * writes a script made before an error, so a batch failing half-way
+ * would be charged again at each replay.  Every input is checked (an
+ * amount is digits below 2^53, where doubles are exact), then every hash
+ * the batch writes is read (a key of the wrong type, or a field that is
+ * not an integer, fails there), then the writes are made.  A bad batch
+ * is refused whole ("bad settlement N: why", N counting releases and
+ * settlements from 1), and the gateway splits it to find the bad one.
  *
  * Sums are Lua numbers (doubles), exact below 2^53, and are written as
  * integers with %.0f: Lua's own number-to-string would use an exponent.
  */
 
 static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
-"local rl, a = {}, 1\n"
+"local F, MAX = 6, 9007199254740992\n"
+"local names = {'req', 'cost', 'in', 'out', 'cached', 'est'}\n"
+"local function bad(i, why)\n"
+"  return redis.error_reply('bad settlement ' .. i .. ': ' .. why)\n"
+"end\n"
+"local function int(x)\n"
+"  return x and #x > 0 and #x <= 16 and not string.find(x, '%D')\n"
+"         and tonumber(x) < MAX\n"
+"end\n"
+"local function name(x, n, chars)\n"
+"  return x and #x > 0 and #x <= n and not string.find(x, chars)\n"
+"end\n"
+"local function rid(x) return name(x, 64, '[^%w_-]') end\n"
+"local rel = ARGV[1]\n"
+"if not int(rel) or tonumber(rel) >= #ARGV then\n"
+"  return bad(1, 'release count')\n"
+"end\n"
+"rel = tonumber(rel)\n"
+"local rl, i, a = {}, 0, 2\n"
+"for j = 1, rel do\n"
+"  i = i + 1\n"
+"  if not rid(ARGV[a]) then return bad(i, 'request id') end\n"
+"  rl[i] = ARGV[a]\n"
+"  a = a + 1\n"
+"end\n"
+"local first = a\n"
 "while a <= #ARGV do\n"
-"  local n = tonumber(ARGV[a + 6])\n"
+"  local n = ARGV[a + 6]\n"
+"  if not n then return bad(i + 1, 'group fields missing') end\n"
+"  if not name(ARGV[a], 128, '[^%w%._:@-]') then\n"
+"    return bad(i + 1, 'account')\n"
+"  end\n"
+"  if not name(ARGV[a + 1], 64, '%W') then return bad(i + 1, 'key hash') end\n"
+"  if not name(ARGV[a + 2], 32, '[%c%s|]') then\n"
+"    return bad(i + 1, 'key id')\n"
+"  end\n"
+"  if not name(ARGV[a + 3], 256, '[%c%s|]') then\n"
+"    return bad(i + 1, 'model')\n"
+"  end\n"
+"  if not string.match(ARGV[a + 4], '^%d%d%d%d%d%d%d%d$')\n"
+"     or not string.match(ARGV[a + 5], '^' .. ARGV[a + 4] .. '%d%d$')\n"
+"  then\n"
+"    return bad(i + 1, 'day or hour')\n"
+"  end\n"
+"  if not int(n) or n == '0' or a + 6 + tonumber(n) * F > #ARGV then\n"
+"    return bad(i + 1, 'count ' .. n)\n"
+"  end\n"
 "  a = a + 7\n"
-"  for j = 1, n do rl[#rl + 1] = ARGV[a] a = a + 6 end\n"
+"  for j = 1, tonumber(n) do\n"
+"    i = i + 1\n"
+"    if not rid(ARGV[a]) then return bad(i, 'request id') end\n"
+"    for f = 2, F do\n"
+"      local x = ARGV[a + f - 1]\n"
+"      if not int(x) then\n"
+"        return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24)\n"
+"                      .. ': not an integer below 2^53')\n"
+"      end\n"
+"    end\n"
+"    rl[i] = ARGV[a]\n"
+"    a = a + F\n"
+"  end\n"
 "end\n"
 "if #rl == 0 then return 0 end\n"
 "local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))\n"
-"local names = {'req', 'cost', 'in', 'out', 'cached', 'est'}\n"
-"local seen, live, adds, ttl = {}, {}, {}, {}\n"
-"local charged, i = 0, 0\n"
+"local seen, live, swept, adds, ttl = {}, {}, {}, {}, {}\n"
+"local charged = 0\n"
 "local function add(k, f, x)\n"
 "  if x == 0 then return end\n"
 "  local h = adds[k]\n"
 "  if not h then h = {} adds[k] = h end\n"
 "  h[f] = (h[f] or 0) + x\n"
 "end\n"
-"a = 1\n"
+"for j = 1, rel do\n"
+"  if not seen[rl[j]] and v[j] then\n"
+"    local kh, amt, acct = string.match(v[j], '^(%S+) (%d+) (.*)$')\n"
+"    if kh and int(amt) then\n"
+"      add('tr:key:' .. kh, 'reserved', -tonumber(amt))\n"
+"      add('tr:acct:' .. acct, 'reserved', -tonumber(amt))\n"
+"    end\n"
+"    live[#live + 1] = rl[j]\n"
+"  end\n"
+"  seen[rl[j]] = true\n"
+"end\n"
+"a, i = first, rel\n"
 "while a <= #ARGV do\n"
 "  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])\n"
 "  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'\n"
 "  local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]\n"
-"  local u, rel = {0, 0, 0, 0, 0, 0}, 0\n"
+"  local u, rsv = {0, 0, 0, 0, 0, 0}, 0\n"
 "  a = a + 7\n"
 "  for j = 1, n do\n"
 "    i = i + 1\n"
-"    local rid, amt = ARGV[a], nil\n"
-"    if not seen[rid] then\n"
-"      seen[rid] = true\n"
+"    local id, amt = ARGV[a], nil\n"
+"    if not seen[id] then\n"
+"      seen[id] = true\n"
 "      if v[i] then\n"
 "        amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0\n"
-"        live[#live + 1] = rid\n"
-"      elseif redis.call('DEL', 'tr:swept:' .. rid) == 1 then\n"
+"        live[#live + 1] = id\n"
+"      elseif redis.call('EXISTS', 'tr:swept:' .. id) == 1 then\n"
 "        amt = 0\n"
+"        swept[#swept + 1] = 'tr:swept:' .. id\n"
 "      end\n"
 "    end\n"
 "    if amt then\n"
 "      charged = charged + 1\n"
-"      rel = rel + amt\n"
+"      rsv = rsv + amt\n"
 "      u[1] = u[1] + 1\n"
-"      for f = 2, 6 do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
+"      for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
 "    end\n"
-"    a = a + 6\n"
+"    a = a + F\n"
 "  end\n"
 "  if u[1] > 0 then\n"
 "    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct\n"
-"    add(k, 'reserved', -rel)\n"
+"    add(k, 'reserved', -rsv)\n"
 "    add(k, 'spent', u[2])\n"
-"    add(ak, 'reserved', -rel)\n"
+"    add(ak, 'reserved', -rsv)\n"
 "    add(ak, 'credit', -u[2])\n"
 "    add(ak, 'spent', u[2])\n"
-"    for f = 1, 6 do\n"
+"    for f = 1, F do\n"
 "      add(d, p .. names[f], u[f])\n"
 "      add(h, p .. names[f], u[f])\n"
 "    end\n"
@@ -136,6 +233,28 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "    ttl[h] = 691200\n"
 "  end\n"
 "end\n"
+"for k, fields in pairs(adds) do\n"
+"  local fl = {}\n"
+"  for f in pairs(fields) do fl[#fl + 1] = f end\n"
+"  local cur = redis.pcall('HMGET', k, unpack(fl))\n"
+"  if cur.err then\n"
+"    return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)\n"
+"  end\n"
+"  for j, f in ipairs(fl) do\n"
+"    local x = cur[j] and string.match(cur[j], '^-?(%d+)$')\n"
+"    if cur[j] and (not x or #x > 18) then\n"
+"      return redis.error_reply('bad settlement: ' .. k .. ' ' .. f\n"
+"                               .. ': not an integer')\n"
+"    end\n"
+"  end\n"
+"end\n"
+"if #live > 0 then\n"
+"  local t = redis.call('TYPE', 'tr:rsv').ok\n"
+"  if t ~= 'zset' and t ~= 'none' then\n"
+"    return redis.error_reply('bad settlement: tr:rsv is a ' .. t)\n"
+"  end\n"
+"end\n"
+"if #swept > 0 then redis.call('DEL', unpack(swept)) end\n"
 "for k, fields in pairs(adds) do\n"
 "  for f, x in pairs(fields) do\n"
 "    if x ~= 0 then\n"
@@ -156,7 +275,10 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 /*
  * ARGV: now.  Releases reservations past their deadline, whose requests
  * will never settle (their nginx was killed), or settle late and find
- * the "swept" marker.  Returns how many.
+ * the "swept" marker.  Returns how many.  Like the settlement it checks
+ * before it writes: a reservation whose key or account cannot be
+ * written is not released but moved to the dead letters ("tr:dead":
+ * request id, its record, why), so the others are not held up by it.
  */
 
 static ngx_str_t  ngx_http_tokenroute_sweep_lua = ngx_string(
@@ -164,15 +286,44 @@ static ngx_str_t  ngx_http_tokenroute_sweep_lua = ngx_string(
 "                         'LIMIT', 0, 64)\n"
 "if #stale == 0 then return 0 end\n"
 "local v = redis.call('HMGET', 'tr:rsvd', unpack(stale))\n"
+"local go, dead = {}, {}\n"
 "for i, rid in ipairs(stale) do\n"
 "  if v[i] then\n"
 "    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (.*)$')\n"
-"    if amt and amt ~= '0' then\n"
-"      redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved', '-' .. amt)\n"
-"      redis.call('HINCRBY', 'tr:acct:' .. acct, 'reserved', '-' .. amt)\n"
+"    local why = nil\n"
+"    if amt and #amt > 16 then\n"
+"      why = 'amount'\n"
+"    elseif amt and amt ~= '0' then\n"
+"      for _, k in ipairs({'tr:key:' .. kh, 'tr:acct:' .. acct}) do\n"
+"        local c = redis.pcall('HGET', k, 'reserved')\n"
+"        if type(c) == 'table' and c.err then\n"
+"          why = k .. ': ' .. c.err\n"
+"        elseif c and not string.match(c, '^-?%d+$') then\n"
+"          why = k .. ' reserved: not an integer'\n"
+"        end\n"
+"        if why then break end\n"
+"      end\n"
 "    end\n"
-"    redis.call('SET', 'tr:swept:' .. rid, '1', 'EX', 604800)\n"
+"    if why then\n"
+"      dead[#dead + 1] = rid .. ' ' .. v[i] .. ' swept: ' .. why\n"
+"    else\n"
+"      go[#go + 1] = {rid, kh, amt, acct}\n"
+"    end\n"
 "  end\n"
+"end\n"
+"if #dead > 0 then\n"
+"  local t = redis.call('TYPE', 'tr:dead').ok\n"
+"  if t ~= 'list' and t ~= 'none' then\n"
+"    return redis.error_reply('tr:dead is a ' .. t)\n"
+"  end\n"
+"  redis.call('RPUSH', 'tr:dead', unpack(dead))\n"
+"end\n"
+"for _, r in ipairs(go) do\n"
+"  if r[3] and r[3] ~= '0' then\n"
+"    redis.call('HINCRBY', 'tr:key:' .. r[2], 'reserved', '-' .. r[3])\n"
+"    redis.call('HINCRBY', 'tr:acct:' .. r[4], 'reserved', '-' .. r[3])\n"
+"  end\n"
+"  redis.call('SET', 'tr:swept:' .. r[1], '1', 'EX', 604800)\n"
 "end\n"
 "redis.call('HDEL', 'tr:rsvd', unpack(stale))\n"
 "redis.call('ZREM', 'tr:rsv', unpack(stale))\n"
@@ -243,6 +394,12 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
     *copy = *s;
     copy->next = NULL;
 
+    if (copy->tries >= NGX_HTTP_TOKENROUTE_SETTLE_TRIES) {
+        /* from the journal: its dead letter could not be written */
+        ngx_http_tokenroute_dead(copy);
+        return;
+    }
+
     *ngx_http_tokenroute_pending_last = copy;
     ngx_http_tokenroute_pending_last = &copy->next;
 
@@ -256,10 +413,45 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
 }
 
 
+/*
+ * A release tells Redis to give back the reservation of a request that
+ * will not run: its admission reply came after the timeout (the client
+ * got 503), or its client went away while the admission was in Redis.
+ *
+ * again: the admission timed out, and may still run in Redis after the
+ * release.  It normally cannot: Redis executes the commands it had read
+ * or buffered on the connection nginx dropped (the admission among
+ * them) as soon as it answers again, before it accepts and reads the
+ * new connection the release goes on.  But an admission held up on its
+ * way (a proxy, a retransmission) would reserve after the release and
+ * keep the money until tokenroute_reservation_ttl.  So such a release is
+ * sent once more NGX_HTTP_TOKENROUTE_RELEASE_AGAIN seconds after the
+ * first one succeeded: one more script call per timed-out request, only
+ * after a stall, rather than a tombstone every admission would have to
+ * look up.
+ */
+
+void
+ngx_http_tokenroute_release(u_char *request_id, ngx_uint_t again)
+{
+    ngx_http_tokenroute_settlement_t  s;
+
+    ngx_memzero(&s, sizeof(ngx_http_tokenroute_settlement_t));
+
+    ngx_memcpy(s.request_id, request_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+    s.release = 1;
+    s.again = again;
+    s.time = ngx_time();
+
+    ngx_http_tokenroute_settle(&s);
+}
+
+
 static void
 ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
 {
     int                                argc;
+    ngx_uint_t                         max;
     ngx_http_tokenroute_batch_t       *b;
     ngx_http_tokenroute_settlement_t  *s;
 
@@ -268,11 +460,25 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
     while (ngx_http_tokenroute_pending && !ngx_http_tokenroute_batch_busy) {
 
         b->n = 0;
+        max = NGX_HTTP_TOKENROUTE_SETTLE_BATCH;
 
-        while (b->n < NGX_HTTP_TOKENROUTE_SETTLE_BATCH
-               && ngx_http_tokenroute_pending)
-        {
+        /* a settlement of a rejected batch goes in a smaller one */
+
+        while (ngx_http_tokenroute_pending) {
             s = ngx_http_tokenroute_pending;
+
+            if (s->batch_max && s->batch_max < max) {
+                if (b->n >= s->batch_max) {
+                    break;
+                }
+
+                max = s->batch_max;
+            }
+
+            if (b->n >= max) {
+                break;
+            }
+
             ngx_http_tokenroute_pending = s->next;
             b->items[b->n++] = s;
         }
@@ -312,7 +518,7 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
     ngx_uint_t                         i, j, k, g, n, ngroups;
     const char                       **arg, **count;
     ngx_http_tokenroute_settlement_t  *s, *t;
-    int64_t                            values[5];
+    int64_t                 values[NGX_HTTP_TOKENROUTE_SETTLE_FIELDS - 1];
     u_char                             grouped[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
 
     static time_t                      hour_of_buckets = -1;
@@ -326,11 +532,28 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
     b->argv[2] = "0";
     b->argvlen[2] = 1;
 
-    arg = &b->argv[3];
-    len = &b->argvlen[3];
+    arg = &b->argv[4];
+    len = &b->argvlen[4];
 
     ngx_memzero(grouped, b->n);
     ngroups = 0;
+    k = 0;
+
+    /* the releases: their request ids */
+
+    for (i = 0; i < b->n; i++) {
+        if (b->items[i]->release) {
+            grouped[i] = 1;
+            *arg++ = (const char *) b->items[i]->request_id;
+            *len++ = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+            k++;
+        }
+    }
+
+    p = ngx_http_tokenroute_write_int(b->nrel, k);
+    b->argv[3] = (const char *) b->nrel;
+    b->argvlen[3] = p - b->nrel;
+
     k = 0;
 
     for (i = 0; i < b->n; i++) {
@@ -408,7 +631,7 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
             values[3] = t->cached;
             values[4] = t->estimated;
 
-            for (g = 0; g < 5; g++) {
+            for (g = 0; g < NGX_HTTP_TOKENROUTE_SETTLE_FIELDS - 1; g++) {
                 p = ngx_http_tokenroute_write_int(b->num[k][g], values[g]);
                 arg[1 + g] = (const char *) b->num[k][g];
                 len[1 + g] = p - b->num[k][g];
@@ -434,23 +657,40 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
 {
     ngx_http_tokenroute_batch_t  *b = data;
 
-    ngx_uint_t  i;
+    ngx_uint_t                         i;
+    ngx_http_tokenroute_settlement_t  *s;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
 
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
+        for (i = 0; i < b->n; i++) {
+            s = b->items[i];
+
+            if (s->release && s->again) {
+                s->again--;
+                s->not_before = ngx_time() + NGX_HTTP_TOKENROUTE_RELEASE_AGAIN;
+                ngx_http_tokenroute_journal_add(s);
+            }
+
+            ngx_http_tokenroute_settlement_free(s);
+        }
+
+    } else if (reply && reply->type == REDIS_REPLY_ERROR
+               && !ngx_http_tokenroute_redis_unable(reply))
+    {
+        ngx_http_tokenroute_settle_rejected(b, reply);
+
+    } else {
+        if (reply) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "tokenroute: settlement of %ui requests failed: %s",
-                          b->n, reply->str);
+                          b->n, reply->type == REDIS_REPLY_ERROR
+                                ? reply->str : "unexpected reply");
         }
 
         for (i = 0; i < b->n; i++) {
             ngx_http_tokenroute_journal_add(b->items[i]);
+            ngx_http_tokenroute_settlement_free(b->items[i]);
         }
-    }
-
-    for (i = 0; i < b->n; i++) {
-        ngx_http_tokenroute_settlement_free(b->items[i]);
     }
 
     b->n = 0;
@@ -469,9 +709,71 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
 }
 
 
-/* settlements in flight are not in a request pool: recycle them */
+/*
+ * Redis refused the batch for what is in it, and wrote nothing: a batch
+ * goes back to the head of the queue, to be sent again in halves; a
+ * single settlement is retried through the journal (a second later: a
+ * key fixed meanwhile lets it through), then moved to the dead letters.
+ * It keeps going alone, so that it holds up no other batch.
+ */
 
 static void
+ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
+    redisReply *reply)
+{
+    ngx_uint_t                         i, max;
+    ngx_http_tokenroute_settlement_t  *s;
+
+    if (b->n > 1) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "tokenroute: Redis rejected a batch of %ui "
+                      "settlements, sending it again in halves: %s",
+                      b->n, reply->str);
+
+        max = (b->n + 1) / 2;
+
+        for (i = b->n; i-- > 0; /* void */) {
+            s = b->items[i];
+            s->batch_max = max;
+
+            s->next = ngx_http_tokenroute_pending;
+
+            if (ngx_http_tokenroute_pending == NULL) {
+                ngx_http_tokenroute_pending_last = &s->next;
+            }
+
+            ngx_http_tokenroute_pending = s;
+        }
+
+        return;
+    }
+
+    s = b->items[0];
+
+    s->tries++;
+    s->batch_max = 1;
+    s->error_len = ngx_min(reply->len, sizeof(s->error));
+    ngx_memcpy(s->error, reply->str, s->error_len);
+
+    if (s->tries >= NGX_HTTP_TOKENROUTE_SETTLE_TRIES) {
+        ngx_http_tokenroute_dead(s);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "tokenroute: Redis rejected %s %*s (try %ui of %d): %s",
+                  s->release ? "the release of" : "settlement",
+                  (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN, s->request_id,
+                  s->tries, NGX_HTTP_TOKENROUTE_SETTLE_TRIES, reply->str);
+
+    ngx_http_tokenroute_journal_add(s);
+    ngx_http_tokenroute_settlement_free(s);
+}
+
+
+/* settlements in flight are not in a request pool: recycle them */
+
+void
 ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s)
 {
     if (ngx_http_tokenroute_nfree_settlements

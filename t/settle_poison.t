@@ -58,8 +58,8 @@ my %key = map { $_ => $t->create_key(name => $_, account => $_) }
 $t->redis('HSET', 'tr:acct:poison', 'spent', 'not a number');
 
 sub replayed {
-	my $n = 0;
-	$n += $1 while $t->error_log() =~ /replaying (\d+) journaled/g;
+	my ($n, $log) = (0, $t->error_log());
+	$n += $1 while $log =~ /replaying (\d+) journaled/g;
 	return $n;
 }
 
