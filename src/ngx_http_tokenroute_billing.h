@@ -88,6 +88,9 @@ void ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s);
 void ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s);
 ngx_int_t ngx_http_tokenroute_redis_unable(redisReply *reply);
 void ngx_http_tokenroute_settle_shutdown(void);
+
+/* ngx_http_tokenroute_sweep.c */
+ngx_int_t ngx_http_tokenroute_sweep_init(ngx_conf_t *cf, ngx_str_t *script);
 void ngx_http_tokenroute_sweep(void);
 
 /* ngx_http_tokenroute_journal.c */

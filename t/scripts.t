@@ -49,7 +49,7 @@ my $admit = $t->redis('SCRIPT', 'LOAD',
 my $settle = $t->redis('SCRIPT', 'LOAD',
 	lua_of('ngx_http_tokenroute_settle.c', 'ngx_http_tokenroute_settle_lua'));
 my $sweep = $t->redis('SCRIPT', 'LOAD',
-	lua_of('ngx_http_tokenroute_settle.c', 'ngx_http_tokenroute_sweep_lua'));
+	lua_of('ngx_http_tokenroute_sweep.c', 'ngx_http_tokenroute_sweep_lua'));
 
 my $NOW = 1_800_000_000;
 my $DEADLINE = $NOW + 900;
