@@ -16,8 +16,8 @@
  * connection) wrote nothing, since the script checks everything before
  * its first write: it is sent again in halves, down to single
  * settlements, so that the good ones land; a single settlement rejected
- * NGX_HTTP_TOKENROUTE_SETTLE_TRIES times, a second apart through the
- * journal, is moved to the dead letters (ngx_http_tokenroute_dead.c).
+ * NGX_HTTP_TOKENROUTE_SETTLE_TRIES times, tried again at the journal's
+ * replays, is moved to the dead letters (ngx_http_tokenroute_dead.c).
  *
  * Releases (a reservation given back, nothing charged) take the same
  * path: see ngx_http_tokenroute_release().
@@ -647,8 +647,9 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
 /*
  * Redis refused the batch for what is in it, and wrote nothing: a batch
  * goes back to the head of the queue, to be sent again in halves; a
- * single settlement is retried through the journal (a second later: a
- * key fixed meanwhile lets it through), then moved to the dead letters.
+ * single settlement is retried through the journal (replayed once a
+ * second: a key fixed meanwhile lets it through), then moved to the dead
+ * letters.
  * It keeps going alone, so that it holds up no other batch.
  */
 

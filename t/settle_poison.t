@@ -102,6 +102,9 @@ ok($t->wait_until(15, sub { $t->redis('LLEN', 'tr:dead') >= 2 }),
 
 my @good = grep { /^good/ } sort keys %key;
 
+like($t->error_log(), qr/Redis rejected a batch of [2-8] settlements/,
+	'the bad ones came in a batch with good ones, which was split');
+
 for my $a (@good) {
 	my $h = $t->redis_hash("tr:acct:$a");
 	is($h->{credit}, $FUND - $C, "$a: charged once");
