@@ -62,8 +62,7 @@ typedef struct {
     u_char        count[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][NGX_INT_T_LEN];
     u_char        day[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDD")];
     u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
-    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH]
-                     [NGX_HTTP_TOKENROUTE_SETTLE_FIELDS - 1][NGX_INT64_LEN];
+    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][5][NGX_INT64_LEN];
     const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
     size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
 } ngx_http_tokenroute_batch_t;
@@ -118,16 +117,16 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "local function name(x, n, chars)\n"
 "  return x and #x > 0 and #x <= n and not string.find(x, chars)\n"
 "end\n"
-"local function rid(x) return name(x, 64, '[^%w_-]') end\n"
-"local rel = ARGV[1]\n"
-"if not int(rel) or tonumber(rel) >= #ARGV then\n"
+"local function isid(x) return name(x, 64, '[^%w_-]') end\n"
+"local nrel = ARGV[1]\n"
+"if not int(nrel) or tonumber(nrel) >= #ARGV then\n"
 "  return bad(1, 'release count')\n"
 "end\n"
-"rel = tonumber(rel)\n"
+"nrel = tonumber(nrel)\n"
 "local rl, i, a = {}, 0, 2\n"
-"for j = 1, rel do\n"
+"for j = 1, nrel do\n"
 "  i = i + 1\n"
-"  if not rid(ARGV[a]) then return bad(i, 'request id') end\n"
+"  if not isid(ARGV[a]) then return bad(i, 'request id') end\n"
 "  rl[i] = ARGV[a]\n"
 "  a = a + 1\n"
 "end\n"
@@ -156,7 +155,7 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  a = a + 7\n"
 "  for j = 1, tonumber(n) do\n"
 "    i = i + 1\n"
-"    if not rid(ARGV[a]) then return bad(i, 'request id') end\n"
+"    if not isid(ARGV[a]) then return bad(i, 'request id') end\n"
 "    for f = 2, F do\n"
 "      local x = ARGV[a + f - 1]\n"
 "      if not int(x) then\n"
@@ -178,7 +177,7 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  if not h then h = {} adds[k] = h end\n"
 "  h[f] = (h[f] or 0) + x\n"
 "end\n"
-"for j = 1, rel do\n"
+"for j = 1, nrel do\n"
 "  if not seen[rl[j]] and v[j] then\n"
 "    local kh, amt, acct = string.match(v[j], '^(%S+) (%d+) (.*)$')\n"
 "    if kh and int(amt) then\n"
@@ -189,29 +188,29 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  end\n"
 "  seen[rl[j]] = true\n"
 "end\n"
-"a, i = first, rel\n"
+"a, i = first, nrel\n"
 "while a <= #ARGV do\n"
 "  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])\n"
 "  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'\n"
 "  local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]\n"
-"  local u, rsv = {0, 0, 0, 0, 0, 0}, 0\n"
+"  local u, rel = {0, 0, 0, 0, 0, 0}, 0\n"
 "  a = a + 7\n"
 "  for j = 1, n do\n"
 "    i = i + 1\n"
-"    local id, amt = ARGV[a], nil\n"
-"    if not seen[id] then\n"
-"      seen[id] = true\n"
+"    local rid, amt = ARGV[a], nil\n"
+"    if not seen[rid] then\n"
+"      seen[rid] = true\n"
 "      if v[i] then\n"
 "        amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0\n"
-"        live[#live + 1] = id\n"
-"      elseif redis.call('EXISTS', 'tr:swept:' .. id) == 1 then\n"
+"        live[#live + 1] = rid\n"
+"      elseif redis.call('EXISTS', 'tr:swept:' .. rid) == 1 then\n"
 "        amt = 0\n"
-"        swept[#swept + 1] = 'tr:swept:' .. id\n"
+"        swept[#swept + 1] = 'tr:swept:' .. rid\n"
 "      end\n"
 "    end\n"
 "    if amt then\n"
 "      charged = charged + 1\n"
-"      rsv = rsv + amt\n"
+"      rel = rel + amt\n"
 "      u[1] = u[1] + 1\n"
 "      for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
 "    end\n"
@@ -219,9 +218,9 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  end\n"
 "  if u[1] > 0 then\n"
 "    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct\n"
-"    add(k, 'reserved', -rsv)\n"
+"    add(k, 'reserved', -rel)\n"
 "    add(k, 'spent', u[2])\n"
-"    add(ak, 'reserved', -rsv)\n"
+"    add(ak, 'reserved', -rel)\n"
 "    add(ak, 'credit', -u[2])\n"
 "    add(ak, 'spent', u[2])\n"
 "    for f = 1, F do\n"
@@ -453,7 +452,7 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
     ngx_uint_t                         i, j, k, g, n, ngroups;
     const char                       **arg, **count;
     ngx_http_tokenroute_settlement_t  *s, *t;
-    int64_t                 values[NGX_HTTP_TOKENROUTE_SETTLE_FIELDS - 1];
+    int64_t                            values[5];
     u_char                             grouped[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
 
     static time_t                      hour_of_buckets = -1;
@@ -566,7 +565,7 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
             values[3] = t->cached;
             values[4] = t->estimated;
 
-            for (g = 0; g < NGX_HTTP_TOKENROUTE_SETTLE_FIELDS - 1; g++) {
+            for (g = 0; g < 5; g++) {
                 p = ngx_http_tokenroute_write_int(b->num[k][g], values[g]);
                 arg[1 + g] = (const char *) b->num[k][g];
                 len[1 + g] = p - b->num[k][g];
