@@ -149,6 +149,41 @@ is($u->{"$_|$key{$_}{id}|p/ok|req"}, 1, "$_: usage counted once") for @good;
 
 ###############################################################################
 
+# a dead letter Redis will not take either (tr:dead is not a list): it
+# waits in the journal, and lands once tr:dead is fixed; alerted once
+
+$t->redis('RENAME', 'tr:dead', 'tr:dead:before');
+$t->redis('SET', 'tr:dead', 'not a list');
+
+my $r = $t->http(method => 'POST', path => '/v1/chat/completions',
+	headers => [ Authorization => "Bearer $key{poison}{raw}",
+		'Content-Type' => 'application/json' ],
+	body => '{"model":"p/ok","max_tokens":50,'
+		. '"messages":[{"role":"user","content":"Hi"}]}');
+is($r->{status}, 200, 'one more poisoned request');
+my $rid = $r->{headers}{'x-tokenroute-request-id'} // 'none';
+
+ok($t->wait_until(8, sub {
+	$t->error_log() =~ /dead letter of \Q$rid\E not written.*WRONGTYPE/ }),
+	'its dead letter cannot be written');
+sleep 1.5;
+like($t->error_log(), qr/replaying 1 journaled/, 'it waits in the journal');
+
+$t->redis('DEL', 'tr:dead');
+ok($t->wait_until(3, sub { $t->redis('LLEN', 'tr:dead') == 1 }),
+	'once tr:dead is a list again, it lands');
+like($t->redis('LINDEX', 'tr:dead', 0) // '', qr/^\Q$rid\E poison /,
+	'the dead letter');
+my @n = $t->error_log() =~ /\[alert\].*\Q$rid\E/g;
+is(scalar @n, 1, 'alerted once');
+is($t->redis('HGET', 'tr:acct:poison', 'credit'), $FUND, 'never charged');
+
+$n = replayed();
+sleep 2.5;
+is(replayed(), $n, 'and the journal is empty');
+
+###############################################################################
+
 done_testing();
 
 ###############################################################################
