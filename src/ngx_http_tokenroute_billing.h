@@ -81,13 +81,13 @@ ngx_int_t ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
 /* ngx_http_tokenroute_settle.c */
 ngx_int_t ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts);
 void ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s);
+void ngx_http_tokenroute_settle_shutdown(void);
 void ngx_http_tokenroute_release(u_char *request_id, ngx_uint_t again);
 void ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s);
 
 /* ngx_http_tokenroute_dead.c */
 void ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s);
 ngx_int_t ngx_http_tokenroute_redis_unable(redisReply *reply);
-void ngx_http_tokenroute_settle_shutdown(void);
 
 /* ngx_http_tokenroute_sweep.c */
 ngx_int_t ngx_http_tokenroute_sweep_init(ngx_conf_t *cf, ngx_str_t *script);

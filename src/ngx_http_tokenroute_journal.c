@@ -10,8 +10,8 @@
  * not charged twice.
  *
  * It also holds what must be sent later on purpose: a settlement Redis
- * rejected, tried again a second later, and a release to send once more
- * (not before its "not_before").
+ * rejected, tried again at the next replay, and a release to send once
+ * more (not before its "not_before", until when the replay skips it).
  */
 
 
