@@ -184,6 +184,37 @@ is(replayed(), $n, 'and the journal is empty');
 
 ###############################################################################
 
+# Redis unable to write at all (maxmemory reached): not the settlement's
+# fault; it waits in the journal however long it takes, is not counted
+# as rejected, and lands once Redis can write again
+
+my $h2 = $t->http_start(method => 'POST', path => '/v1/chat/completions',
+	headers => [ Authorization => "Bearer $key{good2}{raw}",
+		'Content-Type' => 'application/json', 'x-mock-wait' => 0.5 ],
+	body => '{"model":"p/ok","max_tokens":50,'
+		. '"messages":[{"role":"user","content":"Hi"}]}');
+ok($t->wait_until(3, sub { $t->redis('HLEN', 'tr:rsvd') > 0 }),
+	'admitted');
+$t->redis('CONFIG', 'SET', 'maxmemory', 1);
+my $r2 = $t->http_finish($h2);
+is($r2->{status}, 200, 'answered while Redis cannot write');
+my $rid2 = $r2->{headers}{'x-tokenroute-request-id'} // 'none';
+
+ok($t->wait_until(3, sub {
+	$t->error_log() =~ /settlement of 1 requests failed: OOM/ }),
+	'its settlement fails: OOM');
+sleep 4;
+is($t->redis('LLEN', 'tr:dead'), 1, 'not dead-lettered after 4 s');
+unlike($t->error_log(), qr/rejected settlement \Q$rid2\E/,
+	'nor counted as rejected');
+
+$t->redis('CONFIG', 'SET', 'maxmemory', 0);
+ok($t->wait_until(3, sub { $t->settled($rid2) }), 'settled once Redis writes');
+is($t->redis('HGET', 'tr:acct:good2', 'credit'), $FUND - 2 * $C,
+	'charged once');
+
+###############################################################################
+
 done_testing();
 
 ###############################################################################
