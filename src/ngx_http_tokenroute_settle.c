@@ -94,9 +94,12 @@ static void ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
  * Nothing is written before everything is checked: Redis keeps the
  * writes a script made before an error, so a batch failing half-way
  * would be charged again at each replay.  Every input is checked (an
- * amount is digits below 2^53, where doubles are exact), then every hash
- * the batch writes is read (a key of the wrong type, or a field that is
- * not an integer, fails there), then the writes are made.  A bad batch
+ * amount is digits below 2^53, where doubles are exact; the characters
+ * of all amounts, and of all request ids, are checked with one pattern
+ * match each: one per field would cost more than the rest of the
+ * script), then every hash the batch writes is read (a key of the wrong
+ * type, or a field that is not an integer, fails there), then the
+ * writes are made.  A bad batch
  * is refused whole ("bad settlement N: why", N counting releases and
  * settlements from 1), and the gateway splits it to find the bad one.
  *
@@ -123,7 +126,8 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  return bad(1, 'release count')\n"
 "end\n"
 "nrel = tonumber(nrel)\n"
-"local rl, i, a = {}, 0, 2\n"
+"local rl, nums, i, a = {}, {}, 0, 2\n"
+"local nint = ': not an integer below 2^53'\n"
 "for j = 1, nrel do\n"
 "  i = i + 1\n"
 "  if not isid(ARGV[a]) then return bad(i, 'request id') end\n"
@@ -155,16 +159,32 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  a = a + 7\n"
 "  for j = 1, tonumber(n) do\n"
 "    i = i + 1\n"
-"    if not isid(ARGV[a]) then return bad(i, 'request id') end\n"
+"    rl[i] = ARGV[a]\n"
+"    if #rl[i] == 0 or #rl[i] > 64 then return bad(i, 'request id') end\n"
 "    for f = 2, F do\n"
 "      local x = ARGV[a + f - 1]\n"
-"      if not int(x) then\n"
-"        return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24)\n"
-"                      .. ': not an integer below 2^53')\n"
+"      nums[#nums + 1] = x\n"
+"      if #x > 16 or (tonumber(x) or MAX) >= MAX then\n"
+"        return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24) .. nint)\n"
 "      end\n"
 "    end\n"
-"    rl[i] = ARGV[a]\n"
 "    a = a + F\n"
+"  end\n"
+"end\n"
+"local s = table.concat(nums, ',')\n"
+"if string.find(s, '[^%d,]') then\n"
+"  for p, x in ipairs(nums) do\n"
+"    if string.find(x, '%D') then\n"
+"      return bad(nrel + math.floor((p - 1) / (F - 1)) + 1,\n"
+"                 names[(p - 1) % (F - 1) + 2] .. ' ' .. x .. nint)\n"
+"    end\n"
+"  end\n"
+"end\n"
+"s = table.concat(rl, ' ')\n"
+"local _, spaces = string.gsub(s, ' ', '')\n"
+"if spaces ~= #rl - 1 or string.find(s, '[^%w_ -]') then\n"
+"  for p, x in ipairs(rl) do\n"
+"    if not isid(x) then return bad(p, 'request id') end\n"
 "  end\n"
 "end\n"
 "if #rl == 0 then return 0 end\n"
