@@ -376,9 +376,11 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
  * release.  It normally cannot: Redis executes the commands it had read
  * or buffered on the connection nginx dropped (the admission among
  * them) as soon as it answers again, before it accepts and reads the
- * new connection the release goes on.  But an admission held up on its
- * way (a proxy, a retransmission) would reserve after the release and
- * keep the money until tokenroute_reservation_ttl.  So such a release is
+ * new connection the release goes on.  But another worker may replay
+ * the release from the journal on a connection Redis happens to read
+ * first, and an admission may be held up on its way (a proxy, a
+ * retransmission): it would reserve after the release and keep the
+ * money until tokenroute_reservation_ttl.  So such a release is
  * sent once more NGX_HTTP_TOKENROUTE_RELEASE_AGAIN seconds after the
  * first one succeeded: one more script call per timed-out request, only
  * after a stall, rather than a tombstone every admission would have to
