@@ -11,9 +11,14 @@
  * account.  Nothing waits for a timer: a lone request is sent at the end
  * of its own turn.
  *
- * A request that goes away while its admission is queued or in flight
- * leaves its slot empty; the reply for it is dropped (a reservation made
- * meanwhile is released by the sweep, as before batching).
+ * A request that goes away while its admission is queued leaves its slot
+ * empty, closed up when the batch is sent.  One that goes away while its
+ * admission is in Redis leaves its slot empty too: when the reply says
+ * it was admitted, its reservation is released at once.  When no reply
+ * comes (timeout, connection lost after sending), the requests get 503
+ * and their reservations, which Redis may have made, are released as
+ * soon as Redis answers again.  The batch keeps the request ids for
+ * that, the requests being gone.
  */
 
 
@@ -43,6 +48,9 @@ struct ngx_http_tokenroute_admit_batch_s {
     ngx_http_tokenroute_admit_batch_t  *next;   /* to send, or free */
     ngx_http_request_t                 *reqs[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
     ngx_uint_t                          n;
+    ngx_uint_t                          sent;
+    u_char                              rids[NGX_HTTP_TOKENROUTE_ADMIT_BATCH]
+                                        [NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
 };
 
 
@@ -63,7 +71,9 @@ static void ngx_http_tokenroute_admit_free(
  * ARGV: now, deadline, then 4 fields per request: key hash, model,
  * request id, amount.  Returns one string per request, its fields
  * separated by "\n": status, key id, account, available (for a 402),
- * the key's allowed models.
+ * the key's allowed models.  A request whose amount is not digits below
+ * 2^53 (exact in a double), or whose key hash or request id is
+ * malformed, is answered "bad" and nothing is written for it.
  *
  * A reservation is a field of one hash, "tr:rsvd" (request id: "key hash
  * amount account"), and a member of the sorted set "tr:rsv" (by
@@ -72,6 +82,10 @@ static void ngx_http_tokenroute_admit_free(
 
 static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 "local now, deadline = tonumber(ARGV[1]), ARGV[2]\n"
+"if not string.match(ARGV[1] or '', '^%d+$')\n"
+"   or not string.match(deadline or '', '^%d+$') or #ARGV % 4 ~= 2 then\n"
+"  return redis.error_reply('bad admission: ARGV')\n"
+"end\n"
 "local keys, accts, out, h, z = {}, {}, {}, {}, {}\n"
 "local function allowed(list, model)\n"
 "  for m in string.gmatch(list, '[^,]+') do\n"
@@ -81,15 +95,21 @@ static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 "end\n"
 "for a = 3, #ARGV, 4 do\n"
 "  local kh, model, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
+"  local bad = #amt == 0 or #amt > 16 or string.find(amt, '%D')\n"
+"              or tonumber(amt) >= 9007199254740992\n"
+"              or #kh == 0 or #kh > 64 or string.find(kh, '%W')\n"
+"              or #rid == 0 or #rid > 64 or string.find(rid, '[^%w_-]')\n"
 "  local k = keys[kh]\n"
-"  if not k then\n"
+"  if not k and not bad then\n"
 "    k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',\n"
 "                        'models', 'expires_at', 'revoked', 'limit',\n"
 "                        'spent', 'reserved'), add = 0}\n"
 "    keys[kh] = k\n"
 "  end\n"
-"  local f, r = k.f, nil\n"
-"  if not f[1] then\n"
+"  local f, r = k and k.f, nil\n"
+"  if bad then\n"
+"    r = 'bad'\n"
+"  elseif not f[1] then\n"
 "    r = 'unknown'\n"
 "  else\n"
 "    local acct = f[2] or 'default'\n"
@@ -221,6 +241,7 @@ ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
 
         b->next = NULL;
         b->n = 0;
+        b->sent = 0;
 
         ngx_http_tokenroute_admit_current = b;
     }
@@ -314,6 +335,8 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
 
         ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
         ctx->admit_slot = n;
+        ngx_memcpy(b->rids[n], ctx->request_id,
+                   NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
         b->reqs[n++] = r;
     }
 
@@ -356,7 +379,10 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
         arg[2] = (const char *) ctx->request_id;
         len[2] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
 
-        p = ngx_http_tokenroute_write_int(amount[i], ctx->reserve);
+        /* no account holds 2^53 nano-USD (9 million USD): a 402 */
+        p = ngx_http_tokenroute_write_int(amount[i],
+                                          ngx_min(ctx->reserve,
+                                                  NGX_HTTP_TOKENROUTE_EXACT));
         arg[3] = (const char *) amount[i];
         len[3] = p - amount[i];
     }
@@ -369,7 +395,10 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
     {
         /* connection lost since the requests were queued: 503 */
         ngx_http_tokenroute_admit_reply(b, NULL);
+        return;
     }
+
+    b->sent = 1;
 }
 
 
@@ -378,10 +407,22 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
 {
     ngx_http_tokenroute_admit_batch_t  *b = data;
 
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, lost;
     redisReply                 *e;
     ngx_http_request_t         *r;
     ngx_http_tokenroute_ctx_t  *ctx;
+
+    /*
+     * Sent, and no answer (timeout, connection lost): Redis may have made
+     * the reservations, or may still make them.  An error reply means the
+     * script wrote nothing.
+     */
+
+    lost = b->sent
+           && (reply == NULL
+               || (reply->type != REDIS_REPLY_ERROR
+                   && (reply->type != REDIS_REPLY_ARRAY
+                       || reply->elements != b->n)));
 
     if (reply
         && (reply->type != REDIS_REPLY_ARRAY || reply->elements != b->n))
@@ -402,6 +443,17 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
         r = b->reqs[i];
 
         if (r == NULL) {
+            /* gone while in Redis: no one will use what it was given */
+
+            e = reply ? reply->element[i] : NULL;
+
+            if (e && e->type == REDIS_REPLY_STRING && e->len >= 2
+                && ngx_strncmp(e->str, "ok", 2) == 0
+                && (e->len == 2 || e->str[2] == '\n'))
+            {
+                ngx_http_tokenroute_release(b->rids[i], 0);
+            }
+
             continue;
         }
 
@@ -420,6 +472,12 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
         }
 
         ngx_http_tokenroute_resume(r, ctx);
+    }
+
+    if (lost) {
+        for (i = 0; i < b->n; i++) {
+            ngx_http_tokenroute_release(b->rids[i], 1);
+        }
     }
 
     ngx_http_tokenroute_admit_free(b);
@@ -472,11 +530,18 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
         return;
     }
 
-    ctx->redis_status = NGX_OK;
-
 #define ngx_http_tokenroute_status_is(s)                                     \
     ((size_t) (end[0] - f[0]) == sizeof(s) - 1                               \
      && ngx_strncmp(f[0], s, sizeof(s) - 1) == 0)
+
+    if (ngx_http_tokenroute_status_is("bad")) {
+        /* the script refused what it was given: 503, as for an error */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tokenroute: admission refused its arguments");
+        return;
+    }
+
+    ctx->redis_status = NGX_OK;
 
     ctx->key.found = !ngx_http_tokenroute_status_is("unknown");
     ctx->key.revoked = ngx_http_tokenroute_status_is("revoked");

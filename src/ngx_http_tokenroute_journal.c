@@ -8,6 +8,10 @@
  * Redis is connected; the settlement script is idempotent per request
  * id, so a settlement that did reach Redis before its reply was lost is
  * not charged twice.
+ *
+ * It also holds what must be sent later on purpose: a settlement Redis
+ * rejected, tried again at the next replay, and a release to send once
+ * more (not before its "not_before", until when the replay skips it).
  */
 
 
@@ -188,8 +192,13 @@ ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s)
 
     ngx_shmtx_unlock(&j->shpool->mutex);
 
+    if (s->not_before) {
+        return;
+    }
+
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                  "tokenroute: settlement %*s journaled until Redis returns",
+                  "tokenroute: %s %*s journaled until Redis returns",
+                  s->release ? "release of" : "settlement",
                   (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN, s->request_id);
 }
 
@@ -202,8 +211,9 @@ ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s)
 static void
 ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
 {
+    time_t                               now;
     ngx_uint_t                           i, n;
-    ngx_queue_t                         *q;
+    ngx_queue_t                         *q, *next;
     ngx_http_tokenroute_journal_t       *j;
     ngx_http_tokenroute_journal_node_t  *node;
     ngx_http_tokenroute_settlement_t     batch[NGX_HTTP_TOKENROUTE_REPLAY_BATCH];
@@ -213,19 +223,29 @@ ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
     if (j && ngx_http_tokenroute_redis_ready()) {
 
         n = 0;
+        now = ngx_time();
 
         ngx_shmtx_lock(&j->shpool->mutex);
 
-        while (n < NGX_HTTP_TOKENROUTE_REPLAY_BATCH
-               && !ngx_queue_empty(&j->sh->queue))
+        for (q = ngx_queue_head(&j->sh->queue);
+             n < NGX_HTTP_TOKENROUTE_REPLAY_BATCH
+             && q != ngx_queue_sentinel(&j->sh->queue);
+             q = next)
         {
-            q = ngx_queue_head(&j->sh->queue);
-            ngx_queue_remove(q);
-            j->sh->count--;
+            next = ngx_queue_next(q);
 
             node = ngx_queue_data(q, ngx_http_tokenroute_journal_node_t,
                                   queue);
-            batch[n++] = node->s;
+
+            if (node->s.not_before > now) {
+                continue;
+            }
+
+            ngx_queue_remove(q);
+            j->sh->count--;
+
+            batch[n] = node->s;
+            batch[n++].not_before = 0;
 
             ngx_slab_free_locked(j->shpool, node);
         }

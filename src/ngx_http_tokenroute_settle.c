@@ -12,8 +12,18 @@
  * at once.  A batch Redis does not confirm is journaled settlement by
  * settlement, and replayed.
  *
+ * A batch Redis rejects (an error reply about its contents, not a lost
+ * connection) wrote nothing, since the script checks everything before
+ * its first write: it is sent again in halves, down to single
+ * settlements, so that the good ones land; a single settlement rejected
+ * NGX_HTTP_TOKENROUTE_SETTLE_TRIES times, tried again at the journal's
+ * replays, is moved to the dead letters (ngx_http_tokenroute_dead.c).
+ *
+ * Releases (a reservation given back, nothing charged) take the same
+ * path: see ngx_http_tokenroute_release().
+ *
  * Expired reservations (nginx killed before settling) are released by a
- * sweep every second, off the admission path.
+ * sweep (ngx_http_tokenroute_sweep.c).
  */
 
 
@@ -32,19 +42,23 @@
 #define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  8
 
 #define NGX_HTTP_TOKENROUTE_SETTLE_ARGC                                      \
-    (3 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH                                    \
+    (4 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH                                    \
          * (NGX_HTTP_TOKENROUTE_GROUP_FIELDS                                 \
             + NGX_HTTP_TOKENROUTE_SETTLE_FIELDS))
 
 /* settlement records kept for reuse */
 #define NGX_HTTP_TOKENROUTE_SETTLE_FREE    1024
 
+/* a release of a timed-out admission is sent again this much later */
+#define NGX_HTTP_TOKENROUTE_RELEASE_AGAIN  2
+
 
 typedef struct {
     ngx_http_tokenroute_settlement_t  *items[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
     ngx_uint_t                         n;
 
-    /* ARGV storage: each group's count, day and hour; the numbers */
+    /* ARGV storage: releases; each group's count, day and hour; numbers */
+    u_char        nrel[NGX_INT_T_LEN];
     u_char        count[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][NGX_INT_T_LEN];
     u_char        day[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDD")];
     u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
@@ -57,45 +71,145 @@ typedef struct {
 static void ngx_http_tokenroute_settle_flush(ngx_event_t *ev);
 static void ngx_http_tokenroute_settle_reply(void *data, redisReply *reply);
 static int ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b);
-static void ngx_http_tokenroute_sweep_reply(void *data, redisReply *reply);
-static void ngx_http_tokenroute_settlement_free(
-    ngx_http_tokenroute_settlement_t *s);
+static void ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
+    redisReply *reply);
 
 
 /*
- * ARGV: groups of settlements of the same account, key, model and hour:
- * account, key hash, key id, model, day, hour, count; then count times
- * request id, cost, input, output, cached, estimated, unbilled, clamped.
- * Returns how many were charged (a replay is not).
+ * ARGV: the number of releases, their request ids; then groups of
+ * settlements of the same account, key, model and hour: account, key
+ * hash, key id, model, day, hour, count; then count times request id,
+ * cost, input, output, cached, estimated, unbilled, clamped.  Returns
+ * how many were charged (a replay is not, nor a release).
+ *
+ * A release gives a reservation back without charging anything: its
+ * request never ran (its admission reply came too late, or its client
+ * left before it).  A release of a request with no reservation does
+ * nothing.
  *
  * Idempotency costs no marker per request: a request's reservation is
  * settled once, and deleted then; one released by the sweep because its
  * settlement was late leaves a "swept" marker for that settlement.
+ *
+ * Nothing is written before everything is checked: Redis keeps the
+ * writes a script made before an error, so a batch failing half-way
+ * would be charged again at each replay.  Every input is checked (an
+ * amount is digits below 2^53, where doubles are exact; the characters
+ * of all amounts, and of all request ids, are checked with one pattern
+ * match each: one per field would cost more than the rest of the
+ * script), then every hash the batch writes is read (a key of the wrong
+ * type, or a field that is not an integer, fails there), then the
+ * writes are made.  A bad batch
+ * is refused whole ("bad settlement N: why", N counting releases and
+ * settlements from 1), and the gateway splits it to find the bad one.
  *
  * Sums are Lua numbers (doubles), exact below 2^53, and are written as
  * integers with %.0f: Lua's own number-to-string would use an exponent.
  */
 
 static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
-"local rl, a = {}, 1\n"
+"local F, MAX = 8, 9007199254740992\n"
+"local names = {'req', 'cost', 'in', 'out', 'cached', 'est', 'unbilled',\n"
+"  'clamped'}\n"
+"local function bad(i, why)\n"
+"  return redis.error_reply('bad settlement ' .. i .. ': ' .. why)\n"
+"end\n"
+"local function int(x)\n"
+"  return x and #x > 0 and #x <= 16 and not string.find(x, '%D')\n"
+"         and tonumber(x) < MAX\n"
+"end\n"
+"local function name(x, n, chars)\n"
+"  return x and #x > 0 and #x <= n and not string.find(x, chars)\n"
+"end\n"
+"local function isid(x) return name(x, 64, '[^%w_-]') end\n"
+"local nrel = ARGV[1]\n"
+"if not int(nrel) or tonumber(nrel) >= #ARGV then\n"
+"  return bad(1, 'release count')\n"
+"end\n"
+"nrel = tonumber(nrel)\n"
+"local rl, nums, i, a = {}, {}, 0, 2\n"
+"local nint = ': not an integer below 2^53'\n"
+"for j = 1, nrel do\n"
+"  i = i + 1\n"
+"  if not isid(ARGV[a]) then return bad(i, 'request id') end\n"
+"  rl[i] = ARGV[a]\n"
+"  a = a + 1\n"
+"end\n"
+"local first = a\n"
 "while a <= #ARGV do\n"
-"  local n = tonumber(ARGV[a + 6])\n"
+"  local n = ARGV[a + 6]\n"
+"  if not n then return bad(i + 1, 'group fields missing') end\n"
+"  if not name(ARGV[a], 128, '[^%w%._:@-]') then\n"
+"    return bad(i + 1, 'account')\n"
+"  end\n"
+"  if not name(ARGV[a + 1], 64, '%W') then return bad(i + 1, 'key hash') end\n"
+"  if not name(ARGV[a + 2], 32, '[%c%s|]') then\n"
+"    return bad(i + 1, 'key id')\n"
+"  end\n"
+"  if not name(ARGV[a + 3], 256, '[%c%s|]') then\n"
+"    return bad(i + 1, 'model')\n"
+"  end\n"
+"  if not string.match(ARGV[a + 4], '^%d%d%d%d%d%d%d%d$')\n"
+"     or not string.match(ARGV[a + 5], '^' .. ARGV[a + 4] .. '%d%d$')\n"
+"  then\n"
+"    return bad(i + 1, 'day or hour')\n"
+"  end\n"
+"  if not int(n) or n == '0' or a + 6 + tonumber(n) * F > #ARGV then\n"
+"    return bad(i + 1, 'count ' .. n)\n"
+"  end\n"
 "  a = a + 7\n"
-"  for j = 1, n do rl[#rl + 1] = ARGV[a] a = a + 8 end\n"
+"  for j = 1, tonumber(n) do\n"
+"    i = i + 1\n"
+"    rl[i] = ARGV[a]\n"
+"    if #rl[i] == 0 or #rl[i] > 64 then return bad(i, 'request id') end\n"
+"    for f = 2, F do\n"
+"      local x = ARGV[a + f - 1]\n"
+"      nums[#nums + 1] = x\n"
+"      if #x > 16 or (tonumber(x) or MAX) >= MAX then\n"
+"        return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24) .. nint)\n"
+"      end\n"
+"    end\n"
+"    a = a + F\n"
+"  end\n"
+"end\n"
+"local s = table.concat(nums, ',')\n"
+"if string.find(s, '[^%d,]') then\n"
+"  for p, x in ipairs(nums) do\n"
+"    if string.find(x, '%D') then\n"
+"      return bad(nrel + math.floor((p - 1) / (F - 1)) + 1,\n"
+"                 names[(p - 1) % (F - 1) + 2] .. ' ' .. x .. nint)\n"
+"    end\n"
+"  end\n"
+"end\n"
+"s = table.concat(rl, ' ')\n"
+"local _, spaces = string.gsub(s, ' ', '')\n"
+"if spaces ~= #rl - 1 or string.find(s, '[^%w_ -]') then\n"
+"  for p, x in ipairs(rl) do\n"
+"    if not isid(x) then return bad(p, 'request id') end\n"
+"  end\n"
 "end\n"
 "if #rl == 0 then return 0 end\n"
 "local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))\n"
-"local names = {'req', 'cost', 'in', 'out', 'cached', 'est', 'unbilled',\n"
-"  'clamped'}\n"
-"local seen, live, adds, ttl = {}, {}, {}, {}\n"
-"local charged, i = 0, 0\n"
+"local seen, live, swept, adds, ttl = {}, {}, {}, {}, {}\n"
+"local charged = 0\n"
 "local function add(k, f, x)\n"
 "  if x == 0 then return end\n"
 "  local h = adds[k]\n"
 "  if not h then h = {} adds[k] = h end\n"
 "  h[f] = (h[f] or 0) + x\n"
 "end\n"
-"a = 1\n"
+"for j = 1, nrel do\n"
+"  if not seen[rl[j]] and v[j] then\n"
+"    local kh, amt, acct = string.match(v[j], '^(%S+) (%d+) (.*)$')\n"
+"    if kh and int(amt) then\n"
+"      add('tr:key:' .. kh, 'reserved', -tonumber(amt))\n"
+"      add('tr:acct:' .. acct, 'reserved', -tonumber(amt))\n"
+"    end\n"
+"    live[#live + 1] = rl[j]\n"
+"  end\n"
+"  seen[rl[j]] = true\n"
+"end\n"
+"a, i = first, nrel\n"
 "while a <= #ARGV do\n"
 "  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])\n"
 "  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'\n"
@@ -110,17 +224,18 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "      if v[i] then\n"
 "        amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0\n"
 "        live[#live + 1] = rid\n"
-"      elseif redis.call('DEL', 'tr:swept:' .. rid) == 1 then\n"
+"      elseif redis.call('EXISTS', 'tr:swept:' .. rid) == 1 then\n"
 "        amt = 0\n"
+"        swept[#swept + 1] = 'tr:swept:' .. rid\n"
 "      end\n"
 "    end\n"
 "    if amt then\n"
 "      charged = charged + 1\n"
 "      rel = rel + amt\n"
 "      u[1] = u[1] + 1\n"
-"      for f = 2, 8 do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
+"      for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
 "    end\n"
-"    a = a + 8\n"
+"    a = a + F\n"
 "  end\n"
 "  if u[1] > 0 then\n"
 "    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct\n"
@@ -129,7 +244,7 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "    add(ak, 'reserved', -rel)\n"
 "    add(ak, 'credit', -u[2])\n"
 "    add(ak, 'spent', u[2])\n"
-"    for f = 1, 8 do\n"
+"    for f = 1, F do\n"
 "      add(d, p .. names[f], u[f])\n"
 "      add(h, p .. names[f], u[f])\n"
 "    end\n"
@@ -137,6 +252,28 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "    ttl[h] = 691200\n"
 "  end\n"
 "end\n"
+"for k, fields in pairs(adds) do\n"
+"  local fl = {}\n"
+"  for f in pairs(fields) do fl[#fl + 1] = f end\n"
+"  local cur = redis.pcall('HMGET', k, unpack(fl))\n"
+"  if cur.err then\n"
+"    return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)\n"
+"  end\n"
+"  for j, f in ipairs(fl) do\n"
+"    local x = cur[j] and string.match(cur[j], '^-?(%d+)$')\n"
+"    if cur[j] and (not x or #x > 18) then\n"
+"      return redis.error_reply('bad settlement: ' .. k .. ' ' .. f\n"
+"                               .. ': not an integer')\n"
+"    end\n"
+"  end\n"
+"end\n"
+"if #live > 0 then\n"
+"  local t = redis.call('TYPE', 'tr:rsv').ok\n"
+"  if t ~= 'zset' and t ~= 'none' then\n"
+"    return redis.error_reply('bad settlement: tr:rsv is a ' .. t)\n"
+"  end\n"
+"end\n"
+"if #swept > 0 then redis.call('DEL', unpack(swept)) end\n"
 "for k, fields in pairs(adds) do\n"
 "  for f, x in pairs(fields) do\n"
 "    if x ~= 0 then\n"
@@ -154,34 +291,7 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "return charged\n");
 
 
-/*
- * ARGV: now.  Releases reservations past their deadline, whose requests
- * will never settle (their nginx was killed), or settle late and find
- * the "swept" marker.  Returns how many.
- */
-
-static ngx_str_t  ngx_http_tokenroute_sweep_lua = ngx_string(
-"local stale = redis.call('ZRANGEBYSCORE', 'tr:rsv', '-inf', ARGV[1],\n"
-"                         'LIMIT', 0, 64)\n"
-"if #stale == 0 then return 0 end\n"
-"local v = redis.call('HMGET', 'tr:rsvd', unpack(stale))\n"
-"for i, rid in ipairs(stale) do\n"
-"  if v[i] then\n"
-"    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (.*)$')\n"
-"    if amt and amt ~= '0' then\n"
-"      redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved', '-' .. amt)\n"
-"      redis.call('HINCRBY', 'tr:acct:' .. acct, 'reserved', '-' .. amt)\n"
-"    end\n"
-"    redis.call('SET', 'tr:swept:' .. rid, '1', 'EX', 604800)\n"
-"  end\n"
-"end\n"
-"redis.call('HDEL', 'tr:rsvd', unpack(stale))\n"
-"redis.call('ZREM', 'tr:rsv', unpack(stale))\n"
-"return #stale\n");
-
-
 static u_char  ngx_http_tokenroute_settle_sha[41];
-static u_char  ngx_http_tokenroute_sweep_sha[41];
 
 static ngx_http_tokenroute_settlement_t   *ngx_http_tokenroute_pending;
 static ngx_http_tokenroute_settlement_t  **ngx_http_tokenroute_pending_last
@@ -195,7 +305,6 @@ static ngx_http_tokenroute_batch_t         ngx_http_tokenroute_batch;
 static ngx_uint_t                          ngx_http_tokenroute_batch_busy;
 
 static ngx_event_t                         ngx_http_tokenroute_flush_event;
-static ngx_uint_t                          ngx_http_tokenroute_sweeping;
 
 
 ngx_int_t
@@ -203,18 +312,14 @@ ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts)
 {
     if (ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_settle_lua,
                                         ngx_http_tokenroute_settle_sha)
-        != NGX_OK
-        || ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_sweep_lua,
-                                           ngx_http_tokenroute_sweep_sha)
-           != NGX_OK)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     scripts[0] = ngx_http_tokenroute_settle_lua;
-    scripts[1] = ngx_http_tokenroute_sweep_lua;
 
-    return NGX_OK;
+    return ngx_http_tokenroute_sweep_init(cf, &scripts[1]);
 }
 
 
@@ -244,6 +349,12 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
     *copy = *s;
     copy->next = NULL;
 
+    if (copy->tries >= NGX_HTTP_TOKENROUTE_SETTLE_TRIES) {
+        /* from the journal: its dead letter could not be written */
+        ngx_http_tokenroute_dead(copy);
+        return;
+    }
+
     *ngx_http_tokenroute_pending_last = copy;
     ngx_http_tokenroute_pending_last = &copy->next;
 
@@ -257,10 +368,47 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
 }
 
 
+/*
+ * A release tells Redis to give back the reservation of a request that
+ * will not run: its admission reply came after the timeout (the client
+ * got 503), or its client went away while the admission was in Redis.
+ *
+ * again: the admission timed out, and may still run in Redis after the
+ * release.  It normally cannot: Redis executes the commands it had read
+ * or buffered on the connection nginx dropped (the admission among
+ * them) as soon as it answers again, before it accepts and reads the
+ * new connection the release goes on.  But another worker may replay
+ * the release from the journal on a connection Redis happens to read
+ * first, and an admission may be held up on its way (a proxy, a
+ * retransmission): it would reserve after the release and keep the
+ * money until tokenroute_reservation_ttl.  So such a release is
+ * sent once more NGX_HTTP_TOKENROUTE_RELEASE_AGAIN seconds after the
+ * first one succeeded: one more script call per timed-out request, only
+ * after a stall, rather than a tombstone every admission would have to
+ * look up.
+ */
+
+void
+ngx_http_tokenroute_release(u_char *request_id, ngx_uint_t again)
+{
+    ngx_http_tokenroute_settlement_t  s;
+
+    ngx_memzero(&s, sizeof(ngx_http_tokenroute_settlement_t));
+
+    ngx_memcpy(s.request_id, request_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+    s.release = 1;
+    s.again = again;
+    s.time = ngx_time();
+
+    ngx_http_tokenroute_settle(&s);
+}
+
+
 static void
 ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
 {
     int                                argc;
+    ngx_uint_t                         max;
     ngx_http_tokenroute_batch_t       *b;
     ngx_http_tokenroute_settlement_t  *s;
 
@@ -269,11 +417,25 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
     while (ngx_http_tokenroute_pending && !ngx_http_tokenroute_batch_busy) {
 
         b->n = 0;
+        max = NGX_HTTP_TOKENROUTE_SETTLE_BATCH;
 
-        while (b->n < NGX_HTTP_TOKENROUTE_SETTLE_BATCH
-               && ngx_http_tokenroute_pending)
-        {
+        /* a settlement of a rejected batch goes in a smaller one */
+
+        while (ngx_http_tokenroute_pending) {
             s = ngx_http_tokenroute_pending;
+
+            if (s->batch_max && s->batch_max < max) {
+                if (b->n >= s->batch_max) {
+                    break;
+                }
+
+                max = s->batch_max;
+            }
+
+            if (b->n >= max) {
+                break;
+            }
+
             ngx_http_tokenroute_pending = s->next;
             b->items[b->n++] = s;
         }
@@ -327,11 +489,28 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
     b->argv[2] = "0";
     b->argvlen[2] = 1;
 
-    arg = &b->argv[3];
-    len = &b->argvlen[3];
+    arg = &b->argv[4];
+    len = &b->argvlen[4];
 
     ngx_memzero(grouped, b->n);
     ngroups = 0;
+    k = 0;
+
+    /* the releases: their request ids */
+
+    for (i = 0; i < b->n; i++) {
+        if (b->items[i]->release) {
+            grouped[i] = 1;
+            *arg++ = (const char *) b->items[i]->request_id;
+            *len++ = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+            k++;
+        }
+    }
+
+    p = ngx_http_tokenroute_write_int(b->nrel, k);
+    b->argv[3] = (const char *) b->nrel;
+    b->argvlen[3] = p - b->nrel;
+
     k = 0;
 
     for (i = 0; i < b->n; i++) {
@@ -437,23 +616,40 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
 {
     ngx_http_tokenroute_batch_t  *b = data;
 
-    ngx_uint_t  i;
+    ngx_uint_t                         i;
+    ngx_http_tokenroute_settlement_t  *s;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
 
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
+        for (i = 0; i < b->n; i++) {
+            s = b->items[i];
+
+            if (s->release && s->again) {
+                s->again--;
+                s->not_before = ngx_time() + NGX_HTTP_TOKENROUTE_RELEASE_AGAIN;
+                ngx_http_tokenroute_journal_add(s);
+            }
+
+            ngx_http_tokenroute_settlement_free(s);
+        }
+
+    } else if (reply && reply->type == REDIS_REPLY_ERROR
+               && !ngx_http_tokenroute_redis_unable(reply))
+    {
+        ngx_http_tokenroute_settle_rejected(b, reply);
+
+    } else {
+        if (reply) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "tokenroute: settlement of %ui requests failed: %s",
-                          b->n, reply->str);
+                          b->n, reply->type == REDIS_REPLY_ERROR
+                                ? reply->str : "unexpected reply");
         }
 
         for (i = 0; i < b->n; i++) {
             ngx_http_tokenroute_journal_add(b->items[i]);
+            ngx_http_tokenroute_settlement_free(b->items[i]);
         }
-    }
-
-    for (i = 0; i < b->n; i++) {
-        ngx_http_tokenroute_settlement_free(b->items[i]);
     }
 
     b->n = 0;
@@ -472,9 +668,72 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
 }
 
 
-/* settlements in flight are not in a request pool: recycle them */
+/*
+ * Redis refused the batch for what is in it, and wrote nothing: a batch
+ * goes back to the head of the queue, to be sent again in halves; a
+ * single settlement is retried through the journal (replayed once a
+ * second: a key fixed meanwhile lets it through), then moved to the dead
+ * letters.
+ * It keeps going alone, so that it holds up no other batch.
+ */
 
 static void
+ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
+    redisReply *reply)
+{
+    ngx_uint_t                         i, max;
+    ngx_http_tokenroute_settlement_t  *s;
+
+    if (b->n > 1) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "tokenroute: Redis rejected a batch of %ui "
+                      "settlements, sending it again in halves: %s",
+                      b->n, reply->str);
+
+        max = (b->n + 1) / 2;
+
+        for (i = b->n; i-- > 0; /* void */) {
+            s = b->items[i];
+            s->batch_max = max;
+
+            s->next = ngx_http_tokenroute_pending;
+
+            if (ngx_http_tokenroute_pending == NULL) {
+                ngx_http_tokenroute_pending_last = &s->next;
+            }
+
+            ngx_http_tokenroute_pending = s;
+        }
+
+        return;
+    }
+
+    s = b->items[0];
+
+    s->tries++;
+    s->batch_max = 1;
+    s->error_len = ngx_min(reply->len, sizeof(s->error));
+    ngx_memcpy(s->error, reply->str, s->error_len);
+
+    if (s->tries >= NGX_HTTP_TOKENROUTE_SETTLE_TRIES) {
+        ngx_http_tokenroute_dead(s);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "tokenroute: Redis rejected %s %*s (try %ui of %d): %s",
+                  s->release ? "the release of" : "settlement",
+                  (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN, s->request_id,
+                  s->tries, NGX_HTTP_TOKENROUTE_SETTLE_TRIES, reply->str);
+
+    ngx_http_tokenroute_journal_add(s);
+    ngx_http_tokenroute_settlement_free(s);
+}
+
+
+/* settlements in flight are not in a request pool: recycle them */
+
+void
 ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s)
 {
     if (ngx_http_tokenroute_nfree_settlements
@@ -518,57 +777,4 @@ ngx_http_tokenroute_settle_shutdown(void)
     }
 
     ngx_http_tokenroute_nfree_settlements = 0;
-}
-
-
-/* called every second: one sweep at a time per worker */
-
-void
-ngx_http_tokenroute_sweep(void)
-{
-    u_char      *p;
-    const char  *argv[4];
-    size_t       argvlen[4];
-    u_char       now[NGX_TIME_T_LEN];
-
-    if (ngx_http_tokenroute_sweeping) {
-        return;
-    }
-
-    argv[0] = "EVALSHA";
-    argvlen[0] = 7;
-    argv[1] = (const char *) ngx_http_tokenroute_sweep_sha;
-    argvlen[1] = 40;
-    argv[2] = "0";
-    argvlen[2] = 1;
-
-    p = ngx_sprintf(now, "%T", ngx_time());
-    argv[3] = (const char *) now;
-    argvlen[3] = p - now;
-
-    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_sweep_reply,
-                                          NULL, 4, argv, argvlen)
-        != NULL)
-    {
-        ngx_http_tokenroute_sweeping = 1;
-    }
-}
-
-
-static void
-ngx_http_tokenroute_sweep_reply(void *data, redisReply *reply)
-{
-    ngx_http_tokenroute_sweeping = 0;
-
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "tokenroute: reservation sweep failed: %s", reply->str);
-
-    } else if (reply && reply->type == REDIS_REPLY_INTEGER
-               && reply->integer > 0)
-    {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "tokenroute: released %L expired reservations",
-                      (int64_t) reply->integer);
-    }
 }

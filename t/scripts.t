@@ -49,7 +49,7 @@ my $admit = $t->redis('SCRIPT', 'LOAD',
 my $settle = $t->redis('SCRIPT', 'LOAD',
 	lua_of('ngx_http_tokenroute_settle.c', 'ngx_http_tokenroute_settle_lua'));
 my $sweep = $t->redis('SCRIPT', 'LOAD',
-	lua_of('ngx_http_tokenroute_settle.c', 'ngx_http_tokenroute_sweep_lua'));
+	lua_of('ngx_http_tokenroute_sweep.c', 'ngx_http_tokenroute_sweep_lua'));
 
 my $NOW = 1_800_000_000;
 my $DEADLINE = $NOW + 900;
@@ -130,8 +130,9 @@ is($t->redis('HGET', 'tr:rsvd', 'b6'), 'k1 0 acme',
 
 ###############################################################################
 
-# settlement: groups of the same account, key, model and hour (7 fields),
-# each followed by its settlements (8 fields each), as the gateway sends
+# settlement: the number of releases and their request ids, then groups
+# of the same account, key, model and hour (7 fields), each followed by
+# its settlements (8 fields each), as the gateway sends
 
 sub settlement {
 	my ($rid, $key, %v) = @_;
@@ -149,7 +150,7 @@ sub settle {
 		push @order, $g unless $groups{$g};
 		push @{ $groups{$g} }, $s;
 	}
-	return $t->redis('EVALSHA', $settle, 0, map {
+	return $t->redis('EVALSHA', $settle, 0, 0, map {
 		my @in = @{ $groups{$_} };
 		(@{ $in[0]{group} }, scalar @in, map { @{ $_->{fields} } } @in)
 	} @order);
@@ -229,6 +230,201 @@ is($t->redis('HGET', 'tr:acct:acme', 'credit'), $c0 - 5, 'charged 5');
 is($t->redis('HGET', 'tr:key:fb', 'reserved'), 0,
 	'nothing released twice');
 is($t->redis('EXISTS', 'tr:swept:b5'), 0, 'the marker is gone');
+
+###############################################################################
+
+# Validation: a settlement Redis would reject, or that a double cannot
+# hold exactly, fails the whole script before its first write, so that a
+# batch is never half-applied (Redis keeps the writes a failing script
+# made before its error) and its good settlements can be sent again.
+
+# everything in Redis, as text: what "nothing written" is compared with
+sub state {
+	my @out;
+	for my $k (sort @{ $t->redis('KEYS', '*') }) {
+		my $type = $t->redis('TYPE', $k);
+		my $v = $type eq 'hash' ? $t->redis('HGETALL', $k)
+			: $type eq 'zset' ? $t->redis('ZRANGE', $k, 0, -1, 'WITHSCORES')
+			: $type eq 'list' ? $t->redis('LRANGE', $k, 0, -1)
+			: $type eq 'string' ? [ $t->redis('GET', $k) ] : [ '?' ];
+		my %h = $type eq 'hash' ? @$v : ();
+		push @out, "$k $type " . ($type eq 'hash'
+			? join(',', map { "$_=$h{$_}" } sort keys %h)
+			: join(',', @$v));
+	}
+	return join "\n", @out;
+}
+
+# settle(), but the error text of a rejected batch, or the charged count
+sub try_settle {
+	my $r = eval { settle(@_) };
+	return defined $r ? $r : "error: $@";
+}
+
+$t->redis('HSET', 'tr:acct:acme', credit => 10_000, reserved => 0);
+key('v1');
+@r = admit([ 'v1', 'm/a', 'v-good', 100 ], [ 'v1', 'm/a', 'v-bad', 100 ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(ok ok) ], 'two reservations');
+
+for my $bad ('1e300', '-5', '99999999999999999999', '9007199254740992',
+	'', '12a', ' 7', '0x10', '1.5')
+{
+	my $before = state();
+	my $r = try_settle(settlement('v-good', 'v1', cost => 30, in => 10),
+		settlement('v-bad', 'v1', cost => $bad, in => 1));
+	like($r, qr/bad settlement 2: /, "cost '$bad': the batch is rejected");
+	is(state(), $before, "cost '$bad': nothing written");
+
+	$r = try_settle(settlement('v-bad', 'v1', cost => 1, out => $bad),
+		settlement('v-good', 'v1', cost => 30, in => 10));
+	like($r, qr/bad settlement 1: /, "output '$bad' first: rejected");
+	is(state(), $before, "output '$bad' first: nothing written");
+}
+
+{
+	my $before = state();
+	for my $case ([ 'request id', settlement('v bad', 'v1', cost => 1) ],
+		[ 'key hash', settlement('v-bad', '', cost => 1) ],
+		[ 'model', settlement('v-bad', 'v1', cost => 1, model => '') ])
+	{
+		my ($what, $s) = @$case;
+		like(try_settle(settlement('v-good', 'v1', cost => 30), $s),
+			qr/bad settlement 2: /, "$what: the batch is rejected");
+	}
+
+	# a group cut short, a count of 0, a count past the end
+	for my $argv ([ 0, 'acme', 'v1', 'key_v1', 'm/a', '20270115' ],
+		[ 0, 'acme', 'v1', 'key_v1', 'm/a', '20270115', '2027011509',
+			0 ],
+		[ 0, 'acme', 'v1', 'key_v1', 'm/a', '20270115', '2027011509',
+			2, 'v-good', 30, 10, 0, 0, 0 ],
+		[ 1, 'v-good', 'acme' ], [ 'x' ], [ 2, 'v-good' ])
+	{
+		my $r = eval { $t->redis('EVALSHA', $settle, 0, @$argv) };
+		like($@, qr/bad settlement/, "ARGV @$argv: rejected");
+	}
+	is(state(), $before, 'none of them wrote anything');
+}
+
+# what Redis itself would refuse half-way: a field that is not an
+# integer, a key of the wrong type
+
+$t->redis('HSET', 'tr:acct:poison', credit => 10_000, spent => 'abc');
+$t->redis('HSET', 'tr:key:p1', id => 'key_p1', account => 'poison');
+@r = admit([ 'p1', 'm/a', 'p-bad', 100 ]);
+is($r[0][0], 'ok', 'a reservation on the account that will fail');
+
+{
+	my $before = state();
+	my $r = try_settle(settlement('v-good', 'v1', cost => 30, in => 10),
+		{ %{ settlement('p-bad', 'p1', cost => 5) },
+			group => [ 'poison', 'p1', 'key_p1', 'm/a', '20270115',
+				'2027011509' ] });
+	like($r, qr/^error: .*bad settlement.*tr:acct:poison/,
+		'a field that is not an integer: rejected, naming the key');
+	is(state(), $before, 'nothing written');
+
+	$t->redis('SET', 'tr:u:h:2027011510', 'a string');
+	$r = try_settle({ %{ settlement('v-good', 'v1', cost => 30) },
+		group => [ 'acme', 'v1', 'key_v1', 'm/a', '20270115',
+			'2027011510' ] });
+	like($r, qr/bad settlement.*tr:u:h:2027011510/,
+		'a key of the wrong type: rejected');
+	$t->redis('DEL', 'tr:u:h:2027011510');
+	is(state(), $before, 'nothing written');
+}
+
+# the good one alone lands
+$acct0 = $t->redis('HGET', 'tr:acct:acme', 'credit');
+is(settle(settlement('v-good', 'v1', cost => 30, in => 10)), 1,
+	'the good settlement alone is charged');
+is($t->redis('HGET', 'tr:acct:acme', 'credit'), $acct0 - 30, 'charged 30');
+
+###############################################################################
+
+# Releases: a reservation the gateway knows is dead (its request got 503
+# after a timeout, or went away) is given back, nothing charged.
+
+sub release {
+	return $t->redis('EVALSHA', $settle, 0, scalar @_, @_);
+}
+
+$t->redis('HSET', 'tr:acct:rel', credit => 1000);
+$t->redis('HSET', 'tr:key:kr', id => 'key_kr', account => 'rel');
+@r = admit([ 'kr', 'm/a', 'x1', 300 ], [ 'kr', 'm/a', 'x2', 200 ]);
+is($t->redis('HGET', 'tr:acct:rel', 'reserved'), 500, 'reserved 500');
+
+my $u0 = state() =~ s/\n.*tr:rsv.*//gr;
+is(release('x1', 'nothing', 'x1'), 0,
+	'release: nothing charged (an unknown id and a repeat do nothing)');
+my %acct = @{ $t->redis('HGETALL', 'tr:acct:rel') };
+is_deeply(\%acct, { credit => 1000, reserved => 200 },
+	'release: account reserved given back, credit and spent untouched');
+is_deeply({ @{ $t->redis('HGETALL', 'tr:key:kr') } },
+	{ id => 'key_kr', account => 'rel', reserved => 200 },
+	'release: key reserved given back');
+ok(!$t->redis('HEXISTS', 'tr:rsvd', 'x1')
+	&& !defined $t->redis('ZSCORE', 'tr:rsv', 'x1'),
+	'release: the reservation is gone');
+is($t->redis('EXISTS', 'tr:swept:nothing'), 0, 'no marker left');
+
+# a release and a settlement in one batch; a swept reservation's release
+# does not charge, and leaves the marker to its late settlement
+$t->redis('SET', 'tr:swept:x3', 1);
+my $before = state();
+is($t->redis('EVALSHA', $settle, 0, 2, 'x3', 'x2', 'rel', 'kr', 'key_kr',
+	'm/a', '20270115', '2027011509', 1, 'x9', 7, 1, 1, 0, 0), 0,
+	'release and an unknown settlement together: nothing charged');
+is($t->redis('HGET', 'tr:acct:rel', 'reserved'), 0, 'x2 released');
+is($t->redis('HGET', 'tr:acct:rel', 'credit'), 1000, 'nothing charged');
+is($t->redis('EXISTS', 'tr:swept:x3'), 1, 'the swept marker stays');
+is(release('x2'), 0, 'a replayed release does nothing');
+is($t->redis('HGET', 'tr:acct:rel', 'reserved'), 0, 'still 0');
+
+like(eval { release('bad id') } // $@, qr/bad settlement 1: /,
+	'a release with a malformed request id is rejected');
+
+###############################################################################
+
+# Admission validates what it writes: an amount that is not a non-negative
+# integer below 2^53 is refused on its own ("bad"), the others admitted
+
+$t->redis('HSET', 'tr:acct:adm', credit => 1_000_000);
+$t->redis('HSET', 'tr:key:ka', id => 'key_ka', account => 'adm');
+$before = state();
+@r = admit(map { [ 'ka', 'm/a', "y$_->[0]", $_->[1] ] } [ 1, '1e3' ],
+	[ 2, '-5' ], [ 3, '99999999999999999999' ], [ 4, '' ], [ 5, '7' ],
+	[ 6, '9007199254740992' ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(bad bad bad bad ok bad) ],
+	'admission: each bad amount refused, the good one admitted');
+is($t->redis('HGET', 'tr:acct:adm', 'reserved'), 7, 'only 7 reserved');
+ok(!$t->redis('HEXISTS', 'tr:rsvd', 'y1'), 'no record for a bad one');
+is(release('y5'), 0, 'released');
+
+###############################################################################
+
+# The sweep never half-applies either: an expired reservation whose key
+# cannot be written is moved to tr:dead, the others are released.
+
+$t->redis('HSET', 'tr:acct:sw', credit => 1000);
+$t->redis('HSET', 'tr:key:ks', id => 'key_ks', account => 'sw');
+$t->redis('HSET', 'tr:key:kz', id => 'key_kz', account => 'sw');
+@r = admit([ 'ks', 'm/a', 's1', 10 ], [ 'kz', 'm/a', 's2', 20 ]);
+$t->redis('HSET', 'tr:key:kz', reserved => 'oops');
+$t->redis('ZADD', 'tr:rsv', $NOW - 5, 's1', $NOW - 5, 's2');
+$t->redis('DEL', 'tr:dead');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 2, 'sweep: two expired');
+is($t->redis('HGET', 'tr:key:ks', 'reserved'), 0, 'the good one released');
+is($t->redis('HGET', 'tr:acct:sw', 'reserved'), 20,
+	'the bad one\'s account keeps its amount');
+is($t->redis('HGET', 'tr:key:kz', 'reserved'), 'oops', 'bad key untouched');
+my $dead = $t->redis('LRANGE', 'tr:dead', 0, -1);
+is(scalar @$dead, 1, 'one dead letter');
+like($dead->[0] // '', qr/^s2 .*kz 20 sw.*tr:key:kz/, 'naming it');
+ok(!$t->redis('HEXISTS', 'tr:rsvd', 's2')
+	&& !defined $t->redis('ZSCORE', 'tr:rsv', 's2'),
+	'and out of the reservations');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 0, 'the next sweep: nothing');
 
 ###############################################################################
 
