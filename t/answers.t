@@ -274,9 +274,9 @@ for my $model (qw(a/over-ai a/over-ant a/overcl-ai a/overcl-ant)) {
 	}
 }
 
-like($t->error_log(), qr/response of model "a\/over-ai" is larger than 100000/,
+like($t->error_log(), qr/response of model "a\/over-ai" is larger than $LIMIT/,
 	'4. error.log says why');
-like($t->error_log(), qr/response of model "a\/overcl-ai" is larger than 100000 bytes \(Content-Length: 100001\)/,
+like($t->error_log(), qr/response of model "a\/overcl-ai" is larger than $LIMIT bytes \(Content-Length: @{[ $LIMIT + 1 ]}\)/,
 	'4. error.log says why (Content-Length)');
 
 # 5. Not HTTP, or a status outside 100-599.

@@ -373,7 +373,7 @@ is($t->redis('EXISTS', 'tr:swept:nothing'), 0, 'no marker left');
 $t->redis('SET', 'tr:swept:x3', 1);
 my $before = state();
 is($t->redis('EVALSHA', $settle, 0, 2, 'x3', 'x2', 'rel', 'kr', 'key_kr',
-	'm/a', '20270115', '2027011509', 1, 'x9', 7, 1, 1, 0, 0), 0,
+	'm/a', '20270115', '2027011509', 1, 'x9', 7, 1, 1, 0, 0, 0, 0), 0,
 	'release and an unknown settlement together: nothing charged');
 is($t->redis('HGET', 'tr:acct:rel', 'reserved'), 0, 'x2 released');
 is($t->redis('HGET', 'tr:acct:rel', 'credit'), 1000, 'nothing charged');
