@@ -91,7 +91,7 @@ sub stream {
 		path => $shape eq 'openai' ? '/v1/chat/completions' : '/v1/messages',
 		headers => \%h,
 		body => { model => $model, stream => JSON::PP::true,
-			max_tokens => 100,
+			max_tokens => 1000,
 			messages => [ { role => 'user', content => 'edges' } ],
 			($o{usage} ? (stream_options =>
 				{ include_usage => JSON::PP::true }) : ()) },
