@@ -341,13 +341,25 @@ ngx_http_tokenroute_body_read_handler(ngx_http_request_t *r)
      * does (the timeout check, then ngx_http_do_read_client_request_body(),
      * which calls the post handler once a buffered body is in), but it
      * returns the result rather than finalizing with it.
+     *
+     * The post handler may end the request (an answer decided at once,
+     * such as a 503 with Redis down), and nginx's reader clears
+     * r->reading_body after it: a reference holds the request until then.
      */
+
+    r->main->count++;
 
     rc = ngx_http_read_unbuffered_request_body(r);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "tokenroute body read: %i", rc);
+
     if (rc < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_finalize_request(r, NGX_DONE);
         return;
     }
+
+    r->main->count--;
 
     if (rc == NGX_HTTP_REQUEST_TIME_OUT) {
         ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,

@@ -259,6 +259,14 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
         ctx->upstream_status = 0;
         ctx->attempts++;
 
+        /*
+         * A held answer that failed was read for usage: none of it may
+         * add to what the next model reports (a field that model never
+         * sends, such as Anthropic's cache writes, would stay).
+         */
+
+        ngx_memzero(&ctx->usage, sizeof(tokenroute_usage_t));
+
         return NGX_OK;
     }
 

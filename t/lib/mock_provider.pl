@@ -84,6 +84,8 @@
 #   shapeless        non-stream: 200 with a complete JSON body of the API's
 #                    type and usage, but no "choices" (OpenAI) / "content"
 #                    (Anthropic): valid JSON no translation can use
+#                    (Anthropic: with cached-N / cwrite-N, the usage has
+#                    those cache fields too)
 #   nousage          stream: no output usage at all (OpenAI: no usage chunk
 #                    even when include_usage asks for it; Anthropic: no
 #                    output_tokens in message_start, no usage in
@@ -920,6 +922,7 @@ sub shapeless {
 	return undef if $body->{stream} || $model !~ /shapeless/;
 
 	my ($in, $out) = usage_of($req, $model);
+	my ($read, $write) = cache_of($model);
 
 	return json_resp(200, $api eq 'openai'
 		? { id => 'chatcmpl-x', object => 'chat.completion', model => $model,
@@ -928,7 +931,9 @@ sub shapeless {
 				total_tokens => $in + $out } }
 		: { id => 'msg_x', type => 'message', role => 'assistant',
 			model => $model, usage => { input_tokens => $in + 0,
-				output_tokens => $out + 0 } });
+				output_tokens => $out + 0,
+				($write ? (cache_creation_input_tokens => $write) : ()),
+				($read ? (cache_read_input_tokens => $read) : ()) } });
 }
 
 sub common_switches {
