@@ -25,6 +25,8 @@
 
 
 static ngx_int_t ngx_http_tokenroute_log_handler(ngx_http_request_t *r);
+static int64_t ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
 static int64_t ngx_http_tokenroute_output_cap(
     ngx_http_tokenroute_main_conf_t *trmcf, ngx_http_tokenroute_ctx_t *ctx,
     ngx_http_tokenroute_model_t *m);
@@ -266,20 +268,17 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
  * bounds.  An error status costs nothing; so does an answer the client
  * never got whole (a JSON body cut off or not JSON, a 200 that became
  * the gateway's 502), whose cost, what the provider probably billed, is
- * kept apart as unbilled.
+ * kept apart as unbilled, with that of earlier attempts that failed the
+ * same way (ngx_http_tokenroute_attempt_unbilled()).
  */
 
 void
 ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    int64_t                           estimate, cost, input, output;
-    int64_t                           max_input, max_output;
-    ngx_uint_t                        whole;
-    tokenroute_usage_t               *u;
-    ngx_http_tokenroute_model_t      *m;
-    ngx_http_tokenroute_response_t   *resp;
-    ngx_http_tokenroute_main_conf_t  *trmcf;
+    int64_t                          cost;
+    ngx_uint_t                       whole;
+    ngx_http_tokenroute_response_t  *resp;
 
     if (ctx->usage_done) {
         return;
@@ -287,24 +286,86 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
 
     ctx->usage_done = 1;
 
-    u = &ctx->usage;
     resp = ctx->resp;
-    m = ctx->model;
 
     if (resp == NULL || resp->status >= NGX_HTTP_SPECIAL_RESPONSE) {
         /* no provider response, or an error status: nothing produced */
-        ngx_memzero(u, sizeof(tokenroute_usage_t));
+        ngx_memzero(&ctx->usage, sizeof(tokenroute_usage_t));
         ctx->cost = 0;
+        ctx->unbilled = ctx->unbilled_before;
         return;
     }
-
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
     /* a stream's client got what was produced, as it came */
 
     whole = (r->headers_out.status < NGX_HTTP_SPECIAL_RESPONSE
              && (resp->mode != NGX_HTTP_TOKENROUTE_RESP_JSON
                  || (resp->complete && !resp->failed)));
+
+    cost = ngx_http_tokenroute_attempt_cost(r, ctx, ctx->model);
+
+    if (whole) {
+        ctx->cost = cost;
+        ctx->unbilled = ctx->unbilled_before;
+
+    } else {
+        ctx->cost = 0;
+        ctx->unbilled = tokenroute_money_add(ctx->unbilled_before, cost);
+    }
+}
+
+
+/*
+ * An attempt fails and the next model takes over: a provider's 2xx whose
+ * body failed (not JSON, cut short, untranslatable) was probably billed
+ * to the gateway all the same; it is counted as unbilled before the next
+ * attempt's usage replaces it.  m is the model that failed.
+ */
+
+void
+ngx_http_tokenroute_attempt_unbilled(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m)
+{
+    int64_t                          cost;
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
+
+    if (resp == NULL || resp->status < NGX_HTTP_OK
+        || resp->status >= NGX_HTTP_SPECIAL_RESPONSE)
+    {
+        return;
+    }
+
+    cost = ngx_http_tokenroute_attempt_cost(r, ctx, m);
+
+    ctx->unbilled_before = tokenroute_money_add(ctx->unbilled_before, cost);
+
+    /* the flags speak of the attempt that serves */
+    ctx->estimated = 0;
+    ctx->clamped = 0;
+}
+
+
+/*
+ * What the current attempt produced, on model m: the usage reported,
+ * estimated where missing, clamped to the reservation's bounds; its cost.
+ */
+
+static int64_t
+ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m)
+{
+    int64_t                           estimate, input, output;
+    int64_t                           max_input, max_output;
+    tokenroute_usage_t               *u;
+    ngx_http_tokenroute_response_t   *resp;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    u = &ctx->usage;
+    resp = ctx->resp;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
         /* embeddings produce no tokens, and report only input */
@@ -348,16 +409,7 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
                       u->output_tokens);
     }
 
-    cost = tokenroute_money_bound(tokenroute_usage_cost(u, m->input_price,
+    return tokenroute_money_bound(tokenroute_usage_cost(u, m->input_price,
                                                         m->cached_input_price,
                                                         m->output_price));
-
-    if (whole) {
-        ctx->cost = cost;
-        ctx->unbilled = 0;
-
-    } else {
-        ctx->cost = 0;
-        ctx->unbilled = cost;
-    }
 }

@@ -226,6 +226,7 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
     time_t                            retry;
     ngx_uint_t                        status;
     ngx_table_elt_t                  *h;
+    ngx_http_tokenroute_model_t      *failed;
     ngx_http_tokenroute_main_conf_t  *trmcf;
     u_char                            msg[TOKENROUTE_MODEL_MAX_LEN + 128];
 
@@ -242,10 +243,15 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
                   "tokenroute: model \"%V\" failed with %ui on attempt %ui",
                   &ctx->model->id, status, ctx->attempts);
 
+    failed = ctx->model;
+
     if (ngx_http_tokenroute_fallback_on(trmcf, status)
         && ctx->attempts < (ngx_uint_t) trmcf->max_attempts
         && ngx_http_tokenroute_choose(r, ctx, ctx->chain_pos + 1) == NGX_OK)
     {
+        /* what a failed 2xx answer cost the gateway, before it goes */
+        ngx_http_tokenroute_attempt_unbilled(r, ctx, failed);
+
         /* the next attempt starts from a clean slate */
 
         r->err_status = 0;

@@ -246,6 +246,7 @@ typedef struct {
     tokenroute_usage_t               usage;
     int64_t                          cost;
     int64_t                          unbilled;   /* not the client's */
+    int64_t                          unbilled_before; /* failed attempts */
 
     unsigned                         body_done:1;
     unsigned                         waiting_body:1;
@@ -302,6 +303,8 @@ ngx_int_t ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);
 ngx_int_t ngx_http_tokenroute_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+void ngx_http_tokenroute_attempt_unbilled(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
 void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 int64_t ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,

@@ -57,11 +57,16 @@ sub settlement {
 
 my $n = 0;
 
+# what the failed attempt probably cost the gateway: its own usage at its
+# own prices, counted as unbilled on the request (README "What a request
+# costs")
 for my $case (
-	[ 'openai', 'u/odd-ant', 'u/good-ai', '/v1/chat/completions' ],
-	[ 'anthropic', 'u/odd-ai', 'u/good-ant', '/v1/messages' ])
+	[ 'openai', 'u/odd-ant', 'u/good-ai', '/v1/chat/completions',
+		cost(in => 20, cached => 25, write => 40, out => 900, %P) ],
+	[ 'anthropic', 'u/odd-ai', 'u/good-ant', '/v1/messages',
+		cost(in => 20, out => 900, %P) ])
 {
-	my ($shape, $model, $answered, $path) = @$case;
+	my ($shape, $model, $answered, $path, $unbilled) = @$case;
 
 	my $key = $t->create_key(account => 'u' . ++$n);
 
@@ -93,6 +98,8 @@ for my $case (
 		is($s->{cost}, cost(in => 30, out => 300, %P),
 			'usage: the cost of the answer\'s usage');
 		is($s->{spent}, $s->{cost}, 'key spent = that cost');
+		is($s->{unbilled}, $unbilled,
+			'unbilled: what the failed attempt produced, at its prices');
 	};
 }
 
