@@ -78,7 +78,8 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     }
 
     if (resp->out == NULL) {
-        if (!flush && !last_buf) {
+        /* nothing new: no empty flush buffer a read (see sse_gate.c) */
+        if (!last_buf) {
             return NGX_OK;
         }
 

@@ -92,7 +92,13 @@ ngx_http_tokenroute_sse_gate(ngx_http_request_t *r,
         }
     }
 
-    if (resp->out == NULL && !flush && !last_buf) {
+    /*
+     * Nothing new for the client: no empty buffer to carry a flush (what
+     * was sent before went with its own), or a provider trickling bytes
+     * would grow the pool by a buffer a read for the whole stream.
+     */
+
+    if (resp->out == NULL && !last_buf) {
         return NGX_OK;
     }
 
