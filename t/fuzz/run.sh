@@ -24,7 +24,7 @@ mkdir -p "$build/logs" "$build/crashes" "$build/work"
 
 one() {
     local t=$1 bin="$build/$1" work="$build/work/$1" log="$build/logs/$1.log"
-    local rc line execs
+    local rc line execs rate
 
     rm -rf "$work"
     mkdir -p "$work"
@@ -53,7 +53,8 @@ one() {
         return 1
     fi
 
-    echo "$t: ${secs}s, $execs execs, $(sed -n 's/^stat::average_exec_per_sec: *//p' "$log") exec/s, ${line#*	}" \
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    echo "$t: ${secs}s, $execs execs, $rate exec/s, ${line#*	}" \
         | tee -a "$build/logs/summary"
 }
 

@@ -79,7 +79,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fuzz_check(out != NULL, "a body");
-    fuzz_check(fuzz_json_valid(out, out_len, fuzz_utf8(data, size)), "the body is valid JSON");
+    fuzz_check(fuzz_json_valid(out, out_len, fuzz_utf8(data, size)),
+               "the body is valid JSON");
 
     st = tokenroute_request_scan(out, out_len, &req);
 

@@ -55,7 +55,8 @@ check_response(int from, int to, const uint8_t *p, size_t len,
     }
 
     fuzz_check(out != NULL && out[out_len] == '\0', "NUL-terminated body");
-    fuzz_check(fuzz_json_valid(out, out_len, fuzz_utf8(p, len)), "the body is valid JSON");
+    fuzz_check(fuzz_json_valid(out, out_len, fuzz_utf8(p, len)),
+               "the body is valid JSON");
 
     free(out);
 }
@@ -135,7 +136,8 @@ check_error(int from, int to, int status, const uint8_t *p, size_t len)
     }
 
     fuzz_check(out != NULL && out[out_len] == '\0', "NUL-terminated error");
-    fuzz_check(fuzz_json_valid(out, out_len, fuzz_utf8(p, len)), "the error is valid JSON");
+    fuzz_check(fuzz_json_valid(out, out_len, fuzz_utf8(p, len)),
+               "the error is valid JSON");
 
     if (to == TOKENROUTE_API_OPENAI) {
         fuzz_check(out_len > 10 && memcmp(out, "{\"error\":{", 10) == 0,
