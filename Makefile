@@ -22,7 +22,8 @@ CLI_FLAGS   = -O2 -g
 endif
 
 DEBIAN_PKGS = nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev \
-              ca-certificates redis-server gcc make perl
+              ca-certificates redis-server gcc make perl clang \
+              libclang-rt-14-dev
 
 MODULE_SRCS = config ngx_http_tokenroute_module.c $(wildcard src/*.c src/*.h)
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
@@ -34,7 +35,7 @@ MODULE      = $(BUILD)/ngx_http_tokenroute_module.so
 CLI         = $(BUILD)/tokenroute
 
 .PHONY: all module cli unit deps test check check-asan asan demo stop \
-        clean bench
+        clean bench fuzz fuzz-build fuzz-short
 
 all: module cli
 
@@ -73,6 +74,42 @@ $(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h t/unit/ref/*.c) \
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $< \
 	    $(wildcard src/tokenroute_*.c) -lyajl -lcrypto
+
+# libFuzzer targets (t/fuzz/*.c, see t/fuzz/README.md), built with clang
+# into build-fuzz/ against the pure sources compiled once.  "make fuzz"
+# runs each for FUZZ_TIME seconds, FUZZ_JOBS at a time, on a scratch copy
+# of its seed corpus; crashes go to build-fuzz/crashes/, logs to
+# build-fuzz/logs/.  t/fuzz.t replays t/fuzz/regress/ and runs each target
+# briefly (make fuzz-short does the same).
+FUZZ_CC     ?= clang
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_TIME   ?= 600
+FUZZ_SHORT  ?= 4
+FUZZ_JOBS   ?= 1
+FUZZ_FLAGS   = -g -O1 -fno-omit-frame-pointer \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS    = $(wildcard t/fuzz/*.c)
+FUZZ_BINS    = $(patsubst t/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+FUZZ_OBJS    = $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,\
+                   $(wildcard src/tokenroute_*.c))
+
+fuzz-build: $(FUZZ_OBJS) $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard src/tokenroute_*.h)
+	@mkdir -p $(FUZZ_BUILD)/obj
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Isrc \
+	    -c -o $@ $<
+
+$(FUZZ_BUILD)/%: t/fuzz/%.c t/fuzz/fuzz.h $(FUZZ_OBJS) \
+                 $(wildcard t/unit/*.h t/unit/ref/*.c)
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -It/unit \
+	    -o $@ $< $(FUZZ_OBJS) -lyajl -lcrypto
+
+fuzz: fuzz-build
+	t/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_JOBS)
+
+fuzz-short: fuzz-build
+	t/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SHORT) 1
 
 # Installs the Debian packages the build, the demo and the tests need;
 # nodejs and npm (for the SDK tests, t/sdk.t) only when there is no node or
@@ -132,4 +169,4 @@ bench: all
 	./bench/run
 
 clean:
-	rm -rf build build-asan build.apt.log build-asan.apt.log
+	rm -rf build build-asan build-fuzz build.apt.log build-asan.apt.log

@@ -17,6 +17,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
+#include "tokenroute_key.h"
 
 
 #define NGX_HTTP_TOKENROUTE_KEY_FIELDS  6
@@ -337,28 +338,8 @@ ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash)
 static ngx_int_t
 ngx_http_tokenroute_key_valid(ngx_str_t *key)
 {
-    u_char  *p, *last;
-
-    if (key->len < NGX_HTTP_TOKENROUTE_KEY_MIN_LEN
-        || key->len > NGX_HTTP_TOKENROUTE_KEY_MAX_LEN
-        || ngx_strncmp(key->data, NGX_HTTP_TOKENROUTE_KEY_PREFIX,
-                       sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 1)
-           != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    last = key->data + key->len;
-
-    for (p = key->data; p < last; p++) {
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
-              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
+    return (tokenroute_key_valid(key->data, key->len) == 0) ? NGX_OK
+                                                           : NGX_ERROR;
 }
 
 

@@ -75,6 +75,11 @@ tokenroute_json_add_escaped(tokenroute_json_buf_t *b, const char *p,
     unsigned char        c;
     static const char    hex[] = "0123456789abcdef";
 
+    /* callers pass (NULL, 0) for an absent value: NULL + 0 is undefined */
+    if (n == 0) {
+        return;
+    }
+
     last = p + n;
 
     while (p < last) {

@@ -1,0 +1,74 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ */
+
+
+#include <string.h>
+
+#include "tokenroute_key.h"
+
+
+int
+tokenroute_key_bearer(const unsigned char *value, size_t len,
+    size_t *start, size_t *key_len)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (len < 7) {
+        return -1;
+    }
+
+    /* ASCII case folding, as ngx_strncasecmp(): never the locale's */
+
+    for (i = 0; i < 7; i++) {
+        c = value[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            c |= 0x20;
+        }
+
+        if (c != (unsigned char) "bearer "[i]) {
+            return -1;
+        }
+    }
+
+    for (i = 7; i < len && value[i] == ' '; i++) {
+        /* void */
+    }
+
+    *start = i;
+    *key_len = len - i;
+
+    return 0;
+}
+
+
+int
+tokenroute_key_valid(const unsigned char *key, size_t len)
+{
+    unsigned char         c;
+    const unsigned char  *p, *last;
+
+    if (len < TOKENROUTE_KEY_MIN_LEN || len > TOKENROUTE_KEY_MAX_LEN
+        || memcmp(key, TOKENROUTE_KEY_PREFIX,
+                  sizeof(TOKENROUTE_KEY_PREFIX) - 1) != 0)
+    {
+        return -1;
+    }
+
+    last = key + len;
+
+    for (p = key; p < last; p++) {
+        c = *p;
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}

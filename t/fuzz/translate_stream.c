@@ -1,0 +1,171 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * libFuzzer target: the stream translators
+ * (src/tokenroute_translate_stream*.c).  Input: a split seed byte, a
+ * flags byte (the shapes, include_usage, how the upstream ends, an
+ * emit that fails), then the provider's stream.  Fed in pieces, the
+ * stream must give the bytes feeding it whole gives; what is emitted must
+ * be SSE, complete events only, whose every event's data is JSON (or
+ * OpenAI's "[DONE]") when the shapes differ (the same shape relays the
+ * provider's events as they are), and UTF-8 if the stream was.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tokenroute_sse.h>
+#include <tokenroute_translate_response.h>
+
+#include "fuzz.h"
+
+
+typedef struct {
+    char        *buf;
+    size_t       len;
+    size_t       size;
+    int          calls;
+    int          fail_at;     /* 0: never */
+} sink_t;
+
+
+static int
+sink_emit(void *ctx, const char *p, size_t len)
+{
+    sink_t  *s = ctx;
+
+    if (++s->calls == s->fail_at) {
+        return -1;
+    }
+
+    if (s->len + len > s->size) {
+        s->size = (s->len + len) * 2 + 256;
+        s->buf = realloc(s->buf, s->size);
+        fuzz_check(s->buf != NULL, "out of memory");
+    }
+
+    memcpy(s->buf + s->len, p, len);
+    s->len += len;
+
+    return 0;
+}
+
+
+static int
+event_check(void *ctx, const char *event, size_t event_len,
+    const char *data, size_t data_len, int truncated)
+{
+    int  *how = ctx;    /* 1: translated, 2: from UTF-8 */
+
+    (void) event;
+    (void) event_len;
+
+    fuzz_check(!truncated, "an emitted event is cut");
+    fuzz_check(!(*how & 1)
+               || (data_len == 6 && memcmp(data, "[DONE]", 6) == 0)
+               || fuzz_json_valid(data, data_len, *how & 2),
+               "an emitted event is JSON");
+
+    return 0;
+}
+
+
+static void
+run(int from, int to, unsigned flags, const char *p, size_t len,
+    unsigned seed, int whole, sink_t *s)
+{
+    int                   rc, failed;
+    size_t                n, off;
+    fuzz_split_t          fs;
+    tokenroute_stream_t   st;
+
+    memset(s, 0, sizeof(sink_t));
+    s->fail_at = (flags & 0x40) ? 1 + (flags >> 3 & 7) : 0;
+
+    fuzz_check(tokenroute_stream_init(&st, from, to, "pub/m", 5,
+                                      (flags >> 2) & 1, sink_emit, s)
+               == 0, "init");
+
+    /* the two runs may straddle a second */
+    st.created = 1700000000;
+
+    failed = 0;
+
+    if (whole) {
+        failed = tokenroute_stream_feed(&st, p, len) != 0;
+
+    } else {
+        fuzz_split_init(&fs, seed);
+
+        for (off = 0; off < len; off += n) {
+            n = fuzz_split_next(&fs, len - off);
+
+            rc = tokenroute_stream_feed(&st, p + off, n);
+
+            fuzz_check(!failed || rc != 0, "a failed stream stays failed");
+            failed |= (rc != 0);
+        }
+    }
+
+    if (flags & 0x80) {
+        rc = tokenroute_stream_error(&st, "upstream \"timed\" out");
+
+    } else {
+        rc = tokenroute_stream_finish(&st, (flags >> 5) & 1);
+    }
+
+    fuzz_check(!failed || rc != 0, "a failed stream stays failed");
+    fuzz_check(s->fail_at == 0 || s->calls < s->fail_at || rc != 0,
+               "an emit failure is reported");
+
+    tokenroute_stream_free(&st);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                from, to, how;
+    sink_t             a, b;
+    unsigned           seed, flags;
+    const char        *p;
+    tokenroute_sse_t   sse;
+
+    if (size < 2) {
+        return 0;
+    }
+
+    seed = data[0];
+    flags = data[1];
+    p = (const char *) data + 2;
+    size -= 2;
+
+    from = (flags & 1) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    to = (flags & 2) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+
+    run(from, to, flags, p, size, seed, 1, &a);
+    run(from, to, flags, p, size, seed, 0, &b);
+
+    fuzz_check(a.len == b.len
+               && (a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0),
+               "the output is the same whole and split");
+
+    if (a.fail_at == 0) {
+        how = (from != to) | (fuzz_utf8(p, size) << 1);
+
+        fuzz_check(tokenroute_sse_init(&sse, 64 * 1024 * 1024, event_check,
+                                       &how) == 0, "sse init");
+        fuzz_check(tokenroute_sse_feed(&sse, a.buf, a.len) == 0, "sse feed");
+        fuzz_check(tokenroute_sse_pending(&sse) == 0,
+                   "the output ends with an event's end");
+        tokenroute_sse_free(&sse);
+    }
+
+    free(a.buf);
+    free(b.buf);
+
+    return 0;
+}

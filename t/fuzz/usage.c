@@ -1,0 +1,283 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * libFuzzer target: the usage reader and its skimmer
+ * (src/tokenroute_usage.c, src/tokenroute_skim*.c) against yajl (the
+ * reference reader of t/unit/ref/usage_ref.c, its fast path off).  Input:
+ * a split seed byte, a mode byte, then the text.  The mode's low bit is
+ * the API; bits 1-2 choose what the text is:
+ *
+ *     0  a whole response body, fed whole and in pieces
+ *     1  one SSE event's data (the event name chosen by bits 3-5), read
+ *        by tokenroute_usage_event() and by a skimmer fed in pieces
+ *     2  an SSE stream, split by tokenroute_sse.c, every event read with
+ *        one usage struct (so the learned chunk envelope is used)
+ *
+ * Usage, flags and the verdict must be yajl's.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tokenroute_skim.h>
+#include <tokenroute_sse.h>
+#include <tokenroute_usage.h>
+
+#include "ref/usage_ref.c"
+
+#include "fuzz.h"
+
+
+static const char  *events[8] = {
+    NULL, "message_start", "message_delta", "content_block_delta",
+    "message_stop", "error", "ping", "content_block_start"
+};
+
+
+typedef struct {
+    int                  api;
+    tokenroute_usage_t   u;
+    tokenroute_usage_t   w;
+} stream_t;
+
+
+static int
+usage_equal(const tokenroute_usage_t *a, const tokenroute_usage_t *b)
+{
+    return a->input_tokens == b->input_tokens
+           && a->cached_tokens == b->cached_tokens
+           && a->cache_write_tokens == b->cache_write_tokens
+           && a->output_tokens == b->output_tokens
+           && a->content_bytes == b->content_bytes
+           && a->seen_input == b->seen_input
+           && a->seen_output == b->seen_output
+           && a->error == b->error;
+}
+
+
+/* returns whether the body was complete, as the body filter feeds it */
+
+static int
+body_new(int api, const char *p, size_t len, unsigned seed, int whole,
+    tokenroute_usage_t *u)
+{
+    int                      rc;
+    size_t                   n, off;
+    fuzz_split_t             fs;
+    tokenroute_usage_json_t  uj;
+
+    memset(u, 0, sizeof(tokenroute_usage_t));
+
+    fuzz_check(tokenroute_usage_json_init(&uj, api, u) == 0, "init");
+
+    rc = 0;
+
+    if (whole) {
+        rc = tokenroute_usage_json_feed(&uj, p, len);
+
+    } else {
+        fuzz_split_init(&fs, seed);
+
+        for (off = 0; off < len && rc == 0; off += n) {
+            n = fuzz_split_next(&fs, len - off);
+            rc = tokenroute_usage_json_feed(&uj, p + off, n);
+        }
+    }
+
+    if (rc == 0) {
+        rc = tokenroute_usage_json_finish(&uj);
+    }
+
+    tokenroute_usage_json_free(&uj);
+
+    return rc == 0;
+}
+
+
+static int
+body_ref(int api, const char *p, size_t len, tokenroute_usage_t *u)
+{
+    int               rc;
+    ref_usage_json_t  ruj;
+
+    memset(u, 0, sizeof(tokenroute_usage_t));
+
+    fuzz_check(ref_usage_json_init(&ruj, api, u) == 0, "ref init");
+
+    rc = ref_usage_json_feed(&ruj, p, len);
+
+    if (rc == 0) {
+        rc = ref_usage_json_finish(&ruj);
+    }
+
+    ref_usage_json_free(&ruj);
+
+    return rc == 0;
+}
+
+
+static void
+check_body(int api, const char *p, size_t len, unsigned seed)
+{
+    int                 want, whole, split;
+    tokenroute_usage_t  w, a, b;
+
+    want = body_ref(api, p, len, &w);
+    whole = body_new(api, p, len, seed, 1, &a);
+    split = body_new(api, p, len, seed, 0, &b);
+
+    fuzz_check(whole == want && usage_equal(&a, &w), "body read as yajl");
+    fuzz_check(split == want && usage_equal(&b, &w),
+               "body in pieces read as yajl");
+}
+
+
+/* the skimmer alone, in pieces, then what tokenroute_usage_event() does */
+
+static int
+skim_event(int api, const char *ev, const char *p, size_t len,
+    unsigned seed, tokenroute_usage_t *u)
+{
+    int                rc;
+    size_t             n, off;
+    fuzz_split_t       fs;
+    tokenroute_skim_t  sk;
+
+    if (len == 6 && memcmp(p, "[DONE]", 6) == 0) {
+        return TOKENROUTE_EVENT_DONE;
+    }
+
+    tokenroute_skim_init(&sk, api, 1);
+    fuzz_split_init(&fs, seed);
+
+    rc = 0;
+
+    for (off = 0; off < len && rc == 0; off += n) {
+        n = fuzz_split_next(&fs, len - off);
+        rc = tokenroute_skim_feed(&sk, p + off, n);
+    }
+
+    if (rc == 0) {
+        rc = tokenroute_skim_finish(&sk);
+    }
+
+    tokenroute_skim_free(&sk);
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    return tokenroute_usage_skimmed(api, ev, ev ? strlen(ev) : 0, &sk, u);
+}
+
+
+static void
+check_event(int api, const char *ev, const char *p, size_t len,
+    unsigned seed)
+{
+    int                 want, got, skim;
+    size_t              evlen;
+    tokenroute_usage_t  w, a, b;
+
+    evlen = ev ? strlen(ev) : 0;
+
+    memset(&w, 0, sizeof(tokenroute_usage_t));
+    memset(&a, 0, sizeof(tokenroute_usage_t));
+    memset(&b, 0, sizeof(tokenroute_usage_t));
+
+    want = ref_usage_event(api, ev, evlen, p, len, &w, 0);
+    got = tokenroute_usage_event(api, ev, evlen, p, len, &a);
+    skim = skim_event(api, ev, p, len, seed, &b);
+
+    fuzz_check(got == want && usage_equal(&a, &w), "event read as yajl");
+    fuzz_check(skim == want && usage_equal(&b, &w),
+               "event skimmed in pieces read as yajl");
+}
+
+
+static int
+stream_handler(void *ctx, const char *event, size_t event_len,
+    const char *data, size_t data_len, int truncated)
+{
+    int        want, got;
+    stream_t  *st = ctx;
+
+    if (truncated) {
+        return 0;
+    }
+
+    want = ref_usage_event(st->api, event, event_len, data, data_len,
+                           &st->w, 0);
+    got = tokenroute_usage_event(st->api, event, event_len, data, data_len,
+                                 &st->u);
+
+    fuzz_check(got == want && usage_equal(&st->u, &st->w),
+               "stream event read as yajl");
+
+    return 0;
+}
+
+
+static void
+check_stream(int api, const char *p, size_t len, unsigned seed)
+{
+    size_t            n, off;
+    stream_t          st;
+    fuzz_split_t      fs;
+    tokenroute_sse_t  sse;
+
+    memset(&st, 0, sizeof(stream_t));
+    st.api = api;
+
+    fuzz_check(tokenroute_sse_init(&sse, 64 * 1024, stream_handler, &st)
+               == 0, "sse init");
+
+    fuzz_split_init(&fs, seed);
+
+    for (off = 0; off < len; off += n) {
+        n = fuzz_split_next(&fs, len - off);
+        fuzz_check(tokenroute_sse_feed(&sse, p + off, n) == 0, "sse feed");
+    }
+
+    tokenroute_sse_free(&sse);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int          api;
+    unsigned     seed, mode;
+    const char  *p;
+
+    if (size < 2) {
+        return 0;
+    }
+
+    seed = data[0];
+    mode = data[1];
+    p = (const char *) data + 2;
+    size -= 2;
+
+    api = (mode & 1) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+
+    switch ((mode >> 1) & 3) {
+
+    case 0:
+        check_body(api, p, size, seed);
+        break;
+
+    case 1:
+        check_event(api, events[(mode >> 3) & 7], p, size, seed);
+        break;
+
+    default:
+        check_stream(api, p, size, seed);
+        break;
+    }
+
+    return 0;
+}

@@ -1,0 +1,134 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Unit tests for the key header parsing (src/tokenroute_key.c): the
+ * bearer token of an Authorization value and the key format.  Each input
+ * is checked from a heap copy of its exact length, so that a sanitizer
+ * build sees any read past the end.  Prints TAP.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tokenroute_key.h>
+
+#include "tap.h"
+
+
+#define KEY43  "sk-tr-abcdefghijklmnopqrstuvwxyzABCDEFGHIJ_-0123"
+
+
+typedef struct {
+    const char  *in;
+    int          rc;
+    const char  *key;
+} bearer_case_t;
+
+
+typedef struct {
+    const char  *in;
+    size_t       len;      /* 0: strlen(in) */
+    int          rc;
+} valid_case_t;
+
+
+static bearer_case_t  bearer_cases[] = {
+    { "Bearer abc", 0, "abc" },
+    { "bearer abc", 0, "abc" },
+    { "BEARER abc", 0, "abc" },
+    { "bEaReR    abc def", 0, "abc def" },
+    { "Bearer ", 0, "" },
+    { "Bearer    ", 0, "" },
+    { "Bearer", -1, NULL },
+    { "Bearerabc", -1, NULL },
+    { "Bearer\tabc", -1, NULL },
+    { "Basic abc", -1, NULL },
+    { " Bearer abc", -1, NULL },
+    { "", -1, NULL },
+    { "Bearer\xc0 abc", -1, NULL },
+    { "Bearer  " KEY43, 0, KEY43 },
+};
+
+
+static valid_case_t  valid_cases[] = {
+    { KEY43, 0, 0 },
+    { "sk-tr-0123456789abcdef0123456789abcdef", 0, 0 },  /* 38: shortest */
+    { "sk-tr-0123456789abcdef0123456789abcde", 0, -1 },
+    { "sk-tr-", 0, -1 },
+    { "", 0, -1 },
+    { "sk-TR-0123456789abcdef0123456789abcdef", 0, -1 },
+    { "sk-ab-0123456789abcdef0123456789abcdef", 0, -1 },
+    { "sk-tr-0123456789abcdef0123456789abcde=", 0, -1 },
+    { "sk-tr-0123456789abcdef0123456789abcd f", 0, -1 },
+    { "sk-tr-0123456789abcdef0123456789abcd\xc3\xa9", 0, -1 },
+    { "sk-tr-0123456789abcdef\0" "123456789abcdef", 38, -1 },
+};
+
+
+int
+main(void)
+{
+    int            rc;
+    char           buf[300];
+    size_t         i, len, start, key_len;
+    unsigned char *p;
+
+    for (i = 0; i < sizeof(bearer_cases) / sizeof(bearer_cases[0]); i++) {
+        len = strlen(bearer_cases[i].in);
+        p = malloc(len ? len : 1);
+        if (p == NULL) {
+            return 2;
+        }
+
+        memcpy(p, bearer_cases[i].in, len);
+
+        start = 999;
+        key_len = 999;
+        rc = tokenroute_key_bearer(p, len, &start, &key_len);
+
+        ok(rc == bearer_cases[i].rc
+           && (rc != 0 || (key_len == strlen(bearer_cases[i].key)
+                           && memcmp(p + start, bearer_cases[i].key,
+                                     key_len) == 0
+                           && start + key_len == len)),
+           "bearer \"%s\": %d", bearer_cases[i].in, rc);
+
+        free(p);
+    }
+
+    for (i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++) {
+        len = valid_cases[i].len ? valid_cases[i].len
+                                 : strlen(valid_cases[i].in);
+        p = malloc(len ? len : 1);
+        if (p == NULL) {
+            return 2;
+        }
+
+        memcpy(p, valid_cases[i].in, len);
+
+        rc = tokenroute_key_valid(p, len);
+
+        ok(rc == valid_cases[i].rc, "valid \"%s\" (%zu bytes): %d",
+           valid_cases[i].in, len, rc);
+
+        free(p);
+    }
+
+    /* the longest key, and one byte more */
+
+    memcpy(buf, "sk-tr-", 6);
+    memset(buf + 6, 'x', sizeof(buf) - 6);
+
+    ok(tokenroute_key_valid((unsigned char *) buf, TOKENROUTE_KEY_MAX_LEN)
+       == 0, "a key of %d bytes is valid", TOKENROUTE_KEY_MAX_LEN);
+    ok(tokenroute_key_valid((unsigned char *) buf, TOKENROUTE_KEY_MAX_LEN + 1)
+       == -1, "a key of %d bytes is not", TOKENROUTE_KEY_MAX_LEN + 1);
+
+    printf("1..%d\n", tests);
+
+    return failed ? 1 : 0;
+}
