@@ -20,8 +20,9 @@
 
 
 /*
- * The streaming rewriting modes (strip, translate): the input is
- * consumed, what the client gets is emitted into our own buffers, and
+ * A stream translated to the client's shape (the only caller: same-shape
+ * streams go through sse_gate.c, held answers through held.c): the input
+ * is consumed, what the client gets is emitted into our own buffers, and
  * sent with the input's flush and last_buf flags.
  */
 
@@ -55,26 +56,18 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
 
         ngx_http_tokenroute_read(ctx, p, last - p);
 
-        if (resp->translate) {
-            if (tokenroute_stream_feed(&resp->stream, (char *) p, last - p)
-                != 0)
-            {
-                return NGX_ERROR;
-            }
-
-        } else if (ngx_http_tokenroute_hold(resp, p, last - p) != NGX_OK) {
+        if (tokenroute_stream_feed(&resp->stream, (char *) p, last - p) != 0)
+        {
             return NGX_ERROR;
         }
 
         in->buf->pos = in->buf->last;
     }
 
-    if (last_buf) {
-        if (resp->translate) {
-            if (tokenroute_stream_finish(&resp->stream, resp->complete) != 0) {
-                return NGX_ERROR;
-            }
-        }
+    if (last_buf
+        && tokenroute_stream_finish(&resp->stream, resp->complete) != 0)
+    {
+        return NGX_ERROR;
     }
 
     if (resp->out == NULL) {
