@@ -35,6 +35,7 @@ ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
 ngx_int_t ngx_http_tokenroute_hold_reserve(
     ngx_http_tokenroute_response_t *resp, size_t len);
 int ngx_http_tokenroute_emit(void *data, const char *p, size_t len);
+ngx_chain_t *ngx_http_tokenroute_empty_link(ngx_pool_t *pool);
 
 /* ngx_http_tokenroute_held.c */
 ngx_int_t ngx_http_tokenroute_check_status(ngx_http_request_t *r,

@@ -404,17 +404,11 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
     /* what was emitted, ending the response */
 
     if (resp->out == NULL) {
-        cl = ngx_alloc_chain_link(r->pool);
+        cl = ngx_http_tokenroute_empty_link(r->pool);
         if (cl == NULL) {
             return NGX_ERROR;
         }
 
-        cl->buf = ngx_calloc_buf(r->pool);
-        if (cl->buf == NULL) {
-            return NGX_ERROR;
-        }
-
-        cl->next = NULL;
         resp->out = cl;
     }
 
@@ -454,26 +448,20 @@ ngx_http_tokenroute_send_held(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    cl = ngx_alloc_chain_link(r->pool);
+    cl = ngx_http_tokenroute_empty_link(r->pool);
     if (cl == NULL) {
         return NGX_ERROR;
     }
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
     /* the held copy itself: no second one */
+
+    b = cl->buf;
 
     b->pos = resp->hold;
     b->last = resp->hold + resp->hold_len;
     b->memory = 1;
     b->last_buf = 1;
     b->last_in_chain = 1;
-
-    cl->buf = b;
-    cl->next = NULL;
 
     return ngx_http_tokenroute_next_body(r, cl);
 }

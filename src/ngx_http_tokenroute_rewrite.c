@@ -76,18 +76,12 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        cl = ngx_alloc_chain_link(r->pool);
+        cl = ngx_http_tokenroute_empty_link(r->pool);
         if (cl == NULL) {
             return NGX_ERROR;
         }
 
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-
-        cl->buf = b;
-        cl->next = NULL;
+        b = cl->buf;
         resp->out = cl;
 
     } else {
@@ -334,4 +328,27 @@ ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
     cl->buf->last = ngx_cpymem(cl->buf->last, p, len);
 
     return 0;
+}
+
+
+/* a chain link with an empty buffer, for flags with nothing to carry */
+
+ngx_chain_t *
+ngx_http_tokenroute_empty_link(ngx_pool_t *pool)
+{
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc_chain_link(pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = ngx_calloc_buf(pool);
+    if (cl->buf == NULL) {
+        return NULL;
+    }
+
+    cl->next = NULL;
+
+    return cl;
 }

@@ -60,7 +60,6 @@ ngx_http_tokenroute_sse_gate(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
 {
     ngx_int_t                        rc;
-    ngx_buf_t                       *b;
     ngx_uint_t                       flush, last_buf;
     ngx_chain_t                     *cl, *out;
     ngx_http_tokenroute_response_t  *resp;
@@ -118,18 +117,10 @@ ngx_http_tokenroute_sse_gate(ngx_http_request_t *r,
     }
 
     if (cl == NULL) {
-        cl = ngx_alloc_chain_link(r->pool);
+        cl = ngx_http_tokenroute_empty_link(r->pool);
         if (cl == NULL) {
             return NGX_ERROR;
         }
-
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-
-        cl->buf = b;
-        cl->next = NULL;
 
         *resp->last_out = cl;
         resp->last_out = &cl->next;
