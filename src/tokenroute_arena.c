@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The bump allocator of tokenroute_arena.h: yajl's malloc, realloc and
+ * free over the caller's buffer, falling back to the heap.
  */
 
 

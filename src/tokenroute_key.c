@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Parsing a client key out of its header: the token of an
+ * "Authorization: Bearer ..." value, and whether a string has the format
+ * of a tokenroute key.
  */
 
 

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Money in nano-USD: USD amounts parsed and formatted exactly, the cost
+ * of tokens at a price per million rounded up, and the bound every
+ * amount sent to Redis is held to.
  */
 
 

@@ -1,6 +1,11 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The request scan: one pass over a chat request body for the fields
+ * routing needs; then the body the provider gets, spliced from the
+ * positions the scan kept (the model replaced, "models" dropped,
+ * include_usage asked for) without parsing it again.
  */
 
 

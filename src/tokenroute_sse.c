@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The Server-Sent Events splitter: a BOM skipped, lines split on CR, LF
+ * or CRLF across pieces, "data" lines joined and "event" kept, and the
+ * handler called at each blank line.
  */
 
 

@@ -1,6 +1,12 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Token usage of a body or an event: what the skimmer found, taken by
+ * shape into the counts and an event's flags (a stream's plain content
+ * chunks read first by shortcuts: the envelope learned from an earlier
+ * chunk, tokenroute_skim_event.c); then the counts lowered to what the
+ * request allowed, or guessed from the text, and their cost.
  */
 
 

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The tokenroute command's main(): the global options, the command
+ * dispatched to its file, the argument parsing every command shares, and
+ * the exit status (a result that could not be written is a failure).
  */
 
 

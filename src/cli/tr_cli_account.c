@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Accounts in Redis, for the credit and keys commands: the account name
+ * rule, credit added atomically, a record read, and its JSON.
  */
 
 

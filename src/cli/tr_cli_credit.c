@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * "tokenroute credit add" and "credit show": prepaid credit added to an
+ * account, and the credit of one or all accounts as a table or JSON.
  */
 
 

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * API keys in Redis, for the keys commands: a key generated and stored
+ * with its indexes, found by id, revoked; a record read and checked, its
+ * status, and its fields as text or JSON.
  */
 
 

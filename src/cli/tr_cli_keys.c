@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * "tokenroute keys create", "keys list", "keys show" and "keys revoke":
+ * their options and output; the records are tr_cli_key.c's.
  */
 
 

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The CLI's Redis connection: the address from options, environment or
+ * a redis:// URL, connect, AUTH and SELECT, and commands whose failures
+ * become a message and an exit status.
  */
 
 

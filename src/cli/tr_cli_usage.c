@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * "tokenroute usage": the hourly or daily usage buckets the gateway
+ * writes, read since a time and added up by model, key, account, day or
+ * hour, as a table or JSON.
  */
 
 

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * What the commands share: error and usage messages, option parsing,
+ * integers, durations and times, UTF-8 checks, JSON output (yajl_gen)
+ * and text tables.
  */
 
 

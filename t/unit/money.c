@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Unit tests for money (src/tokenroute_money.c): USD amounts parsed and
+ * formatted, the cost of tokens, and amounts bounded and added without
+ * overflow.  Prints TAP.
  */
 
 
