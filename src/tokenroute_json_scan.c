@@ -338,8 +338,9 @@ tokenroute_json_scan_init(tokenroute_json_scan_t *js,
 
 
 /*
- * A value is reported before what follows it is checked, as yajl called
- * back before it read on: a caller sees the same first problem.
+ * A value is reported before what follows it is checked, as yajl calls
+ * back before it reads on: a caller sees the first problem in text order,
+ * the one the yajl-based oracle of t/unit/request_diff.c sees.
  */
 
 tokenroute_json_token_e

@@ -5,13 +5,13 @@
  * A pull-style JSON tokenizer for a text held in memory: one pass,
  * strictly validating (RFC 8259), no allocation, no copy.  The caller
  * takes tokens one at a time and skips the values it does not need in one
- * call.  It stands in for yajl where the gateway only skims a document,
- * and gives yajl's verdict on the same text (as yajl was configured for
- * the request scan): string bytes are not checked for UTF-8, and a number
- * yajl could not convert (an integer beyond int64_t, a double beyond
+ * call.  Its verdict on a text is yajl's with strings unchecked, which
+ * t/unit/request_diff.c holds it to (the yajl-based scan of
+ * t/unit/request_ref.h): string bytes are not checked for UTF-8, and a
+ * number yajl cannot convert (an integer beyond int64_t, a double beyond
  * DBL_MAX) makes the text invalid.  It is stricter than yajl in three
  * ways: \v and \f are not whitespace, nothing but whitespace may follow
- * the value (yajl let an unterminated string through), and nesting stops
+ * the value (yajl lets an unterminated string through), and nesting stops
  * at TOKENROUTE_JSON_DEPTH_MAX.  Decoding the values is
  * tokenroute_json_value.h's.  Plain C: no nginx dependency.
  */

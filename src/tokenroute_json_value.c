@@ -4,7 +4,7 @@
  *
  * The values of the JSON tokens tokenroute_json_scan.c accepts: the number
  * grammar with yajl's overflow verdicts, string unescaping as
- * yajl_string_decode() did it, and integers.  Plain C: no nginx
+ * yajl_string_decode() does it, and integers.  Plain C: no nginx
  * dependency.
  */
 
@@ -100,7 +100,7 @@ tokenroute_json_number(const unsigned char *p, const unsigned char *last,
         *t = TOKENROUTE_JSON_DOUBLE;
     }
 
-    /* yajl rejected what its strtoll() and strtod() could not hold */
+    /* yajl rejects what its strtoll() and strtod() cannot hold */
 
     if (*t == TOKENROUTE_JSON_INTEGER) {
         if (n > 19
@@ -118,7 +118,7 @@ tokenroute_json_number(const unsigned char *p, const unsigned char *last,
 
 
 /*
- * Whether strtod() overflows on a valid number, as it did in yajl: the
+ * Whether strtod() overflows on a valid number, as it does in yajl: the
  * significant digits, at most TR_JSON_DIGITS of them and then a 1 for
  * any non-zero ones dropped, with the exponent adjusted, so that a long
  * text needs no long buffer.  Rare: an exponent, or 309 digits before

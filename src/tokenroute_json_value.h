@@ -22,7 +22,7 @@
 /*
  * The number that starts at p, p < last: its end, with *t set to
  * TOKENROUTE_JSON_INTEGER or TOKENROUTE_JSON_DOUBLE, or NULL if it breaks
- * the grammar or is beyond what yajl could convert (an integer beyond
+ * the grammar or is beyond what yajl can convert (an integer beyond
  * int64_t, a double beyond DBL_MAX).  For the tokenizer.
  */
 const unsigned char *tokenroute_json_number(const unsigned char *p,

@@ -62,7 +62,8 @@ static unsigned char *tr_json_string(unsigned char *p, const char *s,
 /*
  * One pass over the body: the top-level members routing needs are read,
  * every other value is validated and skipped.  The first problem found
- * in text order decides the status, as it did with yajl's callbacks.
+ * in text order decides the status, as it does for the yajl-based scan
+ * t/unit/request_diff.c compares this one with.
  */
 
 tokenroute_request_status_e
@@ -179,7 +180,7 @@ tokenroute_request_scan(const unsigned char *body, size_t len,
 }
 
 
-/* yajl handed keys over decoded: "mod\u0065l" is "model" */
+/* keys compare decoded, as yajl hands them over: "mod\u0065l" is "model" */
 
 static tr_field_e
 tr_scan_key(tokenroute_json_scan_t *js, int top)
@@ -367,7 +368,7 @@ tr_scan_models(tokenroute_json_scan_t *js, const unsigned char *body,
             break;
 
         case TOKENROUTE_JSON_ARRAY:
-            /* the yajl scan let a nested array pass unread; so does this */
+            /* a nested array passes unread, as in the yajl-based scan */
             if (tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR) {
                 return TOKENROUTE_REQUEST_INVALID_JSON;
             }

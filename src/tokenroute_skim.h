@@ -4,7 +4,8 @@
  *
  * A JSON skimmer for token usage: fed a response body, or one SSE event's
  * data, in pieces split anywhere, it accepts exactly what yajl (with
- * yajl_dont_validate_strings) accepts, and picks out on the way only what
+ * yajl_dont_validate_strings) accepts (t/unit/usage_diff.c checks it
+ * against a yajl-based reader), and picks out on the way only what
  * tokenroute_usage.c needs: token counts, an error, the end of a stream,
  * the length of generated text.  Strings are skipped 16 bytes at a time;
  * nothing is allocated unless nesting is deeper than

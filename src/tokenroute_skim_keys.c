@@ -2,9 +2,10 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * What the skimmer looks for, as the yajl callbacks it replaced did: the
- * containers that matter (the top level, "usage", "choices", a delta...),
- * their keys, and Anthropic's event types.
+ * What the skimmer looks for: the containers that matter (the top level,
+ * "usage", "choices", a delta...), their keys, and Anthropic's event
+ * types, matched as the yajl-based reader of t/unit/ref/usage_ref.c
+ * matches them (t/unit/usage_diff.c compares the two).
  */
 
 

@@ -5,7 +5,7 @@
  * The skimmer's strings, byte by byte where need be: split between two
  * pieces of a body, with escapes, or after the top-level value.  Escapes
  * are decoded exactly as yajl_string_decode() does (Debian's 2.1.0): the
- * length of generated text and the keys matched are the ones yajl gave.
+ * length of generated text and the keys matched are the ones yajl gives.
  */
 
 

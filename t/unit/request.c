@@ -113,7 +113,7 @@ static scan_case_t  scan_cases[] = {
     { "{\"model\":\"a\",\"stream_options\":{},\"stream_options\":{}}",
       TOKENROUTE_REQUEST_BAD_FIELD, NULL, 0, -1, "stream_options" },
 
-    /* keys are compared decoded, as yajl handed them over */
+    /* keys are compared decoded, as yajl hands them over */
     { "{\"mod\\u0065l\":\"esc\"}", TOKENROUTE_REQUEST_OK, "esc", 0, -1,
       NULL },
     { "{\"model\":\"a\",\"mod\\u0065l\":\"b\"}", TOKENROUTE_REQUEST_BAD_MODEL,
@@ -206,7 +206,7 @@ static scan_case_t  scan_cases[] = {
     { "{\"model\":\"a\",\"max_completion_tokens\":7,"
       "\"max_completion_tokens\":9}", TOKENROUTE_REQUEST_OK, "a", 0, 9, NULL },
 
-    /* numbers yajl could not convert, wherever they are */
+    /* numbers yajl cannot convert, wherever they are */
     { "{\"model\":\"a\",\"n\":[99999999999999999999]}",
       TOKENROUTE_REQUEST_INVALID_JSON, NULL, 0, -1, NULL },
     { "{\"model\":\"a\",\"t\":1.7976931348623159e308}",
@@ -293,7 +293,7 @@ static const char  *bad_bodies[] = {
     "{\"model\":\"a\"}]", "{\"model\":\"a\"} {", "{\"model\":\"a\"} 1",
     "{\"model\":\"a\"} \"x\"", "{\"model\":\"a\"}\v", "{\"model\":\"a\"}\f",
     "\v{\"model\":\"a\"}", "{\"model\":\"a\" // c\n}",
-    /* yajl took an open string after the value for the end of the text */
+    /* yajl takes an open string after the value for the end of the text */
     "{\"model\":\"a\"} \"open", "{\"model\":\"a\"}\"",
     "{\"model\" \"a\"}", "{\"model\":\"a\",}", "{\"model\":\"a\",,\"b\":1}",
     "{\"model\":\"a\";}", "{\"model\"::\"a\"}", "{,\"model\":\"a\"}",
@@ -549,7 +549,7 @@ test_fields(void)
     ok(st == TOKENROUTE_REQUEST_OK && req.include_usage == 1,
        "include_usage null after true");
 
-    /* the yajl scan let nested arrays in "models" pass unread */
+    /* nested arrays in "models" pass unread, as in the yajl-based scan */
     st = scan_str("{\"model\":\"a\",\"models\":[\"b\",[\"x\",{}],\"c\"]}",
                   &req);
     ok(st == TOKENROUTE_REQUEST_OK && req.nmodels == 2

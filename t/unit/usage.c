@@ -994,10 +994,7 @@ test_events(void)
     rc = ev(TOKENROUTE_API_OPENAI, NULL, "[1, {\"usage\": null}]", &u);
     ok(rc == 0, "event: JSON that is not an object has no flags");
 
-    /*
-     * yajl's state stack outgrows its first block after the decoding
-     * buffer was allocated behind it: the arena copies it
-     */
+    /* hundreds of levels skipped, then the usage read at the top level */
 
     n = 300;
     big = malloc(2 * n + 256);
@@ -1020,10 +1017,7 @@ test_events(void)
 
     free(big);
 
-    /*
-     * a delta far larger than the parser's stack arena, full of escapes:
-     * yajl's buffers move to the heap (and back: ASan checks)
-     */
+    /* a 60000-byte delta of escapes, each counted as the byte it stands for */
 
     n = 30000;
     big = malloc(n * 2 + 256);
