@@ -51,8 +51,8 @@ void tokenroute_json_buf_free(tokenroute_json_buf_t *b);
 
 
 /*
- * Appends n bytes.  Inline, as when the translators had it to themselves:
- * most calls add a literal, whose copy then compiles to a few moves.
+ * Appends n bytes.  Inline: most calls add a literal, whose copy then
+ * compiles to a few moves.
  */
 
 static inline void

@@ -490,7 +490,7 @@ ev_end_array(void *ctx)
 }
 
 
-/* configured as the request scan had yajl: no UTF-8 checks */
+/* configured as request_ref.h configures yajl: no UTF-8 checks */
 
 static int
 yajl_events(const unsigned char *text, size_t len, buf_t *ev)
