@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The response headers a client sees: the provider's scrubbed to a
+ * short list (ngx_http_tokenroute_headers.c).
  */
 
 

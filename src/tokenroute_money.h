@@ -1,6 +1,11 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Money as an int64_t count of nano-USD, exact: USD amounts parsed and
+ * formatted, the cost of tokens at a price per million, and the bound
+ * that keeps every amount exact in Redis's Lua.  Plain C: no nginx
+ * dependency (the CLI shares it).
  */
 
 

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * What every command of the tokenroute CLI shares: the version, the exit
+ * statuses, the global options and the argument parsing of tokenroute.c,
+ * and each command's entry point.
  */
 
 

@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * Accounts in Redis (tr_cli_account.c): the name rule, the record, and
+ * credit added atomically.
  */
 
 

@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * API keys in Redis (tr_cli_key.c): the raw key and id formats, a key
+ * generated and stored, found, revoked, and its record read.
  */
 
 

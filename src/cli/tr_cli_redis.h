@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The CLI's blocking Redis connection (tr_cli_redis.c): the address and
+ * timeouts, commands and pipelines, failures turned into exit statuses.
  */
 
 

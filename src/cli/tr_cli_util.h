@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * What the CLI's commands share (tr_cli_util.c): messages, options,
+ * integers, durations, times, UTF-8, JSON output and text tables.
  */
 
 
