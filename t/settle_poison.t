@@ -54,9 +54,8 @@ my %key = map { $_ => $t->create_key(name => $_, account => $_) }
 # a field Redis cannot increment: every write of this account's spent
 # fails (admission reads only credit and reserved); likewise badkey's own
 # spent (admission reads it as 0).  An amount past 2^53 cannot come from
-# a provider's report any more (the charge is clamped to the
-# reservation: t/money_limits.t); t/scripts.t feeds the script such
-# amounts directly.
+# a provider's report (the charge is clamped to the reservation:
+# t/money_limits.t); t/scripts.t feeds the script such amounts directly.
 $t->redis('HSET', 'tr:acct:poison', 'spent', 'not a number');
 $t->redis('HSET', 'tr:key:' . $t->key_hash($key{badkey}{raw}), 'spent',
 	'not a number');
