@@ -17,6 +17,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_park.h"
 #include "tokenroute_key.h"
 
 

@@ -277,10 +277,6 @@ ngx_int_t ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
 /* ngx_http_tokenroute_access.c */
 ngx_int_t ngx_http_tokenroute_access_handler(ngx_http_request_t *r);
 
-void ngx_http_tokenroute_resume(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-uint64_t ngx_http_tokenroute_usec(void);
-
 /* ngx_http_tokenroute_request.c */
 void ngx_http_tokenroute_body_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tokenroute_body_collect(ngx_http_request_t *r,

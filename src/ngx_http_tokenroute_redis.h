@@ -50,12 +50,6 @@ void ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op);
 
 ngx_int_t ngx_http_tokenroute_redis_ready(void);
 
-/* a command whose reply resumes the request; canceled if r goes away */
-ngx_int_t ngx_http_tokenroute_ctx_command(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_redis_handler_pt handler, int argc,
-    const char **argv, const size_t *argvlen);
-
 /* ngx_http_tokenroute_redis_adapter.c */
 ngx_int_t ngx_http_tokenroute_redis_attach(redisAsyncContext *ac,
     ngx_log_t *log);
