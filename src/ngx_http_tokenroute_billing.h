@@ -72,9 +72,6 @@ struct ngx_http_tokenroute_settlement_s {
 };
 
 
-ngx_int_t ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text,
-    u_char *hex);
-
 /* ngx_http_tokenroute_admit.c */
 ngx_int_t ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script);
 ngx_int_t ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,

@@ -50,6 +50,10 @@ void ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op);
 
 ngx_int_t ngx_http_tokenroute_redis_ready(void);
 
+/* the hex SHA-1 of a script, as EVALSHA names it */
+ngx_int_t ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text,
+    u_char *hex);
+
 /* ngx_http_tokenroute_redis_adapter.c */
 ngx_int_t ngx_http_tokenroute_redis_attach(redisAsyncContext *ac,
     ngx_log_t *log);
