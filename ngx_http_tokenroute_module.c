@@ -433,6 +433,10 @@ ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_tokenroute_replay_start(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_tokenroute_redis_init(cycle, &trmcf->redis);
 }
 

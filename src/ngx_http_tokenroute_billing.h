@@ -102,6 +102,9 @@ ngx_int_t ngx_http_tokenroute_journal_init(ngx_conf_t *cf,
 void ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s);
 ngx_int_t ngx_http_tokenroute_journal_start(ngx_cycle_t *cycle,
     ngx_http_tokenroute_main_conf_t *trmcf);
+ngx_uint_t ngx_http_tokenroute_journal_take(
+    ngx_http_tokenroute_settlement_t *batch, ngx_uint_t max);
+ngx_int_t ngx_http_tokenroute_replay_start(ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_BILLING_H_INCLUDED_ */

@@ -134,9 +134,16 @@ ngx_int_t
 ngx_http_tokenroute_journal_start(ngx_cycle_t *cycle,
     ngx_http_tokenroute_main_conf_t *trmcf)
 {
-    ngx_event_t  *ev;
-
     ngx_http_tokenroute_journal = trmcf->journal_zone->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_replay_start(ngx_cycle_t *cycle)
+{
+    ngx_event_t  *ev;
 
     ev = &ngx_http_tokenroute_replay_event;
 
@@ -204,6 +211,59 @@ ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s)
 
 
 /*
+ * Takes up to max settlements due now out of the journal, into batch;
+ * returns how many.
+ */
+
+ngx_uint_t
+ngx_http_tokenroute_journal_take(ngx_http_tokenroute_settlement_t *batch,
+    ngx_uint_t max)
+{
+    time_t                               now;
+    ngx_uint_t                           n;
+    ngx_queue_t                         *q, *next;
+    ngx_http_tokenroute_journal_t       *j;
+    ngx_http_tokenroute_journal_node_t  *node;
+
+    j = ngx_http_tokenroute_journal;
+
+    if (j == NULL) {
+        return 0;
+    }
+
+    n = 0;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&j->shpool->mutex);
+
+    for (q = ngx_queue_head(&j->sh->queue);
+         n < max && q != ngx_queue_sentinel(&j->sh->queue);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+
+        node = ngx_queue_data(q, ngx_http_tokenroute_journal_node_t, queue);
+
+        if (node->s.not_before > now) {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        j->sh->count--;
+
+        batch[n] = node->s;
+        batch[n++].not_before = 0;
+
+        ngx_slab_free_locked(j->shpool, node);
+    }
+
+    ngx_shmtx_unlock(&j->shpool->mutex);
+
+    return n;
+}
+
+
+/*
  * Takes a batch out of the journal and settles it again; whatever fails
  * goes back in through ngx_http_tokenroute_settle().
  */
@@ -211,46 +271,13 @@ ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s)
 static void
 ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
 {
-    time_t                               now;
-    ngx_uint_t                           i, n;
-    ngx_queue_t                         *q, *next;
-    ngx_http_tokenroute_journal_t       *j;
-    ngx_http_tokenroute_journal_node_t  *node;
-    ngx_http_tokenroute_settlement_t     batch[NGX_HTTP_TOKENROUTE_REPLAY_BATCH];
+    ngx_uint_t                         i, n;
+    ngx_http_tokenroute_settlement_t   batch[NGX_HTTP_TOKENROUTE_REPLAY_BATCH];
 
-    j = ngx_http_tokenroute_journal;
+    if (ngx_http_tokenroute_redis_ready()) {
 
-    if (j && ngx_http_tokenroute_redis_ready()) {
-
-        n = 0;
-        now = ngx_time();
-
-        ngx_shmtx_lock(&j->shpool->mutex);
-
-        for (q = ngx_queue_head(&j->sh->queue);
-             n < NGX_HTTP_TOKENROUTE_REPLAY_BATCH
-             && q != ngx_queue_sentinel(&j->sh->queue);
-             q = next)
-        {
-            next = ngx_queue_next(q);
-
-            node = ngx_queue_data(q, ngx_http_tokenroute_journal_node_t,
-                                  queue);
-
-            if (node->s.not_before > now) {
-                continue;
-            }
-
-            ngx_queue_remove(q);
-            j->sh->count--;
-
-            batch[n] = node->s;
-            batch[n++].not_before = 0;
-
-            ngx_slab_free_locked(j->shpool, node);
-        }
-
-        ngx_shmtx_unlock(&j->shpool->mutex);
+        n = ngx_http_tokenroute_journal_take(batch,
+                                             NGX_HTTP_TOKENROUTE_REPLAY_BATCH);
 
         if (n) {
             ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
