@@ -20,7 +20,15 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_access.h"
+#include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_error.h"
+#include "ngx_http_tokenroute_fallback.h"
+#include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
+#include "ngx_http_tokenroute_request.h"
+#include "ngx_http_tokenroute_route.h"
 #include "tokenroute_money.h"
 
 

@@ -27,11 +27,15 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_admit.h"
 #include "ngx_http_tokenroute_park.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_settle.h"
 #include "tokenroute_money.h"
 
+
+/* 2^53 - 1: amounts the scripts take, exact in their doubles */
+#define NGX_HTTP_TOKENROUTE_EXACT  9007199254740991LL
 
 #define NGX_HTTP_TOKENROUTE_ADMIT_BATCH   32
 #define NGX_HTTP_TOKENROUTE_ADMIT_FIELDS  4

@@ -16,8 +16,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_admit.h"
 #include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_settle.h"
+#include "ngx_http_tokenroute_settlement.h"
 #include "tokenroute_money.h"
 
 

@@ -19,8 +19,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_dead.h"
+#include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_settlement.h"
 
 
 #define NGX_HTTP_TOKENROUTE_DEAD_LINE_LEN  1024

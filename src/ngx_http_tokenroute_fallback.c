@@ -20,6 +20,12 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_error.h"
+#include "ngx_http_tokenroute_fallback.h"
+#include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_route.h"
 
 
 static void ngx_http_tokenroute_ctx_cleanup(void *data);

@@ -21,8 +21,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_settlement.h"
 
 
 typedef struct {

@@ -12,8 +12,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_park.h"
+#include "ngx_http_tokenroute_redis.h"
 
 
 static void ngx_http_tokenroute_op_cleanup(void *data);

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
 
 

@@ -54,6 +54,9 @@ ngx_int_t ngx_http_tokenroute_redis_ready(void);
 ngx_int_t ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text,
     u_char *hex);
 
+/* n in decimal at p; returns the end */
+u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
+
 /* ngx_http_tokenroute_redis_adapter.c */
 ngx_int_t ngx_http_tokenroute_redis_attach(redisAsyncContext *ac,
     ngx_log_t *log);

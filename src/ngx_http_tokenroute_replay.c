@@ -13,8 +13,12 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_replay.h"
+#include "ngx_http_tokenroute_settle.h"
+#include "ngx_http_tokenroute_settlement.h"
+#include "ngx_http_tokenroute_sweep.h"
 
 
 #define NGX_HTTP_TOKENROUTE_REPLAY_INTERVAL  1000

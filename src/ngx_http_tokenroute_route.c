@@ -14,6 +14,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_request.h"
+#include "ngx_http_tokenroute_route.h"
 
 
 static ngx_int_t ngx_http_tokenroute_translate(ngx_http_request_t *r,

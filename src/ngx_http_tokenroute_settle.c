@@ -32,8 +32,12 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_dead.h"
+#include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_settle.h"
+#include "ngx_http_tokenroute_settlement.h"
+#include "ngx_http_tokenroute_sweep.h"
 
 
 /* settlements per EVALSHA; ARGV per group of them, and per settlement */
