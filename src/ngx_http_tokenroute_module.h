@@ -208,15 +208,22 @@ typedef struct {
 
 
 typedef struct {
+    /* the request, as the access phase reads it (access.c, request.c) */
     ngx_uint_t                       api;
     ngx_uint_t                       shape;      /* error/response shape */
+    u_char                           request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    ngx_str_t                        body;
+    tokenroute_request_status_e      req_status;
+    unsigned                         body_done:1;
+    unsigned                         waiting_body:1;
+    unsigned                         decided:1;
 
+    /* key check (key.c): the key sent, its record from Redis */
     ngx_str_t                        raw_key;
     u_char                           key_hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
     ngx_http_tokenroute_key_t        key;
 
-    ngx_str_t                        body;
-
+    /* routing (route.c, fallback.c) */
     ngx_http_tokenroute_model_t     *model;        /* this attempt's */
     ngx_http_tokenroute_model_t     *chain[TOKENROUTE_CHAIN_MAX + 1];
     ngx_uint_t                       nchain;
@@ -225,41 +232,40 @@ typedef struct {
     ngx_str_t                        model_path;   /* /v1/models/{id} */
     const char                      *route_error;
     ngx_uint_t                       route_status;
-    unsigned                         translate:1;
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
+    unsigned                         translate:1;
 
+    /*
+     * admission (admit.c), or the key lookup alone (key.c), while the
+     * request is parked on Redis (park.c)
+     */
     ngx_http_tokenroute_redis_op_t  *op;
     void                            *admit_batch;  /* queued or in flight */
     ngx_uint_t                       admit_slot;
-
     ngx_int_t                        redis_status;
-    tokenroute_request_status_e      req_status;
-
-    u_char                           request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     ngx_uint_t                       admit;
     int64_t                          reserve;
     int64_t                          available;  /* what a 402 had left */
-
-    ngx_http_tokenroute_response_t  *resp;
-    ngx_uint_t                       upstream_status;
+    unsigned                         lookup_started:1;
+    unsigned                         lookup_done:1;
+    unsigned                         waiting_lookup:1;
 
     /* the gateway's own overhead, microseconds */
     uint64_t                         t_start;
     uint64_t                         t_sent;
     uint64_t                         t_redis;
     uint64_t                         t_decided;
+
+    /* the response (the filters) */
+    ngx_http_tokenroute_response_t  *resp;
+    ngx_uint_t                       upstream_status;
+
+    /* settlement (billing.c): what the request produced and cost */
     tokenroute_usage_t               usage;
     int64_t                          cost;
     int64_t                          unbilled;   /* not the client's */
     int64_t                          unbilled_before; /* failed attempts */
-
-    unsigned                         body_done:1;
-    unsigned                         waiting_body:1;
-    unsigned                         lookup_started:1;
-    unsigned                         lookup_done:1;
-    unsigned                         waiting_lookup:1;
-    unsigned                         decided:1;
     unsigned                         usage_done:1;
     unsigned                         estimated:1;
     unsigned                         clamped:1;
