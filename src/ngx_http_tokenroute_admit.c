@@ -177,6 +177,8 @@ static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
 "  redis.call('ZADD', 'tr:rsv', unpack(z))\n"
 "end\n"
 "return out\n");
+static ngx_int_t ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 
 static u_char  ngx_http_tokenroute_admit_sha[41];
@@ -209,7 +211,7 @@ ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script)
 
 /* queues the request's admission; NGX_AGAIN: the reply resumes it */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {

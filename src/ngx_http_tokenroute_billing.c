@@ -27,6 +27,8 @@
 static ngx_int_t ngx_http_tokenroute_log_handler(ngx_http_request_t *r);
 static int64_t ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
+static void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 
 static ngx_str_t  ngx_http_tokenroute_scripts[3];
@@ -144,7 +146,7 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
  * same way (ngx_http_tokenroute_attempt_unbilled()).
  */
 
-void
+static void
 ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {

@@ -22,8 +22,6 @@ ngx_int_t ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);
 void ngx_http_tokenroute_attempt_unbilled(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
-void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_BILLING_H_INCLUDED_ */

@@ -24,6 +24,8 @@ static ngx_int_t ngx_http_tokenroute_translate(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static ngx_int_t ngx_http_tokenroute_chain_add(
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
+static ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 
 /*
@@ -282,7 +284,7 @@ ngx_http_tokenroute_translate(ngx_http_request_t *r,
  * model in ctx->route_error.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {

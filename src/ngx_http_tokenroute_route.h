@@ -22,8 +22,6 @@ ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 ngx_int_t ngx_http_tokenroute_route(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_ROUTE_H_INCLUDED_ */

@@ -23,7 +23,6 @@ ngx_int_t ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts);
 void ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s);
 void ngx_http_tokenroute_settle_shutdown(void);
 void ngx_http_tokenroute_release(u_char *request_id, ngx_uint_t again);
-void ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_SETTLE_H_INCLUDED_ */
