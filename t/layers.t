@@ -6,7 +6,9 @@
 # of the nginx-facing files (a file calls down, never back up), and the
 # three layers (pure files and the CLI include no nginx header; only the
 # Redis client and its adapter touch hiredis's async API, only the
-# adapter its event-loop hooks).  "make graph" prints the graph.
+# adapter its event-loop hooks); each file's functions are declared in
+# the header next to it, and included by the files calling them.  "make
+# graph" prints the graph.
 #
 # The graph: file A -> file B when A names a non-static function defined
 # in B (a call, or a handler set), comments and strings left out.
@@ -152,6 +154,51 @@ for my $scc (@sccs) {
 }
 
 is(scalar(@sccs), 0, 'no cycle in the call graph of src/ngx_http_*.c');
+
+# the headers: each file's functions are declared in the header next to
+# it (the filters, the demo provider and the Redis client share one per
+# family), and a file includes the header of each file it calls, not
+# through another header
+
+my %family = (held => 'filter', rewrite => 'filter', sse_gate => 'filter',
+	stream_cut => 'filter', demo_answer => 'demo', demo_stream => 'demo',
+	redis_adapter => 'redis');
+
+sub header_of { my $f = short(shift); return $family{$f} // $f; }
+
+my %declared_in;
+
+for my $h (glob("$repo/src/ngx_http_tokenroute_*.h")) {
+	my $c = code_of($h);
+	my $b = basename($h);
+	$b =~ s/^ngx_http_tokenroute_//;
+	$b =~ s/\.h$//;
+
+	while ($c =~ /^(?!static|\s)[a-z][^;{}#]*?\b(ngx_http_tokenroute_\w+)\(/mg) {
+		next unless defined $defined_in{$1};
+		$declared_in{$1} = $b;
+	}
+}
+
+my @misplaced = grep { $declared_in{$_} ne header_of($defined_in{$_}) }
+	sort keys %declared_in;
+is("@misplaced", '', "functions declared in their own file's header")
+	or diag(join "\n", map { "$_: in $declared_in{$_}.h" } @misplaced);
+
+for my $f (@files) {
+	my %inc = map { $_ => 1 }
+		slurp($f) =~ /^#include "ngx_http_tokenroute_(\w+)\.h"/mg;
+	my @missing;
+
+	for my $to (sort keys %{$edges{short($f)} || {}}) {
+		for my $name (@{$edges{short($f)}{$to}}) {
+			my $h = $declared_in{$name};
+			push @missing, "$h.h ($name)" if !defined $h || !$inc{$h};
+		}
+	}
+
+	is("@missing", '', basename($f) . ' includes the headers of what it calls');
+}
 
 # the layers
 
