@@ -155,6 +155,31 @@ for my $scc (@sccs) {
 
 is(scalar(@sccs), 0, 'no cycle in the call graph of src/ngx_http_*.c');
 
+# the floors, when there is no cycle: a file is one floor above the
+# highest file it calls
+
+if ($ENV{TOKENROUTE_GRAPH} && !@sccs) {
+	my %floor;
+	my $floor;
+	$floor = sub {
+		my ($v) = @_;
+		return $floor{$v} //= do {
+			my $f = 0;
+			for my $w (keys %{$edges{$v} || {}}) {
+				my $g = $floor->($w) + 1;
+				$f = $g if $g > $f;
+			}
+			$f;
+		};
+	};
+
+	my %at;
+	push @{$at{$floor->($_)}}, $_ for @nodes;
+
+	print "\nfloors, top down:\n";
+	print "  $_: @{[ sort @{$at{$_}} ]}\n" for sort { $b <=> $a } keys %at;
+}
+
 # the headers: each file's functions are declared in the header next to
 # it (the filters, the demo provider and the Redis client share one per
 # family), and a file includes the header of each file it calls, not
