@@ -28,10 +28,10 @@
 static void ngx_http_tokenroute_journal_replay(ngx_event_t *ev);
 
 
-static ngx_event_t                     ngx_http_tokenroute_replay_event;
+static ngx_event_t       ngx_http_tokenroute_replay_event;
 
 /* timer events are logged with their connection's fd: give it one */
-static ngx_connection_t                ngx_http_tokenroute_replay_conn;
+static ngx_connection_t  ngx_http_tokenroute_replay_conn;
 
 
 ngx_int_t
@@ -62,8 +62,8 @@ ngx_http_tokenroute_replay_start(ngx_cycle_t *cycle)
 static void
 ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
 {
-    ngx_uint_t                         i, n;
-    ngx_http_tokenroute_settlement_t   batch[NGX_HTTP_TOKENROUTE_REPLAY_BATCH];
+    ngx_uint_t                        i, n;
+    ngx_http_tokenroute_settlement_t  batch[NGX_HTTP_TOKENROUTE_REPLAY_BATCH];
 
     if (ngx_http_tokenroute_redis_ready()) {
 
