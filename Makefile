@@ -35,7 +35,7 @@ MODULE      = $(BUILD)/ngx_http_tokenroute_module.so
 CLI         = $(BUILD)/tokenroute
 
 .PHONY: all module cli unit deps test check check-asan asan demo stop \
-        clean bench fuzz fuzz-build fuzz-short
+        clean bench fuzz fuzz-build fuzz-short graph
 
 all: module cli
 
@@ -167,6 +167,11 @@ stop:
 # per request; report in bench/results/latest.md.  See bench/README.md.
 bench: all
 	./bench/run
+
+# the call graph of src/ngx_http_*.c, file to file; t/layers.t fails on a
+# cycle in it, or on a layer crossed (nginx in a pure file or the CLI)
+graph:
+	TOKENROUTE_GRAPH=1 perl t/layers.t
 
 clean:
 	rm -rf build build-asan build-fuzz build.apt.log build-asan.apt.log

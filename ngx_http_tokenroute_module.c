@@ -13,8 +13,19 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_access.h"
 #include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_conf.h"
+#include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_demo.h"
+#include "ngx_http_tokenroute_error.h"
+#include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_replay.h"
+#include "ngx_http_tokenroute_settle.h"
+#include "ngx_http_tokenroute_tls.h"
+#include "ngx_http_tokenroute_variables.h"
 
 
 static ngx_int_t ngx_http_tokenroute_preconfiguration(ngx_conf_t *cf);
@@ -430,6 +441,10 @@ ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_tokenroute_journal_start(cycle, trmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tokenroute_replay_start(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -13,6 +13,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_conf.h"
+#include "ngx_http_tokenroute_models.h"
 #include "tokenroute_money.h"
 
 

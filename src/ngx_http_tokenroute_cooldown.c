@@ -14,6 +14,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_models.h"
 
 
 /*

@@ -19,8 +19,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_dead.h"
+#include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_settlement.h"
 
 
 #define NGX_HTTP_TOKENROUTE_DEAD_LINE_LEN  1024
@@ -73,7 +75,9 @@ ngx_http_tokenroute_redis_unable(redisReply *reply)
 /*
  * s is a record of the worker's (ngx_http_tokenroute_settle()'s copy):
  * it is freed here, or journaled still dead-bound (its tries) when the
- * RPUSH cannot be made, and the journal brings it back here.
+ * RPUSH cannot be made, and the journal brings it back here.  Freed, not
+ * recycled through settlement's free list: dead letters are rare, and
+ * this file sits below settlement, which calls it.
  */
 
 void
@@ -129,7 +133,7 @@ ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s)
         == NULL)
     {
         ngx_http_tokenroute_journal_add(s);
-        ngx_http_tokenroute_settlement_free(s);
+        ngx_free(s);
     }
 }
 
@@ -152,5 +156,5 @@ ngx_http_tokenroute_dead_reply(void *data, redisReply *reply)
         ngx_http_tokenroute_journal_add(s);
     }
 
-    ngx_http_tokenroute_settlement_free(s);
+    ngx_free(s);
 }

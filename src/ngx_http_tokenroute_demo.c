@@ -22,6 +22,8 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_demo.h"
+#include "ngx_http_tokenroute_error.h"
+#include "ngx_http_tokenroute_request.h"
 
 
 /* finds the top-level "stream_options": {"include_usage": true} */

@@ -51,6 +51,10 @@ typedef struct {
 } ngx_http_tokenroute_demo_ctx_t;
 
 
+/* ngx_http_tokenroute_demo.c */
+char *ngx_http_tokenroute_demo_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_http_tokenroute_demo_answer.c */
 void ngx_http_tokenroute_demo_text(ngx_http_tokenroute_demo_ctx_t *ctx,
     int64_t max_tokens);

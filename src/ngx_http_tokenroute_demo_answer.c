@@ -14,6 +14,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_demo.h"
+#include "ngx_http_tokenroute_error.h"
 
 
 /* room for the longest event template and its numbers, id and model aside */

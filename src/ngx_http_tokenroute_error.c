@@ -21,6 +21,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_error.h"
 
 
 typedef struct {

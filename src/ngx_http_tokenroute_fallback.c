@@ -2,9 +2,9 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * Fallback: a request's chain of models (the request's own "models", or
- * the model's configured fallback=), and the next attempt after a
- * provider failed before any byte reached the client.
+ * Fallback: the next attempt along a request's chain of models (built by
+ * ngx_http_tokenroute_route.c) after a provider failed before any byte
+ * reached the client.
  *
  * nginx's proxy reports the failure through proxy_intercept_errors and
  * error_page into the @tokenroute_fallback location.  That internal
@@ -20,11 +20,15 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_error.h"
+#include "ngx_http_tokenroute_fallback.h"
+#include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_route.h"
 
 
 static void ngx_http_tokenroute_ctx_cleanup(void *data);
-static ngx_int_t ngx_http_tokenroute_chain_add(
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
 static time_t ngx_http_tokenroute_retry_after(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_fallback_on(
     ngx_http_tokenroute_main_conf_t *trmcf, ngx_uint_t status);
@@ -67,86 +71,6 @@ ngx_http_tokenroute_recover_ctx(ngx_http_request_t *r)
     }
 
     return NULL;
-}
-
-
-/*
- * The chain: the requested model first, then the request's "models" or
- * else the model's configured fallbacks.  NGX_DECLINED names an unknown
- * model in ctx->route_error.
- */
-
-ngx_int_t
-ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx)
-{
-    u_char                           *msg;
-    ngx_int_t                         i;
-    ngx_http_tokenroute_model_t      *m, **fp;
-    ngx_http_tokenroute_main_conf_t  *trmcf;
-
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
-
-    ctx->nchain = 0;
-
-    (void) ngx_http_tokenroute_chain_add(ctx, ctx->model);
-
-    if (ctx->req.nmodels == 0) {
-        if (ctx->model->chain) {
-            fp = ctx->model->chain->elts;
-
-            for (i = 0; i < (ngx_int_t) ctx->model->chain->nelts; i++) {
-                (void) ngx_http_tokenroute_chain_add(ctx, fp[i]);
-            }
-        }
-
-        return NGX_OK;
-    }
-
-    for (i = 0; i < ctx->req.nmodels; i++) {
-        m = ngx_http_tokenroute_find_model(trmcf,
-                                           (u_char *) ctx->req.models[i],
-                                           ngx_strlen(ctx->req.models[i]));
-        if (m == NULL) {
-            msg = ngx_pnalloc(r->pool, TOKENROUTE_MODEL_MAX_LEN + 64);
-            if (msg == NULL) {
-                return NGX_ERROR;
-            }
-
-            *ngx_snprintf(msg, TOKENROUTE_MODEL_MAX_LEN + 63,
-                          "The model \"%s\" in \"models\" does not exist",
-                          ctx->req.models[i]) = '\0';
-
-            ctx->route_error = (char *) msg;
-            return NGX_DECLINED;
-        }
-
-        (void) ngx_http_tokenroute_chain_add(ctx, m);
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_tokenroute_chain_add(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_model_t *m)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < ctx->nchain; i++) {
-        if (ctx->chain[i] == m) {
-            return NGX_DECLINED;
-        }
-    }
-
-    if (ctx->nchain == TOKENROUTE_CHAIN_MAX + 1) {
-        return NGX_DECLINED;
-    }
-
-    ctx->chain[ctx->nchain++] = m;
-
-    return NGX_OK;
 }
 
 

@@ -34,8 +34,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_headers.h"
+#include "ngx_http_tokenroute_redis.h"
 
 
 /* events longer than this are passed on, unjudged, not read for usage */

@@ -18,6 +18,9 @@
 #include "ngx_http_tokenroute_module.h"
 
 
+/* ngx_http_tokenroute_filter.c: registered at postconfiguration */
+ngx_int_t ngx_http_tokenroute_filter_init(ngx_conf_t *cf);
+
 /* ngx_http_tokenroute_filter.c: the next filters, set at init */
 ngx_int_t ngx_http_tokenroute_next_header(ngx_http_request_t *r);
 ngx_int_t ngx_http_tokenroute_next_body(ngx_http_request_t *r,

@@ -5,9 +5,10 @@
  * The settlement journal: settlements Redis could not take wait in a
  * shared memory zone, visible to every worker, and survive a reload (the
  * zone is kept).  Each worker tries to replay them every second while
- * Redis is connected; the settlement script is idempotent per request
- * id, so a settlement that did reach Redis before its reply was lost is
- * not charged twice.
+ * Redis is connected (ngx_http_tokenroute_replay.c, which takes them out
+ * with ngx_http_tokenroute_journal_take()); the settlement script is
+ * idempotent per request id, so a settlement that did reach Redis before
+ * its reply was lost is not charged twice.
  *
  * It also holds what must be sent later on purpose: a settlement Redis
  * rejected, tried again at the next replay, and a release to send once
@@ -20,12 +21,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
-
-
-#define NGX_HTTP_TOKENROUTE_REPLAY_INTERVAL  1000
-#define NGX_HTTP_TOKENROUTE_REPLAY_BATCH     64
+#include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_settlement.h"
 
 
 typedef struct {
@@ -49,14 +46,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_tokenroute_journal_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
-static void ngx_http_tokenroute_journal_replay(ngx_event_t *ev);
 
 
 static ngx_http_tokenroute_journal_t  *ngx_http_tokenroute_journal;
-static ngx_event_t                     ngx_http_tokenroute_replay_event;
-
-/* timer events are logged with their connection's fd: give it one */
-static ngx_connection_t                ngx_http_tokenroute_replay_conn;
 
 
 ngx_int_t
@@ -134,20 +126,7 @@ ngx_int_t
 ngx_http_tokenroute_journal_start(ngx_cycle_t *cycle,
     ngx_http_tokenroute_main_conf_t *trmcf)
 {
-    ngx_event_t  *ev;
-
     ngx_http_tokenroute_journal = trmcf->journal_zone->data;
-
-    ev = &ngx_http_tokenroute_replay_event;
-
-    ngx_http_tokenroute_replay_conn.fd = (ngx_socket_t) -1;
-
-    ev->handler = ngx_http_tokenroute_journal_replay;
-    ev->log = cycle->log;
-    ev->data = &ngx_http_tokenroute_replay_conn;
-    ev->cancelable = 1;
-
-    ngx_add_timer(ev, NGX_HTTP_TOKENROUTE_REPLAY_INTERVAL);
 
     return NGX_OK;
 }
@@ -204,68 +183,53 @@ ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s)
 
 
 /*
- * Takes a batch out of the journal and settles it again; whatever fails
- * goes back in through ngx_http_tokenroute_settle().
+ * Takes up to max settlements due now out of the journal, into batch;
+ * returns how many.
  */
 
-static void
-ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
+ngx_uint_t
+ngx_http_tokenroute_journal_take(ngx_http_tokenroute_settlement_t *batch,
+    ngx_uint_t max)
 {
     time_t                               now;
-    ngx_uint_t                           i, n;
+    ngx_uint_t                           n;
     ngx_queue_t                         *q, *next;
     ngx_http_tokenroute_journal_t       *j;
     ngx_http_tokenroute_journal_node_t  *node;
-    ngx_http_tokenroute_settlement_t     batch[NGX_HTTP_TOKENROUTE_REPLAY_BATCH];
 
     j = ngx_http_tokenroute_journal;
 
-    if (j && ngx_http_tokenroute_redis_ready()) {
-
-        n = 0;
-        now = ngx_time();
-
-        ngx_shmtx_lock(&j->shpool->mutex);
-
-        for (q = ngx_queue_head(&j->sh->queue);
-             n < NGX_HTTP_TOKENROUTE_REPLAY_BATCH
-             && q != ngx_queue_sentinel(&j->sh->queue);
-             q = next)
-        {
-            next = ngx_queue_next(q);
-
-            node = ngx_queue_data(q, ngx_http_tokenroute_journal_node_t,
-                                  queue);
-
-            if (node->s.not_before > now) {
-                continue;
-            }
-
-            ngx_queue_remove(q);
-            j->sh->count--;
-
-            batch[n] = node->s;
-            batch[n++].not_before = 0;
-
-            ngx_slab_free_locked(j->shpool, node);
-        }
-
-        ngx_shmtx_unlock(&j->shpool->mutex);
-
-        if (n) {
-            ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
-                          "tokenroute: replaying %ui journaled settlements",
-                          n);
-        }
-
-        for (i = 0; i < n; i++) {
-            ngx_http_tokenroute_settle(&batch[i]);
-        }
-
-        ngx_http_tokenroute_sweep();
+    if (j == NULL) {
+        return 0;
     }
 
-    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(ev, NGX_HTTP_TOKENROUTE_REPLAY_INTERVAL);
+    n = 0;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&j->shpool->mutex);
+
+    for (q = ngx_queue_head(&j->sh->queue);
+         n < max && q != ngx_queue_sentinel(&j->sh->queue);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+
+        node = ngx_queue_data(q, ngx_http_tokenroute_journal_node_t, queue);
+
+        if (node->s.not_before > now) {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        j->sh->count--;
+
+        batch[n] = node->s;
+        batch[n++].not_before = 0;
+
+        ngx_slab_free_locked(j->shpool, node);
     }
+
+    ngx_shmtx_unlock(&j->shpool->mutex);
+
+    return n;
 }

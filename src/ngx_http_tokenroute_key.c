@@ -16,6 +16,8 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_park.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "tokenroute_key.h"
 

@@ -12,6 +12,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_error.h"
+#include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_models.h"
 
 
 #define NGX_HTTP_TOKENROUTE_MODEL_ENTRY                                       \

@@ -1,6 +1,12 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The types the module's files share: the configuration (providers,
+ * models, Redis, main and location), a key's record, the response as the
+ * filters read it and the request's ctx.  Each file's functions are
+ * declared in its own header, next to it (ngx_http_tokenroute_access.h,
+ * ...).
  */
 
 
@@ -202,15 +208,22 @@ typedef struct {
 
 
 typedef struct {
+    /* the request, as the access phase reads it (access.c, request.c) */
     ngx_uint_t                       api;
     ngx_uint_t                       shape;      /* error/response shape */
+    u_char                           request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    ngx_str_t                        body;
+    tokenroute_request_status_e      req_status;
+    unsigned                         body_done:1;
+    unsigned                         waiting_body:1;
+    unsigned                         decided:1;
 
+    /* key check (key.c): the key sent, its record from Redis */
     ngx_str_t                        raw_key;
     u_char                           key_hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
     ngx_http_tokenroute_key_t        key;
 
-    ngx_str_t                        body;
-
+    /* routing (route.c, fallback.c) */
     ngx_http_tokenroute_model_t     *model;        /* this attempt's */
     ngx_http_tokenroute_model_t     *chain[TOKENROUTE_CHAIN_MAX + 1];
     ngx_uint_t                       nchain;
@@ -219,41 +232,40 @@ typedef struct {
     ngx_str_t                        model_path;   /* /v1/models/{id} */
     const char                      *route_error;
     ngx_uint_t                       route_status;
-    unsigned                         translate:1;
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
+    unsigned                         translate:1;
 
+    /*
+     * admission (admit.c), or the key lookup alone (key.c), while the
+     * request is parked on Redis (park.c)
+     */
     ngx_http_tokenroute_redis_op_t  *op;
     void                            *admit_batch;  /* queued or in flight */
     ngx_uint_t                       admit_slot;
-
     ngx_int_t                        redis_status;
-    tokenroute_request_status_e      req_status;
-
-    u_char                           request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     ngx_uint_t                       admit;
     int64_t                          reserve;
     int64_t                          available;  /* what a 402 had left */
-
-    ngx_http_tokenroute_response_t  *resp;
-    ngx_uint_t                       upstream_status;
+    unsigned                         lookup_started:1;
+    unsigned                         lookup_done:1;
+    unsigned                         waiting_lookup:1;
 
     /* the gateway's own overhead, microseconds */
     uint64_t                         t_start;
     uint64_t                         t_sent;
     uint64_t                         t_redis;
     uint64_t                         t_decided;
+
+    /* the response (the filters) */
+    ngx_http_tokenroute_response_t  *resp;
+    ngx_uint_t                       upstream_status;
+
+    /* settlement (billing.c): what the request produced and cost */
     tokenroute_usage_t               usage;
     int64_t                          cost;
     int64_t                          unbilled;   /* not the client's */
     int64_t                          unbilled_before; /* failed attempts */
-
-    unsigned                         body_done:1;
-    unsigned                         waiting_body:1;
-    unsigned                         lookup_started:1;
-    unsigned                         lookup_done:1;
-    unsigned                         waiting_lookup:1;
-    unsigned                         decided:1;
     unsigned                         usage_done:1;
     unsigned                         estimated:1;
     unsigned                         clamped:1;
@@ -262,126 +274,6 @@ typedef struct {
     /* last: 2.3K, mostly never written; the rest is zeroed at the start */
     tokenroute_request_t             req;
 } ngx_http_tokenroute_ctx_t;
-
-
-/* ngx_http_tokenroute_conf.c */
-char *ngx_http_tokenroute_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_tokenroute_provider_directive(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-char *ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
-    ngx_http_tokenroute_main_conf_t *trmcf);
-
-/* ngx_http_tokenroute_access.c */
-ngx_int_t ngx_http_tokenroute_access_handler(ngx_http_request_t *r);
-
-void ngx_http_tokenroute_resume(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-uint64_t ngx_http_tokenroute_usec(void);
-
-/* ngx_http_tokenroute_request.c */
-void ngx_http_tokenroute_body_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_request_id(u_char *id);
-ngx_uint_t ngx_http_tokenroute_classify(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t suffix);
-
-/* ngx_http_tokenroute_route.c */
-ngx_int_t ngx_http_tokenroute_prepare(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_route(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-
-/* ngx_http_tokenroute_redis.c: n in decimal at p; returns the end */
-u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
-
-/* ngx_http_tokenroute_billing.c */
-ngx_int_t ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
-    ngx_http_tokenroute_main_conf_t *trmcf);
-ngx_int_t ngx_http_tokenroute_admit(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-void ngx_http_tokenroute_attempt_unbilled(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
-void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-int64_t ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
-    ngx_http_tokenroute_model_t *m);
-
-/* ngx_http_tokenroute_key.c */
-ngx_int_t ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
-    const char **message);
-ngx_int_t ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
-    ngx_str_t *model);
-ngx_table_elt_t *ngx_http_tokenroute_header_in(ngx_list_t *headers,
-    ngx_str_t *name);
-
-/* ngx_http_tokenroute_models.c */
-ngx_http_tokenroute_model_t *ngx_http_tokenroute_find_model(
-    ngx_http_tokenroute_main_conf_t *trmcf, u_char *id, size_t len);
-ngx_int_t ngx_http_tokenroute_send_models(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_send_model(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-
-/* ngx_http_tokenroute_error.c */
-ngx_int_t ngx_http_tokenroute_send_error(ngx_http_request_t *r,
-    ngx_uint_t shape, ngx_uint_t status, const char *code,
-    const char *message);
-ngx_uint_t ngx_http_tokenroute_shape_of(ngx_http_request_t *r);
-ngx_int_t ngx_http_tokenroute_own_error(ngx_http_request_t *r);
-void ngx_http_tokenroute_watch_body(ngx_http_request_t *r);
-char *ngx_http_tokenroute_error_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_tokenroute_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *data, size_t len);
-
-/* ngx_http_tokenroute_demo.c */
-char *ngx_http_tokenroute_demo_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* ngx_http_tokenroute_variables.c */
-ngx_int_t ngx_http_tokenroute_add_variables(ngx_conf_t *cf);
-
-/* ngx_http_tokenroute_filter.c */
-ngx_int_t ngx_http_tokenroute_filter_init(ngx_conf_t *cf);
-
-/* ngx_http_tokenroute_fallback.c */
-ngx_int_t ngx_http_tokenroute_keep_ctx(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_http_tokenroute_ctx_t *ngx_http_tokenroute_recover_ctx(
-    ngx_http_request_t *r);
-ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_choose(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t from);
-ngx_int_t ngx_http_tokenroute_fallback(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-
-/* ngx_http_tokenroute_cooldown.c */
-ngx_int_t ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
-    ngx_http_tokenroute_main_conf_t *trmcf);
-ngx_int_t ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m);
-void ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
-    ngx_uint_t status, time_t retry_after);
-void ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m);
-char *ngx_http_tokenroute_fallback_on_directive(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-char *ngx_http_tokenroute_cooldown_directive(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_tokenroute_resolve_chains(ngx_conf_t *cf,
-    ngx_http_tokenroute_main_conf_t *trmcf);
-
-/* ngx_http_tokenroute_tls.c */
-ngx_int_t ngx_http_tokenroute_tls_note(ngx_conf_t *cf);
-ngx_int_t ngx_http_tokenroute_tls_check(ngx_conf_t *cf,
-    ngx_http_tokenroute_main_conf_t *trmcf);
 
 
 extern ngx_module_t  ngx_http_tokenroute_module;

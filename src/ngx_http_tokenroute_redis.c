@@ -18,6 +18,9 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include <openssl/evp.h>
+
+#include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
 
 
@@ -599,4 +602,21 @@ ngx_http_tokenroute_redis_op_timeout(ngx_event_t *ev)
     if (rc && rc->ac) {
         ngx_http_tokenroute_redis_reset(rc, "command timed out");
     }
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text, u_char *hex)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  n;
+
+    if (EVP_Digest(text->data, text->len, md, &n, EVP_sha1(), NULL) != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "SHA-1 failed");
+        return NGX_ERROR;
+    }
+
+    *ngx_hex_dump(hex, md, n) = '\0';
+
+    return NGX_OK;
 }

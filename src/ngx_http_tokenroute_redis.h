@@ -50,11 +50,12 @@ void ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op);
 
 ngx_int_t ngx_http_tokenroute_redis_ready(void);
 
-/* a command whose reply resumes the request; canceled if r goes away */
-ngx_int_t ngx_http_tokenroute_ctx_command(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_redis_handler_pt handler, int argc,
-    const char **argv, const size_t *argvlen);
+/* the hex SHA-1 of a script, as EVALSHA names it */
+ngx_int_t ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text,
+    u_char *hex);
+
+/* n in decimal at p; returns the end */
+u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
 
 /* ngx_http_tokenroute_redis_adapter.c */
 ngx_int_t ngx_http_tokenroute_redis_attach(redisAsyncContext *ac,

@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_request.h"
 
 #include <openssl/rand.h>
 

@@ -14,9 +14,17 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_request.h"
+#include "ngx_http_tokenroute_route.h"
 
 
 static ngx_int_t ngx_http_tokenroute_translate(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+static ngx_int_t ngx_http_tokenroute_chain_add(
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
+static ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 
@@ -265,6 +273,86 @@ ngx_http_tokenroute_translate(ngx_http_request_t *r,
 
     ctx->upstream_body.data = out;
     ctx->upstream_body.len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The chain: the requested model first, then the request's "models" or
+ * else the model's configured fallbacks.  NGX_DECLINED names an unknown
+ * model in ctx->route_error.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    u_char                           *msg;
+    ngx_int_t                         i;
+    ngx_http_tokenroute_model_t      *m, **fp;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    ctx->nchain = 0;
+
+    (void) ngx_http_tokenroute_chain_add(ctx, ctx->model);
+
+    if (ctx->req.nmodels == 0) {
+        if (ctx->model->chain) {
+            fp = ctx->model->chain->elts;
+
+            for (i = 0; i < (ngx_int_t) ctx->model->chain->nelts; i++) {
+                (void) ngx_http_tokenroute_chain_add(ctx, fp[i]);
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    for (i = 0; i < ctx->req.nmodels; i++) {
+        m = ngx_http_tokenroute_find_model(trmcf,
+                                           (u_char *) ctx->req.models[i],
+                                           ngx_strlen(ctx->req.models[i]));
+        if (m == NULL) {
+            msg = ngx_pnalloc(r->pool, TOKENROUTE_MODEL_MAX_LEN + 64);
+            if (msg == NULL) {
+                return NGX_ERROR;
+            }
+
+            *ngx_snprintf(msg, TOKENROUTE_MODEL_MAX_LEN + 63,
+                          "The model \"%s\" in \"models\" does not exist",
+                          ctx->req.models[i]) = '\0';
+
+            ctx->route_error = (char *) msg;
+            return NGX_DECLINED;
+        }
+
+        (void) ngx_http_tokenroute_chain_add(ctx, m);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_chain_add(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_model_t *m)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nchain; i++) {
+        if (ctx->chain[i] == m) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ctx->nchain == TOKENROUTE_CHAIN_MAX + 1) {
+        return NGX_DECLINED;
+    }
+
+    ctx->chain[ctx->nchain++] = m;
 
     return NGX_OK;
 }

@@ -32,8 +32,12 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_dead.h"
+#include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_settle.h"
+#include "ngx_http_tokenroute_settlement.h"
+#include "ngx_http_tokenroute_sweep.h"
 
 
 /* settlements per EVALSHA; ARGV per group of them, and per settlement */
@@ -289,6 +293,8 @@ static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
 "  redis.call('ZREM', 'tr:rsv', unpack(live))\n"
 "end\n"
 "return charged\n");
+static void ngx_http_tokenroute_settlement_free(
+    ngx_http_tokenroute_settlement_t *s);
 
 
 static u_char  ngx_http_tokenroute_settle_sha[41];
@@ -733,7 +739,7 @@ ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
 
 /* settlements in flight are not in a request pool: recycle them */
 
-void
+static void
 ngx_http_tokenroute_settlement_free(ngx_http_tokenroute_settlement_t *s)
 {
     if (ngx_http_tokenroute_nfree_settlements

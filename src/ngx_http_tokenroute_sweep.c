@@ -15,7 +15,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_sweep.h"
 
 
 static void ngx_http_tokenroute_sweep_reply(void *data, redisReply *reply);

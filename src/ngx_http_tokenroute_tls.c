@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_tls.h"
 
 
 #if (NGX_HTTP_SSL)

@@ -13,6 +13,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_variables.h"
 #include "tokenroute_money.h"
 
 

@@ -1,0 +1,31 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The tokenroute_redis, _provider and _model directives
+ * (ngx_http_tokenroute_conf.c).
+ */
+
+
+#ifndef _NGX_HTTP_TOKENROUTE_CONF_H_INCLUDED_
+#define _NGX_HTTP_TOKENROUTE_CONF_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+
+
+char *ngx_http_tokenroute_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_tokenroute_provider_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf);
+
+
+#endif /* _NGX_HTTP_TOKENROUTE_CONF_H_INCLUDED_ */
