@@ -118,6 +118,11 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     ctx->api = ngx_http_tokenroute_classify(r, ctx, 0);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute access: request %*s, endpoint %ui",
+                   (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                   ctx->request_id, ctx->api);
+
     /* first: a key in the URL is cut from the logs' copy of it */
 
     rc = ngx_http_tokenroute_key_misplaced(r, &msg);
@@ -174,6 +179,11 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
                    "Malformed API key: tokenroute keys look like sk-tr-...");
     }
 
+    /* never the key itself, nor its hash */
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute key: extracted");
+
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
         || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
     {
@@ -196,6 +206,9 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 
     if (rc == NGX_AGAIN) {
         ctx->waiting_body = 1;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute body: reading");
         ngx_http_tokenroute_watch_body(r);
         return NGX_DONE;
     }
@@ -246,6 +259,9 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         }
 
         ctx->waiting_lookup = 1;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute access: waiting for Redis");
 
         /* notice a client that goes away while Redis answers */
         r->read_event_handler = ngx_http_test_reading;
@@ -361,6 +377,11 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
             /* not admitted (nothing reserved), but an attempt all the same */
             ctx->attempts = 1;
             ctx->decided = 1;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "tokenroute access: count_tokens for \"%V\"",
+                           &model);
+
             return NGX_OK;
         }
     }
@@ -378,6 +399,10 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         ctx->attempts = 1;
         ctx->decided = 1;
         ctx->t_decided = ngx_http_tokenroute_usec();
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute access: admitted, attempt 1, reserved %L",
+                       ctx->reserve);
         return NGX_OK;
 
     case NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN:
@@ -521,6 +546,10 @@ ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ctx->op = NULL;
     ctx->lookup_done = 1;
     ctx->t_redis += ngx_http_tokenroute_usec() - ctx->t_sent;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute access: Redis answered in %uL us",
+                   ctx->t_redis);
 
     if (!ctx->waiting_lookup) {
         return;
