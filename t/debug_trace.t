@@ -190,6 +190,20 @@ in_order('chain exhausted', \@lines,
 		. qr/ with 502/,
 	qr/tokenroute fallback: chain exhausted after 2 attempts/);
 
+# Redis goes away: the client says it reconnects
+
+$t->stop_redis();
+
+$res = chat('openai/gpt-4o-mini');
+is($res->{status}, 503, 'Redis down: 503');
+
+my $again = qr/tokenroute redis: reconnect in \d+ ms.*/s
+	. qr/tokenroute redis: reconnecting.*/s
+	. qr/tokenroute redis: connecting to 127\.0\.0\.1/;
+
+ok($t->wait_until(5, sub { $t->error_log() =~ qr/$again/ }),
+	'redis: reconnect scheduled, then tried');
+
 # no secret in any trace
 
 my @traces = grep { /tokenroute [a-z]+: / } split /\n/, $t->error_log();
