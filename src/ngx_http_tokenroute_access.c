@@ -209,6 +209,7 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "tokenroute body: reading");
+
         ngx_http_tokenroute_watch_body(r);
         return NGX_DONE;
     }
@@ -403,6 +404,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "tokenroute access: admitted, attempt 1, reserved %L",
                        ctx->reserve);
+
         return NGX_OK;
 
     case NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN:

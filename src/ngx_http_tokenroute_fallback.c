@@ -285,11 +285,11 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
          * sends, such as Anthropic's cache writes, would stay).
          */
 
+        ngx_memzero(&ctx->usage, sizeof(tokenroute_usage_t));
+
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "tokenroute fallback: next model \"%V\", attempt %ui",
                        &ctx->model->id, ctx->attempts);
-
-        ngx_memzero(&ctx->usage, sizeof(tokenroute_usage_t));
 
         return NGX_OK;
     }
@@ -299,9 +299,13 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
      * provider's Retry-After; the provider's own text was intercepted.
      */
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tokenroute fallback: chain exhausted after %ui attempts, "
-                   "last status %ui", ctx->attempts, status);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute fallback: %s after %ui attempts, status %ui",
+                   !ngx_http_tokenroute_fallback_on(trmcf, status)
+                   ? "not a tokenroute_fallback_on status"
+                   : ctx->attempts >= (ngx_uint_t) trmcf->max_attempts
+                     ? "tokenroute_max_attempts reached" : "chain exhausted",
+                   ctx->attempts, status);
 
     ctx->decided = 0;
 

@@ -188,7 +188,7 @@ in_order('chain exhausted', \@lines,
 	qr/tokenroute fallback: next model "openai\/gpt-4o-mini", attempt 2/,
 	qr/tokenroute fallback: attempt 2 on "openai\/gpt-4o-mini" failed/
 		. qr/ with 502/,
-	qr/tokenroute fallback: chain exhausted after 2 attempts/);
+	qr/tokenroute fallback: chain exhausted after 2 attempts, status 502/);
 
 # Redis goes away: the client says it reconnects
 
