@@ -41,6 +41,15 @@ static ngx_int_t ngx_http_tokenroute_init_process(ngx_cycle_t *cycle);
 static void ngx_http_tokenroute_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_conf_enum_t  ngx_http_tokenroute_reject_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_tokenroute_commands[] = {
 
     { ngx_string("tokenroute"),
@@ -147,6 +156,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tokenroute_loc_conf_t, insecure_provider_tls),
       NULL },
+
+    { ngx_string("tokenroute_reject_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tokenroute_loc_conf_t, reject_log_level),
+      &ngx_http_tokenroute_reject_log_levels },
 
     { ngx_string("tokenroute_demo_provider"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -376,6 +392,7 @@ ngx_http_tokenroute_create_loc_conf(ngx_conf_t *cf)
 
     trlcf->enable = NGX_CONF_UNSET;
     trlcf->insecure_provider_tls = NGX_CONF_UNSET;
+    trlcf->reject_log_level = NGX_CONF_UNSET_UINT;
 
     return trlcf;
 }
@@ -390,6 +407,8 @@ ngx_http_tokenroute_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->insecure_provider_tls,
                          prev->insecure_provider_tls, 0);
+    ngx_conf_merge_uint_value(conf->reject_log_level,
+                              prev->reject_log_level, NGX_LOG_ERR);
 
     /* checked in postconfiguration, once every module has merged */
 

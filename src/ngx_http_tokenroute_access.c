@@ -125,6 +125,11 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     ctx->api = ngx_http_tokenroute_classify(r, ctx, 0);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute access: request %*s, endpoint %ui",
+                   (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                   ctx->request_id, ctx->api);
+
     /* first: a key in the URL is cut from the logs' copy of it */
 
     rc = ngx_http_tokenroute_key_misplaced(r, &msg);
@@ -181,6 +186,11 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
                    "Malformed API key: tokenroute keys look like sk-tr-...");
     }
 
+    /* never the key itself, nor its hash */
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute key: extracted");
+
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
         || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
     {
@@ -203,6 +213,10 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
 
     if (rc == NGX_AGAIN) {
         ctx->waiting_body = 1;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute body: reading");
+
         ngx_http_tokenroute_watch_body(r);
         return NGX_DONE;
     }
@@ -253,6 +267,9 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         }
 
         ctx->waiting_lookup = 1;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute access: waiting for Redis");
 
         /* notice a client that goes away while Redis answers */
         r->read_event_handler = ngx_http_test_reading;
@@ -368,6 +385,11 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
             /* not admitted (nothing reserved), but an attempt all the same */
             ctx->attempts = 1;
             ctx->decided = 1;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "tokenroute access: count_tokens for \"%V\"",
+                           &model);
+
             return NGX_OK;
         }
     }
@@ -385,6 +407,11 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         ctx->attempts = 1;
         ctx->decided = 1;
         ctx->t_decided = ngx_http_tokenroute_usec();
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute access: admitted, attempt 1, reserved %L",
+                       ctx->reserve);
+
         return NGX_OK;
 
     case NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN:
@@ -432,14 +459,79 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
 }
 
 
-/* rejections end the request here: NGX_DONE tells the phase engine so */
+/*
+ * Rejections end the request here: NGX_DONE tells the phase engine so.
+ * The gateway's own refusals (key, money, permission, key store) are
+ * logged here too, at tokenroute_reject_log_level, as limit_req does:
+ * who was refused by the key's id, never by the key or its hash.
+ */
 
 static ngx_int_t
 ngx_http_tokenroute_reject(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *message)
 {
-    ngx_int_t  rc;
+    u_char                          *p, *last;
+    ngx_int_t                        rc;
+    ngx_uint_t                       i;
+    const char                      *sep;
+    ngx_http_tokenroute_loc_conf_t  *trlcf;
+    u_char                           reason[32];
+    u_char                           who[TOKENROUTE_MODEL_MAX_LEN + 512];
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tokenroute_module);
+
+    if ((status == NGX_HTTP_UNAUTHORIZED
+         || status == NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED
+         || status == NGX_HTTP_FORBIDDEN
+         || status == NGX_HTTP_TOO_MANY_REQUESTS
+         || status == NGX_HTTP_SERVICE_UNAVAILABLE)
+        && code != NULL
+        && r->connection->log->log_level >= trlcf->reject_log_level)
+    {
+        /* the client's code, spelled for a log: "insufficient credit" */
+
+        for (i = 0; code[i] && i < sizeof(reason) - 1; i++) {
+            reason[i] = (code[i] == '_') ? ' ' : code[i];
+        }
+
+        reason[i] = '\0';
+
+        /* one code for both: the operator needs to tell them apart */
+
+        if (ngx_strcmp(code, "invalid_api_key") == 0) {
+            ngx_cpystrn(reason, (u_char *) (ctx->lookup_done
+                                            ? "unknown api key"
+                                            : "malformed api key"),
+                        sizeof(reason));
+        }
+
+        /* a key id and an account are 128 bytes at most, cut beyond */
+
+        p = who;
+        last = who + sizeof(who);
+        sep = ", ";
+
+        if (ctx->key.id.len) {
+            p = ngx_slprintf(p, last, "%skey \"%V\"", sep, &ctx->key.id);
+            sep = " ";
+        }
+
+        if (ctx->key.account.len) {
+            p = ngx_slprintf(p, last, "%saccount \"%V\"", sep,
+                             &ctx->key.account);
+            sep = " ";
+        }
+
+        if (ctx->model) {
+            p = ngx_slprintf(p, last, "%smodel \"%V\"", sep,
+                             &ctx->model->id);
+        }
+
+        ngx_log_error(trlcf->reject_log_level, r->connection->log, 0,
+                      "tokenroute: %ui %s%*s", status, reason,
+                      (size_t) (p - who), who);
+    }
 
     rc = ngx_http_tokenroute_send_error(r, ctx->shape, status, code, message);
 

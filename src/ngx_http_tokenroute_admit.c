@@ -265,6 +265,10 @@ ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
 
     ev = &ngx_http_tokenroute_admit_event;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute admission: queued, reserve %L, slot %ui",
+                   ctx->reserve, ctx->admit_slot);
+
     if (!ev->posted) {
         ev->handler = ngx_http_tokenroute_admit_flush;
         ev->log = ngx_cycle->log;
@@ -393,6 +397,9 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
                                                   NGX_HTTP_TOKENROUTE_EXACT));
         arg[3] = (const char *) amount[i];
         len[3] = p - amount[i];
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, b->reqs[i]->connection->log, 0,
+                       "tokenroute admission: sent in a batch of %ui", n);
     }
 
     n = 5 + n * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS;
@@ -471,6 +478,10 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
         ctx->admit_batch = NULL;
         ctx->redis_status = NGX_ERROR;
 
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute admission: %s",
+                       reply ? "answered" : "no answer");
+
         if (reply) {
             e = reply->element[i];
 
@@ -548,6 +559,11 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
                       "tokenroute: admission refused its arguments");
         return;
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute admission: \"%*s\", key \"%V\" account \"%V\"",
+                   (size_t) (end[0] - f[0]), f[0], &ctx->key.id,
+                   &ctx->key.account);
 
     ctx->redis_status = NGX_OK;
 

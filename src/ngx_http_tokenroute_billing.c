@@ -126,6 +126,11 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     s.estimated = ctx->estimated;
     s.unbilled = ctx->unbilled;
     s.clamped = ctx->clamped;
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute settle: cost %L, input %L, output %L, "
+                   "cached %L, estimated %L, unbilled %L", s.cost, s.input,
+                   s.output, s.cached, s.estimated, s.unbilled);
+
     s.time = ngx_time();
 
     ngx_http_tokenroute_settle(&s);

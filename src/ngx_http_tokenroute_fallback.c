@@ -123,6 +123,11 @@ ngx_http_tokenroute_choose(ngx_http_request_t *r,
 
             ctx->chain_pos = i;
 
+            ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "tokenroute choose: model \"%V\", %ui of %ui%s",
+                           &m->id, i + 1, ctx->nchain,
+                           pass ? ", all cooling" : "");
+
             return NGX_OK;
         }
     }
@@ -131,6 +136,9 @@ ngx_http_tokenroute_choose(ngx_http_request_t *r,
     ctx->translate = translate;
     ctx->upstream_body = body;
     ctx->upstream_uri = uri;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute choose: no model from %ui can take it", from);
 
     return NGX_DECLINED;
 }
@@ -162,6 +170,12 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
     retry = (status == 429) ? ngx_http_tokenroute_retry_after(r) : 0;
 
     ngx_http_tokenroute_cooldown_failure(ctx->model, status, retry);
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute fallback: attempt %ui on \"%V\" failed with "
+                   "%ui, cooling %i, retry after %T", ctx->attempts,
+                   &ctx->model->id, status,
+                   ngx_http_tokenroute_cooling(ctx->model), retry);
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "tokenroute: model \"%V\" failed with %ui on attempt %ui",
@@ -197,6 +211,10 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
 
         ngx_memzero(&ctx->usage, sizeof(tokenroute_usage_t));
 
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tokenroute fallback: next model \"%V\", attempt %ui",
+                       &ctx->model->id, ctx->attempts);
+
         return NGX_OK;
     }
 
@@ -204,6 +222,14 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
      * Nothing left to try: the client gets the failure, with the
      * provider's Retry-After; the provider's own text was intercepted.
      */
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute fallback: %s after %ui attempts, status %ui",
+                   !ngx_http_tokenroute_fallback_on(trmcf, status)
+                   ? "not a tokenroute_fallback_on status"
+                   : ctx->attempts >= (ngx_uint_t) trmcf->max_attempts
+                     ? "tokenroute_max_attempts reached" : "chain exhausted",
+                   ctx->attempts, status);
 
     ctx->decided = 0;
 

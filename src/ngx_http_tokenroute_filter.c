@@ -117,6 +117,10 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute upstream: status %ui from \"%V\", attempt %ui",
+                   r->headers_out.status, &ctx->model->id, ctx->attempts);
+
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;

@@ -368,6 +368,9 @@ ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
     ngx_memcpy(ngx_cpymem(name, "tr:key:", sizeof("tr:key:") - 1),
                ctx->key_hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute key: lookup sent");
+
     return ngx_http_tokenroute_ctx_command(r, ctx,
                                            ngx_http_tokenroute_key_reply,
                                            2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS,
@@ -390,6 +393,12 @@ ngx_http_tokenroute_key_reply(void *data, redisReply *reply)
     } else {
         ctx->redis_status = ngx_http_tokenroute_key_parse(r, ctx, reply);
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute key: lookup answered, status %i, found %ui, "
+                   "revoked %ui, expired %ui", ctx->redis_status,
+                   (ngx_uint_t) ctx->key.found, (ngx_uint_t) ctx->key.revoked,
+                   (ngx_uint_t) ctx->key.expired);
 
     ngx_http_tokenroute_resume(r, ctx);
 }

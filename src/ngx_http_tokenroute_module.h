@@ -133,6 +133,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                       enable;
     ngx_flag_t                       insecure_provider_tls;
+    ngx_uint_t                       reject_log_level;
 } ngx_http_tokenroute_loc_conf_t;
 
 

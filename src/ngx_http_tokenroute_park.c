@@ -34,6 +34,10 @@ ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ctx->lookup_done = 1;
     ctx->t_redis += ngx_http_tokenroute_usec() - ctx->t_sent;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute access: Redis answered in %uL us",
+                   ctx->t_redis);
+
     if (!ctx->waiting_lookup) {
         return;
     }

@@ -157,9 +157,17 @@ ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
     conf = rc->conf;
 
     if (conf->unix_path.len) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                       "tokenroute redis: connecting to unix:%V",
+                       &conf->unix_path);
+
         ac = redisAsyncConnectUnix((char *) conf->unix_path.data);
 
     } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                       "tokenroute redis: connecting to %V:%d",
+                       &conf->host, (int) conf->port);
+
         ac = redisAsyncConnect((char *) conf->host.data, conf->port);
     }
 
@@ -257,6 +265,9 @@ ngx_http_tokenroute_redis_schedule(ngx_http_tokenroute_redis_client_t *rc)
         return;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                   "tokenroute redis: reconnect in %M ms", rc->backoff);
+
     if (!rc->reconnect.timer_set) {
         ngx_add_timer(&rc->reconnect, rc->backoff);
     }
@@ -321,6 +332,9 @@ ngx_http_tokenroute_redis_on_connect(const redisAsyncContext *ac, int status)
 
     rc->state = ngx_http_tokenroute_redis_st_ready;
     rc->backoff = NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                   "tokenroute redis: ready, fd %d", ac->c.fd);
 }
 
 
@@ -360,6 +374,14 @@ ngx_http_tokenroute_redis_setup_reply(redisAsyncContext *ac, void *r,
         return;
     }
 
+    /* "OK", or a script's SHA1: never what AUTH sent */
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                   "tokenroute redis: %s answered %s", (char *) privdata,
+                   reply->type == REDIS_REPLY_STRING
+                   || reply->type == REDIS_REPLY_STATUS
+                   ? reply->str : "(error)");
+
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, rc->log, 0,
                       "tokenroute: Redis %s failed: %s", (char *) privdata,
@@ -377,6 +399,9 @@ static void
 ngx_http_tokenroute_redis_reconnect_handler(ngx_event_t *ev)
 {
     ngx_http_tokenroute_redis_client_t  *rc = ev->data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                   "tokenroute redis: reconnecting");
 
     if (rc->ac == NULL) {
         ngx_http_tokenroute_redis_connect(rc);
@@ -477,6 +502,14 @@ ngx_http_tokenroute_redis_command(ngx_http_tokenroute_redis_handler_pt handler,
         return NULL;
     }
 
+    op->sent = ngx_current_msec;
+
+    /* the command only: its arguments hold key hashes */
+
+    ngx_log_debug4(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                   "tokenroute redis: %*s sent, %d arguments, op %p",
+                   argvlen[0], argv[0], argc, op);
+
     ngx_add_timer(&op->timer, rc->conf->timeout);
 
     return op;
@@ -555,6 +588,11 @@ ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
         ngx_del_timer(&op->timer);
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, op->timer.log, 0,
+                   "tokenroute redis: op %p answered, type %d, in %M ms", op,
+                   r ? ((redisReply *) r)->type : -1,
+                   ngx_current_msec - op->sent);
+
     if (!op->done) {
         op->done = 1;
         op->handler(op->data, r);
@@ -589,6 +627,10 @@ ngx_http_tokenroute_redis_op_timeout(ngx_event_t *ev)
 {
     ngx_http_tokenroute_redis_op_t      *op = ev->data;
     ngx_http_tokenroute_redis_client_t  *rc;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ev->log, 0,
+                   "tokenroute redis: op %p timed out after %M ms", op,
+                   ngx_current_msec - op->sent);
 
     rc = ngx_http_tokenroute_redis;
 

@@ -35,6 +35,7 @@ struct ngx_http_tokenroute_redis_op_s {
     ngx_http_tokenroute_redis_handler_pt   handler;
     void                                  *data;
     ngx_event_t                            timer;
+    ngx_msec_t                             sent;     /* for the debug log */
     unsigned                               done:1;
 };
 

@@ -32,6 +32,9 @@ ngx_http_tokenroute_body_handler(ngx_http_request_t *r)
 
     ctx->body_done = 1;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute body: in");
+
     if (ctx->waiting_body) {
         ctx->waiting_body = 0;
 

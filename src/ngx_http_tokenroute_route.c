@@ -51,6 +51,9 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute body: read, %uz bytes", ctx->body.len);
+
     if (ctx->body.len == 0) {
         ctx->req_status = TOKENROUTE_REQUEST_INVALID_JSON;
         return NGX_DECLINED;
@@ -84,6 +87,11 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     }
 
     rc = ngx_http_tokenroute_build_chain(r, ctx);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute request: model \"%V\", chain of %ui%s",
+                   &ctx->model->id, ctx->nchain,
+                   rc == NGX_OK ? "" : ", refused");
 
     if (rc != NGX_OK) {
         if (rc == NGX_DECLINED) {
@@ -167,6 +175,11 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     p = ngx_cpymem(ctx->upstream_uri.data, prov->base_path.data,
                    prov->base_path.len);
     ngx_memcpy(p, endpoint.data, endpoint.len);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute route: model \"%V\", provider \"%V\", "
+                   "uri \"%V\", translate %ui", &m->id, &prov->name,
+                   &ctx->upstream_uri, (ngx_uint_t) ctx->translate);
 
     if (ctx->translate) {
         return ngx_http_tokenroute_translate(r, ctx);

@@ -452,6 +452,9 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
 
         argc = ngx_http_tokenroute_settle_args(b);
 
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "tokenroute settle: batch of %ui sent", b->n);
+
         ngx_http_tokenroute_batch_busy = 1;
 
         if (ngx_http_tokenroute_redis_command(
@@ -624,6 +627,10 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
 
     ngx_uint_t                         i;
     ngx_http_tokenroute_settlement_t  *s;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "tokenroute settle: batch of %ui answered, type %d",
+                   b->n, reply ? reply->type : -1);
 
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
 

@@ -7,7 +7,8 @@
 # log format logs the path without the query; nginx's request line, which
 # other formats and the error log's context use, is cut before the key),
 # with the error log at "info"; at "notice" not even nginx's own report of
-# a duplicate Authorization shows the key.
+# a duplicate Authorization shows the key.  The gateway's own rejections
+# are logged by the key's id, never by the key or its hash.
 
 ###############################################################################
 
@@ -131,6 +132,29 @@ for my $case (@cases) {
 	is($res->{status}, 400, 'two Authorization: 400');
 }
 
+# the gateway's own rejections are logged (at "error" by default), by the
+# key's id: neither the key nor its hash
+
+my $restricted = $t->create_key(name => 'edge-logs-restricted',
+	models => [ 'anthropic/claude-sonnet-4-5' ]);
+
+{
+	my $res = $t->http(method => 'POST', path => '/v1/chat/completions',
+		port => $info,
+		headers => { Authorization => "Bearer $restricted->{raw}" },
+		body => { model => 'openai/gpt-4o-mini',
+			messages => [ { role => 'user', content => 'hi' } ] });
+
+	is($res->{status}, 403, 'model not allowed: 403');
+
+	$res = $t->http(method => 'POST', path => '/v1/chat/completions',
+		port => $info, headers => { Authorization => "Bearer ${raw}x" },
+		body => { model => 'openai/gpt-4o-mini',
+			messages => [ { role => 'user', content => 'hi' } ] });
+
+	is($res->{status}, 401, 'unknown key: 401');
+}
+
 $t->stop_nginx_instance($_) for qw(info notice);
 
 my $access = slurp("$d/info/tokenroute.log");
@@ -147,6 +171,18 @@ secrets_absent('default access log', slurp("$d/info/access.log"), $raw, $enc,
 	$enc_lc, uc($raw));
 secrets_absent('error log at info', slurp("$d/info/info.log"), $raw, $enc,
 	$enc_lc, uc($raw));
+
+my $errlog = slurp("$d/info/info.log");
+
+my $id = $restricted->{id};
+
+like($errlog, qr/\[error\] .*tokenroute: 403 model not allowed, key "\Q$id\E"/,
+	'error log: the rejection, by the key id');
+like($errlog, qr/\[error\] .*tokenroute: 401 unknown api key/,
+	'error log: the unknown key');
+secrets_absent('error log at info, rejections', $errlog, $restricted->{raw},
+	"${raw}x", $t->key_hash($restricted->{raw}), $t->key_hash("${raw}x"),
+	$t->key_hash($raw));
 
 my $notice = slurp("$d/notice/notice.log") . slurp("$d/notice/access.log")
 	. slurp("$d/notice/tokenroute.log");
