@@ -1,6 +1,8 @@
 
 /*
  * Copyright (C) tokenroute authors
+ *
+ * The bump allocator yajl's parsers live in (tokenroute_arena.h).
  */
 
 
@@ -17,11 +19,14 @@ static void tokenroute_arena_free(void *ctx, void *ptr);
 
 
 void
-tokenroute_arena_init(tokenroute_arena_t *a, yajl_alloc_funcs *af)
+tokenroute_arena_init(tokenroute_arena_t *a, char *buf, size_t size,
+    yajl_alloc_funcs *af)
 {
-    a->last = (char *) (((uintptr_t) a->buf + TOKENROUTE_ARENA_ALIGN - 1)
+    a->start = buf;
+    a->last = (char *) (((uintptr_t) buf + TOKENROUTE_ARENA_ALIGN - 1)
                         & ~((uintptr_t) TOKENROUTE_ARENA_ALIGN - 1));
-    a->end = a->buf + TOKENROUTE_ARENA_SIZE;
+    a->end = buf + size;
+    a->spilled = 0;
 
     af->malloc = tokenroute_arena_malloc;
     af->realloc = tokenroute_arena_realloc;
@@ -45,6 +50,7 @@ tokenroute_arena_malloc(void *ctx, size_t size)
     n = (size + TOKENROUTE_ARENA_ALIGN - 1) & ~((size_t) TOKENROUTE_ARENA_ALIGN - 1);
 
     if (n < size || n + TOKENROUTE_ARENA_ALIGN > (size_t) (a->end - a->last)) {
+        a->spilled = 1;
         return malloc(size);
     }
 
@@ -69,7 +75,7 @@ tokenroute_arena_realloc(void *ctx, void *ptr, size_t size)
         return tokenroute_arena_malloc(ctx, size);
     }
 
-    if ((uintptr_t) p < (uintptr_t) a->buf
+    if ((uintptr_t) p < (uintptr_t) a->start
         || (uintptr_t) p >= (uintptr_t) a->end)
     {
         return realloc(p, size);
@@ -110,7 +116,7 @@ tokenroute_arena_free(void *ctx, void *ptr)
     tokenroute_arena_t  *a = ctx;
 
     if (ptr != NULL
-        && ((uintptr_t) ptr < (uintptr_t) a->buf
+        && ((uintptr_t) ptr < (uintptr_t) a->start
             || (uintptr_t) ptr >= (uintptr_t) a->end))
     {
         free(ptr);
