@@ -246,28 +246,7 @@ tokenroute_skim_string_done(tokenroute_skim_t *sk, const u_char_t *s,
         return -1;
     }
 
-    switch (sk->val_key) {
-
-    case TR_KEY_TEXT:
-        sk->content_bytes += n;
-        break;
-
-    case TR_KEY_FINISH_REASON:
-        sk->finish = 1;
-        break;
-
-    case TR_KEY_ERROR:
-        sk->error = 1;
-        break;
-
-    case TR_KEY_TYPE:
-        sk->type = (n <= TOKENROUTE_SKIM_STR) ? tokenroute_skim_type(s, n)
-                                              : TOKENROUTE_SKIM_OTHER;
-        break;
-
-    default:
-        break;
-    }
+    tokenroute_skim_on_string(sk, sk->val_key, s, n);
 
     sk->state = sk->depth ? TR_S_NEXT : TR_S_DONE;
 
