@@ -320,8 +320,8 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
 {
     int                      rc;
     size_t                   n;
-    uint32_t                 e;
     const char              *p, *last, *q, *s;
+    tokenroute_json_node_t  *e;
     tokenroute_json_tree_t  *j;
 
     if (st->from == TOKENROUTE_API_OPENAI && tr_str_is(data, len, "[DONE]")) {
@@ -349,16 +349,16 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
         }
 
         if (rc == 0 && st->from == TOKENROUTE_API_OPENAI) {
-            e = tokenroute_json_get(j, 1, "error");
+            e = tokenroute_json_get(j->root, "error");
 
-            if (e != 0 && j->nodes[e].type != TR_J_NULL
-                && j->nodes[e].type != TR_J_FALSE)
+            if (e != NULL && e->type != TR_J_NULL
+                && e->type != TR_J_FALSE)
             {
                 return tokenroute_stream_upstream_error(st);
             }
 
         } else if (rc == 0
-                   && tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"),
+                   && tokenroute_json_str(tokenroute_json_get(j->root, "type"),
                                           &s, &n)
                    && tr_str_is(s, n, "error"))
         {
@@ -410,19 +410,16 @@ int
 tokenroute_stream_upstream_error(tokenroute_stream_t *st)
 {
     int                       status;
-    uint32_t                  n;
-    tokenroute_json_tree_t   *j;
+    tokenroute_json_node_t   *n;
     tokenroute_resp_error_t   e;
-
-    j = &st->json;
 
     memset(&e, 0, sizeof(tokenroute_resp_error_t));
     status = 0;
 
-    n = tokenroute_json_get(j, 1, "error");
+    n = tokenroute_json_get(st->json.root, "error");
 
-    if (n != 0) {
-        tokenroute_resp_error_read(j, n, &e, &status);
+    if (n != NULL) {
+        tokenroute_resp_error_read(n, &e, &status);
     }
 
     tokenroute_stream_terminal(st, st->from, status, &e);
