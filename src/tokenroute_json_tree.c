@@ -21,8 +21,6 @@
 #define TOKENROUTE_JSON_ALIGN   sizeof(void *)
 
 
-static void *tokenroute_json_tree_alloc(tokenroute_json_tree_t *j,
-    size_t size);
 static const char *tokenroute_json_tree_strdup(tokenroute_json_tree_t *j,
     const char *s, size_t len);
 static int tokenroute_json_tree_value(tokenroute_json_tree_t *j,
@@ -111,26 +109,16 @@ tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
 void
 tokenroute_json_tree_free(tokenroute_json_tree_t *j)
 {
-    tokenroute_json_chunk_t  *c;
-
-    while (j->chunks != NULL) {
-        c = j->chunks;
-        j->chunks = c->next;
-        free(c);
-    }
+    tokenroute_json_chunks_free(&j->chunks);
 
     j->chunk = NULL;
     j->root = NULL;
 }
 
 
-/*
- * From the chunk in use, else the next one kept from a parse before, else
- * a new one after it: a bump allocator, freed at once.
- */
-
-static void *
-tokenroute_json_tree_alloc(tokenroute_json_tree_t *j, size_t size)
+void *
+tokenroute_json_alloc(tokenroute_json_chunk_t **head,
+    tokenroute_json_chunk_t **cur, size_t size)
 {
     char                     *p;
     size_t                    n;
@@ -138,13 +126,9 @@ tokenroute_json_tree_alloc(tokenroute_json_tree_t *j, size_t size)
 
     size = (size + TOKENROUTE_JSON_ALIGN - 1) & ~(TOKENROUTE_JSON_ALIGN - 1);
 
-    c = j->chunk;
+    c = (*cur != NULL) ? *cur : *head;
 
-    while (c != NULL && c->size - c->used < size) {
-        if (c->next == NULL) {
-            break;
-        }
-
+    while (c != NULL && c->size - c->used < size && c->next != NULL) {
         c = c->next;
     }
 
@@ -153,7 +137,6 @@ tokenroute_json_tree_alloc(tokenroute_json_tree_t *j, size_t size)
 
         nc = malloc(sizeof(tokenroute_json_chunk_t) + n);
         if (nc == NULL) {
-            j->oom = 1;
             return NULL;
         }
 
@@ -162,7 +145,7 @@ tokenroute_json_tree_alloc(tokenroute_json_tree_t *j, size_t size)
         nc->next = NULL;
 
         if (c == NULL) {
-            j->chunks = nc;
+            *head = nc;
 
         } else {
             c->next = nc;
@@ -171,12 +154,25 @@ tokenroute_json_tree_alloc(tokenroute_json_tree_t *j, size_t size)
         c = nc;
     }
 
-    j->chunk = c;
+    *cur = c;
 
     p = (char *) (c + 1) + c->used;
     c->used += size;
 
     return p;
+}
+
+
+void
+tokenroute_json_chunks_free(tokenroute_json_chunk_t **head)
+{
+    tokenroute_json_chunk_t  *c;
+
+    while (*head != NULL) {
+        c = *head;
+        *head = c->next;
+        free(c);
+    }
 }
 
 
@@ -186,8 +182,9 @@ tokenroute_json_tree_strdup(tokenroute_json_tree_t *j, const char *s,
 {
     char  *p;
 
-    p = tokenroute_json_tree_alloc(j, len + 1);
+    p = tokenroute_json_alloc(&j->chunks, &j->chunk, len + 1);
     if (p == NULL) {
+        j->oom = 1;
         return NULL;
     }
 
@@ -214,8 +211,10 @@ tokenroute_json_tree_value(tokenroute_json_tree_t *j, yajl_type type,
         }
     }
 
-    nd = tokenroute_json_tree_alloc(j, sizeof(tokenroute_json_node_t));
+    nd = tokenroute_json_alloc(&j->chunks, &j->chunk,
+                               sizeof(tokenroute_json_node_t));
     if (nd == NULL) {
+        j->oom = 1;
         return 0;
     }
 

@@ -86,6 +86,16 @@ typedef struct {
 
 
 /*
+ * A bump allocator in chunks, freed at once (tokenroute_json_chunks_free):
+ * from the chunk *cur, else the next chunk of the list *head with room
+ * (kept from before), else a new one linked at the end; *cur (NULL: the
+ * list's first) follows.  NULL if out of memory.
+ */
+void *tokenroute_json_alloc(tokenroute_json_chunk_t **head,
+    tokenroute_json_chunk_t **cur, size_t size);
+void tokenroute_json_chunks_free(tokenroute_json_chunk_t **head);
+
+/*
  * Parses p into j, replacing the document it held: 0, -1 if p is not
  * JSON, -2 if out of memory, or -3 if it nests deeper than max_depth.
  * af is yajl's allocator for the parser itself, or NULL for malloc().

@@ -137,6 +137,7 @@ struct tr_msg_s {
 typedef struct {
     yajl_gen                            gen;
     tr_chunk_t                         *chunks;
+    tr_chunk_t                         *chunk;    /* tr_alloc()'s */
     const tokenroute_translate_opts_t  *opts;
     char                               *err;
     size_t                              err_size;

@@ -19,10 +19,6 @@
 #include "tokenroute_translate_int.h"
 
 
-#define TR_CHUNK_SIZE          16384
-#define TR_ALIGN               sizeof(void *)
-
-
 static void tr_keep(tr_ctx_t *ctx, tokenroute_json_tree_t *j);
 
 
@@ -101,32 +97,7 @@ tr_name(tr_ctx_t *ctx, tr_val_t *v)
 void *
 tr_alloc(tr_ctx_t *ctx, size_t size)
 {
-    char        *p;
-    size_t       n;
-    tr_chunk_t  *c;
-
-    size = (size + TR_ALIGN - 1) & ~(TR_ALIGN - 1);
-
-    c = ctx->chunks;
-
-    if (c == NULL || c->size - c->used < size) {
-        n = size > TR_CHUNK_SIZE ? size : TR_CHUNK_SIZE;
-
-        c = malloc(sizeof(tr_chunk_t) + n);
-        if (c == NULL) {
-            return NULL;
-        }
-
-        c->size = n;
-        c->used = 0;
-        c->next = ctx->chunks;
-        ctx->chunks = c;
-    }
-
-    p = (char *) (c + 1) + c->used;
-    c->used += size;
-
-    return p;
+    return tokenroute_json_alloc(&ctx->chunks, &ctx->chunk, size);
 }
 
 
@@ -204,12 +175,13 @@ tr_keep(tr_ctx_t *ctx, tokenroute_json_tree_t *j)
 
     for (c = j->chunks; c->next != NULL; c = c->next) { /* void */ }
 
-    if (ctx->chunks == NULL) {
-        ctx->chunks = j->chunks;
+    if (ctx->chunk != NULL) {
+        c->next = ctx->chunk->next;
+        ctx->chunk->next = j->chunks;
 
     } else {
-        c->next = ctx->chunks->next;
-        ctx->chunks->next = j->chunks;
+        c->next = ctx->chunks;
+        ctx->chunks = j->chunks;
     }
 
     j->chunks = NULL;
