@@ -13,6 +13,11 @@
 #include "tokenroute_arena.h"
 
 
+#define tr_arena_align(n)                                                     \
+    (((n) + TOKENROUTE_ARENA_ALIGN - 1)                                       \
+     & ~((size_t) TOKENROUTE_ARENA_ALIGN - 1))
+
+
 static void *tokenroute_arena_malloc(void *ctx, size_t size);
 static void *tokenroute_arena_realloc(void *ctx, void *ptr, size_t size);
 static void tokenroute_arena_free(void *ctx, void *ptr);
@@ -43,11 +48,11 @@ tokenroute_arena_init(tokenroute_arena_t *a, char *buf, size_t size,
 static void *
 tokenroute_arena_malloc(void *ctx, size_t size)
 {
-    char                      *p;
-    size_t                     n;
+    char                *p;
+    size_t               n;
     tokenroute_arena_t  *a = ctx;
 
-    n = (size + TOKENROUTE_ARENA_ALIGN - 1) & ~((size_t) TOKENROUTE_ARENA_ALIGN - 1);
+    n = tr_arena_align(size);
 
     if (n < size || n + TOKENROUTE_ARENA_ALIGN > (size_t) (a->end - a->last)) {
         a->spilled = 1;
@@ -65,8 +70,8 @@ tokenroute_arena_malloc(void *ctx, size_t size)
 static void *
 tokenroute_arena_realloc(void *ctx, void *ptr, size_t size)
 {
-    char                      *p, *q;
-    size_t                     n, old;
+    char                *p, *q;
+    size_t               n, old;
     tokenroute_arena_t  *a = ctx;
 
     p = ptr;
@@ -87,7 +92,7 @@ tokenroute_arena_realloc(void *ctx, void *ptr, size_t size)
         return p;
     }
 
-    n = (size + TOKENROUTE_ARENA_ALIGN - 1) & ~((size_t) TOKENROUTE_ARENA_ALIGN - 1);
+    n = tr_arena_align(size);
 
     /* the last block grows in place */
 
