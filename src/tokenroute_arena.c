@@ -14,17 +14,25 @@
 #include "tokenroute_arena.h"
 
 
+#define tr_arena_align(n)                                                     \
+    (((n) + TOKENROUTE_ARENA_ALIGN - 1)                                       \
+     & ~((size_t) TOKENROUTE_ARENA_ALIGN - 1))
+
+
 static void *tokenroute_arena_malloc(void *ctx, size_t size);
 static void *tokenroute_arena_realloc(void *ctx, void *ptr, size_t size);
 static void tokenroute_arena_free(void *ctx, void *ptr);
 
 
 void
-tokenroute_arena_init(tokenroute_arena_t *a, yajl_alloc_funcs *af)
+tokenroute_arena_init(tokenroute_arena_t *a, char *buf, size_t size,
+    yajl_alloc_funcs *af)
 {
-    a->last = (char *) (((uintptr_t) a->buf + TOKENROUTE_ARENA_ALIGN - 1)
+    a->start = buf;
+    a->last = (char *) (((uintptr_t) buf + TOKENROUTE_ARENA_ALIGN - 1)
                         & ~((uintptr_t) TOKENROUTE_ARENA_ALIGN - 1));
-    a->end = a->buf + TOKENROUTE_ARENA_SIZE;
+    a->end = buf + size;
+    a->spilled = 0;
 
     af->malloc = tokenroute_arena_malloc;
     af->realloc = tokenroute_arena_realloc;
@@ -41,13 +49,14 @@ tokenroute_arena_init(tokenroute_arena_t *a, yajl_alloc_funcs *af)
 static void *
 tokenroute_arena_malloc(void *ctx, size_t size)
 {
-    char                      *p;
-    size_t                     n;
+    char                *p;
+    size_t               n;
     tokenroute_arena_t  *a = ctx;
 
-    n = (size + TOKENROUTE_ARENA_ALIGN - 1) & ~((size_t) TOKENROUTE_ARENA_ALIGN - 1);
+    n = tr_arena_align(size);
 
     if (n < size || n + TOKENROUTE_ARENA_ALIGN > (size_t) (a->end - a->last)) {
+        a->spilled = 1;
         return malloc(size);
     }
 
@@ -62,8 +71,8 @@ tokenroute_arena_malloc(void *ctx, size_t size)
 static void *
 tokenroute_arena_realloc(void *ctx, void *ptr, size_t size)
 {
-    char                      *p, *q;
-    size_t                     n, old;
+    char                *p, *q;
+    size_t               n, old;
     tokenroute_arena_t  *a = ctx;
 
     p = ptr;
@@ -72,7 +81,7 @@ tokenroute_arena_realloc(void *ctx, void *ptr, size_t size)
         return tokenroute_arena_malloc(ctx, size);
     }
 
-    if ((uintptr_t) p < (uintptr_t) a->buf
+    if ((uintptr_t) p < (uintptr_t) a->start
         || (uintptr_t) p >= (uintptr_t) a->end)
     {
         return realloc(p, size);
@@ -84,7 +93,7 @@ tokenroute_arena_realloc(void *ctx, void *ptr, size_t size)
         return p;
     }
 
-    n = (size + TOKENROUTE_ARENA_ALIGN - 1) & ~((size_t) TOKENROUTE_ARENA_ALIGN - 1);
+    n = tr_arena_align(size);
 
     /* the last block grows in place */
 
@@ -113,7 +122,7 @@ tokenroute_arena_free(void *ctx, void *ptr)
     tokenroute_arena_t  *a = ctx;
 
     if (ptr != NULL
-        && ((uintptr_t) ptr < (uintptr_t) a->buf
+        && ((uintptr_t) ptr < (uintptr_t) a->start
             || (uintptr_t) ptr >= (uintptr_t) a->end))
     {
         free(ptr);

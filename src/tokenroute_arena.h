@@ -3,8 +3,10 @@
  * Copyright (C) tokenroute authors
  *
  * A bump allocator for yajl, in a buffer the caller owns (on the stack
- * for one parse, or inside a longer-lived struct): a typical parse makes
- * no heap allocation; what does not fit goes to malloc().  Plain C.
+ * for one parse, or kept from one parse to the next): a typical parse
+ * makes no heap allocation; what does not fit goes to malloc(), and the
+ * arena says so, so that a caller can give the next parse more room.
+ * Plain C.
  */
 
 
@@ -23,14 +25,16 @@
 
 
 typedef struct {
+    char                     *start;
     char                     *last;
     char                     *end;
-    char                      buf[TOKENROUTE_ARENA_SIZE];
+    unsigned                  spilled;   /* a block went to malloc() */
 } tokenroute_arena_t;
 
 
-/* (re)starts the arena empty and points af at it */
-void tokenroute_arena_init(tokenroute_arena_t *a, yajl_alloc_funcs *af);
+/* starts the arena empty in buf and points af at it */
+void tokenroute_arena_init(tokenroute_arena_t *a, char *buf, size_t size,
+    yajl_alloc_funcs *af);
 
 
 #endif /* _TOKENROUTE_ARENA_H_INCLUDED_ */

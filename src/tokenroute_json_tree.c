@@ -2,8 +2,9 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The flat JSON tree: yajl's callbacks append nodes, lookups walk a
- * map's children, and the writer walks the tree without recursion.
+ * The JSON tree: yajl's callbacks append linked values in the tree's
+ * chunks, lookups walk a map's members, and the writer walks the tree
+ * without recursion.
  */
 
 
@@ -16,8 +17,14 @@
 #include "tokenroute_json_tree.h"
 
 
+#define TOKENROUTE_JSON_CHUNK   8192
+#define TOKENROUTE_JSON_ALIGN   sizeof(void *)
+
+
+static const char *tokenroute_json_tree_strdup(tokenroute_json_tree_t *j,
+    const char *s, size_t len);
 static int tokenroute_json_tree_value(tokenroute_json_tree_t *j,
-    unsigned type, const char *s, size_t len);
+    yajl_type type, const char *s, size_t len);
 static int tokenroute_json_tree_null(void *ctx);
 static int tokenroute_json_tree_boolean(void *ctx, int value);
 static int tokenroute_json_tree_number(void *ctx, const char *s, size_t len);
@@ -49,23 +56,31 @@ int
 tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
     size_t len, yajl_alloc_funcs *af)
 {
-    yajl_handle  h;
-    yajl_status  rc;
+    yajl_handle               h;
+    yajl_status               rc;
+    tokenroute_json_chunk_t  *c;
 
-    /* node 0 stands for "none" */
+    /* the chunks of the document before are reused */
 
-    j->nnodes = 1;
-    j->cur = 0;
+    for (c = j->chunks; c != NULL; c = c->next) {
+        c->used = 0;
+    }
+
+    j->chunk = j->chunks;
+    j->root = NULL;
+    j->cur = NULL;
+    j->depth = 0;
     j->oom = 0;
-    j->pool.len = 0;
-    j->pool.failed = 0;
+    j->deep = 0;
 
     h = yajl_alloc(&tokenroute_json_tree_callbacks, af, j);
     if (h == NULL) {
         return -2;
     }
 
-    yajl_config(h, yajl_dont_validate_strings, 1);
+    if (!j->validate) {
+        yajl_config(h, yajl_dont_validate_strings, 1);
+    }
 
     rc = yajl_parse(h, (const unsigned char *) p, len);
 
@@ -79,7 +94,11 @@ tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
         return -2;
     }
 
-    if (rc != yajl_status_ok || j->nnodes < 2) {
+    if (j->deep) {
+        return -3;
+    }
+
+    if (rc != yajl_status_ok || j->root == NULL) {
         return -1;
     }
 
@@ -90,89 +109,155 @@ tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
 void
 tokenroute_json_tree_free(tokenroute_json_tree_t *j)
 {
-    free(j->nodes);
-    tokenroute_json_buf_free(&j->pool);
+    tokenroute_json_chunks_free(&j->chunks);
 
-    j->nodes = NULL;
-    j->nnodes = 0;
-    j->nalloc = 0;
+    j->chunk = NULL;
+    j->root = NULL;
+}
+
+
+void *
+tokenroute_json_alloc(tokenroute_json_chunk_t **head,
+    tokenroute_json_chunk_t **cur, size_t size)
+{
+    char                     *p;
+    size_t                    n;
+    tokenroute_json_chunk_t  *c, *nc;
+
+    size = (size + TOKENROUTE_JSON_ALIGN - 1) & ~(TOKENROUTE_JSON_ALIGN - 1);
+
+    c = (*cur != NULL) ? *cur : *head;
+
+    while (c != NULL && c->size - c->used < size && c->next != NULL) {
+        c = c->next;
+    }
+
+    if (c == NULL || c->size - c->used < size) {
+        n = (size > TOKENROUTE_JSON_CHUNK) ? size : TOKENROUTE_JSON_CHUNK;
+
+        nc = malloc(sizeof(tokenroute_json_chunk_t) + n);
+        if (nc == NULL) {
+            return NULL;
+        }
+
+        nc->size = n;
+        nc->used = 0;
+        nc->next = NULL;
+
+        if (c == NULL) {
+            *head = nc;
+
+        } else {
+            c->next = nc;
+        }
+
+        c = nc;
+    }
+
+    *cur = c;
+
+    p = (char *) (c + 1) + c->used;
+    c->used += size;
+
+    return p;
+}
+
+
+void
+tokenroute_json_chunks_free(tokenroute_json_chunk_t **head)
+{
+    tokenroute_json_chunk_t  *c;
+
+    while (*head != NULL) {
+        c = *head;
+        *head = c->next;
+        free(c);
+    }
+}
+
+
+static const char *
+tokenroute_json_tree_strdup(tokenroute_json_tree_t *j, const char *s,
+    size_t len)
+{
+    char  *p;
+
+    p = tokenroute_json_alloc(&j->chunks, &j->chunk, len + 1);
+    if (p == NULL) {
+        j->oom = 1;
+        return NULL;
+    }
+
+    if (len != 0) {
+        memcpy(p, s, len);
+    }
+
+    p[len] = '\0';
+
+    return p;
 }
 
 
 static int
-tokenroute_json_tree_value(tokenroute_json_tree_t *j, unsigned type,
+tokenroute_json_tree_value(tokenroute_json_tree_t *j, yajl_type type,
     const char *s, size_t len)
 {
-    uint32_t                 n, nalloc;
     tokenroute_json_node_t  *nd, *parent;
 
-    if (j->nnodes >= j->nalloc) {
-
-        if (j->nalloc > UINT32_MAX / 4) {
-            j->oom = 1;
+    if (type == TOKENROUTE_JSON_T_MAP || type == TOKENROUTE_JSON_T_ARRAY) {
+        if (++j->depth > j->max_depth && j->max_depth != 0) {
+            j->deep = 1;
             return 0;
         }
-
-        nalloc = (j->nalloc != 0) ? j->nalloc * 2 : 64;
-
-        nd = realloc(j->nodes, nalloc * sizeof(tokenroute_json_node_t));
-        if (nd == NULL) {
-            j->oom = 1;
-            return 0;
-        }
-
-        j->nodes = nd;
-        j->nalloc = nalloc;
     }
 
-    n = j->nnodes++;
+    nd = tokenroute_json_alloc(&j->chunks, &j->chunk,
+                               sizeof(tokenroute_json_node_t));
+    if (nd == NULL) {
+        j->oom = 1;
+        return 0;
+    }
 
-    nd = &j->nodes[n];
+    memset(nd, 0, sizeof(tokenroute_json_node_t));
     nd->type = type;
-    nd->parent = j->cur;
-    nd->child = 0;
-    nd->last = 0;
-    nd->next = 0;
-    nd->key = 0;
-    nd->key_len = 0;
-    nd->val = 0;
-    nd->val_len = 0;
 
-    if (j->cur != 0) {
-        parent = &j->nodes[j->cur];
+    if (s != NULL) {
+        /* strings and numbers are kept NUL-terminated */
 
+        nd->str = tokenroute_json_tree_strdup(j, s, len);
+        if (nd->str == NULL) {
+            return 0;
+        }
+
+        nd->len = len;
+    }
+
+    parent = j->cur;
+
+    if (parent == NULL) {
+        j->root = nd;
+
+    } else {
         if (parent->type == TOKENROUTE_JSON_T_MAP) {
             nd->key = j->key;
             nd->key_len = j->key_len;
         }
 
-        if (parent->last != 0) {
-            j->nodes[parent->last].next = n;
+        nd->parent = parent;
+
+        if (parent->last != NULL) {
+            parent->last->next = nd;
 
         } else {
-            parent->child = n;
+            parent->first = nd;
         }
 
-        parent->last = n;
-    }
-
-    if (s != NULL) {
-        /* strings and numbers are kept NUL-terminated */
-
-        nd->val = j->pool.len;
-        nd->val_len = len;
-
-        tokenroute_json_add(&j->pool, s, len);
-        tokenroute_json_add(&j->pool, "", 1);
-
-        if (j->pool.failed) {
-            j->oom = 1;
-            return 0;
-        }
+        parent->last = nd;
+        parent->len++;
     }
 
     if (type == TOKENROUTE_JSON_T_MAP || type == TOKENROUTE_JSON_T_ARRAY) {
-        j->cur = n;
+        j->cur = nd;
     }
 
     return 1;
@@ -222,16 +307,12 @@ tokenroute_json_tree_map_key(void *ctx, const unsigned char *key, size_t len)
 {
     tokenroute_json_tree_t  *j = ctx;
 
-    j->key = j->pool.len;
-    j->key_len = len;
-
-    tokenroute_json_add(&j->pool, (const char *) key, len);
-    tokenroute_json_add(&j->pool, "", 1);
-
-    if (j->pool.failed) {
-        j->oom = 1;
+    j->key = tokenroute_json_tree_strdup(j, (const char *) key, len);
+    if (j->key == NULL) {
         return 0;
     }
+
+    j->key_len = len;
 
     return 1;
 }
@@ -242,7 +323,8 @@ tokenroute_json_tree_end(void *ctx)
 {
     tokenroute_json_tree_t  *j = ctx;
 
-    j->cur = j->nodes[j->cur].parent;
+    j->cur = j->cur->parent;
+    j->depth--;
 
     return 1;
 }
@@ -255,63 +337,57 @@ tokenroute_json_tree_start_array(void *ctx)
 }
 
 
-/* the value of key in map n, or 0 */
+/* the value of key in map n, or NULL */
 
-uint32_t
-tokenroute_json_get(tokenroute_json_tree_t *j, uint32_t n, const char *key)
+tokenroute_json_node_t *
+tokenroute_json_get(tokenroute_json_node_t *n, const char *key)
 {
     size_t                   len;
-    uint32_t                 c;
-    tokenroute_json_node_t  *nd;
+    tokenroute_json_node_t  *c;
 
-    if (n == 0 || j->nodes[n].type != TOKENROUTE_JSON_T_MAP) {
-        return 0;
+    if (n == NULL || n->type != TOKENROUTE_JSON_T_MAP) {
+        return NULL;
     }
 
     len = strlen(key);
 
-    for (c = j->nodes[n].child; c != 0; c = nd->next) {
-        nd = &j->nodes[c];
-
-        if (nd->key_len == len
-            && memcmp(j->pool.data + nd->key, key, len) == 0)
-        {
+    for (c = n->first; c != NULL; c = c->next) {
+        if (c->key_len == len && memcmp(c->key, key, len) == 0) {
             return c;
         }
     }
 
-    return 0;
+    return NULL;
 }
 
 
 int
-tokenroute_json_str(tokenroute_json_tree_t *j, uint32_t n, const char **s,
-    size_t *len)
+tokenroute_json_str(tokenroute_json_node_t *n, const char **s, size_t *len)
 {
-    if (n == 0 || j->nodes[n].type != TOKENROUTE_JSON_T_STRING) {
+    if (n == NULL || n->type != TOKENROUTE_JSON_T_STRING) {
         return 0;
     }
 
-    *s = j->pool.data + j->nodes[n].val;
-    *len = j->nodes[n].val_len;
+    *s = n->str;
+    *len = n->len;
 
     return 1;
 }
 
 
 int64_t
-tokenroute_json_int(tokenroute_json_tree_t *j, uint32_t n, int64_t dflt)
+tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt)
 {
     char        *end;
     double       d;
     long long    v;
     const char  *s;
 
-    if (n == 0 || j->nodes[n].type != TOKENROUTE_JSON_T_NUMBER) {
+    if (n == NULL || n->type != TOKENROUTE_JSON_T_NUMBER) {
         return dflt;
     }
 
-    s = j->pool.data + j->nodes[n].val;
+    s = n->str;
 
     v = strtoll(s, &end, 10);
 
@@ -343,22 +419,20 @@ tokenroute_json_int(tokenroute_json_tree_t *j, uint32_t n, int64_t dflt)
 
 void
 tokenroute_json_tree_write(tokenroute_json_buf_t *b,
-    tokenroute_json_tree_t *j, uint32_t top)
+    tokenroute_json_node_t *top)
 {
-    uint32_t                 n;
-    tokenroute_json_node_t  *nd;
+    tokenroute_json_node_t  *n;
 
     n = top;
 
     for ( ;; ) {
-        nd = &j->nodes[n];
 
-        if (n != top && j->nodes[nd->parent].type == TOKENROUTE_JSON_T_MAP) {
-            tokenroute_json_add_str(b, j->pool.data + nd->key, nd->key_len);
+        if (n != top && n->parent->type == TOKENROUTE_JSON_T_MAP) {
+            tokenroute_json_add_str(b, n->key, n->key_len);
             tokenroute_json_add_lit(b, ":");
         }
 
-        switch (nd->type) {
+        switch (n->type) {
 
         case TOKENROUTE_JSON_T_NULL:
             tokenroute_json_add_lit(b, "null");
@@ -373,34 +447,34 @@ tokenroute_json_tree_write(tokenroute_json_buf_t *b,
             break;
 
         case TOKENROUTE_JSON_T_NUMBER:
-            tokenroute_json_add(b, j->pool.data + nd->val, nd->val_len);
+            tokenroute_json_add(b, n->str, n->len);
             break;
 
         case TOKENROUTE_JSON_T_STRING:
-            tokenroute_json_add_str(b, j->pool.data + nd->val, nd->val_len);
+            tokenroute_json_add_str(b, n->str, n->len);
             break;
 
         default:
             tokenroute_json_add(b,
-                                (nd->type == TOKENROUTE_JSON_T_MAP) ? "{" : "[",
+                                (n->type == TOKENROUTE_JSON_T_MAP) ? "{" : "[",
                                 1);
 
-            if (nd->child != 0) {
-                n = nd->child;
+            if (n->first != NULL) {
+                n = n->first;
                 continue;
             }
 
             tokenroute_json_add(b,
-                                (nd->type == TOKENROUTE_JSON_T_MAP) ? "}" : "]",
+                                (n->type == TOKENROUTE_JSON_T_MAP) ? "}" : "]",
                                 1);
             break;
         }
 
-        while (n != top && j->nodes[n].next == 0) {
-            n = j->nodes[n].parent;
+        while (n != top && n->next == NULL) {
+            n = n->parent;
             tokenroute_json_add(b,
-                                (j->nodes[n].type == TOKENROUTE_JSON_T_MAP)
-                                ? "}" : "]", 1);
+                                (n->type == TOKENROUTE_JSON_T_MAP) ? "}" : "]",
+                                1);
         }
 
         if (n == top) {
@@ -408,6 +482,6 @@ tokenroute_json_tree_write(tokenroute_json_buf_t *b,
         }
 
         tokenroute_json_add_lit(b, ",");
-        n = j->nodes[n].next;
+        n = n->next;
     }
 }

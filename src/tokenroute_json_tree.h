@@ -2,11 +2,12 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * A JSON document parsed by yajl's callbacks into a flat array of nodes,
- * its keys and scalars in one pool; both are kept from one parse to the
- * next, so a stream that parses a document an event stops allocating
- * once warm.  Lookups, and the compact JSON of any value.  Plain C plus
- * yajl: no nginx dependency.
+ * A JSON document parsed by yajl's callbacks into linked values, with
+ * their keys and scalars, in chunks of memory the tree keeps from one
+ * parse to the next, so a stream that parses a document an event stops
+ * allocating once warm.  The one tree of both translators: lookups, and
+ * the compact JSON of any value.  Plain C plus yajl: no nginx
+ * dependency.
  */
 
 
@@ -18,54 +19,85 @@
 #include <stdint.h>
 
 #include <yajl/yajl_common.h>
+#include <yajl/yajl_tree.h>     /* yajl_type only */
 
 #include "tokenroute_json_out.h"
 
 
-/* tokenroute_json_node_t types */
-#define TOKENROUTE_JSON_T_NULL    0
-#define TOKENROUTE_JSON_T_FALSE   1
-#define TOKENROUTE_JSON_T_TRUE    2
-#define TOKENROUTE_JSON_T_NUMBER  3
-#define TOKENROUTE_JSON_T_STRING  4
-#define TOKENROUTE_JSON_T_MAP     5
-#define TOKENROUTE_JSON_T_ARRAY   6
+/* a value's type: yajl's numbers, which the request translator uses */
+#define TOKENROUTE_JSON_T_NULL    yajl_t_null
+#define TOKENROUTE_JSON_T_FALSE   yajl_t_false
+#define TOKENROUTE_JSON_T_TRUE    yajl_t_true
+#define TOKENROUTE_JSON_T_NUMBER  yajl_t_number
+#define TOKENROUTE_JSON_T_STRING  yajl_t_string
+#define TOKENROUTE_JSON_T_MAP     yajl_t_object
+#define TOKENROUTE_JSON_T_ARRAY   yajl_t_array
+
+
+typedef struct tokenroute_json_node_s   tokenroute_json_node_t;
+typedef struct tokenroute_json_chunk_s  tokenroute_json_chunk_t;
 
 
 /*
- * One value.  Nodes are numbered from 1, the root; 0 stands for "none".
- * key and val are offsets into the pool, where keys, strings and numbers
- * are kept NUL-terminated.
+ * One value.  yajl_tree would lose the length of strings with "\u0000"
+ * in them, hence a tree of our own.  Keys, strings and numbers are kept
+ * NUL-terminated.
+ */
+struct tokenroute_json_node_s {
+    yajl_type                 type;
+    const char               *key;      /* member name */
+    size_t                    key_len;
+    const char               *str;      /* string, number text */
+    size_t                    len;      /* str bytes; elements */
+    tokenroute_json_node_t   *first;    /* elements, in order */
+    tokenroute_json_node_t   *last;
+    tokenroute_json_node_t   *next;
+    tokenroute_json_node_t   *parent;
+};
+
+
+/* a chunk of memory; its bytes follow the header */
+struct tokenroute_json_chunk_s {
+    tokenroute_json_chunk_t  *next;
+    size_t                    size;
+    size_t                    used;
+};
+
+
+/*
+ * Zeroed before its first parse; the caller may then set max_depth (0:
+ * no limit) and validate (UTF-8 checked in strings); the other fields are
+ * the parser's.
  */
 typedef struct {
-    size_t                   key;
-    size_t                   key_len;
-    size_t                   val;
-    size_t                   val_len;
-    uint32_t                 parent;
-    uint32_t                 child;
-    uint32_t                 last;
-    uint32_t                 next;
-    unsigned                 type;
-} tokenroute_json_node_t;
+    tokenroute_json_node_t   *root;
+    tokenroute_json_chunk_t  *chunks;
+    unsigned                  max_depth;
+    unsigned                  validate:1;
 
-
-/* zeroed before its first parse; the other fields are the parser's */
-typedef struct {
-    tokenroute_json_node_t  *nodes;
-    uint32_t                 nnodes;
-    uint32_t                 nalloc;
-    uint32_t                 cur;
-    unsigned                 oom;
-    size_t                   key;
-    size_t                   key_len;
-    tokenroute_json_buf_t    pool;
+    tokenroute_json_chunk_t  *chunk;    /* the one allocated from */
+    tokenroute_json_node_t   *cur;      /* the open container */
+    const char               *key;
+    size_t                    key_len;
+    unsigned                  depth;
+    unsigned                  oom:1;
+    unsigned                  deep:1;
 } tokenroute_json_tree_t;
 
 
 /*
+ * A bump allocator in chunks, freed at once (tokenroute_json_chunks_free):
+ * from the chunk *cur, else the next chunk of the list *head with room
+ * (kept from before), else a new one linked at the end; *cur (NULL: the
+ * list's first) follows.  NULL if out of memory.
+ */
+void *tokenroute_json_alloc(tokenroute_json_chunk_t **head,
+    tokenroute_json_chunk_t **cur, size_t size);
+void tokenroute_json_chunks_free(tokenroute_json_chunk_t **head);
+
+/*
  * Parses p into j, replacing the document it held: 0, -1 if p is not
- * JSON, or -2 if out of memory.  String bytes are not checked for UTF-8.
+ * JSON, -2 if out of memory, or -3 if it nests deeper than max_depth.
  * af is yajl's allocator for the parser itself, or NULL for malloc().
  */
 int tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
@@ -73,26 +105,25 @@ int tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
 void tokenroute_json_tree_free(tokenroute_json_tree_t *j);
 
 /*
- * The value of key in map n, or 0 (also when n is not a map): the first
- * member of that name; a null member is a node like any other.
+ * The value of key in map n, or NULL (also when n is not a map): the
+ * first member of that name; a null member is a node like any other.
  */
-uint32_t tokenroute_json_get(tokenroute_json_tree_t *j, uint32_t n,
+tokenroute_json_node_t *tokenroute_json_get(tokenroute_json_node_t *n,
     const char *key);
 
 /* 1 with node n's string in *s and *len, or 0 if n is not a string */
-int tokenroute_json_str(tokenroute_json_tree_t *j, uint32_t n,
-    const char **s, size_t *len);
+int tokenroute_json_str(tokenroute_json_node_t *n, const char **s,
+    size_t *len);
 
 /*
  * Number n as an integer (12.0 and 1e3 too; beyond int64_t saturated),
  * or dflt if n is not a number.
  */
-int64_t tokenroute_json_int(tokenroute_json_tree_t *j, uint32_t n,
-    int64_t dflt);
+int64_t tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt);
 
 /* appends the compact JSON of value top */
 void tokenroute_json_tree_write(tokenroute_json_buf_t *b,
-    tokenroute_json_tree_t *j, uint32_t top);
+    tokenroute_json_node_t *top);
 
 
 #endif /* _TOKENROUTE_JSON_TREE_H_INCLUDED_ */

@@ -28,9 +28,6 @@
 
 
 static int tr_json_huge(const unsigned char *p, const unsigned char *last);
-static uint32_t tr_json_hex(unsigned char c);
-static size_t tr_json_utf8(unsigned char *out, size_t size, size_t n,
-    uint32_t cp);
 
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? */
@@ -226,10 +223,10 @@ size_t
 tokenroute_json_unescape(const unsigned char *p, const unsigned char *last,
     unsigned char *out, size_t size)
 {
-    int            i;
-    size_t         n;
+    int            i, e;
+    size_t         n, len;
     uint32_t       cp, lo;
-    unsigned char  c;
+    unsigned char  c, b[4];
 
     n = 0;
 
@@ -242,64 +239,46 @@ tokenroute_json_unescape(const unsigned char *p, const unsigned char *last,
 
         c = *p++;
 
-        switch (c) {
-
-        case 'b':
-            c = '\b';
-            break;
-
-        case 'f':
-            c = '\f';
-            break;
-
-        case 'n':
-            c = '\n';
-            break;
-
-        case 'r':
-            c = '\r';
-            break;
-
-        case 't':
-            c = '\t';
-            break;
-
-        case 'u':
-            cp = 0;
-
-            for (i = 0; i < 4; i++) {
-                c = *p++;
-                cp = (cp << 4) | tr_json_hex(c);
-            }
-
-            if ((cp & 0xfc00) == 0xd800) {
-
-                if (last - p < 6 || p[0] != '\\' || p[1] != 'u') {
-                    c = '?';
-                    break;
-                }
-
-                lo = 0;
-
-                for (i = 2; i < 6; i++) {
-                    c = p[i];
-                    lo = (lo << 4) | tr_json_hex(c);
-                }
-
-                p += 6;
-
-                /* yajl's arithmetic, even when lo is no low surrogate */
-                cp = ((cp & 0x3f) << 10) | ((((cp >> 6) & 0xf) + 1) << 16)
-                     | (lo & 0x3ff);
-            }
-
-            n = tr_json_utf8(out, size, n, cp);
-            continue;
-
-        default:
-            /* '"', '\\', '/' stand for themselves */
-            break;
+        if (c != 'u') {
+            /* the tokenizer let only valid escapes through */
+            e = tokenroute_json_escape(c);
+            c = (unsigned char) e;
+            goto byte;
         }
+
+        cp = 0;
+
+        for (i = 0; i < 4; i++) {
+            cp = (cp << 4) | tokenroute_json_hex(*p++);
+        }
+
+        if (tokenroute_json_is_high(cp)) {
+
+            if (last - p < 6 || p[0] != '\\' || p[1] != 'u') {
+                c = '?';
+                goto byte;
+            }
+
+            lo = 0;
+
+            for (i = 2; i < 6; i++) {
+                lo = (lo << 4) | tokenroute_json_hex(p[i]);
+            }
+
+            p += 6;
+
+            cp = tokenroute_json_surrogates(cp, lo);
+        }
+
+        len = tokenroute_json_utf8(cp, b);
+
+        for (i = 0; i < (int) len; i++, n++) {
+            if (n < size) {
+                out[n] = b[i];
+            }
+        }
+
+        continue;
 
     byte:
 
@@ -308,52 +287,6 @@ tokenroute_json_unescape(const unsigned char *p, const unsigned char *last,
         }
 
         n++;
-    }
-
-    return n;
-}
-
-
-static uint32_t
-tr_json_hex(unsigned char c)
-{
-    return (c <= '9') ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-
-static size_t
-tr_json_utf8(unsigned char *out, size_t size, size_t n, uint32_t cp)
-{
-    int            i, len;
-    unsigned char  b[4];
-
-    if (cp < 0x80) {
-        b[0] = (unsigned char) cp;
-        len = 1;
-
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char) (0xc0 | (cp >> 6));
-        b[1] = (unsigned char) (0x80 | (cp & 0x3f));
-        len = 2;
-
-    } else if (cp < 0x10000) {
-        b[0] = (unsigned char) (0xe0 | (cp >> 12));
-        b[1] = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-        b[2] = (unsigned char) (0x80 | (cp & 0x3f));
-        len = 3;
-
-    } else {
-        b[0] = (unsigned char) (0xf0 | (cp >> 18));
-        b[1] = (unsigned char) (0x80 | ((cp >> 12) & 0x3f));
-        b[2] = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-        b[3] = (unsigned char) (0x80 | (cp & 0x3f));
-        len = 4;
-    }
-
-    for (i = 0; i < len; i++, n++) {
-        if (n < size) {
-            out[n] = b[i];
-        }
     }
 
     return n;

@@ -333,29 +333,7 @@ string:
         }
 
         if (key != TR_KEY_NONE) {
-            n = q - p - 1;
-
-            switch (key) {
-
-            case TR_KEY_TEXT:
-                sk->content_bytes += n;
-                break;
-
-            case TR_KEY_FINISH_REASON:
-                sk->finish = 1;
-                break;
-
-            case TR_KEY_ERROR:
-                sk->error = 1;
-                break;
-
-            case TR_KEY_TYPE:
-                sk->type = tokenroute_skim_type(p + 1, n);
-                break;
-
-            default:
-                break;
-            }
+            tokenroute_skim_on_string(sk, key, p + 1, q - p - 1);
         }
 
         p = q + 1;
@@ -413,11 +391,7 @@ string:
         }
 
         p += 4;
-
-        if (key == TR_KEY_ERROR) {
-            sk->error = 1;
-        }
-
+        tokenroute_skim_on_true(sk, key);
         goto taken;
 
     case 'f':
@@ -487,12 +461,7 @@ string:
 
     p = q;
 
-    if (key >= TR_KEY_TOKENS) {
-        tokenroute_skim_tokens(sk, key, (c == '-') ? -v : v);
-
-    } else if (key == TR_KEY_ERROR) {
-        sk->error = 1;
-    }
+    tokenroute_skim_on_number(sk, key, (c == '-') ? -v : v, 1);
 
 taken:
 
@@ -704,10 +673,8 @@ tokenroute_skim_literal(tokenroute_skim_t *sk, const u_char_t *p,
         }
     }
 
-    if (sk->val_key == TR_KEY_ERROR
-        && sk->lit == tr_skim_true + sizeof(tr_skim_true) - 1)
-    {
-        sk->error = 1;
+    if (sk->lit == tr_skim_true + sizeof(tr_skim_true) - 1) {
+        tokenroute_skim_on_true(sk, sk->val_key);
     }
 
     sk->state = sk->depth ? TR_S_NEXT : TR_S_DONE;

@@ -152,6 +152,74 @@ tokenroute_skim_key(unsigned kind, const u_char_t *s, size_t len)
 
 
 /*
+ * What a value does for the key it belongs to: the same in the fast path
+ * (tokenroute_skim.c) and in the general loop (_string.c, _number.c and
+ * the literals).
+ */
+
+/*
+ * A string: s is its decoded text, or only the first TOKENROUTE_SKIM_STR
+ * bytes of it if it was captured; n is its decoded length.  A longer
+ * string is no type: tokenroute_skim_type() compares lengths first.
+ */
+
+static inline void
+tokenroute_skim_on_string(tokenroute_skim_t *sk, unsigned key,
+    const u_char_t *s, size_t n)
+{
+    switch (key) {
+
+    case TR_KEY_TEXT:
+        sk->content_bytes += n;
+        break;
+
+    case TR_KEY_FINISH_REASON:
+        sk->finish = 1;
+        break;
+
+    case TR_KEY_ERROR:
+        sk->error = 1;
+        break;
+
+    case TR_KEY_TYPE:
+        sk->type = tokenroute_skim_type(s, n);
+        break;
+
+    default:
+        break;
+    }
+}
+
+
+/* a number; v counts as tokens only if exact (an integer, or 12.0) */
+
+static inline void
+tokenroute_skim_on_number(tokenroute_skim_t *sk, unsigned key, int64_t v,
+    unsigned exact)
+{
+    if (key >= TR_KEY_TOKENS) {
+        if (exact) {
+            tokenroute_skim_tokens(sk, key, v);
+        }
+
+    } else if (key == TR_KEY_ERROR) {
+        sk->error = 1;
+    }
+}
+
+
+/* "error": true; false and null say nothing */
+
+static inline void
+tokenroute_skim_on_true(tokenroute_skim_t *sk, unsigned key)
+{
+    if (key == TR_KEY_ERROR) {
+        sk->error = 1;
+    }
+}
+
+
+/*
  * Finds the first byte in p..last that ends a run of string bytes (a
  * quote, a backslash, a control character), or returns last.  With SSE2
  * (always there on x86-64) 16 bytes are looked at a time: c ^ 2 <= 0x20

@@ -226,7 +226,7 @@ tokenroute_skim_number_done(tokenroute_skim_t *sk)
 {
     double    d;
     int64_t   v;
-    unsigned  key;
+    unsigned  key, exact;
 
     key = sk->val_key;
 
@@ -240,12 +240,7 @@ tokenroute_skim_number_done(tokenroute_skim_t *sk)
 
         v = sk->num_neg ? -(int64_t) sk->mag : (int64_t) sk->mag;
 
-        if (key >= TR_KEY_TOKENS) {
-            tokenroute_skim_tokens(sk, key, v);
-
-        } else if (key == TR_KEY_ERROR) {
-            sk->error = 1;
-        }
+        tokenroute_skim_on_number(sk, key, v, 1);
 
     } else {
 
@@ -253,14 +248,11 @@ tokenroute_skim_number_done(tokenroute_skim_t *sk)
             return -1;
         }
 
-        if (key >= TR_KEY_TOKENS) {
-            if (d >= 0 && d < 9e18 && d == (double) (int64_t) d) {
-                tokenroute_skim_tokens(sk, key, (int64_t) d);
-            }
+        /* d is read only if the number is counted */
+        exact = (key >= TR_KEY_TOKENS && d >= 0 && d < 9e18
+                 && d == (double) (int64_t) d);
 
-        } else if (key == TR_KEY_ERROR) {
-            sk->error = 1;
-        }
+        tokenroute_skim_on_number(sk, key, exact ? (int64_t) d : 0, exact);
     }
 
     sk->state = sk->depth ? TR_S_NEXT : TR_S_DONE;

@@ -13,12 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tokenroute_json_value.h"
 #include "tokenroute_skim_int.h"
 
 
 static void tokenroute_skim_emit(tokenroute_skim_t *sk, const u_char_t *s,
     size_t n);
-static size_t tokenroute_skim_utf8(unsigned cp, u_char_t *b);
 static int tokenroute_skim_string_done(tokenroute_skim_t *sk,
     const u_char_t *s, size_t n);
 
@@ -64,6 +64,7 @@ const u_char_t *
 tokenroute_skim_string(tokenroute_skim_t *sk, const u_char_t *p,
     const u_char_t *last, const u_char_t *start)
 {
+    int              e;
     size_t           n;
     unsigned         c, cp;
     u_char_t         b[4];
@@ -125,56 +126,25 @@ tokenroute_skim_string(tokenroute_skim_t *sk, const u_char_t *p,
                 break;
             }
 
-            switch (c) {
+            e = tokenroute_json_escape(c);
 
-            case '"':
-            case '\\':
-            case '/':
-                break;
-
-            case 'b':
-                c = '\b';
-                break;
-
-            case 'f':
-                c = '\f';
-                break;
-
-            case 'n':
-                c = '\n';
-                break;
-
-            case 'r':
-                c = '\r';
-                break;
-
-            case 't':
-                c = '\t';
-                break;
-
-            default:
+            if (e < 0) {
                 return NULL;
             }
 
             sk->state = TR_S_STRING;
 
             if (sk->str_mode != TR_M_SKIP) {
-                b[0] = (u_char_t) c;
+                b[0] = (u_char_t) e;
                 tokenroute_skim_emit(sk, b, 1);
             }
 
             break;
 
         case TR_S_HEX:
-            c = *p++;
+            c = tokenroute_json_hex(*p++);
 
-            if (c - '0' <= 9) {
-                c -= '0';
-
-            } else if ((c | 0x20) - 'a' <= 5) {
-                c = (c | 0x20) - 'a' + 10;
-
-            } else {
+            if (c > 15) {
                 return NULL;
             }
 
@@ -194,18 +164,16 @@ tokenroute_skim_string(tokenroute_skim_t *sk, const u_char_t *p,
 
             if (sk->high) {
                 /* whatever \u follows a high surrogate is its pair */
-                cp = (sk->high & 0x3F) << 10
-                     | (((sk->high >> 6) & 0xF) + 1) << 16
-                     | (cp & 0x3FF);
+                cp = tokenroute_json_surrogates(sk->high, cp);
                 sk->high = 0;
 
-            } else if ((cp & 0xFC00) == 0xD800) {
+            } else if (tokenroute_json_is_high(cp)) {
                 sk->high = cp;
                 sk->state = TR_S_SURROGATE;
                 break;
             }
 
-            tokenroute_skim_emit(sk, b, tokenroute_skim_utf8(cp, b));
+            tokenroute_skim_emit(sk, b, tokenroute_json_utf8(cp, b));
             break;
 
         case TR_S_SURROGATE:
@@ -259,41 +227,6 @@ tokenroute_skim_emit(tokenroute_skim_t *sk, const u_char_t *s, size_t n)
 }
 
 
-/*
- * yajl's Utf32toUtf8(): "\u0000" stays one byte, and a pair of
- * surrogates is below 0x110000, so its "?" for larger ones is not needed
- */
-
-static size_t
-tokenroute_skim_utf8(unsigned cp, u_char_t *b)
-{
-    if (cp < 0x80) {
-        b[0] = (u_char_t) cp;
-        return 1;
-    }
-
-    if (cp < 0x800) {
-        b[0] = (u_char_t) ((cp >> 6) | 0xC0);
-        b[1] = (u_char_t) ((cp & 0x3F) | 0x80);
-        return 2;
-    }
-
-    if (cp < 0x10000) {
-        b[0] = (u_char_t) ((cp >> 12) | 0xE0);
-        b[1] = (u_char_t) (((cp >> 6) & 0x3F) | 0x80);
-        b[2] = (u_char_t) ((cp & 0x3F) | 0x80);
-        return 3;
-    }
-
-    b[0] = (u_char_t) ((cp >> 18) | 0xF0);
-    b[1] = (u_char_t) (((cp >> 12) & 0x3F) | 0x80);
-    b[2] = (u_char_t) (((cp >> 6) & 0x3F) | 0x80);
-    b[3] = (u_char_t) ((cp & 0x3F) | 0x80);
-
-    return 4;
-}
-
-
 /* s is the decoded string, or its first bytes; n is its decoded length */
 
 static int
@@ -313,28 +246,7 @@ tokenroute_skim_string_done(tokenroute_skim_t *sk, const u_char_t *s,
         return -1;
     }
 
-    switch (sk->val_key) {
-
-    case TR_KEY_TEXT:
-        sk->content_bytes += n;
-        break;
-
-    case TR_KEY_FINISH_REASON:
-        sk->finish = 1;
-        break;
-
-    case TR_KEY_ERROR:
-        sk->error = 1;
-        break;
-
-    case TR_KEY_TYPE:
-        sk->type = (n <= TOKENROUTE_SKIM_STR) ? tokenroute_skim_type(s, n)
-                                              : TOKENROUTE_SKIM_OTHER;
-        break;
-
-    default:
-        break;
-    }
+    tokenroute_skim_on_string(sk, sk->val_key, s, n);
 
     sk->state = sk->depth ? TR_S_NEXT : TR_S_DONE;
 

@@ -33,7 +33,6 @@ tokenroute_translate_request(int from, int to, const unsigned char *body,
     size_t                n;
     tr_ctx_t              ctx;
     tr_val_t             *root;
-    tr_chunk_t           *c;
     const unsigned char  *buf;
 
     *out = NULL;
@@ -114,11 +113,7 @@ done:
         yajl_gen_free(ctx.gen);
     }
 
-    while (ctx.chunks != NULL) {
-        c = ctx.chunks;
-        ctx.chunks = c->next;
-        free(c);
-    }
+    tokenroute_json_chunks_free(&ctx.chunks);
 
     if (rc == TR_NOMEM && (err == NULL || err_size == 0 || err[0] == '\0')) {
         (void) tr_error(&ctx, "out of memory while translating the request");

@@ -43,8 +43,8 @@ tokenroute_translate_error(int from, int to, int status,
     size_t *out_len)
 {
     int                      rc, code;
-    uint32_t                 root, n;
     tokenroute_json_buf_t    b;
+    tokenroute_json_node_t  *root, *n;
     tokenroute_json_tree_t   j;
     tokenroute_resp_error_t  e;
 
@@ -60,28 +60,26 @@ tokenroute_translate_error(int from, int to, int status,
     }
 
     if (rc == 0) {
-        root = 1;
+        root = j.root;
 
         /* Gemini's OpenAI endpoint wraps its error in an array */
 
-        if (j.nodes[root].type == TR_J_ARRAY && j.nodes[root].child != 0) {
-            root = j.nodes[root].child;
+        if (root->type == TR_J_ARRAY && root->first != NULL) {
+            root = root->first;
         }
 
-        n = tokenroute_json_get(&j, root, "error");
+        n = tokenroute_json_get(root, "error");
 
-        if (n != 0 && (j.nodes[n].type == TR_J_MAP
-                       || j.nodes[n].type == TR_J_STRING))
+        if (n != NULL
+            && (n->type == TR_J_MAP || n->type == TR_J_STRING))
         {
             code = 0;
-            tokenroute_resp_error_read(&j, n, &e, &code);
+            tokenroute_resp_error_read(n, &e, &code);
 
-        } else if (!tokenroute_json_str(&j, tokenroute_json_get(&j, root,
-                                                                "message"),
+        } else if (!tokenroute_json_str(tokenroute_json_get(root, "message"),
                                         &e.message, &e.message_len))
         {
-            (void) tokenroute_json_str(&j, tokenroute_json_get(&j, root,
-                                                               "detail"),
+            (void) tokenroute_json_str(tokenroute_json_get(root, "detail"),
                                        &e.message, &e.message_len);
         }
     }
@@ -104,28 +102,28 @@ tokenroute_translate_error(int from, int to, int status,
 
 
 void
-tokenroute_resp_error_read(tokenroute_json_tree_t *j, uint32_t n,
+tokenroute_resp_error_read(tokenroute_json_node_t *n,
     tokenroute_resp_error_t *e, int *status)
 {
-    int64_t   code;
-    uint32_t  c;
+    int64_t                  code;
+    tokenroute_json_node_t  *c;
 
-    if (tokenroute_json_str(j, n, &e->message, &e->message_len)) {
+    if (tokenroute_json_str(n, &e->message, &e->message_len)) {
         return;
     }
 
-    (void) tokenroute_json_str(j, tokenroute_json_get(j, n, "message"),
+    (void) tokenroute_json_str(tokenroute_json_get(n, "message"),
                                &e->message, &e->message_len);
-    (void) tokenroute_json_str(j, tokenroute_json_get(j, n, "type"),
+    (void) tokenroute_json_str(tokenroute_json_get(n, "type"),
                                &e->type, &e->type_len);
 
-    c = tokenroute_json_get(j, n, "code");
+    c = tokenroute_json_get(n, "code");
 
-    if (!tokenroute_json_str(j, c, &e->code, &e->code_len)) {
+    if (!tokenroute_json_str(c, &e->code, &e->code_len)) {
 
         /* OpenRouter's and Gemini's codes are HTTP statuses */
 
-        code = tokenroute_json_int(j, c, 0);
+        code = tokenroute_json_int(c, 0);
 
         if (code >= 400 && code <= 599) {
             *status = (int) code;

@@ -15,8 +15,8 @@
 #include <stddef.h>
 
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>     /* yajl_type only */
 
+#include "tokenroute_json_tree.h"
 #include "tokenroute_translate.h"
 
 
@@ -87,36 +87,13 @@
 #define tr_ao_message         tokenroute_tr_ao_message
 
 
-typedef struct tr_chunk_s  tr_chunk_t;
-typedef struct tr_val_s    tr_val_t;
+/* the translator's memory, freed at once, and a parsed JSON value */
+typedef tokenroute_json_chunk_t  tr_chunk_t;
+typedef tokenroute_json_node_t   tr_val_t;
+
 typedef struct tr_piece_s  tr_piece_t;
 typedef struct tr_block_s  tr_block_t;
 typedef struct tr_msg_s    tr_msg_t;
-
-
-/* an arena chunk; its bytes follow the header */
-struct tr_chunk_s {
-    tr_chunk_t                         *next;
-    size_t                              size;
-    size_t                              used;
-};
-
-
-/*
- * A parsed JSON value.  yajl_tree would lose the length of strings with
- * "\u0000" in them, so the tree is built here, in the arena.
- */
-struct tr_val_s {
-    yajl_type                           type;
-    const char                         *key;      /* member name */
-    size_t                              key_len;
-    const char                         *str;      /* string, number text */
-    size_t                              len;      /* str bytes; elements */
-    tr_val_t                           *first;    /* elements, in order */
-    tr_val_t                           *last;
-    tr_val_t                           *next;
-    tr_val_t                           *parent;
-};
 
 
 /* texts to be joined into one string */
@@ -160,6 +137,7 @@ struct tr_msg_s {
 typedef struct {
     yajl_gen                            gen;
     tr_chunk_t                         *chunks;
+    tr_chunk_t                         *chunk;    /* tr_alloc()'s */
     const tokenroute_translate_opts_t  *opts;
     char                               *err;
     size_t                              err_size;

@@ -121,24 +121,23 @@ tokenroute_resp_stop_reason(const char *s, size_t len)
 
 /* the choice with index 0 of the choices array n */
 
-uint32_t
-tokenroute_resp_choice(tokenroute_json_tree_t *j, uint32_t n)
+tokenroute_json_node_t *
+tokenroute_resp_choice(tokenroute_json_node_t *n)
 {
-    uint32_t  c;
+    tokenroute_json_node_t  *c;
 
-    if (n == 0 || j->nodes[n].type != TR_J_ARRAY) {
-        return 0;
+    if (n == NULL || n->type != TR_J_ARRAY) {
+        return NULL;
     }
 
-    for (c = j->nodes[n].child; c != 0; c = j->nodes[c].next) {
+    for (c = n->first; c != NULL; c = c->next) {
 
-        if (j->nodes[c].type == TR_J_MAP
-            && tokenroute_json_int(j, tokenroute_json_get(j, c, "index"), 0)
-               == 0)
+        if (c->type == TR_J_MAP
+            && tokenroute_json_int(tokenroute_json_get(c, "index"), 0) == 0)
         {
             return c;
         }
     }
 
-    return 0;
+    return NULL;
 }

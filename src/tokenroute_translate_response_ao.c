@@ -20,32 +20,32 @@ int
 tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     const char *model, size_t model_len)
 {
-    int                     texts, tools;
-    size_t                  len;
-    int64_t                 u[4];
-    uint32_t                content, c, n, usage;
-    const char             *s;
-    tokenroute_json_buf_t   args;
+    int                      texts, tools;
+    size_t                   len, i;
+    int64_t                  u[4];
+    const char              *s;
+    tokenroute_json_buf_t    args;
+    tokenroute_json_node_t  *content, *c, *n, *usage;
 
-    if (j->nodes[1].type != TR_J_MAP) {
+    if (j->root->type != TR_J_MAP) {
         return -1;
     }
 
-    if (tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"), &s, &len)
+    if (tokenroute_json_str(tokenroute_json_get(j->root, "type"), &s, &len)
         && !tr_str_is(s, len, "message"))
     {
         return -1;
     }
 
-    content = tokenroute_json_get(j, 1, "content");
+    content = tokenroute_json_get(j->root, "content");
 
-    if (content == 0 || j->nodes[content].type != TR_J_ARRAY) {
+    if (content == NULL || content->type != TR_J_ARRAY) {
         return -1;
     }
 
     tr_add_lit(b, "{\"id\":\"chatcmpl-");
 
-    if (tokenroute_json_str(j, tokenroute_json_get(j, 1, "id"), &s, &len)) {
+    if (tokenroute_json_str(tokenroute_json_get(j->root, "id"), &s, &len)) {
 
         if (len > 4 && memcmp(s, "msg_", 4) == 0) {
             s += 4;
@@ -60,7 +60,7 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     tr_add_lit(b, ",\"model\":");
 
     if (model_len == 0
-        && tokenroute_json_str(j, tokenroute_json_get(j, 1, "model"),
+        && tokenroute_json_str(tokenroute_json_get(j->root, "model"),
                                &model, &model_len) == 0)
     {
         model = "";
@@ -73,9 +73,9 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     texts = 0;
     tools = 0;
 
-    for (c = j->nodes[content].child; c != 0; c = j->nodes[c].next) {
+    for (c = content->first; c != NULL; c = c->next) {
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "type"), &s,
+        if (!tokenroute_json_str(tokenroute_json_get(c, "type"), &s,
                                  &len))
         {
             continue;
@@ -87,7 +87,7 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
         }
 
         if (!tr_str_is(s, len, "text")
-            || !tokenroute_json_str(j, tokenroute_json_get(j, c, "text"), &s,
+            || !tokenroute_json_str(tokenroute_json_get(c, "text"), &s,
                                     &len))
         {
             continue;
@@ -113,9 +113,9 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
         memset(&args, 0, sizeof(tokenroute_json_buf_t));
         tools = 0;
 
-        for (c = j->nodes[content].child; c != 0; c = j->nodes[c].next) {
+        for (c = content->first; c != NULL; c = c->next) {
 
-            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "type"), &s,
+            if (!tokenroute_json_str(tokenroute_json_get(c, "type"), &s,
                                      &len)
                 || !tr_str_is(s, len, "tool_use"))
             {
@@ -128,7 +128,7 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
 
             tr_add_lit(b, "{\"id\":");
 
-            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "id"), &s,
+            if (!tokenroute_json_str(tokenroute_json_get(c, "id"), &s,
                                      &len))
             {
                 s = "";
@@ -138,7 +138,7 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
             tokenroute_json_add_str(b, s, len);
             tr_add_lit(b, ",\"type\":\"function\",\"function\":{\"name\":");
 
-            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "name"), &s,
+            if (!tokenroute_json_str(tokenroute_json_get(c, "name"), &s,
                                      &len))
             {
                 s = "";
@@ -148,11 +148,11 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
             tokenroute_json_add_str(b, s, len);
             tr_add_lit(b, ",\"arguments\":");
 
-            n = tokenroute_json_get(j, c, "input");
+            n = tokenroute_json_get(c, "input");
             args.len = 0;
 
-            if (n != 0) {
-                tokenroute_json_tree_write(&args, j, n);
+            if (n != NULL) {
+                tokenroute_json_tree_write(&args, n);
 
             } else {
                 tr_add_lit(&args, "{}");
@@ -173,7 +173,7 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
 
     tr_add_lit(b, ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"");
 
-    if (!tokenroute_json_str(j, tokenroute_json_get(j, 1, "stop_reason"), &s,
+    if (!tokenroute_json_str(tokenroute_json_get(j->root, "stop_reason"), &s,
                              &len))
     {
         s = NULL;
@@ -183,14 +183,15 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     s = tokenroute_resp_finish_reason(s, len);
     tokenroute_json_add(b, s, strlen(s));
 
-    usage = tokenroute_json_get(j, 1, "usage");
+    usage = tokenroute_json_get(j->root, "usage");
 
-    for (c = 0; c < 4; c++) {
-        u[c] = tokenroute_json_int(j, tokenroute_json_get(j, usage,
-                                   tokenroute_resp_usage_keys[c]), 0);
+    for (i = 0; i < 4; i++) {
+        u[i] = tokenroute_json_int(tokenroute_json_get(usage,
+                                          tokenroute_resp_usage_keys[i]),
+                                   0);
 
-        if (u[c] < 0 || u[c] > INT64_MAX / 4) {
-            u[c] = 0;
+        if (u[i] < 0 || u[i] > INT64_MAX / 4) {
+            u[i] = 0;
         }
     }
 

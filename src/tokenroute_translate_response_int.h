@@ -57,7 +57,7 @@ extern const char  *tokenroute_resp_usage_keys[];
 
 
 /* tokenroute_translate_response.c */
-uint32_t tokenroute_resp_choice(tokenroute_json_tree_t *j, uint32_t n);
+tokenroute_json_node_t *tokenroute_resp_choice(tokenroute_json_node_t *n);
 
 const char *tokenroute_resp_finish_reason(const char *s, size_t len);
 const char *tokenroute_resp_stop_reason(const char *s, size_t len);
@@ -69,7 +69,7 @@ int tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     const char *model, size_t model_len);
 
 /* tokenroute_translate_error.c */
-void tokenroute_resp_error_read(tokenroute_json_tree_t *j, uint32_t n,
+void tokenroute_resp_error_read(tokenroute_json_node_t *n,
     tokenroute_resp_error_t *e, int *status);
 void tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
     int status, tokenroute_resp_error_t *e);

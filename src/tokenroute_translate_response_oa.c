@@ -14,48 +14,47 @@
 #include "tokenroute_translate_response_int.h"
 
 
-static int tokenroute_resp_oa_tool(tokenroute_json_tree_t *j,
-    tokenroute_json_buf_t *b, uint32_t fn, const char *id, size_t id_len,
-    size_t i);
+static int tokenroute_resp_oa_tool(tokenroute_json_buf_t *b,
+    tokenroute_json_node_t *fn, const char *id, size_t id_len, size_t i);
 
 
 int
 tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     const char *model, size_t model_len)
 {
-    int         blocks;
-    size_t      len, id_len, i;
-    int64_t     prompt, completion, cached;
-    uint32_t    choice, msg, c, usage, n;
-    const char *s, *id;
+    int                      blocks;
+    size_t                   len, id_len, i;
+    int64_t                  prompt, completion, cached;
+    const char              *s, *id;
+    tokenroute_json_node_t  *choice, *msg, *c, *usage, *n;
 
-    if (j->nodes[1].type != TR_J_MAP) {
+    if (j->root->type != TR_J_MAP) {
         return -1;
     }
 
-    n = tokenroute_json_get(j, 1, "error");
+    n = tokenroute_json_get(j->root, "error");
 
-    if (n != 0 && j->nodes[n].type != TR_J_NULL) {
+    if (n != NULL && n->type != TR_J_NULL) {
         return -1;
     }
 
-    choice = tokenroute_resp_choice(j, tokenroute_json_get(j, 1, "choices"));
-    msg = tokenroute_json_get(j, choice, "message");
+    choice = tokenroute_resp_choice(tokenroute_json_get(j->root, "choices"));
+    msg = tokenroute_json_get(choice, "message");
 
-    if (msg == 0 || j->nodes[msg].type != TR_J_MAP) {
+    if (msg == NULL || msg->type != TR_J_MAP) {
         return -1;
     }
 
     tr_add_lit(b, "{\"id\":\"msg_");
 
-    if (tokenroute_json_str(j, tokenroute_json_get(j, 1, "id"), &s, &len)) {
+    if (tokenroute_json_str(tokenroute_json_get(j->root, "id"), &s, &len)) {
         tokenroute_json_add_escaped(b, s, len);
     }
 
     tr_add_lit(b, "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
 
     if (model_len == 0
-        && tokenroute_json_str(j, tokenroute_json_get(j, 1, "model"),
+        && tokenroute_json_str(tokenroute_json_get(j->root, "model"),
                                &model, &model_len) == 0)
     {
         model = "";
@@ -66,10 +65,10 @@ tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
 
     blocks = 0;
 
-    if ((tokenroute_json_str(j, tokenroute_json_get(j, msg, "content"), &s,
+    if ((tokenroute_json_str(tokenroute_json_get(msg, "content"), &s,
                              &len)
          && len > 0)
-        || (tokenroute_json_str(j, tokenroute_json_get(j, msg, "refusal"), &s,
+        || (tokenroute_json_str(tokenroute_json_get(msg, "refusal"), &s,
                                 &len)
             && len > 0))
     {
@@ -79,13 +78,13 @@ tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
         blocks++;
     }
 
-    n = tokenroute_json_get(j, msg, "tool_calls");
+    n = tokenroute_json_get(msg, "tool_calls");
 
-    if (n != 0 && j->nodes[n].type == TR_J_ARRAY) {
+    if (n != NULL && n->type == TR_J_ARRAY) {
 
-        for (c = j->nodes[n].child, i = 0; c != 0; c = j->nodes[c].next, i++) {
+        for (c = n->first, i = 0; c != NULL; c = c->next, i++) {
 
-            if (!tokenroute_json_str(j, tokenroute_json_get(j, c, "id"), &id,
+            if (!tokenroute_json_str(tokenroute_json_get(c, "id"), &id,
                                      &id_len))
             {
                 id = NULL;
@@ -96,8 +95,7 @@ tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
                 tr_add_lit(b, ",");
             }
 
-            if (tokenroute_resp_oa_tool(j, b,
-                                        tokenroute_json_get(j, c, "function"),
+            if (tokenroute_resp_oa_tool(b, tokenroute_json_get(c, "function"),
                                         id, id_len, i)
                 != 0)
             {
@@ -108,23 +106,22 @@ tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
 
     /* the legacy single function call */
 
-    n = tokenroute_json_get(j, msg, "function_call");
+    n = tokenroute_json_get(msg, "function_call");
 
-    if (n != 0 && j->nodes[n].type == TR_J_MAP) {
+    if (n != NULL && n->type == TR_J_MAP) {
 
         if (blocks++) {
             tr_add_lit(b, ",");
         }
 
-        if (tokenroute_resp_oa_tool(j, b, n, NULL, 0, 0) != 0) {
+        if (tokenroute_resp_oa_tool(b, n, NULL, 0, 0) != 0) {
             return -2;
         }
     }
 
     tr_add_lit(b, "],\"stop_reason\":\"");
 
-    if (!tokenroute_json_str(j, tokenroute_json_get(j, choice,
-                                                    "finish_reason"),
+    if (!tokenroute_json_str(tokenroute_json_get(choice, "finish_reason"),
                              &s, &len))
     {
         s = NULL;
@@ -134,16 +131,16 @@ tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     s = tokenroute_resp_stop_reason(s, len);
     tokenroute_json_add(b, s, strlen(s));
 
-    usage = tokenroute_json_get(j, 1, "usage");
+    usage = tokenroute_json_get(j->root, "usage");
 
-    prompt = tokenroute_json_int(j, tokenroute_json_get(j, usage,
-                                                        "prompt_tokens"), 0);
-    completion = tokenroute_json_int(j, tokenroute_json_get(j, usage,
-                                                     "completion_tokens"), 0);
-    cached = tokenroute_json_int(j, tokenroute_json_get(j,
-                                 tokenroute_json_get(j, usage,
-                                                     "prompt_tokens_details"),
-                                 "cached_tokens"), 0);
+    prompt = tokenroute_json_int(tokenroute_json_get(usage, "prompt_tokens"),
+                                 0);
+    completion = tokenroute_json_int(tokenroute_json_get(usage,
+                                                         "completion_tokens"),
+                                     0);
+
+    n = tokenroute_json_get(usage, "prompt_tokens_details");
+    cached = tokenroute_json_int(tokenroute_json_get(n, "cached_tokens"), 0);
 
     if (cached < 0) {
         cached = 0;
@@ -164,8 +161,8 @@ tokenroute_resp_oa(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
 /* a tool_use block from an OpenAI function {name, arguments} */
 
 static int
-tokenroute_resp_oa_tool(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
-    uint32_t fn, const char *id, size_t id_len, size_t i)
+tokenroute_resp_oa_tool(tokenroute_json_buf_t *b, tokenroute_json_node_t *fn,
+    const char *id, size_t id_len, size_t i)
 {
     int                     rc;
     size_t                  len;
@@ -185,7 +182,7 @@ tokenroute_resp_oa_tool(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
 
     tr_add_lit(b, ",\"name\":");
 
-    if (!tokenroute_json_str(j, tokenroute_json_get(j, fn, "name"), &s, &len))
+    if (!tokenroute_json_str(tokenroute_json_get(fn, "name"), &s, &len))
     {
         s = "";
         len = 0;
@@ -196,15 +193,15 @@ tokenroute_resp_oa_tool(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
 
     rc = -1;
 
-    if (tokenroute_json_str(j, tokenroute_json_get(j, fn, "arguments"), &s,
+    if (tokenroute_json_str(tokenroute_json_get(fn, "arguments"), &s,
                             &len))
     {
         memset(&args, 0, sizeof(tokenroute_json_tree_t));
 
         rc = tokenroute_json_tree_parse(&args, s, len, NULL);
 
-        if (rc == 0 && args.nodes[1].type == TR_J_MAP) {
-            tokenroute_json_tree_write(b, &args, 1);
+        if (rc == 0 && args.root->type == TR_J_MAP) {
+            tokenroute_json_tree_write(b, args.root);
 
         } else if (rc == 0) {
             rc = -1;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tokenroute_arena.h"
 #include "tokenroute_translate_response_int.h"
 
 
@@ -24,21 +25,11 @@
  * 2.5K for a typical event.  An event that needs more makes the arena
  * grow for the next one.
  */
-#define TR_ARENA_SIZE           8192
 #define TR_ARENA_MAX            (1024 * 1024)
-#define TR_ARENA_ALIGN          16
 
 #define TR_MESSAGE_INTERRUPTED  "The provider's stream ended early"
 #define TR_MESSAGE_TOO_LARGE                                                  \
     "The provider sent a stream event too large to translate"
-
-
-typedef struct {
-    char                     *start;
-    char                     *last;
-    char                     *end;
-    unsigned                  spilled;
-} tokenroute_resp_arena_t;
 
 
 static int tokenroute_stream_event(void *ctx, const char *event,
@@ -49,9 +40,6 @@ static void tokenroute_stream_terminal(tokenroute_stream_t *st, int from,
     int status, tokenroute_resp_error_t *e);
 static int tokenroute_stream_flush(tokenroute_stream_t *st);
 
-static void *tokenroute_resp_arena_malloc(void *ctx, size_t size);
-static void *tokenroute_resp_arena_realloc(void *ctx, void *ptr, size_t size);
-static void tokenroute_resp_arena_free(void *ctx, void *ptr);
 
 
 int
@@ -74,12 +62,12 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
         return -1;
     }
 
-    st->arena = malloc(TR_ARENA_SIZE);
+    st->arena = malloc(TOKENROUTE_ARENA_SIZE);
     if (st->arena == NULL) {
         goto failed;
     }
 
-    st->arena_size = TR_ARENA_SIZE;
+    st->arena_size = TOKENROUTE_ARENA_SIZE;
 
     tokenroute_json_add(&st->model, model, model_len);
 
@@ -298,21 +286,12 @@ int
 tokenroute_stream_parse(tokenroute_stream_t *st, const char *data,
     size_t len)
 {
-    int                       rc;
-    char                     *p;
-    yajl_alloc_funcs          af;
-    tokenroute_resp_arena_t   a;
+    int                  rc;
+    char                *p;
+    yajl_alloc_funcs     af;
+    tokenroute_arena_t   a;
 
-    a.start = st->arena;
-    a.last = (char *) (((uintptr_t) st->arena + TR_ARENA_ALIGN - 1)
-                       & ~((uintptr_t) TR_ARENA_ALIGN - 1));
-    a.end = st->arena + st->arena_size;
-    a.spilled = 0;
-
-    af.malloc = tokenroute_resp_arena_malloc;
-    af.realloc = tokenroute_resp_arena_realloc;
-    af.free = tokenroute_resp_arena_free;
-    af.ctx = &a;
+    tokenroute_arena_init(&a, st->arena, st->arena_size, &af);
 
     rc = tokenroute_json_tree_parse(&st->json, data, len, &af);
 
@@ -341,8 +320,8 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
 {
     int                      rc;
     size_t                   n;
-    uint32_t                 e;
     const char              *p, *last, *q, *s;
+    tokenroute_json_node_t  *e;
     tokenroute_json_tree_t  *j;
 
     if (st->from == TOKENROUTE_API_OPENAI && tr_str_is(data, len, "[DONE]")) {
@@ -370,16 +349,16 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
         }
 
         if (rc == 0 && st->from == TOKENROUTE_API_OPENAI) {
-            e = tokenroute_json_get(j, 1, "error");
+            e = tokenroute_json_get(j->root, "error");
 
-            if (e != 0 && j->nodes[e].type != TR_J_NULL
-                && j->nodes[e].type != TR_J_FALSE)
+            if (e != NULL && e->type != TR_J_NULL
+                && e->type != TR_J_FALSE)
             {
                 return tokenroute_stream_upstream_error(st);
             }
 
         } else if (rc == 0
-                   && tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"),
+                   && tokenroute_json_str(tokenroute_json_get(j->root, "type"),
                                           &s, &n)
                    && tr_str_is(s, n, "error"))
         {
@@ -431,19 +410,16 @@ int
 tokenroute_stream_upstream_error(tokenroute_stream_t *st)
 {
     int                       status;
-    uint32_t                  n;
-    tokenroute_json_tree_t   *j;
+    tokenroute_json_node_t   *n;
     tokenroute_resp_error_t   e;
-
-    j = &st->json;
 
     memset(&e, 0, sizeof(tokenroute_resp_error_t));
     status = 0;
 
-    n = tokenroute_json_get(j, 1, "error");
+    n = tokenroute_json_get(st->json.root, "error");
 
-    if (n != 0) {
-        tokenroute_resp_error_read(j, n, &e, &status);
+    if (n != NULL) {
+        tokenroute_resp_error_read(n, &e, &status);
     }
 
     tokenroute_stream_terminal(st, st->from, status, &e);
@@ -502,91 +478,4 @@ tokenroute_stream_terminal(tokenroute_stream_t *st, int from, int status,
     }
 
     st->done = 1;
-}
-
-
-/*
- * The arena: a block's size is kept before it; free() is a no-op inside
- * the arena, and what does not fit goes to malloc().
- */
-
-static void *
-tokenroute_resp_arena_malloc(void *ctx, size_t size)
-{
-    char                     *p;
-    size_t                    n;
-    tokenroute_resp_arena_t  *a = ctx;
-
-    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
-
-    if (n < size || n + TR_ARENA_ALIGN > (size_t) (a->end - a->last)) {
-        a->spilled = 1;
-        return malloc(size);
-    }
-
-    p = a->last + TR_ARENA_ALIGN;
-    ((size_t *) p)[-1] = n;
-    a->last = p + n;
-
-    return p;
-}
-
-
-static void *
-tokenroute_resp_arena_realloc(void *ctx, void *ptr, size_t size)
-{
-    char                     *p, *q;
-    size_t                    n, old;
-    tokenroute_resp_arena_t  *a = ctx;
-
-    p = ptr;
-
-    if (p == NULL) {
-        return tokenroute_resp_arena_malloc(ctx, size);
-    }
-
-    if ((uintptr_t) p < (uintptr_t) a->start
-        || (uintptr_t) p >= (uintptr_t) a->end)
-    {
-        return realloc(p, size);
-    }
-
-    old = ((size_t *) p)[-1];
-
-    if (size <= old) {
-        return p;
-    }
-
-    n = (size + TR_ARENA_ALIGN - 1) & ~((size_t) TR_ARENA_ALIGN - 1);
-
-    /* the last block grows in place */
-
-    if (p + old == a->last && n >= size && n <= (size_t) (a->end - p)) {
-        ((size_t *) p)[-1] = n;
-        a->last = p + n;
-        return p;
-    }
-
-    q = tokenroute_resp_arena_malloc(ctx, size);
-    if (q == NULL) {
-        return NULL;
-    }
-
-    memcpy(q, p, old);
-
-    return q;
-}
-
-
-static void
-tokenroute_resp_arena_free(void *ctx, void *ptr)
-{
-    tokenroute_resp_arena_t  *a = ctx;
-
-    if (ptr != NULL
-        && ((uintptr_t) ptr < (uintptr_t) a->start
-            || (uintptr_t) ptr >= (uintptr_t) a->end))
-    {
-        free(ptr);
-    }
 }

@@ -19,7 +19,8 @@ static void tokenroute_stream_ao_start(tokenroute_stream_t *st,
 static void tokenroute_stream_ao_open(tokenroute_stream_t *st);
 static void tokenroute_stream_ao_close(tokenroute_stream_t *st,
     const char *finish);
-static void tokenroute_stream_ao_usage(tokenroute_stream_t *st, uint32_t n);
+static void tokenroute_stream_ao_usage(tokenroute_stream_t *st,
+    tokenroute_json_node_t *n);
 
 
 int
@@ -29,8 +30,8 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     int                      rc;
     size_t                   type_len, n;
     int64_t                  k;
-    uint32_t                 msg, cb, delta;
     const char              *type, *s, *name;
+    tokenroute_json_node_t  *msg, *cb, *delta;
     tokenroute_json_tree_t  *j;
 
     j = &st->json;
@@ -41,11 +42,11 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         return -1;
     }
 
-    if (rc != 0 || j->nodes[1].type != TR_J_MAP) {
+    if (rc != 0 || j->root->type != TR_J_MAP) {
         return tokenroute_stream_malformed(st);
     }
 
-    if (!tokenroute_json_str(j, tokenroute_json_get(j, 1, "type"), &type,
+    if (!tokenroute_json_str(tokenroute_json_get(j->root, "type"), &type,
                              &type_len))
     {
         type = event;
@@ -53,9 +54,9 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "content_block_delta")) {
-        delta = tokenroute_json_get(j, 1, "delta");
+        delta = tokenroute_json_get(j->root, "delta");
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, delta, "type"),
+        if (!tokenroute_json_str(tokenroute_json_get(delta, "type"),
                                  &type, &type_len))
         {
             return 0;
@@ -63,7 +64,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         if (tr_str_is(type, type_len, "text_delta")) {
 
-            if (!tokenroute_json_str(j, tokenroute_json_get(j, delta, "text"),
+            if (!tokenroute_json_str(tokenroute_json_get(delta, "text"),
                                      &s, &n)
                 || n == 0)
             {
@@ -81,8 +82,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         }
 
         if (!tr_str_is(type, type_len, "input_json_delta")
-            || !tokenroute_json_str(j, tokenroute_json_get(j, delta,
-                                                           "partial_json"),
+            || !tokenroute_json_str(tokenroute_json_get(delta, "partial_json"),
                                     &s, &n)
             || n == 0)
         {
@@ -92,7 +92,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         /* server_tool_use blocks have input deltas too */
 
-        k = tokenroute_json_int(j, tokenroute_json_get(j, 1, "index"), -1);
+        k = tokenroute_json_int(tokenroute_json_get(j->root, "index"), -1);
 
         if (st->block_tool < 0 || (k != st->block && k != -1)) {
             return 0;
@@ -113,13 +113,13 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "content_block_start")) {
-        cb = tokenroute_json_get(j, 1, "content_block");
+        cb = tokenroute_json_get(j->root, "content_block");
 
-        st->block = tokenroute_json_int(j, tokenroute_json_get(j, 1, "index"),
+        st->block = tokenroute_json_int(tokenroute_json_get(j->root, "index"),
                                         -1);
         st->block_tool = -1;
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "type"), &s,
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "type"), &s,
                                  &n)
             || !tr_str_is(s, n, "tool_use"))
         {
@@ -135,7 +135,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         tokenroute_json_add_int(&st->out, st->block_tool);
         tr_add_lit(&st->out, ",\"id\":");
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "id"), &s, &n))
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "id"), &s, &n))
         {
             s = "";
             n = 0;
@@ -144,7 +144,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
         tokenroute_json_add_str(&st->out, s, n);
         tr_add_lit(&st->out, ",\"type\":\"function\",\"function\":{\"name\":");
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, cb, "name"), &name,
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "name"), &name,
                                  &n))
         {
             name = "";
@@ -159,11 +159,11 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "message_start")) {
-        msg = tokenroute_json_get(j, 1, "message");
+        msg = tokenroute_json_get(j->root, "message");
 
-        tokenroute_stream_ao_usage(st, tokenroute_json_get(j, msg, "usage"));
+        tokenroute_stream_ao_usage(st, tokenroute_json_get(msg, "usage"));
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, msg, "id"), &s, &n))
+        if (!tokenroute_json_str(tokenroute_json_get(msg, "id"), &s, &n))
         {
             s = NULL;
             n = 0;
@@ -175,13 +175,12 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, type_len, "message_delta")) {
-        tokenroute_stream_ao_usage(st, tokenroute_json_get(j, 1, "usage"));
+        tokenroute_stream_ao_usage(st, tokenroute_json_get(j->root, "usage"));
 
-        delta = tokenroute_json_get(j, 1, "delta");
+        delta = tokenroute_json_get(j->root, "delta");
 
         if (st->finished
-            || !tokenroute_json_str(j, tokenroute_json_get(j, delta,
-                                                           "stop_reason"),
+            || !tokenroute_json_str(tokenroute_json_get(delta, "stop_reason"),
                                     &s, &n))
         {
             return 0;
@@ -282,19 +281,19 @@ tokenroute_stream_ao_close(tokenroute_stream_t *st, const char *finish)
 /* usage in message_start and message_delta is cumulative: keep the max */
 
 static void
-tokenroute_stream_ao_usage(tokenroute_stream_t *st, uint32_t n)
+tokenroute_stream_ao_usage(tokenroute_stream_t *st, tokenroute_json_node_t *n)
 {
     int      i;
     int64_t  v;
 
-    if (n == 0) {
+    if (n == NULL) {
         return;
     }
 
     for (i = 0; i < 4; i++) {
-        v = tokenroute_json_int(&st->json,
-                                tokenroute_json_get(&st->json, n,
-                                    tokenroute_resp_usage_keys[i]), 0);
+        v = tokenroute_json_int(tokenroute_json_get(n,
+                                              tokenroute_resp_usage_keys[i]),
+                                0);
 
         if (v > st->usage[i] && v <= INT64_MAX / 4) {
             st->usage[i] = v;

@@ -23,8 +23,8 @@ static void tokenroute_stream_oa_start(tokenroute_stream_t *st,
     const char *id, size_t id_len);
 static void tokenroute_stream_oa_text(tokenroute_stream_t *st, const char *s,
     size_t len);
-static int tokenroute_stream_oa_tool(tokenroute_stream_t *st, uint32_t tc,
-    int64_t pos);
+static int tokenroute_stream_oa_tool(tokenroute_stream_t *st,
+    tokenroute_json_node_t *tc, int64_t pos);
 static void tokenroute_stream_oa_close(tokenroute_stream_t *st);
 static void tokenroute_stream_open_event(tokenroute_stream_t *st,
     const char *name);
@@ -36,8 +36,8 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
     int                      rc;
     size_t                   n;
     int64_t                  v, pos;
-    uint32_t                 e, usage, choice, delta, c;
     const char              *s;
+    tokenroute_json_node_t  *e, *usage, *choice, *delta, *c;
     tokenroute_json_tree_t  *j;
 
     if (tr_str_is(data, len, "[DONE]")) {
@@ -53,21 +53,21 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         return -1;
     }
 
-    if (rc != 0 || j->nodes[1].type != TR_J_MAP) {
+    if (rc != 0 || j->root->type != TR_J_MAP) {
         return tokenroute_stream_malformed(st);
     }
 
-    e = tokenroute_json_get(j, 1, "error");
+    e = tokenroute_json_get(j->root, "error");
 
-    if (e != 0 && j->nodes[e].type != TR_J_NULL
-        && j->nodes[e].type != TR_J_FALSE)
+    if (e != NULL && e->type != TR_J_NULL
+        && e->type != TR_J_FALSE)
     {
         return tokenroute_stream_upstream_error(st);
     }
 
     if (!st->started) {
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, 1, "id"), &s, &n))
+        if (!tokenroute_json_str(tokenroute_json_get(j->root, "id"), &s, &n))
         {
             s = NULL;
             n = 0;
@@ -76,57 +76,56 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         tokenroute_stream_oa_start(st, s, n);
     }
 
-    usage = tokenroute_json_get(j, 1, "usage");
+    usage = tokenroute_json_get(j->root, "usage");
 
-    if (usage != 0 && j->nodes[usage].type == TR_J_MAP) {
-        v = tokenroute_json_int(j, tokenroute_json_get(j, usage,
-                                                       "prompt_tokens"), 0);
+    if (usage != NULL && usage->type == TR_J_MAP) {
+        v = tokenroute_json_int(tokenroute_json_get(usage, "prompt_tokens"),
+                                0);
         if (v > st->usage[TR_U_INPUT] && v <= INT64_MAX / 4) {
             st->usage[TR_U_INPUT] = v;
         }
 
-        v = tokenroute_json_int(j, tokenroute_json_get(j, usage,
-                                                     "completion_tokens"), 0);
+        v = tokenroute_json_int(tokenroute_json_get(usage,
+                                                    "completion_tokens"),
+                                0);
         if (v > st->usage[TR_U_OUTPUT] && v <= INT64_MAX / 4) {
             st->usage[TR_U_OUTPUT] = v;
         }
 
-        v = tokenroute_json_int(j, tokenroute_json_get(j,
-                                tokenroute_json_get(j, usage,
-                                                    "prompt_tokens_details"),
-                                "cached_tokens"), 0);
+        c = tokenroute_json_get(usage, "prompt_tokens_details");
+        v = tokenroute_json_int(tokenroute_json_get(c, "cached_tokens"), 0);
         if (v > st->usage[TR_U_CACHE_READ] && v <= INT64_MAX / 4) {
             st->usage[TR_U_CACHE_READ] = v;
         }
     }
 
-    choice = tokenroute_resp_choice(j, tokenroute_json_get(j, 1, "choices"));
+    choice = tokenroute_resp_choice(tokenroute_json_get(j->root, "choices"));
 
-    if (choice == 0) {
+    if (choice == NULL) {
         return 0;
     }
 
-    delta = tokenroute_json_get(j, choice, "delta");
+    delta = tokenroute_json_get(choice, "delta");
 
-    if (tokenroute_json_str(j, tokenroute_json_get(j, delta, "content"), &s,
+    if (tokenroute_json_str(tokenroute_json_get(delta, "content"), &s,
                             &n)
         && n > 0)
     {
         tokenroute_stream_oa_text(st, s, n);
     }
 
-    if (tokenroute_json_str(j, tokenroute_json_get(j, delta, "refusal"), &s,
+    if (tokenroute_json_str(tokenroute_json_get(delta, "refusal"), &s,
                             &n)
         && n > 0)
     {
         tokenroute_stream_oa_text(st, s, n);
     }
 
-    c = tokenroute_json_get(j, delta, "tool_calls");
+    c = tokenroute_json_get(delta, "tool_calls");
 
-    if (c != 0 && j->nodes[c].type == TR_J_ARRAY) {
+    if (c != NULL && c->type == TR_J_ARRAY) {
 
-        for (c = j->nodes[c].child, pos = 0; c != 0; c = j->nodes[c].next) {
+        for (c = c->first, pos = 0; c != NULL; c = c->next) {
 
             if (tokenroute_stream_oa_tool(st, c, pos++) != 0) {
                 return -1;
@@ -134,7 +133,7 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         }
     }
 
-    if (tokenroute_json_str(j, tokenroute_json_get(j, choice, "finish_reason"),
+    if (tokenroute_json_str(tokenroute_json_get(choice, "finish_reason"),
                             &s, &n))
     {
         tokenroute_stream_oa_close(st);
@@ -202,32 +201,31 @@ tokenroute_stream_oa_text(tokenroute_stream_t *st, const char *s, size_t len)
  */
 
 static int
-tokenroute_stream_oa_tool(tokenroute_stream_t *st, uint32_t tc, int64_t pos)
+tokenroute_stream_oa_tool(tokenroute_stream_t *st, tokenroute_json_node_t *tc,
+    int64_t pos)
 {
     size_t                   n, id_len, args_len;
     int32_t                 *tools;
     int64_t                  idx;
-    uint32_t                 fn, ntools;
+    uint32_t                 ntools;
     const char              *id, *name, *args;
-    tokenroute_json_tree_t  *j;
+    tokenroute_json_node_t  *fn;
 
-    j = &st->json;
-
-    idx = tokenroute_json_int(j, tokenroute_json_get(j, tc, "index"), pos);
+    idx = tokenroute_json_int(tokenroute_json_get(tc, "index"), pos);
 
     if (idx < 0 || idx >= TR_TOOLS_MAX) {
         return 0;
     }
 
-    if (!tokenroute_json_str(j, tokenroute_json_get(j, tc, "id"), &id,
+    if (!tokenroute_json_str(tokenroute_json_get(tc, "id"), &id,
                              &id_len))
     {
         id_len = 0;
     }
 
-    fn = tokenroute_json_get(j, tc, "function");
+    fn = tokenroute_json_get(tc, "function");
 
-    if (!tokenroute_json_str(j, tokenroute_json_get(j, fn, "arguments"),
+    if (!tokenroute_json_str(tokenroute_json_get(fn, "arguments"),
                              &args, &args_len))
     {
         args_len = 0;
@@ -277,7 +275,7 @@ tokenroute_stream_oa_tool(tokenroute_stream_t *st, uint32_t tc, int64_t pos)
 
         tr_add_lit(&st->out, ",\"name\":");
 
-        if (!tokenroute_json_str(j, tokenroute_json_get(j, fn, "name"), &name,
+        if (!tokenroute_json_str(tokenroute_json_get(fn, "name"), &name,
                                  &n))
         {
             name = "";

@@ -2,8 +2,8 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The request translator's JSON tree: the body parsed by yajl's
- * callbacks into linked values in an arena of chunks, freed at once;
+ * The request translator's memory, in chunks freed at once; its JSON
+ * parsed into tokenroute_json_tree's values, kept in those chunks;
  * lookups that read a repeated member and a null as the providers do;
  * checks of a value's type, and the error messages the translation
  * gives.
@@ -16,54 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
-
 #include "tokenroute_translate_int.h"
 
 
-#define TR_CHUNK_SIZE          16384
-#define TR_ALIGN               sizeof(void *)
-
-
-typedef struct {
-    tr_ctx_t                           *ctx;
-    tr_val_t                           *root;
-    tr_val_t                           *cur;      /* the open container */
-    const char                         *key;
-    size_t                              key_len;
-    unsigned                            depth;
-    unsigned                            nomem:1;
-    unsigned                            deep:1;
-} tr_parse_t;
-
-
-static char *tr_strdup(tr_ctx_t *ctx, const char *s, size_t len);
-static tr_val_t *tr_parse_add(tr_parse_t *ps, yajl_type type,
-    const char *s, size_t len);
-static int tr_parse_null(void *ctx);
-static int tr_parse_boolean(void *ctx, int value);
-static int tr_parse_number(void *ctx, const char *s, size_t len);
-static int tr_parse_string(void *ctx, const unsigned char *s, size_t len);
-static int tr_parse_start_map(void *ctx);
-static int tr_parse_map_key(void *ctx, const unsigned char *key,
-    size_t len);
-static int tr_parse_start_array(void *ctx);
-static int tr_parse_end(void *ctx);
-
-
-static const yajl_callbacks  tr_parse_callbacks = {
-    tr_parse_null,
-    tr_parse_boolean,
-    NULL,
-    NULL,
-    tr_parse_number,
-    tr_parse_string,
-    tr_parse_start_map,
-    tr_parse_map_key,
-    tr_parse_end,
-    tr_parse_start_array,
-    tr_parse_end
-};
+static void tr_keep(tr_ctx_t *ctx, tokenroute_json_tree_t *j);
 
 
 int
@@ -141,32 +97,7 @@ tr_name(tr_ctx_t *ctx, tr_val_t *v)
 void *
 tr_alloc(tr_ctx_t *ctx, size_t size)
 {
-    char        *p;
-    size_t       n;
-    tr_chunk_t  *c;
-
-    size = (size + TR_ALIGN - 1) & ~(TR_ALIGN - 1);
-
-    c = ctx->chunks;
-
-    if (c == NULL || c->size - c->used < size) {
-        n = size > TR_CHUNK_SIZE ? size : TR_CHUNK_SIZE;
-
-        c = malloc(sizeof(tr_chunk_t) + n);
-        if (c == NULL) {
-            return NULL;
-        }
-
-        c->size = n;
-        c->used = 0;
-        c->next = ctx->chunks;
-        ctx->chunks = c;
-    }
-
-    p = (char *) (c + 1) + c->used;
-    c->used += size;
-
-    return p;
+    return tokenroute_json_alloc(&ctx->chunks, &ctx->chunk, size);
 }
 
 
@@ -186,23 +117,6 @@ tr_calloc(tr_ctx_t *ctx, size_t size)
 }
 
 
-static char *
-tr_strdup(tr_ctx_t *ctx, const char *s, size_t len)
-{
-    char  *p;
-
-    p = tr_alloc(ctx, len + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    memcpy(p, s, len);
-    p[len] = '\0';
-
-    return p;
-}
-
-
 /*
  * Parses p into *root; on invalid JSON returns TR_REJECT with a message
  * that starts with what.
@@ -212,195 +126,65 @@ int
 tr_parse(tr_ctx_t *ctx, const char *p, size_t len, tr_val_t **root,
     const char *what)
 {
-    tr_parse_t   ps;
-    yajl_handle  h;
-    yajl_status  st;
+    int                     rc;
+    tokenroute_json_tree_t  j;
 
-    memset(&ps, 0, sizeof(tr_parse_t));
-    ps.ctx = ctx;
+    memset(&j, 0, sizeof(tokenroute_json_tree_t));
 
-    h = yajl_alloc(&tr_parse_callbacks, NULL, &ps);
-    if (h == NULL) {
+    /* the providers reject invalid UTF-8 and very deep nesting */
+    j.validate = 1;
+    j.max_depth = TR_DEPTH_MAX;
+
+    rc = tokenroute_json_tree_parse(&j, p, len, NULL);
+
+    tr_keep(ctx, &j);
+
+    if (rc == -2) {
         return TR_NOMEM;
     }
 
-    st = yajl_parse(h, (const unsigned char *) p, len);
-    if (st == yajl_status_ok) {
-        st = yajl_complete_parse(h);
-    }
-
-    yajl_free(h);
-
-    if (ps.nomem) {
-        return TR_NOMEM;
-    }
-
-    if (ps.deep) {
+    if (rc == -3) {
         return tr_error(ctx, "%s nests JSON deeper than %d levels", what,
                         TR_DEPTH_MAX);
     }
 
-    if (st != yajl_status_ok || ps.root == NULL) {
+    if (rc != 0) {
         ctx->not_json = 1;
         return tr_error(ctx, "%s is not valid JSON", what);
     }
 
-    *root = ps.root;
+    *root = j.root;
 
     return 0;
 }
 
 
-static tr_val_t *
-tr_parse_add(tr_parse_t *ps, yajl_type type, const char *s, size_t len)
+/*
+ * The tree's chunks join the translation's, to be freed with them; they
+ * go after the chunk tr_alloc() uses, which keeps its room.
+ */
+
+static void
+tr_keep(tr_ctx_t *ctx, tokenroute_json_tree_t *j)
 {
-    tr_val_t  *v, *parent;
+    tr_chunk_t  *c;
 
-    v = tr_calloc(ps->ctx, sizeof(tr_val_t));
-    if (v == NULL) {
-        ps->nomem = 1;
-        return NULL;
+    if (j->chunks == NULL) {
+        return;
     }
 
-    v->type = type;
+    for (c = j->chunks; c->next != NULL; c = c->next) { /* void */ }
 
-    if (s != NULL) {
-        v->str = tr_strdup(ps->ctx, s, len);
-        if (v->str == NULL) {
-            ps->nomem = 1;
-            return NULL;
-        }
-
-        v->len = len;
-    }
-
-    parent = ps->cur;
-
-    if (parent == NULL) {
-        ps->root = v;
-        return v;
-    }
-
-    if (parent->type == yajl_t_object) {
-        v->key = ps->key;
-        v->key_len = ps->key_len;
-    }
-
-    v->parent = parent;
-
-    if (parent->last == NULL) {
-        parent->first = v;
+    if (ctx->chunk != NULL) {
+        c->next = ctx->chunk->next;
+        ctx->chunk->next = j->chunks;
 
     } else {
-        parent->last->next = v;
+        c->next = ctx->chunks;
+        ctx->chunks = j->chunks;
     }
 
-    parent->last = v;
-    parent->len++;
-
-    return v;
-}
-
-
-static int
-tr_parse_null(void *ctx)
-{
-    return tr_parse_add(ctx, yajl_t_null, NULL, 0) != NULL;
-}
-
-
-static int
-tr_parse_boolean(void *ctx, int value)
-{
-    return tr_parse_add(ctx, value ? yajl_t_true : yajl_t_false, NULL, 0)
-           != NULL;
-}
-
-
-static int
-tr_parse_number(void *ctx, const char *s, size_t len)
-{
-    return tr_parse_add(ctx, yajl_t_number, s, len) != NULL;
-}
-
-
-static int
-tr_parse_string(void *ctx, const unsigned char *s, size_t len)
-{
-    return tr_parse_add(ctx, yajl_t_string, (const char *) s, len) != NULL;
-}
-
-
-static int
-tr_parse_start_map(void *ctx)
-{
-    tr_val_t    *v;
-    tr_parse_t  *ps = ctx;
-
-    if (++ps->depth > TR_DEPTH_MAX) {
-        ps->deep = 1;
-        return 0;
-    }
-
-    v = tr_parse_add(ps, yajl_t_object, NULL, 0);
-    if (v == NULL) {
-        return 0;
-    }
-
-    ps->cur = v;
-
-    return 1;
-}
-
-
-static int
-tr_parse_map_key(void *ctx, const unsigned char *key, size_t len)
-{
-    tr_parse_t  *ps = ctx;
-
-    ps->key = tr_strdup(ps->ctx, (const char *) key, len);
-    if (ps->key == NULL) {
-        ps->nomem = 1;
-        return 0;
-    }
-
-    ps->key_len = len;
-
-    return 1;
-}
-
-
-static int
-tr_parse_start_array(void *ctx)
-{
-    tr_val_t    *v;
-    tr_parse_t  *ps = ctx;
-
-    if (++ps->depth > TR_DEPTH_MAX) {
-        ps->deep = 1;
-        return 0;
-    }
-
-    v = tr_parse_add(ps, yajl_t_array, NULL, 0);
-    if (v == NULL) {
-        return 0;
-    }
-
-    ps->cur = v;
-
-    return 1;
-}
-
-
-static int
-tr_parse_end(void *ctx)
-{
-    tr_parse_t  *ps = ctx;
-
-    ps->cur = ps->cur->parent;
-    ps->depth--;
-
-    return 1;
+    j->chunks = NULL;
 }
 
 

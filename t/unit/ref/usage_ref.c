@@ -53,6 +53,7 @@ struct ref_usage_json_s {
     unsigned char         kind[REF_USAGE_DEPTH];
 
     tokenroute_arena_t    arena;
+    char                  arena_buf[TOKENROUTE_ARENA_SIZE];
 };
 
 
@@ -167,7 +168,8 @@ ref_usage_json_init(ref_usage_json_t *uj, int api,
     uj->usage = usage;
 
     /* the parser lives in the struct: a response needs no heap */
-    tokenroute_arena_init(&uj->arena, &af);
+    tokenroute_arena_init(&uj->arena, uj->arena_buf, sizeof(uj->arena_buf),
+                          &af);
 
     uj->handle = yajl_alloc(&ref_usage_callbacks, &af, uj);
     if (uj->handle == NULL) {
@@ -235,6 +237,7 @@ ref_usage_event(int api, const char *event, size_t event_len,
     yajl_alloc_funcs           af;
     ref_usage_json_t    uj;
     tokenroute_arena_t         arena;
+    char                       buf[TOKENROUTE_ARENA_SIZE];
 
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
@@ -255,7 +258,7 @@ ref_usage_event(int api, const char *event, size_t event_len,
     uj.stream = 1;
 
     /* an event's parser lives on the stack */
-    tokenroute_arena_init(&arena, &af);
+    tokenroute_arena_init(&arena, buf, sizeof(buf), &af);
 
     h = yajl_alloc(&ref_usage_callbacks, &af, &uj);
     if (h == NULL) {
