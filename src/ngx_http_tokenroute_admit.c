@@ -29,6 +29,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_billing.h"
+#include "tokenroute_lua.h"
 
 
 #define NGX_HTTP_TOKENROUTE_ADMIT_BATCH   32
@@ -67,112 +68,6 @@ static void ngx_http_tokenroute_admit_free(
     ngx_http_tokenroute_admit_batch_t *b);
 
 
-/*
- * ARGV: now, deadline, then 4 fields per request: key hash, model,
- * request id, amount.  Returns one string per request, its fields
- * separated by "\n": status, key id, account, available (for a 402),
- * the key's allowed models.  A request whose amount is not digits below
- * 2^53 (exact in a double), or whose key hash or request id is
- * malformed, is answered "bad" and nothing is written for it.
- *
- * A reservation is a field of one hash, "tr:rsvd" (request id: "key hash
- * amount account"), and a member of the sorted set "tr:rsv" (by
- * deadline): a whole batch's take two writes, not two per request.
- */
-
-static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
-"local now, deadline = tonumber(ARGV[1]), ARGV[2]\n"
-"if not string.match(ARGV[1] or '', '^%d+$')\n"
-"   or not string.match(deadline or '', '^%d+$') or #ARGV % 4 ~= 2 then\n"
-"  return redis.error_reply('bad admission: ARGV')\n"
-"end\n"
-"local keys, accts, out, h, z = {}, {}, {}, {}, {}\n"
-"local function allowed(list, model)\n"
-"  for m in string.gmatch(list, '[^,]+') do\n"
-"    if m == model then return true end\n"
-"  end\n"
-"  return false\n"
-"end\n"
-"for a = 3, #ARGV, 4 do\n"
-"  local kh, model, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
-"  local bad = #amt == 0 or #amt > 16 or string.find(amt, '%D')\n"
-"              or tonumber(amt) >= 9007199254740992\n"
-"              or #kh == 0 or #kh > 64 or string.find(kh, '%W')\n"
-"              or #rid == 0 or #rid > 64 or string.find(rid, '[^%w_-]')\n"
-"  local k = keys[kh]\n"
-"  if not k and not bad then\n"
-"    k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',\n"
-"                        'models', 'expires_at', 'revoked', 'limit',\n"
-"                        'spent', 'reserved'), add = 0}\n"
-"    keys[kh] = k\n"
-"  end\n"
-"  local f, r = k and k.f, nil\n"
-"  if bad then\n"
-"    r = 'bad'\n"
-"  elseif not f[1] then\n"
-"    r = 'unknown'\n"
-"  else\n"
-"    local acct = f[2] or 'default'\n"
-"    local who = f[1] .. '\\n' .. acct\n"
-"    local exp = tonumber(f[4] or '0') or 0\n"
-"    if f[5] == '1' then\n"
-"      r = 'revoked\\n' .. who\n"
-"    elseif exp > 0 and now >= exp then\n"
-"      r = 'expired\\n' .. who\n"
-"    elseif f[3] and f[3] ~= '' and not allowed(f[3], model) then\n"
-"      r = 'forbidden\\n' .. who\n"
-"    else\n"
-"      local ac = accts[acct]\n"
-"      if not ac then\n"
-"        local x = redis.call('HMGET', 'tr:acct:' .. acct, 'credit',\n"
-"                             'reserved')\n"
-"        ac = {avail = (tonumber(x[1]) or 0) - (tonumber(x[2]) or 0),\n"
-"              add = 0}\n"
-"        accts[acct] = ac\n"
-"      end\n"
-"      local amount = tonumber(amt)\n"
-"      local left = nil\n"
-"      if f[6] and f[6] ~= '' then\n"
-"        left = tonumber(f[6]) - (tonumber(f[7]) or 0)\n"
-"               - (tonumber(f[8]) or 0) - k.add\n"
-"      end\n"
-"      if ac.avail < amount then\n"
-"        r = 'credit\\n' .. who .. '\\n' .. string.format('%.0f', ac.avail)\n"
-"      elseif left and left < amount then\n"
-"        r = 'limit\\n' .. who .. '\\n' .. string.format('%.0f', left)\n"
-"      else\n"
-"        ac.avail = ac.avail - amount\n"
-"        ac.add = ac.add + amount\n"
-"        k.add = k.add + amount\n"
-"        h[#h + 1] = rid\n"
-"        h[#h + 1] = kh .. ' ' .. amt .. ' ' .. acct\n"
-"        z[#z + 1] = deadline\n"
-"        z[#z + 1] = rid\n"
-"        r = 'ok\\n' .. who .. '\\n0\\n' .. (f[3] or '')\n"
-"      end\n"
-"    end\n"
-"  end\n"
-"  out[#out + 1] = r\n"
-"end\n"
-"for kh, k in pairs(keys) do\n"
-"  if k.add ~= 0 then\n"
-"    redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved',\n"
-"               string.format('%.0f', k.add))\n"
-"  end\n"
-"end\n"
-"for acct, ac in pairs(accts) do\n"
-"  if ac.add ~= 0 then\n"
-"    redis.call('HINCRBY', 'tr:acct:' .. acct, 'reserved',\n"
-"               string.format('%.0f', ac.add))\n"
-"  end\n"
-"end\n"
-"if #z > 0 then\n"
-"  redis.call('HSET', 'tr:rsvd', unpack(h))\n"
-"  redis.call('ZADD', 'tr:rsv', unpack(z))\n"
-"end\n"
-"return out\n");
-
-
 static u_char  ngx_http_tokenroute_admit_sha[41];
 
 /* the batch being filled, and the full ones waiting for the flush */
@@ -185,17 +80,20 @@ static ngx_uint_t                           ngx_http_tokenroute_admit_nfree;
 static ngx_event_t                          ngx_http_tokenroute_admit_event;
 
 
+/* the script: src/lua/admit.lua, embedded at build time */
+
 ngx_int_t
 ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script)
 {
-    if (ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_admit_lua,
+    script->len = tokenroute_lua_admit_len;
+    script->data = (u_char *) tokenroute_lua_admit;
+
+    if (ngx_http_tokenroute_script_sha1(cf, script,
                                         ngx_http_tokenroute_admit_sha)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
-
-    *script = ngx_http_tokenroute_admit_lua;
 
     return NGX_OK;
 }

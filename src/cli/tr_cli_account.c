@@ -11,6 +11,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <tokenroute_lua.h>
+
 #include "tr_cli.h"
 #include "tr_cli_account.h"
 #include "tr_cli_redis.h"
@@ -23,33 +25,6 @@
  *   HASH   tr:acct:<account>   credit, reserved, spent, added (nano-USD)
  *   SET    tr:accts            account names
  */
-
-
-/*
- * Adds credit atomically: both counters or neither, and the account in
- * tr:accts.  Lua does not roll back a failed call: the type of tr:accts is
- * checked before anything is written, and HINCRBY, which refuses an
- * overflow or a non-integer field, is undone if the second one fails.
- * KEYS: tr:acct:<account>, tr:accts; ARGV: nano-USD, account
- */
-
-static const char  tr_cli_account_add_script[] =
-    "local t = redis.call('TYPE', KEYS[2]).ok\n"
-    "if t ~= 'set' and t ~= 'none' then\n"
-    "    return redis.error_reply('WRONGTYPE tr:accts is not a set')\n"
-    "end\n"
-    "local r = redis.pcall('HINCRBY', KEYS[1], 'credit', ARGV[1])\n"
-    "if type(r) == 'table' and r.err then\n"
-    "    return r\n"
-    "end\n"
-    "r = redis.pcall('HINCRBY', KEYS[1], 'added', ARGV[1])\n"
-    "if type(r) == 'table' and r.err then\n"
-    "    redis.call('HINCRBY', KEYS[1], 'credit', '-' .. ARGV[1])\n"
-    "    return r\n"
-    "end\n"
-    "redis.call('SADD', KEYS[2], ARGV[2])\n"
-    "return redis.call('HMGET', KEYS[1], 'credit', 'reserved', 'spent',\n"
-    "                  'added')\n";
 
 
 /* 1-128 letters, digits and . _ : @ -; never '|', the usage separator */
@@ -108,7 +83,7 @@ tr_cli_account_add(tr_cli_redis_t *r, const char *name, int64_t nusd,
     snprintf(amount, sizeof(amount), "%lld", (long long) nusd);
 
     args[0] = "EVAL";
-    args[1] = tr_cli_account_add_script;
+    args[1] = tokenroute_lua_account_add;  /* src/lua/account_add.lua */
     args[2] = "2";
     args[3] = record;
     args[4] = "tr:accts";

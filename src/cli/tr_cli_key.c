@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <tokenroute_lua.h>
 #include <tokenroute_money.h>
 
 #include "tr_cli.h"
@@ -71,42 +72,6 @@ static tr_cli_key_field_t  tr_cli_key_fields[] = {
     { "reserved", TR_CLI_FIELD_MONEY, offsetof(tr_cli_key_t, reserved) },
     { NULL, 0, 0 }
 };
-
-
-/*
- * One script, so that the record, both indexes and the account appear
- * together, and the rare collision with an existing hash or id is refused
- * rather than overwriting a live key.  tr:accts is written first: a wrong
- * type there fails the script before anything else is written.
- * KEYS: tr:key:<hash>, tr:keyid:<id>, tr:keys, tr:accts
- * ARGV: hash, created_at, id, account, then the record's field/value pairs
- */
-
-static const char  tr_cli_key_create_script[] =
-    "if redis.call('EXISTS', KEYS[1], KEYS[2]) ~= 0 then\n"
-    "    return 0\n"
-    "end\n"
-    "redis.call('SADD', KEYS[4], ARGV[4])\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 5))\n"
-    "redis.call('SET', KEYS[2], ARGV[1])\n"
-    "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
-    "return 1\n";
-
-
-/*
- * KEYS: tr:key:<hash>; ARGV: now.  Keeps the first revoked_at when a key
- * is revoked twice.
- */
-
-static const char  tr_cli_key_revoke_script[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-    "    return -1\n"
-    "end\n"
-    "if redis.call('HGET', KEYS[1], 'revoked') == '1' then\n"
-    "    return 0\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'revoked', '1', 'revoked_at', ARGV[1])\n"
-    "return 1\n";
 
 
 int
@@ -250,7 +215,7 @@ tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
     }
 
     args[0] = "EVAL";
-    args[1] = tr_cli_key_create_script;
+    args[1] = tokenroute_lua_key_create;   /* src/lua/key_create.lua */
     args[2] = "4";
     args[3] = record;
     args[4] = index;
@@ -354,7 +319,7 @@ tr_cli_key_revoke(tr_cli_redis_t *r, const char *hash, int64_t now,
     snprintf(at, sizeof(at), "%lld", (long long) now);
 
     args[0] = "EVAL";
-    args[1] = tr_cli_key_revoke_script;
+    args[1] = tokenroute_lua_key_revoke;   /* src/lua/key_revoke.lua */
     args[2] = "1";
     args[3] = record;
     args[4] = at;
