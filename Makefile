@@ -28,7 +28,8 @@ DEBIAN_PKGS = nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev lua5.1 \
 MODULE_SRCS = config config.make ngx_http_tokenroute_module.c \
               $(wildcard src/*.c src/*.h src/lua/*.lua) src/lua/embed.sh
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
-              src/tokenroute_money.h src/tokenroute_lua.h
+              src/tokenroute_money.h src/tokenroute_lua.h \
+              src/tokenroute_schema.h
 CLI_LUA     = src/lua/key_create.lua src/lua/key_revoke.lua \
               src/lua/account_add.lua
 UNIT_SRCS   = $(wildcard t/unit/*.c)

@@ -18,6 +18,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "tokenroute_key.h"
+#include "tokenroute_schema.h"
 
 
 #define NGX_HTTP_TOKENROUTE_KEY_FIELDS  6
@@ -349,7 +350,7 @@ ngx_int_t
 ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    u_char               name[sizeof("tr:key:") - 1
+    u_char               name[sizeof(TOKENROUTE_REDIS_KEY) - 1
                               + NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
 
     /* hiredis copies the arguments into its output buffer right away */
@@ -363,7 +364,8 @@ ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
         5, sizeof(name), 2, 4, 7, 6, 10, 7
     };
 
-    ngx_memcpy(ngx_cpymem(name, "tr:key:", sizeof("tr:key:") - 1),
+    ngx_memcpy(ngx_cpymem(name, TOKENROUTE_REDIS_KEY,
+                          sizeof(TOKENROUTE_REDIS_KEY) - 1),
                ctx->key_hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
 
     return ngx_http_tokenroute_ctx_command(r, ctx,

@@ -472,6 +472,32 @@ my @c = grep { TokenRoute::Test::_slurp($_) =~ /redis\.p?call/ }
 is_deeply([ map { s{^\Q${\$t->repo}/\E}{}r } @c ], [],
 	'no C file holds Lua');
 
+# Redis key names: defined once, in src/tokenroute_schema.h; the scripts
+# spell them (so that they run as they are, and the admission sends no
+# name per request), but only those; C code only through the macros
+
+my %names = TokenRoute::Test::_slurp($t->repo . '/src/tokenroute_schema.h')
+	=~ /^#define\s+(TOKENROUTE_REDIS_\w+)\s+"([^"]*)"/mg;
+my %known = map { $_ => 1 } values %names;
+ok(keys %known >= 11, 'src/tokenroute_schema.h names the keys');
+
+for my $name (@lua) {
+	my $lua = lua_of($name) =~ s/--[^\n]*//gr;
+	my @unknown = grep { !$known{$_} } $lua =~ /\b(tr:[a-z]+(?::[a-z]+)*:?)/g;
+	is_deeply(\@unknown, [], "$name.lua spells only the schema's names");
+}
+
+my @spelled;
+for my $f (glob($t->repo . '/ngx_http_tokenroute_module.c '
+	. join ' ', map { $t->repo . "/src/$_" } qw(*.c *.h */*.c */*.h)))
+{
+	next if $f =~ m{/tokenroute_schema\.h$};
+	my $c = TokenRoute::Test::_slurp($f) =~ s{/\*.*?\*/}{}gsr;
+	push @spelled, map { ($f =~ s{.*/}{}r) . ": $_" }
+		$c =~ /("(?:[^"\\\n]|\\.)*tr:(?:[^"\\\n]|\\.)*")/g;
+}
+is_deeply(\@spelled, [], 'no C file spells a Redis key name');
+
 ###############################################################################
 
 done_testing();

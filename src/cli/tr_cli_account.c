@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include <tokenroute_lua.h>
+#include <tokenroute_schema.h>
 
 #include "tr_cli.h"
 #include "tr_cli_account.h"
@@ -74,19 +75,19 @@ tr_cli_account_add(tr_cli_redis_t *r, const char *name, int64_t nusd,
     tr_cli_account_t *acct)
 {
     int          rc, found;
-    char         record[sizeof("tr:acct:") + TR_CLI_ACCOUNT_MAX];
+    char         record[sizeof(TOKENROUTE_REDIS_ACCT) + TR_CLI_ACCOUNT_MAX];
     char         amount[TR_CLI_INT_LEN];
     const char  *args[7];
     redisReply  *reply;
 
-    snprintf(record, sizeof(record), "tr:acct:%s", name);
+    snprintf(record, sizeof(record), TOKENROUTE_REDIS_ACCT "%s", name);
     snprintf(amount, sizeof(amount), "%lld", (long long) nusd);
 
     args[0] = "EVAL";
     args[1] = tokenroute_lua_account_add;  /* src/lua/account_add.lua */
     args[2] = "2";
     args[3] = record;
-    args[4] = "tr:accts";
+    args[4] = TOKENROUTE_REDIS_ACCTS;
     args[5] = amount;
     args[6] = name;
 
@@ -102,7 +103,8 @@ tr_cli_account_add(tr_cli_redis_t *r, const char *name, int64_t nusd,
     acct->name = name;
 
     if (tr_cli_account_parse(reply, acct, &found) != 0) {
-        tr_cli_error("account %s has a malformed tr:acct record", name);
+        tr_cli_error("account %s has a malformed " TOKENROUTE_REDIS_ACCT
+                     " record", name);
         freeReplyObject(reply);
         return TR_CLI_FAILED;
     }

@@ -17,6 +17,7 @@
 
 #include <tokenroute_lua.h>
 #include <tokenroute_money.h>
+#include <tokenroute_schema.h>
 
 #include "tr_cli.h"
 #include "tr_cli_key.h"
@@ -195,15 +196,15 @@ tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
     tr_cli_key_t *key)
 {
     int          rc;
-    char         record[sizeof("tr:key:") + TR_CLI_SHA256_HEX_LEN];
-    char         index[sizeof("tr:keyid:") + TR_CLI_KEY_ID_LEN];
+    char         record[sizeof(TOKENROUTE_REDIS_KEY) + TR_CLI_SHA256_HEX_LEN];
+    char         index[sizeof(TOKENROUTE_REDIS_KEYID) + TR_CLI_KEY_ID_LEN];
     char         limit[TR_CLI_INT_LEN], expires[TR_CLI_INT_LEN];
     char         created[TR_CLI_INT_LEN];
     const char  *args[31];
     redisReply  *reply;
 
-    snprintf(record, sizeof(record), "tr:key:%s", nk->hash);
-    snprintf(index, sizeof(index), "tr:keyid:%s", nk->id);
+    snprintf(record, sizeof(record), TOKENROUTE_REDIS_KEY "%s", nk->hash);
+    snprintf(index, sizeof(index), TOKENROUTE_REDIS_KEYID "%s", nk->id);
     snprintf(expires, sizeof(expires), "%lld", (long long) key->expires_at);
     snprintf(created, sizeof(created), "%lld", (long long) key->created_at);
 
@@ -219,8 +220,8 @@ tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
     args[2] = "4";
     args[3] = record;
     args[4] = index;
-    args[5] = "tr:keys";
-    args[6] = "tr:accts";
+    args[5] = TOKENROUTE_REDIS_KEYS;
+    args[6] = TOKENROUTE_REDIS_ACCTS;
     args[7] = nk->hash;
     args[8] = created;
     args[9] = nk->id;
@@ -275,7 +276,7 @@ tr_cli_key_lookup(tr_cli_redis_t *r, const char *id, char *hash)
     int          rc;
     redisReply  *reply;
 
-    reply = tr_cli_redis_command(r, &rc, "GET tr:keyid:%s", id);
+    reply = tr_cli_redis_command(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%s", id);
     if (reply == NULL) {
         return rc;
     }
@@ -287,11 +288,12 @@ tr_cli_key_lookup(tr_cli_redis_t *r, const char *id, char *hash)
     }
 
     if (reply->type != REDIS_REPLY_STRING) {
-        return tr_cli_redis_unexpected(r, reply, "GET tr:keyid");
+        return tr_cli_redis_unexpected(r, reply, "GET " TOKENROUTE_REDIS_KEYID);
     }
 
     if (!tr_cli_key_is_hash(reply->str, reply->len)) {
-        tr_cli_error("key %s has a malformed tr:keyid entry", id);
+        tr_cli_error("key %s has a malformed " TOKENROUTE_REDIS_KEYID
+                     " entry", id);
         freeReplyObject(reply);
         return TR_CLI_FAILED;
     }
@@ -310,12 +312,12 @@ tr_cli_key_revoke(tr_cli_redis_t *r, const char *hash, int64_t now,
     int *result)
 {
     int          rc;
-    char         record[sizeof("tr:key:") + TR_CLI_SHA256_HEX_LEN];
+    char         record[sizeof(TOKENROUTE_REDIS_KEY) + TR_CLI_SHA256_HEX_LEN];
     char         at[TR_CLI_INT_LEN];
     const char  *args[5];
     redisReply  *reply;
 
-    snprintf(record, sizeof(record), "tr:key:%s", hash);
+    snprintf(record, sizeof(record), TOKENROUTE_REDIS_KEY "%s", hash);
     snprintf(at, sizeof(at), "%lld", (long long) now);
 
     args[0] = "EVAL";
