@@ -21,6 +21,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
+#include "tokenroute_key.h"
 #include "tokenroute_money.h"
 
 
@@ -164,14 +165,16 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_UNAUTHORIZED,
                    "missing_api_key",
-                   "Missing API key: send \"Authorization: Bearer sk-tr-...\" "
-                   "or \"x-api-key: sk-tr-...\"");
+                   "Missing API key: send \"Authorization: Bearer "
+                   TOKENROUTE_KEY_PREFIX "...\" or \"x-api-key: "
+                   TOKENROUTE_KEY_PREFIX "...\"");
     }
 
     if (rc != NGX_OK) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_UNAUTHORIZED,
                    "invalid_api_key",
-                   "Malformed API key: tokenroute keys look like sk-tr-...");
+                   "Malformed API key: tokenroute keys look like "
+                   TOKENROUTE_KEY_PREFIX "...");
     }
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS

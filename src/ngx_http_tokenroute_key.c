@@ -151,8 +151,8 @@ ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
                                             r->args.len);
 
         if (ngx_strlcasestrn(decoded, last,
-                             (u_char *) NGX_HTTP_TOKENROUTE_KEY_PREFIX,
-                             sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 2)
+                             (u_char *) TOKENROUTE_KEY_PREFIX,
+                             sizeof(TOKENROUTE_KEY_PREFIX) - 2)
             != NULL)
         {
             ngx_http_tokenroute_key_unlog(r);
@@ -181,8 +181,8 @@ ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
         if (ngx_http_tokenroute_key_forwarded(&h[i].key)
             && ngx_strlcasestrn(h[i].value.data,
                                 h[i].value.data + h[i].value.len,
-                                (u_char *) NGX_HTTP_TOKENROUTE_KEY_PREFIX,
-                                sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 2)
+                                (u_char *) TOKENROUTE_KEY_PREFIX,
+                                sizeof(TOKENROUTE_KEY_PREFIX) - 2)
                != NULL)
         {
             *message = "The anthropic-beta and anthropic-version headers "

@@ -31,11 +31,6 @@
 #define NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS 5
 #define NGX_HTTP_TOKENROUTE_API_EMBEDDINGS   6
 
-/* "sk-tr-" plus 43 base64url characters of 32 random bytes */
-#define NGX_HTTP_TOKENROUTE_KEY_PREFIX       "sk-tr-"
-#define NGX_HTTP_TOKENROUTE_KEY_MIN_LEN      (sizeof("sk-tr-") - 1 + 32)
-#define NGX_HTTP_TOKENROUTE_KEY_MAX_LEN      256
-
 #define NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN   64
 
 /* nginx has no name for it */

@@ -498,6 +498,17 @@ for my $f (glob($t->repo . '/ngx_http_tokenroute_module.c '
 }
 is_deeply(\@spelled, [], 'no C file spells a Redis key name');
 
+# and the key prefix is src/tokenroute_key.h's TOKENROUTE_KEY_PREFIX
+my @prefix;
+for my $f (glob($t->repo . '/ngx_http_tokenroute_module.c '
+	. join ' ', map { $t->repo . "/src/$_" } qw(*.c *.h */*.c */*.h)))
+{
+	next if $f =~ m{/tokenroute_key\.h$};
+	my $c = TokenRoute::Test::_slurp($f) =~ s{/\*.*?\*/}{}gsr;
+	push @prefix, ($f =~ s{.*/}{}r) if $c =~ /"[^"\n]*sk-tr-/;
+}
+is_deeply(\@prefix, [], '"sk-tr-" is defined once, in src/tokenroute_key.h');
+
 ###############################################################################
 
 done_testing();

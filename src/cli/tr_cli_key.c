@@ -90,9 +90,9 @@ tr_cli_key_generate(tr_cli_new_key_t *nk)
         return TR_CLI_FAILED;
     }
 
-    len = sizeof(TR_CLI_KEY_PREFIX) - 1;
+    len = sizeof(TOKENROUTE_KEY_PREFIX) - 1;
 
-    memcpy(nk->raw, TR_CLI_KEY_PREFIX, len);
+    memcpy(nk->raw, TOKENROUTE_KEY_PREFIX, len);
     tr_cli_key_base64url(bytes, TR_CLI_KEY_RANDOM_LEN, nk->raw + len);
     nk->raw[TR_CLI_KEY_RAW_LEN] = '\0';
 
