@@ -21,6 +21,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_billing.h"
 #include "tokenroute_key.h"
 #include "tokenroute_money.h"
 
@@ -225,7 +226,8 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         /*
          * A request that can be routed is admitted in one round trip:
          * key check and reservation.  Anything else only has its key
-         * checked, so that a bad key is reported before a bad body.
+         * checked, by the same script (the key rules are its alone), so
+         * that a bad key is reported before a bad body.
          */
 
         rc = ngx_http_tokenroute_prepare(r, ctx);
@@ -238,7 +240,7 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
             rc = ngx_http_tokenroute_admit(r, ctx);
 
         } else {
-            rc = ngx_http_tokenroute_key_lookup(r, ctx);
+            rc = ngx_http_tokenroute_admit_check(r, ctx);
         }
 
         if (rc != NGX_AGAIN) {
@@ -357,7 +359,9 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
     model = ctx->model->id;
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS) {
-        if (ngx_http_tokenroute_key_allows_model(key, &model) != NGX_OK) {
+        /* the chain's first model: the one asked for */
+
+        if (ngx_http_tokenroute_key_allows(key, 0) != NGX_OK) {
             ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;
 
         } else {

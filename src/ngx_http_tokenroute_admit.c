@@ -19,6 +19,12 @@
  * and their reservations, which Redis may have made, are released as
  * soon as Redis answers again.  The batch keeps the request ids for
  * that, the requests being gone.
+ *
+ * The requests that reserve nothing (GET /v1/models, count_tokens, and
+ * those refused once their key is known) go in the same batches: the
+ * script checks their key only.  So the key rules are the script's
+ * alone, src/lua/admit.lua, and every request gets its verdict the same
+ * way, in its one round trip to Redis.
  */
 
 
@@ -50,12 +56,17 @@ struct ngx_http_tokenroute_admit_batch_s {
     ngx_http_request_t                 *reqs[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
     ngx_uint_t                          n;
     ngx_uint_t                          sent;
+    u_char                              check[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
     u_char                              rids[NGX_HTTP_TOKENROUTE_ADMIT_BATCH]
                                         [NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
 };
 
 
+static ngx_int_t ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t check);
 static void ngx_http_tokenroute_admit_flush(ngx_event_t *ev);
+static ngx_int_t ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *models);
 static void ngx_http_tokenroute_admit_send(
     ngx_http_tokenroute_admit_batch_t *b);
 static void ngx_http_tokenroute_admit_reply(void *data, redisReply *reply);
@@ -105,6 +116,24 @@ ngx_int_t
 ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
+    return ngx_http_tokenroute_admit_add(r, ctx, 0);
+}
+
+
+/* queues the check of the key of a request that reserves nothing */
+
+ngx_int_t
+ngx_http_tokenroute_admit_check(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    return ngx_http_tokenroute_admit_add(r, ctx, 1);
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t check)
+{
     ngx_event_t                        *ev;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_tokenroute_admit_batch_t  *b;
@@ -146,6 +175,7 @@ ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
 
     ctx->admit_batch = b;
     ctx->admit_slot = b->n;
+    b->check[b->n] = (u_char) check;
     b->reqs[b->n++] = r;
 
     cln->handler = ngx_http_tokenroute_admit_cleanup;
@@ -207,6 +237,7 @@ static void
 ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
 {
     u_char                           *p;
+    ngx_str_t                         models;
     ngx_uint_t                        i, n;
     ngx_http_request_t               *r;
     ngx_http_tokenroute_ctx_t        *ctx;
@@ -235,6 +266,7 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
         ctx->admit_slot = n;
         ngx_memcpy(b->rids[n], ctx->request_id,
                    NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+        b->check[n] = b->check[i];
         b->reqs[n++] = r;
     }
 
@@ -270,12 +302,26 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
         arg = &argv[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
         len = &argvlen[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
 
+        if (ngx_http_tokenroute_admit_models(b->reqs[i], ctx, &models)
+            != NGX_OK)
+        {
+            /* not sent: nothing was reserved, the requests get 503 */
+            ngx_http_tokenroute_admit_reply(b, NULL);
+            return;
+        }
+
         arg[0] = (const char *) ctx->key_hash;
         len[0] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
-        arg[1] = (const char *) ctx->model->id.data;
-        len[1] = ctx->model->id.len;
+        arg[1] = (const char *) models.data;
+        len[1] = models.len;
         arg[2] = (const char *) ctx->request_id;
         len[2] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+        if (b->check[i]) {
+            arg[3] = "-";
+            len[3] = 1;
+            continue;
+        }
 
         /* no account holds 2^53 nano-USD (9 million USD): a 402 */
         p = ngx_http_tokenroute_write_int(amount[i],
@@ -297,6 +343,86 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
     }
 
     b->sent = 1;
+}
+
+
+/*
+ * The models the script is asked about, separated by spaces (no model id
+ * holds one): the chain, the model asked for first; for GET /v1/models
+ * the catalog; for GET /v1/models/{id} that model.  The answer, one "1"
+ * or "0" per model in the same order, is read by
+ * ngx_http_tokenroute_key_allows().
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *models)
+{
+    u_char                           *p;
+    size_t                            len;
+    ngx_str_t                        *id;
+    ngx_uint_t                        i, n, catalog;
+    ngx_http_tokenroute_model_t      *m, **list, *one;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    m = trmcf->models.elts;
+    catalog = 0;
+
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+        catalog = 1;
+        list = NULL;
+        n = trmcf->models.nelts;
+
+    } else if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL) {
+        one = ngx_http_tokenroute_find_model(trmcf, ctx->model_path.data,
+                                             ctx->model_path.len);
+        list = &one;
+        n = (one != NULL);
+
+    } else {
+        list = ctx->chain;
+        n = ctx->nchain;
+    }
+
+    if (n == 0) {
+        ngx_str_set(models, "");
+        return NGX_OK;
+    }
+
+    if (n == 1) {
+        *models = catalog ? m[0].id : list[0]->id;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        id = catalog ? &m[i].id : &list[i]->id;
+        len += id->len + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    models->data = p;
+
+    for (i = 0; i < n; i++) {
+        id = catalog ? &m[i].id : &list[i]->id;
+
+        if (i) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, id->data, id->len);
+    }
+
+    models->len = p - models->data;
+
+    return NGX_OK;
 }
 
 
@@ -374,7 +500,10 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
 
     if (lost) {
         for (i = 0; i < b->n; i++) {
-            ngx_http_tokenroute_release(b->rids[i], 1);
+            /* a key check reserved nothing */
+            if (!b->check[i]) {
+                ngx_http_tokenroute_release(b->rids[i], 1);
+            }
         }
     }
 
@@ -382,7 +511,10 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
 }
 
 
-/* "status\nkey id\naccount\navailable\nmodels", trailing fields optional */
+/*
+ * "status\nkey id\naccount\navailable\nmay use", trailing fields
+ * optional: the script's verdict, the only one (src/lua/admit.lua)
+ */
 
 static void
 ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
@@ -445,17 +577,21 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
     ctx->key.revoked = ngx_http_tokenroute_status_is("revoked");
     ctx->key.expired = ngx_http_tokenroute_status_is("expired");
 
-    if (ngx_http_tokenroute_status_is("ok")) {
-        ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_OK;
-
-        /* the fallbacks the key may use are chosen from these */
+    if (ngx_http_tokenroute_status_is("ok")
+        || ngx_http_tokenroute_status_is("key"))
+    {
+        /* which of the models asked about the key may use */
 
         if (nf > 4 && end[4] > f[4]
-            && ngx_http_tokenroute_admit_field(r, &ctx->key.models, f[4],
+            && ngx_http_tokenroute_admit_field(r, &ctx->key.allowed, f[4],
                                                end[4])
                != NGX_OK)
         {
             ctx->redis_status = NGX_ERROR;
+        }
+
+        if (f[0][0] == 'o') {
+            ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_OK;
         }
 
     } else if (ngx_http_tokenroute_status_is("forbidden")) {

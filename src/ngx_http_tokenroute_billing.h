@@ -79,6 +79,8 @@ ngx_int_t ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text,
 ngx_int_t ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script);
 ngx_int_t ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_admit_check(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 /* ngx_http_tokenroute_settle.c */
 ngx_int_t ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts);

@@ -128,12 +128,11 @@ typedef struct {
 typedef struct ngx_http_tokenroute_redis_op_s  ngx_http_tokenroute_redis_op_t;
 
 
+/* the admission script's verdict on the key (src/lua/admit.lua) */
 typedef struct {
     ngx_str_t                        id;
-    ngx_str_t                        name;
     ngx_str_t                        account;
-    ngx_str_t                        models;     /* comma list, "" = all */
-    time_t                           expires_at;
+    ngx_str_t                        allowed;    /* "1"/"0" per model asked */
     unsigned                         found:1;
     unsigned                         revoked:1;
     unsigned                         expired:1;
@@ -310,10 +309,8 @@ ngx_int_t ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 ngx_int_t ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
     const char **message);
-ngx_int_t ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
-    ngx_str_t *model);
+ngx_int_t ngx_http_tokenroute_key_allows(ngx_http_tokenroute_key_t *key,
+    ngx_uint_t i);
 ngx_table_elt_t *ngx_http_tokenroute_header_in(ngx_list_t *headers,
     ngx_str_t *name);
 

@@ -69,7 +69,8 @@ my @r = admit(map { [ 'k1', 'm/a', "r$_", 100 ] } 1 .. 5);
 
 is_deeply([ map { $_->[0] } @r ], [ qw(ok ok credit credit credit) ],
 	'credit for 2: the first 2 of a batch of 5 are admitted');
-is_deeply($r[0], [ 'ok', 'key_k1', 'acme', '0', '' ], 'ok: its fields');
+is_deeply($r[0], [ 'ok', 'key_k1', 'acme', '0', '1' ],
+	'ok: its fields (the last: the key may use the model)');
 is_deeply($r[2], [ 'credit', 'key_k1', 'acme', '50' ],
 	'credit: what was left after the batch\'s own reservations');
 is($t->redis('HGET', 'tr:acct:acme', 'reserved'), 200,
@@ -112,11 +113,53 @@ key('fb', models => 'm/a,m/b');
 
 is_deeply(\@r, [ [ 'unknown' ], [ 'revoked', 'key_rv', 'acme' ],
 	[ 'expired', 'key_ex', 'acme' ], [ 'forbidden', 'key_fb', 'acme' ],
-	[ 'ok', 'key_fb', 'acme', '0', 'm/a,m/b' ],
-	[ 'ok', 'key_k1', 'acme', '0', '' ] ],
+	[ 'ok', 'key_fb', 'acme', '0', '1' ],
+	[ 'ok', 'key_k1', 'acme', '0', '1' ] ],
 	'each request its own answer, in order');
 is($t->redis('HGET', 'tr:rsvd', 'b6'), 'k1 0 acme',
 	'a free request: amount 0');
+
+# the key rules are the script's alone: the gateway asks about the
+# fallbacks (or the catalog) too, and a request that reserves nothing
+# (amount "-") has only its key checked
+
+sub ckey {
+	my ($hash, %f) = @_;
+	$t->redis('HSET', "tr:key:$hash", id => "key_$hash", account => 'ck',
+		%f);
+}
+
+$t->redis('HSET', 'tr:acct:ck', credit => 100);
+ckey('cfb', models => 'm/a,m/b');
+ckey('ck1');
+ckey('xx', expires_at => 'soon');
+ckey('ey', expires_at => '');
+ckey('fut', expires_at => $NOW + 1);
+
+@r = admit([ 'cfb', 'm/b m/c m/a', 'c1', 5 ], [ 'cfb', 'm/c m/a', 'c2', 5 ],
+	[ 'ck1', 'm/a m/b m/c', 'c3', 5 ],
+	[ 'cfb', 'm/a m/b m/c m/d', 'c4', '-' ], [ 'cfb', 'm/c', 'c5', '-' ],
+	[ 'ck1', '', 'c6', '-' ], [ 'rv', 'm/a', 'c7', '-' ],
+	[ 'ex', 'm/a', 'c8', '-' ], [ 'nope', 'm/a', 'c9', '-' ],
+	[ 'xx', 'm/a', 'c10', '-' ], [ 'ey', 'm/a', 'c11', '-' ],
+	[ 'fut', 'm/a', 'c12', '-' ], [ 'ck1', 'm/a', 'c13', '-5' ]);
+
+is_deeply(\@r, [ [ 'ok', 'key_cfb', 'ck', '0', '101' ],
+	[ 'forbidden', 'key_cfb', 'ck' ],
+	[ 'ok', 'key_ck1', 'ck', '0', '111' ],
+	[ 'key', 'key_cfb', 'ck', '0', '1100' ],
+	[ 'key', 'key_cfb', 'ck', '0', '0' ],
+	[ 'key', 'key_ck1', 'ck', '0', '' ],
+	[ 'revoked', 'key_rv', 'acme' ], [ 'expired', 'key_ex', 'acme' ],
+	[ 'unknown' ], [ 'expired', 'key_xx', 'ck' ],
+	[ 'key', 'key_ey', 'ck', '0', '1' ],
+	[ 'key', 'key_fut', 'ck', '0', '1' ], [ 'bad' ] ],
+	'per model verdicts; key checks; an expiry that is no number expires');
+is_deeply([ map { $t->redis('HEXISTS', 'tr:rsvd', "c$_") } 1 .. 13 ],
+	[ 1, 0, 1, (0) x 10 ], 'only the two admitted reserved');
+is($t->redis('HGET', 'tr:acct:ck', 'reserved'), 10, 'and only they count');
+$t->redis('HDEL', 'tr:rsvd', 'c1', 'c3');
+$t->redis('ZREM', 'tr:rsv', 'c1', 'c3');
 
 ###############################################################################
 

@@ -3,12 +3,25 @@
 -- Admission (src/ngx_http_tokenroute_admit.c): the key check and the
 -- reservation of a batch of requests, one after the other.
 --
--- ARGV: now, deadline, then 4 fields per request: key hash, model,
--- request id, amount.  Returns one string per request, its fields
--- separated by "\n": status, key id, account, available (for a 402),
--- the key's allowed models.  A request whose amount is not digits below
--- 2^53 (exact in a double), or whose key hash or request id is
--- malformed, is answered "bad" and nothing is written for it.
+-- The key rules (unknown, revoked, expired, which models a key may use)
+-- are here and nowhere else: every request the gateway serves gets its
+-- key's verdict from this script, in the one round trip it makes to
+-- Redis before being answered, whether it reserves or not.  A revoked
+-- key cannot reserve, since the check and the reservation are one
+-- atomic script.
+--
+-- ARGV: now, deadline, then 4 fields per request: key hash, models (the
+-- ids the gateway asks about, separated by spaces, which no model id
+-- holds: the model asked for, then its fallbacks; or the catalog for
+-- GET /v1/models), request id, amount, or "-" for a request that
+-- reserves nothing (only its key is checked).  Returns one string per
+-- request, its fields separated by "\n": status, key id, account,
+-- available (for a 402), then, for "ok" and "key", one "1" (the key may
+-- use it) or "0" per model asked about.  Status: "ok" (reserved), "key"
+-- (checked, nothing reserved), "unknown", "revoked", "expired",
+-- "forbidden" (the first model), "credit", "limit", or "bad": a request
+-- whose amount is not digits below 2^53 (exact in a double), or whose
+-- key hash or request id is malformed; nothing is written for it.
 --
 -- A reservation is a field of one hash, "tr:rsvd" (request id: "key hash
 -- amount account"), and a member of the sorted set "tr:rsv" (by
@@ -20,18 +33,34 @@ if not string.match(ARGV[1] or '', '^%d+$')
   return redis.error_reply('bad admission: ARGV')
 end
 local keys, accts, out, h, z = {}, {}, {}, {}, {}
+-- the key's models: a comma list, none meaning all
 local function allowed(list, model)
   for m in string.gmatch(list, '[^,]+') do
     if m == model then return true end
   end
   return false
 end
+local function may_use(list, models)
+  if not list or list == '' then
+    if not string.find(models, ' ', 1, true) then
+      return models == '' and '' or '1'
+    end
+    local _, n = string.gsub(models, '%S+', '')
+    return string.rep('1', n)
+  end
+  local t = {}
+  for m in string.gmatch(models, '%S+') do
+    t[#t + 1] = allowed(list, m) and '1' or '0'
+  end
+  return table.concat(t)
+end
 for a = 3, #ARGV, 4 do
-  local kh, model, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local bad = #amt == 0 or #amt > 16 or string.find(amt, '%D')
-              or tonumber(amt) >= 9007199254740992
-              or #kh == 0 or #kh > 64 or string.find(kh, '%W')
+  local kh, models, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local bad = #kh == 0 or #kh > 64 or string.find(kh, '%W')
               or #rid == 0 or #rid > 64 or string.find(rid, '[^%w_-]')
+              or amt ~= '-' and (#amt == 0 or #amt > 16
+                                 or string.find(amt, '%D')
+                                 or tonumber(amt) >= 9007199254740992)
   local k = keys[kh]
   if not k and not bad then
     k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',
@@ -47,12 +76,21 @@ for a = 3, #ARGV, 4 do
   else
     local acct = f[2] or 'default'
     local who = f[1] .. '\n' .. acct
-    local exp = tonumber(f[4] or '0') or 0
+    -- an expiry that is no number: expired
+    local exp = (not f[4] or f[4] == '') and 0 or tonumber(f[4]) or 1
+    local may = nil
     if f[5] == '1' then
       r = 'revoked\n' .. who
     elseif exp > 0 and now >= exp then
       r = 'expired\n' .. who
-    elseif f[3] and f[3] ~= '' and not allowed(f[3], model) then
+    else
+      may = may_use(f[3], models)
+    end
+    if not may then
+      -- r is set
+    elseif amt == '-' then
+      r = 'key\n' .. who .. '\n0\n' .. may
+    elseif string.sub(may, 1, 1) ~= '1' then
       r = 'forbidden\n' .. who
     else
       local ac = accts[acct]
@@ -81,7 +119,7 @@ for a = 3, #ARGV, 4 do
         h[#h + 1] = kh .. ' ' .. amt .. ' ' .. acct
         z[#z + 1] = deadline
         z[#z + 1] = rid
-        r = 'ok\n' .. who .. '\n0\n' .. (f[3] or '')
+        r = 'ok\n' .. who .. '\n0\n' .. may
       end
     end
   end
