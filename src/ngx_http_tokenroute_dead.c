@@ -107,7 +107,8 @@ ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s)
 
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "tokenroute: %s %*s rejected by Redis %d times, "
-                      "moved to " TOKENROUTE_REDIS_DEAD ": account %*s key %*s model %*s "
+                      "moved to " TOKENROUTE_REDIS_DEAD ": account %*s "
+                      "key %*s model %*s "
                       "cost %L input %L output %L cached %L estimated %L "
                       "nano-USD/tokens: %*s",
                       s->release ? "release of" : "settlement",

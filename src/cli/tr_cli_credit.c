@@ -238,9 +238,12 @@ tr_cli_credit_show_one(tr_cli_redis_t *r, const char *name, int json)
     redisReply        *member, *record;
     tr_cli_account_t   acct;
 
-    if (tr_cli_redis_append(r, &rc, "SISMEMBER " TOKENROUTE_REDIS_ACCTS " %s", name) != 0
+    if (tr_cli_redis_append(r, &rc,
+                            "SISMEMBER " TOKENROUTE_REDIS_ACCTS " %s", name)
+        != 0
         || tr_cli_redis_append(r, &rc,
-                               "HMGET " TOKENROUTE_REDIS_ACCT "%s " TR_CLI_ACCOUNT_FIELDS,
+                               "HMGET " TOKENROUTE_REDIS_ACCT "%s "
+                               TR_CLI_ACCOUNT_FIELDS,
                                name)
            != 0)
     {
@@ -253,7 +256,8 @@ tr_cli_credit_show_one(tr_cli_redis_t *r, const char *name, int json)
     }
 
     if (member->type != REDIS_REPLY_INTEGER) {
-        return tr_cli_redis_unexpected(r, member, "SISMEMBER " TOKENROUTE_REDIS_ACCTS);
+        return tr_cli_redis_unexpected(r, member,
+                                       "SISMEMBER " TOKENROUTE_REDIS_ACCTS);
     }
 
     record = tr_cli_redis_reply(r, &rc);
@@ -301,7 +305,8 @@ tr_cli_credit_show_all(tr_cli_redis_t *r, int json)
     }
 
     if (names->type != REDIS_REPLY_ARRAY) {
-        return tr_cli_redis_unexpected(r, names, "SMEMBERS " TOKENROUTE_REDIS_ACCTS);
+        return tr_cli_redis_unexpected(r, names,
+                                       "SMEMBERS " TOKENROUTE_REDIS_ACCTS);
     }
 
     n = names->elements;
@@ -344,7 +349,8 @@ tr_cli_credit_show_all(tr_cli_redis_t *r, int json)
 
     for (i = 0; i < n; i++) {
         if (tr_cli_redis_append(r, &rc,
-                                "HMGET " TOKENROUTE_REDIS_ACCT "%s " TR_CLI_ACCOUNT_FIELDS,
+                                "HMGET " TOKENROUTE_REDIS_ACCT "%s "
+                                TR_CLI_ACCOUNT_FIELDS,
                                 sorted[i]->str)
             != 0)
         {

@@ -276,7 +276,8 @@ tr_cli_key_lookup(tr_cli_redis_t *r, const char *id, char *hash)
     int          rc;
     redisReply  *reply;
 
-    reply = tr_cli_redis_command(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%s", id);
+    reply = tr_cli_redis_command(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%s",
+                                 id);
     if (reply == NULL) {
         return rc;
     }

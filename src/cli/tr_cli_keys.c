@@ -422,7 +422,8 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         }
 
         if (reply->type != REDIS_REPLY_STRING) {
-            rc = tr_cli_redis_unexpected(r, reply, "GET " TOKENROUTE_REDIS_KEYID);
+            rc = tr_cli_redis_unexpected(r, reply,
+                                         "GET " TOKENROUTE_REDIS_KEYID);
             goto done;
         }
 
@@ -436,7 +437,8 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
 
         hashes[i] = reply;
 
-        if (tr_cli_redis_append(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s", reply->str)
+        if (tr_cli_redis_append(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s",
+                                reply->str)
             != 0)
         {
             goto done;
@@ -461,7 +463,8 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         }
 
         if (records[i]->type != REDIS_REPLY_ARRAY) {
-            rc = tr_cli_redis_unexpected(r, records[i], "HGETALL " TOKENROUTE_REDIS_KEY);
+            rc = tr_cli_redis_unexpected(r, records[i],
+                                         "HGETALL " TOKENROUTE_REDIS_KEY);
             records[i] = NULL;
             goto done;
         }
@@ -620,7 +623,8 @@ tr_cli_keys_show(tr_cli_opts_t *opts, int argc, char **argv)
         return rc;
     }
 
-    reply = tr_cli_redis_command(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s", hash);
+    reply = tr_cli_redis_command(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s",
+                                 hash);
     if (reply == NULL) {
         tr_cli_redis_close(r);
         return rc;
