@@ -15,7 +15,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-COPY config Makefile ngx_http_tokenroute_module.c ./
+COPY config config.make Makefile ngx_http_tokenroute_module.c ./
 COPY src ./src
 RUN make all
 

@@ -21,13 +21,17 @@ MOD_LD_OPT  =
 CLI_FLAGS   = -O2 -g
 endif
 
-DEBIAN_PKGS = nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev \
+DEBIAN_PKGS = nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev lua5.1 \
               ca-certificates redis-server gcc make perl clang \
               libclang-rt-14-dev
 
-MODULE_SRCS = config ngx_http_tokenroute_module.c $(wildcard src/*.c src/*.h)
+MODULE_SRCS = config config.make ngx_http_tokenroute_module.c \
+              $(wildcard src/*.c src/*.h src/lua/*.lua) src/lua/embed.sh
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
-              src/tokenroute_money.h
+              src/tokenroute_money.h src/tokenroute_lua.h \
+              src/tokenroute_schema.h
+CLI_LUA     = src/lua/key_create.lua src/lua/key_revoke.lua \
+              src/lua/account_add.lua
 UNIT_SRCS   = $(wildcard t/unit/*.c)
 UNIT_BINS   = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
@@ -46,7 +50,7 @@ unit: $(UNIT_BINS)
 # Debian's nginx-dev ships the configured 1.22 tree (headers, auto/,
 # conf_flags); configure writes objs/ in the current directory, so we work
 # on a copy.  An upstream nginx source tree is configured --with-compat.
-$(BUILD)/nginx/objs/Makefile: config
+$(BUILD)/nginx/objs/Makefile: config config.make
 	rm -rf $(BUILD)/nginx
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx
@@ -64,10 +68,15 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS)
 	cp $(BUILD)/nginx/objs/ngx_http_tokenroute_module.so $@.tmp
 	mv -f $@.tmp $@
 
-$(CLI): $(CLI_SRCS)
+# the CLI's scripts, embedded as the module's are (src/lua/embed.sh)
+$(BUILD)/cli/tr_cli_lua.c: src/lua/embed.sh $(CLI_LUA)
+	@mkdir -p $(BUILD)/cli
+	sh src/lua/embed.sh $@ $(CLI_LUA)
+
+$(CLI): $(CLI_SRCS) $(BUILD)/cli/tr_cli_lua.c
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CLI_FLAGS) -Isrc -o $@ $(filter %.c,$(CLI_SRCS)) \
-	    -lhiredis -lyajl -lcrypto
+	    $(BUILD)/cli/tr_cli_lua.c -lhiredis -lyajl -lcrypto
 
 $(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h t/unit/ref/*.c) \
                  $(wildcard src/tokenroute_*.c src/tokenroute_*.h)

@@ -29,6 +29,7 @@
 #include "ngx_http_tokenroute_park.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_route.h"
+#include "tokenroute_key.h"
 #include "tokenroute_money.h"
 
 
@@ -176,14 +177,16 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_UNAUTHORIZED,
                    "missing_api_key",
-                   "Missing API key: send \"Authorization: Bearer sk-tr-...\" "
-                   "or \"x-api-key: sk-tr-...\"");
+                   "Missing API key: send \"Authorization: Bearer "
+                   TOKENROUTE_KEY_PREFIX "...\" or \"x-api-key: "
+                   TOKENROUTE_KEY_PREFIX "...\"");
     }
 
     if (rc != NGX_OK) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_UNAUTHORIZED,
                    "invalid_api_key",
-                   "Malformed API key: tokenroute keys look like sk-tr-...");
+                   "Malformed API key: tokenroute keys look like "
+                   TOKENROUTE_KEY_PREFIX "...");
     }
 
     /* never the key itself, nor its hash */
@@ -243,7 +246,8 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         /*
          * A request that can be routed is admitted in one round trip:
          * key check and reservation.  Anything else only has its key
-         * checked, so that a bad key is reported before a bad body.
+         * checked, by the same script (the key rules are its alone), so
+         * that a bad key is reported before a bad body.
          */
 
         rc = ngx_http_tokenroute_prepare(r, ctx);
@@ -256,7 +260,7 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
             rc = ngx_http_tokenroute_admit(r, ctx);
 
         } else {
-            rc = ngx_http_tokenroute_key_lookup(r, ctx);
+            rc = ngx_http_tokenroute_admit_check(r, ctx);
         }
 
         if (rc != NGX_AGAIN) {
@@ -378,7 +382,9 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
     model = ctx->model->id;
 
     if (ctx->api == NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS) {
-        if (ngx_http_tokenroute_key_allows_model(key, &model) != NGX_OK) {
+        /* the chain's first model: the one asked for */
+
+        if (ngx_http_tokenroute_key_allows(key, 0) != NGX_OK) {
             ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;
 
         } else {

@@ -19,6 +19,12 @@
  * and their reservations, which Redis may have made, are released as
  * soon as Redis answers again.  The batch keeps the request ids for
  * that, the requests being gone.
+ *
+ * The requests that reserve nothing (GET /v1/models, count_tokens, and
+ * those refused once their key is known) go in the same batches: the
+ * script checks their key only.  So the key rules are the script's
+ * alone, src/lua/admit.lua, and every request gets its verdict the same
+ * way, in its one round trip to Redis.
  */
 
 
@@ -28,10 +34,12 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_settle.h"
 #include "tokenroute_money.h"
+#include "tokenroute_lua.h"
 
 
 /* 2^53 - 1: amounts the scripts take, exact in their doubles */
@@ -55,12 +63,19 @@ struct ngx_http_tokenroute_admit_batch_s {
     ngx_http_request_t                 *reqs[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
     ngx_uint_t                          n;
     ngx_uint_t                          sent;
+    u_char                              check[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
     u_char                              rids[NGX_HTTP_TOKENROUTE_ADMIT_BATCH]
                                         [NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
 };
 
 
+static ngx_int_t ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+static ngx_int_t ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t check);
 static void ngx_http_tokenroute_admit_flush(ngx_event_t *ev);
+static ngx_int_t ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *models);
 static void ngx_http_tokenroute_admit_send(
     ngx_http_tokenroute_admit_batch_t *b);
 static void ngx_http_tokenroute_admit_reply(void *data, redisReply *reply);
@@ -71,114 +86,6 @@ static ngx_int_t ngx_http_tokenroute_admit_field(ngx_http_request_t *r,
 static void ngx_http_tokenroute_admit_cleanup(void *data);
 static void ngx_http_tokenroute_admit_free(
     ngx_http_tokenroute_admit_batch_t *b);
-
-
-/*
- * ARGV: now, deadline, then 4 fields per request: key hash, model,
- * request id, amount.  Returns one string per request, its fields
- * separated by "\n": status, key id, account, available (for a 402),
- * the key's allowed models.  A request whose amount is not digits below
- * 2^53 (exact in a double), or whose key hash or request id is
- * malformed, is answered "bad" and nothing is written for it.
- *
- * A reservation is a field of one hash, "tr:rsvd" (request id: "key hash
- * amount account"), and a member of the sorted set "tr:rsv" (by
- * deadline): a whole batch's take two writes, not two per request.
- */
-
-static ngx_str_t  ngx_http_tokenroute_admit_lua = ngx_string(
-"local now, deadline = tonumber(ARGV[1]), ARGV[2]\n"
-"if not string.match(ARGV[1] or '', '^%d+$')\n"
-"   or not string.match(deadline or '', '^%d+$') or #ARGV % 4 ~= 2 then\n"
-"  return redis.error_reply('bad admission: ARGV')\n"
-"end\n"
-"local keys, accts, out, h, z = {}, {}, {}, {}, {}\n"
-"local function allowed(list, model)\n"
-"  for m in string.gmatch(list, '[^,]+') do\n"
-"    if m == model then return true end\n"
-"  end\n"
-"  return false\n"
-"end\n"
-"for a = 3, #ARGV, 4 do\n"
-"  local kh, model, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
-"  local bad = #amt == 0 or #amt > 16 or string.find(amt, '%D')\n"
-"              or tonumber(amt) >= 9007199254740992\n"
-"              or #kh == 0 or #kh > 64 or string.find(kh, '%W')\n"
-"              or #rid == 0 or #rid > 64 or string.find(rid, '[^%w_-]')\n"
-"  local k = keys[kh]\n"
-"  if not k and not bad then\n"
-"    k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',\n"
-"                        'models', 'expires_at', 'revoked', 'limit',\n"
-"                        'spent', 'reserved'), add = 0}\n"
-"    keys[kh] = k\n"
-"  end\n"
-"  local f, r = k and k.f, nil\n"
-"  if bad then\n"
-"    r = 'bad'\n"
-"  elseif not f[1] then\n"
-"    r = 'unknown'\n"
-"  else\n"
-"    local acct = f[2] or 'default'\n"
-"    local who = f[1] .. '\\n' .. acct\n"
-"    local exp = tonumber(f[4] or '0') or 0\n"
-"    if f[5] == '1' then\n"
-"      r = 'revoked\\n' .. who\n"
-"    elseif exp > 0 and now >= exp then\n"
-"      r = 'expired\\n' .. who\n"
-"    elseif f[3] and f[3] ~= '' and not allowed(f[3], model) then\n"
-"      r = 'forbidden\\n' .. who\n"
-"    else\n"
-"      local ac = accts[acct]\n"
-"      if not ac then\n"
-"        local x = redis.call('HMGET', 'tr:acct:' .. acct, 'credit',\n"
-"                             'reserved')\n"
-"        ac = {avail = (tonumber(x[1]) or 0) - (tonumber(x[2]) or 0),\n"
-"              add = 0}\n"
-"        accts[acct] = ac\n"
-"      end\n"
-"      local amount = tonumber(amt)\n"
-"      local left = nil\n"
-"      if f[6] and f[6] ~= '' then\n"
-"        left = tonumber(f[6]) - (tonumber(f[7]) or 0)\n"
-"               - (tonumber(f[8]) or 0) - k.add\n"
-"      end\n"
-"      if ac.avail < amount then\n"
-"        r = 'credit\\n' .. who .. '\\n' .. string.format('%.0f', ac.avail)\n"
-"      elseif left and left < amount then\n"
-"        r = 'limit\\n' .. who .. '\\n' .. string.format('%.0f', left)\n"
-"      else\n"
-"        ac.avail = ac.avail - amount\n"
-"        ac.add = ac.add + amount\n"
-"        k.add = k.add + amount\n"
-"        h[#h + 1] = rid\n"
-"        h[#h + 1] = kh .. ' ' .. amt .. ' ' .. acct\n"
-"        z[#z + 1] = deadline\n"
-"        z[#z + 1] = rid\n"
-"        r = 'ok\\n' .. who .. '\\n0\\n' .. (f[3] or '')\n"
-"      end\n"
-"    end\n"
-"  end\n"
-"  out[#out + 1] = r\n"
-"end\n"
-"for kh, k in pairs(keys) do\n"
-"  if k.add ~= 0 then\n"
-"    redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved',\n"
-"               string.format('%.0f', k.add))\n"
-"  end\n"
-"end\n"
-"for acct, ac in pairs(accts) do\n"
-"  if ac.add ~= 0 then\n"
-"    redis.call('HINCRBY', 'tr:acct:' .. acct, 'reserved',\n"
-"               string.format('%.0f', ac.add))\n"
-"  end\n"
-"end\n"
-"if #z > 0 then\n"
-"  redis.call('HSET', 'tr:rsvd', unpack(h))\n"
-"  redis.call('ZADD', 'tr:rsv', unpack(z))\n"
-"end\n"
-"return out\n");
-static ngx_int_t ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
 
 
 static u_char  ngx_http_tokenroute_admit_sha[41];
@@ -193,17 +100,20 @@ static ngx_uint_t                           ngx_http_tokenroute_admit_nfree;
 static ngx_event_t                          ngx_http_tokenroute_admit_event;
 
 
+/* the script: src/lua/admit.lua, embedded at build time */
+
 ngx_int_t
 ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script)
 {
-    if (ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_admit_lua,
+    script->len = tokenroute_lua_admit_len;
+    script->data = (u_char *) tokenroute_lua_admit;
+
+    if (ngx_http_tokenroute_script_sha1(cf, script,
                                         ngx_http_tokenroute_admit_sha)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
-
-    *script = ngx_http_tokenroute_admit_lua;
 
     return NGX_OK;
 }
@@ -214,6 +124,24 @@ ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script)
 static ngx_int_t
 ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
+{
+    return ngx_http_tokenroute_admit_add(r, ctx, 0);
+}
+
+
+/* queues the check of the key of a request that reserves nothing */
+
+ngx_int_t
+ngx_http_tokenroute_admit_check(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    return ngx_http_tokenroute_admit_add(r, ctx, 1);
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t check)
 {
     ngx_event_t                        *ev;
     ngx_pool_cleanup_t                 *cln;
@@ -256,6 +184,7 @@ ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
 
     ctx->admit_batch = b;
     ctx->admit_slot = b->n;
+    b->check[b->n] = (u_char) check;
     b->reqs[b->n++] = r;
 
     cln->handler = ngx_http_tokenroute_admit_cleanup;
@@ -265,8 +194,9 @@ ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
 
     ev = &ngx_http_tokenroute_admit_event;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tokenroute admission: queued, reserve %L, slot %ui",
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute admission: queued, %s %L, slot %ui",
+                   check ? "the key check alone, reserve" : "reserve",
                    ctx->reserve, ctx->admit_slot);
 
     if (!ev->posted) {
@@ -321,6 +251,7 @@ static void
 ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
 {
     u_char                           *p;
+    ngx_str_t                         models;
     ngx_uint_t                        i, n;
     ngx_http_request_t               *r;
     ngx_http_tokenroute_ctx_t        *ctx;
@@ -349,6 +280,7 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
         ctx->admit_slot = n;
         ngx_memcpy(b->rids[n], ctx->request_id,
                    NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+        b->check[n] = b->check[i];
         b->reqs[n++] = r;
     }
 
@@ -384,12 +316,29 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
         arg = &argv[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
         len = &argvlen[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
 
+        if (ngx_http_tokenroute_admit_models(b->reqs[i], ctx, &models)
+            != NGX_OK)
+        {
+            /* not sent: nothing was reserved, the requests get 503 */
+            ngx_http_tokenroute_admit_reply(b, NULL);
+            return;
+        }
+
         arg[0] = (const char *) ctx->key_hash;
         len[0] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
-        arg[1] = (const char *) ctx->model->id.data;
-        len[1] = ctx->model->id.len;
+        arg[1] = (const char *) models.data;
+        len[1] = models.len;
         arg[2] = (const char *) ctx->request_id;
         len[2] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, b->reqs[i]->connection->log, 0,
+                       "tokenroute admission: sent in a batch of %ui", n);
+
+        if (b->check[i]) {
+            arg[3] = "-";
+            len[3] = 1;
+            continue;
+        }
 
         /* no account holds 2^53 nano-USD (9 million USD): a 402 */
         p = ngx_http_tokenroute_write_int(amount[i],
@@ -397,9 +346,6 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
                                                   NGX_HTTP_TOKENROUTE_EXACT));
         arg[3] = (const char *) amount[i];
         len[3] = p - amount[i];
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, b->reqs[i]->connection->log, 0,
-                       "tokenroute admission: sent in a batch of %ui", n);
     }
 
     n = 5 + n * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS;
@@ -414,6 +360,86 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
     }
 
     b->sent = 1;
+}
+
+
+/*
+ * The models the script is asked about, separated by spaces (no model id
+ * holds one): the chain, the model asked for first; for GET /v1/models
+ * the catalog; for GET /v1/models/{id} that model.  The answer, one "1"
+ * or "0" per model in the same order, is read by
+ * ngx_http_tokenroute_key_allows().
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *models)
+{
+    u_char                           *p;
+    size_t                            len;
+    ngx_str_t                        *id;
+    ngx_uint_t                        i, n, catalog;
+    ngx_http_tokenroute_model_t      *m, **list, *one;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    m = trmcf->models.elts;
+    catalog = 0;
+
+    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+        catalog = 1;
+        list = NULL;
+        n = trmcf->models.nelts;
+
+    } else if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL) {
+        one = ngx_http_tokenroute_find_model(trmcf, ctx->model_path.data,
+                                             ctx->model_path.len);
+        list = &one;
+        n = (one != NULL);
+
+    } else {
+        list = ctx->chain;
+        n = ctx->nchain;
+    }
+
+    if (n == 0) {
+        ngx_str_set(models, "");
+        return NGX_OK;
+    }
+
+    if (n == 1) {
+        *models = catalog ? m[0].id : list[0]->id;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        id = catalog ? &m[i].id : &list[i]->id;
+        len += id->len + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    models->data = p;
+
+    for (i = 0; i < n; i++) {
+        id = catalog ? &m[i].id : &list[i]->id;
+
+        if (i) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, id->data, id->len);
+    }
+
+    models->len = p - models->data;
+
+    return NGX_OK;
 }
 
 
@@ -495,7 +521,10 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
 
     if (lost) {
         for (i = 0; i < b->n; i++) {
-            ngx_http_tokenroute_release(b->rids[i], 1);
+            /* a key check reserved nothing */
+            if (!b->check[i]) {
+                ngx_http_tokenroute_release(b->rids[i], 1);
+            }
         }
     }
 
@@ -503,7 +532,10 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
 }
 
 
-/* "status\nkey id\naccount\navailable\nmodels", trailing fields optional */
+/*
+ * "status\nkey id\naccount\navailable\nmay use", trailing fields
+ * optional: the script's verdict, the only one (src/lua/admit.lua)
+ */
 
 static void
 ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
@@ -571,17 +603,21 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
     ctx->key.revoked = ngx_http_tokenroute_status_is("revoked");
     ctx->key.expired = ngx_http_tokenroute_status_is("expired");
 
-    if (ngx_http_tokenroute_status_is("ok")) {
-        ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_OK;
-
-        /* the fallbacks the key may use are chosen from these */
+    if (ngx_http_tokenroute_status_is("ok")
+        || ngx_http_tokenroute_status_is("key"))
+    {
+        /* which of the models asked about the key may use */
 
         if (nf > 4 && end[4] > f[4]
-            && ngx_http_tokenroute_admit_field(r, &ctx->key.models, f[4],
+            && ngx_http_tokenroute_admit_field(r, &ctx->key.allowed, f[4],
                                                end[4])
                != NGX_OK)
         {
             ctx->redis_status = NGX_ERROR;
+        }
+
+        if (f[0][0] == 'o') {
+            ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_OK;
         }
 
     } else if (ngx_http_tokenroute_status_is("forbidden")) {

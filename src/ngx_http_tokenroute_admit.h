@@ -21,6 +21,8 @@
 ngx_int_t ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script);
 ngx_int_t ngx_http_tokenroute_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+ngx_int_t ngx_http_tokenroute_admit_check(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 int64_t ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
     ngx_http_tokenroute_model_t *m);
 int64_t ngx_http_tokenroute_output_cap(ngx_http_tokenroute_main_conf_t *trmcf,

@@ -23,6 +23,7 @@
 #include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_settlement.h"
+#include "tokenroute_schema.h"
 
 
 #define NGX_HTTP_TOKENROUTE_DEAD_LINE_LEN  1024
@@ -110,7 +111,8 @@ ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s)
 
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "tokenroute: %s %*s rejected by Redis %d times, "
-                      "moved to tr:dead: account %*s key %*s model %*s "
+                      "moved to " TOKENROUTE_REDIS_DEAD ": account %*s "
+                      "key %*s model %*s "
                       "cost %L input %L output %L cached %L estimated %L "
                       "nano-USD/tokens: %*s",
                       s->release ? "release of" : "settlement",
@@ -123,8 +125,8 @@ ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s)
 
     argv[0] = "RPUSH";
     argvlen[0] = 5;
-    argv[1] = "tr:dead";
-    argvlen[1] = 7;
+    argv[1] = TOKENROUTE_REDIS_DEAD;
+    argvlen[1] = sizeof(TOKENROUTE_REDIS_DEAD) - 1;
     argv[2] = (const char *) line;
     argvlen[2] = p - line;
 

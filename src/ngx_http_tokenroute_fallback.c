@@ -100,9 +100,7 @@ ngx_http_tokenroute_choose(ngx_http_request_t *r,
         for (i = from; i < ctx->nchain; i++) {
             m = ctx->chain[i];
 
-            if (ngx_http_tokenroute_key_allows_model(&ctx->key, &m->id)
-                != NGX_OK)
-            {
+            if (ngx_http_tokenroute_key_allows(&ctx->key, i) != NGX_OK) {
                 continue;
             }
 

@@ -4,7 +4,7 @@
  *
  * Client keys: taken from "Authorization: Bearer sk-tr-..." or
  * "x-api-key: sk-tr-...", hashed with SHA-256 (Redis never sees the raw
- * key) and looked up in Redis without blocking the worker.
+ * key); the admission script checks it (ngx_http_tokenroute_admit.c).
  */
 
 
@@ -17,12 +17,8 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_key.h"
-#include "ngx_http_tokenroute_park.h"
-#include "ngx_http_tokenroute_redis.h"
 #include "tokenroute_key.h"
 
-
-#define NGX_HTTP_TOKENROUTE_KEY_FIELDS  6
 
 /* hashes of the keys seen lately, per worker: direct-mapped */
 #define NGX_HTTP_TOKENROUTE_KEY_CACHE   64
@@ -44,9 +40,6 @@ static void ngx_http_tokenroute_key_unlog(ngx_http_request_t *r);
 static ngx_table_elt_t *ngx_http_tokenroute_x_api_keys(ngx_http_request_t *r,
     ngx_uint_t *n);
 static ngx_int_t ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash);
-static void ngx_http_tokenroute_key_reply(void *data, redisReply *reply);
-static ngx_int_t ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, redisReply *reply);
 
 
 static ngx_str_t  ngx_http_tokenroute_x_api_key = ngx_string("x-api-key");
@@ -152,8 +145,8 @@ ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
                                             r->args.len);
 
         if (ngx_strlcasestrn(decoded, last,
-                             (u_char *) NGX_HTTP_TOKENROUTE_KEY_PREFIX,
-                             sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 2)
+                             (u_char *) TOKENROUTE_KEY_PREFIX,
+                             sizeof(TOKENROUTE_KEY_PREFIX) - 2)
             != NULL)
         {
             ngx_http_tokenroute_key_unlog(r);
@@ -182,8 +175,8 @@ ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
         if (ngx_http_tokenroute_key_forwarded(&h[i].key)
             && ngx_strlcasestrn(h[i].value.data,
                                 h[i].value.data + h[i].value.len,
-                                (u_char *) NGX_HTTP_TOKENROUTE_KEY_PREFIX,
-                                sizeof(NGX_HTTP_TOKENROUTE_KEY_PREFIX) - 2)
+                                (u_char *) TOKENROUTE_KEY_PREFIX,
+                                sizeof(TOKENROUTE_KEY_PREFIX) - 2)
                != NULL)
         {
             *message = "The anthropic-beta and anthropic-version headers "
@@ -345,160 +338,17 @@ ngx_http_tokenroute_key_valid(ngx_str_t *key)
 }
 
 
-/* NGX_AGAIN: the lookup is under way; NGX_ERROR: Redis is unavailable */
+/*
+ * Whether the key may use the i-th model the admission script was asked
+ * about (ngx_http_tokenroute_admit_models()): the script's answer, since
+ * the key rules are its alone (src/lua/admit.lua).
+ */
 
 ngx_int_t
-ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx)
+ngx_http_tokenroute_key_allows(ngx_http_tokenroute_key_t *key, ngx_uint_t i)
 {
-    u_char               name[sizeof("tr:key:") - 1
-                              + NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
-
-    /* hiredis copies the arguments into its output buffer right away */
-
-    const char          *argv[2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS] = {
-        "HMGET", (const char *) name,
-        "id", "name", "account", "models", "expires_at", "revoked"
-    };
-
-    size_t               argvlen[2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS] = {
-        5, sizeof(name), 2, 4, 7, 6, 10, 7
-    };
-
-    ngx_memcpy(ngx_cpymem(name, "tr:key:", sizeof("tr:key:") - 1),
-               ctx->key_hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tokenroute key: lookup sent");
-
-    return ngx_http_tokenroute_ctx_command(r, ctx,
-                                           ngx_http_tokenroute_key_reply,
-                                           2 + NGX_HTTP_TOKENROUTE_KEY_FIELDS,
-                                           argv, argvlen);
-}
-
-
-static void
-ngx_http_tokenroute_key_reply(void *data, redisReply *reply)
-{
-    ngx_http_request_t         *r = data;
-
-    ngx_http_tokenroute_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
-
-    if (reply == NULL) {
-        ctx->redis_status = NGX_ERROR;
-
-    } else {
-        ctx->redis_status = ngx_http_tokenroute_key_parse(r, ctx, reply);
-    }
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tokenroute key: lookup answered, status %i, found %ui, "
-                   "revoked %ui, expired %ui", ctx->redis_status,
-                   (ngx_uint_t) ctx->key.found, (ngx_uint_t) ctx->key.revoked,
-                   (ngx_uint_t) ctx->key.expired);
-
-    ngx_http_tokenroute_resume(r, ctx);
-}
-
-
-static ngx_int_t
-ngx_http_tokenroute_key_parse(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, redisReply *reply)
-{
-    size_t                      i;
-    ngx_str_t                  *fields[4];
-    ngx_int_t                   n;
-    redisReply                 *e;
-    ngx_http_tokenroute_key_t  *key;
-
-    key = &ctx->key;
-
-    if (reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != NGX_HTTP_TOKENROUTE_KEY_FIELDS)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tokenroute: unexpected Redis reply to the key lookup");
-        return NGX_ERROR;
-    }
-
-    if (reply->element[0]->type != REDIS_REPLY_STRING) {
-        /* no such key */
-        return NGX_OK;
-    }
-
-    fields[0] = &key->id;
-    fields[1] = &key->name;
-    fields[2] = &key->account;
-    fields[3] = &key->models;
-
-    for (i = 0; i < 4; i++) {
-        e = reply->element[i];
-
-        if (e->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-
-        fields[i]->len = e->len;
-        fields[i]->data = ngx_pnalloc(r->pool, e->len + 1);
-        if (fields[i]->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(fields[i]->data, e->str, e->len);
-        fields[i]->data[e->len] = '\0';
-    }
-
-    e = reply->element[4];
-
-    if (e->type == REDIS_REPLY_STRING && e->len) {
-        n = ngx_atoi((u_char *) e->str, e->len);
-        key->expires_at = (n == NGX_ERROR) ? 1 : (time_t) n;
-    }
-
-    key->expired = (key->expires_at && ngx_time() >= key->expires_at);
-
-    e = reply->element[5];
-
-    key->revoked = (e->type == REDIS_REPLY_STRING && e->len == 1
-                    && e->str[0] == '1');
-    key->found = 1;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
-    ngx_str_t *model)
-{
-    u_char  *p, *last, *comma;
-
-    if (key->models.len == 0) {
-        return NGX_OK;
-    }
-
-    p = key->models.data;
-    last = p + key->models.len;
-
-    while (p < last) {
-        comma = ngx_strlchr(p, last, ',');
-        if (comma == NULL) {
-            comma = last;
-        }
-
-        if ((size_t) (comma - p) == model->len
-            && ngx_strncmp(p, model->data, model->len) == 0)
-        {
-            return NGX_OK;
-        }
-
-        p = comma + 1;
-    }
-
-    return NGX_DECLINED;
+    return (i < key->allowed.len && key->allowed.data[i] == '1')
+           ? NGX_OK : NGX_DECLINED;
 }
 
 

@@ -22,10 +22,8 @@ ngx_int_t ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 ngx_int_t ngx_http_tokenroute_key_misplaced(ngx_http_request_t *r,
     const char **message);
-ngx_int_t ngx_http_tokenroute_key_lookup(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_key_allows_model(ngx_http_tokenroute_key_t *key,
-    ngx_str_t *model);
+ngx_int_t ngx_http_tokenroute_key_allows(ngx_http_tokenroute_key_t *key,
+    ngx_uint_t i);
 ngx_table_elt_t *ngx_http_tokenroute_header_in(ngx_list_t *headers,
     ngx_str_t *name);
 

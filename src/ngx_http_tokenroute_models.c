@@ -69,9 +69,9 @@ ngx_http_tokenroute_send_models(ngx_http_request_t *r,
                    sizeof("{\"object\":\"list\",\"data\":[") - 1);
 
     for (i = 0; i < trmcf->models.nelts; i++) {
-        if (ngx_http_tokenroute_key_allows_model(&ctx->key, &m[i].id)
-            != NGX_OK)
-        {
+        /* the admission script was asked about the catalog, in order */
+
+        if (ngx_http_tokenroute_key_allows(&ctx->key, i) != NGX_OK) {
             continue;
         }
 
@@ -109,7 +109,7 @@ ngx_http_tokenroute_send_model(ngx_http_request_t *r,
                                        ctx->model_path.len);
 
     if (m == NULL
-        || ngx_http_tokenroute_key_allows_model(&ctx->key, &m->id) != NGX_OK)
+        || ngx_http_tokenroute_key_allows(&ctx->key, 0) != NGX_OK)
     {
         /* the same answer either way: a key cannot probe the model table */
         return ngx_http_tokenroute_send_error(r, ctx->shape,

@@ -37,11 +37,6 @@
 #define NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS 5
 #define NGX_HTTP_TOKENROUTE_API_EMBEDDINGS   6
 
-/* "sk-tr-" plus 43 base64url characters of 32 random bytes */
-#define NGX_HTTP_TOKENROUTE_KEY_PREFIX       "sk-tr-"
-#define NGX_HTTP_TOKENROUTE_KEY_MIN_LEN      (sizeof("sk-tr-") - 1 + 32)
-#define NGX_HTTP_TOKENROUTE_KEY_MAX_LEN      256
-
 #define NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN   64
 
 /* nginx has no name for it */
@@ -140,12 +135,11 @@ typedef struct {
 typedef struct ngx_http_tokenroute_redis_op_s  ngx_http_tokenroute_redis_op_t;
 
 
+/* the admission script's verdict on the key (src/lua/admit.lua) */
 typedef struct {
     ngx_str_t                        id;
-    ngx_str_t                        name;
     ngx_str_t                        account;
-    ngx_str_t                        models;     /* comma list, "" = all */
-    time_t                           expires_at;
+    ngx_str_t                        allowed;    /* "1"/"0" per model asked */
     unsigned                         found:1;
     unsigned                         revoked:1;
     unsigned                         expired:1;
@@ -238,10 +232,10 @@ typedef struct {
     unsigned                         translate:1;
 
     /*
-     * admission (admit.c), or the key lookup alone (key.c), while the
-     * request is parked on Redis (park.c)
+     * admission (admit.c): the key's verdict and the reservation, or the
+     * verdict alone for a request that reserves nothing, while the request
+     * is parked on Redis (park.c)
      */
-    ngx_http_tokenroute_redis_op_t  *op;
     void                            *admit_batch;  /* queued or in flight */
     ngx_uint_t                       admit_slot;
     ngx_int_t                        redis_status;

@@ -2,8 +2,10 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * A request parked on Redis: the command whose reply resumes it, canceled
- * if the request goes away first, and the resumption of the phase engine.
+ * A request parked on Redis (its admission, src/ngx_http_tokenroute_admit.c,
+ * which also cancels it if the request goes away first): the resumption
+ * of the phase engine when the reply comes, and the clock the overhead is
+ * measured with.
  */
 
 
@@ -13,10 +15,6 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_park.h"
-#include "ngx_http_tokenroute_redis.h"
-
-
-static void ngx_http_tokenroute_op_cleanup(void *data);
 
 
 /*
@@ -30,7 +28,6 @@ ngx_http_tokenroute_resume(ngx_http_request_t *r,
 {
     ngx_connection_t  *c;
 
-    ctx->op = NULL;
     ctx->lookup_done = 1;
     ctx->t_redis += ngx_http_tokenroute_usec() - ctx->t_sent;
 
@@ -52,48 +49,6 @@ ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ngx_http_core_run_phases(r);
 
     ngx_http_run_posted_requests(c);
-}
-
-
-ngx_int_t
-ngx_http_tokenroute_ctx_command(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_redis_handler_pt handler, int argc,
-    const char **argv, const size_t *argvlen)
-{
-    ngx_pool_cleanup_t  *cln;
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->t_sent = ngx_http_tokenroute_usec();
-
-    ctx->op = ngx_http_tokenroute_redis_command(handler, r, argc, argv,
-                                                argvlen);
-    if (ctx->op == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_tokenroute_op_cleanup;
-    cln->data = ctx;
-
-    return NGX_AGAIN;
-}
-
-
-/* the request is freed before Redis answered: the reply must not touch it */
-
-static void
-ngx_http_tokenroute_op_cleanup(void *data)
-{
-    ngx_http_tokenroute_ctx_t  *ctx = data;
-
-    if (ctx->op) {
-        ngx_http_tokenroute_redis_cancel(ctx->op);
-        ctx->op = NULL;
-    }
 }
 
 

@@ -15,14 +15,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_redis.h"
 
 
-/* a command whose reply resumes the request; canceled if r goes away */
-ngx_int_t ngx_http_tokenroute_ctx_command(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_redis_handler_pt handler, int argc,
-    const char **argv, const size_t *argvlen);
 void ngx_http_tokenroute_resume(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 uint64_t ngx_http_tokenroute_usec(void);

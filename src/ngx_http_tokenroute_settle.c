@@ -38,6 +38,7 @@
 #include "ngx_http_tokenroute_settle.h"
 #include "ngx_http_tokenroute_settlement.h"
 #include "ngx_http_tokenroute_sweep.h"
+#include "tokenroute_lua.h"
 
 
 /* settlements per EVALSHA; ARGV per group of them, and per settlement */
@@ -79,220 +80,6 @@ static void ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
     redisReply *reply);
 
 
-/*
- * ARGV: the number of releases, their request ids; then groups of
- * settlements of the same account, key, model and hour: account, key
- * hash, key id, model, day, hour, count; then count times request id,
- * cost, input, output, cached, estimated, unbilled, clamped.  Returns
- * how many were charged (a replay is not, nor a release).
- *
- * A release gives a reservation back without charging anything: its
- * request never ran (its admission reply came too late, or its client
- * left before it).  A release of a request with no reservation does
- * nothing.
- *
- * Idempotency costs no marker per request: a request's reservation is
- * settled once, and deleted then; one released by the sweep because its
- * settlement was late leaves a "swept" marker for that settlement.
- *
- * Nothing is written before everything is checked: Redis keeps the
- * writes a script made before an error, so a batch failing half-way
- * would be charged again at each replay.  Every input is checked (an
- * amount is digits below 2^53, where doubles are exact; the characters
- * of all amounts, and of all request ids, are checked with one pattern
- * match each: one per field would cost more than the rest of the
- * script), then every hash the batch writes is read (a key of the wrong
- * type, or a field that is not an integer, fails there), then the
- * writes are made.  A bad batch
- * is refused whole ("bad settlement N: why", N counting releases and
- * settlements from 1), and the gateway splits it to find the bad one.
- *
- * Sums are Lua numbers (doubles), exact below 2^53, and are written as
- * integers with %.0f: Lua's own number-to-string would use an exponent.
- */
-
-static ngx_str_t  ngx_http_tokenroute_settle_lua = ngx_string(
-"local F, MAX = 8, 9007199254740992\n"
-"local names = {'req', 'cost', 'in', 'out', 'cached', 'est', 'unbilled',\n"
-"  'clamped'}\n"
-"local function bad(i, why)\n"
-"  return redis.error_reply('bad settlement ' .. i .. ': ' .. why)\n"
-"end\n"
-"local function int(x)\n"
-"  return x and #x > 0 and #x <= 16 and not string.find(x, '%D')\n"
-"         and tonumber(x) < MAX\n"
-"end\n"
-"local function name(x, n, chars)\n"
-"  return x and #x > 0 and #x <= n and not string.find(x, chars)\n"
-"end\n"
-"local function isid(x) return name(x, 64, '[^%w_-]') end\n"
-"local nrel = ARGV[1]\n"
-"if not int(nrel) or tonumber(nrel) >= #ARGV then\n"
-"  return bad(1, 'release count')\n"
-"end\n"
-"nrel = tonumber(nrel)\n"
-"local rl, nums, i, a = {}, {}, 0, 2\n"
-"local nint = ': not an integer below 2^53'\n"
-"for j = 1, nrel do\n"
-"  i = i + 1\n"
-"  if not isid(ARGV[a]) then return bad(i, 'request id') end\n"
-"  rl[i] = ARGV[a]\n"
-"  a = a + 1\n"
-"end\n"
-"local first = a\n"
-"while a <= #ARGV do\n"
-"  local n = ARGV[a + 6]\n"
-"  if not n then return bad(i + 1, 'group fields missing') end\n"
-"  if not name(ARGV[a], 128, '[^%w%._:@-]') then\n"
-"    return bad(i + 1, 'account')\n"
-"  end\n"
-"  if not name(ARGV[a + 1], 64, '%W') then return bad(i + 1, 'key hash') end\n"
-"  if not name(ARGV[a + 2], 32, '[%c%s|]') then\n"
-"    return bad(i + 1, 'key id')\n"
-"  end\n"
-"  if not name(ARGV[a + 3], 256, '[%c%s|]') then\n"
-"    return bad(i + 1, 'model')\n"
-"  end\n"
-"  if not string.match(ARGV[a + 4], '^%d%d%d%d%d%d%d%d$')\n"
-"     or not string.match(ARGV[a + 5], '^' .. ARGV[a + 4] .. '%d%d$')\n"
-"  then\n"
-"    return bad(i + 1, 'day or hour')\n"
-"  end\n"
-"  if not int(n) or n == '0' or a + 6 + tonumber(n) * F > #ARGV then\n"
-"    return bad(i + 1, 'count ' .. n)\n"
-"  end\n"
-"  a = a + 7\n"
-"  for j = 1, tonumber(n) do\n"
-"    i = i + 1\n"
-"    rl[i] = ARGV[a]\n"
-"    if #rl[i] == 0 or #rl[i] > 64 then return bad(i, 'request id') end\n"
-"    for f = 2, F do\n"
-"      local x = ARGV[a + f - 1]\n"
-"      nums[#nums + 1] = x\n"
-"      if #x > 16 or (tonumber(x) or MAX) >= MAX then\n"
-"        return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24) .. nint)\n"
-"      end\n"
-"    end\n"
-"    a = a + F\n"
-"  end\n"
-"end\n"
-"local s = table.concat(nums, ',')\n"
-"if string.find(s, '[^%d,]') then\n"
-"  for p, x in ipairs(nums) do\n"
-"    if string.find(x, '%D') then\n"
-"      return bad(nrel + math.floor((p - 1) / (F - 1)) + 1,\n"
-"                 names[(p - 1) % (F - 1) + 2] .. ' ' .. x .. nint)\n"
-"    end\n"
-"  end\n"
-"end\n"
-"s = table.concat(rl, ' ')\n"
-"local _, spaces = string.gsub(s, ' ', '')\n"
-"if spaces ~= #rl - 1 or string.find(s, '[^%w_ -]') then\n"
-"  for p, x in ipairs(rl) do\n"
-"    if not isid(x) then return bad(p, 'request id') end\n"
-"  end\n"
-"end\n"
-"if #rl == 0 then return 0 end\n"
-"local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))\n"
-"local seen, live, swept, adds, ttl = {}, {}, {}, {}, {}\n"
-"local charged = 0\n"
-"local function add(k, f, x)\n"
-"  if x == 0 then return end\n"
-"  local h = adds[k]\n"
-"  if not h then h = {} adds[k] = h end\n"
-"  h[f] = (h[f] or 0) + x\n"
-"end\n"
-"for j = 1, nrel do\n"
-"  if not seen[rl[j]] and v[j] then\n"
-"    local kh, amt, acct = string.match(v[j], '^(%S+) (%d+) (.*)$')\n"
-"    if kh and int(amt) then\n"
-"      add('tr:key:' .. kh, 'reserved', -tonumber(amt))\n"
-"      add('tr:acct:' .. acct, 'reserved', -tonumber(amt))\n"
-"    end\n"
-"    live[#live + 1] = rl[j]\n"
-"  end\n"
-"  seen[rl[j]] = true\n"
-"end\n"
-"a, i = first, nrel\n"
-"while a <= #ARGV do\n"
-"  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])\n"
-"  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'\n"
-"  local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]\n"
-"  local u, rel = {0, 0, 0, 0, 0, 0, 0, 0}, 0\n"
-"  a = a + 7\n"
-"  for j = 1, n do\n"
-"    i = i + 1\n"
-"    local rid, amt = ARGV[a], nil\n"
-"    if not seen[rid] then\n"
-"      seen[rid] = true\n"
-"      if v[i] then\n"
-"        amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0\n"
-"        live[#live + 1] = rid\n"
-"      elseif redis.call('EXISTS', 'tr:swept:' .. rid) == 1 then\n"
-"        amt = 0\n"
-"        swept[#swept + 1] = 'tr:swept:' .. rid\n"
-"      end\n"
-"    end\n"
-"    if amt then\n"
-"      charged = charged + 1\n"
-"      rel = rel + amt\n"
-"      u[1] = u[1] + 1\n"
-"      for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end\n"
-"    end\n"
-"    a = a + F\n"
-"  end\n"
-"  if u[1] > 0 then\n"
-"    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct\n"
-"    add(k, 'reserved', -rel)\n"
-"    add(k, 'spent', u[2])\n"
-"    add(ak, 'reserved', -rel)\n"
-"    add(ak, 'credit', -u[2])\n"
-"    add(ak, 'spent', u[2])\n"
-"    for f = 1, F do\n"
-"      add(d, p .. names[f], u[f])\n"
-"      add(h, p .. names[f], u[f])\n"
-"    end\n"
-"    ttl[d] = 34560000\n"
-"    ttl[h] = 691200\n"
-"  end\n"
-"end\n"
-"for k, fields in pairs(adds) do\n"
-"  local fl = {}\n"
-"  for f in pairs(fields) do fl[#fl + 1] = f end\n"
-"  local cur = redis.pcall('HMGET', k, unpack(fl))\n"
-"  if cur.err then\n"
-"    return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)\n"
-"  end\n"
-"  for j, f in ipairs(fl) do\n"
-"    local x = cur[j] and string.match(cur[j], '^-?(%d+)$')\n"
-"    if cur[j] and (not x or #x > 18) then\n"
-"      return redis.error_reply('bad settlement: ' .. k .. ' ' .. f\n"
-"                               .. ': not an integer')\n"
-"    end\n"
-"  end\n"
-"end\n"
-"if #live > 0 then\n"
-"  local t = redis.call('TYPE', 'tr:rsv').ok\n"
-"  if t ~= 'zset' and t ~= 'none' then\n"
-"    return redis.error_reply('bad settlement: tr:rsv is a ' .. t)\n"
-"  end\n"
-"end\n"
-"if #swept > 0 then redis.call('DEL', unpack(swept)) end\n"
-"for k, fields in pairs(adds) do\n"
-"  for f, x in pairs(fields) do\n"
-"    if x ~= 0 then\n"
-"      redis.call('HINCRBY', k, f, string.format('%.0f', x))\n"
-"    end\n"
-"  end\n"
-"end\n"
-"for b, secs in pairs(ttl) do\n"
-"  if redis.call('TTL', b) == -1 then redis.call('EXPIRE', b, secs) end\n"
-"end\n"
-"if #live > 0 then\n"
-"  redis.call('HDEL', 'tr:rsvd', unpack(live))\n"
-"  redis.call('ZREM', 'tr:rsv', unpack(live))\n"
-"end\n"
-"return charged\n");
 static void ngx_http_tokenroute_settlement_free(
     ngx_http_tokenroute_settlement_t *s);
 
@@ -313,17 +100,20 @@ static ngx_uint_t                          ngx_http_tokenroute_batch_busy;
 static ngx_event_t                         ngx_http_tokenroute_flush_event;
 
 
+/* the script: src/lua/settle.lua, embedded at build time */
+
 ngx_int_t
 ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts)
 {
-    if (ngx_http_tokenroute_script_sha1(cf, &ngx_http_tokenroute_settle_lua,
+    scripts->len = tokenroute_lua_settle_len;
+    scripts->data = (u_char *) tokenroute_lua_settle;
+
+    if (ngx_http_tokenroute_script_sha1(cf, scripts,
                                         ngx_http_tokenroute_settle_sha)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
-
-    scripts[0] = ngx_http_tokenroute_settle_lua;
 
     return ngx_http_tokenroute_sweep_init(cf, &scripts[1]);
 }

@@ -121,7 +121,7 @@ like($log, qr/tokenroute settle: batch of 1 sent/, 'settle: batch sent');
 like($log, qr/tokenroute settle: batch of 1 answered/,
 	'settle: batch answered');
 
-# a key checked alone (no admission): GET /v1/models
+# a key checked alone (an admission that reserves nothing): GET /v1/models
 
 $res = $t->http(method => 'GET', path => '/v1/models',
 	headers => { Authorization => "Bearer $key->{raw}" });
@@ -136,13 +136,14 @@ is($res->{status}, 200, 'models: 200');
 in_order('key lookup', \@lines,
 	qr/tokenroute access: request [0-9a-f]+, endpoint 3/,
 	qr/tokenroute key: extracted/,
-	qr/tokenroute key: lookup sent/,
-	qr/tokenroute key: lookup answered, status 0, found 1, revoked 0,/
-		. qr/ expired 0/,
+	qr/tokenroute admission: queued, the key check alone, reserve 0,/,
+	qr/tokenroute admission: sent in a batch of 1/,
+	qr/tokenroute admission: answered/,
+	qr/tokenroute admission: "key", key "key_/,
 	qr/tokenroute access: Redis answered in \d+ us/);
 
-like($t->error_log(), qr/tokenroute redis: HMGET sent, 8 arguments/,
-	'redis: the lookup sent');
+like($t->error_log(), qr/tokenroute redis: EVALSHA sent, \d+ arguments/,
+	'redis: the key check sent');
 
 # the fallback path (a failed attempt's answer is intercepted: no
 # "upstream" line for it)

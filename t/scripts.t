@@ -5,8 +5,10 @@
 # The admission and settlement Lua scripts, run directly on a real Redis
 # with batches built by hand: what the gateway sends when many requests
 # ask or end in the same turn of its event loop, made deterministic.  The
-# scripts are read from the module's sources, so this tests the very text
-# nginx loads.
+# scripts are read from src/lua/, the files nginx and the CLI embed byte
+# for byte (src/lua/embed.sh), so this tests the very text they load.
+# Also: every script is valid Lua 5.1 (Redis's), runs as it is with
+# redis-cli --eval, and no C file holds Lua any more.
 
 ###############################################################################
 
@@ -14,6 +16,7 @@ use warnings;
 use strict;
 
 use Test::More;
+use Digest::SHA qw(sha1_hex);
 
 use lib 't/lib';
 use TokenRoute::Test;
@@ -23,33 +26,20 @@ select STDOUT; $| = 1;
 
 ###############################################################################
 
-my $t = TokenRoute::Test->new(needs => [ 'redis' ]);
+my $t = TokenRoute::Test->new(needs => [qw(redis cli)]);
 $t->start_redis();
 
-# the C string literal assigned to $name in src/$file, as Lua source
+# the text of src/lua/$name.lua
 sub lua_of {
-	my ($file, $name) = @_;
+	my ($name) = @_;
 
-	my $c = TokenRoute::Test::_slurp($t->repo . "/src/$file")
-		// die "cannot read src/$file\n";
-	$c =~ /\Q$name\E = ngx_string\(\n(.*?)\);\n/s
-		or die "no $name in src/$file\n";
-
-	my ($body, $lua) = ($1, '');
-	while ($body =~ /"((?:[^"\\]|\\.)*)"/g) {
-		my $s = $1;
-		$s =~ s/\\(["\\n])/$1 eq 'n' ? "\n" : $1/ge;
-		$lua .= $s;
-	}
-	return $lua;
+	return TokenRoute::Test::_slurp($t->repo . "/src/lua/$name.lua")
+		// die "cannot read src/lua/$name.lua\n";
 }
 
-my $admit = $t->redis('SCRIPT', 'LOAD',
-	lua_of('ngx_http_tokenroute_admit.c', 'ngx_http_tokenroute_admit_lua'));
-my $settle = $t->redis('SCRIPT', 'LOAD',
-	lua_of('ngx_http_tokenroute_settle.c', 'ngx_http_tokenroute_settle_lua'));
-my $sweep = $t->redis('SCRIPT', 'LOAD',
-	lua_of('ngx_http_tokenroute_sweep.c', 'ngx_http_tokenroute_sweep_lua'));
+my $admit = $t->redis('SCRIPT', 'LOAD', lua_of('admit'));
+my $settle = $t->redis('SCRIPT', 'LOAD', lua_of('settle'));
+my $sweep = $t->redis('SCRIPT', 'LOAD', lua_of('sweep'));
 
 my $NOW = 1_800_000_000;
 my $DEADLINE = $NOW + 900;
@@ -79,7 +69,8 @@ my @r = admit(map { [ 'k1', 'm/a', "r$_", 100 ] } 1 .. 5);
 
 is_deeply([ map { $_->[0] } @r ], [ qw(ok ok credit credit credit) ],
 	'credit for 2: the first 2 of a batch of 5 are admitted');
-is_deeply($r[0], [ 'ok', 'key_k1', 'acme', '0', '' ], 'ok: its fields');
+is_deeply($r[0], [ 'ok', 'key_k1', 'acme', '0', '1' ],
+	'ok: its fields (the last: the key may use the model)');
 is_deeply($r[2], [ 'credit', 'key_k1', 'acme', '50' ],
 	'credit: what was left after the batch\'s own reservations');
 is($t->redis('HGET', 'tr:acct:acme', 'reserved'), 200,
@@ -122,11 +113,53 @@ key('fb', models => 'm/a,m/b');
 
 is_deeply(\@r, [ [ 'unknown' ], [ 'revoked', 'key_rv', 'acme' ],
 	[ 'expired', 'key_ex', 'acme' ], [ 'forbidden', 'key_fb', 'acme' ],
-	[ 'ok', 'key_fb', 'acme', '0', 'm/a,m/b' ],
-	[ 'ok', 'key_k1', 'acme', '0', '' ] ],
+	[ 'ok', 'key_fb', 'acme', '0', '1' ],
+	[ 'ok', 'key_k1', 'acme', '0', '1' ] ],
 	'each request its own answer, in order');
 is($t->redis('HGET', 'tr:rsvd', 'b6'), 'k1 0 acme',
 	'a free request: amount 0');
+
+# the key rules are the script's alone: the gateway asks about the
+# fallbacks (or the catalog) too, and a request that reserves nothing
+# (amount "-") has only its key checked
+
+sub ckey {
+	my ($hash, %f) = @_;
+	$t->redis('HSET', "tr:key:$hash", id => "key_$hash", account => 'ck',
+		%f);
+}
+
+$t->redis('HSET', 'tr:acct:ck', credit => 100);
+ckey('cfb', models => 'm/a,m/b');
+ckey('ck1');
+ckey('xx', expires_at => 'soon');
+ckey('ey', expires_at => '');
+ckey('fut', expires_at => $NOW + 1);
+
+@r = admit([ 'cfb', 'm/b m/c m/a', 'c1', 5 ], [ 'cfb', 'm/c m/a', 'c2', 5 ],
+	[ 'ck1', 'm/a m/b m/c', 'c3', 5 ],
+	[ 'cfb', 'm/a m/b m/c m/d', 'c4', '-' ], [ 'cfb', 'm/c', 'c5', '-' ],
+	[ 'ck1', '', 'c6', '-' ], [ 'rv', 'm/a', 'c7', '-' ],
+	[ 'ex', 'm/a', 'c8', '-' ], [ 'nope', 'm/a', 'c9', '-' ],
+	[ 'xx', 'm/a', 'c10', '-' ], [ 'ey', 'm/a', 'c11', '-' ],
+	[ 'fut', 'm/a', 'c12', '-' ], [ 'ck1', 'm/a', 'c13', '-5' ]);
+
+is_deeply(\@r, [ [ 'ok', 'key_cfb', 'ck', '0', '101' ],
+	[ 'forbidden', 'key_cfb', 'ck' ],
+	[ 'ok', 'key_ck1', 'ck', '0', '111' ],
+	[ 'key', 'key_cfb', 'ck', '0', '1100' ],
+	[ 'key', 'key_cfb', 'ck', '0', '0' ],
+	[ 'key', 'key_ck1', 'ck', '0', '' ],
+	[ 'revoked', 'key_rv', 'acme' ], [ 'expired', 'key_ex', 'acme' ],
+	[ 'unknown' ], [ 'expired', 'key_xx', 'ck' ],
+	[ 'key', 'key_ey', 'ck', '0', '1' ],
+	[ 'key', 'key_fut', 'ck', '0', '1' ], [ 'bad' ] ],
+	'per model verdicts; key checks; an expiry that is no number expires');
+is_deeply([ map { $t->redis('HEXISTS', 'tr:rsvd', "c$_") } 1 .. 13 ],
+	[ 1, 0, 1, (0) x 10 ], 'only the two admitted reserved');
+is($t->redis('HGET', 'tr:acct:ck', 'reserved'), 10, 'and only they count');
+$t->redis('HDEL', 'tr:rsvd', 'c1', 'c3');
+$t->redis('ZREM', 'tr:rsv', 'c1', 'c3');
 
 ###############################################################################
 
@@ -425,6 +458,99 @@ ok(!$t->redis('HEXISTS', 'tr:rsvd', 's2')
 	&& !defined $t->redis('ZSCORE', 'tr:rsv', 's2'),
 	'and out of the reservations');
 is($t->redis('EVALSHA', $sweep, 0, $NOW), 0, 'the next sweep: nothing');
+
+###############################################################################
+
+# The scripts as files: valid Lua 5.1, runnable as they are, sent by the
+# CLI byte for byte, and nowhere else.
+
+my @lua = map { s{.*/}{}r =~ s/\.lua$//r }
+	glob($t->repo . '/src/lua/*.lua');
+is_deeply([ sort @lua ],
+	[ qw(account_add admit key_create key_revoke settle sweep) ],
+	'src/lua/ holds the six scripts');
+
+for my $name (@lua) {
+	my $out = `luac5.1 -p - < '${\$t->repo}/src/lua/$name.lua' 2>&1`;
+	is($?, 0, "$name.lua: valid Lua 5.1 (luac5.1 -p; make deps installs it)")
+		or diag($out);
+}
+
+# redis-cli --eval: keys, a comma, then arguments
+sub eval_file {
+	my ($name, $keys, $args) = @_;
+	my $cmd = join ' ', 'redis-cli', '-p', $t->redis_port(), '--eval',
+		$t->repo . "/src/lua/$name.lua", @$keys, ',', @$args;
+	my $out = `$cmd 2>&1`;
+	chomp $out;
+	return $out;
+}
+
+is(eval_file('key_revoke', [ 'tr:key:ev' ], [ 123 ]), '-1',
+	'redis-cli --eval key_revoke.lua: no such key');
+$t->redis('HSET', 'tr:key:ev', id => 'key_ev');
+is(eval_file('key_revoke', [ 'tr:key:ev' ], [ 123 ]), '1',
+	'revoked');
+is($t->redis('HGET', 'tr:key:ev', 'revoked_at'), 123, 'at the time given');
+like(eval_file('account_add', [ 'tr:acct:ev', 'tr:accts' ], [ 500, 'ev' ]),
+	qr/^500\n/, 'redis-cli --eval account_add.lua: the new credit');
+
+# the CLI's EVAL puts the script in Redis's cache, under its SHA-1
+$t->redis('SCRIPT', 'FLUSH');
+my ($rc) = $t->cli('keys', 'create', '--name', 'ev', '--account', 'ev');
+is($rc, 0, 'tokenroute keys create');
+my ($id) = @{ $t->redis('ZRANGE', 'tr:keys', 0, 0) };
+($rc) = $t->cli('keys', 'revoke', $id // 'none');
+is($rc, 0, 'tokenroute keys revoke');
+($rc) = $t->cli('credit', 'add', '--account', 'ev', '--amount', '1');
+is($rc, 0, 'tokenroute credit add');
+is_deeply($t->redis('SCRIPT', 'EXISTS',
+		map { sha1_hex(lua_of($_)) } qw(key_create key_revoke account_add)),
+	[ 1, 1, 1 ], 'the CLI ran the very bytes of the three .lua files');
+
+# no Lua left in C: every redis.call of the project is in src/lua/
+my @c = grep { TokenRoute::Test::_slurp($_) =~ /redis\.p?call/ }
+	glob($t->repo . '/ngx_http_tokenroute_module.c '
+		. $t->repo . '/src/*.c ' . $t->repo . '/src/*/*.c');
+is_deeply([ map { s{^\Q${\$t->repo}/\E}{}r } @c ], [],
+	'no C file holds Lua');
+
+# Redis key names: defined once, in src/tokenroute_schema.h; the scripts
+# spell them (so that they run as they are, and the admission sends no
+# name per request), but only those; C code only through the macros
+
+my %names = TokenRoute::Test::_slurp($t->repo . '/src/tokenroute_schema.h')
+	=~ /^#define\s+(TOKENROUTE_REDIS_\w+)\s+"([^"]*)"/mg;
+my %known = map { $_ => 1 } values %names;
+ok(keys %known >= 11, 'src/tokenroute_schema.h names the keys');
+
+for my $name (@lua) {
+	my $lua = lua_of($name) =~ s/--[^\n]*//gr;
+	my @unknown = grep { !$known{$_} } $lua =~ /\b(tr:[a-z]+(?::[a-z]+)*:?)/g;
+	is_deeply(\@unknown, [], "$name.lua spells only the schema's names");
+}
+
+my @spelled;
+for my $f (glob($t->repo . '/ngx_http_tokenroute_module.c '
+	. join ' ', map { $t->repo . "/src/$_" } qw(*.c *.h */*.c */*.h)))
+{
+	next if $f =~ m{/tokenroute_schema\.h$};
+	my $c = TokenRoute::Test::_slurp($f) =~ s{/\*.*?\*/}{}gsr;
+	push @spelled, map { ($f =~ s{.*/}{}r) . ": $_" }
+		$c =~ /("(?:[^"\\\n]|\\.)*tr:(?:[^"\\\n]|\\.)*")/g;
+}
+is_deeply(\@spelled, [], 'no C file spells a Redis key name');
+
+# and the key prefix is src/tokenroute_key.h's TOKENROUTE_KEY_PREFIX
+my @prefix;
+for my $f (glob($t->repo . '/ngx_http_tokenroute_module.c '
+	. join ' ', map { $t->repo . "/src/$_" } qw(*.c *.h */*.c */*.h)))
+{
+	next if $f =~ m{/tokenroute_key\.h$};
+	my $c = TokenRoute::Test::_slurp($f) =~ s{/\*.*?\*/}{}gsr;
+	push @prefix, ($f =~ s{.*/}{}r) if $c =~ /"[^"\n]*sk-tr-/;
+}
+is_deeply(\@prefix, [], '"sk-tr-" is defined once, in src/tokenroute_key.h');
 
 ###############################################################################
 

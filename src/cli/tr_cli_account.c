@@ -14,6 +14,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <tokenroute_lua.h>
+#include <tokenroute_schema.h>
+
 #include "tr_cli.h"
 #include "tr_cli_account.h"
 #include "tr_cli_redis.h"
@@ -26,33 +29,6 @@
  *   HASH   tr:acct:<account>   credit, reserved, spent, added (nano-USD)
  *   SET    tr:accts            account names
  */
-
-
-/*
- * Adds credit atomically: both counters or neither, and the account in
- * tr:accts.  Lua does not roll back a failed call: the type of tr:accts is
- * checked before anything is written, and HINCRBY, which refuses an
- * overflow or a non-integer field, is undone if the second one fails.
- * KEYS: tr:acct:<account>, tr:accts; ARGV: nano-USD, account
- */
-
-static const char  tr_cli_account_add_script[] =
-    "local t = redis.call('TYPE', KEYS[2]).ok\n"
-    "if t ~= 'set' and t ~= 'none' then\n"
-    "    return redis.error_reply('WRONGTYPE tr:accts is not a set')\n"
-    "end\n"
-    "local r = redis.pcall('HINCRBY', KEYS[1], 'credit', ARGV[1])\n"
-    "if type(r) == 'table' and r.err then\n"
-    "    return r\n"
-    "end\n"
-    "r = redis.pcall('HINCRBY', KEYS[1], 'added', ARGV[1])\n"
-    "if type(r) == 'table' and r.err then\n"
-    "    redis.call('HINCRBY', KEYS[1], 'credit', '-' .. ARGV[1])\n"
-    "    return r\n"
-    "end\n"
-    "redis.call('SADD', KEYS[2], ARGV[2])\n"
-    "return redis.call('HMGET', KEYS[1], 'credit', 'reserved', 'spent',\n"
-    "                  'added')\n";
 
 
 /* 1-128 letters, digits and . _ : @ -; never '|', the usage separator */
@@ -102,19 +78,19 @@ tr_cli_account_add(tr_cli_redis_t *r, const char *name, int64_t nusd,
     tr_cli_account_t *acct)
 {
     int          rc, found;
-    char         record[sizeof("tr:acct:") + TR_CLI_ACCOUNT_MAX];
+    char         record[sizeof(TOKENROUTE_REDIS_ACCT) + TR_CLI_ACCOUNT_MAX];
     char         amount[TR_CLI_INT_LEN];
     const char  *args[7];
     redisReply  *reply;
 
-    snprintf(record, sizeof(record), "tr:acct:%s", name);
+    snprintf(record, sizeof(record), TOKENROUTE_REDIS_ACCT "%s", name);
     snprintf(amount, sizeof(amount), "%lld", (long long) nusd);
 
     args[0] = "EVAL";
-    args[1] = tr_cli_account_add_script;
+    args[1] = tokenroute_lua_account_add;  /* src/lua/account_add.lua */
     args[2] = "2";
     args[3] = record;
-    args[4] = "tr:accts";
+    args[4] = TOKENROUTE_REDIS_ACCTS;
     args[5] = amount;
     args[6] = name;
 
@@ -130,7 +106,8 @@ tr_cli_account_add(tr_cli_redis_t *r, const char *name, int64_t nusd,
     acct->name = name;
 
     if (tr_cli_account_parse(reply, acct, &found) != 0) {
-        tr_cli_error("account %s has a malformed tr:acct record", name);
+        tr_cli_error("account %s has a malformed " TOKENROUTE_REDIS_ACCT
+                     " record", name);
         freeReplyObject(reply);
         return TR_CLI_FAILED;
     }

@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 #include <tokenroute_money.h>
+#include <tokenroute_schema.h>
 
 #include "tr_cli.h"
 #include "tr_cli_account.h"
@@ -240,9 +241,12 @@ tr_cli_credit_show_one(tr_cli_redis_t *r, const char *name, int json)
     redisReply        *member, *record;
     tr_cli_account_t   acct;
 
-    if (tr_cli_redis_append(r, &rc, "SISMEMBER tr:accts %s", name) != 0
+    if (tr_cli_redis_append(r, &rc,
+                            "SISMEMBER " TOKENROUTE_REDIS_ACCTS " %s", name)
+        != 0
         || tr_cli_redis_append(r, &rc,
-                               "HMGET tr:acct:%s " TR_CLI_ACCOUNT_FIELDS,
+                               "HMGET " TOKENROUTE_REDIS_ACCT "%s "
+                               TR_CLI_ACCOUNT_FIELDS,
                                name)
            != 0)
     {
@@ -255,7 +259,8 @@ tr_cli_credit_show_one(tr_cli_redis_t *r, const char *name, int json)
     }
 
     if (member->type != REDIS_REPLY_INTEGER) {
-        return tr_cli_redis_unexpected(r, member, "SISMEMBER tr:accts");
+        return tr_cli_redis_unexpected(r, member,
+                                       "SISMEMBER " TOKENROUTE_REDIS_ACCTS);
     }
 
     record = tr_cli_redis_reply(r, &rc);
@@ -267,7 +272,8 @@ tr_cli_credit_show_one(tr_cli_redis_t *r, const char *name, int json)
     acct.name = name;
 
     if (tr_cli_account_parse(record, &acct, &found) != 0) {
-        tr_cli_error("account %s has a malformed tr:acct record", name);
+        tr_cli_error("account %s has a malformed " TOKENROUTE_REDIS_ACCT
+                     " record", name);
         rc = TR_CLI_FAILED;
 
     } else if (member->integer == 0 && !found) {
@@ -296,13 +302,14 @@ tr_cli_credit_show_all(tr_cli_redis_t *r, int json)
     sorted = NULL;
     accts = NULL;
 
-    names = tr_cli_redis_command(r, &rc, "SMEMBERS tr:accts");
+    names = tr_cli_redis_command(r, &rc, "SMEMBERS " TOKENROUTE_REDIS_ACCTS);
     if (names == NULL) {
         return rc;
     }
 
     if (names->type != REDIS_REPLY_ARRAY) {
-        return tr_cli_redis_unexpected(r, names, "SMEMBERS tr:accts");
+        return tr_cli_redis_unexpected(r, names,
+                                       "SMEMBERS " TOKENROUTE_REDIS_ACCTS);
     }
 
     n = names->elements;
@@ -322,7 +329,8 @@ tr_cli_credit_show_all(tr_cli_redis_t *r, int json)
         e = names->element[i];
 
         if (e->type != REDIS_REPLY_STRING) {
-            tr_cli_error("unexpected reply type %d in SMEMBERS tr:accts",
+            tr_cli_error("unexpected reply type %d in SMEMBERS "
+                         TOKENROUTE_REDIS_ACCTS,
                          e->type);
             rc = TR_CLI_FAILED;
             goto done;
@@ -331,7 +339,7 @@ tr_cli_credit_show_all(tr_cli_redis_t *r, int json)
         /* not written by this tool: it may not even be printable */
         if (!tr_cli_account_valid(e->str, e->len)) {
             fprintf(stderr, "tokenroute: warning: malformed account name "
-                    "in tr:accts, skipped\n");
+                    "in " TOKENROUTE_REDIS_ACCTS ", skipped\n");
             continue;
         }
 
@@ -344,7 +352,8 @@ tr_cli_credit_show_all(tr_cli_redis_t *r, int json)
 
     for (i = 0; i < n; i++) {
         if (tr_cli_redis_append(r, &rc,
-                                "HMGET tr:acct:%s " TR_CLI_ACCOUNT_FIELDS,
+                                "HMGET " TOKENROUTE_REDIS_ACCT "%s "
+                                TR_CLI_ACCOUNT_FIELDS,
                                 sorted[i]->str)
             != 0)
         {
@@ -373,7 +382,8 @@ tr_cli_credit_show_all(tr_cli_redis_t *r, int json)
 
         if (tr_cli_account_parse(reply, &accts[nacct], &found) != 0) {
             fprintf(stderr, "tokenroute: warning: account %s has a "
-                    "malformed tr:acct record, skipped\n", sorted[i]->str);
+                    "malformed " TOKENROUTE_REDIS_ACCT " record, skipped\n",
+                    sorted[i]->str);
 
         } else {
             nacct++;

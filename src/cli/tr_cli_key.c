@@ -19,7 +19,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <tokenroute_lua.h>
 #include <tokenroute_money.h>
+#include <tokenroute_schema.h>
 
 #include "tr_cli.h"
 #include "tr_cli_key.h"
@@ -77,42 +79,6 @@ static tr_cli_key_field_t  tr_cli_key_fields[] = {
 };
 
 
-/*
- * One script, so that the record, both indexes and the account appear
- * together, and the rare collision with an existing hash or id is refused
- * rather than overwriting a live key.  tr:accts is written first: a wrong
- * type there fails the script before anything else is written.
- * KEYS: tr:key:<hash>, tr:keyid:<id>, tr:keys, tr:accts
- * ARGV: hash, created_at, id, account, then the record's field/value pairs
- */
-
-static const char  tr_cli_key_create_script[] =
-    "if redis.call('EXISTS', KEYS[1], KEYS[2]) ~= 0 then\n"
-    "    return 0\n"
-    "end\n"
-    "redis.call('SADD', KEYS[4], ARGV[4])\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 5))\n"
-    "redis.call('SET', KEYS[2], ARGV[1])\n"
-    "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
-    "return 1\n";
-
-
-/*
- * KEYS: tr:key:<hash>; ARGV: now.  Keeps the first revoked_at when a key
- * is revoked twice.
- */
-
-static const char  tr_cli_key_revoke_script[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-    "    return -1\n"
-    "end\n"
-    "if redis.call('HGET', KEYS[1], 'revoked') == '1' then\n"
-    "    return 0\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'revoked', '1', 'revoked_at', ARGV[1])\n"
-    "return 1\n";
-
-
 int
 tr_cli_key_generate(tr_cli_new_key_t *nk)
 {
@@ -128,9 +94,9 @@ tr_cli_key_generate(tr_cli_new_key_t *nk)
         return TR_CLI_FAILED;
     }
 
-    len = sizeof(TR_CLI_KEY_PREFIX) - 1;
+    len = sizeof(TOKENROUTE_KEY_PREFIX) - 1;
 
-    memcpy(nk->raw, TR_CLI_KEY_PREFIX, len);
+    memcpy(nk->raw, TOKENROUTE_KEY_PREFIX, len);
     tr_cli_key_base64url(bytes, TR_CLI_KEY_RANDOM_LEN, nk->raw + len);
     nk->raw[TR_CLI_KEY_RAW_LEN] = '\0';
 
@@ -234,15 +200,15 @@ tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
     tr_cli_key_t *key)
 {
     int          rc;
-    char         record[sizeof("tr:key:") + TR_CLI_SHA256_HEX_LEN];
-    char         index[sizeof("tr:keyid:") + TR_CLI_KEY_ID_LEN];
+    char         record[sizeof(TOKENROUTE_REDIS_KEY) + TR_CLI_SHA256_HEX_LEN];
+    char         index[sizeof(TOKENROUTE_REDIS_KEYID) + TR_CLI_KEY_ID_LEN];
     char         limit[TR_CLI_INT_LEN], expires[TR_CLI_INT_LEN];
     char         created[TR_CLI_INT_LEN];
     const char  *args[31];
     redisReply  *reply;
 
-    snprintf(record, sizeof(record), "tr:key:%s", nk->hash);
-    snprintf(index, sizeof(index), "tr:keyid:%s", nk->id);
+    snprintf(record, sizeof(record), TOKENROUTE_REDIS_KEY "%s", nk->hash);
+    snprintf(index, sizeof(index), TOKENROUTE_REDIS_KEYID "%s", nk->id);
     snprintf(expires, sizeof(expires), "%lld", (long long) key->expires_at);
     snprintf(created, sizeof(created), "%lld", (long long) key->created_at);
 
@@ -254,12 +220,12 @@ tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
     }
 
     args[0] = "EVAL";
-    args[1] = tr_cli_key_create_script;
+    args[1] = tokenroute_lua_key_create;   /* src/lua/key_create.lua */
     args[2] = "4";
     args[3] = record;
     args[4] = index;
-    args[5] = "tr:keys";
-    args[6] = "tr:accts";
+    args[5] = TOKENROUTE_REDIS_KEYS;
+    args[6] = TOKENROUTE_REDIS_ACCTS;
     args[7] = nk->hash;
     args[8] = created;
     args[9] = nk->id;
@@ -314,7 +280,8 @@ tr_cli_key_lookup(tr_cli_redis_t *r, const char *id, char *hash)
     int          rc;
     redisReply  *reply;
 
-    reply = tr_cli_redis_command(r, &rc, "GET tr:keyid:%s", id);
+    reply = tr_cli_redis_command(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%s",
+                                 id);
     if (reply == NULL) {
         return rc;
     }
@@ -326,11 +293,12 @@ tr_cli_key_lookup(tr_cli_redis_t *r, const char *id, char *hash)
     }
 
     if (reply->type != REDIS_REPLY_STRING) {
-        return tr_cli_redis_unexpected(r, reply, "GET tr:keyid");
+        return tr_cli_redis_unexpected(r, reply, "GET " TOKENROUTE_REDIS_KEYID);
     }
 
     if (!tr_cli_key_is_hash(reply->str, reply->len)) {
-        tr_cli_error("key %s has a malformed tr:keyid entry", id);
+        tr_cli_error("key %s has a malformed " TOKENROUTE_REDIS_KEYID
+                     " entry", id);
         freeReplyObject(reply);
         return TR_CLI_FAILED;
     }
@@ -349,16 +317,16 @@ tr_cli_key_revoke(tr_cli_redis_t *r, const char *hash, int64_t now,
     int *result)
 {
     int          rc;
-    char         record[sizeof("tr:key:") + TR_CLI_SHA256_HEX_LEN];
+    char         record[sizeof(TOKENROUTE_REDIS_KEY) + TR_CLI_SHA256_HEX_LEN];
     char         at[TR_CLI_INT_LEN];
     const char  *args[5];
     redisReply  *reply;
 
-    snprintf(record, sizeof(record), "tr:key:%s", hash);
+    snprintf(record, sizeof(record), TOKENROUTE_REDIS_KEY "%s", hash);
     snprintf(at, sizeof(at), "%lld", (long long) now);
 
     args[0] = "EVAL";
-    args[1] = tr_cli_key_revoke_script;
+    args[1] = tokenroute_lua_key_revoke;   /* src/lua/key_revoke.lua */
     args[2] = "1";
     args[3] = record;
     args[4] = at;

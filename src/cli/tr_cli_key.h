@@ -16,15 +16,16 @@
 
 #include <hiredis/hiredis.h>
 
+#include <tokenroute_key.h>
+
 #include "tr_cli_redis.h"
 #include "tr_cli_util.h"
 
 
-/* "sk-tr-" and the base64url of 32 random bytes, without padding */
-#define TR_CLI_KEY_PREFIX         "sk-tr-"
+/* TOKENROUTE_KEY_PREFIX and the base64url of 32 random bytes, no padding */
 #define TR_CLI_KEY_RANDOM_LEN     32
 #define TR_CLI_KEY_B64_LEN        43
-#define TR_CLI_KEY_RAW_LEN        (sizeof(TR_CLI_KEY_PREFIX) - 1            \
+#define TR_CLI_KEY_RAW_LEN        (sizeof(TOKENROUTE_KEY_PREFIX) - 1        \
                                    + TR_CLI_KEY_B64_LEN)
 
 /* the part of a raw key kept in the record for humans */

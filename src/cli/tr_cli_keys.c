@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 
 #include <tokenroute_money.h>
+#include <tokenroute_schema.h>
 
 #include "tr_cli.h"
 #include "tr_cli_account.h"
@@ -353,13 +354,13 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
     j = NULL;
     t = NULL;
 
-    ids = tr_cli_redis_command(r, &rc, "ZRANGE tr:keys 0 -1");
+    ids = tr_cli_redis_command(r, &rc, "ZRANGE " TOKENROUTE_REDIS_KEYS " 0 -1");
     if (ids == NULL) {
         goto done;
     }
 
     if (ids->type != REDIS_REPLY_ARRAY) {
-        rc = tr_cli_redis_unexpected(r, ids, "ZRANGE tr:keys");
+        rc = tr_cli_redis_unexpected(r, ids, "ZRANGE " TOKENROUTE_REDIS_KEYS);
         ids = NULL;
         goto done;
     }
@@ -380,13 +381,14 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
 
     for (i = 0; i < n; i++) {
         if (ids->element[i]->type != REDIS_REPLY_STRING) {
-            tr_cli_error("unexpected reply type %d in ZRANGE tr:keys",
+            tr_cli_error("unexpected reply type %d in ZRANGE "
+                         TOKENROUTE_REDIS_KEYS,
                          ids->element[i]->type);
             rc = TR_CLI_FAILED;
             goto done;
         }
 
-        if (tr_cli_redis_append(r, &rc, "GET tr:keyid:%b",
+        if (tr_cli_redis_append(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%b",
                                 ids->element[i]->str,
                                 ids->element[i]->len)
             != 0)
@@ -415,27 +417,31 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
 
         if (reply->type == REDIS_REPLY_NIL) {
             fprintf(stderr, "tokenroute: warning: key %s is listed in "
-                    "tr:keys but has no tr:keyid entry, skipped\n",
+                    TOKENROUTE_REDIS_KEYS " but has no " TOKENROUTE_REDIS_KEYID
+                    " entry, skipped\n",
                     ids->element[i]->str);
             freeReplyObject(reply);
             continue;
         }
 
         if (reply->type != REDIS_REPLY_STRING) {
-            rc = tr_cli_redis_unexpected(r, reply, "GET tr:keyid");
+            rc = tr_cli_redis_unexpected(r, reply,
+                                         "GET " TOKENROUTE_REDIS_KEYID);
             goto done;
         }
 
         if (!tr_cli_key_is_hash(reply->str, reply->len)) {
             fprintf(stderr, "tokenroute: warning: key %s has a malformed "
-                    "tr:keyid entry, skipped\n", ids->element[i]->str);
+                    TOKENROUTE_REDIS_KEYID " entry, skipped\n",
+                    ids->element[i]->str);
             freeReplyObject(reply);
             continue;
         }
 
         hashes[i] = reply;
 
-        if (tr_cli_redis_append(r, &rc, "HGETALL tr:key:%s", reply->str)
+        if (tr_cli_redis_append(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s",
+                                reply->str)
             != 0)
         {
             goto done;
@@ -460,7 +466,8 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         }
 
         if (records[i]->type != REDIS_REPLY_ARRAY) {
-            rc = tr_cli_redis_unexpected(r, records[i], "HGETALL tr:key");
+            rc = tr_cli_redis_unexpected(r, records[i],
+                                         "HGETALL " TOKENROUTE_REDIS_KEY);
             records[i] = NULL;
             goto done;
         }
@@ -477,7 +484,7 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         key = &keys[nkeys];
 
         if (records[i]->elements == 0) {
-            snprintf(why, sizeof(why), "no tr:key record");
+            snprintf(why, sizeof(why), "no " TOKENROUTE_REDIS_KEY " record");
 
         } else if (tr_cli_key_parse(records[i], key, why, sizeof(why)) == 0) {
             if (strcmp(key->id, ids->element[i]->str) == 0) {
@@ -619,14 +626,15 @@ tr_cli_keys_show(tr_cli_opts_t *opts, int argc, char **argv)
         return rc;
     }
 
-    reply = tr_cli_redis_command(r, &rc, "HGETALL tr:key:%s", hash);
+    reply = tr_cli_redis_command(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s",
+                                 hash);
     if (reply == NULL) {
         tr_cli_redis_close(r);
         return rc;
     }
 
     if (reply->type != REDIS_REPLY_ARRAY) {
-        rc = tr_cli_redis_unexpected(r, reply, "HGETALL tr:key");
+        rc = tr_cli_redis_unexpected(r, reply, "HGETALL " TOKENROUTE_REDIS_KEY);
         tr_cli_redis_close(r);
         return rc;
     }

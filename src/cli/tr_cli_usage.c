@@ -17,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include <tokenroute_money.h>
+#include <tokenroute_schema.h>
 
 #include "tr_cli.h"
 #include "tr_cli_account.h"
@@ -378,11 +379,11 @@ tr_cli_usage_read(tr_cli_redis_t *r, tr_cli_usage_t *u, int64_t first,
     const char  *kfmt, *lfmt;
 
     if (step == TR_CLI_USAGE_DAY) {
-        kfmt = "tr:u:d:%Y%m%d";
+        kfmt = TOKENROUTE_REDIS_USAGE_DAY "%Y%m%d";
         lfmt = "%Y-%m-%d";
 
     } else {
-        kfmt = "tr:u:h:%Y%m%d%H";
+        kfmt = TOKENROUTE_REDIS_USAGE_HOUR "%Y%m%d%H";
         lfmt = "%Y-%m-%dT%H";
     }
 
@@ -408,7 +409,10 @@ tr_cli_usage_read(tr_cli_redis_t *r, tr_cli_usage_t *u, int64_t first,
         }
 
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
-            return tr_cli_redis_unexpected(r, reply, "HGETALL tr:u");
+            return tr_cli_redis_unexpected(r, reply,
+                       step == TR_CLI_USAGE_DAY
+                       ? "HGETALL " TOKENROUTE_REDIS_USAGE_DAY
+                       : "HGETALL " TOKENROUTE_REDIS_USAGE_HOUR);
         }
 
         tt = (time_t) (first + (int64_t) i * step);
@@ -722,7 +726,8 @@ tr_cli_usage_names(tr_cli_redis_t *r, tr_cli_usage_t *u)
     }
 
     for (i = 0; i < u->nrows; i++) {
-        if (tr_cli_redis_append(r, &rc, "GET tr:keyid:%s", u->rows[i].group)
+        if (tr_cli_redis_append(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%s",
+                                u->rows[i].group)
             != 0)
         {
             goto done;
@@ -748,7 +753,8 @@ tr_cli_usage_names(tr_cli_redis_t *r, tr_cli_usage_t *u)
 
         hashes[i] = reply;
 
-        if (tr_cli_redis_append(r, &rc, "HGET tr:key:%s name", reply->str)
+        if (tr_cli_redis_append(r, &rc, "HGET " TOKENROUTE_REDIS_KEY "%s name",
+                                reply->str)
             != 0)
         {
             goto done;

@@ -1,0 +1,144 @@
+-- Copyright (C) tokenroute authors
+--
+-- Admission (src/ngx_http_tokenroute_admit.c): the key check and the
+-- reservation of a batch of requests, one after the other.
+--
+-- The key rules (unknown, revoked, expired, which models a key may use)
+-- are here and nowhere else: every request the gateway serves gets its
+-- key's verdict from this script, in the one round trip it makes to
+-- Redis before being answered, whether it reserves or not.  A revoked
+-- key cannot reserve, since the check and the reservation are one
+-- atomic script.
+--
+-- ARGV: now, deadline, then 4 fields per request: key hash, models (the
+-- ids the gateway asks about, separated by spaces, which no model id
+-- holds: the model asked for, then its fallbacks; or the catalog for
+-- GET /v1/models), request id, amount, or "-" for a request that
+-- reserves nothing (only its key is checked).  Returns one string per
+-- request, its fields separated by "\n": status, key id, account,
+-- available (for a 402), then, for "ok" and "key", one "1" (the key may
+-- use it) or "0" per model asked about.  Status: "ok" (reserved), "key"
+-- (checked, nothing reserved), "unknown", "revoked", "expired",
+-- "forbidden" (the first model), "credit", "limit", or "bad": a request
+-- whose amount is not digits below 2^53 (exact in a double), or whose
+-- key hash or request id is malformed; nothing is written for it.
+--
+-- A reservation is a field of one hash, "tr:rsvd" (request id: "key hash
+-- amount account"), and a member of the sorted set "tr:rsv" (by
+-- deadline): a whole batch's take two writes, not two per request.
+
+local now, deadline = tonumber(ARGV[1]), ARGV[2]
+if not string.match(ARGV[1] or '', '^%d+$')
+   or not string.match(deadline or '', '^%d+$') or #ARGV % 4 ~= 2 then
+  return redis.error_reply('bad admission: ARGV')
+end
+local keys, accts, out, h, z = {}, {}, {}, {}, {}
+-- the key's models: a comma list, none meaning all
+local function allowed(list, model)
+  for m in string.gmatch(list, '[^,]+') do
+    if m == model then return true end
+  end
+  return false
+end
+local function may_use(list, models)
+  if not list or list == '' then
+    if not string.find(models, ' ', 1, true) then
+      return models == '' and '' or '1'
+    end
+    local _, n = string.gsub(models, '%S+', '')
+    return string.rep('1', n)
+  end
+  local t = {}
+  for m in string.gmatch(models, '%S+') do
+    t[#t + 1] = allowed(list, m) and '1' or '0'
+  end
+  return table.concat(t)
+end
+for a = 3, #ARGV, 4 do
+  local kh, models, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local bad = #kh == 0 or #kh > 64 or string.find(kh, '%W')
+              or #rid == 0 or #rid > 64 or string.find(rid, '[^%w_-]')
+              or amt ~= '-' and (#amt == 0 or #amt > 16
+                                 or string.find(amt, '%D')
+                                 or tonumber(amt) >= 9007199254740992)
+  local k = keys[kh]
+  if not k and not bad then
+    k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',
+                        'models', 'expires_at', 'revoked', 'limit',
+                        'spent', 'reserved'), add = 0}
+    keys[kh] = k
+  end
+  local f, r = k and k.f, nil
+  if bad then
+    r = 'bad'
+  elseif not f[1] then
+    r = 'unknown'
+  else
+    local acct = f[2] or 'default'
+    local who = f[1] .. '\n' .. acct
+    -- an expiry that is no number: expired
+    local exp = (not f[4] or f[4] == '') and 0 or tonumber(f[4]) or 1
+    local may = nil
+    if f[5] == '1' then
+      r = 'revoked\n' .. who
+    elseif exp > 0 and now >= exp then
+      r = 'expired\n' .. who
+    else
+      may = may_use(f[3], models)
+    end
+    if not may then
+      -- r is set
+    elseif amt == '-' then
+      r = 'key\n' .. who .. '\n0\n' .. may
+    elseif string.sub(may, 1, 1) ~= '1' then
+      r = 'forbidden\n' .. who
+    else
+      local ac = accts[acct]
+      if not ac then
+        local x = redis.call('HMGET', 'tr:acct:' .. acct, 'credit',
+                             'reserved')
+        ac = {avail = (tonumber(x[1]) or 0) - (tonumber(x[2]) or 0),
+              add = 0}
+        accts[acct] = ac
+      end
+      local amount = tonumber(amt)
+      local left = nil
+      if f[6] and f[6] ~= '' then
+        left = tonumber(f[6]) - (tonumber(f[7]) or 0)
+               - (tonumber(f[8]) or 0) - k.add
+      end
+      if ac.avail < amount then
+        r = 'credit\n' .. who .. '\n' .. string.format('%.0f', ac.avail)
+      elseif left and left < amount then
+        r = 'limit\n' .. who .. '\n' .. string.format('%.0f', left)
+      else
+        ac.avail = ac.avail - amount
+        ac.add = ac.add + amount
+        k.add = k.add + amount
+        h[#h + 1] = rid
+        h[#h + 1] = kh .. ' ' .. amt .. ' ' .. acct
+        z[#z + 1] = deadline
+        z[#z + 1] = rid
+        r = 'ok\n' .. who .. '\n0\n' .. may
+      end
+    end
+  end
+  out[#out + 1] = r
+end
+for kh, k in pairs(keys) do
+  if k.add ~= 0 then
+    redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved',
+               string.format('%.0f', k.add))
+  end
+end
+for acct, ac in pairs(accts) do
+  if ac.add ~= 0 then
+    redis.call('HINCRBY', 'tr:acct:' .. acct, 'reserved',
+               string.format('%.0f', ac.add))
+  end
+end
+if #z > 0 then
+  redis.call('HSET', 'tr:rsvd', unpack(h))
+  redis.call('ZADD', 'tr:rsv', unpack(z))
+end
+return out

@@ -1,0 +1,215 @@
+-- Copyright (C) tokenroute authors
+--
+-- Settlement (src/ngx_http_tokenroute_settle.c).
+--
+-- ARGV: the number of releases, their request ids; then groups of
+-- settlements of the same account, key, model and hour: account, key
+-- hash, key id, model, day, hour, count; then count times request id,
+-- cost, input, output, cached, estimated, unbilled, clamped.  Returns
+-- how many were charged (a replay is not, nor a release).
+--
+-- A release gives a reservation back without charging anything: its
+-- request never ran (its admission reply came too late, or its client
+-- left before it).  A release of a request with no reservation does
+-- nothing.
+--
+-- Idempotency costs no marker per request: a request's reservation is
+-- settled once, and deleted then; one released by the sweep because its
+-- settlement was late leaves a "swept" marker for that settlement.
+--
+-- Nothing is written before everything is checked: Redis keeps the
+-- writes a script made before an error, so a batch failing half-way
+-- would be charged again at each replay.  Every input is checked (an
+-- amount is digits below 2^53, where doubles are exact; the characters
+-- of all amounts, and of all request ids, are checked with one pattern
+-- match each: one per field would cost more than the rest of the
+-- script), then every hash the batch writes is read (a key of the wrong
+-- type, or a field that is not an integer, fails there), then the
+-- writes are made.  A bad batch
+-- is refused whole ("bad settlement N: why", N counting releases and
+-- settlements from 1), and the gateway splits it to find the bad one.
+--
+-- Sums are Lua numbers (doubles), exact below 2^53, and are written as
+-- integers with %.0f: Lua's own number-to-string would use an exponent.
+
+local F, MAX = 8, 9007199254740992
+local names = {'req', 'cost', 'in', 'out', 'cached', 'est', 'unbilled',
+  'clamped'}
+local function bad(i, why)
+  return redis.error_reply('bad settlement ' .. i .. ': ' .. why)
+end
+local function int(x)
+  return x and #x > 0 and #x <= 16 and not string.find(x, '%D')
+         and tonumber(x) < MAX
+end
+local function name(x, n, chars)
+  return x and #x > 0 and #x <= n and not string.find(x, chars)
+end
+local function isid(x) return name(x, 64, '[^%w_-]') end
+local nrel = ARGV[1]
+if not int(nrel) or tonumber(nrel) >= #ARGV then
+  return bad(1, 'release count')
+end
+nrel = tonumber(nrel)
+local rl, nums, i, a = {}, {}, 0, 2
+local nint = ': not an integer below 2^53'
+for j = 1, nrel do
+  i = i + 1
+  if not isid(ARGV[a]) then return bad(i, 'request id') end
+  rl[i] = ARGV[a]
+  a = a + 1
+end
+local first = a
+while a <= #ARGV do
+  local n = ARGV[a + 6]
+  if not n then return bad(i + 1, 'group fields missing') end
+  if not name(ARGV[a], 128, '[^%w%._:@-]') then
+    return bad(i + 1, 'account')
+  end
+  if not name(ARGV[a + 1], 64, '%W') then return bad(i + 1, 'key hash') end
+  if not name(ARGV[a + 2], 32, '[%c%s|]') then
+    return bad(i + 1, 'key id')
+  end
+  if not name(ARGV[a + 3], 256, '[%c%s|]') then
+    return bad(i + 1, 'model')
+  end
+  if not string.match(ARGV[a + 4], '^%d%d%d%d%d%d%d%d$')
+     or not string.match(ARGV[a + 5], '^' .. ARGV[a + 4] .. '%d%d$')
+  then
+    return bad(i + 1, 'day or hour')
+  end
+  if not int(n) or n == '0' or a + 6 + tonumber(n) * F > #ARGV then
+    return bad(i + 1, 'count ' .. n)
+  end
+  a = a + 7
+  for j = 1, tonumber(n) do
+    i = i + 1
+    rl[i] = ARGV[a]
+    if #rl[i] == 0 or #rl[i] > 64 then return bad(i, 'request id') end
+    for f = 2, F do
+      local x = ARGV[a + f - 1]
+      nums[#nums + 1] = x
+      if #x > 16 or (tonumber(x) or MAX) >= MAX then
+        return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24) .. nint)
+      end
+    end
+    a = a + F
+  end
+end
+local s = table.concat(nums, ',')
+if string.find(s, '[^%d,]') then
+  for p, x in ipairs(nums) do
+    if string.find(x, '%D') then
+      return bad(nrel + math.floor((p - 1) / (F - 1)) + 1,
+                 names[(p - 1) % (F - 1) + 2] .. ' ' .. x .. nint)
+    end
+  end
+end
+s = table.concat(rl, ' ')
+local _, spaces = string.gsub(s, ' ', '')
+if spaces ~= #rl - 1 or string.find(s, '[^%w_ -]') then
+  for p, x in ipairs(rl) do
+    if not isid(x) then return bad(p, 'request id') end
+  end
+end
+if #rl == 0 then return 0 end
+local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))
+local seen, live, swept, adds, ttl = {}, {}, {}, {}, {}
+local charged = 0
+local function add(k, f, x)
+  if x == 0 then return end
+  local h = adds[k]
+  if not h then h = {} adds[k] = h end
+  h[f] = (h[f] or 0) + x
+end
+for j = 1, nrel do
+  if not seen[rl[j]] and v[j] then
+    local kh, amt, acct = string.match(v[j], '^(%S+) (%d+) (.*)$')
+    if kh and int(amt) then
+      add('tr:key:' .. kh, 'reserved', -tonumber(amt))
+      add('tr:acct:' .. acct, 'reserved', -tonumber(amt))
+    end
+    live[#live + 1] = rl[j]
+  end
+  seen[rl[j]] = true
+end
+a, i = first, nrel
+while a <= #ARGV do
+  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])
+  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'
+  local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]
+  local u, rel = {0, 0, 0, 0, 0, 0, 0, 0}, 0
+  a = a + 7
+  for j = 1, n do
+    i = i + 1
+    local rid, amt = ARGV[a], nil
+    if not seen[rid] then
+      seen[rid] = true
+      if v[i] then
+        amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0
+        live[#live + 1] = rid
+      elseif redis.call('EXISTS', 'tr:swept:' .. rid) == 1 then
+        amt = 0
+        swept[#swept + 1] = 'tr:swept:' .. rid
+      end
+    end
+    if amt then
+      charged = charged + 1
+      rel = rel + amt
+      u[1] = u[1] + 1
+      for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end
+    end
+    a = a + F
+  end
+  if u[1] > 0 then
+    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct
+    add(k, 'reserved', -rel)
+    add(k, 'spent', u[2])
+    add(ak, 'reserved', -rel)
+    add(ak, 'credit', -u[2])
+    add(ak, 'spent', u[2])
+    for f = 1, F do
+      add(d, p .. names[f], u[f])
+      add(h, p .. names[f], u[f])
+    end
+    ttl[d] = 34560000
+    ttl[h] = 691200
+  end
+end
+for k, fields in pairs(adds) do
+  local fl = {}
+  for f in pairs(fields) do fl[#fl + 1] = f end
+  local cur = redis.pcall('HMGET', k, unpack(fl))
+  if cur.err then
+    return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)
+  end
+  for j, f in ipairs(fl) do
+    local x = cur[j] and string.match(cur[j], '^-?(%d+)$')
+    if cur[j] and (not x or #x > 18) then
+      return redis.error_reply('bad settlement: ' .. k .. ' ' .. f
+                               .. ': not an integer')
+    end
+  end
+end
+if #live > 0 then
+  local t = redis.call('TYPE', 'tr:rsv').ok
+  if t ~= 'zset' and t ~= 'none' then
+    return redis.error_reply('bad settlement: tr:rsv is a ' .. t)
+  end
+end
+if #swept > 0 then redis.call('DEL', unpack(swept)) end
+for k, fields in pairs(adds) do
+  for f, x in pairs(fields) do
+    if x ~= 0 then
+      redis.call('HINCRBY', k, f, string.format('%.0f', x))
+    end
+  end
+end
+for b, secs in pairs(ttl) do
+  if redis.call('TTL', b) == -1 then redis.call('EXPIRE', b, secs) end
+end
+if #live > 0 then
+  redis.call('HDEL', 'tr:rsvd', unpack(live))
+  redis.call('ZREM', 'tr:rsv', unpack(live))
+end
+return charged

@@ -1,0 +1,57 @@
+-- Copyright (C) tokenroute authors
+--
+-- The reservation sweep (src/ngx_http_tokenroute_sweep.c).
+--
+-- ARGV: now.  Releases reservations past their deadline, whose requests
+-- will never settle (their nginx was killed), or settle late and find
+-- the "swept" marker.  Returns how many.  Like the settlement it checks
+-- before it writes: a reservation whose key or account cannot be
+-- written is not released but moved to the dead letters ("tr:dead":
+-- request id, its record, why), so the others are not held up by it.
+
+local stale = redis.call('ZRANGEBYSCORE', 'tr:rsv', '-inf', ARGV[1],
+                         'LIMIT', 0, 64)
+if #stale == 0 then return 0 end
+local v = redis.call('HMGET', 'tr:rsvd', unpack(stale))
+local go, dead = {}, {}
+for i, rid in ipairs(stale) do
+  if v[i] then
+    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (.*)$')
+    local why = nil
+    if amt and #amt > 16 then
+      why = 'amount'
+    elseif amt and amt ~= '0' then
+      for _, k in ipairs({'tr:key:' .. kh, 'tr:acct:' .. acct}) do
+        local c = redis.pcall('HGET', k, 'reserved')
+        if type(c) == 'table' and c.err then
+          why = k .. ': ' .. c.err
+        elseif c and not string.match(c, '^-?%d+$') then
+          why = k .. ' reserved: not an integer'
+        end
+        if why then break end
+      end
+    end
+    if why then
+      dead[#dead + 1] = rid .. ' ' .. v[i] .. ' swept: ' .. why
+    else
+      go[#go + 1] = {rid, kh, amt, acct}
+    end
+  end
+end
+if #dead > 0 then
+  local t = redis.call('TYPE', 'tr:dead').ok
+  if t ~= 'list' and t ~= 'none' then
+    return redis.error_reply('tr:dead is a ' .. t)
+  end
+  redis.call('RPUSH', 'tr:dead', unpack(dead))
+end
+for _, r in ipairs(go) do
+  if r[3] and r[3] ~= '0' then
+    redis.call('HINCRBY', 'tr:key:' .. r[2], 'reserved', '-' .. r[3])
+    redis.call('HINCRBY', 'tr:acct:' .. r[4], 'reserved', '-' .. r[3])
+  end
+  redis.call('SET', 'tr:swept:' .. r[1], '1', 'EX', 604800)
+end
+redis.call('HDEL', 'tr:rsvd', unpack(stale))
+redis.call('ZREM', 'tr:rsv', unpack(stale))
+return #stale

@@ -1,0 +1,36 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The Lua scripts of src/lua/, embedded byte for byte by src/lua/embed.sh
+ * at build time (the module's config.make, the Makefile for the CLI).
+ * Each is NAME.lua: its text, NUL-terminated, and its length.  Plain C:
+ * no nginx dependency.
+ */
+
+
+#ifndef _TOKENROUTE_LUA_H_INCLUDED_
+#define _TOKENROUTE_LUA_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+/* the module's: admission, settlement, the reservation sweep */
+extern const char    tokenroute_lua_admit[];
+extern const size_t  tokenroute_lua_admit_len;
+extern const char    tokenroute_lua_settle[];
+extern const size_t  tokenroute_lua_settle_len;
+extern const char    tokenroute_lua_sweep[];
+extern const size_t  tokenroute_lua_sweep_len;
+
+/* the CLI's: creating and revoking a key, adding credit */
+extern const char    tokenroute_lua_key_create[];
+extern const size_t  tokenroute_lua_key_create_len;
+extern const char    tokenroute_lua_key_revoke[];
+extern const size_t  tokenroute_lua_key_revoke_len;
+extern const char    tokenroute_lua_account_add[];
+extern const size_t  tokenroute_lua_account_add_len;
+
+
+#endif /* _TOKENROUTE_LUA_H_INCLUDED_ */

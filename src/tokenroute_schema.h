@@ -1,0 +1,50 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * The Redis schema: every key name the module, the CLI and the scripts
+ * use, defined once.  Plain C: no nginx dependency (the CLI includes it
+ * too).  The Lua scripts (the .lua files of src/lua) spell the same names,
+ * so that each runs as it is with redis-cli --eval and the admission sends
+ * no name per request; t/scripts.t checks that every name they spell is
+ * one of these, and that no C file spells one.
+ */
+
+
+#ifndef _TOKENROUTE_SCHEMA_H_INCLUDED_
+#define _TOKENROUTE_SCHEMA_H_INCLUDED_
+
+
+/* HASH: a key's record, by the SHA-256 hex of the raw key */
+#define TOKENROUTE_REDIS_KEY         "tr:key:"
+
+/* STRING: the hash of the key with this id, to find its record */
+#define TOKENROUTE_REDIS_KEYID       "tr:keyid:"
+
+/* ZSET: key ids, scored by created_at */
+#define TOKENROUTE_REDIS_KEYS        "tr:keys"
+
+/* HASH: an account's credit, reserved, spent, added (nano-USD) */
+#define TOKENROUTE_REDIS_ACCT        "tr:acct:"
+
+/* SET: account names */
+#define TOKENROUTE_REDIS_ACCTS       "tr:accts"
+
+/* HASH: reservations, request id: "key hash amount account" */
+#define TOKENROUTE_REDIS_RSVD        "tr:rsvd"
+
+/* ZSET: reservations' request ids, scored by deadline */
+#define TOKENROUTE_REDIS_RSV         "tr:rsv"
+
+/* STRING: a reservation the sweep released, by request id (7 days) */
+#define TOKENROUTE_REDIS_SWEPT       "tr:swept:"
+
+/* LIST: dead letters, settlements and reservations Redis rejected */
+#define TOKENROUTE_REDIS_DEAD        "tr:dead"
+
+/* HASH: usage by day (YYYYMMDD, 400 days) and hour (YYYYMMDDHH, 8 days) */
+#define TOKENROUTE_REDIS_USAGE_DAY   "tr:u:d:"
+#define TOKENROUTE_REDIS_USAGE_HOUR  "tr:u:h:"
+
+
+#endif /* _TOKENROUTE_SCHEMA_H_INCLUDED_ */
