@@ -30,6 +30,8 @@ ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 ngx_int_t ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+
+/* ngx_http_tokenroute_output.c */
 ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
     u_char *p, size_t len);
 ngx_int_t ngx_http_tokenroute_hold_reserve(
