@@ -22,8 +22,6 @@
 ngx_int_t ngx_http_tokenroute_next_header(ngx_http_request_t *r);
 ngx_int_t ngx_http_tokenroute_next_body(ngx_http_request_t *r,
     ngx_chain_t *in);
-void ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
-    size_t len);
 
 /* ngx_http_tokenroute_rewrite.c */
 ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
@@ -38,6 +36,8 @@ ngx_int_t ngx_http_tokenroute_hold_reserve(
     ngx_http_tokenroute_response_t *resp, size_t len);
 int ngx_http_tokenroute_emit(void *data, const char *p, size_t len);
 ngx_chain_t *ngx_http_tokenroute_empty_link(ngx_pool_t *pool);
+void ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
+    size_t len);
 
 /* ngx_http_tokenroute_held.c */
 ngx_int_t ngx_http_tokenroute_check_status(ngx_http_request_t *r,

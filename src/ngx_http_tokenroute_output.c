@@ -172,3 +172,36 @@ ngx_http_tokenroute_empty_link(ngx_pool_t *pool)
 
     return cl;
 }
+
+
+/* usage, from the provider's bytes, whatever the client receives */
+
+void
+ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
+    size_t len)
+{
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
+
+    if (len == 0) {
+        return;
+    }
+
+    resp->body_bytes += len;
+
+    if (resp->failed) {
+        return;
+    }
+
+    if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE) {
+        if (tokenroute_sse_feed(&resp->sse, (char *) p, len) != 0) {
+            resp->failed = 1;
+        }
+
+    } else if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON) {
+        if (tokenroute_usage_json_feed(&resp->json, (char *) p, len) != 0) {
+            resp->failed = 1;
+        }
+    }
+}
