@@ -62,10 +62,9 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 ngx_int_t
 ngx_http_tokenroute_filter_init(ngx_conf_t *cf)
 {
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tokenroute_header_filter;
+    ngx_http_tokenroute_next_init();
 
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_header_filter = ngx_http_tokenroute_header_filter;
     ngx_http_top_body_filter = ngx_http_tokenroute_body_filter;
 
     return NGX_OK;
@@ -73,6 +72,14 @@ ngx_http_tokenroute_filter_init(ngx_conf_t *cf)
 
 
 /* the next filters, for the rewriting modes and a stream cut short */
+
+void
+ngx_http_tokenroute_next_init(void)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+}
+
 
 ngx_int_t
 ngx_http_tokenroute_next_header(ngx_http_request_t *r)
@@ -97,7 +104,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     ngx_http_tokenroute_ctx_t  *ctx;
 
     if (r != r->main) {
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
@@ -112,7 +119,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
      */
 
     if (ctx == NULL || ctx->attempts == 0) {
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -177,7 +184,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     }
 
     if (!ctx->decided) {
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     rc = ngx_http_tokenroute_check_status(r, ctx);
@@ -193,7 +200,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
             ngx_http_tokenroute_cooldown_success(ctx->model);
         }
 
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     rc = ngx_http_tokenroute_response_init(r, ctx);
@@ -221,7 +228,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         ngx_http_tokenroute_cooldown_success(ctx->model);
     }
 
-    return ngx_http_next_header_filter(r);
+    return ngx_http_tokenroute_next_header(r);
 }
 
 
@@ -404,20 +411,20 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_http_tokenroute_response_t  *resp;
 
     if (in == NULL || r != r->main) {
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_tokenroute_next_body(r, in);
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
 
     if (ctx == NULL || ctx->resp == NULL) {
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_tokenroute_next_body(r, in);
     }
 
     resp = ctx->resp;
 
     if (resp->attempt_failed) {
         /* an error page of nginx's, after a held answer failed */
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_tokenroute_next_body(r, in);
     }
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE
@@ -445,7 +452,7 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
     }
 
-    return ngx_http_next_body_filter(r, in);
+    return ngx_http_tokenroute_next_body(r, in);
 }
 
 

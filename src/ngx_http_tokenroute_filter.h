@@ -19,6 +19,7 @@
 
 
 /* ngx_http_tokenroute_filter.c: the next filters, set at init */
+void ngx_http_tokenroute_next_init(void);
 ngx_int_t ngx_http_tokenroute_next_header(ngx_http_request_t *r);
 ngx_int_t ngx_http_tokenroute_next_body(ngx_http_request_t *r,
     ngx_chain_t *in);
