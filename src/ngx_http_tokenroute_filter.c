@@ -55,10 +55,6 @@ static int ngx_http_tokenroute_sse_event(void *data, const char *event,
 static u_char *ngx_http_tokenroute_write_ms(u_char *p, uint64_t usec);
 
 
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
 ngx_int_t
 ngx_http_tokenroute_filter_init(ngx_conf_t *cf)
 {
@@ -68,30 +64,6 @@ ngx_http_tokenroute_filter_init(ngx_conf_t *cf)
     ngx_http_top_body_filter = ngx_http_tokenroute_body_filter;
 
     return NGX_OK;
-}
-
-
-/* the next filters, for the rewriting modes and a stream cut short */
-
-void
-ngx_http_tokenroute_next_init(void)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-}
-
-
-ngx_int_t
-ngx_http_tokenroute_next_header(ngx_http_request_t *r)
-{
-    return ngx_http_next_header_filter(r);
-}
-
-
-ngx_int_t
-ngx_http_tokenroute_next_body(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    return ngx_http_next_body_filter(r, in);
 }
 
 

@@ -18,12 +18,6 @@
 #include "ngx_http_tokenroute_module.h"
 
 
-/* ngx_http_tokenroute_filter.c: the next filters, set at init */
-void ngx_http_tokenroute_next_init(void);
-ngx_int_t ngx_http_tokenroute_next_header(ngx_http_request_t *r);
-ngx_int_t ngx_http_tokenroute_next_body(ngx_http_request_t *r,
-    ngx_chain_t *in);
-
 /* ngx_http_tokenroute_rewrite.c */
 ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
@@ -31,6 +25,10 @@ ngx_int_t ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 /* ngx_http_tokenroute_output.c */
+void ngx_http_tokenroute_next_init(void);
+ngx_int_t ngx_http_tokenroute_next_header(ngx_http_request_t *r);
+ngx_int_t ngx_http_tokenroute_next_body(ngx_http_request_t *r,
+    ngx_chain_t *in);
 ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
     u_char *p, size_t len);
 ngx_int_t ngx_http_tokenroute_hold_reserve(

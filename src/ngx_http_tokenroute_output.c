@@ -17,6 +17,34 @@
 #include "ngx_http_tokenroute_filter.h"
 
 
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* the next filters, for the rewriting modes and a stream cut short */
+
+void
+ngx_http_tokenroute_next_init(void)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_next_header(ngx_http_request_t *r)
+{
+    return ngx_http_next_header_filter(r);
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_next_body(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    return ngx_http_next_body_filter(r, in);
+}
+
+
 /*
  * Bytes held back, never more than resp->hold_max in all, however they
  * arrive: NGX_DECLINED past it.
