@@ -113,8 +113,8 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
  * The whole body is in: a provider error becomes an error in the
  * client's shape (and loses anything naming the provider); a JSON
  * response of the other shape is translated into resp->out, and the
- * header held back is sent.  A response that cannot be translated fails
- * the attempt: its status is returned.
+ * header held back is sent.  For a response that cannot be translated,
+ * NGX_DECLINED: the caller, which holds the answer, fails the attempt.
  */
 
 ngx_int_t
@@ -164,8 +164,7 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
                           "tokenroute: the response of model \"%V\" "
                           "cannot be translated", &ctx->model->id);
 
-            return ngx_http_tokenroute_answer_failed(r, ctx,
-                                                     NGX_HTTP_BAD_GATEWAY);
+            return NGX_DECLINED;
         }
     }
 
