@@ -35,6 +35,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_output.h"
 #include "ngx_http_tokenroute_headers.h"
 
 

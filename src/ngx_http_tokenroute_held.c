@@ -34,6 +34,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_output.h"
 
 
 static ngx_http_tokenroute_response_t *ngx_http_tokenroute_held_resp(

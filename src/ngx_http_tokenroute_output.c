@@ -14,7 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_output.h"
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
