@@ -25,7 +25,9 @@
  * The rewriting modes are in ngx_http_tokenroute_rewrite.c, a body held
  * whole and an answer that fails before reaching the client in
  * ngx_http_tokenroute_held.c, a stream the provider ends early in
- * ngx_http_tokenroute_stream_cut.c.
+ * ngx_http_tokenroute_stream_cut.c; what they all share (the next
+ * filters, the output chain, the usage read) in
+ * ngx_http_tokenroute_output.c, which calls none of them.
  */
 
 

@@ -3,9 +3,11 @@
  * Copyright (C) tokenroute authors
  *
  * The response filters' ground floor, under the filter, the held answer,
- * the SSE gate, the rewriting modes and the stream cut: the chain of
- * buffers of our own that the client gets (emit), the bytes held back
- * (hold), and an empty link for flags.  It calls nothing above it.
+ * the SSE gate, the rewriting modes and the stream cut: the next filters
+ * (every call to them goes through here), the chain of buffers of our
+ * own that the client gets (emit), the bytes held back (hold), an empty
+ * link for flags, and the usage read from the provider's bytes.  It
+ * calls nothing above it.
  */
 
 
@@ -21,7 +23,7 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
-/* the next filters, for the rewriting modes and a stream cut short */
+/* the next filters, saved before ours are installed: all calls pass here */
 
 void
 ngx_http_tokenroute_next_init(void)

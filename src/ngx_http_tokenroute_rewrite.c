@@ -4,8 +4,9 @@
  *
  * The response filter's rewriting modes (translate, buffer): the
  * input is consumed and what the client gets is emitted into buffers of
- * our own, recycled once sent; a body held whole is rewritten at its end
- * (buffer mode's body filter is in ngx_http_tokenroute_held.c).
+ * our own, recycled once sent (ngx_http_tokenroute_output.c); a body held
+ * whole is rewritten at its end (buffer mode's body filter, which calls
+ * it, is in ngx_http_tokenroute_held.c).
  */
 
 
