@@ -61,6 +61,7 @@ static u_char *ngx_http_tokenroute_write_ms(u_char *p, uint64_t usec);
 ngx_int_t
 ngx_http_tokenroute_filter_init(ngx_conf_t *cf)
 {
+    /* first: it saves the filters that ours are put on top of */
     ngx_http_tokenroute_next_init();
 
     ngx_http_top_header_filter = ngx_http_tokenroute_header_filter;

@@ -19,8 +19,6 @@
 #include "ngx_http_tokenroute_output.h"
 
 
-
-
 /*
  * A stream translated to the client's shape (the only caller: same-shape
  * streams go through sse_gate.c, held answers through held.c): the input
