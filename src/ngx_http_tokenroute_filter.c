@@ -25,7 +25,9 @@
  * The rewriting modes are in ngx_http_tokenroute_rewrite.c, a body held
  * whole and an answer that fails before reaching the client in
  * ngx_http_tokenroute_held.c, a stream the provider ends early in
- * ngx_http_tokenroute_stream_cut.c.
+ * ngx_http_tokenroute_stream_cut.c; what they all share (the next
+ * filters, the output chain, the usage read) in
+ * ngx_http_tokenroute_output.c, which calls none of them.
  */
 
 
@@ -36,6 +38,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_output.h"
 #include "ngx_http_tokenroute_headers.h"
 #include "ngx_http_tokenroute_redis.h"
 
@@ -57,36 +60,16 @@ static int ngx_http_tokenroute_sse_event(void *data, const char *event,
 static u_char *ngx_http_tokenroute_write_ms(u_char *p, uint64_t usec);
 
 
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
 ngx_int_t
 ngx_http_tokenroute_filter_init(ngx_conf_t *cf)
 {
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tokenroute_header_filter;
+    /* first: it saves the filters that ours are put on top of */
+    ngx_http_tokenroute_next_init();
 
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_header_filter = ngx_http_tokenroute_header_filter;
     ngx_http_top_body_filter = ngx_http_tokenroute_body_filter;
 
     return NGX_OK;
-}
-
-
-/* the next filters, for the rewriting modes and a stream cut short */
-
-ngx_int_t
-ngx_http_tokenroute_next_header(ngx_http_request_t *r)
-{
-    return ngx_http_next_header_filter(r);
-}
-
-
-ngx_int_t
-ngx_http_tokenroute_next_body(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    return ngx_http_next_body_filter(r, in);
 }
 
 
@@ -99,7 +82,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     ngx_http_tokenroute_ctx_t  *ctx;
 
     if (r != r->main) {
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
@@ -114,7 +97,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
      */
 
     if (ctx == NULL || ctx->attempts == 0) {
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -183,7 +166,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     }
 
     if (!ctx->decided) {
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     rc = ngx_http_tokenroute_check_status(r, ctx);
@@ -199,7 +182,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
             ngx_http_tokenroute_cooldown_success(ctx->model);
         }
 
-        return ngx_http_next_header_filter(r);
+        return ngx_http_tokenroute_next_header(r);
     }
 
     rc = ngx_http_tokenroute_response_init(r, ctx);
@@ -227,7 +210,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         ngx_http_tokenroute_cooldown_success(ctx->model);
     }
 
-    return ngx_http_next_header_filter(r);
+    return ngx_http_tokenroute_next_header(r);
 }
 
 
@@ -410,20 +393,20 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_http_tokenroute_response_t  *resp;
 
     if (in == NULL || r != r->main) {
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_tokenroute_next_body(r, in);
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
 
     if (ctx == NULL || ctx->resp == NULL) {
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_tokenroute_next_body(r, in);
     }
 
     resp = ctx->resp;
 
     if (resp->attempt_failed) {
         /* an error page of nginx's, after a held answer failed */
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_tokenroute_next_body(r, in);
     }
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE
@@ -451,40 +434,7 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
     }
 
-    return ngx_http_next_body_filter(r, in);
-}
-
-
-/* usage, from the provider's bytes, whatever the client receives */
-
-void
-ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
-    size_t len)
-{
-    ngx_http_tokenroute_response_t  *resp;
-
-    resp = ctx->resp;
-
-    if (len == 0) {
-        return;
-    }
-
-    resp->body_bytes += len;
-
-    if (resp->failed) {
-        return;
-    }
-
-    if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE) {
-        if (tokenroute_sse_feed(&resp->sse, (char *) p, len) != 0) {
-            resp->failed = 1;
-        }
-
-    } else if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON) {
-        if (tokenroute_usage_json_feed(&resp->json, (char *) p, len) != 0) {
-            resp->failed = 1;
-        }
-    }
+    return ngx_http_tokenroute_next_body(r, in);
 }
 
 

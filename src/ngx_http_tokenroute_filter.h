@@ -2,8 +2,21 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The response filters' internal header: what the filters, their
- * rewriting modes and a stream cut short share.
+ * The response filters' header: their entry point (filter_init, for the
+ * module), and what ngx_http_tokenroute_filter.c calls below it, floor by
+ * floor.  Calls go one way, down:
+ *
+ *   filter.c      the header and body filters
+ *   stream_cut.c  a stream the provider ends early
+ *   held.c        a non-stream answer held whole
+ *   sse_gate.c    a stream in the client's shape
+ *   rewrite.c     a stream translated, a held answer rewritten
+ *   output.c      the next filters, the output chain, the bytes held back,
+ *                 the usage read (ngx_http_tokenroute_output.h)
+ *
+ * A file calls only files listed below it.  (The one way up is a
+ * callback: the SSE splitter that output.c feeds calls filter.c's event
+ * handler, set when the stream's reading began.)
  */
 
 
@@ -21,24 +34,11 @@
 /* ngx_http_tokenroute_filter.c: registered at postconfiguration */
 ngx_int_t ngx_http_tokenroute_filter_init(ngx_conf_t *cf);
 
-/* ngx_http_tokenroute_filter.c: the next filters, set at init */
-ngx_int_t ngx_http_tokenroute_next_header(ngx_http_request_t *r);
-ngx_int_t ngx_http_tokenroute_next_body(ngx_http_request_t *r,
-    ngx_chain_t *in);
-void ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
-    size_t len);
-
-/* ngx_http_tokenroute_rewrite.c */
-ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
+/* ngx_http_tokenroute_stream_cut.c */
+ngx_uint_t ngx_http_tokenroute_upstream_broken(ngx_http_request_t *r,
+    ngx_http_tokenroute_response_t *resp, ngx_chain_t *in);
+ngx_int_t ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
-ngx_int_t ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
-    u_char *p, size_t len);
-ngx_int_t ngx_http_tokenroute_hold_reserve(
-    ngx_http_tokenroute_response_t *resp, size_t len);
-int ngx_http_tokenroute_emit(void *data, const char *p, size_t len);
-ngx_chain_t *ngx_http_tokenroute_empty_link(ngx_pool_t *pool);
 
 /* ngx_http_tokenroute_held.c */
 ngx_int_t ngx_http_tokenroute_check_status(ngx_http_request_t *r,
@@ -50,9 +50,6 @@ ngx_int_t ngx_http_tokenroute_held_init(ngx_http_request_t *r,
 ngx_int_t ngx_http_tokenroute_held_body(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 
-ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
-    u_char *p, size_t len);
-
 /* ngx_http_tokenroute_sse_gate.c: the verdicts on an event */
 #define NGX_HTTP_TOKENROUTE_EVENT_PASS  0
 #define NGX_HTTP_TOKENROUTE_EVENT_DROP  1
@@ -63,11 +60,11 @@ ngx_int_t ngx_http_tokenroute_sse_gate(ngx_http_request_t *r,
 int ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
     ngx_uint_t verdict);
 
-/* ngx_http_tokenroute_stream_cut.c */
-ngx_uint_t ngx_http_tokenroute_upstream_broken(ngx_http_request_t *r,
-    ngx_http_tokenroute_response_t *resp, ngx_chain_t *in);
-ngx_int_t ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
+/* ngx_http_tokenroute_rewrite.c */
+ngx_int_t ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
+ngx_int_t ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_FILTER_H_INCLUDED_ */

@@ -36,6 +36,7 @@
 #include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_output.h"
 
 
 static ngx_http_tokenroute_response_t *ngx_http_tokenroute_held_resp(
@@ -394,6 +395,12 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
     }
 
     rc = ngx_http_tokenroute_rewrite_held(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        /* cannot be translated: the attempt failed */
+        return ngx_http_tokenroute_answer_failed(r, ctx,
+                                                 NGX_HTTP_BAD_GATEWAY);
+    }
 
     if (rc != NGX_OK) {
         return rc;

@@ -4,8 +4,9 @@
  *
  * The response filter's rewriting modes (translate, buffer): the
  * input is consumed and what the client gets is emitted into buffers of
- * our own, recycled once sent; a body held whole is rewritten at its end
- * (buffer mode's body filter is in ngx_http_tokenroute_held.c).
+ * our own, recycled once sent (ngx_http_tokenroute_output.c); a body held
+ * whole is rewritten at its end (buffer mode's body filter, which calls
+ * it, is in ngx_http_tokenroute_held.c).
  */
 
 
@@ -15,8 +16,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_filter.h"
-
-
+#include "ngx_http_tokenroute_output.h"
 
 
 /*
@@ -113,8 +113,8 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
  * The whole body is in: a provider error becomes an error in the
  * client's shape (and loses anything naming the provider); a JSON
  * response of the other shape is translated into resp->out, and the
- * header held back is sent.  A response that cannot be translated fails
- * the attempt: its status is returned.
+ * header held back is sent.  For a response that cannot be translated,
+ * NGX_DECLINED: the caller, which holds the answer, fails the attempt.
  */
 
 ngx_int_t
@@ -164,8 +164,7 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
                           "tokenroute: the response of model \"%V\" "
                           "cannot be translated", &ctx->model->id);
 
-            return ngx_http_tokenroute_answer_failed(r, ctx,
-                                                     NGX_HTTP_BAD_GATEWAY);
+            return NGX_DECLINED;
         }
     }
 
@@ -194,161 +193,4 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-/*
- * Bytes held back, never more than resp->hold_max in all, however they
- * arrive: NGX_DECLINED past it.
- */
-
-ngx_int_t
-ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp, u_char *p,
-    size_t len)
-{
-    u_char  *n;
-    size_t   size;
-
-    if (len > resp->hold_max - resp->hold_len) {
-        return NGX_DECLINED;
-    }
-
-    if (resp->hold_len + len > resp->hold_size) {
-
-        size = ngx_max(2 * resp->hold_size, resp->hold_len + len);
-        size = ngx_max(size, 1024);
-        size = ngx_min(size, resp->hold_max);
-
-        n = ngx_palloc(resp->request->pool, size);
-        if (n == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (resp->hold_len) {
-            ngx_memcpy(n, resp->hold, resp->hold_len);
-        }
-
-        if (resp->hold) {
-            ngx_pfree(resp->request->pool, resp->hold);
-        }
-
-        resp->hold = n;
-        resp->hold_size = size;
-    }
-
-    ngx_memcpy(resp->hold + resp->hold_len, p, len);
-    resp->hold_len += len;
-
-    return NGX_OK;
-}
-
-
-/* room for a body of known length, len <= resp->hold_max */
-
-ngx_int_t
-ngx_http_tokenroute_hold_reserve(ngx_http_tokenroute_response_t *resp,
-    size_t len)
-{
-    if (resp->hold_size >= len) {
-        return NGX_OK;
-    }
-
-    if (resp->hold) {
-        /* only ever called before the first byte */
-        return NGX_ERROR;
-    }
-
-    resp->hold = ngx_palloc(resp->request->pool, len);
-    if (resp->hold == NULL) {
-        return NGX_ERROR;
-    }
-
-    resp->hold_size = len;
-
-    return NGX_OK;
-}
-
-
-/* appends to the output chain, reusing buffers already sent */
-
-int
-ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
-{
-    ngx_http_tokenroute_response_t  *resp = data;
-
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    if (len == 0) {
-        return 0;
-    }
-
-    cl = (resp->last_out == &resp->out) ? NULL
-         : (ngx_chain_t *) ((u_char *) resp->last_out
-                            - offsetof(ngx_chain_t, next));
-
-    /* the last buffer out may be an input buffer passed on (sse_gate.c) */
-
-    if (cl == NULL
-        || cl->buf->tag != (ngx_buf_tag_t) &ngx_http_tokenroute_module
-        || (size_t) (cl->buf->end - cl->buf->last) < len)
-    {
-
-        cl = ngx_chain_get_free_buf(resp->request->pool, &resp->free);
-        if (cl == NULL) {
-            return -1;
-        }
-
-        b = cl->buf;
-        size = ngx_max(len, 4096);
-
-        if (b->start == NULL || (size_t) (b->end - b->start) < size) {
-            b->start = ngx_palloc(resp->request->pool, size);
-            if (b->start == NULL) {
-                return -1;
-            }
-
-            b->end = b->start + size;
-        }
-
-        b->pos = b->start;
-        b->last = b->start;
-        b->temporary = 1;
-        b->flush = 0;
-        b->last_buf = 0;
-        b->last_in_chain = 0;
-        b->tag = (ngx_buf_tag_t) &ngx_http_tokenroute_module;
-
-        cl->next = NULL;
-        *resp->last_out = cl;
-        resp->last_out = &cl->next;
-    }
-
-    cl->buf->last = ngx_cpymem(cl->buf->last, p, len);
-
-    return 0;
-}
-
-
-/* a chain link with an empty buffer, for flags with nothing to carry */
-
-ngx_chain_t *
-ngx_http_tokenroute_empty_link(ngx_pool_t *pool)
-{
-    ngx_chain_t  *cl;
-
-    cl = ngx_alloc_chain_link(pool);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    cl->buf = ngx_calloc_buf(pool);
-    if (cl->buf == NULL) {
-        return NULL;
-    }
-
-    cl->next = NULL;
-
-    return cl;
 }

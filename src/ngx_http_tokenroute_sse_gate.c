@@ -23,6 +23,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_output.h"
 
 
 /* the bytes of an event in progress held back, at most */

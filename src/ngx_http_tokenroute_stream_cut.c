@@ -13,6 +13,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_output.h"
 
 
 /*
