@@ -6,7 +6,8 @@
  *
  *   start      classify the endpoint, take the key, start reading the body
  *   body       (async) the body is in memory; scan it once
- *   lookup     (async) the key record arrives from Redis
+ *   admission  (async) Redis answers the admission: the key's verdict,
+ *              the models it may use, the reservation
  *   decide     reject with a JSON error in the client's shape, answer
  *              GET /v1/models, or publish the route for the proxy
  *
@@ -21,7 +22,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_access.h"
-#include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_key.h"
@@ -78,7 +79,7 @@ ngx_http_tokenroute_access_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    if (ctx->waiting_body || ctx->waiting_lookup) {
+    if (ctx->waiting_body || ctx->waiting_admission) {
         return NGX_AGAIN;
     }
 
@@ -123,13 +124,13 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->api = ngx_http_tokenroute_classify(r, ctx, 0);
+    ctx->endpoint = ngx_http_tokenroute_classify(r, ctx, 0);
     ctx->shape = ngx_http_tokenroute_shape_of(r);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute access: request %*s, endpoint %ui",
                    (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
-                   ctx->request_id, ctx->api);
+                   ctx->request_id, ctx->endpoint);
 
     /* first: a key in the URL is cut from the logs' copy of it */
 
@@ -144,14 +145,14 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
                                           "invalid_request", msg);
     }
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_UNKNOWN) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN) {
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_NOT_FOUND,
                                           "unknown_endpoint",
                                           "Unknown API endpoint");
     }
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
-        || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS
+        || ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL)
     {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_NOT_ALLOWED,
@@ -194,8 +195,8 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute key: extracted");
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
-        || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS
+        || ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL)
     {
         ctx->body_done = 1;
         return ngx_http_tokenroute_access_step(r, ctx);
@@ -240,8 +241,8 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         return NGX_AGAIN;
     }
 
-    if (!ctx->lookup_started) {
-        ctx->lookup_started = 1;
+    if (!ctx->admission_sent) {
+        ctx->admission_sent = 1;
 
         /*
          * A request that can be routed is admitted in one round trip:
@@ -257,10 +258,10 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         }
 
         if (rc == NGX_OK) {
-            rc = ngx_http_tokenroute_admit(r, ctx);
+            rc = ngx_http_tokenroute_admission_start(r, ctx);
 
         } else {
-            rc = ngx_http_tokenroute_admit_check(r, ctx);
+            rc = ngx_http_tokenroute_admission_check_key(r, ctx);
         }
 
         if (rc != NGX_AGAIN) {
@@ -270,7 +271,7 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
                        "retry shortly");
         }
 
-        ctx->waiting_lookup = 1;
+        ctx->waiting_admission = 1;
 
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "tokenroute access: waiting for Redis");
@@ -282,7 +283,7 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         return NGX_DONE;
     }
 
-    if (!ctx->lookup_done) {
+    if (!ctx->admission_done) {
         return NGX_AGAIN;
     }
 
@@ -327,12 +328,12 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                                           "This API key has expired");
     }
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
         ngx_http_finalize_request(r, ngx_http_tokenroute_send_models(r, ctx));
         return NGX_DONE;
     }
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
         ngx_http_finalize_request(r, ngx_http_tokenroute_send_model(r, ctx));
         return NGX_DONE;
     }
@@ -381,11 +382,11 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
 
     model = ctx->model->id;
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS) {
         /* the chain's first model: the one asked for */
 
         if (ngx_http_tokenroute_key_allows(key, 0) != NGX_OK) {
-            ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;
+            ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN;
 
         } else {
             /* not admitted (nothing reserved), but an attempt all the same */
@@ -400,9 +401,9 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         }
     }
 
-    switch (ctx->admit) {
+    switch (ctx->verdict) {
 
-    case NGX_HTTP_TOKENROUTE_ADMIT_OK:
+    case NGX_HTTP_TOKENROUTE_VERDICT_OK:
 
         /* skip what cools down or what this key may not use */
 
@@ -420,7 +421,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
 
         return NGX_OK;
 
-    case NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN:
+    case NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN:
         p = ngx_snprintf(msg, sizeof(msg) - 1,
                          "This API key may not use the model \"%V\"", &model);
         *p = '\0';
@@ -428,7 +429,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_FORBIDDEN,
                                           "model_not_allowed", (char *) msg);
 
-    case NGX_HTTP_TOKENROUTE_ADMIT_CREDIT:
+    case NGX_HTTP_TOKENROUTE_VERDICT_CREDIT:
         tokenroute_money_format_usd(ctx->available, (char *) left,
                                     sizeof(left));
         tokenroute_money_format_usd(ctx->reserve, (char *) cost,
@@ -440,11 +441,12 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                          &key->account, left, cost);
         *p = '\0';
 
-        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
+        return ngx_http_tokenroute_reject(r, ctx,
+                                          NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
                                           "insufficient_credit",
                                           (char *) msg);
 
-    case NGX_HTTP_TOKENROUTE_ADMIT_LIMIT:
+    case NGX_HTTP_TOKENROUTE_VERDICT_LIMIT:
         tokenroute_money_format_usd(ctx->available, (char *) left,
                                     sizeof(left));
         tokenroute_money_format_usd(ctx->reserve, (char *) cost,
@@ -456,7 +458,8 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                          "%s USD", left, cost);
         *p = '\0';
 
-        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
+        return ngx_http_tokenroute_reject(r, ctx,
+                                          NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
                                           "key_limit_reached", (char *) msg);
 
     default:
@@ -506,7 +509,7 @@ ngx_http_tokenroute_reject(ngx_http_request_t *r,
         /* one code for both: the operator needs to tell them apart */
 
         if (ngx_strcmp(code, "invalid_api_key") == 0) {
-            ngx_cpystrn(reason, (u_char *) (ctx->lookup_done
+            ngx_cpystrn(reason, (u_char *) (ctx->admission_done
                                             ? "unknown api key"
                                             : "malformed api key"),
                         sizeof(reason));

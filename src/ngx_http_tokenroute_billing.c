@@ -3,7 +3,7 @@
  * Copyright (C) tokenroute authors
  *
  * Money in the log phase: what the request cost, within the bounds of
- * what it reserved at admission (ngx_http_tokenroute_admit.c), handed to
+ * what it reserved at admission (ngx_http_tokenroute_admission.c), handed to
  * settlement (ngx_http_tokenroute_settle.c).
  *
  * Redis's Lua numbers are doubles: amounts are exact below 2^53 nano-USD
@@ -16,7 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_billing.h"
 #include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_settle.h"
@@ -41,7 +41,7 @@ ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
-    if (ngx_http_tokenroute_admit_init(cf, &ngx_http_tokenroute_scripts[0])
+    if (ngx_http_tokenroute_admission_init(cf, &ngx_http_tokenroute_scripts[0])
         != NGX_OK
         || ngx_http_tokenroute_settle_init(cf, &ngx_http_tokenroute_scripts[1])
            != NGX_OK)
@@ -94,7 +94,7 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
 
-    if (ctx == NULL || ctx->admit != NGX_HTTP_TOKENROUTE_ADMIT_OK
+    if (ctx == NULL || ctx->verdict != NGX_HTTP_TOKENROUTE_VERDICT_OK
         || ctx->settled)
     {
         return NGX_OK;
@@ -246,7 +246,7 @@ ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_EMBEDDINGS) {
         /* embeddings produce no tokens, and report only input */
         u->output_tokens = 0;
 

@@ -225,11 +225,11 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (ngx_http_tokenroute_arg(&value[i], "type", &v) == NGX_OK) {
             if (v.len == 6 && ngx_strncmp(v.data, "openai", 6) == 0) {
-                prov->type = NGX_HTTP_TOKENROUTE_OPENAI;
+                prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI;
 
             } else if (v.len == 9 && ngx_strncmp(v.data, "anthropic", 9) == 0)
             {
-                prov->type = NGX_HTTP_TOKENROUTE_ANTHROPIC;
+                prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC;
 
             } else {
                 goto invalid;
@@ -288,7 +288,7 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     prov->api_key = key;
 
     if (key.len) {
-        if (prov->type == NGX_HTTP_TOKENROUTE_OPENAI) {
+        if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI) {
             prov->authorization.len = sizeof("Bearer ") - 1 + key.len;
             prov->authorization.data = ngx_pnalloc(cf->pool,
                                                    prov->authorization.len);

@@ -96,12 +96,12 @@ static ngx_int_t
 ngx_http_tokenroute_demo_handler(ngx_http_request_t *r)
 {
     ngx_int_t         rc;
-    ngx_uint_t        api, shape;
+    ngx_uint_t        endpoint, shape;
     ngx_table_elt_t  *h;
 
-    api = ngx_http_tokenroute_demo_classify(r);
+    endpoint = ngx_http_tokenroute_demo_classify(r);
 
-    if (api == NGX_HTTP_TOKENROUTE_API_UNKNOWN) {
+    if (endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN) {
         return ngx_http_tokenroute_send_error(r,
                                               ngx_http_tokenroute_shape_of(r),
                                               NGX_HTTP_NOT_FOUND,
@@ -109,8 +109,8 @@ ngx_http_tokenroute_demo_handler(ngx_http_request_t *r)
                                               "Unknown API endpoint");
     }
 
-    shape = (api == NGX_HTTP_TOKENROUTE_API_CHAT)
-            ? NGX_HTTP_TOKENROUTE_OPENAI : NGX_HTTP_TOKENROUTE_ANTHROPIC;
+    shape = (endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT)
+            ? TOKENROUTE_SHAPE_OPENAI : TOKENROUTE_SHAPE_ANTHROPIC;
 
     if (r->method != NGX_HTTP_POST) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -156,15 +156,15 @@ ngx_http_tokenroute_demo_respond(ngx_http_request_t *r)
     u_char                          *p;
     size_t                           len;
     ngx_str_t                        body;
-    ngx_uint_t                       api, shape, include_usage;
+    ngx_uint_t                       endpoint, shape, include_usage;
     tokenroute_request_t             req;
     tokenroute_request_status_e      st;
     ngx_http_tokenroute_demo_ctx_t  *ctx;
 
-    api = ngx_http_tokenroute_demo_classify(r);
+    endpoint = ngx_http_tokenroute_demo_classify(r);
 
-    shape = (api == NGX_HTTP_TOKENROUTE_API_CHAT)
-            ? NGX_HTTP_TOKENROUTE_OPENAI : NGX_HTTP_TOKENROUTE_ANTHROPIC;
+    shape = (endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT)
+            ? TOKENROUTE_SHAPE_OPENAI : TOKENROUTE_SHAPE_ANTHROPIC;
 
     switch (ngx_http_tokenroute_demo_body(r, &body)) {
 
@@ -208,7 +208,7 @@ ngx_http_tokenroute_demo_respond(ngx_http_request_t *r)
      */
 
     ctx->request = r;
-    ctx->api = api;
+    ctx->endpoint = endpoint;
     ctx->created = ngx_time();
 
     ctx->id.data = ngx_pnalloc(r->pool, sizeof("chatcmpl-demo") - 1 + 16);
@@ -217,7 +217,7 @@ ngx_http_tokenroute_demo_respond(ngx_http_request_t *r)
     }
 
     p = ngx_sprintf(ctx->id.data, "%s%08xD%08xD",
-                    api == NGX_HTTP_TOKENROUTE_API_CHAT
+                    endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT
                     ? "chatcmpl-demo" : "msg_demo",
                     (uint32_t) ngx_random(), (uint32_t) ngx_random());
     ctx->id.len = p - ctx->id.data;
@@ -243,7 +243,7 @@ ngx_http_tokenroute_demo_respond(ngx_http_request_t *r)
         return ngx_http_tokenroute_demo_complete(r, ctx);
     }
 
-    if (api == NGX_HTTP_TOKENROUTE_API_CHAT) {
+    if (endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT) {
         if (ngx_http_tokenroute_demo_include_usage(body.data, body.len,
                                                    &include_usage)
             != NGX_OK)
@@ -363,17 +363,17 @@ ngx_http_tokenroute_demo_bad_request(ngx_http_request_t *r, ngx_uint_t shape,
 static ngx_uint_t
 ngx_http_tokenroute_demo_classify(ngx_http_request_t *r)
 {
-    ngx_uint_t  api;
+    ngx_uint_t  endpoint;
 
-    api = ngx_http_tokenroute_classify(r, NULL, 1);
+    endpoint = ngx_http_tokenroute_classify(r, NULL, 1);
 
-    if (api != NGX_HTTP_TOKENROUTE_API_CHAT
-        && api != NGX_HTTP_TOKENROUTE_API_MESSAGES)
+    if (endpoint != NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT
+        && endpoint != NGX_HTTP_TOKENROUTE_ENDPOINT_MESSAGES)
     {
-        return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+        return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
     }
 
-    return api;
+    return endpoint;
 }
 
 

@@ -33,7 +33,7 @@ typedef struct {
     ngx_http_request_t  *request;
     ngx_event_t          timer;
 
-    ngx_uint_t           api;
+    ngx_uint_t           endpoint;
     ngx_uint_t           state;
 
     ngx_str_t            id;

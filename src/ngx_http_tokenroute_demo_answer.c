@@ -60,7 +60,7 @@ ngx_http_tokenroute_demo_text(ngx_http_tokenroute_demo_ctx_t *ctx,
     p = ngx_http_tokenroute_demo_answer.data;
     last = p + ngx_http_tokenroute_demo_answer.len;
 
-    ctx->stop_reason = (ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT)
+    ctx->stop_reason = (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT)
                        ? "stop" : "end_turn";
 
     for (n = 1; /* void */ ; n++) {
@@ -72,8 +72,9 @@ ngx_http_tokenroute_demo_text(ngx_http_tokenroute_demo_ctx_t *ctx,
 
         if (max_tokens > 0 && (int64_t) n == max_tokens) {
             last = q;
-            ctx->stop_reason = (ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT)
-                               ? "length" : "max_tokens";
+            ctx->stop_reason =
+                (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT)
+                ? "length" : "max_tokens";
             break;
         }
 
@@ -102,7 +103,7 @@ ngx_http_tokenroute_demo_complete(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT) {
         p = ngx_slprintf(body, body + len,
                          "{\"id\":\"%V\",\"object\":\"chat.completion\","
                          "\"created\":%T,\"model\":\"%V\","

@@ -147,7 +147,7 @@ ngx_http_tokenroute_demo_send_event(ngx_http_request_t *r,
 
     last = (ctx->state == NGX_HTTP_TOKENROUTE_DEMO_END);
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT) {
         b = ngx_http_tokenroute_demo_openai_event(r, ctx);
 
     } else {

@@ -79,10 +79,10 @@ ngx_uint_t
 ngx_http_tokenroute_shape_of(ngx_http_request_t *r)
 {
     if (ngx_strnstr(r->uri.data, "/messages", r->uri.len) != NULL) {
-        return NGX_HTTP_TOKENROUTE_ANTHROPIC;
+        return TOKENROUTE_SHAPE_ANTHROPIC;
     }
 
-    return NGX_HTTP_TOKENROUTE_OPENAI;
+    return TOKENROUTE_SHAPE_OPENAI;
 }
 
 
@@ -122,10 +122,10 @@ ngx_http_tokenroute_client_shape(ngx_http_request_t *r)
     if (p > start
         && ngx_strnstr(start, "/messages", p - start) != NULL)
     {
-        return NGX_HTTP_TOKENROUTE_ANTHROPIC;
+        return TOKENROUTE_SHAPE_ANTHROPIC;
     }
 
-    return NGX_HTTP_TOKENROUTE_OPENAI;
+    return TOKENROUTE_SHAPE_OPENAI;
 }
 
 
@@ -181,7 +181,7 @@ ngx_http_tokenroute_send_error(ngx_http_request_t *r, ngx_uint_t shape,
         return NGX_ERROR;
     }
 
-    if (shape == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+    if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
         p = ngx_sprintf(body, "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
                         "\"message\":\"", anthropic_type);
         p += tokenroute_json_escape_utf8(p, (u_char *) message, mlen);
@@ -195,7 +195,7 @@ ngx_http_tokenroute_send_error(ngx_http_request_t *r, ngx_uint_t shape,
                         "\"code\":\"%s\"}}", e->openai_type, code);
 
         /* OpenAI never sends 529: its SDKs know an overload as a 503 */
-        status = tokenroute_error_client_status(TOKENROUTE_API_OPENAI,
+        status = tokenroute_error_client_status(TOKENROUTE_SHAPE_OPENAI,
                                                 status);
     }
 

@@ -266,11 +266,12 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     resp->last_out = &resp->out;
     resp->hold_max = trmcf->max_response_size;
 
-    resp->api = (ctx->model->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC)
-                ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    resp->provider_shape =
+        (ctx->model->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC)
+        ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
-    client = (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC)
-             ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    client = (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC)
+             ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
     type = &r->headers_out.content_type;
 
@@ -302,8 +303,8 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         resp->mode = NGX_HTTP_TOKENROUTE_RESP_SSE;
 
         if (ctx->translate) {
-            if (tokenroute_stream_init(&resp->stream, resp->api, client,
-                                       (char *) ctx->model->id.data,
+            if (tokenroute_stream_init(&resp->stream, resp->provider_shape,
+                                       client, (char *) ctx->model->id.data,
                                        ctx->model->id.len,
                                        ctx->req.include_usage == 1,
                                        ngx_http_tokenroute_emit, resp)
@@ -317,8 +318,8 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
             goto rewritten;
         }
 
-        if (resp->api == TOKENROUTE_API_OPENAI
-            && ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT
+        if (resp->provider_shape == TOKENROUTE_SHAPE_OPENAI
+            && ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT
             && ctx->req.include_usage != 1)
         {
             resp->strip = 1;
@@ -328,7 +329,9 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (tokenroute_usage_json_init(&resp->json, resp->api, &ctx->usage) != 0)
+    if (tokenroute_usage_json_init(&resp->json, resp->provider_shape,
+                                   &ctx->usage)
+        != 0)
     {
         return NGX_ERROR;
     }
@@ -455,8 +458,8 @@ ngx_http_tokenroute_sse_event(void *data, const char *event, size_t event_len,
     verdict = NGX_HTTP_TOKENROUTE_EVENT_PASS;
 
     if (!truncated) {
-        flags = tokenroute_usage_event(resp->api, event, event_len, text, len,
-                                       &ctx->usage);
+        flags = tokenroute_usage_event(resp->provider_shape, event, event_len,
+                                       text, len, &ctx->usage);
 
         if (flags < 0) {
             verdict = NGX_HTTP_TOKENROUTE_EVENT_BAD;

@@ -227,7 +227,7 @@ ngx_http_tokenroute_headers_request_id(ngx_http_request_t *r,
 
     h->hash = 1;
 
-    if (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+    if (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC) {
         ngx_str_set(&h->key, "request-id");
 
     } else {

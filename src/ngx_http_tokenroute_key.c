@@ -4,7 +4,7 @@
  *
  * Client keys: taken from "Authorization: Bearer sk-tr-..." or
  * "x-api-key: sk-tr-...", hashed with SHA-256 (Redis never sees the raw
- * key); the admission script checks it (ngx_http_tokenroute_admit.c).
+ * key); the admission script checks it (ngx_http_tokenroute_admission.c).
  */
 
 
@@ -284,8 +284,8 @@ ngx_http_tokenroute_key_unlog(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash)
 {
-    u_char                          digest[EVP_MAX_MD_SIZE];
-    unsigned int                    n;
+    u_char                           digest[EVP_MAX_MD_SIZE];
+    unsigned int                     n;
     ngx_http_tokenroute_key_hash_t  *e;
 
     e = &ngx_http_tokenroute_key_hashes[(key->data[key->len - 1] * 31u
@@ -340,8 +340,8 @@ ngx_http_tokenroute_key_valid(ngx_str_t *key)
 
 /*
  * Whether the key may use the i-th model the admission script was asked
- * about (ngx_http_tokenroute_admit_models()): the script's answer, since
- * the key rules are its alone (src/lua/admit.lua).
+ * about (ngx_http_tokenroute_admission_models()): the script's answer, since
+ * the key rules are its alone (src/lua/admission.lua).
  */
 
 ngx_int_t

@@ -25,17 +25,23 @@
 #include "tokenroute_translate_response.h"
 
 
-#define NGX_HTTP_TOKENROUTE_OPENAI      1
-#define NGX_HTTP_TOKENROUTE_ANTHROPIC   2
+/*
+ * Three words, three things: a provider's type (tokenroute_provider
+ * type=), the wire shape a body is in (TOKENROUTE_SHAPE_OPENAI or
+ * _ANTHROPIC, tokenroute_usage.h: the client's, ctx->shape, or the
+ * provider's, resp->provider_shape), and the endpoint a request asked for.
+ */
+#define NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI     1
+#define NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC  2
 
 /* endpoints, classified from the request URI */
-#define NGX_HTTP_TOKENROUTE_API_UNKNOWN      0
-#define NGX_HTTP_TOKENROUTE_API_CHAT         1
-#define NGX_HTTP_TOKENROUTE_API_MESSAGES     2
-#define NGX_HTTP_TOKENROUTE_API_MODELS       3
-#define NGX_HTTP_TOKENROUTE_API_MODEL        4
-#define NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS 5
-#define NGX_HTTP_TOKENROUTE_API_EMBEDDINGS   6
+#define NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN       0
+#define NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT          1
+#define NGX_HTTP_TOKENROUTE_ENDPOINT_MESSAGES      2
+#define NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS        3
+#define NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL         4
+#define NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS  5
+#define NGX_HTTP_TOKENROUTE_ENDPOINT_EMBEDDINGS    6
 
 #define NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN   64
 
@@ -46,11 +52,11 @@
 #define NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN   24
 
 /* what the admission script decided */
-#define NGX_HTTP_TOKENROUTE_ADMIT_NONE       0
-#define NGX_HTTP_TOKENROUTE_ADMIT_OK         1
-#define NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN  2
-#define NGX_HTTP_TOKENROUTE_ADMIT_CREDIT     3
-#define NGX_HTTP_TOKENROUTE_ADMIT_LIMIT      4
+#define NGX_HTTP_TOKENROUTE_VERDICT_NONE       0
+#define NGX_HTTP_TOKENROUTE_VERDICT_OK         1
+#define NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN  2
+#define NGX_HTTP_TOKENROUTE_VERDICT_CREDIT     3
+#define NGX_HTTP_TOKENROUTE_VERDICT_LIMIT      4
 
 /* how the response body is read for usage */
 #define NGX_HTTP_TOKENROUTE_RESP_NONE        0
@@ -135,7 +141,7 @@ typedef struct {
 typedef struct ngx_http_tokenroute_redis_op_s  ngx_http_tokenroute_redis_op_t;
 
 
-/* the admission script's verdict on the key (src/lua/admit.lua) */
+/* the admission script's verdict on the key (src/lua/admission.lua) */
 typedef struct {
     ngx_str_t                        id;
     ngx_str_t                        account;
@@ -152,7 +158,7 @@ typedef struct ngx_http_tokenroute_gate_s  ngx_http_tokenroute_gate_t;
 typedef struct {
     ngx_http_request_t              *request;
     ngx_uint_t                       mode;
-    ngx_uint_t                       api;        /* the provider's */
+    ngx_uint_t                       provider_shape;
     ngx_uint_t                       status;
     tokenroute_sse_t                 sse;
     tokenroute_stream_t              stream;     /* translation */
@@ -204,7 +210,7 @@ typedef struct {
 
 typedef struct {
     /* the request, as the access phase reads it (access.c, request.c) */
-    ngx_uint_t                       api;
+    ngx_uint_t                       endpoint;
     ngx_uint_t                       shape;      /* error/response shape */
     u_char                           request_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     ngx_str_t                        body;
@@ -232,19 +238,19 @@ typedef struct {
     unsigned                         translate:1;
 
     /*
-     * admission (admit.c): the key's verdict and the reservation, or the
+     * admission (admission.c): the key's verdict and the reservation, or the
      * verdict alone for a request that reserves nothing, while the request
      * is parked on Redis (park.c)
      */
-    void                            *admit_batch;  /* queued or in flight */
-    ngx_uint_t                       admit_slot;
+    void                            *admission_batch; /* queued, in flight */
+    ngx_uint_t                       admission_slot;
     ngx_int_t                        redis_status;
-    ngx_uint_t                       admit;
+    ngx_uint_t                       verdict;
     int64_t                          reserve;
     int64_t                          available;  /* what a 402 had left */
-    unsigned                         lookup_started:1;
-    unsigned                         lookup_done:1;
-    unsigned                         waiting_lookup:1;
+    unsigned                         admission_sent:1;
+    unsigned                         admission_done:1;
+    unsigned                         waiting_admission:1;
 
     /* the gateway's own overhead, microseconds */
     uint64_t                         t_start;

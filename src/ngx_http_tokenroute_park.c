@@ -2,8 +2,8 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * A request parked on Redis (its admission, src/ngx_http_tokenroute_admit.c,
- * which also cancels it if the request goes away first): the resumption
+ * A request parked on Redis (its admission, which also cancels it if the
+ * request goes away first: ngx_http_tokenroute_admission.c): the resumption
  * of the phase engine when the reply comes, and the clock the overhead is
  * measured with.
  */
@@ -28,18 +28,18 @@ ngx_http_tokenroute_resume(ngx_http_request_t *r,
 {
     ngx_connection_t  *c;
 
-    ctx->lookup_done = 1;
+    ctx->admission_done = 1;
     ctx->t_redis += ngx_http_tokenroute_usec() - ctx->t_sent;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute access: Redis answered in %uL us",
                    ctx->t_redis);
 
-    if (!ctx->waiting_lookup) {
+    if (!ctx->waiting_admission) {
         return;
     }
 
-    ctx->waiting_lookup = 0;
+    ctx->waiting_admission = 0;
 
     c = r->connection;
 

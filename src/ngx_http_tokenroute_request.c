@@ -149,17 +149,17 @@ ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
 
 typedef struct {
     ngx_str_t     path;
-    ngx_uint_t    api;
+    ngx_uint_t    endpoint;
 } ngx_http_tokenroute_endpoint_t;
 
 
 static ngx_http_tokenroute_endpoint_t  ngx_http_tokenroute_endpoints[] = {
-    { ngx_string("/chat/completions"), NGX_HTTP_TOKENROUTE_API_CHAT },
-    { ngx_string("/messages"), NGX_HTTP_TOKENROUTE_API_MESSAGES },
+    { ngx_string("/chat/completions"), NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT },
+    { ngx_string("/messages"), NGX_HTTP_TOKENROUTE_ENDPOINT_MESSAGES },
     { ngx_string("/messages/count_tokens"),
-      NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS },
-    { ngx_string("/embeddings"), NGX_HTTP_TOKENROUTE_API_EMBEDDINGS },
-    { ngx_string("/models"), NGX_HTTP_TOKENROUTE_API_MODELS },
+      NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS },
+    { ngx_string("/embeddings"), NGX_HTTP_TOKENROUTE_ENDPOINT_EMBEDDINGS },
+    { ngx_string("/models"), NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS },
     { ngx_null_string, 0 }
 };
 
@@ -188,11 +188,11 @@ ngx_http_tokenroute_classify(ngx_http_request_t *r,
                                e->path.len)
                    == 0)
             {
-                return e->api;
+                return e->endpoint;
             }
         }
 
-        return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+        return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
     }
 
     /* tolerate a trailing slash, as the SDKs' base URL joining may add */
@@ -203,14 +203,14 @@ ngx_http_tokenroute_classify(ngx_http_request_t *r,
     p = ngx_strlchr(r->uri.data + 1, last, '/');
 
     if (p == NULL) {
-        return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+        return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
     }
 
     len = last - p;
 
     for (e = ngx_http_tokenroute_endpoints; e->path.len; e++) {
         if (e->path.len == len && ngx_strncmp(p, e->path.data, len) == 0) {
-            return e->api;
+            return e->endpoint;
         }
     }
 
@@ -222,8 +222,8 @@ ngx_http_tokenroute_classify(ngx_http_request_t *r,
         ctx->model_path.data = p + sizeof("/models/") - 1;
         ctx->model_path.len = last - ctx->model_path.data;
 
-        return NGX_HTTP_TOKENROUTE_API_MODEL;
+        return NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL;
     }
 
-    return NGX_HTTP_TOKENROUTE_API_UNKNOWN;
+    return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
 }

@@ -130,13 +130,13 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     out = NULL;
     len = 0;
 
-    client = (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC)
-             ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    client = (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC)
+             ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
     if (resp->status >= NGX_HTTP_SPECIAL_RESPONSE) {
-        rc = tokenroute_translate_error(resp->api, client, resp->status,
-                                        resp->hold, resp->hold_len,
-                                        &out, &len);
+        rc = tokenroute_translate_error(resp->provider_shape, client,
+                                        resp->status, resp->hold,
+                                        resp->hold_len, &out, &len);
 
         /* a 529 is a 503 to OpenAI's clients */
 
@@ -148,8 +148,8 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
         }
 
     } else {
-        rc = tokenroute_translate_response(resp->api, client, resp->hold,
-                                           resp->hold_len,
+        rc = tokenroute_translate_response(resp->provider_shape, client,
+                                           resp->hold, resp->hold_len,
                                            (char *) ctx->model->id.data,
                                            ctx->model->id.len, &out, &len);
 

@@ -14,7 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_route.h"
@@ -41,8 +41,8 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     ngx_int_t                         rc;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS
-        || ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL)
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS
+        || ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL)
     {
         return NGX_DECLINED;
     }
@@ -107,8 +107,8 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
 
     /* counting tokens costs nothing: the key is checked, nothing reserved */
 
-    return (ctx->api == NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS) ? NGX_DECLINED
-                                                              : NGX_OK;
+    return (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS)
+           ? NGX_DECLINED : NGX_OK;
 }
 
 
@@ -130,11 +130,11 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     prov = m->provider;
     type = prov->type;
 
-    switch (ctx->api) {
+    switch (ctx->endpoint) {
 
-    case NGX_HTTP_TOKENROUTE_API_CHAT:
-    case NGX_HTTP_TOKENROUTE_API_MESSAGES:
-        if (type == NGX_HTTP_TOKENROUTE_OPENAI) {
+    case NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT:
+    case NGX_HTTP_TOKENROUTE_ENDPOINT_MESSAGES:
+        if (type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI) {
             ngx_str_set(&endpoint, "/chat/completions");
 
         } else {
@@ -145,8 +145,8 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
         break;
 
-    case NGX_HTTP_TOKENROUTE_API_COUNT_TOKENS:
-        if (type != NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+    case NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS:
+        if (type != NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             ctx->route_error = "Token counting is available for models of "
                                "Anthropic-type providers only";
             return NGX_DECLINED;
@@ -155,8 +155,8 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
         ngx_str_set(&endpoint, "/messages/count_tokens");
         break;
 
-    default: /* NGX_HTTP_TOKENROUTE_API_EMBEDDINGS */
-        if (type != NGX_HTTP_TOKENROUTE_OPENAI) {
+    default: /* NGX_HTTP_TOKENROUTE_ENDPOINT_EMBEDDINGS */
+        if (type != NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI) {
             ctx->route_error = "Embeddings are available for models of "
                                "OpenAI-type providers only";
             return NGX_DECLINED;
@@ -190,7 +190,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
     /* the provider's own usage report is what a stream is charged from */
     rw.include_usage = (ctx->req.stream
-                        && ctx->api == NGX_HTTP_TOKENROUTE_API_CHAT);
+                        && ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT);
     rw.drop_models = 1;
 
     size = tokenroute_request_rewrite_size(ctx->body.len, &ctx->req, &rw);
@@ -229,10 +229,10 @@ ngx_http_tokenroute_translate(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
-    from = (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC)
-           ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
-    to = (from == TOKENROUTE_API_ANTHROPIC)
-         ? TOKENROUTE_API_OPENAI : TOKENROUTE_API_ANTHROPIC;
+    from = (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC)
+           ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
+    to = (from == TOKENROUTE_SHAPE_ANTHROPIC)
+         ? TOKENROUTE_SHAPE_OPENAI : TOKENROUTE_SHAPE_ANTHROPIC;
 
     opts.model = (const char *) ctx->model->upstream_model.data;
     opts.model_len = ctx->model->upstream_model.len;

@@ -376,7 +376,7 @@ ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
             goto failed;
         }
 
-        if (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+        if (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC) {
             if (ngx_http_tokenroute_emit(resp, (char *) anthropic_error,
                                          sizeof(anthropic_error) - 1)
                 != 0)

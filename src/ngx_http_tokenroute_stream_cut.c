@@ -117,7 +117,7 @@ ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        if (ctx->shape == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+        if (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC) {
             rc = ngx_http_tokenroute_emit(resp, (char *) anthropic_error,
                                           sizeof(anthropic_error) - 1);
 

@@ -223,13 +223,13 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_api_key:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             value = prov->api_key;
         }
         break;
 
     case ngx_http_tokenroute_var_anthropic_version:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             if (ngx_http_tokenroute_anthropic_version(r, &value) != NGX_OK) {
                 return NGX_ERROR;
             }
@@ -237,7 +237,7 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_anthropic_beta:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_ANTHROPIC) {
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             if (ngx_http_tokenroute_anthropic_beta(r, &value) != NGX_OK) {
                 return NGX_ERROR;
             }
@@ -427,7 +427,7 @@ ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_tokenroute_module);
 
-    if (ctx == NULL || ctx->admit != NGX_HTTP_TOKENROUTE_ADMIT_OK
+    if (ctx == NULL || ctx->verdict != NGX_HTTP_TOKENROUTE_VERDICT_OK
         || (!ctx->usage_done && data != ngx_http_tokenroute_var_reserved
             && data != ngx_http_tokenroute_var_attempts))
     {

@@ -5,7 +5,7 @@
  * Client key headers, the part that is plain parsing: the key in an
  * "Authorization: Bearer ..." value, and the format a tokenroute key has.
  * Plain C: no nginx dependency (src/ngx_http_tokenroute_key.c finds the
- * headers and hashes the key; src/lua/admit.lua checks it).
+ * headers and hashes the key; src/lua/admission.lua checks it).
  */
 
 

@@ -17,8 +17,8 @@
 
 
 /* the module's: admission, settlement, the reservation sweep */
-extern const char    tokenroute_lua_admit[];
-extern const size_t  tokenroute_lua_admit_len;
+extern const char    tokenroute_lua_admission[];
+extern const size_t  tokenroute_lua_admission_len;
 extern const char    tokenroute_lua_settle[];
 extern const size_t  tokenroute_lua_settle_len;
 extern const char    tokenroute_lua_sweep[];

@@ -40,13 +40,13 @@ static const char  tr_skim_null[] = "null";
 
 
 void
-tokenroute_skim_init(tokenroute_skim_t *sk, int api, int stream)
+tokenroute_skim_init(tokenroute_skim_t *sk, int shape, int stream)
 {
     /* only the head: the buffers behind it are written before read */
 
     memset(sk, 0, offsetof(tokenroute_skim_t, str_role));
 
-    sk->api = api;
+    sk->shape = shape;
     sk->stream = stream ? 1 : 0;
     sk->levels = TOKENROUTE_SKIM_STACK;
 
@@ -54,7 +54,7 @@ tokenroute_skim_init(tokenroute_skim_t *sk, int api, int stream)
         sk->top_kind = TR_K_TOP;
 
     } else {
-        sk->top_kind = (api == TOKENROUTE_API_OPENAI) ? TR_K_TOP_OPENAI
+        sk->top_kind = (shape == TOKENROUTE_SHAPE_OPENAI) ? TR_K_TOP_OPENAI
                                                      : TR_K_TOP_ANTHROPIC;
     }
 }

@@ -70,7 +70,7 @@ typedef struct {
 
     /* the fields below are private */
 
-    int              api;
+    int              shape;
     unsigned         stream:1;
     unsigned         top_kind;
 
@@ -113,11 +113,11 @@ typedef struct {
 
 
 /*
- * api is TOKENROUTE_API_OPENAI or TOKENROUTE_API_ANTHROPIC; stream is 1
+ * shape is TOKENROUTE_SHAPE_OPENAI or TOKENROUTE_SHAPE_ANTHROPIC; stream is 1
  * for an SSE event's data (everything is looked for) and 0 for a whole
  * response body (only the top-level "usage" and "error").
  */
-void tokenroute_skim_init(tokenroute_skim_t *sk, int api, int stream);
+void tokenroute_skim_init(tokenroute_skim_t *sk, int shape, int stream);
 
 /*
  * feed returns 0, or -1 once the text is not JSON (and on every later

@@ -81,7 +81,7 @@ tokenroute_skim_kind(tokenroute_skim_t *sk, unsigned key, unsigned parent,
         return (key == TR_KEY_TOOL_CALLS) ? TR_K_TOOL_CALLS : TR_K_OTHER;
     }
 
-    openai = (sk->api == TOKENROUTE_API_OPENAI);
+    openai = (sk->shape == TOKENROUTE_SHAPE_OPENAI);
 
     switch (key) {
 

@@ -47,8 +47,8 @@ tokenroute_translate_request(int from, int to, const unsigned char *body,
     ctx.err = err;
     ctx.err_size = err_size;
 
-    if ((from != TOKENROUTE_API_OPENAI && from != TOKENROUTE_API_ANTHROPIC)
-        || (to != TOKENROUTE_API_OPENAI && to != TOKENROUTE_API_ANTHROPIC))
+    if ((from != TOKENROUTE_SHAPE_OPENAI && from != TOKENROUTE_SHAPE_ANTHROPIC)
+        || (to != TOKENROUTE_SHAPE_OPENAI && to != TOKENROUTE_SHAPE_ANTHROPIC))
     {
         return tr_error(&ctx, "cannot translate from API %d to API %d",
                         from, to);
@@ -75,7 +75,7 @@ tokenroute_translate_request(int from, int to, const unsigned char *body,
     if (from == to) {
         rc = tr_same(&ctx, root, to);
 
-    } else if (from == TOKENROUTE_API_OPENAI) {
+    } else if (from == TOKENROUTE_SHAPE_OPENAI) {
         rc = tr_oa(&ctx, root);
 
     } else {
@@ -134,7 +134,7 @@ tr_same(tr_ctx_t *ctx, tr_val_t *root, int to)
     v = tr_get(root, "stream");
     so = tr_get(root, "stream_options");
 
-    usage = (to == TOKENROUTE_API_OPENAI && ctx->opts != NULL
+    usage = (to == TOKENROUTE_SHAPE_OPENAI && ctx->opts != NULL
              && ctx->opts->include_usage
              && v != NULL && v->type == yajl_t_true);
 

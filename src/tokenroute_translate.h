@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokenroute_usage.h"     /* TOKENROUTE_API_OPENAI, _ANTHROPIC */
+#include "tokenroute_usage.h"     /* TOKENROUTE_SHAPE_OPENAI, _ANTHROPIC */
 
 
 /*

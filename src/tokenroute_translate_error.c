@@ -148,7 +148,7 @@ tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
                       : 500;
     }
 
-    if (to == TOKENROUTE_API_ANTHROPIC) {
+    if (to == TOKENROUTE_SHAPE_ANTHROPIC) {
 
         if (from == to && slug) {
             type = e->type;
@@ -203,7 +203,7 @@ tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
         tokenroute_json_add_escaped(b, text, strlen(text));
     }
 
-    if (to == TOKENROUTE_API_ANTHROPIC) {
+    if (to == TOKENROUTE_SHAPE_ANTHROPIC) {
         tr_add_lit(b, "\"}}");
         return;
     }
@@ -218,7 +218,7 @@ tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
     } else if (slug) {
         tokenroute_json_add(b, e->type, e->type_len);
 
-    } else if (from == TOKENROUTE_API_ANTHROPIC) {
+    } else if (from == TOKENROUTE_SHAPE_ANTHROPIC) {
         type = tokenroute_error_anthropic_type(status);
         tokenroute_json_add(b, type, strlen(type));
 
@@ -335,7 +335,7 @@ tokenroute_error_anthropic_type(int status)
 int
 tokenroute_error_client_status(int to, int status)
 {
-    return (to == TOKENROUTE_API_OPENAI && status == 529) ? 503 : status;
+    return (to == TOKENROUTE_SHAPE_OPENAI && status == 529) ? 503 : status;
 }
 
 

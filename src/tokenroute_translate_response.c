@@ -33,8 +33,9 @@ tokenroute_translate_response(int from, int to, const unsigned char *body,
     tokenroute_json_tree_t  j;
 
     if (from == to
-        || (from != TOKENROUTE_API_OPENAI && from != TOKENROUTE_API_ANTHROPIC)
-        || (to != TOKENROUTE_API_OPENAI && to != TOKENROUTE_API_ANTHROPIC))
+        || (from != TOKENROUTE_SHAPE_OPENAI
+            && from != TOKENROUTE_SHAPE_ANTHROPIC)
+        || (to != TOKENROUTE_SHAPE_OPENAI && to != TOKENROUTE_SHAPE_ANTHROPIC))
     {
         return -1;
     }
@@ -45,7 +46,7 @@ tokenroute_translate_response(int from, int to, const unsigned char *body,
     rc = tokenroute_json_tree_parse(&j, (const char *) body, len, NULL);
 
     if (rc == 0) {
-        if (from == TOKENROUTE_API_ANTHROPIC) {
+        if (from == TOKENROUTE_SHAPE_ANTHROPIC) {
             rc = tokenroute_resp_ao(&j, &b, model, model_len);
 
         } else {

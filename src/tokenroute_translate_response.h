@@ -6,8 +6,8 @@
  * Anthropic Messages shapes: whole JSON bodies, error bodies (sanitized
  * too when the shapes match) and SSE streams, translated event by event
  * as each completes.  Plain C on byte ranges plus yajl: no nginx
- * dependency.  The shapes are TOKENROUTE_API_OPENAI and
- * TOKENROUTE_API_ANTHROPIC (tokenroute_usage.h).
+ * dependency.  The shapes are TOKENROUTE_SHAPE_OPENAI and
+ * TOKENROUTE_SHAPE_ANTHROPIC (tokenroute_usage.h).
  * Bodies are tokenroute_translate_response*.c's, errors
  * tokenroute_translate_error.c's, streams tokenroute_translate_stream*.c's.
  */

@@ -49,8 +49,8 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
 {
     memset(st, 0, sizeof(tokenroute_stream_t));
 
-    if ((from != TOKENROUTE_API_OPENAI && from != TOKENROUTE_API_ANTHROPIC)
-        || (to != TOKENROUTE_API_OPENAI && to != TOKENROUTE_API_ANTHROPIC))
+    if ((from != TOKENROUTE_SHAPE_OPENAI && from != TOKENROUTE_SHAPE_ANTHROPIC)
+        || (to != TOKENROUTE_SHAPE_OPENAI && to != TOKENROUTE_SHAPE_ANTHROPIC))
     {
         return -1;
     }
@@ -139,18 +139,18 @@ tokenroute_stream_finish(tokenroute_stream_t *st, int complete)
 
     st->out.len = 0;
 
-    if (complete && st->to == TOKENROUTE_API_ANTHROPIC
-        && st->from == TOKENROUTE_API_OPENAI)
+    if (complete && st->to == TOKENROUTE_SHAPE_ANTHROPIC
+        && st->from == TOKENROUTE_SHAPE_OPENAI)
     {
         tokenroute_stream_oa_end(st);
 
-    } else if (complete && st->to == TOKENROUTE_API_OPENAI
-               && st->from == TOKENROUTE_API_ANTHROPIC && st->finished)
+    } else if (complete && st->to == TOKENROUTE_SHAPE_OPENAI
+               && st->from == TOKENROUTE_SHAPE_ANTHROPIC && st->finished)
     {
         tokenroute_stream_ao_end(st);
 
-    } else if (complete && st->to == TOKENROUTE_API_OPENAI
-               && st->from == TOKENROUTE_API_OPENAI)
+    } else if (complete && st->to == TOKENROUTE_SHAPE_OPENAI
+               && st->from == TOKENROUTE_SHAPE_OPENAI)
     {
         tr_add_lit(&st->out, "data: [DONE]\n\n");
         st->done = 1;
@@ -245,7 +245,7 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     if (st->from == st->to) {
         rc = tokenroute_stream_relay(st, event, event_len, data, len);
 
-    } else if (st->from == TOKENROUTE_API_ANTHROPIC) {
+    } else if (st->from == TOKENROUTE_SHAPE_ANTHROPIC) {
         rc = tokenroute_stream_ao(st, event, event_len, data, len);
 
     } else {
@@ -324,7 +324,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
     tokenroute_json_node_t  *e;
     tokenroute_json_tree_t  *j;
 
-    if (st->from == TOKENROUTE_API_OPENAI && tr_str_is(data, len, "[DONE]")) {
+    if (st->from == TOKENROUTE_SHAPE_OPENAI && tr_str_is(data, len, "[DONE]")) {
         tr_add_lit(&st->out, "data: [DONE]\n\n");
         st->done = 1;
         return 0;
@@ -348,7 +348,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
             return 0;
         }
 
-        if (rc == 0 && st->from == TOKENROUTE_API_OPENAI) {
+        if (rc == 0 && st->from == TOKENROUTE_SHAPE_OPENAI) {
             e = tokenroute_json_get(j->root, "error");
 
             if (e != NULL && e->type != TR_J_NULL
@@ -394,7 +394,7 @@ tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
 
     tr_add_lit(&st->out, "\n");
 
-    if (st->from == TOKENROUTE_API_ANTHROPIC
+    if (st->from == TOKENROUTE_SHAPE_ANTHROPIC
         && tr_str_is(event, event_len, "message_stop"))
     {
         st->done = 1;
@@ -463,7 +463,7 @@ static void
 tokenroute_stream_terminal(tokenroute_stream_t *st, int from, int status,
     tokenroute_resp_error_t *e)
 {
-    if (st->to == TOKENROUTE_API_ANTHROPIC) {
+    if (st->to == TOKENROUTE_SHAPE_ANTHROPIC) {
         tr_add_lit(&st->out, "event: error\ndata: ");
 
     } else {
@@ -473,7 +473,7 @@ tokenroute_stream_terminal(tokenroute_stream_t *st, int from, int status,
     tokenroute_resp_error_write(&st->out, from, st->to, status, e);
     tr_add_lit(&st->out, "\n\n");
 
-    if (st->to == TOKENROUTE_API_OPENAI) {
+    if (st->to == TOKENROUTE_SHAPE_OPENAI) {
         tr_add_lit(&st->out, "data: [DONE]\n\n");
     }
 

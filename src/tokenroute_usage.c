@@ -24,19 +24,19 @@ static int64_t tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
     const char *data, size_t len);
 static void tokenroute_usage_learn(tokenroute_usage_shape_t *shape,
     const char *data, size_t len, const char *text, int64_t text_len);
-static void tokenroute_usage_apply(const tokenroute_skim_t *sk, int api,
+static void tokenroute_usage_apply(const tokenroute_skim_t *sk, int shape,
     tokenroute_usage_t *u, int max);
 
 
 int
-tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int api,
+tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int shape,
     tokenroute_usage_t *usage)
 {
     uj->usage = usage;
-    uj->api = api;
+    uj->shape = shape;
     uj->failed = 0;
 
-    tokenroute_skim_init(&uj->skim, api, 0);
+    tokenroute_skim_init(&uj->skim, shape, 0);
 
     return 0;
 }
@@ -59,7 +59,7 @@ tokenroute_usage_json_feed(tokenroute_usage_json_t *uj, const char *p,
 
     rc = tokenroute_skim_feed(&uj->skim, p, len);
 
-    tokenroute_usage_apply(&uj->skim, uj->api, uj->usage, 0);
+    tokenroute_usage_apply(&uj->skim, uj->shape, uj->usage, 0);
 
     if (rc != 0) {
         uj->failed = 1;
@@ -83,7 +83,7 @@ tokenroute_usage_json_finish(tokenroute_usage_json_t *uj)
 
     rc = tokenroute_skim_finish(&uj->skim);
 
-    tokenroute_usage_apply(&uj->skim, uj->api, uj->usage, 0);
+    tokenroute_usage_apply(&uj->skim, uj->shape, uj->usage, 0);
 
     if (rc != 0) {
         uj->failed = 1;
@@ -102,7 +102,7 @@ tokenroute_usage_json_free(tokenroute_usage_json_t *uj)
 
 
 int
-tokenroute_usage_event(int api, const char *event, size_t event_len,
+tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
     int                rc, finish;
@@ -121,7 +121,7 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
 
     if (!tr_str_is(event, event_len, "error")) {
 
-        if (api == TOKENROUTE_API_OPENAI) {
+        if (shape == TOKENROUTE_SHAPE_OPENAI) {
             n = tokenroute_usage_shaped(&usage->shape, data, len);
 
             if (n >= 0) {
@@ -140,7 +140,7 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
                 return finish ? TOKENROUTE_EVENT_FINAL : 0;
             }
 
-        } else if (api == TOKENROUTE_API_ANTHROPIC) {
+        } else if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
             n = tokenroute_skim_delta(data, len);
 
             if (n >= 0) {
@@ -150,7 +150,7 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
         }
     }
 
-    tokenroute_skim_init(&sk, api, 1);
+    tokenroute_skim_init(&sk, shape, 1);
 
     rc = tokenroute_skim_feed(&sk, data, len);
 
@@ -164,12 +164,12 @@ tokenroute_usage_event(int api, const char *event, size_t event_len,
         return -1;
     }
 
-    return tokenroute_usage_skimmed(api, event, event_len, &sk, usage);
+    return tokenroute_usage_skimmed(shape, event, event_len, &sk, usage);
 }
 
 
 int
-tokenroute_usage_skimmed(int api, const char *event, size_t event_len,
+tokenroute_usage_skimmed(int shape, const char *event, size_t event_len,
     const tokenroute_skim_t *sk, tokenroute_usage_t *usage)
 {
     int  flags;
@@ -180,10 +180,10 @@ tokenroute_usage_skimmed(int api, const char *event, size_t event_len,
         flags |= TOKENROUTE_EVENT_ERROR;
     }
 
-    if (api == TOKENROUTE_API_OPENAI) {
+    if (shape == TOKENROUTE_SHAPE_OPENAI) {
 
         if (sk->usage_object) {
-            tokenroute_usage_apply(sk, api, usage, 0);
+            tokenroute_usage_apply(sk, shape, usage, 0);
 
             if (sk->choices_array && sk->choices == 0) {
                 flags |= TOKENROUTE_EVENT_USAGE_ONLY;
@@ -196,17 +196,17 @@ tokenroute_usage_skimmed(int api, const char *event, size_t event_len,
 
         usage->content_bytes += sk->content_bytes;
 
-    } else if (api == TOKENROUTE_API_ANTHROPIC) {
+    } else if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
 
         switch (sk->type) {
 
         case TOKENROUTE_SKIM_MESSAGE_START:
-            tokenroute_usage_apply(sk, api, usage, 0);
+            tokenroute_usage_apply(sk, shape, usage, 0);
             break;
 
         case TOKENROUTE_SKIM_MESSAGE_DELTA:
             /* usage in message_delta is cumulative */
-            tokenroute_usage_apply(sk, api, usage, 1);
+            tokenroute_usage_apply(sk, shape, usage, 1);
             break;
 
         case TOKENROUTE_SKIM_BLOCK_DELTA:
@@ -354,7 +354,7 @@ tokenroute_usage_estimate_output(const tokenroute_usage_t *u)
 
 
 static void
-tokenroute_usage_apply(const tokenroute_skim_t *sk, int api,
+tokenroute_usage_apply(const tokenroute_skim_t *sk, int shape,
     tokenroute_usage_t *u, int max)
 {
     int       i;
@@ -369,7 +369,7 @@ tokenroute_usage_apply(const tokenroute_skim_t *sk, int api,
         u->error = 1;
     }
 
-    if (api == TOKENROUTE_API_OPENAI) {
+    if (shape == TOKENROUTE_SHAPE_OPENAI) {
 
         /* prompt_tokens includes the cached tokens */
 

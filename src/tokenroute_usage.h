@@ -19,8 +19,8 @@
 #include "tokenroute_skim.h"
 
 
-#define TOKENROUTE_API_OPENAI        1
-#define TOKENROUTE_API_ANTHROPIC     2
+#define TOKENROUTE_SHAPE_OPENAI        1
+#define TOKENROUTE_SHAPE_ANTHROPIC     2
 
 /* tokenroute_usage_event() flags */
 #define TOKENROUTE_EVENT_DONE        0x01  /* OpenAI "[DONE]" */
@@ -70,7 +70,7 @@ typedef struct tokenroute_usage_json_s  tokenroute_usage_json_t;
 /* the fields are private; the struct is public so callers can embed it */
 struct tokenroute_usage_json_s {
     tokenroute_usage_t   *usage;
-    int                   api;
+    int                   shape;
     unsigned              failed:1;
 
     /* last: its number buffer needs no clearing */
@@ -87,7 +87,7 @@ struct tokenroute_usage_json_s {
  * the top-level "usage" object and a top-level "error" that is neither
  * null nor false are read.  free releases what very deep nesting took.
  */
-int tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int api,
+int tokenroute_usage_json_init(tokenroute_usage_json_t *uj, int shape,
     tokenroute_usage_t *usage);
 int tokenroute_usage_json_feed(tokenroute_usage_json_t *uj, const char *p,
     size_t len);
@@ -100,7 +100,7 @@ void tokenroute_usage_json_free(tokenroute_usage_json_t *uj);
  * (*usage unchanged) if data is not JSON.  No heap allocation unless
  * nesting is deeper than TOKENROUTE_SKIM_STACK.
  */
-int tokenroute_usage_event(int api, const char *event, size_t event_len,
+int tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage);
 
 /*
@@ -109,7 +109,7 @@ int tokenroute_usage_event(int api, const char *event, size_t event_len,
  * error: the same flags and the same update of *usage.  For data in
  * pieces, and for tests.
  */
-int tokenroute_usage_skimmed(int api, const char *event, size_t event_len,
+int tokenroute_usage_skimmed(int shape, const char *event, size_t event_len,
     const tokenroute_skim_t *sk, tokenroute_usage_t *usage);
 
 /*

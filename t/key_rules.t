@@ -3,7 +3,7 @@
 # (C) tokenroute authors
 
 # The key rules (unknown, revoked, expired, which models a key may use)
-# live in the admission script alone (src/lua/admit.lua): requests that
+# live in the admission script alone (src/lua/admission.lua): requests that
 # reserve nothing (GET /v1/models, GET /v1/models/{id}, count_tokens,
 # bodies refused once the key is known) get their verdict from it too,
 # and so do the fallbacks a chain may take.  Each path here, with keys

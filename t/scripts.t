@@ -37,7 +37,7 @@ sub lua_of {
 		// die "cannot read src/lua/$name.lua\n";
 }
 
-my $admit = $t->redis('SCRIPT', 'LOAD', lua_of('admit'));
+my $admit = $t->redis('SCRIPT', 'LOAD', lua_of('admission'));
 my $settle = $t->redis('SCRIPT', 'LOAD', lua_of('settle'));
 my $sweep = $t->redis('SCRIPT', 'LOAD', lua_of('sweep'));
 
@@ -467,7 +467,7 @@ is($t->redis('EVALSHA', $sweep, 0, $NOW), 0, 'the next sweep: nothing');
 my @lua = map { s{.*/}{}r =~ s/\.lua$//r }
 	glob($t->repo . '/src/lua/*.lua');
 is_deeply([ sort @lua ],
-	[ qw(account_add admit key_create key_revoke settle sweep) ],
+	[ qw(account_add admission key_create key_revoke settle sweep) ],
 	'src/lua/ holds the six scripts');
 
 for my $name (@lua) {

@@ -49,8 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
 
-    from = (flags & 1) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
-    to = (flags & 2) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    from = (flags & 1) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
+    to = (flags & 2) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
     opts.model = models[(flags >> 2) & 3];
     opts.model_len = opts.model ? strlen(opts.model) : 0;

@@ -139,7 +139,7 @@ check_error(int from, int to, int status, const uint8_t *p, size_t len)
     fuzz_check(fuzz_json_valid(out, out_len, fuzz_utf8(p, len)),
                "the error is valid JSON");
 
-    if (to == TOKENROUTE_API_OPENAI) {
+    if (to == TOKENROUTE_SHAPE_OPENAI) {
         fuzz_check(out_len > 10 && memcmp(out, "{\"error\":{", 10) == 0,
                    "an OpenAI error");
 
@@ -175,8 +175,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
 
-    from = (flags & 1) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
-    to = (flags & 2) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    from = (flags & 1) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
+    to = (flags & 2) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
     if (flags & 4) {
         check_error(from, to, status, data, size);

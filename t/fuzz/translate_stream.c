@@ -143,8 +143,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p = (const char *) data + 2;
     size -= 2;
 
-    from = (flags & 1) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
-    to = (flags & 2) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    from = (flags & 1) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
+    to = (flags & 2) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
     run(from, to, flags, p, size, seed, 1, &a);
     run(from, to, flags, p, size, seed, 0, &b);

@@ -38,7 +38,7 @@ static const char  *events[8] = {
 
 
 typedef struct {
-    int                  api;
+    int                  shape;
     tokenroute_usage_t   u;
     tokenroute_usage_t   w;
 } stream_t;
@@ -61,7 +61,7 @@ usage_equal(const tokenroute_usage_t *a, const tokenroute_usage_t *b)
 /* returns whether the body was complete, as the body filter feeds it */
 
 static int
-body_new(int api, const char *p, size_t len, unsigned seed, int whole,
+body_new(int shape, const char *p, size_t len, unsigned seed, int whole,
     tokenroute_usage_t *u)
 {
     int                      rc;
@@ -71,7 +71,7 @@ body_new(int api, const char *p, size_t len, unsigned seed, int whole,
 
     memset(u, 0, sizeof(tokenroute_usage_t));
 
-    fuzz_check(tokenroute_usage_json_init(&uj, api, u) == 0, "init");
+    fuzz_check(tokenroute_usage_json_init(&uj, shape, u) == 0, "init");
 
     rc = 0;
 
@@ -98,14 +98,14 @@ body_new(int api, const char *p, size_t len, unsigned seed, int whole,
 
 
 static int
-body_ref(int api, const char *p, size_t len, tokenroute_usage_t *u)
+body_ref(int shape, const char *p, size_t len, tokenroute_usage_t *u)
 {
     int               rc;
     ref_usage_json_t  ruj;
 
     memset(u, 0, sizeof(tokenroute_usage_t));
 
-    fuzz_check(ref_usage_json_init(&ruj, api, u) == 0, "ref init");
+    fuzz_check(ref_usage_json_init(&ruj, shape, u) == 0, "ref init");
 
     rc = ref_usage_json_feed(&ruj, p, len);
 
@@ -120,14 +120,14 @@ body_ref(int api, const char *p, size_t len, tokenroute_usage_t *u)
 
 
 static void
-check_body(int api, const char *p, size_t len, unsigned seed)
+check_body(int shape, const char *p, size_t len, unsigned seed)
 {
     int                 want, whole, split;
     tokenroute_usage_t  w, a, b;
 
-    want = body_ref(api, p, len, &w);
-    whole = body_new(api, p, len, seed, 1, &a);
-    split = body_new(api, p, len, seed, 0, &b);
+    want = body_ref(shape, p, len, &w);
+    whole = body_new(shape, p, len, seed, 1, &a);
+    split = body_new(shape, p, len, seed, 0, &b);
 
     fuzz_check(whole == want && usage_equal(&a, &w), "body read as yajl");
     fuzz_check(split == want && usage_equal(&b, &w),
@@ -138,7 +138,7 @@ check_body(int api, const char *p, size_t len, unsigned seed)
 /* the skimmer alone, in pieces, then what tokenroute_usage_event() does */
 
 static int
-skim_event(int api, const char *ev, const char *p, size_t len,
+skim_event(int shape, const char *ev, const char *p, size_t len,
     unsigned seed, tokenroute_usage_t *u)
 {
     int                rc;
@@ -150,7 +150,7 @@ skim_event(int api, const char *ev, const char *p, size_t len,
         return TOKENROUTE_EVENT_DONE;
     }
 
-    tokenroute_skim_init(&sk, api, 1);
+    tokenroute_skim_init(&sk, shape, 1);
     fuzz_split_init(&fs, seed);
 
     rc = 0;
@@ -170,12 +170,12 @@ skim_event(int api, const char *ev, const char *p, size_t len,
         return -1;
     }
 
-    return tokenroute_usage_skimmed(api, ev, ev ? strlen(ev) : 0, &sk, u);
+    return tokenroute_usage_skimmed(shape, ev, ev ? strlen(ev) : 0, &sk, u);
 }
 
 
 static void
-check_event(int api, const char *ev, const char *p, size_t len,
+check_event(int shape, const char *ev, const char *p, size_t len,
     unsigned seed)
 {
     int                 want, got, skim;
@@ -188,9 +188,9 @@ check_event(int api, const char *ev, const char *p, size_t len,
     memset(&a, 0, sizeof(tokenroute_usage_t));
     memset(&b, 0, sizeof(tokenroute_usage_t));
 
-    want = ref_usage_event(api, ev, evlen, p, len, &w, 0);
-    got = tokenroute_usage_event(api, ev, evlen, p, len, &a);
-    skim = skim_event(api, ev, p, len, seed, &b);
+    want = ref_usage_event(shape, ev, evlen, p, len, &w, 0);
+    got = tokenroute_usage_event(shape, ev, evlen, p, len, &a);
+    skim = skim_event(shape, ev, p, len, seed, &b);
 
     fuzz_check(got == want && usage_equal(&a, &w), "event read as yajl");
     fuzz_check(skim == want && usage_equal(&b, &w),
@@ -209,9 +209,9 @@ stream_handler(void *ctx, const char *event, size_t event_len,
         return 0;
     }
 
-    want = ref_usage_event(st->api, event, event_len, data, data_len,
+    want = ref_usage_event(st->shape, event, event_len, data, data_len,
                            &st->w, 0);
-    got = tokenroute_usage_event(st->api, event, event_len, data, data_len,
+    got = tokenroute_usage_event(st->shape, event, event_len, data, data_len,
                                  &st->u);
 
     fuzz_check(got == want && usage_equal(&st->u, &st->w),
@@ -222,7 +222,7 @@ stream_handler(void *ctx, const char *event, size_t event_len,
 
 
 static void
-check_stream(int api, const char *p, size_t len, unsigned seed)
+check_stream(int shape, const char *p, size_t len, unsigned seed)
 {
     size_t            n, off;
     stream_t          st;
@@ -230,7 +230,7 @@ check_stream(int api, const char *p, size_t len, unsigned seed)
     tokenroute_sse_t  sse;
 
     memset(&st, 0, sizeof(stream_t));
-    st.api = api;
+    st.shape = shape;
 
     fuzz_check(tokenroute_sse_init(&sse, 64 * 1024, stream_handler, &st)
                == 0, "sse init");
@@ -249,7 +249,7 @@ check_stream(int api, const char *p, size_t len, unsigned seed)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int          api;
+    int          shape;
     unsigned     seed, mode;
     const char  *p;
 
@@ -262,20 +262,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p = (const char *) data + 2;
     size -= 2;
 
-    api = (mode & 1) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+    shape = (mode & 1) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
     switch ((mode >> 1) & 3) {
 
     case 0:
-        check_body(api, p, size, seed);
+        check_body(shape, p, size, seed);
         break;
 
     case 1:
-        check_event(api, events[(mode >> 3) & 7], p, size, seed);
+        check_event(shape, events[(mode >> 3) & 7], p, size, seed);
         break;
 
     default:
-        check_stream(api, p, size, seed);
+        check_stream(shape, p, size, seed);
         break;
     }
 

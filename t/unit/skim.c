@@ -23,8 +23,8 @@
 #include "tap.h"
 
 
-#define OA   TOKENROUTE_API_OPENAI
-#define AN   TOKENROUTE_API_ANTHROPIC
+#define OA   TOKENROUTE_SHAPE_OPENAI
+#define AN   TOKENROUTE_SHAPE_ANTHROPIC
 
 
 typedef struct {
@@ -34,9 +34,9 @@ typedef struct {
 } shape_t;
 
 
-static int skim(int api, int stream, const char *s, size_t len,
+static int skim(int shape, int stream, const char *s, size_t len,
     size_t step, tokenroute_skim_t *sk);
-static int skim_str(int api, int stream, const char *s,
+static int skim_str(int shape, int stream, const char *s,
     tokenroute_skim_t *sk);
 static int64_t content(const char *text);
 static void test_chunk(void);
@@ -446,13 +446,13 @@ test_splits(void)
 /* through the skimmer's own API, in pieces of step bytes */
 
 static int
-skim(int api, int stream, const char *s, size_t len, size_t step,
+skim(int shape, int stream, const char *s, size_t len, size_t step,
     tokenroute_skim_t *sk)
 {
     int     rc;
     size_t  i, n;
 
-    tokenroute_skim_init(sk, api, stream);
+    tokenroute_skim_init(sk, shape, stream);
 
     rc = 0;
 
@@ -472,12 +472,12 @@ skim(int api, int stream, const char *s, size_t len, size_t step,
 
 
 static int
-skim_str(int api, int stream, const char *s, tokenroute_skim_t *sk)
+skim_str(int shape, int stream, const char *s, tokenroute_skim_t *sk)
 {
     size_t  len;
 
     len = strlen(s);
 
-    return skim(api, stream, s, len, len ? len : 1, sk);
+    return skim(shape, stream, s, len, len ? len : 1, sk);
 }
 

@@ -26,10 +26,10 @@
 #include "tap.h"
 
 
-#define OA  TOKENROUTE_API_OPENAI, TOKENROUTE_API_ANTHROPIC
-#define AO  TOKENROUTE_API_ANTHROPIC, TOKENROUTE_API_OPENAI
-#define OO  TOKENROUTE_API_OPENAI, TOKENROUTE_API_OPENAI
-#define AA  TOKENROUTE_API_ANTHROPIC, TOKENROUTE_API_ANTHROPIC
+#define OA  TOKENROUTE_SHAPE_OPENAI, TOKENROUTE_SHAPE_ANTHROPIC
+#define AO  TOKENROUTE_SHAPE_ANTHROPIC, TOKENROUTE_SHAPE_OPENAI
+#define OO  TOKENROUTE_SHAPE_OPENAI, TOKENROUTE_SHAPE_OPENAI
+#define AA  TOKENROUTE_SHAPE_ANTHROPIC, TOKENROUTE_SHAPE_ANTHROPIC
 
 /* case flags: options differing from the defaults */
 #define F_USAGE      0x01     /* include_usage */
@@ -1387,8 +1387,8 @@ test_errors(void)
 
     static const char  body[] = "{\"model\":\"m\",\"messages\":[],\"n\":5}";
 
-    rc = tokenroute_translate_request(TOKENROUTE_API_OPENAI,
-                                      TOKENROUTE_API_ANTHROPIC,
+    rc = tokenroute_translate_request(TOKENROUTE_SHAPE_OPENAI,
+                                      TOKENROUTE_SHAPE_ANTHROPIC,
                                       (const unsigned char *) body,
                                       sizeof(body) - 1, NULL, &out, &n, err,
                                       sizeof(err));
@@ -1396,15 +1396,15 @@ test_errors(void)
     ok(rc == -1 && strcmp(err, "unsuppo") == 0 && out == NULL && n == 0,
        "a short err buffer gets a cut, terminated message");
 
-    rc = tokenroute_translate_request(TOKENROUTE_API_OPENAI,
-                                      TOKENROUTE_API_ANTHROPIC,
+    rc = tokenroute_translate_request(TOKENROUTE_SHAPE_OPENAI,
+                                      TOKENROUTE_SHAPE_ANTHROPIC,
                                       (const unsigned char *) body,
                                       sizeof(body) - 1, NULL, &out, &n, NULL,
                                       0);
 
     ok(rc == -1 && out == NULL, "no err buffer");
 
-    rc = tokenroute_translate_request(3, TOKENROUTE_API_OPENAI,
+    rc = tokenroute_translate_request(3, TOKENROUTE_SHAPE_OPENAI,
                                       (const unsigned char *) body,
                                       sizeof(body) - 1, NULL, &out, &n, err,
                                       sizeof(err));

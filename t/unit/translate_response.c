@@ -26,8 +26,8 @@
 #include "tap.h"
 
 
-#define OA  TOKENROUTE_API_OPENAI
-#define AN  TOKENROUTE_API_ANTHROPIC
+#define OA  TOKENROUTE_SHAPE_OPENAI
+#define AN  TOKENROUTE_SHAPE_ANTHROPIC
 
 #define MODEL  "pub/model-1"
 
@@ -1149,7 +1149,7 @@ test_created(void)
     char           *body, *p;
     size_t          out_len;
     time_t          t0, t1;
-    long long       created;
+    long            long       created;
     unsigned char  *out;
 
     body = q("{`id`:`msg_1`,`content`:[]}");
@@ -1653,13 +1653,13 @@ free(void *p)
 static void
 test_no_malloc(void)
 {
-    int                   i, k, rc;
-    long                  before, warmup;
-    char                 *ev[3], *big;
-    size_t                len[3], n;
-    sink_t                s;
-    void *volatile        probe;
-    tokenroute_stream_t   st;
+    int                  i, k, rc;
+    long                 before, warmup;
+    char                *ev[3], *big;
+    size_t               len[3], n;
+    sink_t               s;
+    void                *volatile        probe;
+    tokenroute_stream_t  st;
     static const char    *warm[2] = {
         AN_START AN_TEXT_START("0"),
         OA_C("{`role`:`assistant`}", "null")

@@ -54,7 +54,7 @@ typedef struct {
 
 
 typedef struct {
-    int                  api;
+    int                  shape;
     tokenroute_usage_t  *usage;
     char                 flags[FLAGS_LEN];
     size_t               len;
@@ -65,19 +65,19 @@ static int usage_equal(const tokenroute_usage_t *a,
     const tokenroute_usage_t *b);
 static void check_usage(const char *name, const tokenroute_usage_t *u,
     const expect_t *e);
-static int json_run(int api, const char *body, size_t len, size_t cut,
+static int json_run(int shape, const char *body, size_t len, size_t cut,
     int bytewise, tokenroute_usage_t *u);
-static void check_json(const char *name, int api, const char *body,
+static void check_json(const char *name, int shape, const char *body,
     int rc_expect, const expect_t *e);
 static int stream_handler(void *ctx, const char *event, size_t event_len,
     const char *data, size_t data_len, int truncated);
-static int stream_run(int api, const char *s, size_t len, size_t cut,
+static int stream_run(int shape, const char *s, size_t len, size_t cut,
     int bytewise, tokenroute_usage_t *u, stream_t *st);
-static void check_stream(const char *name, int api, const char *s,
+static void check_stream(const char *name, int shape, const char *s,
     const expect_t *e);
 static char *strip_event_lines(const char *s);
 static char *to_crlf(const char *s);
-static int ev(int api, const char *name, const char *data,
+static int ev(int shape, const char *name, const char *data,
     tokenroute_usage_t *u);
 static void test_events(void);
 static void test_shape(void);
@@ -406,11 +406,11 @@ main(void)
     e.cached_price = GPT4O_CACHED;
     e.out_price = GPT4O_OUT;
     e.cost = 86 * 2500 + 1920 * 1250 + 300 * 10000;
-    check_json("OpenAI body", TOKENROUTE_API_OPENAI, openai_body, 0, &e);
+    check_json("OpenAI body", TOKENROUTE_SHAPE_OPENAI, openai_body, 0, &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.error = 1;
-    check_json("OpenAI error body", TOKENROUTE_API_OPENAI, openai_error_body,
+    check_json("OpenAI error body", TOKENROUTE_SHAPE_OPENAI, openai_error_body,
                0, &e);
 
     memset(&e, 0, sizeof(expect_t));
@@ -424,12 +424,12 @@ main(void)
     e.cached_price = SONNET_CACHED;
     e.out_price = SONNET_OUT;
     e.cost = 12 * 3000 + 3000 * 300 + 1500 * 3750 + 45 * 15000;
-    check_json("Anthropic body", TOKENROUTE_API_ANTHROPIC, anthropic_body, 0,
+    check_json("Anthropic body", TOKENROUTE_SHAPE_ANTHROPIC, anthropic_body, 0,
                &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.error = 1;
-    check_json("Anthropic error body", TOKENROUTE_API_ANTHROPIC,
+    check_json("Anthropic error body", TOKENROUTE_SHAPE_ANTHROPIC,
                anthropic_error_body, 0, &e);
 
     memset(&e, 0, sizeof(expect_t));
@@ -439,46 +439,46 @@ main(void)
     e.seen_input = 1;
     e.seen_output = 1;
     check_json("OpenAI body, details first, error null",
-               TOKENROUTE_API_OPENAI,
+               TOKENROUTE_SHAPE_OPENAI,
                "{\"error\":null,\"usage\":{\"prompt_tokens_details\":"
                "{\"cached_tokens\":2},\"completion_tokens\":3.0,"
                "\"prompt_tokens\":7}}", 0, &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.error = 1;
-    check_json("an error string", TOKENROUTE_API_OPENAI,
+    check_json("an error string", TOKENROUTE_SHAPE_OPENAI,
                "{\"error\":\"boom\",\"usage\":null}", 0, &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.input = 1;
     e.seen_input = 1;
-    check_json("error false", TOKENROUTE_API_ANTHROPIC,
+    check_json("error false", TOKENROUTE_SHAPE_ANTHROPIC,
                "{\"error\":false,\"usage\":{\"input_tokens\":1}}", 0, &e);
 
     memset(&e, 0, sizeof(expect_t));
-    check_json("usage null", TOKENROUTE_API_OPENAI,
+    check_json("usage null", TOKENROUTE_SHAPE_OPENAI,
                "{\"choices\":[{\"usage\":{\"prompt_tokens\":1}}],"
                "\"usage\":null}", 0, &e);
 
     memset(&e, 0, sizeof(expect_t));
-    check_json("Anthropic keys in an OpenAI body", TOKENROUTE_API_OPENAI,
+    check_json("Anthropic keys in an OpenAI body", TOKENROUTE_SHAPE_OPENAI,
                "{\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}", 0, &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.input = 100;
     e.seen_input = 1;
     check_json("a body cut short keeps what was read",
-               TOKENROUTE_API_ANTHROPIC,
+               TOKENROUTE_SHAPE_ANTHROPIC,
                "{\"usage\":{\"input_tokens\":100,\"output_tok", -1, &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.output = 4;
     e.seen_output = 1;
-    check_json("invalid JSON keeps what was read", TOKENROUTE_API_ANTHROPIC,
+    check_json("invalid JSON keeps what was read", TOKENROUTE_SHAPE_ANTHROPIC,
                "{\"usage\":{\"output_tokens\":4}, oops}", -1, &e);
 
     memset(&e, 0, sizeof(expect_t));
-    check_json("not JSON", TOKENROUTE_API_OPENAI,
+    check_json("not JSON", TOKENROUTE_SHAPE_OPENAI,
                "<html>502 Bad Gateway</html>", -1, &e);
 
     /* streams */
@@ -496,10 +496,10 @@ main(void)
     e.out_price = MINI_OUT;
     e.cost = 176 * 150 + 1024 * 75 + 42 * 600;
     e.estimate = 10;
-    check_stream("OpenAI stream", TOKENROUTE_API_OPENAI, openai_stream, &e);
+    check_stream("OpenAI stream", TOKENROUTE_SHAPE_OPENAI, openai_stream, &e);
 
     s = to_crlf(openai_stream);
-    check_stream("OpenAI stream over CRLF", TOKENROUTE_API_OPENAI, s, &e);
+    check_stream("OpenAI stream over CRLF", TOKENROUTE_SHAPE_OPENAI, s, &e);
     free(s);
 
     memset(&e, 0, sizeof(expect_t));
@@ -516,7 +516,7 @@ main(void)
     e.cost = 15 * 150 + 3 * 600;
     e.estimate = 3;
     check_stream("OpenAI-compatible stream, usage with choices, then error",
-                 TOKENROUTE_API_OPENAI, openai_host_stream, &e);
+                 TOKENROUTE_SHAPE_OPENAI, openai_host_stream, &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.input = 25;
@@ -532,12 +532,12 @@ main(void)
     e.out_price = SONNET_OUT;
     e.cost = 25 * 3000 + 5000 * 300 + 2000 * 3750 + 89 * 15000;
     e.estimate = 15;
-    check_stream("Anthropic stream", TOKENROUTE_API_ANTHROPIC,
+    check_stream("Anthropic stream", TOKENROUTE_SHAPE_ANTHROPIC,
                  anthropic_stream, &e);
 
     s = strip_event_lines(anthropic_stream);
     check_stream("Anthropic stream without event lines",
-                 TOKENROUTE_API_ANTHROPIC, s, &e);
+                 TOKENROUTE_SHAPE_ANTHROPIC, s, &e);
     free(s);
 
     memset(&e, 0, sizeof(expect_t));
@@ -555,7 +555,7 @@ main(void)
     e.cost = 40 * 3000 + 7000 * 300 + 300 * 3750 + 89 * 15000;
     e.estimate = 2;
     check_stream("Anthropic stream, input usage in message_delta",
-                 TOKENROUTE_API_ANTHROPIC, anthropic_stream_input, &e);
+                 TOKENROUTE_SHAPE_ANTHROPIC, anthropic_stream_input, &e);
 
     memset(&e, 0, sizeof(expect_t));
     e.input = 10;
@@ -571,7 +571,7 @@ main(void)
     e.cost = 10 * 3000 + 1 * 15000;
     e.estimate = 1;
     check_stream("Anthropic stream, overloaded_error event",
-                 TOKENROUTE_API_ANTHROPIC, anthropic_stream_error, &e);
+                 TOKENROUTE_SHAPE_ANTHROPIC, anthropic_stream_error, &e);
 
     test_events();
     test_shape();
@@ -632,7 +632,7 @@ check_usage(const char *name, const tokenroute_usage_t *u, const expect_t *e)
 /* feeds the body whole (cut == len), in two pieces, or byte by byte */
 
 static int
-json_run(int api, const char *body, size_t len, size_t cut, int bytewise,
+json_run(int shape, const char *body, size_t len, size_t cut, int bytewise,
     tokenroute_usage_t *u)
 {
     int                      rc;
@@ -641,7 +641,7 @@ json_run(int api, const char *body, size_t len, size_t cut, int bytewise,
 
     memset(u, 0, sizeof(tokenroute_usage_t));
 
-    if (tokenroute_usage_json_init(&uj, api, u) != 0) {
+    if (tokenroute_usage_json_init(&uj, shape, u) != 0) {
         fprintf(stderr, "out of memory\n");
         exit(2);
     }
@@ -672,7 +672,7 @@ json_run(int api, const char *body, size_t len, size_t cut, int bytewise,
 
 
 static void
-check_json(const char *name, int api, const char *body, int rc_expect,
+check_json(const char *name, int shape, const char *body, int rc_expect,
     const expect_t *e)
 {
     int                 rc, good;
@@ -681,7 +681,7 @@ check_json(const char *name, int api, const char *body, int rc_expect,
 
     len = strlen(body);
 
-    rc = json_run(api, body, len, len, 0, &u);
+    rc = json_run(shape, body, len, len, 0, &u);
 
     ok(rc == rc_expect, "%s: parse result %d", name, rc);
     check_usage(name, &u, e);
@@ -689,7 +689,7 @@ check_json(const char *name, int api, const char *body, int rc_expect,
     good = 1;
 
     for (i = 0; i <= len && good; i++) {
-        rc = json_run(api, body, len, i, 0, &v);
+        rc = json_run(shape, body, len, i, 0, &v);
 
         if (rc != rc_expect || !usage_equal(&u, &v)) {
             good = 0;
@@ -699,7 +699,7 @@ check_json(const char *name, int api, const char *body, int rc_expect,
     ok(good, "%s: the same split in two at every offset%s", name,
        good ? "" : " (not at one)");
 
-    rc = json_run(api, body, len, 0, 1, &v);
+    rc = json_run(shape, body, len, 0, 1, &v);
 
     ok(rc == rc_expect && usage_equal(&u, &v),
        "%s: the same fed one byte at a time", name);
@@ -717,7 +717,7 @@ stream_handler(void *ctx, const char *event, size_t event_len,
         return -1;
     }
 
-    rc = tokenroute_usage_event(st->api, event, event_len, data, data_len,
+    rc = tokenroute_usage_event(st->shape, event, event_len, data, data_len,
                                 st->usage);
 
     if (st->len + 8 < FLAGS_LEN) {
@@ -730,7 +730,7 @@ stream_handler(void *ctx, const char *event, size_t event_len,
 
 
 static int
-stream_run(int api, const char *s, size_t len, size_t cut, int bytewise,
+stream_run(int shape, const char *s, size_t len, size_t cut, int bytewise,
     tokenroute_usage_t *u, stream_t *st)
 {
     int               rc;
@@ -739,7 +739,7 @@ stream_run(int api, const char *s, size_t len, size_t cut, int bytewise,
 
     memset(u, 0, sizeof(tokenroute_usage_t));
 
-    st->api = api;
+    st->shape = shape;
     st->usage = u;
     st->len = 0;
     st->flags[0] = '\0';
@@ -771,7 +771,7 @@ stream_run(int api, const char *s, size_t len, size_t cut, int bytewise,
 
 
 static void
-check_stream(const char *name, int api, const char *s, const expect_t *e)
+check_stream(const char *name, int shape, const char *s, const expect_t *e)
 {
     int                 rc, good;
     size_t              len, i;
@@ -780,7 +780,7 @@ check_stream(const char *name, int api, const char *s, const expect_t *e)
 
     len = strlen(s);
 
-    rc = stream_run(api, s, len, len, 0, &u, &st);
+    rc = stream_run(shape, s, len, len, 0, &u, &st);
 
     ok(rc == 0 && strcmp(st.flags, e->flags) == 0,
        "%s: event flags %s", name, st.flags);
@@ -789,7 +789,7 @@ check_stream(const char *name, int api, const char *s, const expect_t *e)
     good = 1;
 
     for (i = 0; i <= len && good; i++) {
-        rc = stream_run(api, s, len, i, 0, &v, &st);
+        rc = stream_run(shape, s, len, i, 0, &v, &st);
 
         if (rc != 0 || !usage_equal(&u, &v) || strcmp(st.flags, e->flags))
         {
@@ -800,7 +800,7 @@ check_stream(const char *name, int api, const char *s, const expect_t *e)
     ok(good, "%s: the same split in two at every offset (%zu)", name,
        len + 1);
 
-    rc = stream_run(api, s, len, 0, 1, &v, &st);
+    rc = stream_run(shape, s, len, 0, 1, &v, &st);
 
     ok(rc == 0 && usage_equal(&u, &v) && strcmp(st.flags, e->flags) == 0,
        "%s: the same fed one byte at a time", name);
@@ -863,9 +863,9 @@ to_crlf(const char *s)
 
 
 static int
-ev(int api, const char *name, const char *data, tokenroute_usage_t *u)
+ev(int shape, const char *name, const char *data, tokenroute_usage_t *u)
 {
-    return tokenroute_usage_event(api, name, name ? strlen(name) : 0, data,
+    return tokenroute_usage_event(shape, name, name ? strlen(name) : 0, data,
                                   strlen(data), u);
 }
 
@@ -881,32 +881,32 @@ test_events(void)
     memset(&zero, 0, sizeof(tokenroute_usage_t));
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, "[DONE]", &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "[DONE]", &u);
     ok(rc == TOKENROUTE_EVENT_DONE && usage_equal(&u, &zero),
        "event: [DONE]");
 
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, "not json", &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "not json", &u);
     ok(rc == -1 && usage_equal(&u, &zero), "event: not JSON gives -1");
 
-    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL,
             "{\"usage\":{\"prompt_tokens\":5},\"choices\":[", &u);
     ok(rc == -1 && usage_equal(&u, &zero),
        "event: cut JSON gives -1 and leaves usage alone");
 
-    rc = ev(TOKENROUTE_API_ANTHROPIC, "message_delta",
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "message_delta",
             "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}"
             " x", &u);
     ok(rc == -1 && usage_equal(&u, &zero), "event: trailing garbage is -1");
 
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, "", &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "", &u);
     ok(rc == -1 && usage_equal(&u, &zero), "event: empty data gives -1");
 
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, "{\"choices\":[],\"usage\":null}",
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "{\"choices\":[],\"usage\":null}",
             &u);
     ok(rc == 0 && usage_equal(&u, &zero),
        "event: choices [] with usage null is not usage-only");
 
-    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL,
             "{\"choices\":[{\"delta\":{\"content\":\"x\"},"
             "\"usage\":{\"prompt_tokens\":5},\"finish_reason\":null}],"
             "\"usage\":null}", &u);
@@ -914,11 +914,11 @@ test_events(void)
        "event: a usage inside choices is not the usage");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    ev(TOKENROUTE_API_OPENAI, NULL,
+    ev(TOKENROUTE_SHAPE_OPENAI, NULL,
        "{\"choices\":[],\"usage\":{\"prompt_tokens\":10,"
        "\"completion_tokens\":4,"
        "\"prompt_tokens_details\":{\"cached_tokens\":3}}}", &u);
-    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL,
             "{\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
             "\"completion_tokens\":6}}", &u);
     ok(rc == TOKENROUTE_EVENT_USAGE_ONLY && u.input_tokens == 12
@@ -926,27 +926,27 @@ test_events(void)
        "event: the last OpenAI usage wins");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, "error",
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, "error",
             "{\"message\":\"upstream went away\"}", &u);
     ok(rc == TOKENROUTE_EVENT_ERROR && u.error,
        "event: an \"error\" event name is an error");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, "{\"error\":true}", &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "{\"error\":true}", &u);
     ok(rc == TOKENROUTE_EVENT_ERROR && u.error, "event: error true");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, "{\"error\":500}", &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "{\"error\":500}", &u);
     ok(rc == TOKENROUTE_EVENT_ERROR && u.error, "event: error 500");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL,
             "{\"error\":null,\"choices\":[{\"delta\":{},"
             "\"finish_reason\":\"stop\"}]}", &u);
     ok(rc == TOKENROUTE_EVENT_FINAL && !u.error, "event: error null");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL,
             "{\"choices\":[{\"delta\":{\"content\":null,"
             "\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"f\","
             "\"arguments\":\"{}\"}},{\"index\":1,\"function\":"
@@ -958,15 +958,15 @@ test_events(void)
        (long long) u.content_bytes);
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_ANTHROPIC, "mystery",
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "mystery",
             "{\"type\":\"mystery\",\"usage\":{\"output_tokens\":9},"
             "\"delta\":{\"text\":\"abc\"}}", &u);
     ok(rc == 0 && usage_equal(&u, &zero), "event: unknown types are ignored");
 
-    rc = ev(TOKENROUTE_API_ANTHROPIC, "ping", "{\"type\": \"ping\"}", &u);
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "ping", "{\"type\": \"ping\"}", &u);
     ok(rc == 0 && usage_equal(&u, &zero), "event: ping is ignored");
 
-    rc = ev(TOKENROUTE_API_ANTHROPIC, "content_block_delta",
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "content_block_delta",
             "{\"type\":\"content_block_delta\",\"index\":0,"
             "\"delta\":{\"type\":\"text_delta\",\"text\":"
             "{\"text\":\"nested\"}}}", &u);
@@ -974,7 +974,7 @@ test_events(void)
        "event: only string deltas count");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_ANTHROPIC, "message_delta",
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "message_delta",
             "{\"type\":\"message_delta\",\"delta\":{},"
             "\"usage\":{\"output_tokens\":-3}}", &u);
     ok(rc == 0 && u.output_tokens == 0 && !u.seen_output,
@@ -983,7 +983,7 @@ test_events(void)
     /* deeper than TOKENROUTE_USAGE_DEPTH, then usage after it */
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL,
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL,
             "{\"x\":[[[[[[[[[[[[{\"usage\":{\"prompt_tokens\":1}}"
             "]]]]]]]]]]]],"
             "\"choices\":[],\"usage\":{\"prompt_tokens\":8,"
@@ -991,7 +991,7 @@ test_events(void)
     ok(rc == TOKENROUTE_EVENT_USAGE_ONLY && u.input_tokens == 8
        && u.output_tokens == 2, "event: deep nesting is skipped");
 
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, "[1, {\"usage\": null}]", &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "[1, {\"usage\": null}]", &u);
     ok(rc == 0, "event: JSON that is not an object has no flags");
 
     /* hundreds of levels skipped, then the usage read at the top level */
@@ -1011,7 +1011,7 @@ test_events(void)
     sprintf(p, ",\"choices\":[],\"usage\":{\"completion_tokens\":3}}");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, big, &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, big, &u);
     ok(rc == TOKENROUTE_EVENT_USAGE_ONLY && u.output_tokens == 3,
        "event: %zu nested arrays", n);
 
@@ -1036,7 +1036,7 @@ test_events(void)
     sprintf(p, "\"},\"finish_reason\":null}],\"usage\":null}");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    rc = ev(TOKENROUTE_API_OPENAI, NULL, big, &u);
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, big, &u);
     ok(rc == 0 && u.content_bytes == (int64_t) n,
        "event: a %zu-byte delta counts %lld", n, (long long) u.content_bytes);
 
@@ -1188,7 +1188,7 @@ test_shape(void)
 
         /* what reading this event alone gives */
         memset(&r, 0, sizeof(tokenroute_usage_t));
-        rc = ev(TOKENROUTE_API_OPENAI, NULL, evs[i].data, &r);
+        rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, evs[i].data, &r);
         ok(rc == evs[i].flags, "shape %d: reading alone gives flags %d (%d)",
            i, evs[i].flags, rc);
 
@@ -1200,7 +1200,7 @@ test_shape(void)
 
         r.content_bytes = u.content_bytes + r.content_bytes;
 
-        ok(ev(TOKENROUTE_API_OPENAI, NULL, evs[i].data, &u) == evs[i].flags,
+        ok(ev(TOKENROUTE_SHAPE_OPENAI, NULL, evs[i].data, &u) == evs[i].flags,
            "shape %d: in the stream, the same flags", i);
         ok(u.content_bytes == r.content_bytes,
            "shape %d: in the stream, the same bytes", i);
@@ -1225,7 +1225,7 @@ test_shape(void)
     "\"delta\":{\"role\":\""
 
     memset(&r, 0, sizeof(tokenroute_usage_t));
-    ok(ev(TOKENROUTE_API_OPENAI, NULL, SHAPE_ROLE_HEAD "xyz" SHAPE_TAIL, &r)
+    ok(ev(TOKENROUTE_SHAPE_OPENAI, NULL, SHAPE_ROLE_HEAD "xyz" SHAPE_TAIL, &r)
        == 0 && r.content_bytes == 0 && r.shape.head_len == 0,
        "shape: a role is no content, and teaches nothing");
 
@@ -1234,10 +1234,10 @@ test_shape(void)
     memcpy(r.shape.tail, SHAPE_TAIL, sizeof(SHAPE_TAIL) - 1);
     r.shape.tail_len = sizeof(SHAPE_TAIL) - 1;
 
-    ok(ev(TOKENROUTE_API_OPENAI, NULL, SHAPE_ROLE_HEAD "xyz" SHAPE_TAIL, &r)
+    ok(ev(TOKENROUTE_SHAPE_OPENAI, NULL, SHAPE_ROLE_HEAD "xyz" SHAPE_TAIL, &r)
        == 0 && r.content_bytes == 3,
        "shape: a chunk matching the envelope is measured by it");
-    ok(ev(TOKENROUTE_API_OPENAI, NULL, SHAPE_ROLE_HEAD "x\\ty" SHAPE_TAIL, &r)
+    ok(ev(TOKENROUTE_SHAPE_OPENAI, NULL, SHAPE_ROLE_HEAD "x\\ty" SHAPE_TAIL, &r)
        == 0 && r.content_bytes == 3,
        "shape: but not one whose text has an escape");
 

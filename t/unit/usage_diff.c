@@ -44,7 +44,7 @@ typedef struct {
 
 
 typedef struct {
-    int                  api;
+    int                  shape;
     int                  ref;           /* 0 new, 1 yajl, 2 old fast path */
     tokenroute_usage_t  *usage;
     buf_t                flags;
@@ -68,21 +68,21 @@ static int usage_equal(const tokenroute_usage_t *a,
 static void usage_seed(tokenroute_usage_t *u, unsigned seed);
 static uint64_t rnd(void);
 static unsigned rnd_n(unsigned n);
-static int new_event(int api, const char *ev, const char *data, size_t len,
+static int new_event(int shape, const char *ev, const char *data, size_t len,
     tokenroute_usage_t *u);
-static int skim_event(int api, const char *ev, const char *data, size_t len,
+static int skim_event(int shape, const char *ev, const char *data, size_t len,
     size_t *cuts, int ncuts, tokenroute_usage_t *u);
-static int check_event(const char *what, int api, const char *ev,
+static int check_event(const char *what, int shape, const char *ev,
     const char *data, size_t len);
-static int body_run(int ref, int api, const char *body, size_t len,
+static int body_run(int ref, int shape, const char *body, size_t len,
     size_t *cuts, int ncuts, tokenroute_usage_t *u);
-static int check_body(const char *what, int api, const char *body,
+static int check_body(const char *what, int shape, const char *body,
     size_t len, int every);
 static int stream_handler(void *ctx, const char *event, size_t event_len,
     const char *data, size_t data_len, int truncated);
-static int stream_run(int ref, int api, const char *s, size_t len,
+static int stream_run(int ref, int shape, const char *s, size_t len,
     size_t *cuts, int ncuts, stream_t *st, tokenroute_usage_t *u);
-static void check_fixture_stream(const char *name, int api, const char *s,
+static void check_fixture_stream(const char *name, int shape, const char *s,
     size_t len);
 static int rec_handler(void *ctx, const char *event, size_t event_len,
     const char *data, size_t data_len, int truncated);
@@ -90,11 +90,11 @@ static int sse_run(int ref, const char *s, size_t len, size_t max_data,
     size_t *cuts, int ncuts, rec_t *r);
 static int check_sse(const char *s, size_t len, size_t max_data);
 static int check_long_number(int which);
-static void gen_value(buf_t *b, int depth, int api);
+static void gen_value(buf_t *b, int depth, int shape);
 static void gen_ws(buf_t *b);
 static void gen_string(buf_t *b, int key);
 static void gen_number(buf_t *b);
-static void gen_event(buf_t *b, int api);
+static void gen_event(buf_t *b, int shape);
 static void gen_mutate(buf_t *b);
 static void gen_sse(buf_t *b);
 static char *slurp(const char *root, const char *name, size_t *len);
@@ -320,22 +320,23 @@ main(int argc, char **argv)
 static void
 test_events(void)
 {
-    int     good, api;
+    int     good, shape;
     size_t  i, n;
 
     n = sizeof(events) / sizeof(events[0]);
     good = 1;
 
     for (i = 0; i < n; i++) {
-        for (api = TOKENROUTE_API_OPENAI; api <= TOKENROUTE_API_ANTHROPIC;
-             api++)
+        for (shape = TOKENROUTE_SHAPE_OPENAI;
+             shape <= TOKENROUTE_SHAPE_ANTHROPIC;
+             shape++)
         {
-            good &= check_event("event", api, NULL, events[i],
+            good &= check_event("event", shape, NULL, events[i],
                                 strlen(events[i]));
-            good &= check_event("event", api, "error", events[i],
+            good &= check_event("event", shape, "error", events[i],
                                 strlen(events[i]));
-            good &= check_event("event", api,
-                                (api == TOKENROUTE_API_OPENAI)
+            good &= check_event("event", shape,
+                                (shape == TOKENROUTE_SHAPE_OPENAI)
                                 ? "message" : "content_block_delta",
                                 events[i], strlen(events[i]));
         }
@@ -363,7 +364,7 @@ test_events(void)
 static int
 check_long_number(int which)
 {
-    int     good, api;
+    int     good, shape;
     buf_t   b;
     size_t  i;
 
@@ -419,9 +420,11 @@ check_long_number(int which)
 
     good = 1;
 
-    for (api = TOKENROUTE_API_OPENAI; api <= TOKENROUTE_API_ANTHROPIC; api++) {
-        good &= check_event("long number", api, NULL, b.data, b.len);
-        good &= check_body("long number", api, b.data, b.len, 0);
+    for (shape = TOKENROUTE_SHAPE_OPENAI; shape <= TOKENROUTE_SHAPE_ANTHROPIC;
+         shape++)
+    {
+        good &= check_event("long number", shape, NULL, b.data, b.len);
+        good &= check_body("long number", shape, b.data, b.len, 0);
     }
 
     free(b.data);
@@ -433,17 +436,18 @@ check_long_number(int which)
 static void
 test_bodies(void)
 {
-    int     good, api;
+    int     good, shape;
     size_t  i, n;
 
     n = sizeof(bodies) / sizeof(bodies[0]);
     good = 1;
 
     for (i = 0; i < n; i++) {
-        for (api = TOKENROUTE_API_OPENAI; api <= TOKENROUTE_API_ANTHROPIC;
-             api++)
+        for (shape = TOKENROUTE_SHAPE_OPENAI;
+             shape <= TOKENROUTE_SHAPE_ANTHROPIC;
+             shape++)
         {
-            good &= check_body("body", api, bodies[i], strlen(bodies[i]), 1);
+            good &= check_body("body", shape, bodies[i], strlen(bodies[i]), 1);
         }
     }
 
@@ -452,10 +456,11 @@ test_bodies(void)
     n = sizeof(events) / sizeof(events[0]);
 
     for (i = 0; i < n; i++) {
-        for (api = TOKENROUTE_API_OPENAI; api <= TOKENROUTE_API_ANTHROPIC;
-             api++)
+        for (shape = TOKENROUTE_SHAPE_OPENAI;
+             shape <= TOKENROUTE_SHAPE_ANTHROPIC;
+             shape++)
         {
-            good &= check_body("body", api, events[i], strlen(events[i]), 1);
+            good &= check_body("body", shape, events[i], strlen(events[i]), 1);
         }
     }
 
@@ -467,7 +472,7 @@ test_bodies(void)
 static void
 test_fixtures(const char *root)
 {
-    int          api;
+    int          shape;
     char        *s;
     size_t       len;
     const char  *name;
@@ -479,8 +484,8 @@ test_fixtures(const char *root)
 
     for (i = 0; i < 4; i++) {
         name = names[i];
-        api = (name[0] == 'o') ? TOKENROUTE_API_OPENAI
-                               : TOKENROUTE_API_ANTHROPIC;
+        shape = (name[0] == 'o') ? TOKENROUTE_SHAPE_OPENAI
+                               : TOKENROUTE_SHAPE_ANTHROPIC;
 
         s = slurp(root, name, &len);
 
@@ -490,10 +495,10 @@ test_fixtures(const char *root)
         }
 
         if (strstr(name, ".sse") != NULL) {
-            check_fixture_stream(name, api, s, len);
+            check_fixture_stream(name, shape, s, len);
 
         } else {
-            ok(check_body(name, api, s, len, 1),
+            ok(check_body(name, shape, s, len, 1),
                "bench/mock/%s: as yajl reads it, whole, in two pieces at "
                "every offset, a byte at a time", name);
         }
@@ -506,7 +511,7 @@ test_fixtures(const char *root)
 static void
 test_generated(unsigned n)
 {
-    int       api, good_ev, good_body;
+    int       shape, good_ev, good_body;
     buf_t     b;
     unsigned  i;
 
@@ -516,15 +521,15 @@ test_generated(unsigned n)
     good_body = 1;
 
     for (i = 0; i < n; i++) {
-        api = (i & 1) ? TOKENROUTE_API_ANTHROPIC : TOKENROUTE_API_OPENAI;
+        shape = (i & 1) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
         b.len = 0;
 
         switch (rnd_n(4)) {
         case 0:
-            gen_value(&b, 0, api);
+            gen_value(&b, 0, shape);
             break;
         default:
-            gen_event(&b, api);
+            gen_event(&b, shape);
             break;
         }
 
@@ -532,10 +537,10 @@ test_generated(unsigned n)
             gen_mutate(&b);
         }
 
-        good_ev &= check_event("generated event", api,
+        good_ev &= check_event("generated event", shape,
                                rnd_n(8) ? NULL : "error", b.data, b.len);
 
-        good_body &= check_body("generated body", api, b.data, b.len,
+        good_body &= check_body("generated body", shape, b.data, b.len,
                                 b.len < 160);
     }
 
@@ -549,7 +554,7 @@ test_generated(unsigned n)
 /* the new reader (shortcuts and all), on a copy without a NUL after it */
 
 static int
-new_event(int api, const char *ev, const char *data, size_t len,
+new_event(int shape, const char *ev, const char *data, size_t len,
     tokenroute_usage_t *u)
 {
     int    rc;
@@ -562,7 +567,7 @@ new_event(int api, const char *ev, const char *data, size_t len,
 
     memcpy(copy, data, len);
 
-    rc = tokenroute_usage_event(api, ev, ev ? strlen(ev) : 0, copy, len, u);
+    rc = tokenroute_usage_event(shape, ev, ev ? strlen(ev) : 0, copy, len, u);
 
     free(copy);
 
@@ -573,7 +578,7 @@ new_event(int api, const char *ev, const char *data, size_t len,
 /* the skimmer alone (no shortcut), fed in pieces cut at cuts[] */
 
 static int
-skim_event(int api, const char *ev, const char *data, size_t len,
+skim_event(int shape, const char *ev, const char *data, size_t len,
     size_t *cuts, int ncuts, tokenroute_usage_t *u)
 {
     int                i, rc;
@@ -584,7 +589,7 @@ skim_event(int api, const char *ev, const char *data, size_t len,
         return TOKENROUTE_EVENT_DONE;
     }
 
-    tokenroute_skim_init(&sk, api, 1);
+    tokenroute_skim_init(&sk, shape, 1);
 
     rc = 0;
     from = 0;
@@ -605,7 +610,7 @@ skim_event(int api, const char *ev, const char *data, size_t len,
         return -1;
     }
 
-    return tokenroute_usage_skimmed(api, ev, ev ? strlen(ev) : 0, &sk, u);
+    return tokenroute_usage_skimmed(shape, ev, ev ? strlen(ev) : 0, &sk, u);
 }
 
 
@@ -616,7 +621,7 @@ skim_event(int api, const char *ev, const char *data, size_t len,
  */
 
 static int
-check_event(const char *what, int api, const char *ev, const char *data,
+check_event(const char *what, int shape, const char *ev, const char *data,
     size_t len)
 {
     int                 rc, want, fast, good;
@@ -628,10 +633,10 @@ check_event(const char *what, int api, const char *ev, const char *data,
     good = 1;
 
     usage_seed(&w, seed);
-    want = ref_usage_event(api, ev, ev ? strlen(ev) : 0, data, len, &w, 0);
+    want = ref_usage_event(shape, ev, ev ? strlen(ev) : 0, data, len, &w, 0);
 
     usage_seed(&f, seed);
-    fast = ref_usage_event(api, ev, ev ? strlen(ev) : 0, data, len, &f, 1);
+    fast = ref_usage_event(shape, ev, ev ? strlen(ev) : 0, data, len, &f, 1);
 
     if (fast != want || !usage_equal(&f, &w)) {
         fast_differs++;
@@ -639,15 +644,15 @@ check_event(const char *what, int api, const char *ev, const char *data,
         /* where yajl takes the event, a change the new reader makes */
 
         if (want >= 0 && fast_valid++ < 4) {
-            diag("the old fast path read otherwise than yajl (api %d, event "
-                 "%s): %s", api, ev ? ev : "none", show(data, len));
+            diag("the old fast path read otherwise than yajl (shape %d, event "
+                 "%s): %s", shape, ev ? ev : "none", show(data, len));
             diag("  yajl: %d, %s", want, show_usage(&w));
             diag("  fast: %d, %s", fast, show_usage(&f));
         }
     }
 
     usage_seed(&u, seed);
-    rc = new_event(api, ev, data, len, &u);
+    rc = new_event(shape, ev, data, len, &u);
 
     if (rc != want || !usage_equal(&u, &w)) {
         good = 0;
@@ -663,7 +668,7 @@ check_event(const char *what, int api, const char *ev, const char *data,
         cuts[1] = i + (len - i) / 2;
 
         usage_seed(&u, seed);
-        rc = skim_event(api, ev, data, len, cuts, 1, &u);
+        rc = skim_event(shape, ev, data, len, cuts, 1, &u);
 
         if (rc != want || !usage_equal(&u, &w)) {
             good = 0;
@@ -671,7 +676,7 @@ check_event(const char *what, int api, const char *ev, const char *data,
         }
 
         usage_seed(&u, seed);
-        rc = skim_event(api, ev, data, len, cuts, 2, &u);
+        rc = skim_event(shape, ev, data, len, cuts, 2, &u);
 
         if (rc != want || !usage_equal(&u, &w)) {
             good = 0;
@@ -679,7 +684,7 @@ check_event(const char *what, int api, const char *ev, const char *data,
     }
 
     if (!good && shown++ < MAX_SHOWN) {
-        diag("%s (api %d, event %s) differs: %s", what, api,
+        diag("%s (shape %d, event %s) differs: %s", what, shape,
              ev ? ev : "none", show(data, len));
         diag("  yajl: %d, %s", want, show_usage(&w));
         diag("  new:  %d, %s", rc, show_usage(&u));
@@ -695,7 +700,7 @@ check_event(const char *what, int api, const char *ev, const char *data,
  */
 
 static int
-body_run(int ref, int api, const char *body, size_t len, size_t *cuts,
+body_run(int ref, int shape, const char *body, size_t len, size_t *cuts,
     int ncuts, tokenroute_usage_t *u)
 {
     int                      i, rc;
@@ -706,11 +711,11 @@ body_run(int ref, int api, const char *body, size_t len, size_t *cuts,
     memset(u, 0, sizeof(tokenroute_usage_t));
 
     if (ref) {
-        if (ref_usage_json_init(&ruj, api, u) != 0) {
+        if (ref_usage_json_init(&ruj, shape, u) != 0) {
             exit(2);
         }
 
-    } else if (tokenroute_usage_json_init(&uj, api, u) != 0) {
+    } else if (tokenroute_usage_json_init(&uj, shape, u) != 0) {
         exit(2);
     }
 
@@ -743,15 +748,15 @@ body_run(int ref, int api, const char *body, size_t len, size_t *cuts,
 
 
 static int
-check_body(const char *what, int api, const char *body, size_t len,
+check_body(const char *what, int shape, const char *body, size_t len,
     int every)
 {
     int                 want, got, good;
     size_t              i, j, *cuts;
     tokenroute_usage_t  u, w;
 
-    want = body_run(1, api, body, len, NULL, 0, &w);
-    got = body_run(0, api, body, len, NULL, 0, &u);
+    want = body_run(1, shape, body, len, NULL, 0, &w);
+    got = body_run(0, shape, body, len, NULL, 0, &u);
 
     good = (got == want && usage_equal(&u, &w));
 
@@ -761,7 +766,7 @@ check_body(const char *what, int api, const char *body, size_t len,
             continue;
         }
 
-        got = body_run(0, api, body, len, &i, 1, &u);
+        got = body_run(0, shape, body, len, &i, 1, &u);
         good = (got == want && usage_equal(&u, &w));
     }
 
@@ -775,14 +780,14 @@ check_body(const char *what, int api, const char *body, size_t len,
             cuts[j] = j;
         }
 
-        got = body_run(0, api, body, len, cuts, (int) len, &u);
+        got = body_run(0, shape, body, len, cuts, (int) len, &u);
         good = (got == want && usage_equal(&u, &w));
 
         free(cuts);
     }
 
     if (!good && shown++ < MAX_SHOWN) {
-        diag("%s (api %d) differs: %s", what, api, show(body, len));
+        diag("%s (shape %d) differs: %s", what, shape, show(body, len));
         diag("  yajl: complete %d, %s", want, show_usage(&w));
         diag("  new:  complete %d, %s", got, show_usage(&u));
     }
@@ -803,11 +808,11 @@ stream_handler(void *ctx, const char *event, size_t event_len,
     }
 
     if (st->ref) {
-        rc = ref_usage_event(st->api, event, event_len, data, data_len,
+        rc = ref_usage_event(st->shape, event, event_len, data, data_len,
                              st->usage, st->ref == 2);
 
     } else {
-        rc = tokenroute_usage_event(st->api, event, event_len, data,
+        rc = tokenroute_usage_event(st->shape, event, event_len, data,
                                     data_len, st->usage);
     }
 
@@ -818,7 +823,7 @@ stream_handler(void *ctx, const char *event, size_t event_len,
 
 
 static int
-stream_run(int ref, int api, const char *s, size_t len, size_t *cuts,
+stream_run(int ref, int shape, const char *s, size_t len, size_t *cuts,
     int ncuts, stream_t *st, tokenroute_usage_t *u)
 {
     int               i, rc;
@@ -827,7 +832,7 @@ stream_run(int ref, int api, const char *s, size_t len, size_t *cuts,
 
     memset(u, 0, sizeof(tokenroute_usage_t));
 
-    st->api = api;
+    st->shape = shape;
     st->ref = ref;
     st->usage = u;
     st->flags.len = 0;
@@ -865,7 +870,7 @@ stream_run(int ref, int api, const char *s, size_t len, size_t *cuts,
 
 
 static void
-check_fixture_stream(const char *name, int api, const char *s, size_t len)
+check_fixture_stream(const char *name, int shape, const char *s, size_t len)
 {
     int                 good;
     size_t              i;
@@ -875,9 +880,9 @@ check_fixture_stream(const char *name, int api, const char *s, size_t len)
     memset(&a, 0, sizeof(stream_t));
     memset(&b, 0, sizeof(stream_t));
 
-    stream_run(2, api, s, len, NULL, 0, &b, &f);
-    stream_run(1, api, s, len, NULL, 0, &b, &w);
-    stream_run(0, api, s, len, NULL, 0, &a, &u);
+    stream_run(2, shape, s, len, NULL, 0, &b, &f);
+    stream_run(1, shape, s, len, NULL, 0, &b, &w);
+    stream_run(0, shape, s, len, NULL, 0, &a, &u);
 
     ok(usage_equal(&f, &w), "bench/mock/%s: the old fast path and yajl "
        "agree (%s)", name, show_usage(&w));
@@ -888,7 +893,7 @@ check_fixture_stream(const char *name, int api, const char *s, size_t len)
        a.flags.data);
 
     for (i = 0; i <= len && good; i++) {
-        stream_run(0, api, s, len, &i, 1, &a, &u);
+        stream_run(0, shape, s, len, &i, 1, &a, &u);
         good = usage_equal(&u, &w) && strcmp(a.flags.data, b.flags.data) == 0;
     }
 
@@ -1159,7 +1164,7 @@ gen_number(buf_t *b)
 
 
 static void
-gen_value(buf_t *b, int depth, int api)
+gen_value(buf_t *b, int depth, int shape)
 {
     unsigned  i, n;
 
@@ -1181,7 +1186,7 @@ gen_value(buf_t *b, int depth, int api)
             gen_string(b, 1);
             gen_ws(b);
             buf_str(b, ":");
-            gen_value(b, depth + 1, api);
+            gen_value(b, depth + 1, shape);
         }
 
         gen_ws(b);
@@ -1209,7 +1214,7 @@ gen_value(buf_t *b, int depth, int api)
                 buf_str(b, ",");
             }
 
-            gen_value(b, depth + 1, api);
+            gen_value(b, depth + 1, shape);
         }
 
         gen_ws(b);
@@ -1224,18 +1229,18 @@ gen_value(buf_t *b, int depth, int api)
 /* events shaped as the providers send them, with random parts */
 
 static void
-gen_event(buf_t *b, int api)
+gen_event(buf_t *b, int shape)
 {
     unsigned  i, n;
 
-    if (api == TOKENROUTE_API_OPENAI) {
+    if (shape == TOKENROUTE_SHAPE_OPENAI) {
         buf_str(b, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\""
                 ",\"created\":1735689600,\"model\":\"gpt-4o-mini\",");
 
         if (rnd_n(4) == 0) {
             gen_string(b, 1);
             buf_str(b, ":");
-            gen_value(b, 3, api);
+            gen_value(b, 3, shape);
             buf_str(b, ",");
         }
 
@@ -1264,7 +1269,7 @@ gen_event(buf_t *b, int api)
                 if (rnd_n(6)) {
                     gen_string(b, 0);
                 } else {
-                    gen_value(b, 4, api);
+                    gen_value(b, 4, shape);
                 }
                 break;
             }
@@ -1274,7 +1279,7 @@ gen_event(buf_t *b, int api)
             if (rnd_n(4)) {
                 buf_str(b, "null");
             } else {
-                gen_value(b, 4, api);
+                gen_value(b, 4, shape);
             }
 
             buf_str(b, "}");
@@ -1297,7 +1302,7 @@ gen_event(buf_t *b, int api)
 
         if (rnd_n(8) == 0) {
             buf_str(b, ",\"error\":");
-            gen_value(b, 3, api);
+            gen_value(b, 3, shape);
         }
 
         buf_str(b, "}");
@@ -1348,7 +1353,7 @@ gen_event(buf_t *b, int api)
         buf_str(b, ",");
         gen_string(b, 1);
         buf_str(b, ":");
-        gen_value(b, 2, api);
+        gen_value(b, 2, shape);
         buf_str(b, "}");
         break;
 

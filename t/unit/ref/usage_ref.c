@@ -36,7 +36,7 @@ struct ref_usage_json_s {
     int64_t               tokens[4];
     int64_t               content_bytes;
 
-    int                   api;
+    int                   shape;
     unsigned              depth;
     unsigned              key;
     unsigned              type;
@@ -58,13 +58,13 @@ struct ref_usage_json_s {
 
 
 
-static int ref_usage_json_init(ref_usage_json_t *uj, int api,
+static int ref_usage_json_init(ref_usage_json_t *uj, int shape,
     tokenroute_usage_t *usage);
 static int ref_usage_json_feed(ref_usage_json_t *uj, const char *p,
     size_t len);
 static int ref_usage_json_finish(ref_usage_json_t *uj);
 static void ref_usage_json_free(ref_usage_json_t *uj);
-static int ref_usage_event(int api, const char *event, size_t event_len,
+static int ref_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage, int fast);
 
 
@@ -133,7 +133,7 @@ static int ref_usage_map_key(void *ctx, const unsigned char *key,
     size_t len);
 static int ref_usage_end(void *ctx);
 static int ref_usage_start_array(void *ctx);
-static int ref_usage_delta(int api, const char *event,
+static int ref_usage_delta(int shape, const char *event,
     size_t event_len, const char *data, size_t len,
     tokenroute_usage_t *usage);
 static unsigned ref_usage_match(ref_usage_json_t *uj,
@@ -156,7 +156,7 @@ static const yajl_callbacks  ref_usage_callbacks = {
 
 
 static int
-ref_usage_json_init(ref_usage_json_t *uj, int api,
+ref_usage_json_init(ref_usage_json_t *uj, int shape,
     tokenroute_usage_t *usage)
 {
     yajl_alloc_funcs  af;
@@ -164,7 +164,7 @@ ref_usage_json_init(ref_usage_json_t *uj, int api,
     /* the arena's buffer needs no clearing */
     memset(uj, 0, offsetof(ref_usage_json_t, arena));
 
-    uj->api = api;
+    uj->shape = shape;
     uj->usage = usage;
 
     /* the parser lives in the struct: a response needs no heap */
@@ -228,23 +228,23 @@ ref_usage_json_free(ref_usage_json_t *uj)
 
 
 static int
-ref_usage_event(int api, const char *event, size_t event_len,
+ref_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage, int fast)
 {
-    int                        flags;
-    yajl_handle                h;
-    yajl_status                st;
-    yajl_alloc_funcs           af;
+    int                 flags;
+    yajl_handle         h;
+    yajl_status         st;
+    yajl_alloc_funcs    af;
     ref_usage_json_t    uj;
-    tokenroute_arena_t         arena;
-    char                       buf[TOKENROUTE_ARENA_SIZE];
+    tokenroute_arena_t  arena;
+    char                buf[TOKENROUTE_ARENA_SIZE];
 
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
     }
 
     if (fast) {
-        flags = ref_usage_delta(api, event, event_len, data, len,
+        flags = ref_usage_delta(shape, event, event_len, data, len,
                                        usage);
         if (flags >= 0) {
             return flags;
@@ -253,7 +253,7 @@ ref_usage_event(int api, const char *event, size_t event_len,
 
     /* the struct's own arena is unused here: only its head is cleared */
     memset(&uj, 0, offsetof(ref_usage_json_t, arena));
-    uj.api = api;
+    uj.shape = shape;
     uj.usage = usage;
     uj.stream = 1;
 
@@ -285,7 +285,7 @@ ref_usage_event(int api, const char *event, size_t event_len,
         flags |= TOKENROUTE_EVENT_ERROR;
     }
 
-    if (api == TOKENROUTE_API_OPENAI) {
+    if (shape == TOKENROUTE_SHAPE_OPENAI) {
 
         if (uj.usage_object) {
             ref_usage_apply(&uj, 0);
@@ -301,7 +301,7 @@ ref_usage_event(int api, const char *event, size_t event_len,
 
         usage->content_bytes += uj.content_bytes;
 
-    } else if (api == TOKENROUTE_API_ANTHROPIC) {
+    } else if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
 
         switch (uj.type) {
 
@@ -348,7 +348,7 @@ ref_usage_apply(ref_usage_json_t *uj, int max)
 
     u = uj->usage;
 
-    if (uj->api == TOKENROUTE_API_OPENAI) {
+    if (uj->shape == TOKENROUTE_SHAPE_OPENAI) {
 
         /* prompt_tokens includes the cached tokens */
 
@@ -553,7 +553,7 @@ ref_usage_boolean(void *ctx, int value)
 static int
 ref_usage_integer(void *ctx, long long value)
 {
-    unsigned                  key;
+    unsigned           key;
     ref_usage_json_t  *uj = ctx;
 
     key = ref_usage_value(uj);
@@ -572,7 +572,7 @@ ref_usage_integer(void *ctx, long long value)
 static int
 ref_usage_double(void *ctx, double value)
 {
-    unsigned                  key;
+    unsigned           key;
     ref_usage_json_t  *uj = ctx;
 
     key = ref_usage_value(uj);
@@ -693,7 +693,7 @@ ref_usage_match(ref_usage_json_t *uj, const unsigned char *s,
 {
     int  openai;
 
-    openai = (uj->api == TOKENROUTE_API_OPENAI);
+    openai = (uj->shape == TOKENROUTE_SHAPE_OPENAI);
 
     switch (uj->kind[uj->depth - 1]) {
 
@@ -855,7 +855,7 @@ ref_usage_match(ref_usage_json_t *uj, const unsigned char *s,
  */
 
 static int
-ref_usage_delta(int api, const char *event, size_t event_len,
+ref_usage_delta(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
     size_t       n;
@@ -869,7 +869,7 @@ ref_usage_delta(int api, const char *event, size_t event_len,
         return -2;
     }
 
-    if (api == TOKENROUTE_API_ANTHROPIC) {
+    if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
 
         if (event_len == 4 && memcmp(event, "ping", 4) == 0) {
             return 0;

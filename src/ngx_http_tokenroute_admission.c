@@ -23,7 +23,7 @@
  * The requests that reserve nothing (GET /v1/models, count_tokens, and
  * those refused once their key is known) go in the same batches: the
  * script checks their key only.  So the key rules are the script's
- * alone, src/lua/admit.lua, and every request gets its verdict the same
+ * alone, src/lua/admission.lua, and every request gets its verdict the same
  * way, in its one round trip to Redis.
  */
 
@@ -33,7 +33,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_admit.h"
+#include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
 #include "ngx_http_tokenroute_redis.h"
@@ -45,71 +45,71 @@
 /* 2^53 - 1: amounts the scripts take, exact in their doubles */
 #define NGX_HTTP_TOKENROUTE_EXACT  9007199254740991LL
 
-#define NGX_HTTP_TOKENROUTE_ADMIT_BATCH   32
-#define NGX_HTTP_TOKENROUTE_ADMIT_FIELDS  4
+#define NGX_HTTP_TOKENROUTE_BATCH_SIZE   32
+#define NGX_HTTP_TOKENROUTE_BATCH_FIELDS  4
 
-#define NGX_HTTP_TOKENROUTE_ADMIT_ARGC                                       \
-    (5 + NGX_HTTP_TOKENROUTE_ADMIT_BATCH * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS)
+#define NGX_HTTP_TOKENROUTE_BATCH_ARGC                                       \
+    (5 + NGX_HTTP_TOKENROUTE_BATCH_SIZE * NGX_HTTP_TOKENROUTE_BATCH_FIELDS)
 
 /* batches kept for reuse */
-#define NGX_HTTP_TOKENROUTE_ADMIT_FREE    64
+#define NGX_HTTP_TOKENROUTE_BATCH_FREE    64
 
 
-typedef struct ngx_http_tokenroute_admit_batch_s
-    ngx_http_tokenroute_admit_batch_t;
+typedef struct ngx_http_tokenroute_batch_s
+    ngx_http_tokenroute_batch_t;
 
-struct ngx_http_tokenroute_admit_batch_s {
-    ngx_http_tokenroute_admit_batch_t  *next;   /* to send, or free */
-    ngx_http_request_t                 *reqs[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
-    ngx_uint_t                          n;
-    ngx_uint_t                          sent;
-    u_char                              check[NGX_HTTP_TOKENROUTE_ADMIT_BATCH];
-    u_char                              rids[NGX_HTTP_TOKENROUTE_ADMIT_BATCH]
+struct ngx_http_tokenroute_batch_s {
+    ngx_http_tokenroute_batch_t  *next;   /* to send, or free */
+    ngx_http_request_t           *reqs[NGX_HTTP_TOKENROUTE_BATCH_SIZE];
+    ngx_uint_t                    n;
+    ngx_uint_t                    sent;
+    u_char                        check[NGX_HTTP_TOKENROUTE_BATCH_SIZE];
+    u_char                              rids[NGX_HTTP_TOKENROUTE_BATCH_SIZE]
                                         [NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
 };
 
 
-static ngx_int_t ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tokenroute_admission_queue(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-static ngx_int_t ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tokenroute_admission_add(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t check);
-static void ngx_http_tokenroute_admit_flush(ngx_event_t *ev);
-static ngx_int_t ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
+static void ngx_http_tokenroute_admission_flush(ngx_event_t *ev);
+static ngx_int_t ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *models);
-static void ngx_http_tokenroute_admit_send(
-    ngx_http_tokenroute_admit_batch_t *b);
-static void ngx_http_tokenroute_admit_reply(void *data, redisReply *reply);
-static void ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
+static void ngx_http_tokenroute_admission_send(
+    ngx_http_tokenroute_batch_t *b);
+static void ngx_http_tokenroute_admission_reply(void *data, redisReply *reply);
+static void ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, redisReply *e);
-static ngx_int_t ngx_http_tokenroute_admit_field(ngx_http_request_t *r,
+static ngx_int_t ngx_http_tokenroute_admission_field(ngx_http_request_t *r,
     ngx_str_t *to, u_char *from, u_char *last);
-static void ngx_http_tokenroute_admit_cleanup(void *data);
-static void ngx_http_tokenroute_admit_free(
-    ngx_http_tokenroute_admit_batch_t *b);
+static void ngx_http_tokenroute_admission_cleanup(void *data);
+static void ngx_http_tokenroute_admission_free(
+    ngx_http_tokenroute_batch_t *b);
 
 
-static u_char  ngx_http_tokenroute_admit_sha[41];
+static u_char  ngx_http_tokenroute_admission_sha[41];
 
 /* the batch being filled, and the full ones waiting for the flush */
-static ngx_http_tokenroute_admit_batch_t   *ngx_http_tokenroute_admit_current;
-static ngx_http_tokenroute_admit_batch_t   *ngx_http_tokenroute_admit_full;
+static ngx_http_tokenroute_batch_t   *ngx_http_tokenroute_batch_current;
+static ngx_http_tokenroute_batch_t   *ngx_http_tokenroute_batch_full;
 
-static ngx_http_tokenroute_admit_batch_t   *ngx_http_tokenroute_admit_freelist;
-static ngx_uint_t                           ngx_http_tokenroute_admit_nfree;
+static ngx_http_tokenroute_batch_t  *ngx_http_tokenroute_batch_freelist;
+static ngx_uint_t                    ngx_http_tokenroute_batch_nfree;
 
-static ngx_event_t                          ngx_http_tokenroute_admit_event;
+static ngx_event_t                          ngx_http_tokenroute_batch_event;
 
 
-/* the script: src/lua/admit.lua, embedded at build time */
+/* the script: src/lua/admission.lua, embedded at build time */
 
 ngx_int_t
-ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script)
+ngx_http_tokenroute_admission_init(ngx_conf_t *cf, ngx_str_t *script)
 {
-    script->len = tokenroute_lua_admit_len;
-    script->data = (u_char *) tokenroute_lua_admit;
+    script->len = tokenroute_lua_admission_len;
+    script->data = (u_char *) tokenroute_lua_admission;
 
     if (ngx_http_tokenroute_script_sha1(cf, script,
-                                        ngx_http_tokenroute_admit_sha)
+                                        ngx_http_tokenroute_admission_sha)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -122,53 +122,53 @@ ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script)
 /* queues the request's admission; NGX_AGAIN: the reply resumes it */
 
 static ngx_int_t
-ngx_http_tokenroute_admit_queue(ngx_http_request_t *r,
+ngx_http_tokenroute_admission_queue(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    return ngx_http_tokenroute_admit_add(r, ctx, 0);
+    return ngx_http_tokenroute_admission_add(r, ctx, 0);
 }
 
 
 /* queues the check of the key of a request that reserves nothing */
 
 ngx_int_t
-ngx_http_tokenroute_admit_check(ngx_http_request_t *r,
+ngx_http_tokenroute_admission_check_key(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    return ngx_http_tokenroute_admit_add(r, ctx, 1);
+    return ngx_http_tokenroute_admission_add(r, ctx, 1);
 }
 
 
 static ngx_int_t
-ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
+ngx_http_tokenroute_admission_add(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t check)
 {
-    ngx_event_t                        *ev;
-    ngx_pool_cleanup_t                 *cln;
-    ngx_http_tokenroute_admit_batch_t  *b;
+    ngx_event_t                  *ev;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_tokenroute_batch_t  *b;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
-    b = ngx_http_tokenroute_admit_current;
+    b = ngx_http_tokenroute_batch_current;
 
-    if (b && b->n == NGX_HTTP_TOKENROUTE_ADMIT_BATCH) {
-        b->next = ngx_http_tokenroute_admit_full;
-        ngx_http_tokenroute_admit_full = b;
+    if (b && b->n == NGX_HTTP_TOKENROUTE_BATCH_SIZE) {
+        b->next = ngx_http_tokenroute_batch_full;
+        ngx_http_tokenroute_batch_full = b;
         b = NULL;
     }
 
     if (b == NULL) {
-        b = ngx_http_tokenroute_admit_freelist;
+        b = ngx_http_tokenroute_batch_freelist;
 
         if (b) {
-            ngx_http_tokenroute_admit_freelist = b->next;
-            ngx_http_tokenroute_admit_nfree--;
+            ngx_http_tokenroute_batch_freelist = b->next;
+            ngx_http_tokenroute_batch_nfree--;
 
         } else {
-            b = ngx_alloc(sizeof(ngx_http_tokenroute_admit_batch_t),
+            b = ngx_alloc(sizeof(ngx_http_tokenroute_batch_t),
                           r->connection->log);
             if (b == NULL) {
                 return NGX_ERROR;
@@ -179,28 +179,28 @@ ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
         b->n = 0;
         b->sent = 0;
 
-        ngx_http_tokenroute_admit_current = b;
+        ngx_http_tokenroute_batch_current = b;
     }
 
-    ctx->admit_batch = b;
-    ctx->admit_slot = b->n;
+    ctx->admission_batch = b;
+    ctx->admission_slot = b->n;
     b->check[b->n] = (u_char) check;
     b->reqs[b->n++] = r;
 
-    cln->handler = ngx_http_tokenroute_admit_cleanup;
+    cln->handler = ngx_http_tokenroute_admission_cleanup;
     cln->data = ctx;
 
     ctx->t_sent = ngx_http_tokenroute_usec();
 
-    ev = &ngx_http_tokenroute_admit_event;
+    ev = &ngx_http_tokenroute_batch_event;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute admission: queued, %s %L, slot %ui",
                    check ? "the key check alone, reserve" : "reserve",
-                   ctx->reserve, ctx->admit_slot);
+                   ctx->reserve, ctx->admission_slot);
 
     if (!ev->posted) {
-        ev->handler = ngx_http_tokenroute_admit_flush;
+        ev->handler = ngx_http_tokenroute_admission_flush;
         ev->log = ngx_cycle->log;
         ngx_post_event(ev, &ngx_posted_events);
     }
@@ -212,43 +212,43 @@ ngx_http_tokenroute_admit_add(ngx_http_request_t *r,
 /* the request is freed: its slot is left empty */
 
 static void
-ngx_http_tokenroute_admit_cleanup(void *data)
+ngx_http_tokenroute_admission_cleanup(void *data)
 {
     ngx_http_tokenroute_ctx_t  *ctx = data;
 
-    ngx_http_tokenroute_admit_batch_t  *b;
+    ngx_http_tokenroute_batch_t  *b;
 
-    b = ctx->admit_batch;
+    b = ctx->admission_batch;
 
     if (b) {
-        b->reqs[ctx->admit_slot] = NULL;
-        ctx->admit_batch = NULL;
+        b->reqs[ctx->admission_slot] = NULL;
+        ctx->admission_batch = NULL;
     }
 }
 
 
 static void
-ngx_http_tokenroute_admit_flush(ngx_event_t *ev)
+ngx_http_tokenroute_admission_flush(ngx_event_t *ev)
 {
-    ngx_http_tokenroute_admit_batch_t  *b;
+    ngx_http_tokenroute_batch_t  *b;
 
-    while (ngx_http_tokenroute_admit_full) {
-        b = ngx_http_tokenroute_admit_full;
-        ngx_http_tokenroute_admit_full = b->next;
-        ngx_http_tokenroute_admit_send(b);
+    while (ngx_http_tokenroute_batch_full) {
+        b = ngx_http_tokenroute_batch_full;
+        ngx_http_tokenroute_batch_full = b->next;
+        ngx_http_tokenroute_admission_send(b);
     }
 
-    b = ngx_http_tokenroute_admit_current;
+    b = ngx_http_tokenroute_batch_current;
 
     if (b) {
-        ngx_http_tokenroute_admit_current = NULL;
-        ngx_http_tokenroute_admit_send(b);
+        ngx_http_tokenroute_batch_current = NULL;
+        ngx_http_tokenroute_admission_send(b);
     }
 }
 
 
 static void
-ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
+ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
 {
     u_char                           *p;
     ngx_str_t                         models;
@@ -260,10 +260,10 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
     size_t                           *len;
     u_char                            now[NGX_TIME_T_LEN];
     u_char                            deadline[NGX_TIME_T_LEN];
-    u_char                            amount[NGX_HTTP_TOKENROUTE_ADMIT_BATCH]
+    u_char                            amount[NGX_HTTP_TOKENROUTE_BATCH_SIZE]
                                             [NGX_INT64_LEN];
-    const char                       *argv[NGX_HTTP_TOKENROUTE_ADMIT_ARGC];
-    size_t                            argvlen[NGX_HTTP_TOKENROUTE_ADMIT_ARGC];
+    const char                       *argv[NGX_HTTP_TOKENROUTE_BATCH_ARGC];
+    size_t                            argvlen[NGX_HTTP_TOKENROUTE_BATCH_ARGC];
 
     /* the slots of requests gone meanwhile are closed up */
 
@@ -277,7 +277,7 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
         }
 
         ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
-        ctx->admit_slot = n;
+        ctx->admission_slot = n;
         ngx_memcpy(b->rids[n], ctx->request_id,
                    NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
         b->check[n] = b->check[i];
@@ -287,7 +287,7 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
     b->n = n;
 
     if (n == 0) {
-        ngx_http_tokenroute_admit_free(b);
+        ngx_http_tokenroute_admission_free(b);
         return;
     }
 
@@ -296,7 +296,7 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
 
     argv[0] = "EVALSHA";
     argvlen[0] = 7;
-    argv[1] = (const char *) ngx_http_tokenroute_admit_sha;
+    argv[1] = (const char *) ngx_http_tokenroute_admission_sha;
     argvlen[1] = 40;
     argv[2] = "0";
     argvlen[2] = 1;
@@ -313,14 +313,14 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
     for (i = 0; i < n; i++) {
         ctx = ngx_http_get_module_ctx(b->reqs[i], ngx_http_tokenroute_module);
 
-        arg = &argv[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
-        len = &argvlen[5 + i * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS];
+        arg = &argv[5 + i * NGX_HTTP_TOKENROUTE_BATCH_FIELDS];
+        len = &argvlen[5 + i * NGX_HTTP_TOKENROUTE_BATCH_FIELDS];
 
-        if (ngx_http_tokenroute_admit_models(b->reqs[i], ctx, &models)
+        if (ngx_http_tokenroute_admission_models(b->reqs[i], ctx, &models)
             != NGX_OK)
         {
             /* not sent: nothing was reserved, the requests get 503 */
-            ngx_http_tokenroute_admit_reply(b, NULL);
+            ngx_http_tokenroute_admission_reply(b, NULL);
             return;
         }
 
@@ -348,14 +348,14 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
         len[3] = p - amount[i];
     }
 
-    n = 5 + n * NGX_HTTP_TOKENROUTE_ADMIT_FIELDS;
+    n = 5 + n * NGX_HTTP_TOKENROUTE_BATCH_FIELDS;
 
-    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_admit_reply, b,
-                                          n, argv, argvlen)
+    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_admission_reply,
+                                          b, n, argv, argvlen)
         == NULL)
     {
         /* connection lost since the requests were queued: 503 */
-        ngx_http_tokenroute_admit_reply(b, NULL);
+        ngx_http_tokenroute_admission_reply(b, NULL);
         return;
     }
 
@@ -372,7 +372,7 @@ ngx_http_tokenroute_admit_send(ngx_http_tokenroute_admit_batch_t *b)
  */
 
 static ngx_int_t
-ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
+ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *models)
 {
     u_char                           *p;
@@ -387,12 +387,12 @@ ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
     m = trmcf->models.elts;
     catalog = 0;
 
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODELS) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
         catalog = 1;
         list = NULL;
         n = trmcf->models.nelts;
 
-    } else if (ctx->api == NGX_HTTP_TOKENROUTE_API_MODEL) {
+    } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
         one = ngx_http_tokenroute_find_model(trmcf, ctx->model_path.data,
                                              ctx->model_path.len);
         list = &one;
@@ -444,9 +444,9 @@ ngx_http_tokenroute_admit_models(ngx_http_request_t *r,
 
 
 static void
-ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
+ngx_http_tokenroute_admission_reply(void *data, redisReply *reply)
 {
-    ngx_http_tokenroute_admit_batch_t  *b = data;
+    ngx_http_tokenroute_batch_t  *b = data;
 
     ngx_uint_t                  i, lost;
     redisReply                 *e;
@@ -501,7 +501,7 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
         b->reqs[i] = NULL;
 
         ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
-        ctx->admit_batch = NULL;
+        ctx->admission_batch = NULL;
         ctx->redis_status = NGX_ERROR;
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -512,7 +512,7 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
             e = reply->element[i];
 
             if (e->type == REDIS_REPLY_STRING) {
-                ngx_http_tokenroute_admit_parse(r, ctx, e);
+                ngx_http_tokenroute_admission_parse(r, ctx, e);
             }
         }
 
@@ -528,17 +528,17 @@ ngx_http_tokenroute_admit_reply(void *data, redisReply *reply)
         }
     }
 
-    ngx_http_tokenroute_admit_free(b);
+    ngx_http_tokenroute_admission_free(b);
 }
 
 
 /*
  * "status\nkey id\naccount\navailable\nmay use", trailing fields
- * optional: the script's verdict, the only one (src/lua/admit.lua)
+ * optional: the script's verdict, the only one (src/lua/admission.lua)
  */
 
 static void
-ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
+ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, redisReply *e)
 {
     u_char     *p, *last, *f[5], *end[5];
@@ -567,16 +567,17 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
         p++;
     }
 
-    if (nf > 1 && ngx_http_tokenroute_admit_field(r, &ctx->key.id, f[1],
+    if (nf > 1 && ngx_http_tokenroute_admission_field(r, &ctx->key.id, f[1],
                                                   end[1])
                   != NGX_OK)
     {
         return;
     }
 
-    if (nf > 2 && ngx_http_tokenroute_admit_field(r, &ctx->key.account, f[2],
-                                                  end[2])
-                  != NGX_OK)
+    if (nf > 2
+        && ngx_http_tokenroute_admission_field(r, &ctx->key.account, f[2],
+                                               end[2])
+           != NGX_OK)
     {
         return;
     }
@@ -609,7 +610,7 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
         /* which of the models asked about the key may use */
 
         if (nf > 4 && end[4] > f[4]
-            && ngx_http_tokenroute_admit_field(r, &ctx->key.allowed, f[4],
+            && ngx_http_tokenroute_admission_field(r, &ctx->key.allowed, f[4],
                                                end[4])
                != NGX_OK)
         {
@@ -617,17 +618,17 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
         }
 
         if (f[0][0] == 'o') {
-            ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_OK;
+            ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;
         }
 
     } else if (ngx_http_tokenroute_status_is("forbidden")) {
-        ctx->admit = NGX_HTTP_TOKENROUTE_ADMIT_FORBIDDEN;
+        ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN;
 
     } else if (ngx_http_tokenroute_status_is("credit")
                || ngx_http_tokenroute_status_is("limit"))
     {
-        ctx->admit = (f[0][0] == 'c') ? NGX_HTTP_TOKENROUTE_ADMIT_CREDIT
-                                      : NGX_HTTP_TOKENROUTE_ADMIT_LIMIT;
+        ctx->verdict = (f[0][0] == 'c') ? NGX_HTTP_TOKENROUTE_VERDICT_CREDIT
+                                      : NGX_HTTP_TOKENROUTE_VERDICT_LIMIT;
 
         if (nf > 3) {
             i = end[3] - f[3];
@@ -647,7 +648,7 @@ ngx_http_tokenroute_admit_parse(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_tokenroute_admit_field(ngx_http_request_t *r, ngx_str_t *to,
+ngx_http_tokenroute_admission_field(ngx_http_request_t *r, ngx_str_t *to,
     u_char *from, u_char *last)
 {
     to->len = last - from;
@@ -664,16 +665,16 @@ ngx_http_tokenroute_admit_field(ngx_http_request_t *r, ngx_str_t *to,
 
 
 static void
-ngx_http_tokenroute_admit_free(ngx_http_tokenroute_admit_batch_t *b)
+ngx_http_tokenroute_admission_free(ngx_http_tokenroute_batch_t *b)
 {
-    if (ngx_http_tokenroute_admit_nfree >= NGX_HTTP_TOKENROUTE_ADMIT_FREE) {
+    if (ngx_http_tokenroute_batch_nfree >= NGX_HTTP_TOKENROUTE_BATCH_FREE) {
         ngx_free(b);
         return;
     }
 
-    b->next = ngx_http_tokenroute_admit_freelist;
-    ngx_http_tokenroute_admit_freelist = b;
-    ngx_http_tokenroute_admit_nfree++;
+    b->next = ngx_http_tokenroute_batch_freelist;
+    ngx_http_tokenroute_batch_freelist = b;
+    ngx_http_tokenroute_batch_nfree++;
 }
 
 
@@ -690,7 +691,7 @@ ngx_http_tokenroute_admit_free(ngx_http_tokenroute_admit_batch_t *b)
  */
 
 ngx_int_t
-ngx_http_tokenroute_admit(ngx_http_request_t *r,
+ngx_http_tokenroute_admission_start(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
     int64_t                           input, price, reserve, cost;
@@ -712,7 +713,7 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
         /* a cache read priced above the input (odd, but configurable) */
         price = ngx_max(m->input_price, m->cached_input_price);
 
-        if (m->provider->type == NGX_HTTP_TOKENROUTE_ANTHROPIC
+        if (m->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
             && __builtin_add_overflow(price, price / 4 + (price % 4 != 0),
                                       &price))
         {
@@ -730,7 +731,7 @@ ngx_http_tokenroute_admit(ngx_http_request_t *r,
 
     ctx->reserve = reserve;
 
-    return ngx_http_tokenroute_admit_queue(r, ctx);
+    return ngx_http_tokenroute_admission_queue(r, ctx);
 }
 
 
@@ -756,7 +757,7 @@ int64_t
 ngx_http_tokenroute_output_cap(ngx_http_tokenroute_main_conf_t *trmcf,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m)
 {
-    if (ctx->api == NGX_HTTP_TOKENROUTE_API_EMBEDDINGS) {
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_EMBEDDINGS) {
         return 0;
     }
 

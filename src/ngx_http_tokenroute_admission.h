@@ -3,12 +3,12 @@
  * Copyright (C) tokenroute authors
  *
  * What a request reserves, and its admission by Redis
- * (ngx_http_tokenroute_admit.c).
+ * (ngx_http_tokenroute_admission.c).
  */
 
 
-#ifndef _NGX_HTTP_TOKENROUTE_ADMIT_H_INCLUDED_
-#define _NGX_HTTP_TOKENROUTE_ADMIT_H_INCLUDED_
+#ifndef _NGX_HTTP_TOKENROUTE_ADMISSION_H_INCLUDED_
+#define _NGX_HTTP_TOKENROUTE_ADMISSION_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -18,10 +18,10 @@
 #include "ngx_http_tokenroute_module.h"
 
 
-ngx_int_t ngx_http_tokenroute_admit_init(ngx_conf_t *cf, ngx_str_t *script);
-ngx_int_t ngx_http_tokenroute_admit(ngx_http_request_t *r,
+ngx_int_t ngx_http_tokenroute_admission_init(ngx_conf_t *cf, ngx_str_t *script);
+ngx_int_t ngx_http_tokenroute_admission_start(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-ngx_int_t ngx_http_tokenroute_admit_check(ngx_http_request_t *r,
+ngx_int_t ngx_http_tokenroute_admission_check_key(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 int64_t ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
     ngx_http_tokenroute_model_t *m);
@@ -31,4 +31,4 @@ int64_t ngx_http_tokenroute_input_bound(
     ngx_http_tokenroute_main_conf_t *trmcf, ngx_http_tokenroute_ctx_t *ctx);
 
 
-#endif /* _NGX_HTTP_TOKENROUTE_ADMIT_H_INCLUDED_ */
+#endif /* _NGX_HTTP_TOKENROUTE_ADMISSION_H_INCLUDED_ */

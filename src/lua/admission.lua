@@ -1,6 +1,6 @@
 -- Copyright (C) tokenroute authors
 --
--- Admission (src/ngx_http_tokenroute_admit.c): the key check and the
+-- Admission (src/ngx_http_tokenroute_admission.c): the key check and the
 -- reservation of a batch of requests, one after the other.
 --
 -- The key rules (unknown, revoked, expired, which models a key may use)
