@@ -23,12 +23,6 @@ ngx_int_t ngx_http_tokenroute_admission_start(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 ngx_int_t ngx_http_tokenroute_admission_check_key(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-int64_t ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
-    ngx_http_tokenroute_model_t *m);
-int64_t ngx_http_tokenroute_output_cap(ngx_http_tokenroute_main_conf_t *trmcf,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
-int64_t ngx_http_tokenroute_input_bound(
-    ngx_http_tokenroute_main_conf_t *trmcf, ngx_http_tokenroute_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_ADMISSION_H_INCLUDED_ */

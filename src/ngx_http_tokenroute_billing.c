@@ -19,6 +19,7 @@
 #include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_billing.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_settle.h"
 #include "ngx_http_tokenroute_settlement.h"
 #include "tokenroute_money.h"

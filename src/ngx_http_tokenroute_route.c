@@ -14,9 +14,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_request.h"
+#include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_route.h"
 
 

@@ -1,0 +1,119 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * What a request can cost at most: the amount its admission reserves, and
+ * the bounds its charge is clamped to (the same ones, so a charge never
+ * exceeds its reservation).  Configuration and the request's scan only:
+ * no Redis, no request state of its own.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_reserve.h"
+#include "tokenroute_money.h"
+
+
+/*
+ * The reservation: an upper bound of what the request can cost.  Input:
+ * no tokenizer yields more tokens than bytes (bytes_per_token 1), priced
+ * at the dearer of the input and cache read prices, and as an Anthropic
+ * cache write (1.25x) where that can happen.  Output:
+ * the request's output cap on that model.  The charge is clamped to the
+ * same bounds (ngx_http_tokenroute_usage_finalize()), so it never exceeds
+ * the reservation.  max_tokens is at most TOKENROUTE_MAX_TOKENS_LIMIT
+ * (ngx_http_tokenroute_prepare()) and amounts saturate at
+ * TOKENROUTE_MONEY_MAX: no product or sum here overflows.
+ */
+
+int64_t
+ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    int64_t                       input, price, reserve, cost;
+    ngx_uint_t                    i;
+    ngx_http_tokenroute_model_t  *m;
+
+    input = ngx_http_tokenroute_input_bound(trmcf, ctx);
+
+    /* any model of the chain may serve: reserve for the dearest */
+
+    reserve = 0;
+
+    for (i = 0; i < ctx->nchain; i++) {
+        m = ctx->chain[i];
+
+        /* a cache read priced above the input (odd, but configurable) */
+        price = ngx_max(m->input_price, m->cached_input_price);
+
+        if (m->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
+            && __builtin_add_overflow(price, price / 4 + (price % 4 != 0),
+                                      &price))
+        {
+            price = INT64_MAX;
+        }
+
+        cost = tokenroute_money_add(
+                   tokenroute_money_cost(input, price),
+                   tokenroute_money_cost(
+                       ngx_http_tokenroute_output_cap(trmcf, ctx, m),
+                       m->output_price));
+
+        reserve = ngx_max(reserve, cost);
+    }
+
+    return reserve;
+}
+
+
+/* tokenroute_model max_output_tokens=, or tokenroute_default_max_tokens */
+
+int64_t
+ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_model_t *m)
+{
+    return m->max_output_tokens ? m->max_output_tokens
+                                : trmcf->default_max_tokens;
+}
+
+
+/*
+ * The most output a request served by m can be charged for: its
+ * max_tokens, but not above a max_output_tokens configured for m (the
+ * provider would refuse or clamp it), or that model's maximum when it
+ * names none.
+ */
+
+int64_t
+ngx_http_tokenroute_output_cap(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m)
+{
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_EMBEDDINGS) {
+        return 0;
+    }
+
+    if (ctx->req.max_tokens <= 0) {
+        return ngx_http_tokenroute_max_output(trmcf, m);
+    }
+
+    if (m->max_output_tokens && ctx->req.max_tokens > m->max_output_tokens) {
+        return m->max_output_tokens;
+    }
+
+    return ctx->req.max_tokens;
+}
+
+
+/* the most input a request can be charged for: its body's bytes / N */
+
+int64_t
+ngx_http_tokenroute_input_bound(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    return (int64_t) ((ctx->body.len + trmcf->bytes_per_token - 1)
+                      / trmcf->bytes_per_token);
+}
