@@ -65,8 +65,8 @@ struct ngx_http_tokenroute_batch_s {
     ngx_uint_t                    n;
     ngx_uint_t                    sent;
     u_char                        check[NGX_HTTP_TOKENROUTE_BATCH_SIZE];
-    u_char                              rids[NGX_HTTP_TOKENROUTE_BATCH_SIZE]
-                                        [NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    u_char                        rids[NGX_HTTP_TOKENROUTE_BATCH_SIZE]
+                                  [NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
 };
 
 
@@ -92,13 +92,13 @@ static void ngx_http_tokenroute_admission_free(
 static u_char  ngx_http_tokenroute_admission_sha[41];
 
 /* the batch being filled, and the full ones waiting for the flush */
-static ngx_http_tokenroute_batch_t   *ngx_http_tokenroute_batch_current;
-static ngx_http_tokenroute_batch_t   *ngx_http_tokenroute_batch_full;
+static ngx_http_tokenroute_batch_t  *ngx_http_tokenroute_batch_current;
+static ngx_http_tokenroute_batch_t  *ngx_http_tokenroute_batch_full;
 
 static ngx_http_tokenroute_batch_t  *ngx_http_tokenroute_batch_freelist;
 static ngx_uint_t                    ngx_http_tokenroute_batch_nfree;
 
-static ngx_event_t                          ngx_http_tokenroute_batch_event;
+static ngx_event_t                   ngx_http_tokenroute_batch_event;
 
 
 /* the script: src/lua/admission.lua, embedded at build time */
