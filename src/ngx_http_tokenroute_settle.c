@@ -70,14 +70,15 @@ typedef struct {
     u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][7][NGX_INT64_LEN];
     const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
     size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
-} ngx_http_tokenroute_batch_t;
+} ngx_http_tokenroute_settle_batch_t;
 
 
 static void ngx_http_tokenroute_settle_flush(ngx_event_t *ev);
 static void ngx_http_tokenroute_settle_reply(void *data, redisReply *reply);
-static int ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b);
-static void ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
-    redisReply *reply);
+static int ngx_http_tokenroute_settle_args(
+    ngx_http_tokenroute_settle_batch_t *b);
+static void ngx_http_tokenroute_settle_rejected(
+    ngx_http_tokenroute_settle_batch_t *b, redisReply *reply);
 
 
 static void ngx_http_tokenroute_settlement_free(
@@ -94,8 +95,8 @@ static ngx_http_tokenroute_settlement_t  *ngx_http_tokenroute_free_settlements;
 static ngx_uint_t                         ngx_http_tokenroute_nfree_settlements;
 
 /* one batch in flight at a time: what comes meanwhile waits for it */
-static ngx_http_tokenroute_batch_t         ngx_http_tokenroute_batch;
-static ngx_uint_t                          ngx_http_tokenroute_batch_busy;
+static ngx_http_tokenroute_settle_batch_t  ngx_http_tokenroute_settle_batch;
+static ngx_uint_t                          ngx_http_tokenroute_settle_busy;
 
 static ngx_event_t                         ngx_http_tokenroute_flush_event;
 
@@ -156,7 +157,7 @@ ngx_http_tokenroute_settle(ngx_http_tokenroute_settlement_t *s)
 
     ev = &ngx_http_tokenroute_flush_event;
 
-    if (!ngx_http_tokenroute_batch_busy && !ev->posted) {
+    if (!ngx_http_tokenroute_settle_busy && !ev->posted) {
         ev->handler = ngx_http_tokenroute_settle_flush;
         ev->log = ngx_cycle->log;
         ngx_post_event(ev, &ngx_posted_events);
@@ -203,14 +204,14 @@ ngx_http_tokenroute_release(u_char *request_id, ngx_uint_t again)
 static void
 ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
 {
-    int                                argc;
-    ngx_uint_t                         max;
-    ngx_http_tokenroute_batch_t       *b;
-    ngx_http_tokenroute_settlement_t  *s;
+    int                                  argc;
+    ngx_uint_t                           max;
+    ngx_http_tokenroute_settle_batch_t  *b;
+    ngx_http_tokenroute_settlement_t    *s;
 
-    b = &ngx_http_tokenroute_batch;
+    b = &ngx_http_tokenroute_settle_batch;
 
-    while (ngx_http_tokenroute_pending && !ngx_http_tokenroute_batch_busy) {
+    while (ngx_http_tokenroute_pending && !ngx_http_tokenroute_settle_busy) {
 
         b->n = 0;
         max = NGX_HTTP_TOKENROUTE_SETTLE_BATCH;
@@ -245,7 +246,7 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "tokenroute settle: batch of %ui sent", b->n);
 
-        ngx_http_tokenroute_batch_busy = 1;
+        ngx_http_tokenroute_settle_busy = 1;
 
         if (ngx_http_tokenroute_redis_command(
                 ngx_http_tokenroute_settle_reply, b, argc, b->argv,
@@ -266,7 +267,7 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
  */
 
 static int
-ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
+ngx_http_tokenroute_settle_args(ngx_http_tokenroute_settle_batch_t *b)
 {
     u_char                            *p;
     size_t                            *len, *count_len;
@@ -413,7 +414,7 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_batch_t *b)
 static void
 ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
 {
-    ngx_http_tokenroute_batch_t  *b = data;
+    ngx_http_tokenroute_settle_batch_t  *b = data;
 
     ngx_uint_t                         i;
     ngx_http_tokenroute_settlement_t  *s;
@@ -456,7 +457,7 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
     }
 
     b->n = 0;
-    ngx_http_tokenroute_batch_busy = 0;
+    ngx_http_tokenroute_settle_busy = 0;
 
     /* what came in meanwhile goes now, unless a flush loop is running */
 
@@ -481,7 +482,7 @@ ngx_http_tokenroute_settle_reply(void *data, redisReply *reply)
  */
 
 static void
-ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_batch_t *b,
+ngx_http_tokenroute_settle_rejected(ngx_http_tokenroute_settle_batch_t *b,
     redisReply *reply)
 {
     ngx_uint_t                         i, max;
