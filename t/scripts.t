@@ -436,6 +436,34 @@ is(release('y5'), 0, 'released');
 
 ###############################################################################
 
+# Stored values that are no numbers, as a hand-edited or damaged record
+# can hold: an expiry is expired (only digits are a time), a limit,
+# spent or reserved leaves nothing, an account's credit or reserved
+# leaves no credit; and the other requests of the batch are answered as
+# ever, the batch is not failed.
+
+$t->redis('HSET', 'tr:acct:odd', credit => 1_000_000);
+$t->redis('HSET', 'tr:acct:oddr', credit => 1_000_000, reserved => 'x');
+my @odd = ('-1', '1e99', '0x10', 'inf', 'nan', ' 5', '99999999999999999999');
+key("oe$_", account => 'odd', expires_at => $odd[$_]) for 0 .. $#odd;
+key('ol', account => 'odd', limit => 'lots');
+key('os', account => 'odd', limit => 1000, spent => '1e2');
+key('or', account => 'oddr');
+key('ok', account => 'odd');
+
+@r = admit((map { [ "oe$_", 'm/a', "oe$_", 5 ] } 0 .. $#odd),
+	[ 'ol', 'm/a', 'o1', 5 ], [ 'os', 'm/a', 'o2', 5 ],
+	[ 'or', 'm/a', 'o3', 5 ], [ 'ok', 'm/a', 'o4', 5 ],
+	[ 'oe0', 'm/a', 'o5', '-' ]);
+is_deeply([ map { $_->[0] } @r ],
+	[ ('expired') x 7, qw(limit limit credit ok expired) ],
+	'no numbers: expired, limit, credit; the good request admitted');
+is($r[7][3], 0, 'a limit that is no number: nothing left');
+is($t->redis('HGET', 'tr:acct:odd', 'reserved'), 5, 'only the good one');
+is(release('o4'), 0, 'released');
+
+###############################################################################
+
 # The sweep never half-applies either: an expired reservation whose key
 # cannot be written is moved to tr:dead, the others are released.
 

@@ -33,6 +33,12 @@ if not string.match(ARGV[1] or '', '^%d+$')
   return redis.error_reply('bad admission: ARGV')
 end
 local keys, accts, out, h, z = {}, {}, {}, {}, {}
+-- a stored amount: 0 when absent, nil when it is no integer (a damaged
+-- record leaves nothing, rather than failing the whole batch)
+local function amount_of(x)
+  if not x or x == '' then return 0 end
+  return string.match(x, '^-?%d+$') and #x <= 18 and tonumber(x) or nil
+end
 -- the key's models: a comma list, none meaning all
 local function allowed(list, model)
   for m in string.gmatch(list, '[^,]+') do
@@ -76,8 +82,9 @@ for a = 3, #ARGV, 4 do
   else
     local acct = f[2] or 'default'
     local who = f[1] .. '\n' .. acct
-    -- an expiry that is no number: expired
-    local exp = (not f[4] or f[4] == '') and 0 or tonumber(f[4]) or 1
+    -- an expiry that is no time (digits only, as the CLI writes): expired
+    local exp = amount_of(f[4])
+    if not exp or f[4] and string.find(f[4], '-', 1, true) then exp = 1 end
     local may = nil
     if f[5] == '1' then
       r = 'revoked\n' .. who
@@ -97,15 +104,17 @@ for a = 3, #ARGV, 4 do
       if not ac then
         local x = redis.call('HMGET', 'tr:acct:' .. acct, 'credit',
                              'reserved')
-        ac = {avail = (tonumber(x[1]) or 0) - (tonumber(x[2]) or 0),
-              add = 0}
+        local credit, held = amount_of(x[1]), amount_of(x[2])
+        ac = {avail = credit and held and credit - held or 0, add = 0}
         accts[acct] = ac
       end
       local amount = tonumber(amt)
       local left = nil
       if f[6] and f[6] ~= '' then
-        left = tonumber(f[6]) - (tonumber(f[7]) or 0)
-               - (tonumber(f[8]) or 0) - k.add
+        local limit, spent = amount_of(f[6]), amount_of(f[7])
+        local held = amount_of(f[8])
+        left = limit and spent and held and limit - spent - held - k.add
+               or 0
       end
       if ac.avail < amount then
         r = 'credit\n' .. who .. '\n' .. string.format('%.0f', ac.avail)
