@@ -2,7 +2,7 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * What a request reserves, and its admission by Redis
+ * A request's admission by Redis: its key's verdict, and its reservation
  * (ngx_http_tokenroute_admission.c).
  */
 

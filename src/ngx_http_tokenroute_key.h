@@ -2,7 +2,7 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The client's key: extraction, lookup, the models it may use
+ * The client's key: extraction and hashing, the models it may use
  * (ngx_http_tokenroute_key.c).
  */
 

@@ -138,9 +138,6 @@ typedef struct {
 } ngx_http_tokenroute_loc_conf_t;
 
 
-typedef struct ngx_http_tokenroute_redis_op_s  ngx_http_tokenroute_redis_op_t;
-
-
 /* the admission script's verdict on the key (src/lua/admission.lua) */
 typedef struct {
     ngx_str_t                        id;
@@ -219,7 +216,7 @@ typedef struct {
     unsigned                         waiting_body:1;
     unsigned                         decided:1;
 
-    /* key check (key.c): the key sent, its record from Redis */
+    /* key check (key.c): the key sent, the admission's verdict on it */
     ngx_str_t                        raw_key;
     u_char                           key_hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
     ngx_http_tokenroute_key_t        key;

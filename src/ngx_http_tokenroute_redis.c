@@ -563,21 +563,6 @@ ngx_http_tokenroute_write_int(u_char *p, int64_t n)
 }
 
 
-/* the caller is going away: the reply, when it comes, only frees op */
-
-void
-ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op)
-{
-    op->done = 1;
-    op->handler = NULL;
-    op->data = NULL;
-
-    if (op->timer.timer_set) {
-        ngx_del_timer(&op->timer);
-    }
-}
-
-
 static void
 ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata)

@@ -3,7 +3,7 @@
  * Copyright (C) tokenroute authors
  *
  * The per-worker Redis client: one persistent hiredis async connection
- * driven by nginx's event loop, and bounded, cancelable commands.
+ * driven by nginx's event loop, and commands bounded by a timer.
  */
 
 
@@ -23,12 +23,13 @@
 
 /*
  * Called once per command: with the reply, or with reply == NULL when the
- * command failed (not connected, connection lost, or timed out).  Never
- * called after ngx_http_tokenroute_redis_cancel().
+ * command failed (not connected, connection lost, or timed out).
  */
 typedef void (*ngx_http_tokenroute_redis_handler_pt)(void *data,
     redisReply *reply);
 
+
+typedef struct ngx_http_tokenroute_redis_op_s  ngx_http_tokenroute_redis_op_t;
 
 struct ngx_http_tokenroute_redis_op_s {
     ngx_http_tokenroute_redis_op_t        *next;     /* on the free list */
@@ -47,7 +48,6 @@ void ngx_http_tokenroute_redis_shutdown(void);
 ngx_http_tokenroute_redis_op_t *ngx_http_tokenroute_redis_command(
     ngx_http_tokenroute_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
-void ngx_http_tokenroute_redis_cancel(ngx_http_tokenroute_redis_op_t *op);
 
 ngx_int_t ngx_http_tokenroute_redis_ready(void);
 
