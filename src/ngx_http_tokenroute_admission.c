@@ -159,6 +159,9 @@ ngx_http_tokenroute_admission_add(ngx_http_request_t *r,
         b->next = ngx_http_tokenroute_batch_full;
         ngx_http_tokenroute_batch_full = b;
         b = NULL;
+
+        /* the flush sends it from the full list, and only from there */
+        ngx_http_tokenroute_batch_current = NULL;
     }
 
     if (b == NULL) {
