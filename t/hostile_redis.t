@@ -329,7 +329,7 @@ control({ check => { s => "ok\nkey_x\nacct\n-\n%ALLOW%" },
 	reserve => { s => "ok\nkey_x\nacct\n-\n%ALLOW%" }, delay => 0.6 });
 
 my $h = $t->http_start(@{ $req{models} }[1 .. $#{ $req{models} }]);
-sleep 0.2;
+$t->wait_until(5, sub { (touched_checks($mark))[0] });
 $t->http_abort($h);
 sleep 1;
 
