@@ -81,7 +81,7 @@ static void ngx_http_tokenroute_admission_send(
     ngx_http_tokenroute_batch_t *b);
 static void ngx_http_tokenroute_admission_reply(void *data, redisReply *reply);
 static void ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, redisReply *e);
+    ngx_http_tokenroute_ctx_t *ctx, redisReply *e, ngx_uint_t check);
 static ngx_int_t ngx_http_tokenroute_admission_field(ngx_http_request_t *r,
     ngx_str_t *to, u_char *from, u_char *last);
 static void ngx_http_tokenroute_admission_cleanup(void *data);
@@ -159,6 +159,9 @@ ngx_http_tokenroute_admission_add(ngx_http_request_t *r,
         b->next = ngx_http_tokenroute_batch_full;
         ngx_http_tokenroute_batch_full = b;
         b = NULL;
+
+        /* the flush sends it from the full list, and only from there */
+        ngx_http_tokenroute_batch_current = NULL;
     }
 
     if (b == NULL) {
@@ -489,7 +492,8 @@ ngx_http_tokenroute_admission_reply(void *data, redisReply *reply)
 
             e = reply ? reply->element[i] : NULL;
 
-            if (e && e->type == REDIS_REPLY_STRING && e->len >= 2
+            if (e && !b->check[i] && e->type == REDIS_REPLY_STRING
+                && e->len >= 2
                 && ngx_strncmp(e->str, "ok", 2) == 0
                 && (e->len == 2 || e->str[2] == '\n'))
             {
@@ -513,7 +517,12 @@ ngx_http_tokenroute_admission_reply(void *data, redisReply *reply)
             e = reply->element[i];
 
             if (e->type == REDIS_REPLY_STRING) {
-                ngx_http_tokenroute_admission_parse(r, ctx, e);
+                ngx_http_tokenroute_admission_parse(r, ctx, e, b->check[i]);
+
+            } else {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "tokenroute: admission answered a request "
+                              "with no string");
             }
         }
 
@@ -535,12 +544,15 @@ ngx_http_tokenroute_admission_reply(void *data, redisReply *reply)
 
 /*
  * "status\nkey id\naccount\navailable\nmay use", trailing fields
- * optional: the script's verdict, the only one (src/lua/admission.lua)
+ * optional: the script's verdict, the only one (src/lua/admission.lua).
+ * A status the script does not give to this kind of request (a Redis
+ * broken or hostile) leaves redis_status NGX_ERROR: a 503, as for an
+ * error; "ok" to a key check would settle a request that reserved nothing.
  */
 
 static void
 ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, redisReply *e)
+    ngx_http_tokenroute_ctx_t *ctx, redisReply *e, ngx_uint_t check)
 {
     u_char     *p, *last, *f[5], *end[5];
     ngx_int_t   n;
@@ -568,6 +580,34 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
         p++;
     }
 
+#define ngx_http_tokenroute_status_is(s)                                     \
+    ((size_t) (end[0] - f[0]) == sizeof(s) - 1                               \
+     && ngx_strncmp(f[0], s, sizeof(s) - 1) == 0)
+
+    if (ngx_http_tokenroute_status_is("bad")) {
+        /* the script refused what it was given: 503, as for an error */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tokenroute: admission refused its arguments");
+        return;
+    }
+
+    if (!ngx_http_tokenroute_status_is("unknown")
+        && !ngx_http_tokenroute_status_is("revoked")
+        && !ngx_http_tokenroute_status_is("expired")
+        && (check ? !ngx_http_tokenroute_status_is("key")
+                  : !ngx_http_tokenroute_status_is("ok")
+                    && !ngx_http_tokenroute_status_is("forbidden")
+                    && !ngx_http_tokenroute_status_is("credit")
+                    && !ngx_http_tokenroute_status_is("limit")))
+    {
+        /* not echoed: the bytes are Redis's, the log line is ours */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tokenroute: admission gave a %s a status it "
+                      "does not give one", check ? "key check"
+                                                 : "reservation");
+        return;
+    }
+
     if (nf > 1 && ngx_http_tokenroute_admission_field(r, &ctx->key.id, f[1],
                                                   end[1])
                   != NGX_OK)
@@ -580,17 +620,6 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
                                                end[2])
            != NGX_OK)
     {
-        return;
-    }
-
-#define ngx_http_tokenroute_status_is(s)                                     \
-    ((size_t) (end[0] - f[0]) == sizeof(s) - 1                               \
-     && ngx_strncmp(f[0], s, sizeof(s) - 1) == 0)
-
-    if (ngx_http_tokenroute_status_is("bad")) {
-        /* the script refused what it was given: 503, as for an error */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tokenroute: admission refused its arguments");
         return;
     }
 
