@@ -23,8 +23,8 @@
  * The requests that reserve nothing (GET /v1/models, count_tokens, and
  * those refused once their key is known) go in the same batches: the
  * script checks their key only.  So the key rules are the script's
- * alone, src/lua/admission.lua, and every request gets its verdict the same
- * way, in its one round trip to Redis.
+ * alone, src/lua/admission.lua, and every request gets its verdict the
+ * same way, in its one round trip to Redis.
  */
 
 
@@ -608,9 +608,10 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
         return;
     }
 
-    if (nf > 1 && ngx_http_tokenroute_admission_field(r, &ctx->key.id, f[1],
-                                                  end[1])
-                  != NGX_OK)
+    if (nf > 1
+        && ngx_http_tokenroute_admission_field(r, &ctx->key.id, f[1],
+                                               end[1])
+           != NGX_OK)
     {
         return;
     }
@@ -640,8 +641,8 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
         /* which of the models asked about the key may use */
 
         if (nf > 4 && end[4] > f[4]
-            && ngx_http_tokenroute_admission_field(r, &ctx->key.allowed, f[4],
-                                               end[4])
+            && ngx_http_tokenroute_admission_field(r, &ctx->key.allowed,
+                                                   f[4], end[4])
                != NGX_OK)
         {
             ctx->redis_status = NGX_ERROR;
@@ -658,7 +659,7 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
                || ngx_http_tokenroute_status_is("limit"))
     {
         ctx->verdict = (f[0][0] == 'c') ? NGX_HTTP_TOKENROUTE_VERDICT_CREDIT
-                                      : NGX_HTTP_TOKENROUTE_VERDICT_LIMIT;
+                                        : NGX_HTTP_TOKENROUTE_VERDICT_LIMIT;
 
         if (nf > 3) {
             i = end[3] - f[3];
