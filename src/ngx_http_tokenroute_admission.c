@@ -106,17 +106,10 @@ static ngx_event_t                   ngx_http_tokenroute_batch_event;
 ngx_int_t
 ngx_http_tokenroute_admission_init(ngx_conf_t *cf, ngx_str_t *script)
 {
-    script->len = tokenroute_lua_admission_len;
-    script->data = (u_char *) tokenroute_lua_admission;
-
-    if (ngx_http_tokenroute_script_sha1(cf, script,
-                                        ngx_http_tokenroute_admission_sha)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_tokenroute_script_init(cf, script,
+                                           tokenroute_lua_admission,
+                                           tokenroute_lua_admission_len,
+                                           ngx_http_tokenroute_admission_sha);
 }
 
 

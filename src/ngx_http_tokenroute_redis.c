@@ -632,13 +632,22 @@ ngx_http_tokenroute_redis_op_timeout(ngx_event_t *ev)
 }
 
 
+/*
+ * An embedded script (a .lua file of src/lua, tokenroute_lua.h), as the
+ * client loads it at connect, and the hex SHA-1 EVALSHA names it by.
+ */
+
 ngx_int_t
-ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text, u_char *hex)
+ngx_http_tokenroute_script_init(ngx_conf_t *cf, ngx_str_t *script,
+    const char *text, size_t len, u_char *hex)
 {
     u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  n;
 
-    if (EVP_Digest(text->data, text->len, md, &n, EVP_sha1(), NULL) != 1) {
+    script->len = len;
+    script->data = (u_char *) text;
+
+    if (EVP_Digest(text, len, md, &n, EVP_sha1(), NULL) != 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "SHA-1 failed");
         return NGX_ERROR;
     }

@@ -51,9 +51,9 @@ ngx_http_tokenroute_redis_op_t *ngx_http_tokenroute_redis_command(
 
 ngx_int_t ngx_http_tokenroute_redis_ready(void);
 
-/* the hex SHA-1 of a script, as EVALSHA names it */
-ngx_int_t ngx_http_tokenroute_script_sha1(ngx_conf_t *cf, ngx_str_t *text,
-    u_char *hex);
+/* an embedded script, and the hex SHA-1 of it that EVALSHA names */
+ngx_int_t ngx_http_tokenroute_script_init(ngx_conf_t *cf, ngx_str_t *script,
+    const char *text, size_t len, u_char *hex);
 
 /* n in decimal at p; returns the end */
 u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);

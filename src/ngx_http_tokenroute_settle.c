@@ -106,10 +106,8 @@ static ngx_event_t                         ngx_http_tokenroute_flush_event;
 ngx_int_t
 ngx_http_tokenroute_settle_init(ngx_conf_t *cf, ngx_str_t *scripts)
 {
-    scripts->len = tokenroute_lua_settle_len;
-    scripts->data = (u_char *) tokenroute_lua_settle;
-
-    if (ngx_http_tokenroute_script_sha1(cf, scripts,
+    if (ngx_http_tokenroute_script_init(cf, scripts, tokenroute_lua_settle,
+                                        tokenroute_lua_settle_len,
                                         ngx_http_tokenroute_settle_sha)
         != NGX_OK)
     {

@@ -31,17 +31,9 @@ static ngx_uint_t  ngx_http_tokenroute_sweeping;
 ngx_int_t
 ngx_http_tokenroute_sweep_init(ngx_conf_t *cf, ngx_str_t *script)
 {
-    script->len = tokenroute_lua_sweep_len;
-    script->data = (u_char *) tokenroute_lua_sweep;
-
-    if (ngx_http_tokenroute_script_sha1(cf, script,
-                                        ngx_http_tokenroute_sweep_sha)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_tokenroute_script_init(cf, script, tokenroute_lua_sweep,
+                                           tokenroute_lua_sweep_len,
+                                           ngx_http_tokenroute_sweep_sha);
 }
 
 
