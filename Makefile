@@ -32,6 +32,8 @@ CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_schema.h
 CLI_LUA     = src/lua/key_create.lua src/lua/key_revoke.lua \
               src/lua/account_add.lua
+# the control scripts, each run behind the prelude ctl_lib.lua
+CLI_CTL     = src/lua/ctl_accounts.lua
 UNIT_SRCS   = $(wildcard t/unit/*.c)
 UNIT_BINS   = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
@@ -69,9 +71,11 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS)
 	mv -f $@.tmp $@
 
 # the CLI's scripts, embedded as the module's are (src/lua/embed.sh)
-$(BUILD)/cli/tr_cli_lua.c: src/lua/embed.sh $(CLI_LUA)
+$(BUILD)/cli/tr_cli_lua.c: src/lua/embed.sh $(CLI_LUA) src/lua/ctl_lib.lua \
+                           $(CLI_CTL)
 	@mkdir -p $(BUILD)/cli
-	sh src/lua/embed.sh $@ $(CLI_LUA)
+	sh src/lua/embed.sh $@ $(CLI_LUA) \
+	    $(addprefix src/lua/ctl_lib.lua+,$(CLI_CTL))
 
 $(CLI): $(CLI_SRCS) $(BUILD)/cli/tr_cli_lua.c
 	@mkdir -p $(BUILD)

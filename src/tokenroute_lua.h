@@ -33,4 +33,12 @@ extern const char    tokenroute_lua_account_add[];
 extern const size_t  tokenroute_lua_account_add_len;
 
 
+/*
+ * the control scripts, each behind the prelude src/lua/ctl_lib.lua: the
+ * operations the CLI and the admin API share
+ */
+extern const char    tokenroute_lua_ctl_accounts[];
+extern const size_t  tokenroute_lua_ctl_accounts_len;
+
+
 #endif /* _TOKENROUTE_LUA_H_INCLUDED_ */

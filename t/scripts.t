@@ -494,12 +494,23 @@ is($t->redis('EVALSHA', $sweep, 0, $NOW), 0, 'the next sweep: nothing');
 
 my @lua = map { s{.*/}{}r =~ s/\.lua$//r }
 	glob($t->repo . '/src/lua/*.lua');
-is_deeply([ sort @lua ],
-	[ qw(account_add admission key_create key_revoke settle sweep) ],
-	'src/lua/ holds the six scripts');
+my $build_files = TokenRoute::Test::_slurp($t->repo . '/config')
+	. TokenRoute::Test::_slurp($t->repo . '/Makefile');
+is_deeply([ grep { $build_files !~ m{src/lua/$_\.lua\b} } @lua ], [],
+	'every script of src/lua/ is embedded (config, Makefile)');
+ok(@lua >= 8, 'src/lua/ holds the scripts');
+
+# a control script runs behind its prelude, ctl_lib.lua
+sub lua_run_of {
+	my ($name) = @_;
+	return ($name =~ /^ctl_/ && $name ne 'ctl_lib' ? lua_of('ctl_lib') : '')
+		. lua_of($name);
+}
 
 for my $name (@lua) {
-	my $out = `luac5.1 -p - < '${\$t->repo}/src/lua/$name.lua' 2>&1`;
+	my $f = $t->testdir . "/$name.lua";
+	$t->_write($f, lua_run_of($name));
+	my $out = `luac5.1 -p - < '$f' 2>&1`;
 	is($?, 0, "$name.lua: valid Lua 5.1 (luac5.1 -p; make deps installs it)")
 		or diag($out);
 }
@@ -532,9 +543,13 @@ my ($id) = @{ $t->redis('ZRANGE', 'tr:keys', 0, 0) };
 is($rc, 0, 'tokenroute keys revoke');
 ($rc) = $t->cli('credit', 'add', '--account', 'ev', '--amount', '1');
 is($rc, 0, 'tokenroute credit add');
+($rc) = $t->cli('accounts', 'create', 'ev2');
+is($rc, 0, 'tokenroute accounts create');
 is_deeply($t->redis('SCRIPT', 'EXISTS',
-		map { sha1_hex(lua_of($_)) } qw(key_create key_revoke account_add)),
-	[ 1, 1, 1 ], 'the CLI ran the very bytes of the three .lua files');
+		map { sha1_hex(lua_run_of($_)) }
+		qw(key_create key_revoke account_add ctl_accounts)),
+	[ 1, 1, 1, 1 ], 'the CLI ran the very bytes of the .lua files '
+	. '(a control script behind ctl_lib.lua)');
 
 # no Lua left in C: every redis.call of the project is in src/lua/
 my @c = grep { TokenRoute::Test::_slurp($_) =~ /redis\.p?call/ }

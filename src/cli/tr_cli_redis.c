@@ -531,6 +531,25 @@ tr_cli_redis_argv(tr_cli_redis_t *r, int *rc, int argc, const char **argv)
 }
 
 
+/* as tr_cli_redis_argv(), but an error reply is the caller's to read */
+
+redisReply *
+tr_cli_redis_call(tr_cli_redis_t *r, int *rc, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    redisReply  *reply;
+
+    reply = redisCommandArgv(r->ctx, argc, argv, argvlen);
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        *rc = TR_CLI_OK;
+        return reply;
+    }
+
+    return tr_cli_redis_check(r, rc, reply);
+}
+
+
 int
 tr_cli_redis_append(tr_cli_redis_t *r, int *rc, const char *fmt, ...)
 {

@@ -34,6 +34,8 @@ redisReply *tr_cli_redis_command(tr_cli_redis_t *r, int *rc,
     const char *fmt, ...);
 redisReply *tr_cli_redis_argv(tr_cli_redis_t *r, int *rc, int argc,
     const char **argv);
+redisReply *tr_cli_redis_call(tr_cli_redis_t *r, int *rc, int argc,
+    const char **argv, const size_t *argvlen);
 int tr_cli_redis_append(tr_cli_redis_t *r, int *rc, const char *fmt, ...);
 redisReply *tr_cli_redis_reply(tr_cli_redis_t *r, int *rc);
 int tr_cli_redis_usable(tr_cli_redis_t *r);

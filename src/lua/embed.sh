@@ -4,10 +4,11 @@
 
 # Embeds Lua scripts in a C file, byte for byte:
 #
-#   sh src/lua/embed.sh OUT.c NAME.lua ...
+#   sh src/lua/embed.sh OUT.c NAME.lua|PRELUDE.lua+NAME.lua ...
 #
 # writes, for each NAME.lua, "const char tokenroute_lua_NAME[]" (the
-# text, then a NUL) and "const size_t tokenroute_lua_NAME_len" (the text's
+# text, then a NUL; PRELUDE.lua+NAME.lua: the two texts, one after the
+# other, as the control scripts are run behind src/lua/ctl_lib.lua) and "const size_t tokenroute_lua_NAME_len" (the text's
 # length), declared in src/tokenroute_lua.h.  Used by the module's config
 # (config.make) and by the Makefile for the CLI, so that nginx, the CLI and
 # the tests (which read the .lua files) run the very same bytes.  Plain sh,
@@ -33,7 +34,12 @@ trap 'rm -f "$tmp"' EXIT
     echo
     echo "#include \"tokenroute_lua.h\""
 
-    for f in "$@"; do
+    for arg in "$@"; do
+        case "$arg" in
+        *+*) pre=${arg%%+*}; f=${arg#*+} ;;
+        *)   pre=; f=$arg ;;
+        esac
+
         name=`basename "$f" .lua`
 
         case "$name" in
@@ -43,15 +49,17 @@ trap 'rm -f "$tmp"' EXIT
             ;;
         esac
 
-        [ -r "$f" ] || { echo "$0: cannot read $f" >&2; exit 1; }
+        for r in $pre "$f"; do
+            [ -r "$r" ] || { echo "$0: cannot read $r" >&2; exit 1; }
+        done
 
         echo
         echo
-        echo "/* $name.lua */"
+        echo "/* ${pre:+`basename $pre` + }$name.lua */"
         echo
         echo "const char  tokenroute_lua_$name[] = {"
 
-        od -An -v -tx1 "$f" | awk '
+        cat $pre "$f" | od -An -v -tx1 | awk '
             {
                 for (i = 1; i <= NF; i++) {
                     if (n % 12 == 0) {

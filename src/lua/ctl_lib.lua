@@ -1,0 +1,227 @@
+-- Copyright (C) tokenroute authors
+--
+-- The prelude of the control scripts (src/lua/ctl_*.lua): src/lua/embed.sh
+-- puts this text before each of them, so that the CLI and the admin API
+-- run the same rules and the same writes, in one atomic script per
+-- operation.  Nothing here writes.
+--
+-- ARGV: op, now (unix seconds), actor ("cli" or "admin:<name>"), then
+-- parameter/value pairs.  A script ends with ctl.run{op = function ...}:
+-- the op's function returns the JSON document that is the admin API's
+-- response body and the CLI's --json output, or calls ctl.fail(status,
+-- type, message), which becomes the error reply "<status> <type>
+-- <message>" (400 -> CLI exit 2, 404/409 -> exit 1).  An op checks all
+-- its input before its first write: Redis keeps the writes a script made
+-- before an error.
+
+local ctl = {}
+local MAX = 9007199254740991  -- 2^53 - 1: Lua's doubles are exact below
+
+ctl.op, ctl.now, ctl.actor = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+ctl.p = {}
+ctl.MAX = MAX
+
+function ctl.fail(status, kind, msg)
+  error({ctl = status .. ' ' .. kind .. ' ' .. msg}, 0)
+end
+
+local function bad(name, why)
+  ctl.fail(400, 'invalid_request', name .. ': ' .. why)
+end
+
+-- ops: op name -> function returning the JSON text
+function ctl.run(ops)
+  if not ctl.now or not string.match(ARGV[2], '^%d+$')
+     or not ctl.actor or #ARGV % 2 ~= 1
+  then
+    return redis.error_reply('400 invalid_request bad control call')
+  end
+  for i = 4, #ARGV, 2 do ctl.p[ARGV[i]] = ARGV[i + 1] end
+  local f = ops[ctl.op]
+  if not f then
+    return redis.error_reply('400 invalid_request unknown operation: '
+                             .. tostring(ctl.op))
+  end
+  local ok, r = pcall(f)
+  if ok then return r end
+  if type(r) == 'table' and r.ctl then return redis.error_reply(r.ctl) end
+  error(r, 0)
+end
+
+-- refuses parameters the op does not know: allowed is a list of names
+function ctl.only(allowed)
+  local set = {}
+  for _, n in ipairs(allowed) do set[n] = true end
+  for n in pairs(ctl.p) do
+    if not set[n] then bad(n, 'unknown parameter') end
+  end
+end
+
+function ctl.need(name)
+  local v = ctl.p[name]
+  if not v or v == '' then bad(name, 'required') end
+  return v
+end
+
+-- names: accounts as the gateway checks them, tenants without : and |
+function ctl.account(v, name)
+  if not v or #v == 0 or #v > 128 or string.find(v, '[^%w%._:@-]') then
+    bad(name or 'account', 'use 1-128 letters, digits and . _ : @ -')
+  end
+  return v
+end
+
+function ctl.tenant(v, name)
+  if not v or #v == 0 or #v > 64 or string.find(v, '[^%w%._@-]') then
+    bad(name or 'tenant', 'use 1-64 letters, digits and . _ @ -')
+  end
+  return v
+end
+
+-- a label for humans (key or admin key name): printable, 1-128 bytes
+function ctl.label(v, name)
+  if not v or #v == 0 or #v > 128 or string.find(v, '%c') then
+    bad(name, 'use 1-128 printable characters')
+  end
+  return v
+end
+
+-- USD as typed ("12", "0.5", "1.000000001"; signed if allowed) to an
+-- exact integer of nano-USD; nil when the parameter is absent
+function ctl.usd(name, signed)
+  local v = ctl.p[name]
+  if v == nil then return nil end
+  local sign, int, frac = string.match(v, '^(%-?)%$?(%d+)%.?(%d*)$')
+  if not int or (sign == '-' and not signed)
+     or string.match(v, '%.$') or #frac > 9 or #int > 7
+  then
+    bad(name, 'a USD amount with at most 9 decimals'
+        .. (signed and '' or ', not negative') .. ': ' .. v)
+  end
+  local n = tonumber(int) * 1000000000
+            + tonumber(frac .. string.rep('0', 9 - #frac))
+  if n > MAX then bad(name, 'at most 9007199.254740991 USD') end
+  return sign == '-' and -n or n
+end
+
+-- a count (rpm, tpm, max_concurrent): digits, 0 meaning none
+function ctl.count(name)
+  local v = ctl.p[name]
+  if v == nil then return nil end
+  if not string.match(v, '^%d+$') or #v > 12 then
+    bad(name, 'a whole number, 0 for none: ' .. v)
+  end
+  return tonumber(v)
+end
+
+-- 30s, 10m, 12h, 7d, 2w or never (0) to seconds
+function ctl.duration(name)
+  local v = ctl.p[name]
+  if v == nil then return nil end
+  if v == 'never' then return 0 end
+  local n, u = string.match(v, '^(%d+)([smhdw])$')
+  local secs = {s = 1, m = 60, h = 3600, d = 86400, w = 604800}
+  if not n or #n > 9 or tonumber(n) == 0 then
+    bad(name, 'a duration like 30s, 10m, 12h, 7d, 2w, or never: ' .. v)
+  end
+  return tonumber(n) * secs[u]
+end
+
+-- budget period: day, week, month, or none ("")
+function ctl.period(name)
+  local v = ctl.p[name]
+  if v == nil then return nil end
+  if v == 'none' then return '' end
+  if v ~= 'day' and v ~= 'week' and v ~= 'month' then
+    bad(name, 'day, week, month or none: ' .. v)
+  end
+  return v
+end
+
+-- an integer field of a record: 0 when absent, nil when damaged
+function ctl.int(x)
+  if not x or x == '' then return 0 end
+  return string.match(x, '^-?%d+$') and #x <= 18 and tonumber(x) or nil
+end
+
+-- JSON text: strings escaped, integers exact, USD as the CLI prints it
+-- (at least 2 decimals, trailing zeros dropped), null for nil
+local esc = {['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n',
+             ['\r'] = '\\r', ['\t'] = '\\t'}
+function ctl.str(s)
+  if s == nil then return 'null' end
+  return '"' .. string.gsub(s, '[%c"\\]', function(c)
+    return esc[c] or string.format('\\u%04x', string.byte(c))
+  end) .. '"'
+end
+
+function ctl.num(n)
+  if n == nil then return 'null' end
+  return string.format('%.0f', n)
+end
+
+function ctl.usd_text(n)
+  local s = n < 0 and '-' or ''
+  n = math.abs(n)
+  local frac = string.format('%09.0f', n % 1000000000)
+  frac = string.gsub(frac, '0+$', '')
+  if #frac < 2 then frac = frac .. string.rep('0', 2 - #frac) end
+  return s .. string.format('%.0f', math.floor(n / 1000000000)) .. '.'
+         .. frac
+end
+
+function ctl.jusd(n)
+  if n == nil then return 'null' end
+  return '"' .. ctl.usd_text(n) .. '"'
+end
+
+function ctl.bool(b) return b and 'true' or 'false' end
+
+-- an object from an ordered list: key, JSON value, key, JSON value, ...
+function ctl.obj(kv)
+  local t = {}
+  for i = 1, #kv, 2 do
+    t[#t + 1] = ctl.str(kv[i]) .. ':' .. kv[i + 1]
+  end
+  return '{' .. table.concat(t, ',') .. '}'
+end
+
+function ctl.arr(items) return '[' .. table.concat(items, ',') .. ']' end
+
+-- a hash as a table, from HGETALL's flat reply
+function ctl.hash(key)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h
+end
+
+-- the account exists, or fails 404; "default" springs into existence
+function ctl.account_exists(acct)
+  if redis.call('SISMEMBER', 'tr:accts', acct) == 1 then return true end
+  if acct == 'default' then return false end
+  ctl.fail(404, 'not_found', 'no such account: ' .. acct)
+end
+
+-- the id of the budget period holding now (UTC calendar): d<days since
+-- 1970>, w<weeks since Monday 1969-12-29>, m<YYYYMM>; nil for none
+function ctl.pid(period, now)
+  local day = math.floor(now / 86400)
+  if period == 'day' then return 'd' .. day end
+  if period == 'week' then return 'w' .. math.floor((day + 3) / 7) end
+  if period ~= 'month' then return nil end
+  -- the civil date of a day number, counted in 400-year eras from March
+  local z = day + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460)
+                          + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4)
+                     - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('m%04d%02d', y, m)
+end
