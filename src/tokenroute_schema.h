@@ -30,6 +30,18 @@
 /* SET: account names */
 #define TOKENROUTE_REDIS_ACCTS       "tr:accts"
 
+/* LIST: an account's credit ledger, JSON entries oldest first (forever) */
+#define TOKENROUTE_REDIS_LEDGER      "tr:ledger:"
+
+/* STRING: a credit change's idempotency key: its request, its answer (7d) */
+#define TOKENROUTE_REDIS_IDEM        "tr:idem:"
+
+/* HASH: a tenant, by "<account>|<tenant>": settings, spend, rate state */
+#define TOKENROUTE_REDIS_TENANT      "tr:tenant:"
+
+/* SET: the tenant names of an account, by account */
+#define TOKENROUTE_REDIS_TENANTS     "tr:tenants:"
+
 /* HASH: reservations, request id: "key hash amount account" */
 #define TOKENROUTE_REDIS_RSVD        "tr:rsvd"
 

@@ -136,7 +136,9 @@ for my $args ([qw(credit --help)], [qw(credit add --help)],
 # credit add
 
 {
-	my ($out) = cli_ok(qw(credit add --account acme --amount 12.50));
+	# issue 11: no account is made by a typo; --create makes one
+	my ($out) = cli_ok(qw(credit add --account acme --amount 12.50
+		--create));
 	is($out, "account acme: credit 12.50 USD (available 12.50, reserved "
 		. "0.00, spent 0.00)\n", 'credit add: the new balance');
 
@@ -147,7 +149,8 @@ for my $args ([qw(credit --help)], [qw(credit add --help)],
 		'credit add: account in tr:accts');
 }
 
-my $ADD_FIELDS = [ sort map { ("${_}_usd", "${_}_nusd") }
+# issue 11: the account's created_at, and the ledger entry of the addition
+my $ADD_FIELDS = [ sort 'created_at', 'entry', map { ("${_}_usd", "${_}_nusd") }
 	qw(credit reserved available spent added) ];
 
 {
@@ -186,7 +189,7 @@ $t->redis('HINCRBY', 'tr:acct:acme', 'credit', -3000000000);
 
 {
 	my $j = cli_json(qw(credit add --account tiny --amount 0.000000001
-		--json)) // {};
+		--create --json)) // {};
 	is($j->{credit_usd}, '0.000000001', 'credit add 1 nano-USD: usd');
 	is($j->{credit_nusd}, 1, 'credit add 1 nano-USD: nusd');
 }
@@ -232,7 +235,8 @@ $t->redis('HINCRBY', 'tr:acct:acme', 'credit', -3000000000);
 	$t->redis('HSET', 'tr:acct:full', 'credit', 5, 'added',
 		'9223372036854775000');
 
-	my ($rc, $out, $err) = $t->cli(qw(credit add --account full --amount 1));
+	my ($rc, $out, $err) = $t->cli(qw(credit add --account full --amount 1
+		--create));
 	is($rc, 1, 'credit add overflow: exit 1') or diag($out . $err);
 	like($err, qr/overflow/, 'credit add overflow: says why');
 	is_deeply(acct('full'), { credit => 5, added => '9223372036854775000' },
@@ -292,6 +296,16 @@ sub acct_json {
 	};
 }
 
+# an account object (or a list) without created_at, which acct_json()
+# does not know
+sub uncreated {
+	my ($j) = @_;
+	return [ map { uncreated($_) } @$j ] if ref $j eq 'ARRAY';
+	my %o = %{ $j // {} };
+	delete $o{created_at};
+	return \%o;
+}
+
 sub acct_row {
 	my ($name) = @_;
 
@@ -316,7 +330,10 @@ my @HDR_ACCT = qw(ACCOUNT CREDIT RESERVED AVAILABLE SPENT ADDED);
 		'credit show: negative credit');
 
 	my $j = cli_json(qw(credit show --json));
-	is_deeply($j, [ map { acct_json($_) } sort keys %ACCTS ],
+	is_deeply([ map { $_->{account} } grep { defined $_->{created_at} } @$j ],
+		[ qw(acme tiny) ], 'credit show --json: created_at of the '
+		. 'accounts credit add --create made (issue 11)');
+	is_deeply(uncreated($j), [ map { acct_json($_) } sort keys %ACCTS ],
 		'credit show --json: every account, exact');
 
 	($out) = cli_ok(qw(credit show --account acme));
@@ -324,17 +341,19 @@ my @HDR_ACCT = qw(ACCOUNT CREDIT RESERVED AVAILABLE SPENT ADDED);
 		'credit show --account: one row');
 
 	$j = cli_json(qw(credit show --account acme --json));
-	is_deeply($j, acct_json('acme'), 'credit show --account --json: object');
+	is_deeply(uncreated($j), acct_json('acme'),
+		'credit show --account --json: object');
 
 	$j = cli_json(qw(credit show --account beta --json));
-	is_deeply($j, acct_json('beta'),
+	is_deeply(uncreated($j), acct_json('beta'),
 		'credit show --account: a key\'s account, all zero');
 }
 
 {
 	my ($rc, $out, $err) = $t->cli(qw(credit show --account nope));
 	is($rc, 1, 'credit show unknown account: exit 1') or diag($out . $err);
-	like($err, qr/no account nope/, 'credit show unknown account: message');
+	like($err, qr/no such account: nope/,
+		'credit show unknown account: message');
 	is($out, '', 'credit show unknown account: no output');
 }
 

@@ -531,8 +531,6 @@ $t->redis('HSET', 'tr:key:ev', id => 'key_ev');
 is(eval_file('key_revoke', [ 'tr:key:ev' ], [ 123 ]), '1',
 	'revoked');
 is($t->redis('HGET', 'tr:key:ev', 'revoked_at'), 123, 'at the time given');
-like(eval_file('account_add', [ 'tr:acct:ev', 'tr:accts' ], [ 500, 'ev' ]),
-	qr/^500\n/, 'redis-cli --eval account_add.lua: the new credit');
 
 # the CLI's EVAL puts the script in Redis's cache, under its SHA-1
 $t->redis('SCRIPT', 'FLUSH');
@@ -545,9 +543,11 @@ is($rc, 0, 'tokenroute keys revoke');
 is($rc, 0, 'tokenroute credit add');
 ($rc) = $t->cli('accounts', 'create', 'ev2');
 is($rc, 0, 'tokenroute accounts create');
+($rc) = $t->cli('tenants', 'create', 'ev2', 'ev');
+is($rc, 0, 'tokenroute tenants create');
 is_deeply($t->redis('SCRIPT', 'EXISTS',
 		map { sha1_hex(lua_run_of($_)) }
-		qw(key_create key_revoke account_add ctl_accounts)),
+		qw(key_create key_revoke ctl_accounts ctl_tenants)),
 	[ 1, 1, 1, 1 ], 'the CLI ran the very bytes of the .lua files '
 	. '(a control script behind ctl_lib.lua)');
 

@@ -33,8 +33,13 @@ static const char  tr_cli_usage_text[] =
     "  keys show     show one API key\n"
     "  keys revoke   revoke an API key\n"
     "  accounts create  create an account (the bill keys spend from)\n"
+    "  accounts show|list  show one or every account\n"
     "  credit add    add prepaid credit to an account\n"
+    "  credit adjust correct an account's credit (refunds, corrections)\n"
     "  credit show   show the credit of one or all accounts\n"
+    "  credit history  the ledger: every credit added and adjusted\n"
+    "  tenants create|show|update|list|delete\n"
+    "                groups of keys in an account, with their own limits\n"
     "  usage         report requests, tokens and cost by model, key,\n"
     "                account, day or hour\n"
     "\n"
@@ -121,6 +126,11 @@ main(int argc, char **argv)
 
     if (strcmp(argv[i], "credit") == 0) {
         rc = tr_cli_credit(&opts, argc - i - 1, argv + i + 1);
+        return tr_cli_finish(rc);
+    }
+
+    if (strcmp(argv[i], "tenants") == 0) {
+        rc = tr_cli_tenants(&opts, argc - i - 1, argv + i + 1);
         return tr_cli_finish(rc);
     }
 

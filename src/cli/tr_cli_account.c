@@ -2,8 +2,9 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * Accounts in Redis, for the credit and keys commands: the account name
- * rule, credit added atomically, a record read, and its JSON.
+ * Accounts for the CLI's commands: the account name rule, and an account
+ * (or a list of them) as src/lua/ctl_accounts.lua returns it, printed as
+ * JSON, a line or a table.  The records and their rules are the script's.
  */
 
 
@@ -13,22 +14,13 @@
 #include <string.h>
 
 #include <hiredis/hiredis.h>
-
-#include <tokenroute_lua.h>
-#include <tokenroute_schema.h>
+#include <yajl/yajl_tree.h>
 
 #include "tr_cli.h"
 #include "tr_cli_account.h"
-#include "tr_cli_redis.h"
+#include "tr_cli_ctl.h"
+#include "tr_cli_doc.h"
 #include "tr_cli_util.h"
-
-
-/*
- * This file owns the Redis schema of accounts, shared with the nginx
- * module:
- *   HASH   tr:acct:<account>   credit, reserved, spent, added (nano-USD)
- *   SET    tr:accts            account names
- */
 
 
 /* 1-128 letters, digits and . _ : @ -; never '|', the usage separator */
@@ -71,144 +63,65 @@ tr_cli_account_check(const char *cmd, const char *account)
 }
 
 
-/* fills acct with the account's state after the addition */
-
-int
-tr_cli_account_add(tr_cli_redis_t *r, const char *name, int64_t nusd,
-    tr_cli_account_t *acct)
-{
-    int          rc, found;
-    char         record[sizeof(TOKENROUTE_REDIS_ACCT) + TR_CLI_ACCOUNT_MAX];
-    char         amount[TR_CLI_INT_LEN];
-    const char  *args[7];
-    redisReply  *reply;
-
-    snprintf(record, sizeof(record), TOKENROUTE_REDIS_ACCT "%s", name);
-    snprintf(amount, sizeof(amount), "%lld", (long long) nusd);
-
-    args[0] = "EVAL";
-    args[1] = tokenroute_lua_account_add;  /* src/lua/account_add.lua */
-    args[2] = "2";
-    args[3] = record;
-    args[4] = TOKENROUTE_REDIS_ACCTS;
-    args[5] = amount;
-    args[6] = name;
-
-    reply = tr_cli_redis_argv(r, &rc, 7, args);
-    if (reply == NULL) {
-        return rc;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        return tr_cli_redis_unexpected(r, reply, "the credit script");
-    }
-
-    acct->name = name;
-
-    if (tr_cli_account_parse(reply, acct, &found) != 0) {
-        tr_cli_error("account %s has a malformed " TOKENROUTE_REDIS_ACCT
-                     " record", name);
-        freeReplyObject(reply);
-        return TR_CLI_FAILED;
-    }
-
-    freeReplyObject(reply);
-
-    return TR_CLI_OK;
-}
-
-
 /*
- * Reads the reply of HMGET tr:acct:<account> TR_CLI_ACCOUNT_FIELDS into
- * acct (not its name).  *found is 0 when none of the fields exists.
+ * TR_CLI_ACCOUNT_LINE: one line ("credit add", "credit adjust");
+ * TR_CLI_ACCOUNT_CREDIT: a table of the money ("credit show");
+ * TR_CLI_ACCOUNT_CREATED: the same and the creation time; doc an
+ * account or an array of them; with json the document itself.  An
+ * account with a damaged record (null amounts) is skipped with a warning.
  */
 
 int
-tr_cli_account_parse(redisReply *reply, tr_cli_account_t *acct, int *found)
+tr_cli_account_print(redisReply *doc, int json, int how)
 {
-    size_t       i;
-    int64_t     *n;
-    redisReply  *e;
+    int          rc;
+    yajl_val     tree;
+    const char  *name, *credit, *avail, *held, *spent;
 
-    int64_t  *fields[TR_CLI_ACCOUNT_NFIELDS] = {
-        &acct->credit, &acct->reserved, &acct->spent, &acct->added
+    static const char  *needed[] = {
+        "credit_usd", "reserved_usd", "spent_usd", "added_usd", NULL
     };
 
-    *found = 0;
+    static const tr_cli_doc_check_t  check = { "account", needed };
 
-    if (reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != TR_CLI_ACCOUNT_NFIELDS)
-    {
-        return -1;
+    static const tr_cli_doc_col_t  cols[] = {
+        { "ACCOUNT", "account", TR_CLI_DOC_STR },
+        { "CREDIT", "credit_usd", TR_CLI_DOC_STR },
+        { "RESERVED", "reserved_usd", TR_CLI_DOC_STR },
+        { "AVAILABLE", "available_usd", TR_CLI_DOC_STR },
+        { "SPENT", "spent_usd", TR_CLI_DOC_STR },
+        { "ADDED", "added_usd", TR_CLI_DOC_STR },
+        { "CREATED", "created_at", TR_CLI_DOC_TIME }
+    };
+
+    if (json) {
+        return tr_cli_ctl_print(doc);
     }
 
-    for (i = 0; i < TR_CLI_ACCOUNT_NFIELDS; i++) {
-        e = reply->element[i];
-        n = fields[i];
-
-        if (e->type == REDIS_REPLY_NIL) {
-            *n = 0;
-            continue;
-        }
-
-        if (e->type != REDIS_REPLY_STRING
-            || tr_cli_parse_sint64(e->str, e->len, n) != 0)
-        {
-            return -1;
-        }
-
-        *found = 1;
+    tree = tr_cli_ctl_tree(doc);
+    if (tree == NULL) {
+        return TR_CLI_FAILED;
     }
 
-    return 0;
+    if (how != TR_CLI_ACCOUNT_LINE) {
+        rc = tr_cli_doc_table(tree, cols,
+                              (how == TR_CLI_ACCOUNT_CREATED) ? 7 : 6,
+                              &check, stdout);
+        yajl_tree_free(tree);
+        return rc;
+    }
+
+    name = tr_cli_ctl_string(tree, "account");
+    credit = tr_cli_ctl_string(tree, "credit_usd");
+    avail = tr_cli_ctl_string(tree, "available_usd");
+    held = tr_cli_ctl_string(tree, "reserved_usd");
+    spent = tr_cli_ctl_string(tree, "spent_usd");
+
+    rc = (printf("account %s: credit %s USD (available %s, reserved %s, "
+                 "spent %s)\n", name, credit, avail, held, spent) < 0)
+         ? TR_CLI_FAILED : TR_CLI_OK;
+
+    yajl_tree_free(tree);
+
+    return rc;
 }
-
-
-/* the credit that new requests may reserve */
-
-int64_t
-tr_cli_account_available(tr_cli_account_t *acct)
-{
-    return tr_cli_sub(acct->credit, acct->reserved);
-}
-
-
-/* one JSON object: every amount as a USD string and in nano-USD */
-
-void
-tr_cli_account_json(tr_cli_json_t *j, tr_cli_account_t *acct)
-{
-    int64_t  available;
-
-    available = tr_cli_account_available(acct);
-
-    tr_cli_json_map_open(j);
-
-    tr_cli_json_str(j, "account");
-    tr_cli_json_str(j, acct->name);
-
-    tr_cli_json_str(j, "credit_usd");
-    tr_cli_json_usd(j, acct->credit);
-    tr_cli_json_str(j, "reserved_usd");
-    tr_cli_json_usd(j, acct->reserved);
-    tr_cli_json_str(j, "available_usd");
-    tr_cli_json_usd(j, available);
-    tr_cli_json_str(j, "spent_usd");
-    tr_cli_json_usd(j, acct->spent);
-    tr_cli_json_str(j, "added_usd");
-    tr_cli_json_usd(j, acct->added);
-
-    tr_cli_json_str(j, "credit_nusd");
-    tr_cli_json_int(j, acct->credit);
-    tr_cli_json_str(j, "reserved_nusd");
-    tr_cli_json_int(j, acct->reserved);
-    tr_cli_json_str(j, "available_nusd");
-    tr_cli_json_int(j, available);
-    tr_cli_json_str(j, "spent_nusd");
-    tr_cli_json_int(j, acct->spent);
-    tr_cli_json_str(j, "added_nusd");
-    tr_cli_json_int(j, acct->added);
-
-    tr_cli_json_map_close(j);
-}
-

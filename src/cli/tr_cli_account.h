@@ -2,8 +2,9 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * Accounts in Redis (tr_cli_account.c): the name rule, the record, and
- * credit added atomically.
+ * Accounts for the CLI's commands (tr_cli_account.c): the name rule, for
+ * the commands that check it before reading Redis, and an account as the
+ * control script ctl_accounts.lua returns it, printed.
  */
 
 
@@ -12,40 +13,22 @@
 
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include <hiredis/hiredis.h>
-
-#include "tr_cli_redis.h"
-#include "tr_cli_util.h"
 
 
 #define TR_CLI_ACCOUNT_MAX       128
 #define TR_CLI_ACCOUNT_DEFAULT   "default"
 
-/* the fields of tr:acct:<account> in the order tr_cli_account_parse() reads */
-#define TR_CLI_ACCOUNT_FIELDS    "credit reserved spent added"
-#define TR_CLI_ACCOUNT_NFIELDS   4
-
-
-/* an account's money, nano-USD; a missing field is 0 */
-typedef struct {
-    const char                *name;
-    int64_t                    credit;
-    int64_t                    reserved;
-    int64_t                    spent;
-    int64_t                    added;
-} tr_cli_account_t;
+/* tr_cli_account_print(): how */
+#define TR_CLI_ACCOUNT_LINE      0      /* one line: "credit add" */
+#define TR_CLI_ACCOUNT_CREDIT    1      /* "credit show" */
+#define TR_CLI_ACCOUNT_CREATED   2      /* "accounts show|list" */
 
 
 int tr_cli_account_valid(const char *s, size_t len);
 int tr_cli_account_check(const char *cmd, const char *account);
-int tr_cli_account_add(tr_cli_redis_t *r, const char *name, int64_t nusd,
-    tr_cli_account_t *acct);
-int tr_cli_account_parse(redisReply *reply, tr_cli_account_t *acct,
-    int *found);
-int64_t tr_cli_account_available(tr_cli_account_t *acct);
-void tr_cli_account_json(tr_cli_json_t *j, tr_cli_account_t *acct);
+int tr_cli_account_print(redisReply *doc, int json, int how);
 
 
 #endif /* _TR_CLI_ACCOUNT_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 #include <tokenroute_lua.h>
 
 #include "tr_cli.h"
+#include "tr_cli_account.h"
 #include "tr_cli_ctl.h"
 #include "tr_cli_redis.h"
 #include "tr_cli_util.h"
@@ -23,6 +24,8 @@
 
 static int tr_cli_accounts_create(tr_cli_opts_t *opts, int argc,
     char **argv);
+static int tr_cli_accounts_show(tr_cli_opts_t *opts, int argc, char **argv,
+    const char *op);
 
 
 static const char  tr_cli_accounts_usage[] =
@@ -30,6 +33,8 @@ static const char  tr_cli_accounts_usage[] =
     "\n"
     "Commands:\n"
     "  create   create an account\n"
+    "  show     show one account\n"
+    "  list     list every account\n"
     "\n"
     "Run 'tokenroute accounts <command> --help' for the options of a\n"
     "command and 'tokenroute --help' for the global options and the exit\n"
@@ -53,6 +58,37 @@ static const char  tr_cli_accounts_create_usage[] =
     "Global options and exit status: see 'tokenroute --help'.\n";
 
 
+static const char  tr_cli_accounts_show_usage[] =
+    "usage: tokenroute accounts show NAME [--json]\n"
+    "\n"
+    "Show an account: its credit, reserved, available, spent and added\n"
+    "USD (as 'credit show') and when it was created.  Exits with 1 if there\n"
+    "is no such account or its record is damaged.\n"
+    "\n"
+    "Options:\n"
+    "  --json      print the account as one JSON object: account, then\n"
+    "              credit, reserved, available, spent and added as _usd\n"
+    "              strings and _nusd integers (nano-USD), and created_at\n"
+    "              (unix seconds, null for an account older than it)\n"
+    "  -h, --help  show this help and exit\n"
+    "\n"
+    "Global options and exit status: see 'tokenroute --help'.\n";
+
+
+static const char  tr_cli_accounts_list_usage[] =
+    "usage: tokenroute accounts list [--json]\n"
+    "\n"
+    "List every account, sorted by name, as 'accounts show' shows one.  An\n"
+    "account whose record is damaged is skipped with a warning (in JSON\n"
+    "its damaged amounts are null).\n"
+    "\n"
+    "Options:\n"
+    "  --json      print a JSON array of the objects of 'accounts show'\n"
+    "  -h, --help  show this help and exit\n"
+    "\n"
+    "Global options and exit status: see 'tokenroute --help'.\n";
+
+
 int
 tr_cli_accounts(tr_cli_opts_t *opts, int argc, char **argv)
 {
@@ -67,6 +103,10 @@ tr_cli_accounts(tr_cli_opts_t *opts, int argc, char **argv)
 
     if (strcmp(cmd, "create") == 0) {
         return tr_cli_accounts_create(opts, argc, argv);
+    }
+
+    if (strcmp(cmd, "show") == 0 || strcmp(cmd, "list") == 0) {
+        return tr_cli_accounts_show(opts, argc, argv, cmd);
     }
 
     return tr_cli_usage_error("accounts", "unknown accounts command '%s'",
@@ -120,6 +160,62 @@ tr_cli_accounts_create(tr_cli_opts_t *opts, int argc, char **argv)
         rc = (printf("created account %s\n", name) < 0) ? TR_CLI_FAILED
                                                         : TR_CLI_OK;
     }
+
+    freeReplyObject(doc);
+
+    return rc;
+}
+
+
+/* "accounts show NAME" and "accounts list": ops show and list */
+
+static int
+tr_cli_accounts_show(tr_cli_opts_t *opts, int argc, char **argv,
+    const char *op)
+{
+    int                   rc, json, list;
+    char                  cmd[32];
+    const char           *name;
+    redisReply           *doc;
+    tr_cli_redis_t       *r;
+    tr_cli_ctl_params_t   p;
+
+    tr_cli_opt_t  spec[] = {
+        { "--json", NULL, &json },
+        { NULL, NULL, NULL }
+    };
+
+    list = (strcmp(op, "list") == 0);
+    snprintf(cmd, sizeof(cmd), "accounts %s", op);
+
+    name = NULL;
+    json = 0;
+
+    rc = tr_cli_args(opts, cmd,
+                     list ? tr_cli_accounts_list_usage
+                          : tr_cli_accounts_show_usage,
+                     spec, argc, argv, list ? NULL : &name, "NAME");
+    if (rc != TR_CLI_OK) {
+        return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
+    }
+
+    p.n = 0;
+    tr_cli_ctl_param(&p, "name", name);
+
+    rc = tr_cli_redis_connect(opts, cmd, &r);
+    if (rc != TR_CLI_OK) {
+        return rc;
+    }
+
+    rc = tr_cli_ctl_run(r, cmd, tokenroute_lua_ctl_accounts,
+                        tokenroute_lua_ctl_accounts_len, op, &p, &doc);
+    tr_cli_redis_close(r);
+
+    if (rc != TR_CLI_OK) {
+        return rc;
+    }
+
+    rc = tr_cli_account_print(doc, json, TR_CLI_ACCOUNT_CREATED);
 
     freeReplyObject(doc);
 
