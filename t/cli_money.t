@@ -150,8 +150,9 @@ for my $args ([qw(credit --help)], [qw(credit add --help)],
 }
 
 # issue 11: the account's created_at, and the ledger entry of the addition
-my $ADD_FIELDS = [ sort 'created_at', 'entry', map { ("${_}_usd", "${_}_nusd") }
-	qw(credit reserved available spent added) ];
+my $ADD_FIELDS = [ sort 'created_at', 'entry',
+	map { ("${_}_usd", "${_}_nusd") } qw(credit reserved available spent
+	added) ];
 
 {
 	my $j = cli_json(qw(credit add --account acme --amount 0.000001234

@@ -248,8 +248,8 @@ is($t->redis('SCARD', 'tr:tenants:acme'), 2, 'bad input: no tenant made');
 	$t->redis('HSET', 'tr:tenant:acme|batch', inflight => 0);
 
 	my $j = cli_json(qw(tenants delete acme batch --json));
-	is_deeply($j, { account => 'acme', name => 'batch', deleted => JSON::PP::true },
-		'delete --json');
+	is_deeply($j, { account => 'acme', name => 'batch',
+		deleted => JSON::PP::true }, 'delete --json');
 	is($t->redis('EXISTS', 'tr:tenant:acme|batch'), 0, 'record gone');
 	is($t->redis('SISMEMBER', 'tr:tenants:acme', 'batch'), 0, 'unlisted');
 
