@@ -296,7 +296,10 @@ my $t0 = int(time()) - 1;
 		10\.00\s+cli\s+x$/x, 'history: newest row');
 	is(scalar @l, 7, 'history: a row per entry');
 
-	cli_fails(2, qr/--limit/, qw(credit history --account acme --limit 0));
+	cli_fails(2, qr/--limit: 1 to 1000/,
+		qw(credit history --account acme --limit 0));
+	cli_fails(2, qr/--limit: 1 to 1000/,
+		qw(credit history --account acme --limit x));
 	cli_fails(2, qr/--cursor/,
 		qw(credit history --account acme --cursor x));
 

@@ -261,8 +261,9 @@ return ctl.run{
   history = function()
     ctl.only({'name', 'limit', 'cursor'})
     local name = ctl.account(ctl.need('name'), 'account')
-    local limit = ctl.count('limit') or HISTORY_LIMIT
-    if limit < 1 or limit > HISTORY_MAX then
+    local limit = ctl.p.limit or tostring(HISTORY_LIMIT)
+    limit = string.match(limit, '^%d+$') and #limit <= 4 and tonumber(limit)
+    if not limit or limit < 1 or limit > HISTORY_MAX then
       ctl.fail(400, 'invalid_request', 'limit: 1 to ' .. HISTORY_MAX)
     end
     local cursor = ctl.p.cursor
