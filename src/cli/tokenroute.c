@@ -35,7 +35,7 @@ static const char  tr_cli_usage_text[] =
     "  credit add    add prepaid credit to an account\n"
     "  credit show   show the credit of one or all accounts\n"
     "  usage         report requests, tokens and cost by model, key,\n"
-    "                account, day or hour\n"
+    "                account, tenant, day or hour (table, JSON, CSV)\n"
     "\n"
     "Global options (also accepted after the command):\n"
     "  --redis ADDR            Redis server: HOST[:PORT], unix:PATH or\n"
