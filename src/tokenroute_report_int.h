@@ -81,6 +81,7 @@ typedef struct {
     tokenroute_report_cmd_t  cmd;
     char                    *buf;       /* owns the arguments */
     int                      what;      /* TR_REPORT_C_... */
+    int                      done;      /* its reply was given */
     size_t                   row;       /* C_KEYID, C_NAME */
     int64_t                  start;     /* C_BUCKET: the bucket's time */
 } tr_report_cmd_t;
@@ -127,6 +128,7 @@ extern const char  *tokenroute_report_by[];
 int tokenroute_report_fail(tokenroute_report_t *rp, int status,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+int tokenroute_report_query(tokenroute_report_t *rp);
 int tokenroute_report_parse_time(const char *s, int64_t *t, int *kind);
 int tokenroute_report_parse_month(const char *s, int64_t *start,
     int64_t *end);

@@ -41,12 +41,29 @@ tokenroute_report_parse_time(const char *s, int64_t *t, int *kind)
     if (len >= 2 && s[0] != '-' && s[0] != '+' && s[len - 1] >= 'a') {
 
         switch (s[len - 1]) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = TR_REPORT_HOUR; break;
-        case 'd': unit = TR_REPORT_DAY; break;
-        case 'w': unit = 7 * TR_REPORT_DAY; break;
-        default: return -1;
+
+        case 's':
+            unit = 1;
+            break;
+
+        case 'm':
+            unit = 60;
+            break;
+
+        case 'h':
+            unit = TR_REPORT_HOUR;
+            break;
+
+        case 'd':
+            unit = TR_REPORT_DAY;
+            break;
+
+        case 'w':
+            unit = 7 * TR_REPORT_DAY;
+            break;
+
+        default:
+            return -1;
         }
 
         if (tr_report_digits(s, len - 1, &n) != 0 || n == 0) {

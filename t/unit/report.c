@@ -583,6 +583,14 @@ main(void)
         tokenroute_report_destroy(rp);
 
         rp = report(p, NOW);
+        ok(tokenroute_report_reply(rp, 0, bucket(&be, NULL)) == 0
+           && tokenroute_report_reply(rp, 0, bucket(&be, NULL)) == -1
+           && tokenroute_report_next(rp) == -1
+           && tokenroute_report_status(rp) == TOKENROUTE_REPORT_FAILED,
+           "a reply given twice: 500, %s", tokenroute_report_error(rp));
+        tokenroute_report_destroy(rp);
+
+        rp = report(p, NOW);
         ok(tokenroute_report_reply(rp, 0, NULL) == -1,
            "no reply (connection lost): -1");
         tokenroute_report_destroy(rp);
