@@ -71,13 +71,13 @@ tr_report_field(tokenroute_report_t *rp, const redisReply *f,
 {
     int               n;
     char              label[TR_REPORT_GROUP_LEN];
-    size_t            m, len[TR_REPORT_PARTS], glen;
-    int64_t           value;
     time_t            tt;
+    size_t            m, len[TR_REPORT_PARTS], glen;
+    size_t            alen, tlen, klen, mlen, xlen;
+    int64_t           value;
     struct tm         tm;
     const char       *p, *end, *part[TR_REPORT_PARTS], *group;
     const char       *acct, *tenant, *key, *model, *metric;
-    size_t            alen, tlen, klen, mlen, xlen;
     tr_report_row_t  *row;
 
     if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
