@@ -29,7 +29,8 @@ MODULE_SRCS = config config.make ngx_http_tokenroute_module.c \
               $(wildcard src/*.c src/*.h src/lua/*.lua) src/lua/embed.sh
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_money.h src/tokenroute_lua.h \
-              src/tokenroute_schema.h
+              src/tokenroute_schema.h src/tokenroute_json_out.c \
+              src/tokenroute_json_out.h $(wildcard src/tokenroute_report*)
 CLI_LUA     = src/lua/key_create.lua src/lua/key_revoke.lua
 # the control scripts, each run behind the prelude ctl_lib.lua
 CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_tenants.lua

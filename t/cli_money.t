@@ -94,6 +94,43 @@ sub table {
 	return $s;
 }
 
+# nano-USD with exactly 9 decimals, as the usage table prints them
+
+sub usd9 {
+	my ($n) = @_;
+
+	use integer;
+
+	return sprintf('%s%d.%09d', $n < 0 ? '-' : '', abs($n) / 1000000000,
+		abs($n) % 1000000000);
+}
+
+# the usage table: the first $left columns left-aligned, the numbers
+# right-aligned, columns 2 spaces apart, none trailing
+
+sub table_right {
+	my ($left, @rows) = @_;
+
+	my @w;
+	for my $r (@rows) {
+		for my $i (0 .. $#$r) {
+			$w[$i] = length $r->[$i]
+				if !defined $w[$i] || length $r->[$i] > $w[$i];
+		}
+	}
+
+	my $s = '';
+	for my $r (@rows) {
+		my @c = map { $_ < $left ? sprintf('%-*s', $w[$_], $r->[$_])
+			: sprintf('%*s', $w[$_], $r->[$_]) } 0 .. $#$r;
+		my $line = join('  ', @c);
+		$line =~ s/ +$//;
+		$s .= "$line\n";
+	}
+
+	return $s;
+}
+
 sub acct {
 	my ($name) = @_;
 	return { @{ $t->redis('HGETALL', "tr:acct:$name") } };
@@ -103,6 +140,8 @@ is(usd(0), '0.00', 'usd() helper: 0');
 is(usd(12500000000), '12.50', 'usd() helper: 12.50');
 is(usd(1234), '0.000001234', 'usd() helper: nano');
 is(usd(-250000000), '-0.25', 'usd() helper: negative');
+is(usd9(5000000007), '5.000000007', 'usd9() helper');
+is(usd9(0), '0.000000000', 'usd9() helper: 0');
 
 ###############################################################################
 
@@ -123,8 +162,10 @@ for my $args ([qw(credit --help)], [qw(credit add --help)],
 	like($out, qr/^\s+usage\s/m, '--help: lists usage');
 
 	($out) = cli_ok(qw(usage --help));
-	like($out, qr/--by model\|key\|account\|day\|hour/, 'usage --help: --by');
-	like($out, qr/--since DURATION/, 'usage --help: --since');
+	like($out, qr/--by model\|key\|account\|tenant\|day\|hour/,
+		'usage --help: --by');
+	like($out, qr/--since WHEN/, 'usage --help: --since');
+	like($out, qr/--format table\|json\|csv/, 'usage --help: --format');
 
 	($out) = cli_ok(qw(keys list --help));
 	like($out, qr/SPENT/, 'keys list --help: SPENT');
@@ -584,12 +625,13 @@ sub expect {
 	my (%o) = @_;
 
 	my %rows;
-	my @m = qw(requests input_tokens output_tokens cached_tokens cost_nusd
-		estimated unbilled_nusd clamped);
+	my @m = qw(requests failed input_tokens output_tokens cached_tokens
+		cost_nusd estimated unbilled_nusd clamped);
 	my %metric = (req => 'requests', in => 'input_tokens',
 		out => 'output_tokens', cached => 'cached_tokens',
 		cost => 'cost_nusd', est => 'estimated',
-		unbilled => 'unbilled_nusd', clamped => 'clamped');
+		unbilled => 'unbilled_nusd', clamped => 'clamped',
+		fail => 'failed');
 
 	for my $s (@seeds) {
 		my ($g, $off, $acct, $key, $model, $m) = @$s;
@@ -623,6 +665,7 @@ sub expect {
 	return {
 		since => bucket_time($o{g}, $o{n} - 1),
 		by => $o{by},
+		bucket => $o{g} eq 'd' ? 'day' : 'hour',
 		rows => \@rows,
 		total => \%total,
 	};
@@ -635,18 +678,18 @@ sub expect_table {
 	my $name = $by eq 'key';
 	my $cells = sub {
 		my ($r) = @_;
-		return ($r->{requests}, $r->{input_tokens}, $r->{output_tokens},
-			$r->{cached_tokens}, $r->{cost_usd}, $r->{estimated},
-			$r->{unbilled_usd}, $r->{clamped});
+		return ($r->{requests}, $r->{failed}, $r->{input_tokens},
+			$r->{output_tokens}, $r->{cached_tokens}, usd9($r->{cost_nusd}),
+			$r->{estimated}, usd9($r->{unbilled_nusd}), $r->{clamped});
 	};
-	my @rows = ([ uc $by, ($name ? 'NAME' : ()), qw(REQUESTS INPUT OUTPUT
-		CACHED COST ESTIMATED UNBILLED CLAMPED) ]);
+	my @rows = ([ uc $by, ($name ? 'NAME' : ()), qw(REQUESTS FAILED INPUT
+		OUTPUT CACHED COST ESTIMATED UNBILLED CLAMPED) ]);
 
 	push @rows, [ $_->{group}, ($name ? $_->{name} // '-' : ()),
 		$cells->($_) ] for @{ $e->{rows} };
 	push @rows, [ 'TOTAL', ($name ? '' : ()), $cells->($e->{total}) ];
 
-	return table(@rows);
+	return table_right($name ? 2 : 1, @rows);
 }
 
 sub check_usage {
@@ -683,9 +726,10 @@ sub check_usage {
 	is_deeply($e->{rows}[1], { group => 'openai/gpt-4o', requests => 8,
 		input_tokens => 1103, output_tokens => 551, cached_tokens => 200,
 		cost_nusd => 1358026, cost_usd => '0.001358026', estimated => 1,
-		unbilled_nusd => 3000000000, unbilled_usd => '3.00', clamped => 2 },
-		'usage: gpt-4o over 2 days and 2 accounts');
-	is_deeply($e->{total}, { requests => 16, input_tokens => 1153,
+		unbilled_nusd => 3000000000, unbilled_usd => '3.00', clamped => 2,
+		failed => 0 }, 'usage: gpt-4o over 2 days and 2 accounts');
+	is_deeply($e->{total}, { requests => 16, failed => 0,
+		input_tokens => 1153,
 		output_tokens => 611, cached_tokens => 208,
 		cost_nusd => 5001359116, cost_usd => '5.001359116',
 		estimated => 3, unbilled_nusd => 3000000017,
@@ -696,8 +740,8 @@ sub check_usage {
 	my ($rc, $out, $err) = $t->cli('usage');
 	like($err, qr/2 malformed usage fields/,
 		'usage: malformed fields are counted in a warning');
-	like($out, qr{^anthropic/claude-haiku-4-5 \s+ 2 \s+ 10 \s+ 20 \s+ 0
-		\s+ 5\.000000007 \s+ 0 \s+ 0\.00 \s+ 0$}mx,
+	like($out, qr{^anthropic/claude-haiku-4-5 \s+ 2 \s+ 0 \s+ 10 \s+ 20
+		\s+ 0 \s+ 5\.000000007 \s+ 0 \s+ 0\.000000000 \s+ 0$}mx,
 		'usage: a table row');
 }
 
@@ -772,12 +816,17 @@ check_usage('usage --key K1 --account beta: nothing',
 {
 	my $e = expect(g => 'd', n => 7, by => 'model', account => 'nobody');
 	is_deeply($e->{rows}, [], 'usage, no usage: no rows');
-	check_usage('usage --account nobody', $e, qw(--account nobody));
+
+	# an account that does not exist is an error, like credit show
+	my ($rc, $out, $err) = $t->cli(qw(usage --account nobody));
+	is($rc, 1, 'usage --account nobody: exit 1') or diag($out . $err);
+	like($err, qr/no account nobody/, 'usage --account nobody: message');
+	is($out, '', 'usage --account nobody: no report');
 }
 
 {
 	my $j = cli_json('usage', '--key', $K2, '--json') // {};
-	is_deeply($j->{total}, { requests => 5, input_tokens => 100,
+	is_deeply($j->{total}, { requests => 5, failed => 0, input_tokens => 100,
 		output_tokens => 50, cached_tokens => 0, cost_nusd => 123547,
 		cost_usd => '0.000123547', estimated => 0, unbilled_nusd => 0,
 		unbilled_usd => '0.00', clamped => 0 },

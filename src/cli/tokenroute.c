@@ -41,7 +41,7 @@ static const char  tr_cli_usage_text[] =
     "  tenants create|show|update|list|delete\n"
     "                groups of keys in an account, with their own limits\n"
     "  usage         report requests, tokens and cost by model, key,\n"
-    "                account, day or hour\n"
+    "                account, tenant, day or hour (table, JSON, CSV)\n"
     "\n"
     "Global options (also accepted after the command):\n"
     "  --redis ADDR            Redis server: HOST[:PORT], unix:PATH or\n"
