@@ -54,12 +54,6 @@
 /* LIST: dead letters, settlements and reservations Redis rejected */
 #define TOKENROUTE_REDIS_DEAD        "tr:dead"
 
-/* HASH: a tenant of an account, by "<account>|<tenant>" */
-#define TOKENROUTE_REDIS_TENANT      "tr:tenant:"
-
-/* SET: the tenant names of an account, by account */
-#define TOKENROUTE_REDIS_TENANTS     "tr:tenants:"
-
 /* HASH: usage by day (YYYYMMDD, 400 days) and hour (YYYYMMDDHH, 8 days) */
 #define TOKENROUTE_REDIS_USAGE_DAY   "tr:u:d:"
 #define TOKENROUTE_REDIS_USAGE_HOUR  "tr:u:h:"
