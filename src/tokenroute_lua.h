@@ -24,11 +24,7 @@ extern const size_t  tokenroute_lua_settle_len;
 extern const char    tokenroute_lua_sweep[];
 extern const size_t  tokenroute_lua_sweep_len;
 
-/* the CLI's: creating and revoking a key, adding credit */
-extern const char    tokenroute_lua_key_create[];
-extern const size_t  tokenroute_lua_key_create_len;
-extern const char    tokenroute_lua_key_revoke[];
-extern const size_t  tokenroute_lua_key_revoke_len;
+/* the CLI's: adding credit */
 extern const char    tokenroute_lua_account_add[];
 extern const size_t  tokenroute_lua_account_add_len;
 
@@ -39,6 +35,8 @@ extern const size_t  tokenroute_lua_account_add_len;
  */
 extern const char    tokenroute_lua_ctl_accounts[];
 extern const size_t  tokenroute_lua_ctl_accounts_len;
+extern const char    tokenroute_lua_ctl_keys[];
+extern const size_t  tokenroute_lua_ctl_keys_len;
 
 
 #endif /* _TOKENROUTE_LUA_H_INCLUDED_ */
