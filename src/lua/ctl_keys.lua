@@ -122,7 +122,9 @@ local function find()
   end
   local id = name
   if string.sub(name, 1, 4) ~= 'key_' then
-    local ids = redis.call('HGET', 'tr:keypfx', name)
+    -- "~indexed" is the index's own field, not a prefix
+    local ids = string.sub(name, 1, 1) ~= '~'
+                and redis.call('HGET', 'tr:keypfx', name)
     local list = {}
     for x in string.gmatch(ids or '', '%S+') do list[#list + 1] = x end
     if #list == 0 then
@@ -448,7 +450,7 @@ function ops.update()
   local fields = {}
   settings(fields, h.account or 'default', false)
   if next(fields) == nil then
-    bad('update', 'nothing to change')
+    ctl.fail(400, 'invalid_request', 'nothing to change: give a setting')
   end
   local set, del = {}, {}
   for f, v in pairs(fields) do
@@ -531,8 +533,12 @@ end
 function ops.purge()
   ctl.only({'older_than', 'limit', 'interval'})
   ensure_index()
-  if ctl.p.older_than == '0' then ctl.p.older_than = nil end
-  local age = ctl.duration('older_than') or 30 * 86400
+  local age = 30 * 86400
+  if ctl.p.older_than == '0' then
+    age = 0
+  elseif ctl.p.older_than then
+    age = ctl.duration('older_than')
+  end
   local limit = ctl.count('limit') or 100
   if limit < 1 or limit > 1000 then bad('limit', '1 to 1000') end
   local interval = ctl.count('interval')
