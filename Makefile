@@ -31,9 +31,9 @@ CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_money.h src/tokenroute_lua.h \
               src/tokenroute_schema.h src/tokenroute_json_out.c \
               src/tokenroute_json_out.h $(wildcard src/tokenroute_report*)
-CLI_LUA     = src/lua/key_create.lua src/lua/key_revoke.lua
 # the control scripts, each run behind the prelude ctl_lib.lua
-CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_tenants.lua
+CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_tenants.lua \
+              src/lua/ctl_keys.lua
 UNIT_SRCS   = $(wildcard t/unit/*.c)
 UNIT_BINS   = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
@@ -71,10 +71,10 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS)
 	mv -f $@.tmp $@
 
 # the CLI's scripts, embedded as the module's are (src/lua/embed.sh)
-$(BUILD)/cli/tr_cli_lua.c: src/lua/embed.sh $(CLI_LUA) src/lua/ctl_lib.lua \
+$(BUILD)/cli/tr_cli_lua.c: src/lua/embed.sh src/lua/ctl_lib.lua \
                            $(CLI_CTL)
 	@mkdir -p $(BUILD)/cli
-	sh src/lua/embed.sh $@ $(CLI_LUA) \
+	sh src/lua/embed.sh $@ \
 	    $(addprefix src/lua/ctl_lib.lua+,$(CLI_CTL))
 
 $(CLI): $(CLI_SRCS) $(BUILD)/cli/tr_cli_lua.c

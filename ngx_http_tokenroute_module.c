@@ -21,6 +21,7 @@
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_replay.h"
 #include "ngx_http_tokenroute_settle.h"
@@ -106,6 +107,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_tokenroute_main_conf_t, reservation_ttl),
+      NULL },
+
+    { ngx_string("tokenroute_key_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tokenroute_key_retention,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("tokenroute_journal_size"),
@@ -305,6 +313,7 @@ ngx_http_tokenroute_create_main_conf(ngx_conf_t *cf)
     trmcf->default_max_tokens = NGX_CONF_UNSET;
     trmcf->bytes_per_token = NGX_CONF_UNSET;
     trmcf->reservation_ttl = NGX_CONF_UNSET;
+    trmcf->key_retention = NGX_CONF_UNSET;
     trmcf->journal_size = NGX_CONF_UNSET_SIZE;
     trmcf->max_response_size = NGX_CONF_UNSET_SIZE;
     trmcf->max_attempts = NGX_CONF_UNSET;
@@ -329,6 +338,7 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(trmcf->default_max_tokens, 4096);
     ngx_conf_init_value(trmcf->bytes_per_token, 1);
     ngx_conf_init_value(trmcf->reservation_ttl, 900);
+    ngx_conf_init_value(trmcf->key_retention, 30 * 86400);
     ngx_conf_init_size_value(trmcf->journal_size, 1024 * 1024);
     ngx_conf_init_size_value(trmcf->max_response_size, 16 * 1024 * 1024);
     ngx_conf_init_value(trmcf->max_attempts, 3);

@@ -19,6 +19,7 @@
 #include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_billing.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_settle.h"
 #include "ngx_http_tokenroute_settlement.h"
@@ -32,7 +33,7 @@ static void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 
-static ngx_str_t  ngx_http_tokenroute_scripts[3];
+static ngx_str_t  ngx_http_tokenroute_scripts[4];
 
 
 ngx_int_t
@@ -45,13 +46,16 @@ ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
     if (ngx_http_tokenroute_admission_init(cf, &ngx_http_tokenroute_scripts[0])
         != NGX_OK
         || ngx_http_tokenroute_settle_init(cf, &ngx_http_tokenroute_scripts[1])
+           != NGX_OK
+        || ngx_http_tokenroute_purge_init(cf, &ngx_http_tokenroute_scripts[3],
+                                          trmcf)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     trmcf->redis.scripts = ngx_http_tokenroute_scripts;
-    trmcf->redis.nscripts = 3;
+    trmcf->redis.nscripts = 4;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

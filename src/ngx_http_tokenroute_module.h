@@ -117,6 +117,7 @@ typedef struct {
     ngx_int_t                        default_max_tokens;
     ngx_int_t                        bytes_per_token;
     time_t                           reservation_ttl;
+    time_t                           key_retention;  /* 0: off */
     size_t                           journal_size;
     size_t                           max_response_size;  /* held */
     ngx_shm_zone_t                  *journal_zone;

@@ -4,7 +4,7 @@
  *
  * The replay: every worker, once a second while Redis is connected, takes
  * a batch of journaled settlements (ngx_http_tokenroute_journal.c) back
- * into settlement, and runs the reservation sweep.
+ * into settlement, and runs the reservation sweep and the key purge.
  */
 
 
@@ -14,6 +14,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_replay.h"
 #include "ngx_http_tokenroute_settle.h"
@@ -81,6 +82,7 @@ ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
         }
 
         ngx_http_tokenroute_sweep();
+        ngx_http_tokenroute_purge();
     }
 
     if (!ngx_exiting && !ngx_quit && !ngx_terminate) {

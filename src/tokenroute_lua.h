@@ -24,11 +24,6 @@ extern const size_t  tokenroute_lua_settle_len;
 extern const char    tokenroute_lua_sweep[];
 extern const size_t  tokenroute_lua_sweep_len;
 
-/* the CLI's: creating and revoking a key */
-extern const char    tokenroute_lua_key_create[];
-extern const size_t  tokenroute_lua_key_create_len;
-extern const char    tokenroute_lua_key_revoke[];
-extern const size_t  tokenroute_lua_key_revoke_len;
 
 
 /*
@@ -39,6 +34,8 @@ extern const char    tokenroute_lua_ctl_accounts[];
 extern const size_t  tokenroute_lua_ctl_accounts_len;
 extern const char    tokenroute_lua_ctl_tenants[];
 extern const size_t  tokenroute_lua_ctl_tenants_len;
+extern const char    tokenroute_lua_ctl_keys[];
+extern const size_t  tokenroute_lua_ctl_keys_len;
 
 
 #endif /* _TOKENROUTE_LUA_H_INCLUDED_ */

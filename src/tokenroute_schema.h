@@ -24,6 +24,19 @@
 /* ZSET: key ids, scored by created_at */
 #define TOKENROUTE_REDIS_KEYS        "tr:keys"
 
+/* HASH: key prefix (first 12 characters of the raw key): the ids that
+ * have it, space separated; field "~indexed" once the index is whole */
+#define TOKENROUTE_REDIS_KEYPFX      "tr:keypfx"
+
+/* ZSET: ids of keys revoked or with an expiry, by when they ended or end */
+#define TOKENROUTE_REDIS_KEYS_ENDED  "tr:keys:ended"
+
+/* STRING: the key purge ran (expires after its interval) */
+#define TOKENROUTE_REDIS_KEYS_PURGE  "tr:keys:purge"
+
+/* SET: the tenant names of an account */
+#define TOKENROUTE_REDIS_TENANTS     "tr:tenants:"
+
 /* HASH: an account's credit, reserved, spent, added (nano-USD) */
 #define TOKENROUTE_REDIS_ACCT        "tr:acct:"
 

@@ -109,7 +109,9 @@ my $bob = create(qw(--name bob));
 like($bob->{raw} // '', qr/^$RAW_RE$/, 'create --json: raw key format');
 is_deeply([ sort grep { !/^_/ } keys %$bob ],
 	[ sort qw(raw id name account prefix models limit_usd expires_at
-		created_at) ], 'create --json: fields');
+		created_at tenant period rpm tpm max_concurrent warnings) ],
+	'create --json: fields (issue 11: tenant, period, rate limits, '
+	. 'warnings)');
 ok(defined $bob->{id} && length $bob->{id} && $bob->{id} !~ /\s/,
 	'create --json: id');
 is($bob->{name}, 'bob', 'create --json: name');
@@ -147,7 +149,13 @@ isnt(create(qw(--name bob))->{id}, $bob->{id}, 'same name: a new id');
 
 ###############################################################################
 
-# keys create with every option
+# keys create with every option (issue 11: an account other than
+# "default" must exist)
+
+{
+	my ($rc, $out, $err) = $t->cli(qw(accounts create acme));
+	is($rc, 0, 'accounts create acme') or diag($err);
+}
 
 my $carol = create(qw(--name carol --account acme --limit 12.50 --models),
 	'openai/gpt-4o-mini,anthropic/claude-haiku-4-5', qw(--expires 7d));

@@ -443,9 +443,12 @@ key_hset($klim, spent => 2500000001, reserved => 1000);
 key_hset($kfree, spent => 1234);
 key_hset($kover, spent => 1250000000, reserved => 250000000);
 
+# issue 11 added tenant, period, the rate limits, the period's spend and
+# revoked_at
 my @KEY_FIELDS = sort qw(id name account prefix models limit_usd expires_at
 	created_at revoked status spent_usd reserved_usd remaining_usd
-	spent_nusd reserved_nusd remaining_nusd);
+	spent_nusd reserved_nusd remaining_nusd tenant period rpm tpm
+	max_concurrent period_spent_usd period_spent_nusd revoked_at);
 
 {
 	my $list = cli_json(qw(keys list --account acme --json)) // [];
@@ -489,7 +492,8 @@ my @KEY_FIELDS = sort qw(id name account prefix models limit_usd expires_at
 	my @hdr = split /\s{2,}/, shift(@lines) // '';
 
 	is_deeply(\@hdr, [ qw(ID NAME ACCOUNT PREFIX MODELS LIMIT SPENT
-		REMAINING EXPIRES STATUS) ], 'keys list: header');
+		REMAINING EXPIRES STATUS TENANT) ],
+		'keys list: header (issue 11: TENANT)');
 
 	my %rows = map { my @c = split /\s{2,}/; $c[1] => \@c } @lines;
 

@@ -2,9 +2,11 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * API keys in Redis, for the keys commands: a key generated and stored
- * with its indexes, found by id, revoked; a record read and checked, its
- * status, and its fields as text or JSON.
+ * API keys for the keys commands: a raw key generated (OpenSSL's CSPRNG)
+ * with its hash, id and prefix, a raw key given on the command line
+ * turned into its hash, and a key as src/lua/ctl_keys.lua describes it
+ * (JSON) printed for humans.  The records and their rules are the
+ * script's.
  */
 
 
@@ -13,70 +15,26 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <hiredis/hiredis.h>
+#include <yajl/yajl_tree.h>
 
 #include <tokenroute_lua.h>
-#include <tokenroute_money.h>
-#include <tokenroute_schema.h>
 
 #include "tr_cli.h"
+#include "tr_cli_ctl.h"
 #include "tr_cli_key.h"
 #include "tr_cli_redis.h"
 #include "tr_cli_util.h"
 
 
-#define TR_CLI_FIELD_TEXT         0
-#define TR_CLI_FIELD_WORD         1
-#define TR_CLI_FIELD_INT          2
-#define TR_CLI_FIELD_LIMIT        3
-#define TR_CLI_FIELD_FLAG         4
-#define TR_CLI_FIELD_MONEY        5       /* may be missing: 0 */
-
-
-typedef struct {
-    const char                *name;
-    int                        type;
-    size_t                     offset;
-} tr_cli_key_field_t;
-
-
 static void tr_cli_key_base64url(const unsigned char *src, size_t len,
     char *dst);
 static void tr_cli_key_hex(const unsigned char *src, size_t len, char *dst);
-static int tr_cli_key_parse_field(tr_cli_key_field_t *f, redisReply *value,
-    tr_cli_key_t *key);
 static void tr_cli_key_field(const char *label, const char *value);
-
-
-/*
- * This file owns the Redis schema that the nginx module reads:
- *   HASH   tr:key:<sha256 hex of the raw key>  the record, fields below
- *   STRING tr:keyid:<id>                       the hash, to find a record
- *   ZSET   tr:keys                             ids scored by created_at
- * and adds the key's account to SET tr:accts (see tr_cli_account.c).
- * The gateway adds "spent" and "reserved" to the record as it charges.
- */
-
-static tr_cli_key_field_t  tr_cli_key_fields[] = {
-
-    { "id", TR_CLI_FIELD_WORD, offsetof(tr_cli_key_t, id) },
-    { "name", TR_CLI_FIELD_TEXT, offsetof(tr_cli_key_t, name) },
-    { "account", TR_CLI_FIELD_WORD, offsetof(tr_cli_key_t, account) },
-    { "models", TR_CLI_FIELD_WORD, offsetof(tr_cli_key_t, models) },
-    { "limit", TR_CLI_FIELD_LIMIT, offsetof(tr_cli_key_t, limit) },
-    { "expires_at", TR_CLI_FIELD_INT, offsetof(tr_cli_key_t, expires_at) },
-    { "revoked", TR_CLI_FIELD_FLAG, offsetof(tr_cli_key_t, revoked) },
-    { "revoked_at", TR_CLI_FIELD_INT, offsetof(tr_cli_key_t, revoked_at) },
-    { "created_at", TR_CLI_FIELD_INT, offsetof(tr_cli_key_t, created_at) },
-    { "prefix", TR_CLI_FIELD_WORD, offsetof(tr_cli_key_t, prefix) },
-    { "spent", TR_CLI_FIELD_MONEY, offsetof(tr_cli_key_t, spent) },
-    { "reserved", TR_CLI_FIELD_MONEY, offsetof(tr_cli_key_t, reserved) },
-    { NULL, 0, 0 }
-};
 
 
 int
@@ -190,165 +148,6 @@ tr_cli_key_hex(const unsigned char *src, size_t len, char *dst)
 }
 
 
-/*
- * Returns TR_CLI_OK, TR_CLI_RETRY if the hash or id already exists, or an
- * exit status.
- */
-
-int
-tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
-    tr_cli_key_t *key)
-{
-    int          rc;
-    char         record[sizeof(TOKENROUTE_REDIS_KEY) + TR_CLI_SHA256_HEX_LEN];
-    char         index[sizeof(TOKENROUTE_REDIS_KEYID) + TR_CLI_KEY_ID_LEN];
-    char         limit[TR_CLI_INT_LEN], expires[TR_CLI_INT_LEN];
-    char         created[TR_CLI_INT_LEN];
-    const char  *args[31];
-    redisReply  *reply;
-
-    snprintf(record, sizeof(record), TOKENROUTE_REDIS_KEY "%s", nk->hash);
-    snprintf(index, sizeof(index), TOKENROUTE_REDIS_KEYID "%s", nk->id);
-    snprintf(expires, sizeof(expires), "%lld", (long long) key->expires_at);
-    snprintf(created, sizeof(created), "%lld", (long long) key->created_at);
-
-    if (key->limit >= 0) {
-        snprintf(limit, sizeof(limit), "%lld", (long long) key->limit);
-
-    } else {
-        limit[0] = '\0';
-    }
-
-    args[0] = "EVAL";
-    args[1] = tokenroute_lua_key_create;   /* src/lua/key_create.lua */
-    args[2] = "4";
-    args[3] = record;
-    args[4] = index;
-    args[5] = TOKENROUTE_REDIS_KEYS;
-    args[6] = TOKENROUTE_REDIS_ACCTS;
-    args[7] = nk->hash;
-    args[8] = created;
-    args[9] = nk->id;
-    args[10] = key->account;
-
-    /* the record, field by field, in the order of tr_cli_key_fields */
-    args[11] = "id";
-    args[12] = nk->id;
-    args[13] = "name";
-    args[14] = key->name;
-    args[15] = "account";
-    args[16] = key->account;
-    args[17] = "models";
-    args[18] = key->models;
-    args[19] = "limit";
-    args[20] = limit;
-    args[21] = "expires_at";
-    args[22] = expires;
-    args[23] = "revoked";
-    args[24] = "0";
-    args[25] = "revoked_at";
-    args[26] = "0";
-    args[27] = "created_at";
-    args[28] = created;
-    args[29] = "prefix";
-    args[30] = nk->prefix;
-
-    reply = tr_cli_redis_argv(r, &rc, 31, args);
-    if (reply == NULL) {
-        return rc;
-    }
-
-    if (reply->type != REDIS_REPLY_INTEGER
-        || reply->integer < 0 || reply->integer > 1)
-    {
-        return tr_cli_redis_unexpected(r, reply, "the create script");
-    }
-
-    rc = (reply->integer == 1) ? TR_CLI_OK : TR_CLI_RETRY;
-
-    freeReplyObject(reply);
-
-    return rc;
-}
-
-
-/* finds the hash of the key with this id; hash must hold 65 bytes */
-
-int
-tr_cli_key_lookup(tr_cli_redis_t *r, const char *id, char *hash)
-{
-    int          rc;
-    redisReply  *reply;
-
-    reply = tr_cli_redis_command(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%s",
-                                 id);
-    if (reply == NULL) {
-        return rc;
-    }
-
-    if (reply->type == REDIS_REPLY_NIL) {
-        tr_cli_error("no key with id %s", id);
-        freeReplyObject(reply);
-        return TR_CLI_FAILED;
-    }
-
-    if (reply->type != REDIS_REPLY_STRING) {
-        return tr_cli_redis_unexpected(r, reply, "GET " TOKENROUTE_REDIS_KEYID);
-    }
-
-    if (!tr_cli_key_is_hash(reply->str, reply->len)) {
-        tr_cli_error("key %s has a malformed " TOKENROUTE_REDIS_KEYID
-                     " entry", id);
-        freeReplyObject(reply);
-        return TR_CLI_FAILED;
-    }
-
-    memcpy(hash, reply->str, TR_CLI_SHA256_HEX_LEN + 1);
-    freeReplyObject(reply);
-
-    return TR_CLI_OK;
-}
-
-
-/* *result: 1 revoked now, 0 revoked before, -1 no record */
-
-int
-tr_cli_key_revoke(tr_cli_redis_t *r, const char *hash, int64_t now,
-    int *result)
-{
-    int          rc;
-    char         record[sizeof(TOKENROUTE_REDIS_KEY) + TR_CLI_SHA256_HEX_LEN];
-    char         at[TR_CLI_INT_LEN];
-    const char  *args[5];
-    redisReply  *reply;
-
-    snprintf(record, sizeof(record), TOKENROUTE_REDIS_KEY "%s", hash);
-    snprintf(at, sizeof(at), "%lld", (long long) now);
-
-    args[0] = "EVAL";
-    args[1] = tokenroute_lua_key_revoke;   /* src/lua/key_revoke.lua */
-    args[2] = "1";
-    args[3] = record;
-    args[4] = at;
-
-    reply = tr_cli_redis_argv(r, &rc, 5, args);
-    if (reply == NULL) {
-        return rc;
-    }
-
-    if (reply->type != REDIS_REPLY_INTEGER
-        || reply->integer < -1 || reply->integer > 1)
-    {
-        return tr_cli_redis_unexpected(r, reply, "the revoke script");
-    }
-
-    *result = (int) reply->integer;
-    freeReplyObject(reply);
-
-    return TR_CLI_OK;
-}
-
-
 int
 tr_cli_key_is_hash(const char *s, size_t len)
 {
@@ -368,304 +167,279 @@ tr_cli_key_is_hash(const char *s, size_t len)
 }
 
 
+
+
+/* the hex SHA-256 of a raw key; hash holds TR_CLI_SHA256_HEX_LEN + 1 */
+
+int
+tr_cli_key_hash(const char *raw, char *hash)
+{
+    unsigned int   mdlen;
+    unsigned char  md[EVP_MAX_MD_SIZE];
+
+    if (EVP_Digest(raw, strlen(raw), md, &mdlen, EVP_sha256(), NULL) != 1
+        || mdlen != TR_CLI_SHA256_LEN)
+    {
+        tr_cli_error("cannot hash the key: %s",
+                     ERR_error_string(ERR_get_error(), NULL));
+        return TR_CLI_FAILED;
+    }
+
+    tr_cli_key_hex(md, TR_CLI_SHA256_LEN, hash);
+
+    return TR_CLI_OK;
+}
+
+
 /*
- * Fills key from an HGETALL reply.  On failure err says why; it is empty
- * on success.
+ * The parameter naming a key: "key" for an id or a prefix, "key_hash"
+ * for a raw key, which is hashed here and never sent.
  */
 
 int
-tr_cli_key_parse(redisReply *reply, tr_cli_key_t *key, char *err,
-    size_t size)
+tr_cli_key_ref(tr_cli_ctl_params_t *p, const char *arg, char *hash)
 {
-    size_t               i;
-    uint32_t             seen;
-    redisReply          *name;
-    tr_cli_key_field_t  *f;
+    size_t  len;
 
-    err[0] = '\0';
-    seen = 0;
+    len = sizeof(TOKENROUTE_KEY_PREFIX) - 1;
 
-    memset(key, 0, sizeof(tr_cli_key_t));
+    if (strlen(arg) > TR_CLI_KEY_SHOWN_LEN
+        && strncmp(arg, TOKENROUTE_KEY_PREFIX, len) == 0)
+    {
+        if (tr_cli_key_hash(arg, hash) != TR_CLI_OK) {
+            return TR_CLI_FAILED;
+        }
 
-    if (reply->elements % 2 != 0) {
-        snprintf(err, size, "odd HGETALL reply");
-        return -1;
+        tr_cli_ctl_param(p, "key_hash", hash);
+        return TR_CLI_OK;
     }
 
-    for (i = 0; i < reply->elements; i += 2) {
-        name = reply->element[i];
+    tr_cli_ctl_param(p, "key", arg);
 
-        if (name->type != REDIS_REPLY_STRING
-            || reply->element[i + 1]->type != REDIS_REPLY_STRING)
-        {
-            snprintf(err, size, "non-string HGETALL reply element");
-            return -1;
-        }
+    return TR_CLI_OK;
+}
 
-        for (f = tr_cli_key_fields; f->name != NULL; f++) {
-            if (strcmp(name->str, f->name) == 0) {
-                break;
-            }
-        }
 
-        /* fields added later by others are not ours to judge */
-        if (f->name == NULL) {
+/* a member of a key object as text: "" when null or absent */
+
+const char *
+tr_cli_key_text(yajl_val key, const char *name, char *buf, size_t size)
+{
+    yajl_val     v;
+    const char  *path[2];
+
+    path[0] = name;
+    path[1] = NULL;
+
+    v = yajl_tree_get(key, path, yajl_t_any);
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        return "";
+    }
+
+    if (YAJL_IS_STRING(v)) {
+        return YAJL_GET_STRING(v);
+    }
+
+    if (YAJL_IS_INTEGER(v)) {
+        snprintf(buf, size, "%lld", (long long) YAJL_GET_INTEGER(v));
+        return buf;
+    }
+
+    if (YAJL_IS_TRUE(v)) {
+        return "true";
+    }
+
+    if (YAJL_IS_FALSE(v)) {
+        return "false";
+    }
+
+    return "";
+}
+
+
+/* "$12.50", "-$0.25" from the script's "12.50", "-0.25"; dash for null */
+
+const char *
+tr_cli_key_usd(yajl_val key, const char *name, char *buf, size_t size,
+    const char *none)
+{
+    const char  *v;
+
+    v = tr_cli_key_text(key, name, buf, size);
+
+    if (v[0] == '\0') {
+        return none;
+    }
+
+    if (v[0] == '-') {
+        snprintf(buf, size, "-$%s", v + 1);
+
+    } else {
+        snprintf(buf, size, "$%s", v);
+    }
+
+    return buf;
+}
+
+
+/* a time member in UTC, or zero when null */
+
+const char *
+tr_cli_key_time(yajl_val key, const char *name, char *buf, size_t size,
+    const char *zero)
+{
+    int64_t      t;
+    const char  *v;
+
+    v = tr_cli_key_text(key, name, buf, size);
+
+    if (v[0] == '\0' || tr_cli_parse_int64(v, strlen(v), &t) != 0
+        || t == 0)
+    {
+        return zero;
+    }
+
+    if (tr_cli_format_time(t, buf, size) == 0) {
+        snprintf(buf, size, "%lld", (long long) t);
+    }
+
+    return buf;
+}
+
+
+/* the models as a comma list, or all when the list is empty */
+
+const char *
+tr_cli_key_models(yajl_val key, char *buf, size_t size, const char *all)
+{
+    size_t       i, n, len;
+    yajl_val     v;
+    const char  *path[2], *m;
+
+    path[0] = "models";
+    path[1] = NULL;
+
+    v = yajl_tree_get(key, path, yajl_t_array);
+
+    if (v == NULL || YAJL_GET_ARRAY(v)->len == 0) {
+        return all;
+    }
+
+    n = 0;
+    buf[0] = '\0';
+
+    for (i = 0; i < YAJL_GET_ARRAY(v)->len; i++) {
+        m = YAJL_GET_STRING(YAJL_GET_ARRAY(v)->values[i]);
+        if (m == NULL) {
             continue;
         }
 
-        if (tr_cli_key_parse_field(f, reply->element[i + 1], key) != 0) {
-            snprintf(err, size, "bad field '%s'", f->name);
-            return -1;
+        len = strlen(m);
+
+        if (n + len + 2 > size) {
+            break;
         }
 
-        seen |= 1u << (f - tr_cli_key_fields);
-    }
-
-    for (f = tr_cli_key_fields; f->name != NULL; f++) {
-        if ((seen & 1u << (f - tr_cli_key_fields)) == 0
-            && f->type != TR_CLI_FIELD_MONEY)
-        {
-            snprintf(err, size, "missing field '%s'", f->name);
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-tr_cli_key_parse_field(tr_cli_key_field_t *f, redisReply *value,
-    tr_cli_key_t *key)
-{
-    size_t    i;
-    int64_t  *n;
-
-    switch (f->type) {
-
-    case TR_CLI_FIELD_TEXT:
-        for (i = 0; i < value->len; i++) {
-            if ((unsigned char) value->str[i] < 0x20
-                || value->str[i] == 0x7f)
-            {
-                return -1;
-            }
+        if (n > 0) {
+            buf[n++] = ',';
         }
 
-        if (!tr_cli_utf8_valid(value->str, value->len)) {
-            return -1;
-        }
-
-        *(const char **) ((char *) key + f->offset) = value->str;
-        return 0;
-
-    case TR_CLI_FIELD_WORD:
-        for (i = 0; i < value->len; i++) {
-            if (value->str[i] <= 0x20 || value->str[i] >= 0x7f) {
-                return -1;
-            }
-        }
-
-        *(const char **) ((char *) key + f->offset) = value->str;
-        return 0;
-
-    default:
-        break;
+        memcpy(buf + n, m, len + 1);
+        n += len;
     }
 
-    n = (int64_t *) ((char *) key + f->offset);
-
-    if (f->type == TR_CLI_FIELD_LIMIT && value->len == 0) {
-        *n = -1;
-        return 0;
-    }
-
-    /* written by HINCRBY: an overcharge may make arithmetic on it odd */
-    if (f->type == TR_CLI_FIELD_MONEY) {
-        return tr_cli_parse_sint64(value->str, value->len, n);
-    }
-
-    if (tr_cli_parse_int64(value->str, value->len, n) != 0) {
-        return -1;
-    }
-
-    if (f->type == TR_CLI_FIELD_FLAG && *n > 1) {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-const char *
-tr_cli_key_status(tr_cli_key_t *key, int64_t now)
-{
-    if (key->revoked) {
-        return "revoked";
-    }
-
-    if (key->expires_at != 0 && key->expires_at <= now) {
-        return "expired";
-    }
-
-    return "active";
-}
-
-
-/* the fields that "keys create --json" shares with "keys list --json" */
-
-void
-tr_cli_key_json_fields(tr_cli_json_t *j, tr_cli_key_t *key)
-{
-    char         buf[TOKENROUTE_MONEY_BUF_LEN];
-    const char  *p, *start;
-
-    tr_cli_json_str(j, "id");
-    tr_cli_json_str(j, key->id);
-    tr_cli_json_str(j, "name");
-    tr_cli_json_str(j, key->name);
-    tr_cli_json_str(j, "account");
-    tr_cli_json_str(j, key->account);
-    tr_cli_json_str(j, "prefix");
-    tr_cli_json_str(j, key->prefix);
-
-    tr_cli_json_str(j, "models");
-    tr_cli_json_array_open(j);
-
-    if (key->models[0] != '\0') {
-        start = key->models;
-
-        for (p = start; /* void */ ; p++) {
-            if (*p == ',' || *p == '\0') {
-                tr_cli_json_strn(j, start, p - start);
-
-                if (*p == '\0') {
-                    break;
-                }
-
-                start = p + 1;
-            }
-        }
-    }
-
-    tr_cli_json_array_close(j);
-
-    tr_cli_json_str(j, "limit_usd");
-
-    if (key->limit >= 0) {
-        tokenroute_money_format_usd(key->limit, buf, sizeof(buf));
-        tr_cli_json_str(j, buf);
-
-    } else {
-        tr_cli_json_null(j);
-    }
-
-    tr_cli_json_str(j, "expires_at");
-
-    if (key->expires_at != 0) {
-        tr_cli_json_int(j, key->expires_at);
-
-    } else {
-        tr_cli_json_null(j);
-    }
-
-    tr_cli_json_str(j, "created_at");
-    tr_cli_json_int(j, key->created_at);
+    return buf;
 }
 
 
 void
-tr_cli_key_json_state(tr_cli_json_t *j, tr_cli_key_t *key, int64_t now)
+tr_cli_key_print(yajl_val key, int created)
 {
-    tr_cli_json_str(j, "revoked");
-    tr_cli_json_bool(j, key->revoked != 0);
-    tr_cli_json_str(j, "status");
-    tr_cli_json_str(j, tr_cli_key_status(key, now));
-}
+    char         buf[TR_CLI_KEY_TEXT_LEN];
+    const char  *v;
 
+    tr_cli_key_field("id:", tr_cli_key_text(key, "id", buf, sizeof(buf)));
+    tr_cli_key_field("name:",
+                     tr_cli_key_text(key, "name", buf, sizeof(buf)));
+    tr_cli_key_field("account:",
+                     tr_cli_key_text(key, "account", buf, sizeof(buf)));
 
-/* what "keys list --json" and "keys show --json" add about money */
-
-void
-tr_cli_key_json_spend(tr_cli_json_t *j, tr_cli_key_t *key)
-{
-    tr_cli_json_str(j, "spent_usd");
-    tr_cli_json_usd(j, key->spent);
-    tr_cli_json_str(j, "reserved_usd");
-    tr_cli_json_usd(j, key->reserved);
-    tr_cli_json_str(j, "remaining_usd");
-
-    if (key->limit >= 0) {
-        tr_cli_json_usd(j, tr_cli_key_remaining(key));
-
-    } else {
-        tr_cli_json_null(j);
+    v = tr_cli_key_text(key, "tenant", buf, sizeof(buf));
+    if (v[0] != '\0') {
+        tr_cli_key_field("tenant:", v);
     }
-
-    tr_cli_json_str(j, "spent_nusd");
-    tr_cli_json_int(j, key->spent);
-    tr_cli_json_str(j, "reserved_nusd");
-    tr_cli_json_int(j, key->reserved);
-    tr_cli_json_str(j, "remaining_nusd");
-
-    if (key->limit >= 0) {
-        tr_cli_json_int(j, tr_cli_key_remaining(key));
-
-    } else {
-        tr_cli_json_null(j);
-    }
-}
-
-
-void
-tr_cli_key_print(tr_cli_key_t *key, int64_t now, int created)
-{
-    char  buf[TOKENROUTE_MONEY_BUF_LEN + 1], tbuf[TR_CLI_TIME_LEN];
-
-    tr_cli_key_field("id:", key->id);
-    tr_cli_key_field("name:", key->name);
-    tr_cli_key_field("account:", key->account);
 
     if (!created) {
-        tr_cli_key_field("prefix:", key->prefix);
+        tr_cli_key_field("prefix:",
+                         tr_cli_key_text(key, "prefix", buf, sizeof(buf)));
     }
 
     tr_cli_key_field("limit:",
-                     tr_cli_key_limit(key, buf, sizeof(buf), "none"));
+                     tr_cli_key_usd(key, "limit_usd", buf, sizeof(buf),
+                                    "none"));
+
+    v = tr_cli_key_text(key, "period", buf, sizeof(buf));
+    if (v[0] != '\0') {
+        tr_cli_key_field("period:", v);
+    }
 
     if (!created) {
         tr_cli_key_field("spent:",
-                         tr_cli_key_usd(key->spent, buf, sizeof(buf)));
+                         tr_cli_key_usd(key, "spent_usd", buf, sizeof(buf),
+                                        "-"));
+
+        if (tr_cli_key_text(key, "period", buf, sizeof(buf))[0] != '\0') {
+            tr_cli_key_field("in period:",
+                             tr_cli_key_usd(key, "period_spent_usd", buf,
+                                            sizeof(buf), "-"));
+        }
+
         tr_cli_key_field("reserved:",
-                         tr_cli_key_usd(key->reserved, buf, sizeof(buf)));
+                         tr_cli_key_usd(key, "reserved_usd", buf,
+                                        sizeof(buf), "-"));
         tr_cli_key_field("remaining:",
-                         (key->limit >= 0)
-                         ? tr_cli_key_usd(tr_cli_key_remaining(key), buf,
-                                          sizeof(buf))
-                         : "-");
+                         tr_cli_key_usd(key, "remaining_usd", buf,
+                                        sizeof(buf), "-"));
     }
 
-    tr_cli_key_field("models:",
-                     (key->models[0] != '\0') ? key->models : "all");
-    tr_cli_key_field("expires:",
-                     tr_cli_key_time(key->expires_at, tbuf, sizeof(tbuf),
-                                     "never"));
+    tr_cli_key_field("models:", tr_cli_key_models(key, buf, sizeof(buf),
+                                                  "all"));
+
+    v = tr_cli_key_text(key, "rpm", buf, sizeof(buf));
+    if (v[0] != '\0') {
+        tr_cli_key_field("rpm:", v);
+    }
+
+    v = tr_cli_key_text(key, "tpm", buf, sizeof(buf));
+    if (v[0] != '\0') {
+        tr_cli_key_field("tpm:", v);
+    }
+
+    v = tr_cli_key_text(key, "max_concurrent", buf, sizeof(buf));
+    if (v[0] != '\0') {
+        tr_cli_key_field("concurrent:", v);
+    }
+
+    tr_cli_key_field("expires:", tr_cli_key_time(key, "expires_at", buf,
+                                                 sizeof(buf), "never"));
 
     if (created) {
         return;
     }
 
-    tr_cli_key_field("created:",
-                     tr_cli_key_time(key->created_at, tbuf, sizeof(tbuf),
-                                     "?"));
+    tr_cli_key_field("created:", tr_cli_key_time(key, "created_at", buf,
+                                                 sizeof(buf), "?"));
 
-    if (key->revoked) {
-        tr_cli_key_field("revoked:",
-                         tr_cli_key_time(key->revoked_at, tbuf, sizeof(tbuf),
-                                         "yes"));
+    if (strcmp(tr_cli_key_text(key, "revoked", buf, sizeof(buf)), "true")
+        == 0)
+    {
+        tr_cli_key_field("revoked:", tr_cli_key_time(key, "revoked_at", buf,
+                                                     sizeof(buf), "yes"));
     }
 
-    tr_cli_key_field("status:", tr_cli_key_status(key, now));
+    tr_cli_key_field("status:",
+                     tr_cli_key_text(key, "status", buf, sizeof(buf)));
 }
 
 
@@ -676,69 +450,112 @@ tr_cli_key_field(const char *label, const char *value)
 }
 
 
-const char *
-tr_cli_key_limit(tr_cli_key_t *key, char *buf, size_t size,
-    const char *none)
+/* the script's warnings, on stderr */
+
+void
+tr_cli_key_warnings(yajl_val doc)
 {
-    if (key->limit < 0) {
-        return none;
+    size_t       i;
+    yajl_val     v;
+    const char  *path[2], *w;
+
+    path[0] = "warnings";
+    path[1] = NULL;
+
+    v = yajl_tree_get(doc, path, yajl_t_array);
+    if (v == NULL) {
+        return;
     }
 
-    return tr_cli_key_usd(key->limit, buf, size);
+    for (i = 0; i < YAJL_GET_ARRAY(v)->len; i++) {
+        w = YAJL_GET_STRING(YAJL_GET_ARRAY(v)->values[i]);
+
+        if (w != NULL) {
+            fprintf(stderr, "tokenroute: warning: %s\n", w);
+        }
+    }
 }
 
 
-/* what the key may still spend, when it has a limit: may be negative */
+/* connects, runs an operation of src/lua/ctl_keys.lua, disconnects */
 
-int64_t
-tr_cli_key_remaining(tr_cli_key_t *key)
+int
+tr_cli_key_run(tr_cli_opts_t *opts, const char *cmd, const char *op,
+    tr_cli_ctl_params_t *p, redisReply **doc)
 {
-    return tr_cli_sub(tr_cli_sub(key->limit, key->spent), key->reserved);
+    int              rc;
+    tr_cli_redis_t  *r;
+
+    rc = tr_cli_redis_connect(opts, cmd, &r);
+    if (rc != TR_CLI_OK) {
+        return rc;
+    }
+
+    rc = tr_cli_ctl_run(r, cmd, tokenroute_lua_ctl_keys,
+                        tokenroute_lua_ctl_keys_len, op, p, doc);
+    tr_cli_redis_close(r);
+
+    return rc;
 }
 
 
-/* "$12.50", "-$0.25"; buf holds TOKENROUTE_MONEY_BUF_LEN + 1 bytes */
+/* the document with "raw" first: {"raw":"sk-tr-...", then the rest */
 
-const char *
-tr_cli_key_usd(int64_t nusd, char *buf, size_t size)
+int
+tr_cli_key_print_raw(redisReply *doc, const char *raw)
 {
-    char         tmp[TOKENROUTE_MONEY_BUF_LEN];
-    size_t       n, len;
-    const char  *digits;
-
-    len = tokenroute_money_format_usd(nusd, tmp, sizeof(tmp));
-    digits = tmp;
-    n = 0;
-
-    if (nusd < 0) {
-        buf[n++] = '-';
-        digits++;
-        len--;
+    if (doc->len < 2 || doc->str[0] != '{') {
+        tr_cli_error("the script's JSON is not an object");
+        return TR_CLI_FAILED;
     }
 
-    buf[n++] = '$';
-
-    if (len > size - n - 1) {
-        len = size - n - 1;
+    if (printf("{\"raw\":\"%s\",", raw) < 0
+        || fwrite(doc->str + 1, 1, doc->len - 1, stdout) != doc->len - 1
+        || fputc('\n', stdout) == EOF)
+    {
+        return TR_CLI_FAILED;
     }
 
-    memcpy(buf + n, digits, len);
-    buf[n + len] = '\0';
-
-    return buf;
+    return TR_CLI_OK;
 }
 
 
-const char *
-tr_cli_key_time(int64_t t, char *buf, size_t size, const char *zero)
+/* a JSON tree written again, in its order (keys list joins its pages) */
+
+void
+tr_cli_key_json_tree(tr_cli_json_t *j, yajl_val v)
 {
-    if (t == 0) {
-        return zero;
-    }
+    size_t  i;
 
-    if (tr_cli_format_time(t, buf, size) == 0) {
-        snprintf(buf, size, "%lld", (long long) t);
-    }
+    if (YAJL_IS_OBJECT(v)) {
+        tr_cli_json_map_open(j);
 
-    return buf;
+        for (i = 0; i < YAJL_GET_OBJECT(v)->len; i++) {
+            tr_cli_json_str(j, YAJL_GET_OBJECT(v)->keys[i]);
+            tr_cli_key_json_tree(j, YAJL_GET_OBJECT(v)->values[i]);
+        }
+
+        tr_cli_json_map_close(j);
+
+    } else if (YAJL_IS_ARRAY(v)) {
+        tr_cli_json_array_open(j);
+
+        for (i = 0; i < YAJL_GET_ARRAY(v)->len; i++) {
+            tr_cli_key_json_tree(j, YAJL_GET_ARRAY(v)->values[i]);
+        }
+
+        tr_cli_json_array_close(j);
+
+    } else if (YAJL_IS_STRING(v)) {
+        tr_cli_json_str(j, YAJL_GET_STRING(v));
+
+    } else if (YAJL_IS_INTEGER(v)) {
+        tr_cli_json_int(j, YAJL_GET_INTEGER(v));
+
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        tr_cli_json_bool(j, YAJL_IS_TRUE(v));
+
+    } else {
+        tr_cli_json_null(j);
+    }
 }

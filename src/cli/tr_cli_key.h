@@ -2,8 +2,8 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * API keys in Redis (tr_cli_key.c): the raw key and id formats, a key
- * generated and stored, found, revoked, and its record read.
+ * API keys (tr_cli_key.c): the raw key and id formats, a key generated,
+ * a raw key hashed, a key of src/lua/ctl_keys.lua printed.
  */
 
 
@@ -16,9 +16,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include <yajl/yajl_tree.h>
+
 #include <tokenroute_key.h>
 
-#include "tr_cli_redis.h"
+#include "tr_cli.h"
+#include "tr_cli_ctl.h"
 #include "tr_cli_util.h"
 
 
@@ -40,25 +43,11 @@
 #define TR_CLI_SHA256_LEN         32
 #define TR_CLI_SHA256_HEX_LEN     64
 
-/* tr_cli_key_store(): the new key's hash or id exists, try another key */
-#define TR_CLI_RETRY              -2
+/* tr_cli_key_edit(): not a command of tr_cli_key_edit.c */
+#define TR_CLI_KEY_NO_COMMAND     -3
 
-
-/* a key record; strings point into a Redis reply or the arguments */
-typedef struct {
-    const char                *id;
-    const char                *name;
-    const char                *account;
-    const char                *prefix;
-    const char                *models;      /* "": all models */
-    int64_t                    limit;       /* nano-USD, -1: no limit */
-    int64_t                    expires_at;  /* 0: never */
-    int64_t                    created_at;
-    int64_t                    revoked;
-    int64_t                    revoked_at;
-    int64_t                    spent;       /* nano-USD, charged so far */
-    int64_t                    reserved;    /* nano-USD, held in flight */
-} tr_cli_key_t;
+/* room for one field of a key as text: a name, a time, a model list */
+#define TR_CLI_KEY_TEXT_LEN       4608
 
 
 /* a freshly generated key, before it is stored */
@@ -71,26 +60,25 @@ typedef struct {
 
 
 int tr_cli_key_generate(tr_cli_new_key_t *nk);
-int tr_cli_key_store(tr_cli_redis_t *r, tr_cli_new_key_t *nk,
-    tr_cli_key_t *key);
-int tr_cli_key_lookup(tr_cli_redis_t *r, const char *id, char *hash);
-int tr_cli_key_revoke(tr_cli_redis_t *r, const char *hash, int64_t now,
-    int *result);
 int tr_cli_key_is_hash(const char *s, size_t len);
-int tr_cli_key_parse(redisReply *reply, tr_cli_key_t *key, char *err,
+int tr_cli_key_hash(const char *raw, char *hash);
+int tr_cli_key_ref(tr_cli_ctl_params_t *p, const char *arg, char *hash);
+const char *tr_cli_key_text(yajl_val key, const char *name, char *buf,
     size_t size);
-const char *tr_cli_key_status(tr_cli_key_t *key, int64_t now);
-void tr_cli_key_json_fields(tr_cli_json_t *j, tr_cli_key_t *key);
-void tr_cli_key_json_state(tr_cli_json_t *j, tr_cli_key_t *key,
-    int64_t now);
-void tr_cli_key_json_spend(tr_cli_json_t *j, tr_cli_key_t *key);
-void tr_cli_key_print(tr_cli_key_t *key, int64_t now, int created);
-const char *tr_cli_key_limit(tr_cli_key_t *key, char *buf, size_t size,
-    const char *none);
-int64_t tr_cli_key_remaining(tr_cli_key_t *key);
-const char *tr_cli_key_usd(int64_t nusd, char *buf, size_t size);
-const char *tr_cli_key_time(int64_t t, char *buf, size_t size,
-    const char *zero);
+const char *tr_cli_key_usd(yajl_val key, const char *name, char *buf,
+    size_t size, const char *none);
+const char *tr_cli_key_time(yajl_val key, const char *name, char *buf,
+    size_t size, const char *zero);
+const char *tr_cli_key_models(yajl_val key, char *buf, size_t size,
+    const char *all);
+void tr_cli_key_print(yajl_val key, int created);
+void tr_cli_key_warnings(yajl_val doc);
+int tr_cli_key_run(tr_cli_opts_t *opts, const char *cmd, const char *op,
+    tr_cli_ctl_params_t *p, redisReply **doc);
+int tr_cli_key_print_raw(redisReply *doc, const char *raw);
+void tr_cli_key_json_tree(tr_cli_json_t *j, yajl_val v);
+int tr_cli_key_edit(tr_cli_opts_t *opts, const char *cmd, int argc,
+    char **argv);
 
 
 #endif /* _TR_CLI_KEY_H_INCLUDED_ */

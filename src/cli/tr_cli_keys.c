@@ -2,8 +2,10 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * "tokenroute keys create", "keys list", "keys show" and "keys revoke":
- * their options and output; the records are tr_cli_key.c's.
+ * "tokenroute keys create", "keys list", "keys show" and "keys purge":
+ * their options and output.  The rules and the writes are those of
+ * src/lua/ctl_keys.lua, which the admin API runs too; update, rotate,
+ * revoke and delete are in tr_cli_key_edit.c.
  */
 
 
@@ -11,36 +13,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
-
-#include <tokenroute_money.h>
-#include <tokenroute_schema.h>
+#include <yajl/yajl_tree.h>
 
 #include "tr_cli.h"
-#include "tr_cli_account.h"
+#include "tr_cli_ctl.h"
 #include "tr_cli_key.h"
-#include "tr_cli_redis.h"
 #include "tr_cli_util.h"
 
 
-#define TR_CLI_NAME_MAX          128
-
 /* the columns of "keys list" */
-#define TR_CLI_KEYS_COLS         10
+#define TR_CLI_KEYS_COLS         11
 
-/* a fresh random id or hash colliding is astronomically unlikely */
-#define TR_CLI_CREATE_TRIES      3
+/* the page size with which "keys list" reads every key */
+#define TR_CLI_KEYS_PAGE         "1000"
 
 
 static int tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv);
 static int tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv);
+static int tr_cli_keys_rows(tr_cli_table_t *t, yajl_val keys);
 static int tr_cli_keys_show(tr_cli_opts_t *opts, int argc, char **argv);
-static int tr_cli_keys_revoke(tr_cli_opts_t *opts, int argc, char **argv);
-static int tr_cli_keys_check_name(const char *name);
-static int tr_cli_keys_check_models(const char *models);
+static int tr_cli_keys_purge(tr_cli_opts_t *opts, int argc, char **argv);
 
 
 static const char  tr_cli_keys_usage[] =
@@ -50,70 +45,103 @@ static const char  tr_cli_keys_usage[] =
     "  create   create an API key; the raw key is shown only once\n"
     "  list     list API keys with their spend, oldest first\n"
     "  show     show one API key\n"
+    "  update   change the settings of an API key\n"
+    "  rotate   give an API key a new raw key, same id, spend, settings\n"
     "  revoke   revoke an API key\n"
+    "  delete   delete an API key (its usage records stay)\n"
+    "  purge    delete keys revoked or expired long ago\n"
     "\n"
+    "A key is named by its id (key_...), its prefix (the first 12\n"
+    "characters of the raw key, as 'keys list' shows) or the raw key.\n"
     "Run 'tokenroute keys <command> --help' for the options of a command\n"
     "and 'tokenroute --help' for the global options and the exit status.\n";
 
 
 static const char  tr_cli_keys_create_usage[] =
     "usage: tokenroute keys create --name NAME [--account ACCOUNT]\n"
-    "           [--limit USD] [--models MODEL,...] [--expires DURATION]\n"
-    "           [--json]\n"
+    "           [--tenant TENANT] [--limit USD] [--period PERIOD]\n"
+    "           [--models MODEL,...] [--expires DURATION] [--rpm N]\n"
+    "           [--tpm N] [--max-concurrent N] [--json]\n"
     "\n"
     "Create an API key and print it.  Only a SHA-256 hash of the key is\n"
     "stored, so the raw key is shown this once and cannot be recovered.\n"
+    "Warns (on stderr, or in \"warnings\" with --json) when the account\n"
+    "has no available credit, and when --models is given: the model ids\n"
+    "are not checked against the gateways' configuration, which the CLI\n"
+    "cannot see (a model no gateway declares is answered 404).\n"
     "\n"
     "Options:\n"
     "  --name NAME          a label for the key (required; 1-128 bytes of\n"
     "                       UTF-8 without control characters)\n"
-    "  --account ACCOUNT    the account the key belongs to and spends the\n"
-    "                       credit of (default \"default\"; 1-128 letters,\n"
-    "                       digits, . _ : @ -); it is listed by 'credit\n"
-    "                       show' from now on\n"
+    "  --account ACCOUNT    the account the key spends the credit of\n"
+    "                       (default \"default\", made on first use; any\n"
+    "                       other must exist: 'accounts create')\n"
+    "  --tenant TENANT      the tenant of the account the key belongs to\n"
+    "                       (must exist: 'tenants create')\n"
     "  --limit USD          spend ceiling of the key in USD: 5, 0.25 or\n"
     "                       $12.50, at most 9 decimals (default: none)\n"
+    "  --period PERIOD      day, week or month: the limit counts the spend\n"
+    "                       of the current UTC calendar period (weeks start\n"
+    "                       on Monday); none (the default): the lifetime's\n"
     "  --models MODEL,...   comma-separated model ids the key may use, no\n"
     "                       spaces (default: all models)\n"
     "  --expires DURATION   lifetime: a positive number followed by s, m,\n"
     "                       h, d or w (90m, 12h, 30d, 2w; at most 100\n"
     "                       years), or 0 or never (the default)\n"
-    "  --json               print one JSON object on one line:\n"
-    "                       raw, id, name, account, prefix, models,\n"
-    "                       limit_usd, expires_at, created_at\n"
+    "  --rpm N              at most N requests per calendar minute (0: no\n"
+    "                       limit, the default)\n"
+    "  --tpm N              at most N tokens per calendar minute\n"
+    "  --max-concurrent N   at most N requests in flight\n"
+    "  --json               print one JSON object on one line: raw, id,\n"
+    "                       name, account, tenant, prefix, models,\n"
+    "                       limit_usd, period, rpm, tpm, max_concurrent,\n"
+    "                       expires_at, created_at, warnings\n"
     "  -h, --help           show this help and exit\n"
     "\n"
     "Global options and exit status: see 'tokenroute --help'.\n";
 
 
 static const char  tr_cli_keys_list_usage[] =
-    "usage: tokenroute keys list [--account ACCOUNT] [--json]\n"
+    "usage: tokenroute keys list [--account ACCOUNT] [--tenant TENANT]\n"
+    "           [--status STATUS] [--limit N] [--cursor CURSOR] [--json]\n"
     "\n"
     "List API keys, oldest first.  Raw keys are never shown; PREFIX is the\n"
     "first 12 characters of a key.  MODELS '*' means all models, LIMIT '-'\n"
     "means no limit, SPENT is the cost charged to the key so far, REMAINING\n"
-    "is LIMIT - SPENT - what requests in flight have reserved ('-' without\n"
-    "a limit), EXPIRES is in UTC and STATUS is active, revoked or expired.\n"
+    "is LIMIT - SPENT (in the current period, with --period) - what\n"
+    "requests in flight have reserved ('-' without a limit), EXPIRES is in\n"
+    "UTC and STATUS is active, revoked or expired.\n"
     "\n"
     "Options:\n"
     "  --account ACCOUNT    only the keys of this account\n"
+    "  --tenant TENANT      only the keys of this tenant\n"
+    "  --status STATUS      only active, revoked or expired keys\n"
+    "  --limit N            one page of at most N keys (1-1000), as the\n"
+    "                       admin API answers it: {\"keys\": [...],\n"
+    "                       \"next_cursor\": ...}; without --limit and\n"
+    "                       --cursor, every key\n"
+    "  --cursor CURSOR      the page after the one whose next_cursor this is\n"
     "  --json               print a JSON array of objects with id, name,\n"
-    "                       account, prefix, models, limit_usd, expires_at,\n"
+    "                       account, tenant, prefix, models, limit_usd,\n"
+    "                       period, rpm, tpm, max_concurrent, expires_at,\n"
     "                       created_at, spent_usd, reserved_usd,\n"
     "                       remaining_usd (null without a limit),\n"
-    "                       spent_nusd, reserved_nusd, remaining_nusd\n"
-    "                       (nano-USD integers), revoked and status\n"
+    "                       period_spent_usd, spent_nusd, reserved_nusd,\n"
+    "                       remaining_nusd, period_spent_nusd (nano-USD\n"
+    "                       integers), revoked, revoked_at and status (with\n"
+    "                       --limit or --cursor: the page's object)\n"
     "  -h, --help           show this help and exit\n"
     "\n"
     "Global options and exit status: see 'tokenroute --help'.\n";
 
 
 static const char  tr_cli_keys_show_usage[] =
-    "usage: tokenroute keys show ID [--json]\n"
+    "usage: tokenroute keys show KEY [--json]\n"
     "\n"
-    "Show the API key with this id (key_...), with what it has spent,\n"
-    "what requests in flight have reserved and what remains of its limit.\n"
-    "Exits with 1 if there is none.\n"
+    "Show the API key named by KEY (its id, key_..., its prefix or the raw\n"
+    "key), with what it has spent, what requests in flight have reserved\n"
+    "and what remains of its limit.  Exits with 1 if there is none, or if\n"
+    "a prefix names several keys.\n"
     "\n"
     "Options:\n"
     "  --json               print one JSON object, as 'keys list --json'\n"
@@ -122,14 +150,16 @@ static const char  tr_cli_keys_show_usage[] =
     "Global options and exit status: see 'tokenroute --help'.\n";
 
 
-static const char  tr_cli_keys_revoke_usage[] =
-    "usage: tokenroute keys revoke ID\n"
+static const char  tr_cli_keys_purge_usage[] =
+    "usage: tokenroute keys purge [--older-than DURATION] [--json]\n"
     "\n"
-    "Revoke the API key with this id (key_...): the gateway rejects it from\n"
-    "now on.  Revoking a revoked key changes nothing and succeeds.  Exits\n"
-    "with 1 if there is no such key.\n"
+    "Delete the keys revoked or expired more than DURATION ago (default\n"
+    "30d); their usage records stay.  The gateway does this on its own\n"
+    "(tokenroute_key_retention).\n"
     "\n"
     "Options:\n"
+    "  --older-than DURATION  30s, 10m, 12h, 7d, 2w (default 30d)\n"
+    "  --json               print {\"purged\": N, \"ids\": [...]}\n"
     "  -h, --help           show this help and exit\n"
     "\n"
     "Global options and exit status: see 'tokenroute --help'.\n";
@@ -159,8 +189,13 @@ tr_cli_keys(tr_cli_opts_t *opts, int argc, char **argv)
         return tr_cli_keys_show(opts, argc, argv);
     }
 
-    if (strcmp(cmd, "revoke") == 0) {
-        return tr_cli_keys_revoke(opts, argc, argv);
+    if (strcmp(cmd, "purge") == 0) {
+        return tr_cli_keys_purge(opts, argc, argv);
+    }
+
+    rc = tr_cli_key_edit(opts, cmd, argc, argv);
+    if (rc != TR_CLI_KEY_NO_COMMAND) {
+        return rc;
     }
 
     return tr_cli_usage_error("keys", "unknown keys command '%s'", cmd);
@@ -170,29 +205,39 @@ tr_cli_keys(tr_cli_opts_t *opts, int argc, char **argv)
 static int
 tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int                rc, json, try;
-    int64_t            now, expires;
-    const char        *name, *account, *limit, *models, *ttl;
-    tr_cli_key_t       key;
-    tr_cli_json_t     *j;
-    tr_cli_redis_t    *r;
-    tr_cli_new_key_t   nk;
+    int                   rc, json;
+    yajl_val              tree;
+    const char           *name, *account, *tenant, *limit, *period;
+    const char           *models, *ttl, *rpm, *tpm, *conc;
+    redisReply           *doc;
+    tr_cli_new_key_t      nk;
+    tr_cli_ctl_params_t   p;
 
     tr_cli_opt_t  spec[] = {
         { "--name", &name, NULL },
         { "--account", &account, NULL },
+        { "--tenant", &tenant, NULL },
         { "--limit", &limit, NULL },
+        { "--period", &period, NULL },
         { "--models", &models, NULL },
         { "--expires", &ttl, NULL },
+        { "--rpm", &rpm, NULL },
+        { "--tpm", &tpm, NULL },
+        { "--max-concurrent", &conc, NULL },
         { "--json", NULL, &json },
         { NULL, NULL, NULL }
     };
 
     name = NULL;
-    account = TR_CLI_ACCOUNT_DEFAULT;
+    account = NULL;
+    tenant = NULL;
     limit = NULL;
+    period = NULL;
     models = NULL;
     ttl = NULL;
+    rpm = NULL;
+    tpm = NULL;
+    conc = NULL;
     json = 0;
 
     rc = tr_cli_args(opts, "keys create", tr_cli_keys_create_usage, spec,
@@ -205,100 +250,53 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
         return tr_cli_usage_error("keys create", "--name is required");
     }
 
-    if (tr_cli_keys_check_name(name) != 0
-        || tr_cli_account_check("keys create", account) != 0
-        || (models != NULL && tr_cli_keys_check_models(models) != 0))
-    {
-        return TR_CLI_USAGE;
+    if (tr_cli_key_generate(&nk) != TR_CLI_OK) {
+        OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+        return TR_CLI_FAILED;
     }
 
-    memset(&key, 0, sizeof(tr_cli_key_t));
+    p.n = 0;
+    tr_cli_ctl_param(&p, "name", name);
+    tr_cli_ctl_param(&p, "account", account);
+    tr_cli_ctl_param(&p, "tenant", tenant);
+    tr_cli_ctl_param(&p, "limit", limit);
+    tr_cli_ctl_param(&p, "period", period);
+    tr_cli_ctl_param(&p, "models", models);
+    tr_cli_ctl_param(&p, "expires", ttl);
+    tr_cli_ctl_param(&p, "rpm", rpm);
+    tr_cli_ctl_param(&p, "tpm", tpm);
+    tr_cli_ctl_param(&p, "max_concurrent", conc);
+    tr_cli_ctl_param(&p, "hash", nk.hash);
+    tr_cli_ctl_param(&p, "id", nk.id);
+    tr_cli_ctl_param(&p, "prefix", nk.prefix);
 
-    key.name = name;
-    key.account = account;
-    key.models = (models != NULL) ? models : "";
-    key.limit = -1;
-
-    if (limit != NULL
-        && tokenroute_money_parse_usd(limit, strlen(limit), &key.limit) != 0)
-    {
-        return tr_cli_usage_error("keys create", "bad --limit '%s': expected "
-                                  "a USD amount like 5, 0.25 or $12.50 with "
-                                  "at most 9 decimals", limit);
-    }
-
-    expires = 0;
-
-    if (ttl != NULL && tr_cli_parse_duration(ttl, &expires) != 0) {
-        return tr_cli_usage_error("keys create", "bad --expires '%s': "
-                                  "expected a number followed by s, m, h, d "
-                                  "or w (e.g. 30d), or 0 or never", ttl);
-    }
-
-    rc = tr_cli_redis_connect(opts, "keys create", &r);
-    if (rc != TR_CLI_OK) {
-        return rc;
-    }
-
-    now = (int64_t) time(NULL);
-
-    key.created_at = now;
-    key.expires_at = (expires != 0) ? now + expires : 0;
-
-    for (try = 0; try < TR_CLI_CREATE_TRIES; try++) {
-        rc = tr_cli_key_generate(&nk);
-        if (rc != TR_CLI_OK) {
-            break;
-        }
-
-        key.id = nk.id;
-        key.prefix = nk.prefix;
-
-        rc = tr_cli_key_store(r, &nk, &key);
-        if (rc != TR_CLI_RETRY) {
-            break;
-        }
-    }
-
-    tr_cli_redis_close(r);
-
-    if (rc == TR_CLI_RETRY) {
-        tr_cli_error("cannot create a key: the generated ids were all taken");
-        rc = TR_CLI_FAILED;
-    }
-
+    rc = tr_cli_key_run(opts, "keys create", "create", &p, &doc);
     if (rc != TR_CLI_OK) {
         OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
         return rc;
     }
 
     if (json) {
-        j = tr_cli_json_create();
-        if (j == NULL) {
-            OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
-            return TR_CLI_FAILED;
-        }
-
-        tr_cli_json_map_open(j);
-        tr_cli_json_str(j, "raw");
-        tr_cli_json_str(j, nk.raw);
-        tr_cli_key_json_fields(j, &key);
-        tr_cli_json_map_close(j);
-
-        if (tr_cli_json_print(j, stdout) != 0) {
-            rc = TR_CLI_FAILED;
-        }
-
-        tr_cli_json_destroy(j);
+        rc = tr_cli_key_print_raw(doc, nk.raw);
 
     } else {
-        printf("%s\n", nk.raw);
-        printf("This key is shown only once: store it now, it cannot be "
-               "recovered.\n\n");
-        tr_cli_key_print(&key, now, 1);
+        tree = tr_cli_ctl_tree(doc);
+
+        if (tree == NULL) {
+            rc = TR_CLI_FAILED;
+
+        } else {
+            printf("%s\n", nk.raw);
+            printf("This key is shown only once: store it now, it cannot "
+                   "be recovered.\n\n");
+            tr_cli_key_print(tree, 1);
+            tr_cli_key_warnings(tree);
+            yajl_tree_free(tree);
+        }
     }
 
     OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+    freeReplyObject(doc);
 
     return rc;
 }
@@ -307,33 +305,37 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
 static int
 tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int               rc, json;
-    char              limit[TOKENROUTE_MONEY_BUF_LEN + 1];
-    char              spent[TOKENROUTE_MONEY_BUF_LEN + 1];
-    char              remaining[TOKENROUTE_MONEY_BUF_LEN + 1];
-    char              expires[TR_CLI_TIME_LEN];
-    char              why[128];
-    size_t            i, n, nkeys;
-    int64_t           now;
-    const char       *account, *row[TR_CLI_KEYS_COLS];
-    redisReply       *ids, *reply, **hashes, **records;
-    tr_cli_key_t     *keys, *key;
-    tr_cli_json_t    *j;
-    tr_cli_redis_t   *r;
-    tr_cli_table_t   *t;
+    int                   rc, json, page;
+    size_t                i;
+    yajl_val              tree, keys, next;
+    const char           *account, *tenant, *status, *limit, *cursor;
+    const char           *path[2];
+    char                 *after, *s;
+    redisReply           *doc;
+    tr_cli_json_t        *j;
+    tr_cli_table_t       *t;
+    tr_cli_ctl_params_t   p;
 
     static const char  *header[] = {
         "ID", "NAME", "ACCOUNT", "PREFIX", "MODELS", "LIMIT", "SPENT",
-        "REMAINING", "EXPIRES", "STATUS"
+        "REMAINING", "EXPIRES", "STATUS", "TENANT"
     };
 
     tr_cli_opt_t  spec[] = {
         { "--account", &account, NULL },
+        { "--tenant", &tenant, NULL },
+        { "--status", &status, NULL },
+        { "--limit", &limit, NULL },
+        { "--cursor", &cursor, NULL },
         { "--json", NULL, &json },
         { NULL, NULL, NULL }
     };
 
     account = NULL;
+    tenant = NULL;
+    status = NULL;
+    limit = NULL;
+    cursor = NULL;
     json = 0;
 
     rc = tr_cli_args(opts, "keys list", tr_cli_keys_list_usage, spec, argc,
@@ -342,474 +344,307 @@ tr_cli_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
 
-    rc = tr_cli_redis_connect(opts, "keys list", &r);
-    if (rc != TR_CLI_OK) {
-        return rc;
-    }
-
-    n = 0;
-    hashes = NULL;
-    records = NULL;
-    keys = NULL;
+    page = (limit != NULL || cursor != NULL);
+    after = NULL;
     j = NULL;
     t = NULL;
+    doc = NULL;
+    tree = NULL;
 
-    ids = tr_cli_redis_command(r, &rc, "ZRANGE " TOKENROUTE_REDIS_KEYS " 0 -1");
-    if (ids == NULL) {
-        goto done;
-    }
-
-    if (ids->type != REDIS_REPLY_ARRAY) {
-        rc = tr_cli_redis_unexpected(r, ids, "ZRANGE " TOKENROUTE_REDIS_KEYS);
-        ids = NULL;
-        goto done;
-    }
-
-    n = ids->elements;
-
-    hashes = calloc(n + 1, sizeof(redisReply *));
-    records = calloc(n + 1, sizeof(redisReply *));
-    keys = calloc(n + 1, sizeof(tr_cli_key_t));
-
-    if (hashes == NULL || records == NULL || keys == NULL) {
-        tr_cli_error("out of memory");
-        rc = TR_CLI_FAILED;
-        goto done;
-    }
-
-    /* two pipelined rounds: every id to its hash, every hash to its record */
-
-    for (i = 0; i < n; i++) {
-        if (ids->element[i]->type != REDIS_REPLY_STRING) {
-            tr_cli_error("unexpected reply type %d in ZRANGE "
-                         TOKENROUTE_REDIS_KEYS,
-                         ids->element[i]->type);
-            rc = TR_CLI_FAILED;
-            goto done;
-        }
-
-        if (tr_cli_redis_append(r, &rc, "GET " TOKENROUTE_REDIS_KEYID "%b",
-                                ids->element[i]->str,
-                                ids->element[i]->len)
-            != 0)
-        {
-            goto done;
-        }
-    }
-
-    /*
-     * A damaged entry (a wrong type, say) costs its key a warning, not the
-     * whole list; an I/O error ends it.
-     */
-
-    for (i = 0; i < n; i++) {
-        reply = tr_cli_redis_reply(r, &rc);
-        if (reply == NULL) {
-            if (!tr_cli_redis_usable(r)) {
-                goto done;
-            }
-
-            fprintf(stderr, "tokenroute: warning: key %s skipped\n",
-                    ids->element[i]->str);
-            rc = TR_CLI_OK;
-            continue;
-        }
-
-        if (reply->type == REDIS_REPLY_NIL) {
-            fprintf(stderr, "tokenroute: warning: key %s is listed in "
-                    TOKENROUTE_REDIS_KEYS " but has no " TOKENROUTE_REDIS_KEYID
-                    " entry, skipped\n",
-                    ids->element[i]->str);
-            freeReplyObject(reply);
-            continue;
-        }
-
-        if (reply->type != REDIS_REPLY_STRING) {
-            rc = tr_cli_redis_unexpected(r, reply,
-                                         "GET " TOKENROUTE_REDIS_KEYID);
-            goto done;
-        }
-
-        if (!tr_cli_key_is_hash(reply->str, reply->len)) {
-            fprintf(stderr, "tokenroute: warning: key %s has a malformed "
-                    TOKENROUTE_REDIS_KEYID " entry, skipped\n",
-                    ids->element[i]->str);
-            freeReplyObject(reply);
-            continue;
-        }
-
-        hashes[i] = reply;
-
-        if (tr_cli_redis_append(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s",
-                                reply->str)
-            != 0)
-        {
-            goto done;
-        }
-    }
-
-    for (i = 0; i < n; i++) {
-        if (hashes[i] == NULL) {
-            continue;
-        }
-
-        records[i] = tr_cli_redis_reply(r, &rc);
-        if (records[i] == NULL) {
-            if (!tr_cli_redis_usable(r)) {
-                goto done;
-            }
-
-            fprintf(stderr, "tokenroute: warning: key %s skipped\n",
-                    ids->element[i]->str);
-            rc = TR_CLI_OK;
-            continue;
-        }
-
-        if (records[i]->type != REDIS_REPLY_ARRAY) {
-            rc = tr_cli_redis_unexpected(r, records[i],
-                                         "HGETALL " TOKENROUTE_REDIS_KEY);
-            records[i] = NULL;
-            goto done;
-        }
-    }
-
-    nkeys = 0;
-    now = (int64_t) time(NULL);
-
-    for (i = 0; i < n; i++) {
-        if (records[i] == NULL) {
-            continue;
-        }
-
-        key = &keys[nkeys];
-
-        if (records[i]->elements == 0) {
-            snprintf(why, sizeof(why), "no " TOKENROUTE_REDIS_KEY " record");
-
-        } else if (tr_cli_key_parse(records[i], key, why, sizeof(why)) == 0) {
-            if (strcmp(key->id, ids->element[i]->str) == 0) {
-                if (account == NULL || strcmp(key->account, account) == 0) {
-                    nkeys++;
-                }
-
-                continue;
-            }
-
-            snprintf(why, sizeof(why), "its record has another id");
-        }
-
-        fprintf(stderr, "tokenroute: warning: key %s: %s, skipped\n",
-                ids->element[i]->str, why);
-    }
-
-    if (json) {
+    if (json && !page) {
         j = tr_cli_json_create();
         if (j == NULL) {
-            rc = TR_CLI_FAILED;
-            goto done;
+            return TR_CLI_FAILED;
         }
 
         tr_cli_json_array_open(j);
 
-        for (i = 0; i < nkeys; i++) {
-            tr_cli_json_map_open(j);
-            tr_cli_key_json_fields(j, &keys[i]);
-            tr_cli_key_json_spend(j, &keys[i]);
-            tr_cli_key_json_state(j, &keys[i], now);
-            tr_cli_json_map_close(j);
+    } else if (!json) {
+        t = tr_cli_table_create(TR_CLI_KEYS_COLS, header);
+        if (t == NULL) {
+            return TR_CLI_FAILED;
+        }
+    }
+
+    path[1] = NULL;
+
+    for ( ;; ) {
+        p.n = 0;
+        tr_cli_ctl_param(&p, "account", account);
+        tr_cli_ctl_param(&p, "tenant", tenant);
+        tr_cli_ctl_param(&p, "status", status);
+        tr_cli_ctl_param(&p, "limit", page ? limit : TR_CLI_KEYS_PAGE);
+        tr_cli_ctl_param(&p, "cursor", page ? cursor : after);
+
+        rc = tr_cli_key_run(opts, "keys list", "list", &p, &doc);
+        if (rc != TR_CLI_OK) {
+            goto done;
         }
 
+        if (json && page) {
+            rc = tr_cli_ctl_print(doc);
+            goto done;
+        }
+
+        tree = tr_cli_ctl_tree(doc);
+        if (tree == NULL) {
+            rc = TR_CLI_FAILED;
+            goto done;
+        }
+
+        tr_cli_key_warnings(tree);
+
+        path[0] = "keys";
+        keys = yajl_tree_get(tree, path, yajl_t_array);
+
+        if (keys != NULL && j != NULL) {
+            for (i = 0; i < YAJL_GET_ARRAY(keys)->len; i++) {
+                tr_cli_key_json_tree(j, YAJL_GET_ARRAY(keys)->values[i]);
+            }
+
+        } else if (keys != NULL && tr_cli_keys_rows(t, keys) != 0) {
+            rc = TR_CLI_FAILED;
+            goto done;
+        }
+
+        path[0] = "next_cursor";
+        next = yajl_tree_get(tree, path, yajl_t_string);
+
+        if (page && next != NULL) {
+            fprintf(stderr, "tokenroute: more keys: --cursor %s\n",
+                    YAJL_GET_STRING(next));
+        }
+
+        if (page || next == NULL) {
+            break;
+        }
+
+        free(after);
+        s = YAJL_GET_STRING(next);
+        after = (s != NULL) ? strdup(s) : NULL;
+
+        if (after == NULL) {
+            tr_cli_error("out of memory");
+            rc = TR_CLI_FAILED;
+            goto done;
+        }
+
+        yajl_tree_free(tree);
+        tree = NULL;
+        freeReplyObject(doc);
+        doc = NULL;
+    }
+
+    if (j != NULL) {
         tr_cli_json_array_close(j);
 
         if (tr_cli_json_print(j, stdout) != 0) {
             rc = TR_CLI_FAILED;
         }
 
-        goto done;
-    }
-
-    t = tr_cli_table_create(TR_CLI_KEYS_COLS, header);
-    if (t == NULL) {
-        rc = TR_CLI_FAILED;
-        goto done;
-    }
-
-    for (i = 0; i < nkeys; i++) {
-        key = &keys[i];
-
-        row[0] = key->id;
-        row[1] = key->name;
-        row[2] = key->account;
-        row[3] = key->prefix;
-        row[4] = (key->models[0] != '\0') ? key->models : "*";
-        row[5] = tr_cli_key_limit(key, limit, sizeof(limit), "-");
-        row[6] = tr_cli_key_usd(key->spent, spent, sizeof(spent));
-        row[7] = (key->limit >= 0)
-                 ? tr_cli_key_usd(tr_cli_key_remaining(key), remaining,
-                                  sizeof(remaining))
-                 : "-";
-        row[8] = tr_cli_key_time(key->expires_at, expires, sizeof(expires),
-                                 "never");
-        row[9] = tr_cli_key_status(key, now);
-
-        if (tr_cli_table_add(t, row) != 0) {
-            rc = TR_CLI_FAILED;
-            goto done;
-        }
-    }
-
-    if (tr_cli_table_print(t, stdout) != 0) {
+    } else if (tr_cli_table_print(t, stdout) != 0) {
         rc = TR_CLI_FAILED;
     }
 
 done:
 
-    for (i = 0; i < n; i++) {
-        if (hashes != NULL && hashes[i] != NULL) {
-            freeReplyObject(hashes[i]);
-        }
-
-        if (records != NULL && records[i] != NULL) {
-            freeReplyObject(records[i]);
-        }
+    if (tree != NULL) {
+        yajl_tree_free(tree);
     }
 
-    if (ids != NULL) {
-        freeReplyObject(ids);
+    if (doc != NULL) {
+        freeReplyObject(doc);
     }
 
-    free(hashes);
-    free(records);
-    free(keys);
+    free(after);
     tr_cli_json_destroy(j);
     tr_cli_table_destroy(t);
-    tr_cli_redis_close(r);
 
     return rc;
+}
+
+
+static int
+tr_cli_keys_rows(tr_cli_table_t *t, yajl_val keys)
+{
+    char         b[TR_CLI_KEYS_COLS][TR_CLI_KEY_TEXT_LEN];
+    size_t       i;
+    yajl_val     k;
+    const char  *row[TR_CLI_KEYS_COLS], *tenant;
+
+    for (i = 0; i < YAJL_GET_ARRAY(keys)->len; i++) {
+        k = YAJL_GET_ARRAY(keys)->values[i];
+
+        row[0] = tr_cli_key_text(k, "id", b[0], sizeof(b[0]));
+        row[1] = tr_cli_key_text(k, "name", b[1], sizeof(b[1]));
+        row[2] = tr_cli_key_text(k, "account", b[2], sizeof(b[2]));
+        row[3] = tr_cli_key_text(k, "prefix", b[3], sizeof(b[3]));
+        row[4] = tr_cli_key_models(k, b[4], sizeof(b[4]), "*");
+        row[5] = tr_cli_key_usd(k, "limit_usd", b[5], sizeof(b[5]), "-");
+        row[6] = tr_cli_key_usd(k, "spent_usd", b[6], sizeof(b[6]), "-");
+        row[7] = tr_cli_key_usd(k, "remaining_usd", b[7], sizeof(b[7]),
+                                "-");
+        row[8] = tr_cli_key_time(k, "expires_at", b[8], sizeof(b[8]),
+                                 "never");
+        row[9] = tr_cli_key_text(k, "status", b[9], sizeof(b[9]));
+
+        tenant = tr_cli_key_text(k, "tenant", b[10], sizeof(b[10]));
+        row[10] = (tenant[0] != '\0') ? tenant : "-";
+
+        if (tr_cli_table_add(t, row) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 
 static int
 tr_cli_keys_show(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int              rc, json;
-    char             hash[TR_CLI_SHA256_HEX_LEN + 1], why[128];
-    int64_t          now;
-    const char      *id;
-    redisReply      *reply;
-    tr_cli_key_t     key;
-    tr_cli_json_t   *j;
-    tr_cli_redis_t  *r;
+    int                   rc, json;
+    char                  hash[TR_CLI_SHA256_HEX_LEN + 1];
+    yajl_val              tree;
+    const char           *key;
+    redisReply           *doc;
+    tr_cli_ctl_params_t   p;
 
     tr_cli_opt_t  spec[] = {
         { "--json", NULL, &json },
         { NULL, NULL, NULL }
     };
 
-    id = NULL;
+    key = NULL;
     json = 0;
 
     rc = tr_cli_args(opts, "keys show", tr_cli_keys_show_usage, spec, argc,
-                     argv, &id, "key ID");
+                     argv, &key, "KEY");
     if (rc != TR_CLI_OK) {
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
 
-    rc = tr_cli_redis_connect(opts, "keys show", &r);
-    if (rc != TR_CLI_OK) {
-        return rc;
-    }
+    p.n = 0;
 
-    rc = tr_cli_key_lookup(r, id, hash);
-    if (rc != TR_CLI_OK) {
-        tr_cli_redis_close(r);
-        return rc;
-    }
-
-    reply = tr_cli_redis_command(r, &rc, "HGETALL " TOKENROUTE_REDIS_KEY "%s",
-                                 hash);
-    if (reply == NULL) {
-        tr_cli_redis_close(r);
-        return rc;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        rc = tr_cli_redis_unexpected(r, reply, "HGETALL " TOKENROUTE_REDIS_KEY);
-        tr_cli_redis_close(r);
-        return rc;
-    }
-
-    tr_cli_redis_close(r);
-
-    if (reply->elements == 0) {
-        tr_cli_error("no key with id %s", id);
-        freeReplyObject(reply);
+    if (tr_cli_key_ref(&p, key, hash) != TR_CLI_OK) {
         return TR_CLI_FAILED;
     }
 
-    if (tr_cli_key_parse(reply, &key, why, sizeof(why)) != 0
-        || strcmp(key.id, id) != 0)
-    {
-        tr_cli_error("key %s has a malformed record: %s", id,
-                     (why[0] != '\0') ? why : "it has another id");
-        freeReplyObject(reply);
-        return TR_CLI_FAILED;
+    rc = tr_cli_key_run(opts, "keys show", "show", &p, &doc);
+    if (rc != TR_CLI_OK) {
+        return rc;
     }
-
-    now = (int64_t) time(NULL);
 
     if (json) {
-        j = tr_cli_json_create();
-        if (j == NULL) {
-            freeReplyObject(reply);
-            return TR_CLI_FAILED;
-        }
-
-        tr_cli_json_map_open(j);
-        tr_cli_key_json_fields(j, &key);
-        tr_cli_key_json_spend(j, &key);
-        tr_cli_key_json_state(j, &key, now);
-        tr_cli_json_map_close(j);
-
-        if (tr_cli_json_print(j, stdout) != 0) {
-            rc = TR_CLI_FAILED;
-        }
-
-        tr_cli_json_destroy(j);
+        rc = tr_cli_ctl_print(doc);
 
     } else {
-        tr_cli_key_print(&key, now, 0);
+        tree = tr_cli_ctl_tree(doc);
+
+        if (tree == NULL) {
+            rc = TR_CLI_FAILED;
+
+        } else {
+            tr_cli_key_print(tree, 0);
+            yajl_tree_free(tree);
+        }
     }
 
-    freeReplyObject(reply);
+    freeReplyObject(doc);
 
     return rc;
 }
 
 
+/* batches of 1000 until none is left */
+
 static int
-tr_cli_keys_revoke(tr_cli_opts_t *opts, int argc, char **argv)
+tr_cli_keys_purge(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int              rc, result;
-    char             hash[TR_CLI_SHA256_HEX_LEN + 1];
-    const char      *id;
-    tr_cli_redis_t  *r;
+    int                   rc, json, more;
+    size_t                i, total;
+    yajl_val              tree, v;
+    const char           *older, *path[2];
+    redisReply           *doc;
+    tr_cli_json_t        *j;
+    tr_cli_ctl_params_t   p;
 
     tr_cli_opt_t  spec[] = {
+        { "--older-than", &older, NULL },
+        { "--json", NULL, &json },
         { NULL, NULL, NULL }
     };
 
-    id = NULL;
+    older = NULL;
+    json = 0;
 
-    rc = tr_cli_args(opts, "keys revoke", tr_cli_keys_revoke_usage, spec,
-                     argc, argv, &id, "key ID");
+    rc = tr_cli_args(opts, "keys purge", tr_cli_keys_purge_usage, spec,
+                     argc, argv, NULL, NULL);
     if (rc != TR_CLI_OK) {
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
 
-    rc = tr_cli_redis_connect(opts, "keys revoke", &r);
-    if (rc != TR_CLI_OK) {
-        return rc;
-    }
-
-    rc = tr_cli_key_lookup(r, id, hash);
-
-    if (rc == TR_CLI_OK) {
-        rc = tr_cli_key_revoke(r, hash, (int64_t) time(NULL), &result);
-    }
-
-    tr_cli_redis_close(r);
-
-    if (rc != TR_CLI_OK) {
-        return rc;
-    }
-
-    switch (result) {
-
-    case 1:
-        printf("revoked %s\n", id);
-        return TR_CLI_OK;
-
-    case 0:
-        printf("%s was already revoked\n", id);
-        return TR_CLI_OK;
-
-    default:
-        tr_cli_error("no key with id %s", id);
+    j = tr_cli_json_create();
+    if (j == NULL) {
         return TR_CLI_FAILED;
     }
-}
 
+    tr_cli_json_map_open(j);
+    tr_cli_json_str(j, "ids");
+    tr_cli_json_array_open(j);
 
-static int
-tr_cli_keys_check_name(const char *name)
-{
-    size_t  i, len;
+    total = 0;
+    path[1] = NULL;
 
-    len = strlen(name);
+    do {
+        p.n = 0;
+        tr_cli_ctl_param(&p, "older_than", older);
+        tr_cli_ctl_param(&p, "limit", TR_CLI_KEYS_PAGE);
 
-    if (len == 0 || len > TR_CLI_NAME_MAX) {
-        tr_cli_usage_error("keys create", "--name must be 1-%d bytes long",
-                           TR_CLI_NAME_MAX);
-        return -1;
+        rc = tr_cli_key_run(opts, "keys purge", "purge", &p, &doc);
+        if (rc != TR_CLI_OK) {
+            tr_cli_json_destroy(j);
+            return rc;
+        }
+
+        tree = tr_cli_ctl_tree(doc);
+        freeReplyObject(doc);
+
+        if (tree == NULL) {
+            tr_cli_json_destroy(j);
+            return TR_CLI_FAILED;
+        }
+
+        path[0] = "ids";
+        v = yajl_tree_get(tree, path, yajl_t_array);
+
+        for (i = 0; v != NULL && i < YAJL_GET_ARRAY(v)->len; i++) {
+            tr_cli_key_json_tree(j, YAJL_GET_ARRAY(v)->values[i]);
+            total++;
+        }
+
+        path[0] = "more";
+        v = yajl_tree_get(tree, path, yajl_t_true);
+        more = (v != NULL);
+
+        yajl_tree_free(tree);
+
+    } while (more);
+
+    tr_cli_json_array_close(j);
+    tr_cli_json_str(j, "purged");
+    tr_cli_json_int(j, (int64_t) total);
+    tr_cli_json_map_close(j);
+
+    if (json) {
+        rc = (tr_cli_json_print(j, stdout) == 0) ? TR_CLI_OK : TR_CLI_FAILED;
+
+    } else {
+        rc = (printf("purged %zu keys\n", total) < 0) ? TR_CLI_FAILED
+                                                     : TR_CLI_OK;
     }
 
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) name[i] < 0x20 || name[i] == 0x7f) {
-            tr_cli_usage_error("keys create",
-                               "--name must not contain control characters");
-            return -1;
-        }
-    }
+    tr_cli_json_destroy(j);
 
-    if (!tr_cli_utf8_valid(name, len)) {
-        tr_cli_usage_error("keys create", "--name is not valid UTF-8");
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static int
-tr_cli_keys_check_models(const char *models)
-{
-    const char  *p, *start;
-
-    start = models;
-
-    for (p = models; /* void */ ; p++) {
-        if (*p != ',' && *p != '\0') {
-            if (*p <= 0x20 || *p >= 0x7f) {
-                tr_cli_usage_error("keys create", "bad --models '%s': model "
-                                   "ids must not contain spaces or control "
-                                   "characters", models);
-                return -1;
-            }
-
-            continue;
-        }
-
-        if (p == start) {
-            tr_cli_usage_error("keys create", "bad --models '%s': empty "
-                               "model id", models);
-            return -1;
-        }
-
-        /* "*" would read as "all models" in 'keys list' */
-        if (p - start == 1 && *start == '*') {
-            tr_cli_usage_error("keys create", "bad --models: '*' is not a "
-                               "model id; leave out --models to allow all "
-                               "models");
-            return -1;
-        }
-
-        if (*p == '\0') {
-            break;
-        }
-
-        start = p + 1;
-    }
-
-    return 0;
+    return rc;
 }

@@ -117,16 +117,38 @@ local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))
 local seen, live, swept, adds, ttl = {}, {}, {}, {}, {}
 local charged = 0
 local function add(k, f, x)
-  if x == 0 then return end
+  if x == 0 or not k then return end
   local h = adds[k]
   if not h then h = {} adds[k] = h end
   h[f] = (h[f] or 0) + x
+end
+-- a key's record, by the hash a reservation names: a rotated key left
+-- a forwarding record {moved = <key id>} there (src/lua/ctl_keys.lua),
+-- followed through tr:keyid:; a deleted key nothing, and settlement
+-- never creates a record (nil: the account and usage are charged alone)
+local recs = {}
+local function keyrec(kh)
+  local r = recs[kh]
+  if r == nil then
+    r = 'tr:key:' .. kh
+    local m = redis.pcall('HMGET', r, 'id', 'moved')
+    if not m.err and not m[1] then
+      if m[2] then
+        local nh = redis.pcall('GET', 'tr:keyid:' .. m[2])
+        r = type(nh) == 'string' and 'tr:key:' .. nh or false
+      elseif redis.call('EXISTS', r) == 0 then
+        r = false
+      end
+    end
+    recs[kh] = r
+  end
+  return r or nil
 end
 for j = 1, nrel do
   if not seen[rl[j]] and v[j] then
     local kh, amt, acct = string.match(v[j], '^(%S+) (%d+) (.*)$')
     if kh and int(amt) then
-      add('tr:key:' .. kh, 'reserved', -tonumber(amt))
+      add(keyrec(kh), 'reserved', -tonumber(amt))
       add('tr:acct:' .. acct, 'reserved', -tonumber(amt))
     end
     live[#live + 1] = rl[j]
@@ -162,7 +184,7 @@ while a <= #ARGV do
     a = a + F
   end
   if u[1] > 0 then
-    local k, ak = 'tr:key:' .. kh, 'tr:acct:' .. acct
+    local k, ak = keyrec(kh), 'tr:acct:' .. acct
     add(k, 'reserved', -rel)
     add(k, 'spent', u[2])
     add(ak, 'reserved', -rel)

@@ -9,6 +9,19 @@
 -- written is not released but moved to the dead letters ("tr:dead":
 -- request id, its record, why), so the others are not held up by it.
 
+-- a key's record, as settlement finds it (src/lua/settle.lua): through
+-- a rotated key's forwarding record; none for a deleted key
+local function keyrec(kh)
+  local r = 'tr:key:' .. kh
+  local m = redis.pcall('HMGET', r, 'id', 'moved')
+  if m.err or m[1] then return r end
+  if m[2] then
+    local nh = redis.pcall('GET', 'tr:keyid:' .. m[2])
+    return type(nh) == 'string' and 'tr:key:' .. nh or nil
+  end
+  return redis.call('EXISTS', r) == 1 and r or nil
+end
+
 local stale = redis.call('ZRANGEBYSCORE', 'tr:rsv', '-inf', ARGV[1],
                          'LIMIT', 0, 64)
 if #stale == 0 then return 0 end
@@ -17,11 +30,11 @@ local go, dead = {}, {}
 for i, rid in ipairs(stale) do
   if v[i] then
     local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (.*)$')
-    local why = nil
+    local why, kr = nil, kh and keyrec(kh)
     if amt and #amt > 16 then
       why = 'amount'
     elseif amt and amt ~= '0' then
-      for _, k in ipairs({'tr:key:' .. kh, 'tr:acct:' .. acct}) do
+      for _, k in ipairs({'tr:acct:' .. acct, kr}) do
         local c = redis.pcall('HGET', k, 'reserved')
         if type(c) == 'table' and c.err then
           why = k .. ': ' .. c.err
@@ -34,7 +47,7 @@ for i, rid in ipairs(stale) do
     if why then
       dead[#dead + 1] = rid .. ' ' .. v[i] .. ' swept: ' .. why
     else
-      go[#go + 1] = {rid, kh, amt, acct}
+      go[#go + 1] = {rid, kr, amt, acct}
     end
   end
 end
@@ -47,7 +60,7 @@ if #dead > 0 then
 end
 for _, r in ipairs(go) do
   if r[3] and r[3] ~= '0' then
-    redis.call('HINCRBY', 'tr:key:' .. r[2], 'reserved', '-' .. r[3])
+    if r[2] then redis.call('HINCRBY', r[2], 'reserved', '-' .. r[3]) end
     redis.call('HINCRBY', 'tr:acct:' .. r[4], 'reserved', '-' .. r[3])
   end
   redis.call('SET', 'tr:swept:' .. r[1], '1', 'EX', 604800)

@@ -983,6 +983,10 @@ sub create_key {
 		push @args, "--$o", $v;
 	}
 
+	# an account other than "default" must exist (issue 11): listed
+	$self->redis('SADD', 'tr:accts', $opts{account})
+		if defined $opts{account};
+
 	my ($code, $out, $err) = $self->cli(@args);
 	die "tokenroute @args: exit $code: $err\n" unless $code == 0;
 
