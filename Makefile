@@ -29,11 +29,12 @@ MODULE_SRCS = config config.make ngx_http_tokenroute_module.c \
               $(wildcard src/*.c src/*.h src/lua/*.lua) src/lua/embed.sh
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_money.h src/tokenroute_lua.h \
-              src/tokenroute_schema.h
+              src/tokenroute_schema.h src/tokenroute_secret.c \
+              src/tokenroute_secret.h src/tokenroute_key.h
 CLI_LUA     = src/lua/key_create.lua src/lua/key_revoke.lua \
               src/lua/account_add.lua
 # the control scripts, each run behind the prelude ctl_lib.lua
-CLI_CTL     = src/lua/ctl_accounts.lua
+CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_admin.lua
 UNIT_SRCS   = $(wildcard t/unit/*.c)
 UNIT_BINS   = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 

@@ -39,6 +39,8 @@ extern const size_t  tokenroute_lua_account_add_len;
  */
 extern const char    tokenroute_lua_ctl_accounts[];
 extern const size_t  tokenroute_lua_ctl_accounts_len;
+extern const char    tokenroute_lua_ctl_admin[];
+extern const size_t  tokenroute_lua_ctl_admin_len;
 
 
 #endif /* _TOKENROUTE_LUA_H_INCLUDED_ */

@@ -33,6 +33,7 @@ static const char  tr_cli_usage_text[] =
     "  keys show     show one API key\n"
     "  keys revoke   revoke an API key\n"
     "  accounts create  create an account (the bill keys spend from)\n"
+    "  admin-keys create|list|revoke  the keys of the admin API\n"
     "  credit add    add prepaid credit to an account\n"
     "  credit show   show the credit of one or all accounts\n"
     "  usage         report requests, tokens and cost by model, key,\n"
@@ -116,6 +117,11 @@ main(int argc, char **argv)
 
     if (strcmp(argv[i], "accounts") == 0) {
         rc = tr_cli_accounts(&opts, argc - i - 1, argv + i + 1);
+        return tr_cli_finish(rc);
+    }
+
+    if (strcmp(argv[i], "admin-keys") == 0) {
+        rc = tr_cli_admin_keys(&opts, argc - i - 1, argv + i + 1);
         return tr_cli_finish(rc);
     }
 
