@@ -149,8 +149,8 @@ ngx_http_tokenroute_admin_handler(ngx_http_request_t *r)
     {
         return ngx_http_tokenroute_admin_error(r, NGX_HTTP_UNAUTHORIZED,
                    "invalid_api_key", "The admin API takes an admin key "
-                   "(Authorization: Bearer sk-tr-admin-...), not a model "
-                   "key");
+                   "(Authorization: Bearer %s...), not a model key",
+                   TOKENROUTE_ADMIN_KEY_PREFIX);
     }
 
     cln = ngx_pool_cleanup_add(r->pool,

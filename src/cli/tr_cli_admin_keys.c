@@ -43,8 +43,8 @@ static const char  tr_cli_admin_keys_usage[] =
     "  list     list the admin keys\n"
     "  revoke   revoke an admin key\n"
     "\n"
-    "Admin keys (sk-tr-admin-...) authenticate the admin API (the\n"
-    "tokenroute_admin directive); they are not model keys.\n";
+    "Admin keys (" TOKENROUTE_ADMIN_KEY_PREFIX "...) authenticate the\n"
+    "admin API (the tokenroute_admin directive); they are not model keys.\n";
 
 
 static const char  tr_cli_admin_keys_create_usage[] =
