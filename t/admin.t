@@ -172,6 +172,23 @@ error_is(api('POST', "admin-keys/$ci->{id}/revoke", { id => 'x' }), 400,
 
 ###############################################################################
 
+# the seed's flow, as far as this build's scripts go: the account over
+# the API, a key in it (the CLI until ctl_keys.lua), a call, its spend
+
+is(api('POST', 'accounts', { name => 'seed' })->{status}, 200,
+	'seed: the account over the API');
+my $agent = $t->create_key(name => 'agent-session', account => 'seed');
+$res = $t->http(method => 'POST', path => '/v1/chat/completions',
+	headers => { Authorization => "Bearer $agent->{raw}" },
+	body => { model => 'openai/gpt-4o-mini',
+		messages => [ { role => 'user', content => 'hi' } ] });
+is($res->{status}, 200, 'seed: the key calls the gateway');
+ok($t->wait_until(5, sub {
+	($t->redis('HGET', 'tr:acct:seed', 'spent') // 0) > 0 }),
+	'seed: the account spent');
+
+###############################################################################
+
 # routing
 
 error_is(api('GET', 'nothing/here'), 404, 'not_found', 'unknown route: 404');
