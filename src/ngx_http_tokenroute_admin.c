@@ -444,8 +444,17 @@ ngx_http_tokenroute_admin_read(ngx_http_request_t *r,
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
+        /* a chunked body's last buffer may be empty, with no memory */
+
         if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            if (b->last > b->pos) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+
+            continue;
+        }
+
+        if (b->file_last == b->file_pos) {
             continue;
         }
 
