@@ -132,11 +132,22 @@ ngx_http_tokenroute_admin_handler(ngx_http_request_t *r)
     size_t                               start, len;
     ngx_int_t                            rc;
     ngx_str_t                            path;
-    ngx_table_elt_t                     *h;
+    ngx_table_elt_t                     *h, *cc;
     ngx_pool_cleanup_t                  *cln;
     ngx_http_core_loc_conf_t            *clcf;
     ngx_http_tokenroute_admin_ctx_t     *ctx;
     ngx_http_tokenroute_admin_script_t  *s;
+
+    /* answers hold raw keys and balances, errors included: not cached */
+
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
 
     /* the admin key: its shape here, its record in the script */
 

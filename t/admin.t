@@ -84,6 +84,7 @@ my $res = api('GET', 'whoami');
 is($res->{status}, 200, 'whoami') or diag($res->{raw});
 like($res->{headers}{'content-type'} // '', qr{^application/json},
 	'application/json');
+is($res->{headers}{'cache-control'}, 'no-store', 'Cache-Control: no-store');
 is($res->{json}{actor}, 'admin:ops', 'the actor: admin:<name>');
 is($res->{json}{admin_key}{id}, $ops->{id}, 'the admin key\'s id');
 
@@ -142,6 +143,7 @@ my $ci = $res->{json} // {};
 is($ci->{name}, 'ci,nightly', 'an array of strings: joined with commas');
 like($ci->{raw} // '', qr/^sk-tr-admin-[A-Za-z0-9_-]{43}$/, 'raw');
 like($res->{body}, qr/^\{"raw":/, 'raw first');
+is($res->{headers}{'cache-control'}, 'no-store', 'a raw key is not cached');
 is($t->redis('GET', "tr:adminid:$ci->{id}"), sha256_hex($ci->{raw} // ''),
 	'Redis holds its SHA-256');
 is(substr($ci->{raw} // '', 0, 18), $ci->{prefix}, 'the prefix shown');
@@ -245,6 +247,10 @@ $t->redis('SCRIPT', 'FLUSH');
 $res = api('POST', 'accounts', { name => 'flushed' });
 is($res->{status}, 200, 'scripts flushed from Redis: EVAL instead')
 	or diag($res->{raw});
+my $lua = join '', map { TokenRoute::Test::_slurp($t->repo . "/src/lua/$_") }
+	qw(ctl_lib.lua ctl_accounts.lua);
+is_deeply($t->redis('SCRIPT', 'EXISTS', Digest::SHA::sha1_hex($lua)), [ 1 ],
+	'the very bytes of ctl_lib.lua and ctl_accounts.lua');
 
 my $ops_key = 'tr:admin:' . sha256_hex($ops->{raw});
 my $ops_record = $t->redis_hash($ops_key);
