@@ -69,6 +69,8 @@ static ngx_int_t ngx_http_tokenroute_admin_members(ngx_http_request_t *r,
     ngx_http_tokenroute_admin_ctx_t *ctx, ngx_str_t *body);
 static ngx_int_t ngx_http_tokenroute_admin_query(ngx_http_request_t *r,
     ngx_http_tokenroute_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_tokenroute_admin_segment(ngx_http_request_t *r,
+    ngx_http_tokenroute_admin_ctx_t *ctx, tokenroute_admin_segment_t *seg);
 static ngx_int_t ngx_http_tokenroute_admin_reserved(ngx_http_request_t *r,
     ngx_http_tokenroute_admin_ctx_t *ctx, u_char *name, size_t len);
 static ngx_int_t ngx_http_tokenroute_admin_arg(ngx_http_request_t *r,
@@ -360,21 +362,20 @@ ngx_http_tokenroute_admin_start(ngx_http_request_t *r,
     }
 
     for (i = 0; i < ctx->match.nseg; i++) {
-        if (ngx_http_tokenroute_admin_arg(r, ctx, ctx->match.seg[i].name,
-                                          ctx->match.seg[i].name_len)
-            != NGX_OK
-            || ngx_http_tokenroute_admin_arg(r, ctx, ctx->match.seg[i].value,
-                                             ctx->match.seg[i].len)
-               != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_tokenroute_admin_segment(r, ctx, &ctx->match.seg[i]);
+        if (rc != NGX_OK) {
+            return rc;
         }
     }
 
     /* a raw key for create and rotate: only what stands for it is sent */
 
     if (route->secret) {
-        if (tokenroute_secret_make(&ctx->secret, route->secret) != 0) {
+        if (tokenroute_secret_make(&ctx->secret,
+                                   route->secret == TOKENROUTE_ADMIN_ROTATE
+                                   ? TOKENROUTE_SECRET_KEY : route->secret)
+            != 0)
+        {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "tokenroute: cannot make a random key");
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -383,14 +384,21 @@ ngx_http_tokenroute_admin_start(ngx_http_request_t *r,
         if (ngx_http_tokenroute_admin_arg(r, ctx, "hash", 4) != NGX_OK
             || ngx_http_tokenroute_admin_arg(r, ctx, ctx->secret.hash, 64)
                != NGX_OK
-            || ngx_http_tokenroute_admin_arg(r, ctx, "id", 2) != NGX_OK
-            || ngx_http_tokenroute_admin_arg(r, ctx, ctx->secret.id,
-                                             ngx_strlen(ctx->secret.id))
-               != NGX_OK
             || ngx_http_tokenroute_admin_arg(r, ctx, "prefix", 6) != NGX_OK
             || ngx_http_tokenroute_admin_arg(r, ctx, ctx->secret.prefix,
                                              ngx_strlen(ctx->secret.prefix))
                != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* a rotated key keeps its id */
+
+        if (route->secret != TOKENROUTE_ADMIN_ROTATE
+            && (ngx_http_tokenroute_admin_arg(r, ctx, "id", 2) != NGX_OK
+                || ngx_http_tokenroute_admin_arg(r, ctx, ctx->secret.id,
+                                                 ngx_strlen(ctx->secret.id))
+                   != NGX_OK))
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -649,6 +657,48 @@ ngx_http_tokenroute_admin_query(ngx_http_request_t *r,
 }
 
 
+/*
+ * A path segment as a parameter; a raw model key as {key} is sent as its
+ * hash, "key_hash", as the CLI does (prefer the key's id in a URL: access
+ * logs keep paths).
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_admin_segment(ngx_http_request_t *r,
+    ngx_http_tokenroute_admin_ctx_t *ctx, tokenroute_admin_segment_t *seg)
+{
+    u_char  *hash;
+
+    if (seg->name_len == 3 && ngx_strncmp(seg->name, "key", 3) == 0
+        && seg->len > sizeof(TOKENROUTE_KEY_PREFIX) - 1 + 6
+        && ngx_strncmp(seg->value, TOKENROUTE_KEY_PREFIX,
+                       sizeof(TOKENROUTE_KEY_PREFIX) - 1) == 0)
+    {
+        hash = ngx_pnalloc(r->pool, 65);
+        if (hash == NULL
+            || tokenroute_sha256_hex(seg->value, seg->len, (char *) hash)
+               != 0
+            || ngx_http_tokenroute_admin_arg(r, ctx, "key_hash", 8) != NGX_OK
+            || ngx_http_tokenroute_admin_arg(r, ctx, hash, 64) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_tokenroute_admin_arg(r, ctx, seg->name, seg->name_len)
+        != NGX_OK
+        || ngx_http_tokenroute_admin_arg(r, ctx, seg->value, seg->len)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* the parameters the path and the gateway give, no one else */
 
 static ngx_int_t
@@ -658,8 +708,11 @@ ngx_http_tokenroute_admin_reserved(ngx_http_request_t *r,
     ngx_uint_t  i;
 
     for (i = 0; i < ctx->match.nseg; i++) {
-        if (ctx->match.seg[i].name_len == len
-            && ngx_strncmp(ctx->match.seg[i].name, name, len) == 0)
+        if ((ctx->match.seg[i].name_len == len
+             && ngx_strncmp(ctx->match.seg[i].name, name, len) == 0)
+            || (len == 8 && ngx_strncmp(name, "key_hash", 8) == 0
+                && ctx->match.seg[i].name_len == 3
+                && ngx_strncmp(ctx->match.seg[i].name, "key", 3) == 0))
         {
             return ngx_http_tokenroute_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
                        "invalid_request", "%*s: given by the path", len,

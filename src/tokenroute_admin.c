@@ -16,10 +16,21 @@
 #include "tokenroute_secret.h"
 
 
-#define KEYQ    "account,tenant,status,cursor,count"
-#define HISTQ   "since,until,cursor,count"
+#define KEYQ    "account,tenant,status,limit,cursor"
+#define HISTQ   "limit,cursor"
 #define USAGEQ  "since,until,month,by,account,key,tenant,format"
 
+#define KEY     TOKENROUTE_SECRET_KEY
+#define ROTATE  TOKENROUTE_ADMIN_ROTATE
+#define ADMIN   TOKENROUTE_SECRET_ADMIN
+
+
+/*
+ * The parameters' names are those of the scripts (the CLI's options
+ * without "--"): an account is "name" in ctl_accounts.lua, "account" in
+ * ctl_tenants.lua and ctl_keys.lua; a key is "key" (an id or a prefix;
+ * a raw key is sent as its hash, "key_hash").
+ */
 
 tokenroute_admin_route_t  tokenroute_admin_routes[] = {
 
@@ -27,25 +38,28 @@ tokenroute_admin_route_t  tokenroute_admin_routes[] = {
 
     { "GET",    "whoami", "admin", "whoami", "", 0, 0 },
 
+    { "POST",   "admin-keys", "admin", "create", "", 1, ADMIN },
+    { "GET",    "admin-keys", "admin", "list", "", 0, 0 },
+    { "POST",   "admin-keys/{id}/revoke", "admin", "revoke", "", 0, 0 },
+
     { "POST",   "keys/purge", "keys", "purge", "", 1, 0 },
-    { "POST",   "keys", "keys", "create", "", 1, TOKENROUTE_SECRET_KEY },
+    { "POST",   "keys", "keys", "create", "", 1, KEY },
     { "GET",    "keys", "keys", "list", KEYQ, 0, 0 },
     { "GET",    "keys/{key}", "keys", "show", "", 0, 0 },
     { "PATCH",  "keys/{key}", "keys", "update", "", 1, 0 },
     { "DELETE", "keys/{key}", "keys", "delete", "", 0, 0 },
-    { "POST",   "keys/{key}/rotate", "keys", "rotate", "", 0,
-      TOKENROUTE_SECRET_KEY },
+    { "POST",   "keys/{key}/rotate", "keys", "rotate", "", 0, ROTATE },
     { "POST",   "keys/{key}/revoke", "keys", "revoke", "", 0, 0 },
 
     { "POST",   "accounts", "accounts", "create", "", 1, 0 },
     { "GET",    "accounts", "accounts", "list", "", 0, 0 },
-    { "GET",    "accounts/{account}", "accounts", "show", "", 0, 0 },
-    { "POST",   "accounts/{account}/credit", "accounts", "credit_add", "",
-      1, 0 },
-    { "POST",   "accounts/{account}/credit/adjust", "accounts",
+    { "GET",    "accounts/{name}", "accounts", "show", "", 0, 0 },
+    { "POST",   "accounts/{name}/credit", "accounts", "credit_add", "", 1,
+      0 },
+    { "POST",   "accounts/{name}/credit/adjust", "accounts",
       "credit_adjust", "", 1, 0 },
-    { "GET",    "accounts/{account}/history", "accounts", "history", HISTQ,
-      0, 0 },
+    { "GET",    "accounts/{name}/history", "accounts", "history", HISTQ, 0,
+      0 },
 
     { "POST",   "accounts/{account}/tenants", "tenants", "create", "", 1,
       0 },
@@ -54,13 +68,10 @@ tokenroute_admin_route_t  tokenroute_admin_routes[] = {
       0, 0 },
     { "PATCH",  "accounts/{account}/tenants/{name}", "tenants", "update",
       "", 1, 0 },
+    { "DELETE", "accounts/{account}/tenants/{name}", "tenants", "delete",
+      "", 0, 0 },
 
     { "GET",    "usage", TOKENROUTE_ADMIN_REPORT, NULL, USAGEQ, 0, 0 },
-
-    { "POST",   "admin-keys", "admin", "create", "", 1,
-      TOKENROUTE_SECRET_ADMIN },
-    { "GET",    "admin-keys", "admin", "list", "", 0, 0 },
-    { "POST",   "admin-keys/{id}/revoke", "admin", "revoke", "", 0, 0 },
 
     { NULL, NULL, NULL, NULL, NULL, 0, 0 }
 };

@@ -25,6 +25,9 @@
 #define TOKENROUTE_ADMIN_NOT_FOUND     404
 #define TOKENROUTE_ADMIN_BAD_METHOD    405
 
+/* a route's secret: a new raw model key for an existing id, hash and prefix */
+#define TOKENROUTE_ADMIN_ROTATE        3
+
 /* a route's script when it is no script: the usage report */
 #define TOKENROUTE_ADMIN_REPORT        "report"
 
@@ -33,7 +36,8 @@
  * path: segments separated by '/', "{name}" a segment that becomes the
  * parameter name; query: the query parameters taken, comma separated;
  * body: a JSON object's members become parameters; secret: a raw key is
- * made (TOKENROUTE_SECRET_KEY, _ADMIN) and its hash, id and prefix passed.
+ * made (TOKENROUTE_SECRET_KEY, _ADMIN) and its hash, id and prefix passed,
+ * or (TOKENROUTE_ADMIN_ROTATE) a model key's hash and prefix.
  */
 typedef struct {
     const char               *method;

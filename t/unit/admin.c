@@ -67,9 +67,19 @@ test_routes(void)
        "two named segments");
     ok(match("POST", "keys/key_1/rotate", &m) == 0
        && strcmp(m.route->op, "rotate") == 0
-       && m.route->secret == TOKENROUTE_SECRET_KEY
+       && m.route->secret == TOKENROUTE_ADMIN_ROTATE
        && seg_is(&m, 0, "key", "key_1"),
-       "rotate makes a model key");
+       "rotate makes a model key for the same id");
+    ok(match("POST", "keys", &m) == 0
+       && m.route->secret == TOKENROUTE_SECRET_KEY,
+       "create makes a model key");
+    ok(match("POST", "accounts/acme/credit", &m) == 0
+       && strcmp(m.route->op, "credit_add") == 0
+       && seg_is(&m, 0, "name", "acme"),
+       "an account is \"name\" to ctl_accounts.lua");
+    ok(match("POST", "accounts/acme/credit/adjust", &m) == 0
+       && strcmp(m.route->op, "credit_adjust") == 0,
+       "credit adjust");
     ok(match("POST", "keys/purge", &m) == 0
        && strcmp(m.route->op, "purge") == 0, "a literal before {key}");
     ok(match("GET", "keys/purge", &m) == 0
@@ -97,10 +107,11 @@ test_routes(void)
 
     match("GET", "keys", &m);
     ok(tokenroute_admin_query_allowed(m.route, "account", 7)
-       && tokenroute_admin_query_allowed(m.route, "count", 5)
+       && tokenroute_admin_query_allowed(m.route, "cursor", 6)
+       && tokenroute_admin_query_allowed(m.route, "limit", 5)
        && !tokenroute_admin_query_allowed(m.route, "acc", 3)
        && !tokenroute_admin_query_allowed(m.route, "", 0)
-       && !tokenroute_admin_query_allowed(m.route, "limit", 5),
+       && !tokenroute_admin_query_allowed(m.route, "name", 4),
        "query parameters: whole names of the list");
     match("POST", "accounts", &m);
     ok(!tokenroute_admin_query_allowed(m.route, "name", 4),
