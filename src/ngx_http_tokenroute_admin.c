@@ -29,6 +29,9 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_admin.h"
 #include "ngx_http_tokenroute_admin_call.h"
+#if (NGX_HTTP_TOKENROUTE_REPORT)
+#include "ngx_http_tokenroute_admin_usage.h"
+#endif
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "tokenroute_admin.h"
@@ -48,6 +51,7 @@ typedef struct {
     tokenroute_admin_match_t               match;
     ngx_http_tokenroute_admin_script_t    *script;
     ngx_array_t                           *args;     /* ngx_str_t */
+    ngx_array_t                           *report;   /* its parameters */
     u_char                                 hash[65];
     tokenroute_secret_t                    secret;
 
@@ -134,6 +138,7 @@ ngx_http_tokenroute_admin_handler(ngx_http_request_t *r)
     size_t                               start, len;
     ngx_int_t                            rc;
     ngx_str_t                            path;
+    const char                          *name;
     ngx_table_elt_t                     *h, *cc;
     ngx_pool_cleanup_t                  *cln;
     ngx_http_core_loc_conf_t            *clcf;
@@ -215,8 +220,25 @@ ngx_http_tokenroute_admin_handler(ngx_http_request_t *r)
                    &r->method_name);
     }
 
+    name = ctx->match.route->script;
+
+#if (NGX_HTTP_TOKENROUTE_REPORT)
+
+    /* the usage report: the admin key checked by ctl_admin.lua's whoami */
+
+    if (ngx_strcmp(name, TOKENROUTE_ADMIN_REPORT) == 0) {
+        name = "admin";
+
+        ctx->report = ngx_array_create(r->pool, 8, sizeof(ngx_str_t));
+        if (ctx->report == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+#endif
+
     for (s = ngx_http_tokenroute_admin_scripts; s->name; s++) {
-        if (ngx_strcmp(s->name, ctx->match.route->script) == 0) {
+        if (ngx_strcmp(s->name, name) == 0) {
             ctx->script = s;
             break;
         }
@@ -335,8 +357,9 @@ ngx_http_tokenroute_admin_start(ngx_http_request_t *r,
     actor = now + NGX_TIME_T_LEN;
 
     p = ngx_http_tokenroute_write_int(now, ngx_time());
-    rc = ngx_http_tokenroute_admin_arg(r, ctx, route->op,
-                                       ngx_strlen(route->op));
+    rc = ctx->report ? ngx_http_tokenroute_admin_arg(r, ctx, "whoami", 6)
+                     : ngx_http_tokenroute_admin_arg(r, ctx, route->op,
+                                                     ngx_strlen(route->op));
     if (rc != NGX_OK
         || ngx_http_tokenroute_admin_arg(r, ctx, now, p - now) != NGX_OK)
     {
@@ -589,7 +612,7 @@ ngx_http_tokenroute_admin_query(ngx_http_request_t *r,
     u_char     *p, *last, *amp, *eq, *dst, *src;
     size_t      len;
     ngx_int_t   rc;
-    ngx_str_t   name, value;
+    ngx_str_t   name, value, *a;
 
     p = r->args.data;
     last = p + r->args.len;
@@ -642,6 +665,19 @@ ngx_http_tokenroute_admin_query(ngx_http_request_t *r,
         rc = ngx_http_tokenroute_admin_reserved(r, ctx, name.data, name.len);
         if (rc != NGX_OK) {
             return rc;
+        }
+
+        /* the usage report's parameters are the report's, not whoami's */
+
+        if (ctx->report) {
+            a = ngx_array_push_n(ctx->report, 2);
+            if (a == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            a[0] = name;
+            a[1] = value;
+            continue;
         }
 
         if (ngx_http_tokenroute_admin_arg(r, ctx, name.data, name.len)
@@ -758,10 +794,31 @@ ngx_http_tokenroute_admin_done(ngx_http_request_t *r, void *data,
     ngx_http_tokenroute_admin_ctx_t  *ctx = data;
 
     ngx_connection_t  *c;
+#if (NGX_HTTP_TOKENROUTE_REPORT)
+    ngx_int_t          rc;
+#endif
 
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
+
+#if (NGX_HTTP_TOKENROUTE_REPORT)
+
+    /* the admin key is good: the report follows, and ends the request */
+
+    if (ctx->report && reply && reply->type == REDIS_REPLY_STRING) {
+        rc = ngx_http_tokenroute_admin_usage(r, ctx->report);
+
+        if (rc == NGX_AGAIN) {
+            return;
+        }
+
+        ngx_http_finalize_request(r, rc);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+#endif
 
     ngx_http_finalize_request(r,
                               ngx_http_tokenroute_admin_respond(r, ctx, reply));
