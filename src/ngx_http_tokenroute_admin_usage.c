@@ -154,8 +154,11 @@ ngx_http_tokenroute_admin_usage(ngx_http_request_t *r, ngx_array_t *params)
 static ngx_int_t
 ngx_http_tokenroute_usage_round(ngx_http_tokenroute_usage_t *u)
 {
+    int                             k;
     size_t                          i, n;
     const tokenroute_report_cmd_t  *c;
+    const char                     *argv[TOKENROUTE_REPORT_ARGS];
+    size_t                          argvlen[TOKENROUTE_REPORT_ARGS];
 
     n = tokenroute_report_ncmds(u->report);
 
@@ -176,9 +179,14 @@ ngx_http_tokenroute_usage_round(ngx_http_tokenroute_usage_t *u)
         u->cmds[i].usage = u;
         u->cmds[i].index = i;
 
+        for (k = 0; k < c->argc && k < TOKENROUTE_REPORT_ARGS; k++) {
+            argv[k] = c->argv[k];
+            argvlen[k] = c->argvlen[k];
+        }
+
         if (ngx_http_tokenroute_redis_command(
-                ngx_http_tokenroute_usage_reply, &u->cmds[i], c->argc,
-                c->argv, c->argvlen)
+                ngx_http_tokenroute_usage_reply, &u->cmds[i], k, argv,
+                argvlen)
             == NULL)
         {
             /* Redis gone: the commands sent are answered NULL */
