@@ -30,10 +30,12 @@ MODULE_SRCS = config config.make ngx_http_tokenroute_module.c \
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_money.h src/tokenroute_lua.h \
               src/tokenroute_schema.h src/tokenroute_json_out.c \
-              src/tokenroute_json_out.h $(wildcard src/tokenroute_report*)
+              src/tokenroute_json_out.h $(wildcard src/tokenroute_report*) \
+              src/tokenroute_secret.c src/tokenroute_secret.h \
+              src/tokenroute_key.h
 # the control scripts, each run behind the prelude ctl_lib.lua
 CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_tenants.lua \
-              src/lua/ctl_keys.lua
+              src/lua/ctl_keys.lua src/lua/ctl_admin.lua
 UNIT_SRCS   = $(wildcard t/unit/*.c)
 UNIT_BINS   = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 

@@ -2,8 +2,10 @@
 # TOKENROUTE_LUA and TOKENROUTE_LUA_C): the embedded Lua scripts are
 # generated again whenever a script or the generator changes.
 
+# PRELUDE.lua+NAME.lua, a control script behind its prelude, is two files
+# the generated C file depends on.
+
 tokenroute_lua=`echo $TOKENROUTE_LUA`
-# PRELUDE.lua+NAME.lua (a control script): both files are prerequisites
 tokenroute_lua_deps=`echo $TOKENROUTE_LUA | tr '+' ' '`
 
 cat << END                                                  >> $NGX_MAKEFILE

@@ -14,6 +14,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_access.h"
+#include "ngx_http_tokenroute_admin.h"
 #include "ngx_http_tokenroute_billing.h"
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_cooldown.h"
@@ -171,6 +172,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tokenroute_loc_conf_t, reject_log_level),
       &ngx_http_tokenroute_reject_log_levels },
+
+    { ngx_string("tokenroute_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tokenroute_admin_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("tokenroute_demo_provider"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,

@@ -36,6 +36,8 @@ extern const char    tokenroute_lua_ctl_tenants[];
 extern const size_t  tokenroute_lua_ctl_tenants_len;
 extern const char    tokenroute_lua_ctl_keys[];
 extern const size_t  tokenroute_lua_ctl_keys_len;
+extern const char    tokenroute_lua_ctl_admin[];
+extern const size_t  tokenroute_lua_ctl_admin_len;
 
 
 #endif /* _TOKENROUTE_LUA_H_INCLUDED_ */

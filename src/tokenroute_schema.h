@@ -72,4 +72,14 @@
 #define TOKENROUTE_REDIS_USAGE_HOUR  "tr:u:h:"
 
 
+/* HASH: an admin key's record, by the SHA-256 hex of the raw admin key */
+#define TOKENROUTE_REDIS_ADMIN       "tr:admin:"
+
+/* STRING: the hash of the admin key with this id */
+#define TOKENROUTE_REDIS_ADMINID     "tr:adminid:"
+
+/* ZSET: admin key ids, scored by created_at */
+#define TOKENROUTE_REDIS_ADMINS      "tr:admins"
+
+
 #endif /* _TOKENROUTE_SCHEMA_H_INCLUDED_ */

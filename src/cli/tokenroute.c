@@ -38,6 +38,7 @@ static const char  tr_cli_usage_text[] =
     "  keys purge    delete keys revoked or expired long ago\n"
     "  accounts create  create an account (the bill keys spend from)\n"
     "  accounts show|list  show one or every account\n"
+    "  admin-keys create|list|revoke  the keys of the admin API\n"
     "  credit add    add prepaid credit to an account\n"
     "  credit adjust correct an account's credit (refunds, corrections)\n"
     "  credit show   show the credit of one or all accounts\n"
@@ -125,6 +126,11 @@ main(int argc, char **argv)
 
     if (strcmp(argv[i], "accounts") == 0) {
         rc = tr_cli_accounts(&opts, argc - i - 1, argv + i + 1);
+        return tr_cli_finish(rc);
+    }
+
+    if (strcmp(argv[i], "admin-keys") == 0) {
+        rc = tr_cli_admin_keys(&opts, argc - i - 1, argv + i + 1);
         return tr_cli_finish(rc);
     }
 

@@ -50,6 +50,7 @@ int tr_cli_args(tr_cli_opts_t *opts, const char *cmd, const char *usage,
 
 int tr_cli_keys(tr_cli_opts_t *opts, int argc, char **argv);
 int tr_cli_accounts(tr_cli_opts_t *opts, int argc, char **argv);
+int tr_cli_admin_keys(tr_cli_opts_t *opts, int argc, char **argv);
 int tr_cli_credit(tr_cli_opts_t *opts, int argc, char **argv);
 int tr_cli_tenants(tr_cli_opts_t *opts, int argc, char **argv);
 int tr_cli_usage(tr_cli_opts_t *opts, int argc, char **argv);

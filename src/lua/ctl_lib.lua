@@ -5,8 +5,10 @@
 -- run the same rules and the same writes, in one atomic script per
 -- operation.  Nothing here writes.
 --
--- ARGV: op, now (unix seconds), actor ("cli" or "admin:<name>"), then
--- parameter/value pairs.  A script ends with ctl.run{op = function ...}:
+-- ARGV: op, now (unix seconds), actor ("cli", "admin:<name>", or
+-- "admin-key:<sha256>" from the admin API, checked against tr:admin and
+-- replaced by "admin:<name>" before the op runs), then parameter/value
+-- pairs.  A script ends with ctl.run{op = function ...}:
 -- the op's function returns the JSON document that is the admin API's
 -- response body and the CLI's --json output, or calls ctl.fail(status,
 -- type, message), which becomes the error reply "<status> <type>
@@ -37,6 +39,8 @@ function ctl.run(ops)
     return redis.error_reply('400 invalid_request bad control call')
   end
   for i = 4, #ARGV, 2 do ctl.p[ARGV[i]] = ARGV[i + 1] end
+  local denied = ctl.authenticate()
+  if denied then return redis.error_reply(denied) end
   local f = ops[ctl.op]
   if not f then
     return redis.error_reply('400 invalid_request unknown operation: '
@@ -224,4 +228,21 @@ function ctl.pid(period, now)
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400 + (m <= 2 and 1 or 0)
   return string.format('m%04d%02d', y, m)
+end
+
+-- the admin API's actor "admin-key:<sha256 hex of the raw admin key>":
+-- the key must be a live tr:admin record (the check and the operation are
+-- one round trip); the op then sees "admin:<name>" and ctl.admin, the
+-- record.  Returns the error reply's text when the key is refused.
+function ctl.authenticate()
+  local hash = string.match(ctl.actor, '^admin%-key:(.*)$')
+  if not hash then return nil end
+  local h = #hash == 64 and not string.find(hash, '[^0-9a-f]')
+            and ctl.hash('tr:admin:' .. hash)
+  if not h or h.revoked == '1' or not h.name then
+    return '401 invalid_api_key invalid or revoked admin key'
+  end
+  ctl.actor = 'admin:' .. h.name
+  ctl.admin = h
+  return nil
 end
