@@ -8,6 +8,8 @@
 -- before it writes: a reservation whose key or account cannot be
 -- written is not released but moved to the dead letters ("tr:dead":
 -- request id, its record, why), so the others are not held up by it.
+-- Each reservation released ends one of its key's requests in flight
+-- ("inflight", never below 0; a damaged count is left alone).
 
 local stale = redis.call('ZRANGEBYSCORE', 'tr:rsv', '-inf', ARGV[1],
                          'LIMIT', 0, 64)
@@ -16,7 +18,7 @@ local v = redis.call('HMGET', 'tr:rsvd', unpack(stale))
 local go, dead = {}, {}
 for i, rid in ipairs(stale) do
   if v[i] then
-    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (.*)$')
+    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (%S+)')
     local why = nil
     if amt and #amt > 16 then
       why = 'amount'
@@ -45,12 +47,27 @@ if #dead > 0 then
   end
   redis.call('RPUSH', 'tr:dead', unpack(dead))
 end
+-- the requests in flight of a key that end, read before any write
+local ends = {}
+for _, r in ipairs(go) do
+  if r[2] and not ends[r[2]] then
+    local c = redis.pcall('HGET', 'tr:key:' .. r[2], 'inflight')
+    c = type(c) == 'string' and string.match(c, '^%d+$')
+    ends[r[2]] = {left = c and #c <= 15 and tonumber(c) or 0, n = 0}
+  end
+  if r[2] then ends[r[2]].n = ends[r[2]].n + 1 end
+end
 for _, r in ipairs(go) do
   if r[3] and r[3] ~= '0' then
     redis.call('HINCRBY', 'tr:key:' .. r[2], 'reserved', '-' .. r[3])
     redis.call('HINCRBY', 'tr:acct:' .. r[4], 'reserved', '-' .. r[3])
   end
   redis.call('SET', 'tr:swept:' .. r[1], '1', 'EX', 604800)
+end
+for kh, e in pairs(ends) do
+  if math.min(e.n, e.left) > 0 then
+    redis.call('HINCRBY', 'tr:key:' .. kh, 'inflight', -math.min(e.n, e.left))
+  end
 end
 redis.call('HDEL', 'tr:rsvd', unpack(stale))
 redis.call('ZREM', 'tr:rsv', unpack(stale))
