@@ -547,6 +547,9 @@ rkey('rpm', rwin => $MIN + 1, rn => 3);
 is_deeply([ @{ $r[0] }[0, 3, 4] ], [ 'rate', 120, 'rpm' ],
 	'a window of a later minute is the current one: refused, retry '
 	. 'after its end');
+rkey('rpm', rwin => $MIN + 2, rn => 3);
+@r = admit([ 'rpm', 'm/a', 'rp11', 10 ]);
+is($r[0][0], 'ok', 'one further ahead is damaged: reset');
 
 # key checks (amount "-") count nothing
 $before = $t->redis('HGET', 'tr:key:rpm', 'rn');

@@ -55,9 +55,11 @@ end
 -- "0": none), then the state: rwin, rn (requests admitted in the
 -- calendar minute rwin), twin, tn (tokens counted in the minute twin),
 -- inflight (admitted, not yet settled, released or swept).  A window of
--- an earlier minute counts nothing; one of a later minute (written by a
+-- an earlier minute counts nothing; one of the next minute (written by a
 -- gateway whose clock is ahead) is the current one, so that clocks a
--- little apart never open a window twice.  A damaged field counts 0.
+-- little apart never open a window twice; one further ahead is damaged
+-- (no clock is that far off), and counts nothing.  A damaged field
+-- counts 0.
 local RATE = {'rpm', 'tpm', 'concurrency', 'rwin', 'rn', 'twin', 'tn',
   'inflight'}
 local function count_of(x)
@@ -68,8 +70,8 @@ local function rate_state(v)
              conc = count_of(v[3]), rwin = count_of(v[4]), rn = count_of(v[5]),
              twin = count_of(v[6]), tn = count_of(v[7]),
              inflight = count_of(v[8]), taken = false}
-  if s.rwin < minute then s.rwin, s.rn = minute, 0 end
-  if s.twin < minute then s.twin, s.tn = minute, 0 end
+  if s.rwin < minute or s.rwin > minute + 1 then s.rwin, s.rn = minute, 0 end
+  if s.twin < minute or s.twin > minute + 1 then s.twin, s.tn = minute, 0 end
   return s
 end
 -- nil when a request of this many tokens may be admitted now; else which

@@ -118,6 +118,9 @@
 # The request header "x-mock-delay: SECONDS" overrides the stream delay;
 # "x-mock-wait: SECONDS" waits that long (after recording the request)
 # before the response is sent, streamed or not.
+# "x-mock-inflight: NAME" (a word) counts the request in flight from its
+# receipt to its answer's last byte: the file FILE.inflight-NAME (FILE the
+# record) holds "in-flight peak" (the most at once), across connections.
 # GET /__health answers 200 "ok" and is not recorded.
 #
 # Record line: {time, conn, seq, method, path, version, headers (lower-cased
@@ -255,8 +258,30 @@ sub handle_connection {
 		my $req = read_request($c, \$buf) or return;
 		$req->{conn} = $conn;
 		$req->{seq} = ++$seq;
-		respond($c, $req) or return;
+		my $name = $req->{headers}{'x-mock-inflight'};
+		$name = undef unless defined $name && $name =~ /^\w+$/;
+		inflight($name, 1) if defined $name;
+		my $more = respond($c, $req);
+		inflight($name, -1) if defined $name;
+		$more or return;
 	}
+}
+
+# the x-mock-inflight counter: "in-flight peak", updated under a lock
+
+sub inflight {
+	my ($name, $delta) = @_;
+
+	my $file = "$record.inflight-$name";
+	open my $fh, '+>>', $file or die "mock_provider: $file: $!\n";
+	flock($fh, LOCK_EX);
+	seek($fh, 0, 0);
+	my ($n, $peak) = split ' ', (<$fh> // '0 0');
+	$n = ($n // 0) + $delta;
+	$peak = $n if $n > ($peak // 0);
+	truncate($fh, 0);
+	syswrite($fh, "$n $peak\n");
+	close $fh;
 }
 
 ###############################################################################
