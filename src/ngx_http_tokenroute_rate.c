@@ -34,11 +34,11 @@ static ngx_str_t  ngx_http_tokenroute_rate_names[] = {
     ngx_string("concurrency")
 };
 
-/* "...'s own limit of N %s" */
-static const char  *ngx_http_tokenroute_rate_units[] = {
-    "requests per minute (rpm)",
-    "tokens per minute (tpm)",
-    "requests at once (max-concurrent)"
+/* "...'s own limit of N %s", N > 1, then N == 1 */
+static const char  *ngx_http_tokenroute_rate_units[][2] = {
+    { "requests per minute (rpm)", "request per minute (rpm)" },
+    { "tokens per minute (tpm)", "token per minute (tpm)" },
+    { "requests at once (max-concurrent)", "request at once (max-concurrent)" }
 };
 
 
@@ -147,7 +147,7 @@ ngx_http_tokenroute_rate_refusal(ngx_http_request_t *r,
     last = msg + len - 1;
 
     whose = rate->tenant ? "this API key's tenant" : "this API key";
-    unit = ngx_http_tokenroute_rate_units[rate->which];
+    unit = ngx_http_tokenroute_rate_units[rate->which][rate->value == 1];
 
     /* " 1000", or nothing when the script did not say */
     p = value;
