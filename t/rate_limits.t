@@ -355,6 +355,43 @@ subtest "max-concurrent $K, two gateways: at most $K at the provider" => sub {
 
 ###############################################################################
 
+# limit_req keyed on $tokenroute_key_id does nothing: limit_req runs in
+# the preaccess phase, before the access phase where the gateway learns
+# the key; the variable is empty there, and limit_req skips an empty key.
+# Keyed on $http_authorization (known from the request line on), it
+# limits each client before the gateway spends a Redis call on it.
+
+subtest 'limit_req on $tokenroute_key_id does nothing' => sub {
+	my %zone = (bykey => '$tokenroute_key_id', byauth => '$http_authorization');
+
+	for my $z (sort keys %zone) {
+		$t->start_nginx_instance($z, http => $models
+			. "limit_req_zone $zone{$z} zone=$z:1m rate=1r/m;\n"
+			. "limit_req_status 429;\n",
+			server => "limit_req zone=$z;\n");
+	}
+
+	my $key = $t->create_key(account => 'rl-limit-req');
+	$t->clear_mock_requests();
+
+	my @by_key = map { $t->http(%{ chat($key, port => $t->port('bykey')) })
+		->{status} } 1 .. 3;
+	is_deeply(\@by_key, [ 200, 200, 200 ],
+		'limit_req zone keyed on $tokenroute_key_id, 1r/m: all 3 pass');
+
+	my @by_auth = map { $t->http(%{ chat($key, port => $t->port('byauth')) })
+		->{status} } 1 .. 3;
+	is_deeply(\@by_auth, [ 200, 429, 429 ],
+		'keyed on $http_authorization: 1 passes, then 429');
+
+	is(scalar(my @m = $t->mock_requests()), 4,
+		'the provider saw 4');
+	ok(settled_all($key), 'settled');
+	$t->stop_nginx_instance($_) for sort keys %zone;
+};
+
+###############################################################################
+
 done_testing();
 
 ###############################################################################
