@@ -72,13 +72,18 @@ local function rate_state(v)
              inflight = count_of(v[8]), taken = false}
   if s.rwin < minute or s.rwin > minute + 1 then s.rwin, s.rn = minute, 0 end
   if s.twin < minute or s.twin > minute + 1 then s.twin, s.tn = minute, 0 end
+  -- as the reservation records write it, once for the batch
+  s.minute = string.format('%.0f', s.twin)
   return s
+end
+-- the seconds until the window of minute win is over
+local function wait(win)
+  return math.max(1, (win + 1) * 60 - now)
 end
 -- nil when a request of this many tokens may be admitted now; else which
 -- limit refuses it, the seconds until it may (the next minute, or 1 for
 -- concurrency: a request ends any time), and that limit
 local function rate_refuses(s, tokens)
-  local function wait(win) return math.max(1, (win + 1) * 60 - now) end
   if s.tpm > 0 and tokens > s.tpm then return 'tpm', wait(s.twin), s.tpm end
   if s.rpm > 0 and s.rn >= s.rpm then return 'rpm', wait(s.rwin), s.rpm end
   if s.tpm > 0 and s.tn + tokens > s.tpm then
@@ -180,7 +185,8 @@ for a = 3, #ARGV, 5 do
         ac = {avail = credit and held and credit - held or 0, add = 0}
         accts[acct] = ac
       end
-      local amount, tokens = tonumber(amt), tonumber(tok) or 0
+      if tok == '-' then tok = '0' end
+      local amount, tokens = tonumber(amt), tonumber(tok)
       local left = nil
       if f[6] and f[6] ~= '' then
         local limit, spent = amount_of(f[6]), amount_of(f[7])
@@ -201,8 +207,8 @@ for a = 3, #ARGV, 5 do
         ac.add = ac.add + amount
         k.add = k.add + amount
         h[#h + 1] = rid
-        h[#h + 1] = kh .. ' ' .. amt .. ' ' .. acct .. ' - - - '
-                    .. string.format('%.0f', tokens) .. ' ' .. k.rate.twin
+        h[#h + 1] = kh .. ' ' .. amt .. ' ' .. acct .. ' - - - ' .. tok .. ' '
+                    .. k.rate.minute
         z[#z + 1] = deadline
         z[#z + 1] = rid
         r = 'ok\n' .. who .. '\n0\n' .. may
