@@ -137,24 +137,28 @@ local function record(x)
   for w in string.gmatch(x, '%S+') do f[#f + 1] = w end
   if #f ~= 3 and #f ~= 8 or not int(f[2]) then return nil end
   return {kh = f[1], amt = tonumber(f[2]), acct = f[3],
+          tenant = f[4] ~= '-' and f[4] or nil,
           tokens = int(f[7]) and tonumber(f[7]), minute = f[8]}
 end
--- the rate state a reservation gives back (tokens: its actual ones), by
--- key hash: how many in flight end, and the tokens to correct by minute
+-- the rate state a reservation gives back to a record (the hash k of its
+-- key, or of its tenant), tokens being its actual ones: one request in
+-- flight ends, and its tokens are corrected in the minute it counted in
 local back = {}
-local function rate_back(rec, tokens)
-  if not rec then return end
-  local b = back[rec.kh]
-  if not b then b = {n = 0, tn = {}} back[rec.kh] = b end
+local function rate_back(k, rec, tokens)
+  local b = back[k]
+  if not b then b = {n = 0, tn = {}} back[k] = b end
   b.n = b.n + 1
   if rec.tokens and rec.minute then
     b.tn[rec.minute] = (b.tn[rec.minute] or 0) + tokens - rec.tokens
   end
 end
--- read before any write: a key that is no hash fails the batch here
+-- a reservation's rate state back to its records
+local function rate_end(rec, tokens)
+  if rec then rate_back('tr:key:' .. rec.kh, rec, tokens) end
+end
+-- read before any write: a record that is no hash fails the batch here
 local function rate_adds()
-  for kh, b in pairs(back) do
-    local k = 'tr:key:' .. kh
+  for k, b in pairs(back) do
     local cur = redis.pcall('HMGET', k, 'inflight', 'twin', 'tn')
     if cur.err then
       return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)
@@ -176,7 +180,7 @@ for j = 1, nrel do
       add('tr:key:' .. rec.kh, 'reserved', -rec.amt)
       add('tr:acct:' .. rec.acct, 'reserved', -rec.amt)
     end
-    rate_back(rec, 0)
+    rate_end(rec, 0)
     live[#live + 1] = rl[j]
   end
   seen[rl[j]] = true
@@ -195,7 +199,7 @@ while a <= #ARGV do
       seen[rid] = true
       if v[i] then
         amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0
-        rate_back(record(v[i]), tonumber(ARGV[a + 2]) + tonumber(ARGV[a + 3]))
+        rate_end(record(v[i]), tonumber(ARGV[a + 2]) + tonumber(ARGV[a + 3]))
         live[#live + 1] = rid
       elseif redis.call('EXISTS', 'tr:swept:' .. rid) == 1 then
         amt = 0

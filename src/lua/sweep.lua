@@ -40,22 +40,26 @@ for i, rid in ipairs(stale) do
     end
   end
 end
+-- the requests in flight that end, by record (the hash of a key; its
+-- tenant's would go the same way), read before any write
+local ends = {}
+local function ending(k)
+  if not ends[k] then
+    local c = redis.pcall('HGET', k, 'inflight')
+    c = type(c) == 'string' and string.match(c, '^%d+$')
+    ends[k] = {left = c and #c <= 15 and tonumber(c) or 0, n = 0}
+  end
+  ends[k].n = ends[k].n + 1
+end
+for _, r in ipairs(go) do
+  if r[2] then ending('tr:key:' .. r[2]) end
+end
 if #dead > 0 then
   local t = redis.call('TYPE', 'tr:dead').ok
   if t ~= 'list' and t ~= 'none' then
     return redis.error_reply('tr:dead is a ' .. t)
   end
   redis.call('RPUSH', 'tr:dead', unpack(dead))
-end
--- the requests in flight of a key that end, read before any write
-local ends = {}
-for _, r in ipairs(go) do
-  if r[2] and not ends[r[2]] then
-    local c = redis.pcall('HGET', 'tr:key:' .. r[2], 'inflight')
-    c = type(c) == 'string' and string.match(c, '^%d+$')
-    ends[r[2]] = {left = c and #c <= 15 and tonumber(c) or 0, n = 0}
-  end
-  if r[2] then ends[r[2]].n = ends[r[2]].n + 1 end
 end
 for _, r in ipairs(go) do
   if r[3] and r[3] ~= '0' then
@@ -64,9 +68,9 @@ for _, r in ipairs(go) do
   end
   redis.call('SET', 'tr:swept:' .. r[1], '1', 'EX', 604800)
 end
-for kh, e in pairs(ends) do
+for k, e in pairs(ends) do
   if math.min(e.n, e.left) > 0 then
-    redis.call('HINCRBY', 'tr:key:' .. kh, 'inflight', -math.min(e.n, e.left))
+    redis.call('HINCRBY', k, 'inflight', -math.min(e.n, e.left))
   end
 end
 redis.call('HDEL', 'tr:rsvd', unpack(stale))
