@@ -140,7 +140,7 @@ ngx_http_tokenroute_rate_refusal(ngx_http_request_t *r,
     u_char                      *p, *last;
     const char                  *whose, *unit;
     ngx_http_tokenroute_rate_t  *rate;
-    u_char                       value[NGX_INT64_LEN + 1];
+    u_char                       value[NGX_INT64_LEN + 2];
     u_char                       retry[NGX_INT_T_LEN];
 
     rate = &ctx->rate;
