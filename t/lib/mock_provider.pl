@@ -119,8 +119,11 @@
 # "x-mock-wait: SECONDS" waits that long (after recording the request)
 # before the response is sent, streamed or not.
 # "x-mock-inflight: NAME" (a word) counts the request in flight from its
-# receipt to its answer's last byte: the file FILE.inflight-NAME (FILE the
-# record) holds "in-flight peak" (the most at once), across connections.
+# receipt until its answer starts (after x-mock-wait): the file
+# FILE.inflight-NAME (FILE the record) holds "in-flight peak" (the most
+# at once), across connections.  It ends before the gateway can have the
+# answer, so a peak above a gateway's limit is the gateway's, never the
+# mock's lag.
 # GET /__health answers 200 "ok" and is not recorded.
 #
 # Record line: {time, conn, seq, method, path, version, headers (lower-cased
@@ -258,12 +261,7 @@ sub handle_connection {
 		my $req = read_request($c, \$buf) or return;
 		$req->{conn} = $conn;
 		$req->{seq} = ++$seq;
-		my $name = $req->{headers}{'x-mock-inflight'};
-		$name = undef unless defined $name && $name =~ /^\w+$/;
-		inflight($name, 1) if defined $name;
-		my $more = respond($c, $req);
-		inflight($name, -1) if defined $name;
-		$more or return;
+		respond($c, $req) or return;
 	}
 }
 
@@ -468,6 +466,10 @@ sub respond {
 		? (($req->{headers}{connection} // '') !~ /close/i)
 		: (($req->{headers}{connection} // '') =~ /keep-alive/i);
 
+	my $name = $req->{headers}{'x-mock-inflight'};
+	$name = undef unless defined $name && $name =~ /^\w+$/;
+	inflight($name, 1) if defined $name;
+
 	(my $path = $req->{path}) =~ s/\?.*//s;
 
 	if ($req->{method} eq 'GET' && $path eq '/__health') {
@@ -509,6 +511,8 @@ sub respond {
 
 	my $wait = $req->{headers}{'x-mock-wait'};
 	sleep $wait if defined $wait && $wait =~ /^\d+(?:\.\d+)?$/ && $wait > 0;
+
+	inflight($name, -1) if defined $name;
 
 	return send_raw($c, $resp) if $resp->{raw};
 
