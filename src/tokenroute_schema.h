@@ -30,7 +30,11 @@
 /* SET: account names */
 #define TOKENROUTE_REDIS_ACCTS       "tr:accts"
 
-/* HASH: reservations, request id: "key hash amount account" */
+/*
+ * HASH: reservations, request id: "key hash amount account tenant key-pid
+ * tenant-pid tokens minute" ("-": none), or the older "key hash amount
+ * account"
+ */
 #define TOKENROUTE_REDIS_RSVD        "tr:rsvd"
 
 /* ZSET: reservations' request ids, scored by deadline */
