@@ -7,9 +7,10 @@
 # as the CLI writes them, enforced by the admission script over calendar
 # minutes: 429 in the client's shape with Retry-After and a message that
 # names the key's own limit; tpm corrected at settlement; exact across two
-# gateways sharing the Redis (100 concurrent requests against rpm K admit
-# exactly K; max-concurrent K never has more than K in flight at the
-# provider).
+# gateways sharing the Redis (100 concurrent requests against rpm K, or a
+# tpm that K of them fit, admit exactly K; max-concurrent K never has more
+# than K in flight at the provider); limit_req keyed on $tokenroute_key_id
+# limits nothing.
 
 ###############################################################################
 
@@ -314,6 +315,25 @@ subtest "rpm $K, $N at once, two gateways" => sub {
 		"the provider saw $K");
 	is(field($key, 'rn'), $K, "rn $K");
 	ok(settled_all($key), 'all settled');
+};
+
+subtest "tpm for $K, $N at once, two gateways" => sub {
+	my $key = $t->create_key(account => 'rl-tstorm');
+	my $R = length(body(50)) + 50;
+	limits($key, tpm => $K * $R + $R - 1);
+	fresh_minute(20);
+	$t->clear_mock_requests();
+
+	my @res = $t->http_parallel(map { chat($key, port => $ports[$_ % 2],
+		headers => [ 'x-mock-wait' => '1' ]) } 0 .. $N - 1);
+
+	is(scalar(grep { $_->{status} == 200 } @res), $K,
+		"tpm " . ($K * $R + $R - 1) . ", $R tokens each: exactly $K admitted");
+	is(scalar(grep { $_->{status} == 429
+		&& ($_->{json}{error}{message} // '') =~ /\(tpm\)/ } @res), $N - $K,
+		'every other one got 429 for tpm');
+	ok(settled_all($key), 'all settled');
+	is(field($key, 'tn'), 30 * $K, "tn: $K x 30 once settled");
 };
 
 subtest "max-concurrent $K, two gateways: at most $K at the provider" => sub {
