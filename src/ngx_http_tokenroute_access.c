@@ -28,6 +28,7 @@
 #include "ngx_http_tokenroute_key.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
+#include "ngx_http_tokenroute_rate.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_route.h"
 #include "tokenroute_key.h"
@@ -461,6 +462,16 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         return ngx_http_tokenroute_reject(r, ctx,
                                           NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
                                           "key_limit_reached", (char *) msg);
+
+    case NGX_HTTP_TOKENROUTE_VERDICT_RATE:
+        if (ngx_http_tokenroute_rate_refusal(r, ctx, msg, sizeof(msg))
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_TOO_MANY_REQUESTS,
+                                          "rate_limit_exceeded", (char *) msg);
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -36,6 +36,7 @@
 #include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
+#include "ngx_http_tokenroute_rate.h"
 #include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_settle.h"
@@ -47,7 +48,7 @@
 #define NGX_HTTP_TOKENROUTE_EXACT  9007199254740991LL
 
 #define NGX_HTTP_TOKENROUTE_BATCH_SIZE   32
-#define NGX_HTTP_TOKENROUTE_BATCH_FIELDS  4
+#define NGX_HTTP_TOKENROUTE_BATCH_FIELDS  5
 
 #define NGX_HTTP_TOKENROUTE_BATCH_ARGC                                       \
     (5 + NGX_HTTP_TOKENROUTE_BATCH_SIZE * NGX_HTTP_TOKENROUTE_BATCH_FIELDS)
@@ -259,6 +260,8 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
     u_char                            deadline[NGX_TIME_T_LEN];
     u_char                            amount[NGX_HTTP_TOKENROUTE_BATCH_SIZE]
                                             [NGX_INT64_LEN];
+    u_char                            tokens[NGX_HTTP_TOKENROUTE_BATCH_SIZE]
+                                            [NGX_INT64_LEN];
     const char                       *argv[NGX_HTTP_TOKENROUTE_BATCH_ARGC];
     size_t                            argvlen[NGX_HTTP_TOKENROUTE_BATCH_ARGC];
 
@@ -334,6 +337,8 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
         if (b->check[i]) {
             arg[3] = "-";
             len[3] = 1;
+            arg[4] = "-";
+            len[4] = 1;
             continue;
         }
 
@@ -343,6 +348,13 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
                                                   NGX_HTTP_TOKENROUTE_EXACT));
         arg[3] = (const char *) amount[i];
         len[3] = p - amount[i];
+
+        /* what the request counts against a tpm limit */
+        p = ngx_http_tokenroute_write_int(tokens[i],
+                                          ngx_min(ctx->tokens,
+                                                  NGX_HTTP_TOKENROUTE_EXACT));
+        arg[4] = (const char *) tokens[i];
+        len[4] = p - tokens[i];
     }
 
     n = 5 + n * NGX_HTTP_TOKENROUTE_BATCH_FIELDS;
@@ -591,7 +603,8 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
                   : !ngx_http_tokenroute_status_is("ok")
                     && !ngx_http_tokenroute_status_is("forbidden")
                     && !ngx_http_tokenroute_status_is("credit")
-                    && !ngx_http_tokenroute_status_is("limit")))
+                    && !ngx_http_tokenroute_status_is("limit")
+                    && !ngx_http_tokenroute_status_is("rate")))
     {
         /* not echoed: the bytes are Redis's, the log line is ours */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -647,6 +660,21 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
 
     } else if (ngx_http_tokenroute_status_is("forbidden")) {
         ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN;
+
+    } else if (ngx_http_tokenroute_status_is("rate")) {
+        ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_RATE;
+
+        /* "rate\nkey id\naccount\nretry after\nwhich\nwhose\nlimit" */
+
+        if (nf < 5
+            || ngx_http_tokenroute_rate_parse(&ctx->rate, f[3], last)
+               != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "tokenroute: admission gave a malformed rate "
+                          "verdict");
+            ctx->redis_status = NGX_ERROR;
+        }
 
     } else if (ngx_http_tokenroute_status_is("credit")
                || ngx_http_tokenroute_status_is("limit"))
@@ -713,6 +741,7 @@ ngx_http_tokenroute_admission_start(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
     ctx->reserve = ngx_http_tokenroute_reserve(trmcf, ctx);
+    ctx->tokens = ngx_http_tokenroute_reserve_tokens(trmcf, ctx);
 
     return ngx_http_tokenroute_admission_queue(r, ctx);
 }

@@ -57,6 +57,12 @@
 #define NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN  2
 #define NGX_HTTP_TOKENROUTE_VERDICT_CREDIT     3
 #define NGX_HTTP_TOKENROUTE_VERDICT_LIMIT      4
+#define NGX_HTTP_TOKENROUTE_VERDICT_RATE       5
+
+/* which rate limit refused a request */
+#define NGX_HTTP_TOKENROUTE_RATE_RPM           0
+#define NGX_HTTP_TOKENROUTE_RATE_TPM           1
+#define NGX_HTTP_TOKENROUTE_RATE_CONCURRENCY   2
 
 /* how the response body is read for usage */
 #define NGX_HTTP_TOKENROUTE_RESP_NONE        0
@@ -148,6 +154,16 @@ typedef struct {
     unsigned                         revoked:1;
     unsigned                         expired:1;
 } ngx_http_tokenroute_key_t;
+
+
+/* a rate limit's refusal, a 429 (admission.lua's "rate" verdict) */
+typedef struct {
+    int64_t                          value;      /* the limit; -1: unsaid */
+    ngx_uint_t                       retry;      /* seconds */
+    ngx_uint_t                       which;      /* RATE_RPM, ... */
+    unsigned                         tenant:1;   /* the tenant's, not the
+                                                    key's */
+} ngx_http_tokenroute_rate_t;
 
 
 typedef struct ngx_http_tokenroute_gate_s  ngx_http_tokenroute_gate_t;
@@ -246,6 +262,8 @@ typedef struct {
     ngx_uint_t                       verdict;
     int64_t                          reserve;
     int64_t                          available;  /* what a 402 had left */
+    int64_t                          tokens;     /* counted against tpm */
+    ngx_http_tokenroute_rate_t       rate;       /* what a 429 says */
     unsigned                         admission_sent:1;
     unsigned                         admission_done:1;
     unsigned                         waiting_admission:1;

@@ -70,6 +70,32 @@ ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
 }
 
 
+/*
+ * The tokens a request counts against a tpm limit at its admission: the
+ * same bounds as its reservation, the input bound plus the output cap (of
+ * the model of the chain that allows the most output).  The settlement
+ * replaces them by the actual ones (src/lua/settle.lua).
+ */
+
+int64_t
+ngx_http_tokenroute_reserve_tokens(ngx_http_tokenroute_main_conf_t *trmcf,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    int64_t     output;
+    ngx_uint_t  i;
+
+    output = 0;
+
+    for (i = 0; i < ctx->nchain; i++) {
+        output = ngx_max(output,
+                         ngx_http_tokenroute_output_cap(trmcf, ctx,
+                                                        ctx->chain[i]));
+    }
+
+    return ngx_http_tokenroute_input_bound(trmcf, ctx) + output;
+}
+
+
 /* tokenroute_model max_output_tokens=, or tokenroute_default_max_tokens */
 
 int64_t

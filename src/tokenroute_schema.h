@@ -55,7 +55,11 @@
 /* SET: the tenant names of an account, by account */
 #define TOKENROUTE_REDIS_TENANTS     "tr:tenants:"
 
-/* HASH: reservations, request id: "key hash amount account" */
+/*
+ * HASH: reservations, request id: "key hash amount account tenant key-pid
+ * tenant-pid tokens minute" ("-": none), or the older "key hash amount
+ * account"
+ */
 #define TOKENROUTE_REDIS_RSVD        "tr:rsvd"
 
 /* ZSET: reservations' request ids, scored by deadline */

@@ -5,7 +5,8 @@
 # Tests for a hostile or broken Redis: a fake Redis (RESP over TCP, a
 # forked child of this test) answers the admission script with replies
 # the gateway must not trust: a reserving verdict ("ok") to a key check,
-# a check verdict ("key") to a reservation, an unknown status, an integer
+# a check verdict ("key") to a reservation, an unknown status, a rate
+# limit's verdict to a check or malformed, an integer
 # or nil element, an array of the wrong size.  Each request gets 503 in
 # its client's shape (as when Redis is down), the worker does not crash,
 # nothing is settled or released for a request that reserved nothing,
@@ -95,9 +96,9 @@ sub admission_reply {
 
 	return resp($c->{reply}) if $c->{reply};
 
-	# ARGV after the sha and numkeys: now, deadline, 4 fields per slot
+	# ARGV after the sha and numkeys: now, deadline, 5 fields per slot
 	my @slots;
-	for (my $i = 5; $i + 3 < @$argv; $i += 4) {
+	for (my $i = 5; $i + 4 < @$argv; $i += 5) {
 		my $spec = { %{ $argv->[$i + 3] eq '-' ? $c->{check}
 			: $c->{reserve} } };
 		if (defined $spec->{s}) {
@@ -266,6 +267,21 @@ my @cases = (
 	[ 'a check\'s refusal with a reserving status',
 		{ check => { s => "credit\nkey_x\nacct\n5\n" },
 		reserve => { s => "" } } ],
+	[ 'a rate limit\'s verdict to a check, one with an unknown limit',
+		{ check => { s => "rate\nkey_x\nacct\n1\nrpm\nkey\n5" },
+		reserve => { s => "rate\nkey_x\nacct\n1\nrps\nkey\n5" } } ],
+	[ 'rate verdicts cut short, or with an unknown level',
+		{ check => { s => "rate\nkey_x\nacct" },
+		reserve => { s => "rate\nkey_x\nacct\n1\nrpm" } } ],
+	[ 'rate verdicts with no retry, or one past an hour',
+		{ check => { s => "rate" },
+		reserve => { s => "rate\nkey_x\nacct\n\nrpm\nkey" } } ],
+	[ 'a rate verdict with a retry past an hour',
+		{ check => { s => "" },
+		reserve => { s => "rate\nkey_x\nacct\n3601\ntpm\nkey\n9" } } ],
+	[ 'a rate verdict of an unknown level',
+		{ check => { s => "" },
+		reserve => { s => "rate\nkey_x\nacct\n5\ntpm\nteam\n9" } } ],
 	[ 'an integer element', { check => { i => 1 }, reserve => { i => 1 } } ],
 	[ 'a nil element', { check => { nil => 1 }, reserve => { nil => 1 } } ],
 	[ 'an array of the wrong size',
@@ -306,7 +322,7 @@ sub touched_checks {
 	my %rid;
 	for my $e (grep { $_->{admission} } @log) {
 		my @a = @{ $e->{argv} };
-		for (my $i = 3; $i + 3 < @a; $i += 4) {
+		for (my $i = 3; $i + 4 < @a; $i += 5) {
 			$rid{ $a[$i + 2] } = 1 if $a[$i + 3] eq '-';
 		}
 	}
@@ -342,7 +358,32 @@ is($touched, 0, 'gone: a key check answered "ok" is not released');
 control({ check => { s => "key\nkey_x\nacct\n-\n%ALLOW%" },
 	reserve => { s => "ok\nkey_x\nacct\n-\n%ALLOW%" } });
 
-my ($shape, $res) = request('models');
+# a good rate verdict: 429; the limit's level and value come from Redis
+
+control({ check => { s => "key\nkey_x\nacct\n-\n%ALLOW%" },
+	reserve => { s => "rate\nkey_x\nacct\n7\nrpm\ntenant\n100\nmore" } });
+
+my ($shape, $res) = request('chat');
+$t->error_ok($res, $shape, status => 429, type => 'rate_limit_error',
+	name => 'a rate verdict: 429');
+is($res->{headers}{'retry-after'}, 7, 'Retry-After: the verdict\'s');
+like($res->{json}{error}{message} // '',
+	qr/this API key's tenant's own limit of 100 requests per minute \(rpm\)/,
+	'the tenant\'s rpm limit of 100');
+
+control({ check => { s => "key\nkey_x\nacct\n-\n%ALLOW%" },
+	reserve => { s => "rate\nkey_x\nacct\n0\nrpm\nkey" } });
+($shape, $res) = request('chat');
+is($res->{status}, 429, 'a rate verdict with no value: 429');
+is($res->{headers}{'retry-after'}, 1, 'a retry of 0 is sent as 1');
+like($res->{json}{error}{message} // '',
+	qr/this API key's own limit of requests per minute \(rpm\)/,
+	'no value: none named');
+
+control({ check => { s => "key\nkey_x\nacct\n-\n%ALLOW%" },
+	reserve => { s => "ok\nkey_x\nacct\n-\n%ALLOW%" } });
+
+($shape, $res) = request('models');
 is($res->{status}, 200, 'good reply again: models 200');
 ($shape, $res) = request('chat');
 is($res->{status}, 200, 'good reply again: chat 200');

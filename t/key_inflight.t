@@ -148,8 +148,8 @@ my $sweep = $t->redis('SCRIPT', 'LOAD', TokenRoute::Test::_slurp(
 my $now = time() + 86400;
 
 $t->redis('EVALSHA', $admit, 0, $now, $now + 1,
-	$t->key_hash($sw->{raw}), 'openai/gpt-4o-mini', 'sweep-1', 1000,
-	$t->key_hash($gone->{raw}), 'openai/gpt-4o-mini', 'sweep-2', 500);
+	$t->key_hash($sw->{raw}), 'openai/gpt-4o-mini', 'sweep-1', 1000, 10,
+	$t->key_hash($gone->{raw}), 'openai/gpt-4o-mini', 'sweep-2', 500, 10);
 is($t->redis('HGET', 'tr:acct:sw', 'reserved'), 1500, 'sweep: reserved');
 
 $rot = cli_json('keys', 'rotate', $sw->{id}, '--json');

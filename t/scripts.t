@@ -50,12 +50,20 @@ sub key {
 		account => 'acme', %f);
 }
 
-# admit([hash, model, rid, amount], ...): the replies, split in fields
-sub admit {
-	my $r = $t->redis('EVALSHA', $admit, 0, $NOW, $DEADLINE,
-		map { @$_ } @_);
+# admit([hash, model, rid, amount, tokens], ...): the replies, split in
+# fields; tokens are 10 unless given ("-" with an amount "-")
+sub admit_at {
+	my ($now, @req) = @_;
+	my $r = $t->redis('EVALSHA', $admit, 0, $now, $now + 900,
+		map { (@$_[0 .. 3], $_->[4] // ($_->[3] eq '-' ? '-' : 10)) }
+		@req);
 	return map { [ split /\n/, $_, -1 ] } @$r;
 }
+
+sub admit { admit_at($NOW, @_) }
+
+# the calendar minute of $NOW, which is a minute's first second
+my $MIN = $NOW / 60;
 
 ###############################################################################
 
@@ -78,8 +86,9 @@ is($t->redis('HGET', 'tr:acct:acme', 'reserved'), 200,
 is($t->redis('HGET', 'tr:key:k1', 'reserved'), 200, 'key reserved: the sum');
 is($t->redis('ZCARD', 'tr:rsv'), 2, 'two reservations by deadline');
 is($t->redis('HLEN', 'tr:rsvd'), 2, 'two reservation records');
-is($t->redis('HGET', 'tr:rsvd', 'r2'), 'k1 100 acme',
-	'reservation record: key hash, amount, account');
+is($t->redis('HGET', 'tr:rsvd', 'r2'), "k1 100 acme - - - 10 $MIN",
+	'reservation record: key hash, amount, account, no tenant nor '
+	. 'periods, tokens, minute');
 is($t->redis('ZSCORE', 'tr:rsv', 'r2'), $DEADLINE, 'its deadline');
 
 # a key limit, counted across the batch; and keys of one account share it
@@ -116,7 +125,7 @@ is_deeply(\@r, [ [ 'unknown' ], [ 'revoked', 'key_rv', 'acme' ],
 	[ 'ok', 'key_fb', 'acme', '0', '1' ],
 	[ 'ok', 'key_k1', 'acme', '0', '1' ] ],
 	'each request its own answer, in order');
-is($t->redis('HGET', 'tr:rsvd', 'b6'), 'k1 0 acme',
+is($t->redis('HGET', 'tr:rsvd', 'b6'), "k1 0 acme - - - 10 $MIN",
 	'a free request: amount 0');
 
 # the key rules are the script's alone: the gateway asks about the
@@ -169,7 +178,8 @@ $t->redis('ZREM', 'tr:rsv', 'c1', 'c3');
 
 sub settlement {
 	my ($rid, $key, %v) = @_;
-	return { group => [ 'acme', $key, "key_$key", $v{model} // 'm/a',
+	return { group => [ $v{account} // 'acme', $key, "key_$key",
+			$v{model} // 'm/a',
 			'20270115', '2027011509' ],
 		fields => [ $rid, $v{cost} // 0, $v{in} // 0, $v{out} // 0,
 			$v{cached} // 0, $v{est} // 0, $v{unbilled} // 0,
@@ -394,8 +404,9 @@ my %acct = @{ $t->redis('HGETALL', 'tr:acct:rel') };
 is_deeply(\%acct, { credit => 1000, reserved => 200 },
 	'release: account reserved given back, credit and spent untouched');
 is_deeply({ @{ $t->redis('HGETALL', 'tr:key:kr') } },
-	{ id => 'key_kr', account => 'rel', reserved => 200 },
-	'release: key reserved given back');
+	{ id => 'key_kr', account => 'rel', reserved => 200, rwin => $MIN,
+		rn => 2, twin => $MIN, tn => 10, inflight => 1 },
+	'release: key reserved, tokens and one in flight given back');
 ok(!$t->redis('HEXISTS', 'tr:rsvd', 'x1')
 	&& !defined $t->redis('ZSCORE', 'tr:rsv', 'x1'),
 	'release: the reservation is gone');
@@ -486,6 +497,161 @@ ok(!$t->redis('HEXISTS', 'tr:rsvd', 's2')
 	&& !defined $t->redis('ZSCORE', 'tr:rsv', 's2'),
 	'and out of the reservations');
 is($t->redis('EVALSHA', $sweep, 0, $NOW), 0, 'the next sweep: nothing');
+
+###############################################################################
+
+# Rate limits (README "Rate limits"): rpm, tpm and concurrency on a key,
+# over calendar minutes, checked with the reservation in the same script
+# and counted across a batch; the settlement corrects tpm to the actual
+# tokens, and every end of a request (settle, release, sweep) ends one in
+# flight.
+
+$t->redis('HSET', 'tr:acct:rl', credit => 1_000_000_000);
+
+sub rkey {
+	my ($hash, %f) = @_;
+	$t->redis('HSET', "tr:key:$hash", id => "key_$hash", account => 'rl',
+		%f);
+}
+
+# rpm 3: a batch of 5 admits 3, refused until the next minute
+
+rkey('rpm', rpm => 3);
+$before = state();
+@r = admit_at($NOW + 17, map { [ 'rpm', 'm/a', "rp$_", 10 ] } 1 .. 5);
+is_deeply([ map { $_->[0] } @r ], [ qw(ok ok ok rate rate) ],
+	'rpm 3: a batch of 5 admits the first 3');
+is_deeply($r[3], [ 'rate', 'key_rpm', 'rl', 43, 'rpm', 'key', 3 ],
+	'rate: key id, account, retry after (to the next minute), which '
+	. 'limit, the key\'s, its value');
+is_deeply([ map { $t->redis('HGET', 'tr:key:rpm', $_) } qw(rwin rn inflight) ],
+	[ $MIN, 3, 3 ], 'rwin, rn: the minute and the 3 admitted; 3 in flight');
+is($t->redis('HGET', 'tr:key:rpm', 'reserved'), 30, 'the refused reserve '
+	. 'nothing');
+ok(!$t->redis('HEXISTS', 'tr:rsvd', 'rp4'), 'nor leave a record');
+@r = admit_at($NOW + 59, [ 'rpm', 'm/a', 'rp6', 10 ]);
+is_deeply([ @{ $r[0] }[0, 3] ], [ 'rate', 1 ],
+	'still refused in the minute\'s last second, retry after 1');
+@r = admit_at($NOW + 60, [ 'rpm', 'm/a', 'rp7', 10 ]);
+is($r[0][0], 'ok', 'the next minute: a new window');
+is_deeply([ map { $t->redis('HGET', 'tr:key:rpm', $_) } qw(rwin rn) ],
+	[ $MIN + 1, 1 ], 'rwin moved on, rn 1');
+
+# a window set back by hand: reset; one of a later minute (a gateway
+# whose clock is ahead wrote it) is kept, not opened twice
+rkey('rpm', rwin => $MIN - 7, rn => 3);
+@r = admit([ 'rpm', 'm/a', 'rp8', 10 ]);
+is($r[0][0], 'ok', 'a window of an older minute is reset');
+rkey('rpm', rwin => $MIN + 1, rn => 3);
+@r = admit([ 'rpm', 'm/a', 'rp9', 10 ]);
+is_deeply([ @{ $r[0] }[0, 3, 4] ], [ 'rate', 120, 'rpm' ],
+	'a window of a later minute is the current one: refused, retry '
+	. 'after its end');
+rkey('rpm', rwin => $MIN + 2, rn => 3);
+@r = admit([ 'rpm', 'm/a', 'rp11', 10 ]);
+is($r[0][0], 'ok', 'one further ahead is damaged: reset');
+
+# key checks (amount "-") count nothing
+$before = $t->redis('HGET', 'tr:key:rpm', 'rn');
+admit([ 'rpm', 'm/a', 'rp10', '-' ]);
+is($t->redis('HGET', 'tr:key:rpm', 'rn'), $before, 'a key check: not '
+	. 'counted');
+
+# tpm 100: tokens counted across the batch; a request over tpm alone
+# is refused whatever the window holds
+
+rkey('tpm', tpm => 100);
+@r = admit(map { [ 'tpm', 'm/a', "tp$_->[0]", 1, $_->[1] ] }
+	[ 1, 40 ], [ 2, 40 ], [ 3, 30 ], [ 4, 20 ], [ 5, 101 ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(ok ok rate ok rate) ],
+	'tpm 100: 40 + 40 in, 30 more not, 20 more fit');
+is_deeply($r[2], [ 'rate', 'key_tpm', 'rl', 60, 'tpm', 'key', 100 ],
+	'tpm: the verdict');
+is_deeply([ @{ $r[4] }[0, 4, 6] ], [ 'rate', 'tpm', 100 ],
+	'a request of 101 tokens: tpm 100 (the module says it never passes)');
+is($t->redis('HGET', 'tr:key:tpm', 'tn'), 100, 'tn 100');
+is($t->redis('HGET', 'tr:rsvd', 'tp4'), "tpm 1 rl - - - 20 $MIN",
+	'the record holds its tokens and minute');
+
+# the settlement replaces the reserved tokens by the actual ones
+is(settle(settlement('tp1', 'tpm', in => 5, out => 3)), 1, 'tp1 settled');
+is($t->redis('HGET', 'tr:key:tpm', 'tn'), 68, 'tn: 40 replaced by 8');
+is($t->redis('HGET', 'tr:key:tpm', 'inflight'), 2, 'inflight: one less');
+@r = admit([ 'tpm', 'm/a', 'tp6', 1, 30 ]);
+is($r[0][0], 'ok', 'so 30 more fit in the same minute');
+is(release('tp6'), 0, 'a release');
+is($t->redis('HGET', 'tr:key:tpm', 'tn'), 68, 'gives its tokens back');
+is($t->redis('HGET', 'tr:key:tpm', 'inflight'), 2, 'and its place');
+
+# a reservation of an older minute is not corrected (its window is gone)
+rkey('tpm', twin => $MIN + 1, tn => 50);
+is(settle(settlement('tp2', 'tpm', in => 1, out => 1)), 1, 'tp2 settled');
+is($t->redis('HGET', 'tr:key:tpm', 'tn'), 50,
+	'a later window: its count untouched');
+rkey('tpm', twin => $MIN, tn => 5);
+is(settle(settlement('tp4', 'tpm', in => 900, out => 0)), 1,
+	'tp4: more tokens than reserved');
+is($t->redis('HGET', 'tr:key:tpm', 'tn'), 885, 'tn: 20 replaced by 900');
+is($t->redis('HGET', 'tr:key:tpm', 'inflight'), 0, 'none in flight');
+
+# never below 0
+rkey('tpm', tn => 3);
+@r = admit([ 'tpm', 'm/a', 'tp7', 1, 10 ]);
+is($r[0][0], 'ok', 'tp7 admitted');
+rkey('tpm', tn => 2, inflight => 0);
+is(settle(settlement('tp7', 'tpm')), 1, 'tp7 settled, no tokens');
+is_deeply([ map { $t->redis('HGET', 'tr:key:tpm', $_) } qw(tn inflight) ],
+	[ 0, 0 ], 'tn and inflight never below 0');
+
+# concurrency 2: settle, release and sweep each end one in flight
+
+rkey('conc', concurrency => 2);
+@r = admit(map { [ 'conc', 'm/a', "cc$_", 10 ] } 1 .. 3);
+is_deeply([ map { $_->[0] } @r ], [ qw(ok ok rate) ],
+	'concurrency 2: 2 of 3 admitted');
+is_deeply($r[2], [ 'rate', 'key_conc', 'rl', 1, 'concurrency', 'key', 2 ],
+	'concurrency: retry after 1');
+$before = state();
+@r = admit([ 'conc', 'm/a', 'cc4', 10 ], [ 'conc', 'm/a', 'cc5', 10 ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(rate rate) ], 'both refused');
+is(state(), $before, 'a batch of refusals writes nothing');
+is(settle(settlement('cc1', 'conc')), 1, 'cc1 settled');
+@r = admit([ 'conc', 'm/a', 'cc6', 10 ], [ 'conc', 'm/a', 'cc7', 10 ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(ok rate) ], 'one place again');
+is(release('cc6'), 0, 'cc6 released');
+is($t->redis('HGET', 'tr:key:conc', 'inflight'), 1, 'inflight 1');
+$t->redis('ZADD', 'tr:rsv', $NOW - 5, 'cc2');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'cc2 swept');
+is($t->redis('HGET', 'tr:key:conc', 'inflight'), 0, 'inflight 0');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 0, 'nothing more to sweep');
+
+# the tokens field: digits below 2^53, or "-"
+@r = admit(map { [ 'conc', 'm/a', "cb$_->[0]", 1, $_->[1] ] }
+	[ 1, 'x' ], [ 2, '-1' ], [ 3, '' ], [ 4, '9007199254740992' ],
+	[ 5, '-' ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(bad bad bad bad ok) ],
+	'bad tokens refused on their own');
+is(release('cb5'), 0, 'released');
+
+# records of the old form (key hash, amount, account) still settle,
+# release and sweep, and end their request in flight
+
+rkey('old', inflight => 3, twin => $MIN, tn => 40, reserved => 30);
+$t->redis('HINCRBY', 'tr:acct:rl', 'reserved', 30);
+for my $i (1 .. 3) {
+	$t->redis('HSET', 'tr:rsvd', "old$i", 'old 10 rl');
+	$t->redis('ZADD', 'tr:rsv', $i == 3 ? $NOW - 5 : $NOW + 900, "old$i");
+}
+my $rl0 = $t->redis('HGET', 'tr:acct:rl', 'reserved');
+is(settle(settlement('old1', 'old', account => 'rl', cost => 4, in => 1)),
+	1, 'an old record settles');
+is(release('old2'), 0, 'and releases');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'and is swept');
+is_deeply([ map { $t->redis('HGET', 'tr:key:old', $_) }
+		qw(reserved spent inflight tn) ], [ 0, 4, 0, 40 ],
+	'reserved given back, charged, 3 ended in flight, tokens untouched');
+is($t->redis('HGET', 'tr:acct:rl', 'reserved'), $rl0 - 30,
+	'account reserved given back');
 
 ###############################################################################
 

@@ -80,6 +80,15 @@ my $limited = $t->create_key(name => 'sdk-limited', models => \@limited);
 my $broke = $t->create_key(name => 'sdk-broke', account => 'broke',
 	fund => 0);
 
+# rate limits (README "Rate limits"), set on the key records: one request
+# at once, and one already in flight that never ends (429, Retry-After 1);
+# tpm 1, which no request fits (429, never retried)
+my $busy = $t->create_key(name => 'sdk-busy');
+$t->redis('HSET', 'tr:key:' . $t->key_hash($busy->{raw}),
+	concurrency => 1, inflight => 1);
+my $tiny = $t->create_key(name => 'sdk-tpm');
+$t->redis('HSET', 'tr:key:' . $t->key_hash($tiny->{raw}), tpm => 1);
+
 # well-formed, but no such key
 my @b64 = ('A' .. 'Z', 'a' .. 'z', 0 .. 9, '-', '_');
 my $bad = 'sk-tr-' . join('', map { $b64[rand @b64] } 1 .. 43);
@@ -89,6 +98,8 @@ my %env = (
 	TOKENROUTE_KEY => $key->{raw},
 	TOKENROUTE_BAD_KEY => $bad,
 	TOKENROUTE_BROKE_KEY => $broke->{raw},
+	TOKENROUTE_BUSY_KEY => $busy->{raw},
+	TOKENROUTE_TPM_KEY => $tiny->{raw},
 	TOKENROUTE_LIMITED_KEY => $limited->{raw},
 	TOKENROUTE_LIMITED_MODELS => join(',', @limited),
 	TOKENROUTE_MODELS => join(',', @models),

@@ -31,6 +31,13 @@
 --
 -- Sums are Lua numbers (doubles), exact below 2^53, and are written as
 -- integers with %.0f: Lua's own number-to-string would use an exponent.
+--
+-- Rate state (README "Rate limits"): each reservation settled or released
+-- drops its key's "inflight" by one, and its tokens, counted in "tn" at
+-- admission, are replaced by the actual ones (input + output; none for a
+-- release) while the reservation's minute is still the key's "twin".
+-- Neither goes below 0; a damaged counter is left alone, never blocking
+-- a charge.
 
 local F, MAX = 8, 9007199254740992
 local names = {'req', 'cost', 'in', 'out', 'cached', 'est', 'unbilled',
@@ -144,13 +151,59 @@ local function keyrec(kh)
   end
   return r or nil
 end
+-- a reservation record: "key hash, amount, account" (an older gateway's),
+-- then "tenant, key pid, tenant pid, tokens, minute" ("-": none); nil
+-- when it is no record
+local function record(x)
+  local f = {}
+  for w in string.gmatch(x, '%S+') do f[#f + 1] = w end
+  if #f ~= 3 and #f ~= 8 or not int(f[2]) then return nil end
+  return {kh = f[1], amt = tonumber(f[2]), acct = f[3],
+          tenant = f[4] ~= '-' and f[4] or nil,
+          tokens = int(f[7]) and tonumber(f[7]), minute = f[8]}
+end
+-- the rate state a reservation gives back to a record (the hash k of its
+-- key, or of its tenant), tokens being its actual ones: one request in
+-- flight ends, and its tokens are corrected in the minute it counted in
+local back = {}
+local function rate_back(k, rec, tokens)
+  local b = back[k]
+  if not b then b = {n = 0, tn = {}} back[k] = b end
+  b.n = b.n + 1
+  if rec.tokens and rec.minute then
+    b.tn[rec.minute] = (b.tn[rec.minute] or 0) + tokens - rec.tokens
+  end
+end
+-- a reservation's rate state back to its records
+local function rate_end(rec, tokens)
+  local k = rec and keyrec(rec.kh)
+  if k then rate_back(k, rec, tokens) end
+end
+-- read before any write: a record that is no hash fails the batch here
+local function rate_adds()
+  for k, b in pairs(back) do
+    local cur = redis.pcall('HMGET', k, 'inflight', 'twin', 'tn')
+    if cur.err then
+      return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)
+    end
+    local inflight = cur[1] and string.match(cur[1], '^%d+$')
+    if inflight and #inflight <= 15 then
+      add(k, 'inflight', -math.min(b.n, tonumber(inflight)))
+    end
+    local tn = cur[3] and string.match(cur[3], '^%d+$')
+    if tn and #tn <= 15 and cur[2] and b.tn[cur[2]] then
+      add(k, 'tn', math.max(b.tn[cur[2]], -tonumber(tn)))
+    end
+  end
+end
 for j = 1, nrel do
   if not seen[rl[j]] and v[j] then
-    local kh, amt, acct = string.match(v[j], '^(%S+) (%d+) (.*)$')
-    if kh and int(amt) then
-      add(keyrec(kh), 'reserved', -tonumber(amt))
-      add('tr:acct:' .. acct, 'reserved', -tonumber(amt))
+    local rec = record(v[j])
+    if rec then
+      add(keyrec(rec.kh), 'reserved', -rec.amt)
+      add('tr:acct:' .. rec.acct, 'reserved', -rec.amt)
     end
+    rate_end(rec, 0)
     live[#live + 1] = rl[j]
   end
   seen[rl[j]] = true
@@ -169,6 +222,7 @@ while a <= #ARGV do
       seen[rid] = true
       if v[i] then
         amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0
+        rate_end(record(v[i]), tonumber(ARGV[a + 2]) + tonumber(ARGV[a + 3]))
         live[#live + 1] = rid
       elseif redis.call('EXISTS', 'tr:swept:' .. rid) == 1 then
         amt = 0
@@ -198,6 +252,8 @@ while a <= #ARGV do
     ttl[h] = 691200
   end
 end
+local err = rate_adds()
+if err then return err end
 for k, fields in pairs(adds) do
   local fl = {}
   for f in pairs(fields) do fl[#fl + 1] = f end

@@ -8,6 +8,8 @@
 -- before it writes: a reservation whose key or account cannot be
 -- written is not released but moved to the dead letters ("tr:dead":
 -- request id, its record, why), so the others are not held up by it.
+-- Each reservation released ends one of its key's requests in flight
+-- ("inflight", never below 0; a damaged count is left alone).
 
 -- a key's record, as settlement finds it (src/lua/settle.lua): through
 -- a rotated key's forwarding record; none for a deleted key
@@ -29,7 +31,7 @@ local v = redis.call('HMGET', 'tr:rsvd', unpack(stale))
 local go, dead = {}, {}
 for i, rid in ipairs(stale) do
   if v[i] then
-    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (.*)$')
+    local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (%S+)')
     local why, kr = nil, kh and keyrec(kh)
     if amt and #amt > 16 then
       why = 'amount'
@@ -51,6 +53,20 @@ for i, rid in ipairs(stale) do
     end
   end
 end
+-- the requests in flight that end, by record (the hash of a key; its
+-- tenant's would go the same way), read before any write
+local ends = {}
+local function ending(k)
+  if not ends[k] then
+    local c = redis.pcall('HGET', k, 'inflight')
+    c = type(c) == 'string' and string.match(c, '^%d+$')
+    ends[k] = {left = c and #c <= 15 and tonumber(c) or 0, n = 0}
+  end
+  ends[k].n = ends[k].n + 1
+end
+for _, r in ipairs(go) do
+  if r[2] then ending(r[2]) end
+end
 if #dead > 0 then
   local t = redis.call('TYPE', 'tr:dead').ok
   if t ~= 'list' and t ~= 'none' then
@@ -64,6 +80,11 @@ for _, r in ipairs(go) do
     redis.call('HINCRBY', 'tr:acct:' .. r[4], 'reserved', '-' .. r[3])
   end
   redis.call('SET', 'tr:swept:' .. r[1], '1', 'EX', 604800)
+end
+for k, e in pairs(ends) do
+  if math.min(e.n, e.left) > 0 then
+    redis.call('HINCRBY', k, 'inflight', -math.min(e.n, e.left))
+  end
 end
 redis.call('HDEL', 'tr:rsvd', unpack(stale))
 redis.call('ZREM', 'tr:rsv', unpack(stale))

@@ -118,6 +118,12 @@
 # The request header "x-mock-delay: SECONDS" overrides the stream delay;
 # "x-mock-wait: SECONDS" waits that long (after recording the request)
 # before the response is sent, streamed or not.
+# "x-mock-inflight: NAME" (a word) counts the request in flight from its
+# receipt until its answer starts (after x-mock-wait): the file
+# FILE.inflight-NAME (FILE the record) holds "in-flight peak" (the most
+# at once), across connections.  It ends before the gateway can have the
+# answer, so a peak above a gateway's limit is the gateway's, never the
+# mock's lag.
 # GET /__health answers 200 "ok" and is not recorded.
 #
 # Record line: {time, conn, seq, method, path, version, headers (lower-cased
@@ -257,6 +263,23 @@ sub handle_connection {
 		$req->{seq} = ++$seq;
 		respond($c, $req) or return;
 	}
+}
+
+# the x-mock-inflight counter: "in-flight peak", updated under a lock
+
+sub inflight {
+	my ($name, $delta) = @_;
+
+	my $file = "$record.inflight-$name";
+	open my $fh, '+>>', $file or die "mock_provider: $file: $!\n";
+	flock($fh, LOCK_EX);
+	seek($fh, 0, 0);
+	my ($n, $peak) = split ' ', (<$fh> // '0 0');
+	$n = ($n // 0) + $delta;
+	$peak = $n if $n > ($peak // 0);
+	truncate($fh, 0);
+	syswrite($fh, "$n $peak\n");
+	close $fh;
 }
 
 ###############################################################################
@@ -443,6 +466,10 @@ sub respond {
 		? (($req->{headers}{connection} // '') !~ /close/i)
 		: (($req->{headers}{connection} // '') =~ /keep-alive/i);
 
+	my $name = $req->{headers}{'x-mock-inflight'};
+	$name = undef unless defined $name && $name =~ /^\w+$/;
+	inflight($name, 1) if defined $name;
+
 	(my $path = $req->{path}) =~ s/\?.*//s;
 
 	if ($req->{method} eq 'GET' && $path eq '/__health') {
@@ -484,6 +511,8 @@ sub respond {
 
 	my $wait = $req->{headers}{'x-mock-wait'};
 	sleep $wait if defined $wait && $wait =~ /^\d+(?:\.\d+)?$/ && $wait > 0;
+
+	inflight($name, -1) if defined $name;
 
 	return send_raw($c, $resp) if $resp->{raw};
 

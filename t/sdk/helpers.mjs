@@ -25,6 +25,8 @@ export const GATEWAY = env('TOKENROUTE_URL');
 export const KEY = env('TOKENROUTE_KEY');
 export const BAD_KEY = env('TOKENROUTE_BAD_KEY');
 export const BROKE_KEY = env('TOKENROUTE_BROKE_KEY');
+export const BUSY_KEY = env('TOKENROUTE_BUSY_KEY');
+export const TPM_KEY = env('TOKENROUTE_TPM_KEY');
 export const LIMITED_KEY = env('TOKENROUTE_LIMITED_KEY');
 export const LIMITED_MODELS = list('TOKENROUTE_LIMITED_MODELS');
 export const ALL_MODELS = list('TOKENROUTE_MODELS');
@@ -197,6 +199,20 @@ export function assertSdkError(err, cls, status, what) {
 		assert.ok(!text.includes(s), `${what}: the error does not contain `
 			+ `${s.slice(0, 14)}...: ${text}`);
 	}
+}
+
+// A 429 of the key's own rate limit, as the SDK raised it (cls: its
+// RateLimitError): the message says it is tokenroute's limit, not the
+// provider's; nothing reached a provider.
+
+export function assertKeyRateLimit(err, cls, m, what, re) {
+	assertSdkError(err, cls, 429, what);
+	assert.match(String(err.message), re, `${what}: the message`);
+	assert.match(String(err.message),
+		/this API key's own .*set in tokenroute \(not the provider's\)/,
+		`${what}: the key's own limit, not the provider's`);
+	assert.equal(mockRequests(m).length, 0,
+		`${what}: nothing reached a provider`);
 }
 
 // Runs fn, which must throw; returns what it threw.

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
 import {
-	ALL_MODELS, BAD_KEY, BROKE_KEY, CELLS, GATEWAY, KEY, LIMITED_KEY,
+	ALL_MODELS, BAD_KEY, BROKE_KEY, BUSY_KEY, CELLS, GATEWAY, KEY,
+	LIMITED_KEY, TPM_KEY, assertKeyRateLimit,
 	LIMITED_MODELS, TOOL_RESULT, UNKNOWN_MODEL, WEATHER_ARGS, WEATHER_SCHEMA,
 	assertProviderShape, assertSdkError, mark, mockRequest,
 	mockRequests, openaiClient, thrown,
@@ -437,6 +438,47 @@ for (const c of CELLS) {
 		assertProviderShape(mockRequest(m),
 			{ ...c, upstream: c.err429.split('/').pop() });
 	});
+
+	test(`${name}: the key's own rate limit -> RateLimitError, Retry-After`,
+		async () => {
+			const m = mark();
+			const { client } = openaiClient({ apiKey: BUSY_KEY });
+			const e = await thrown(() => client.chat.completions.create({
+				model: c.model, messages: [{ role: 'user', content: m }],
+			}));
+			assertKeyRateLimit(e, OpenAI.RateLimitError, m, 'max-concurrent',
+				/own limit of 1 request at once \(max-concurrent\)/);
+			assert.equal(e.code, 'rate_limit_exceeded', 'error.code');
+			assert.equal(e.headers.get('retry-after'), '1', 'Retry-After');
+		});
+
+	test(`${name}: the SDK's own retries wait the Retry-After`, async () => {
+		const m = mark();
+		const { client, sent } = openaiClient({ apiKey: BUSY_KEY,
+			maxRetries: 1 });
+		const t0 = Date.now();
+		const e = await thrown(() => client.chat.completions.create({
+			model: c.model, messages: [{ role: 'user', content: m }],
+		}));
+		assertKeyRateLimit(e, OpenAI.RateLimitError, m, 'retried',
+			/max-concurrent/);
+		assert.equal(sent.length, 2, 'sent twice');
+		assert.ok(Date.now() - t0 >= 900, 'the second after Retry-After: 1');
+	});
+
+	test(`${name}: over tpm alone -> RateLimitError, never retried`,
+		async () => {
+			const m = mark();
+			const { client, sent } = openaiClient({ apiKey: TPM_KEY,
+				maxRetries: 2 });
+			const e = await thrown(() => client.chat.completions.create({
+				model: c.model, messages: [{ role: 'user', content: m }],
+			}));
+			assertKeyRateLimit(e, OpenAI.RateLimitError, m, 'tpm 1',
+				/own rate limit of 1 token per minute \(tpm\).*can never pass/);
+			assert.equal(sent.length, 1, 'x-should-retry: false obeyed');
+			assert.equal(e.headers.get('retry-after'), null, 'no Retry-After');
+		});
 
 	test(`${name}: provider 500 -> InternalServerError`, async () => {
 		const m = mark();

@@ -617,6 +617,7 @@ location /v1/ {
     # tests only: the mock's x-mock-* switches (no client header goes on)
     proxy_set_header x-mock-wait $http_x_mock_wait;
     proxy_set_header x-mock-delay $http_x_mock_delay;
+    proxy_set_header x-mock-inflight $http_x_mock_inflight;
 }
 location @tokenroute_fallback {
     tokenroute on;
@@ -624,6 +625,7 @@ location @tokenroute_fallback {
     # tests only: the mock's x-mock-* switches (no client header goes on)
     proxy_set_header x-mock-wait $http_x_mock_wait;
     proxy_set_header x-mock-delay $http_x_mock_delay;
+    proxy_set_header x-mock-inflight $http_x_mock_inflight;
 }
 include %%REPO%%/conf.d/tokenroute_server.conf;
 EOF
