@@ -239,6 +239,7 @@ ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
     int64_t                           estimate, input, output;
     int64_t                           max_input, max_output;
     tokenroute_usage_t               *u;
+    tokenroute_prices_t               p;
     ngx_http_tokenroute_response_t   *resp;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
@@ -289,7 +290,7 @@ ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
                       u->output_tokens);
     }
 
-    return tokenroute_money_bound(tokenroute_usage_cost(u, m->input_price,
-                                                        m->cached_input_price,
-                                                        m->output_price));
+    ngx_http_tokenroute_prices(m, &p);
+
+    return tokenroute_money_bound(tokenroute_usage_cost(u, &p));
 }
