@@ -185,6 +185,25 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     cost = ngx_http_tokenroute_attempt_cost(r, ctx, ctx->model);
 
     if (whole) {
+
+        /*
+         * Each part of the cost is rounded up on its own, the reservation
+         * once: within the token bounds the parts may still add up to a
+         * few nano-USD more than was reserved
+         */
+
+        if (cost > ctx->reserve) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "tokenroute: request %*s, model \"%V\": cost %L "
+                          "clamped to %L, its reservation",
+                          (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                          ctx->request_id, &ctx->model->id, cost,
+                          ctx->reserve);
+
+            cost = ctx->reserve;
+            ctx->clamped = 1;
+        }
+
         ctx->cost = cost;
         ctx->unbilled = ctx->unbilled_before;
 
