@@ -87,6 +87,7 @@ static ngx_int_t
 ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
 {
     ngx_http_tokenroute_ctx_t         *ctx;
+    ngx_http_tokenroute_model_t       *model;
     ngx_http_tokenroute_settlement_t   s;
 
     if (r != r->main) {
@@ -117,8 +118,15 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     s.account_len = ngx_min(ctx->key.account.len, sizeof(s.account));
     ngx_memcpy(s.account, ctx->key.account.data, s.account_len);
 
-    s.model_len = ngx_min(ctx->model->id.len, sizeof(s.model));
-    ngx_memcpy(s.model, ctx->model->id.data, s.model_len);
+    /*
+     * A request no model answered is counted under the model the client
+     * asked for (the chain's first), not the one tried last
+     */
+
+    model = ctx->failed ? ctx->chain[0] : ctx->model;
+
+    s.model_len = ngx_min(model->id.len, sizeof(s.model));
+    ngx_memcpy(s.model, model->id.data, s.model_len);
 
     s.cost = ctx->cost;
     s.input = tokenroute_usage_input(&ctx->usage);
@@ -127,6 +135,7 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     s.estimated = ctx->estimated;
     s.unbilled = ctx->unbilled;
     s.clamped = ctx->clamped;
+    s.failed = ctx->failed;
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute settle: cost %L, input %L, output %L, "
                    "cached %L, estimated %L, unbilled %L", s.cost, s.input,
@@ -173,6 +182,7 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
         ngx_memzero(&ctx->usage, sizeof(tokenroute_usage_t));
         ctx->cost = 0;
         ctx->unbilled = ctx->unbilled_before;
+        ctx->failed = 1;
         return;
     }
 
@@ -210,6 +220,7 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     } else {
         ctx->cost = 0;
         ctx->unbilled = tokenroute_money_add(ctx->unbilled_before, cost);
+        ctx->failed = 1;
     }
 }
 

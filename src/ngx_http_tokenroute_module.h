@@ -270,6 +270,7 @@ typedef struct {
     unsigned                         estimated:1;
     unsigned                         clamped:1;
     unsigned                         settled:1;
+    unsigned                         failed:1;   /* not charged: no answer */
 
     /* last: 2.3K, mostly never written; the rest is zeroed at the start */
     tokenroute_request_t             req;

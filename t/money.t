@@ -606,7 +606,8 @@ is(cost(in => 600, cached => 400, out => 50, %P) > cost(in => 600,
 
 ###############################################################################
 
-# A provider's error costs nothing; the request is still counted.  A
+# A provider's error costs nothing; the request is counted as failed
+# ("fail" in the usage record, not "req", which counts charged ones).  A
 # fallback status (429, 5xx) with no chain to fall back on comes back as
 # that status in the client's shape, with the provider's Retry-After
 # (README "Fallback": the provider's own text is not passed); a client
@@ -671,12 +672,14 @@ for my $case (
 		my $h = $t->redis_hash('tr:u:d:' . utc_day($t0));
 		%$h = (%$h, %{ $t->redis_hash('tr:u:d:' . utc_day()) });
 		my $p = "$key->{account}|$key->{id}|$model|";
-		is(num($h->{"${p}req"}), '1', 'usage counts the request');
+		is(num($h->{"${p}fail"}), '1', 'usage counts the request as failed');
+		ok(!exists $h->{"${p}req"}, 'usage: not as a charged request');
 		is(num($h->{"${p}cost"} // 0), '0', 'usage cost 0');
 		is(num($h->{"${p}est"} // 0), '0', 'usage not estimated');
 
 		my $j = cli_json('usage', '--json', '--account', $key->{account});
-		is(num($j->{total}{requests}), '1', 'usage report: 1 request');
+		is(num($j->{total}{requests}), '0',
+			'usage report: no charged request');
 		is(num($j->{total}{cost_nusd}), '0', 'usage report: cost 0');
 	};
 }
