@@ -123,7 +123,7 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
      * asked for (the chain's first), not the one tried last
      */
 
-    model = ctx->failed ? ctx->chain[0] : ctx->model;
+    model = (ctx->failed && ctx->nchain) ? ctx->chain[0] : ctx->model;
 
     s.model_len = ngx_min(model->id.len, sizeof(s.model));
     ngx_memcpy(s.model, model->id.data, s.model_len);
