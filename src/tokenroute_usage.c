@@ -298,7 +298,7 @@ tokenroute_usage_input_price_max(const tokenroute_prices_t *p,
         return max;
     }
 
-    /* 1.25 x input rounded up; at least 2 x input below */
+    /* the defaults: 1.25 x input, rounded up, and 2 x input */
 
     w = (p->cache_write != -1) ? p->cache_write
         : (p->input > INT64_MAX - p->input / 4 - 1)
@@ -354,8 +354,6 @@ tokenroute_usage_clamp(tokenroute_usage_t *u, int64_t max_input,
 
     left = (max_input < 0) ? 0 : max_input;
 
-    /* of the cache writes, the 1-hour ones are counted first */
-
     if (u->cache_write_1h_tokens < 0) {
         u->cache_write_1h_tokens = 0;
         clamped = 1;
@@ -375,6 +373,8 @@ tokenroute_usage_clamp(tokenroute_usage_t *u, int64_t max_input,
 
         left -= *field[i];
     }
+
+    /* cache writes cut: the 5-minute ones go first, the 1-hour ones stay */
 
     if (u->cache_write_1h_tokens > u->cache_write_tokens) {
         u->cache_write_1h_tokens = u->cache_write_tokens;
