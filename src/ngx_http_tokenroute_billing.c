@@ -91,6 +91,7 @@ static ngx_int_t
 ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
 {
     ngx_http_tokenroute_ctx_t         *ctx;
+    ngx_http_tokenroute_model_t       *model;
     ngx_http_tokenroute_settlement_t   s;
 
     if (r != r->main) {
@@ -121,8 +122,15 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     s.account_len = ngx_min(ctx->key.account.len, sizeof(s.account));
     ngx_memcpy(s.account, ctx->key.account.data, s.account_len);
 
-    s.model_len = ngx_min(ctx->model->id.len, sizeof(s.model));
-    ngx_memcpy(s.model, ctx->model->id.data, s.model_len);
+    /*
+     * A request no model answered is counted under the model the client
+     * asked for (the chain's first), not the one tried last
+     */
+
+    model = (ctx->failed && ctx->nchain) ? ctx->chain[0] : ctx->model;
+
+    s.model_len = ngx_min(model->id.len, sizeof(s.model));
+    ngx_memcpy(s.model, model->id.data, s.model_len);
 
     s.cost = ctx->cost;
     s.input = tokenroute_usage_input(&ctx->usage);
@@ -131,6 +139,7 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     s.estimated = ctx->estimated;
     s.unbilled = ctx->unbilled;
     s.clamped = ctx->clamped;
+    s.failed = ctx->failed;
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute settle: cost %L, input %L, output %L, "
                    "cached %L, estimated %L, unbilled %L", s.cost, s.input,
@@ -177,6 +186,7 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
         ngx_memzero(&ctx->usage, sizeof(tokenroute_usage_t));
         ctx->cost = 0;
         ctx->unbilled = ctx->unbilled_before;
+        ctx->failed = 1;
         return;
     }
 
@@ -189,12 +199,32 @@ ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     cost = ngx_http_tokenroute_attempt_cost(r, ctx, ctx->model);
 
     if (whole) {
+
+        /*
+         * Each part of the cost is rounded up on its own, the reservation
+         * once: within the token bounds the parts may still add up to a
+         * few nano-USD more than was reserved
+         */
+
+        if (cost > ctx->reserve) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "tokenroute: request %*s, model \"%V\": cost %L "
+                          "clamped to %L, its reservation",
+                          (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                          ctx->request_id, &ctx->model->id, cost,
+                          ctx->reserve);
+
+            cost = ctx->reserve;
+            ctx->clamped = 1;
+        }
+
         ctx->cost = cost;
         ctx->unbilled = ctx->unbilled_before;
 
     } else {
         ctx->cost = 0;
         ctx->unbilled = tokenroute_money_add(ctx->unbilled_before, cost);
+        ctx->failed = 1;
     }
 }
 
@@ -243,6 +273,7 @@ ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
     int64_t                           estimate, input, output;
     int64_t                           max_input, max_output;
     tokenroute_usage_t               *u;
+    tokenroute_prices_t               p;
     ngx_http_tokenroute_response_t   *resp;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
@@ -293,7 +324,7 @@ ngx_http_tokenroute_attempt_cost(ngx_http_request_t *r,
                       u->output_tokens);
     }
 
-    return tokenroute_money_bound(tokenroute_usage_cost(u, m->input_price,
-                                                        m->cached_input_price,
-                                                        m->output_price));
+    ngx_http_tokenroute_prices(m, &p);
+
+    return tokenroute_money_bound(tokenroute_usage_cost(u, &p));
 }

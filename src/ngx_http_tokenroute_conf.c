@@ -595,6 +595,8 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     m->id = value[1];
     m->upstream_model = value[1];
     m->cached_input_price = -1;
+    m->cache_write_price = -1;
+    m->cache_write_1h_price = -1;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -663,6 +665,32 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         {
             if (ngx_http_tokenroute_parse_price(cf, &v,
                                                 &m->cached_input_price)
+                != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_tokenroute_arg(&value[i], "cache_write_price", &v)
+            == NGX_OK)
+        {
+            if (ngx_http_tokenroute_parse_price(cf, &v,
+                                                &m->cache_write_price)
+                != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_tokenroute_arg(&value[i], "cache_write_1h_price", &v)
+            == NGX_OK)
+        {
+            if (ngx_http_tokenroute_parse_price(cf, &v,
+                                                &m->cache_write_1h_price)
                 != NGX_OK)
             {
                 goto invalid;

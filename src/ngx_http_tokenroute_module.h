@@ -97,6 +97,8 @@ struct ngx_http_tokenroute_model_s {
     int64_t                          input_price;    /* nUSD per Mtok */
     int64_t                          output_price;
     int64_t                          cached_input_price;
+    int64_t                          cache_write_price;     /* -1: 1.25x */
+    int64_t                          cache_write_1h_price;  /* -1: 2x */
     int64_t                          max_output_tokens;  /* 0: not set */
 };
 
@@ -287,6 +289,7 @@ typedef struct {
     unsigned                         estimated:1;
     unsigned                         clamped:1;
     unsigned                         settled:1;
+    unsigned                         failed:1;   /* not charged: no answer */
 
     /* last: 2.3K, mostly never written; the rest is zeroed at the start */
     tokenroute_request_t             req;

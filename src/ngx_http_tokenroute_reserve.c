@@ -21,8 +21,10 @@
 /*
  * The reservation: an upper bound of what the request can cost.  Input:
  * no tokenizer yields more tokens than bytes (bytes_per_token 1), priced
- * at the dearer of the input and cache read prices, and as an Anthropic
- * cache write (1.25x) where that can happen.  Output:
+ * at the dearest rate an input token can be charged at: the input or the
+ * cache read price, and where Anthropic's cache writes can happen, the
+ * 5-minute (1.25x) and the 1-hour (2x) write prices, or the configured
+ * ones.  Output:
  * the request's output cap on that model.  The charge is clamped to the
  * same bounds (ngx_http_tokenroute_usage_finalize()), so it never exceeds
  * the reservation.  max_tokens is at most TOKENROUTE_MAX_TOKENS_LIMIT
@@ -36,6 +38,7 @@ ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
 {
     int64_t                       input, price, reserve, cost;
     ngx_uint_t                    i;
+    tokenroute_prices_t           p;
     ngx_http_tokenroute_model_t  *m;
 
     input = ngx_http_tokenroute_input_bound(trmcf, ctx);
@@ -47,15 +50,11 @@ ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
     for (i = 0; i < ctx->nchain; i++) {
         m = ctx->chain[i];
 
-        /* a cache read priced above the input (odd, but configurable) */
-        price = ngx_max(m->input_price, m->cached_input_price);
+        ngx_http_tokenroute_prices(m, &p);
 
-        if (m->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
-            && __builtin_add_overflow(price, price / 4 + (price % 4 != 0),
-                                      &price))
-        {
-            price = INT64_MAX;
-        }
+        price = tokenroute_usage_input_price_max(&p,
+                    m->provider->type
+                    == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC);
 
         cost = tokenroute_money_add(
                    tokenroute_money_cost(input, price),
@@ -93,6 +92,20 @@ ngx_http_tokenroute_reserve_tokens(ngx_http_tokenroute_main_conf_t *trmcf,
     }
 
     return ngx_http_tokenroute_input_bound(trmcf, ctx) + output;
+}
+
+
+/* a model's prices, as tokenroute_usage_cost() takes them */
+
+void
+ngx_http_tokenroute_prices(ngx_http_tokenroute_model_t *m,
+    tokenroute_prices_t *p)
+{
+    p->input = m->input_price;
+    p->cached = m->cached_input_price;
+    p->cache_write = m->cache_write_price;
+    p->cache_write_1h = m->cache_write_1h_price;
+    p->output = m->output_price;
 }
 
 

@@ -27,6 +27,8 @@ int64_t ngx_http_tokenroute_output_cap(ngx_http_tokenroute_main_conf_t *trmcf,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
 int64_t ngx_http_tokenroute_input_bound(
     ngx_http_tokenroute_main_conf_t *trmcf, ngx_http_tokenroute_ctx_t *ctx);
+void ngx_http_tokenroute_prices(ngx_http_tokenroute_model_t *m,
+    tokenroute_prices_t *p);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_RESERVE_H_INCLUDED_ */

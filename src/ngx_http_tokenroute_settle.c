@@ -44,7 +44,10 @@
 /* settlements per EVALSHA; ARGV per group of them, and per settlement */
 #define NGX_HTTP_TOKENROUTE_SETTLE_BATCH   32
 #define NGX_HTTP_TOKENROUTE_GROUP_FIELDS   7
-#define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  8
+#define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  9
+
+/* a settlement's numbers: its fields but the request id */
+#define NGX_HTTP_TOKENROUTE_SETTLE_NUMS    8
 
 #define NGX_HTTP_TOKENROUTE_SETTLE_ARGC                                      \
     (4 + NGX_HTTP_TOKENROUTE_SETTLE_BATCH                                    \
@@ -67,7 +70,8 @@ typedef struct {
     u_char        count[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][NGX_INT_T_LEN];
     u_char        day[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDD")];
     u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
-    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][7][NGX_INT64_LEN];
+    u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH]
+                     [NGX_HTTP_TOKENROUTE_SETTLE_NUMS][NGX_INT64_LEN];
     const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
     size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
 } ngx_http_tokenroute_settle_batch_t;
@@ -273,7 +277,7 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_settle_batch_t *b)
     ngx_uint_t                         i, j, k, g, n, ngroups;
     const char                       **arg, **count;
     ngx_http_tokenroute_settlement_t  *s, *t;
-    int64_t                            values[7];
+    int64_t                            nums[NGX_HTTP_TOKENROUTE_SETTLE_NUMS];
     u_char                             grouped[NGX_HTTP_TOKENROUTE_SETTLE_BATCH];
 
     static time_t                      hour_of_buckets = -1;
@@ -380,16 +384,17 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_settle_batch_t *b)
             arg[0] = (const char *) t->request_id;
             len[0] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
 
-            values[0] = t->cost;
-            values[1] = t->input;
-            values[2] = t->output;
-            values[3] = t->cached;
-            values[4] = t->estimated;
-            values[5] = t->unbilled;
-            values[6] = t->clamped;
+            nums[0] = t->cost;
+            nums[1] = t->input;
+            nums[2] = t->output;
+            nums[3] = t->cached;
+            nums[4] = t->estimated;
+            nums[5] = t->unbilled;
+            nums[6] = t->clamped;
+            nums[7] = t->failed ? 1 : 0;
 
-            for (g = 0; g < 7; g++) {
-                p = ngx_http_tokenroute_write_int(b->num[k][g], values[g]);
+            for (g = 0; g < NGX_HTTP_TOKENROUTE_SETTLE_NUMS; g++) {
+                p = ngx_http_tokenroute_write_int(b->num[k][g], nums[g]);
                 arg[1 + g] = (const char *) b->num[k][g];
                 len[1 + g] = p - b->num[k][g];
             }

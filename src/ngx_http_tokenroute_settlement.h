@@ -47,6 +47,7 @@ struct ngx_http_tokenroute_settlement_s {
     int64_t     estimated;
     int64_t     unbilled;   /* the provider probably billed, not charged */
     int64_t     clamped;
+    int64_t     failed;     /* every attempt failed: "fail", not "req" */
     time_t      time;
 
     /*

@@ -41,7 +41,9 @@ typedef enum {
     ngx_http_tokenroute_var_attempts,
     ngx_http_tokenroute_var_reserved,
     ngx_http_tokenroute_var_unbilled,
-    ngx_http_tokenroute_var_clamped
+    ngx_http_tokenroute_var_clamped,
+    ngx_http_tokenroute_var_cache_write_tokens,
+    ngx_http_tokenroute_var_cache_write_1h_tokens
 } ngx_http_tokenroute_var_e;
 
 
@@ -151,6 +153,16 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
     { ngx_string("tokenroute_usage_clamped"), NULL,
       ngx_http_tokenroute_usage_variable,
       ngx_http_tokenroute_var_clamped, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_cache_write_tokens"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_cache_write_tokens, NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("tokenroute_cache_write_1h_tokens"), NULL,
+      ngx_http_tokenroute_usage_variable,
+      ngx_http_tokenroute_var_cache_write_1h_tokens,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -458,6 +470,14 @@ ngx_http_tokenroute_usage_variable(ngx_http_request_t *r,
 
     case ngx_http_tokenroute_var_estimated:
         n = ctx->estimated;
+        break;
+
+    case ngx_http_tokenroute_var_cache_write_tokens:
+        n = ctx->usage.cache_write_tokens;
+        break;
+
+    case ngx_http_tokenroute_var_cache_write_1h_tokens:
+        n = ctx->usage.cache_write_1h_tokens;
         break;
 
     case ngx_http_tokenroute_var_clamped:

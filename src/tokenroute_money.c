@@ -184,6 +184,32 @@ tokenroute_money_cost(int64_t tokens, int64_t nusd_per_mtok)
 
 
 int64_t
+tokenroute_money_cost_times(int64_t tokens, int64_t nusd_per_mtok,
+    int64_t num, int64_t den)
+{
+    int64_t  cost;
+
+    if (tokens < 0 || nusd_per_mtok < 0 || num <= 0 || den <= 0) {
+        return -1;
+    }
+
+    if (tokens > INT64_MAX / num) {
+        return (nusd_per_mtok == 0) ? 0 : INT64_MAX;
+    }
+
+    /* ceil(ceil(x) / den) == ceil(x / den): rounded up once, exactly */
+
+    cost = tokenroute_money_cost(tokens * num, nusd_per_mtok);
+
+    if (cost == INT64_MAX) {
+        return cost;
+    }
+
+    return cost / den + (cost % den != 0);
+}
+
+
+int64_t
 tokenroute_money_bound(int64_t nusd)
 {
     if (nusd < 0) {

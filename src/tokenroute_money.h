@@ -57,6 +57,15 @@ size_t tokenroute_money_format_usd(int64_t nusd, char *buf, size_t size);
 int64_t tokenroute_money_cost(int64_t tokens, int64_t nusd_per_mtok);
 
 /*
+ * The cost of tokens at num / den times nusd_per_mtok (Anthropic's cache
+ * writes: 5/4, 2/1), exact and rounded up once.  Returns -1 if a count
+ * or a price is negative or the ratio is not positive, and saturates at
+ * INT64_MAX.
+ */
+int64_t tokenroute_money_cost_times(int64_t tokens, int64_t nusd_per_mtok,
+    int64_t num, int64_t den);
+
+/*
  * An amount fit for Redis: a negative one is 0, one above
  * TOKENROUTE_MONEY_MAX is TOKENROUTE_MONEY_MAX.
  */

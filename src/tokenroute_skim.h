@@ -21,12 +21,17 @@
 #include <stdint.h>
 
 
-/* tokens[] indices, in tokenroute_usage_t order */
+/*
+ * tokens[] indices, in tokenroute_usage_t order; then Anthropic's split
+ * of the cache writes (usage.cache_creation) by lifetime
+ */
 #define TOKENROUTE_SKIM_INPUT           0
 #define TOKENROUTE_SKIM_CACHED          1
 #define TOKENROUTE_SKIM_WRITE           2
 #define TOKENROUTE_SKIM_OUTPUT          3
-#define TOKENROUTE_SKIM_TOKENS          4
+#define TOKENROUTE_SKIM_WRITE_5M        4
+#define TOKENROUTE_SKIM_WRITE_1H        5
+#define TOKENROUTE_SKIM_TOKENS          6
 
 /* Anthropic event types (type) */
 #define TOKENROUTE_SKIM_OTHER           0

@@ -79,6 +79,7 @@
 #define TR_K_TOOL_CALL          12
 #define TR_K_FUNCTION           13
 #define TR_K_MESSAGE            14
+#define TR_K_CACHE_CREATION     15
 
 #define tr_is_top(kind)         ((unsigned) (kind) - 1 < 3)
 
@@ -95,6 +96,7 @@
 #define TR_KEY_TEXT             9
 #define TR_KEY_TOOL_CALLS       10
 #define TR_KEY_FUNCTION         11
+#define TR_KEY_CACHE_CREATION   12
 #define TR_KEY_TOKENS           16
 
 /* a level of nesting (sk->top, the stack): an object?, and its kind */

@@ -35,7 +35,7 @@ const uint64_t  tr_skim_keys[] = {
         | tr_key("prompt_tokens_details"),
     tr_key("input_tokens") | tr_key("output_tokens")
         | tr_key("cache_read_input_tokens")
-        | tr_key("cache_creation_input_tokens"),
+        | tr_key("cache_creation_input_tokens") | tr_key("cache_creation"),
     tr_key("cached_tokens"),                        /* TR_K_DETAILS */
     0,                                              /* TR_K_CHOICES */
     tr_key("delta") | tr_key("finish_reason"),      /* TR_K_CHOICE */
@@ -44,7 +44,9 @@ const uint64_t  tr_skim_keys[] = {
     0,                                              /* TR_K_TOOL_CALLS */
     tr_key("function"),                             /* TR_K_TOOL_CALL */
     tr_key("arguments"),                            /* TR_K_FUNCTION */
-    tr_key("usage")                                 /* TR_K_MESSAGE */
+    tr_key("usage"),                                /* TR_K_MESSAGE */
+    tr_key("ephemeral_5m_input_tokens")             /* TR_K_CACHE_CREATION */
+        | tr_key("ephemeral_1h_input_tokens")
 };
 
 
@@ -111,6 +113,9 @@ tokenroute_skim_kind(tokenroute_skim_t *sk, unsigned key, unsigned parent,
 
     case TR_KEY_FUNCTION:
         return TR_K_FUNCTION;
+
+    case TR_KEY_CACHE_CREATION:
+        return TR_K_CACHE_CREATION;
 
     case TR_KEY_MESSAGE:
         return TR_K_MESSAGE;
@@ -191,6 +196,21 @@ tokenroute_skim_match(unsigned kind, const u_char_t *s, size_t len)
 
         if (tr_str_is(s, len, "cache_creation_input_tokens")) {
             return TR_KEY_TOKENS + TOKENROUTE_SKIM_WRITE;
+        }
+
+        if (tr_str_is(s, len, "cache_creation")) {
+            return TR_KEY_CACHE_CREATION;
+        }
+
+        break;
+
+    case TR_K_CACHE_CREATION:
+        if (tr_str_is(s, len, "ephemeral_5m_input_tokens")) {
+            return TR_KEY_TOKENS + TOKENROUTE_SKIM_WRITE_5M;
+        }
+
+        if (tr_str_is(s, len, "ephemeral_1h_input_tokens")) {
+            return TR_KEY_TOKENS + TOKENROUTE_SKIM_WRITE_1H;
         }
 
         break;

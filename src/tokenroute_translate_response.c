@@ -76,6 +76,44 @@ tokenroute_translate_response(int from, int to, const unsigned char *body,
 }
 
 
+/*
+ * An Anthropic usage field, by st->usage[] index.  The cache writes are
+ * cache_creation_input_tokens, or the sum of their cache_creation split
+ * by lifetime if that says more, as the accounting reads them
+ * (tokenroute_usage.c), so that prompt_tokens count what is charged.
+ */
+
+int64_t
+tokenroute_resp_usage(tokenroute_json_node_t *usage, int i)
+{
+    int64_t                  v, w5, w1;
+    tokenroute_json_node_t  *split;
+
+    v = tokenroute_json_int(tokenroute_json_get(usage,
+                                                tokenroute_resp_usage_keys[i]),
+                            0);
+
+    if (i != TR_U_CACHE_WRITE) {
+        return v;
+    }
+
+    split = tokenroute_json_get(usage, "cache_creation");
+
+    w5 = tokenroute_json_int(tokenroute_json_get(split,
+                                 "ephemeral_5m_input_tokens"), 0);
+    w1 = tokenroute_json_int(tokenroute_json_get(split,
+                                 "ephemeral_1h_input_tokens"), 0);
+
+    /* the callers take no count above INT64_MAX / 4: neither does this */
+
+    if (w5 < 0 || w1 < 0 || w5 > INT64_MAX / 4 || w1 > INT64_MAX / 4) {
+        return v;
+    }
+
+    return (w5 + w1 > v) ? w5 + w1 : v;
+}
+
+
 /* stop and finish reasons */
 
 

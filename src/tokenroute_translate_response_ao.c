@@ -186,9 +186,7 @@ tokenroute_resp_ao(tokenroute_json_tree_t *j, tokenroute_json_buf_t *b,
     usage = tokenroute_json_get(j->root, "usage");
 
     for (i = 0; i < 4; i++) {
-        u[i] = tokenroute_json_int(tokenroute_json_get(usage,
-                                          tokenroute_resp_usage_keys[i]),
-                                   0);
+        u[i] = tokenroute_resp_usage(usage, i);
 
         if (u[i] < 0 || u[i] > INT64_MAX / 4) {
             u[i] = 0;

@@ -55,6 +55,8 @@ typedef struct {
 /* Anthropic usage fields, in st->usage[] order */
 extern const char  *tokenroute_resp_usage_keys[];
 
+int64_t tokenroute_resp_usage(tokenroute_json_node_t *usage, int i);
+
 
 /* tokenroute_translate_response.c */
 tokenroute_json_node_t *tokenroute_resp_choice(tokenroute_json_node_t *n);

@@ -291,9 +291,7 @@ tokenroute_stream_ao_usage(tokenroute_stream_t *st, tokenroute_json_node_t *n)
     }
 
     for (i = 0; i < 4; i++) {
-        v = tokenroute_json_int(tokenroute_json_get(n,
-                                              tokenroute_resp_usage_keys[i]),
-                                0);
+        v = tokenroute_resp_usage(n, i);
 
         if (v > st->usage[i] && v <= INT64_MAX / 4) {
             st->usage[i] = v;

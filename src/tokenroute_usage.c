@@ -235,36 +235,40 @@ tokenroute_usage_skimmed(int shape, const char *event, size_t event_len,
 
 
 int64_t
-tokenroute_usage_cost(const tokenroute_usage_t *u, int64_t input_price,
-    int64_t cached_price, int64_t output_price)
+tokenroute_usage_cost(const tokenroute_usage_t *u,
+    const tokenroute_prices_t *p)
 {
     int      i;
-    int64_t  cost, part[4];
+    int64_t  cost, w5, part[5];
 
-    part[0] = tokenroute_money_cost(u->input_tokens, input_price);
-    part[1] = tokenroute_money_cost(u->cached_tokens, cached_price);
-    part[3] = tokenroute_money_cost(u->output_tokens, output_price);
-
-    /*
-     * ceil(ceil(x) / 4) == ceil(x / 4), so this is the exact cost at
-     * 5/4 of the input price, rounded up once
-     */
-
-    if (u->cache_write_tokens > INT64_MAX / 5) {
-        part[2] = (input_price == 0) ? 0 : INT64_MAX;
-
-    } else {
-        part[2] = tokenroute_money_cost(u->cache_write_tokens * 5,
-                                        input_price);
-
-        if (part[2] > 0 && part[2] != INT64_MAX) {
-            part[2] = part[2] / 4 + (part[2] % 4 != 0);
-        }
+    if (u->cache_write_tokens < 0 || u->cache_write_1h_tokens < 0
+        || p->cache_write < -1 || p->cache_write_1h < -1)
+    {
+        return -1;
     }
+
+    part[0] = tokenroute_money_cost(u->input_tokens, p->input);
+    part[1] = tokenroute_money_cost(u->cached_tokens, p->cached);
+    part[4] = tokenroute_money_cost(u->output_tokens, p->output);
+
+    /* the writes whose lifetime is not said are 5-minute ones */
+
+    w5 = (u->cache_write_tokens > u->cache_write_1h_tokens)
+         ? u->cache_write_tokens - u->cache_write_1h_tokens : 0;
+
+    part[2] = (p->cache_write == -1)
+              ? tokenroute_money_cost_times(w5, p->input, 5, 4)
+              : tokenroute_money_cost(w5, p->cache_write);
+
+    part[3] = (p->cache_write_1h == -1)
+              ? tokenroute_money_cost_times(u->cache_write_1h_tokens,
+                                            p->input, 2, 1)
+              : tokenroute_money_cost(u->cache_write_1h_tokens,
+                                      p->cache_write_1h);
 
     cost = 0;
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 5; i++) {
 
         if (part[i] < 0) {
             return -1;
@@ -279,6 +283,33 @@ tokenroute_usage_cost(const tokenroute_usage_t *u, int64_t input_price,
     }
 
     return cost;
+}
+
+
+int64_t
+tokenroute_usage_input_price_max(const tokenroute_prices_t *p,
+    int cache_writes)
+{
+    int64_t  max, w;
+
+    max = (p->input > p->cached) ? p->input : p->cached;
+
+    if (!cache_writes) {
+        return max;
+    }
+
+    /* the defaults: 1.25 x input, rounded up, and 2 x input */
+
+    w = (p->cache_write != -1) ? p->cache_write
+        : (p->input > INT64_MAX - p->input / 4 - 1)
+          ? INT64_MAX : p->input + p->input / 4 + (p->input % 4 != 0);
+
+    max = (w > max) ? w : max;
+
+    w = (p->cache_write_1h != -1) ? p->cache_write_1h
+        : (p->input > INT64_MAX / 2) ? INT64_MAX : p->input * 2;
+
+    return (w > max) ? w : max;
 }
 
 
@@ -323,6 +354,11 @@ tokenroute_usage_clamp(tokenroute_usage_t *u, int64_t max_input,
 
     left = (max_input < 0) ? 0 : max_input;
 
+    if (u->cache_write_1h_tokens < 0) {
+        u->cache_write_1h_tokens = 0;
+        clamped = 1;
+    }
+
     for (i = 0; i < 3; i++) {
 
         if (*field[i] < 0) {
@@ -336,6 +372,13 @@ tokenroute_usage_clamp(tokenroute_usage_t *u, int64_t max_input,
         }
 
         left -= *field[i];
+    }
+
+    /* cache writes cut: the 5-minute ones go first, the 1-hour ones stay */
+
+    if (u->cache_write_1h_tokens > u->cache_write_tokens) {
+        u->cache_write_1h_tokens = u->cache_write_tokens;
+        clamped = 1;
     }
 
     return clamped;
@@ -358,7 +401,7 @@ tokenroute_usage_apply(const tokenroute_skim_t *sk, int shape,
     tokenroute_usage_t *u, int max)
 {
     int       i;
-    int64_t   cached, *field[TOKENROUTE_SKIM_TOKENS];
+    int64_t   cached, w, w5, w1, *field[TOKENROUTE_SKIM_OUTPUT + 1];
     unsigned  seen;
 
     seen = sk->tokens_seen;
@@ -397,9 +440,9 @@ tokenroute_usage_apply(const tokenroute_skim_t *sk, int shape,
     field[TOKENROUTE_SKIM_WRITE] = &u->cache_write_tokens;
     field[TOKENROUTE_SKIM_OUTPUT] = &u->output_tokens;
 
-    for (i = 0; i < TOKENROUTE_SKIM_TOKENS; i++) {
+    for (i = 0; i <= TOKENROUTE_SKIM_OUTPUT; i++) {
 
-        if (!(seen & (1 << i))) {
+        if (!(seen & (1 << i)) || i == TOKENROUTE_SKIM_WRITE) {
             continue;
         }
 
@@ -414,6 +457,44 @@ tokenroute_usage_apply(const tokenroute_skim_t *sk, int shape,
             u->seen_input = 1;
         }
     }
+
+    /*
+     * Cache writes: cache_creation_input_tokens counts them all, and the
+     * cache_creation object splits them into 5-minute and 1-hour ones.
+     * Whichever says more is believed: writes the split leaves out are
+     * 5-minute ones.  Either may come alone.
+     */
+
+    if (!(seen & ((1 << TOKENROUTE_SKIM_WRITE) | (1 << TOKENROUTE_SKIM_WRITE_5M)
+                  | (1 << TOKENROUTE_SKIM_WRITE_1H))))
+    {
+        return;
+    }
+
+    w = (seen & (1 << TOKENROUTE_SKIM_WRITE))
+        ? sk->tokens[TOKENROUTE_SKIM_WRITE] : 0;
+    w5 = (seen & (1 << TOKENROUTE_SKIM_WRITE_5M))
+         ? sk->tokens[TOKENROUTE_SKIM_WRITE_5M] : 0;
+    w1 = (seen & (1 << TOKENROUTE_SKIM_WRITE_1H))
+         ? sk->tokens[TOKENROUTE_SKIM_WRITE_1H] : 0;
+
+    if (__builtin_add_overflow(w5, w1, &w5)) {
+        w5 = INT64_MAX;
+    }
+
+    w = (w5 > w) ? w5 : w;
+
+    /* cumulative in a message_delta: never lowered, so w1 <= w holds */
+
+    if (!max || w > u->cache_write_tokens) {
+        u->cache_write_tokens = w;
+    }
+
+    if (!max || w1 > u->cache_write_1h_tokens) {
+        u->cache_write_1h_tokens = w1;
+    }
+
+    u->seen_input = 1;
 }
 
 

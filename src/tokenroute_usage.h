@@ -54,7 +54,8 @@ typedef struct {
 typedef struct {
     int64_t    input_tokens;        /* uncached input */
     int64_t    cached_tokens;       /* cache reads */
-    int64_t    cache_write_tokens;  /* Anthropic cache creation */
+    int64_t    cache_write_tokens;  /* Anthropic cache writes, all */
+    int64_t    cache_write_1h_tokens;   /* of them, 1-hour writes */
     int64_t    output_tokens;
     int64_t    content_bytes;       /* generated text seen in deltas */
     unsigned   seen_input:1;        /* the provider reported input usage */
@@ -63,6 +64,21 @@ typedef struct {
 
     tokenroute_usage_shape_t  shape;
 } tokenroute_usage_t;
+
+
+/*
+ * Prices, nano-USD per million tokens.  Anthropic's cache writes: the
+ * 5-minute ones (and those whose lifetime is not reported) at
+ * cache_write, -1 for 1.25 x input; the 1-hour ones at cache_write_1h,
+ * -1 for 2 x input.
+ */
+typedef struct {
+    int64_t    input;
+    int64_t    cached;              /* cache reads */
+    int64_t    cache_write;
+    int64_t    cache_write_1h;
+    int64_t    output;
+} tokenroute_prices_t;
 
 
 typedef struct tokenroute_usage_json_s  tokenroute_usage_json_t;
@@ -113,12 +129,21 @@ int tokenroute_usage_skimmed(int shape, const char *event, size_t event_len,
     const tokenroute_skim_t *sk, tokenroute_usage_t *usage);
 
 /*
- * Prices are nano-USD per million tokens; cache writes cost 1.25 times the
- * input price.  Returns nano-USD rounded up, saturated at INT64_MAX, or -1
- * if a count or a price is negative.
+ * The cost of *u, each part rounded up: nano-USD saturated at INT64_MAX,
+ * or -1 if a count or a price is negative (a write price below -1).
  */
 int64_t tokenroute_usage_cost(const tokenroute_usage_t *u,
-    int64_t input_price, int64_t cached_price, int64_t output_price);
+    const tokenroute_prices_t *p);
+
+/*
+ * The dearest price an input token can be charged at, per million tokens
+ * and rounded up: that of uncached input, of cache reads and, with
+ * cache_writes (Anthropic-type providers, where any input token may be a
+ * cache write), of 5-minute and 1-hour cache writes.  Saturates at
+ * INT64_MAX.
+ */
+int64_t tokenroute_usage_input_price_max(const tokenroute_prices_t *p,
+    int cache_writes);
 
 /*
  * All input tokens: uncached, cache reads and cache writes together,
@@ -129,8 +154,8 @@ int64_t tokenroute_usage_input(const tokenroute_usage_t *u);
 /*
  * Lowers *u to what a request allowed: output_tokens to max_output, and
  * the input to max_input in total, the budget going to uncached input
- * first, then cache writes, then cache reads.  A negative count becomes
- * 0.  Returns 1 if a count was lowered, else 0.
+ * first, then cache writes (the 1-hour ones first), then cache reads.  A
+ * negative count becomes 0.  Returns 1 if a count was lowered, else 0.
  */
 int tokenroute_usage_clamp(tokenroute_usage_t *u, int64_t max_input,
     int64_t max_output);

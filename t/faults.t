@@ -181,11 +181,12 @@ sub settlement {
 		rsv => $t->redis('HEXISTS', 'tr:rsvd', $rid),
 		rsv_z => $t->redis('ZSCORE', 'tr:rsv', $rid),
 		map { $_ => $u->{"$p$_"} // '0' }
-			qw(req in out cached cost est unbilled clamped),
+			qw(req fail in out cached cost est unbilled clamped),
 	};
 }
 
-# nothing charged, the reservation released, the usage not estimated
+# nothing charged, the reservation released, the usage not estimated; the
+# request counted as failed ("fail"), not charged ("req")
 
 sub nothing_charged_ok {
 	my ($name, $key, $res, $model) = @_;
@@ -200,7 +201,8 @@ sub nothing_charged_ok {
 		is($s->{reserved}, '0', 'key reserved back to 0');
 		is($s->{rsv}, 0, 'its tr:rsvd record gone');
 		ok(!defined $s->{rsv_z}, 'not in tr:rsv');
-		is($s->{req}, 1, 'usage: the request counted');
+		is($s->{req}, 0, 'usage: not a charged request');
+		is($s->{fail}, 1, 'usage: a failed one');
 		is($s->{cost}, 0, 'usage: cost 0');
 		is($s->{est}, 0, 'usage: est 0');
 	};
@@ -237,8 +239,9 @@ sub charged_ok {
 }
 
 # Nothing charged to the client, which never got a whole answer, but the
-# request counted, and what the provider probably billed (the estimate)
-# in the usage record's "unbilled" and in $tokenroute_unbilled_cost.
+# request counted as failed ("fail"), and what the provider probably
+# billed (the estimate) in the usage record's "unbilled" and in
+# $tokenroute_unbilled_cost.
 
 sub unbilled_ok {
 	my ($name, $key, $rid, $model, %e) = @_;
@@ -247,7 +250,8 @@ sub unbilled_ok {
 		like($rid, qr/^[0-9a-f]{24}$/, 'x-tokenroute-request-id');
 		my $s = settlement($key, $rid, $model);
 		ok($s->{settled}, 'settled');
-		is($s->{req}, 1, 'usage: the request counted');
+		is($s->{req}, 0, 'usage: not a charged request');
+		is($s->{fail}, 1, 'usage: a failed one');
 		is($s->{cost}, 0, 'usage: cost 0');
 		is($s->{spent}, '0', 'key spent 0');
 		is($s->{reserved}, '0', 'key reserved back to 0');

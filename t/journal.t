@@ -250,7 +250,7 @@ is(replayed(), $n, 'no further replays');
 	# no release; one group of one settlement
 	my $r = $t->redis('EVALSHA', $sha, 0, 0, 'journal',
 		$t->key_hash($key->{raw}), $key->{id}, 'openai/j-stream',
-		utc_day(), utc_hour(), 1, $rid, $C2, 30, 300, 0, 0, 0, 0);
+		utc_day(), utc_hour(), 1, $rid, $C2, 30, 300, 0, 0, 0, 0, 0);
 
 	is($r, 0, 'a replayed settlement answers 0');
 	is(spent(), $total, 'and charges nothing');

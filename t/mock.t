@@ -249,6 +249,35 @@ is_deeply([ @{ $ms->{message}{usage} }{qw(input_tokens
 	cache_read_input_tokens cache_creation_input_tokens)} ],
 	[ 100, 40, 30 ], 'anthropic stream: message_start cache usage');
 
+# cwrite1h-N: the split by lifetime, cache_creation_input_tokens its sum
+
+$r = anthropic('claude-usage-100-7-cwrite-30-cwrite1h-50');
+is_deeply([ @{ $r->{json}{usage} }{qw(cache_creation_input_tokens
+	cache_read_input_tokens)}, $r->{json}{usage}{cache_creation} ],
+	[ 80, 0, { ephemeral_5m_input_tokens => 30,
+		ephemeral_1h_input_tokens => 50 } ],
+	'anthropic cwrite1h-N: 5-minute and 1-hour writes, and their sum');
+
+$r = anthropic('claude-usage-100-7-cwrite-30', stream_fn => 1,
+	extra => { stream => JSON::PP::true });
+$ms = decode_json($r->{sse}[0]{data});
+ok(!exists $ms->{message}{usage}{cache_creation},
+	'anthropic stream: no cache_creation without cwrite1h-N');
+
+$r = anthropic('claude-usage-100-7-cached-4-cwrite1h-50-cwrite-late',
+	stream_fn => 1, extra => { stream => JSON::PP::true });
+$ms = decode_json($r->{sse}[0]{data});
+my ($md) = grep { $_->{type} eq 'message_delta' }
+	map { decode_json($_->{data}) } @{ $r->{sse} };
+is_deeply([ @{ $ms->{message}{usage} }{qw(input_tokens
+	cache_read_input_tokens cache_creation_input_tokens cache_creation)} ],
+	[ 100, 0, 0, undef ], 'cwrite-late: no cache usage in message_start');
+is_deeply($md->{usage}, { input_tokens => 100, output_tokens => 7,
+	cache_read_input_tokens => 4, cache_creation_input_tokens => 50,
+	cache_creation => { ephemeral_5m_input_tokens => 0,
+		ephemeral_1h_input_tokens => 50 } },
+	'cwrite-late: all of it in message_delta');
+
 $t0 = time();
 $r = openai('gpt-x', headers => { 'x-mock-wait' => 0.6 });
 ok($r->{status} == 200 && time() - $t0 >= 0.55, 'x-mock-wait: waits');

@@ -35,6 +35,11 @@ my ($IP, $OP, $CP) = ('0.333333', '1.777777', '0.033333');
 my %P = (price => usd_nano($IP), out_price => usd_nano($OP));
 my %PC = (%P, cached_price => usd_nano($CP));
 
+# configured cache write prices: 5-minute, 1-hour, and one dearer than
+# the 1-hour default (2 x input)
+my ($WP, $W1P, $WD) = ('0.500001', '0.700007', '0.999999');
+my %PW = (%PC, write_price => usd_nano($WP), write_1h_price => usd_nano($W1P));
+
 $t->start_gateway(http => <<"EOF");
 tokenroute_model openai/metered provider=mockai upstream_model=gpt-metered-usage-40-567 input_price=$IP output_price=$OP;
 tokenroute_model anthropic/metered provider=mockant upstream_model=claude-metered-usage-40-567 input_price=$IP output_price=$OP;
@@ -43,12 +48,20 @@ tokenroute_model anthropic/small provider=mockant upstream_model=claude-small-us
 tokenroute_model openai/cached provider=mockai upstream_model=gpt-usage-1000-50-cached-400 input_price=$IP output_price=$OP cached_input_price=$CP;
 tokenroute_model openai/cached-default provider=mockai upstream_model=gpt-usage-1000-50-cached-400 input_price=$IP output_price=$OP;
 tokenroute_model anthropic/cached provider=mockant upstream_model=claude-usage-100-50-cached-300-cwrite-200 input_price=$IP output_price=$OP cached_input_price=$CP;
+tokenroute_model anthropic/cache1h provider=mockant upstream_model=claude-usage-100-50-cached-300-cwrite-200-cwrite1h-150 input_price=$IP output_price=$OP cached_input_price=$CP;
+tokenroute_model anthropic/cache1h-late provider=mockant upstream_model=claude-usage-100-50-cached-300-cwrite1h-150-cwrite-late input_price=$IP output_price=$OP cached_input_price=$CP;
+tokenroute_model anthropic/cache1h-priced provider=mockant upstream_model=claude-usage-100-50-cached-300-cwrite-200-cwrite1h-150 input_price=$IP output_price=$OP cached_input_price=$CP cache_write_price=$WP cache_write_1h_price=$W1P;
+tokenroute_model anthropic/small-wdear provider=mockant upstream_model=claude-small-usage-10-5 input_price=$IP output_price=$OP cache_write_price=$WD;
+tokenroute_model anthropic/small-w1hdear provider=mockant upstream_model=claude-small-usage-10-5 input_price=$IP output_price=$OP cache_write_1h_price=$WD;
+tokenroute_model openai/small-wdear provider=mockai upstream_model=gpt-small-usage-10-5 input_price=$IP output_price=$OP cache_write_price=$WD cache_write_1h_price=$WD;
 tokenroute_model openai/err500 provider=mockai upstream_model=gpt-error-500 input_price=$IP output_price=$OP;
 tokenroute_model openai/err429 provider=mockai upstream_model=gpt-error-429 input_price=$IP output_price=$OP;
 tokenroute_model anthropic/err500 provider=mockant upstream_model=claude-error-500 input_price=$IP output_price=$OP;
 tokenroute_model anthropic/err429 provider=mockant upstream_model=claude-error-429 input_price=$IP output_price=$OP;
 log_format tr '\$tokenroute_key_id \$tokenroute_account \$tokenroute_model \$tokenroute_served_model \$tokenroute_attempts \$tokenroute_input_tokens \$tokenroute_output_tokens \$tokenroute_cached_tokens \$tokenroute_cost \$tokenroute_usage_estimated \$tokenroute_request_id';
 access_log %%TESTDIR%%/tr.log tr;
+log_format trc '\$tokenroute_request_id \$tokenroute_input_tokens \$tokenroute_cached_tokens \$tokenroute_cache_write_tokens \$tokenroute_cache_write_1h_tokens';
+access_log %%TESTDIR%%/trc.log trc;
 EOF
 
 my $FUND = usd_nano(1000);    # what create_key() gives a new account
@@ -329,12 +342,30 @@ sub credit_boundary {
 	$b = openai_body(model => 'openai/small');
 	limit_boundary('openai default cap', 'openai', $b, max_tokens => 4096);
 
-	# Anthropic-type: the input bound is priced at 1.25 x (cache writes)
+	# Anthropic-type: any input token may be a cache write, so the input
+	# bound is priced at the dearest write rate: 1-hour writes, 2 x input
 	$b = anthropic_body(model => 'anthropic/small', max_tokens => 100);
 	limit_boundary('anthropic', 'anthropic', $b, max_tokens => 100,
 		anthropic => 1);
 	credit_boundary('anthropic', 'anthropic', $b, max_tokens => 100,
 		anthropic => 1);
+
+	# configured write prices above 2 x input: those
+	$b = anthropic_body(model => 'anthropic/small-wdear', max_tokens => 100);
+	limit_boundary('anthropic, cache_write_price dearest', 'anthropic', $b,
+		max_tokens => 100, anthropic => 1, write_price => usd_nano($WD));
+
+	$b = anthropic_body(model => 'anthropic/small-w1hdear',
+		max_tokens => 100);
+	limit_boundary('anthropic, cache_write_1h_price dearest', 'anthropic',
+		$b, max_tokens => 100, anthropic => 1,
+		write_1h_price => usd_nano($WD));
+
+	# an OpenAI-type provider reports no cache writes: its write prices
+	# do not count
+	$b = openai_body(model => 'openai/small-wdear', max_tokens => 100);
+	limit_boundary('openai, cache write prices ignored', 'openai', $b,
+		max_tokens => 100);
 }
 
 ###############################################################################
@@ -466,11 +497,17 @@ sub openai_events {
 ###############################################################################
 
 # Cache reads at cached_input_price (default: input_price), Anthropic cache
-# writes at 1.25 x input_price.  OpenAI's prompt_tokens (1000) include the
-# cached tokens (400): 600 are uncached.  Anthropic's input_tokens (100)
-# are the uncached ones, besides 300 cache reads and 200 cache writes.
-# The usage records count all input tokens in "in" and the cache reads of
-# them in "cached".
+# writes at 1.25 x input_price (5-minute ones) and 2 x input_price (1-hour
+# ones, usage.cache_creation.ephemeral_1h_input_tokens), or at
+# cache_write_price and cache_write_1h_price.  OpenAI's prompt_tokens
+# (1000) include the cached tokens (400): 600 are uncached.  Anthropic's
+# input_tokens (100) are the uncached ones, besides 300 cache reads and
+# 200 cache writes (and 150 1-hour ones).  The usage records count all
+# input tokens in "in" and the cache reads of them in "cached".  An
+# OpenAI client of an Anthropic model is charged the same (the usage is
+# read from the provider's answer) and its prompt_tokens are all of them.
+
+my %cache_rid;
 
 for my $case (
 	[ 'openai cached json', 'openai', 'openai/cached', 0, \%PC,
@@ -484,6 +521,30 @@ for my $case (
 		{ in => 100, cached => 300, write => 200, out => 50 } ],
 	[ 'anthropic cached stream', 'anthropic', 'anthropic/cached', 1, \%PC,
 		{ in => 100, cached => 300, write => 200, out => 50 } ],
+	[ 'anthropic 1h json', 'anthropic', 'anthropic/cache1h', 0, \%PC,
+		{ in => 100, cached => 300, write => 200, write_1h => 150,
+			out => 50 } ],
+	[ 'anthropic 1h stream', 'anthropic', 'anthropic/cache1h', 1, \%PC,
+		{ in => 100, cached => 300, write => 200, write_1h => 150,
+			out => 50 } ],
+	[ 'anthropic 1h stream, split in message_delta', 'anthropic',
+		'anthropic/cache1h-late', 1, \%PC,
+		{ in => 100, cached => 300, write => 0, write_1h => 150,
+			out => 50 } ],
+	[ 'openai client, anthropic 1h json', 'openai', 'anthropic/cache1h', 0,
+		\%PC, { in => 100, cached => 300, write => 200, write_1h => 150,
+			out => 50 } ],
+	[ 'openai client, anthropic 1h stream', 'openai', 'anthropic/cache1h', 1,
+		\%PC, { in => 100, cached => 300, write => 200, write_1h => 150,
+			out => 50 } ],
+	[ 'anthropic 1h json, write prices configured', 'anthropic',
+		'anthropic/cache1h-priced', 0, \%PW,
+		{ in => 100, cached => 300, write => 200, write_1h => 150,
+			out => 50 } ],
+	[ 'anthropic 1h stream, write prices configured', 'anthropic',
+		'anthropic/cache1h-priced', 1, \%PW,
+		{ in => 100, cached => 300, write => 200, write_1h => 150,
+			out => 50 } ],
 ) {
 	my ($name, $shape, $model, $stream, $prices, $u) = @$case;
 
@@ -501,10 +562,41 @@ for my $case (
 	is($res->{status}, 200, "$name: 200");
 
 	my $c = cost(%$u, %$prices);
+	my $all = $u->{in} + $u->{cached} + $u->{write} + ($u->{write_1h} // 0);
 
 	settled_ok($name, $key, $res, $model,
-		{ in => $u->{in} + $u->{cached} + $u->{write}, out => $u->{out},
+		{ in => $all, out => $u->{out},
 			cached => $u->{cached}, cost => $c, est => 0 }, $t0);
+
+	is($res->{json}{usage}{prompt_tokens}, $all,
+		"$name: the client's prompt_tokens count all the input")
+		if $shape eq 'openai' && !$stream;
+
+	$cache_rid{$name} = [ $res->{headers}{'x-tokenroute-request-id'} // '',
+		$all, $u ];
+}
+
+# 1-hour writes cost more than 5-minute ones at the default prices
+is(cost(write => 350, %PC, price => usd_nano($IP)) < cost(write => 200,
+	write_1h => 150, %PC) ? 1 : 0, 1,
+	'1-hour writes make a difference in these numbers');
+
+# $tokenroute_cache_write_tokens (all the writes, of the input) and
+# $tokenroute_cache_write_1h_tokens (of them, the 1-hour ones)
+
+for my $name (sort keys %cache_rid) {
+	my ($rid, $all, $u) = @{ $cache_rid{$name} };
+	my $w = $u->{write} + ($u->{write_1h} // 0);
+
+	my $line = $t->wait_until(3, sub {
+		my ($l) = grep { /^\Q$rid\E / }
+			split /\n/, (TokenRoute::Test::_slurp($t->testdir . '/trc.log')
+				// '');
+		return $l;
+	});
+
+	is($line, "$rid $all $u->{cached} $w " . ($u->{write_1h} // 0),
+		"$name: \$tokenroute_cache_write_tokens and _1h_tokens");
 }
 
 # the same usage costs more without the cheaper cached price
@@ -514,7 +606,8 @@ is(cost(in => 600, cached => 400, out => 50, %P) > cost(in => 600,
 
 ###############################################################################
 
-# A provider's error costs nothing; the request is still counted.  A
+# A provider's error costs nothing; the request is counted as failed
+# ("fail" in the usage record, not "req", which counts charged ones).  A
 # fallback status (429, 5xx) with no chain to fall back on comes back as
 # that status in the client's shape, with the provider's Retry-After
 # (README "Fallback": the provider's own text is not passed); a client
@@ -579,12 +672,14 @@ for my $case (
 		my $h = $t->redis_hash('tr:u:d:' . utc_day($t0));
 		%$h = (%$h, %{ $t->redis_hash('tr:u:d:' . utc_day()) });
 		my $p = "$key->{account}|$key->{id}|$model|";
-		is(num($h->{"${p}req"}), '1', 'usage counts the request');
+		is(num($h->{"${p}fail"}), '1', 'usage counts the request as failed');
+		ok(!exists $h->{"${p}req"}, 'usage: not as a charged request');
 		is(num($h->{"${p}cost"} // 0), '0', 'usage cost 0');
 		is(num($h->{"${p}est"} // 0), '0', 'usage not estimated');
 
 		my $j = cli_json('usage', '--json', '--account', $key->{account});
-		is(num($j->{total}{requests}), '1', 'usage report: 1 request');
+		is(num($j->{total}{requests}), '0',
+			'usage report: no charged request');
 		is(num($j->{total}{cost_nusd}), '0', 'usage report: cost 0');
 	};
 }

@@ -34,6 +34,8 @@ my $PR = "input_price=$IP output_price=$OP";
 
 # 8e18; OpenAI's total_tokens (IN + OUT) must stay an int64 for the body
 # to be read as JSON, so its output is 1e18 and half its input cached
+# (and Anthropic's cache_creation_input_tokens, the sum of the 5-minute
+# and 1-hour writes: 8e18 + 1e18)
 my $BIG = '8000000000000000000';
 my $BIG1 = '1000000000000000000';
 my $BIG4 = '4000000000000000000';
@@ -45,6 +47,8 @@ tokenroute_model l/long-ai provider=mockai upstream_model=gpt-long-40-nousage $P
 tokenroute_model l/long-ant provider=mockant upstream_model=claude-long-40-nousage $PR;
 tokenroute_model l/big-ai provider=mockai upstream_model=gpt-usage-$BIG-$BIG1-cached-$BIG4 $PR;
 tokenroute_model l/big-ant provider=mockant upstream_model=claude-usage-$BIG-$BIG-cached-$BIG-cwrite-$BIG $PR;
+tokenroute_model l/big1h-ant provider=mockant upstream_model=claude-usage-$BIG-$BIG-cached-$BIG-cwrite-$BIG-cwrite1h-$BIG1 $PR;
+tokenroute_model l/round-ant provider=mockant upstream_model=claude-usage-10-0-cached-5-cwrite-5-cwrite1h-5 input_price=0.000000001 output_price=0;
 tokenroute_model l/cap-ai provider=mockai upstream_model=gpt-cap-usage-10-5 max_output_tokens=100 $PR;
 tokenroute_model l/cap-ant provider=mockant upstream_model=claude-cap-usage-10-5 max_output_tokens=100 $PR;
 tokenroute_model l/plain-ai provider=mockai upstream_model=gpt-plain-usage-10-5 $PR;
@@ -247,10 +251,11 @@ for my $c ([ 'openai', 'l/plain-ai', 'max_tokens', '20000000000000000' ],
 # clamped, input to the body's bytes, output to max_tokens.
 
 for my $c ([ 'openai', 'l/big-ai', 0 ], [ 'anthropic', 'l/big-ant', 0 ],
-	[ 'openai', 'l/big-ai', 1 ], [ 'anthropic', 'l/big-ant', 1 ])
+	[ 'openai', 'l/big-ai', 1 ], [ 'anthropic', 'l/big-ant', 1 ],
+	[ 'anthropic', 'l/big1h-ant', 0 ], [ 'anthropic', 'l/big1h-ant', 1 ])
 {
 	my ($shape, $model, $stream) = @$c;
-	my $name = "8e18 usage, $shape" . ($stream ? ' stream' : '');
+	my $name = "8e18 usage, $model" . ($stream ? ' stream' : '');
 	my $key = new_key();
 
 	my $res = call($shape, $key, model => $model, max_tokens => 20,
@@ -326,6 +331,35 @@ for my $c ([ 'l/cap-ai', undef, 100 ], [ 'l/cap-ai', 50, 50 ],
 	my ($req) = $t->mock_requests();
 	is($req && $req->{json} && $req->{json}{max_tokens}, 100,
 		'translated without max_tokens: sends max_output_tokens');
+}
+
+###############################################################################
+
+# 8. Each part of a cost is rounded up on its own: at a price of 1
+# nano-USD per million tokens, 10 uncached input tokens, 5 cache reads,
+# 5 5-minute and 5 1-hour cache writes would cost 4 nano-USD, but the
+# reservation (the input bound at 2 nano-USD per million) is 1.  A charge
+# never exceeds its reservation: it is charged at 1, as clamped.
+
+for my $stream (0, 1) {
+	my $name = 'parts rounded up past the reservation'
+		. ($stream ? ', stream' : '');
+	my $key = new_key();
+
+	my $res = call('anthropic', $key, model => 'l/round-ant',
+		max_tokens => 20, stream => $stream);
+	is($res->{status}, 200, "$name: 200");
+
+	my $rid = rid_of($res);
+	my $u = usage_of($key, $rid, 'l/round-ant');
+	my $l = log_of($rid);
+
+	is(usd($l->{reserved}), 1, "$name: 1 nano-USD reserved");
+	is($u->{cost}, 1, "$name: charged 1, the reservation");
+	is($u->{spent}, 1, "$name: the key spent 1");
+	is($u->{clamped}, 1, "$name: counted as clamped");
+	is($l->{clamped}, '1', "$name: \$tokenroute_usage_clamped");
+	is($u->{in}, 25, "$name: the tokens reported are recorded");
 }
 
 ###############################################################################

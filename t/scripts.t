@@ -174,7 +174,7 @@ $t->redis('ZREM', 'tr:rsv', 'c1', 'c3');
 
 # settlement: the number of releases and their request ids, then groups
 # of the same account, key, model and hour (7 fields), each followed by
-# its settlements (8 fields each), as the gateway sends
+# its settlements (9 fields each), as the gateway sends
 
 sub settlement {
 	my ($rid, $key, %v) = @_;
@@ -183,7 +183,7 @@ sub settlement {
 			'20270115', '2027011509' ],
 		fields => [ $rid, $v{cost} // 0, $v{in} // 0, $v{out} // 0,
 			$v{cached} // 0, $v{est} // 0, $v{unbilled} // 0,
-			$v{clamped} // 0 ] };
+			$v{clamped} // 0, $v{fail} // 0 ] };
 }
 
 sub settle {
@@ -244,6 +244,29 @@ ok(!defined $t->redis('ZSCORE', 'tr:rsv', 'a3'), 'and out of tr:rsv');
 is(settle(settlement('a1', 'k2', cost => 30, in => 10, out => 2)), 0,
 	'a replay charges nothing');
 is($t->redis('HGET', 'tr:key:k2', 'spent'), 80, 'k2 still spent 80');
+
+# a failed request (charged nothing): "fail", not "req"; its reservation
+# released all the same, and its tokens and unbilled amount recorded
+
+key('kf');
+$t->redis('HSET', 'tr:acct:acme', credit => 1000, reserved => 0);
+@r = admit([ 'kf', 'm/f', 'f1', 40 ], [ 'kf', 'm/f', 'f2', 40 ],
+	[ 'kf', 'm/f', 'f3', 40 ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(ok ok ok) ], 'fail: 3 reservations');
+is(settle(settlement('f1', 'kf', in => 3, unbilled => 9, fail => 1,
+		model => 'm/f'),
+	settlement('f2', 'kf', cost => 20, in => 5, out => 2, model => 'm/f'),
+	settlement('f3', 'kf', fail => 1, model => 'm/f')), 3,
+	'fail: all 3 settled');
+is_deeply({ map { /^acme\|key_kf\|m\/f\|(\w+)$/ ? ($1 => 1) : () }
+		@{ $t->redis('HKEYS', 'tr:u:d:20270115') } },
+	{ req => 1, fail => 1, in => 1, out => 1, cost => 1, unbilled => 1 },
+	'fail: its fields');
+is_deeply([ map { $t->redis('HGET', 'tr:u:h:2027011509', "acme|key_kf|m/f|$_") }
+		qw(req fail in cost unbilled) ], [ 1, 2, 8, 20, 9 ],
+	'fail: req 1 (the charged one), fail 2');
+is($t->redis('HGET', 'tr:key:kf', 'reserved'), 0, 'fail: all released');
+is($t->redis('HGET', 'tr:key:kf', 'spent'), 20, 'fail: the charged one spent');
 
 # amounts past Lua's default number formatting (1e14 and more)
 
@@ -322,6 +345,14 @@ for my $bad ('1e300', '-5', '99999999999999999999', '9007199254740992',
 		settlement('v-good', 'v1', cost => 30, in => 10));
 	like($r, qr/bad settlement 1: /, "output '$bad' first: rejected");
 	is(state(), $before, "output '$bad' first: nothing written");
+}
+
+for my $bad ('2', '10', '') {
+	my $before = state();
+	my $r = try_settle(settlement('v-good', 'v1', cost => 30, in => 10),
+		settlement('v-bad', 'v1', fail => $bad));
+	like($r, qr/bad settlement 2: fail/, "fail '$bad': the batch is rejected");
+	is(state(), $before, "fail '$bad': nothing written");
 }
 
 {
@@ -417,7 +448,7 @@ is($t->redis('EXISTS', 'tr:swept:nothing'), 0, 'no marker left');
 $t->redis('SET', 'tr:swept:x3', 1);
 my $before = state();
 is($t->redis('EVALSHA', $settle, 0, 2, 'x3', 'x2', 'rel', 'kr', 'key_kr',
-	'm/a', '20270115', '2027011509', 1, 'x9', 7, 1, 1, 0, 0, 0, 0), 0,
+	'm/a', '20270115', '2027011509', 1, 'x9', 7, 1, 1, 0, 0, 0, 0, 0), 0,
 	'release and an unknown settlement together: nothing charged');
 is($t->redis('HGET', 'tr:acct:rel', 'reserved'), 0, 'x2 released');
 is($t->redis('HGET', 'tr:acct:rel', 'credit'), 1000, 'nothing charged');

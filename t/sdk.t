@@ -65,6 +65,7 @@ tokenroute_model anthropic/claude-error-401 provider=mockant upstream_model=clau
 tokenroute_model anthropic/claude-error-429 provider=mockant upstream_model=claude-error-429 input_price=1 output_price=5;
 tokenroute_model anthropic/claude-error-500 provider=mockant upstream_model=claude-error-500 input_price=1 output_price=5;
 tokenroute_model anthropic/claude-unreachable provider=deadant upstream_model=claude-unreachable input_price=1 output_price=5;
+tokenroute_model anthropic/claude-cache1h provider=mockant upstream_model=claude-usage-100-7-cached-40-cwrite-30-cwrite1h-50 input_price=1 output_price=5;
 EOF
 
 $t->start_gateway(http => $extra, mock => { delay => 0.05 });

@@ -5,8 +5,12 @@
 -- ARGV: the number of releases, their request ids; then groups of
 -- settlements of the same account, key, model and hour: account, key
 -- hash, key id, model, day, hour, count; then count times request id,
--- cost, input, output, cached, estimated, unbilled, clamped.  Returns
--- how many were charged (a replay is not, nor a release).
+-- cost, input, output, cached, estimated, unbilled, clamped, fail.
+-- Returns how many were charged (a replay is not, nor a release).
+--
+-- fail is 1 for a request on which every attempt failed (charged
+-- nothing: the gateway sends it under the model the client asked for):
+-- it counts in the usage field "fail" instead of "req".
 --
 -- A release gives a reservation back without charging anything: its
 -- request never ran (its admission reply came too late, or its client
@@ -39,9 +43,9 @@
 -- Neither goes below 0; a damaged counter is left alone, never blocking
 -- a charge.
 
-local F, MAX = 8, 9007199254740992
+local F, MAX = 9, 9007199254740992
 local names = {'req', 'cost', 'in', 'out', 'cached', 'est', 'unbilled',
-  'clamped'}
+  'clamped', 'fail'}
 local function bad(i, why)
   return redis.error_reply('bad settlement ' .. i .. ': ' .. why)
 end
@@ -99,6 +103,9 @@ while a <= #ARGV do
       if #x > 16 or (tonumber(x) or MAX) >= MAX then
         return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24) .. nint)
       end
+    end
+    if ARGV[a + F - 1] ~= '0' and ARGV[a + F - 1] ~= '1' then
+      return bad(i, 'fail ' .. string.sub(ARGV[a + F - 1], 1, 24))
     end
     a = a + F
   end
@@ -213,7 +220,7 @@ while a <= #ARGV do
   local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])
   local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'
   local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]
-  local u, rel = {0, 0, 0, 0, 0, 0, 0, 0}, 0
+  local u, rel = {0, 0, 0, 0, 0, 0, 0, 0, 0}, 0
   a = a + 7
   for j = 1, n do
     i = i + 1
@@ -232,12 +239,12 @@ while a <= #ARGV do
     if amt then
       charged = charged + 1
       rel = rel + amt
-      u[1] = u[1] + 1
+      u[1] = u[1] + 1 - tonumber(ARGV[a + F - 1])
       for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end
     end
     a = a + F
   end
-  if u[1] > 0 then
+  if u[1] + u[F] > 0 then
     local k, ak = keyrec(kh), 'tr:acct:' .. acct
     add(k, 'reserved', -rel)
     add(k, 'spent', u[2])

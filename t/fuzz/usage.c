@@ -50,6 +50,7 @@ usage_equal(const tokenroute_usage_t *a, const tokenroute_usage_t *b)
     return a->input_tokens == b->input_tokens
            && a->cached_tokens == b->cached_tokens
            && a->cache_write_tokens == b->cache_write_tokens
+           && a->cache_write_1h_tokens == b->cache_write_1h_tokens
            && a->output_tokens == b->output_tokens
            && a->content_bytes == b->content_bytes
            && a->seen_input == b->seen_input

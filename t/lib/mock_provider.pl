@@ -43,6 +43,14 @@
 #                    prompt_tokens, which stays IN), Anthropic
 #                    cache_read_input_tokens (besides input_tokens IN)
 #   cwrite-N         Anthropic: cache_creation_input_tokens N
+#   cwrite1h-N       Anthropic: N more cache writes, 1-hour ones: the usage
+#                    has cache_creation {ephemeral_5m_input_tokens: the
+#                    cwrite-N count (0 without it), ephemeral_1h_input_tokens:
+#                    N}, and cache_creation_input_tokens is their sum
+#   cwrite-late      Anthropic stream: message_start reports no cache reads
+#                    nor writes (0, no cache_creation); message_delta's
+#                    usage has them all (input_tokens, the cache fields and
+#                    output_tokens), as it does for server tools
 #   stall-N          stream: sends the first N events, then sends nothing
 #                    more and waits (at most 30 s) until the peer closes
 #   leaky            the response (200, stream or error) also carries the
@@ -799,6 +807,22 @@ sub cache_of {
 	return ($read, $write);
 }
 
+# Anthropic's cache fields of the usage: cache_creation (the split by
+# lifetime) only with cwrite1h-N
+
+sub cache_usage {
+	my ($model) = @_;
+
+	my ($read, $write) = cache_of($model);
+	my $hour = $model =~ /cwrite1h-(\d+)/ ? $1 + 0 : undef;
+
+	return (cache_creation_input_tokens => $write + ($hour // 0),
+		cache_read_input_tokens => $read,
+		defined $hour ? (cache_creation => {
+			ephemeral_5m_input_tokens => $write,
+			ephemeral_1h_input_tokens => $hour }) : ());
+}
+
 sub stall_of {
 	my ($model) = @_;
 	return $model =~ /stall-(\d+)/ ? $1 + 0 : undef;
@@ -1319,7 +1343,6 @@ sub anthropic {
 	}
 
 	my ($in, $out) = usage_of($req, $model);
-	my ($cache_read, $cache_write) = cache_of($model);
 	my $id = 'msg_' . rand_id(24);
 	my @hdr = ([ 'request-id', 'req_' . rand_id(24) ]);
 
@@ -1349,8 +1372,7 @@ sub anthropic {
 			usage => {
 				input_tokens => $in + 0,
 				output_tokens => $out + 0,
-				cache_creation_input_tokens => $cache_write,
-				cache_read_input_tokens => $cache_read,
+				cache_usage($model),
 			},
 		}, @hdr);
 	}
@@ -1382,8 +1404,10 @@ sub anthropic {
 				usage => {
 					input_tokens => $in + 0,
 					($model =~ /nousage/ ? () : (output_tokens => 1)),
-					cache_creation_input_tokens => $cache_write,
-					cache_read_input_tokens => $cache_read,
+					$model =~ /cwrite-late/
+						? (cache_creation_input_tokens => 0,
+							cache_read_input_tokens => 0)
+						: cache_usage($model),
 				},
 			},
 		}),
@@ -1433,6 +1457,9 @@ sub anthropic {
 				delta => { stop_reason => $call ? 'tool_use' : 'end_turn',
 					stop_sequence => undef },
 				($model =~ /nousage/ ? ()
+					: $model =~ /cwrite-late/
+					? (usage => { input_tokens => $in + 0,
+						cache_usage($model), output_tokens => $out + 0 })
 					: (usage => { output_tokens => $out + 0 })),
 			}),
 			$ev->('message_stop', { type => 'message_stop' });

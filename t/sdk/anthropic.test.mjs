@@ -559,3 +559,23 @@ test('anthropic sdk: a model the key may not use -> PermissionDeniedError',
 			max_tokens: 20, messages: user(mark()) });
 		assert.equal(textOf(r), 'Hello from mock');
 	});
+
+// Anthropic's cache writes split by lifetime reach the client as the
+// provider reported them, JSON and stream
+
+test('anthropic sdk: usage.cache_creation passes through', async () => {
+	const { client } = anthropicClient();
+	const params = { model: 'anthropic/claude-cache1h', max_tokens: 50,
+		messages: user(mark()) };
+
+	const r = await client.messages.create(params);
+	assert.equal(r.usage.cache_creation_input_tokens, 80);
+	assert.equal(r.usage.cache_read_input_tokens, 40);
+	assert.deepEqual(r.usage.cache_creation, {
+		ephemeral_5m_input_tokens: 30, ephemeral_1h_input_tokens: 50 });
+
+	const s = await readStream(client.messages.stream({ ...params,
+		messages: user(mark()) }));
+	assert.equal(s.final.usage.cache_creation_input_tokens, 80);
+	assert.equal(s.final.usage.cache_creation?.ephemeral_1h_input_tokens, 50);
+});

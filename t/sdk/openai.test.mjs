@@ -607,3 +607,32 @@ test('openai sdk: a model the key may not use -> PermissionDeniedError',
 		assertSdkError(e, OpenAI.PermissionDeniedError, 403, 'not allowed');
 		assert.equal(mockRequests(m).length, 0, 'nothing reached a provider');
 	});
+
+// Anthropic's cache writes split by lifetime (the mock reports 100
+// uncached input tokens, 40 cache reads, 30 5-minute and 50 1-hour cache
+// writes): prompt_tokens count them all, JSON and stream
+
+test('openai sdk -> anthropic: prompt_tokens count the 1-hour cache writes',
+	async () => {
+		const { client } = openaiClient();
+
+		const r = await client.chat.completions.create({
+			model: 'anthropic/claude-cache1h',
+			max_tokens: 50,
+			messages: chat(mark()),
+		});
+		assert.equal(r.usage.prompt_tokens, 220);
+		assert.equal(r.usage.prompt_tokens_details.cached_tokens, 40);
+		assert.equal(r.usage.completion_tokens, 7);
+
+		const s = await readStream(await client.chat.completions.create({
+			model: 'anthropic/claude-cache1h',
+			max_tokens: 50,
+			messages: chat(mark()),
+			stream: true,
+			stream_options: { include_usage: true },
+		}));
+		assert.equal(s.usage.length, 1, 'one usage chunk');
+		assert.equal(s.usage[0].usage.prompt_tokens, 220);
+		assert.equal(s.usage[0].usage.prompt_tokens_details.cached_tokens, 40);
+	});

@@ -44,6 +44,7 @@ static void test_format(void);
 static void test_format_truncate(void);
 static void test_cost(void);
 static void test_bound(void);
+static void test_cost_times(void);
 
 
 
@@ -296,6 +297,41 @@ test_bound(void)
 }
 
 
+/* a price times a ratio: Anthropic's cache writes, 5/4 and 2/1 */
+
+static void
+test_cost_times(void)
+{
+    ok(tokenroute_money_cost_times(1000000, 3000000000LL, 5, 4)
+       == 3750000000LL, "a million tokens at 5/4 of $3 cost $3.75");
+    ok(tokenroute_money_cost_times(1000000, 3000000000LL, 2, 1)
+       == 6000000000LL, "a million tokens at 2 x $3 cost $6");
+    ok(tokenroute_money_cost_times(1000000, 1, 5, 4) == 2,
+       "1.25 nano-USD rounds up to 2");
+    ok(tokenroute_money_cost_times(800000, 1, 5, 4) == 1,
+       "rounded once, not per step: 0.8 x 1.25 = 1");
+    ok(tokenroute_money_cost_times(3, 1000001, 5, 4) == 4,
+       "3 tokens at 5/4 of 1000001: 3.75000375, so 4");
+    ok(tokenroute_money_cost_times(500000, 1, 2, 1) == 1,
+       "0.5 x 2 = 1, exactly");
+    ok(tokenroute_money_cost_times(500001, 1, 2, 1) == 2,
+       "1.000002 rounds up to 2");
+    ok(tokenroute_money_cost_times(7, 0, 5, 4) == 0,
+       "a free price costs nothing");
+    ok(tokenroute_money_cost_times(INT64_MAX / 4, 1, 5, 4) == INT64_MAX,
+       "saturates when tokens x 5 does not fit");
+    ok(tokenroute_money_cost_times(INT64_MAX, 0, 2, 1) == 0,
+       "however many tokens, a free price costs nothing");
+    ok(tokenroute_money_cost_times(-1, 1, 5, 4) == -1,
+       "a negative count is an error");
+    ok(tokenroute_money_cost_times(1, -1, 5, 4) == -1,
+       "a negative price is an error");
+    ok(tokenroute_money_cost_times(1, 1, 0, 4) == -1
+       && tokenroute_money_cost_times(1, 1, 5, 0) == -1,
+       "a ratio that is not positive is an error");
+}
+
+
 int
 main(void)
 {
@@ -305,6 +341,7 @@ main(void)
     test_format_truncate();
     test_cost();
     test_bound();
+    test_cost_times();
 
     printf("1..%d\n", tests);
 

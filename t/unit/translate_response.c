@@ -136,6 +136,21 @@ static resp_case_t  resp_cases[] = {
       "`completion_tokens`:7,`total_tokens`:24,"
       "`prompt_tokens_details`:{`cached_tokens`:5}}}" },
 
+    /* the writes split by lifetime: prompt_tokens count them all */
+    { "anthropic 1-hour cache writes to openai", AN, OA, MODEL, 0,
+      "{`id`:`msg_01TTL`,`type`:`message`,`role`:`assistant`,"
+      "`content`:[{`type`:`text`,`text`:`Hi`}],`stop_reason`:`end_turn`,"
+      "`usage`:{`input_tokens`:10,`cache_creation_input_tokens`:20,"
+      "`cache_creation`:{`ephemeral_5m_input_tokens`:20,"
+      "`ephemeral_1h_input_tokens`:30},"
+      "`cache_read_input_tokens`:5,`output_tokens`:7}}",
+      "{`id`:`chatcmpl-01TTL`,`object`:`chat.completion`,`created`:0,"
+      "`model`:`pub/model-1`,`choices`:[{`index`:0,`message`:{"
+      "`role`:`assistant`,`content`:`Hi`,`refusal`:null},"
+      "`logprobs`:null,`finish_reason`:`stop`}],`usage`:{`prompt_tokens`:65,"
+      "`completion_tokens`:7,`total_tokens`:72,"
+      "`prompt_tokens_details`:{`cached_tokens`:5}}}" },
+
     { "anthropic tool_use to openai", AN, OA, MODEL, 0,
       "{`id`:`msg_2`,`type`:`message`,`role`:`assistant`,`content`:["
       "{`type`:`text`,`text`:`Let me check.`},"
@@ -566,6 +581,25 @@ static stream_case_t  stream_cases[] = {
       AO_CHUNK("01abc", "{}", "`stop`")
       "data: {" AO_P("01abc") "`choices`:[],`usage`:{`prompt_tokens`:38,"
       "`completion_tokens`:15,`total_tokens`:53,"
+      "`prompt_tokens_details`:{`cached_tokens`:10}}}\n\n"
+      AO_DONE },
+
+    /* the writes split by lifetime, in message_delta: counted */
+    { "anthropic 1-hour cache writes to openai, with usage", AN, OA, 1, 1,
+      AN_START
+      AN_TEXT_START("0")
+      AN_TEXT("0", "Hello")
+      AN_STOP("0")
+      AN_DELTA("end_turn", "{`output_tokens`:15,`cache_creation`:"
+               "{`ephemeral_5m_input_tokens`:3,"
+               "`ephemeral_1h_input_tokens`:40}}")
+      AN_MSG_STOP,
+
+      AO_ROLE("01abc")
+      AO_CHUNK("01abc", "{`content`:`Hello`}", "null")
+      AO_CHUNK("01abc", "{}", "`stop`")
+      "data: {" AO_P("01abc") "`choices`:[],`usage`:{`prompt_tokens`:78,"
+      "`completion_tokens`:15,`total_tokens`:93,"
       "`prompt_tokens_details`:{`cached_tokens`:10}}}\n\n"
       AO_DONE },
 

@@ -39,6 +39,7 @@ typedef struct {
     int64_t      input;
     int64_t      cached;
     int64_t      write;
+    int64_t      write_1h;       /* of write */
     int64_t      output;
     int64_t      content;
     int          seen_input;
@@ -48,6 +49,8 @@ typedef struct {
     int64_t      in_price;
     int64_t      cached_price;
     int64_t      out_price;
+    int64_t      write_price;    /* 0: the default, 1.25 x in_price */
+    int64_t      write_1h_price; /* 0: the default, 2 x in_price */
     int64_t      cost;
     int64_t      estimate;
 } expect_t;
@@ -83,6 +86,10 @@ static void test_events(void);
 static void test_shape(void);
 static void test_cost(void);
 static void test_clamp(void);
+static void test_cache_writes(void);
+static void test_price_max(void);
+static int64_t cost_at(const tokenroute_usage_t *u, int64_t in,
+    int64_t cached, int64_t out);
 
 
 
@@ -365,6 +372,84 @@ static const char  anthropic_stream_input[] =
     "\n";
 
 
+/*
+ * Anthropic's cache writes split by lifetime (prompt caching with a "ttl"
+ * of "1h"): cache_creation_input_tokens counts them all, the
+ * cache_creation object says how many of them are 5-minute and 1-hour
+ * writes.  A decoy cache_creation in a tool's input is not usage.
+ */
+static const char  anthropic_body_1h[] =
+    "{\"id\":\"msg_01Ttl\",\"type\":\"message\",\"role\":\"assistant\","
+    "\"model\":\"claude-sonnet-4-5-20250929\","
+    "\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_01B\","
+    "\"name\":\"f\",\"input\":{\"usage\":{\"cache_creation\":"
+    "{\"ephemeral_1h_input_tokens\":7}}}}],"
+    "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+    "\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":1500,"
+    "\"cache_read_input_tokens\":3000,\"cache_creation\":"
+    "{\"ephemeral_5m_input_tokens\":500,\"ephemeral_1h_input_tokens\":1000},"
+    "\"output_tokens\":45,\"service_tier\":\"standard\"}}";
+
+
+/* the split in message_start, message_delta cumulative with it again */
+static const char  anthropic_stream_1h[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_4\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+    "\"model\":\"claude-sonnet-4-5-20250929\",\"stop_reason\":null,"
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,"
+    "\"cache_creation_input_tokens\":2000,\"cache_read_input_tokens\":0,"
+    "\"cache_creation\":{\"ephemeral_5m_input_tokens\":200,"
+    "\"ephemeral_1h_input_tokens\":1800},\"output_tokens\":1,"
+    "\"service_tier\":\"standard\"}}}\n"
+    "\n"
+    "event: content_block_start\n"
+    "data: {\"type\":\"content_block_start\",\"index\":0,"
+    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,"
+    "\"delta\":{\"type\":\"text_delta\",\"text\":\"Bonjour\"}}\n"
+    "\n"
+    "event: content_block_stop\n"
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n"
+    "\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
+    "\"stop_sequence\":null},\"usage\":{\"input_tokens\":25,"
+    "\"cache_creation_input_tokens\":2000,\"cache_read_input_tokens\":0,"
+    "\"cache_creation\":{\"ephemeral_5m_input_tokens\":200,"
+    "\"ephemeral_1h_input_tokens\":1800},\"output_tokens\":30}}\n"
+    "\n"
+    "event: message_stop\n"
+    "data: {\"type\":\"message_stop\"}\n"
+    "\n";
+
+
+/* no cache writes in message_start: the split comes in message_delta */
+static const char  anthropic_stream_1h_late[] =
+    "event: message_start\n"
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_5\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+    "\"model\":\"claude-sonnet-4-5-20250929\",\"stop_reason\":null,"
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,"
+    "\"output_tokens\":1}}}\n"
+    "\n"
+    "event: content_block_delta\n"
+    "data: {\"type\":\"content_block_delta\",\"index\":0,"
+    "\"delta\":{\"type\":\"text_delta\",\"text\":\"Bonjour\"}}\n"
+    "\n"
+    "event: message_delta\n"
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
+    "\"stop_sequence\":null},\"usage\":{\"cache_creation\":"
+    "{\"ephemeral_1h_input_tokens\":200,\"ephemeral_5m_input_tokens\":100},"
+    "\"cache_creation_input_tokens\":300,\"output_tokens\":30}}\n"
+    "\n"
+    "event: message_stop\n"
+    "data: {\"type\":\"message_stop\"}\n"
+    "\n";
+
+
 /* overloaded after HTTP 200 */
 static const char  anthropic_stream_error[] =
     "event: message_start\n"
@@ -573,10 +658,124 @@ main(void)
     check_stream("Anthropic stream, overloaded_error event",
                  TOKENROUTE_SHAPE_ANTHROPIC, anthropic_stream_error, &e);
 
+    /* cache writes by lifetime: 5-minute at 1.25 x, 1-hour at 2 x */
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 12;
+    e.cached = 3000;
+    e.write = 1500;
+    e.write_1h = 1000;
+    e.output = 45;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.in_price = SONNET_IN;
+    e.cached_price = SONNET_CACHED;
+    e.out_price = SONNET_OUT;
+    e.cost = 12 * 3000 + 3000 * 300 + 500 * 3750 + 1000 * 6000
+             + 45 * 15000;
+    check_json("Anthropic body, 5-minute and 1-hour cache writes",
+               TOKENROUTE_SHAPE_ANTHROPIC, anthropic_body_1h, 0, &e);
+
+    e.write_price = 5000000000LL;
+    e.write_1h_price = 7000000000LL;
+    e.cost = 12 * 3000 + 3000 * 300 + 500 * 5000 + 1000 * 7000
+             + 45 * 15000;
+    check_json("Anthropic body, cache write prices configured",
+               TOKENROUTE_SHAPE_ANTHROPIC, anthropic_body_1h, 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 3;
+    e.write = 50;
+    e.write_1h = 40;
+    e.seen_input = 1;
+    e.in_price = SONNET_IN;
+    e.cost = 3 * 3000 + 10 * 3750 + 40 * 6000;
+    check_json("the split alone, before input_tokens",
+               TOKENROUTE_SHAPE_ANTHROPIC,
+               "{\"usage\":{\"cache_creation\":{\"ephemeral_1h_input_tokens\":"
+               "40,\"ephemeral_5m_input_tokens\":10},\"input_tokens\":3}}",
+               0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.write = 100;
+    e.write_1h = 40;
+    e.seen_input = 1;
+    e.in_price = SONNET_IN;
+    e.cost = 60 * 3750 + 40 * 6000;
+    check_json("writes the split does not account for are 5-minute ones",
+               TOKENROUTE_SHAPE_ANTHROPIC,
+               "{\"usage\":{\"cache_creation_input_tokens\":100,"
+               "\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,"
+               "\"ephemeral_1h_input_tokens\":40}}}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 1;
+    e.write = 7;
+    e.seen_input = 1;
+    e.in_price = SONNET_IN;
+    e.cost = 1 * 3000 + 7 * 3750;
+    check_json("an empty split: all 5-minute writes",
+               TOKENROUTE_SHAPE_ANTHROPIC,
+               "{\"usage\":{\"input_tokens\":1,\"cache_creation_input_tokens\":"
+               "7,\"cache_creation\":{}}}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 1;
+    e.seen_input = 1;
+    check_json("a split outside usage is not read",
+               TOKENROUTE_SHAPE_ANTHROPIC,
+               "{\"cache_creation\":{\"ephemeral_1h_input_tokens\":9},"
+               "\"usage\":{\"input_tokens\":1,\"x\":{\"cache_creation\":"
+               "{\"ephemeral_1h_input_tokens\":9}}}}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 5;
+    e.seen_input = 1;
+    check_json("a split in an OpenAI body is not read",
+               TOKENROUTE_SHAPE_OPENAI,
+               "{\"usage\":{\"prompt_tokens\":5,\"cache_creation\":"
+               "{\"ephemeral_1h_input_tokens\":9}}}", 0, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 25;
+    e.write = 2000;
+    e.write_1h = 1800;
+    e.output = 30;
+    e.content = 7;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.flags = "0 0 0 0 0 8";
+    e.in_price = SONNET_IN;
+    e.cached_price = SONNET_CACHED;
+    e.out_price = SONNET_OUT;
+    e.cost = 25 * 3000 + 200 * 3750 + 1800 * 6000 + 30 * 15000;
+    e.estimate = 2;
+    check_stream("Anthropic stream, 1-hour cache writes",
+                 TOKENROUTE_SHAPE_ANTHROPIC, anthropic_stream_1h, &e);
+
+    memset(&e, 0, sizeof(expect_t));
+    e.input = 25;
+    e.write = 300;
+    e.write_1h = 200;
+    e.output = 30;
+    e.content = 7;
+    e.seen_input = 1;
+    e.seen_output = 1;
+    e.flags = "0 0 0 8";
+    e.in_price = SONNET_IN;
+    e.cached_price = SONNET_CACHED;
+    e.out_price = SONNET_OUT;
+    e.cost = 25 * 3000 + 100 * 3750 + 200 * 6000 + 30 * 15000;
+    e.estimate = 2;
+    check_stream("Anthropic stream, the split in message_delta",
+                 TOKENROUTE_SHAPE_ANTHROPIC, anthropic_stream_1h_late, &e);
+
     test_events();
     test_shape();
     test_cost();
     test_clamp();
+    test_cache_writes();
+    test_price_max();
 
     printf("1..%d\n", tests);
 
@@ -590,6 +789,7 @@ usage_equal(const tokenroute_usage_t *a, const tokenroute_usage_t *b)
     return a->input_tokens == b->input_tokens
            && a->cached_tokens == b->cached_tokens
            && a->cache_write_tokens == b->cache_write_tokens
+           && a->cache_write_1h_tokens == b->cache_write_1h_tokens
            && a->output_tokens == b->output_tokens
            && a->content_bytes == b->content_bytes
            && a->seen_input == b->seen_input
@@ -601,13 +801,18 @@ usage_equal(const tokenroute_usage_t *a, const tokenroute_usage_t *b)
 static void
 check_usage(const char *name, const tokenroute_usage_t *u, const expect_t *e)
 {
-    int64_t  cost;
+    int64_t              cost;
+    tokenroute_prices_t  p;
 
     ok(u->input_tokens == e->input && u->cached_tokens == e->cached
-       && u->cache_write_tokens == e->write && u->output_tokens == e->output,
-       "%s: input %lld, cached %lld, cache write %lld, output %lld", name,
+       && u->cache_write_tokens == e->write
+       && u->cache_write_1h_tokens == e->write_1h
+       && u->output_tokens == e->output,
+       "%s: input %lld, cached %lld, cache write %lld (1h %lld), "
+       "output %lld", name,
        (long long) u->input_tokens, (long long) u->cached_tokens,
-       (long long) u->cache_write_tokens, (long long) u->output_tokens);
+       (long long) u->cache_write_tokens,
+       (long long) u->cache_write_1h_tokens, (long long) u->output_tokens);
 
     ok(u->seen_input == e->seen_input && u->seen_output == e->seen_output
        && u->error == e->error,
@@ -621,8 +826,13 @@ check_usage(const char *name, const tokenroute_usage_t *u, const expect_t *e)
        "%s: estimated output %lld", name,
        (long long) tokenroute_usage_estimate_output(u));
 
-    cost = tokenroute_usage_cost(u, e->in_price, e->cached_price,
-                                 e->out_price);
+    p.input = e->in_price;
+    p.cached = e->cached_price;
+    p.cache_write = e->write_price ? e->write_price : -1;
+    p.cache_write_1h = e->write_1h_price ? e->write_1h_price : -1;
+    p.output = e->out_price;
+
+    cost = tokenroute_usage_cost(u, &p);
 
     ok(cost == e->cost, "%s: cost %lld nano-USD (want %lld)", name,
        (long long) cost, (long long) e->cost);
@@ -1050,64 +1260,64 @@ test_cost(void)
     tokenroute_usage_t  u;
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
-    ok(tokenroute_usage_cost(&u, SONNET_IN, SONNET_CACHED, SONNET_OUT) == 0,
+    ok(cost_at(&u, SONNET_IN, SONNET_CACHED, SONNET_OUT) == 0,
        "cost: no tokens cost nothing");
 
     u.input_tokens = 1;
-    ok(tokenroute_usage_cost(&u, 1, 0, 0) == 1,
+    ok(cost_at(&u, 1, 0, 0) == 1,
        "cost: a millionth of a nano-USD rounds up to 1");
 
     u.input_tokens = 1;
     u.cached_tokens = 1;
     u.cache_write_tokens = 1;
     u.output_tokens = 1;
-    ok(tokenroute_usage_cost(&u, 1, 1, 1) == 4,
+    ok(cost_at(&u, 1, 1, 1) == 4,
        "cost: each part rounds up on its own");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
     u.cache_write_tokens = 1000000;
-    ok(tokenroute_usage_cost(&u, SONNET_IN, 0, 0) == 3750000000LL,
+    ok(cost_at(&u, SONNET_IN, 0, 0) == 3750000000LL,
        "cost: a million cache writes at $3 cost $3.75");
 
-    ok(tokenroute_usage_cost(&u, 1, 0, 0) == 2,
+    ok(cost_at(&u, 1, 0, 0) == 2,
        "cost: 1.25 nano-USD of cache writes rounds up to 2");
 
     u.cache_write_tokens = 800000;
-    ok(tokenroute_usage_cost(&u, 1, 0, 0) == 1,
+    ok(cost_at(&u, 1, 0, 0) == 1,
        "cost: cache writes round once, not per step (0.8 * 1.25 = 1)");
 
     u.cache_write_tokens = 3;
-    ok(tokenroute_usage_cost(&u, 1000001, 0, 0) == 4,
+    ok(cost_at(&u, 1000001, 0, 0) == 4,
        "cost: 3 cache writes at 1000001 cost 3.75000375, so 4");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
     u.input_tokens = 1000;
     u.cached_tokens = 1000;
     u.output_tokens = 1000;
-    ok(tokenroute_usage_cost(&u, SONNET_IN, SONNET_CACHED, SONNET_OUT)
+    ok(cost_at(&u, SONNET_IN, SONNET_CACHED, SONNET_OUT)
        == 3000000 + 300000 + 15000000,
        "cost: input, cached and output at their own prices");
 
-    ok(tokenroute_usage_cost(&u, -1, 0, 0) == -1,
+    ok(cost_at(&u, -1, 0, 0) == -1,
        "cost: a negative price is an error");
 
     u.output_tokens = -1;
-    ok(tokenroute_usage_cost(&u, 1, 1, 1) == -1,
+    ok(cost_at(&u, 1, 1, 1) == -1,
        "cost: a negative count is an error");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
     u.output_tokens = INT64_MAX / 2;
     u.input_tokens = INT64_MAX / 2;
-    ok(tokenroute_usage_cost(&u, SONNET_IN, 0, SONNET_OUT) == INT64_MAX,
+    ok(cost_at(&u, SONNET_IN, 0, SONNET_OUT) == INT64_MAX,
        "cost: saturates at INT64_MAX");
 
     u.input_tokens = 0;
     u.output_tokens = 0;
     u.cache_write_tokens = INT64_MAX / 4;
-    ok(tokenroute_usage_cost(&u, 1, 0, 0) == INT64_MAX,
+    ok(cost_at(&u, 1, 0, 0) == INT64_MAX,
        "cost: saturates on huge cache writes");
 
-    ok(tokenroute_usage_cost(&u, 0, 0, 0) == 0,
+    ok(cost_at(&u, 0, 0, 0) == 0,
        "cost: free cache writes cost nothing however many");
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
@@ -1269,7 +1479,7 @@ test_clamp(void)
     ok(rc == 1 && u.output_tokens == 20 && u.input_tokens == 10,
        "clamp: 10^12 output tokens on a cap of 20 become 20");
 
-    ok(tokenroute_usage_cost(&u, 0, 0, 1000000000000LL) == 20000000,
+    ok(cost_at(&u, 0, 0, 1000000000000LL) == 20000000,
        "clamp: then cost 20 tokens at $1000/Mtok, 20000000 nano-USD");
 
     /* uncached first, then cache writes, then cache reads */
@@ -1319,4 +1529,211 @@ test_clamp(void)
     rc = tokenroute_usage_clamp(&u, -1, -1);
     ok(rc == 1 && u.input_tokens == 0 && u.output_tokens == 0,
        "clamp: negative bounds are 0");
+}
+
+
+static int64_t
+cost_at(const tokenroute_usage_t *u, int64_t in, int64_t cached, int64_t out)
+{
+    tokenroute_prices_t  p;
+
+    p.input = in;
+    p.cached = cached;
+    p.cache_write = -1;
+    p.cache_write_1h = -1;
+    p.output = out;
+
+    return tokenroute_usage_cost(u, &p);
+}
+
+
+/* events one at a time: the split kept across message_start and _delta */
+
+static void
+test_cache_writes(void)
+{
+    int                  rc;
+    tokenroute_usage_t   u;
+    tokenroute_prices_t  p;
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "message_start",
+            "{\"type\":\"message_start\",\"message\":{\"usage\":"
+            "{\"input_tokens\":5,\"cache_creation_input_tokens\":90,"
+            "\"cache_creation\":{\"ephemeral_5m_input_tokens\":30,"
+            "\"ephemeral_1h_input_tokens\":60}}}}", &u);
+    ok(rc == 0 && u.cache_write_tokens == 90 && u.cache_write_1h_tokens == 60,
+       "writes: message_start's split, 90 of which 60 for an hour");
+
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "message_delta",
+            "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3,"
+            "\"cache_creation_input_tokens\":90}}", &u);
+    ok(rc == 0 && u.cache_write_tokens == 90 && u.cache_write_1h_tokens == 60,
+       "writes: a message_delta without the split keeps it");
+
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "message_delta",
+            "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3,"
+            "\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,"
+            "\"ephemeral_1h_input_tokens\":20}}}", &u);
+    ok(rc == 0 && u.cache_write_tokens == 90 && u.cache_write_1h_tokens == 60,
+       "writes: a stale split in message_delta lowers nothing");
+
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "message_delta",
+            "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3,"
+            "\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,"
+            "\"ephemeral_1h_input_tokens\":100}}}", &u);
+    ok(rc == 0 && u.cache_write_tokens == 100
+       && u.cache_write_1h_tokens == 100,
+       "writes: a larger split in message_delta wins, total included");
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+
+    rc = ev(TOKENROUTE_SHAPE_ANTHROPIC, "message_start",
+            "{\"type\":\"message_start\",\"message\":{\"usage\":"
+            "{\"cache_creation\":{\"ephemeral_5m_input_tokens\":"
+            "9223372036854775807,\"ephemeral_1h_input_tokens\":"
+            "9223372036854775807}}}}", &u);
+    ok(rc == 0 && u.cache_write_tokens == INT64_MAX
+       && u.cache_write_1h_tokens == INT64_MAX,
+       "writes: a split summing past 2^63 saturates, no overflow");
+
+    /* cost: the 5-minute writes are the total less the 1-hour ones */
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.cache_write_tokens = 1000000;
+    u.cache_write_1h_tokens = 1000000;
+    ok(cost_at(&u, SONNET_IN, 0, 0) == 6000000000LL,
+       "cost: a million 1-hour writes at $3 cost $6");
+
+    u.cache_write_1h_tokens = 250000;
+    ok(cost_at(&u, SONNET_IN, 0, 0) == 750000LL * 3750 + 250000LL * 6000,
+       "cost: 750000 5-minute and 250000 1-hour writes");
+
+    u.cache_write_1h_tokens = 1;
+    ok(cost_at(&u, 1, 0, 0) == 2 + 1,
+       "cost: each kind of write rounds up on its own");
+
+    p.input = SONNET_IN;
+    p.cached = 0;
+    p.cache_write = 1000000000LL;
+    p.cache_write_1h = -1;
+    p.output = 0;
+    u.cache_write_1h_tokens = 250000;
+    ok(tokenroute_usage_cost(&u, &p) == 750000LL * 1000 + 250000LL * 6000,
+       "cost: cache_write_price prices the 5-minute writes only");
+
+    p.cache_write = -1;
+    p.cache_write_1h = 0;
+    ok(tokenroute_usage_cost(&u, &p) == 750000LL * 3750,
+       "cost: a free 1-hour write price, the 5-minute ones at 1.25 x");
+
+    p.cache_write = 0;
+    ok(tokenroute_usage_cost(&u, &p) == 0, "cost: free writes cost nothing");
+
+    u.cache_write_1h_tokens = 2000000;
+    p.cache_write = -1;
+    p.cache_write_1h = -1;
+    ok(tokenroute_usage_cost(&u, &p) == 12000000000LL,
+       "cost: more 1-hour writes than writes (never read so): those");
+
+    u.cache_write_1h_tokens = -1;
+    ok(tokenroute_usage_cost(&u, &p) == -1,
+       "cost: a negative 1-hour count is an error");
+
+    u.cache_write_1h_tokens = INT64_MAX / 2 + 1;
+    u.cache_write_tokens = INT64_MAX;
+    ok(tokenroute_usage_cost(&u, &p) == INT64_MAX,
+       "cost: saturates on huge 1-hour writes");
+
+    p.cache_write = -2;
+    u.cache_write_1h_tokens = 0;
+    u.cache_write_tokens = 1;
+    ok(tokenroute_usage_cost(&u, &p) == -1,
+       "cost: a write price below -1 is an error");
+
+    /* clamped: the 1-hour writes never above the writes */
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+    u.input_tokens = 30;
+    u.cache_write_tokens = 100;
+    u.cache_write_1h_tokens = 20;
+    rc = tokenroute_usage_clamp(&u, 60, 5);
+    ok(rc == 1 && u.input_tokens == 30 && u.cache_write_tokens == 30
+       && u.cache_write_1h_tokens == 20,
+       "clamp: writes 100 to 30, the 20 1-hour ones kept");
+
+    u.cache_write_tokens = 100;
+    u.cache_write_1h_tokens = 80;
+    rc = tokenroute_usage_clamp(&u, 60, 5);
+    ok(rc == 1 && u.cache_write_tokens == 30 && u.cache_write_1h_tokens == 30,
+       "clamp: writes 100 to 30, the 1-hour ones too");
+
+    u.cache_write_tokens = 10;
+    u.cache_write_1h_tokens = 10;
+    rc = tokenroute_usage_clamp(&u, 60, 5);
+    ok(rc == 0 && u.cache_write_tokens == 10 && u.cache_write_1h_tokens == 10,
+       "clamp: within bounds, unchanged");
+
+    u.cache_write_1h_tokens = -3;
+    rc = tokenroute_usage_clamp(&u, 60, 5);
+    ok(rc == 1 && u.cache_write_1h_tokens == 0,
+       "clamp: a negative 1-hour count becomes 0");
+}
+
+
+/* the price the reservation puts on each input token */
+
+static void
+test_price_max(void)
+{
+    tokenroute_prices_t  p;
+
+    p.input = SONNET_IN;
+    p.cached = SONNET_CACHED;
+    p.cache_write = -1;
+    p.cache_write_1h = -1;
+    p.output = SONNET_OUT;
+
+    ok(tokenroute_usage_input_price_max(&p, 1) == 6000000000LL,
+       "price max: with cache writes, the 1-hour rate, 2 x input");
+    ok(tokenroute_usage_input_price_max(&p, 0) == SONNET_IN,
+       "price max: without, the input price");
+
+    p.input = 1;
+    p.cached = 0;
+    ok(tokenroute_usage_input_price_max(&p, 1) == 2,
+       "price max: 1.25 and 2 x 1 nano-USD: 2");
+
+    p.input = 3;
+    p.cached = 9;
+    ok(tokenroute_usage_input_price_max(&p, 1) == 9
+       && tokenroute_usage_input_price_max(&p, 0) == 9,
+       "price max: a cache read dearer than the rest");
+
+    p.cached = 0;
+    p.cache_write = 10000000000LL;
+    ok(tokenroute_usage_input_price_max(&p, 1) == 10000000000LL
+       && tokenroute_usage_input_price_max(&p, 0) == 3,
+       "price max: a configured 5-minute write price above 2 x input");
+
+    p.cache_write = 5;
+    p.cache_write_1h = 4;
+    ok(tokenroute_usage_input_price_max(&p, 1) == 5,
+       "price max: configured write prices, the dearer");
+
+    p.cache_write = 1;
+    p.cache_write_1h = 1;
+    ok(tokenroute_usage_input_price_max(&p, 1) == 3,
+       "price max: writes configured below the input price: the input");
+
+    p.input = INT64_MAX / 2 + 1;
+    p.cache_write = -1;
+    p.cache_write_1h = -1;
+    ok(tokenroute_usage_input_price_max(&p, 1) == INT64_MAX,
+       "price max: 2 x input saturates, no overflow");
+
+    p.input = INT64_MAX;
+    ok(tokenroute_usage_input_price_max(&p, 1) == INT64_MAX,
+       "price max: 1.25 x INT64_MAX saturates");
 }

@@ -291,7 +291,14 @@ static const char  *bodies[] = {
     "{\"usage\":{\"prompt_tokens\":3}} \"tail",
     "{\"usage\":{\"prompt_tokens\":3}} \"tail\"",
     "{\"usage\":{\"prompt_tokens\":3}} \"ta\\",
-    "{\"error\":{\"message\":\"Rate limit\",\"type\":\"tokens\"}}"
+    "{\"error\":{\"message\":\"Rate limit\",\"type\":\"tokens\"}}",
+    "{\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":1500,"
+    "\"cache_creation\":{\"ephemeral_5m_input_tokens\":500,"
+    "\"ephemeral_1h_input_tokens\":1000},\"output_tokens\":45}}",
+    "{\"usage\":{\"cache_creation\":{\"ephemeral_1h_input_tokens\":9,"
+    "\"ephemeral_5m_input_tokens\":2,\"x\":{\"ephemeral_1h_input_tokens\":"
+    "99}},\"cache_creation_input_tokens\":4}}",
+    "{\"cache_creation\":{\"ephemeral_1h_input_tokens\":9}}"
 };
 
 
@@ -1046,7 +1053,9 @@ static const char  *keys[] = {
     "message", "text", "partial_json", "thinking", "prompt_tokens",
     "completion_tokens", "prompt_tokens_details", "cached_tokens",
     "input_tokens", "output_tokens", "cache_read_input_tokens",
-    "cache_creation_input_tokens", "index", "id", "model", "role",
+    "cache_creation_input_tokens", "cache_creation",
+    "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", "index", "id",
+    "model", "role",
     "logprobs", "us\\u0061ge", "\\u0075sage", "usage\\u0000",
     "c\\u0068oices", "finish_rea\\u0073on", "ty\\u0070e", "tex\\u0074",
     "content ", "Usage", "", "total_tokens", "x"
@@ -1327,6 +1336,15 @@ gen_event(buf_t *b, int shape)
         gen_number(b);
         buf_str(b, ",\"cache_read_input_tokens\":");
         gen_number(b);
+
+        if (rnd_n(2)) {
+            buf_str(b, ",\"cache_creation\":{\"ephemeral_5m_input_tokens\":");
+            gen_number(b);
+            buf_str(b, ",\"ephemeral_1h_input_tokens\":");
+            gen_number(b);
+            buf_str(b, "}");
+        }
+
         buf_str(b, ",\"output_tokens\":");
         gen_number(b);
         buf_str(b, "}}}");
@@ -1342,6 +1360,12 @@ gen_event(buf_t *b, int shape)
             gen_number(b);
             buf_str(b, ",\"cache_creation_input_tokens\":");
             gen_number(b);
+        }
+
+        if (rnd_n(2)) {
+            buf_str(b, ",\"cache_creation\":{\"ephemeral_1h_input_tokens\":");
+            gen_number(b);
+            buf_str(b, "}");
         }
 
         buf_str(b, "}}");
@@ -1464,6 +1488,7 @@ usage_seed(tokenroute_usage_t *u, unsigned seed)
         u->input_tokens = seed % 50;
         u->cached_tokens = seed % 7;
         u->cache_write_tokens = seed % 13;
+        u->cache_write_1h_tokens = seed % 5;
         u->output_tokens = (seed >> 3) % 60;
         u->content_bytes = seed % 100;
         u->seen_input = 1;
@@ -1478,6 +1503,7 @@ usage_equal(const tokenroute_usage_t *a, const tokenroute_usage_t *b)
     return a->input_tokens == b->input_tokens
            && a->cached_tokens == b->cached_tokens
            && a->cache_write_tokens == b->cache_write_tokens
+           && a->cache_write_1h_tokens == b->cache_write_1h_tokens
            && a->output_tokens == b->output_tokens
            && a->content_bytes == b->content_bytes
            && a->seen_input == b->seen_input
@@ -1491,10 +1517,11 @@ show_usage(const tokenroute_usage_t *u)
 {
     static char  s[256];
 
-    snprintf(s, sizeof(s), "in %lld cached %lld write %lld out %lld "
-             "content %lld seen %d/%d error %d",
+    snprintf(s, sizeof(s), "in %lld cached %lld write %lld (1h %lld) "
+             "out %lld content %lld seen %d/%d error %d",
              (long long) u->input_tokens, (long long) u->cached_tokens,
-             (long long) u->cache_write_tokens, (long long) u->output_tokens,
+             (long long) u->cache_write_tokens,
+             (long long) u->cache_write_1h_tokens, (long long) u->output_tokens,
              (long long) u->content_bytes, (int) u->seen_input,
              (int) u->seen_output, (int) u->error);
 

@@ -9,14 +9,20 @@ package TokenRoute::Money;
 #   usd_nano('0.333333')          333333000 (nano-USD per million tokens)
 #   nano_usd(1234)                '0.000001234' (9 decimals, for --limit)
 #   part(TOKENS, PRICE_NUSD)      ceil(TOKENS * PRICE / 1e6)
-#   cost(in => UNCACHED, cached => N, write => N, out => N,
-#        price => P, cached_price => P (default price), out_price => P)
-#                                 the sum of the four parts, each rounded
-#                                 up; cache writes at 1.25 x price
+#   cost(in => UNCACHED, cached => N, write => N, write_1h => N, out => N,
+#        price => P, cached_price => P (default price), out_price => P,
+#        write_price => P, write_1h_price => P)
+#                                 the sum of the five parts, each rounded
+#                                 up; 5-minute cache writes (write) at
+#                                 write_price, default 1.25 x price; 1-hour
+#                                 ones (write_1h) at write_1h_price,
+#                                 default 2 x price
 #   reserve(bytes => N, max_tokens => N, price => P, out_price => P,
-#           anthropic => 0|1, bytes_per_token => 1)
+#           anthropic => 0|1, bytes_per_token => 1, cached_price => P,
+#           write_price => P, write_1h_price => P)
 #                                 the admission bound of README "The
-#                                 reservation rule"
+#                                 reservation rule": input at the dearest
+#                                 rate (Anthropic: a cache write's)
 #   utc_day(TIME), utc_hour(TIME) 'YYYYMMDD', 'YYYYMMDDHH'
 #
 # Amounts are returned as decimal strings: compare them with "eq".
@@ -79,8 +85,10 @@ sub cost {
 
 	my $c = _big(part($a{in} // 0, $p));
 	$c->badd(part($a{cached} // 0, $cp));
-	$c->badd(ceil_div(_big($a{write} // 0)->bmul(_big($p))->bmul(5),
-		4_000_000));
+	$c->badd(defined $a{write_price} ? part($a{write} // 0, $a{write_price})
+		: ceil_div(_big($a{write} // 0)->bmul(_big($p))->bmul(5),
+			4_000_000));
+	$c->badd(part($a{write_1h} // 0, $a{write_1h_price} // 2 * $p));
 	$c->badd(part($a{out} // 0, $op));
 
 	return $c->bstr();
@@ -92,9 +100,14 @@ sub reserve {
 	my $bpt = $a{bytes_per_token} // 1;
 	my $input = ceil_div($a{bytes}, $bpt);
 
-	my $in = $a{anthropic}
-		? ceil_div(_big($input)->bmul(_big($a{price}))->bmul(5), 4_000_000)
-		: _big(part($input, $a{price}));
+	# the dearest price per million input tokens, rounded up
+	my @p = ($a{price}, $a{cached_price} // 0);
+	push @p, $a{write_price} // ceil_div(_big($a{price})->bmul(5), 4),
+		$a{write_1h_price} // _big($a{price})->bmul(2)
+		if $a{anthropic};
+	my ($max) = sort { _big($b)->bcmp(_big($a)) } @p;
+
+	my $in = _big(part($input, $max));
 
 	return $in->badd(part($a{max_tokens} // 4096, $a{out_price}))->bstr();
 }

@@ -33,7 +33,7 @@ struct ref_usage_json_s {
     yajl_handle           handle;
     tokenroute_usage_t   *usage;
 
-    int64_t               tokens[4];
+    int64_t               tokens[6];
     int64_t               content_bytes;
 
     int                   shape;
@@ -74,6 +74,8 @@ static int ref_usage_event(int shape, const char *event, size_t event_len,
 #define TR_TOK_WRITE            2
 #define TR_TOK_OUTPUT           3
 #define TR_TOK_N                4
+#define TR_TOK_W5M              4   /* the split of TR_TOK_WRITE */
+#define TR_TOK_W1H              5
 
 /* what the container being read is (uj->kind[]) */
 #define TR_K_OTHER              0
@@ -87,6 +89,7 @@ static int ref_usage_event(int shape, const char *event, size_t event_len,
 #define TR_K_TOOL_CALL          8
 #define TR_K_FUNCTION           9
 #define TR_K_MESSAGE            10
+#define TR_K_CACHE_CREATION     11
 
 /* what the next value is (uj->key); token counts are TR_KEY_TOKENS + i */
 #define TR_KEY_NONE             0
@@ -101,6 +104,7 @@ static int ref_usage_event(int shape, const char *event, size_t event_len,
 #define TR_KEY_TEXT             9
 #define TR_KEY_TOOL_CALLS       10
 #define TR_KEY_FUNCTION         11
+#define TR_KEY_CACHE_CREATION   12
 #define TR_KEY_TOKENS           16
 
 /* Anthropic event types (uj->type) */
@@ -343,7 +347,8 @@ static void
 ref_usage_apply(ref_usage_json_t *uj, int max)
 {
     int                  i;
-    int64_t              cached, *field[TR_TOK_N];
+    int64_t              cached, w, w5, w1, *field[TR_TOK_N];
+    unsigned             writes;
     tokenroute_usage_t  *u;
 
     u = uj->usage;
@@ -377,7 +382,7 @@ ref_usage_apply(ref_usage_json_t *uj, int max)
 
     for (i = 0; i < TR_TOK_N; i++) {
 
-        if (!(uj->tokens_seen & (1 << i))) {
+        if (!(uj->tokens_seen & (1 << i)) || i == TR_TOK_WRITE) {
             continue;
         }
 
@@ -392,6 +397,35 @@ ref_usage_apply(ref_usage_json_t *uj, int max)
             u->seen_input = 1;
         }
     }
+
+    /* all the writes, or their split by lifetime if that is more */
+
+    writes = (1 << TR_TOK_WRITE) | (1 << TR_TOK_W5M) | (1 << TR_TOK_W1H);
+
+    if (!(uj->tokens_seen & writes)) {
+        return;
+    }
+
+    w = (uj->tokens_seen & (1 << TR_TOK_WRITE)) ? uj->tokens[TR_TOK_WRITE] : 0;
+    w5 = (uj->tokens_seen & (1 << TR_TOK_W5M)) ? uj->tokens[TR_TOK_W5M] : 0;
+    w1 = (uj->tokens_seen & (1 << TR_TOK_W1H)) ? uj->tokens[TR_TOK_W1H] : 0;
+
+    if (w5 > INT64_MAX - w1) {
+        w = INT64_MAX;
+
+    } else if (w5 + w1 > w) {
+        w = w5 + w1;
+    }
+
+    if (!max || w > u->cache_write_tokens) {
+        u->cache_write_tokens = w;
+    }
+
+    if (!max || w1 > u->cache_write_1h_tokens) {
+        u->cache_write_1h_tokens = w1;
+    }
+
+    u->seen_input = 1;
 }
 
 
@@ -490,6 +524,10 @@ ref_usage_start(ref_usage_json_t *uj, int map)
 
         case TR_KEY_DETAILS:
             kind = TR_K_DETAILS;
+            break;
+
+        case TR_KEY_CACHE_CREATION:
+            kind = TR_K_CACHE_CREATION;
             break;
 
         case TR_KEY_DELTA:
@@ -763,6 +801,21 @@ ref_usage_match(ref_usage_json_t *uj, const unsigned char *s,
 
         if (tr_str_is(s, len, "cache_creation_input_tokens")) {
             return TR_KEY_TOKENS + TR_TOK_WRITE;
+        }
+
+        if (tr_str_is(s, len, "cache_creation")) {
+            return TR_KEY_CACHE_CREATION;
+        }
+
+        break;
+
+    case TR_K_CACHE_CREATION:
+        if (tr_str_is(s, len, "ephemeral_5m_input_tokens")) {
+            return TR_KEY_TOKENS + TR_TOK_W5M;
+        }
+
+        if (tr_str_is(s, len, "ephemeral_1h_input_tokens")) {
+            return TR_KEY_TOKENS + TR_TOK_W1H;
         }
 
         break;
