@@ -122,7 +122,7 @@ for my $shape ('openai', 'anthropic') {
 	my $rid = $res->{headers}{'x-tokenroute-request-id'} // '';
 
 	subtest $name => sub {
-		is($res->{status}, 200, '200');
+		is($res->{status}, 200, 'answered with 200');
 		is($res->{headers}{'x-tokenroute-model'}, 'f/good', 'f/good served');
 
 		my ($settled, $m) = usage_of($key, $rid);
