@@ -10,7 +10,6 @@
 
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -106,8 +105,6 @@ static int
 tr_cli_admin_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
 {
     int                   rc, json;
-    char                 *out;
-    size_t                n;
     const char           *name;
     redisReply           *doc;
     tr_cli_ctl_params_t   p;
@@ -158,21 +155,7 @@ tr_cli_admin_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
         return rc;
     }
 
-    n = tokenroute_secret_json(NULL, doc->str, doc->len, s.raw, s.raw_len);
-    out = (n != 0) ? malloc(n) : NULL;
-
-    if (out == NULL) {
-        tr_cli_error("cannot print the admin key");
-        freeReplyObject(doc);
-        return TR_CLI_FAILED;
-    }
-
-    tokenroute_secret_json(out, doc->str, doc->len, s.raw, s.raw_len);
-
-    rc = (fwrite(out, 1, n, stdout) != n || fputc('\n', stdout) == EOF)
-         ? TR_CLI_FAILED : TR_CLI_OK;
-
-    free(out);
+    rc = tr_cli_ctl_print_raw(doc, s.raw, s.raw_len);
     freeReplyObject(doc);
 
     return rc;

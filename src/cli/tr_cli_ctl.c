@@ -11,11 +11,14 @@
 
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <yajl/yajl_tree.h>
+
+#include <tokenroute_secret.h>
 
 #include "tr_cli.h"
 #include "tr_cli_ctl.h"
@@ -102,6 +105,35 @@ tr_cli_ctl_print(redisReply *json)
     }
 
     return TR_CLI_OK;
+}
+
+
+/* the document with "raw" first: a key made in C, shown once */
+
+int
+tr_cli_ctl_print_raw(redisReply *json, const char *raw, size_t raw_len)
+{
+    int     rc;
+    char   *out;
+    size_t  n;
+
+    n = tokenroute_secret_json(NULL, json->str, json->len, raw, raw_len);
+    out = (n != 0) ? malloc(n) : NULL;
+
+    if (out == NULL) {
+        tr_cli_error("cannot print the key: %s", (n != 0) ? "out of memory"
+                     : "the script's JSON is not an object");
+        return TR_CLI_FAILED;
+    }
+
+    tokenroute_secret_json(out, json->str, json->len, raw, raw_len);
+
+    rc = (fwrite(out, 1, n, stdout) != n || fputc('\n', stdout) == EOF)
+         ? TR_CLI_FAILED : TR_CLI_OK;
+
+    free(out);
+
+    return rc;
 }
 
 

@@ -15,14 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <hiredis/hiredis.h>
 #include <yajl/yajl_tree.h>
 
 #include <tokenroute_lua.h>
+#include <tokenroute_secret.h>
 
 #include "tr_cli.h"
 #include "tr_cli_ctl.h"
@@ -31,120 +29,21 @@
 #include "tr_cli_util.h"
 
 
-static void tr_cli_key_base64url(const unsigned char *src, size_t len,
-    char *dst);
-static void tr_cli_key_hex(const unsigned char *src, size_t len, char *dst);
 static void tr_cli_key_field(const char *label, const char *value);
 
 
-int
-tr_cli_key_generate(tr_cli_new_key_t *nk)
-{
-    int            rc;
-    size_t         len;
-    unsigned int   mdlen;
-    unsigned char  bytes[TR_CLI_KEY_RANDOM_LEN];
-    unsigned char  md[EVP_MAX_MD_SIZE];
+/* a new raw key, its hash, id and prefix: tokenroute_secret.c, as the admin API */
 
-    if (RAND_bytes(bytes, TR_CLI_KEY_RANDOM_LEN) != 1) {
+int
+tr_cli_key_generate(tokenroute_secret_t *nk)
+{
+    if (tokenroute_secret_make(nk, TOKENROUTE_SECRET_KEY) != 0) {
         tr_cli_error("cannot generate a random key: %s",
                      ERR_error_string(ERR_get_error(), NULL));
         return TR_CLI_FAILED;
     }
 
-    len = sizeof(TOKENROUTE_KEY_PREFIX) - 1;
-
-    memcpy(nk->raw, TOKENROUTE_KEY_PREFIX, len);
-    tr_cli_key_base64url(bytes, TR_CLI_KEY_RANDOM_LEN, nk->raw + len);
-    nk->raw[TR_CLI_KEY_RAW_LEN] = '\0';
-
-    OPENSSL_cleanse(bytes, sizeof(bytes));
-
-    memcpy(nk->prefix, nk->raw, TR_CLI_KEY_SHOWN_LEN);
-    nk->prefix[TR_CLI_KEY_SHOWN_LEN] = '\0';
-
-    rc = EVP_Digest(nk->raw, TR_CLI_KEY_RAW_LEN, md, &mdlen, EVP_sha256(),
-                    NULL);
-
-    if (rc != 1 || mdlen != TR_CLI_SHA256_LEN) {
-        tr_cli_error("cannot hash the key: %s",
-                     ERR_error_string(ERR_get_error(), NULL));
-        return TR_CLI_FAILED;
-    }
-
-    tr_cli_key_hex(md, TR_CLI_SHA256_LEN, nk->hash);
-
-    if (RAND_bytes(bytes, TR_CLI_KEY_ID_RANDOM_LEN) != 1) {
-        tr_cli_error("cannot generate a random key id: %s",
-                     ERR_error_string(ERR_get_error(), NULL));
-        return TR_CLI_FAILED;
-    }
-
-    len = sizeof(TR_CLI_KEY_ID_PREFIX) - 1;
-
-    memcpy(nk->id, TR_CLI_KEY_ID_PREFIX, len);
-    tr_cli_key_hex(bytes, TR_CLI_KEY_ID_RANDOM_LEN, nk->id + len);
-
     return TR_CLI_OK;
-}
-
-
-/* RFC 4648 section 5, without padding; dst gets no NUL */
-
-static void
-tr_cli_key_base64url(const unsigned char *src, size_t len, char *dst)
-{
-    uint32_t  v;
-
-    static const char  alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-    while (len >= 3) {
-        v = (uint32_t) src[0] << 16 | (uint32_t) src[1] << 8 | src[2];
-
-        *dst++ = alphabet[v >> 18 & 0x3f];
-        *dst++ = alphabet[v >> 12 & 0x3f];
-        *dst++ = alphabet[v >> 6 & 0x3f];
-        *dst++ = alphabet[v & 0x3f];
-
-        src += 3;
-        len -= 3;
-    }
-
-    if (len == 0) {
-        return;
-    }
-
-    v = (uint32_t) src[0] << 16;
-
-    if (len == 2) {
-        v |= (uint32_t) src[1] << 8;
-    }
-
-    *dst++ = alphabet[v >> 18 & 0x3f];
-    *dst++ = alphabet[v >> 12 & 0x3f];
-
-    if (len == 2) {
-        *dst = alphabet[v >> 6 & 0x3f];
-    }
-}
-
-
-/* lowercase, NUL-terminated */
-
-static void
-tr_cli_key_hex(const unsigned char *src, size_t len, char *dst)
-{
-    size_t  i;
-
-    static const char  digits[] = "0123456789abcdef";
-
-    for (i = 0; i < len; i++) {
-        *dst++ = digits[src[i] >> 4];
-        *dst++ = digits[src[i] & 0x0f];
-    }
-
-    *dst = '\0';
 }
 
 
@@ -169,28 +68,6 @@ tr_cli_key_is_hash(const char *s, size_t len)
 
 
 
-/* the hex SHA-256 of a raw key; hash holds TR_CLI_SHA256_HEX_LEN + 1 */
-
-int
-tr_cli_key_hash(const char *raw, char *hash)
-{
-    unsigned int   mdlen;
-    unsigned char  md[EVP_MAX_MD_SIZE];
-
-    if (EVP_Digest(raw, strlen(raw), md, &mdlen, EVP_sha256(), NULL) != 1
-        || mdlen != TR_CLI_SHA256_LEN)
-    {
-        tr_cli_error("cannot hash the key: %s",
-                     ERR_error_string(ERR_get_error(), NULL));
-        return TR_CLI_FAILED;
-    }
-
-    tr_cli_key_hex(md, TR_CLI_SHA256_LEN, hash);
-
-    return TR_CLI_OK;
-}
-
-
 /*
  * The parameter naming a key: "key" for an id or a prefix, "key_hash"
  * for a raw key, which is hashed here and never sent.
@@ -206,7 +83,7 @@ tr_cli_key_ref(tr_cli_ctl_params_t *p, const char *arg, char *hash)
     if (strlen(arg) > TR_CLI_KEY_SHOWN_LEN
         && strncmp(arg, TOKENROUTE_KEY_PREFIX, len) == 0)
     {
-        if (tr_cli_key_hash(arg, hash) != TR_CLI_OK) {
+        if (tokenroute_sha256_hex(arg, strlen(arg), hash) != 0) {
             return TR_CLI_FAILED;
         }
 
@@ -496,27 +373,6 @@ tr_cli_key_run(tr_cli_opts_t *opts, const char *cmd, const char *op,
     tr_cli_redis_close(r);
 
     return rc;
-}
-
-
-/* the document with "raw" first: {"raw":"sk-tr-...", then the rest */
-
-int
-tr_cli_key_print_raw(redisReply *doc, const char *raw)
-{
-    if (doc->len < 2 || doc->str[0] != '{') {
-        tr_cli_error("the script's JSON is not an object");
-        return TR_CLI_FAILED;
-    }
-
-    if (printf("{\"raw\":\"%s\",", raw) < 0
-        || fwrite(doc->str + 1, 1, doc->len - 1, stdout) != doc->len - 1
-        || fputc('\n', stdout) == EOF)
-    {
-        return TR_CLI_FAILED;
-    }
-
-    return TR_CLI_OK;
 }
 
 

@@ -19,28 +19,16 @@
 #include <yajl/yajl_tree.h>
 
 #include <tokenroute_key.h>
+#include <tokenroute_secret.h>
 
 #include "tr_cli.h"
 #include "tr_cli_ctl.h"
 #include "tr_cli_util.h"
 
 
-/* TOKENROUTE_KEY_PREFIX and the base64url of 32 random bytes, no padding */
-#define TR_CLI_KEY_RANDOM_LEN     32
-#define TR_CLI_KEY_B64_LEN        43
-#define TR_CLI_KEY_RAW_LEN        (sizeof(TOKENROUTE_KEY_PREFIX) - 1        \
-                                   + TR_CLI_KEY_B64_LEN)
-
 /* the part of a raw key kept in the record for humans */
 #define TR_CLI_KEY_SHOWN_LEN      12
 
-/* "key_" and the hex of 8 random bytes */
-#define TR_CLI_KEY_ID_PREFIX      "key_"
-#define TR_CLI_KEY_ID_RANDOM_LEN  8
-#define TR_CLI_KEY_ID_LEN         (sizeof(TR_CLI_KEY_ID_PREFIX) - 1         \
-                                   + 2 * TR_CLI_KEY_ID_RANDOM_LEN)
-
-#define TR_CLI_SHA256_LEN         32
 #define TR_CLI_SHA256_HEX_LEN     64
 
 /* tr_cli_key_edit(): not a command of tr_cli_key_edit.c */
@@ -50,18 +38,8 @@
 #define TR_CLI_KEY_TEXT_LEN       4608
 
 
-/* a freshly generated key, before it is stored */
-typedef struct {
-    char                       raw[TR_CLI_KEY_RAW_LEN + 1];
-    char                       hash[TR_CLI_SHA256_HEX_LEN + 1];
-    char                       id[TR_CLI_KEY_ID_LEN + 1];
-    char                       prefix[TR_CLI_KEY_SHOWN_LEN + 1];
-} tr_cli_new_key_t;
-
-
-int tr_cli_key_generate(tr_cli_new_key_t *nk);
+int tr_cli_key_generate(tokenroute_secret_t *nk);
 int tr_cli_key_is_hash(const char *s, size_t len);
-int tr_cli_key_hash(const char *raw, char *hash);
 int tr_cli_key_ref(tr_cli_ctl_params_t *p, const char *arg, char *hash);
 const char *tr_cli_key_text(yajl_val key, const char *name, char *buf,
     size_t size);
@@ -75,7 +53,6 @@ void tr_cli_key_print(yajl_val key, int created);
 void tr_cli_key_warnings(yajl_val doc);
 int tr_cli_key_run(tr_cli_opts_t *opts, const char *cmd, const char *op,
     tr_cli_ctl_params_t *p, redisReply **doc);
-int tr_cli_key_print_raw(redisReply *doc, const char *raw);
 void tr_cli_key_json_tree(tr_cli_json_t *j, yajl_val v);
 int tr_cli_key_edit(tr_cli_opts_t *opts, const char *cmd, int argc,
     char **argv);

@@ -207,7 +207,7 @@ tr_cli_key_rotate(tr_cli_opts_t *opts, int argc, char **argv)
     yajl_val              tree;
     const char           *key;
     redisReply           *doc;
-    tr_cli_new_key_t      nk;
+    tokenroute_secret_t   nk;
     tr_cli_ctl_params_t   p;
 
     tr_cli_opt_t  spec[] = {
@@ -229,7 +229,7 @@ tr_cli_key_rotate(tr_cli_opts_t *opts, int argc, char **argv)
     if (tr_cli_key_ref(&p, key, hash) != TR_CLI_OK
         || tr_cli_key_generate(&nk) != TR_CLI_OK)
     {
-        OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+        OPENSSL_cleanse(&nk, sizeof(tokenroute_secret_t));
         return TR_CLI_FAILED;
     }
 
@@ -238,12 +238,12 @@ tr_cli_key_rotate(tr_cli_opts_t *opts, int argc, char **argv)
 
     rc = tr_cli_key_run(opts, "keys rotate", "rotate", &p, &doc);
     if (rc != TR_CLI_OK) {
-        OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+        OPENSSL_cleanse(&nk, sizeof(tokenroute_secret_t));
         return rc;
     }
 
     if (json) {
-        rc = tr_cli_key_print_raw(doc, nk.raw);
+        rc = tr_cli_ctl_print_raw(doc, nk.raw, nk.raw_len);
 
     } else {
         tree = tr_cli_ctl_tree(doc);
@@ -260,7 +260,7 @@ tr_cli_key_rotate(tr_cli_opts_t *opts, int argc, char **argv)
         }
     }
 
-    OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+    OPENSSL_cleanse(&nk, sizeof(tokenroute_secret_t));
     freeReplyObject(doc);
 
     return rc;

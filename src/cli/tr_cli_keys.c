@@ -210,7 +210,7 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
     const char           *name, *account, *tenant, *limit, *period;
     const char           *models, *ttl, *rpm, *tpm, *conc;
     redisReply           *doc;
-    tr_cli_new_key_t      nk;
+    tokenroute_secret_t   nk;
     tr_cli_ctl_params_t   p;
 
     tr_cli_opt_t  spec[] = {
@@ -251,7 +251,7 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
     }
 
     if (tr_cli_key_generate(&nk) != TR_CLI_OK) {
-        OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+        OPENSSL_cleanse(&nk, sizeof(tokenroute_secret_t));
         return TR_CLI_FAILED;
     }
 
@@ -272,12 +272,12 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
 
     rc = tr_cli_key_run(opts, "keys create", "create", &p, &doc);
     if (rc != TR_CLI_OK) {
-        OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+        OPENSSL_cleanse(&nk, sizeof(tokenroute_secret_t));
         return rc;
     }
 
     if (json) {
-        rc = tr_cli_key_print_raw(doc, nk.raw);
+        rc = tr_cli_ctl_print_raw(doc, nk.raw, nk.raw_len);
 
     } else {
         tree = tr_cli_ctl_tree(doc);
@@ -295,7 +295,7 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
         }
     }
 
-    OPENSSL_cleanse(&nk, sizeof(tr_cli_new_key_t));
+    OPENSSL_cleanse(&nk, sizeof(tokenroute_secret_t));
     freeReplyObject(doc);
 
     return rc;
