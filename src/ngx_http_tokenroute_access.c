@@ -40,6 +40,7 @@ static ngx_int_t ngx_http_tokenroute_access_step(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static ngx_int_t ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
+static const char *ngx_http_tokenroute_period_adj(ngx_str_t *period);
 static ngx_int_t ngx_http_tokenroute_reject(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t status, const char *code,
     const char *message);
@@ -453,10 +454,22 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         tokenroute_money_format_usd(ctx->reserve, (char *) cost,
                                     sizeof(cost));
 
-        p = ngx_snprintf(msg, sizeof(msg) - 1,
-                         "This API key's spend limit is reached: %s USD "
-                         "left of its limit, this request may cost up to "
-                         "%s USD", left, cost);
+        if (ctx->key.period.len) {
+            p = ngx_snprintf(msg, sizeof(msg) - 1,
+                             "This API key's %s spend limit is reached (a "
+                             "budget that starts again each UTC %V): %s "
+                             "USD left of it this %V, this request may "
+                             "cost up to %s USD",
+                             ngx_http_tokenroute_period_adj(&ctx->key.period),
+                             &ctx->key.period, left, &ctx->key.period, cost);
+
+        } else {
+            p = ngx_snprintf(msg, sizeof(msg) - 1,
+                             "This API key's spend limit is reached: %s USD "
+                             "left of its limit, this request may cost up "
+                             "to %s USD", left, cost);
+        }
+
         *p = '\0';
 
         return ngx_http_tokenroute_reject(r, ctx,
@@ -473,8 +486,68 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
         return ngx_http_tokenroute_reject(r, ctx, NGX_HTTP_TOO_MANY_REQUESTS,
                                           "rate_limit_exceeded", (char *) msg);
 
+    case NGX_HTTP_TOKENROUTE_VERDICT_TENANT:
+        tokenroute_money_format_usd(ctx->available, (char *) left,
+                                    sizeof(left));
+        tokenroute_money_format_usd(ctx->reserve, (char *) cost,
+                                    sizeof(cost));
+
+        if (ctx->key.period.len == sizeof("missing") - 1
+            && ngx_strncmp(ctx->key.period.data, "missing", 7) == 0)
+        {
+            p = ngx_snprintf(msg, sizeof(msg) - 1,
+                             "This API key's tenant \"%V\" does not exist "
+                             "in account \"%V\": the key can spend nothing",
+                             &key->tenant, &key->account);
+
+        } else if (ctx->key.period.len) {
+            p = ngx_snprintf(msg, sizeof(msg) - 1,
+                             "The %s spend limit of tenant \"%V\" is "
+                             "reached (a budget that starts again each UTC "
+                             "%V): %s USD left of it this %V, this request "
+                             "may cost up to %s USD",
+                             ngx_http_tokenroute_period_adj(&ctx->key.period),
+                             &key->tenant, &ctx->key.period, left,
+                             &ctx->key.period, cost);
+
+        } else {
+            p = ngx_snprintf(msg, sizeof(msg) - 1,
+                             "The spend limit of tenant \"%V\" is reached: "
+                             "%s USD left of its limit, this request may "
+                             "cost up to %s USD", &key->tenant, left, cost);
+        }
+
+        *p = '\0';
+
+        return ngx_http_tokenroute_reject(r, ctx,
+                                          NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED,
+                                          "tenant_limit_reached",
+                                          (char *) msg);
+
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+
+/* a budget period's adjective, for a 402's message */
+
+static const char *
+ngx_http_tokenroute_period_adj(ngx_str_t *period)
+{
+    switch (period->len ? period->data[0] : '\0') {
+
+    case 'd':
+        return "daily";
+
+    case 'w':
+        return "weekly";
+
+    case 'm':
+        return "monthly";
+
+    default:
+        return "period";
     }
 }
 
@@ -540,6 +613,12 @@ ngx_http_tokenroute_reject(ngx_http_request_t *r,
         if (ctx->key.account.len) {
             p = ngx_slprintf(p, last, "%saccount \"%V\"", sep,
                              &ctx->key.account);
+            sep = " ";
+        }
+
+        if (ctx->key.tenant.len) {
+            p = ngx_slprintf(p, last, "%stenant \"%V\"", sep,
+                             &ctx->key.tenant);
             sep = " ";
         }
 

@@ -548,8 +548,9 @@ ngx_http_tokenroute_admission_reply(void *data, redisReply *reply)
 
 
 /*
- * "status\nkey id\naccount\navailable\nmay use", trailing fields
- * optional: the script's verdict, the only one (src/lua/admission.lua).
+ * "status\nkey id\naccount\navailable\nmay use\ntenant", trailing fields
+ * optional: the script's verdict, the only one (src/lua/admission.lua);
+ * for a 402 the 5th field is the period of the limit that ran short.
  * A status the script does not give to this kind of request (a Redis
  * broken or hostile) leaves redis_status NGX_ERROR: a 503, as for an
  * error; "ok" to a key check would settle a request that reserved nothing.
@@ -559,17 +560,17 @@ static void
 ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, redisReply *e, ngx_uint_t check)
 {
-    u_char     *p, *last, *f[5], *end[5];
+    u_char     *p, *last, *f[6], *end[6];
     ngx_int_t   n;
     ngx_uint_t  i, nf;
 
     p = (u_char *) e->str;
     last = p + e->len;
 
-    for (nf = 0; nf < 5; nf++) {
+    for (nf = 0; nf < 6; nf++) {
         f[nf] = p;
 
-        if (nf < 4) {
+        if (nf < 5) {
             p = ngx_strlchr(p, last, '\n');
             end[nf] = p ? p : last;
 
@@ -577,7 +578,7 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
             end[nf] = last;
         }
 
-        if (p == NULL || nf == 4) {
+        if (p == NULL || nf == 5) {
             nf++;
             break;
         }
@@ -604,7 +605,8 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
                     && !ngx_http_tokenroute_status_is("forbidden")
                     && !ngx_http_tokenroute_status_is("credit")
                     && !ngx_http_tokenroute_status_is("limit")
-                    && !ngx_http_tokenroute_status_is("rate")))
+                    && !ngx_http_tokenroute_status_is("rate")
+                    && !ngx_http_tokenroute_status_is("tenant")))
     {
         /* not echoed: the bytes are Redis's, the log line is ours */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -630,10 +632,22 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
         return;
     }
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tokenroute admission: \"%*s\", key \"%V\" account \"%V\"",
+    /* the 6th field is the tenant, but in a rate verdict */
+
+    if (nf > 5
+        && !ngx_http_tokenroute_status_is("rate")
+        && ngx_http_tokenroute_admission_field(r, &ctx->key.tenant, f[5],
+                                               end[5])
+           != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute admission: \"%*s\", key \"%V\" account "
+                   "\"%V\" tenant \"%V\"",
                    (size_t) (end[0] - f[0]), f[0], &ctx->key.id,
-                   &ctx->key.account);
+                   &ctx->key.account, &ctx->key.tenant);
 
     ctx->redis_status = NGX_OK;
 
@@ -677,10 +691,12 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
         }
 
     } else if (ngx_http_tokenroute_status_is("credit")
-               || ngx_http_tokenroute_status_is("limit"))
+               || ngx_http_tokenroute_status_is("limit")
+               || ngx_http_tokenroute_status_is("tenant"))
     {
         ctx->verdict = (f[0][0] == 'c') ? NGX_HTTP_TOKENROUTE_VERDICT_CREDIT
-                                        : NGX_HTTP_TOKENROUTE_VERDICT_LIMIT;
+                       : (f[0][0] == 'l') ? NGX_HTTP_TOKENROUTE_VERDICT_LIMIT
+                                          : NGX_HTTP_TOKENROUTE_VERDICT_TENANT;
 
         if (nf > 3) {
             i = end[3] - f[3];
@@ -692,6 +708,16 @@ ngx_http_tokenroute_admission_parse(ngx_http_request_t *r,
                 n = ngx_atoof(f[3], i);
                 ctx->available = (n == NGX_ERROR) ? 0 : n;
             }
+        }
+
+        /* the period of the limit: "" lifetime, day, week, month */
+
+        if (nf > 4
+            && ngx_http_tokenroute_admission_field(r, &ctx->key.period,
+                                                   f[4], end[4])
+               != NGX_OK)
+        {
+            ctx->redis_status = NGX_ERROR;
         }
     }
 

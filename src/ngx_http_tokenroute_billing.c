@@ -122,6 +122,13 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
     s.account_len = ngx_min(ctx->key.account.len, sizeof(s.account));
     ngx_memcpy(s.account, ctx->key.account.data, s.account_len);
 
+    /* most keys have no tenant: no data to copy from */
+    s.tenant_len = ngx_min(ctx->key.tenant.len, sizeof(s.tenant));
+
+    if (s.tenant_len) {
+        ngx_memcpy(s.tenant, ctx->key.tenant.data, s.tenant_len);
+    }
+
     /*
      * A request no model answered is counted under the model the client
      * asked for (the chain's first), not the one tried last

@@ -58,6 +58,7 @@
 #define NGX_HTTP_TOKENROUTE_VERDICT_CREDIT     3
 #define NGX_HTTP_TOKENROUTE_VERDICT_LIMIT      4
 #define NGX_HTTP_TOKENROUTE_VERDICT_RATE       5
+#define NGX_HTTP_TOKENROUTE_VERDICT_TENANT     6
 
 /* which rate limit refused a request */
 #define NGX_HTTP_TOKENROUTE_RATE_RPM           0
@@ -152,6 +153,8 @@ typedef struct {
     ngx_str_t                        id;
     ngx_str_t                        account;
     ngx_str_t                        allowed;    /* "1"/"0" per model asked */
+    ngx_str_t                        tenant;     /* "": none */
+    ngx_str_t                        period;     /* of a 402's limit */
     unsigned                         found:1;
     unsigned                         revoked:1;
     unsigned                         expired:1;

@@ -43,7 +43,7 @@
 
 /* settlements per EVALSHA; ARGV per group of them, and per settlement */
 #define NGX_HTTP_TOKENROUTE_SETTLE_BATCH   32
-#define NGX_HTTP_TOKENROUTE_GROUP_FIELDS   7
+#define NGX_HTTP_TOKENROUTE_GROUP_FIELDS   8
 #define NGX_HTTP_TOKENROUTE_SETTLE_FIELDS  9
 
 /* a settlement's numbers: its fields but the request id */
@@ -263,8 +263,8 @@ ngx_http_tokenroute_settle_flush(ngx_event_t *ev)
 
 
 /*
- * The batch's ARGV, its settlements grouped by account, key, model and
- * hour: the script then builds each usage field's name once a group.
+ * The batch's ARGV, its settlements grouped by account, tenant, key,
+ * model and hour: the script then builds each usage field's name once a group.
  * Returns argc.
  */
 
@@ -342,19 +342,21 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_settle_batch_t *b)
 
         arg[0] = (const char *) s->account;
         len[0] = s->account_len;
-        arg[1] = (const char *) s->key_hash;
-        len[1] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
-        arg[2] = (const char *) s->key_id;
-        len[2] = s->key_id_len;
-        arg[3] = (const char *) s->model;
-        len[3] = s->model_len;
-        arg[4] = (const char *) b->day[g];
-        len[4] = sizeof("YYYYMMDD") - 1;
-        arg[5] = (const char *) b->hour[g];
-        len[5] = sizeof("YYYYMMDDHH") - 1;
+        arg[1] = (const char *) s->tenant;
+        len[1] = s->tenant_len;
+        arg[2] = (const char *) s->key_hash;
+        len[2] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
+        arg[3] = (const char *) s->key_id;
+        len[3] = s->key_id_len;
+        arg[4] = (const char *) s->model;
+        len[4] = s->model_len;
+        arg[5] = (const char *) b->day[g];
+        len[5] = sizeof("YYYYMMDD") - 1;
+        arg[6] = (const char *) b->hour[g];
+        len[6] = sizeof("YYYYMMDDHH") - 1;
 
-        count = &arg[6];
-        count_len = &len[6];
+        count = &arg[7];
+        count_len = &len[7];
 
         arg += NGX_HTTP_TOKENROUTE_GROUP_FIELDS;
         len += NGX_HTTP_TOKENROUTE_GROUP_FIELDS;
@@ -367,11 +369,13 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_settle_batch_t *b)
             if (grouped[j]
                 || t->time / 3600 != s->time / 3600
                 || t->account_len != s->account_len
+                || t->tenant_len != s->tenant_len
                 || t->key_id_len != s->key_id_len
                 || t->model_len != s->model_len
                 || ngx_memcmp(t->key_hash, s->key_hash,
                               NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN) != 0
                 || ngx_memcmp(t->account, s->account, s->account_len) != 0
+                || ngx_memcmp(t->tenant, s->tenant, s->tenant_len) != 0
                 || ngx_memcmp(t->key_id, s->key_id, s->key_id_len) != 0
                 || ngx_memcmp(t->model, s->model, s->model_len) != 0)
             {

@@ -36,9 +36,11 @@ struct ngx_http_tokenroute_settlement_s {
     u_char      key_hash[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
     u_char      key_id[32];
     u_char      account[128];
+    u_char      tenant[64];
     u_char      model[TOKENROUTE_MODEL_MAX_LEN];
     size_t      key_id_len;
     size_t      account_len;
+    size_t      tenant_len;
     size_t      model_len;
     int64_t     cost;
     int64_t     input;

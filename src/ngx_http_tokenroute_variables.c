@@ -29,6 +29,7 @@ typedef enum {
     ngx_http_tokenroute_var_anthropic_beta,
     ngx_http_tokenroute_var_key_id,
     ngx_http_tokenroute_var_account,
+    ngx_http_tokenroute_var_tenant,
     ngx_http_tokenroute_var_model,
     ngx_http_tokenroute_var_served_model,
     ngx_http_tokenroute_var_provider,
@@ -100,6 +101,10 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
 
     { ngx_string("tokenroute_account"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_account,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_tenant"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_tenant,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("tokenroute_model"), NULL,
@@ -262,6 +267,10 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
 
     case ngx_http_tokenroute_var_account:
         value = ctx->key.account;
+        break;
+
+    case ngx_http_tokenroute_var_tenant:
+        value = ctx->key.tenant;
         break;
 
     case ngx_http_tokenroute_var_model:

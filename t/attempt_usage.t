@@ -45,7 +45,7 @@ sub settlement {
 	my $settled = $t->wait_until(5, sub { $t->settled("$rid") });
 	my $k = $t->redis_hash('tr:key:' . $t->key_hash($key->{raw}));
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}|$key->{id}|$model|";
+	my $p = "$key->{account}||$key->{id}|$model|";
 
 	return {
 		settled => $settled,

@@ -3,9 +3,10 @@
 # (C) tokenroute authors
 
 # Tests for the hard ceilings (README "The reservation rule"): with credit
-# (or a key limit) for K requests, at most K of 100 concurrent requests get
-# through, with one nginx or two sharing the Redis; the rest get 402 in the
-# client's shape, and the books balance to the nano-dollar afterwards.
+# (or a key limit, a tenant's limit shared by its keys, a period budget)
+# for K requests, at most K of 100 concurrent requests get through, with
+# one nginx or two sharing the Redis; the rest get 402 in the client's
+# shape, and the books balance to the nano-dollar afterwards.
 
 ###############################################################################
 
@@ -61,12 +62,16 @@ my $KR = Math::BigInt->new($R)->bmul($K)->bstr();
 sub storm {
 	my ($key, @ports) = @_;
 
+	# several keys (of one tenant): in turn
+	my @keys = ref $key eq 'ARRAY' ? @$key : ($key);
+
 	$t->clear_mock_requests();
 
 	my @reqs = map { {
 		method => 'POST', path => '/v1/chat/completions',
 		port => $ports[$_ % @ports],
-		headers => [ Authorization => "Bearer $key->{raw}",
+		headers => [ Authorization => "Bearer "
+				. $keys[int($_ / @ports) % @keys]{raw},
 			'Content-Type' => 'application/json',
 			'x-mock-wait' => '1.5' ],
 		body => $BODY, timeout => 30,
@@ -220,6 +225,108 @@ subtest 'key limit, two nginx' => sub {
 	is($a->{reserved}, '0', 'account reserved 0');
 	is($a->{credit}, Math::BigInt->new(usd_nano(1000))->bsub($spent)->bstr(),
 		'account charged exactly successes*C');
+};
+
+###############################################################################
+
+# a tenant's limit of exactly K reservations, shared by its two keys (each
+# key and the account have plenty), two nginx
+
+sub tenant_books {
+	my ($th, @keys) = @_;
+	$t->wait_until(5, sub {
+		($t->redis('HGET', $th, 'reserved') // 0) eq '0'
+			&& $t->redis('ZCARD', 'tr:rsv') == 0
+	});
+	sleep 0.3;
+	return $t->redis_hash($th);
+}
+
+subtest 'tenant limit, two nginx' => sub {
+	my $th = 'tr:tenant:storm-tenant|crew';
+	$t->redis('HSET', $th, name => 'crew', account => 'storm-tenant',
+		limit => $KR);
+	$t->redis('SADD', 'tr:tenants:storm-tenant', 'crew');
+
+	my @keys = map { $t->create_key(account => 'storm-tenant',
+		fund => 1000) } 1 .. 2;
+	$t->redis('HSET', 'tr:key:' . $t->key_hash($_->{raw}), tenant => 'crew')
+		for @keys;
+
+	my @res = storm(\@keys, $t->port('http'), $t->port('nginx2'));
+	my $s = outcome_ok('tenant limit', 'tenant_limit_reached', @res);
+
+	my $tn = tenant_books($th);
+	my ($k1, $a) = books($keys[0]);
+	my ($k2) = books($keys[1]);
+
+	my $spent = Math::BigInt->new($C)->bmul($s)->bstr();
+	my %per;
+	$per{ $_->{req}{headers}[1] }++ for grep { $_->{status} == 200 } @res;
+	is(scalar keys %per, 2, 'both keys had requests through');
+
+	is($tn->{spent}, $spent, 'tenant spent = successes*C');
+	cmp_ok(Math::BigInt->new($tn->{spent} // 0), '<=',
+		Math::BigInt->new($KR), 'tenant spent <= its limit');
+	is($tn->{reserved}, '0', 'tenant reserved 0');
+	is(Math::BigInt->new($k1->{spent} // 0)->badd($k2->{spent} // 0)->bstr(),
+		$spent, 'the keys\' spent add up to the tenant\'s');
+	is($a->{spent}, $spent, 'account spent = successes*C (the bill)');
+	is($a->{credit}, Math::BigInt->new(usd_nano(1000))->bsub($spent)->bstr(),
+		'account charged exactly successes*C');
+	is($a->{reserved}, '0', 'account reserved 0');
+};
+
+###############################################################################
+
+# a daily budget of exactly K reservations on a key whose record holds a
+# past period's spend (the budget starts again), and a tenant's monthly
+# budget of exactly K on another key; two nginx
+
+subtest 'period budgets, two nginx' => sub {
+	my $day = int(time() / 86400);
+
+	my $key = $t->create_key(account => 'storm-period', fund => 1000,
+		limit => nano_usd($KR));
+	my $kh = 'tr:key:' . $t->key_hash($key->{raw});
+	$t->redis('HSET', $kh, period => 'day', pid => 'd' . ($day - 1),
+		pspent => $KR, spent => $KR);
+
+	my @res = storm($key, $t->port('http'), $t->port('nginx2'));
+	my $s = outcome_ok('key period', 'key_limit_reached', @res);
+	my ($k, $a) = books($key);
+
+	my $spent = Math::BigInt->new($C)->bmul($s)->bstr();
+	is($k->{pid}, "d$day", 'the key moved to today');
+	is($k->{pspent}, $spent, 'pspent = successes*C');
+	cmp_ok(Math::BigInt->new($k->{pspent} // 0), '<=',
+		Math::BigInt->new($KR), 'pspent <= the budget');
+	is($k->{spent}, Math::BigInt->new($KR)->badd($spent)->bstr(),
+		'spent: lifetime, the past period\'s too');
+	is($k->{reserved}, '0', 'key reserved 0');
+	is($a->{reserved}, '0', 'account reserved 0');
+	is($a->{spent}, $spent, 'account spent = successes*C');
+
+	my $th = 'tr:tenant:storm-period|month';
+	$t->redis('HSET', $th, name => 'month', account => 'storm-period',
+		limit => $KR, period => 'month', pid => 'm190001', pspent => $KR);
+	$t->redis('SADD', 'tr:tenants:storm-period', 'month');
+	my $tk = $t->create_key(account => 'storm-period', fund => 0);
+	$t->redis('HSET', 'tr:key:' . $t->key_hash($tk->{raw}),
+		tenant => 'month');
+
+	@res = storm($tk, $t->port('http'), $t->port('nginx2'));
+	$s = outcome_ok('tenant period', 'tenant_limit_reached', @res);
+	my $tn = tenant_books($th);
+	books($tk);
+
+	my @g = gmtime();
+	$spent = Math::BigInt->new($C)->bmul($s)->bstr();
+	is($tn->{pid}, sprintf('m%04d%02d', $g[5] + 1900, $g[4] + 1),
+		'the tenant moved to this month');
+	is($tn->{pspent}, $spent, 'tenant pspent = successes*C');
+	is($tn->{spent}, $spent, 'tenant spent = successes*C');
+	is($tn->{reserved}, '0', 'tenant reserved 0');
 };
 
 ###############################################################################

@@ -94,7 +94,7 @@ sub cut_short {
 		or diag(sprintf 'waited %.1f s', time() - $t0);
 
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}|$key->{id}|$model|";
+	my $p = "$key->{account}||$key->{id}|$model|";
 	my %u = map { $_ => $u->{"$p$_"} // '0' } qw(req in out cached cost est);
 
 	my $k = $t->redis_hash($kh);
@@ -217,7 +217,7 @@ sub mock_closed_early {
 	$t->wait_until(3, sub { ($t->redis('HGET', $kh, 'spent') // '') eq $c });
 	is($t->redis('HGET', $kh, 'spent'), $c, 'the next request: charged exactly');
 	is($t->redis_hash('tr:u:d:' . utc_day())
-		->{"after|$key->{id}|openai/d-ok|est"} // 0, 0, 'and not estimated');
+		->{"after||$key->{id}|openai/d-ok|est"} // 0, 0, 'and not estimated');
 }
 
 unlike($t->error_log(), qr/\[(?:alert|crit)\]/, 'no alert or crit in error.log');

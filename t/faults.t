@@ -172,7 +172,7 @@ sub settlement {
 
 	my $k = $t->redis_hash('tr:key:' . $t->key_hash($key->{raw}));
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}|$key->{id}|$model|";
+	my $p = "$key->{account}||$key->{id}|$model|";
 
 	return {
 		settled => $settled,
@@ -928,7 +928,7 @@ sub log_line {
 		scalar @rids, "$name: every completed request settled");
 
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}|$key->{id}|";
+	my $p = "$key->{account}||$key->{id}|";
 	is(($u->{"${p}f/j-ai|req"} // 0) + ($u->{"${p}f/j-ant|req"} // 0),
 		scalar @charged, "$name: usage counts the completed requests only");
 	is(($u->{"${p}f/j-ai|est"} // 0) + ($u->{"${p}f/j-ant|est"} // 0), 0,

@@ -219,7 +219,7 @@ is($n, journaled($rid{openai}) + journaled($rid{anthropic}),
 # usage counted once each
 {
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "journal|$key->{id}|";
+	my $p = "journal||$key->{id}|";
 	is($u->{"${p}openai/j-stream|req"}, 1, 'usage: openai stream counted once');
 	is($u->{"${p}anthropic/j-stream|req"}, 1,
 		'usage: anthropic stream counted once');
@@ -247,8 +247,8 @@ is(replayed(), $n, 'no further replays');
 	my $rid = $rid{openai};
 	my $before = $t->redis_hash($KH);
 
-	# no release; one group of one settlement
-	my $r = $t->redis('EVALSHA', $sha, 0, 0, 'journal',
+	# no release; one group (no tenant) of one settlement
+	my $r = $t->redis('EVALSHA', $sha, 0, 0, 'journal', '',
 		$t->key_hash($key->{raw}), $key->{id}, 'openai/j-stream',
 		utc_day(), utc_hour(), 1, $rid, $C2, 30, 300, 0, 0, 0, 0, 0);
 
@@ -257,7 +257,7 @@ is(replayed(), $n, 'no further replays');
 	is($t->redis('HGET', $AH, 'credit'),
 		Math::BigInt->new($FUND)->bsub($total)->bstr(), 'credit unchanged');
 	is($t->redis_hash('tr:u:d:' . utc_day())
-		->{"journal|$key->{id}|openai/j-stream|req"}, 1,
+		->{"journal||$key->{id}|openai/j-stream|req"}, 1,
 		'usage not counted again');
 }
 

@@ -175,7 +175,7 @@ sub settled_ok {
 			my %u;
 			for my $when ($t0, time()) {
 				my $h = $t->redis_hash("tr:u:$b->[0]:" . $b->[1]->($when));
-				my $p = "$acct|$key->{id}|$model|";
+				my $p = "$acct||$key->{id}|$model|";
 				%u = map { $_ => $h->{"$p$_"} } qw(req in out cached cost est);
 				last if defined $u{req};
 			}
@@ -671,7 +671,7 @@ for my $case (
 
 		my $h = $t->redis_hash('tr:u:d:' . utc_day($t0));
 		%$h = (%$h, %{ $t->redis_hash('tr:u:d:' . utc_day()) });
-		my $p = "$key->{account}|$key->{id}|$model|";
+		my $p = "$key->{account}||$key->{id}|$model|";
 		is(num($h->{"${p}fail"}), '1', 'usage counts the request as failed');
 		ok(!exists $h->{"${p}req"}, 'usage: not as a charged request');
 		is(num($h->{"${p}cost"} // 0), '0', 'usage cost 0');

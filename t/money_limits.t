@@ -122,7 +122,7 @@ sub usage_of {
 
 	my $k = $t->redis_hash('tr:key:' . $t->key_hash($key->{raw}));
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}|$key->{id}|$model|";
+	my $p = "$key->{account}||$key->{id}|$model|";
 
 	return {
 		spent => $k->{spent} // '0',

@@ -173,14 +173,13 @@ $t->redis('ZREM', 'tr:rsv', 'c1', 'c3');
 ###############################################################################
 
 # settlement: the number of releases and their request ids, then groups
-# of the same account, key, model and hour (7 fields), each followed by
-# its settlements (9 fields each), as the gateway sends
+# of the same account, tenant, key, model and hour (8 fields), each
+# followed by its settlements (9 fields each), as the gateway sends
 
 sub settlement {
 	my ($rid, $key, %v) = @_;
-	return { group => [ $v{account} // 'acme', $key, "key_$key",
-			$v{model} // 'm/a',
-			'20270115', '2027011509' ],
+	return { group => [ $v{account} // 'acme', $v{tenant} // '', $key,
+			"key_$key", $v{model} // 'm/a', '20270115', '2027011509' ],
 		fields => [ $rid, $v{cost} // 0, $v{in} // 0, $v{out} // 0,
 			$v{cached} // 0, $v{est} // 0, $v{unbilled} // 0,
 			$v{clamped} // 0, $v{fail} // 0 ] };
@@ -223,14 +222,15 @@ is($t->redis('HGET', 'tr:acct:acme', 'reserved'), 1,
 
 my %d = @{ $t->redis('HGETALL', 'tr:u:d:20270115') };
 is_deeply(\%d, {
-	'acme|key_k2|m/a|req' => 2, 'acme|key_k2|m/a|in' => 30,
-	'acme|key_k2|m/a|out' => 6, 'acme|key_k2|m/a|cost' => 80,
-	'acme|key_k2|m/a|est' => 1, 'acme|key_k2|m/a|unbilled' => 11,
-	'acme|key_k2|m/a|clamped' => 1,
-	'acme|key_k1|m/b|req' => 1, 'acme|key_k1|m/b|in' => 3,
-	'acme|key_k1|m/b|out' => 1, 'acme|key_k1|m/b|cost' => 7,
-	'acme|key_k1|m/b|cached' => 2,
-}, 'day bucket: summed per key and model, no zero fields');
+	'acme||key_k2|m/a|req' => 2, 'acme||key_k2|m/a|in' => 30,
+	'acme||key_k2|m/a|out' => 6, 'acme||key_k2|m/a|cost' => 80,
+	'acme||key_k2|m/a|est' => 1, 'acme||key_k2|m/a|unbilled' => 11,
+	'acme||key_k2|m/a|clamped' => 1,
+	'acme||key_k1|m/b|req' => 1, 'acme||key_k1|m/b|in' => 3,
+	'acme||key_k1|m/b|out' => 1, 'acme||key_k1|m/b|cost' => 7,
+	'acme||key_k1|m/b|cached' => 2,
+}, 'day bucket: summed per key and model, 5-part fields (no tenant: ""),'
+	. ' no zero fields');
 is_deeply({ @{ $t->redis('HGETALL', 'tr:u:h:2027011509') } }, \%d,
 	'hour bucket: the same');
 cmp_ok($t->redis('TTL', 'tr:u:d:20270115'), '>', 399 * 86400,
@@ -258,11 +258,11 @@ is(settle(settlement('f1', 'kf', in => 3, unbilled => 9, fail => 1,
 	settlement('f2', 'kf', cost => 20, in => 5, out => 2, model => 'm/f'),
 	settlement('f3', 'kf', fail => 1, model => 'm/f')), 3,
 	'fail: all 3 settled');
-is_deeply({ map { /^acme\|key_kf\|m\/f\|(\w+)$/ ? ($1 => 1) : () }
+is_deeply({ map { /^acme\|\|key_kf\|m\/f\|(\w+)$/ ? ($1 => 1) : () }
 		@{ $t->redis('HKEYS', 'tr:u:d:20270115') } },
 	{ req => 1, fail => 1, in => 1, out => 1, cost => 1, unbilled => 1 },
 	'fail: its fields');
-is_deeply([ map { $t->redis('HGET', 'tr:u:h:2027011509', "acme|key_kf|m/f|$_") }
+is_deeply([ map { $t->redis('HGET', 'tr:u:h:2027011509', "acme||key_kf|m/f|$_") }
 		qw(req fail in cost unbilled) ], [ 1, 2, 8, 20, 9 ],
 	'fail: req 1 (the charged one), fail 2');
 is($t->redis('HGET', 'tr:key:kf', 'reserved'), 0, 'fail: all released');
@@ -367,11 +367,15 @@ for my $bad ('2', '10', '') {
 	}
 
 	# a group cut short, a count of 0, a count past the end
-	for my $argv ([ 0, 'acme', 'v1', 'key_v1', 'm/a', '20270115' ],
-		[ 0, 'acme', 'v1', 'key_v1', 'm/a', '20270115', '2027011509',
+	for my $argv ([ 0, 'acme', '', 'v1', 'key_v1', 'm/a', '20270115' ],
+		[ 0, 'acme', '', 'v1', 'key_v1', 'm/a', '20270115', '2027011509',
 			0 ],
-		[ 0, 'acme', 'v1', 'key_v1', 'm/a', '20270115', '2027011509',
+		[ 0, 'acme', '', 'v1', 'key_v1', 'm/a', '20270115', '2027011509',
 			2, 'v-good', 30, 10, 0, 0, 0 ],
+		[ 0, 'acme', 'a b', 'v1', 'key_v1', 'm/a', '20270115',
+			'2027011509', 1, 'v-good', 30, 10, 0, 0, 0, 0, 0, 0 ],
+		[ 0, 'acme', 'a|b', 'v1', 'key_v1', 'm/a', '20270115',
+			'2027011509', 1, 'v-good', 30, 10, 0, 0, 0, 0, 0, 0 ],
 		[ 1, 'v-good', 'acme' ], [ 'x' ], [ 2, 'v-good' ])
 	{
 		my $r = eval { $t->redis('EVALSHA', $settle, 0, @$argv) };
@@ -392,7 +396,7 @@ is($r[0][0], 'ok', 'a reservation on the account that will fail');
 	my $before = state();
 	my $r = try_settle(settlement('v-good', 'v1', cost => 30, in => 10),
 		{ %{ settlement('p-bad', 'p1', cost => 5) },
-			group => [ 'poison', 'p1', 'key_p1', 'm/a', '20270115',
+			group => [ 'poison', '', 'p1', 'key_p1', 'm/a', '20270115',
 				'2027011509' ] });
 	like($r, qr/^error: .*bad settlement.*tr:acct:poison/,
 		'a field that is not an integer: rejected, naming the key');
@@ -400,7 +404,7 @@ is($r[0][0], 'ok', 'a reservation on the account that will fail');
 
 	$t->redis('SET', 'tr:u:h:2027011510', 'a string');
 	$r = try_settle({ %{ settlement('v-good', 'v1', cost => 30) },
-		group => [ 'acme', 'v1', 'key_v1', 'm/a', '20270115',
+		group => [ 'acme', '', 'v1', 'key_v1', 'm/a', '20270115',
 			'2027011510' ] });
 	like($r, qr/bad settlement.*tr:u:h:2027011510/,
 		'a key of the wrong type: rejected');
@@ -447,8 +451,9 @@ is($t->redis('EXISTS', 'tr:swept:nothing'), 0, 'no marker left');
 # does not charge, and leaves the marker to its late settlement
 $t->redis('SET', 'tr:swept:x3', 1);
 my $before = state();
-is($t->redis('EVALSHA', $settle, 0, 2, 'x3', 'x2', 'rel', 'kr', 'key_kr',
-	'm/a', '20270115', '2027011509', 1, 'x9', 7, 1, 1, 0, 0, 0, 0, 0), 0,
+is($t->redis('EVALSHA', $settle, 0, 2, 'x3', 'x2', 'rel', '', 'kr',
+	'key_kr', 'm/a', '20270115', '2027011509', 1, 'x9', 7, 1, 1, 0, 0, 0,
+	0, 0), 0,
 	'release and an unknown settlement together: nothing charged');
 is($t->redis('HGET', 'tr:acct:rel', 'reserved'), 0, 'x2 released');
 is($t->redis('HGET', 'tr:acct:rel', 'credit'), 1000, 'nothing charged');
@@ -683,6 +688,270 @@ is_deeply([ map { $t->redis('HGET', 'tr:key:old', $_) }
 	'reserved given back, charged, 3 ended in flight, tokens untouched');
 is($t->redis('HGET', 'tr:acct:rl', 'reserved'), $rl0 - 30,
 	'account reserved given back');
+# Tenants (README "Tenants"): a key with a tenant reserves against the
+# key, the tenant and the account in one step; the tenant's limit counts
+# every key of the tenant; a key naming a tenant with no record reserves
+# nothing.  The reply carries the tenant (6th field).
+
+$t->redis('HSET', 'tr:acct:tn', credit => 1_000_000);
+$t->redis('HSET', 'tr:tenant:tn|bots', name => 'bots', account => 'tn',
+	limit => 250);
+$t->redis('SADD', 'tr:tenants:tn', 'bots');
+key('t1', account => 'tn', tenant => 'bots');
+key('t2', account => 'tn', tenant => 'bots', limit => 1000);
+key('t3', account => 'tn', tenant => 'ghost');
+key('t4', account => 'tn', tenant => "a b\nc");
+key('t0', account => 'tn', tenant => '');
+
+@r = admit([ 't1', 'm/a', 'ta1', 100 ], [ 't2', 'm/a', 'ta2', 100 ],
+	[ 't1', 'm/a', 'ta3', 100 ], [ 't0', 'm/a', 'ta4', 100 ],
+	[ 't3', 'm/a', 'ta5', 1 ], [ 't4', 'm/a', 'ta6', 0 ],
+	[ 't1', 'm/a', 'ta7', '-' ], [ 't3', 'm/a', 'ta8', '-' ],
+	[ 't2', 'm/a', 'ta9', 50 ]);
+is_deeply(\@r, [ [ 'ok', 'key_t1', 'tn', '0', '1', 'bots' ],
+	[ 'ok', 'key_t2', 'tn', '0', '1', 'bots' ],
+	[ 'tenant', 'key_t1', 'tn', '50', '', 'bots' ],
+	[ 'ok', 'key_t0', 'tn', '0', '1' ],
+	[ 'tenant', 'key_t3', 'tn', '0', 'missing', 'ghost' ],
+	[ 'tenant', 'key_t4', 'tn', '0', 'missing', '?' ],
+	[ 'key', 'key_t1', 'tn', '0', '1', 'bots' ],
+	[ 'key', 'key_t3', 'tn', '0', '1', 'ghost' ],
+	[ 'ok', 'key_t2', 'tn', '0', '1', 'bots' ] ],
+	'tenant ceiling of 250 across two keys; no record: nothing, even free');
+is($t->redis('HGET', 'tr:tenant:tn|bots', 'reserved'), 250,
+	'tenant reserved: the sum of its keys\'');
+is($t->redis('HGET', 'tr:acct:tn', 'reserved'), 350,
+	'account reserved: every key\'s, with or without a tenant');
+is($t->redis('HGET', 'tr:key:t2', 'reserved'), 150, 'key t2 reserved 150');
+is($t->redis('HGET', 'tr:rsvd', 'ta1'), "t1 100 tn bots - - 10 $MIN",
+	'reservation record: the tenant, no periods');
+is($t->redis('EXISTS', 'tr:tenant:tn|ghost'), 0,
+	'no record made for a missing tenant');
+
+# a tenant exists when its account's set holds it: one without a record
+# has no ceiling (its reserved is still counted); a record whose name the
+# set does not hold is no tenant
+$t->redis('SADD', 'tr:tenants:tn', 'bare');
+$t->redis('HSET', 'tr:tenant:tn|stray', name => 'stray', account => 'tn');
+key('t5', account => 'tn', tenant => 'bare');
+key('t6', account => 'tn', tenant => 'stray');
+@r = admit([ 't5', 'm/a', 'te1', 7 ], [ 't6', 'm/a', 'te2', 7 ]);
+is_deeply(\@r, [ [ 'ok', 'key_t5', 'tn', '0', '1', 'bare' ],
+	[ 'tenant', 'key_t6', 'tn', '0', 'missing', 'stray' ] ],
+	'in the set: a tenant; only a record: none');
+is($t->redis('HGET', 'tr:tenant:tn|bare', 'reserved'), 7,
+	'its reserved counted');
+is(release('te1'), 0, 'released');
+
+is(settle(settlement('ta1', 't1', account => 'tn', tenant => 'bots',
+		cost => 60, in => 5),
+	settlement('ta2', 't2', account => 'tn', tenant => 'bots', cost => 40),
+	settlement('ta4', 't0', account => 'tn', cost => 10)), 3,
+	'three settled');
+my %tb = @{ $t->redis('HGETALL', 'tr:tenant:tn|bots') };
+is($tb{reserved}, 50, 'tenant: the two released (ta9 still holds 50)');
+is($tb{spent}, 100, 'tenant spent 60 + 40');
+ok(!exists $tb{pspent}, 'no period: no pspent');
+%acct = @{ $t->redis('HGETALL', 'tr:acct:tn') };
+is($acct{spent}, 110, 'account spent all three (the bill)');
+is($acct{credit}, 1_000_000 - 110, 'account credit charged 110');
+is($acct{reserved}, 50, 'account reserved: ta9');
+my %ud = @{ $t->redis('HGETALL', 'tr:u:d:20270115') };
+is($ud{'tn|bots|key_t1|m/a|cost'}, 60, 'usage: tenant in the field');
+is($ud{'tn|bots|key_t1|m/a|in'}, 5, 'usage: in');
+is($ud{'tn|bots|key_t2|m/a|cost'}, 40, 'usage: the other key');
+is($ud{'tn||key_t0|m/a|cost'}, 10, 'usage: no tenant, ""');
+
+@r = admit([ 't1', 'm/a', 'tb1', 101 ], [ 't1', 'm/a', 'tb2', 100 ]);
+is_deeply([ map { "$_->[0] " . ($_->[3] // '') } @r ],
+	[ 'tenant 100', 'ok 0' ],
+	'the tenant\'s left: limit - spent - reserved = 100');
+is(release('tb2', 'ta9'), 0, 'released');
+is($t->redis('HGET', 'tr:tenant:tn|bots', 'reserved'), 0,
+	'release: the tenant\'s reserved given back');
+
+# the pre-write checks cover the tenant hash too
+
+@r = admit([ 't1', 'm/a', 'tc1', 10 ]);
+$t->redis('HSET', 'tr:tenant:tn|bots', spent => 'abc');
+{
+	my $before = state();
+	like(try_settle(settlement('tc1', 't1', account => 'tn',
+			tenant => 'bots', cost => 5)),
+		qr/bad settlement.*tr:tenant:tn\|bots/,
+		'a tenant field that is not an integer: rejected, naming it');
+	is(state(), $before, 'nothing written');
+}
+$t->redis('HSET', 'tr:tenant:tn|bots', spent => 100);
+
+# the sweep gives the tenant its reservation back, and leaves the record
+# in the marker; the late settlement charges the tenant once
+
+$t->redis('ZADD', 'tr:rsv', $NOW - 5, 'tc1');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'sweep: one');
+is($t->redis('HGET', 'tr:tenant:tn|bots', 'reserved'), 0,
+	'sweep: tenant released');
+is($t->redis('GET', 'tr:swept:tc1'), "t1 10 tn bots - - 10 $MIN",
+	'the marker holds the record');
+is(settle(settlement('tc1', 't1', account => 'tn', tenant => 'bots',
+		cost => 5)), 1, 'the late settlement charges');
+is($t->redis('HGET', 'tr:tenant:tn|bots', 'spent'), 105,
+	'tenant spent 100 + 5');
+
+# a tenant whose reserved cannot be written: the sweep's dead letter
+
+@r = admit([ 't1', 'm/a', 'td1', 10 ]);
+$t->redis('HSET', 'tr:tenant:tn|bots', reserved => 'oops');
+$t->redis('ZADD', 'tr:rsv', $NOW - 5, 'td1');
+$t->redis('DEL', 'tr:dead');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'sweep: one');
+like($t->redis('LINDEX', 'tr:dead', 0) // '',
+	qr/^td1 t1 10 tn bots .*tr:tenant:tn\|bots/, 'dead letter naming it');
+is($t->redis('HGET', 'tr:key:t1', 'reserved'), 10,
+	'nothing released half-way');
+$t->redis('HSET', 'tr:tenant:tn|bots', reserved => 0);
+$t->redis('HSET', 'tr:key:t1', reserved => 0);
+$t->redis('HINCRBY', 'tr:acct:tn', 'reserved', -10);
+
+###############################################################################
+
+# Budget periods (README "Budgets that reset"): with a period the limit
+# counts pspent, what was charged in period pid (UTC calendar: d<day>,
+# w<week from Monday>, m<YYYYMM>); an older pid counts 0 and is moved on
+# when the record reserves; a reservation settled in a later period is
+# charged to its own ("spent" always).  Now is 2027-01-15 08:00 UTC.
+
+$t->redis('HSET', 'tr:acct:per', credit => 1_000_000);
+key('pd', account => 'per', limit => 300, period => 'day', pid => 'd20832',
+	pspent => 290, spent => 5000);
+
+@r = admit([ 'pd', 'm/a', 'pa1', 200 ], [ 'pd', 'm/a', 'pa2', 150 ]);
+is_deeply(\@r, [ [ 'ok', 'key_pd', 'per', '0', '1' ],
+	[ 'limit', 'key_pd', 'per', '100', 'day', '' ] ],
+	'yesterday\'s pspent does not count; the reply names the period');
+my %pd = @{ $t->redis('HGETALL', 'tr:key:pd') };
+is_deeply([ @pd{qw(pid pspent spent reserved)} ], [ 'd20833', 0, 5000, 200 ],
+	'moved to today: pid, pspent 0; spent is lifetime');
+is($t->redis('HGET', 'tr:rsvd', 'pa1'), "pd 200 per - d20833 - 10 $MIN",
+	'the record has the key\'s period id');
+
+is(settle(settlement('pa1', 'pd', account => 'per', cost => 120)), 1,
+	'settled');
+%pd = @{ $t->redis('HGETALL', 'tr:key:pd') };
+is_deeply([ @pd{qw(pid pspent spent reserved)} ], [ 'd20833', 120, 5120, 0 ],
+	'charged to today\'s pspent and to spent');
+@r = admit([ 'pd', 'm/a', 'pa3', 181 ], [ 'pd', 'm/a', 'pa4', 180 ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(limit ok) ],
+	'left today: 300 - 120 = 180');
+
+# made in one period, settled in the next: charged to the one it was
+# made in (over), so not to the new period's pspent
+
+$t->redis('HSET', 'tr:key:pd', pid => 'd20834', pspent => 7);
+is(settle(settlement('pa4', 'pd', account => 'per', cost => 90)), 1,
+	'a reservation of yesterday settles today');
+%pd = @{ $t->redis('HGETALL', 'tr:key:pd') };
+is_deeply([ @pd{qw(pid pspent spent reserved)} ], [ 'd20834', 7, 5210, 0 ],
+	'not charged to the new period; spent and the account are');
+is($t->redis('HGET', 'tr:acct:per', 'spent'), 210, 'account spent 210');
+
+# a gateway whose clock lags never resets a newer period
+
+@r = admit([ 'pd', 'm/a', 'pa5', 294 ], [ 'pd', 'm/a', 'pa6', 293 ]);
+is_deeply([ map { "$_->[0] " . ($_->[3] // '') } @r ], [ 'limit 293', 'ok 0' ],
+	'the record\'s newer pid counts');
+is($t->redis('HGET', 'tr:key:pd', 'pid'), 'd20834', 'and is kept');
+is($t->redis('HGET', 'tr:rsvd', 'pa6'), "pd 293 per - d20834 - 10 $MIN",
+	'the reservation is in that period');
+is(release('pa6'), 0, 'released');
+
+# a tenant's period; a key's own period alongside
+
+$t->redis('HSET', 'tr:tenant:per|m', name => 'm', account => 'per',
+	limit => 100, period => 'month', pid => 'm202612', pspent => 100,
+	spent => 100);
+$t->redis('SADD', 'tr:tenants:per', 'm');
+key('pm', account => 'per', tenant => 'm', limit => 1000, period => 'week');
+@r = admit([ 'pm', 'm/a', 'pb1', 80 ], [ 'pm', 'm/a', 'pb2', 30 ]);
+is_deeply(\@r, [ [ 'ok', 'key_pm', 'per', '0', '1', 'm' ],
+	[ 'tenant', 'key_pm', 'per', '20', 'month', 'm' ] ],
+	'the tenant\'s month: December\'s spend does not count');
+is($t->redis('HGET', 'tr:rsvd', 'pb1'), "pm 80 per m w2976 m202701 10 $MIN",
+	'the record: both period ids');
+is_deeply([ $t->redis('HMGET', 'tr:tenant:per|m', 'pid', 'pspent') ]->[0],
+	[ 'm202701', 0 ], 'tenant moved to January');
+is(settle(settlement('pb1', 'pm', account => 'per', tenant => 'm',
+		cost => 50)), 1, 'settled');
+is_deeply($t->redis('HMGET', 'tr:tenant:per|m', 'pspent', 'spent',
+		'reserved'), [ 50, 150, 0 ], 'tenant: pspent, spent, reserved');
+is_deeply($t->redis('HMGET', 'tr:key:pm', 'pid', 'pspent', 'spent'),
+	[ 'w2976', 50, 50 ], 'key: its week');
+
+# a key rotated while its request runs (src/lua/ctl_keys.lua: the old
+# hash forwards to the key id, the record moves to the new hash): the
+# period charge follows it, as the spend does
+
+key('rot', account => 'per', limit => 1000, period => 'day');
+@r = admit([ 'rot', 'm/a', 'pr1', 100 ]);
+my %rot = @{ $t->redis('HGETALL', 'tr:key:rot') };
+$t->redis('HSET', 'tr:key:rot2', %rot);
+$t->redis('DEL', 'tr:key:rot');
+$t->redis('HSET', 'tr:key:rot', moved => 'key_rot');
+$t->redis('SET', 'tr:keyid:key_rot', 'rot2');
+is(settle(settlement('pr1', 'rot', account => 'per', cost => 40)), 1,
+	'a rotated key\'s request settles');
+is_deeply($t->redis('HMGET', 'tr:key:rot2', 'pid', 'pspent', 'spent',
+		'reserved'), [ 'd20833', 40, 40, 0 ],
+	'charged to the new record, in its period');
+is_deeply($t->redis('HGETALL', 'tr:key:rot'), [ 'moved', 'key_rot' ],
+	'the forwarding record untouched');
+
+# a period that is no period, with a limit: nothing (fail-safe)
+key('pz', account => 'per', limit => 1000, period => 'fortnight');
+@r = admit([ 'pz', 'm/a', 'pc1', 1 ]);
+is_deeply($r[0], [ 'limit', 'key_pz', 'per', '0' ],
+	'an unknown period leaves nothing');
+
+# the calendar: days, weeks from Monday 00:00 UTC, months (leap days,
+# years)
+for my $c ([ 1709251199, 'day', 'd19782' ], [ 1709251200, 'day', 'd19783' ],
+	[ 1704067199, 'week', 'w2817' ], [ 1704067200, 'week', 'w2818' ],
+	[ 1709251199, 'month', 'm202402' ], [ 1709251200, 'month', 'm202403' ],
+	[ 946684799, 'month', 'm199912' ], [ 946684800, 'month', 'm200001' ],
+	[ 4102444800, 'month', 'm210001' ])
+{
+	my ($now, $period, $pid) = @$c;
+	key('pcal', account => 'per', period => $period, pid => '');
+	my $rid = "cal$now$period";
+	admit_at($now, [ 'pcal', 'm/a', $rid, 0 ]);
+	is($t->redis('HGET', 'tr:key:pcal', 'pid'), $pid,
+		"$period of " . gmtime($now) . ": $pid");
+	release($rid);
+}
+
+###############################################################################
+
+# Records written before tenants and periods (3 fields: key hash, amount,
+# account) still settle, release and sweep
+
+$t->redis('HSET', 'tr:acct:old', credit => 1000, reserved => 60);
+key('ko', account => 'old', reserved => 60);
+$t->redis('HSET', 'tr:rsvd', 'o1', 'ko 30 old', 'o2', 'ko 20 old',
+	'o3', 'ko 10 old');
+$t->redis('ZADD', 'tr:rsv', $DEADLINE, 'o1', $DEADLINE, 'o2', $NOW - 5,
+	'o3');
+is(settle(settlement('o1', 'ko', account => 'old', cost => 25)), 1,
+	'an old record settles');
+is(release('o2'), 0, 'an old record releases');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'an old record is swept');
+is_deeply($t->redis('HMGET', 'tr:key:ko', 'reserved', 'spent'), [ 0, 25 ],
+	'key: all given back, 25 spent');
+is_deeply($t->redis('HMGET', 'tr:acct:old', 'reserved', 'spent', 'credit'),
+	[ 0, 25, 975 ], 'account: the same');
+$t->redis('SET', 'tr:swept:o4', 1);
+is(settle(settlement('o4', 'ko', account => 'old', cost => 5)), 1,
+	'an old swept marker ("1") still charges, once');
+is($t->redis('HGET', 'tr:key:ko', 'spent'), 30, 'key spent 30');
 
 ###############################################################################
 

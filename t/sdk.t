@@ -90,6 +90,13 @@ $t->redis('HSET', 'tr:key:' . $t->key_hash($busy->{raw}),
 my $tiny = $t->create_key(name => 'sdk-tpm');
 $t->redis('HSET', 'tr:key:' . $t->key_hash($tiny->{raw}), tpm => 1);
 
+# a key of a tenant with no room left (README "Tenants under one bill")
+my $tenant = $t->create_key(name => 'sdk-tenant', account => 'sdk-tenant');
+$t->redis('HSET', 'tr:tenant:sdk-tenant|crew', name => 'crew',
+	account => 'sdk-tenant', limit => 0);
+$t->redis('SADD', 'tr:tenants:sdk-tenant', 'crew');
+$t->redis('HSET', 'tr:key:' . $t->key_hash($tenant->{raw}), tenant => 'crew');
+
 # well-formed, but no such key
 my @b64 = ('A' .. 'Z', 'a' .. 'z', 0 .. 9, '-', '_');
 my $bad = 'sk-tr-' . join('', map { $b64[rand @b64] } 1 .. 43);
@@ -101,6 +108,7 @@ my %env = (
 	TOKENROUTE_BROKE_KEY => $broke->{raw},
 	TOKENROUTE_BUSY_KEY => $busy->{raw},
 	TOKENROUTE_TPM_KEY => $tiny->{raw},
+	TOKENROUTE_TENANT_KEY => $tenant->{raw},
 	TOKENROUTE_LIMITED_KEY => $limited->{raw},
 	TOKENROUTE_LIMITED_MODELS => join(',', @limited),
 	TOKENROUTE_MODELS => join(',', @models),

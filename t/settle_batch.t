@@ -144,7 +144,7 @@ for my $key (@keys) {
 		my $u = $t->redis_hash($bucket);
 
 		for my $model (sort keys %M) {
-			my $p = "batch|$key->{id}|$model|";
+			my $p = "batch||$key->{id}|$model|";
 			my $n = $w->{$model}{req};
 			my $m = $M{$model};
 

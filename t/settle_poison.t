@@ -148,7 +148,7 @@ is($t->redis('HGET', "tr:acct:$_", 'credit'), $credit{$_},
 is($t->redis('LLEN', 'tr:dead'), 2, 'still two dead letters');
 
 my $u = $t->redis_hash('tr:u:d:' . utc_day());
-is($u->{"$_|$key{$_}{id}|p/ok|req"}, 1, "$_: usage counted once") for @good;
+is($u->{"$_||$key{$_}{id}|p/ok|req"}, 1, "$_: usage counted once") for @good;
 
 ###############################################################################
 

@@ -68,7 +68,7 @@ sub usage_of {
 
 	my $settled = $t->wait_until(5, sub { $t->settled("$rid") });
 	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}|$key->{id}|";
+	my $p = "$key->{account}||$key->{id}|";
 	my %m;
 
 	for my $f (keys %$u) {

@@ -21,11 +21,26 @@
 -- available (for a 402), then, for "ok" and "key", one "1" (the key may
 -- use it) or "0" per model asked about.  Status: "ok" (reserved), "key"
 -- (checked, nothing reserved), "unknown", "revoked", "expired",
--- "forbidden" (the first model), "credit", "limit", "rate" (a rate
--- limit: "rate\nkey id\naccount\nretry after s\nrpm|tpm|concurrency\n
--- key|tenant\nthe limit"), or "bad": a request whose amount or tokens are
--- not digits below 2^53 (exact in a double), or whose key hash or
--- request id is malformed; nothing is written for it.
+-- "forbidden" (the first model), "credit", "limit", "tenant" (the key's
+-- tenant cannot cover it), "rate" (a rate limit: "rate\nkey id\naccount\n
+-- retry after s\nrpm|tpm|concurrency\nkey|tenant\nthe limit"), or
+-- "bad": a request whose amount or tokens are not digits below 2^53
+-- (exact in a double), or whose key hash or request id is malformed;
+-- nothing is written for it.  When the key has a tenant, "ok" and "key"
+-- add it as a 6th field; "credit", "limit" and "tenant" add, when either
+-- is not empty, the period of the limit that ran short ("" lifetime,
+-- "day", "week", "month"; "missing": the key names a tenant that does
+-- not exist) and the tenant.
+--
+-- Three levels, checked and reserved together: the account (the bill:
+-- credit - reserved), the key and its tenant ("tr:tenant:<account>|
+-- <tenant>"; it exists when "tr:tenants:<account>" holds its name),
+-- each of these with its own limit when it has one.  A limit with a
+-- period (day, week, month: UTC calendar periods) counts "pspent", what
+-- was charged in period "pid", instead of "spent"; a record whose pid is
+-- older is moved to the current period (pid, and pspent 0) when it
+-- reserves.  A key whose tenant does not exist can reserve nothing
+-- (fail-safe: a tenant deleted, or a typo, never lifts a ceiling).
 --
 -- A reservation is a field of one hash, "tr:rsvd" (request id: "key hash
 -- amount account tenant key-pid tenant-pid tokens minute", "-" for none),
@@ -43,7 +58,7 @@ if not string.match(ARGV[1] or '', '^%d+$')
   return redis.error_reply('bad admission: ARGV')
 end
 local minute = math.floor(now / 60)
-local keys, accts, out, h, z = {}, {}, {}, {}, {}
+local keys, accts, tenants, out, h, z = {}, {}, {}, {}, {}, {}
 -- a stored amount: 0 when absent, nil when it is no integer (a damaged
 -- record leaves nothing, rather than failing the whole batch)
 local function amount_of(x)
@@ -111,6 +126,74 @@ local function rate_write(hash, s)
                'tn', string.format('%.0f', s.tn), 'inflight', s.inflight)
   end
 end
+-- the period id of a unix time (UTC): d<day>, w<week> (weeks start on
+-- Monday: day 0 was a Thursday), m<YYYYMM> (the civil date of a day
+-- number, after H. Hinnant's days_from_civil inverse)
+local function period_id(period, t)
+  local d = math.floor(t / 86400)
+  if period == 'day' then return 'd' .. d end
+  if period == 'week' then return 'w' .. math.floor((d + 3) / 7) end
+  local z = d + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460)
+                          + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('m%04d%02d', y, m)
+end
+-- A spend level (a key or a tenant) from its record's limit, period,
+-- pid, pspent, spent and reserved: left (nil: no limit) before this
+-- batch, add (what the batch reserved), pid (nil: no period), stale
+-- (the record's pid is to be moved on).  A gateway whose clock lags
+-- keeps a newer pid the record already has: it never resets a period.
+local function level(limit, period, pid, pspent, spent, held)
+  local lv, broken, counted = {add = 0, n = 0, period = ''}, false, spent
+  if period and period ~= '' then
+    if period == 'day' or period == 'week' or period == 'month' then
+      local cur = period_id(period, now)
+      if pid and string.sub(pid, 1, 1) == string.sub(cur, 1, 1)
+         and string.match(pid, '^%a%d+$') and #pid <= 12
+         and tonumber(string.sub(pid, 2)) > tonumber(string.sub(cur, 2))
+      then
+        cur = pid
+      end
+      lv.pid, lv.stale, lv.period = cur, pid ~= cur, period
+      counted = lv.stale and '0' or pspent
+    else
+      broken = true
+    end
+  end
+  if limit and limit ~= '' then
+    local l, s, h = amount_of(limit), amount_of(counted), amount_of(held)
+    lv.left = not broken and l and s and h and l - s - h or 0
+  end
+  return lv
+end
+local function short(lv, amount)
+  return lv.left and lv.left - lv.add < amount
+end
+local function take(lv, amount)
+  lv.add = lv.add + amount
+  lv.n = lv.n + 1
+end
+-- a level's writes: its reserved, and its period moved on
+local function write(name, lv)
+  if lv.add ~= 0 then
+    redis.call('HINCRBY', name, 'reserved', string.format('%.0f', lv.add))
+  end
+  if lv.n > 0 and lv.stale then
+    redis.call('HSET', name, 'pid', lv.pid, 'pspent', '0')
+  end
+end
+-- the reply's last fields: the period, the tenant, when not both ""
+local function extra(period, tenant)
+  if period == '' and tenant == '' then return '' end
+  return '\n' .. period .. '\n' .. tenant
+end
 -- the key's models: a comma list, none meaning all
 local function allowed(list, model)
   for m in string.gmatch(list, '[^,]+') do
@@ -147,8 +230,13 @@ for a = 3, #ARGV, 5 do
   if not k and not bad then
     k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',
                         'models', 'expires_at', 'revoked', 'limit',
-                        'spent', 'reserved', unpack(RATE)), add = 0}
+                        'spent', 'reserved', unpack(RATE))}
     k.rate = rate_state({unpack(k.f, 9, 8 + #RATE)})
+    -- the key's tenant and period: after its rate fields
+    local x = redis.call('HMGET', 'tr:key:' .. kh, 'tenant', 'period', 'pid',
+                         'pspent')
+    k.tenant = x[1]
+    k.lv = level(k.f[6], x[2], x[3], x[4], k.f[7], k.f[8])
     keys[kh] = k
   end
   local f, r = k and k.f, nil
@@ -157,8 +245,12 @@ for a = 3, #ARGV, 5 do
   elseif not f[1] then
     r = 'unknown'
   else
-    local acct = f[2] or 'default'
+    local acct, tname = f[2] or 'default', k.tenant or ''
     local who = f[1] .. '\n' .. acct
+    -- a name the record format cannot hold names no tenant: it has none
+    local tvalid = #tname <= 64 and not string.find(tname, '[^%w._@-]')
+    if not tvalid then tname = '?' end
+    local last = tname ~= '' and '\n' .. tname or ''
     -- an expiry that is no time (digits only, as the CLI writes): expired
     local exp = amount_of(f[4])
     if not exp or f[4] and string.find(f[4], '-', 1, true) then exp = 1 end
@@ -173,7 +265,7 @@ for a = 3, #ARGV, 5 do
     if not may then
       -- r is set
     elseif amt == '-' then
-      r = 'key\n' .. who .. '\n0\n' .. may
+      r = 'key\n' .. who .. '\n0\n' .. may .. last
     elseif string.sub(may, 1, 1) ~= '1' then
       r = 'forbidden\n' .. who
     else
@@ -185,19 +277,35 @@ for a = 3, #ARGV, 5 do
         ac = {avail = credit and held and credit - held or 0, add = 0}
         accts[acct] = ac
       end
+      local tn = tname ~= '' and acct .. '|' .. tname
+      local te = tn and tenants[tn]
+      if tn and not te then
+        te = {missing = true,
+              lv = {left = 0, add = 0, n = 0, period = 'missing'}}
+        -- a tenant exists iff its account's set holds it (schema11)
+        if tvalid and redis.call('SISMEMBER', 'tr:tenants:' .. acct, tname)
+                      == 1
+        then
+          local x = redis.call('HMGET', 'tr:tenant:' .. tn, 'limit',
+                               'period', 'pid', 'pspent', 'spent',
+                               'reserved')
+          te = {lv = level(x[1], x[2], x[3], x[4], x[5], x[6])}
+        end
+        tenants[tn] = te
+      end
       if tok == '-' then tok = '0' end
       local amount, tokens = tonumber(amt), tonumber(tok)
-      local left = nil
-      if f[6] and f[6] ~= '' then
-        local limit, spent = amount_of(f[6]), amount_of(f[7])
-        local held = amount_of(f[8])
-        left = limit and spent and held and limit - spent - held - k.add
-               or 0
-      end
       if ac.avail < amount then
         r = 'credit\n' .. who .. '\n' .. string.format('%.0f', ac.avail)
-      elseif left and left < amount then
-        r = 'limit\n' .. who .. '\n' .. string.format('%.0f', left)
+            .. extra('', tname)
+      elseif short(k.lv, amount) then
+        r = 'limit\n' .. who .. '\n'
+            .. string.format('%.0f', k.lv.left - k.lv.add)
+            .. extra(k.lv.period, tname)
+      elseif te and (te.missing or short(te.lv, amount)) then
+        r = 'tenant\n' .. who .. '\n'
+            .. string.format('%.0f', te.lv.left - te.lv.add)
+            .. extra(te.lv.period, tname)
       else
         r = rate_verdict(k.rate, tokens, who, 'key')
       end
@@ -205,24 +313,27 @@ for a = 3, #ARGV, 5 do
         rate_take(k.rate, tokens)
         ac.avail = ac.avail - amount
         ac.add = ac.add + amount
-        k.add = k.add + amount
+        take(k.lv, amount)
+        if te then take(te.lv, amount) end
         h[#h + 1] = rid
-        h[#h + 1] = kh .. ' ' .. amt .. ' ' .. acct .. ' - - - ' .. tok .. ' '
-                    .. k.rate.minute
+        h[#h + 1] = table.concat({kh, amt, acct, tn and tname or '-',
+                                  k.lv.pid or '-',
+                                  te and te.lv.pid or '-', tok,
+                                  k.rate.minute}, ' ')
         z[#z + 1] = deadline
         z[#z + 1] = rid
-        r = 'ok\n' .. who .. '\n0\n' .. may
+        r = 'ok\n' .. who .. '\n0\n' .. may .. last
       end
     end
   end
   out[#out + 1] = r
 end
 for kh, k in pairs(keys) do
-  rate_write('tr:key:' .. kh, k.rate)
-  if k.add ~= 0 then
-    redis.call('HINCRBY', 'tr:key:' .. kh, 'reserved',
-               string.format('%.0f', k.add))
-  end
+  if k.rate then rate_write('tr:key:' .. kh, k.rate) end
+  if k.lv then write('tr:key:' .. kh, k.lv) end
+end
+for tn, te in pairs(tenants) do
+  write('tr:tenant:' .. tn, te.lv)
 end
 for acct, ac in pairs(accts) do
   if ac.add ~= 0 then

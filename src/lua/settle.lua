@@ -3,10 +3,11 @@
 -- Settlement (src/ngx_http_tokenroute_settle.c).
 --
 -- ARGV: the number of releases, their request ids; then groups of
--- settlements of the same account, key, model and hour: account, key
--- hash, key id, model, day, hour, count; then count times request id,
--- cost, input, output, cached, estimated, unbilled, clamped, fail.
--- Returns how many were charged (a replay is not, nor a release).
+-- settlements of the same account, tenant, key, model and hour: account,
+-- tenant ("" for none), key hash, key id, model, day, hour, count; then
+-- count times request id, cost, input, output, cached, estimated,
+-- unbilled, clamped, fail.  Returns how many were charged (a replay is
+-- not, nor a release).
 --
 -- fail is 1 for a request on which every attempt failed (charged
 -- nothing: the gateway sends it under the model the client asked for):
@@ -17,9 +18,20 @@
 -- left before it).  A release of a request with no reservation does
 -- nothing.
 --
+-- The reservation record (src/lua/admission.lua) says what it holds:
+-- "key hash amount account tenant key-pid tenant-pid tokens minute" ("-"
+-- for none), or the 3 first fields alone (written before tenants and
+-- periods: none).  Its amount is given back to the key, the account and
+-- the tenant; the cost is charged to the account (credit, spent), the
+-- key and the tenant (spent, and pspent, the period's, only when the
+-- reservation's pid is still the record's: a reservation made in a
+-- period now over is charged to that period, and counts no more against
+-- the new one; "spent" is lifetime).
+--
 -- Idempotency costs no marker per request: a request's reservation is
 -- settled once, and deleted then; one released by the sweep because its
--- settlement was late leaves a "swept" marker for that settlement.
+-- settlement was late leaves a "swept" marker for that settlement (its
+-- record, or "1" from an older sweep: no period).
 --
 -- Nothing is written before everything is checked: Redis keeps the
 -- writes a script made before an error, so a batch failing half-way
@@ -27,10 +39,10 @@
 -- amount is digits below 2^53, where doubles are exact; the characters
 -- of all amounts, and of all request ids, are checked with one pattern
 -- match each: one per field would cost more than the rest of the
--- script), then every hash the batch writes is read (a key of the wrong
--- type, or a field that is not an integer, fails there), then the
--- writes are made.  A bad batch
--- is refused whole ("bad settlement N: why", N counting releases and
+-- script), then every hash the batch writes is read, tenants' and
+-- period ids included (a key of the wrong type, or a field that is not
+-- an integer, fails there), then the writes are made.  A bad batch is
+-- refused whole ("bad settlement N: why", N counting releases and
 -- settlements from 1), and the gateway splits it to find the bad one.
 --
 -- Sums are Lua numbers (doubles), exact below 2^53, and are written as
@@ -72,27 +84,30 @@ for j = 1, nrel do
 end
 local first = a
 while a <= #ARGV do
-  local n = ARGV[a + 6]
+  local n = ARGV[a + 7]
   if not n then return bad(i + 1, 'group fields missing') end
   if not name(ARGV[a], 128, '[^%w%._:@-]') then
     return bad(i + 1, 'account')
   end
-  if not name(ARGV[a + 1], 64, '%W') then return bad(i + 1, 'key hash') end
-  if not name(ARGV[a + 2], 32, '[%c%s|]') then
+  if ARGV[a + 1] ~= '' and not name(ARGV[a + 1], 64, '[^%w._@-]') then
+    return bad(i + 1, 'tenant')
+  end
+  if not name(ARGV[a + 2], 64, '%W') then return bad(i + 1, 'key hash') end
+  if not name(ARGV[a + 3], 32, '[%c%s|]') then
     return bad(i + 1, 'key id')
   end
-  if not name(ARGV[a + 3], 256, '[%c%s|]') then
+  if not name(ARGV[a + 4], 256, '[%c%s|]') then
     return bad(i + 1, 'model')
   end
-  if not string.match(ARGV[a + 4], '^%d%d%d%d%d%d%d%d$')
-     or not string.match(ARGV[a + 5], '^' .. ARGV[a + 4] .. '%d%d$')
+  if not string.match(ARGV[a + 5], '^%d%d%d%d%d%d%d%d$')
+     or not string.match(ARGV[a + 6], '^' .. ARGV[a + 5] .. '%d%d$')
   then
     return bad(i + 1, 'day or hour')
   end
-  if not int(n) or n == '0' or a + 6 + tonumber(n) * F > #ARGV then
+  if not int(n) or n == '0' or a + 7 + tonumber(n) * F > #ARGV then
     return bad(i + 1, 'count ' .. n)
   end
-  a = a + 7
+  a = a + 8
   for j = 1, tonumber(n) do
     i = i + 1
     rl[i] = ARGV[a]
@@ -128,7 +143,7 @@ if spaces ~= #rl - 1 or string.find(s, '[^%w_ -]') then
 end
 if #rl == 0 then return 0 end
 local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))
-local seen, live, swept, adds, ttl = {}, {}, {}, {}, {}
+local seen, live, swept, adds, ttl, periods = {}, {}, {}, {}, {}, {}
 local charged = 0
 local function add(k, f, x)
   if x == 0 or not k then return end
@@ -165,9 +180,24 @@ local function record(x)
   local f = {}
   for w in string.gmatch(x, '%S+') do f[#f + 1] = w end
   if #f ~= 3 and #f ~= 8 or not int(f[2]) then return nil end
+  local function none(y) return y and y ~= '-' and y or nil end
   return {kh = f[1], amt = tonumber(f[2]), acct = f[3],
-          tenant = f[4] ~= '-' and f[4] or nil,
+          tenant = none(f[4]) and 'tr:tenant:' .. f[3] .. '|' .. f[4],
+          kpid = none(f[5]), tpid = none(f[6]),
           tokens = int(f[7]) and tonumber(f[7]), minute = f[8]}
+end
+-- a reservation's amount back to every level it was made on
+local function unreserve(rec)
+  add(keyrec(rec.kh), 'reserved', -rec.amt)
+  add('tr:acct:' .. rec.acct, 'reserved', -rec.amt)
+  if rec.tenant then add(rec.tenant, 'reserved', -rec.amt) end
+end
+-- a cost to charge to the period pid of a record, if still its period
+local function period_charge(k, pid, cost)
+  if not k or not pid or cost == 0 then return end
+  local p = periods[k]
+  if not p then p = {} periods[k] = p end
+  p[pid] = (p[pid] or 0) + cost
 end
 -- the rate state a reservation gives back to a record (the hash k of its
 -- key, or of its tenant), tokens being its actual ones: one request in
@@ -206,10 +236,7 @@ end
 for j = 1, nrel do
   if not seen[rl[j]] and v[j] then
     local rec = record(v[j])
-    if rec then
-      add(keyrec(rec.kh), 'reserved', -rec.amt)
-      add('tr:acct:' .. rec.acct, 'reserved', -rec.amt)
-    end
+    if rec then unreserve(rec) end
     rate_end(rec, 0)
     live[#live + 1] = rl[j]
   end
@@ -217,40 +244,50 @@ for j = 1, nrel do
 end
 a, i = first, nrel
 while a <= #ARGV do
-  local acct, kh, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 6])
-  local p = acct .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3] .. '|'
-  local d, h = 'tr:u:d:' .. ARGV[a + 4], 'tr:u:h:' .. ARGV[a + 5]
-  local u, rel = {0, 0, 0, 0, 0, 0, 0, 0, 0}, 0
-  a = a + 7
+  local acct, kh, n = ARGV[a], ARGV[a + 2], tonumber(ARGV[a + 7])
+  local tk = ARGV[a + 1] ~= '' and 'tr:tenant:' .. acct .. '|' .. ARGV[a + 1]
+  local p = acct .. '|' .. ARGV[a + 1] .. '|' .. ARGV[a + 3] .. '|'
+            .. ARGV[a + 4] .. '|'
+  local d, h = 'tr:u:d:' .. ARGV[a + 5], 'tr:u:h:' .. ARGV[a + 6]
+  local u = {0, 0, 0, 0, 0, 0, 0, 0, 0}
+  a = a + 8
   for j = 1, n do
     i = i + 1
-    local rid, amt = ARGV[a], nil
+    local rid, rec, found = ARGV[a], nil, false
     if not seen[rid] then
       seen[rid] = true
       if v[i] then
-        amt = tonumber(string.match(v[i], '^%S+ (%d+)')) or 0
-        rate_end(record(v[i]), tonumber(ARGV[a + 2]) + tonumber(ARGV[a + 3]))
+        rec, found = record(v[i]), true
+        if rec then unreserve(rec) end
+        rate_end(rec, tonumber(ARGV[a + 2]) + tonumber(ARGV[a + 3]))
         live[#live + 1] = rid
-      elseif redis.call('EXISTS', 'tr:swept:' .. rid) == 1 then
-        amt = 0
-        swept[#swept + 1] = 'tr:swept:' .. rid
+      else
+        -- not a string (edited by hand): a marker all the same
+        local m = redis.pcall('GET', 'tr:swept:' .. rid)
+        if m then
+          rec, found = type(m) == 'string' and record(m), true
+          swept[#swept + 1] = 'tr:swept:' .. rid
+        end
       end
     end
-    if amt then
+    if found then
+      local cost = tonumber(ARGV[a + 1])
       charged = charged + 1
-      rel = rel + amt
       u[1] = u[1] + 1 - tonumber(ARGV[a + F - 1])
       for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end
+      if rec then
+        period_charge(keyrec(kh), rec.kpid, cost)
+        if tk then period_charge(tk, rec.tpid, cost) end
+      end
     end
     a = a + F
   end
   if u[1] + u[F] > 0 then
     local k, ak = keyrec(kh), 'tr:acct:' .. acct
-    add(k, 'reserved', -rel)
     add(k, 'spent', u[2])
-    add(ak, 'reserved', -rel)
     add(ak, 'credit', -u[2])
     add(ak, 'spent', u[2])
+    if tk then add(tk, 'spent', u[2]) end
     for f = 1, F do
       add(d, p .. names[f], u[f])
       add(h, p .. names[f], u[f])
@@ -261,6 +298,14 @@ while a <= #ARGV do
 end
 local err = rate_adds()
 if err then return err end
+-- the period charges, on the records still in the reservation's period
+for k, pc in pairs(periods) do
+  local cur = redis.pcall('HGET', k, 'pid')
+  if type(cur) == 'table' and cur.err then
+    return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)
+  end
+  if cur and pc[cur] then add(k, 'pspent', pc[cur]) end
+end
 for k, fields in pairs(adds) do
   local fl = {}
   for f in pairs(fields) do fl[#fl + 1] = f end

@@ -4,10 +4,12 @@
 --
 -- ARGV: now.  Releases reservations past their deadline, whose requests
 -- will never settle (their nginx was killed), or settle late and find
--- the "swept" marker.  Returns how many.  Like the settlement it checks
--- before it writes: a reservation whose key or account cannot be
--- written is not released but moved to the dead letters ("tr:dead":
--- request id, its record, why), so the others are not held up by it.
+-- the "swept" marker, which holds the reservation's record.  Returns how
+-- many.  The amount is given back to the key, the account and, when the
+-- record names one, the tenant.  Like the settlement it checks before it
+-- writes: a reservation whose key, account or tenant cannot be written
+-- is not released but moved to the dead letters ("tr:dead": request id,
+-- its record, why), so the others are not held up by it.
 -- Each reservation released ends one of its key's requests in flight
 -- ("inflight", never below 0; a damaged count is left alone).
 
@@ -32,11 +34,18 @@ local go, dead = {}, {}
 for i, rid in ipairs(stale) do
   if v[i] then
     local kh, amt, acct = string.match(v[i], '^(%S+) (%d+) (%S+)')
+    -- the 4th field of a record of 8: its tenant ("-": none)
+    local tn = string.match(v[i], '^%S+ %d+ %S+ (%S+) %S+ %S+ %S+ %S+$')
     local why, kr = nil, kh and keyrec(kh)
+    local hs = {acct and 'tr:acct:' .. acct}
+    if kr then hs[#hs + 1] = kr end
+    if tn and tn ~= '-' then
+      hs[#hs + 1] = 'tr:tenant:' .. acct .. '|' .. tn
+    end
     if amt and #amt > 16 then
       why = 'amount'
     elseif amt and amt ~= '0' then
-      for _, k in ipairs({'tr:acct:' .. acct, kr}) do
+      for _, k in ipairs(hs) do
         local c = redis.pcall('HGET', k, 'reserved')
         if type(c) == 'table' and c.err then
           why = k .. ': ' .. c.err
@@ -49,7 +58,7 @@ for i, rid in ipairs(stale) do
     if why then
       dead[#dead + 1] = rid .. ' ' .. v[i] .. ' swept: ' .. why
     else
-      go[#go + 1] = {rid, kr, amt, acct}
+      go[#go + 1] = {rid, kr, amt, acct, hs, v[i]}
     end
   end
 end
@@ -76,10 +85,12 @@ if #dead > 0 then
 end
 for _, r in ipairs(go) do
   if r[3] and r[3] ~= '0' then
-    if r[2] then redis.call('HINCRBY', r[2], 'reserved', '-' .. r[3]) end
-    redis.call('HINCRBY', 'tr:acct:' .. r[4], 'reserved', '-' .. r[3])
+    for _, k in ipairs(r[5]) do
+      redis.call('HINCRBY', k, 'reserved', '-' .. r[3])
+    end
   end
-  redis.call('SET', 'tr:swept:' .. r[1], '1', 'EX', 604800)
+  -- the record: its late settlement charges the period it was made in
+  redis.call('SET', 'tr:swept:' .. r[1], r[6], 'EX', 604800)
 end
 for k, e in pairs(ends) do
   if math.min(e.n, e.left) > 0 then

@@ -12,7 +12,7 @@ import Anthropic from '@anthropic-ai/sdk';
 
 import {
 	ALL_MODELS, BAD_KEY, BROKE_KEY, BUSY_KEY, CELLS, GATEWAY, KEY,
-	LIMITED_KEY, TPM_KEY, assertKeyRateLimit,
+	LIMITED_KEY, TENANT_KEY, TPM_KEY, assertKeyRateLimit,
 	LIMITED_MODELS, TOOL_RESULT, UNKNOWN_MODEL, WEATHER_ARGS, WEATHER_SCHEMA,
 	anthropicClient, assertProviderShape, assertSdkError, mark, mockRequest,
 	mockRequests, thrown,
@@ -539,6 +539,17 @@ for (const c of CELLS) {
 				'this SDK has a class for 402');
 		}
 		assert.equal(e.error?.error?.type, 'billing_error');
+		assert.equal(mockRequests(m).length, 0, 'nothing reached a provider');
+	});
+
+	test(`${name}: tenant without room -> APIError 402`, async () => {
+		const m = mark();
+		const { client } = anthropicClient({ apiKey: TENANT_KEY });
+		const e = await thrown(() => client.messages.create({
+			model: c.model, max_tokens: 20, messages: user(m) }));
+		assertSdkError(e, Anthropic.APIError, 402, 'tenant');
+		assert.equal(e.error?.error?.type, 'billing_error');
+		assert.match(e.error?.error?.message ?? '', /tenant "crew"/);
 		assert.equal(mockRequests(m).length, 0, 'nothing reached a provider');
 	});
 }

@@ -27,6 +27,7 @@ export const BAD_KEY = env('TOKENROUTE_BAD_KEY');
 export const BROKE_KEY = env('TOKENROUTE_BROKE_KEY');
 export const BUSY_KEY = env('TOKENROUTE_BUSY_KEY');
 export const TPM_KEY = env('TOKENROUTE_TPM_KEY');
+export const TENANT_KEY = env('TOKENROUTE_TENANT_KEY');
 export const LIMITED_KEY = env('TOKENROUTE_LIMITED_KEY');
 export const LIMITED_MODELS = list('TOKENROUTE_LIMITED_MODELS');
 export const ALL_MODELS = list('TOKENROUTE_MODELS');

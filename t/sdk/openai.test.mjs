@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 
 import {
 	ALL_MODELS, BAD_KEY, BROKE_KEY, BUSY_KEY, CELLS, GATEWAY, KEY,
-	LIMITED_KEY, TPM_KEY, assertKeyRateLimit,
+	LIMITED_KEY, TENANT_KEY, TPM_KEY, assertKeyRateLimit,
 	LIMITED_MODELS, TOOL_RESULT, UNKNOWN_MODEL, WEATHER_ARGS, WEATHER_SCHEMA,
 	assertProviderShape, assertSdkError, mark, mockRequest,
 	mockRequests, openaiClient, thrown,
@@ -542,6 +542,18 @@ for (const c of CELLS) {
 		}));
 		assertSdkError(e, OpenAI.APIError, 402, 'no credit');
 		assert.equal(e.code, 'insufficient_credit');
+		assert.equal(mockRequests(m).length, 0, 'nothing reached a provider');
+	});
+
+	test(`${name}: tenant without room -> APIError 402`, async () => {
+		const m = mark();
+		const { client } = openaiClient({ apiKey: TENANT_KEY });
+		const e = await thrown(() => client.chat.completions.create({
+			model: c.model, messages: [{ role: 'user', content: m }],
+		}));
+		assertSdkError(e, OpenAI.APIError, 402, 'tenant');
+		assert.equal(e.code, 'tenant_limit_reached');
+		assert.match(e.message, /tenant "crew"/);
 		assert.equal(mockRequests(m).length, 0, 'nothing reached a provider');
 	});
 }
