@@ -373,6 +373,66 @@ subtest "max-concurrent $K, two gateways: at most $K at the provider" => sub {
 	ok(settled_all($key), 'inflight back to 0');
 };
 
+# A tenant's limits, made with the CLI as an operator would: shared by
+# the keys of the tenant, across both gateways
+
+subtest "tenant rpm $K over two keys, $N at once, two gateways" => sub {
+	my ($rc, $out, $err) = $t->cli('accounts', 'create', 'rl-ten');
+	is($rc, 0, 'accounts create') or diag($err);
+	($rc, $out, $err) = $t->cli('tenants', 'create', 'rl-ten', 'agents',
+		'--rpm', $K);
+	is($rc, 0, 'tenants create --rpm') or diag($err);
+	my @keys = map { $t->create_key(account => 'rl-ten',
+		tenant => 'agents') } 1 .. 2;
+	fresh_minute(20);
+	$t->clear_mock_requests();
+
+	my @res = $t->http_parallel(map { chat($keys[$_ % 2],
+		port => $ports[int($_ / 2) % 2]) } 0 .. $N - 1);
+	my @no = grep { $_->{status} == 429 } @res;
+
+	is(scalar(grep { $_->{status} == 200 } @res), $K,
+		"exactly $K admitted for the tenant");
+	is(scalar @no, $N - $K, 'every other one got 429')
+		or diag(join ', ', map { $_->{status} } @res);
+	is(scalar(grep { ($_->{json}{error}{message} // '')
+		=~ /tenant's own limit of $K requests per minute/ } @no),
+		scalar @no, 'each names the tenant\'s own limit')
+		or diag($no[0]{body});
+	is(scalar(my @m = $t->mock_requests()), $K, "the provider saw $K");
+	is($t->redis('HGET', 'tr:tenant:rl-ten|agents', 'rn'), $K,
+		"the tenant's rn $K");
+	ok($t->wait_until(10, sub {
+		($t->redis('HGET', 'tr:tenant:rl-ten|agents', 'inflight') // 0)
+			eq '0' }), "the tenant's inflight back to 0");
+};
+
+subtest "tenant max-concurrent $K over two keys, two gateways" => sub {
+	my ($rc, $out, $err) = $t->cli('tenants', 'create', 'rl-ten', 'burst',
+		'--max-concurrent', $K);
+	is($rc, 0, 'tenants create --max-concurrent') or diag($err);
+	my @keys = map { $t->create_key(account => 'rl-ten',
+		tenant => 'burst') } 1 .. 2;
+	$t->clear_mock_requests();
+
+	my @hdr = ('x-mock-wait' => '0.3', 'x-mock-inflight' => 'tc');
+	my @res = $t->http_parallel(map { chat($keys[$_ % 2],
+		port => $ports[int($_ / 2) % 2], headers => \@hdr) } 0 .. $N - 1);
+
+	is(scalar(grep { $_->{status} == 200 } @res), $K,
+		"$N at once: exactly $K admitted for the tenant");
+	is(scalar(grep { $_->{status} == 429
+		&& ($_->{json}{error}{message} // '') =~ /tenant's own limit/ } @res),
+		$N - $K, 'the others 429, for the tenant');
+	my ($now, $most) = split " ",
+		TokenRoute::Test::_slurp($t->testdir() . '/mock.jsonl.inflight-tc')
+		// '';
+	is($most, $K, "at most $K at once at the provider");
+	ok($t->wait_until(10, sub {
+		($t->redis('HGET', 'tr:tenant:rl-ten|burst', 'inflight') // 0)
+			eq '0' }), "the tenant's inflight back to 0");
+};
+
 ###############################################################################
 
 # limit_req keyed on $tokenroute_key_id does nothing: limit_req runs in

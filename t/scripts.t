@@ -661,6 +661,33 @@ is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'cc2 swept');
 is($t->redis('HGET', 'tr:key:conc', 'inflight'), 0, 'inflight 0');
 is($t->redis('EVALSHA', $sweep, 0, $NOW), 0, 'nothing more to sweep');
 
+# a tenant's concurrency 1 over two keys: counted on the tenant's record,
+# ended there by settle, release and sweep alike
+
+$t->redis('HSET', 'tr:tenant:rl|tc', name => 'tc', account => 'rl',
+	concurrency => 1);
+$t->redis('SADD', 'tr:tenants:rl', 'tc');
+rkey('tc1', tenant => 'tc');
+rkey('tc2', tenant => 'tc');
+@r = admit([ 'tc1', 'm/a', 'tcc1', 10 ], [ 'tc2', 'm/a', 'tcc2', 10 ]);
+is_deeply([ map { $_->[0] } @r ], [ qw(ok rate) ],
+	'tenant concurrency 1: one of its two keys admitted');
+is_deeply([ @{ $r[1] }[0, 3, 4, 5, 6] ],
+	[ 'rate', 1, 'concurrency', 'tenant', 1 ], 'the tenant\'s limit');
+is($t->redis('HGET', 'tr:tenant:rl|tc', 'inflight'), 1, 'tenant inflight 1');
+is(settle(settlement('tcc1', 'tc1')), 1, 'settled');
+is($t->redis('HGET', 'tr:tenant:rl|tc', 'inflight'), 0, 'tenant inflight 0');
+@r = admit([ 'tc2', 'm/a', 'tcc3', 10 ]);
+is($r[0][0], 'ok', 'a place again');
+is(release('tcc3'), 0, 'released');
+is($t->redis('HGET', 'tr:tenant:rl|tc', 'inflight'), 0,
+	'tenant inflight 0 after a release');
+@r = admit([ 'tc2', 'm/a', 'tcc4', 10 ]);
+$t->redis('ZADD', 'tr:rsv', $NOW - 5, 'tcc4');
+is($t->redis('EVALSHA', $sweep, 0, $NOW), 1, 'swept');
+is($t->redis('HGET', 'tr:tenant:rl|tc', 'inflight'), 0,
+	'tenant inflight 0 after the sweep');
+
 # the tokens field: digits below 2^53, or "-"
 @r = admit(map { [ 'conc', 'm/a', "cb$_->[0]", 1, $_->[1] ] }
 	[ 1, 'x' ], [ 2, '-1' ], [ 3, '' ], [ 4, '9007199254740992' ],

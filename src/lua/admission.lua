@@ -126,6 +126,14 @@ local function rate_write(hash, s)
                'tn', string.format('%.0f', s.tn), 'inflight', s.inflight)
   end
 end
+-- a key's fields, read at once: 1-8 the key rules and the money, then
+-- the rate fields, then its tenant and its period
+local KEY = {'id', 'account', 'models', 'expires_at', 'revoked', 'limit',
+  'spent', 'reserved'}
+for _, f in ipairs(RATE) do KEY[#KEY + 1] = f end
+for _, f in ipairs({'tenant', 'period', 'pid', 'pspent'}) do
+  KEY[#KEY + 1] = f
+end
 -- the period id of a unix time (UTC): d<day>, w<week> (weeks start on
 -- Monday: day 0 was a Thursday), m<YYYYMM> (the civil date of a day
 -- number, after H. Hinnant's days_from_civil inverse)
@@ -228,15 +236,11 @@ for a = 3, #ARGV, 5 do
               or notint(amt) or notint(tok)
   local k = keys[kh]
   if not k and not bad then
-    k = {f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account',
-                        'models', 'expires_at', 'revoked', 'limit',
-                        'spent', 'reserved', unpack(RATE))}
+    k = {f = redis.call('HMGET', 'tr:key:' .. kh, unpack(KEY))}
     k.rate = rate_state({unpack(k.f, 9, 8 + #RATE)})
-    -- the key's tenant and period: after its rate fields
-    local x = redis.call('HMGET', 'tr:key:' .. kh, 'tenant', 'period', 'pid',
-                         'pspent')
-    k.tenant = x[1]
-    k.lv = level(k.f[6], x[2], x[3], x[4], k.f[7], k.f[8])
+    k.tenant = k.f[9 + #RATE]
+    k.lv = level(k.f[6], k.f[10 + #RATE], k.f[11 + #RATE],
+                 k.f[12 + #RATE], k.f[7], k.f[8])
     keys[kh] = k
   end
   local f, r = k and k.f, nil
@@ -288,8 +292,9 @@ for a = 3, #ARGV, 5 do
         then
           local x = redis.call('HMGET', 'tr:tenant:' .. tn, 'limit',
                                'period', 'pid', 'pspent', 'spent',
-                               'reserved')
-          te = {lv = level(x[1], x[2], x[3], x[4], x[5], x[6])}
+                               'reserved', unpack(RATE))
+          te = {lv = level(x[1], x[2], x[3], x[4], x[5], x[6]),
+                rate = rate_state({unpack(x, 7, 6 + #RATE)})}
         end
         tenants[tn] = te
       end
@@ -308,9 +313,11 @@ for a = 3, #ARGV, 5 do
             .. extra(te.lv.period, tname)
       else
         r = rate_verdict(k.rate, tokens, who, 'key')
+            or te and te.rate and rate_verdict(te.rate, tokens, who, 'tenant')
       end
       if not r then
         rate_take(k.rate, tokens)
+        if te and te.rate then rate_take(te.rate, tokens) end
         ac.avail = ac.avail - amount
         ac.add = ac.add + amount
         take(k.lv, amount)
@@ -333,6 +340,7 @@ for kh, k in pairs(keys) do
   if k.lv then write('tr:key:' .. kh, k.lv) end
 end
 for tn, te in pairs(tenants) do
+  if te.rate then rate_write('tr:tenant:' .. tn, te.rate) end
   write('tr:tenant:' .. tn, te.lv)
 end
 for acct, ac in pairs(accts) do

@@ -211,10 +211,12 @@ local function rate_back(k, rec, tokens)
     b.tn[rec.minute] = (b.tn[rec.minute] or 0) + tokens - rec.tokens
   end
 end
--- a reservation's rate state back to its records
+-- a reservation's rate state back to its records: its key's, its
+-- tenant's
 local function rate_end(rec, tokens)
   local k = rec and keyrec(rec.kh)
   if k then rate_back(k, rec, tokens) end
+  if rec and rec.tenant then rate_back(rec.tenant, rec, tokens) end
 end
 -- read before any write: a record that is no hash fails the batch here
 local function rate_adds()

@@ -58,12 +58,13 @@ for i, rid in ipairs(stale) do
     if why then
       dead[#dead + 1] = rid .. ' ' .. v[i] .. ' swept: ' .. why
     else
-      go[#go + 1] = {rid, kr, amt, acct, hs, v[i]}
+      go[#go + 1] = {rid, kr, amt, acct, hs, v[i],
+                     tn and tn ~= '-' and hs[#hs]}
     end
   end
 end
--- the requests in flight that end, by record (the hash of a key; its
--- tenant's would go the same way), read before any write
+-- the requests in flight that end, by record (the hash of a key, of a
+-- tenant), read before any write
 local ends = {}
 local function ending(k)
   if not ends[k] then
@@ -75,6 +76,7 @@ local function ending(k)
 end
 for _, r in ipairs(go) do
   if r[2] then ending(r[2]) end
+  if r[7] then ending(r[7]) end
 end
 if #dead > 0 then
   local t = redis.call('TYPE', 'tr:dead').ok

@@ -978,7 +978,7 @@ sub create_key {
 	my $name = $opts{name} // 'test-key-' . ++$self->{key_no};
 	my @args = ('keys', 'create', '--name', $name, '--json');
 
-	for my $o (qw(models expires limit account)) {
+	for my $o (qw(models expires limit account tenant period)) {
 		next unless defined $opts{$o};
 		my $v = ref $opts{$o} eq 'ARRAY' ? join(',', @{ $opts{$o} })
 			: $opts{$o};
