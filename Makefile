@@ -33,7 +33,7 @@ CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_json_out.h $(wildcard src/tokenroute_report*) \
               src/tokenroute_secret.c src/tokenroute_secret.h \
               src/tokenroute_key.h
-# the control scripts, each run behind the prelude ctl_lib.lua
+# the control scripts, each run behind the preludes period.lua, ctl_lib.lua
 CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_tenants.lua \
               src/lua/ctl_keys.lua src/lua/ctl_admin.lua
 UNIT_SRCS   = $(wildcard t/unit/*.c)
@@ -73,11 +73,11 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS)
 	mv -f $@.tmp $@
 
 # the CLI's scripts, embedded as the module's are (src/lua/embed.sh)
-$(BUILD)/cli/tr_cli_lua.c: src/lua/embed.sh src/lua/ctl_lib.lua \
-                           $(CLI_CTL)
+$(BUILD)/cli/tr_cli_lua.c: src/lua/embed.sh src/lua/period.lua \
+                           src/lua/ctl_lib.lua $(CLI_CTL)
 	@mkdir -p $(BUILD)/cli
 	sh src/lua/embed.sh $@ \
-	    $(addprefix src/lua/ctl_lib.lua+,$(CLI_CTL))
+	    $(addprefix src/lua/period.lua+src/lua/ctl_lib.lua+,$(CLI_CTL))
 
 $(CLI): $(CLI_SRCS) $(BUILD)/cli/tr_cli_lua.c
 	@mkdir -p $(BUILD)

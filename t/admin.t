@@ -249,10 +249,9 @@ $t->redis('SCRIPT', 'FLUSH');
 $res = api('POST', 'accounts', { name => 'flushed' });
 is($res->{status}, 200, 'scripts flushed from Redis: EVAL instead')
 	or diag($res->{raw});
-my $lua = join '', map { TokenRoute::Test::_slurp($t->repo . "/src/lua/$_") }
-	qw(ctl_lib.lua ctl_accounts.lua);
+my $lua = $t->script_text('ctl_accounts');
 is_deeply($t->redis('SCRIPT', 'EXISTS', Digest::SHA::sha1_hex($lua)), [ 1 ],
-	'the very bytes of ctl_lib.lua and ctl_accounts.lua');
+	'the very bytes of period.lua, ctl_lib.lua and ctl_accounts.lua');
 
 my $ops_key = 'tr:admin:' . sha256_hex($ops->{raw});
 my $ops_record = $t->redis_hash($ops_key);

@@ -312,8 +312,7 @@ my $t0 = int(time()) - 1;
 # the admin API's way in: the script itself, another actor
 
 {
-	my $lua = TokenRoute::Test::_slurp($t->repo . '/src/lua/ctl_lib.lua')
-		. TokenRoute::Test::_slurp($t->repo . '/src/lua/ctl_accounts.lua');
+	my $lua = $t->script_text('ctl_accounts');
 	my $now = int(time());
 
 	my $doc = $t->redis('EVAL', $lua, 0, 'credit_add', $now, 'admin:ops',

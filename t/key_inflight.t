@@ -139,8 +139,7 @@ ok(grep({ /\Q$del->{id}\E/ } keys %u), 'delete: its usage records stay');
 
 my $sw = $t->create_key(name => 'sw', account => 'sw');
 my $gone = $t->create_key(name => 'gone', account => 'sw');
-my $admit = $t->redis('SCRIPT', 'LOAD', TokenRoute::Test::_slurp(
-	$t->repo . '/src/lua/admission.lua'));
+my $admit = $t->redis('SCRIPT', 'LOAD', $t->script_text('admission'));
 my $sweep = $t->redis('SCRIPT', 'LOAD', TokenRoute::Test::_slurp(
 	$t->repo . '/src/lua/sweep.lua'));
 

@@ -37,7 +37,7 @@ sub lua_of {
 		// die "cannot read src/lua/$name.lua\n";
 }
 
-my $admit = $t->redis('SCRIPT', 'LOAD', lua_of('admission'));
+my $admit = $t->redis('SCRIPT', 'LOAD', $t->script_text('admission'));
 my $settle = $t->redis('SCRIPT', 'LOAD', lua_of('settle'));
 my $sweep = $t->redis('SCRIPT', 'LOAD', lua_of('sweep'));
 
@@ -993,12 +993,8 @@ is_deeply([ grep { $build_files !~ m{src/lua/$_\.lua\b} } @lua ], [],
 	'every script of src/lua/ is embedded (config, Makefile)');
 ok(@lua >= 7, 'src/lua/ holds the scripts');
 
-# a control script runs behind its prelude, ctl_lib.lua
-sub lua_run_of {
-	my ($name) = @_;
-	return ($name =~ /^ctl_/ && $name ne 'ctl_lib' ? lua_of('ctl_lib') : '')
-		. lua_of($name);
-}
+# the text a script runs as (src/lua/embed.sh joins its preludes)
+sub lua_run_of { $t->script_text($_[0]) }
 
 for my $name (@lua) {
 	my $f = $t->testdir . "/$name.lua";

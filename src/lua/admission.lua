@@ -134,25 +134,7 @@ for _, f in ipairs(RATE) do KEY[#KEY + 1] = f end
 for _, f in ipairs({'tenant', 'period', 'pid', 'pspent'}) do
   KEY[#KEY + 1] = f
 end
--- the period id of a unix time (UTC): d<day>, w<week> (weeks start on
--- Monday: day 0 was a Thursday), m<YYYYMM> (the civil date of a day
--- number, after H. Hinnant's days_from_civil inverse)
-local function period_id(period, t)
-  local d = math.floor(t / 86400)
-  if period == 'day' then return 'd' .. d end
-  if period == 'week' then return 'w' .. math.floor((d + 3) / 7) end
-  local z = d + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460)
-                          + math.floor(doe / 36524)
-                          - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('m%04d%02d', y, m)
-end
+-- period_id(period, t): src/lua/period.lua, embedded before this script
 -- A spend level (a key or a tenant) from its record's limit, period,
 -- pid, pspent, spent and reserved: left (nil: no limit) before this
 -- batch, add (what the batch reserved), pid (nil: no period), stale

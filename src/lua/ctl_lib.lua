@@ -1,9 +1,9 @@
 -- Copyright (C) tokenroute authors
 --
 -- The prelude of the control scripts (src/lua/ctl_*.lua): src/lua/embed.sh
--- puts this text before each of them, so that the CLI and the admin API
--- run the same rules and the same writes, in one atomic script per
--- operation.  Nothing here writes.
+-- puts this text (after src/lua/period.lua) before each of them, so that
+-- the CLI and the admin API run the same rules and the same writes, in
+-- one atomic script per operation.  Nothing here writes.
 --
 -- ARGV: op, now (unix seconds), actor ("cli", "admin:<name>", or
 -- "admin-key:<sha256>" from the admin API, checked against tr:admin and
@@ -208,27 +208,9 @@ function ctl.account_exists(acct)
   ctl.fail(404, 'not_found', 'no such account: ' .. acct)
 end
 
--- the id of the budget period holding now (UTC calendar): d<days since
--- 1970>, w<weeks since Monday 1969-12-29>, m<YYYYMM>; nil for none
-function ctl.pid(period, now)
-  local day = math.floor(now / 86400)
-  if period == 'day' then return 'd' .. day end
-  if period == 'week' then return 'w' .. math.floor((day + 3) / 7) end
-  if period ~= 'month' then return nil end
-  -- the civil date of a day number, counted in 400-year eras from March
-  local z = day + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460)
-                          + math.floor(doe / 36524)
-                          - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4)
-                     - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('m%04d%02d', y, m)
-end
+-- the id of the budget period holding now: period_id() of
+-- src/lua/period.lua, which runs before this prelude; nil for none
+ctl.pid = period_id
 
 -- the admin API's actor "admin-key:<sha256 hex of the raw admin key>":
 -- the key must be a live tr:admin record (the check and the operation are

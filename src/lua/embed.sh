@@ -4,11 +4,12 @@
 
 # Embeds Lua scripts in a C file, byte for byte:
 #
-#   sh src/lua/embed.sh OUT.c NAME.lua|PRELUDE.lua+NAME.lua ...
+#   sh src/lua/embed.sh OUT.c [PRELUDE.lua+...]NAME.lua ...
 #
 # writes, for each NAME.lua, "const char tokenroute_lua_NAME[]" (the
-# text, then a NUL; PRELUDE.lua+NAME.lua: the two texts, one after the
-# other, as the control scripts are run behind src/lua/ctl_lib.lua) and "const size_t tokenroute_lua_NAME_len" (the text's
+# text, then a NUL; A.lua+B.lua+NAME.lua: the texts one after the other,
+# as the admission runs behind src/lua/period.lua and the control scripts
+# behind it and src/lua/ctl_lib.lua) and "const size_t tokenroute_lua_NAME_len" (the text's
 # length), declared in src/tokenroute_lua.h.  Used by the module's config
 # (config.make) and by the Makefile for the CLI, so that nginx, the CLI and
 # the tests (which read the .lua files) run the very same bytes.  Plain sh,
@@ -36,7 +37,7 @@ trap 'rm -f "$tmp"' EXIT
 
     for arg in "$@"; do
         case "$arg" in
-        *+*) pre=${arg%%+*}; f=${arg#*+} ;;
+        *+*) pre=`echo "${arg%+*}" | tr '+' ' '`; f=${arg##*+} ;;
         *)   pre=; f=$arg ;;
         esac
 
@@ -55,7 +56,12 @@ trap 'rm -f "$tmp"' EXIT
 
         echo
         echo
-        echo "/* ${pre:+`basename $pre` + }$name.lua */"
+        shown=
+        for r in $pre; do
+            shown="$shown`basename $r` + "
+        done
+
+        echo "/* $shown$name.lua */"
         echo
         echo "const char  tokenroute_lua_$name[] = {"
 

@@ -1007,6 +1007,18 @@ sub create_key {
 	return $key;
 }
 
+# The text a script of src/lua/ runs as, as src/lua/embed.sh joins it for
+# the module and the CLI: the admission behind period.lua, a control
+# script (ctl_*) behind period.lua and the prelude ctl_lib.lua.
+sub script_text {
+	my ($self, $name) = @_;
+	my @pre = $name eq 'admission' || $name eq 'ctl_lib' ? ('period')
+		: $name =~ /^ctl_/ ? ('period', 'ctl_lib') : ();
+	return join '', map {
+		_slurp("$REPO/src/lua/$_.lua")
+			// die "cannot read src/lua/$_.lua\n" } @pre, $name;
+}
+
 sub key_hash { sha256_hex($_[1]) }
 
 # A request's settlement ran: its reservation record is gone (settlement
