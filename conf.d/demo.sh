@@ -113,6 +113,11 @@ http {
             tokenroute on;
             include $repo/conf.d/tokenroute_proxy.conf;
         }
+
+        # the admin API (the demo listens on 127.0.0.1 only)
+        location /admin/ {
+            tokenroute_admin;
+        }
     }
 }
 CONF
@@ -128,6 +133,9 @@ CONF
     "$build/tokenroute" --redis "$redis" \
         credit add --account default --amount 10 > /dev/null || { stop; exit 1; }
     raw=$(printf '%s' "$key" | sed -n 's/.*"raw":"\([^"]*\)".*/\1/p')
+    admin=$("$build/tokenroute" --redis "$redis" \
+                admin-keys create --name demo --json) || { stop; exit 1; }
+    admin=$(printf '%s' "$admin" | sed -n 's/.*"raw":"\([^"]*\)".*/\1/p')
 
     cat <<MSG
 
@@ -144,6 +152,8 @@ Streaming: add "stream":true (and curl -N).  Models: GET /v1/models.
 The demo key's account "default" has 10 USD of demo credit.
 Keys and usage: $build/tokenroute --redis $redis keys list
                 $build/tokenroute --redis $redis usage
+Admin API:      curl -H "Authorization: Bearer $admin" \\
+                    http://127.0.0.1:$port/admin/keys
 Logs: $run/error.log, $run/tokenroute.log (what each request cost)
 Stop: Ctrl-C here, or 'make stop' from another shell.
 

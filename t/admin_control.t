@@ -6,8 +6,8 @@
 # (src/lua/ctl_keys.lua, ctl_accounts.lua, ctl_tenants.lua): every route
 # of the issue's seed flow end to end, with a real nginx and Redis: a
 # tenant and a key for an agent session made over the API, the key used
-# on the gateway, its spend seen over the API.  Skipped while the module
-# does not embed those scripts (their routes answer 501).
+# on the gateway, its spend per tenant seen in tokenroute usage --by
+# tenant, over the API's usage route and on the tenant's record.
 
 ###############################################################################
 
@@ -92,6 +92,29 @@ my $res = $t->http(method => 'POST', path => '/v1/chat/completions',
 	body => { model => 'openai/gpt-4o-mini',
 		messages => [ { role => 'user', content => 'hi' } ] });
 is($res->{status}, 200, 'the agent calls the gateway');
+
+# its spend, per tenant: the CLI's report, the API's, the tenant's record
+
+my $rid = $res->{headers}{'x-tokenroute-request-id'} // '';
+like($rid, qr/^[0-9a-f]{24}$/, 'its request id');
+ok($t->wait_until(10, sub { $t->settled($rid) }), 'settled');
+my $spent = $t->redis('HGET', 'tr:key:' . sha256_hex($key->{raw} // ''),
+	'spent') // 0;
+cmp_ok($spent, '>', 0, "the key spent $spent nano-USD");
+($rc, $out, $err) = $t->cli('usage', '--by', 'tenant', '--account', 'acme',
+	'--since', '1d', '--json');
+is($rc, 0, 'tokenroute usage --by tenant') or diag($err);
+my $cli = eval { decode_json($out) } // {};
+my ($row) = grep { ($_->{tenant} // '') eq 'team-a' } @{ $cli->{rows} || [] };
+is_deeply([ @{ $row // {} }{qw(account requests cost_nusd)} ],
+	[ 'acme', 1, $spent ], 'the CLI: acme/team-a, 1 request, its cost')
+	or diag($out);
+$j = ok_api('GET', 'usage?by=tenant&account=acme&since=1d', undef,
+	'usage over the API');
+is_deeply($j, $cli, 'the API: the same report');
+my $tenant = ok_api('GET', 'accounts/acme/tenants/team-a', undef,
+	'the tenant');
+is($tenant->{spent_nusd}, $spent, 'the tenant spent what its key spent');
 
 ok_api('GET', "keys/$key->{id}", undef, 'show by id');
 ok_api('GET', "keys/$key->{raw}", undef, 'show by raw key');
