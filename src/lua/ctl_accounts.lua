@@ -83,9 +83,9 @@ local function reason(required)
     if required then ctl.need('reason') end
     return nil
   end
-  if #v > 500 or string.find(v, '%c') then
+  if #v > 500 or string.find(v, '%c') or not ctl.utf8_valid(v) then
     ctl.fail(400, 'invalid_request',
-             'reason: use 1-500 printable characters')
+             'reason: use 1-500 printable UTF-8 characters')
   end
   return v
 end

@@ -238,8 +238,8 @@ local function settings(fields, account, creating)
         bad('models', '\'*\' is not a model id; leave out models '
             .. 'to allow all models')
       end
-      if string.find(m, '[%c%s]') then
-        bad('models', 'model ids must not contain spaces or control '
+      if string.find(m, '[%c%s]') or not ctl.utf8_valid(m) then
+        bad('models', 'model ids must be UTF-8 without spaces or control '
             .. 'characters: ' .. models)
       end
     end
