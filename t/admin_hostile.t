@@ -88,4 +88,81 @@ ok(valid_json($res->{body}), 'keys show: valid JSON');
 like($res->{json}{name} // '', qr/^old\x{fffd} name$/,
 	'the bad byte shown as U+FFFD');
 
+###############################################################################
+
+# the actor is the admin key's, never a parameter
+
+is(api('POST', 'accounts', { name => 'acme' })->{status}, 200, 'account');
+$res = api('POST', 'accounts/acme/credit', { amount => '1',
+	reason => 'x', actor => 'cli' });
+is($res->{status}, 400, 'an actor in the body: 400') or diag($res->{raw});
+is($t->redis('HGET', 'tr:acct:acme', 'credit') // 0, 0, 'nothing added');
+$res = api('POST', 'accounts/acme/credit?actor=cli', { amount => '1' });
+is($res->{status}, 400, 'an actor in the query: 400');
+
+# odd bytes in a path segment or a query value: refused as valid JSON
+
+for my $seg ('%FF', 'a%20b', '%0Aid', '~indexed', 'x' x 300) {
+	$res = api('GET', "keys/$seg");
+	ok($res->{status} == 400 || $res->{status} == 404,
+		"keys/$seg: 400 or 404") or diag($res->{raw});
+	ok(valid_json($res->{body}), "keys/$seg: valid JSON");
+}
+$res = api('GET', 'keys?account=%FF%00');
+is($res->{status}, 400, 'a filter not a name: 400');
+ok(valid_json($res->{body}), 'valid JSON');
+$res = api('GET', 'keys?cursor=' . ('9' x 40) . ':key_0');
+is($res->{status}, 400, 'a tampered cursor: 400');
+$res = api('GET', 'keys?cursor=999999999999999:key_0');
+is_deeply($res->{json}{keys}, [], 'a cursor past the end: an empty page');
+
+# bodies that are no object, or too deep
+
+for my $b ('null', '1', '"s"', 'true', '[]', '{"a":[[["x"]]]}',
+	'{"name":' . ('[' x 5000) . '}', "{\"name\":\"\xff\"}",
+	'{"name":"a"} {"name":"b"}')
+{
+	$res = api('POST', 'accounts', undef, body => $b);
+	is($res->{status}, 400, 'body ' . substr($b, 0, 20) . ': 400')
+		or diag($res->{raw});
+}
+
+# a member twice: which one counts is no guess
+
+$res = api('POST', 'accounts', undef,
+	body => '{"name":"dup-a","name":"dup-b"}');
+is($res->{status}, 400, 'a member twice: 400') or diag($res->{raw});
+is($t->redis('SISMEMBER', 'tr:accts', 'dup-b') +
+	$t->redis('SISMEMBER', 'tr:accts', 'dup-a'), 0, 'no account made');
+
+# credentials in other forms
+
+my $bare = $t->http(method => 'GET', path => '/admin/whoami',
+	headers => { 'x-api-key' => $ops->{raw} });
+is($bare->{status}, 401, 'x-api-key is not taken: 401');
+$bare = $t->http(method => 'GET', path => '/admin/whoami',
+	headers => { Authorization => "bearer  $ops->{raw}" });
+is($bare->{status}, 200, 'bearer, any case, spaces');
+$bare = $t->http(method => 'GET', path => '/admin/whoami',
+	headers => { Authorization => "Bearer $ops->{raw}." });
+is($bare->{status}, 401, 'a character more: not the key');
+$bare = $t->http(method => 'GET', path => '/admin/whoami',
+	headers => { Authorization => "Basic $ops->{raw}" });
+is($bare->{status}, 401, 'Basic: 401');
+
+# the idempotency key: one top-up however many retries at once, and a
+# different request under the same key refused
+
+my @burst = $t->http_parallel(map { {
+	method => 'POST', path => '/admin/accounts/acme/credit',
+	headers => { Authorization => "Bearer $ops->{raw}" },
+	body => { amount => '2', reason => 'inv-9', idempotency_key => 'k9' },
+} } 1 .. 20);
+is(scalar(grep { $_->{status} == 200 } @burst), 20, 'a burst: all 200');
+is(scalar(keys %{ { map { $_->{body} => 1 } @burst } }), 1,
+	'one answer, byte for byte');
+is($t->redis('HGET', 'tr:acct:acme', 'credit'), 2_000_000_000,
+	'added once');
+is($t->redis('LLEN', 'tr:ledger:acme'), 1, 'one ledger entry');
+
 done_testing();
