@@ -164,5 +164,14 @@ is(scalar(keys %{ { map { $_->{body} => 1 } @burst } }), 1,
 is($t->redis('HGET', 'tr:acct:acme', 'credit'), 2_000_000_000,
 	'added once');
 is($t->redis('LLEN', 'tr:ledger:acme'), 1, 'one ledger entry');
+$res = api('POST', 'accounts/acme/credit', { amount => '2',
+	reason => 'inv-10', idempotency_key => 'k9' });
+is($res->{status}, 409, 'the same key, another reason: 409')
+	or diag($res->{raw});
+is($t->redis('HGET', 'tr:acct:acme', 'credit'), 2_000_000_000,
+	'nothing added');
+$res = api('POST', 'accounts/acme/credit', { amount => '2',
+	reason => 'inv-9', idempotency_key => 'k9' });
+is($res->{body}, $burst[0]{body}, 'the same request again: its answer');
 
 done_testing();
