@@ -174,4 +174,28 @@ $res = api('POST', 'accounts/acme/credit', { amount => '2',
 	reason => 'inv-9', idempotency_key => 'k9' });
 is($res->{body}, $burst[0]{body}, 'the same request again: its answer');
 
+# a reload while an operation is in Redis: the old worker answers it
+
+$t->redis('CLIENT', 'PAUSE', 700);
+my $h = $t->http_start(method => 'POST', path => '/admin/accounts',
+	headers => { Authorization => "Bearer $ops->{raw}" },
+	body => { name => 'during-reload' });
+select(undef, undef, undef, 0.2);
+$t->reload_nginx();
+$res = $t->http_finish($h, timeout => 5);
+is($res->{status}, 200, 'a reload with an operation in Redis: answered')
+	or diag($res->{raw});
+is(api('GET', 'accounts/during-reload')->{status}, 200, 'and made');
+
+# the fleet's purge cannot be put off for years by one call
+
+$t->redis('DEL', 'tr:keys:purge');
+$res = api('POST', 'keys/purge', { interval => '999999999' });
+is($res->{status}, 400, 'purge: an interval over an hour: 400')
+	or diag($res->{raw});
+ok($t->redis('TTL', 'tr:keys:purge') <= 3600, 'the purge is not put off');
+$t->redis('DEL', 'tr:keys:purge');
+$res = api('POST', 'keys/purge', { interval => '60' });
+is($res->{status}, 200, 'purge: a minute, as the gateways');
+
 done_testing();

@@ -541,7 +541,10 @@ function ops.purge()
   end
   local limit = ctl.count('limit') or 100
   if limit < 1 or limit > 1000 then bad('limit', '1 to 1000') end
+  -- the gateways' timers run it every minute at most: a longer interval
+  -- (an hour at most) would put off the fleet's purge
   local interval = ctl.count('interval')
+  if interval and interval > 3600 then bad('interval', '0 to 3600') end
   if interval and interval > 0
      and redis.call('EXISTS', 'tr:keys:purge') == 1
   then
