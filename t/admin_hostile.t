@@ -198,4 +198,13 @@ $t->redis('DEL', 'tr:keys:purge');
 $res = api('POST', 'keys/purge', { interval => '60' });
 is($res->{status}, 200, 'purge: a minute, as the gateways');
 
+# the ledger names an admin key by its name: one name, one key
+
+($rc, $out, $err) = $t->cli('admin-keys', 'create', '--name', 'ops');
+is($rc, 1, 'admin-keys create: a name taken, exit 1') or diag("$out$err");
+$res = api('POST', 'admin-keys', { name => 'ops' });
+is($res->{status}, 409, 'over the API: 409') or diag($res->{raw});
+is(scalar @{ api('GET', 'admin-keys')->{json}{admin_keys} // [] }, 1,
+	'one admin key named ops');
+
 done_testing();
