@@ -207,4 +207,11 @@ is($res->{status}, 409, 'over the API: 409') or diag($res->{raw});
 is(scalar @{ api('GET', 'admin-keys')->{json}{admin_keys} // [] }, 1,
 	'one admin key named ops');
 
+# a raw key where the usage report takes an id: refused, not shown back
+
+my $raw = $k->{raw};
+$res = api('GET', "usage?key=$raw");
+is($res->{status}, 400, 'usage?key=<raw key>: 400') or diag($res->{raw});
+ok(index($res->{body}, substr($raw, 6)) < 0, 'the raw key not echoed');
+
 done_testing();
