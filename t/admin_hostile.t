@@ -214,4 +214,25 @@ $res = api('GET', "usage?key=$raw");
 is($res->{status}, 400, 'usage?key=<raw key>: 400') or diag($res->{raw});
 ok(index($res->{body}, substr($raw, 6)) < 0, 'the raw key not echoed');
 
+# a key whose tenant was deleted while it had expired is not brought back
+# to life with no tenant record behind it
+
+is(api('POST', 'accounts/acme/tenants', { name => 'gone' })->{status}, 200,
+	'tenant gone');
+my $tk = api('POST', 'keys', { name => 'sess', account => 'acme',
+	tenant => 'gone', expires => '1h' })->{json} // {};
+my $ended = time() - 10;
+$t->redis('HSET', 'tr:key:' . $t->key_hash($tk->{raw} // ''),
+	'expires_at', $ended);
+is(api('DELETE', 'accounts/acme/tenants/gone')->{status}, 200,
+	'its only key expired: the tenant deleted');
+$res = api('PATCH', "keys/$tk->{id}", { expires => 'never' });
+is($res->{status}, 409, 'the key brought back without its tenant: 409')
+	or diag($res->{raw});
+is($t->redis('HGET', 'tr:key:' . $t->key_hash($tk->{raw} // ''),
+	'expires_at'), $ended, 'nothing written') or diag($res->{raw});
+$res = api('PATCH', "keys/$tk->{id}", { expires => 'never',
+	tenant => 'none' });
+is($res->{status}, 200, 'with its tenant cleared: 200') or diag($res->{raw});
+
 done_testing();

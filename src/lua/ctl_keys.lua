@@ -452,6 +452,16 @@ function ops.update()
   if next(fields) == nil then
     ctl.fail(400, 'invalid_request', 'nothing to change: give a setting')
   end
+  -- a tenant may be deleted while its keys have expired: such a key is
+  -- not changed (brought back) with no tenant record behind it
+  local tn = h.tenant or ''
+  if fields.tenant == nil and tn ~= ''
+     and redis.call('SISMEMBER', 'tr:tenants:' .. (h.account or 'default'),
+                    tn) ~= 1
+  then
+    ctl.fail(409, 'conflict', 'key ' .. h.id .. ': its tenant ' .. tn
+             .. ' was deleted; give another tenant, or none')
+  end
   local set, del = {}, {}
   for f, v in pairs(fields) do
     -- "" clears; limit, models, expires_at keep their old spelling
