@@ -108,9 +108,9 @@ ngx_http_tokenroute_admin_members(ngx_http_request_t *r,
     long                     n;
     u_char                  *v, *k;
     ngx_int_t                rc;
-    ngx_uint_t               i;
+    ngx_uint_t               i, count;
     tokenroute_json_tree_t   j;
-    tokenroute_json_node_t  *m;
+    tokenroute_json_node_t  *m, *d;
 
     for (i = 0; i < body->len; i++) {
         if (body->data[i] != ' ' && body->data[i] != '\t'
@@ -145,11 +145,38 @@ ngx_http_tokenroute_admin_members(ngx_http_request_t *r,
     }
 
     rc = NGX_OK;
+    count = 0;
 
     for (m = j.root->first; m && rc == NGX_OK; m = m->next) {
         rc = ngx_http_tokenroute_admin_reserved(r, ctx, (u_char *) m->key,
                                                 m->key_len);
         if (rc != NGX_OK) {
+            break;
+        }
+
+        /*
+         * a member twice: the script would take the last, a proxy or a
+         * log reader the first; the parameters' bound keeps this short
+         */
+
+        if (++count > NGX_HTTP_TOKENROUTE_ADMIN_MEMBERS) {
+            rc = ngx_http_tokenroute_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                     "invalid_request", "Too many parameters");
+            break;
+        }
+
+        for (d = j.root->first; d != m; d = d->next) {
+            if (d->key_len == m->key_len
+                && ngx_memcmp(d->key, m->key, m->key_len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (d != m) {
+            rc = ngx_http_tokenroute_admin_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                     "invalid_request", "%*s: given twice", m->key_len,
+                     m->key);
             break;
         }
 

@@ -25,6 +25,9 @@
 
 #define NGX_HTTP_TOKENROUTE_ACTOR           "admin-key:"
 
+/* a body's members: as many as the command's 80 arguments can carry */
+#define NGX_HTTP_TOKENROUTE_ADMIN_MEMBERS   38
+
 
 typedef struct {
     tokenroute_admin_match_t               match;

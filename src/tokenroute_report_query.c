@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tokenroute_key.h"
 #include "tokenroute_report_int.h"
 
 
@@ -101,6 +102,17 @@ tr_report_check(tokenroute_report_t *rp)
         return tokenroute_report_fail(rp, TOKENROUTE_REPORT_BAD,
                    "bad --account '%s': expected 1-128 of A-Z a-z 0-9 "
                    ". _ : @ -", rp->account);
+    }
+
+    /* a raw key: not sent to Redis, not shown back (ids are key_...) */
+
+    if (rp->key != NULL
+        && strncmp(rp->key, TOKENROUTE_KEY_PREFIX,
+                   sizeof(TOKENROUTE_KEY_PREFIX) - 1) == 0)
+    {
+        return tokenroute_report_fail(rp, TOKENROUTE_REPORT_BAD,
+                   "bad --key: a raw key; give its id (key_...), which "
+                   "\"tokenroute keys show\" prints");
     }
 
     if (rp->key != NULL && !tr_report_name(rp->key, TR_REPORT_KEY_MAX, NULL))

@@ -54,7 +54,8 @@ static const char  tr_cli_admin_keys_create_usage[] =
     "credit changes made with the key.\n"
     "\n"
     "Options:\n"
-    "  --name NAME  1-128 printable characters\n"
+    "  --name NAME  1-128 printable UTF-8 characters, a name no other\n"
+    "               admin key has (revoked ones included)\n"
     "  --json       print the key as JSON, with \"raw\"\n"
     "  -h, --help   show this help and exit\n";
 

@@ -8,9 +8,10 @@
 -- The credit ledger: tr:ledger:<account>, a list of JSON entries, oldest
 -- first, never trimmed, so an entry's seq (1, 2, ...) is its position.
 -- Idempotency: tr:idem:<key>, a string kept IDEM_TTL seconds, "<op>
--- <account> <nano-USD>" then a newline and the document the first call
--- answered, which a retry gets again, byte for byte, without a second
--- write; the same key with another op, account or amount is a 409.
+-- <account> <nano-USD>[ <reason>]" then a newline and the document the
+-- first call answered, which a retry gets again, byte for byte, without
+-- a second write; the same key with another op, account, amount or
+-- reason is a 409.
 
 local IDEM_TTL = 7 * 86400
 local HISTORY_LIMIT = 100
@@ -83,9 +84,9 @@ local function reason(required)
     if required then ctl.need('reason') end
     return nil
   end
-  if #v > 500 or string.find(v, '%c') then
+  if #v > 500 or string.find(v, '%c') or not ctl.utf8_valid(v) then
     ctl.fail(400, 'invalid_request',
-             'reason: use 1-500 printable characters')
+             'reason: use 1-500 printable UTF-8 characters')
   end
   return v
 end
@@ -120,7 +121,10 @@ local function change(kind)
   local ikey, itag
   if idem then
     ikey = 'tr:idem:' .. idem
+    -- the reason too: a key reused for another top-up is refused, not
+    -- answered as if that top-up were made
     itag = kind .. ' ' .. name .. ' ' .. ctl.num(amount)
+           .. (why and ' ' .. why or '')
     must_be(ikey, 'string')
     local seen = redis.call('GET', ikey)
     if seen then

@@ -50,6 +50,16 @@ return ctl.run{
     then
       ctl.fail(409, 'conflict', 'admin key exists: ' .. id)
     end
+    -- the credit ledger names its actor "admin:<name>": one name, one
+    -- key, revoked ones included, so that an entry names one credential
+    for _, other in ipairs(redis.call('ZRANGE', 'tr:admins', 0, -1)) do
+      local oh = redis.call('GET', 'tr:adminid:' .. other)
+      if oh and redis.call('HGET', 'tr:admin:' .. oh, 'name') == name then
+        ctl.fail(409, 'conflict', 'an admin key is named ' .. name
+                 .. ' (' .. other .. '): the ledger names admin keys by '
+                 .. 'name; choose another')
+      end
+    end
     redis.call('HSET', 'tr:admin:' .. hash, 'id', id, 'name', name,
                'prefix', prefix, 'created_at', ctl.num(ctl.now),
                'revoked', '0')

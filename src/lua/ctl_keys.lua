@@ -238,8 +238,8 @@ local function settings(fields, account, creating)
         bad('models', '\'*\' is not a model id; leave out models '
             .. 'to allow all models')
       end
-      if string.find(m, '[%c%s]') then
-        bad('models', 'model ids must not contain spaces or control '
+      if string.find(m, '[%c%s]') or not ctl.utf8_valid(m) then
+        bad('models', 'model ids must be UTF-8 without spaces or control '
             .. 'characters: ' .. models)
       end
     end
@@ -452,6 +452,16 @@ function ops.update()
   if next(fields) == nil then
     ctl.fail(400, 'invalid_request', 'nothing to change: give a setting')
   end
+  -- a tenant may be deleted while its keys have expired: such a key is
+  -- not changed (brought back) with no tenant record behind it
+  local tn = h.tenant or ''
+  if fields.tenant == nil and tn ~= ''
+     and redis.call('SISMEMBER', 'tr:tenants:' .. (h.account or 'default'),
+                    tn) ~= 1
+  then
+    ctl.fail(409, 'conflict', 'key ' .. h.id .. ': its tenant ' .. tn
+             .. ' was deleted; give another tenant, or none')
+  end
   local set, del = {}, {}
   for f, v in pairs(fields) do
     -- "" clears; limit, models, expires_at keep their old spelling
@@ -541,7 +551,10 @@ function ops.purge()
   end
   local limit = ctl.count('limit') or 100
   if limit < 1 or limit > 1000 then bad('limit', '1 to 1000') end
+  -- the gateways' timers run it every minute at most: a longer interval
+  -- (an hour at most) would put off the fleet's purge
   local interval = ctl.count('interval')
+  if interval and interval > 3600 then bad('interval', '0 to 3600') end
   if interval and interval > 0
      and redis.call('EXISTS', 'tr:keys:purge') == 1
   then

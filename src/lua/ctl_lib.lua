@@ -82,10 +82,13 @@ function ctl.tenant(v, name)
   return v
 end
 
--- a label for humans (key or admin key name): printable, 1-128 bytes
+-- a label for humans (key or admin key name): printable UTF-8, 1-128
+-- bytes (the documents that show it must stay valid JSON)
 function ctl.label(v, name)
-  if not v or #v == 0 or #v > 128 or string.find(v, '%c') then
-    bad(name, 'use 1-128 printable characters')
+  if not v or #v == 0 or #v > 128 or string.find(v, '%c')
+     or not ctl.utf8_valid(v)
+  then
+    bad(name, 'use 1-128 printable UTF-8 characters')
   end
   return v
 end
@@ -148,12 +151,14 @@ function ctl.int(x)
   return string.match(x, '^-?%d+$') and #x <= 18 and tonumber(x) or nil
 end
 
--- JSON text: strings escaped, integers exact, USD as the CLI prints it
--- (at least 2 decimals, trailing zeros dropped), null for nil
+-- JSON text: strings escaped (bytes that are no UTF-8 as U+FFFD: a
+-- record may predate the checks), integers exact, USD as the CLI prints
+-- it (at least 2 decimals, trailing zeros dropped), null for nil
 local esc = {['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n',
              ['\r'] = '\\r', ['\t'] = '\\t'}
 function ctl.str(s)
   if s == nil then return 'null' end
+  s = ctl.utf8_fix(s)
   return '"' .. string.gsub(s, '[%c"\\]', function(c)
     return esc[c] or string.format('\\u%04x', string.byte(c))
   end) .. '"'
@@ -227,4 +232,52 @@ function ctl.authenticate()
   ctl.actor = 'admin:' .. h.name
   ctl.admin = h
   return nil
+end
+
+-- UTF-8 as JSON requires it (RFC 3629: no surrogates, no overlong forms,
+-- at most U+10FFFF): the length of the valid sequence at byte i of s,
+-- or 0
+local function utf8_len(s, i)
+  local c = string.byte(s, i)
+  if c < 128 then return 1 end
+  local n, lo, hi = 0, 128, 191
+  if c >= 194 and c <= 223 then n = 2
+  elseif c >= 224 and c <= 239 then
+    n = 3
+    if c == 224 then lo = 160 elseif c == 237 then hi = 159 end
+  elseif c >= 240 and c <= 244 then
+    n = 4
+    if c == 240 then lo = 144 elseif c == 244 then hi = 143 end
+  else
+    return 0
+  end
+  for j = i + 1, i + n - 1 do
+    local d = string.byte(s, j)
+    if not d or d < lo or d > hi then return 0 end
+    lo, hi = 128, 191
+  end
+  return n
+end
+
+-- s with each byte that starts no valid sequence replaced by U+FFFD
+function ctl.utf8_fix(s)
+  if not string.find(s, '[\128-\255]') then return s end
+  local out, i, from = {}, 1, 1
+  while i <= #s do
+    local n = utf8_len(s, i)
+    if n > 0 then
+      i = i + n
+    else
+      out[#out + 1] = string.sub(s, from, i - 1) .. '\239\191\189'
+      i = i + 1
+      from = i
+    end
+  end
+  if from == 1 then return s end
+  out[#out + 1] = string.sub(s, from)
+  return table.concat(out)
+end
+
+function ctl.utf8_valid(s)
+  return ctl.utf8_fix(s) == s
 end

@@ -283,6 +283,22 @@ main(void)
         }
     }
 
+    /* a raw key for --key: refused unread, never sent to Redis nor shown */
+
+    {
+        static const char  *raw[] = {
+            "key", "sk-tr-T_LJR946CkBoTn5aiaxu_F_bt0HzEjqraU4Lbao8Lnk", NULL
+        };
+
+        rp = report(raw, NOW);
+        ok(tokenroute_report_status(rp) == TOKENROUTE_REPORT_BAD
+           && tokenroute_report_ncmds(rp) == 0
+           && strstr(tokenroute_report_error(rp), "T_LJR946") == NULL,
+           "a raw key as --key: 400, not echoed: %s",
+           tokenroute_report_error(rp));
+        tokenroute_report_destroy(rp);
+    }
+
     /* windows: the commands */
 
     {
