@@ -32,7 +32,7 @@
 static void tr_cli_key_field(const char *label, const char *value);
 
 
-/* a new raw key, its hash, id and prefix: tokenroute_secret.c, as the admin API */
+/* a new raw key, its hash, id and prefix, made as the admin API makes them */
 
 int
 tr_cli_key_generate(tokenroute_secret_t *nk)
