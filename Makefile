@@ -161,16 +161,20 @@ test: deps
 t/sdk/node_modules/.installed: t/sdk/package.json t/sdk/package-lock.json
 	cd t/sdk && npm ci --no-audit --no-fund && touch node_modules/.installed
 
+# two test files at a time: each starts its own Redis, nginx and mock on
+# free ports, and most of the suite's time is spent waiting on timers
+PROVE = prove -j2 -r
+
 check: all unit t/sdk/node_modules/.installed
 	TOKENROUTE_BUILD=$(CURDIR)/$(BUILD) TOKENROUTE_NGINX=$(NGINX) \
-	    TOKENROUTE_REQUIRE_SDK=1 prove -r t/
+	    TOKENROUTE_REQUIRE_SDK=1 $(PROVE) t/
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
 
 check-asan: asan t/sdk/node_modules/.installed
 	TOKENROUTE_BUILD=$(CURDIR)/build-asan TOKENROUTE_SANITIZE=1 \
-	    TOKENROUTE_NGINX=$(NGINX) TOKENROUTE_REQUIRE_SDK=1 prove -r t/
+	    TOKENROUTE_NGINX=$(NGINX) TOKENROUTE_REQUIRE_SDK=1 $(PROVE) t/
 
 demo: deps all
 	./conf.d/demo.sh start $(PORT)
