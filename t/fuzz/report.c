@@ -27,7 +27,10 @@
  * within the retention, ending by now, whose HGETALL commands are its
  * buckets in order; every command's arguments NUL-terminated and of
  * their length; a failure has a status of 400, 404 or 500 and a message;
- * replies are freed as soon as given (ASan sees a pointer kept).  A
+ * replies are freed as soon as given (ASan sees a pointer kept); the
+ * fields taken, skipped or counted malformed, the groups and their sums
+ * (saturated), the total and the rows' order (cost, then group) as a
+ * restatement of the aggregation's rules says.  A
  * report complete is rendered in the three formats: NUL-terminated, no
  * NUL inside; JSON that yajl reads (UTF-8) with the rows' groups in
  * order and the total's requests; CSV of the header line and one record
@@ -830,6 +833,318 @@ check_render(tokenroute_report_t *rp)
 }
 
 
+/*
+ * The aggregation restated: each field of a bucket taken or not as the
+ * rules say, and the sums of each group's metrics, saturated, in the
+ * fields' order, the total in the rows'.  Kept while fields are few (a
+ * linear search).  A
+ * group must be text: UTF-8 without controls, as tokenroute_report_text()
+ * says (t/unit/report.c tests it).
+ */
+
+#define REF_MAX_FIELDS  256
+
+typedef struct {
+    char      *group;
+    int64_t    m[TR_REPORT_NMETRICS];
+} ref_row_t;
+
+typedef struct {
+    ref_row_t  row[REF_MAX_FIELDS];
+    size_t     nrows;
+    size_t     fields;
+    size_t     malformed;
+    int        off;       /* too many fields */
+} ref_agg_t;
+
+
+static const char  *ref_metrics[] = {
+    "req", "in", "out", "cached", "cost", "est", "unbilled", "clamped",
+    "fail", NULL
+};
+
+
+static int
+ref_eq(const char *s, size_t len, const char *z)
+{
+    return z != NULL && strlen(z) == len && memcmp(s, z, len) == 0;
+}
+
+
+static int
+ref_int(const char *s, size_t len, int64_t *v)
+{
+    size_t    i;
+    int       neg;
+    uint64_t  u;
+
+    neg = (len > 0 && s[0] == '-');
+
+    if (len == (size_t) neg || len - neg > 19) {
+        return -1;
+    }
+
+    for (i = neg, u = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        u = u * 10 + (uint64_t) (s[i] - '0');
+    }
+
+    if (u > (uint64_t) INT64_MAX + (uint64_t) neg) {
+        return -1;
+    }
+
+    *v = neg ? (int64_t) (0 - u) : (int64_t) u;
+
+    return 0;
+}
+
+
+static int64_t
+ref_plus(int64_t a, int64_t b)
+{
+    __int128  r = (__int128) a + b;
+
+    return (r > INT64_MAX) ? INT64_MAX : (r < INT64_MIN) ? INT64_MIN
+                                                         : (int64_t) r;
+}
+
+
+/* one field: -1 malformed, 0 skipped or counted */
+
+static int
+ref_field(ref_agg_t *ra, tokenroute_report_t *rp, const redisReply *f,
+    const redisReply *v, const char *label)
+{
+    int           metric;
+    char          group[300];
+    size_t        n, i, len[6], glen;
+    int64_t       value;
+    const char   *part[6], *p, *end, *acct, *tenant, *key, *model, *x;
+    size_t        alen, tlen, klen, mlen, xlen;
+
+    if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+        return -1;
+    }
+
+    p = f->str;
+    end = f->str + f->len;
+    n = 0;
+
+    /* split on every '|' */
+    for ( ;; ) {
+        const char  *bar = memchr(p, '|', end - p);
+
+        if (n == 6) {
+            return -1;
+        }
+
+        part[n] = p;
+        len[n] = (bar ? bar : end) - p;
+        n++;
+
+        if (bar == NULL) {
+            break;
+        }
+
+        p = bar + 1;
+    }
+
+    if (n != 4 && n != 5) {
+        return -1;
+    }
+
+    acct = part[0];
+    alen = len[0];
+    tenant = (n == 5) ? part[1] : "";
+    tlen = (n == 5) ? len[1] : 0;
+    key = part[n - 3];
+    klen = len[n - 3];
+    model = part[n - 2];
+    mlen = len[n - 2];
+    x = part[n - 1];
+    xlen = len[n - 1];
+
+    if (alen == 0 || klen == 0 || mlen == 0 || xlen == 0) {
+        return -1;
+    }
+
+    for (metric = 0; ref_metrics[metric]; metric++) {
+        if (ref_eq(x, xlen, ref_metrics[metric])) {
+            break;
+        }
+    }
+
+    if (ref_metrics[metric] == NULL) {
+        return 0;
+    }
+
+    if (ref_int(v->str, v->len, &value) != 0) {
+        return -1;
+    }
+
+    if ((rp->account && !ref_eq(acct, alen, rp->account))
+        || (rp->tenant && !ref_eq(tenant, tlen, rp->tenant))
+        || (rp->key && !ref_eq(key, klen, rp->key)))
+    {
+        return 0;
+    }
+
+    switch (rp->by) {
+
+    case TR_REPORT_BY_KEY:
+        p = key;
+        glen = klen;
+        break;
+
+    case TR_REPORT_BY_ACCOUNT:
+        p = acct;
+        glen = alen;
+        break;
+
+    case TR_REPORT_BY_TENANT:
+        if (alen + 1 + (tlen ? tlen : 1) >= 256) {
+            return -1;
+        }
+
+        memcpy(group, acct, alen);
+        group[alen] = '/';
+        memcpy(group + alen + 1, tlen ? tenant : "-", tlen ? tlen : 1);
+        p = group;
+        glen = alen + 1 + (tlen ? tlen : 1);
+        break;
+
+    case TR_REPORT_BY_DAY:
+    case TR_REPORT_BY_HOUR:
+        /* the bucket's YYYYMMDD[HH] as YYYY-MM-DD[THH] */
+        glen = (size_t) snprintf(group, sizeof(group), "%.4s-%.2s-%.2s",
+                                 label, label + 4, label + 6);
+
+        if (strlen(label) == 10) {
+            glen += (size_t) snprintf(group + glen, sizeof(group) - glen,
+                                      "T%.2s", label + 8);
+        }
+
+        p = group;
+        break;
+
+    default:
+        p = model;
+        glen = mlen;
+        break;
+    }
+
+    for (i = 0; i < ra->nrows; i++) {
+        if (ref_eq(p, glen, ra->row[i].group)) {
+            break;
+        }
+    }
+
+    if (i == ra->nrows) {
+        if (!tokenroute_report_text(p, glen)) {
+            return -1;
+        }
+
+        ra->row[i].group = dup(p, glen);
+        memset(ra->row[i].m, 0, sizeof(ra->row[i].m));
+        ra->nrows++;
+    }
+
+    ra->row[i].m[metric] = ref_plus(ra->row[i].m[metric], value);
+
+    return 0;
+}
+
+
+static void
+ref_bucket(ref_agg_t *ra, tokenroute_report_t *rp, const redisReply *r,
+    const char *cmd)
+{
+    size_t  i;
+
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        if (++ra->fields > REF_MAX_FIELDS) {
+            ra->off = 1;
+            return;
+        }
+
+        if (ref_field(ra, rp, r->element[i], r->element[i + 1],
+                      strrchr(cmd, ':') + 1) != 0)
+        {
+            ra->malformed++;
+        }
+    }
+}
+
+
+static void
+ref_check(ref_agg_t *ra, tokenroute_report_t *rp)
+{
+    int      m;
+    size_t   i, k;
+    int64_t  total[TR_REPORT_NMETRICS];
+
+    if (ra->off) {
+        return;
+    }
+
+    fuzz_check(tokenroute_report_malformed(rp) == ra->malformed,
+               "the malformed fields of the rules");
+    fuzz_check(rp->nrows == ra->nrows, "the groups of the rules");
+
+    memset(total, 0, sizeof(total));
+
+    for (i = 0; i < ra->nrows; i++) {
+        for (k = 0; k < rp->nrows; k++) {
+            if (strcmp(rp->rows[k].group, ra->row[i].group) == 0) {
+                break;
+            }
+        }
+
+        fuzz_check(k < rp->nrows, "each group of the rules");
+
+        for (m = 0; m < TR_REPORT_NMETRICS; m++) {
+            fuzz_check(rp->rows[k].m[m] == ra->row[i].m[m],
+                       "a group's sums");
+        }
+    }
+
+    /* the total adds the rows up in their order, saturating */
+
+    for (k = 0; k < rp->nrows; k++) {
+        for (m = 0; m < TR_REPORT_NMETRICS; m++) {
+            total[m] = ref_plus(total[m], rp->rows[k].m[m]);
+        }
+    }
+
+    for (m = 0; m < TR_REPORT_NMETRICS; m++) {
+        fuzz_check(rp->total[m] == total[m], "the total");
+    }
+
+    for (k = 1; k < rp->nrows; k++) {
+        fuzz_check(rp->rows[k - 1].m[TR_REPORT_COST]
+                   > rp->rows[k].m[TR_REPORT_COST]
+                   || (rp->rows[k - 1].m[TR_REPORT_COST]
+                       == rp->rows[k].m[TR_REPORT_COST]
+                       && strcmp(rp->rows[k - 1].group, rp->rows[k].group)
+                          < 0), "by cost, then by group");
+    }
+}
+
+
+static void
+ref_free(ref_agg_t *ra)
+{
+    size_t  i;
+
+    for (i = 0; i < ra->nrows; i++) {
+        free(ra->row[i].group);
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -842,6 +1157,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char           *s, *eq;
     redisReply           *r;
     tokenroute_report_t  *rp;
+
+    static ref_agg_t      ra;
 
     if (size < 5) {
         return 0;
@@ -859,6 +1176,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rp == NULL) {
         abort();
     }
+
+    memset(&ra, 0, sizeof(ra));
 
     rc = 0;
 
@@ -903,6 +1222,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (give) {
                 rc = tokenroute_report_reply(rp, k, r);
 
+                if (rc == 0 && round == 1
+                    && strcmp(tokenroute_report_cmd(rp, k)->argv[0],
+                              "HGETALL") == 0)
+                {
+                    ref_bucket(&ra, rp, r,
+                               tokenroute_report_cmd(rp, k)->argv[1]);
+                }
+
                 fuzz_check(rc == 0 || rp->status != 0, "-1 fails it");
                 fuzz_check(r != NULL
                            || rp->status == TOKENROUTE_REPORT_FAILED,
@@ -936,10 +1263,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_check(rp->status == 0, "complete");
 
+    ref_check(&ra, rp);
     check_render(rp);
 
 done:
 
+    ref_free(&ra);
     tokenroute_report_destroy(rp);
 
     return 0;
