@@ -42,7 +42,8 @@ static void tr_report_json_metrics(tokenroute_json_buf_t *b, int64_t *m);
 static void tr_report_table(tokenroute_report_t *rp,
     tokenroute_json_buf_t *b);
 static void tr_report_csv(tokenroute_report_t *rp, tokenroute_json_buf_t *b);
-static void tr_report_csv_cell(tokenroute_json_buf_t *b, const char *s);
+static void tr_report_csv_cell(tokenroute_json_buf_t *b, const char *s,
+    size_t len);
 static void tr_report_line(tokenroute_report_t *rp, tr_report_line_t *l,
     size_t i);
 static size_t tr_report_width(const char *s);
@@ -407,22 +408,23 @@ tr_report_csv(tokenroute_report_t *rp, tokenroute_json_buf_t *b)
         tr_report_line(rp, &l, i);
 
         if (rp->by == TR_REPORT_BY_TENANT) {
+            /* the account is Redis's text too: quoted as needed */
             slash = strchr(row->group, '/');
-            tokenroute_json_add(b, row->group, slash - row->group);
+            tr_report_csv_cell(b, row->group, slash - row->group);
             tokenroute_json_add_lit(b, ",");
 
             if (strcmp(slash + 1, "-") != 0) {
-                tr_report_csv_cell(b, slash + 1);
+                tr_report_csv_cell(b, slash + 1, strlen(slash + 1));
             }
 
         } else {
-            tr_report_csv_cell(b, row->group);
+            tr_report_csv_cell(b, row->group, strlen(row->group));
 
             if (rp->by == TR_REPORT_BY_KEY) {
                 tokenroute_json_add_lit(b, ",");
 
                 if (row->name != NULL) {
-                    tr_report_csv_cell(b, row->name);
+                    tr_report_csv_cell(b, row->name, strlen(row->name));
                 }
             }
         }
@@ -437,21 +439,28 @@ tr_report_csv(tokenroute_report_t *rp, tokenroute_json_buf_t *b)
 }
 
 
-/* quoted when it holds a comma, a quote or a line break */
+/* len bytes, quoted when they hold a comma, a quote or a line break */
 
 static void
-tr_report_csv_cell(tokenroute_json_buf_t *b, const char *s)
+tr_report_csv_cell(tokenroute_json_buf_t *b, const char *s, size_t len)
 {
+    size_t       i;
     const char  *p;
 
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        tokenroute_json_add(b, s, strlen(s));
+    for (i = 0; i < len; i++) {
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
+            break;
+        }
+    }
+
+    if (i == len) {
+        tokenroute_json_add(b, s, len);
         return;
     }
 
     tokenroute_json_add_lit(b, "\"");
 
-    for (p = s; *p != '\0'; p++) {
+    for (p = s; p < s + len; p++) {
         if (*p == '"') {
             tokenroute_json_add_lit(b, "\"\"");
 

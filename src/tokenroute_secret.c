@@ -21,6 +21,7 @@ static void tokenroute_secret_b64url(const unsigned char *src, size_t len,
     char *dst);
 static void tokenroute_secret_hex(const unsigned char *src, size_t len,
     char *dst);
+static int tokenroute_secret_space(char c);
 
 
 /* what humans see of a key: its prefix and 6 random characters */
@@ -125,7 +126,7 @@ tokenroute_secret_json(char *dst, const char *doc, size_t len,
 
     /* the object's opening brace, after any white space */
 
-    for (i = 0; i < len && strchr(" \t\r\n", doc[i]) != NULL; i++) {
+    for (i = 0; i < len && tokenroute_secret_space(doc[i]); i++) {
         /* void */
     }
 
@@ -135,7 +136,7 @@ tokenroute_secret_json(char *dst, const char *doc, size_t len,
 
     /* "{}": no comma after the raw key */
 
-    for (n = i + 1; n < len && strchr(" \t\r\n", doc[n]) != NULL; n++) {
+    for (n = i + 1; n < len && tokenroute_secret_space(doc[n]); n++) {
         /* void */
     }
 
@@ -162,6 +163,15 @@ tokenroute_secret_json(char *dst, const char *doc, size_t len,
     memcpy(dst, doc + i + 1, len - i - 1);
 
     return n;
+}
+
+
+/* JSON's white space; not strchr(" \t\r\n", c), which finds a NUL */
+
+static int
+tokenroute_secret_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 

@@ -98,6 +98,61 @@ add('money', $_) for ('0.15', '$3.5', '12.000000001', '5', '0',
                       '9223372036.854775807', '$0.000000001',
                       "\x01\x02\x03\x04\x05\x06\x07\x08\x09");
 
+# the usage report: flags, now (2026-11-20T15:30:00Z), the query, replies
+my $now = pack('V', 1795188600 - 1767225600);
+my $hash = '0123456789abcdef' x 4;
+my $bucket = join('', map { "$_\n" } 'A',
+    'acme|support|key_0123456789abcdef|gpt-4o|req', '3',
+    'acme|support|key_0123456789abcdef|gpt-4o|in', '1200',
+    'acme|support|key_0123456789abcdef|gpt-4o|out', '340',
+    'acme|support|key_0123456789abcdef|gpt-4o|cached', '1024',
+    'acme|support|key_0123456789abcdef|gpt-4o|cost', '1500000',
+    'acme|support|key_0123456789abcdef|gpt-4o|est', '1',
+    'acme||key_fedcba9876543210|claude-sonnet-4|cost', '-250',
+    'acme||key_fedcba9876543210|claude-sonnet-4|fail', '2',
+    'acme|key_00000000000000aa|gpt-4o-mini|unbilled', '9223372036854775807',
+    'acme|key_00000000000000aa|gpt-4o-mini|clamped', '1',
+    'beta|ops|key_00000000000000bb|o3|req', '12x',
+    'beta|ops|key_00000000000000bb|o3|newmetric', '5',
+    'beta|ops,"x"|key_00000000000000bb|o3|req', '1',
+    '.');
+
+add('report', "\x00$now\n" . $bucket);
+# replies last to first: the last bucket's, 19 more, then EXISTS, SISMEMBER
+add('report', "\x01${now}by=tenant\nformat=csv\nmonth=2026-11\n"
+    . "account=acme\n\n$bucket" . ("\n" x 19) . "I0\nI1\n");
+add('report', "\x00${now}by=key\nsince=2026-11-18T10:00Z\n"
+    . "until=2026-11-20\nformat=table\n\n$bucket\n\n\nS$hash\nN\n"
+    . "S$hash\nSops agent\n");
+add('report', "\x00${now}by=hour\nsince=24h\nkey=key_0123456789abcdef\n"
+    . "\nI0\n$bucket");
+add('report', "\x00${now}by=day\nsince=2026-11-01\n"
+    . "until=2026-11-10T00:00:00Z\naccount=acme\ntenant=support\n"
+    . "format=json\n\nI1\nI1\nI0\nI1\n$bucket");
+add('report', "\x02${now}by=account\n\n$bucket" . "A\n~\n:5\n.\n"
+    . "EWRONGTYPE Operation against a key holding the wrong kind\nX\n");
+add('report', "\x00${now}since=2w\nformat=xml\n\n");
+add('report', "\x00${now}foo=bar\n\n");
+add('report', "\x00${now}month=2026-02\nsince=1d\n\n");
+
+add('admin', "GET\n/keys/key_0123456789abcdef/\nlimit\n");
+add('admin', "POST\naccounts/acme/tenants\n\n{\"name\":\"support\","
+    . "\"limit\":\"5.00\",\"period\":\"month\",\"rpm\":60,"
+    . "\"models\":[\"gpt-4o\",\"claude\"],\"x\":null,\"y\":true}");
+add('admin', "PATCH\n//accounts/acme/tenants/support\naccount\n"
+    . "{\"limit\":null,\"tpm\":1e5,\"z\":false,\"a\":{\"b\":1},\"c\":[1]}");
+add('admin', "GET\nusage\nsince\n");
+add('admin', "DELETE\nkeys//x\ncursor\n");
+add('admin', "PUT\nadmin-keys/adm_0123456789abcdef/revoke\n\n");
+
+my $admin = 'sk-tr-admin-' . 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcde';
+add('secret', "\x2b{\"id\":\"adm_0123456789abcdef\",\"name\":\"ops\","
+    . "\"prefix\":\"sk-tr-admin-AbCdEf\"}");
+add('secret', "\x31 { } ");
+add('secret', "\x37\n{\"raw\":\"old\",\"id\":\"key_0123456789abcdef\"}\n");
+add('secret', "\x01[1]");
+add('secret', $admin);
+
 for my $t (sort keys %corpus) {
     remove_tree("$dir/corpus/$t");
     make_path("$dir/corpus/$t");

@@ -229,6 +229,18 @@ test_secrets(void)
        "into an empty object: %s", out);
     free(out);
 
+    /* JSON white space only: a NUL before the brace is not (fuzz) */
+    ok(tokenroute_secret_json(NULL, "\0{}", 3, "R", 1) == 0
+       && tokenroute_secret_json(NULL, "\v{}", 3, "R", 1) == 0,
+       "a NUL or a \\v before the brace: not an object");
+
+    n = tokenroute_secret_json(NULL, "{\0}", 3, "R", 1);
+    out = calloc(1, n + 1);
+    tokenroute_secret_json(out, "{\0}", 3, "R", 1);
+    ok(n == 13 && memcmp(out, "{\"raw\":\"R\",\0}", 13) == 0,
+       "a NUL after the brace is no white space: the comma kept");
+    free(out);
+
     ok(tokenroute_secret_json(NULL, "[1]", 3, "R", 1) == 0
        && tokenroute_secret_json(NULL, "", 0, "R", 1) == 0,
        "not an object: 0");

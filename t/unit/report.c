@@ -563,6 +563,39 @@ main(void)
         tokenroute_report_destroy(rp);
     }
 
+    /*
+     * by tenant, CSV: an account read from Redis is quoted like any cell
+     * (a usage field written by hand may hold a comma or a quote)
+     */
+
+    {
+        static const char  *pc[] = { "by", "tenant", "since", "1d",
+                                     "format", "csv", NULL };
+        static const char  *odd[] = {
+            "ac,\"me|t,1|key_0000000000000001|m1|req", "1",
+            NULL
+        };
+
+        rp = report(pc, NOW);
+        n = tokenroute_report_ncmds(rp);
+
+        for (i = 0; i < n; i++) {
+            tokenroute_report_reply(rp, i, bucket(&be,
+                                    (i == n - 1) ? odd : NULL));
+        }
+
+        ok(tokenroute_report_next(rp) == 0, "by tenant: an odd account");
+
+        text = render(rp);
+        ok(text != NULL && strcmp(text,
+           "account,tenant,requests,failed,input_tokens,output_tokens,"
+           "cached_tokens,cost_usd,estimated,unbilled_usd,clamped\n"
+           "\"ac,\"\"me\",\"t,1\",1,0,0,0,0,0.000000000,0,0.000000000,0\n")
+           == 0, "csv: the account quoted:\n%s", text ? text : "(null)");
+        free(text);
+        tokenroute_report_destroy(rp);
+    }
+
     /* failures */
 
     {
