@@ -281,3 +281,11 @@ end
 function ctl.utf8_valid(s)
   return ctl.utf8_fix(s) == s
 end
+
+-- the key indexes (tr:keypfx, tr:keys:ended, tr:tenantkeys) hold every
+-- key: their migration is done (src/lua/ctl_keys.lua), or there is no key
+-- for them to lack
+function ctl.keys_indexed()
+  return redis.call('HGET', 'tr:keys:index', 'done') == '1'
+         or redis.call('ZCARD', 'tr:keys') == 0
+end
