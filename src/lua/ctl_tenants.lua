@@ -202,9 +202,11 @@ return ctl.run{
     return tenant_json(find(acct, name))
   end,
 
-  -- account: its tenants, sorted by name
+  -- account: its tenants, sorted by name; limit, cursor: one page
+  -- {"tenants": [...], "next_cursor": ...} (sorted within the page), as
+  -- ctl.page() reads it
   list = function()
-    ctl.only({'account'})
+    ctl.only({'account', 'limit', 'cursor'})
     local acct = ctl.account(ctl.need('account'), 'account')
     if redis.call('SISMEMBER', 'tr:accts', acct) == 0
        and redis.call('EXISTS', 'tr:acct:' .. acct) == 0
@@ -212,16 +214,15 @@ return ctl.run{
     then
       ctl.fail(404, 'not_found', 'no such account: ' .. acct)
     end
+    local all, nextc, paged = ctl.page('tr:tenants:' .. acct, 'tenants')
+    table.sort(all)
     local out = {}
-    if redis.call('TYPE', 'tr:tenants:' .. acct).ok == 'set' then
-      local all = redis.call('SMEMBERS', 'tr:tenants:' .. acct)
-      table.sort(all)
-      for _, n in ipairs(all) do
-        local ok, h = pcall(ctl.hash, tkey(acct, n))
-        if ok and h then out[#out + 1] = tenant_json(h) end
-      end
+    for i, n in ipairs(all) do
+      local ok, h = pcall(ctl.hash, tkey(acct, n))
+      if ok and h and n ~= all[i - 1] then out[#out + 1] = tenant_json(h) end
     end
-    return ctl.arr(out)
+    if not paged then return ctl.arr(out) end
+    return ctl.obj{'tenants', ctl.arr(out), 'next_cursor', ctl.str(nextc)}
   end,
 
   -- account, name and the settings to change (at least one); none (or
