@@ -82,7 +82,7 @@ static const char  tr_cli_accounts_list_usage[] =
     "List every account, sorted by name, as 'accounts show' shows one.  An\n"
     "account whose record is damaged is skipped with a warning (in JSON\n"
     "its damaged amounts are null).  Read from Redis by pages of about\n"
-    "1000 (the admin API's limit and cursor), never all at once.\n"
+    "250 (the admin API's limit and cursor), never all at once.\n"
     "\n"
     "Options:\n"
     "  --json      print a JSON array of the objects of 'accounts show'\n"

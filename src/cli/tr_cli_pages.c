@@ -24,7 +24,7 @@
 #include "tr_cli_util.h"
 
 
-#define TR_CLI_PAGES_LIMIT  "1000"
+#define TR_CLI_PAGES_LIMIT  "250"
 
 
 typedef struct {

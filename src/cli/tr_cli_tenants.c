@@ -126,7 +126,7 @@ static const char  tr_cli_tenants_list_usage[] =
     "usage: tokenroute tenants list ACCOUNT [--json]\n"
     "\n"
     "List the tenants of an account, sorted by name, as 'tenants show'.\n"
-    "Read from Redis by pages of about 1000 (the admin API's limit and\n"
+    "Read from Redis by pages of about 250 (the admin API's limit and\n"
     "cursor), never all at once.\n"
     "\n"
     "Options:\n"
