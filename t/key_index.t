@@ -135,6 +135,15 @@ my $done = $t->redis('HLEN', 'tr:keypfx');
 ok($done > 0 && $done <= 1001, "a purge indexes one batch ($done)");
 ok(!$t->redis('HEXISTS', 'tr:keys:index', 'done'), 'not done yet');
 
+# the gateways' timers (with interval): one batch a second for the fleet
+$p = $t->redis('EVAL', TokenRoute::Test->script_text('ctl_keys'), 0,
+	'purge', time(), 'cli', 'limit', '100', 'interval', '60');
+like($p, qr/"reindexed":1000/, 'a timer\'s purge: one batch');
+$p = $t->redis('EVAL', TokenRoute::Test->script_text('ctl_keys'), 0,
+	'purge', time(), 'cli', 'limit', '100', 'interval', '60');
+like($p, qr/"skipped":true/, 'the next timer within the second: skipped');
+ok($t->redis('TTL', 'tr:keys:purge') <= 1, 'for a second');
+
 # the migration, resumed where the purge left it
 my $r = cli_json('keys', 'reindex');
 ok($r->{done}, 'keys reindex: done');

@@ -629,6 +629,10 @@ function ops.purge()
   -- per call, then the purge ("more": the next call comes soon)
   if not ctl.keys_indexed() then
     local n = reindex(BATCH)
+    -- the fleet's timers: one batch a second across every gateway
+    if interval and interval > 0 then
+      redis.call('SET', 'tr:keys:purge', '1', 'EX', 1)
+    end
     return ctl.obj({'purged', '0', 'ids', '[]', 'more', 'true',
                     'skipped', 'false', 'reindexed', ctl.num(n)})
   end
