@@ -18,6 +18,7 @@
 
 #define KEYQ    "account,tenant,status,limit,cursor"
 #define HISTQ   "limit,cursor"
+#define PAGEQ   "limit,cursor"
 #define USAGEQ  "since,until,month,by,account,key,tenant,format"
 
 #define KEY     TOKENROUTE_SECRET_KEY
@@ -43,6 +44,7 @@ tokenroute_admin_route_t  tokenroute_admin_routes[] = {
     { "POST",   "admin-keys/{id}/revoke", "admin", "revoke", "", 0, 0 },
 
     { "POST",   "keys/purge", "keys", "purge", "", 1, 0 },
+    { "POST",   "keys/reindex", "keys", "reindex", "", 1, 0 },
     { "POST",   "keys", "keys", "create", "", 1, KEY },
     { "GET",    "keys", "keys", "list", KEYQ, 0, 0 },
     { "GET",    "keys/{key}", "keys", "show", "", 0, 0 },
@@ -52,7 +54,7 @@ tokenroute_admin_route_t  tokenroute_admin_routes[] = {
     { "POST",   "keys/{key}/revoke", "keys", "revoke", "", 0, 0 },
 
     { "POST",   "accounts", "accounts", "create", "", 1, 0 },
-    { "GET",    "accounts", "accounts", "list", "", 0, 0 },
+    { "GET",    "accounts", "accounts", "list", PAGEQ, 0, 0 },
     { "GET",    "accounts/{name}", "accounts", "show", "", 0, 0 },
     { "POST",   "accounts/{name}/credit", "accounts", "credit_add", "", 1,
       0 },
@@ -63,7 +65,8 @@ tokenroute_admin_route_t  tokenroute_admin_routes[] = {
 
     { "POST",   "accounts/{account}/tenants", "tenants", "create", "", 1,
       0 },
-    { "GET",    "accounts/{account}/tenants", "tenants", "list", "", 0, 0 },
+    { "GET",    "accounts/{account}/tenants", "tenants", "list", PAGEQ, 0,
+      0 },
     { "GET",    "accounts/{account}/tenants/{name}", "tenants", "show", "",
       0, 0 },
     { "PATCH",  "accounts/{account}/tenants/{name}", "tenants", "update",

@@ -31,6 +31,16 @@
 /* ZSET: ids of keys revoked or with an expiry, by when they ended or end */
 #define TOKENROUTE_REDIS_KEYS_ENDED  "tr:keys:ended"
 
+/*
+ * HASH: the migration that indexes keys made by older versions
+ * (tr:keypfx, tr:keys:ended, tr:tenantkeys): "cursor" ("<score>:<id>" in
+ * tr:keys, the last key indexed), "done" ("1" once every key is)
+ */
+#define TOKENROUTE_REDIS_KEYS_INDEX  "tr:keys:index"
+
+/* SET: the ids of the keys of a tenant, by "<account>|<tenant>" */
+#define TOKENROUTE_REDIS_TENANTKEYS  "tr:tenantkeys:"
+
 /* STRING: the key purge ran (expires after its interval) */
 #define TOKENROUTE_REDIS_KEYS_PURGE  "tr:keys:purge"
 

@@ -236,7 +236,7 @@ is($t->redis('SCARD', 'tr:tenants:acme'), 2, 'bad input: no tenant made');
 {
 	my $k = $t->create_key(name => 'k', account => 'acme', fund => 0);
 	my $hash = $t->redis('GET', "tr:keyid:$k->{id}");
-	$t->redis('HSET', "tr:key:$hash", tenant => 'batch');
+	cli_ok('keys', 'update', $k->{id}, '--tenant', 'batch');
 
 	cli_fails(1, qr/1 usable key/, qw(tenants delete acme batch));
 	is($t->redis('SISMEMBER', 'tr:tenants:acme', 'batch'), 1,

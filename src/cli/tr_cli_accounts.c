@@ -9,6 +9,7 @@
 
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -80,7 +81,8 @@ static const char  tr_cli_accounts_list_usage[] =
     "\n"
     "List every account, sorted by name, as 'accounts show' shows one.  An\n"
     "account whose record is damaged is skipped with a warning (in JSON\n"
-    "its damaged amounts are null).\n"
+    "its damaged amounts are null).  Read from Redis by pages of about\n"
+    "250 (the admin API's limit and cursor), never all at once.\n"
     "\n"
     "Options:\n"
     "  --json      print a JSON array of the objects of 'accounts show'\n"
@@ -174,9 +176,10 @@ tr_cli_accounts_show(tr_cli_opts_t *opts, int argc, char **argv,
     const char *op)
 {
     int                   rc, json, list;
-    char                  cmd[32];
+    char                  cmd[32], *text;
+    size_t                len;
     const char           *name;
-    redisReply           *doc;
+    redisReply           *doc, all;
     tr_cli_redis_t       *r;
     tr_cli_ctl_params_t   p;
 
@@ -204,6 +207,29 @@ tr_cli_accounts_show(tr_cli_opts_t *opts, int argc, char **argv,
 
     rc = tr_cli_redis_connect(opts, cmd, &r);
     if (rc != TR_CLI_OK) {
+        return rc;
+    }
+
+    if (list) {
+        /* every page, as one array */
+        rc = tr_cli_ctl_all(r, cmd, tokenroute_lua_ctl_accounts,
+                            tokenroute_lua_ctl_accounts_len, op, &p,
+                            "accounts", "account", &text, &len);
+        tr_cli_redis_close(r);
+
+        if (rc != TR_CLI_OK) {
+            return rc;
+        }
+
+        memset(&all, 0, sizeof(all));
+        all.type = REDIS_REPLY_STRING;
+        all.str = text;
+        all.len = len;
+
+        rc = tr_cli_account_print(&all, json, TR_CLI_ACCOUNT_CREATED);
+
+        free(text);
+
         return rc;
     }
 

@@ -47,6 +47,9 @@ int tr_cli_ctl_print(redisReply *json);
 int tr_cli_ctl_print_raw(redisReply *json, const char *raw, size_t raw_len);
 yajl_val tr_cli_ctl_tree(redisReply *json);
 const char *tr_cli_ctl_string(yajl_val obj, const char *name);
+int tr_cli_ctl_all(tr_cli_redis_t *r, const char *cmd, const char *script,
+    size_t len, const char *op, tr_cli_ctl_params_t *p, const char *member,
+    const char *by, char **out, size_t *out_len);
 
 
 #endif /* _TR_CLI_CTL_H_INCLUDED_ */

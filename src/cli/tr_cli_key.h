@@ -56,6 +56,7 @@ int tr_cli_key_run(tr_cli_opts_t *opts, const char *cmd, const char *op,
 void tr_cli_key_json_tree(tr_cli_json_t *j, yajl_val v);
 int tr_cli_key_edit(tr_cli_opts_t *opts, const char *cmd, int argc,
     char **argv);
+int tr_cli_keys_reindex(tr_cli_opts_t *opts, int argc, char **argv);
 
 
 #endif /* _TR_CLI_KEY_H_INCLUDED_ */

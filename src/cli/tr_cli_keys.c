@@ -50,6 +50,7 @@ static const char  tr_cli_keys_usage[] =
     "  revoke   revoke an API key\n"
     "  delete   delete an API key (its usage records stay)\n"
     "  purge    delete keys revoked or expired long ago\n"
+    "  reindex  index the keys made by an older version, in batches\n"
     "\n"
     "A key is named by its id (key_...), its prefix (the first 12\n"
     "characters of the raw key, as 'keys list' shows) or the raw key.\n"
@@ -191,6 +192,10 @@ tr_cli_keys(tr_cli_opts_t *opts, int argc, char **argv)
 
     if (strcmp(cmd, "purge") == 0) {
         return tr_cli_keys_purge(opts, argc, argv);
+    }
+
+    if (strcmp(cmd, "reindex") == 0) {
+        return tr_cli_keys_reindex(opts, argc, argv);
     }
 
     rc = tr_cli_key_edit(opts, cmd, argc, argv);

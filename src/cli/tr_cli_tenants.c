@@ -10,6 +10,7 @@
 
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -30,6 +31,7 @@
 static int tr_cli_tenants_op(tr_cli_opts_t *opts, int argc, char **argv,
     const char *op, const char *usage);
 static int tr_cli_tenants_print(const char *op, yajl_val tree);
+static void tr_cli_tenants_free(redisReply *doc, redisReply *all);
 
 
 static const char  tr_cli_tenants_usage[] =
@@ -124,6 +126,8 @@ static const char  tr_cli_tenants_list_usage[] =
     "usage: tokenroute tenants list ACCOUNT [--json]\n"
     "\n"
     "List the tenants of an account, sorted by name, as 'tenants show'.\n"
+    "Read from Redis by pages of about 250 (the admin API's limit and\n"
+    "cursor), never all at once.\n"
     "\n"
     "Options:\n"
     "  --json               print a JSON array of the objects of 'tenants\n"
@@ -200,11 +204,12 @@ tr_cli_tenants_op(tr_cli_opts_t *opts, int argc, char **argv,
     const char *op, const char *usage)
 {
     int                   rc, json, set, list;
-    char                  cmd[32];
+    char                  cmd[32], *text;
+    size_t                len;
     yajl_val              tree;
     const char           *account, *name, *limit, *period, *rpm, *tpm;
     const char           *conc;
-    redisReply           *doc;
+    redisReply           *doc, all;
     tr_cli_redis_t       *r;
     tr_cli_ctl_params_t   p;
 
@@ -267,8 +272,22 @@ tr_cli_tenants_op(tr_cli_opts_t *opts, int argc, char **argv,
         return rc;
     }
 
-    rc = tr_cli_ctl_run(r, cmd, tokenroute_lua_ctl_tenants,
-                        tokenroute_lua_ctl_tenants_len, op, &p, &doc);
+    if (list) {
+        /* every page, as one array */
+        rc = tr_cli_ctl_all(r, cmd, tokenroute_lua_ctl_tenants,
+                            tokenroute_lua_ctl_tenants_len, op, &p,
+                            "tenants", "name", &text, &len);
+        doc = &all;
+        memset(&all, 0, sizeof(all));
+        all.type = REDIS_REPLY_STRING;
+        all.str = text;
+        all.len = len;
+
+    } else {
+        rc = tr_cli_ctl_run(r, cmd, tokenroute_lua_ctl_tenants,
+                            tokenroute_lua_ctl_tenants_len, op, &p, &doc);
+    }
+
     tr_cli_redis_close(r);
 
     if (rc != TR_CLI_OK) {
@@ -277,12 +296,12 @@ tr_cli_tenants_op(tr_cli_opts_t *opts, int argc, char **argv,
 
     if (json) {
         rc = tr_cli_ctl_print(doc);
-        freeReplyObject(doc);
+        tr_cli_tenants_free(doc, &all);
         return rc;
     }
 
     tree = tr_cli_ctl_tree(doc);
-    freeReplyObject(doc);
+    tr_cli_tenants_free(doc, &all);
 
     if (tree == NULL) {
         return TR_CLI_FAILED;
@@ -324,4 +343,18 @@ tr_cli_tenants_print(const char *op, yajl_val tree)
 
     return (printf("deleted tenant %s of account %s\n", name, account) < 0)
            ? TR_CLI_FAILED : TR_CLI_OK;
+}
+
+
+/* the document: a script's reply, or every page gathered (*all) */
+
+static void
+tr_cli_tenants_free(redisReply *doc, redisReply *all)
+{
+    if (doc == all) {
+        free(all->str);
+        return;
+    }
+
+    freeReplyObject(doc);
 }

@@ -223,16 +223,19 @@ return ctl.run{
   end,
 
   -- every account of tr:accts, sorted by name; a damaged field is null
-  -- (its account still listed), a record of the wrong type all null
+  -- (its account still listed), a record of the wrong type all null.
+  -- limit, cursor: one page {"accounts": [...], "next_cursor": ...}
+  -- (sorted within the page), as ctl.page() reads it
   list = function()
-    ctl.only({})
-    local names = {}
-    if redis.call('TYPE', 'tr:accts').ok == 'set' then
-      for _, n in ipairs(redis.call('SMEMBERS', 'tr:accts')) do
-        if #n <= 128 and not string.find(n, '[^%w%._:@-]') and #n > 0
-        then
-          names[#names + 1] = n
-        end
+    ctl.only({'limit', 'cursor'})
+    local members, nextc, paged = ctl.page('tr:accts', 'accounts')
+    local names, seen = {}, {}
+    for _, n in ipairs(members) do
+      if #n <= 128 and not string.find(n, '[^%w%._:@-]') and #n > 0
+         and not seen[n]
+      then
+        seen[n] = true
+        names[#names + 1] = n
       end
     end
     table.sort(names)
@@ -242,7 +245,8 @@ return ctl.run{
       if not ok then h = {credit = 'wrong type'} end
       out[#out + 1] = account_json(n, h)
     end
-    return ctl.arr(out)
+    if not paged then return ctl.arr(out) end
+    return ctl.obj{'accounts', ctl.arr(out), 'next_cursor', ctl.str(nextc)}
   end,
 
   -- name, amount (USD, > 0), create ("1": make a missing account),

@@ -32,31 +32,29 @@ local function bad(name, why)
   ctl.fail(400, 'invalid_request', name .. ': ' .. why)
 end
 
--- the indexes of keys that predate them: made once, on the first call
-local function ensure_index()
-  if redis.call('HEXISTS', 'tr:keypfx', '~indexed') == 1 then return end
-  for _, id in ipairs(redis.call('ZRANGE', 'tr:keys', 0, -1)) do
-    local kh = redis.call('GET', 'tr:keyid:' .. id)
-    if kh then
-      local f = redis.call('HMGET', 'tr:key:' .. kh, 'prefix', 'revoked',
-                           'revoked_at', 'expires_at')
-      if f[1] and f[1] ~= '' then
-        local cur = redis.call('HGET', 'tr:keypfx', f[1])
-        if not cur or not string.find(' ' .. cur .. ' ', ' ' .. id .. ' ',
-                                      1, true)
-        then
-          redis.call('HSET', 'tr:keypfx', f[1], cur and cur .. ' ' .. id
-                                                or id)
-        end
-      end
-      local e = nil
-      if f[2] == '1' then e = ctl.int(f[3]) end
-      local x = ctl.int(f[4])
-      if x and x > 0 and (not e or x < e) then e = x end
-      if e then redis.call('ZADD', 'tr:keys:ended', e, id) end
-    end
+-- the indexes of keys that predate them (tr:keypfx, tr:keys:ended,
+-- tr:tenantkeys) are made by a migration in batches of at most BATCH keys
+-- per call, "tokenroute keys reindex" or one batch per purge (the
+-- gateways' timers), never all at once: one script call over millions of
+-- keys would stall the Redis every admission waits on.  Its cursor,
+-- "<score>:<id>" in tr:keys, and "done" are fields of tr:keys:index.
+local BATCH = 1000
+
+local function tenant_set(acct, tenant)
+  return 'tr:tenantkeys:' .. (acct or 'default') .. '|' .. tenant
+end
+
+-- the key in its tenant's index, or out of it
+local function tenant_add(h)
+  if h.tenant and h.tenant ~= '' then
+    redis.call('SADD', tenant_set(h.account, h.tenant), h.id)
   end
-  redis.call('HSET', 'tr:keypfx', '~indexed', '1')
+end
+
+local function tenant_del(h)
+  if h.tenant and h.tenant ~= '' then
+    redis.call('SREM', tenant_set(h.account, h.tenant), h.id)
+  end
 end
 
 local function pfx_add(prefix, id)
@@ -97,6 +95,60 @@ local function reindex_end(id, h)
   end
 end
 
+-- one key of tr:keys in every index (each write is idempotent: a key
+-- made or changed since is already in them)
+local function index_one(id)
+  local kh = redis.call('GET', 'tr:keyid:' .. id)
+  if not kh then return end
+  local f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'prefix', 'revoked',
+                       'revoked_at', 'expires_at', 'account', 'tenant')
+  if f[1] ~= id then return end
+  local h = {id = id, prefix = f[2], revoked = f[3], revoked_at = f[4],
+             expires_at = f[5], account = f[6], tenant = f[7]}
+  if h.prefix and h.prefix ~= '' then
+    local cur = redis.call('HGET', 'tr:keypfx', h.prefix)
+    if not cur or not string.find(' ' .. cur .. ' ', ' ' .. id .. ' ', 1,
+                                  true)
+    then
+      redis.call('HSET', 'tr:keypfx', h.prefix, cur and cur .. ' ' .. id
+                                                or id)
+    end
+  end
+  local e = ended_at(h)
+  if e then redis.call('ZADD', 'tr:keys:ended', e, id) end
+  tenant_add(h)
+end
+
+-- one batch of the migration, from its cursor: the number of keys
+-- indexed and whether the indexes are whole
+local function reindex(limit)
+  if ctl.keys_indexed() then
+    redis.call('HSET', 'tr:keys:index', 'done', '1')
+    redis.call('HDEL', 'tr:keys:index', 'cursor')
+    return 0, true
+  end
+  local start = 0
+  local cur = redis.call('HGET', 'tr:keys:index', 'cursor')
+  local s, id = string.match(cur or '', '^(%d+):(.+)$')
+  if id then
+    -- the cursor's key deleted since: from the first of its second
+    local r = redis.call('ZRANK', 'tr:keys', id)
+    start = r and r + 1 or redis.call('ZCOUNT', 'tr:keys', '-inf', '(' .. s)
+  end
+  local chunk = redis.call('ZRANGE', 'tr:keys', start, start + limit - 1,
+                           'WITHSCORES')
+  for i = 1, #chunk, 2 do index_one(chunk[i]) end
+  if #chunk < 2 * limit then
+    redis.call('HSET', 'tr:keys:index', 'done', '1')
+    redis.call('HDEL', 'tr:keys:index', 'cursor')
+    return #chunk / 2, true
+  end
+  redis.call('HSET', 'tr:keys:index', 'cursor',
+             string.format('%.0f', tonumber(chunk[#chunk])) .. ':'
+             .. chunk[#chunk - 1])
+  return #chunk / 2, false
+end
+
 local function status_of(h)
   if h.revoked == '1' then return 'revoked' end
   local x = ctl.int(h.expires_at)
@@ -122,6 +174,14 @@ local function find()
   end
   local id = name
   if string.sub(name, 1, 4) ~= 'key_' then
+    -- an older key missing from the prefix index could have this prefix
+    if redis.call('HEXISTS', 'tr:keypfx', '~indexed') == 0
+       and not ctl.keys_indexed()
+    then
+      ctl.fail(409, 'conflict', 'the prefix index is being built for keys '
+               .. 'made by an older version: run "tokenroute keys '
+               .. 'reindex", or give the key\'s id or the raw key')
+    end
     -- "~indexed" is the index's own field, not a prefix
     local ids = string.sub(name, 1, 1) ~= '~'
                 and redis.call('HGET', 'tr:keypfx', name)
@@ -275,6 +335,7 @@ local function remove(kh, h)
   redis.call('ZREM', 'tr:keys', h.id)
   redis.call('ZREM', 'tr:keys:ended', h.id)
   pfx_del(h.prefix, h.id)
+  tenant_del(h)
 end
 
 local function new_secret(op)
@@ -302,7 +363,6 @@ function ops.create()
   ctl.only({'name', 'account', 'tenant', 'limit', 'period', 'models',
             'expires', 'rpm', 'tpm', 'max_concurrent', 'hash', 'id',
             'prefix'})
-  ensure_index()
   local fields = {}
   ctl.need('name')
   local account = ctl.account(ctl.p.account or 'default')
@@ -341,11 +401,16 @@ function ops.create()
     end
   end
   if not exists then redis.call('SADD', 'tr:accts', account) end
+  -- the first key: none predates the indexes
+  if redis.call('ZCARD', 'tr:keys') == 0 then
+    redis.call('HSET', 'tr:keys:index', 'done', '1')
+  end
   redis.call('HSET', 'tr:key:' .. kh, unpack(flat))
   redis.call('SET', 'tr:keyid:' .. id, kh)
   redis.call('ZADD', 'tr:keys', ctl.now, id)
   pfx_add(prefix, id)
   reindex_end(id, h)
+  tenant_add(h)
   local warnings = {}
   local a = redis.call('HMGET', 'tr:acct:' .. account, 'credit', 'reserved')
   local credit, held = ctl.int(a[1]), ctl.int(a[2])
@@ -436,7 +501,6 @@ end
 
 function ops.show()
   ctl.only({'key', 'key_hash'})
-  ensure_index()
   local _, h = find()
   return show_json(h)
 end
@@ -445,7 +509,6 @@ end
 function ops.update()
   ctl.only({'key', 'key_hash', 'name', 'limit', 'period', 'models',
             'expires', 'rpm', 'tpm', 'max_concurrent', 'tenant'})
-  ensure_index()
   local kh, h = find()
   local fields = {}
   settings(fields, h.account or 'default', false)
@@ -463,6 +526,7 @@ function ops.update()
              .. ' was deleted; give another tenant, or none')
   end
   local set, del = {}, {}
+  local was = {account = h.account, id = h.id, tenant = h.tenant}
   for f, v in pairs(fields) do
     -- "" clears; limit, models, expires_at keep their old spelling
     if v == '' and f ~= 'limit' and f ~= 'models' then
@@ -487,6 +551,10 @@ function ops.update()
   if #set > 0 then redis.call('HSET', 'tr:key:' .. kh, unpack(set)) end
   if #del > 0 then redis.call('HDEL', 'tr:key:' .. kh, unpack(del)) end
   if fields.expires_at then reindex_end(h.id, h) end
+  if fields.tenant and fields.tenant ~= (was.tenant or '') then
+    tenant_del(was)
+    tenant_add(h)
+  end
   return show_json(h)
 end
 
@@ -494,7 +562,6 @@ end
 -- settings; the old raw key stops at once
 function ops.rotate()
   ctl.only({'key', 'key_hash', 'hash', 'prefix'})
-  ensure_index()
   local kh, h = find()
   if h.revoked == '1' then
     ctl.fail(409, 'conflict', 'key ' .. h.id .. ' is revoked')
@@ -515,7 +582,6 @@ end
 -- nothing ("changed": false)
 function ops.revoke()
   ctl.only({'key', 'key_hash'})
-  ensure_index()
   local kh, h = find()
   local changed = h.revoked ~= '1'
   if changed then
@@ -530,7 +596,6 @@ end
 -- gone from Redis; its usage records stay
 function ops.delete()
   ctl.only({'key', 'key_hash'})
-  ensure_index()
   local kh, h = find()
   remove(kh, h)
   return ctl.obj({'id', ctl.str(h.id), 'deleted', 'true'})
@@ -542,7 +607,6 @@ end
 -- except while a batch leaves more to do
 function ops.purge()
   ctl.only({'older_than', 'limit', 'interval'})
-  ensure_index()
   local age = 30 * 86400
   if ctl.p.older_than == '0' then
     age = 0
@@ -560,6 +624,17 @@ function ops.purge()
   then
     return ctl.obj({'purged', '0', 'ids', '[]', 'more', 'false',
                     'skipped', 'true'})
+  end
+  -- keys older than the index of ended keys: one batch of the migration
+  -- per call, then the purge ("more": the next call comes soon)
+  if not ctl.keys_indexed() then
+    local n = reindex(BATCH)
+    -- the fleet's timers: one batch a second across every gateway
+    if interval and interval > 0 then
+      redis.call('SET', 'tr:keys:purge', '1', 'EX', 1)
+    end
+    return ctl.obj({'purged', '0', 'ids', '[]', 'more', 'true',
+                    'skipped', 'false', 'reindexed', ctl.num(n)})
   end
   local cutoff = ctl.now - age
   local ids = redis.call('ZRANGEBYSCORE', 'tr:keys:ended', '-inf', cutoff,
@@ -588,6 +663,16 @@ function ops.purge()
   end
   return ctl.obj({'purged', ctl.num(#gone), 'ids', ctl.arr(gone),
                   'more', ctl.bool(more), 'skipped', 'false'})
+end
+
+-- limit (1-1000, default 1000): one batch of the migration that indexes
+-- keys made by older versions; "done" once every key is indexed
+function ops.reindex()
+  ctl.only({'limit'})
+  local limit = ctl.count('limit') or BATCH
+  if limit < 1 or limit > BATCH then bad('limit', '1 to ' .. BATCH) end
+  local n, done = reindex(limit)
+  return ctl.obj({'indexed', ctl.num(n), 'done', ctl.bool(done)})
 end
 
 return ctl.run(ops)

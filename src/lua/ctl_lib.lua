@@ -281,3 +281,44 @@ end
 function ctl.utf8_valid(s)
   return ctl.utf8_fix(s) == s
 end
+
+-- the key indexes (tr:keypfx, tr:keys:ended, tr:tenantkeys) hold every
+-- key: their migration is done (src/lua/ctl_keys.lua), or there is no key
+-- for them to lack
+function ctl.keys_indexed()
+  return redis.call('HGET', 'tr:keys:index', 'done') == '1'
+         or redis.call('ZCARD', 'tr:keys') == 0
+end
+
+-- the members of a set for a list op, never more than PAGE_MAX at once:
+-- with the parameters limit (1-1000) or cursor (a next_cursor), one page
+-- by SSCAN (about limit members; the cursor is Redis's, "0" the end),
+-- else every member, refused (409) when there are more than PAGE_MAX.
+-- Returns the members (unsorted), the next cursor (nil at the end) and
+-- whether a page was asked for.
+ctl.PAGE_MAX = 1000
+
+function ctl.page(key, what)
+  local paged = ctl.p.limit ~= nil or ctl.p.cursor ~= nil
+  local limit = ctl.count('limit') or 100
+  if limit < 1 or limit > ctl.PAGE_MAX then
+    bad('limit', '1 to ' .. ctl.PAGE_MAX)
+  end
+  local cursor = ctl.p.cursor or '0'
+  if not string.match(cursor, '^%d+$') or #cursor > 20 then
+    bad('cursor', 'a next_cursor of this list')
+  end
+  local t = redis.call('TYPE', key).ok
+  if t ~= 'set' then return {}, nil, paged end
+  if not paged then
+    local n = redis.call('SCARD', key)
+    if n > ctl.PAGE_MAX then
+      ctl.fail(409, 'conflict', n .. ' ' .. what .. ' to list, more than '
+               .. ctl.PAGE_MAX .. ' at once: give limit and cursor '
+               .. '(the next_cursor of each page)')
+    end
+    return redis.call('SMEMBERS', key), nil, false
+  end
+  local r = redis.call('SSCAN', key, cursor, 'COUNT', limit)
+  return r[2], r[1] ~= '0' and r[1] or nil, true
+end

@@ -124,17 +124,37 @@ local function write(key, set)
   if #args > 0 then redis.call('HSET', key, unpack(args)) end
 end
 
+-- the most keys (of any status) a tenant may have for delete to look at
+-- each of them in one call
+local DELETE_KEYS_MAX = 1000
+
 -- the keys that can still be used (not revoked, not expired) with this
--- tenant: one pass over every key, as deleting a tenant is rare
+-- tenant, from the index of its keys (tr:tenantkeys, kept by
+-- src/lua/ctl_keys.lua): never a pass over every key
 local function keys_of(acct, name)
+  if not ctl.keys_indexed() then
+    ctl.fail(409, 'conflict', 'the index of each tenant\'s keys is being '
+             .. 'built for keys made by an older version: run "tokenroute '
+             .. 'keys reindex", then delete the tenant')
+  end
+  local set = 'tr:tenantkeys:' .. acct .. '|' .. name
+  must_be(set, 'set')
+  local all = redis.call('SCARD', set)
+  if all > DELETE_KEYS_MAX then
+    ctl.fail(409, 'conflict', 'tenant ' .. name .. ' has ' .. all
+             .. ' keys; delete them, or let the purge remove those '
+             .. 'revoked or expired, until at most ' .. DELETE_KEYS_MAX
+             .. ' are left')
+  end
   local n = 0
-  if redis.call('TYPE', 'tr:keys').ok ~= 'zset' then return 0 end
-  for _, id in ipairs(redis.call('ZRANGE', 'tr:keys', 0, -1)) do
+  for _, id in ipairs(redis.call('SMEMBERS', set)) do
     local ok, hash = pcall(redis.call, 'GET', 'tr:keyid:' .. id)
     if ok and hash then
       local ok2, k = pcall(redis.call, 'HMGET', 'tr:key:' .. hash,
                            'account', 'tenant', 'revoked', 'expires_at')
-      if ok2 and k[1] == acct and k[2] == name and k[3] ~= '1' then
+      if ok2 and (k[1] or 'default') == acct and k[2] == name
+         and k[3] ~= '1'
+      then
         local exp = ctl.int(k[4])
         if exp == 0 or (exp and exp > ctl.now) then n = n + 1 end
       end
@@ -182,9 +202,11 @@ return ctl.run{
     return tenant_json(find(acct, name))
   end,
 
-  -- account: its tenants, sorted by name
+  -- account: its tenants, sorted by name; limit, cursor: one page
+  -- {"tenants": [...], "next_cursor": ...} (sorted within the page), as
+  -- ctl.page() reads it
   list = function()
-    ctl.only({'account'})
+    ctl.only({'account', 'limit', 'cursor'})
     local acct = ctl.account(ctl.need('account'), 'account')
     if redis.call('SISMEMBER', 'tr:accts', acct) == 0
        and redis.call('EXISTS', 'tr:acct:' .. acct) == 0
@@ -192,16 +214,15 @@ return ctl.run{
     then
       ctl.fail(404, 'not_found', 'no such account: ' .. acct)
     end
+    local all, nextc, paged = ctl.page('tr:tenants:' .. acct, 'tenants')
+    table.sort(all)
     local out = {}
-    if redis.call('TYPE', 'tr:tenants:' .. acct).ok == 'set' then
-      local all = redis.call('SMEMBERS', 'tr:tenants:' .. acct)
-      table.sort(all)
-      for _, n in ipairs(all) do
-        local ok, h = pcall(ctl.hash, tkey(acct, n))
-        if ok and h then out[#out + 1] = tenant_json(h) end
-      end
+    for i, n in ipairs(all) do
+      local ok, h = pcall(ctl.hash, tkey(acct, n))
+      if ok and h and n ~= all[i - 1] then out[#out + 1] = tenant_json(h) end
     end
-    return ctl.arr(out)
+    if not paged then return ctl.arr(out) end
+    return ctl.obj{'tenants', ctl.arr(out), 'next_cursor', ctl.str(nextc)}
   end,
 
   -- account, name and the settings to change (at least one); none (or
