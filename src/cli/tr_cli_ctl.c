@@ -95,6 +95,27 @@ tr_cli_ctl_run(tr_cli_redis_t *r, const char *cmd, const char *script,
 }
 
 
+/* a command's one round trip: connects, runs the operation, disconnects */
+
+int
+tr_cli_ctl_once(tr_cli_opts_t *opts, const char *cmd, const char *script,
+    size_t len, const char *op, tr_cli_ctl_params_t *p, redisReply **json)
+{
+    int              rc;
+    tr_cli_redis_t  *r;
+
+    rc = tr_cli_redis_connect(opts, cmd, &r);
+    if (rc != TR_CLI_OK) {
+        return rc;
+    }
+
+    rc = tr_cli_ctl_run(r, cmd, script, len, op, p, json);
+    tr_cli_redis_close(r);
+
+    return rc;
+}
+
+
 int
 tr_cli_ctl_print(redisReply *json)
 {

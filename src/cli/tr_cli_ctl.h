@@ -43,6 +43,9 @@ void tr_cli_ctl_param(tr_cli_ctl_params_t *p, const char *name,
     const char *value);
 int tr_cli_ctl_run(tr_cli_redis_t *r, const char *cmd, const char *script,
     size_t len, const char *op, tr_cli_ctl_params_t *p, redisReply **json);
+int tr_cli_ctl_once(tr_cli_opts_t *opts, const char *cmd,
+    const char *script, size_t len, const char *op, tr_cli_ctl_params_t *p,
+    redisReply **json);
 int tr_cli_ctl_print(redisReply *json);
 int tr_cli_ctl_print_raw(redisReply *json, const char *raw, size_t raw_len);
 yajl_val tr_cli_ctl_tree(redisReply *json);

@@ -360,19 +360,8 @@ int
 tr_cli_key_run(tr_cli_opts_t *opts, const char *cmd, const char *op,
     tr_cli_ctl_params_t *p, redisReply **doc)
 {
-    int              rc;
-    tr_cli_redis_t  *r;
-
-    rc = tr_cli_redis_connect(opts, cmd, &r);
-    if (rc != TR_CLI_OK) {
-        return rc;
-    }
-
-    rc = tr_cli_ctl_run(r, cmd, tokenroute_lua_ctl_keys,
-                        tokenroute_lua_ctl_keys_len, op, p, doc);
-    tr_cli_redis_close(r);
-
-    return rc;
+    return tr_cli_ctl_once(opts, cmd, tokenroute_lua_ctl_keys,
+                           tokenroute_lua_ctl_keys_len, op, p, doc);
 }
 
 

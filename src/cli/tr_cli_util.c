@@ -298,63 +298,6 @@ tr_cli_format_time(int64_t t, char *buf, size_t size)
 }
 
 
-int
-tr_cli_utf8_valid(const char *s, size_t len)
-{
-    size_t          i, n, k;
-    uint32_t        cp, min;
-    unsigned char   c;
-
-    for (i = 0; i < len; i += n) {
-        c = (unsigned char) s[i];
-
-        if (c < 0x80) {
-            n = 1;
-            continue;
-        }
-
-        if ((c & 0xe0) == 0xc0) {
-            n = 2;
-            cp = c & 0x1f;
-            min = 0x80;
-
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 3;
-            cp = c & 0x0f;
-            min = 0x800;
-
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 4;
-            cp = c & 0x07;
-            min = 0x10000;
-
-        } else {
-            return 0;
-        }
-
-        if (n > len - i) {
-            return 0;
-        }
-
-        for (k = 1; k < n; k++) {
-            c = (unsigned char) s[i + k];
-
-            if ((c & 0xc0) != 0x80) {
-                return 0;
-            }
-
-            cp = (cp << 6) | (c & 0x3f);
-        }
-
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 size_t
 tr_cli_utf8_width(const char *s)
 {

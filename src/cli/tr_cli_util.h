@@ -41,7 +41,6 @@ int64_t tr_cli_add(int64_t a, int64_t b);
 int64_t tr_cli_sub(int64_t a, int64_t b);
 int tr_cli_parse_duration(const char *s, int64_t *seconds);
 size_t tr_cli_format_time(int64_t t, char *buf, size_t size);
-int tr_cli_utf8_valid(const char *s, size_t len);
 size_t tr_cli_utf8_width(const char *s);
 
 tr_cli_json_t *tr_cli_json_create(void);
