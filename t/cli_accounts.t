@@ -216,6 +216,12 @@ my $t0 = int(time()) - 1;
 	}
 	cli_fails(2, qr/--account/, qw(credit add --amount 1));
 	cli_fails(2, qr/--amount/, qw(credit add --account acme));
+	# above what the scripts hold exactly: said so, not "at most 9
+	# decimals"
+	cli_fails(2, qr/--amount: at most 9007199\.254740991 USD: 10000000$/m,
+		qw(credit add --account acme --amount 10000000));
+	cli_fails(2, qr/--amount: at most 9007199\.254740991 USD/,
+		qw(credit add --account acme --amount 9007199.254740992));
 	is_deeply(acct('acme'), $before, 'bad input: acme unchanged');
 	is(scalar @{ ledger('acme') }, 2, 'bad input: no entry');
 }

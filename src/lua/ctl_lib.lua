@@ -100,14 +100,18 @@ function ctl.usd(name, signed)
   if v == nil then return nil end
   local sign, int, frac = string.match(v, '^(%-?)%$?(%d+)%.?(%d*)$')
   if not int or (sign == '-' and not signed)
-     or string.match(v, '%.$') or #frac > 9 or #int > 7
+     or string.match(v, '%.$') or #frac > 9
   then
     bad(name, 'a USD amount with at most 9 decimals'
         .. (signed and '' or ', not negative') .. ': ' .. v)
   end
-  local n = tonumber(int) * 1000000000
+  -- 2^53 - 1 nano-USD, the most the scripts' numbers hold exactly
+  int = (string.gsub(int, '^0+(%d)', '%1'))
+  local n = #int <= 7 and tonumber(int) * 1000000000
             + tonumber(frac .. string.rep('0', 9 - #frac))
-  if n > MAX then bad(name, 'at most 9007199.254740991 USD') end
+  if not n or n > MAX then
+    bad(name, 'at most 9007199.254740991 USD: ' .. v)
+  end
   return sign == '-' and -n or n
 end
 
