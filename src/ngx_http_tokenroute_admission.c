@@ -402,8 +402,9 @@ ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
         n = trmcf->models.nelts;
 
     } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
-        one = ngx_http_tokenroute_find_model(trmcf, ctx->model_path.data,
-                                             ctx->model_path.len);
+        one = ngx_http_tokenroute_find_listed_model(trmcf,
+                                                    ctx->model_path.data,
+                                                    ctx->model_path.len);
         list = &one;
         n = (one != NULL);
 

@@ -597,6 +597,7 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     m->cached_input_price = -1;
     m->cache_write_price = -1;
     m->cache_write_1h_price = -1;
+    m->listed = 1;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -693,6 +694,20 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                                                 &m->cache_write_1h_price)
                 != NGX_OK)
             {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_tokenroute_arg(&value[i], "listed", &v) == NGX_OK) {
+            if (v.len == 2 && ngx_strncmp(v.data, "on", 2) == 0) {
+                m->listed = 1;
+
+            } else if (v.len == 3 && ngx_strncmp(v.data, "off", 3) == 0) {
+                m->listed = 0;
+
+            } else {
                 goto invalid;
             }
 

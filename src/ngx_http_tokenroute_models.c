@@ -40,6 +40,24 @@ ngx_http_tokenroute_find_model(ngx_http_tokenroute_main_conf_t *trmcf,
 }
 
 
+/*
+ * A model a client may name: listed=off keeps a model to the chains it
+ * is a fallback of, and a client naming it gets the answer an unknown
+ * model gets.
+ */
+
+ngx_http_tokenroute_model_t *
+ngx_http_tokenroute_find_listed_model(ngx_http_tokenroute_main_conf_t *trmcf,
+    u_char *id, size_t len)
+{
+    ngx_http_tokenroute_model_t  *m;
+
+    m = ngx_http_tokenroute_find_model(trmcf, id, len);
+
+    return (m != NULL && m->listed) ? m : NULL;
+}
+
+
 ngx_int_t
 ngx_http_tokenroute_send_models(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
@@ -71,7 +89,9 @@ ngx_http_tokenroute_send_models(ngx_http_request_t *r,
     for (i = 0; i < trmcf->models.nelts; i++) {
         /* the admission script was asked about the catalog, in order */
 
-        if (ngx_http_tokenroute_key_allows(&ctx->key, i) != NGX_OK) {
+        if (!m[i].listed
+            || ngx_http_tokenroute_key_allows(&ctx->key, i) != NGX_OK)
+        {
             continue;
         }
 
@@ -105,8 +125,8 @@ ngx_http_tokenroute_send_model(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
-    m = ngx_http_tokenroute_find_model(trmcf, ctx->model_path.data,
-                                       ctx->model_path.len);
+    m = ngx_http_tokenroute_find_listed_model(trmcf, ctx->model_path.data,
+                                              ctx->model_path.len);
 
     if (m == NULL
         || ngx_http_tokenroute_key_allows(&ctx->key, 0) != NGX_OK)

@@ -18,6 +18,8 @@
 #include "ngx_http_tokenroute_module.h"
 
 
+ngx_http_tokenroute_model_t *ngx_http_tokenroute_find_listed_model(
+    ngx_http_tokenroute_main_conf_t *trmcf, u_char *id, size_t len);
 ngx_http_tokenroute_model_t *ngx_http_tokenroute_find_model(
     ngx_http_tokenroute_main_conf_t *trmcf, u_char *id, size_t len);
 ngx_int_t ngx_http_tokenroute_send_models(ngx_http_request_t *r,

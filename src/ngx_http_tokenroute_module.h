@@ -101,6 +101,7 @@ struct ngx_http_tokenroute_model_s {
     int64_t                          cache_write_price;     /* -1: 1.25x */
     int64_t                          cache_write_1h_price;  /* -1: 2x */
     int64_t                          max_output_tokens;  /* 0: not set */
+    unsigned                         listed:1;   /* clients may name it */
 };
 
 

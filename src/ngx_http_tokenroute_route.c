@@ -79,9 +79,8 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
-    ctx->model = ngx_http_tokenroute_find_model(trmcf,
-                                                (u_char *) ctx->req.model,
-                                                ctx->req.model_len);
+    ctx->model = ngx_http_tokenroute_find_listed_model(trmcf,
+                     (u_char *) ctx->req.model, ctx->req.model_len);
     if (ctx->model == NULL) {
         return NGX_DECLINED;
     }
@@ -325,9 +324,8 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
     }
 
     for (i = 0; i < ctx->req.nmodels; i++) {
-        m = ngx_http_tokenroute_find_model(trmcf,
-                                           (u_char *) ctx->req.models[i],
-                                           ngx_strlen(ctx->req.models[i]));
+        m = ngx_http_tokenroute_find_listed_model(trmcf,
+                (u_char *) ctx->req.models[i], ngx_strlen(ctx->req.models[i]));
         if (m == NULL) {
             msg = ngx_pnalloc(r->pool, TOKENROUTE_MODEL_MAX_LEN + 64);
             if (msg == NULL) {
