@@ -165,10 +165,14 @@ static ngx_http_tokenroute_endpoint_t  ngx_http_tokenroute_endpoints[] = {
 
 
 /*
- * The endpoint is what follows the version segment: /v1/chat/completions.
- * With "suffix", it is what the URI ends with, after any path, as a
- * provider behind a base URL sees it (the demo provider): no trailing
- * slash, no /models/{id}, and ctx is not used, it may be NULL.
+ * The endpoint is what the URI ends with, after at least one segment
+ * (the version, and any prefix the gateway is mounted under:
+ * /v1/chat/completions, /llm/v1/chat/completions), or, for
+ * /v1/models/{id}, where ids have slashes (anthropic/claude-...), what
+ * follows the first "/models/" after a segment.  With "suffix" it is
+ * what the URI ends with, as a provider behind a base URL sees it (the
+ * demo provider): no trailing slash, no /models/{id}, and ctx is not
+ * used, it may be NULL.
  */
 
 ngx_uint_t
@@ -181,48 +185,39 @@ ngx_http_tokenroute_classify(ngx_http_request_t *r,
 
     last = r->uri.data + r->uri.len;
 
-    if (suffix) {
-        for (e = ngx_http_tokenroute_endpoints; e->path.len; e++) {
-            if (r->uri.len >= e->path.len
-                && ngx_strncmp(last - e->path.len, e->path.data,
-                               e->path.len)
-                   == 0)
-            {
-                return e->endpoint;
-            }
+    if (!suffix) {
+        /* tolerate a trailing slash, as the SDKs' base URL joining may add */
+        while (last > r->uri.data && last[-1] == '/') {
+            last--;
         }
-
-        return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
     }
 
-    /* tolerate a trailing slash, as the SDKs' base URL joining may add */
-    while (last > r->uri.data && last[-1] == '/') {
-        last--;
-    }
-
-    p = ngx_strlchr(r->uri.data + 1, last, '/');
-
-    if (p == NULL) {
-        return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
-    }
-
-    len = last - p;
+    len = last - r->uri.data;
 
     for (e = ngx_http_tokenroute_endpoints; e->path.len; e++) {
-        if (e->path.len == len && ngx_strncmp(p, e->path.data, len) == 0) {
+        if (len >= e->path.len + (suffix ? 0 : 2)
+            && ngx_strncmp(last - e->path.len, e->path.data, e->path.len)
+               == 0)
+        {
             return e->endpoint;
         }
     }
 
-    /* /v1/models/{id}, where ids have slashes: anthropic/claude-... */
+    if (suffix) {
+        return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
+    }
 
-    if (len > sizeof("/models/") - 1
-        && ngx_strncmp(p, "/models/", sizeof("/models/") - 1) == 0)
+    for (p = r->uri.data + 1; last - p > (ssize_t) sizeof("/models/") - 1;
+         p++)
     {
-        ctx->model_path.data = p + sizeof("/models/") - 1;
-        ctx->model_path.len = last - ctx->model_path.data;
+        if (*p == '/'
+            && ngx_strncmp(p, "/models/", sizeof("/models/") - 1) == 0)
+        {
+            ctx->model_path.data = p + sizeof("/models/") - 1;
+            ctx->model_path.len = last - ctx->model_path.data;
 
-        return NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL;
+            return NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL;
+        }
     }
 
     return NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN;
