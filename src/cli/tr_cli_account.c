@@ -50,19 +50,6 @@ tr_cli_account_valid(const char *s, size_t len)
 }
 
 
-int
-tr_cli_account_check(const char *cmd, const char *account)
-{
-    if (tr_cli_account_valid(account, strlen(account))) {
-        return 0;
-    }
-
-    tr_cli_usage_error(cmd, "bad --account '%s': use 1-%d letters, digits "
-                       "and . _ : @ -", account, TR_CLI_ACCOUNT_MAX);
-    return -1;
-}
-
-
 /*
  * TR_CLI_ACCOUNT_LINE: one line ("credit add", "credit adjust");
  * TR_CLI_ACCOUNT_CREDIT: a table of the money ("credit show");

@@ -27,7 +27,6 @@
 
 
 int tr_cli_account_valid(const char *s, size_t len);
-int tr_cli_account_check(const char *cmd, const char *account);
 int tr_cli_account_print(redisReply *doc, int json, int how);
 
 

@@ -47,27 +47,6 @@ tr_cli_key_generate(tokenroute_secret_t *nk)
 }
 
 
-int
-tr_cli_key_is_hash(const char *s, size_t len)
-{
-    size_t  i;
-
-    if (len != TR_CLI_SHA256_HEX_LEN) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if ((s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f')) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-
-
 /*
  * The parameter naming a key: "key" for an id or a prefix, "key_hash"
  * for a raw key, which is hashed here and never sent.

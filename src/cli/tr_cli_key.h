@@ -39,7 +39,6 @@
 
 
 int tr_cli_key_generate(tokenroute_secret_t *nk);
-int tr_cli_key_is_hash(const char *s, size_t len);
 int tr_cli_key_ref(tr_cli_ctl_params_t *p, const char *arg, char *hash);
 const char *tr_cli_key_text(yajl_val key, const char *name, char *buf,
     size_t size);

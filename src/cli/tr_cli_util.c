@@ -3,7 +3,7 @@
  * Copyright (C) tokenroute authors
  *
  * What the commands share: error and usage messages, option parsing,
- * integers, durations and times, UTF-8 checks, JSON output (yajl_gen)
+ * integers and times, UTF-8 widths, JSON output (yajl_gen)
  * and text tables.
  */
 
@@ -157,131 +157,6 @@ tr_cli_parse_int64(const char *s, size_t len, int64_t *out)
 }
 
 
-/* an optional '-' and digits: the integers that HINCRBY writes */
-
-int
-tr_cli_parse_sint64(const char *s, size_t len, int64_t *out)
-{
-    size_t    i;
-    uint64_t  n, max, digit;
-
-    if (len == 0 || s[0] != '-') {
-        return tr_cli_parse_int64(s, len, out);
-    }
-
-    if (len == 1) {
-        return -1;
-    }
-
-    /* the magnitude of INT64_MIN */
-    max = (uint64_t) INT64_MAX + 1;
-    n = 0;
-
-    for (i = 1; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return -1;
-        }
-
-        digit = (uint64_t) (s[i] - '0');
-
-        if (n > (max - digit) / 10) {
-            return -1;
-        }
-
-        n = n * 10 + digit;
-    }
-
-    *out = (n == max) ? INT64_MIN : -(int64_t) n;
-
-    return 0;
-}
-
-
-/* a + b and a - b, saturated: sums of stored counters cannot wrap */
-
-int64_t
-tr_cli_add(int64_t a, int64_t b)
-{
-    int64_t  r;
-
-    if (__builtin_add_overflow(a, b, &r)) {
-        return (b > 0) ? INT64_MAX : INT64_MIN;
-    }
-
-    return r;
-}
-
-
-int64_t
-tr_cli_sub(int64_t a, int64_t b)
-{
-    int64_t  r;
-
-    if (__builtin_sub_overflow(a, b, &r)) {
-        return (b < 0) ? INT64_MAX : INT64_MIN;
-    }
-
-    return r;
-}
-
-
-int
-tr_cli_parse_duration(const char *s, int64_t *seconds)
-{
-    size_t   len;
-    int64_t  n, unit;
-
-    if (strcmp(s, "0") == 0 || strcmp(s, "never") == 0) {
-        *seconds = 0;
-        return 0;
-    }
-
-    len = strlen(s);
-
-    if (len < 2) {
-        return -1;
-    }
-
-    switch (s[len - 1]) {
-
-    case 's':
-        unit = 1;
-        break;
-
-    case 'm':
-        unit = 60;
-        break;
-
-    case 'h':
-        unit = 3600;
-        break;
-
-    case 'd':
-        unit = 86400;
-        break;
-
-    case 'w':
-        unit = 7 * 86400;
-        break;
-
-    default:
-        return -1;
-    }
-
-    if (tr_cli_parse_int64(s, len - 1, &n) != 0) {
-        return -1;
-    }
-
-    if (n == 0 || n > TR_CLI_DURATION_MAX / unit) {
-        return -1;
-    }
-
-    *seconds = n * unit;
-
-    return 0;
-}
-
-
 size_t
 tr_cli_format_time(int64_t t, char *buf, size_t size)
 {
@@ -427,18 +302,6 @@ tr_cli_json_null(tr_cli_json_t *j)
     if (j->status == yajl_gen_status_ok) {
         j->status = yajl_gen_null(j->gen);
     }
-}
-
-
-/* an amount as a USD string with 2-9 decimals: exact, unlike a number */
-
-void
-tr_cli_json_usd(tr_cli_json_t *j, int64_t nusd)
-{
-    char  buf[TOKENROUTE_MONEY_BUF_LEN];
-
-    tokenroute_money_format_usd(nusd, buf, sizeof(buf));
-    tr_cli_json_str(j, buf);
 }
 
 

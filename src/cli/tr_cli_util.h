@@ -3,7 +3,7 @@
  * Copyright (C) tokenroute authors
  *
  * What the CLI's commands share (tr_cli_util.c): messages, options,
- * integers, durations, times, UTF-8, JSON output and text tables.
+ * integers, times, UTF-8 widths, JSON output and text tables.
  */
 
 
@@ -36,10 +36,6 @@ int tr_cli_option(const char *name, const char *cmd, int argc, char **argv,
 int tr_cli_is_help(const char *arg);
 
 int tr_cli_parse_int64(const char *s, size_t len, int64_t *out);
-int tr_cli_parse_sint64(const char *s, size_t len, int64_t *out);
-int64_t tr_cli_add(int64_t a, int64_t b);
-int64_t tr_cli_sub(int64_t a, int64_t b);
-int tr_cli_parse_duration(const char *s, int64_t *seconds);
 size_t tr_cli_format_time(int64_t t, char *buf, size_t size);
 size_t tr_cli_utf8_width(const char *s);
 
@@ -53,7 +49,6 @@ void tr_cli_json_strn(tr_cli_json_t *j, const char *s, size_t len);
 void tr_cli_json_int(tr_cli_json_t *j, int64_t n);
 void tr_cli_json_bool(tr_cli_json_t *j, int b);
 void tr_cli_json_null(tr_cli_json_t *j);
-void tr_cli_json_usd(tr_cli_json_t *j, int64_t nusd);
 int tr_cli_json_print(tr_cli_json_t *j, FILE *out);
 void tr_cli_json_destroy(tr_cli_json_t *j);
 
