@@ -767,8 +767,7 @@ ngx_http_tokenroute_admission_start(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
-    ctx->reserve = ngx_http_tokenroute_reserve(trmcf, ctx);
-    ctx->tokens = ngx_http_tokenroute_reserve_tokens(trmcf, ctx);
+    ctx->reserve = ngx_http_tokenroute_reserve(trmcf, ctx, &ctx->tokens);
 
     return ngx_http_tokenroute_admission_queue(r, ctx);
 }

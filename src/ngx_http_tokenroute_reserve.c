@@ -30,13 +30,18 @@
  * the reservation.  max_tokens is at most TOKENROUTE_MAX_TOKENS_LIMIT
  * (ngx_http_tokenroute_prepare()) and amounts saturate at
  * TOKENROUTE_MONEY_MAX: no product or sum here overflows.
+ *
+ * *tokens: what the request counts against a tpm limit at its admission,
+ * the same bounds, the input bound plus the largest output cap of the
+ * chain; the settlement replaces them by the actual ones
+ * (src/lua/settle.lua).
  */
 
 int64_t
 ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
-    ngx_http_tokenroute_ctx_t *ctx)
+    ngx_http_tokenroute_ctx_t *ctx, int64_t *tokens)
 {
-    int64_t                       input, price, reserve, cost;
+    int64_t                       input, price, reserve, cost, cap, output;
     ngx_uint_t                    i;
     tokenroute_prices_t           p;
     ngx_http_tokenroute_model_t  *m;
@@ -46,9 +51,12 @@ ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
     /* any model of the chain may serve: reserve for the dearest */
 
     reserve = 0;
+    output = 0;
 
     for (i = 0; i < ctx->nchain; i++) {
         m = ctx->chain[i];
+        cap = ngx_http_tokenroute_output_cap(trmcf, ctx, m);
+        output = ngx_max(output, cap);
 
         ngx_http_tokenroute_prices(m, &p);
 
@@ -56,42 +64,16 @@ ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
                     m->provider->type
                     == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC);
 
-        cost = tokenroute_money_add(
-                   tokenroute_money_cost(input, price),
-                   tokenroute_money_cost(
-                       ngx_http_tokenroute_output_cap(trmcf, ctx, m),
-                       m->output_price));
+        cost = tokenroute_money_add(tokenroute_money_cost(input, price),
+                                    tokenroute_money_cost(cap,
+                                                          m->output_price));
 
         reserve = ngx_max(reserve, cost);
     }
 
+    *tokens = input + output;
+
     return reserve;
-}
-
-
-/*
- * The tokens a request counts against a tpm limit at its admission: the
- * same bounds as its reservation, the input bound plus the output cap (of
- * the model of the chain that allows the most output).  The settlement
- * replaces them by the actual ones (src/lua/settle.lua).
- */
-
-int64_t
-ngx_http_tokenroute_reserve_tokens(ngx_http_tokenroute_main_conf_t *trmcf,
-    ngx_http_tokenroute_ctx_t *ctx)
-{
-    int64_t     output;
-    ngx_uint_t  i;
-
-    output = 0;
-
-    for (i = 0; i < ctx->nchain; i++) {
-        output = ngx_max(output,
-                         ngx_http_tokenroute_output_cap(trmcf, ctx,
-                                                        ctx->chain[i]));
-    }
-
-    return ngx_http_tokenroute_input_bound(trmcf, ctx) + output;
 }
 
 

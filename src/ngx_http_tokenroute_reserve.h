@@ -18,9 +18,7 @@
 
 
 int64_t ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
-    ngx_http_tokenroute_ctx_t *ctx);
-int64_t ngx_http_tokenroute_reserve_tokens(
-    ngx_http_tokenroute_main_conf_t *trmcf, ngx_http_tokenroute_ctx_t *ctx);
+    ngx_http_tokenroute_ctx_t *ctx, int64_t *tokens);
 int64_t ngx_http_tokenroute_max_output(ngx_http_tokenroute_main_conf_t *trmcf,
     ngx_http_tokenroute_model_t *m);
 int64_t ngx_http_tokenroute_output_cap(ngx_http_tokenroute_main_conf_t *trmcf,
