@@ -198,17 +198,9 @@ tr_cli_admin_keys_list(tr_cli_opts_t *opts, int argc, char **argv)
         return rc;
     }
 
-    if (json) {
-        rc = tr_cli_ctl_print(doc);
-        freeReplyObject(doc);
+    rc = tr_cli_ctl_output(doc, json, &tree);
+    if (rc != TR_CLI_OK || tree == NULL) {
         return rc;
-    }
-
-    tree = tr_cli_ctl_tree(doc);
-    freeReplyObject(doc);
-
-    if (tree == NULL) {
-        return TR_CLI_FAILED;
     }
 
     path[0] = "admin_keys";

@@ -158,6 +158,32 @@ tr_cli_ctl_print_raw(redisReply *json, const char *raw, size_t raw_len)
 }
 
 
+/*
+ * A command's document, consumed: printed as it is with --json (*tree
+ * NULL), else parsed for the command's table.  TR_CLI_OK, or the exit
+ * status of a failure.
+ */
+
+int
+tr_cli_ctl_output(redisReply *json, int as_json, yajl_val *tree)
+{
+    int  rc;
+
+    *tree = NULL;
+
+    if (as_json) {
+        rc = tr_cli_ctl_print(json);
+        freeReplyObject(json);
+        return rc;
+    }
+
+    *tree = tr_cli_ctl_tree(json);
+    freeReplyObject(json);
+
+    return (*tree != NULL) ? TR_CLI_OK : TR_CLI_FAILED;
+}
+
+
 /* the document as a tree, for the commands that print a table */
 
 yajl_val

@@ -47,6 +47,7 @@ int tr_cli_ctl_once(tr_cli_opts_t *opts, const char *cmd,
     const char *script, size_t len, const char *op, tr_cli_ctl_params_t *p,
     redisReply **json);
 int tr_cli_ctl_print(redisReply *json);
+int tr_cli_ctl_output(redisReply *json, int as_json, yajl_val *tree);
 int tr_cli_ctl_print_raw(redisReply *json, const char *raw, size_t raw_len);
 yajl_val tr_cli_ctl_tree(redisReply *json);
 const char *tr_cli_ctl_string(yajl_val obj, const char *name);

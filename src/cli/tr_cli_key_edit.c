@@ -311,17 +311,9 @@ tr_cli_key_simple(tr_cli_opts_t *opts, const char *op, int argc,
         return rc;
     }
 
-    if (json) {
-        rc = tr_cli_ctl_print(doc);
-        freeReplyObject(doc);
+    rc = tr_cli_ctl_output(doc, json, &tree);
+    if (rc != TR_CLI_OK || tree == NULL) {
         return rc;
-    }
-
-    tree = tr_cli_ctl_tree(doc);
-    freeReplyObject(doc);
-
-    if (tree == NULL) {
-        return TR_CLI_FAILED;
     }
 
     id = tr_cli_key_text(tree, "id", buf, sizeof(buf));
