@@ -47,6 +47,23 @@ tr_cli_key_generate(tokenroute_secret_t *nk)
 }
 
 
+/* the settings given, as the parameters of ctl_keys.lua's create and update */
+
+void
+tr_cli_key_settings_params(tr_cli_key_settings_t *s, tr_cli_ctl_params_t *p)
+{
+    tr_cli_ctl_param(p, "name", s->name);
+    tr_cli_ctl_param(p, "tenant", s->tenant);
+    tr_cli_ctl_param(p, "limit", s->limit);
+    tr_cli_ctl_param(p, "period", s->period);
+    tr_cli_ctl_param(p, "models", s->models);
+    tr_cli_ctl_param(p, "expires", s->expires);
+    tr_cli_ctl_param(p, "rpm", s->rpm);
+    tr_cli_ctl_param(p, "tpm", s->tpm);
+    tr_cli_ctl_param(p, "max_concurrent", s->max_concurrent);
+}
+
+
 /*
  * The parameter naming a key: "key" for an id or a prefix, "key_hash"
  * for a raw key, which is hashed here and never sent.

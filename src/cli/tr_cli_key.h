@@ -38,7 +38,35 @@
 #define TR_CLI_KEY_TEXT_LEN       4608
 
 
+/* the settings of a key that keys create and keys update take */
+typedef struct {
+    const char                *name;
+    const char                *tenant;
+    const char                *limit;
+    const char                *period;
+    const char                *models;
+    const char                *expires;
+    const char                *rpm;
+    const char                *tpm;
+    const char                *max_concurrent;
+} tr_cli_key_settings_t;
+
+/* their options, for a command's tr_cli_opt_t spec */
+#define TR_CLI_KEY_SETTINGS_OPTIONS(s)                                       \
+    { "--name", &(s).name, NULL },                                           \
+    { "--tenant", &(s).tenant, NULL },                                       \
+    { "--limit", &(s).limit, NULL },                                         \
+    { "--period", &(s).period, NULL },                                       \
+    { "--models", &(s).models, NULL },                                       \
+    { "--expires", &(s).expires, NULL },                                     \
+    { "--rpm", &(s).rpm, NULL },                                             \
+    { "--tpm", &(s).tpm, NULL },                                             \
+    { "--max-concurrent", &(s).max_concurrent, NULL }
+
+
 int tr_cli_key_generate(tokenroute_secret_t *nk);
+void tr_cli_key_settings_params(tr_cli_key_settings_t *s,
+    tr_cli_ctl_params_t *p);
 int tr_cli_key_ref(tr_cli_ctl_params_t *p, const char *arg, char *hash);
 const char *tr_cli_key_text(yajl_val key, const char *name, char *buf,
     size_t size);

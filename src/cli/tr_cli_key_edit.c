@@ -117,38 +117,22 @@ tr_cli_key_edit(tr_cli_opts_t *opts, const char *cmd, int argc, char **argv)
 static int
 tr_cli_key_update(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int                   rc, json;
-    char                  hash[TR_CLI_SHA256_HEX_LEN + 1];
-    yajl_val              tree;
-    const char           *key, *name, *tenant, *limit, *period, *models;
-    const char           *ttl, *rpm, *tpm, *conc;
-    redisReply           *doc;
-    tr_cli_ctl_params_t   p;
+    int                     rc, json;
+    char                    hash[TR_CLI_SHA256_HEX_LEN + 1];
+    yajl_val                tree;
+    const char             *key;
+    redisReply             *doc;
+    tr_cli_ctl_params_t     p;
+    tr_cli_key_settings_t   set;
 
     tr_cli_opt_t  spec[] = {
-        { "--name", &name, NULL },
-        { "--tenant", &tenant, NULL },
-        { "--limit", &limit, NULL },
-        { "--period", &period, NULL },
-        { "--models", &models, NULL },
-        { "--expires", &ttl, NULL },
-        { "--rpm", &rpm, NULL },
-        { "--tpm", &tpm, NULL },
-        { "--max-concurrent", &conc, NULL },
+        TR_CLI_KEY_SETTINGS_OPTIONS(set),
         { "--json", NULL, &json },
         { NULL, NULL, NULL }
     };
 
+    memset(&set, 0, sizeof(tr_cli_key_settings_t));
     key = NULL;
-    name = NULL;
-    tenant = NULL;
-    limit = NULL;
-    period = NULL;
-    models = NULL;
-    ttl = NULL;
-    rpm = NULL;
-    tpm = NULL;
-    conc = NULL;
     json = 0;
 
     rc = tr_cli_args(opts, "keys update", tr_cli_key_update_usage, spec,
@@ -163,15 +147,7 @@ tr_cli_key_update(tr_cli_opts_t *opts, int argc, char **argv)
         return TR_CLI_FAILED;
     }
 
-    tr_cli_ctl_param(&p, "name", name);
-    tr_cli_ctl_param(&p, "tenant", tenant);
-    tr_cli_ctl_param(&p, "limit", limit);
-    tr_cli_ctl_param(&p, "period", period);
-    tr_cli_ctl_param(&p, "models", models);
-    tr_cli_ctl_param(&p, "expires", ttl);
-    tr_cli_ctl_param(&p, "rpm", rpm);
-    tr_cli_ctl_param(&p, "tpm", tpm);
-    tr_cli_ctl_param(&p, "max_concurrent", conc);
+    tr_cli_key_settings_params(&set, &p);
 
     rc = tr_cli_key_run(opts, "keys update", "update", &p, &doc);
     if (rc != TR_CLI_OK) {

@@ -169,8 +169,8 @@ static const char  tr_cli_keys_purge_usage[] =
 int
 tr_cli_keys(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int          rc;
-    const char  *cmd;
+    int     rc;
+    const   char  *cmd;
 
     rc = tr_cli_subcommand(opts, "keys", tr_cli_keys_usage, &argc, &argv,
                            &cmd);
@@ -210,39 +210,23 @@ tr_cli_keys(tr_cli_opts_t *opts, int argc, char **argv)
 static int
 tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
 {
-    int                   rc, json;
-    yajl_val              tree;
-    const char           *name, *account, *tenant, *limit, *period;
-    const char           *models, *ttl, *rpm, *tpm, *conc;
-    redisReply           *doc;
-    tokenroute_secret_t   nk;
-    tr_cli_ctl_params_t   p;
+    int                     rc, json;
+    yajl_val                tree;
+    const char             *account;
+    redisReply             *doc;
+    tokenroute_secret_t     nk;
+    tr_cli_ctl_params_t     p;
+    tr_cli_key_settings_t   set;
 
     tr_cli_opt_t  spec[] = {
-        { "--name", &name, NULL },
+        TR_CLI_KEY_SETTINGS_OPTIONS(set),
         { "--account", &account, NULL },
-        { "--tenant", &tenant, NULL },
-        { "--limit", &limit, NULL },
-        { "--period", &period, NULL },
-        { "--models", &models, NULL },
-        { "--expires", &ttl, NULL },
-        { "--rpm", &rpm, NULL },
-        { "--tpm", &tpm, NULL },
-        { "--max-concurrent", &conc, NULL },
         { "--json", NULL, &json },
         { NULL, NULL, NULL }
     };
 
-    name = NULL;
+    memset(&set, 0, sizeof(tr_cli_key_settings_t));
     account = NULL;
-    tenant = NULL;
-    limit = NULL;
-    period = NULL;
-    models = NULL;
-    ttl = NULL;
-    rpm = NULL;
-    tpm = NULL;
-    conc = NULL;
     json = 0;
 
     rc = tr_cli_args(opts, "keys create", tr_cli_keys_create_usage, spec,
@@ -251,7 +235,7 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
         return (rc == TR_CLI_HELP) ? TR_CLI_OK : rc;
     }
 
-    if (name == NULL) {
+    if (set.name == NULL) {
         return tr_cli_usage_error("keys create", "--name is required");
     }
 
@@ -261,16 +245,8 @@ tr_cli_keys_create(tr_cli_opts_t *opts, int argc, char **argv)
     }
 
     p.n = 0;
-    tr_cli_ctl_param(&p, "name", name);
+    tr_cli_key_settings_params(&set, &p);
     tr_cli_ctl_param(&p, "account", account);
-    tr_cli_ctl_param(&p, "tenant", tenant);
-    tr_cli_ctl_param(&p, "limit", limit);
-    tr_cli_ctl_param(&p, "period", period);
-    tr_cli_ctl_param(&p, "models", models);
-    tr_cli_ctl_param(&p, "expires", ttl);
-    tr_cli_ctl_param(&p, "rpm", rpm);
-    tr_cli_ctl_param(&p, "tpm", tpm);
-    tr_cli_ctl_param(&p, "max_concurrent", conc);
     tr_cli_ctl_param(&p, "hash", nk.hash);
     tr_cli_ctl_param(&p, "id", nk.id);
     tr_cli_ctl_param(&p, "prefix", nk.prefix);
