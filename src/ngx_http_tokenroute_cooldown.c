@@ -5,7 +5,9 @@
  * Fallback chains and cooldowns.  A model whose provider keeps failing
  * (or answered 429) is skipped for a while, counted across all workers in
  * shared memory, so that a quota event costs one failed attempt per
- * cooldown window rather than one per request.
+ * cooldown window rather than one per request.  The fleet shares them
+ * through Redis (ngx_http_tokenroute_cooldown_fleet.c): the shared
+ * memory is the local cache of what the fleet knows.
  */
 
 
@@ -15,6 +17,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_models.h"
 
 
@@ -27,11 +30,15 @@
 typedef struct {
     ngx_uint_t                   failures;
     uint64_t                     until;
+    uint64_t                     sent;     /* the deadline the fleet has */
+    ngx_uint_t                   status;   /* what started the cooldown */
 } ngx_http_tokenroute_cooldown_node_t;
 
 
 typedef struct {
     ngx_uint_t                            nmodels;
+    ngx_uint_t                            pending;  /* until > sent */
+    uint64_t                              seen;     /* tr:cooldown:v */
     ngx_http_tokenroute_cooldown_node_t   nodes[1];
 } ngx_http_tokenroute_cooldown_sh_t;
 
@@ -45,7 +52,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_tokenroute_cooldown_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
-static uint64_t ngx_http_tokenroute_now_ms(void);
 
 
 static ngx_http_tokenroute_cooldown_t  *ngx_http_tokenroute_cooldowns;
@@ -365,6 +371,8 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
     if (until > node->until) {
         node->until = until;
         node->failures = 0;
+        node->status = status;
+        cd->sh->pending = 1;
     }
 
     ngx_shmtx_unlock(&cd->shpool->mutex);
@@ -373,6 +381,9 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "tokenroute: model \"%V\" cools down for %T s after "
                       "status %ui", &m->id, window, status);
+
+        /* the next admission takes it to the fleet, or else the timer */
+        ngx_http_tokenroute_fleet_soon();
     }
 }
 
@@ -396,7 +407,169 @@ ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m)
 }
 
 
-static uint64_t
+/*
+ * The cooldowns the fleet does not have yet (at most pub's size, the
+ * rest stays pending), marked as sent: another call does not take them
+ * again while this one is in Redis.
+ */
+
+void
+ngx_http_tokenroute_cooldown_take(ngx_http_tokenroute_cooldown_pub_t *pub,
+    uint64_t now)
+{
+    ngx_uint_t                            i, more;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node;
+
+    pub->n = 0;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    /* a racy read is fine: a cooldown missed now goes with the next */
+
+    if (cd == NULL || cd->sh == NULL || !cd->sh->pending) {
+        return;
+    }
+
+    more = 0;
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    for (i = 0; i < cd->sh->nmodels; i++) {
+        node = &cd->sh->nodes[i];
+
+        if (node->until <= node->sent || node->until <= now) {
+            continue;
+        }
+
+        if (pub->n == NGX_HTTP_TOKENROUTE_COOLDOWN_PUB_MAX) {
+            more = 1;
+            break;
+        }
+
+        pub->index[pub->n] = i;
+        pub->until[pub->n] = node->until;
+        pub->status[pub->n] = node->status;
+        pub->n++;
+
+        node->sent = node->until;
+    }
+
+    cd->sh->pending = more;
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+}
+
+
+/* the call that took them failed: they are pending again */
+
+void
+ngx_http_tokenroute_cooldown_untake(ngx_http_tokenroute_cooldown_pub_t *pub)
+{
+    ngx_uint_t                            i;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || pub->n == 0) {
+        return;
+    }
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    for (i = 0; i < pub->n; i++) {
+        if (pub->index[i] >= cd->sh->nmodels) {
+            continue;
+        }
+
+        node = &cd->sh->nodes[pub->index[i]];
+
+        /* unless a later one went since, or the fleet told us about it */
+
+        if (node->sent == pub->until[i]) {
+            node->sent = 0;
+            cd->sh->pending = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+}
+
+
+/*
+ * A cooldown the fleet has: a later deadline than ours wins.  It is not
+ * published back.  Returns 1 when it extended ours.
+ */
+
+ngx_uint_t
+ngx_http_tokenroute_cooldown_learn(ngx_http_tokenroute_model_t *m,
+    uint64_t until, ngx_uint_t status)
+{
+    ngx_uint_t                            later;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+        return 0;
+    }
+
+    node = &cd->sh->nodes[m->index];
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    later = (until > node->until);
+
+    if (later) {
+        node->until = until;
+        node->failures = 0;
+        node->status = status;
+    }
+
+    if (until > node->sent) {
+        node->sent = until;
+    }
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+
+    return later;
+}
+
+
+/* the version of the fleet's cooldowns this nginx has (0: none yet) */
+
+uint64_t
+ngx_http_tokenroute_cooldown_seen(void)
+{
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL) {
+        return 0;
+    }
+
+    return cd->sh->seen;
+}
+
+
+void
+ngx_http_tokenroute_cooldown_set_seen(uint64_t version)
+{
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd && cd->sh) {
+        /* a 64-bit word: written atomically, as "until" is */
+        cd->sh->seen = version;
+    }
+}
+
+
+uint64_t
 ngx_http_tokenroute_now_ms(void)
 {
     ngx_time_t  *tp;
