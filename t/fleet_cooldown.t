@@ -262,6 +262,60 @@ is($r->{status}, 200, 'B: 200');
 is($r->{headers}{'x-tokenroute-attempts'}, 1, 'B: f/blip cools on B too');
 is(tried($BL), 0, 'B made no attempt at f/blip');
 
+###############################################################################
+
+# 7. The script's rules, called directly: a later deadline wins, an
+# earlier one changes nothing (not even the version), entries over are
+# deleted when read, a damaged hash never fails an admission.
+
+my $sha = $t->redis('SCRIPT', 'LOAD', $t->script_text('admission'));
+my $ms = int(time() * 1000);
+
+sub fleet {
+	my ($arg) = @_;
+	my $r = $t->redis('EVALSHA', $sha, 0, int(time()), int(time()) + 60,
+		$arg);
+	return $r->[-1];
+}
+
+$t->redis('DEL', 'tr:cooldown', 'tr:cooldown:v');
+
+is_deeply(fleet("$ms 0"), [], 'nothing ever published: no news');
+my $got = fleet("$ms 0 s/a " . ($ms + 60000) . ' 429');
+my $v1 = $got->[0];
+is_deeply($got, [ $v1, 's/a', $ms + 60000, 429 ], 'published, and answered');
+cmp_ok($v1, '>=', $ms, 'the version: at least the clock in ms');
+is_deeply(fleet("$ms $v1"), [], 'the same version: no news, one GET');
+
+is_deeply(fleet("$ms $v1 s/a " . ($ms + 30000) . ' 503'), [],
+	'an earlier deadline changes nothing');
+is($t->redis('GET', 'tr:cooldown:v'), $v1, 'not even the version');
+
+$got = fleet("$ms $v1 s/a " . ($ms + 90000) . ' 503');
+is_deeply([ @$got[1 .. 3] ], [ 's/a', $ms + 90000, 503 ],
+	'a later deadline wins');
+cmp_ok($got->[0], '>', $v1, 'and moves the version on');
+
+$t->redis('HSET', 'tr:cooldown', 's/old', ($ms - 1) . ' 429',
+	's/bad', 'x y');
+$got = fleet("$ms 0");
+is_deeply([ @$got[1 .. $#$got] ], [ 's/a', $ms + 90000, 503 ],
+	'entries over, or damaged, are not answered');
+is_deeply([ sort @{ $t->redis('HKEYS', 'tr:cooldown') } ], [ 's/a' ],
+	'and deleted');
+
+is_deeply(fleet("$ms 0 s/gone " . ($ms - 5) . ' 429'), [ $got->[0],
+	's/a', $ms + 90000, 503 ], 'a deadline already over is not published');
+
+$t->redis('DEL', 'tr:cooldown');
+$t->redis('SET', 'tr:cooldown', 'not a hash');
+my $res = $t->redis('EVALSHA', $sha, 0, int(time()), int(time()) + 60,
+	$t->key_hash($key->{raw}), 'f/ok', 'rid-dmg', 5, 5,
+	"$ms 0 s/a " . ($ms + 1000) . ' 429');
+like($res->[0], qr/^ok\n/, 'a damaged tr:cooldown: the admission admits');
+is_deeply($res->[1], [ $got->[0] ], 'with no cooldowns');
+$t->redis('DEL', 'tr:cooldown');
+
 for my $gw (undef, 'b', 'c') {
 	unlike($t->error_log($gw), qr/\[error\].*cooldown|\[crit\]/,
 		'no error about cooldowns in ' . ($gw // 'A') . "'s error.log");
