@@ -259,7 +259,12 @@ ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
 
     cd->trmcf = trmcf;
 
-    ngx_str_set(&name, "tokenroute_cooldown");
+    /*
+     * The name changes with the layout of the shared state: a reload
+     * into a build whose layout differs starts from a zone of its own,
+     * never reads the old one as its own.
+     */
+    ngx_str_set(&name, "tokenroute_cooldown2");
 
     zone = ngx_shared_memory_add(cf, &name, 64 * 1024,
                                  &ngx_http_tokenroute_module);
