@@ -115,17 +115,13 @@ static ngx_event_t                   ngx_http_tokenroute_batch_event;
 ngx_int_t
 ngx_http_tokenroute_admission_init(ngx_conf_t *cf, ngx_str_t *script)
 {
+    /* the cooldowns alone are sent through the same script */
+    ngx_http_tokenroute_fleet_init(ngx_http_tokenroute_admission_sha);
+
     return ngx_http_tokenroute_script_init(cf, script,
                                            tokenroute_lua_admission,
                                            tokenroute_lua_admission_len,
                                            ngx_http_tokenroute_admission_sha);
-}
-
-
-u_char *
-ngx_http_tokenroute_admission_script_sha(void)
-{
-    return ngx_http_tokenroute_admission_sha;
 }
 
 

@@ -24,8 +24,5 @@ ngx_int_t ngx_http_tokenroute_admission_start(ngx_http_request_t *r,
 ngx_int_t ngx_http_tokenroute_admission_check_key(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
-/* the script's SHA-1 (hex): the cooldowns are sent through it too */
-u_char *ngx_http_tokenroute_admission_script_sha(void);
-
 
 #endif /* _NGX_HTTP_TOKENROUTE_ADMISSION_H_INCLUDED_ */

@@ -17,7 +17,6 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
-#include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_models.h"
 
 
@@ -338,24 +337,28 @@ ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m)
 }
 
 
-void
+/* returns 1 when a cooldown started, or was extended: the fleet's news */
+
+ngx_uint_t
 ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
     ngx_uint_t status, time_t retry_after)
 {
     time_t                                window;
     uint64_t                              now, until;
+    ngx_uint_t                            later;
     ngx_http_tokenroute_cooldown_t       *cd;
     ngx_http_tokenroute_cooldown_node_t  *node;
 
     cd = ngx_http_tokenroute_cooldowns;
 
     if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
-        return;
+        return 0;
     }
 
     node = &cd->sh->nodes[m->index];
     now = ngx_http_tokenroute_now_ms();
     window = 0;
+    later = 0;
 
     ngx_shmtx_lock(&cd->shpool->mutex);
 
@@ -378,6 +381,7 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
         node->failures = 0;
         node->status = status;
         cd->sh->pending = 1;
+        later = 1;
     }
 
     ngx_shmtx_unlock(&cd->shpool->mutex);
@@ -386,10 +390,9 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "tokenroute: model \"%V\" cools down for %T s after "
                       "status %ui", &m->id, window, status);
-
-        /* the next admission takes it to the fleet, or else the timer */
-        ngx_http_tokenroute_fleet_soon();
     }
+
+    return later;
 }
 
 

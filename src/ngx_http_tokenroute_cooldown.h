@@ -34,8 +34,8 @@ typedef struct {
 ngx_int_t ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);
 ngx_int_t ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m);
-void ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
-    ngx_uint_t status, time_t retry_after);
+ngx_uint_t ngx_http_tokenroute_cooldown_failure(
+    ngx_http_tokenroute_model_t *m, ngx_uint_t status, time_t retry_after);
 void ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m);
 char *ngx_http_tokenroute_fallback_on_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);

@@ -22,10 +22,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_redis.h"
 #include "tokenroute_request.h"
 
 
@@ -51,12 +51,22 @@ static ngx_int_t ngx_http_tokenroute_fleet_number(redisReply *e,
 /* the argument of the call being sent: hiredis copies it at once */
 static u_char  ngx_http_tokenroute_fleet_buf[NGX_HTTP_TOKENROUTE_FLEET_ARG];
 
+/* the admission script's SHA-1: the cooldowns alone go through it too */
+static u_char                              *ngx_http_tokenroute_fleet_sha;
+
 static ngx_event_t                          ngx_http_tokenroute_fleet_event;
 static ngx_connection_t                     ngx_http_tokenroute_fleet_conn;
 
 /* the timer's own call, one at a time */
 static ngx_http_tokenroute_cooldown_pub_t   ngx_http_tokenroute_fleet_pub;
 static ngx_uint_t                           ngx_http_tokenroute_fleet_busy;
+
+
+void
+ngx_http_tokenroute_fleet_init(u_char *admission_sha)
+{
+    ngx_http_tokenroute_fleet_sha = admission_sha;
+}
 
 
 /*
@@ -208,8 +218,10 @@ ngx_http_tokenroute_fleet_number(redisReply *e, uint64_t *n)
 }
 
 
-/* a cooldown started here: published by the timer unless an admission
- * carries it first */
+/*
+ * A cooldown started here: published by the timer unless an admission
+ * carries it first.
+ */
 
 void
 ngx_http_tokenroute_fleet_soon(void)
@@ -252,6 +264,10 @@ ngx_http_tokenroute_fleet_handler(ngx_event_t *ev)
     size_t                               argvlen[6];
     u_char                               now[NGX_TIME_T_LEN];
 
+    if (ngx_http_tokenroute_fleet_sha == NULL) {
+        return;
+    }
+
     if (ngx_http_tokenroute_fleet_busy) {
         ngx_http_tokenroute_fleet_later(NGX_HTTP_TOKENROUTE_FLEET_SOON);
         return;
@@ -270,7 +286,7 @@ ngx_http_tokenroute_fleet_handler(ngx_event_t *ev)
 
     argv[0] = "EVALSHA";
     argvlen[0] = 7;
-    argv[1] = (const char *) ngx_http_tokenroute_admission_script_sha();
+    argv[1] = (const char *) ngx_http_tokenroute_fleet_sha;
     argvlen[1] = 40;
     argv[2] = "0";
     argvlen[2] = 1;

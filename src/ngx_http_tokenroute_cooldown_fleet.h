@@ -19,6 +19,7 @@
 #include "ngx_http_tokenroute_redis.h"
 
 
+void ngx_http_tokenroute_fleet_init(u_char *admission_sha);
 void ngx_http_tokenroute_fleet_arg(ngx_http_tokenroute_cooldown_pub_t *pub,
     const char **arg, size_t *len);
 void ngx_http_tokenroute_fleet_reply(ngx_http_tokenroute_cooldown_pub_t *pub,
