@@ -25,6 +25,7 @@ set -eu
 : "${TOKENROUTE_NGINX:=nginx}"
 : "${TOKENROUTE_REDIS:=127.0.0.1:6379}"
 : "${TOKENROUTE_PORT:=8080}"
+: "${TOKENROUTE_LISTEN:=$TOKENROUTE_PORT}"
 : "${TOKENROUTE_ACCESS_LOG:=/dev/stdout}"
 : "${TOKENROUTE_METRICS_ALLOW:=127.0.0.1 ::1}"
 : "${TOKENROUTE_WORKER_USER:=www-data}"
@@ -122,7 +123,7 @@ http {
     include $TOKENROUTE_CONF_DIR/http.d/*.conf;
 
     server {
-        listen $TOKENROUTE_PORT;
+        listen $TOKENROUTE_LISTEN;
 
         include $conf/tokenroute_server.conf;
 
