@@ -774,6 +774,11 @@ SKIP: {
 	like($done->{body} // '', qr/data: \[DONE\]/,
 		'SIGQUIT: the stream in flight finishes');
 	is(stop_gateway($pid, 'QUIT'), 0, 'then nginx exits, status 0');
+	my $srid = $done->{headers}{'x-tokenroute-request-id'} // '?';
+	ok($t->redis('HEXISTS', 'tr:rsvd', $srid) == 0
+		&& !defined $t->redis('ZSCORE', 'tr:rsv', $srid)
+		&& (slurp("$log1.out") // '') =~ /"request_id":"\Q$srid\E"/,
+		'and was settled and logged before it exited');
 	no_alerts($log1, 'gateway');
 }
 
