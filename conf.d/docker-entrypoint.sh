@@ -32,7 +32,9 @@ set -eu
 
 case "${1:-nginx}" in
 nginx)
-    [ $# -gt 0 ] && shift
+    if [ $# -gt 0 ]; then
+        shift
+    fi
     ;;
 -*)
     ;;

@@ -644,6 +644,15 @@ if ($no_health) {
 		. ' configuration loads with the module just built') or diag($err);
 }
 
+like($err, qr{configuration file \Q$dir\E/run/nginx\.conf test},
+	'nginx -t tests the generated configuration');
+{
+	my ($c2, $o2, $e2) = run_ep({}, '-t');
+	is($c2, $code, 'arguments starting with "-" are nginx\'s');
+	like($e2, qr{configuration file \Q$dir\E/run/nginx\.conf test},
+		'on the same configuration');
+}
+
 # without the health and metrics directives: the generated configuration
 # less their locations, mounted
 sub mount_degraded {
