@@ -869,10 +869,14 @@ EOF
 	my $pid = start_gateway("$dir/gw2");
 	ok($pid, 'the gateway starts with a mounted nginx.conf');
 	SKIP: {
-		skip 'the gateway did not start', 2 unless $pid;
+		skip 'the gateway did not start', 3 unless $pid;
 		is($t->http(path => '/mounted', port => $gw_port)->{status}, 204,
 			'the mounted nginx.conf is the one served');
-		is(stop_gateway($pid), 0, 'stops');
+		# what "docker exec C docker-entrypoint.sh nginx -s quit" runs
+		my ($c, $o, $e) = run_ep({}, 'nginx', '-s', 'quit');
+		is($c, 0, 'nginx -s quit through the entry point') or diag($e);
+		is(stop_gateway($pid, 0), 0, 'the mounted configuration\'s nginx'
+			. ' got it and exits');
 	}
 	is(slurp("$conf/nginx.conf"), $mounted, 'the mounted nginx.conf is'
 		. ' unchanged');
