@@ -478,6 +478,13 @@ sub yaml_block {
 		}
 	}
 
+	# the same document as a YAML parser reads it, when one is here
+	SKIP: {
+		my $yq = `yq . '$repo/docker-compose.yml' 2>/dev/null`;
+		skip 'no working yq here', 1 unless $? == 0 && $yq =~ /^\{/;
+		is_deeply($c, $json->decode($yq), 'yq reads the same document');
+	}
+
 	SKIP: {
 		skip 'no "docker compose" here', 1
 			unless system('docker compose version >/dev/null 2>&1') == 0;
