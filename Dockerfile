@@ -11,8 +11,8 @@
 #
 # The build steps are the Makefile's: the package lists are .ci/packages-*
 # (which the Makefile reads too), the build is "make all", the file system
-# "make image-install".  t/image.t fails if this file spells a package, a
-# path or a build command of its own.
+# "make image-install".  t/image_build.t fails if this file spells a
+# package, a path or a build command of its own.
 
 FROM debian:12 AS build
 

@@ -2,23 +2,13 @@
 
 # (C) tokenroute authors
 
-# The production image without a Docker daemon or a registry.
-#
-# Static: the Dockerfile's build steps are the Makefile's (its packages
-# only through .ci/packages-*, which the Makefile reads too; its commands
-# only make targets the Makefile defines; no path of its own but apt's and
-# its staging directory), its runtime promises (non-root USER, STOPSIGNAL
-# SIGQUIT, a HEALTHCHECK on /health with a client the runtime packages
-# install), the runtime packages against the libraries the built module
-# and CLI link, the JSON access log against README's variables table,
-# docker-compose.yml's fleet, the Anthropic provider file's chain.
-#
-# For real: "make image-install" into a directory laid out as the image,
-# and the entry point run from it with its paths pointed there: commands
-# passed through (the CLI creates a key), the generated configuration
-# loaded by nginx with the module just built, a request answered and its
-# JSON access log line, SIGQUIT finishing a stream, a mounted nginx.conf
-# and http.d file left untouched, the gateway run as uid 10001.
+# The image's entry point, for real and without Docker: "make
+# image-install" into a directory laid out as the image, and the entry
+# point run from it with its paths pointed there: commands passed through
+# (the CLI creates a key), the generated configuration loaded by nginx
+# with the module just built, a request answered and its JSON access log
+# line, SIGQUIT finishing a stream, a mounted nginx.conf and http.d file
+# left untouched, the gateway run as uid 10001.
 
 ###############################################################################
 
@@ -27,7 +17,6 @@ use strict;
 
 use Test::More;
 use File::Basename qw(dirname);
-use File::Copy qw(copy);
 use File::Path qw(make_path rmtree);
 use IPC::Open3 qw(open3);
 use IO::Select;
@@ -38,6 +27,7 @@ use Time::HiRes qw(time sleep);
 
 use lib dirname(__FILE__) . '/lib';
 use TokenRoute::Test;
+use TokenRoute::Image qw(slurp entrypoint_defaults image_install);
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -45,460 +35,34 @@ select STDOUT; $| = 1;
 ###############################################################################
 
 my $t = TokenRoute::Test->new(needs => [qw(nginx module redis cli)]);
-my $repo = $t->repo;
 my $dir = $t->testdir;
 my $json = JSON::PP->new->utf8;
-
-sub slurp {
-	open my $fh, '<', $_[0] or return undef;
-	local $/;
-	return scalar <$fh>;
-}
-
-# a variable of the Makefile, as make computes it
-sub make_var {
-	my ($name) = @_;
-	my $v = `make -s --no-print-directory -C '$repo' \\
-		--eval 'print-var-%: ; \@echo \$(\$*)' print-var-$name 2>&1`;
-	chomp $v;
-	return $v;
-}
-
-sub pkg_list {
-	my $text = slurp("$repo/$_[0]") // '';
-	return [ map { /^([a-z0-9][^\s#]*)/ ? $1 : () } split /\n/, $text ];
-}
-
-###############################################################################
-
-# The Dockerfile, as instructions (continuations joined, comments gone),
-# each with its stage.
-
-my @docker;
-{
-	my $text = slurp("$repo/Dockerfile") // '';
-	$text =~ s/^\s*#.*\n//mg;
-	$text =~ s/\\\n/ /g;
-	my $stage = -1;
-	for (split /\n/, $text) {
-		next unless /^\s*(\w+)\s+(.*?)\s*$/;
-		$stage++ if uc $1 eq 'FROM';
-		push @docker, { op => uc $1, args => $2, stage => $stage };
-	}
-}
-
-sub docker_ops { grep { $_->{op} eq $_[0] } @docker }
-
-my @from = docker_ops('FROM');
-is(scalar @from, 2, 'Dockerfile: two stages, build and runtime');
-
-my %stage_list = (0 => '.ci/packages-build', 1 => '.ci/packages-runtime');
-my ($destdir, @make_calls, @bad_cmds);
-
-for my $run (docker_ops('RUN')) {
-	for my $cmd (split /\s*&&\s*/, $run->{args}) {
-		$cmd =~ s/^\s+//;
-		$cmd =~ s/^(?:[A-Z_]+=\S+\s+)+//;
-		my ($prog, $rest) = $cmd =~ /^(\S+)\s*(.*)$/;
-
-		if ($prog eq 'apt-get' && $rest =~ /^update$/) {
-			next;
-
-		} elsif ($prog eq 'apt-get' && $rest =~ /^install\s+(.*)$/) {
-			my $args = $1;
-			my $want = $stage_list{ $run->{stage} } // '?';
-			(my $tmp = $want) =~ s{^\.ci/}{/tmp/};
-			my @pkgs = grep { !/^-/ }
-				split /\s+/, ($args =~ s/\$\([^)]*\)//gr);
-			ok(!@pkgs, "stage $run->{stage}: apt-get installs no package"
-				. " of its own") or diag("spelled: @pkgs");
-			like($args, qr/\$\(grep '\^\[a-z0-9\]' \Q$tmp\E\)/,
-				"stage $run->{stage}: apt-get installs $want");
-			ok((grep { $_->{stage} == $run->{stage}
-					&& $_->{args} eq "$want $tmp" } docker_ops('COPY')),
-				"stage $run->{stage}: $want copied to $tmp");
-
-		} elsif ($prog eq 'rm') {
-			my @p = grep { !/^-/ } split /\s+/, $rest;
-			my @other = grep { $_ ne '/var/lib/apt/lists/*'
-				&& !m{^/tmp/packages-(?:build|runtime)$} } @p;
-			push @bad_cmds, $cmd if @other;
-
-		} elsif ($prog eq 'make') {
-			push @make_calls, $rest;
-
-		} else {
-			push @bad_cmds, $cmd;
-		}
-	}
-}
-
-ok(!@bad_cmds, 'Dockerfile: RUN has only apt-get, make and the cleanup')
-	or diag(join "\n", @bad_cmds);
-
-my $makefile = slurp("$repo/Makefile") // '';
-my %targets;
-for my $call (@make_calls) {
-	for my $w (split /\s+/, $call) {
-		if ($w =~ /^(\w+)=(.*)$/) {
-			is($1, 'DESTDIR', "make $call: only DESTDIR is set");
-			$destdir = $2 if $1 eq 'DESTDIR';
-			next;
-		}
-		ok($makefile =~ /^\Q$w\E\s*:/m, "make target $w is the Makefile's");
-		$targets{$w} = 1;
-	}
-}
-ok($targets{all} && $targets{'image-install'},
-	'Dockerfile builds with make all and lays out with make image-install');
-ok(defined $destdir && $destdir =~ m{^/\w+$}, 'image-install has a DESTDIR');
-
-my @copy = docker_ops('COPY');
-ok((grep { $_->{stage} == 1 && $_->{args} eq "--from=build $destdir /" }
-	@copy), "runtime stage: the staged $destdir copied to /");
-my @copy_other = grep {
-	$_->{args} !~ m{^\.ci/packages-(build|runtime) /tmp/packages-\1$}
-	&& $_->{args} ne '. .' && $_->{args} ne "--from=build $destdir /"
-} @copy;
-ok(!@copy_other, 'Dockerfile copies nothing else')
-	or diag(join "\n", map { $_->{args} } @copy_other);
-
-# no absolute path of its own: apt's, the package lists, the staging
-{
-	my %allowed = map { $_ => 1 } ('/tmp/packages-build',
-		'/tmp/packages-runtime', '/var/lib/apt/lists/*', '/src', $destdir,
-		'/', '/dev/null', '/health');
-	my @paths;
-	for my $i (@docker) {
-		next if $i->{op} eq 'FROM';
-		push @paths, $i->{args} =~ m#(?<![\w.:/}-])(/[\w./*-]*)#g;
-	}
-	# "/health" is after ${TOKENROUTE_PORT}
-	push @paths, map { m#\}(/[\w/]*)#g } map { $_->{args} } @docker;
-	my @own = grep { !$allowed{$_} } @paths;
-	ok(!@own, 'Dockerfile spells no path of its own')
-		or diag("@own");
-}
-
-# the package lists: the Makefile's are the files' (and nothing else)
-
-for my $which (qw(build runtime)) {
-	my $file = pkg_list(".ci/packages-$which");
-	ok(@$file >= 3, ".ci/packages-$which lists packages");
-	my $printed = `make -s --no-print-directory -C '$repo' print-$which-deps`;
-	is_deeply([ split ' ', $printed ], $file,
-		"make print-$which-deps is .ci/packages-$which");
-}
-my $debian = make_var('DEBIAN_PKGS');
-my %debian = map { $_ => 1 } split ' ', $debian;
-ok(!(grep { !$debian{$_} } @{ pkg_list('.ci/packages-build') }),
-	'make deps installs the build packages');
-
-my %runtime = map { $_ => 1 } @{ pkg_list('.ci/packages-runtime') };
-
-# the runtime promises
-
-my ($user) = map { $_->{args} } docker_ops('USER');
-ok(defined $user && $user =~ /^[1-9]\d*$/,
-	'the image runs as a numeric non-root user');
-is(join(' ', map { $_->{args} } docker_ops('STOPSIGNAL')), 'SIGQUIT',
-	'STOPSIGNAL SIGQUIT: nginx finishes its streams');
-my ($hc) = map { $_->{args} } docker_ops('HEALTHCHECK');
-like($hc // '', qr{CMD curl .*http://127\.0\.0\.1:\$\{TOKENROUTE_PORT\}/health},
-	'HEALTHCHECK asks /health on the gateway\'s port');
-ok($runtime{curl}, 'curl, the HEALTHCHECK\'s client, is a runtime package');
-ok($runtime{nginx}, 'nginx is a runtime package');
-is(join(' ', map { $_->{args} } docker_ops('ENTRYPOINT')),
-	'["docker-entrypoint.sh"]', 'ENTRYPOINT is the installed entry point');
-my ($expose) = map { $_->{args} } docker_ops('EXPOSE');
-my ($env_port) = join(' ', map { $_->{args} } docker_ops('ENV'))
-	=~ /TOKENROUTE_PORT=(\d+)/;
-is($expose, $env_port, 'EXPOSE is TOKENROUTE_PORT');
-
-###############################################################################
-
-# The entry point: its default paths are what make image-install lays out.
-
-my $ep_text = slurp("$repo/conf.d/docker-entrypoint.sh") // '';
-my %ep_default = $ep_text =~ /^: "\$\{(TOKENROUTE_\w+):=([^}]*)\}"$/mg;
-
-# an entry point that does not take its paths from the environment would
-# write the host's /etc/nginx/nginx.conf: never run it
-my $ep_safe = $ep_default{TOKENROUTE_CONF_DIR}
-	&& $ep_default{TOKENROUTE_RUN_DIR} && $ep_default{TOKENROUTE_MODULE}
-	&& $ep_default{TOKENROUTE_NGINX};
-ok($ep_safe, 'the entry point takes its paths from the environment');
-is($ep_default{TOKENROUTE_PORT}, $env_port,
-	'the entry point\'s default port is the image\'s');
-
-my $root = "$dir/root";
-my $bindir = make_var('BINDIR');
-my $confdir = make_var('CONFDIR');
-my $modulesdir = make_var('MODULESDIR');
-
-{
-	my @args = ('-s', '--no-print-directory', '-C', $repo, 'image-install',
-		"DESTDIR=$root", 'BUILD=' . $t->build_dir);
-	push @args, 'SANITIZE=1' if $ENV{TOKENROUTE_SANITIZE};
-	my $out = `make @args 2>&1`;
-	is($?, 0, 'make image-install DESTDIR=...') or diag($out);
-}
-
-ok(-x "$root$bindir/docker-entrypoint.sh", "entry point in $bindir");
-ok(-x "$root$bindir/tokenroute", "CLI in $bindir");
-ok(-f "$root$modulesdir/ngx_http_tokenroute_module.so",
-	"module in $modulesdir");
-is($ep_default{TOKENROUTE_MODULE}, "$modulesdir/ngx_http_tokenroute_module.so",
-	'the entry point loads the installed module');
-is($ep_default{TOKENROUTE_CONF_DIR}, $confdir,
-	'the entry point reads the installed conf.d');
-for my $f (map { s{.*/}{}r } glob("$repo/conf.d/*.conf")) {
-	ok(-f "$root$confdir/conf.d/$f", "conf.d/$f installed");
-}
-
-# the runtime packages provide what the installed files link
-
-SKIP: {
-	skip 'no dpkg or ldd here', 1
-		unless TokenRoute::Test::_which('dpkg')
-			&& TokenRoute::Test::_which('ldd');
-
-	my %need;
-	for my $f ("$root$modulesdir/ngx_http_tokenroute_module.so",
-		"$root$bindir/tokenroute")
-	{
-		for (split /\n/, `ldd '$f'`) {
-			next unless m{=>\s+(/\S+)};
-			my $lib = `realpath '$1'`;
-			chomp $lib;
-			# merged /usr: dpkg knows one of /lib and /usr/lib
-			my $owner = '';
-			for my $p ($lib, $lib =~ s{^/lib/}{/usr/lib/}r,
-				$lib =~ s{^/usr/lib/}{/lib/}r)
-			{
-				$owner = `dpkg -S '$p' 2>/dev/null`;
-				last if $owner ne '';
-			}
-			my ($pkg) = $owner =~ /^([^:\s]+)/;
-			$need{$pkg // "?($lib)"} = 1;
-		}
-	}
-	# in the base image; the sanitizers only in a test build
-	delete @need{qw(libc6 libgcc-s1 libstdc++6)};
-	delete @need{ grep { /^lib(?:asan|ubsan)\d*$/ } keys %need };
-	my @missing = grep { !$runtime{$_} } sort keys %need;
-	ok(keys %need && !@missing,
-		'the runtime packages provide the libraries linked ('
-		. join(' ', sort keys %need) . ')')
-		or diag("missing: @missing");
-}
-
-###############################################################################
-
-# The access log: tokenroute_json logs README's $tokenroute_* variables,
-# but the ones its comment lists as not logged.
-
-{
-	my $readme = slurp("$repo/README.md") // '';
-	my %readme = map { $_ => 1 } $readme =~ /^\| `\$(tokenroute_\w+)` \|/mg;
-	my $log = slurp("$repo/conf.d/tokenroute_log.conf") // '';
-	my ($fmt) = $log =~ /^(log_format tokenroute_json escape=json .*?;)$/ms;
-	ok($fmt, 'log_format tokenroute_json escape=json');
-	my %logged = map { $_ => 1 } ($fmt // '') =~ /\$(tokenroute_\w+)/g;
-	my ($not) = $log =~ /logged .*?but these:\n((?:#.*\n)+)/;
-	my %not = map { $_ => 1 } ($not // '') =~ /\$(tokenroute_\w+)/g;
-
-	ok(keys %readme > 20, 'README lists the variables');
-	my @unknown = grep { !$readme{$_} } sort keys(%logged), keys(%not);
-	ok(!@unknown, 'every variable the log names is in README')
-		or diag("@unknown");
-	my @left = grep { !$logged{$_} && !$not{$_} } sort keys %readme;
-	ok(!@left, 'every README variable is logged or said not to be')
-		or diag("@left");
-	ok(!$logged{tokenroute_provider_authorization}
-		&& !$logged{tokenroute_provider_api_key},
-		'no provider credential in the log');
-
-	my $conf_row = ($readme =~ /^\| `tokenroute_log\.conf` \|(.*)$/m)[0];
-	like($conf_row // '', qr/tokenroute_json/,
-		'README\'s conf.d table names tokenroute_json');
-}
-
-###############################################################################
-
-# The Anthropic provider file: the seed's chain.
-
-{
-	my $text = slurp("$repo/conf.d/provider-anthropic.conf") // '';
-	my %models;
-	while ($text =~ /^tokenroute_model\s+(\S+)\s+([^;]*);/mg) {
-		$models{$1} = $2;
-	}
-	like($models{'anthropic/claude-haiku-4-5'} // '',
-		qr/\bfallback=anthropic\/claude-sonnet-4-5(?:\s|$)/,
-		'Haiku 4.5 falls back to Sonnet 4.5');
-	ok(exists $models{'anthropic/claude-sonnet-4-5'}, 'Sonnet 4.5 declared');
-	unlike($models{'anthropic/claude-sonnet-4-5'} // '', qr/fallback=/,
-		'Sonnet 4.5 is the end of the chain');
-}
-
-###############################################################################
-
-# the file loads (its upstream's host made local: no DNS in tests)
-
-{
-	my $text = slurp("$repo/conf.d/provider-anthropic.conf") // '';
-	$text =~ s/\bserver\s+api\.anthropic\.com:443;/server 127.0.0.1:1;/;
-	my $d = "$dir/anthropic";
-	make_path($d);
-	open my $fh, '>', "$d/provider.conf" or die;
-	print $fh $text;
-	close $fh;
-	my $module = $t->build_dir . '/ngx_http_tokenroute_module.so';
-	open $fh, '>', "$d/nginx.conf" or die;
-	print $fh <<"EOF";
-load_module $module;
-pid $d/nginx.pid;
-error_log stderr;
-events { }
-http {
-    tokenroute_redis 127.0.0.1:1;
-    include $d/provider.conf;
-}
-EOF
-	close $fh;
-	my $nenv = $t->_nginx_env;
-	local @ENV{ keys %$nenv } = values %$nenv;
-	local $ENV{ANTHROPIC_API_KEY} = 'sk-ant-test';
-	my $out = `$t->{nginx} -t -p $d/ -c $d/nginx.conf 2>&1`;
-	SKIP: {
-		skip 'its upstream needs DNS', 1
-			if $out =~ /host not found/;
-		is($?, 0, 'provider-anthropic.conf loads with the module')
-			or diag($out);
-	}
-}
-
-###############################################################################
-
-# docker-compose.yml, read by a parser of the YAML it may use: block
-# mappings and sequences, scalars plain or quoted, flow sequences of
-# quoted strings.
-
-sub yaml_scalar {
-	my ($v) = @_;
-	return $json->decode($v) if $v =~ /^\[.*\]$/;
-	return $1 if $v =~ /^"(.*)"$/ || $v =~ /^'(.*)'$/;
-	return $v;
-}
-
-sub yaml_block {
-	my ($lines, $i, $indent) = @_;
-
-	my $node;
-	while ($$i < @$lines) {
-		my ($ind, $text) = @{ $lines->[$$i] };
-		last if $ind < $indent;
-		die "line $lines->[$$i][2]: unexpected indentation\n"
-			if $ind > $indent;
-
-		if ($text =~ /^- (.*)$/) {
-			die "line $lines->[$$i][2]: a list in a mapping\n"
-				if ref $node eq 'HASH';
-			$node //= [];
-			$$i++;
-			push @$node, yaml_scalar($1);
-
-		} elsif ($text =~ /^([\w.-]+):(?:\s+(.*))?$/) {
-			die "line $lines->[$$i][2]: a mapping in a list\n"
-				if ref $node eq 'ARRAY';
-			$node //= {};
-			my ($k, $v) = ($1, $2);
-			die "line $lines->[$$i][2]: duplicate key $k\n"
-				if exists $node->{$k};
-			$$i++;
-			if (defined $v && $v ne '') {
-				$node->{$k} = yaml_scalar($v);
-			} elsif ($$i < @$lines && $lines->[$$i][0] > $indent) {
-				$node->{$k} = yaml_block($lines, $i, $lines->[$$i][0]);
-			} else {
-				$node->{$k} = undef;
-			}
-
-		} else {
-			die "line $lines->[$$i][2]: not understood: $text\n";
-		}
-	}
-
-	return $node;
-}
-
-{
-	my $text = slurp("$repo/docker-compose.yml") // '';
-	my (@lines, $n);
-	for (split /\n/, $text) {
-		$n++;
-		next if /^\s*(?:#.*)?$/;
-		die "docker-compose.yml:$n: a tab\n" if /\t/;
-		/^( *)(.*?)\s*$/;
-		push @lines, [ length $1, $2, $n ];
-	}
-	my $i = 0;
-	my $c = eval { yaml_block(\@lines, \$i, 0) };
-	ok($c && $i == @lines, 'docker-compose.yml parses') or diag($@);
-	$c ||= {};
-
-	my $s = $c->{services} || {};
-	ok($s->{redis} && ($s->{redis}{image} // '') =~ /^redis:/,
-		'compose: a redis service');
-	ok($s->{redis}{healthcheck}, 'compose: redis has a healthcheck');
-
-	my @gw = grep { ($s->{$_}{build} // '') eq '.' } sort keys %$s;
-	ok(@gw >= 2, 'compose: two gateways built from this Dockerfile ('
-		. "@gw)");
-
-	my %host;
-	for my $g (@gw) {
-		my $svc = $s->{$g};
-		my %env = map { /^(\w+)(?:=(.*))?$/ ? ($1 => $2) : () }
-			@{ $svc->{environment} || [] };
-		is($env{TOKENROUTE_REDIS}, 'redis:6379', "$g: TOKENROUTE_REDIS");
-		ok(exists $env{$_} && !defined $env{$_}, "$g: $_ from the shell")
-			for qw(OPENAI_API_KEY ANTHROPIC_API_KEY GEMINI_API_KEY);
-		is($svc->{depends_on}{redis}{condition}, 'service_healthy',
-			"$g: starts once redis is healthy");
-		like(join(' ', @{ $svc->{healthcheck}{test} || [] }),
-			qr{curl .*http://127\.0\.0\.1:$env_port/health},
-			"$g: healthcheck on /health");
-		ok($svc->{stop_grace_period}, "$g: a grace period for streams");
-		for (@{ $svc->{ports} || [] }) {
-			my ($h, $p) = /^(\d+):(\d+)$/ or next;
-			is($p, $env_port, "$g: publishes the gateway's port");
-			ok(!$host{$h}++, "$g: host port $h its own");
-		}
-	}
-
-	# the same document as a YAML parser reads it, when one is here
-	SKIP: {
-		my $yq = `yq . '$repo/docker-compose.yml' 2>/dev/null`;
-		skip 'no working yq here', 1 unless $? == 0 && $yq =~ /^\{/;
-		is_deeply($c, $json->decode($yq), 'yq reads the same document');
-	}
-
-	SKIP: {
-		skip 'no "docker compose" here', 1
-			unless system('docker compose version >/dev/null 2>&1') == 0;
-		is(system("docker compose -f '$repo/docker-compose.yml' config -q"
-			. ' >/dev/null 2>&1'), 0, 'docker compose config');
-	}
-}
 
 ###############################################################################
 
 # The entry point, for real.
 
-BAIL_OUT('the entry point would write outside the test directory')
-	unless $ep_safe;
+my %ep_default = %{ entrypoint_defaults() };
+
+# an entry point that does not take its paths from the environment would
+# write the host's /etc/nginx/nginx.conf: never run it
+unless (ok($ep_default{TOKENROUTE_CONF_DIR}
+	&& $ep_default{TOKENROUTE_RUN_DIR} && $ep_default{TOKENROUTE_MODULE}
+	&& $ep_default{TOKENROUTE_NGINX},
+	'the entry point takes its paths from the environment'))
+{
+	done_testing();
+	exit;
+}
+
+my $l = image_install($t);
+unless (is($l->{status}, 0, 'make image-install')) {
+	diag($l->{out});
+	done_testing();
+	exit;
+}
+my ($root, $bindir, $confdir, $modulesdir) =
+	@$l{qw(root bindir confdir modulesdir)};
 
 $t->start_redis();
 $t->start_mock();
@@ -931,3 +495,4 @@ SKIP: {
 done_testing();
 
 ###############################################################################
+
