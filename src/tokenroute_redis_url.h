@@ -3,10 +3,12 @@
  * Copyright (C) tokenroute authors
  *
  * Redis addresses written as URLs, read the same by the module's
- * tokenroute_redis and by the CLI's TOKENROUTE_REDIS (tokenroute_redis_url.c):
+ * tokenroute_redis and by the CLI's TOKENROUTE_REDIS
+ * (tokenroute_redis_url.c):
  *
  *     redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
- *     redis-sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]
+ *     redis-sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]
+ *         /MASTER[/DB]
  *
  * rediss:// is refused: this build has no TLS to Redis.
  */

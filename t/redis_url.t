@@ -127,6 +127,10 @@ sub nginx_t {
 	print $fh $t->_nginx_conf_text($dir, $t->port('http'), $h, $server);
 	close $fh;
 
+	# with a sanitizer build, what start_nginx gives nginx too
+	my $env = $t->_nginx_env();
+	local @ENV{ keys %$env } = values %$env;
+
 	my $out = `$t->{nginx} -t -p $dir -c $dir/nginx.conf 2>&1`;
 	return ($? >> 8, $out);
 }
