@@ -112,8 +112,11 @@ like($t->error_log(), qr/Redis master "trm" is 127\.0\.0\.1:$M/,
 
 # 3. another master: the worker's check moves to it, unasked
 
+ok($t->wait_until(5, sub { my $m = rcmd($M, 'HGET', $KH, 'spent');
+	defined $m && $m eq (rcmd($R, 'HGET', $KH, 'spent') // '') }),
+	'the replica has the spend so far');
 is(rcmd($R, 'REPLICAOF', 'NO', 'ONE'), 'OK', 'the replica is a master too');
-my $spent = rcmd($R, 'HGET', $KH, 'spent');
+my $spent = rcmd($R, 'HGET', $KH, 'spent') // 0;
 name_master($R);
 
 ok($t->wait_until(5, sub { $t->error_log()
@@ -123,7 +126,7 @@ ok($t->wait_until(3, sub { $t->error_log()
 	=~ /Redis master "trm" is 127\.0\.0\.1:$R/ }), 'and connected to it');
 
 is(request()->{status}, 200, 'served by the new master');
-ok($t->wait_until(3, sub { rcmd($R, 'HGET', $KH, 'spent') > $spent }),
+ok($t->wait_until(3, sub { (rcmd($R, 'HGET', $KH, 'spent') // 0) > $spent }),
 	'the spend went to the new master');
 
 # 4. the master the worker uses is demoted: READONLY, asked again
