@@ -45,7 +45,8 @@ CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_schema.h src/tokenroute_json_out.c \
               src/tokenroute_json_out.h $(wildcard src/tokenroute_report*) \
               src/tokenroute_secret.c src/tokenroute_secret.h \
-              src/tokenroute_key.h
+              src/tokenroute_key.h \
+              src/tokenroute_redis_url.c src/tokenroute_redis_url.h
 # the control scripts, each run behind the preludes period.lua, ctl_lib.lua
 CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_tenants.lua \
               src/lua/ctl_keys.lua src/lua/ctl_admin.lua
