@@ -20,6 +20,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use TokenRoute::Test;
+use TokenRoute::Prom qw(parse value);
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -35,6 +36,9 @@ EOF
 location = /health {
     tokenroute_health;
 }
+location = /metrics {
+    tokenroute_metrics;
+}
 EOF2
 
 # the journal may overflow below: what it then loses is logged as alerts
@@ -46,6 +50,12 @@ sub health {
 	my $r = $t->http(method => 'GET', path => '/health');
 	$r->{json} = eval { JSON::PP->new->decode($r->{body}) };
 	return $r;
+}
+
+sub metrics {
+	my ($m, $e) = parse($t->http(method => 'GET', path => '/metrics')->{body});
+	is_deeply($e, [], 'metrics: strict Prometheus text');
+	return $m;
 }
 
 sub shape_ok {
@@ -96,11 +106,22 @@ shape_ok($r, 'down');
 is($r->{json}{status}, 'fail', 'down: status fail');
 is($r->{json}{redis}, 'down', 'down: redis down');
 
+my $m = metrics();
+is(value($m, 'tokenroute_redis_connected', worker => 0), 0,
+	'down: the worker\'s Redis gauge is 0');
+my $reconnects = value($m, 'tokenroute_redis_reconnects_total');
+
 $t->start_redis();
 
 ok($t->wait_until(6, sub { health()->{status} == 200 }),
 	'Redis back: 200 again');
 is(health()->{json}{redis}, 'up', 'back: redis up');
+
+$m = metrics();
+is(value($m, 'tokenroute_redis_connected', worker => 0), 1,
+	'back: the worker\'s Redis gauge is 1');
+is(value($m, 'tokenroute_redis_reconnects_total'), $reconnects + 1,
+	'back: one reconnect counted');
 
 ###############################################################################
 
@@ -124,6 +145,8 @@ for my $h (@h) {
 }
 is($started, 70, '70 streams admitted and started');
 
+my $m0 = metrics();
+
 $t->redis('SAVE');
 $t->stop_redis();
 
@@ -138,6 +161,17 @@ cmp_ok($r->{json}{journal}{entries}, '>=', 40, 'full: its entries')
 	or diag($r->{body});
 cmp_ok($r->{json}{journal}{bytes}, '<=', 64 * 1024, 'full: its bytes');
 
+my $m1 = metrics();
+my $written = value($m1, 'tokenroute_journal_writes_total')
+	- value($m0, 'tokenroute_journal_writes_total');
+my $lost = value($m1, 'tokenroute_journal_lost_total')
+	- value($m0, 'tokenroute_journal_lost_total');
+is(value($m1, 'tokenroute_journal_entries'), $r->{json}{journal}{entries},
+	'metrics: the same entries as health');
+is($written, $r->{json}{journal}{entries}, 'metrics: every entry written');
+is($written + $lost, 70, 'metrics: the 70 settlements written or lost');
+cmp_ok($lost, '>', 0, 'metrics: the overflow counted as lost');
+
 $t->start_redis();
 
 ok($t->wait_until(10, sub { health()->{status} == 200 }),
@@ -145,6 +179,11 @@ ok($t->wait_until(10, sub { health()->{status} == 200 }),
 $r = health();
 is($r->{json}{journal}{entries}, 0, 'replayed: the journal is empty');
 is($r->{json}{journal}{full}, JSON::PP::false, 'replayed: not full');
+
+my $m2 = metrics();
+is(value($m2, 'tokenroute_journal_replays_total')
+	- value($m0, 'tokenroute_journal_replays_total'), $written,
+	'metrics: every entry replayed once');
 
 ###############################################################################
 
