@@ -21,8 +21,11 @@
 #include "ngx_http_tokenroute_metrics_int.h"
 
 
-/* the longest line: two model ids escaped, and the rest */
-#define NGX_HTTP_TOKENROUTE_PROM_LINE  (4 * TOKENROUTE_MODEL_MAX_LEN + 512)
+/*
+ * Room kept for the longest write: three labels of up to 256 bytes, each
+ * escaped (twice as long), or the last block of families
+ */
+#define NGX_HTTP_TOKENROUTE_PROM_LINE  4096
 #define NGX_HTTP_TOKENROUTE_PROM_BUF   16384
 
 
@@ -162,10 +165,11 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
             return NGX_ERROR;
         }
 
-        p->b->last = ngx_sprintf(d, "tokenroute_rejections_total{code=\"%ui\","
-                                 "reason=\"%s\"} %uA\n", rs[i].status,
-                                 rs[i].code ? rs[i].code : "other",
-                                 sh->rejections[i]);
+        p->b->last = ngx_slprintf(d, p->b->end,
+                                  "tokenroute_rejections_total{code=\"%ui\","
+                                  "reason=\"%s\"} %uA\n", rs[i].status,
+                                  rs[i].code ? rs[i].code : "other",
+                                  sh->rejections[i]);
     }
 
     if (ngx_http_tokenroute_prom_models(p, m) != NGX_OK) {
@@ -216,7 +220,8 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
         return NGX_ERROR;
     }
 
-    p->b->last = ngx_sprintf(d, "tokenroute_cooldowns_active %ui\n", n);
+    p->b->last = ngx_slprintf(d, p->b->end,
+                              "tokenroute_cooldowns_active %ui\n", n);
 
     for (i = 0; i < NGX_HTTP_TOKENROUTE_H_N; i++) {
         if (ngx_http_tokenroute_prom_histogram(p, m, i) != NGX_OK) {
@@ -243,8 +248,9 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
             return NGX_ERROR;
         }
 
-        p->b->last = ngx_sprintf(d, "tokenroute_redis_connected{worker=\"%ui\"}"
-                                 " %uA\n", i, sh->workers[i].connected);
+        p->b->last = ngx_slprintf(d, p->b->end,
+                                  "tokenroute_redis_connected{worker=\"%ui\"}"
+                                  " %uA\n", i, sh->workers[i].connected);
     }
 
     ngx_http_tokenroute_journal_stats(&js);
@@ -254,7 +260,7 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
         return NGX_ERROR;
     }
 
-    p->b->last = ngx_sprintf(d,
+    p->b->last = ngx_slprintf(d, p->b->end,
         "# HELP tokenroute_redis_reconnects_total Redis connections set up "
         "again after a worker's first.\n"
         "# TYPE tokenroute_redis_reconnects_total counter\n"
@@ -283,7 +289,7 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
         return NGX_ERROR;
     }
 
-    p->b->last = ngx_sprintf(d,
+    p->b->last = ngx_slprintf(d, p->b->end,
         "# HELP tokenroute_journal_writes_total Settlements written to the "
         "journal.\n"
         "# TYPE tokenroute_journal_writes_total counter\n"
@@ -368,11 +374,10 @@ ngx_http_tokenroute_prom_requests(ngx_http_tokenroute_prom_t *p,
                                    sizeof("\",provider=\"") - 1);
                     d = ngx_http_tokenroute_prom_escape(d, provider);
 
-                    p->b->last = ngx_sprintf(d, "\",api=\"%s\",status=\"%s\"}"
-                                             " %uA\n",
-                                             ngx_http_tokenroute_shapes[shape],
-                                             ngx_http_tokenroute_classes[class],
-                                             v);
+                    p->b->last = ngx_slprintf(d, p->b->end,
+                                     "\",api=\"%s\",status=\"%s\"} %uA\n",
+                                     ngx_http_tokenroute_shapes[shape],
+                                     ngx_http_tokenroute_classes[class], v);
                 }
             }
         }
@@ -473,7 +478,7 @@ ngx_http_tokenroute_prom_models(ngx_http_tokenroute_prom_t *p,
                 d = ngx_sprintf(d, "\",type=\"%s", fields[f].type);
             }
 
-            p->b->last = ngx_sprintf(d, "\"} %uA\n", *v);
+            p->b->last = ngx_slprintf(d, p->b->end, "\"} %uA\n", *v);
         }
     }
 
@@ -526,7 +531,7 @@ ngx_http_tokenroute_prom_histogram(ngx_http_tokenroute_prom_t *p,
             d = ngx_sprintf(d, "%uL", desc->bounds[i]);
         }
 
-        p->b->last = ngx_sprintf(d, "\"} %uA\n", n);
+        p->b->last = ngx_slprintf(d, p->b->end, "\"} %uA\n", n);
     }
 
     d = ngx_http_tokenroute_prom_room(p);
@@ -540,7 +545,7 @@ ngx_http_tokenroute_prom_histogram(ngx_http_tokenroute_prom_t *p,
     d = desc->seconds ? ngx_http_tokenroute_prom_seconds(d, sum)
                       : ngx_sprintf(d, "%uL", sum);
 
-    p->b->last = ngx_sprintf(d, "\n%s_count %uA\n", desc->name, n);
+    p->b->last = ngx_slprintf(d, p->b->end, "\n%s_count %uA\n", desc->name, n);
 
     return NGX_OK;
 }
@@ -557,7 +562,7 @@ ngx_http_tokenroute_prom_family(ngx_http_tokenroute_prom_t *p,
         return NGX_ERROR;
     }
 
-    p->b->last = ngx_sprintf(d, "# HELP %s %s\n# TYPE %s %s\n",
+    p->b->last = ngx_slprintf(d, p->b->end, "# HELP %s %s\n# TYPE %s %s\n",
                              name, help, name, type);
 
     return NGX_OK;
@@ -691,11 +696,12 @@ ngx_http_tokenroute_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    d = ngx_sprintf(b->last, "{\"status\":\"%s\",\"redis\":\"%s\","
-                    "\"journal\":{\"entries\":%ui,\"bytes\":%uz,"
-                    "\"capacity\":%uz,\"full\":%s}}\n",
-                    ok ? "ok" : "fail", up ? "up" : "down", js.entries,
-                    js.bytes, js.capacity, js.full ? "true" : "false");
+    d = ngx_slprintf(b->last, b->end,
+                     "{\"status\":\"%s\",\"redis\":\"%s\","
+                     "\"journal\":{\"entries\":%ui,\"bytes\":%uz,"
+                     "\"capacity\":%uz,\"full\":%s}}\n",
+                     ok ? "ok" : "fail", up ? "up" : "down", js.entries,
+                     js.bytes, js.capacity, js.full ? "true" : "false");
     b->last = d;
 
     out.buf = b;
