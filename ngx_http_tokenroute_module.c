@@ -22,7 +22,7 @@
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_journal.h"
-#include "ngx_http_tokenroute_metrics.h"
+#include "ngx_http_tokenroute_metrics_out.h"
 #include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_replay.h"

@@ -3,8 +3,8 @@
  * Copyright (C) tokenroute authors
  *
  * What the gateway counts, in a shared memory zone every worker adds to:
- * each request once, in the log phase, after settlement has finalized
- * its usage (whatever path it took: rejected, fallen back, streamed, cut
+ * each request once, from the log phase (ngx_http_tokenroute_metrics_out.c)
+ * after settlement has finalized its usage (whatever path it took: rejected, fallen back, streamed, cut
  * by the client); the gateway's rejections, Redis's answers and errors,
  * the admission batches and the journal where they happen.
  *
@@ -23,24 +23,16 @@
 #include <hiredis/hiredis.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_metrics.h"
-#include "ngx_http_tokenroute_metrics_int.h"
-#include "ngx_http_tokenroute_redis.h"
 
 
 /* bumped when the table's layout changes: a new zone, not a misread */
 #define NGX_HTTP_TOKENROUTE_METRICS_LAYOUT  "tokenroute metrics 1"
 
-/* Redis answered within this long: see README, tokenroute_health */
-#define NGX_HTTP_TOKENROUTE_REDIS_FRESH     5000
-
-
 static ngx_int_t ngx_http_tokenroute_metrics_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_tokenroute_metrics_layout(
     ngx_http_tokenroute_metrics_t *m);
-static ngx_int_t ngx_http_tokenroute_metrics_log(ngx_http_request_t *r);
 static void ngx_http_tokenroute_observe(ngx_http_tokenroute_metrics_t *m,
     ngx_uint_t h, uint64_t v);
 
@@ -116,7 +108,7 @@ static ngx_uint_t  ngx_http_tokenroute_redis_connects;
 
 
 ngx_int_t
-ngx_http_tokenroute_metrics_init(ngx_conf_t *cf,
+ngx_http_tokenroute_metrics_zone(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf)
 {
     size_t                          size;
@@ -124,8 +116,6 @@ ngx_http_tokenroute_metrics_init(ngx_conf_t *cf,
     ngx_uint_t                      i;
     ngx_str_t                       name;
     ngx_shm_zone_t                 *zone;
-    ngx_http_handler_pt            *h;
-    ngx_http_core_main_conf_t      *cmcf;
     ngx_http_tokenroute_model_t    *models;
     ngx_http_tokenroute_metrics_t  *m;
 
@@ -179,17 +169,6 @@ ngx_http_tokenroute_metrics_init(ngx_conf_t *cf,
     zone->data = m;
 
     trmcf->metrics_zone = zone;
-
-    /* after settlement's handler, which finalizes the usage counted */
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_tokenroute_metrics_log;
 
     return NGX_OK;
 }
@@ -266,40 +245,25 @@ ngx_http_tokenroute_metrics_get(void)
 
 
 /*
- * Log phase: the request once.  Its model is the one asked for (the
- * chain's first), its served model and provider those of the last
+ * A request, once, from the log phase.  Its model is the one asked for
+ * (the chain's first), its served model and provider those of the last
  * attempt; tokens and cost are those settlement charged.
  */
 
-static ngx_int_t
-ngx_http_tokenroute_metrics_log(ngx_http_request_t *r)
+void
+ngx_http_tokenroute_metrics_request(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
 {
     ngx_uint_t                             i, nm, asked, served, status;
     ngx_uint_t                             shape, class;
-    ngx_http_tokenroute_ctx_t             *ctx;
     ngx_http_upstream_state_t             *st;
     ngx_http_tokenroute_model_t           *model;
     ngx_http_tokenroute_metrics_t         *m;
     ngx_http_tokenroute_model_counters_t  *mc;
 
-    if (r != r->main) {
-        return NGX_OK;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
-
-    if (ctx == NULL) {
-        /* an error_page elsewhere wiped it */
-        ctx = ngx_http_tokenroute_recover_ctx(r);
-
-        if (ctx == NULL) {
-            return NGX_OK;
-        }
-    }
-
     m = ngx_http_tokenroute_metrics_get();
     if (m == NULL) {
-        return NGX_OK;
+        return;
     }
 
     nm = m->sh->nmodels;
@@ -362,7 +326,7 @@ ngx_http_tokenroute_metrics_log(ngx_http_request_t *r)
     }
 
     if (ctx->attempts == 0 || r->upstream_states == NULL) {
-        return NGX_OK;
+        return;
     }
 
     /* the attempt that answered: the last with a peer */
@@ -376,7 +340,7 @@ ngx_http_tokenroute_metrics_log(ngx_http_request_t *r)
     }
 
     if (i == 0) {
-        return NGX_OK;
+        return;
     }
 
     st = &st[i - 1];
@@ -390,8 +354,6 @@ ngx_http_tokenroute_metrics_log(ngx_http_request_t *r)
         ngx_http_tokenroute_observe(m, NGX_HTTP_TOKENROUTE_H_LAST_BYTE,
                                     (uint64_t) st->response_time * 1000);
     }
-
-    return NGX_OK;
 }
 
 
@@ -524,14 +486,12 @@ ngx_http_tokenroute_metrics_redis_up(ngx_uint_t up)
 }
 
 
-/* tokenroute_health's "redis": connected, and answered lately */
+/* for tokenroute_health: when this worker last heard from Redis */
 
-ngx_int_t
-ngx_http_tokenroute_metrics_redis_answers(void)
+ngx_msec_t
+ngx_http_tokenroute_metrics_redis_answered(void)
 {
-    return ngx_http_tokenroute_redis_ready()
-           && ngx_current_msec - ngx_http_tokenroute_redis_answered
-              <= NGX_HTTP_TOKENROUTE_REDIS_FRESH;
+    return ngx_http_tokenroute_redis_answered;
 }
 
 

@@ -2,7 +2,8 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The tokenroute_metrics and tokenroute_health content handlers.  The
+ * The tokenroute_metrics and tokenroute_health content handlers, and the
+ * log-phase handler that counts each request.  The
  * metrics are the Prometheus text exposition format 0.0.4, rendered from
  * the shared counters (ngx_http_tokenroute_metrics.c) into buffers of the
  * request's pool; health is a small JSON object from this worker's Redis
@@ -16,10 +17,15 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_metrics.h"
-#include "ngx_http_tokenroute_metrics_int.h"
+#include "ngx_http_tokenroute_metrics_out.h"
+#include "ngx_http_tokenroute_redis.h"
 
+
+/* Redis answered within this long: see README, tokenroute_health */
+#define NGX_HTTP_TOKENROUTE_REDIS_FRESH  5000
 
 /*
  * Room kept for the longest write: three labels of up to 256 bytes, each
@@ -37,6 +43,7 @@ typedef struct {
 } ngx_http_tokenroute_prom_t;
 
 
+static ngx_int_t ngx_http_tokenroute_metrics_log(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_metrics_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_health_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_prom_render(
@@ -70,6 +77,60 @@ static const char  *ngx_http_tokenroute_classes[] = {
 static const char  *ngx_http_tokenroute_shapes[] = {
     "openai", "anthropic"
 };
+
+
+ngx_int_t
+ngx_http_tokenroute_metrics_init(ngx_conf_t *cf,
+    ngx_http_tokenroute_main_conf_t *trmcf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (ngx_http_tokenroute_metrics_zone(cf, trmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* after settlement's handler, which finalizes the usage counted */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_tokenroute_metrics_log;
+
+    return NGX_OK;
+}
+
+
+/* every request of a tokenroute location, whatever path it took */
+
+static ngx_int_t
+ngx_http_tokenroute_metrics_log(ngx_http_request_t *r)
+{
+    ngx_http_tokenroute_ctx_t  *ctx;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
+
+    if (ctx == NULL) {
+        /* an error_page elsewhere wiped it */
+        ctx = ngx_http_tokenroute_recover_ctx(r);
+
+        if (ctx == NULL) {
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_tokenroute_metrics_request(r, ctx);
+
+    return NGX_OK;
+}
 
 
 char *
@@ -686,7 +747,9 @@ ngx_http_tokenroute_health_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    up = ngx_http_tokenroute_metrics_redis_answers();
+    up = ngx_http_tokenroute_redis_ready()
+         && ngx_current_msec - ngx_http_tokenroute_metrics_redis_answered()
+            <= NGX_HTTP_TOKENROUTE_REDIS_FRESH;
     ngx_http_tokenroute_journal_stats(&js);
 
     ok = up && !js.full;

@@ -64,6 +64,7 @@ tokenroute_model m/ant provider=mockant upstream_model=claude-usage-40-6 input_p
 tokenroute_model m/flaky provider=mockai upstream_model=gpt-error-500 input_price=1 output_price=1 fallback=m/oa;
 tokenroute_model m/quota provider=mockai upstream_model=gpt-error-429-ra30 input_price=1 output_price=1 fallback=m/oa;
 tokenroute_model m/broken provider=mockai upstream_model=gpt-malformed input_price=1 output_price=1;
+tokenroute_model m/slow provider=mockai upstream_model=gpt-usage-100-20-slow input_price=1 output_price=2;
 EOF
 
 my $server = <<'EOF';
@@ -256,6 +257,34 @@ is(value($m1, 'tokenroute_journal_capacity_bytes'), 1024 * 1024,
 
 unlike($text, qr/nope\/none|\Q$key->{id}\E/,
 	'no client-supplied model and no key id in the labels');
+
+###############################################################################
+
+# A client that goes away mid-stream: counted once, as the 200 it got.
+
+my %slow = (model => 'm/slow', served_model => 'm/slow', provider => 'mockai',
+	api => 'openai', status => '2xx');
+
+my $h = $t->http_start(method => 'POST', path => '/v1/chat/completions',
+	headers => [ Authorization => "Bearer $key->{raw}" ],
+	body => { model => 'm/slow', stream => JSON::PP::true,
+		messages => [ { role => 'user', content => $LONG } ] });
+my ($st) = $t->http_read_events($h, 1, timeout => 5);
+is($st, 200, 'client abort: the stream started');
+$t->http_abort($h);
+
+ok($t->wait_until(5, sub {
+	value(scalar(scrape()), 'tokenroute_requests_total', %slow) == 1 }),
+	'client abort: the request counted');
+sleep 0.6;
+my $ma = scrape();
+is(value($ma, 'tokenroute_requests_total', %slow), 1,
+	'client abort: counted once');
+is(value($ma, 'tokenroute_attempts_total', model => 'm/slow'), 1,
+	'client abort: one attempt');
+is(value($ma, 'tokenroute_upstream_last_byte_seconds_count')
+	- value($m1, 'tokenroute_upstream_last_byte_seconds_count'), 1,
+	'client abort: its upstream time observed once');
 
 ###############################################################################
 
