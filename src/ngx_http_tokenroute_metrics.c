@@ -4,9 +4,10 @@
  *
  * What the gateway counts, in a shared memory zone every worker adds to:
  * each request once, from the log phase (ngx_http_tokenroute_metrics_out.c)
- * after settlement has finalized its usage (whatever path it took: rejected, fallen back, streamed, cut
- * by the client); the gateway's rejections, Redis's answers and errors,
- * the admission batches and the journal where they happen.
+ * after settlement has finalized its usage, whatever path it took
+ * (rejected, fallen back, streamed, cut by the client); the gateway's
+ * rejections, Redis's answers and errors, the admission batches and the
+ * journal where they happen.
  *
  * Labels are indexes fixed at configuration time (the model table), never
  * what a client sent.  The zone's name carries a hash of the models and
