@@ -158,6 +158,16 @@ like($err, qr/rediss:\/\/ \(TLS to Redis\) is not supported/,
 	'CLI: the same reason');
 unlike($err, qr/s3cret/, 'CLI: without the password');
 
+# HOST:PORT read by the same rules as tokenroute_redis's: a bad one is a
+# usage error (exit 2) that names it, and nothing is sent
+for my $bad ('127.0.0.1:99999', '127.0.0.1:', '[::1', 'a b:6379',
+	'host:6379/0')
+{
+	($code, $out, $err) = $t->cli_raw('--redis', $bad, 'keys', 'list');
+	is($code, 2, "CLI --redis '$bad': exit 2");
+	like($err, qr/bad Redis address '\Q$bad\E'/, "... and it names it");
+}
+
 done_testing();
 
 ###############################################################################

@@ -47,7 +47,7 @@ static int tr_cli_redis_parse_addr(tr_cli_redis_t *r, const char *cmd,
 static int tr_cli_redis_parse_url(tr_cli_redis_t *r, const char *cmd,
     const char *url);
 static int tr_cli_redis_parse_hostport(tr_cli_redis_t *r, const char *cmd,
-    const char *s, size_t len, int url);
+    const char *s, size_t len);
 static int tr_cli_redis_set_addr(tr_cli_redis_t *r, const char *host,
     int port);
 static int tr_cli_redis_sentinels(tr_cli_redis_t *r);
@@ -251,7 +251,7 @@ tr_cli_redis_parse_addr(tr_cli_redis_t *r, const char *cmd,
 
     len = strlen(addr);
 
-    return tr_cli_redis_parse_hostport(r, cmd, addr, len, 0);
+    return tr_cli_redis_parse_hostport(r, cmd, addr, len);
 }
 
 
@@ -433,98 +433,31 @@ tr_cli_redis_ask(tr_cli_redis_t *r, tokenroute_redis_host_t *s,
 
 static int
 tr_cli_redis_parse_hostport(tr_cli_redis_t *r, const char *cmd,
-    const char *s, size_t len, int url)
+    const char *s, size_t len)
 {
-    int64_t      port;
-    size_t       hlen, n;
-    const char  *host, *p, *colon;
+    int                      rc;
+    tokenroute_redis_host_t  h;
 
-    host = s;
-    hlen = len;
-    colon = NULL;
+    /* the rules of tokenroute_redis's HOST:PORT, read by the same code */
 
-    if (len > 0 && s[0] == '[') {
-        p = memchr(s, ']', len);
+    if (tokenroute_redis_hostport(s, len, TR_CLI_REDIS_PORT, &h) != 0) {
+        if (h.port == -1) {
+            tr_cli_error("out of memory");
 
-        if (p == NULL || (p + 1 != s + len && p[1] != ':')) {
-            goto invalid;
+        } else {
+            tr_cli_usage_error(cmd, "bad Redis address '%.*s': expected "
+                               "HOST:PORT, unix:PATH or a redis:// URL",
+                               (int) len, s);
         }
 
-        host = s + 1;
-        hlen = p - host;
-
-        if (p + 1 != s + len) {
-            colon = p + 1;
-        }
-
-    } else {
-        /* more than one ':' is a bare IPv6 address without a port */
-        colon = memchr(s, ':', len);
-
-        if (colon != NULL
-            && memchr(colon + 1, ':', s + len - colon - 1) != NULL)
-        {
-            colon = NULL;
-        }
-
-        if (colon != NULL) {
-            hlen = colon - s;
-        }
-    }
-
-    if (hlen == 0) {
-        goto invalid;
-    }
-
-    port = TR_CLI_REDIS_PORT;
-
-    if (colon != NULL) {
-        n = s + len - colon - 1;
-
-        if (tr_cli_parse_int64(colon + 1, n, &port) != 0
-            || port < 1 || port > 65535)
-        {
-            goto invalid;
-        }
-    }
-
-    r->port = (int) port;
-
-    r->host = strndup(host, hlen);
-    if (r->host == NULL) {
-        tr_cli_error("out of memory");
         return -1;
     }
 
-    n = hlen + sizeof("[]:65535");
+    rc = tr_cli_redis_set_addr(r, h.host, h.port);
 
-    r->addr = malloc(n);
-    if (r->addr == NULL) {
-        tr_cli_error("out of memory");
-        return -1;
-    }
+    free(h.host);
 
-    if (memchr(host, ':', hlen) != NULL) {
-        snprintf(r->addr, n, "[%s]:%d", r->host, r->port);
-
-    } else {
-        snprintf(r->addr, n, "%s:%d", r->host, r->port);
-    }
-
-    return 0;
-
-invalid:
-
-    if (url) {
-        tr_cli_usage_error(cmd, "bad Redis URL: bad host or port");
-
-    } else {
-        tr_cli_usage_error(cmd, "bad Redis address '%.*s': expected "
-                           "HOST:PORT, unix:PATH or a redis:// URL",
-                           (int) len, s);
-    }
-
-    return -1;
+    return rc;
 }
 
 
