@@ -39,23 +39,10 @@ my $M = $t->redis_port();
 
 # the replica and the sentinel, on ports of their own
 
-my $R = $t->port('replica');
-$t->_release_port('replica');
-mkdir "$d/replica";
-$t->_spawn('replica', "$d/replica.log", {}, 'redis-server',
-	'--port', $R, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-	'--dir', "$d/replica", '--replicaof', '127.0.0.1', $M);
+my $R = $t->start_redis_replica('replica');
+ok($R, 'the replica follows the master');
 
-sub rcmd {
-	my ($port, @cmd) = @_;
-	local $t->{ports}{redis} = $port;
-	return $t->redis(@cmd);
-}
-
-ok($t->wait_until(10, sub {
-	(eval { rcmd($R, 'INFO', 'replication') } // '')
-		=~ /master_link_status:up/
-}), 'the replica follows the master');
+sub rcmd { $t->redis_at(@_) }
 
 my $S = $t->port('sentinel');
 $t->_release_port('sentinel');

@@ -31,18 +31,10 @@ my $d = $t->testdir();
 $t->start_redis();
 my $M = $t->redis_port();
 
-my $R = $t->port('replica');
-$t->_release_port('replica');
-mkdir "$d/replica";
-$t->_spawn('replica', "$d/replica.log", {}, 'redis-server',
-	'--port', $R, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-	'--dir', "$d/replica", '--replicaof', '127.0.0.1', $M);
+my $R = $t->start_redis_replica('replica');
+ok($R, 'the replica follows the master');
 
-sub rcmd {
-	my ($port, @cmd) = @_;
-	local $t->{ports}{redis} = $port;
-	return $t->redis(@cmd);
-}
+sub rcmd { $t->redis_at(@_) }
 
 sub name_master {
 	my ($port) = @_;
@@ -51,11 +43,6 @@ sub name_master {
 	close $fh;
 	rename "$d/master.tmp", "$d/master" or die "rename: $!\n";
 }
-
-ok($t->wait_until(10, sub {
-	(eval { rcmd($R, 'INFO', 'replication') } // '')
-		=~ /master_link_status:up/
-}), 'the replica follows the master');
 
 my $S = $t->port('sentinel');
 $t->_release_port('sentinel');

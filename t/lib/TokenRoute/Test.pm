@@ -21,7 +21,8 @@ package TokenRoute::Test;
 # Methods:
 #   new(needs => [qw(nginx module redis cli)])   skip_all when one is missing
 #   port(NAME), testdir, build_dir, repo
-#   start_redis, stop_redis, redis_port, redis(@cmd)
+#   start_redis, stop_redis, redis_port, redis(@cmd),
+#       start_redis_replica(NAME), redis_at(PORT, @cmd)
 #   start_mock(delay => S, idle_timeout => S, name => 'mock'), stop_mock,
 #       mock_requests(NAME), clear_mock_requests(NAME), mock_aborts(NAME),
 #       mock_outage(NAME, SUBSTRING => STATUS, ...)
@@ -422,6 +423,37 @@ sub redis {
 	die "redis: $reply->{error}\n" if ref $reply eq 'HASH';
 
 	return $reply;
+}
+
+# A replica of the test's Redis (replica of port(redis)) on port(NAME),
+# in testdir/NAME; returns its port once its link to the master is up
+# (undef if not within 10 s).
+
+sub start_redis_replica {
+	my ($self, $name) = @_;
+
+	my $port = $self->port($name);
+	my $dir = "$self->{dir}/$name";
+
+	$self->_release_port($name);
+	mkdir $dir;
+	$self->_spawn($name, "$dir.log", {}, 'redis-server',
+		'--port', $port, '--bind', '127.0.0.1', '--save', '',
+		'--appendonly', 'no', '--dir', $dir,
+		'--replicaof', '127.0.0.1', $self->redis_port());
+
+	return $self->wait_until(10, sub {
+		(eval { $self->redis_at($port, 'INFO', 'replication') } // '')
+			=~ /master_link_status:up/
+	}) ? $port : undef;
+}
+
+# A command to another Redis (a replica, a sentinel) on 127.0.0.1:PORT.
+
+sub redis_at {
+	my ($self, $port, @cmd) = @_;
+	local $self->{ports}{redis} = $port;
+	return $self->redis(@cmd);
 }
 
 sub redis_hash {
