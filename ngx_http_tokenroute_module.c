@@ -22,6 +22,7 @@
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_metrics_out.h"
 #include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_redis.h"
@@ -517,4 +518,5 @@ ngx_http_tokenroute_exit_process(ngx_cycle_t *cycle)
      */
     ngx_http_tokenroute_redis_shutdown();
     ngx_http_tokenroute_settle_shutdown();
+    ngx_http_tokenroute_metrics_worker_exit();
 }

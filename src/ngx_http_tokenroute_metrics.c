@@ -487,6 +487,32 @@ ngx_http_tokenroute_metrics_redis_up(ngx_uint_t up)
 }
 
 
+/*
+ * A worker that exits gives its slot up, unless its successor took it
+ * (a reload): a slot left behind would read as a connection down (or up)
+ * forever when a reload lowers worker_processes.
+ */
+
+void
+ngx_http_tokenroute_metrics_worker_exit(void)
+{
+    ngx_http_tokenroute_metrics_t      *m;
+    ngx_http_tokenroute_worker_slot_t  *slot;
+
+    m = ngx_http_tokenroute_metrics_get();
+
+    if (m == NULL || ngx_worker >= NGX_HTTP_TOKENROUTE_METRICS_WORKERS) {
+        return;
+    }
+
+    slot = &m->sh->workers[ngx_worker];
+
+    if (ngx_atomic_cmp_set(&slot->pid, (ngx_atomic_uint_t) ngx_pid, 0)) {
+        slot->connected = 0;
+    }
+}
+
+
 /* for tokenroute_health: when this worker last heard from Redis */
 
 ngx_msec_t

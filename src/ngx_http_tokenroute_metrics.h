@@ -125,6 +125,7 @@ void ngx_http_tokenroute_metrics_reject(ngx_uint_t status, const char *code);
 void ngx_http_tokenroute_metrics_batch(ngx_uint_t n);
 void ngx_http_tokenroute_metrics_redis_reply(ngx_msec_t sent, void *reply);
 void ngx_http_tokenroute_metrics_redis_up(ngx_uint_t up);
+void ngx_http_tokenroute_metrics_worker_exit(void);
 ngx_msec_t ngx_http_tokenroute_metrics_redis_answered(void);
 void ngx_http_tokenroute_metrics_journaled(void);
 void ngx_http_tokenroute_metrics_replayed(ngx_uint_t n);

@@ -57,9 +57,14 @@ ngx_http_tokenroute_resume(ngx_http_request_t *r,
 uint64_t
 ngx_http_tokenroute_usec(void)
 {
-    struct timeval  tv;
+    struct timespec  ts;
 
-    ngx_gettimeofday(&tv);
+    /*
+     * only differences are taken: a monotonic clock, so that a step of the
+     * wall clock (NTP) never makes an interval negative
+     */
 
-    return (uint64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

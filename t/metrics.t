@@ -20,7 +20,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use TokenRoute::Test;
-use TokenRoute::Prom qw(parse value);
+use TokenRoute::Prom qw(parse value family);
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -348,6 +348,27 @@ is(value($m5, 'tokenroute_redis_connected', worker => 0), 1,
 	'two workers: worker 0 connected');
 is(value($m5, 'tokenroute_redis_connected', worker => 1), 1,
 	'two workers: worker 1 connected');
+
+# A reload down to one worker: the worker that is gone leaves no gauge
+# behind (a stale 0 would fire "Redis unreachable" forever, a stale 1
+# hide an outage).
+
+$c =~ s/worker_processes 2;/worker_processes 1;/ or die "no worker_processes\n";
+open $fh, '>', $conf or die "$conf: $!\n";
+print $fh $c;
+close $fh;
+
+my @old = $t->workers();
+$t->reload_nginx();
+ok($t->wait_until(10, sub { !grep { kill 0, $_ } @old }),
+	'one worker: the old workers exited');
+
+my $m6 = scrape();
+my %gauges = family($m6, 'tokenroute_redis_connected');
+is(scalar(keys %gauges), 1, 'one worker: one tokenroute_redis_connected')
+	or diag(explain \%gauges);
+is(value($m6, 'tokenroute_redis_connected', worker => 0), 1,
+	'one worker: worker 0 connected');
 
 ###############################################################################
 
