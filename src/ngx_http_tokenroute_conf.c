@@ -15,6 +15,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_upstream_url.h"
 #include "tokenroute_money.h"
 
 
@@ -449,7 +450,12 @@ ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
     size_t       scheme_len;
     in_port_t    port;
     ngx_int_t    n;
+    ngx_str_t    origin, name;
     ngx_url_t    u;
+
+    if (ngx_http_tokenroute_url_plain(cf, p) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     s = p->url.data;
     last = p->url.data + p->url.len;
@@ -506,6 +512,15 @@ ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
 
     p->base_path.data = path;
     p->base_path.len = last - path;
+
+    origin.data = p->url.data;
+    origin.len = path - p->url.data;
+    name.data = host;
+    name.len = port_start - host;
+
+    if (ngx_http_tokenroute_url_base(cf, p, &origin, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (p->upstream_name.len) {
         p->upstream.len = scheme_len + p->upstream_name.len;
