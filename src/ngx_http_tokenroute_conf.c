@@ -15,6 +15,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_upstream.h"
 #include "ngx_http_tokenroute_upstream_url.h"
 #include "tokenroute_money.h"
 
@@ -446,12 +447,13 @@ static ngx_int_t
 ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
     ngx_http_tokenroute_provider_t *p)
 {
-    u_char      *s, *host, *last, *port_start, *path;
-    size_t       scheme_len;
-    in_port_t    port;
-    ngx_int_t    n;
-    ngx_str_t    origin, name;
-    ngx_url_t    u;
+    u_char                        *s, *host, *last, *port_start, *path;
+    size_t                         scheme_len;
+    in_port_t                      port;
+    ngx_int_t                      n;
+    ngx_str_t                      origin, name;
+    ngx_url_t                      u;
+    ngx_http_upstream_srv_conf_t  *uscf;
 
     if (ngx_http_tokenroute_url_plain(cf, p) != NGX_OK) {
         return NGX_ERROR;
@@ -545,7 +547,12 @@ ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
         u.url.len = path - host;
     }
 
-    if (ngx_http_upstream_add(cf, &u, 0) == NULL) {
+    uscf = ngx_http_upstream_add(cf, &u, 0);
+    if (uscf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tokenroute_resolve_implicit(cf, uscf) != NGX_OK) {
         return NGX_ERROR;
     }
 
