@@ -808,6 +808,10 @@ ngx_http_tokenroute_resolve_release(void *data)
     ngx_http_tokenroute_peers_t *g = data;
 
     if (--g->refs == 0 && g != g->up->current) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, g->up->log, 0,
+                       "tokenroute resolve: old peers of upstream \"%V\" "
+                       "freed by their last request", &g->up->uscf->host);
+
         ngx_http_tokenroute_resolve_free(g);
     }
 }

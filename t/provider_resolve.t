@@ -199,7 +199,13 @@ like($res->{body} // '', qr/data: \[DONE\]/, 'the stream to B completed');
 is(scalar(grep { ($_->{json}{stream} // 0) } $t->mock_requests('mockB')), 1,
 	'the stream was B\'s');
 
-# after the stream, the old peers are freed: more requests, still A
+# the stream held B's peers past the swap; its end freed them
+
+ok($t->wait_until(5, sub { $t->error_log =~
+	/old peers of upstream "resolved_up" freed by their last request/ }),
+	'the old peers were freed by their last request (the stream)');
+
+# more requests, still A
 
 for (1 .. 3) {
 	my $r = chat();
@@ -242,6 +248,8 @@ sub nginx_check {
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>', "$cd/nginx.stderr";
 		open STDERR, '>&', \*STDOUT;
+		my $env = $t->_nginx_env;
+		$ENV{$_} = $env->{$_} for keys %$env;
 		{ no warnings q(exec);
 			exec { $t->{nginx} } $t->{nginx}, '-t', '-q', '-p', "$cd/",
 			'-c', "$cd/nginx.conf", '-e', "$cd/error.log"; }
