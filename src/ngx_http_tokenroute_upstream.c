@@ -272,11 +272,14 @@ ngx_http_tokenroute_resolve_init(ngx_conf_t *cf,
             return NGX_OK;      /* nginx's own: resolved once, at load */
         }
 
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+        /* a provider file that has it may be included anywhere */
+
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                       "\"tokenroute_resolve\" in upstream \"%V\" in %s:%ui "
-                      "needs a \"resolver\" in the http block",
+                      "needs a \"resolver\" in the http block: its names "
+                      "are resolved once, at load",
                       &us->host, us->file_name, us->line);
-        return NGX_ERROR;
+        return NGX_OK;
     }
 
     up->clcf = clcf;
