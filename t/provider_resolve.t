@@ -17,7 +17,9 @@
 #   1. the name answers 127.0.0.1: N sequential requests reach A on one
 #      connection (keepalive)
 #   2. the answer changes to ::1: requests reach B within a few seconds,
-#      no reload, again N of them on one connection; a [notice] says so
+#      no reload, again N of them on one connection; a [notice] says so;
+#      a provider whose url has no upstream= (its implicit upstream,
+#      url=http://localhost:PORT) moves to B too
 #   3. the DNS server stops: requests keep going to B (the last good
 #      address), a [warn] says so, no [alert] (the harness checks)
 #   4. the DNS server answers 127.0.0.1 again while a stream to B is in
@@ -93,6 +95,8 @@ upstream resolved_up {
 }
 tokenroute_provider resolved type=openai url=http://provider.test:%%PORT_prov%%/v1 upstream=resolved_up key_file=%%TESTDIR%%/openai.key;
 tokenroute_model r/gpt provider=resolved upstream_model=gpt-4o-mini input_price=1 output_price=1;
+tokenroute_provider implicit type=openai url=http://localhost:%%PORT_prov%%/v1 key_file=%%TESTDIR%%/openai.key;
+tokenroute_model i/gpt provider=implicit upstream_model=gpt-4o-mini input_price=1 output_price=1;
 EOF
 
 $t->write_nginx_conf($http, $server);
@@ -105,7 +109,8 @@ sub chat {
 	return $t->http(method => 'POST', path => '/v1/chat/completions',
 		headers => { Authorization => "Bearer $key->{raw}",
 			'Content-Type' => 'application/json' },
-		body => { model => 'r/gpt', stream => $o{stream} ? JSON::PP::true
+		body => { model => $o{model} // 'r/gpt',
+			stream => $o{stream} ? JSON::PP::true
 				: JSON::PP::false,
 			messages => [ { role => 'user', content => 'Hi' } ] });
 }
@@ -139,6 +144,15 @@ my $moved = $t->wait_until(10, sub {
 	return $res->{status} == 200 && count('mockB') > 0;
 });
 ok($moved, 'requests reach B after the answer changed, without reload');
+
+# the implicit upstream of a url without upstream= moves too
+
+$t->clear_mock_requests('mockB');
+
+ok($t->wait_until(10, sub {
+	my $res = chat(model => 'i/gpt');
+	return $res->{status} == 200 && count('mockB') > 0;
+}), 'an implicit upstream (url=http://localhost:PORT) moves to B too');
 
 $t->clear_mock_requests('mockA');
 $t->clear_mock_requests('mockB');
