@@ -151,23 +151,14 @@ ngx_int_t
 ngx_http_tokenroute_resolve_implicit(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf)
 {
-    ngx_url_t  u;
+    /* uscf->host is the url's host alone, an IPv6 address in brackets */
 
     if ((uscf->flags & NGX_HTTP_UPSTREAM_CREATE)
         || uscf->peer.init_upstream != NULL
-        || uscf->port == 0)
-    {
-        return NGX_OK;
-    }
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = uscf->host;
-    u.no_resolve = 1;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK
-        || u.host.len == 0
-        || u.host.data[0] == '['
-        || ngx_inet_addr(u.host.data, u.host.len) != INADDR_NONE)
+        || uscf->port == 0
+        || uscf->host.len == 0
+        || uscf->host.data[0] == '['
+        || ngx_inet_addr(uscf->host.data, uscf->host.len) != INADDR_NONE)
     {
         return NGX_OK;
     }
@@ -285,19 +276,11 @@ ngx_http_tokenroute_resolve_init(ngx_conf_t *cf,
     up->clcf = clcf;
 
     if (up->implicit) {
-        ngx_memzero(&u, sizeof(ngx_url_t));
-        u.url = us->host;
-        u.no_resolve = 1;
-
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
         /* one address at load: a server, more: in the peers alone */
 
         server = us->servers ? us->servers->elts : NULL;
 
-        if (ngx_http_tokenroute_resolve_name(cf, up, &u.host, us->port, 0,
+        if (ngx_http_tokenroute_resolve_name(cf, up, &us->host, us->port, 0,
                                              server ? server[0].addrs : NULL,
                                              server ? server[0].naddrs : 0)
             != NGX_OK)
@@ -625,8 +608,8 @@ ngx_http_tokenroute_resolve_swap(ngx_http_tokenroute_resolve_t *up)
     ngx_conf_t                           cf;
     ngx_pool_t                          *pool;
     ngx_http_upstream_server_t          *s, *server;
-    ngx_http_upstream_srv_conf_t        *us;
     ngx_http_tokenroute_peers_t         *g, *old;
+    ngx_http_upstream_srv_conf_t        *us;
     ngx_http_upstream_rr_peers_t        *peers;
     ngx_http_tokenroute_resolve_name_t  *n;
 

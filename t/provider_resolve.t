@@ -26,7 +26,8 @@
 #      flight: the stream completes (the old peers stay alive until it
 #      ends: run under ASan to see no use after free), new requests
 #      reach A
-#   5. NXDOMAIN: the last good address stays, with a [warn]
+#   5. NXDOMAIN: the last good address stays, with a [warn]; a reload
+#      ends the old worker at once (its timers do not hold it)
 #   6. "nginx -t": tokenroute_resolve without a resolver is a [warn] (the
 #      names resolved at load only: a provider file that has it can be
 #      included anywhere), after keepalive an [emerg]
@@ -239,6 +240,21 @@ $t->clear_mock_requests('mockA');
 $res = chat();
 is($res->{status}, 200, 'NXDOMAIN: a request') or diag($res->{body});
 is(count('mockA'), 1, 'NXDOMAIN: A still gets it');
+
+# a reload: the old worker, with its resolve timers, exits at once (the
+# timers do not hold it); the new one starts from the load-time address
+
+my @old = $t->workers();
+$t->reload_nginx();
+ok($t->wait_until(5, sub {
+	my %now = map { $_ => 1 } $t->workers();
+	return !grep { $now{$_} } @old;
+}), 'reload: the old worker exited');
+
+$t->clear_mock_requests('mockA');
+$res = chat();
+is($res->{status}, 200, 'after reload: a request') or diag($res->{body});
+is(count('mockA'), 1, 'after reload: A gets it');
 
 ###############################################################################
 
