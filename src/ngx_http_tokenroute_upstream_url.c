@@ -8,7 +8,7 @@
  * /v1beta/openai).  A url that cannot be a base (an endpoint, a query
  * string, a known vendor without its version path) is refused at load
  * with the url to write instead: at run time it would be a 404 from the
- * provider, seen by the clients only.
+ * provider, seen by the clients only.  The rules: src/tokenroute_base_url.c.
  */
 
 
@@ -18,59 +18,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_upstream_url.h"
-
-
-typedef struct {
-    ngx_str_t   host;
-    ngx_uint_t  type;       /* the API the host speaks at its base */
-    ngx_str_t   openai;     /* the OpenAI-compatible base path */
-} ngx_http_tokenroute_vendor_t;
-
-
-static void ngx_http_tokenroute_url_error(ngx_conf_t *cf,
-    ngx_http_tokenroute_provider_t *p, const char *what, ngx_str_t *origin,
-    u_char *path, size_t len, const char *tail);
-
-
-static ngx_str_t  ngx_http_tokenroute_endpoints[] = {
-    ngx_string("/chat/completions"),
-    ngx_string("/completions"),
-    ngx_string("/messages/count_tokens"),
-    ngx_string("/messages"),
-    ngx_string("/responses"),
-    ngx_string("/embeddings"),
-    ngx_string("/models"),
-    ngx_null_string
-};
-
-
-static ngx_http_tokenroute_vendor_t  ngx_http_tokenroute_vendors[] = {
-    { ngx_string("api.openai.com"), NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI,
-      ngx_string("/v1") },
-    { ngx_string("generativelanguage.googleapis.com"),
-      NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI, ngx_string("/v1beta/openai") },
-    { ngx_string("api.anthropic.com"), NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC,
-      ngx_string("/v1") },
-    { ngx_null_string, 0, ngx_null_string }
-};
-
-
-/* logs "provider NAME: url U WHAT: write url=ORIGIN+PATH TAIL" */
-
-static void
-ngx_http_tokenroute_url_error(ngx_conf_t *cf,
-    ngx_http_tokenroute_provider_t *p, const char *what, ngx_str_t *origin,
-    u_char *path, size_t len, const char *tail)
-{
-    ngx_str_t  base;
-
-    base.len = len;
-    base.data = path;
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "provider \"%V\": url \"%V\" %s: write url=%V%V%s",
-                       &p->name, &p->url, what, origin, &base, tail);
-}
+#include "tokenroute_base_url.h"
 
 
 /* before the url is parsed: a base has no query string nor fragment */
@@ -79,34 +27,31 @@ ngx_int_t
 ngx_http_tokenroute_url_plain(ngx_conf_t *cf,
     ngx_http_tokenroute_provider_t *p)
 {
-    u_char     *q, *last;
-    ngx_str_t   none;
+    u_char     *q;
+    size_t      len;
+    ngx_str_t   base;
 
-    last = p->url.data + p->url.len;
+    len = tokenroute_base_plain(p->url.data, p->url.len);
 
-    for (q = p->url.data; q < last; q++) {
-        if (*q == '?' || *q == '#') {
-            break;
-        }
-    }
-
-    if (q == last) {
+    if (len == p->url.len) {
         return NGX_OK;
     }
 
-    ngx_str_null(&none);
-    last = q;
+    /* the first '?' or '#' is after the base: tokenroute_base_plain() */
 
-    while (last > p->url.data && last[-1] == '/') {
-        last--;
+    for (q = p->url.data + len; *q != '?' && *q != '#'; q++) {
+        /* void */
     }
 
-    ngx_http_tokenroute_url_error(cf, p, (*q == '?')
-                                  ? "has a query string, which the requests "
-                                    "would not carry"
-                                  : "has a fragment",
-                                  &none, p->url.data, last - p->url.data,
-                                  "");
+    base.data = p->url.data;
+    base.len = len;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "provider \"%V\": url \"%V\" %s: write url=%V",
+                       &p->name, &p->url,
+                       (*q == '?') ? "has a query string, which the "
+                                     "requests would not carry"
+                                   : "has a fragment", &base);
 
     return NGX_ERROR;
 }
@@ -122,91 +67,69 @@ ngx_int_t
 ngx_http_tokenroute_url_base(ngx_conf_t *cf,
     ngx_http_tokenroute_provider_t *p, ngx_str_t *origin, ngx_str_t *host)
 {
-    u_char                        *b;
-    size_t                         len;
-    ngx_str_t                     *e;
-    ngx_http_tokenroute_vendor_t  *v;
+    u_char             *b;
+    ngx_str_t           path;
+    tokenroute_base_t   base;
 
-    len = p->base_path.len;
+    tokenroute_base_check((int) p->type, host->data, host->len,
+                          p->base_path.data, p->base_path.len, &base);
 
-    for (e = ngx_http_tokenroute_endpoints; e->len; e++) {
-        if (len >= e->len
-            && ngx_strncasecmp(p->base_path.data + len - e->len, e->data,
-                               e->len)
-               == 0)
-        {
-            ngx_http_tokenroute_url_error(cf, p,
-                                          "names an endpoint, not the API "
-                                          "base the endpoints are appended "
-                                          "to", origin, p->base_path.data,
-                                          len - e->len, "");
-            return NGX_ERROR;
-        }
-    }
+    path.data = (u_char *) base.path;
+    path.len = base.path_len;
 
-    for (v = ngx_http_tokenroute_vendors; v->host.len; v++) {
-        if (host->len == v->host.len
-            && ngx_strncasecmp(host->data, v->host.data, host->len) == 0)
-        {
-            break;
-        }
-    }
+    switch (base.verdict) {
 
-    if (v->host.len) {
+    case TOKENROUTE_BASE_ENDPOINT:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%V\": url \"%V\" names an endpoint, "
+                           "not the API base the endpoints are appended "
+                           "to: write url=%V%V", &p->name, &p->url, origin,
+                           &path);
+        return NGX_ERROR;
 
-        if (p->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
-            && v->type != NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC)
-        {
+    case TOKENROUTE_BASE_VENDOR_TYPE:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%V\": %V serves the OpenAI API, not "
+                           "Anthropic's: write type=openai url=%V%V",
+                           &p->name, host, origin, &path);
+        return NGX_ERROR;
+
+    case TOKENROUTE_BASE_VENDOR_PATH:
+        if (p->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "provider \"%V\": %V serves the OpenAI API, "
-                               "not Anthropic's: write type=openai "
-                               "url=%V%V", &p->name, host, origin,
-                               &v->openai);
+                               "provider \"%V\": url \"%V\" is not "
+                               "Anthropic's base: write url=%V (or %V/v1)",
+                               &p->name, &p->url, origin, origin);
             return NGX_ERROR;
         }
 
-        if (p->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI
-            && (len != v->openai.len
-                || ngx_strncasecmp(p->base_path.data, v->openai.data, len)
-                   != 0))
-        {
-            ngx_http_tokenroute_url_error(cf, p,
-                                          "is not the OpenAI-compatible "
-                                          "base of its host, which includes "
-                                          "the API version", origin,
-                                          v->openai.data, v->openai.len, "");
-            return NGX_ERROR;
-        }
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%V\": url \"%V\" is not the "
+                           "OpenAI-compatible base of its host, which "
+                           "includes the API version: write url=%V%V",
+                           &p->name, &p->url, origin, &path);
+        return NGX_ERROR;
 
-        if (p->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
-            && len != 0
-            && (len != 3 || ngx_strncmp(p->base_path.data, "/v1", 3) != 0))
-        {
-            ngx_http_tokenroute_url_error(cf, p, "is not Anthropic's base",
-                                          origin, NULL, 0, " (or /v1)");
-            return NGX_ERROR;
-        }
+    default: /* TOKENROUTE_BASE_OK */
+        break;
     }
 
-    if (p->type != NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
-        || (len >= 3
-            && ngx_strncmp(p->base_path.data + len - 3, "/v1", 3) == 0))
-    {
+    if (!base.append_v1) {
         return NGX_OK;
     }
 
     /* the Anthropic SDK's base: the API's version is appended to it */
 
-    b = ngx_pnalloc(cf->pool, len + 3);
+    b = ngx_pnalloc(cf->pool, p->base_path.len + 3);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(b, p->base_path.data, len);
-    ngx_memcpy(b + len, "/v1", 3);
+    ngx_memcpy(b, p->base_path.data, p->base_path.len);
+    ngx_memcpy(b + p->base_path.len, "/v1", 3);
 
     p->base_path.data = b;
-    p->base_path.len = len + 3;
+    p->base_path.len += 3;
 
     return NGX_OK;
 }
