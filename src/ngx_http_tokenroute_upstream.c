@@ -466,11 +466,11 @@ ngx_http_tokenroute_resolve_handler(ngx_resolver_ctx_t *ctx)
         if (!n->failing) {
             ngx_log_error(NGX_LOG_WARN, up->log, 0,
                           "tokenroute_resolve: \"%V\" of upstream \"%V\" "
-                          "could not be resolved (%i: %s), keeping its "
-                          "last %ui address(es)", &n->host, &up->uscf->host,
+                          "could not be resolved (%i: %s), keeping the "
+                          "last good addresses", &n->host, &up->uscf->host,
                           ctx->state, ctx->state
                                       ? ngx_resolver_strerror(ctx->state)
-                                      : "no address", n->naddrs);
+                                      : "no address");
         }
 
         n->failing = 1;
