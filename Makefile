@@ -21,9 +21,22 @@ MOD_LD_OPT  =
 CLI_FLAGS   = -O2 -g
 endif
 
-DEBIAN_PKGS = nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev lua5.1 \
-              ca-certificates redis-server gcc make perl clang \
-              libclang-rt-14-dev
+# Debian packages: the build's and the image's runtime are listed in .ci/
+# (one a line), which the Dockerfile reads too; make deps installs the
+# build's and the tests' own.
+BUILD_PKGS   := $(shell grep '^[a-z0-9]' .ci/packages-build)
+RUNTIME_PKGS := $(shell grep '^[a-z0-9]' .ci/packages-runtime)
+DEBIAN_PKGS  = $(BUILD_PKGS) lua5.1 ca-certificates redis-server perl \
+               clang libclang-rt-14-dev
+
+# make install: the module where Debian's nginx loads modules from, the
+# CLI in $(PREFIX)/bin, conf.d in $(CONFDIR)/conf.d.  make image-install
+# adds the container's entry point (the Dockerfile runs it).
+DESTDIR     ?=
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MODULESDIR  ?= /usr/lib/nginx/modules
+CONFDIR     ?= /etc/tokenroute
 
 MODULE_SRCS = config config.make ngx_http_tokenroute_module.c \
               $(wildcard src/*.c src/*.h src/lua/*.lua) src/lua/embed.sh
@@ -32,7 +45,8 @@ CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_schema.h src/tokenroute_json_out.c \
               src/tokenroute_json_out.h $(wildcard src/tokenroute_report*) \
               src/tokenroute_secret.c src/tokenroute_secret.h \
-              src/tokenroute_key.h
+              src/tokenroute_key.h \
+              src/tokenroute_redis_url.c src/tokenroute_redis_url.h
 # the control scripts, each run behind the preludes period.lua, ctl_lib.lua
 CLI_CTL     = src/lua/ctl_accounts.lua src/lua/ctl_tenants.lua \
               src/lua/ctl_keys.lua src/lua/ctl_admin.lua
@@ -43,7 +57,8 @@ MODULE      = $(BUILD)/ngx_http_tokenroute_module.so
 CLI         = $(BUILD)/tokenroute
 
 .PHONY: all module cli unit deps test check check-asan asan demo stop \
-        clean bench fuzz fuzz-build fuzz-short graph
+        clean bench fuzz fuzz-build fuzz-short graph install image-install \
+        print-build-deps print-runtime-deps
 
 all: module cli
 
@@ -125,6 +140,23 @@ fuzz: fuzz-build
 
 fuzz-short: fuzz-build
 	t/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SHORT) 1
+
+install: $(MODULE) $(CLI)
+	install -d $(DESTDIR)$(MODULESDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(CONFDIR)/conf.d
+	install -m 0644 $(MODULE) $(DESTDIR)$(MODULESDIR)/
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/
+	install -m 0644 conf.d/*.conf $(DESTDIR)$(CONFDIR)/conf.d/
+
+# the container's file system (Dockerfile): the above and the entry point
+image-install: install
+	install -m 0755 conf.d/docker-entrypoint.sh $(DESTDIR)$(BINDIR)/
+
+print-build-deps:
+	@echo $(BUILD_PKGS)
+
+print-runtime-deps:
+	@echo $(RUNTIME_PKGS)
 
 # Installs the Debian packages the build, the demo and the tests need;
 # nodejs and npm (for the SDK tests, t/sdk.t) only when there is no node or

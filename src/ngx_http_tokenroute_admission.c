@@ -25,6 +25,11 @@
  * script checks their key only.  So the key rules are the script's
  * alone, src/lua/admission.lua, and every request gets its verdict the
  * same way, in its one round trip to Redis.
+ *
+ * Every batch also carries the cooldowns the fleet shares: those started
+ * here and not yet published, and the version of the fleet's this nginx
+ * has; the reply's last element is the fleet's when they changed
+ * (ngx_http_tokenroute_cooldown_fleet.c).
  */
 
 
@@ -34,6 +39,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_admission.h"
+#include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
 #include "ngx_http_tokenroute_rate.h"
@@ -50,8 +56,9 @@
 #define NGX_HTTP_TOKENROUTE_BATCH_SIZE   32
 #define NGX_HTTP_TOKENROUTE_BATCH_FIELDS  5
 
+/* the last argument: the cooldowns */
 #define NGX_HTTP_TOKENROUTE_BATCH_ARGC                                       \
-    (5 + NGX_HTTP_TOKENROUTE_BATCH_SIZE * NGX_HTTP_TOKENROUTE_BATCH_FIELDS)
+    (6 + NGX_HTTP_TOKENROUTE_BATCH_SIZE * NGX_HTTP_TOKENROUTE_BATCH_FIELDS)
 
 /* batches kept for reuse */
 #define NGX_HTTP_TOKENROUTE_BATCH_FREE    64
@@ -68,6 +75,7 @@ struct ngx_http_tokenroute_batch_s {
     u_char                        check[NGX_HTTP_TOKENROUTE_BATCH_SIZE];
     u_char                        rids[NGX_HTTP_TOKENROUTE_BATCH_SIZE]
                                   [NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    ngx_http_tokenroute_cooldown_pub_t  pub;   /* the cooldowns it carries */
 };
 
 
@@ -107,6 +115,9 @@ static ngx_event_t                   ngx_http_tokenroute_batch_event;
 ngx_int_t
 ngx_http_tokenroute_admission_init(ngx_conf_t *cf, ngx_str_t *script)
 {
+    /* the cooldowns alone are sent through the same script */
+    ngx_http_tokenroute_fleet_init(ngx_http_tokenroute_admission_sha);
+
     return ngx_http_tokenroute_script_init(cf, script,
                                            tokenroute_lua_admission,
                                            tokenroute_lua_admission_len,
@@ -267,6 +278,7 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
 
     /* the slots of requests gone meanwhile are closed up */
 
+    b->pub.n = 0;
     n = 0;
 
     for (i = 0; i < b->n; i++) {
@@ -358,6 +370,9 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
     }
 
     n = 5 + n * NGX_HTTP_TOKENROUTE_BATCH_FIELDS;
+
+    ngx_http_tokenroute_fleet_arg(&b->pub, &argv[n], &argvlen[n]);
+    n++;
 
     if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_admission_reply,
                                           b, n, argv, argvlen)
@@ -458,7 +473,7 @@ ngx_http_tokenroute_admission_reply(void *data, redisReply *reply)
 {
     ngx_http_tokenroute_batch_t  *b = data;
 
-    ngx_uint_t                  i, lost;
+    ngx_uint_t                  i, ok, lost;
     redisReply                 *e;
     ngx_http_request_t         *r;
     ngx_http_tokenroute_ctx_t  *ctx;
@@ -469,21 +484,29 @@ ngx_http_tokenroute_admission_reply(void *data, redisReply *reply)
      * script wrote nothing.
      */
 
+    /* a verdict per request, then the fleet's cooldowns (an array) */
+
+    ok = reply
+         && reply->type == REDIS_REPLY_ARRAY
+         && reply->elements == b->n + 1
+         && reply->element[b->n]->type == REDIS_REPLY_ARRAY;
+
     lost = b->sent
            && (reply == NULL
-               || (reply->type != REDIS_REPLY_ERROR
-                   && (reply->type != REDIS_REPLY_ARRAY
-                       || reply->elements != b->n)));
+               || (reply->type != REDIS_REPLY_ERROR && !ok));
 
-    if (reply
-        && (reply->type != REDIS_REPLY_ARRAY || reply->elements != b->n))
-    {
+    if (reply && !ok) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "tokenroute: admission failed: %s",
                       reply->type == REDIS_REPLY_ERROR ? reply->str
                                                        : "unexpected reply");
         reply = NULL;
     }
+
+    /* before the requests choose their models */
+
+    ngx_http_tokenroute_fleet_reply(&b->pub,
+                                    reply ? reply->element[b->n] : NULL);
 
     /*
      * Each request is resumed in turn; one that finishes then frees only

@@ -2,9 +2,10 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The http-level directives: tokenroute_redis, tokenroute_provider and
- * tokenroute_model.  Secrets (provider keys, the Redis password) are read
- * here, in the master, because workers run with a cleared environment.
+ * The http-level directives tokenroute_provider and tokenroute_model
+ * (tokenroute_redis: ngx_http_tokenroute_redis_conf.c).  Secrets
+ * (provider keys, the Redis password) are read here, in the master,
+ * because workers run with a cleared environment.
  */
 
 
@@ -50,133 +51,6 @@ ngx_http_tokenroute_arg(ngx_str_t *arg, const char *name, ngx_str_t *value)
     value->len = arg->len - len - 1;
 
     return NGX_OK;
-}
-
-
-char *
-ngx_http_tokenroute_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_tokenroute_main_conf_t *trmcf = conf;
-
-    u_char                            *p;
-    ngx_str_t                         *value, v;
-    ngx_int_t                          n;
-    ngx_url_t                          u;
-    ngx_uint_t                         i;
-    ngx_http_tokenroute_redis_conf_t  *rc;
-
-    rc = &trmcf->redis;
-
-    if (rc->configured) {
-        return "is duplicate";
-    }
-
-    rc->configured = 1;
-    rc->db = 0;
-    rc->connect_timeout = 1000;
-    rc->timeout = 1000;
-
-    value = cf->args->elts;
-
-    if (ngx_strncmp(value[1].data, "unix:", 5) == 0) {
-        rc->unix_path.len = value[1].len - 5;
-        rc->unix_path.data = ngx_pnalloc(cf->pool, rc->unix_path.len + 1);
-        if (rc->unix_path.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        p = ngx_cpymem(rc->unix_path.data, value[1].data + 5,
-                       rc->unix_path.len);
-        *p = '\0';
-
-    } else {
-        /* hiredis would resolve a name with a blocking call in a worker */
-
-        ngx_memzero(&u, sizeof(ngx_url_t));
-        u.url = value[1];
-        u.default_port = 6379;
-
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid Redis address \"%V\"%s%s", &value[1],
-                               u.err ? ": " : "", u.err ? u.err : "");
-            return NGX_CONF_ERROR;
-        }
-
-        rc->host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-        if (rc->host.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        rc->host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
-                                     u.addrs[0].socklen, rc->host.data,
-                                     NGX_SOCKADDR_STRLEN, 0);
-        rc->host.data[rc->host.len] = '\0';
-        rc->port = u.port;
-    }
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_http_tokenroute_arg(&value[i], "password", &v) == NGX_OK) {
-            rc->password = v;
-            continue;
-        }
-
-        if (ngx_http_tokenroute_arg(&value[i], "password_env", &v) == NGX_OK)
-        {
-            if (ngx_http_tokenroute_read_secret(cf, &v, 0, &rc->password)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_tokenroute_arg(&value[i], "db", &v) == NGX_OK) {
-            n = ngx_atoi(v.data, v.len);
-            if (n == NGX_ERROR) {
-                goto invalid;
-            }
-
-            rc->db = n;
-            continue;
-        }
-
-        if (ngx_http_tokenroute_arg(&value[i], "connect_timeout", &v)
-            == NGX_OK)
-        {
-            rc->connect_timeout = ngx_parse_time(&v, 0);
-            if (rc->connect_timeout == (ngx_msec_t) NGX_ERROR
-                || rc->connect_timeout == 0)
-            {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_tokenroute_arg(&value[i], "timeout", &v) == NGX_OK) {
-            rc->timeout = ngx_parse_time(&v, 0);
-            if (rc->timeout == (ngx_msec_t) NGX_ERROR || rc->timeout == 0) {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
-
-    return NGX_CONF_ERROR;
 }
 
 
@@ -863,4 +737,22 @@ ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
     }
 
     return NGX_OK;
+}
+
+
+/* for ngx_http_tokenroute_redis_conf.c: a NAME=VALUE argument, a secret */
+
+ngx_int_t
+ngx_http_tokenroute_conf_arg(ngx_str_t *arg, const char *name,
+    ngx_str_t *value)
+{
+    return ngx_http_tokenroute_arg(arg, name, value);
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_conf_env(ngx_conf_t *cf, ngx_str_t *var,
+    ngx_str_t *value)
+{
+    return ngx_http_tokenroute_read_secret(cf, var, 0, value);
 }

@@ -2,8 +2,8 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The tokenroute_redis, _provider and _model directives
- * (ngx_http_tokenroute_conf.c).
+ * The tokenroute_redis (ngx_http_tokenroute_redis_conf.c), _provider and
+ * _model directives (ngx_http_tokenroute_conf.c).
  */
 
 
@@ -26,6 +26,10 @@ char *ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);
+ngx_int_t ngx_http_tokenroute_conf_arg(ngx_str_t *arg, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_tokenroute_conf_env(ngx_conf_t *cf, ngx_str_t *var,
+    ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_CONF_H_INCLUDED_ */

@@ -5,7 +5,9 @@
  * Fallback chains and cooldowns.  A model whose provider keeps failing
  * (or answered 429) is skipped for a while, counted across all workers in
  * shared memory, so that a quota event costs one failed attempt per
- * cooldown window rather than one per request.
+ * cooldown window rather than one per request.  The fleet shares them
+ * through Redis (ngx_http_tokenroute_cooldown_fleet.c): the shared
+ * memory is the local cache of what the fleet knows.
  */
 
 
@@ -27,11 +29,15 @@
 typedef struct {
     ngx_uint_t                   failures;
     uint64_t                     until;
+    uint64_t                     sent;     /* the deadline the fleet has */
+    ngx_uint_t                   status;   /* what started the cooldown */
 } ngx_http_tokenroute_cooldown_node_t;
 
 
 typedef struct {
     ngx_uint_t                            nmodels;
+    ngx_uint_t                            pending;  /* until > sent */
+    uint64_t                              seen;     /* tr:cooldown:v */
     ngx_http_tokenroute_cooldown_node_t   nodes[1];
 } ngx_http_tokenroute_cooldown_sh_t;
 
@@ -45,7 +51,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_tokenroute_cooldown_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
-static uint64_t ngx_http_tokenroute_now_ms(void);
 
 
 static ngx_http_tokenroute_cooldown_t  *ngx_http_tokenroute_cooldowns;
@@ -253,7 +258,12 @@ ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
 
     cd->trmcf = trmcf;
 
-    ngx_str_set(&name, "tokenroute_cooldown");
+    /*
+     * The name changes with the layout of the shared state: a reload
+     * into a build whose layout differs starts from a zone of its own,
+     * never reads the old one as its own.
+     */
+    ngx_str_set(&name, "tokenroute_cooldown2");
 
     zone = ngx_shared_memory_add(cf, &name, 64 * 1024,
                                  &ngx_http_tokenroute_module);
@@ -327,24 +337,28 @@ ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m)
 }
 
 
-void
+/* returns 1 when a cooldown started, or was extended: the fleet's news */
+
+ngx_uint_t
 ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
     ngx_uint_t status, time_t retry_after)
 {
     time_t                                window;
     uint64_t                              now, until;
+    ngx_uint_t                            later;
     ngx_http_tokenroute_cooldown_t       *cd;
     ngx_http_tokenroute_cooldown_node_t  *node;
 
     cd = ngx_http_tokenroute_cooldowns;
 
     if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
-        return;
+        return 0;
     }
 
     node = &cd->sh->nodes[m->index];
     now = ngx_http_tokenroute_now_ms();
     window = 0;
+    later = 0;
 
     ngx_shmtx_lock(&cd->shpool->mutex);
 
@@ -365,6 +379,9 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
     if (until > node->until) {
         node->until = until;
         node->failures = 0;
+        node->status = status;
+        cd->sh->pending = 1;
+        later = 1;
     }
 
     ngx_shmtx_unlock(&cd->shpool->mutex);
@@ -374,6 +391,8 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
                       "tokenroute: model \"%V\" cools down for %T s after "
                       "status %ui", &m->id, window, status);
     }
+
+    return later;
 }
 
 
@@ -396,7 +415,169 @@ ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m)
 }
 
 
-static uint64_t
+/*
+ * The cooldowns the fleet does not have yet (at most pub's size, the
+ * rest stays pending), marked as sent: another call does not take them
+ * again while this one is in Redis.
+ */
+
+void
+ngx_http_tokenroute_cooldown_take(ngx_http_tokenroute_cooldown_pub_t *pub,
+    uint64_t now)
+{
+    ngx_uint_t                            i, more;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node;
+
+    pub->n = 0;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    /* a racy read is fine: a cooldown missed now goes with the next */
+
+    if (cd == NULL || cd->sh == NULL || !cd->sh->pending) {
+        return;
+    }
+
+    more = 0;
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    for (i = 0; i < cd->sh->nmodels; i++) {
+        node = &cd->sh->nodes[i];
+
+        if (node->until <= node->sent || node->until <= now) {
+            continue;
+        }
+
+        if (pub->n == NGX_HTTP_TOKENROUTE_COOLDOWN_PUB_MAX) {
+            more = 1;
+            break;
+        }
+
+        pub->index[pub->n] = i;
+        pub->until[pub->n] = node->until;
+        pub->status[pub->n] = node->status;
+        pub->n++;
+
+        node->sent = node->until;
+    }
+
+    cd->sh->pending = more;
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+}
+
+
+/* the call that took them failed: they are pending again */
+
+void
+ngx_http_tokenroute_cooldown_untake(ngx_http_tokenroute_cooldown_pub_t *pub)
+{
+    ngx_uint_t                            i;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || pub->n == 0) {
+        return;
+    }
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    for (i = 0; i < pub->n; i++) {
+        if (pub->index[i] >= cd->sh->nmodels) {
+            continue;
+        }
+
+        node = &cd->sh->nodes[pub->index[i]];
+
+        /* unless a later one went since, or the fleet told us about it */
+
+        if (node->sent == pub->until[i]) {
+            node->sent = 0;
+            cd->sh->pending = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+}
+
+
+/*
+ * A cooldown the fleet has: a later deadline than ours wins.  It is not
+ * published back.  Returns 1 when it extended ours.
+ */
+
+ngx_uint_t
+ngx_http_tokenroute_cooldown_learn(ngx_http_tokenroute_model_t *m,
+    uint64_t until, ngx_uint_t status)
+{
+    ngx_uint_t                            later;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+        return 0;
+    }
+
+    node = &cd->sh->nodes[m->index];
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    later = (until > node->until);
+
+    if (later) {
+        node->until = until;
+        node->failures = 0;
+        node->status = status;
+    }
+
+    if (until > node->sent) {
+        node->sent = until;
+    }
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+
+    return later;
+}
+
+
+/* the version of the fleet's cooldowns this nginx has (0: none yet) */
+
+uint64_t
+ngx_http_tokenroute_cooldown_seen(void)
+{
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL) {
+        return 0;
+    }
+
+    return cd->sh->seen;
+}
+
+
+void
+ngx_http_tokenroute_cooldown_set_seen(uint64_t version)
+{
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd && cd->sh) {
+        /* a 64-bit word: written atomically, as "until" is */
+        cd->sh->seen = version;
+    }
+}
+
+
+uint64_t
 ngx_http_tokenroute_now_ms(void)
 {
     ngx_time_t  *tp;

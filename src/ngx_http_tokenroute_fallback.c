@@ -22,6 +22,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_billing.h"
 #include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_key.h"
@@ -167,7 +168,10 @@ ngx_http_tokenroute_fallback(ngx_http_request_t *r,
     status = r->err_status ? r->err_status : NGX_HTTP_BAD_GATEWAY;
     retry = (status == 429) ? ngx_http_tokenroute_retry_after(r) : 0;
 
-    ngx_http_tokenroute_cooldown_failure(ctx->model, status, retry);
+    if (ngx_http_tokenroute_cooldown_failure(ctx->model, status, retry)) {
+        /* the fleet hears of it: with the next admission, or the timer */
+        ngx_http_tokenroute_fleet_soon();
+    }
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute fallback: attempt %ui on \"%V\" failed with "

@@ -116,7 +116,21 @@ typedef struct {
     ngx_flag_t                       configured;
     ngx_str_t                       *scripts;     /* SCRIPT LOADed */
     ngx_uint_t                       nscripts;
+    ngx_str_t                        name;        /* host name, or "" */
+    ngx_str_t                        user;        /* AUTH user (ACL) */
+    ngx_array_t                     *sentinels;   /* redis_addr_t */
+    ngx_str_t                        master;      /* its sentinel name */
+    ngx_str_t                        sentinel_password;
+    void                            *clcf;        /* http's: resolver */
 } ngx_http_tokenroute_redis_conf_t;
+
+
+/* a sentinel's address: name "" when written as an IP address */
+typedef struct {
+    ngx_str_t                        name;        /* re-resolved */
+    ngx_str_t                        host;        /* IP, resolved at load */
+    in_port_t                        port;
+} ngx_http_tokenroute_redis_addr_t;
 
 
 typedef struct {

@@ -2,8 +2,11 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * The per-worker Redis connection: connect (AUTH, SELECT), reconnect with
- * exponential backoff, and commands bounded by an nginx timer.
+ * The per-worker Redis connection: connect (AUTH, SELECT, and with
+ * sentinels a ROLE check), reconnect with exponential backoff, and
+ * commands bounded by an nginx timer.  Where to connect is found anew for
+ * every connection (ngx_http_tokenroute_redis_sentinel.c): a host name
+ * looked up again, or the master the sentinels name.
  *
  * A command's record outlives the request that issued it (the reply may
  * arrive after the client went away), so it is not in the request pool:
@@ -27,6 +30,12 @@
 #define NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN   100
 #define NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MAX   2000
 
+/* with sentinels: a failover is a few seconds, a question to them cheap */
+#define NGX_HTTP_TOKENROUTE_REDIS_SENTINEL_BACKOFF_MAX  500
+
+/* how often a worker asks the sentinels whether its master is still it */
+#define NGX_HTTP_TOKENROUTE_REDIS_SENTINEL_CHECK        1000
+
 /* records kept for reuse after a burst, at most */
 #define NGX_HTTP_TOKENROUTE_REDIS_FREE_MAX      1024
 
@@ -45,13 +54,25 @@ typedef struct {
     ngx_msec_t                          backoff;
     ngx_event_t                         reconnect;
     ngx_event_t                         connect_timer;
+    ngx_event_t                         check;       /* sentinels: master? */
     ngx_log_t                          *log;
+    ngx_http_tokenroute_redis_finder_t  finder;
+    ngx_str_t                           host;        /* connected to */
+    in_port_t                           port;
+    u_char                              buf[NGX_SOCKADDR_STRLEN + 1];
     unsigned                            exiting:1;
 } ngx_http_tokenroute_redis_client_t;
 
 
 static void ngx_http_tokenroute_redis_connect(
     ngx_http_tokenroute_redis_client_t *rc);
+static void ngx_http_tokenroute_redis_found(void *data, ngx_str_t *host,
+    in_port_t port);
+static void ngx_http_tokenroute_redis_role_reply(redisAsyncContext *ac,
+    void *r, void *privdata);
+static void ngx_http_tokenroute_redis_check_handler(ngx_event_t *ev);
+static void ngx_http_tokenroute_redis_check_found(void *data,
+    ngx_str_t *host, in_port_t port);
 static void ngx_http_tokenroute_redis_schedule(
     ngx_http_tokenroute_redis_client_t *rc);
 static void ngx_http_tokenroute_redis_reset(
@@ -69,6 +90,9 @@ static void ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
 static void ngx_http_tokenroute_redis_op_timeout(ngx_event_t *ev);
 static void ngx_http_tokenroute_redis_op_free(
     ngx_http_tokenroute_redis_op_t *op);
+static ngx_int_t ngx_http_tokenroute_redis_readonly(redisReply *reply);
+static void ngx_http_tokenroute_redis_drop(redisAsyncContext *ac,
+    const char *why);
 
 
 /* one client per worker process: created in init_process */
@@ -106,6 +130,15 @@ ngx_http_tokenroute_redis_init(ngx_cycle_t *cycle,
     rc->connect_timer.log = cycle->log;
     rc->connect_timer.cancelable = 1;
 
+    rc->check.handler = ngx_http_tokenroute_redis_check_handler;
+    rc->check.data = rc;
+    rc->check.log = cycle->log;
+    rc->check.cancelable = 1;
+
+    rc->host.data = rc->buf;
+
+    ngx_http_tokenroute_redis_finder_init(&rc->finder, conf, cycle->log);
+
     ngx_http_tokenroute_redis = rc;
 
     ngx_http_tokenroute_redis_connect(rc);
@@ -135,6 +168,12 @@ ngx_http_tokenroute_redis_shutdown(void)
         ngx_del_timer(&rc->connect_timer);
     }
 
+    if (rc->check.timer_set) {
+        ngx_del_timer(&rc->check);
+    }
+
+    ngx_http_tokenroute_redis_find_cancel(&rc->finder);
+
     ac = rc->ac;
     rc->ac = NULL;
 
@@ -149,12 +188,36 @@ ngx_http_tokenroute_redis_shutdown(void)
 static void
 ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
 {
+    if (rc->conf->unix_path.len) {
+        ngx_http_tokenroute_redis_found(rc, NULL, 0);
+        return;
+    }
+
+    /* connecting: commands fail fast until the address is found */
+    rc->state = ngx_http_tokenroute_redis_st_connecting;
+
+    ngx_http_tokenroute_redis_find(&rc->finder,
+                                   ngx_http_tokenroute_redis_found, rc);
+}
+
+
+/* host: NULL for the unix socket, or when no address was found */
+
+static void
+ngx_http_tokenroute_redis_found(void *data, ngx_str_t *host, in_port_t port)
+{
+    ngx_http_tokenroute_redis_client_t *rc = data;
+
     char                              db[NGX_INT_T_LEN + 1];
     ngx_uint_t                        i;
     redisAsyncContext                *ac;
     ngx_http_tokenroute_redis_conf_t *conf;
 
     conf = rc->conf;
+
+    if (rc->exiting || rc->ac) {
+        return;
+    }
 
     if (conf->unix_path.len) {
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
@@ -163,12 +226,20 @@ ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
 
         ac = redisAsyncConnectUnix((char *) conf->unix_path.data);
 
+    } else if (host == NULL) {
+        ngx_http_tokenroute_redis_schedule(rc);
+        return;
+
     } else {
+        rc->host.len = host->len;
+        *ngx_cpymem(rc->host.data, host->data, host->len) = '\0';
+        rc->port = port;
+
         ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rc->log, 0,
                        "tokenroute redis: connecting to %V:%d",
-                       &conf->host, (int) conf->port);
+                       &rc->host, (int) port);
 
-        ac = redisAsyncConnect((char *) conf->host.data, conf->port);
+        ac = redisAsyncConnect((char *) rc->host.data, port);
     }
 
     if (ac == NULL) {
@@ -205,14 +276,30 @@ ngx_http_tokenroute_redis_connect(ngx_http_tokenroute_redis_client_t *rc)
     /* queued now, sent first once the socket connects */
 
     if (conf->password.len) {
-        if (redisAsyncCommand(ac, ngx_http_tokenroute_redis_setup_reply,
-                              "AUTH", "AUTH %b", conf->password.data,
-                              conf->password.len)
+        if ((conf->user.len
+             ? redisAsyncCommand(ac, ngx_http_tokenroute_redis_setup_reply,
+                                 "AUTH", "AUTH %b %b", conf->user.data,
+                                 conf->user.len, conf->password.data,
+                                 conf->password.len)
+             : redisAsyncCommand(ac, ngx_http_tokenroute_redis_setup_reply,
+                                 "AUTH", "AUTH %b", conf->password.data,
+                                 conf->password.len))
             != REDIS_OK)
         {
             ngx_http_tokenroute_redis_reset(rc, "AUTH could not be queued");
             return;
         }
+    }
+
+    /* what a sentinel names may have been demoted since: not used then */
+
+    if (conf->sentinels
+        && redisAsyncCommand(ac, ngx_http_tokenroute_redis_role_reply, NULL,
+                             "ROLE")
+           != REDIS_OK)
+    {
+        ngx_http_tokenroute_redis_reset(rc, "ROLE could not be queued");
+        return;
     }
 
     if (conf->db) {
@@ -259,7 +346,13 @@ ngx_http_tokenroute_redis_ready(void)
 static void
 ngx_http_tokenroute_redis_schedule(ngx_http_tokenroute_redis_client_t *rc)
 {
+    ngx_msec_t  max;
+
     rc->state = ngx_http_tokenroute_redis_st_idle;
+
+    if (rc->check.timer_set) {
+        ngx_del_timer(&rc->check);
+    }
 
     if (rc->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
@@ -272,8 +365,10 @@ ngx_http_tokenroute_redis_schedule(ngx_http_tokenroute_redis_client_t *rc)
         ngx_add_timer(&rc->reconnect, rc->backoff);
     }
 
-    rc->backoff = ngx_min(rc->backoff * 2,
-                          NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MAX);
+    max = rc->conf->sentinels ? NGX_HTTP_TOKENROUTE_REDIS_SENTINEL_BACKOFF_MAX
+                              : NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MAX;
+
+    rc->backoff = ngx_min(rc->backoff * 2, max);
 }
 
 
@@ -328,7 +423,15 @@ ngx_http_tokenroute_redis_on_connect(const redisAsyncContext *ac, int status)
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, rc->log, 0, "tokenroute: connected to Redis");
+    if (rc->conf->unix_path.len) {
+        ngx_log_error(NGX_LOG_INFO, rc->log, 0,
+                      "tokenroute: connected to Redis");
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, rc->log, 0,
+                      "tokenroute: connected to Redis at %V:%d", &rc->host,
+                      (int) rc->port);
+    }
 
     rc->state = ngx_http_tokenroute_redis_st_ready;
     rc->backoff = NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN;
@@ -406,6 +509,103 @@ ngx_http_tokenroute_redis_reconnect_handler(ngx_event_t *ev)
     if (rc->ac == NULL) {
         ngx_http_tokenroute_redis_connect(rc);
     }
+}
+
+
+static void
+ngx_http_tokenroute_redis_role_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    redisReply                          *reply = r;
+    redisReply                          *role;
+    ngx_http_tokenroute_redis_client_t  *rc = ac->data;
+
+    if (reply == NULL || rc == NULL || rc->ac != ac) {
+        return;
+    }
+
+    role = (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+           ? reply->element[0] : NULL;
+
+    if (role && role->type == REDIS_REPLY_STRING && role->len == 6
+        && ngx_strncmp(role->str, "master", 6) == 0)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, rc->log, 0,
+                      "tokenroute: Redis master \"%V\" is %V:%d",
+                      &rc->conf->master, &rc->host, (int) rc->port);
+
+        if (!rc->check.timer_set) {
+            ngx_add_timer(&rc->check,
+                          NGX_HTTP_TOKENROUTE_REDIS_SENTINEL_CHECK);
+        }
+
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                  "tokenroute: %V:%d, named by the sentinels as master "
+                  "\"%V\", is not a master (%s)", &rc->host, (int) rc->port,
+                  &rc->conf->master,
+                  role && role->type == REDIS_REPLY_STRING ? role->str
+                  : reply->type == REDIS_REPLY_ERROR ? reply->str
+                  : "unexpected ROLE reply");
+
+    /* the commands queued behind it fail, and are journaled or retried */
+    rc->ac = NULL;
+    ngx_http_tokenroute_redis_schedule(rc);
+    redisAsyncFree(ac);
+}
+
+
+/* with sentinels: is the master still the one they name? */
+
+static void
+ngx_http_tokenroute_redis_check_handler(ngx_event_t *ev)
+{
+    ngx_http_tokenroute_redis_client_t  *rc = ev->data;
+
+    if (rc->exiting || rc->ac == NULL
+        || rc->state != ngx_http_tokenroute_redis_st_ready)
+    {
+        return;
+    }
+
+    if (!rc->finder.busy) {
+        ngx_http_tokenroute_redis_find(&rc->finder,
+                                       ngx_http_tokenroute_redis_check_found,
+                                       rc);
+    }
+
+    if (rc->ac && !rc->check.timer_set) {
+        ngx_add_timer(&rc->check, NGX_HTTP_TOKENROUTE_REDIS_SENTINEL_CHECK);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_redis_check_found(void *data, ngx_str_t *host,
+    in_port_t port)
+{
+    ngx_http_tokenroute_redis_client_t *rc = data;
+
+    /* no sentinel answered: the connection still works, keep it */
+
+    if (host == NULL || rc->ac == NULL) {
+        return;
+    }
+
+    if (port == rc->port && host->len == rc->host.len
+        && ngx_strncmp(host->data, rc->host.data, host->len) == 0)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, rc->log, 0,
+                  "tokenroute: the sentinels name %V:%d as master \"%V\" "
+                  "now, not %V:%d", host, (int) port, &rc->conf->master,
+                  &rc->host, (int) rc->port);
+
+    ngx_http_tokenroute_redis_reset(rc, "the master moved");
 }
 
 
@@ -584,6 +784,53 @@ ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
     }
 
     ngx_http_tokenroute_redis_op_free(op);
+
+    /*
+     * A master demoted to a replica answers writes with READONLY (a
+     * script's write, with "-READONLY" within): find the master again.
+     */
+
+    if (r && ((redisReply *) r)->type == REDIS_REPLY_ERROR
+        && ngx_http_tokenroute_redis_readonly(r))
+    {
+        ngx_http_tokenroute_redis_drop(ac, "the server is read-only now");
+    }
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_redis_readonly(redisReply *reply)
+{
+    return ngx_strncmp(reply->str, "READONLY", 8) == 0
+           || ngx_strstr(reply->str, "-READONLY") != NULL;
+}
+
+
+/* drops the connection from within one of its hiredis callbacks */
+
+static void
+ngx_http_tokenroute_redis_drop(redisAsyncContext *ac, const char *why)
+{
+    ngx_http_tokenroute_redis_client_t  *rc;
+
+    rc = ngx_http_tokenroute_redis;
+
+    if (rc == NULL || rc->ac != ac) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                  "tokenroute: dropping the Redis connection to %V:%d: %s",
+                  &rc->host, (int) rc->port, why);
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    /* hiredis frees it once the callback returns */
+    rc->ac = NULL;
+    ngx_http_tokenroute_redis_schedule(rc);
+    redisAsyncFree(ac);
 }
 
 

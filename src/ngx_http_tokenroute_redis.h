@@ -58,6 +58,39 @@ ngx_int_t ngx_http_tokenroute_script_init(ngx_conf_t *cf, ngx_str_t *script,
 /* n in decimal at p; returns the end */
 u_char *ngx_http_tokenroute_write_int(u_char *p, int64_t n);
 
+/* ngx_http_tokenroute_redis_sentinel.c: where to connect */
+
+typedef void (*ngx_http_tokenroute_redis_found_pt)(void *data,
+    ngx_str_t *host, in_port_t port);
+
+typedef struct {
+    ngx_http_tokenroute_redis_conf_t      *conf;
+    ngx_log_t                             *log;
+    ngx_http_tokenroute_redis_found_pt     handler;
+    void                                  *data;
+    ngx_resolver_ctx_t                    *rctx;     /* a lookup */
+    redisAsyncContext                     *ac;       /* a sentinel asked */
+    ngx_http_tokenroute_redis_addr_t      *addr;     /* being looked up */
+    ngx_event_t                            timer;    /* a sentinel's turn */
+    ngx_uint_t                             next;     /* sentinel to ask */
+    ngx_uint_t                             tried;
+    ngx_uint_t                             turn;     /* of the answers */
+    ngx_str_t                              host;     /* what was found */
+    in_port_t                              port;
+    u_char                                 ip6[16];
+    u_char                                 buf[NGX_SOCKADDR_STRLEN + 1];
+    unsigned                               sentinel:1;
+    unsigned                               busy:1;
+} ngx_http_tokenroute_redis_finder_t;
+
+void ngx_http_tokenroute_redis_finder_init(
+    ngx_http_tokenroute_redis_finder_t *f,
+    ngx_http_tokenroute_redis_conf_t *conf, ngx_log_t *log);
+void ngx_http_tokenroute_redis_find(ngx_http_tokenroute_redis_finder_t *f,
+    ngx_http_tokenroute_redis_found_pt handler, void *data);
+void ngx_http_tokenroute_redis_find_cancel(
+    ngx_http_tokenroute_redis_finder_t *f);
+
 /* ngx_http_tokenroute_redis_adapter.c */
 ngx_int_t ngx_http_tokenroute_redis_attach(redisAsyncContext *ac,
     ngx_log_t *log);

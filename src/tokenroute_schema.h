@@ -81,6 +81,16 @@
 /* LIST: dead letters, settlements and reservations Redis rejected */
 #define TOKENROUTE_REDIS_DEAD        "tr:dead"
 
+/*
+ * HASH: the fleet's cooldowns, model id: "until status" (deadline in
+ * wall-clock ms, the provider status that started it); entries over are
+ * deleted by the admission that reads them
+ */
+#define TOKENROUTE_REDIS_COOLDOWN    "tr:cooldown"
+
+/* STRING: the version of tr:cooldown, moved on at every change */
+#define TOKENROUTE_REDIS_COOLDOWN_V  "tr:cooldown:v"
+
 /* HASH: usage by day (YYYYMMDD, 400 days) and hour (YYYYMMDDHH, 8 days) */
 #define TOKENROUTE_REDIS_USAGE_DAY   "tr:u:d:"
 #define TOKENROUTE_REDIS_USAGE_HOUR  "tr:u:h:"

@@ -17,7 +17,9 @@
 # check slot (amount "-") and for a reserving one, each {"s": STRING}
 # ("%ALLOW%" in it: one "1" per model asked about), {"i": INTEGER},
 # {"nil": 1}; or "reply": the whole reply; "extra": elements added;
-# "delay": seconds before answering.  Every EVALSHA is logged to
+# "delay": seconds before answering.  The cooldowns' element (an empty
+# array: no news) ends every admission reply but a "reply" one.  Every
+# EVALSHA is logged to
 # testdir/fake.log, one JSON line each.
 
 ###############################################################################
@@ -109,6 +111,9 @@ sub admission_reply {
 	}
 
 	push @slots, ({ s => 'ok' }) x ($c->{extra} // 0);
+
+	# the cooldowns' argument after the slots: no news about them
+	push @slots, { a => [] } if (@$argv - 5) % 5 == 1;
 
 	return resp({ a => \@slots });
 }

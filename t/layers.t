@@ -181,13 +181,14 @@ if ($ENV{TOKENROUTE_GRAPH} && !@sccs) {
 }
 
 # the headers: each file's functions are declared in the header next to
-# it (the filters, the demo provider and the Redis client share one per
-# family), and a file includes the header of each file it calls, not
-# through another header
+# it (the filters, the demo provider, the Redis client and the directives
+# share one per family), and a file includes the header of each file it
+# calls, not through another header
 
 my %family = (held => 'filter', rewrite => 'filter', sse_gate => 'filter',
 	stream_cut => 'filter', demo_answer => 'demo', demo_stream => 'demo',
-	redis_adapter => 'redis');
+	redis_adapter => 'redis', redis_sentinel => 'redis',
+	redis_conf => 'conf');
 
 sub header_of { my $f = short(shift); return $family{$f} // $f; }
 
@@ -251,8 +252,10 @@ for my $f (glob("$repo/src/*.[ch]"), glob("$repo/src/cli/*.[ch]"),
 }
 
 is(join(' ', sort @async), 'ngx_http_tokenroute_redis.c '
-	. 'ngx_http_tokenroute_redis_adapter.c',
-	'only the Redis client and its adapter call the async API');
+	. 'ngx_http_tokenroute_redis_adapter.c '
+	. 'ngx_http_tokenroute_redis_sentinel.c',
+	'only the Redis client (with its sentinel questions) and its adapter '
+	. 'call the async API');
 is("@hooks", 'ngx_http_tokenroute_redis_adapter.c',
 	'only the adapter drives hiredis from the event loop');
 

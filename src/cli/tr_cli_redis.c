@@ -3,8 +3,10 @@
  * Copyright (C) tokenroute authors
  *
  * The CLI's Redis connection: the address from options, environment or
- * a redis:// URL, connect, AUTH and SELECT, and commands whose failures
- * become a message and an exit status.
+ * a redis:// or redis-sentinel:// URL (read by tokenroute_redis_url.c, as
+ * the module reads tokenroute_redis), the master asked of the sentinels,
+ * connect, AUTH and SELECT, and commands whose failures become a message
+ * and an exit status.
  */
 
 
@@ -22,6 +24,7 @@
 #include "tr_cli.h"
 #include "tr_cli_redis.h"
 #include "tr_cli_util.h"
+#include "tokenroute_redis_url.h"
 
 
 struct tr_cli_redis_s {
@@ -33,6 +36,7 @@ struct tr_cli_redis_s {
     char                      *addr;      /* for messages, no password */
     int                        port;
     int64_t                    db;        /* -1: no SELECT */
+    tokenroute_redis_url_t     url;       /* sentinels: url.master set */
 };
 
 
@@ -44,9 +48,13 @@ static int tr_cli_redis_parse_url(tr_cli_redis_t *r, const char *cmd,
     const char *url);
 static int tr_cli_redis_parse_hostport(tr_cli_redis_t *r, const char *cmd,
     const char *s, size_t len, int url);
-static char *tr_cli_redis_decode(const char *s, size_t len);
-static int tr_cli_redis_hex(int c);
+static int tr_cli_redis_set_addr(tr_cli_redis_t *r, const char *host,
+    int port);
+static int tr_cli_redis_sentinels(tr_cli_redis_t *r);
+static int tr_cli_redis_ask(tr_cli_redis_t *r, tokenroute_redis_host_t *s,
+    const char *password);
 static int tr_cli_redis_setup(tr_cli_redis_t *r);
+static int tr_cli_redis_role(tr_cli_redis_t *r);
 static redisReply *tr_cli_redis_check(tr_cli_redis_t *r, int *rc,
     redisReply *reply);
 static const char *tr_cli_getenv(const char *name);
@@ -69,11 +77,20 @@ tr_cli_redis_connect(tr_cli_opts_t *opts, const char *cmd,
     }
 
     r->db = -1;
+    r->url.db = -1;
 
     rc = tr_cli_redis_configure(r, opts, cmd);
     if (rc != TR_CLI_OK) {
         tr_cli_redis_close(r);
         return rc;
+    }
+
+    if (r->url.master != NULL) {
+        rc = tr_cli_redis_sentinels(r);
+        if (rc != TR_CLI_OK) {
+            tr_cli_redis_close(r);
+            return rc;
+        }
     }
 
     tv.tv_sec = TR_CLI_REDIS_CONNECT_TIMEOUT;
@@ -103,6 +120,11 @@ tr_cli_redis_connect(tr_cli_opts_t *opts, const char *cmd,
     }
 
     rc = tr_cli_redis_setup(r);
+
+    if (rc == TR_CLI_OK && r->url.master != NULL) {
+        rc = tr_cli_redis_role(r);
+    }
+
     if (rc != TR_CLI_OK) {
         tr_cli_redis_close(r);
         return rc;
@@ -130,6 +152,7 @@ tr_cli_redis_close(tr_cli_redis_t *r)
     free(r->user);
     free(r->password);
     free(r->addr);
+    tokenroute_redis_url_free(&r->url);
     free(r);
 }
 
@@ -218,15 +241,12 @@ tr_cli_redis_parse_addr(tr_cli_redis_t *r, const char *cmd,
         return 0;
     }
 
-    if (strncmp(addr, "redis://", 8) == 0) {
-        return tr_cli_redis_parse_url(r, cmd, addr + 8);
-    }
-
     /* the address may carry a password: do not echo it */
-    if (strstr(addr, "://") != NULL) {
-        tr_cli_usage_error(cmd, "bad Redis address: only redis:// URLs, "
-                           "HOST:PORT and unix:PATH are supported");
-        return -1;
+
+    if (tokenroute_redis_is_url(addr, strlen(addr))
+        || strstr(addr, "://") != NULL)
+    {
+        return tr_cli_redis_parse_url(r, cmd, addr);
     }
 
     len = strlen(addr);
@@ -236,69 +256,178 @@ tr_cli_redis_parse_addr(tr_cli_redis_t *r, const char *cmd,
 
 
 /*
- * redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], read as redis-cli reads it:
- * userinfo without ':' is the password, and both are %-decoded.  Unlike
- * redis-cli, userinfo ends at the last '@', so an unencoded '@' in a
- * password works.
+ * redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] and
+ * redis-sentinel://[[USER]:PASSWORD@]HOST[:PORT],.../MASTER[/DB]: what
+ * tokenroute_redis reads them as (tokenroute_redis_url.c).
  */
 
 static int
 tr_cli_redis_parse_url(tr_cli_redis_t *r, const char *cmd, const char *url)
 {
-    size_t       len;
-    const char  *at, *colon, *slash, *host;
+    const char  *err;
 
-    host = url;
-    at = strrchr(url, '@');
-
-    if (at != NULL) {
-        colon = memchr(url, ':', at - url);
-
-        if (colon != NULL) {
-            r->user = tr_cli_redis_decode(url, colon - url);
-            r->password = tr_cli_redis_decode(colon + 1, at - colon - 1);
-
-            if (r->user == NULL || r->password == NULL) {
-                tr_cli_usage_error(cmd, "bad Redis URL: bad user or "
-                                   "password encoding");
-                return -1;
-            }
-
-            if (r->user[0] == '\0') {
-                free(r->user);
-                r->user = NULL;
-            }
-
-        } else {
-            r->password = tr_cli_redis_decode(url, at - url);
-
-            if (r->password == NULL) {
-                tr_cli_usage_error(cmd, "bad Redis URL: bad password "
-                                   "encoding");
-                return -1;
-            }
-        }
-
-        host = at + 1;
-    }
-
-    slash = strchr(host, '/');
-    len = (slash != NULL) ? (size_t) (slash - host) : strlen(host);
-
-    if (tr_cli_redis_parse_hostport(r, cmd, host, len, 1) != 0) {
+    if (tokenroute_redis_url_parse(url, strlen(url), &r->url, &err) != 0) {
+        tr_cli_usage_error(cmd, "bad Redis URL: %s", err);
         return -1;
     }
 
-    if (slash != NULL && slash[1] != '\0') {
-        if (tr_cli_parse_int64(slash + 1, strlen(slash + 1), &r->db) != 0
-            || r->db > INT_MAX)
-        {
-            tr_cli_usage_error(cmd, "bad Redis URL: bad database number");
-            return -1;
-        }
+    if (r->url.user != NULL) {
+        r->user = strdup(r->url.user);
+    }
+
+    if (r->url.password != NULL) {
+        r->password = strdup(r->url.password);
+    }
+
+    if ((r->url.user != NULL && r->user == NULL)
+        || (r->url.password != NULL && r->password == NULL))
+    {
+        tr_cli_error("out of memory");
+        return -1;
+    }
+
+    r->db = r->url.db;
+
+    if (r->url.master != NULL) {
+        /* the master's address is asked of the sentinels at connect */
+        return 0;
+    }
+
+    return tr_cli_redis_set_addr(r, r->url.hosts[0].host,
+                                 r->url.hosts[0].port);
+}
+
+
+static int
+tr_cli_redis_set_addr(tr_cli_redis_t *r, const char *host, int port)
+{
+    size_t  n;
+
+    free(r->host);
+    free(r->addr);
+
+    r->port = port;
+    r->host = strdup(host);
+
+    n = strlen(host) + sizeof("[]:65535");
+    r->addr = malloc(n);
+
+    if (r->host == NULL || r->addr == NULL) {
+        tr_cli_error("out of memory");
+        return -1;
+    }
+
+    if (strchr(host, ':') != NULL) {
+        snprintf(r->addr, n, "[%s]:%d", host, port);
+
+    } else {
+        snprintf(r->addr, n, "%s:%d", host, port);
     }
 
     return 0;
+}
+
+
+/*
+ * Each sentinel is asked in turn for the master's address; the master is
+ * then checked with ROLE (tr_cli_redis_role()) once connected.
+ */
+
+static int
+tr_cli_redis_sentinels(tr_cli_redis_t *r)
+{
+    int          rc;
+    size_t       i;
+    const char  *password;
+
+    password = tr_cli_getenv("TOKENROUTE_SENTINEL_PASSWORD");
+
+    for (i = 0; i < r->url.nhosts; i++) {
+        rc = tr_cli_redis_ask(r, &r->url.hosts[i], password);
+
+        if (rc != TR_CLI_UNREACHABLE) {
+            return rc;
+        }
+    }
+
+    tr_cli_error("no sentinel named the Redis master '%s'", r->url.master);
+
+    return TR_CLI_UNREACHABLE;
+}
+
+
+/* TR_CLI_OK with the master's address, or TR_CLI_UNREACHABLE */
+
+static int
+tr_cli_redis_ask(tr_cli_redis_t *r, tokenroute_redis_host_t *s,
+    const char *password)
+{
+    int              rc;
+    redisReply      *reply;
+    redisContext    *ctx;
+    struct timeval   tv;
+
+    tv.tv_sec = TR_CLI_REDIS_CONNECT_TIMEOUT;
+    tv.tv_usec = 0;
+
+    ctx = redisConnectWithTimeout(s->host, s->port, tv);
+
+    if (ctx == NULL || ctx->err != 0 || redisSetTimeout(ctx, tv) != REDIS_OK)
+    {
+        tr_cli_error("sentinel %s:%d: %s", s->host, s->port,
+                     ctx && ctx->errstr[0] ? ctx->errstr : "cannot connect");
+        if (ctx != NULL) {
+            redisFree(ctx);
+        }
+
+        return TR_CLI_UNREACHABLE;
+    }
+
+    if (password != NULL) {
+        reply = redisCommand(ctx, "AUTH %s", password);
+
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            tr_cli_error("sentinel %s:%d refused AUTH: %s", s->host, s->port,
+                         reply ? reply->str : ctx->errstr);
+        }
+
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+    }
+
+    reply = redisCommand(ctx, "SENTINEL get-master-addr-by-name %s",
+                         r->url.master);
+
+    rc = TR_CLI_UNREACHABLE;
+
+    if (reply == NULL) {
+        tr_cli_error("sentinel %s:%d: %s", s->host, s->port, ctx->errstr);
+
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+               && reply->element[0]->type == REDIS_REPLY_STRING
+               && reply->element[1]->type == REDIS_REPLY_STRING
+               && atoi(reply->element[1]->str) > 0
+               && atoi(reply->element[1]->str) < 65536)
+    {
+        rc = tr_cli_redis_set_addr(r, reply->element[0]->str,
+                                   atoi(reply->element[1]->str))
+             == 0 ? TR_CLI_OK : TR_CLI_FAILED;
+
+    } else {
+        tr_cli_error("sentinel %s:%d does not know the master '%s'%s%s",
+                     s->host, s->port, r->url.master,
+                     reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                     reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+    }
+
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+
+    redisFree(ctx);
+
+    return rc;
 }
 
 
@@ -399,69 +528,6 @@ invalid:
 }
 
 
-static char *
-tr_cli_redis_decode(const char *s, size_t len)
-{
-    int     hi, lo;
-    char   *out, *d;
-    size_t  i;
-
-    out = malloc(len + 1);
-    if (out == NULL) {
-        return NULL;
-    }
-
-    d = out;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] != '%') {
-            *d++ = s[i];
-            continue;
-        }
-
-        if (len - i < 3) {
-            free(out);
-            return NULL;
-        }
-
-        hi = tr_cli_redis_hex(s[i + 1]);
-        lo = tr_cli_redis_hex(s[i + 2]);
-
-        /* a NUL byte would silently cut the password short */
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            return NULL;
-        }
-
-        *d++ = (char) (hi << 4 | lo);
-        i += 2;
-    }
-
-    *d = '\0';
-
-    return out;
-}
-
-
-static int
-tr_cli_redis_hex(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-
-    return -1;
-}
-
-
 static int
 tr_cli_redis_setup(tr_cli_redis_t *r)
 {
@@ -501,6 +567,35 @@ tr_cli_redis_setup(tr_cli_redis_t *r)
 
         freeReplyObject(reply);
     }
+
+    return TR_CLI_OK;
+}
+
+
+/* what the sentinels named may have been demoted since */
+
+static int
+tr_cli_redis_role(tr_cli_redis_t *r)
+{
+    int          rc;
+    redisReply  *reply;
+
+    reply = tr_cli_redis_command(r, &rc, "ROLE");
+    if (reply == NULL) {
+        return rc;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || strcmp(reply->element[0]->str, "master") != 0)
+    {
+        tr_cli_error("Redis at %s, named master '%s' by the sentinels, is "
+                     "not a master", r->addr, r->url.master);
+        freeReplyObject(reply);
+        return TR_CLI_UNREACHABLE;
+    }
+
+    freeReplyObject(reply);
 
     return TR_CLI_OK;
 }

@@ -51,12 +51,33 @@
 -- the record's rate state, written once per record at the end: a
 -- request of a batch counts against the next of the same key, exactly
 -- as separate calls would.
+--
+-- Cooldowns the fleet shares (src/ngx_http_tokenroute_cooldown_fleet.c):
+-- when ARGV has one more argument after the requests' (#ARGV % 5 == 3),
+-- it is "now-ms seen[ model until status]...": the gateway's wall clock
+-- in ms, the version of "tr:cooldown" it last saw, and the cooldowns it
+-- started since it last published (model id, deadline in wall-clock ms,
+-- the status that started it).  Each is merged into the hash
+-- "tr:cooldown" (model id: "until status") when its deadline is later
+-- than the one there (a later deadline wins: publishing twice, or out of
+-- order, changes nothing), and then "tr:cooldown:v" is moved on (to
+-- max(v + 1, now-ms): a Redis that lost its data never gives an old
+-- version back).  The reply then has one more element, an array: empty
+-- when "tr:cooldown:v" is still "seen" (the common path: one GET),
+-- else the version then "model, until, status" of every cooldown not
+-- over yet, those over (or damaged) deleted on the way.  The batch may
+-- have no request at all: the cooldowns alone.  Nothing of this ever
+-- fails the admission: a damaged "tr:cooldown" answers no news.
 
 local now, deadline = tonumber(ARGV[1]), ARGV[2]
 if not string.match(ARGV[1] or '', '^%d+$')
-   or not string.match(deadline or '', '^%d+$') or #ARGV % 5 ~= 2 then
+   or not string.match(deadline or '', '^%d+$')
+   or #ARGV % 5 ~= 2 and #ARGV % 5 ~= 3 then
   return redis.error_reply('bad admission: ARGV')
 end
+-- the cooldowns' argument, and the last of the requests'
+local fleet = #ARGV % 5 == 3 and ARGV[#ARGV]
+local last_arg = fleet and #ARGV - 1 or #ARGV
 local minute = math.floor(now / 60)
 local keys, accts, tenants, out, h, z = {}, {}, {}, {}, {}, {}
 -- a stored amount: 0 when absent, nil when it is no integer (a damaged
@@ -210,7 +231,7 @@ local function notint(x)
   return x ~= '-' and (#x == 0 or #x > 16 or string.find(x, '%D')
                        or tonumber(x) >= 9007199254740992)
 end
-for a = 3, #ARGV, 5 do
+for a = 3, last_arg, 5 do
   local kh, models, rid, amt = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local tok = ARGV[a + 4]
   local bad = #kh == 0 or #kh > 64 or string.find(kh, '%W')
@@ -335,4 +356,45 @@ if #z > 0 then
   redis.call('HSET', 'tr:rsvd', unpack(h))
   redis.call('ZADD', 'tr:rsv', unpack(z))
 end
+-- the cooldowns: pcall throughout, so that they never fail the batch
+local function cooldowns(arg)
+  local now_ms, seen, rest = string.match(arg, '^(%d+) (%d+)(.*)$')
+  if not now_ms or #now_ms > 15 or #seen > 15 then return {} end
+  now_ms = tonumber(now_ms)
+  local v = redis.pcall('GET', 'tr:cooldown:v')
+  if type(v) == 'table' then return {} end
+  v = v and string.match(v, '^%d+$') and #v <= 15 and v or '0'
+  local moved = false
+  for m, u, s in string.gmatch(rest, ' (%S+) (%d+) (%d+)') do
+    if #m <= 256 and #u <= 15 and #s <= 3 and tonumber(u) > now_ms then
+      local cur = redis.pcall('HGET', 'tr:cooldown', m)
+      local cu = type(cur) == 'string' and string.match(cur, '^(%d+) %d+$')
+      if not cu or #cu > 15 or tonumber(u) > tonumber(cu) then
+        local w = redis.pcall('HSET', 'tr:cooldown', m, u .. ' ' .. s)
+        moved = moved or type(w) ~= 'table'
+      end
+    end
+  end
+  if moved then
+    v = string.format('%.0f', math.max(tonumber(v) + 1, now_ms))
+    redis.pcall('SET', 'tr:cooldown:v', v)
+  end
+  if v == seen then return {} end
+  local all = redis.pcall('HGETALL', 'tr:cooldown')
+  local live, over = {v}, {}
+  if type(all) ~= 'table' or all.err then return live end
+  for i = 1, #all - 1, 2 do
+    local u, s = string.match(all[i + 1], '^(%d+) (%d+)$')
+    if u and #u <= 15 and tonumber(u) > now_ms and #all[i] <= 256 then
+      live[#live + 1] = all[i]
+      live[#live + 1] = u
+      live[#live + 1] = s
+    else
+      over[#over + 1] = all[i]
+    end
+  end
+  if #over > 0 then redis.pcall('HDEL', 'tr:cooldown', unpack(over)) end
+  return live
+end
+if fleet then out[#out + 1] = cooldowns(fleet) end
 return out

@@ -127,6 +127,10 @@
 # The request header "x-mock-delay: SECONDS" overrides the stream delay;
 # "x-mock-wait: SECONDS" waits that long (after recording the request)
 # before the response is sent, streamed or not.
+# The file FILE.outages (FILE the record), when it exists, switches
+# outages on by model: a line "SUBSTRING STATUS [SECONDS]" makes every
+# model whose id contains SUBSTRING answer as error-STATUS (error-429-raN
+# with SECONDS), chat completions and messages alike.
 # "x-mock-inflight: NAME" (a word) counts the request in flight from its
 # receipt until its answer starts (after x-mock-wait): the file
 # FILE.inflight-NAME (FILE the record) holds "in-flight peak" (the most
@@ -993,6 +997,27 @@ sub shapeless {
 				($read ? (cache_read_input_tokens => $read) : ()) } });
 }
 
+# An outage switched on at run time: the file FILE.outages (FILE the
+# record) holds lines "SUBSTRING STATUS [SECONDS]"; a model whose id contains
+# SUBSTRING answers as the switch error-STATUS would (read per request, so a
+# test starts and ends an outage by writing the file).
+
+sub outage {
+	my ($model) = @_;
+
+	return $model unless defined $model && !ref $model;
+	open(my $fh, '<', "$record.outages") or return $model;
+
+	while (my $line = <$fh>) {
+		my ($sub, $status, $ra) = $line =~ /^(\S+)\s+(\d{3})(?:\s+(\d+))?\s*$/
+			or next;
+		next if index($model, $sub) < 0;
+		return "$model error-$status" . (defined $ra ? "-ra$ra" : '');
+	}
+
+	return $model;
+}
+
 sub common_switches {
 	my ($model) = @_;
 
@@ -1087,7 +1112,7 @@ sub openai {
 		or return openai_error(400, 'We could not parse the JSON body of '
 			. 'your request.', 'invalid_request_error', undef);
 
-	my $model = $body->{model};
+	my $model = outage($body->{model});
 	return openai_error(400, 'you must provide a model parameter',
 		'invalid_request_error', undef)
 		unless defined $model && !ref $model && length $model;
@@ -1303,7 +1328,7 @@ sub anthropic {
 		or return anthropic_error(400, 'invalid_request_error',
 			'There was an issue with your request body: invalid JSON');
 
-	my $model = $body->{model};
+	my $model = outage($body->{model});
 	return anthropic_error(400, 'invalid_request_error', 'model: Field required')
 		unless defined $model && !ref $model && length $model;
 

@@ -24,7 +24,8 @@ package TokenRoute::Test;
 #   start_redis, stop_redis, redis_port, redis(@cmd)
 #   start_mock(delay => S, idle_timeout => S, name => 'mock',
 #       host => '::1', port => N (default: port(NAME))), stop_mock,
-#       mock_requests(NAME), clear_mock_requests(NAME), mock_aborts(NAME)
+#       mock_requests(NAME), clear_mock_requests(NAME), mock_aborts(NAME),
+#       mock_outage(NAME, SUBSTRING => STATUS, ...)
 #   default_conf, write_nginx_conf(HTTP, SERVER), start_nginx, reload_nginx,
 #       stop_nginx, nginx_pid, workers, error_log
 #   start_gateway(http => EXTRA, server => EXTRA, mock => {OPTS})
@@ -558,6 +559,19 @@ sub mock_requests {
 	}
 
 	return @reqs;
+}
+
+# Outages switched on at run time: mock_outage(NAME, SUBSTRING => STATUS,
+# ...) makes the mock's models whose id contains SUBSTRING answer STATUS
+# ("429 30": with retry-after: 30); with no pairs, every outage ends.
+
+sub mock_outage {
+	my ($self, $name, %outages) = @_;
+
+	$self->_write("$self->{dir}/$name.jsonl.outages",
+		join('', map { "$_ $outages{$_}\n" } sort keys %outages));
+
+	return $self;
 }
 
 # Streams the mock did not finish: the peer closed them, or a write failed.

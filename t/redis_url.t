@@ -1,0 +1,163 @@
+#!/usr/bin/perl
+
+# (C) tokenroute authors
+
+# Tests for "Redis URLs" (README): tokenroute_redis and the CLI's
+# --redis / TOKENROUTE_REDIS read redis://USER:PASSWORD@HOST:PORT/DB the
+# same way (one parser, src/tokenroute_redis_url.c): a key the CLI makes
+# through the URL is served by the gateway configured with the same URL
+# (here through "tokenroute_redis env=VAR"), and the spend lands in that
+# database.  rediss:// is refused by both, with the same reason.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use lib 't/lib';
+use TokenRoute::Test;
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+###############################################################################
+
+my $t = TokenRoute::Test->new();
+my $d = $t->testdir();
+
+# only the ACL user "tr" (password "p@ss:/x") may use this Redis
+
+my $P = $t->port('redis');
+$t->_release_port('redis');
+$t->_spawn('redis', "$d/redis.log", {}, 'redis-server', '--port', $P,
+	'--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+	'--dir', $d, '--user', 'default', 'off',
+	'--user', 'tr', 'on', '>p@ss:/x', '~*', '&*', '+@all');
+
+my $URL = "redis://tr:p%40ss%3A%2Fx\@127.0.0.1:$P/3";
+
+# one command as the user "tr", in database 3
+
+sub rcmd {
+	my (@cmd) = @_;
+
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $P,
+		Proto => 'tcp', Timeout => 2) or return undef;
+
+	my $req = '';
+	for my $c ([ 'AUTH', 'tr', 'p@ss:/x' ], [ 'SELECT', 3 ], \@cmd) {
+		$req .= '*' . @$c . "\r\n";
+		$req .= '$' . length($_) . "\r\n$_\r\n" for @$c;
+	}
+	print $s $req;
+
+	my ($buf, $deadline, $reply) = ('', time() + 3);
+	for (1 .. 3) {
+		$reply = TokenRoute::Test::_resp_read($s, \$buf, $deadline);
+		return undef if ref $reply eq 'HASH';
+	}
+	close $s;
+
+	return $reply;
+}
+
+ok($t->wait_until(5, sub { (rcmd('PING') // '') eq 'PONG' }),
+	'Redis with an ACL user');
+
+###############################################################################
+
+# 1. the CLI through the URL: user, %-decoded password, database 3
+
+my ($code, $out, $err) = $t->cli_raw('--redis', $URL, 'keys', 'create',
+	'--name', 'url-key', '--json');
+is($code, 0, 'CLI: keys create through redis://user:password@host/db')
+	or diag($err);
+my $key = eval { JSON::PP->new->decode($out) } || {};
+my $KH = 'tr:key:' . $t->key_hash($key->{raw} // '');
+
+is(rcmd('HGET', $KH, 'id'), $key->{id}, 'the key is in database 3');
+rcmd('HINCRBY', 'tr:acct:default', 'credit', 1000 * 1_000_000_000);
+
+###############################################################################
+
+# 2. the gateway, given the same URL through tokenroute_redis env=VAR
+
+my ($http, $server) = $t->default_conf();
+$http =~ s/^tokenroute_redis .*$/tokenroute_redis env=TOKENROUTE_TEST_REDIS timeout=1s;/m
+	or die "no tokenroute_redis line in default_conf\n";
+
+$ENV{TOKENROUTE_TEST_REDIS} = $URL;
+$t->start_mock();
+$t->write_nginx_conf($http, $server);
+$t->start_nginx();
+
+my $r = $t->http(method => 'POST', path => '/v1/chat/completions',
+	headers => [ Authorization => "Bearer $key->{raw}" ],
+	body => { model => 'openai/gpt-4o-mini', max_tokens => 50,
+		messages => [ { role => 'user', content => 'url' } ] },
+	timeout => 5);
+is($r->{status}, 200, 'gateway: the key found through the same URL')
+	or diag(substr($r->{raw} // '', 0, 300));
+
+ok($t->wait_until(3, sub { (rcmd('HGET', $KH, 'spent') // 0) > 0 }),
+	'gateway: the spend written to database 3');
+
+unlike($t->error_log(), qr/p\@ss|p%40ss/, 'the password is not logged');
+
+###############################################################################
+
+# 3. rediss:// and other mistakes: refused at load, and by the CLI
+
+my $n = 0;
+
+sub nginx_t {
+	my ($directive) = @_;
+
+	my ($h) = $t->default_conf();
+	$h =~ s/^tokenroute_redis .*$/$directive/m;
+
+	my $dir = "$d/t" . ++$n;
+	mkdir $dir;
+	open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
+	print $fh $t->_nginx_conf_text($dir, $t->port('http'), $h, $server);
+	close $fh;
+
+	# with a sanitizer build, what start_nginx gives nginx too
+	my $env = $t->_nginx_env();
+	local @ENV{ keys %$env } = values %$env;
+
+	my $out = `$t->{nginx} -t -p $dir -c $dir/nginx.conf 2>&1`;
+	return ($? >> 8, $out);
+}
+
+my ($rc, $msg) = nginx_t("tokenroute_redis redis://tr:pw\@127.0.0.1:$P/3;");
+is($rc, 0, 'nginx -t: a redis:// URL') or diag($msg);
+
+($rc, $msg) = nginx_t("tokenroute_redis rediss://tr:s3cret\@127.0.0.1:$P;");
+isnt($rc, 0, 'nginx -t: rediss:// refused');
+like($msg, qr/invalid Redis URL: rediss:\/\/ \(TLS to Redis\) is not supported/,
+	'nginx -t: and says why');
+unlike($msg, qr/s3cret/, 'nginx -t: without the password');
+
+($rc, $msg) = nginx_t('tokenroute_redis sentinel=127.0.0.1:26379;');
+isnt($rc, 0, 'nginx -t: sentinel= without master=');
+like($msg, qr/needs "master=NAME"/, 'nginx -t: says what is missing');
+
+($rc, $msg) = nginx_t('tokenroute_redis redis-sentinel://127.0.0.1:1;');
+like($msg, qr/needs \/MASTER/, 'nginx -t: a sentinel URL without /MASTER');
+
+($code, $out, $err) = $t->cli_raw('--redis', "rediss://tr:s3cret\@127.0.0.1:$P",
+	'keys', 'list');
+isnt($code, 0, 'CLI: rediss:// refused');
+like($err, qr/rediss:\/\/ \(TLS to Redis\) is not supported/,
+	'CLI: the same reason');
+unlike($err, qr/s3cret/, 'CLI: without the password');
+
+done_testing();
+
+###############################################################################
