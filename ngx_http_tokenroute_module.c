@@ -22,6 +22,7 @@
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_metrics_out.h"
 #include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_replay.h"
@@ -188,6 +189,20 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tokenroute_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tokenroute_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tokenroute_health_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tokenroute_resolve"),
       NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tokenroute_resolve_directive,
@@ -281,6 +296,10 @@ ngx_http_tokenroute_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_tokenroute_cooldown_init(cf, trmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tokenroute_metrics_init(cf, trmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -26,6 +26,7 @@
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
 #include "ngx_http_tokenroute_rate.h"
@@ -631,6 +632,8 @@ ngx_http_tokenroute_reject(ngx_http_request_t *r,
                       "tokenroute: %ui %s%*s", status, reason,
                       (size_t) (p - who), who);
     }
+
+    ngx_http_tokenroute_metrics_reject(status, code);
 
     rc = ngx_http_tokenroute_send_error(r, ctx->shape, status, code, message);
 

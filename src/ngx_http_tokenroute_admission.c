@@ -40,6 +40,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
 #include "ngx_http_tokenroute_rate.h"
@@ -368,6 +369,8 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
         arg[4] = (const char *) tokens[i];
         len[4] = p - tokens[i];
     }
+
+    ngx_http_tokenroute_metrics_batch(n);
 
     n = 5 + n * NGX_HTTP_TOKENROUTE_BATCH_FIELDS;
 

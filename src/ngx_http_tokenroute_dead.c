@@ -21,6 +21,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_dead.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_settlement.h"
 #include "tokenroute_schema.h"
@@ -108,6 +109,7 @@ ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s)
     if (s->tries == NGX_HTTP_TOKENROUTE_SETTLE_TRIES) {
         /* once, when it is given up; not when it comes back unwritten */
         s->tries++;
+        ngx_http_tokenroute_metrics_dead_letter();
 
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "tokenroute: %s %*s rejected by Redis %d times, "

@@ -22,6 +22,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_settlement.h"
 
 
@@ -171,6 +172,8 @@ ngx_http_tokenroute_journal_add(ngx_http_tokenroute_settlement_t *s)
 
     ngx_shmtx_unlock(&j->shpool->mutex);
 
+    ngx_http_tokenroute_metrics_journaled();
+
     if (s->not_before) {
         return;
     }
@@ -232,4 +235,55 @@ ngx_http_tokenroute_journal_take(ngx_http_tokenroute_settlement_t *batch,
     ngx_shmtx_unlock(&j->shpool->mutex);
 
     return n;
+}
+
+
+/*
+ * For tokenroute_metrics and tokenroute_health: full when neither a free
+ * page nor a free slot of the entries' size is left, as the slab
+ * allocator would find none.
+ */
+
+void
+ngx_http_tokenroute_journal_stats(ngx_http_tokenroute_journal_stats_t *st)
+{
+    size_t                          size, s;
+    ngx_uint_t                      shift, slot;
+    ngx_slab_pool_t                *pool;
+    ngx_http_tokenroute_journal_t  *j;
+
+    ngx_memzero(st, sizeof(ngx_http_tokenroute_journal_stats_t));
+
+    j = ngx_http_tokenroute_journal;
+
+    if (j == NULL) {
+        return;
+    }
+
+    pool = j->shpool;
+    size = sizeof(ngx_http_tokenroute_journal_node_t);
+
+    /* ngx_slab_alloc_locked()'s slot for the size */
+
+    if (size > pool->min_size) {
+        shift = 1;
+        for (s = size - 1; s >>= 1; shift++) { /* void */ }
+        slot = shift - pool->min_shift;
+
+    } else {
+        slot = 0;
+    }
+
+    ngx_shmtx_lock(&pool->mutex);
+
+    st->entries = j->sh->count;
+    st->lost = j->sh->dropped;
+    st->full = (pool->pfree == 0
+                && (size > ngx_pagesize / 2
+                    || pool->stats[slot].used >= pool->stats[slot].total));
+
+    ngx_shmtx_unlock(&pool->mutex);
+
+    st->bytes = st->entries * size;
+    st->capacity = pool->end - (u_char *) pool;
 }

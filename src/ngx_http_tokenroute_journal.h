@@ -28,4 +28,15 @@ ngx_uint_t ngx_http_tokenroute_journal_take(
     ngx_http_tokenroute_settlement_t *batch, ngx_uint_t max);
 
 
+typedef struct {
+    ngx_uint_t   entries;
+    ngx_uint_t   lost;
+    size_t       bytes;
+    size_t       capacity;   /* the zone */
+    ngx_uint_t   full;       /* one more settlement would be lost */
+} ngx_http_tokenroute_journal_stats_t;
+
+void ngx_http_tokenroute_journal_stats(ngx_http_tokenroute_journal_stats_t *st);
+
+
 #endif /* _NGX_HTTP_TOKENROUTE_JOURNAL_H_INCLUDED_ */

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_redis.h"
 
 
@@ -354,6 +355,8 @@ ngx_http_tokenroute_redis_schedule(ngx_http_tokenroute_redis_client_t *rc)
         ngx_del_timer(&rc->check);
     }
 
+    ngx_http_tokenroute_metrics_redis_up(0);
+
     if (rc->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
@@ -435,6 +438,8 @@ ngx_http_tokenroute_redis_on_connect(const redisAsyncContext *ac, int status)
 
     rc->state = ngx_http_tokenroute_redis_st_ready;
     rc->backoff = NGX_HTTP_TOKENROUTE_REDIS_BACKOFF_MIN;
+
+    ngx_http_tokenroute_metrics_redis_up(1);
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
                    "tokenroute redis: ready, fd %d", ac->c.fd);
@@ -777,6 +782,8 @@ ngx_http_tokenroute_redis_reply(redisAsyncContext *ac, void *r,
                    "tokenroute redis: op %p answered, type %d, in %M ms", op,
                    r ? ((redisReply *) r)->type : -1,
                    ngx_current_msec - op->sent);
+
+    ngx_http_tokenroute_metrics_redis_reply(op->sent, r);
 
     if (!op->done) {
         op->done = 1;

@@ -14,6 +14,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_replay.h"
@@ -72,6 +73,7 @@ ngx_http_tokenroute_journal_replay(ngx_event_t *ev)
                                              NGX_HTTP_TOKENROUTE_REPLAY_BATCH);
 
         if (n) {
+            ngx_http_tokenroute_metrics_replayed(n);
             ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                           "tokenroute: replaying %ui journaled settlements",
                           n);
