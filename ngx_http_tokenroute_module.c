@@ -30,6 +30,7 @@
 #include "ngx_http_tokenroute_tls.h"
 #include "ngx_http_tokenroute_variables.h"
 #include "ngx_http_tokenroute_upstream.h"
+#include "ngx_http_tokenroute_upstream_dns.h"
 
 
 static ngx_int_t ngx_http_tokenroute_preconfiguration(ngx_conf_t *cf);
