@@ -30,6 +30,8 @@
 #include "ngx_http_tokenroute_settle.h"
 #include "ngx_http_tokenroute_tls.h"
 #include "ngx_http_tokenroute_variables.h"
+#include "ngx_http_tokenroute_upstream.h"
+#include "ngx_http_tokenroute_upstream_dns.h"
 
 
 static ngx_int_t ngx_http_tokenroute_preconfiguration(ngx_conf_t *cf);
@@ -200,6 +202,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tokenroute_health_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_resolve"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_tokenroute_resolve_directive,
+      0,
       0,
       NULL },
 
@@ -489,6 +498,10 @@ ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
         && ngx_process != NGX_PROCESS_SINGLE)
     {
         return NGX_OK;
+    }
+
+    if (ngx_http_tokenroute_resolve_start(cycle) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     trmcf = ngx_http_cycle_get_module_main_conf(cycle,

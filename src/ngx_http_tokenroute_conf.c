@@ -16,6 +16,8 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_upstream.h"
+#include "ngx_http_tokenroute_upstream_url.h"
 #include "tokenroute_money.h"
 
 
@@ -319,11 +321,17 @@ static ngx_int_t
 ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
     ngx_http_tokenroute_provider_t *p)
 {
-    u_char      *s, *host, *last, *port_start, *path;
-    size_t       scheme_len;
-    in_port_t    port;
-    ngx_int_t    n;
-    ngx_url_t    u;
+    u_char                        *s, *host, *last, *port_start, *path;
+    size_t                         scheme_len;
+    in_port_t                      port;
+    ngx_int_t                      n;
+    ngx_str_t                      origin, name;
+    ngx_url_t                      u;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    if (ngx_http_tokenroute_url_plain(cf, p) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     s = p->url.data;
     last = p->url.data + p->url.len;
@@ -381,6 +389,15 @@ ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
     p->base_path.data = path;
     p->base_path.len = last - path;
 
+    origin.data = p->url.data;
+    origin.len = path - p->url.data;
+    name.data = host;
+    name.len = port_start - host;
+
+    if (ngx_http_tokenroute_url_base(cf, p, &origin, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (p->upstream_name.len) {
         p->upstream.len = scheme_len + p->upstream_name.len;
         p->upstream.data = ngx_pnalloc(cf->pool, p->upstream.len);
@@ -404,7 +421,12 @@ ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
         u.url.len = path - host;
     }
 
-    if (ngx_http_upstream_add(cf, &u, 0) == NULL) {
+    uscf = ngx_http_upstream_add(cf, &u, 0);
+    if (uscf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tokenroute_resolve_implicit(cf, uscf) != NGX_OK) {
         return NGX_ERROR;
     }
 

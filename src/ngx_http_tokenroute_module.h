@@ -154,6 +154,7 @@ typedef struct {
     ngx_flag_t                       used;
     ngx_array_t                      tls_locations; /* void ** loc_conf */
     ngx_shm_zone_t                  *metrics_zone;
+    ngx_array_t                     *resolve;  /* upstreams resolved again */
 } ngx_http_tokenroute_main_conf_t;
 
 

@@ -8,6 +8,7 @@
 #
 # usage: mock_provider.pl --port P --record FILE [--delay SECONDS]
 #                         [--idle-timeout SECONDS] [--aborts FILE]
+#                         [--host 127.0.0.1|::1]
 #
 # Behaviour switches, by the upstream model id received (substring match):
 #   error-401        401 whose message, like a real provider's, names the
@@ -158,6 +159,7 @@ use Fcntl qw(:flock);
 use Getopt::Long;
 use IO::Select;
 use IO::Socket::INET;
+use IO::Socket::IP;
 use JSON::PP;
 use POSIX qw(:sys_wait_h ceil);
 use Socket qw(MSG_PEEK);
@@ -170,8 +172,10 @@ my $record;
 my $delay = 0.2;
 my $idle_timeout = 120;
 my $aborts;
+my $host = '127.0.0.1';
 
 GetOptions(
+	'host=s' => \$host,
 	'port=i' => \$port,
 	'record=s' => \$record,
 	'delay=f' => \$delay,
@@ -190,13 +194,13 @@ my $TOOL_ARGS = '{"location": "Paris", "unit": "celsius"}';
 my @TOOL_ARG_PIECES = ('{"location": ', '"Paris", "unit"', ': "celsius"}');
 my $json_rec = JSON::PP->new->canonical->ascii;
 
-my $listen = IO::Socket::INET->new(
-	LocalAddr => '127.0.0.1',
-	LocalPort => $port,
+my $listen = IO::Socket::IP->new(
+	LocalHost => $host,
+	LocalService => $port,
 	Proto => 'tcp',
 	Listen => 128,
 	ReuseAddr => 1,
-) or die "mock_provider: cannot listen on 127.0.0.1:$port: $!\n";
+) or die "mock_provider: cannot listen on $host:$port: $!\n";
 
 my %children;
 my $parent = $$;

@@ -23,7 +23,8 @@ package TokenRoute::Test;
 #   port(NAME), testdir, build_dir, repo
 #   start_redis, stop_redis, redis_port, redis(@cmd),
 #       start_redis_replica(NAME), redis_at(PORT, @cmd)
-#   start_mock(delay => S, idle_timeout => S, name => 'mock'), stop_mock,
+#   start_mock(delay => S, idle_timeout => S, name => 'mock',
+#       host => '::1', port => N (default: port(NAME))), stop_mock,
 #       mock_requests(NAME), clear_mock_requests(NAME), mock_aborts(NAME),
 #       mock_outage(NAME, SUBSTRING => STATUS, ...)
 #   default_conf, write_nginx_conf(HTTP, SERVER), start_nginx, reload_nginx,
@@ -64,6 +65,7 @@ use File::Path qw(rmtree);
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
+use IO::Socket::IP;
 use IPC::Open3 qw(open3);
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
@@ -536,11 +538,12 @@ sub start_mock {
 	my $name = delete $opts{name} // 'mock';
 	die "$name already running\n" if $self->{procs}{$name};
 
-	my $port = $self->port($name);
+	my $host = delete $opts{host} // '127.0.0.1';
+	my $port = delete $opts{port} // $self->port($name);
 	$self->_release_port($name);
 
 	my @args = ('--port', $port, '--record', "$self->{dir}/$name.jsonl",
-		'--aborts', "$self->{dir}/$name.aborts.jsonl");
+		'--aborts', "$self->{dir}/$name.aborts.jsonl", '--host', $host);
 	push @args, '--delay', delete $opts{delay} if defined $opts{delay};
 	push @args, '--idle-timeout', delete $opts{idle_timeout}
 		if defined $opts{idle_timeout};
@@ -551,7 +554,7 @@ sub start_mock {
 
 	my $deadline = time() + 5;
 	while (time() < $deadline) {
-		my $r = _http_raw('127.0.0.1', $port,
+		my $r = _http_raw($host, $port,
 			"GET /__health HTTP/1.1\r\nHost: mock\r\n"
 			. "Connection: close\r\n\r\n", 2);
 		return $self if ($r->{status} // 0) == 200;
@@ -1580,7 +1583,7 @@ sub http_abort {
 sub _http_raw {
 	my ($host, $port, $req, $timeout) = @_;
 
-	my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+	my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
 		Proto => 'tcp', Timeout => $timeout)
 		or return { status => 0, error => "connect: $!" };
 
