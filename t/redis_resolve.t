@@ -5,7 +5,7 @@
 # Tests for "Redis host names" (README): with a "resolver" in the http
 # block, the host name of tokenroute_redis is looked up again, with
 # nginx's resolver, every time a worker connects.  A local DNS responder
-# (t/lib/mock_dns_redis.pl) first answers "localhost" with 127.0.0.1,
+# (t/lib/mock_dns.pl) first answers "localhost" with 127.0.0.1,
 # where the first Redis listens, then with ::1 only, where a second Redis
 # listens on the same port with the same data; the first one stops and
 # the gateway follows the name to the second.
@@ -40,7 +40,7 @@ sub write_file {
 
 sub dns_questions {
 	open my $fh, '<', "$d/dns.log" or return 0;
-	my @l = grep { /^localhost / } <$fh>;
+	my @l = grep { /^\S+ localhost / } <$fh>;
 	return scalar @l;
 }
 
@@ -60,9 +60,9 @@ $t->_spawn('redis6', "$d/redis6.log", {}, 'redis-server',
 
 my $DNS = $t->port('dns');
 $t->_release_port('dns');
-write_file('answers', "A 127.0.0.1\n");
-$t->_spawn('dns', "$d/dns.stderr", {}, $^X, $t->repo() . '/t/lib/mock_dns_redis.pl',
-	'--port', $DNS, '--answers', "$d/answers", '--log', "$d/dns.log");
+write_file('answers', "localhost A 127.0.0.1\n");
+$t->_spawn('dns', "$d/dns.stderr", {}, $^X, $t->repo() . '/t/lib/mock_dns.pl',
+	'--port', $DNS, '--zone', "$d/answers", '--log', "$d/dns.log");
 
 my ($http, $server) = $t->default_conf();
 $http =~ s/^tokenroute_redis .*$/tokenroute_redis localhost:$P timeout=1s connect_timeout=1s;\nresolver 127.0.0.1:$DNS valid=1s ipv6=on;\nresolver_timeout 1s;/m
@@ -118,7 +118,7 @@ ok($t->wait_until(10, sub { $info->() =~ /master_link_status:up/ }),
 	'the second Redis has the data');
 sleep 0.3;
 
-write_file('answers', "AAAA ::1\n");
+write_file('answers', "localhost AAAA ::1\n");
 
 # the replica becomes a master, the first Redis goes
 {
