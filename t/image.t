@@ -204,16 +204,8 @@ my $key;
 }
 
 my ($code, $out, $err) = run_ep({}, 'nginx', '-t');
-my $no_health = $code != 0
-	&& $err =~ /unknown directive "tokenroute_(?:health|metrics)"/;
-if ($no_health) {
-	note('this build has no tokenroute_health/tokenroute_metrics yet: the'
-		. ' gateway runs with the generated configuration less those two'
-		. ' locations, mounted');
-} else {
-	is($code, 0, 'nginx -t through the entry point: the generated'
-		. ' configuration loads with the module just built') or diag($err);
-}
+is($code, 0, 'nginx -t through the entry point: the generated'
+	. ' configuration loads with the module just built') or diag($err);
 
 like($err, qr{configuration file \Q$dir\E/run/nginx\.conf test},
 	'nginx -t tests the generated configuration');
@@ -222,18 +214,6 @@ like($err, qr{configuration file \Q$dir\E/run/nginx\.conf test},
 	is($c2, $code, 'arguments starting with "-" are nginx\'s');
 	like($e2, qr{configuration file \Q$dir\E/run/nginx\.conf test},
 		'on the same configuration');
-}
-
-# without the health and metrics directives: the generated configuration
-# less their locations, mounted
-sub mount_degraded {
-	my ($run, $no_user) = @_;
-	my $g = slurp("$run/nginx.conf") // '';
-	$g =~ s#location = /(?:health|metrics) \{[^}]*\}##g;
-	$g =~ s#^user .*;$##mg if $no_user;
-	open my $fh, '>', "$conf/nginx.conf" or die;
-	print $fh $g;
-	close $fh;
 }
 
 # starts the entry point without arguments (as uid $uid when given); its
@@ -324,7 +304,6 @@ my $chat = sub {
 
 # the gateway, as root would run it (or as the test's user)
 
-mount_degraded("$dir/run") if $no_health;
 my $mounted_before = slurp("$conf/http.d/mock.conf");
 my $log1 = "$dir/gw1";
 my $pid = start_gateway($log1);
@@ -379,14 +358,11 @@ SKIP: {
 	ok($e401, 'a refusal\'s log line is JSON too') or diag($l401);
 	unlike($l401 // '', qr/secret/, 'no query string in the log');
 
-	SKIP: {
-		skip 'tokenroute_health not in this build', 3 if $no_health;
-		$r = $t->http(path => '/health', port => $gw_port);
-		is($r->{status}, 200, '/health answers 200 with Redis up');
-		ok(eval { $json->decode($r->{body}) }, '/health: JSON');
-		$r = $t->http(path => '/metrics', port => $gw_port);
-		is($r->{status}, 200, '/metrics from 127.0.0.1');
-	}
+	$r = $t->http(path => '/health', port => $gw_port);
+	is($r->{status}, 200, '/health answers 200 with Redis up');
+	ok(eval { $json->decode($r->{body}) }, '/health: JSON');
+	$r = $t->http(path => '/metrics', port => $gw_port);
+	is($r->{status}, 200, '/metrics from 127.0.0.1');
 
 	# SIGQUIT: the stream in flight finishes, then nginx exits
 	my $h = $t->http_start($chat->('openai/slow', stream => JSON::PP::true));
@@ -465,10 +441,6 @@ SKIP: {
 	chmod 0755, $root;
 	my $run = "$dir/run-10001";
 
-	run_ep({ TOKENROUTE_RUN_DIR => $run, TOKENROUTE_NGINX => '/bin/true' });
-	mount_degraded($run, 1) if $no_health;
-	rmtree($run);
-
 	my $log = "$dir/gw3";
 	my $pid = start_gateway($log, 10001, { TOKENROUTE_RUN_DIR => $run });
 	ok($pid, 'the gateway starts as uid 10001');
@@ -481,10 +453,8 @@ SKIP: {
 		@w && !grep { uid_of($_) != 10001 } @w;
 	});
 	ok(@w && !(grep { uid_of($_) != 10001 } @w), 'its workers too');
-	unless ($no_health) {
-		unlike(slurp("$run/nginx.conf") // '', qr/^\s*user\b/m,
-			'no user directive');
-	}
+	unlike(slurp("$run/nginx.conf") // '', qr/^\s*user\b/m,
+		'no user directive');
 	is($t->http($chat->('openai/gpt-4o-mini'))->{status}, 200,
 		'it serves a request');
 	is(stop_gateway($pid), 0, 'and stops');
