@@ -29,6 +29,7 @@ set -eu
 : "${TOKENROUTE_ACCESS_LOG:=/dev/stdout}"
 : "${TOKENROUTE_METRICS_ALLOW:=127.0.0.1 ::1}"
 : "${TOKENROUTE_WORKER_USER:=www-data}"
+: "${TOKENROUTE_RESOLV_CONF:=/etc/resolv.conf}"
 
 case "${1:-nginx}" in
 nginx)
@@ -82,6 +83,22 @@ if [ -n "${TOKENROUTE_REDIS_PASSWORD:-}" ]; then
     password="password_env=TOKENROUTE_REDIS_PASSWORD"
 fi
 
+# nginx's resolver, for the names it looks up again at run time (provider
+# upstreams with tokenroute_resolve, a Redis host name on reconnect): the
+# container's DNS servers unless TOKENROUTE_RESOLVER names others ("off":
+# none, names resolved once at start); a link-local address with a zone
+# (fe80::1%eth0) is not one nginx can use
+if [ -z "${TOKENROUTE_RESOLVER+set}" ]; then
+    TOKENROUTE_RESOLVER=$(awk '$1 == "nameserver" && $2 !~ /%/ {
+            a = $2; if (a ~ /:/) a = "[" a "]"; printf "%s%s", sep, a; sep = " "
+        }' "$TOKENROUTE_RESOLV_CONF" 2>/dev/null || true)
+fi
+
+resolver=""
+if [ -n "$TOKENROUTE_RESOLVER" ] && [ "$TOKENROUTE_RESOLVER" != off ]; then
+    resolver="resolver $TOKENROUTE_RESOLVER valid=30s;"
+fi
+
 # workers never run as root: a root master hands them to this user
 user=""
 if [ "$(id -u)" = 0 ]; then
@@ -118,7 +135,10 @@ http {
     uwsgi_temp_path $run/uwsgi;
     scgi_temp_path $run/scgi;
 
-    tokenroute_redis $TOKENROUTE_REDIS $password;
+    # read by the master at load, as the CLI reads it: a redis:// URL's
+    # password is not written into this file
+    tokenroute_redis env=TOKENROUTE_REDIS${password:+ $password};
+    $resolver
 
     include $conf/tokenroute_tls.conf;
     $providers

@@ -86,6 +86,8 @@ my %env = (
 	TOKENROUTE_PORT => $gw_port,
 	TOKENROUTE_LISTEN => "127.0.0.1:$gw_port",
 	TOKENROUTE_TEST_OPENAI_KEY => $TokenRoute::Test::OPENAI_KEY,
+	# the test machine's DNS servers are not 127.0.0.1: none
+	TOKENROUTE_RESOLVER => 'off',
 );
 
 # the CLI under ASan writes its reports where the teardown looks
@@ -196,6 +198,42 @@ my $key;
 	like($g, qr{location\ =\ /metrics\ \{\s*allow\ 127\.0\.0\.1;\s*
 		allow\ ::1;\s*deny\ all;\s*tokenroute_metrics;\s*\}}x,
 		'/metrics: tokenroute_metrics, from the host only');
+	like($g, qr/^\s*tokenroute_redis env=TOKENROUTE_REDIS;/m,
+		'nginx reads TOKENROUTE_REDIS itself, as the CLI does');
+	unlike($g, qr/^\s*resolver\b/m, 'TOKENROUTE_RESOLVER=off: no resolver');
+
+	# a redis:// URL's password never lands in the generated file
+	run_ep({ TOKENROUTE_REDIS => 'redis://:s3cret@127.0.0.1:'
+		. $t->redis_port });
+	unlike(slurp("$dir/run/nginx.conf") // '', qr/s3cret/,
+		'a Redis URL with a password: not in the generated file');
+
+	# the container's DNS servers from its resolv.conf
+	open my $rf, '>', "$dir/resolv.conf" or die;
+	print $rf "# docker\nnameserver 127.0.0.11\nnameserver fd00::53\n"
+		. "nameserver fe80::1%eth0\noptions ndots:0\n";
+	close $rf;
+	{
+		local $env{TOKENROUTE_RESOLV_CONF} = "$dir/resolv.conf";
+		delete local $env{TOKENROUTE_RESOLVER};
+		run_ep({});
+	}
+	like(slurp("$dir/run/nginx.conf") // '',
+		qr/^\s*resolver 127\.0\.0\.11 \[fd00::53\] valid=30s;$/m,
+		'a resolver: the nameservers of resolv.conf (no zoned address)');
+	run_ep({ TOKENROUTE_RESOLVER => '127.0.0.1:5353' });
+	like(slurp("$dir/run/nginx.conf") // '',
+		qr/^\s*resolver 127\.0\.0\.1:5353 valid=30s;$/m,
+		'TOKENROUTE_RESOLVER names the resolver');
+	{
+		local $env{TOKENROUTE_NGINX} = $t->{nginx};
+		my ($c, undef, $e) = run_ep({ TOKENROUTE_RESOLVER => '127.0.0.1:5353',
+			TOKENROUTE_REDIS => 'redis://:s3cret@127.0.0.1:'
+				. $t->redis_port }, 'nginx', '-t');
+		is($c, 0, 'nginx -t: the resolver and the Redis URL from the'
+			. ' environment load') or diag($e);
+	}
+
 	if ($> == 0) {
 		like($g, qr/^user www-data;$/m, 'root: workers as www-data');
 	} else {
