@@ -231,6 +231,31 @@ is($r->{headers}{'x-tokenroute-attempts'}, 1, 'f/b still cools');
 
 unlike($t->error_log(), qr/no memory|\[crit\]/, 'no zone exhausted');
 
+###############################################################################
+
+# 6. tokenroute_cooldown is at most the cap (1h): what the fleet takes.
+
+sub nginx_t {
+	my ($cooldown) = @_;
+	my ($h, $server) = $t->default_conf();
+	my $dir = $t->testdir . "/t-$cooldown";
+	mkdir $dir;
+	open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
+	print $fh $t->_nginx_conf_text($dir, $t->port('http'),
+		$h . "tokenroute_cooldown $cooldown;\n", $server);
+	close $fh;
+	my $env = $t->_nginx_env();
+	local @ENV{ keys %$env } = values %$env;
+	my $out = `$t->{nginx} -t -p $dir -c $dir/nginx.conf 2>&1`;
+	return ($? >> 8, $out);
+}
+
+my ($rc, $msg) = nginx_t('1h');
+is($rc, 0, 'nginx -t: tokenroute_cooldown 1h') or diag($msg);
+($rc, $msg) = nginx_t('2h');
+isnt($rc, 0, 'nginx -t: tokenroute_cooldown 2h refused');
+like($msg, qr/invalid cooldown "2h"/, 'and says why');
+
 done_testing();
 
 ###############################################################################
