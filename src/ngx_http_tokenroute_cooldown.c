@@ -34,7 +34,14 @@ typedef struct {
 } ngx_http_tokenroute_cooldown_node_t;
 
 
+/*
+ * crc: of the model ids in order, the table's identity.  A table is
+ * freed when a reload drops it; its old workers, still finishing their
+ * requests, find the crc changed and use it no more.
+ */
+
 typedef struct {
+    uint32_t                              crc;
     ngx_uint_t                            nmodels;
     ngx_uint_t                            pending;  /* until > sent */
     uint64_t                              seen;     /* tr:cooldown:v */
@@ -46,11 +53,16 @@ typedef struct {
     ngx_http_tokenroute_cooldown_sh_t    *sh;
     ngx_slab_pool_t                      *shpool;
     ngx_http_tokenroute_main_conf_t      *trmcf;
+    uint32_t                              crc;
 } ngx_http_tokenroute_cooldown_t;
 
 
 static ngx_int_t ngx_http_tokenroute_cooldown_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
+static void ngx_http_tokenroute_cooldown_carry(
+    ngx_http_tokenroute_cooldown_t *cd, ngx_http_tokenroute_cooldown_t *ocd);
+static ngx_http_tokenroute_cooldown_sh_t *ngx_http_tokenroute_cooldown_sh(
+    void);
 
 
 static ngx_http_tokenroute_cooldown_t  *ngx_http_tokenroute_cooldowns;
@@ -123,7 +135,9 @@ ngx_http_tokenroute_cooldown_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
 
     trmcf->cooldown = ngx_parse_time(&value[1], 1);
-    if (trmcf->cooldown == (time_t) NGX_ERROR) {
+    if (trmcf->cooldown == (time_t) NGX_ERROR
+        || trmcf->cooldown > NGX_HTTP_TOKENROUTE_COOLDOWN_MAX)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid cooldown \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
@@ -263,7 +277,7 @@ ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
      * into a build whose layout differs starts from a zone of its own,
      * never reads the old one as its own.
      */
-    ngx_str_set(&name, "tokenroute_cooldown2");
+    ngx_str_set(&name, "tokenroute_cooldown3");
 
     zone = ngx_shared_memory_add(cf, &name, 64 * 1024,
                                  &ngx_http_tokenroute_module);
@@ -283,9 +297,9 @@ ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
 
 
 /*
- * Cooldowns are transient: a configuration with another model table
- * starts from none.  The old table is not freed: old workers may still
- * write to it while they finish their requests.
+ * A reload with the same model ids in the same order keeps the table;
+ * any other gets a new one, where models whose id it had keep their
+ * cooldowns, and the old table is freed (its old workers check the crc).
  */
 
 static ngx_int_t
@@ -293,31 +307,130 @@ ngx_http_tokenroute_cooldown_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_tokenroute_cooldown_t  *ocd = data;
 
-    size_t                           size;
-    ngx_uint_t                       n;
-    ngx_http_tokenroute_cooldown_t  *cd;
+    size_t                               size;
+    uint32_t                             crc;
+    ngx_uint_t                           i, n;
+    ngx_http_tokenroute_model_t         *m;
+    ngx_http_tokenroute_cooldown_t      *cd;
+    ngx_http_tokenroute_cooldown_sh_t   *old, *orphan;
 
     cd = shm_zone->data;
     cd->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    m = cd->trmcf->models.elts;
+
+    ngx_crc32_init(crc);
+
+    for (i = 0; i < cd->trmcf->models.nelts; i++) {
+        ngx_crc32_update(&crc, m[i].id.data, m[i].id.len);
+        ngx_crc32_update(&crc, (u_char *) "\n", 1);
+    }
+
+    ngx_crc32_final(crc);
+
+    cd->crc = crc;
+
+    old = NULL;
+
+    if (ocd && ocd->sh && ocd->sh->crc == ocd->crc) {
+        old = ocd->sh;
+
+        if (ocd->crc == crc && old->nmodels == cd->trmcf->models.nelts) {
+            cd->sh = old;
+            return NGX_OK;
+        }
+    }
 
     n = ngx_max(cd->trmcf->models.nelts, 1);
     size = sizeof(ngx_http_tokenroute_cooldown_sh_t)
            + (n - 1) * sizeof(ngx_http_tokenroute_cooldown_node_t);
 
-    if (ocd && ocd->sh && ocd->sh->nmodels == cd->trmcf->models.nelts) {
-        cd->sh = ocd->sh;
-        return NGX_OK;
-    }
+    ngx_shmtx_lock(&cd->shpool->mutex);
 
-    cd->sh = ngx_slab_calloc(cd->shpool, size);
+    cd->sh = ngx_slab_calloc_locked(cd->shpool, size);
     if (cd->sh == NULL) {
+        ngx_shmtx_unlock(&cd->shpool->mutex);
         return NGX_ERROR;
     }
 
+    cd->sh->crc = crc;
     cd->sh->nmodels = cd->trmcf->models.nelts;
+
+    /* seen stays 0: the new models learn the fleet's at once */
+
+    if (old) {
+        ngx_http_tokenroute_cooldown_carry(cd, ocd);
+
+        /* its workers stop at once; freed memory is never theirs again */
+        old->crc = ~ocd->crc;
+        old->nmodels = 0;
+        ngx_slab_free_locked(cd->shpool, old);
+    }
+
+    /* a table a failed reload made, which no worker ever used */
+
+    orphan = cd->shpool->data;
+
+    if (orphan && orphan != old) {
+        orphan->nmodels = 0;
+        ngx_slab_free_locked(cd->shpool, orphan);
+    }
+
     cd->shpool->data = cd->sh;
 
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+
     return NGX_OK;
+}
+
+
+/* the cooldowns of the models both tables have, found by id */
+
+static void
+ngx_http_tokenroute_cooldown_carry(ngx_http_tokenroute_cooldown_t *cd,
+    ngx_http_tokenroute_cooldown_t *ocd)
+{
+    ngx_uint_t                     i, j;
+    ngx_http_tokenroute_model_t   *m, *om;
+
+    m = cd->trmcf->models.elts;
+    om = ocd->trmcf->models.elts;
+
+    for (i = 0; i < cd->trmcf->models.nelts; i++) {
+        for (j = 0; j < ngx_min(ocd->trmcf->models.nelts, ocd->sh->nmodels);
+             j++)
+        {
+            if (m[i].id.len == om[j].id.len
+                && ngx_strncmp(m[i].id.data, om[j].id.data, m[i].id.len)
+                   == 0)
+            {
+                cd->sh->nodes[i] = ocd->sh->nodes[j];
+                break;
+            }
+        }
+    }
+
+    cd->sh->pending = ocd->sh->pending;
+}
+
+
+/*
+ * This configuration's table, or NULL once a reload freed it (a racy
+ * read is fine: writers check again under the mutex).
+ */
+
+static ngx_http_tokenroute_cooldown_sh_t *
+ngx_http_tokenroute_cooldown_sh(void)
+{
+    ngx_http_tokenroute_cooldown_t  *cd;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (cd == NULL || cd->sh == NULL || cd->sh->crc != cd->crc) {
+        return NULL;
+    }
+
+    return cd->sh;
 }
 
 
@@ -328,7 +441,9 @@ ngx_http_tokenroute_cooling(ngx_http_tokenroute_model_t *m)
 
     cd = ngx_http_tokenroute_cooldowns;
 
-    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+    if (ngx_http_tokenroute_cooldown_sh() == NULL
+        || m->index >= cd->sh->nmodels)
+    {
         return 0;
     }
 
@@ -351,7 +466,9 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
 
     cd = ngx_http_tokenroute_cooldowns;
 
-    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+    if (ngx_http_tokenroute_cooldown_sh() == NULL
+        || m->index >= cd->sh->nmodels)
+    {
         return 0;
     }
 
@@ -362,12 +479,19 @@ ngx_http_tokenroute_cooldown_failure(ngx_http_tokenroute_model_t *m,
 
     ngx_shmtx_lock(&cd->shpool->mutex);
 
+    if (cd->sh->crc != cd->crc) {
+        /* a reload freed it meanwhile */
+        ngx_shmtx_unlock(&cd->shpool->mutex);
+        return 0;
+    }
+
     node->failures++;
 
     /* a quota event is known at once; other failures must repeat */
 
     if (status == 429) {
-        window = (retry_after > 0) ? ngx_min(retry_after, 3600)
+        window = (retry_after > 0) ? ngx_min(retry_after,
+                                          NGX_HTTP_TOKENROUTE_COOLDOWN_MAX)
                                    : cd->trmcf->cooldown;
 
     } else if (node->failures >= cd->trmcf->cooldown_failures) {
@@ -403,13 +527,19 @@ ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m)
 
     cd = ngx_http_tokenroute_cooldowns;
 
-    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+    if (ngx_http_tokenroute_cooldown_sh() == NULL
+        || m->index >= cd->sh->nmodels)
+    {
         return;
     }
 
     if (cd->sh->nodes[m->index].failures) {
         ngx_shmtx_lock(&cd->shpool->mutex);
-        cd->sh->nodes[m->index].failures = 0;
+
+        if (cd->sh->crc == cd->crc) {
+            cd->sh->nodes[m->index].failures = 0;
+        }
+
         ngx_shmtx_unlock(&cd->shpool->mutex);
     }
 }
@@ -435,13 +565,19 @@ ngx_http_tokenroute_cooldown_take(ngx_http_tokenroute_cooldown_pub_t *pub,
 
     /* a racy read is fine: a cooldown missed now goes with the next */
 
-    if (cd == NULL || cd->sh == NULL || !cd->sh->pending) {
+    if (ngx_http_tokenroute_cooldown_sh() == NULL || !cd->sh->pending) {
         return;
     }
 
     more = 0;
 
     ngx_shmtx_lock(&cd->shpool->mutex);
+
+    if (cd->sh->crc != cd->crc) {
+        /* a reload freed it meanwhile */
+        ngx_shmtx_unlock(&cd->shpool->mutex);
+        return;
+    }
 
     for (i = 0; i < cd->sh->nmodels; i++) {
         node = &cd->sh->nodes[i];
@@ -480,11 +616,17 @@ ngx_http_tokenroute_cooldown_untake(ngx_http_tokenroute_cooldown_pub_t *pub)
 
     cd = ngx_http_tokenroute_cooldowns;
 
-    if (cd == NULL || cd->sh == NULL || pub->n == 0) {
+    if (pub->n == 0 || ngx_http_tokenroute_cooldown_sh() == NULL) {
         return;
     }
 
     ngx_shmtx_lock(&cd->shpool->mutex);
+
+    if (cd->sh->crc != cd->crc) {
+        /* a reload freed it meanwhile */
+        ngx_shmtx_unlock(&cd->shpool->mutex);
+        return;
+    }
 
     for (i = 0; i < pub->n; i++) {
         if (pub->index[i] >= cd->sh->nmodels) {
@@ -520,13 +662,21 @@ ngx_http_tokenroute_cooldown_learn(ngx_http_tokenroute_model_t *m,
 
     cd = ngx_http_tokenroute_cooldowns;
 
-    if (cd == NULL || cd->sh == NULL || m->index >= cd->sh->nmodels) {
+    if (ngx_http_tokenroute_cooldown_sh() == NULL
+        || m->index >= cd->sh->nmodels)
+    {
         return 0;
     }
 
     node = &cd->sh->nodes[m->index];
 
     ngx_shmtx_lock(&cd->shpool->mutex);
+
+    if (cd->sh->crc != cd->crc) {
+        /* a reload freed it meanwhile */
+        ngx_shmtx_unlock(&cd->shpool->mutex);
+        return 0;
+    }
 
     later = (until > node->until);
 
@@ -555,7 +705,7 @@ ngx_http_tokenroute_cooldown_seen(void)
 
     cd = ngx_http_tokenroute_cooldowns;
 
-    if (cd == NULL || cd->sh == NULL) {
+    if (ngx_http_tokenroute_cooldown_sh() == NULL) {
         return 0;
     }
 
@@ -570,7 +720,7 @@ ngx_http_tokenroute_cooldown_set_seen(uint64_t version)
 
     cd = ngx_http_tokenroute_cooldowns;
 
-    if (cd && cd->sh) {
+    if (ngx_http_tokenroute_cooldown_sh()) {
         /* a 64-bit word: written atomically, as "until" is */
         cd->sh->seen = version;
     }

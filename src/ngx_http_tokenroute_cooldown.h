@@ -18,6 +18,13 @@
 #include "ngx_http_tokenroute_module.h"
 
 
+/*
+ * The longest window (s), here and from the fleet: a deadline further
+ * ahead is damaged (COOLDOWN_MAX in src/lua/admission.lua, in ms).
+ */
+#define NGX_HTTP_TOKENROUTE_COOLDOWN_MAX  3600
+
+
 /* cooldowns handed to the fleet by one Redis call, at most */
 #define NGX_HTTP_TOKENROUTE_COOLDOWN_PUB_MAX  8
 

@@ -46,6 +46,8 @@ static void ngx_http_tokenroute_fleet_handler(ngx_event_t *ev);
 static void ngx_http_tokenroute_fleet_done(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tokenroute_fleet_number(redisReply *e,
     uint64_t *n);
+static void ngx_http_tokenroute_fleet_complain(time_t *last,
+    const char *text);
 
 
 /* the argument of the call being sent: hiredis copies it at once */
@@ -60,6 +62,10 @@ static ngx_connection_t                     ngx_http_tokenroute_fleet_conn;
 /* the timer's own call, one at a time */
 static ngx_http_tokenroute_cooldown_pub_t   ngx_http_tokenroute_fleet_pub;
 static ngx_uint_t                           ngx_http_tokenroute_fleet_busy;
+
+/* when each problem was last logged (s), in this worker */
+static time_t                               ngx_http_tokenroute_fleet_mal;
+static time_t                               ngx_http_tokenroute_fleet_dmg;
 
 
 void
@@ -120,8 +126,8 @@ void
 ngx_http_tokenroute_fleet_reply(ngx_http_tokenroute_cooldown_pub_t *pub,
     redisReply *e)
 {
-    uint64_t                          version, until, status, now;
-    ngx_uint_t                        i;
+    uint64_t                          version, until, status, now, max;
+    ngx_uint_t                        i, bad;
     redisReply                       *id;
     ngx_http_tokenroute_model_t      *m;
     ngx_http_tokenroute_main_conf_t  *trmcf;
@@ -143,24 +149,34 @@ ngx_http_tokenroute_fleet_reply(ngx_http_tokenroute_cooldown_pub_t *pub,
         || ngx_http_tokenroute_fleet_number(e->element[0], &version)
            != NGX_OK)
     {
-        goto invalid;
+        /* not echoed: the bytes are Redis's; asked again next time */
+        ngx_http_tokenroute_fleet_complain(&ngx_http_tokenroute_fleet_mal,
+                                           "tokenroute: admission gave "
+                                           "malformed cooldowns");
+        return;
     }
 
     trmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                 ngx_http_tokenroute_module);
 
     now = ngx_http_tokenroute_now_ms();
+    max = now + NGX_HTTP_TOKENROUTE_COOLDOWN_MAX * 1000;
+    bad = 0;
 
     for (i = 1; i < e->elements; i += 3) {
         id = e->element[i];
+
+        /* one damaged entry does not hide the others */
 
         if (id->type != REDIS_REPLY_STRING
             || ngx_http_tokenroute_fleet_number(e->element[i + 1], &until)
                != NGX_OK
             || ngx_http_tokenroute_fleet_number(e->element[i + 2], &status)
-               != NGX_OK)
+               != NGX_OK
+            || status < 100 || status > 999)
         {
-            goto invalid;
+            bad++;
+            continue;
         }
 
         /* a model of another configuration: not ours to cool */
@@ -172,6 +188,10 @@ ngx_http_tokenroute_fleet_reply(ngx_http_tokenroute_cooldown_pub_t *pub,
             continue;
         }
 
+        /* a clock far ahead, or a hand in Redis: never beyond the cap */
+
+        until = ngx_min(until, max);
+
         if (ngx_http_tokenroute_cooldown_learn(m, until, status)) {
             ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                           "tokenroute: model \"%V\" cools down for %uL ms "
@@ -180,15 +200,28 @@ ngx_http_tokenroute_fleet_reply(ngx_http_tokenroute_cooldown_pub_t *pub,
         }
     }
 
+    if (bad) {
+        ngx_http_tokenroute_fleet_complain(&ngx_http_tokenroute_fleet_dmg,
+                                           "tokenroute: admission gave "
+                                           "damaged cooldowns, skipped");
+    }
+
     ngx_http_tokenroute_cooldown_set_seen(version);
+}
 
-    return;
 
-invalid:
+/* an error line at most once a second per problem, not once per batch */
 
-    /* not echoed: the bytes are Redis's; asked again next time */
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "tokenroute: admission gave malformed cooldowns");
+static void
+ngx_http_tokenroute_fleet_complain(time_t *last, const char *text)
+{
+    if (*last == ngx_time()) {
+        return;
+    }
+
+    *last = ngx_time();
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "%s", text);
 }
 
 

@@ -67,7 +67,9 @@
 -- else the version then "model, until, status" of every cooldown not
 -- over yet, those over (or damaged) deleted on the way.  The batch may
 -- have no request at all: the cooldowns alone.  Nothing of this ever
--- fails the admission: a damaged "tr:cooldown" answers no news.
+-- fails the admission (it runs under pcall): a damaged "tr:cooldown"
+-- answers no news.  A deadline more than an hour ahead of now-ms, or a
+-- status that is not 3 digits, is damaged: not stored, and deleted.
 
 local now, deadline = tonumber(ARGV[1]), ARGV[2]
 if not string.match(ARGV[1] or '', '^%d+$')
@@ -356,7 +358,18 @@ if #z > 0 then
   redis.call('HSET', 'tr:rsvd', unpack(h))
   redis.call('ZADD', 'tr:rsv', unpack(z))
 end
--- the cooldowns: pcall throughout, so that they never fail the batch
+-- the cooldowns: under pcall, so that they never fail the batch.  A
+-- window is at most COOLDOWN_MAX ms (NGX_HTTP_TOKENROUTE_COOLDOWN_MAX
+-- in src/ngx_http_tokenroute_cooldown.h): a deadline beyond now + that,
+-- or a status that is not 3 digits, is damaged.  At most COOLDOWN_DEL
+-- fields are deleted per call, COOLDOWN_CHUNK per HDEL (unpack has a
+-- limit); when more are left the version answered is 0, so that the
+-- gateway reads the hash again next time, and it shrinks step by step.
+local COOLDOWN_MAX, COOLDOWN_DEL, COOLDOWN_CHUNK = 3600000, 4000, 1000
+local function cooldown_ok(u, s, now_ms)
+  return u and #u <= 15 and #s == 3 and tonumber(u) > now_ms
+         and tonumber(u) <= now_ms + COOLDOWN_MAX
+end
 local function cooldowns(arg)
   local now_ms, seen, rest = string.match(arg, '^(%d+) (%d+)(.*)$')
   if not now_ms or #now_ms > 15 or #seen > 15 then return {} end
@@ -366,10 +379,12 @@ local function cooldowns(arg)
   v = v and string.match(v, '^%d+$') and #v <= 15 and v or '0'
   local moved = false
   for m, u, s in string.gmatch(rest, ' (%S+) (%d+) (%d+)') do
-    if #m <= 256 and #u <= 15 and #s <= 3 and tonumber(u) > now_ms then
+    if #m <= 256 and cooldown_ok(u, s, now_ms) then
       local cur = redis.pcall('HGET', 'tr:cooldown', m)
-      local cu = type(cur) == 'string' and string.match(cur, '^(%d+) %d+$')
-      if not cu or #cu > 15 or tonumber(u) > tonumber(cu) then
+      local cu = type(cur) == 'string'
+                 and string.match(cur, '^(%d+) %d%d%d$')
+      if not cu or #cu > 15 or tonumber(u) > tonumber(cu)
+         or tonumber(cu) > now_ms + COOLDOWN_MAX then
         local w = redis.pcall('HSET', 'tr:cooldown', m, u .. ' ' .. s)
         moved = moved or type(w) ~= 'table'
       end
@@ -381,20 +396,29 @@ local function cooldowns(arg)
   end
   if v == seen then return {} end
   local all = redis.pcall('HGETALL', 'tr:cooldown')
-  local live, over = {v}, {}
+  local live, over, more = {v}, {}, false
   if type(all) ~= 'table' or all.err then return live end
   for i = 1, #all - 1, 2 do
     local u, s = string.match(all[i + 1], '^(%d+) (%d+)$')
-    if u and #u <= 15 and tonumber(u) > now_ms and #all[i] <= 256 then
+    if cooldown_ok(u, s, now_ms) and #all[i] <= 256 then
       live[#live + 1] = all[i]
       live[#live + 1] = u
       live[#live + 1] = s
-    else
+    elseif #over < COOLDOWN_DEL then
       over[#over + 1] = all[i]
+    else
+      more = true
     end
   end
-  if #over > 0 then redis.pcall('HDEL', 'tr:cooldown', unpack(over)) end
+  for i = 1, #over, COOLDOWN_CHUNK do
+    redis.pcall('HDEL', 'tr:cooldown',
+                unpack(over, i, math.min(i + COOLDOWN_CHUNK - 1, #over)))
+  end
+  if more then live[1] = '0' end
   return live
 end
-if fleet then out[#out + 1] = cooldowns(fleet) end
+if fleet then
+  local done, cd = pcall(cooldowns, fleet)
+  out[#out + 1] = done and type(cd) == 'table' and cd or {}
+end
 return out
