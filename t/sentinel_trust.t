@@ -5,7 +5,8 @@
 # Tests for "Redis Sentinel" (README), what a sentinel's answer is trusted
 # with: two stand-in sentinels (t/lib/mock_sentinel.pl).  The first names
 # a replica forever and the second the master: after ROLE says "slave",
-# the worker asks the next sentinel, not the stale one again.  An answer
+# the worker asks the next sentinel, not the stale one again; so too after
+# a READONLY answer from a master demoted under it.  An answer
 # that is not an IP address and port (a host name, 0.0.0.0, port 0 or
 # 70000) is refused, and so is one outside "masters=" (CIDR list) before
 # anything connects to it: a listener the test holds sees no connection.
@@ -184,9 +185,43 @@ ok(defined served_in(), 'masters=: the master inside it is used');
 ok($t->error_log() =~ qr/sentinel 127\.0\.0\.1:$S1 named "::1" port "$L" as master "trm": outside masters=, refused/,
 	'the ::1 answer outside masters= refused');
 
+# 5. READONLY: the master is demoted under the worker; the sentinel that
+# named it (asked first by the check every second) still does, the other
+# names the promoted replica.  The worker asks the other one first, and
+# does not connect to the demoted master again.
+
+ok($t->wait_until(5, sub { my $m = $t->redis_at($M, 'DBSIZE');
+	defined $m && $m == ($t->redis_at($R, 'DBSIZE') // -1) }),
+	'the replica has caught up');
+is($t->redis_at($R, 'REPLICAOF', 'NO', 'ONE'), 'OK', 'the replica promoted');
+is($t->redis_at($M, 'REPLICAOF', '127.0.0.1', $R), 'OK',
+	'the master demoted');
+ok($t->wait_until(10, sub {
+	(eval { $t->redis_at($M, 'INFO', 'replication') } // '')
+		=~ /master_link_status:up/
+}), 'and follows the new one');
+name_master(1, "127.0.0.1 $R");
+
+my $stale = () = $t->error_log()
+	=~ /127\.0\.0\.1:$M, named by the sentinels as master "trm", is not a master/g;
+
+ok(defined served_in(), 'served by the promoted replica');
+ok($t->error_log()
+	=~ /dropping the Redis connection to 127\.0\.0\.1:$M: the server is read-only now/,
+	'READONLY: the connection dropped');
+my $now = () = $t->error_log()
+	=~ /127\.0\.0\.1:$M, named by the sentinels as master "trm", is not a master/g;
+is($now, $stale, 'the stale sentinel was not asked first again');
+
+# the CLI alone from here: no worker may follow the sentinels below
+$t->stop_nginx();
+
+# roles swapped: $R is the master now
+($M, $R) = ($R, $M);
+
 ###############################################################################
 
-# 5. the CLI: TOKENROUTE_REDIS_MASTERS, and IP literals only
+# 6. the CLI: TOKENROUTE_REDIS_MASTERS, and IP literals only
 
 my $URL = "redis-sentinel://127.0.0.1:$S1,127.0.0.1:$S2/trm";
 
