@@ -121,6 +121,7 @@ typedef struct {
     ngx_array_t                     *sentinels;   /* redis_addr_t */
     ngx_str_t                        master;      /* its sentinel name */
     ngx_str_t                        sentinel_password;
+    ngx_str_t                        masters;     /* CIDR,... or "" */
     void                            *clcf;        /* http's: resolver */
 } ngx_http_tokenroute_redis_conf_t;
 

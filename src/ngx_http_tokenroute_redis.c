@@ -555,6 +555,9 @@ ngx_http_tokenroute_redis_role_reply(redisAsyncContext *ac, void *r,
                   : reply->type == REDIS_REPLY_ERROR ? reply->str
                   : "unexpected ROLE reply");
 
+    /* the sentinel that named it may be stale: the next one first */
+    ngx_http_tokenroute_redis_find_distrust(&rc->finder);
+
     /* the commands queued behind it fail, and are journaled or retried */
     rc->ac = NULL;
     ngx_http_tokenroute_redis_schedule(rc);
@@ -829,6 +832,9 @@ ngx_http_tokenroute_redis_drop(redisAsyncContext *ac, const char *why)
     ngx_log_error(NGX_LOG_ERR, rc->log, 0,
                   "tokenroute: dropping the Redis connection to %V:%d: %s",
                   &rc->host, (int) rc->port, why);
+
+    /* no master any more: whoever named it is not asked first again */
+    ngx_http_tokenroute_redis_find_distrust(&rc->finder);
 
     if (rc->connect_timer.timer_set) {
         ngx_del_timer(&rc->connect_timer);

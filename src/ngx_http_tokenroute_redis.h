@@ -77,7 +77,6 @@ typedef struct {
     ngx_uint_t                             turn;     /* of the answers */
     ngx_str_t                              host;     /* what was found */
     in_port_t                              port;
-    u_char                                 ip6[16];
     u_char                                 buf[NGX_SOCKADDR_STRLEN + 1];
     unsigned                               sentinel:1;
     unsigned                               busy:1;
@@ -89,6 +88,8 @@ void ngx_http_tokenroute_redis_finder_init(
 void ngx_http_tokenroute_redis_find(ngx_http_tokenroute_redis_finder_t *f,
     ngx_http_tokenroute_redis_found_pt handler, void *data);
 void ngx_http_tokenroute_redis_find_cancel(
+    ngx_http_tokenroute_redis_finder_t *f);
+void ngx_http_tokenroute_redis_find_distrust(
     ngx_http_tokenroute_redis_finder_t *f);
 
 /* ngx_http_tokenroute_redis_adapter.c */

@@ -6,7 +6,8 @@
  *
  *     tokenroute_redis ADDRESS | sentinel=H:P,... master=NAME | env=VAR
  *                      [password=P | password_env=VAR] [db=N]
- *                      [sentinel_password=P] [connect_timeout=T] [timeout=T];
+ *                      [sentinel_password=P] [masters=CIDR,...]
+ *                      [connect_timeout=T] [timeout=T];
  *
  * ADDRESS is host:port, unix:PATH, or a redis:// or redis-sentinel:// URL
  * read by the same code as the CLI's TOKENROUTE_REDIS
@@ -14,6 +15,8 @@
  * master, so that a worker never blocks in getaddrinfo(); a host name is
  * kept too, for the worker to resolve again with nginx's resolver on every
  * reconnect (ngx_http_tokenroute_redis_sentinel.c) when one is configured.
+ * Messages never echo what precedes an '@' (it may be a password), nor
+ * the value of a parameter not known.
  */
 
 
@@ -34,6 +37,10 @@ static char *ngx_http_tokenroute_redis_addr(ngx_conf_t *cf,
     tokenroute_redis_host_t *h, ngx_http_tokenroute_redis_addr_t *a);
 static ngx_int_t ngx_http_tokenroute_redis_cstr(ngx_conf_t *cf,
     ngx_str_t *dst, u_char *src, size_t len);
+static ngx_uint_t ngx_http_tokenroute_redis_known(ngx_str_t *arg,
+    u_char *eq);
+static void ngx_http_tokenroute_redis_invalid(ngx_conf_t *cf,
+    const char *what, u_char *s, size_t len);
 
 
 char *
@@ -43,6 +50,7 @@ ngx_http_tokenroute_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_tokenroute_main_conf_t *trmcf = conf;
 
     char                              *rv;
+    u_char                            *p;
     ngx_str_t                         *value, v, spec;
     ngx_int_t                          n;
     ngx_uint_t                         i;
@@ -118,6 +126,17 @@ ngx_http_tokenroute_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_http_tokenroute_conf_arg(&value[i], "masters", &v) == NGX_OK)
+        {
+            if (tokenroute_redis_masters_valid((char *) v.data, v.len) != 0)
+            {
+                goto invalid;
+            }
+
+            rc->masters = v;
+            continue;
+        }
+
         if (ngx_http_tokenroute_conf_arg(&value[i], "master", &v) == NGX_OK) {
             if (v.len == 0 || rc->master.len) {
                 goto invalid;
@@ -170,18 +189,36 @@ ngx_http_tokenroute_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (rc->sentinels == NULL && rc->master.len) {
+    if (rc->sentinels == NULL && (rc->master.len || rc->masters.len)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"master=\" goes with \"sentinel=\"");
+                           "\"%s=\" goes with \"sentinel=\"",
+                           rc->master.len ? "master" : "masters");
         return NGX_CONF_ERROR;
+    }
+
+    if (rc->sentinels && rc->sentinel_password.len == 0
+        && rc->masters.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "tokenroute_redis: sentinels without "
+                           "sentinel_password= or masters=: anyone who can "
+                           "talk to a sentinel can point the gateway, and "
+                           "the Redis password, at any address");
     }
 
     return NGX_CONF_OK;
 
 invalid:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
+    v = value[i];
+    p = ngx_strlchr(v.data, v.data + v.len, '=');
+
+    if (p && !ngx_http_tokenroute_redis_known(&v, p)) {
+        /* a misspelt "password=" must not print the password */
+        v.len = p - v.data;
+    }
+
+    ngx_http_tokenroute_redis_invalid(cf, "parameter", v.data, v.len);
 
     return NGX_CONF_ERROR;
 }
@@ -216,8 +253,8 @@ ngx_http_tokenroute_redis_spec(ngx_conf_t *cf,
                                       TOKENROUTE_REDIS_PORT, &h)
             != 0)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid Redis address \"%V\"", spec);
+            ngx_http_tokenroute_redis_invalid(cf, "Redis address",
+                                              spec->data, spec->len);
             return NGX_CONF_ERROR;
         }
 
@@ -338,9 +375,8 @@ ngx_http_tokenroute_redis_sentinels(ngx_conf_t *cf,
                                       TOKENROUTE_SENTINEL_PORT, &h)
             != 0)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid sentinel address \"%*s\"",
-                               (size_t) (comma - p), p);
+            ngx_http_tokenroute_redis_invalid(cf, "sentinel address", p,
+                                              comma - p);
             free(h.host);
             return NGX_CONF_ERROR;
         }
@@ -454,4 +490,59 @@ ngx_http_tokenroute_redis_cstr(ngx_conf_t *cf, ngx_str_t *dst, u_char *src,
     dst->len = len;
 
     return NGX_OK;
+}
+
+
+/* the parameters tokenroute_redis knows: their values may be shown */
+
+static ngx_uint_t
+ngx_http_tokenroute_redis_known(ngx_str_t *arg, u_char *eq)
+{
+    size_t             len;
+    ngx_uint_t         i;
+    static ngx_str_t   known[] = {
+        ngx_string("master"), ngx_string("masters"), ngx_string("db"),
+        ngx_string("connect_timeout"), ngx_string("timeout"),
+        ngx_string("sentinel"), ngx_string("env")
+    };
+
+    len = eq - arg->data;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (len == known[i].len
+            && ngx_strncmp(arg->data, known[i].data, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* what precedes the last '@' may be a password: "***@" instead */
+
+static void
+ngx_http_tokenroute_redis_invalid(ngx_conf_t *cf, const char *what,
+    u_char *s, size_t len)
+{
+    u_char  *eq;
+    size_t   shown;
+
+    shown = tokenroute_redis_shown((char *) s, len);
+
+    if (shown == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%*s\"",
+                           what, len, s);
+        return;
+    }
+
+    /* "NAME=***@HOST" for a known parameter */
+
+    eq = (ngx_strcmp(what, "parameter") == 0)
+         ? ngx_strlchr(s, s + shown, '=') : NULL;
+    eq = eq ? eq + 1 : s;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%*s***@%*s\"",
+                       what, (size_t) (eq - s), s, len - shown, s + shown);
 }

@@ -20,6 +20,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_redis.h"
+#include "tokenroute_redis_url.h"
 
 
 static void ngx_http_tokenroute_redis_find_next(
@@ -117,6 +118,22 @@ ngx_http_tokenroute_redis_find_cancel(ngx_http_tokenroute_redis_finder_t *f)
     ngx_http_tokenroute_redis_sentinel_close(f);
 
     f->busy = 0;
+}
+
+
+/*
+ * The master the last sentinel named was not one (ROLE said so, or it
+ * answered READONLY): the next search starts at the next sentinel, so
+ * that one stale sentinel, listed first, does not keep the worker away
+ * from the master the others name.
+ */
+
+void
+ngx_http_tokenroute_redis_find_distrust(ngx_http_tokenroute_redis_finder_t *f)
+{
+    if (f->conf->sentinels) {
+        f->next = (f->next + 1) % f->conf->sentinels->nelts;
+    }
 }
 
 
@@ -383,8 +400,9 @@ ngx_http_tokenroute_redis_sentinel_reply(redisAsyncContext *ac, void *r,
     void *privdata)
 {
     redisReply                          *reply = r;
-    ngx_int_t                            port;
+    int                                  rc, port;
     redisReply                          *h, *p;
+    const char                          *why;
     ngx_http_tokenroute_redis_finder_t  *f = ac->data;
 
     if (reply == NULL || f == NULL || f->ac != ac) {
@@ -413,19 +431,27 @@ ngx_http_tokenroute_redis_sentinel_reply(redisAsyncContext *ac, void *r,
     h = reply->element[0];
     p = reply->element[1];
 
-    port = ngx_atoi((u_char *) p->str, p->len);
+    /*
+     * Refused before anything connects to it: a host name (hiredis would
+     * block in getaddrinfo()), 0.0.0.0, a bad port, or an address outside
+     * "masters=" (the master's password would go to it).
+     */
 
-    /* a host name would make hiredis block in getaddrinfo() */
+    rc = tokenroute_redis_master_check(h->str, h->len, p->str, p->len,
+                                       f->conf->masters.len
+                                       ? (char *) f->conf->masters.data
+                                       : NULL,
+                                       f->conf->masters.len, &port, &why);
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, f->log, 0,
+                      "tokenroute: sentinel %V:%d named \"%*s\" port "
+                      "\"%*s\" as master \"%V\": %s, refused",
+                      &f->addr->host, (int) f->addr->port,
+                      ngx_min(h->len, 64), h->str, ngx_min(p->len, 8),
+                      p->str, &f->conf->master,
+                      rc == -2 ? "outside masters=" : why);
 
-    if (port < 1 || port > 65535 || h->len == 0 || h->len > NGX_INET6_ADDRSTRLEN
-        || (ngx_inet_addr((u_char *) h->str, h->len) == INADDR_NONE
-#if (NGX_HAVE_INET6)
-            && ngx_inet6_addr((u_char *) h->str, h->len, f->ip6) != NGX_OK
-#endif
-           ))
-    {
-        ngx_http_tokenroute_redis_sentinel_failed(f, "it named no IP address "
-                                                  "and port");
+        ngx_http_tokenroute_redis_sentinel_failed(f, NULL);
         return;
     }
 

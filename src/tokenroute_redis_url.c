@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "tokenroute_redis_url.h"
 
@@ -20,6 +21,9 @@ static const char *tokenroute_redis_url_hosts(const char *s, size_t len,
 static int tokenroute_redis_url_db(const char *s, size_t len, int64_t *db);
 static char *tokenroute_redis_decode(const char *s, size_t len);
 static int tokenroute_redis_hex(int c);
+static int tokenroute_redis_ip(const char *s, size_t len, unsigned char *ip);
+static int tokenroute_redis_cidr(const char *s, size_t len,
+    unsigned char *ip, int *af, int *bits);
 
 
 int
@@ -416,4 +420,202 @@ tokenroute_redis_hex(int c)
     }
 
     return -1;
+}
+
+
+size_t
+tokenroute_redis_shown(const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = len; i > 0; i--) {
+        if (s[i - 1] == '@') {
+            return i;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+tokenroute_redis_masters_valid(const char *list, size_t len)
+{
+    int            af, bits;
+    const char    *p, *end, *comma;
+    unsigned char  ip[16];
+
+    p = list;
+    end = list + len;
+
+    for ( ;; ) {
+        comma = memchr(p, ',', end - p);
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        if (tokenroute_redis_cidr(p, comma - p, ip, &af, &bits) != 0) {
+            return -1;
+        }
+
+        if (comma == end) {
+            return 0;
+        }
+
+        p = comma + 1;
+    }
+}
+
+
+int
+tokenroute_redis_master_check(const char *host, size_t hlen,
+    const char *port, size_t plen, const char *list, size_t llen,
+    int *portp, const char **err)
+{
+    int             af, naf, bits, n;
+    size_t          i;
+    const char     *p, *end, *comma;
+    unsigned char   ip[16], net[16], mask;
+    static const unsigned char  zero[16];
+
+    n = 0;
+
+    for (i = 0; i < plen && i < 6; i++) {
+        if (port[i] < '0' || port[i] > '9') {
+            break;
+        }
+
+        n = n * 10 + (port[i] - '0');
+    }
+
+    if (plen == 0 || i != plen || n < 1 || n > 65535) {
+        *err = "no port 1-65535";
+        return -1;
+    }
+
+    /* a host name would be looked up: blocking, and anyone's answer */
+
+    af = tokenroute_redis_ip(host, hlen, ip);
+
+    if (af == 0) {
+        *err = "not an IP address";
+        return -1;
+    }
+
+    if (memcmp(ip, zero, af == AF_INET ? 4 : 16) == 0) {
+        *err = "the unspecified address";
+        return -1;
+    }
+
+    *portp = n;
+
+    if (list == NULL) {
+        return 0;
+    }
+
+    p = list;
+    end = list + llen;
+
+    for ( ;; ) {
+        comma = memchr(p, ',', end - p);
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        if (tokenroute_redis_cidr(p, comma - p, net, &naf, &bits) == 0
+            && naf == af)
+        {
+            for (i = 0; bits > 0; i++, bits -= 8) {
+                mask = bits >= 8 ? 0xff : (unsigned char) (0xff << (8 - bits));
+
+                if ((ip[i] & mask) != (net[i] & mask)) {
+                    break;
+                }
+            }
+
+            if (bits <= 0) {
+                return 0;
+            }
+        }
+
+        if (comma == end) {
+            break;
+        }
+
+        p = comma + 1;
+    }
+
+    *err = "outside the masters allowed";
+    return -2;
+}
+
+
+/* AF_INET or AF_INET6 with the address in ip, or 0 */
+
+static int
+tokenroute_redis_ip(const char *s, size_t len, unsigned char *ip)
+{
+    char  buf[64];
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return 0;
+    }
+
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+
+    if (inet_pton(AF_INET, buf, ip) == 1) {
+        return AF_INET;
+    }
+
+    if (inet_pton(AF_INET6, buf, ip) == 1) {
+        return AF_INET6;
+    }
+
+    return 0;
+}
+
+
+static int
+tokenroute_redis_cidr(const char *s, size_t len, unsigned char *ip, int *af,
+    int *bits)
+{
+    int          n, max;
+    size_t       i;
+    const char  *slash;
+
+    slash = memchr(s, '/', len);
+
+    *af = tokenroute_redis_ip(s, slash ? (size_t) (slash - s) : len, ip);
+
+    if (*af == 0) {
+        return -1;
+    }
+
+    max = (*af == AF_INET) ? 32 : 128;
+
+    if (slash == NULL) {
+        *bits = max;
+        return 0;
+    }
+
+    slash++;
+    len -= slash - s;
+    n = 0;
+
+    for (i = 0; i < len && i < 3; i++) {
+        if (slash[i] < '0' || slash[i] > '9') {
+            return -1;
+        }
+
+        n = n * 10 + (slash[i] - '0');
+    }
+
+    if (len == 0 || i != len || n > max) {
+        return -1;
+    }
+
+    *bits = n;
+
+    return 0;
 }

@@ -58,5 +58,25 @@ void tokenroute_redis_url_free(tokenroute_redis_url_t *u);
 int tokenroute_redis_hostport(const char *s, size_t len, int port,
     tokenroute_redis_host_t *h);
 
+/*
+ * How much of s may be shown in a message: the offset of what follows its
+ * last '@' (what precedes it may be a password), 0 when it has none.
+ */
+size_t tokenroute_redis_shown(const char *s, size_t len);
+
+/* "CIDR[,CIDR...]" (IPv4 or IPv6, "/N" optional): 0, or -1 */
+int tokenroute_redis_masters_valid(const char *list, size_t len);
+
+/*
+ * A master's address as a sentinel named it: 0 when HOST is an IP address
+ * literal other than the unspecified one, PORT a number 1-65535, and,
+ * when list is not NULL, HOST inside one of its CIDRs (*portp set);
+ * else -1 (not such an address) or -2 (outside list) with *err a
+ * constant message.  Nothing is looked up.
+ */
+int tokenroute_redis_master_check(const char *host, size_t hlen,
+    const char *port, size_t plen, const char *list, size_t llen,
+    int *portp, const char **err);
+
 
 #endif /* _TOKENROUTE_REDIS_URL_H_INCLUDED_ */

@@ -168,6 +168,53 @@ for my $bad ('127.0.0.1:99999', '127.0.0.1:', '[::1', 'a b:6379',
 	like($err, qr/bad Redis address '\Q$bad\E'/, "... and it names it");
 }
 
+# 4. a string with a password that is not read as a URL: what follows its
+# last '@' is shown, never the password; an unknown parameter by its name
+
+for my $spec ('redis:/:s3cret@h:1', "tr:s3cret\@127.0.0.1:$P",
+	'redis//:s3cret@h')
+{
+	(my $shown = $spec) =~ s/^.*\@/***\@/;
+
+	($rc, $msg) = nginx_t("tokenroute_redis $spec;");
+	isnt($rc, 0, "nginx -t: '$shown' refused");
+	like($msg, qr/invalid Redis address "\Q$shown\E"/, '... says what');
+	unlike($msg, qr/s3cret/, '... without the password');
+
+	local $ENV{TOKENROUTE_TEST_BAD} = $spec;
+	($rc, $msg) = nginx_t('tokenroute_redis env=TOKENROUTE_TEST_BAD;');
+	isnt($rc, 0, "nginx -t: '$shown' through env= refused");
+	like($msg, qr/invalid Redis address "\Q$shown\E"/, '... says what');
+	unlike($msg, qr/s3cret/, '... without the password');
+
+	($code, $out, $err) = $t->cli_raw('--redis', $spec, 'keys', 'list');
+	is($code, 2, "CLI '$shown': exit 2");
+	like($err, qr/bad Redis address '\Q$shown\E'/, '... says what');
+	unlike($err, qr/s3cret/, '... without the password');
+
+}
+
+($rc, $msg) = nginx_t('tokenroute_redis sentinel=:s3cret@127.0.0.1:1 '
+	. 'master=m;');
+like($msg, qr/invalid sentinel address "\*\*\*\@127\.0\.0\.1:1"/,
+	'nginx -t: a sentinel address with a password, redacted');
+unlike($msg, qr/s3cret/, '... without the password');
+
+for my $p ('pasword=s3cret', 'sentinel_pass=s3cret', 'passwd=s3cret') {
+	(my $name = $p) =~ s/=.*//;
+	($rc, $msg) = nginx_t("tokenroute_redis 127.0.0.1:$P $p;");
+	isnt($rc, 0, "nginx -t: '$name=' refused");
+	like($msg, qr/invalid parameter "\Q$name\E"/, '... named');
+	unlike($msg, qr/s3cret/, '... without its value');
+}
+
+($rc, $msg) = nginx_t("tokenroute_redis 127.0.0.1:$P db=:s3cret\@x;");
+like($msg, qr/invalid parameter "db=\*\*\*\@x"/, 'nginx -t: db= with an @');
+unlike($msg, qr/s3cret/, '... redacted');
+
+($rc, $msg) = nginx_t("tokenroute_redis 127.0.0.1:$P db=x;");
+like($msg, qr/invalid parameter "db=x"/, 'nginx -t: a plain bad value shown');
+
 done_testing();
 
 ###############################################################################

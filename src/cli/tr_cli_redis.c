@@ -36,6 +36,8 @@ struct tr_cli_redis_s {
     char                      *addr;      /* for messages, no password */
     int                        port;
     int64_t                    db;        /* -1: no SELECT */
+    const char                *masters;   /* CIDR,...: where a master
+                                             may be; NULL: anywhere */
     tokenroute_redis_url_t     url;       /* sentinels: url.master set */
 };
 
@@ -53,6 +55,7 @@ static int tr_cli_redis_set_addr(tr_cli_redis_t *r, const char *host,
 static int tr_cli_redis_sentinels(tr_cli_redis_t *r);
 static int tr_cli_redis_ask(tr_cli_redis_t *r, tokenroute_redis_host_t *s,
     const char *password);
+static int tr_cli_redis_open(tr_cli_redis_t *r);
 static int tr_cli_redis_setup(tr_cli_redis_t *r);
 static int tr_cli_redis_role(tr_cli_redis_t *r);
 static redisReply *tr_cli_redis_check(tr_cli_redis_t *r, int *rc,
@@ -65,7 +68,6 @@ tr_cli_redis_connect(tr_cli_opts_t *opts, const char *cmd,
     tr_cli_redis_t **rp)
 {
     int              rc;
-    struct timeval   tv;
     tr_cli_redis_t  *r;
 
     *rp = NULL;
@@ -85,13 +87,28 @@ tr_cli_redis_connect(tr_cli_opts_t *opts, const char *cmd,
         return rc;
     }
 
-    if (r->url.master != NULL) {
-        rc = tr_cli_redis_sentinels(r);
-        if (rc != TR_CLI_OK) {
-            tr_cli_redis_close(r);
-            return rc;
-        }
+    /* with sentinels: each one's master in turn, until one is a master */
+
+    rc = (r->url.master != NULL) ? tr_cli_redis_sentinels(r)
+                                 : tr_cli_redis_open(r);
+
+    if (rc != TR_CLI_OK) {
+        tr_cli_redis_close(r);
+        return rc;
     }
+
+    *rp = r;
+
+    return TR_CLI_OK;
+}
+
+
+/* connect, AUTH and SELECT: to r->path, or to r->host and r->port */
+
+static int
+tr_cli_redis_open(tr_cli_redis_t *r)
+{
+    struct timeval  tv;
 
     tv.tv_sec = TR_CLI_REDIS_CONNECT_TIMEOUT;
     tv.tv_usec = 0;
@@ -105,7 +122,6 @@ tr_cli_redis_connect(tr_cli_opts_t *opts, const char *cmd,
 
     if (r->ctx == NULL) {
         tr_cli_error("cannot connect to Redis at %s: out of memory", r->addr);
-        tr_cli_redis_close(r);
         return TR_CLI_FAILED;
     }
 
@@ -115,24 +131,10 @@ tr_cli_redis_connect(tr_cli_opts_t *opts, const char *cmd,
     if (r->ctx->err != 0 || redisSetTimeout(r->ctx, tv) != REDIS_OK) {
         tr_cli_error("cannot connect to Redis at %s: %s", r->addr,
                      r->ctx->errstr[0] ? r->ctx->errstr : "unknown error");
-        tr_cli_redis_close(r);
         return TR_CLI_UNREACHABLE;
     }
 
-    rc = tr_cli_redis_setup(r);
-
-    if (rc == TR_CLI_OK && r->url.master != NULL) {
-        rc = tr_cli_redis_role(r);
-    }
-
-    if (rc != TR_CLI_OK) {
-        tr_cli_redis_close(r);
-        return rc;
-    }
-
-    *rp = r;
-
-    return TR_CLI_OK;
+    return tr_cli_redis_setup(r);
 }
 
 
@@ -196,6 +198,16 @@ tr_cli_redis_configure(tr_cli_redis_t *r, tr_cli_opts_t *opts,
             tr_cli_error("out of memory");
             return TR_CLI_FAILED;
         }
+    }
+
+    r->masters = tr_cli_getenv("TOKENROUTE_REDIS_MASTERS");
+
+    if (r->masters != NULL
+        && tokenroute_redis_masters_valid(r->masters, strlen(r->masters))
+           != 0)
+    {
+        return tr_cli_usage_error(cmd, "bad TOKENROUTE_REDIS_MASTERS '%s': "
+                                  "expected CIDR[,CIDR...]", r->masters);
     }
 
     db = opts->db;
@@ -330,7 +342,8 @@ tr_cli_redis_set_addr(tr_cli_redis_t *r, const char *host, int port)
 
 /*
  * Each sentinel is asked in turn for the master's address; the master is
- * then checked with ROLE (tr_cli_redis_role()) once connected.
+ * then checked with ROLE (tr_cli_redis_role()) once connected, and when
+ * it is no master, or cannot be reached, the next sentinel is asked.
  */
 
 static int
@@ -344,6 +357,25 @@ tr_cli_redis_sentinels(tr_cli_redis_t *r)
 
     for (i = 0; i < r->url.nhosts; i++) {
         rc = tr_cli_redis_ask(r, &r->url.hosts[i], password);
+
+        if (rc == TR_CLI_OK) {
+            rc = tr_cli_redis_open(r);
+
+            if (rc == TR_CLI_OK) {
+                rc = tr_cli_redis_role(r);
+            }
+
+            if (rc == TR_CLI_OK) {
+                return rc;
+            }
+
+            /* demoted, or gone: the next sentinel may know better */
+
+            if (r->ctx != NULL) {
+                redisFree(r->ctx);
+                r->ctx = NULL;
+            }
+        }
 
         if (rc != TR_CLI_UNREACHABLE) {
             return rc;
@@ -362,8 +394,9 @@ static int
 tr_cli_redis_ask(tr_cli_redis_t *r, tokenroute_redis_host_t *s,
     const char *password)
 {
-    int              rc;
-    redisReply      *reply;
+    int              rc, check, port;
+    redisReply      *reply, *h, *p;
+    const char      *err;
     redisContext    *ctx;
     struct timeval   tv;
 
@@ -406,13 +439,31 @@ tr_cli_redis_ask(tr_cli_redis_t *r, tokenroute_redis_host_t *s,
 
     } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
                && reply->element[0]->type == REDIS_REPLY_STRING
-               && reply->element[1]->type == REDIS_REPLY_STRING
-               && atoi(reply->element[1]->str) > 0
-               && atoi(reply->element[1]->str) < 65536)
+               && reply->element[1]->type == REDIS_REPLY_STRING)
     {
-        rc = tr_cli_redis_set_addr(r, reply->element[0]->str,
-                                   atoi(reply->element[1]->str))
-             == 0 ? TR_CLI_OK : TR_CLI_FAILED;
+        h = reply->element[0];
+        p = reply->element[1];
+
+        /* refused before anything connects to it, or is sent AUTH */
+
+        check = tokenroute_redis_master_check(h->str, h->len, p->str, p->len,
+                                              r->masters,
+                                              r->masters ? strlen(r->masters)
+                                                         : 0,
+                                              &port, &err);
+        if (check != 0) {
+            tr_cli_error("sentinel %s:%d named '%.*s' port '%.*s' as master "
+                         "'%s': %s, refused", s->host, s->port,
+                         (int) (h->len < 64 ? h->len : 64), h->str,
+                         (int) (p->len < 8 ? p->len : 8), p->str,
+                         r->url.master,
+                         check == -2 ? "outside TOKENROUTE_REDIS_MASTERS"
+                                     : err);
+
+        } else {
+            rc = tr_cli_redis_set_addr(r, h->str, port) == 0
+                 ? TR_CLI_OK : TR_CLI_FAILED;
+        }
 
     } else {
         tr_cli_error("sentinel %s:%d does not know the master '%s'%s%s",
@@ -436,6 +487,7 @@ tr_cli_redis_parse_hostport(tr_cli_redis_t *r, const char *cmd,
     const char *s, size_t len)
 {
     int                      rc;
+    size_t                   shown;
     tokenroute_redis_host_t  h;
 
     /* the rules of tokenroute_redis's HOST:PORT, read by the same code */
@@ -445,9 +497,13 @@ tr_cli_redis_parse_hostport(tr_cli_redis_t *r, const char *cmd,
             tr_cli_error("out of memory");
 
         } else {
-            tr_cli_usage_error(cmd, "bad Redis address '%.*s': expected "
+            /* what precedes an '@' may be a password: not echoed */
+            shown = tokenroute_redis_shown(s, len);
+
+            tr_cli_usage_error(cmd, "bad Redis address '%s%.*s': expected "
                                "HOST:PORT, unix:PATH or a redis:// URL",
-                               (int) len, s);
+                               shown ? "***@" : "", (int) (len - shown),
+                               s + shown);
         }
 
         return -1;

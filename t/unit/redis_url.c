@@ -62,6 +62,48 @@ static url_case_t  cases[] = {
 };
 
 
+/* a sentinel's answer: host, port, allowed CIDRs or NULL, rc */
+
+typedef struct {
+    const char  *host;
+    const char  *port;
+    const char  *masters;
+    int          rc;
+} master_case_t;
+
+
+static master_case_t  masters[] = {
+    { "127.0.0.1", "6379", NULL, 0 },
+    { "::1", "6379", NULL, 0 },
+    { "127.0.0.1", "65535", NULL, 0 },
+    { "localhost", "6379", NULL, -1 },
+    { "0.0.0.0", "6379", NULL, -1 },
+    { "::", "6379", NULL, -1 },
+    { "127.0.0.1", "0", NULL, -1 },
+    { "127.0.0.1", "70000", NULL, -1 },
+    { "127.0.0.1", "065536", NULL, -1 },
+    { "127.0.0.1", "", NULL, -1 },
+    { "127.0.0.1", "63x", NULL, -1 },
+    { "", "6379", NULL, -1 },
+    { "127.0.0.1 ", "6379", NULL, -1 },
+    { "127.0.0.1", "6379", "127.0.0.1", 0 },
+    { "127.0.0.2", "6379", "127.0.0.1", -2 },
+    { "127.0.0.2", "6379", "127.0.0.0/8", 0 },
+    { "10.1.2.3", "6379", "127.0.0.0/8,10.1.0.0/16", 0 },
+    { "10.2.2.3", "6379", "127.0.0.0/8,10.1.0.0/16", -2 },
+    { "10.1.2.3", "6379", "10.1.2.0/23", 0 },
+    { "10.1.4.3", "6379", "10.1.2.0/23", -2 },
+    { "8.8.8.8", "6379", "0.0.0.0/0", 0 },
+    { "::1", "6379", "127.0.0.0/8", -2 },
+    { "::1", "6379", "::1/128", 0 },
+    { "fd00::5", "6379", "fd00::/8", 0 },
+    { "fe00::5", "6379", "fd00::/8", -2 },
+    { "127.0.0.1", "6379", "::/0", -2 },
+    { "localhost", "6379", "0.0.0.0/0", -1 },
+    { NULL, NULL, NULL, 0 }
+};
+
+
 static int
 same(const char *a, const char *b)
 {
@@ -76,11 +118,12 @@ same(const char *a, const char *b)
 int
 main(void)
 {
-    int                      rc;
+    int                      rc, port;
     char                    *copy, hosts[256];
     size_t                   len, i, n;
     const char              *err;
     url_case_t              *c;
+    master_case_t           *m;
     tokenroute_redis_url_t   u;
 
     for (c = cases; c->in; c++) {
@@ -131,6 +174,40 @@ main(void)
     ok(!tokenroute_redis_is_url("unix:/tmp/r.sock", 16), "unix: no URL");
     ok(!tokenroute_redis_is_url("[::1]:6379", 10), "[::1]: no URL");
     ok(!tokenroute_redis_is_url("redis:", 6), "redis: alone is no URL");
+
+    ok(tokenroute_redis_shown("a:s3c@h:1", 9) == 6, "shown after '@'");
+    ok(tokenroute_redis_shown("a:s@3c@h", 8) == 7, "shown after the last '@'");
+    ok(tokenroute_redis_shown("h:1", 3) == 0, "shown: all without '@'");
+
+    ok(tokenroute_redis_masters_valid("10.0.0.0/8,::1/128", 18) == 0,
+       "masters: a v4 and a v6 CIDR");
+    ok(tokenroute_redis_masters_valid("127.0.0.1", 9) == 0,
+       "masters: an address alone");
+    ok(tokenroute_redis_masters_valid("10.0.0.0/33", 11) == -1,
+       "masters: /33 refused");
+    ok(tokenroute_redis_masters_valid("127.0.0.300/8", 13) == -1,
+       "masters: a bad address refused");
+    ok(tokenroute_redis_masters_valid("10.0.0.0/8,", 11) == -1,
+       "masters: an empty item refused");
+    ok(tokenroute_redis_masters_valid("host/8", 6) == -1,
+       "masters: a name refused");
+    ok(tokenroute_redis_masters_valid("10.0.0.0/", 9) == -1,
+       "masters: no bits refused");
+
+    for (m = masters; m->host; m++) {
+        port = 0;
+        err = NULL;
+        rc = tokenroute_redis_master_check(m->host, strlen(m->host),
+                                           m->port, strlen(m->port),
+                                           m->masters,
+                                           m->masters ? strlen(m->masters)
+                                                      : 0,
+                                           &port, &err);
+        ok(rc == m->rc && (rc != 0 || port == atoi(m->port))
+           && (rc == 0 || err != NULL),
+           "master %s port %s in %s: %d (%s)", m->host, m->port,
+           m->masters ? m->masters : "(any)", rc, err ? err : "");
+    }
 
     printf("1..%d\n", tests);
 
