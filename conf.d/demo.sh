@@ -118,6 +118,16 @@ http {
         location /admin/ {
             tokenroute_admin;
         }
+
+        # for a load balancer and for Prometheus (README: Metrics and
+        # health); the demo listens on 127.0.0.1 only
+        location = /health {
+            tokenroute_health;
+        }
+
+        location = /metrics {
+            tokenroute_metrics;
+        }
     }
 }
 CONF
@@ -154,6 +164,8 @@ Keys and usage: $build/tokenroute --redis $redis keys list
                 $build/tokenroute --redis $redis usage
 Admin API:      curl -H "Authorization: Bearer $admin" \\
                     http://127.0.0.1:$port/admin/keys
+Health, metrics: curl http://127.0.0.1:$port/health
+                curl http://127.0.0.1:$port/metrics
 Logs: $run/error.log, $run/tokenroute.log (what each request cost)
 Stop: Ctrl-C here, or 'make stop' from another shell.
 
