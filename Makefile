@@ -193,20 +193,24 @@ test: deps
 t/sdk/node_modules/.installed: t/sdk/package.json t/sdk/package-lock.json
 	cd t/sdk && npm ci --no-audit --no-fund && touch node_modules/.installed
 
-# two test files at a time: each starts its own Redis, nginx and mock on
-# free ports, and most of the suite's time is spent waiting on timers
-PROVE = prove -j2 -r
+# three test files at a time: each starts its own Redis, nginx and mock on
+# free ports, and most of the suite's time is spent waiting on timers; the
+# longest files first, so that none of them starts last and runs alone
+PROVE = prove -j3
+TESTS_FIRST = t/sse_edges.t t/fuzz.t t/money_limits.t t/faults.t \
+    t/settle_poison.t t/sentinel_trust.t
+TESTS = $(TESTS_FIRST) $(filter-out $(TESTS_FIRST),$(sort $(wildcard t/*.t)))
 
 check: all unit t/sdk/node_modules/.installed
 	TOKENROUTE_BUILD=$(CURDIR)/$(BUILD) TOKENROUTE_NGINX=$(NGINX) \
-	    TOKENROUTE_REQUIRE_SDK=1 $(PROVE) t/
+	    TOKENROUTE_REQUIRE_SDK=1 $(PROVE) $(TESTS)
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
 
 check-asan: asan t/sdk/node_modules/.installed
 	TOKENROUTE_BUILD=$(CURDIR)/build-asan TOKENROUTE_SANITIZE=1 \
-	    TOKENROUTE_NGINX=$(NGINX) TOKENROUTE_REQUIRE_SDK=1 $(PROVE) t/
+	    TOKENROUTE_NGINX=$(NGINX) TOKENROUTE_REQUIRE_SDK=1 $(PROVE) $(TESTS)
 
 demo: deps all
 	./conf.d/demo.sh start $(PORT)
