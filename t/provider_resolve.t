@@ -260,38 +260,7 @@ is(count('mockA'), 1, 'after reload: A gets it');
 
 # 6. configuration errors
 
-my $check_no = 0;
-
-sub nginx_check {
-	my ($extra) = @_;
-
-	my $cd = "$d/check" . ++$check_no;
-	mkdir $cd;
-
-	my ($http, $server) = $t->default_conf();
-	$t->_write("$cd/nginx.conf", $t->_nginx_conf_text($cd,
-		$t->port('check'), $http . $extra, $server), 0644);
-
-	my $pid = fork();
-	die "fork: $!\n" unless defined $pid;
-
-	if ($pid == 0) {
-		open STDIN, '<', '/dev/null';
-		open STDOUT, '>', "$cd/nginx.stderr";
-		open STDERR, '>&', \*STDOUT;
-		my $env = $t->_nginx_env;
-		$ENV{$_} = $env->{$_} for keys %$env;
-		{ no warnings q(exec);
-			exec { $t->{nginx} } $t->{nginx}, '-t', '-q', '-p', "$cd/",
-			'-c', "$cd/nginx.conf", '-e', "$cd/error.log"; }
-		POSIX::_exit(127);
-	}
-
-	waitpid($pid, 0);
-
-	return { rc => $? >> 8,
-		out => (TokenRoute::Test::_slurp("$cd/nginx.stderr") // '') };
-}
+sub nginx_check { return $t->nginx_check(http => $_[0]) }
 
 my $r = nginx_check(<<'EOF');
 upstream u1 {

@@ -111,42 +111,12 @@ is(last_path(), '/v1/chat/completions', 'oai-slash: /v1/chat/completions');
 # "nginx -t" on the harness's configuration plus one provider, in its own
 # directory (its [emerg] must not reach the logs the harness checks)
 
-my $check_no = 0;
-
 sub nginx_check {
 	my ($provider) = @_;
 
-	my $cd = "$d/check" . ++$check_no;
-	mkdir $cd;
-
-	my ($http, $server) = $t->default_conf();
-
 	# no DNS here: the provider's addresses come from an upstream block
-	$http .= "upstream x_up { server 127.0.0.1:1; }\n"
-		. "$provider upstream=x_up;\n";
-
-	$t->_write("$cd/nginx.conf", $t->_nginx_conf_text($cd,
-		$t->port('check'), $http, $server), 0644);
-
-	my $pid = fork();
-	die "fork: $!\n" unless defined $pid;
-
-	if ($pid == 0) {
-		open STDIN, '<', '/dev/null';
-		open STDOUT, '>', "$cd/nginx.stderr";
-		open STDERR, '>&', \*STDOUT;
-		my $env = $t->_nginx_env;
-		$ENV{$_} = $env->{$_} for keys %$env;
-		{ no warnings q(exec);
-			exec { $t->{nginx} } $t->{nginx}, '-t', '-q', '-p', "$cd/",
-			'-c', "$cd/nginx.conf", '-e', "$cd/error.log"; }
-		POSIX::_exit(127);
-	}
-
-	waitpid($pid, 0);
-
-	return { rc => $? >> 8,
-		out => (TokenRoute::Test::_slurp("$cd/nginx.stderr") // '') };
+	return $t->nginx_check(http => "upstream x_up { server 127.0.0.1:1; }\n"
+		. "$provider upstream=x_up;\n");
 }
 
 my $ok = nginx_check('tokenroute_provider x type=openai '

@@ -113,26 +113,15 @@ unlike($t->error_log(), qr/p\@ss|p%40ss/, 'the password is not logged');
 
 # 3. rediss:// and other mistakes: refused at load, and by the CLI
 
-my $n = 0;
 
 sub nginx_t {
 	my ($directive) = @_;
-
-	my ($h) = $t->default_conf();
-	$h =~ s/^tokenroute_redis .*$/$directive/m;
-
-	my $dir = "$d/t" . ++$n;
-	mkdir $dir;
-	open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
-	print $fh $t->_nginx_conf_text($dir, $t->port('http'), $h, $server);
-	close $fh;
-
-	# with a sanitizer build, what start_nginx gives nginx too
-	my $env = $t->_nginx_env();
-	local @ENV{ keys %$env } = values %$env;
-
-	my $out = `$t->{nginx} -t -p $dir -c $dir/nginx.conf 2>&1`;
-	return ($? >> 8, $out);
+	my $r = $t->nginx_check(edit => sub {
+		(my $c = shift) =~ s/^\s*tokenroute_redis .*$/$directive/m
+			or die "no tokenroute_redis line\n";
+		return $c;
+	});
+	return ($r->{rc}, $r->{out});
 }
 
 my ($rc, $msg) = nginx_t("tokenroute_redis redis://tr:pw\@127.0.0.1:$P/3;");

@@ -225,44 +225,7 @@ sub served_ok {
 # "nginx -t" on the harness's configuration text, edited, in its own
 # directory (its [emerg] must not reach the logs the harness checks)
 
-my $check_no = 0;
-
-sub nginx_check {
-	my (%o) = @_;
-
-	my $cd = "$d/check" . ++$check_no;
-	mkdir $cd;
-	chmod 01777, $cd;
-
-	my ($http, $server) = $t->default_conf();
-	$http .= $o{http} // '';
-	$server .= $o{server} // '';
-
-	my $conf = $t->_nginx_conf_text($cd, $t->port('check'), $http,
-		$server);
-	$conf = $o{edit}->($conf) if $o{edit};
-	$t->_write("$cd/nginx.conf", $conf, 0644);
-
-	my $pid = fork();
-	die "fork: $!\n" unless defined $pid;
-
-	if ($pid == 0) {
-		open STDIN, '<', '/dev/null';
-		open STDOUT, '>', "$cd/nginx.stderr";
-		open STDERR, '>&', \*STDOUT;
-		my $env = $t->_nginx_env;
-		$ENV{$_} = $env->{$_} for keys %$env;
-		{ no warnings q(exec);
-			exec { $t->{nginx} } $t->{nginx}, '-t', '-q', '-p', "$cd/",
-			'-c', "$cd/nginx.conf", '-e', "$cd/error.log"; }
-		POSIX::_exit(127);
-	}
-
-	waitpid($pid, 0);
-
-	return { rc => $? >> 8,
-		out => (TokenRoute::Test::_slurp("$cd/nginx.stderr") // '') };
-}
+sub nginx_check { return $t->nginx_check(@_) }
 
 ###############################################################################
 

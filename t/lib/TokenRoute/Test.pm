@@ -30,6 +30,8 @@ package TokenRoute::Test;
 #   default_conf, write_nginx_conf(HTTP, SERVER), start_nginx, reload_nginx,
 #       stop_nginx, nginx_pid, workers, error_log
 #   start_gateway(http => EXTRA, server => EXTRA, mock => {OPTS})
+#   nginx_check(http => EXTRA, server => EXTRA, edit => SUB): nginx -t
+#       of default_conf() + extras: { rc, out }
 #   start_nginx_instance(NAME, http => EXTRA, server => EXTRA): one more
 #       nginx with default_conf() + extras, on port(NAME), in testdir/NAME,
 #       sharing Redis and the mock; stop_nginx_instance(NAME),
@@ -880,6 +882,46 @@ sub error_log {
 
 # Another nginx with the module, in its own prefix testdir/NAME and on
 # port(NAME), with the same Redis and mock provider as the main one.
+
+# nginx -t of default_conf() + extras (http => EXTRA, server => EXTRA;
+# edit => SUB gets the whole file's text and returns the text to test) in
+# a directory of its own: { rc => exit status, out => what nginx printed }.
+
+sub nginx_check {
+	my ($self, %o) = @_;
+
+	my $cd = "$self->{dir}/check" . ++$self->{check_no};
+	mkdir $cd;
+	chmod 01777, $cd;
+
+	my ($http, $server) = $self->default_conf();
+	$http .= $o{http} // '';
+	$server .= $o{server} // '';
+
+	my $conf = $self->_nginx_conf_text($cd, $self->port('check'), $http,
+		$server);
+	$conf = $o{edit}->($conf) if $o{edit};
+	$self->_write("$cd/nginx.conf", $conf, 0644);
+
+	my $pid = fork();
+	die "fork: $!\n" unless defined $pid;
+
+	if ($pid == 0) {
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>', "$cd/nginx.stderr";
+		open STDERR, '>&', \*STDOUT;
+		my $env = $self->_nginx_env;
+		$ENV{$_} = $env->{$_} for keys %$env;
+		{ no warnings q(exec);
+			exec { $self->{nginx} } $self->{nginx}, '-t', '-q', '-p',
+			"$cd/", '-c', "$cd/nginx.conf", '-e', "$cd/error.log"; }
+		POSIX::_exit(127);
+	}
+
+	waitpid($pid, 0);
+
+	return { rc => $? >> 8, out => (_slurp("$cd/nginx.stderr") // '') };
+}
 
 sub start_nginx_instance {
 	my ($self, $name, %opts) = @_;
