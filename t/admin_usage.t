@@ -26,15 +26,8 @@ select STDOUT; $| = 1;
 ###############################################################################
 
 my $t = TokenRoute::Test->new();
-$t->start_gateway(server => <<'EOF2');
-location /admin/ {
-    tokenroute_admin;
-}
-EOF2
-
-my ($rc, $out, $err) = $t->cli('admin-keys', 'create', '--name', 'ops',
-	'--json');
-my $ops = eval { decode_json($out) } // {};
+my $ops = $t->start_admin_gateway();
+my ($rc, $out, $err);
 
 sub api {
 	my ($path, $key) = @_;

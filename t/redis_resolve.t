@@ -75,13 +75,7 @@ $t->start_nginx();
 my $key = $t->create_key();
 my $KH = 'tr:key:' . $t->key_hash($key->{raw});
 
-sub request {
-	return $t->http(method => 'POST', path => '/v1/chat/completions',
-		headers => [ Authorization => "Bearer $key->{raw}" ],
-		body => { model => 'openai/gpt-4o-mini', max_tokens => 50,
-			messages => [ { role => 'user', content => 'resolve me' } ] },
-		timeout => 5);
-}
+sub request { return $t->chat($key->{raw}) }
 
 ###############################################################################
 

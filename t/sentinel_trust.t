@@ -86,24 +86,10 @@ $t->start_nginx();
 
 my $key = $t->create_key();
 
-sub request {
-	return $t->http(method => 'POST', path => '/v1/chat/completions',
-		headers => [ Authorization => "Bearer $key->{raw}" ],
-		body => { model => 'openai/gpt-4o-mini', max_tokens => 50,
-			messages => [ { role => 'user', content => 'trust' } ] },
-		timeout => 5);
-}
+sub request { return $t->chat($key->{raw}) }
 
 # seconds until a request is served, undef if none within 10 s
-
-sub served_in {
-	my $t0 = time();
-	while (time() - $t0 < 10) {
-		return time() - $t0 if request()->{status} == 200;
-		sleep 0.1;
-	}
-	return undef;
-}
+sub served_in { return $t->served_in($key->{raw}) }
 
 ###############################################################################
 

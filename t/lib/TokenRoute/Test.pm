@@ -29,7 +29,9 @@ package TokenRoute::Test;
 #       mock_outage(NAME, SUBSTRING => STATUS, ...)
 #   default_conf, write_nginx_conf(HTTP, SERVER), start_nginx, reload_nginx,
 #       stop_nginx, nginx_pid, workers, error_log
-#   start_gateway(http => EXTRA, server => EXTRA, mock => {OPTS})
+#   start_gateway(http => EXTRA, server => EXTRA, mock => {OPTS}),
+#       start_admin_gateway(...): with /admin/ and an admin key (returned)
+#   chat(RAW, model => M, timeout => S), served_in(RAW, TIMEOUT)
 #   nginx_check(http => EXTRA, server => EXTRA, edit => SUB): nginx -t
 #       of default_conf() + extras: { rc, out }
 #   start_nginx_instance(NAME, http => EXTRA, server => EXTRA): one more
@@ -1006,6 +1008,56 @@ sub start_gateway {
 	$self->start_nginx();
 
 	return $self;
+}
+
+###############################################################################
+
+# The standard gateway with the admin API at /admin/ (tokenroute_admin)
+# and an admin key made by the CLI ("ops"): returns the key's document
+# (raw, id, ...).  Options as start_gateway().
+
+sub start_admin_gateway {
+	my ($self, %opts) = @_;
+
+	$self->start_gateway(%opts, server => "location /admin/ {\n"
+		. "    tokenroute_admin;\n}\n" . ($opts{server} // ''));
+
+	my ($code, $out, $err) = $self->cli('admin-keys', 'create', '--name',
+		'ops', '--json');
+	die "tokenroute admin-keys create: exit $code: $err\n" unless $code == 0;
+
+	return JSON::PP->new->utf8->decode($out);
+}
+
+###############################################################################
+
+# A chat completion with the raw key RAW (model => M, default
+# openai/gpt-4o-mini; timeout => S, default 5), as http() answers it.
+
+sub chat {
+	my ($self, $raw, %o) = @_;
+
+	return $self->http(method => 'POST', path => '/v1/chat/completions',
+		headers => [ Authorization => "Bearer $raw" ],
+		body => { model => $o{model} // 'openai/gpt-4o-mini',
+			max_tokens => 50,
+			messages => [ { role => 'user', content => 'Hi' } ] },
+		timeout => $o{timeout} // 5);
+}
+
+# Seconds until chat(RAW) is served (200), asked every 100 ms; undef when
+# it is not within TIMEOUT (10 s).
+
+sub served_in {
+	my ($self, $raw, $timeout) = @_;
+
+	my $t0 = time();
+	while (time() - $t0 < ($timeout // 10)) {
+		return time() - $t0 if $self->chat($raw)->{status} == 200;
+		sleep 0.1;
+	}
+
+	return undef;
 }
 
 ###############################################################################
