@@ -153,6 +153,17 @@ add('secret', "\x37\n{\"raw\":\"old\",\"id\":\"key_0123456789abcdef\"}\n");
 add('secret', "\x01[1]");
 add('secret', $admin);
 
+# redis_url: the first byte picks the function (0 URL, 1 a sentinel's
+# answer "HOST\nPORT[\nCIDRS]", 2 what is shown, 3 HOST:PORT)
+add('redis_url', "\x00redis://tr:pw\@127.0.0.1:6379/2");
+add('redis_url', "\x00redis-sentinel://10.0.0.1:26379,[::1]:26380/mymaster/1");
+add('redis_url', "\x00rediss://h");
+add('redis_url', "\x01127.0.0.1\n6379");
+add('redis_url', "\x01::1\n6380\n::1/128,10.0.0.0/8");
+add('redis_url', "\x010.0.0.0\n6379");
+add('redis_url', "\x02redis://:s3cret\@h:1");
+add('redis_url', "\x03[::1]:6379");
+
 for my $t (sort keys %corpus) {
     remove_tree("$dir/corpus/$t");
     make_path("$dir/corpus/$t");
