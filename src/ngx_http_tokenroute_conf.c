@@ -157,6 +157,10 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    prov->shape = (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI
+                   || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE)
+                  ? TOKENROUTE_SHAPE_OPENAI : TOKENROUTE_SHAPE_ANTHROPIC;
+
     if (ngx_http_tokenroute_parse_url(cf, prov) != NGX_OK) {
         return NGX_CONF_ERROR;
     }

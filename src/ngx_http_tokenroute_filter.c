@@ -266,9 +266,7 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     resp->last_out = &resp->out;
     resp->hold_max = trmcf->max_response_size;
 
-    resp->provider_shape =
-        (ctx->model->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC)
-        ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
+    resp->provider_shape = ctx->model->provider->shape;
 
     client = (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC)
              ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;

@@ -33,6 +33,9 @@
  */
 #define NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI     1
 #define NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC  2
+#define NGX_HTTP_TOKENROUTE_PROVIDER_AZURE      3   /* OpenAI's shape */
+#define NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK    4   /* Anthropic's shape */
+#define NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX     5   /* Anthropic's shape */
 
 /* endpoints, classified from the request URI */
 #define NGX_HTTP_TOKENROUTE_ENDPOINT_UNKNOWN       0
@@ -74,6 +77,7 @@
 typedef struct {
     ngx_str_t                        name;
     ngx_uint_t                       type;
+    ngx_uint_t                       shape;       /* TOKENROUTE_SHAPE_* */
     ngx_str_t                        url;
     ngx_str_t                        upstream;    /* "http://host:port" */
     ngx_str_t                        base_path;   /* "/v1", no trailing / */
@@ -81,6 +85,7 @@ typedef struct {
     ngx_str_t                        authorization;
     ngx_str_t                        api_key;
     ngx_str_t                        upstream_name;
+    void                            *type_conf;   /* a type's own settings */
     u_char                          *file;
     ngx_uint_t                       line;
 } ngx_http_tokenroute_provider_t;
@@ -272,6 +277,7 @@ typedef struct {
     ngx_uint_t                       route_status;
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
+    ngx_str_t                        upstream_authorization; /* signed */
     unsigned                         translate:1;
 
     /*

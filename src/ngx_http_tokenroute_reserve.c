@@ -61,8 +61,7 @@ ngx_http_tokenroute_reserve(ngx_http_tokenroute_main_conf_t *trmcf,
         ngx_http_tokenroute_prices(m, &p);
 
         price = tokenroute_usage_input_price_max(&p,
-                    m->provider->type
-                    == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC);
+                    m->provider->shape == TOKENROUTE_SHAPE_ANTHROPIC);
 
         cost = tokenroute_money_add(tokenroute_money_cost(input, price),
                                     tokenroute_money_cost(cap,

@@ -129,18 +129,21 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     prov = m->provider;
     type = prov->type;
 
+    /* a signature or a token is made for each attempt, by its type */
+    ngx_str_null(&ctx->upstream_authorization);
+
     switch (ctx->endpoint) {
 
     case NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT:
     case NGX_HTTP_TOKENROUTE_ENDPOINT_MESSAGES:
-        if (type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI) {
+        if (prov->shape == TOKENROUTE_SHAPE_OPENAI) {
             ngx_str_set(&endpoint, "/chat/completions");
 
         } else {
             ngx_str_set(&endpoint, "/messages");
         }
 
-        ctx->translate = (type != ctx->shape);
+        ctx->translate = (prov->shape != ctx->shape);
 
         break;
 

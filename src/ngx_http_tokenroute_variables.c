@@ -234,7 +234,11 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_authorization:
-        if (prov) {
+        /* a signature or a token made for this attempt, else the key's */
+        if (ctx->upstream_authorization.len) {
+            value = ctx->upstream_authorization;
+
+        } else if (prov) {
             value = prov->authorization;
         }
         break;
