@@ -16,6 +16,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_provider_azure.h"
 #include "ngx_http_tokenroute_upstream.h"
 #include "ngx_http_tokenroute_upstream_url.h"
 #include "tokenroute_money.h"
@@ -61,6 +62,7 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_tokenroute_main_conf_t *trmcf = conf;
 
     u_char                           *p;
+    ngx_int_t                         rc;
     ngx_str_t                        *value, v, key;
     ngx_uint_t                        i;
     ngx_http_tokenroute_provider_t   *prov, **provp;
@@ -97,20 +99,35 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     ngx_str_null(&key);
 
+    /* the type first: the parameters of a type are known by its type */
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_http_tokenroute_arg(&value[i], "type", &v) != NGX_OK) {
+            continue;
+        }
+
+        if (prov->type != 0) {
+            goto invalid;
+        }
+
+        if (v.len == 6 && ngx_strncmp(v.data, "openai", 6) == 0) {
+            prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI;
+
+        } else if (v.len == 9 && ngx_strncmp(v.data, "anthropic", 9) == 0) {
+            prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC;
+
+        } else if (v.len == 5 && ngx_strncmp(v.data, "azure", 5) == 0) {
+            prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_AZURE;
+
+        } else {
+            goto invalid;
+        }
+    }
+
     for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_http_tokenroute_arg(&value[i], "type", &v) == NGX_OK) {
-            if (v.len == 6 && ngx_strncmp(v.data, "openai", 6) == 0) {
-                prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI;
-
-            } else if (v.len == 9 && ngx_strncmp(v.data, "anthropic", 9) == 0)
-            {
-                prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC;
-
-            } else {
-                goto invalid;
-            }
-
             continue;
         }
 
@@ -148,6 +165,22 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        /* a type's own parameters */
+
+        rc = NGX_DECLINED;
+
+        if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE) {
+            rc = ngx_http_tokenroute_azure_param(cf, prov, &value[i]);
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
         goto invalid;
     }
 
@@ -162,6 +195,12 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                   ? TOKENROUTE_SHAPE_OPENAI : TOKENROUTE_SHAPE_ANTHROPIC;
 
     if (ngx_http_tokenroute_parse_url(cf, prov) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE
+        && ngx_http_tokenroute_azure_init(cf, prov) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -15,6 +15,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_provider_azure.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_route.h"
@@ -158,7 +159,9 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
         break;
 
     default: /* NGX_HTTP_TOKENROUTE_ENDPOINT_EMBEDDINGS */
-        if (type != NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI) {
+        if (type != NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI
+            && type != NGX_HTTP_TOKENROUTE_PROVIDER_AZURE)
+        {
             ctx->route_error = "Embeddings are available for models of "
                                "OpenAI-type providers only";
             return NGX_DECLINED;
@@ -168,15 +171,30 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
         break;
     }
 
-    ctx->upstream_uri.len = prov->base_path.len + endpoint.len;
-    ctx->upstream_uri.data = ngx_pnalloc(r->pool, ctx->upstream_uri.len);
-    if (ctx->upstream_uri.data == NULL) {
-        return NGX_ERROR;
-    }
+    switch (type) {
 
-    p = ngx_cpymem(ctx->upstream_uri.data, prov->base_path.data,
-                   prov->base_path.len);
-    ngx_memcpy(p, endpoint.data, endpoint.len);
+    case NGX_HTTP_TOKENROUTE_PROVIDER_AZURE:
+        if (ngx_http_tokenroute_azure_uri(r, prov, &m->upstream_model,
+                                          &endpoint, &ctx->upstream_uri)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    default:
+        ctx->upstream_uri.len = prov->base_path.len + endpoint.len;
+        ctx->upstream_uri.data = ngx_pnalloc(r->pool,
+                                             ctx->upstream_uri.len);
+        if (ctx->upstream_uri.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(ctx->upstream_uri.data, prov->base_path.data,
+                       prov->base_path.len);
+        ngx_memcpy(p, endpoint.data, endpoint.len);
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute route: model \"%V\", provider \"%V\", "

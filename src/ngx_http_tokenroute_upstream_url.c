@@ -87,7 +87,25 @@ ngx_http_tokenroute_url_base(ngx_conf_t *cf,
                            &path);
         return NGX_ERROR;
 
+    case TOKENROUTE_BASE_AZURE_TYPE:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%V\": %V is an Azure OpenAI "
+                           "resource, whose API differs (deployments, "
+                           "api-version, the api-key header): write "
+                           "type=azure url=%V%V api_version=VERSION, or "
+                           "type=azure url=%V%V/v1", &p->name, host, origin,
+                           &path, origin, &path);
+        return NGX_ERROR;
+
     case TOKENROUTE_BASE_VENDOR_TYPE:
+        if (p->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "provider \"%V\": %V is not an Azure OpenAI "
+                               "resource: write type=openai url=%V%V",
+                               &p->name, host, origin, &path);
+            return NGX_ERROR;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "provider \"%V\": %V serves the OpenAI API, not "
                            "Anthropic's: write type=openai url=%V%V",
@@ -95,6 +113,17 @@ ngx_http_tokenroute_url_base(ngx_conf_t *cf,
         return NGX_ERROR;
 
     case TOKENROUTE_BASE_VENDOR_PATH:
+        if (p->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "provider \"%V\": url \"%V\" is not an Azure "
+                               "OpenAI base (the deployment comes from the "
+                               "model's upstream_model): write url=%V%V "
+                               "api_version=VERSION, or url=%V%V/v1",
+                               &p->name, &p->url, origin, &path, origin,
+                               &path);
+            return NGX_ERROR;
+        }
+
         if (p->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "provider \"%V\": url \"%V\" is not "

@@ -44,7 +44,8 @@ typedef enum {
     ngx_http_tokenroute_var_unbilled,
     ngx_http_tokenroute_var_clamped,
     ngx_http_tokenroute_var_cache_write_tokens,
-    ngx_http_tokenroute_var_cache_write_1h_tokens
+    ngx_http_tokenroute_var_cache_write_1h_tokens,
+    ngx_http_tokenroute_var_azure_api_key
 } ngx_http_tokenroute_var_e;
 
 
@@ -169,6 +170,10 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
       ngx_http_tokenroute_var_cache_write_1h_tokens,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("tokenroute_azure_api_key"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_azure_api_key,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
       ngx_http_null_variable
 };
 
@@ -245,6 +250,12 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
 
     case ngx_http_tokenroute_var_api_key:
         if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
+            value = prov->api_key;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_azure_api_key:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE) {
             value = prov->api_key;
         }
         break;

@@ -65,6 +65,20 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
         return tokenroute_stream_upstream_error(st);
     }
 
+    usage = tokenroute_json_get(j->root, "usage");
+    choice = tokenroute_resp_choice(tokenroute_json_get(j->root, "choices"));
+
+    /*
+     * Azure OpenAI's first chunk is its prompt filter results alone, with
+     * an empty id: nothing to translate, and not the message's id
+     */
+
+    if (!st->started && choice == NULL
+        && (usage == NULL || usage->type != TR_J_MAP))
+    {
+        return 0;
+    }
+
     if (!st->started) {
 
         if (!tokenroute_json_str(tokenroute_json_get(j->root, "id"), &s, &n))
@@ -75,8 +89,6 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
 
         tokenroute_stream_oa_start(st, s, n);
     }
-
-    usage = tokenroute_json_get(j->root, "usage");
 
     if (usage != NULL && usage->type == TR_J_MAP) {
         v = tokenroute_json_int(tokenroute_json_get(usage, "prompt_tokens"),
@@ -98,8 +110,6 @@ tokenroute_stream_oa(tokenroute_stream_t *st, const char *data, size_t len)
             st->usage[TR_U_CACHE_READ] = v;
         }
     }
-
-    choice = tokenroute_resp_choice(tokenroute_json_get(j->root, "choices"));
 
     if (choice == NULL) {
         return 0;

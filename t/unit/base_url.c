@@ -37,6 +37,7 @@ typedef struct {
 
 #define OA  TOKENROUTE_API_OPENAI
 #define AN  TOKENROUTE_API_ANTHROPIC
+#define AZ  TOKENROUTE_API_AZURE
 
 static check_case_t  check_cases[] = {
     { OA, "api.openai.com", "/v1", TOKENROUTE_BASE_OK, NULL, 0 },
@@ -75,6 +76,43 @@ static check_case_t  check_cases[] = {
     { AN, "proxy.local", "/anthropic", TOKENROUTE_BASE_OK, NULL, 1 },
     { AN, "proxy.local", "/anthropic/v1", TOKENROUTE_BASE_OK, NULL, 0 },
     { AN, "h", "/v", TOKENROUTE_BASE_OK, NULL, 1 },
+
+    /* Azure OpenAI: type=azure only, its base "/openai" or "/openai/v1" */
+    { AZ, "res.openai.azure.com", "/openai", TOKENROUTE_BASE_OK, NULL, 0 },
+    { AZ, "RES.OpenAI.Azure.com", "/OpenAI/V1", TOKENROUTE_BASE_OK, NULL, 0 },
+    { AZ, "res.cognitiveservices.azure.com", "/openai/v1",
+      TOKENROUTE_BASE_OK, NULL, 0 },
+    { AZ, "res.openai.azure.com", "", TOKENROUTE_BASE_VENDOR_PATH,
+      "/openai", 0 },
+    { AZ, "res.openai.azure.com", "/v1", TOKENROUTE_BASE_VENDOR_PATH,
+      "/openai", 0 },
+    { AZ, "res.openai.azure.com", "/openai/v2", TOKENROUTE_BASE_VENDOR_PATH,
+      "/openai", 0 },
+    { AZ, "res.openai.azure.com", "/openai/deployments/gpt-4o",
+      TOKENROUTE_BASE_VENDOR_PATH, "/openai", 0 },
+    { AZ, "res.openai.azure.com",
+      "/openai/deployments/gpt-4o/chat/completions",
+      TOKENROUTE_BASE_VENDOR_PATH, "/openai", 0 },
+    { AZ, "res.openai.azure.com", "/openai/Deployments",
+      TOKENROUTE_BASE_VENDOR_PATH, "/openai", 0 },
+    { AZ, "res.openai.azure.com", "/openai/v1/chat/completions",
+      TOKENROUTE_BASE_ENDPOINT, "/openai/v1", 0 },
+    { AZ, "apim.example.com", "/az/openai/deployments",
+      TOKENROUTE_BASE_VENDOR_PATH, "/az/openai", 0 },
+    { AZ, "apim.example.com", "/az/openai/deploymentsx",
+      TOKENROUTE_BASE_OK, NULL, 0 },
+    { AZ, "apim.example.com", "/anything", TOKENROUTE_BASE_OK, NULL, 0 },
+    { AZ, "127.0.0.1", "/openai", TOKENROUTE_BASE_OK, NULL, 0 },
+    { AZ, "openai.azure.com", "/x", TOKENROUTE_BASE_OK, NULL, 0 },
+    { AZ, "api.openai.com", "/v1", TOKENROUTE_BASE_VENDOR_TYPE, "/v1", 0 },
+    { OA, "res.openai.azure.com", "/openai/v1", TOKENROUTE_BASE_AZURE_TYPE,
+      "/openai", 0 },
+    { OA, "res.cognitiveservices.azure.com", "/openai",
+      TOKENROUTE_BASE_AZURE_TYPE, "/openai", 0 },
+    { AN, "res.openai.azure.com", "/openai", TOKENROUTE_BASE_AZURE_TYPE,
+      "/openai", 0 },
+    { OA, "openai.azure.com.evil.example", "/v1", TOKENROUTE_BASE_OK, NULL,
+      0 },
 };
 
 
@@ -112,7 +150,8 @@ main(void)
                               strlen(c->path), &out);
 
         ok(out.verdict == c->verdict, "%s %s \"%s\": verdict %d",
-           c->api == OA ? "openai" : "anthropic", c->host, c->path,
+           c->api == OA ? "openai" : c->api == AN ? "anthropic" : "azure",
+           c->host, c->path,
            (int) out.verdict);
 
         if (c->fix) {

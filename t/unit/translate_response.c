@@ -835,6 +835,32 @@ static stream_case_t  stream_cases[] = {
       AN_STOP("0")
       OUT_END("end_turn", "4", "18", "12") },
 
+    /*
+     * Azure OpenAI: a first chunk of prompt filter results alone, with
+     * an empty id, "choices": [], then content_filter_results in each
+     * choice: the message's id is the real chunks'
+     */
+    { "azure stream to anthropic, prompt filter chunk first", OA, AN, 1, 1,
+      "data: {`choices`:[],`created`:0,`id`:``,`model`:``,`object`:``,"
+      "`prompt_filter_results`:[{`prompt_index`:0,"
+      "`content_filter_results`:{`hate`:{`filtered`:false,"
+      "`severity`:`safe`}}}]}\n\n"
+      "data: {`choices`:[{`content_filter_results`:{},`delta`:{`content`:``,"
+      "`role`:`assistant`},`finish_reason`:null,`index`:0}],"
+      "`id`:`chatcmpl-xyz`}\n\n"
+      "data: {`choices`:[{`content_filter_results`:{`hate`:{"
+      "`filtered`:false,`severity`:`safe`}},`delta`:{`content`:`Hel`},"
+      "`finish_reason`:null,`index`:0}],`id`:`chatcmpl-xyz`}\n\n"
+      OA_C("{}", "`stop`")
+      OA_USAGE("30", "4", "12")
+      OA_DONE,
+
+      OUT_START("chatcmpl-xyz")
+      AN_TEXT_START("0")
+      AN_TEXT("0", "Hel")
+      AN_STOP("0")
+      OUT_END("end_turn", "4", "18", "12") },
+
     { "openai text and two tools to anthropic, CRLF", OA, AN, 0, 1,
       "data: {`id`:`c9`,`choices`:[{`index`:0,`delta`:{`role`:`assistant`,"
       "`content`:`Sure`}}]}\r\n\r\n"

@@ -24,7 +24,9 @@ package TokenRoute::Test;
 #   start_redis, stop_redis, redis_port, redis(@cmd),
 #       start_redis_replica(NAME), redis_at(PORT, @cmd)
 #   start_mock(delay => S, idle_timeout => S, name => 'mock',
-#       host => '::1', port => N (default: port(NAME))), stop_mock,
+#       host => '::1', port => N (default: port(NAME)),
+#       script => PATH (another mock with the same options, e.g.
+#       t/lib/mock_azure.pl)), stop_mock,
 #       mock_requests(NAME), clear_mock_requests(NAME), mock_aborts(NAME),
 #       mock_outage(NAME, SUBSTRING => STATUS, ...)
 #   default_conf, write_nginx_conf(HTTP, SERVER), start_nginx, reload_nginx,
@@ -544,6 +546,7 @@ sub start_mock {
 
 	my $host = delete $opts{host} // '127.0.0.1';
 	my $port = delete $opts{port} // $self->port($name);
+	my $script = delete $opts{script} // $MOCK;
 	$self->_release_port($name);
 
 	my @args = ('--port', $port, '--record', "$self->{dir}/$name.jsonl",
@@ -554,7 +557,7 @@ sub start_mock {
 	die "start_mock: unknown options: @{[ keys %opts ]}\n" if %opts;
 
 	my $pid = $self->_spawn($name, "$self->{dir}/$name.log", {},
-		$^X, $MOCK, @args);
+		$^X, $script, @args);
 
 	my $deadline = time() + 5;
 	while (time() < $deadline) {
