@@ -34,6 +34,8 @@
 #                  content_filter_results with violence filtered
 #   usage-IN-OUT   usage reports IN prompt and OUT completion tokens
 #                  (default: ceil(body bytes / 4) and 3)
+# Embeddings: three numbers, as float32s in base64 when the request's
+# encoding_format is "base64" (the OpenAI SDKs' default), else a list.
 # Streams: the first chunk has "choices": [] and prompt_filter_results
 # (id, model and object empty), then a role chunk, one chunk per text piece
 # ("Hello", " from", " azure") with content_filter_results, the
@@ -51,6 +53,7 @@ use Getopt::Long;
 use IO::Select;
 use IO::Socket::IP;
 use JSON::PP;
+use MIME::Base64 qw(encode_base64);
 use POSIX qw(:sys_wait_h ceil);
 use Time::HiRes qw(time sleep);
 
@@ -398,11 +401,17 @@ sub stream {
 sub embeddings {
 	my ($body, $in) = @_;
 
+	# as the service does: little-endian float32s in base64 when asked
+	# (the OpenAI SDKs ask by default)
+	my @v = (0.0023, -0.0093, 0.0158);
+	my $e = ($body->{encoding_format} // '') eq 'base64'
+		? encode_base64(pack('f<*', @v), '') : \@v;
+
 	return { status => 200, type => 'application/json',
 		body => $json->encode({ object => 'list',
 		model => 'text-embedding-3-small',
 		data => [ { object => 'embedding', index => 0,
-			embedding => [ 0.0023, -0.0093, 0.0158 ] } ],
+			embedding => $e } ],
 		usage => { prompt_tokens => $in + 0, total_tokens => $in + 0 },
 	}) };
 }
