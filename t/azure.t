@@ -324,6 +324,19 @@ my $c = $t->nginx_check(http => "${base}tokenroute_provider p type=azure url=htt
 is($c->{rc}, 0, 'nginx -t passes: v1 API without api_version')
 	or diag($c->{out});
 
+# conf.d/provider-azure.conf loads (its resource name pointed at an
+# address, no DNS here; the key from a file)
+
+open my $ex, '<', $t->repo() . '/conf.d/provider-azure.conf' or die;
+my $example = join '', <$ex>;
+close $ex;
+ok($example =~ s/server my-resource\.openai\.azure\.com:443;/server 127.0.0.1:1;/,
+	'the example names its resource in its upstream');
+$example =~ s/key_env=AZURE_OPENAI_API_KEY/key_file=%%TESTDIR%%\/azure.key/g;
+$c = $t->nginx_check(http => $example);
+is($c->{rc}, 0, 'nginx -t passes: conf.d/provider-azure.conf')
+	or diag($c->{out});
+
 done_testing();
 
 ###############################################################################
