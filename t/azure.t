@@ -116,6 +116,7 @@ is($r->{json}{choices}[0]{content_filter_results}{violence}{filtered},
 	JSON::PP::false, 'content_filter_results passed on');
 ok(!exists $r->{headers}{'apim-request-id'},
 	"Azure's apim-request-id is not passed on");
+ok(!exists $r->{headers}{'x-ms-region'}, "nor its x-ms-region");
 
 my $q = last_azure();
 is($q->{path}, '/openai/deployments/gpt-4o-prod-usage-40-567'
