@@ -59,7 +59,8 @@ my ($env_port) = join(' ', map { $_->{args} }
 	ok(!@left, 'every README variable is logged or said not to be')
 		or diag("@left");
 	ok(!$logged{tokenroute_provider_authorization}
-		&& !$logged{tokenroute_provider_api_key},
+		&& !$logged{tokenroute_provider_api_key}
+		&& !$logged{tokenroute_azure_api_key},
 		'no provider credential in the log');
 
 	my $conf_row = ($readme =~ /^\| `tokenroute_log\.conf` \|(.*)$/m)[0];
