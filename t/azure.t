@@ -280,6 +280,18 @@ $r = chat_req('azure/filter-out', anthropic => 1);
 is($r->{status}, 200, 'filtered output, anthropic shape: 200');
 is($r->{json}{stop_reason}, 'refusal', 'content_filter: stop_reason refusal');
 
+$r = chat_req('azure/filter-out', stream => 1);
+@chunks = map { JSON::PP->new->decode($_->{data}) }
+	grep { $_->{data} ne '[DONE]' } @{ $r->{sse} };
+is((grep { @{ $_->{choices} } } @chunks)[-1]{choices}[0]{finish_reason},
+	'content_filter', 'stream: finish_reason content_filter passed on');
+$r = chat_req('azure/filter-out', stream => 1, anthropic => 1);
+my ($md) = map { JSON::PP->new->decode($_->{data}) }
+	grep { ($_->{event} // '') eq 'message_delta' } @{ $r->{sse} };
+is($md->{delta}{stop_reason}, 'refusal',
+	'anthropic stream: content_filter as stop_reason refusal');
+is($r->{sse}[-1]{event}, 'message_stop', 'and the stream ends whole');
+
 # a deployment that does not exist: Azure's 404 in the client's shape
 
 $r = chat_req('azure/missing');

@@ -31,7 +31,8 @@
 #   filter-prompt  400 content_filter with innererror
 #                  ResponsibleAIPolicyViolation (the prompt was filtered)
 #   filter-output  200, finish_reason "content_filter", the choice's
-#                  content_filter_results with violence filtered
+#                  content_filter_results with violence filtered (stream:
+#                  "Hello", then the finish chunk with them)
 #   usage-IN-OUT   usage reports IN prompt and OUT completion tokens
 #                  (default: ceil(body bytes / 4) and 3)
 # Embeddings: three numbers, as float32s in base64 when the request's
@@ -378,7 +379,9 @@ sub stream {
 		delta => { role => 'assistant', content => '', refusal => undef },
 	} ] };
 
-	for my $piece ('Hello', ' from', ' azure') {
+	my $filtered = $dep =~ /filter-output/;
+
+	for my $piece ($filtered ? ('Hello') : ('Hello', ' from', ' azure')) {
 		push @chunks, { %common, choices => [ { index => 0,
 			finish_reason => undef, logprobs => undef,
 			content_filter_results => filters(),
@@ -386,8 +389,9 @@ sub stream {
 	}
 
 	push @chunks, { %common, choices => [ { index => 0,
-		finish_reason => 'stop', logprobs => undef,
-		content_filter_results => {}, delta => {} } ] };
+		finish_reason => $filtered ? 'content_filter' : 'stop',
+		logprobs => undef, delta => {},
+		content_filter_results => $filtered ? filters('violence') : {} } ] };
 
 	my $so = $body->{stream_options};
 	push @chunks, { %common, choices => [], usage => usage($in, $out) }
