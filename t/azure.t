@@ -49,6 +49,7 @@ tokenroute_model azure/gpt-4o provider=azdep upstream_model=gpt-4o-prod-usage-40
 tokenroute_model azure/gpt-4o-v1 provider=azv1 upstream_model=gpt-4o-v1-usage-40-567 input_price=2.5 output_price=10;
 tokenroute_model azure/gpt-4o-v1p provider=azv1p upstream_model=gpt-4o-v1p input_price=2.5 output_price=10;
 tokenroute_model azure/busy provider=azdep upstream_model=gpt-4o-error-429 input_price=2.5 output_price=10 fallback=azure/gpt-4o;
+tokenroute_model azure/busy-alone provider=azdep upstream_model=gpt-4o-alone-error-429 input_price=2.5 output_price=10;
 tokenroute_model azure/badkey provider=azbad upstream_model=gpt-4o-prod input_price=2.5 output_price=10;
 tokenroute_model azure/filtered provider=azdep upstream_model=gpt-4o-filter-prompt input_price=2.5 output_price=10;
 tokenroute_model azure/filter-out provider=azdep upstream_model=gpt-4o-filter-output input_price=2.5 output_price=10;
@@ -248,6 +249,18 @@ $r = chat_req('azure/busy');
 is($r->{status}, 200, '429: fallback served') or diag($r->{raw});
 is($r->{headers}{'x-tokenroute-model'}, 'azure/gpt-4o', 'by the fallback');
 is($r->{headers}{'x-tokenroute-attempts'}, 2, 'two attempts');
+
+# 429 and nothing to fall back to: the client gets it, with Azure's
+# retry-after and in its shape
+
+$r = chat_req('azure/busy-alone');
+$t->error_ok($r, 'openai', status => 429, name => '429 alone: 429');
+is($r->{headers}{'retry-after'}, 1, "Azure's retry-after passed on");
+ok(!exists $r->{headers}{'x-ratelimit-remaining-tokens'},
+	'its x-ratelimit-* not');
+$r = chat_req('azure/busy-alone', anthropic => 1);
+$t->error_ok($r, 'anthropic', status => 429, type => 'rate_limit_error',
+	name => '429 alone, anthropic shape');
 
 # a wrong key: the provider refused the gateway's credential
 
