@@ -319,6 +319,17 @@ my $c = check("tokenroute_model x/a output_price=2;\n"
 	. "tokenroute_deployment x/a provider=oai2 name=x-a-2;\n");
 is($c->{rc}, 0, 'nginx -t: a valid model of deployments') or diag($c->{out});
 
+# the conf.d example loads (its hosts made the mock's: no network here)
+{
+	open my $fh, '<', $t->repo . '/conf.d/deployments.conf.example' or die;
+	my $ex = join '', <$fh>;
+	$ex =~ s{https://api\.anthropic\.com}{http://127.0.0.1:%%MOCK_PORT%%}g;
+	$ex =~ s{anthropic/claude-}{ex/claude-}g;    # the default conf's ids
+	my $c = $t->nginx_check(http => $ex);
+	is($c->{rc}, 0, 'nginx -t: conf.d/deployments.conf.example')
+		or diag($c->{out});
+}
+
 ###############################################################################
 
 # Reload with new weights: 1 and 1, exactly half each.
