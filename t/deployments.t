@@ -350,4 +350,35 @@ clear();
 is(post('d/cool')->{status}, 200, 'reload: d/cool answers');
 is(count('mock', qr/cool/), 0, 'reload: the cooled deployment stays cooled');
 
+###############################################################################
+
+# Across a fleet: the cooldown is published under the deployment's id, and
+# another gateway on the same Redis makes no attempt at that deployment,
+# while its sibling serves there too.
+
+ok($t->wait_until(3,
+	sub { defined $t->redis('HGET', 'tr:cooldown', 'd/cool@mockant') }),
+	'fleet: the cooldown is in Redis under the deployment id');
+is($t->redis('HGET', 'tr:cooldown', 'd/cool@ant2'), undef,
+	'fleet: its sibling has none');
+is($t->redis('HGET', 'tr:cooldown', 'd/cool'), undef,
+	'fleet: nor the public model');
+
+$t->start_nginx_instance('b', http => conf(1, 1));
+clear();
+
+my @b;
+for (1 .. 4) {
+	push @b, $t->http(method => 'POST', path => '/v1/chat/completions',
+		port => $t->port('b'),
+		headers => [ Authorization => "Bearer $key->{raw}",
+			'Content-Type' => 'application/json' ],
+		body => { model => 'd/cool', max_tokens => 50,
+			messages => [ { role => 'user', content => 'Hi' } ] },
+		timeout => 10)->{status};
+}
+is_deeply(\@b, [ 200, 200, 200, 200 ], 'fleet: B answers');
+is(count('mock', qr/cool/), 0, 'fleet: B made no attempt at the cooled one');
+is(count('mock2', qr/cool/), 4, 'fleet: B\'s requests went to the sibling');
+
 done_testing();
