@@ -150,6 +150,15 @@ my @f = split / /, log_line($r->{headers}{'x-tokenroute-request-id'} // '-');
 is_deeply([ @f[1 .. 3] ], [ 'd/w', 'd/w@mockai', 'mockai' ],
 	'variables: served model public, deployment and its provider');
 
+# a key limited to the public model is served by its deployments
+my $limited = $t->create_key(account => 'lim', models => [ 'd/w' ]);
+is(post('d/w', key => $limited)->{status}, 200,
+	'a key allowed d/w may use its deployments');
+is(post('d/w', key => $limited)->{status}, 200,
+	'a key allowed d/w may use its deployments (the other one)');
+is(post('d/prio', key => $limited)->{status}, 403,
+	'a key not allowed d/prio may not');
+
 ###############################################################################
 
 # A 429 cools one deployment (retry-after 30), not its sibling: the
