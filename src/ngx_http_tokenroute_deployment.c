@@ -197,14 +197,17 @@ ngx_http_tokenroute_deployment_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        name.data = ngx_pnalloc(cf->pool, name.len);
+        /* NUL-terminated as the configuration's own strings are */
+
+        name.data = ngx_pnalloc(cf->pool, name.len + 1);
         if (name.data == NULL) {
             return NGX_CONF_ERROR;
         }
 
         p = ngx_cpymem(name.data, value[1].data, value[1].len);
         *p++ = '@';
-        ngx_memcpy(p, dep.provider->name.data, dep.provider->name.len);
+        p = ngx_cpymem(p, dep.provider->name.data, dep.provider->name.len);
+        *p = '\0';
     }
 
     if (ngx_http_tokenroute_find_model(trmcf, name.data, name.len)) {
