@@ -72,7 +72,8 @@ EOF
 $t->start_redis();
 $t->start_mock(name => 'mock2');
 $t->start_mock(name => 'mock3');
-$t->start_gateway(http => conf(3, 1));
+$t->start_gateway(http => conf(3, 1),
+	server => "location = /metrics {\n    tokenroute_metrics;\n}\n");
 
 my $key = $t->create_key(name => 'dep', account => 'dep');
 
@@ -131,6 +132,25 @@ is(scalar(grep { $_ == 200 } @served), 40, 'weighted: 40 answers');
 is(count('mock', qr/^gpt-w1/), 30, 'weighted: weight 3 served 30 of 40');
 is(count('mock2', qr/^gpt-w2/), 10, 'weighted: weight 1 served 10 of 40');
 is(count('mock3', qr/^gpt-w3/), 0, 'weighted: priority 2 served none');
+
+# metrics: asked by the public id, served by the deployment
+sub metric {
+	my ($series) = @_;
+	my $body = $t->http(method => 'GET', path => '/metrics')->{body} // '';
+	my ($v) = $body =~ /^\Q$series\E (\d+)$/m;
+	return $v // 'none';
+}
+my $M = 'tokenroute_requests_total{model="d/w",served_model="%s",'
+	. 'provider="%s",api="openai",status="2xx"}';
+$t->wait_until(3, sub { metric(sprintf $M, 'd/w@oai2', 'oai2') eq '10' });
+is(metric(sprintf $M, 'd/w@mockai', 'mockai'), 30,
+	'metrics: requests_total, asked d/w, served by d/w@mockai');
+is(metric(sprintf $M, 'd/w@oai2', 'oai2'), 10,
+	'metrics: requests_total, asked d/w, served by d/w@oai2');
+is(metric('tokenroute_tokens_total{model="d/w@oai2",type="output"}'), 50,
+	'metrics: tokens_total by deployment');
+is(metric('tokenroute_attempts_total{model="d/w"}'), 40,
+	'metrics: attempts_total by the public model');
 # the order itself: smooth, not 30 in a row
 clear();
 my @order;
@@ -389,5 +409,21 @@ for (1 .. 4) {
 is_deeply(\@b, [ 200, 200, 200, 200 ], 'fleet: B answers');
 is(count('mock', qr/cool/), 0, 'fleet: B made no attempt at the cooled one');
 is(count('mock2', qr/cool/), 4, 'fleet: B\'s requests went to the sibling');
+
+###############################################################################
+
+# Translated for the client: the answer's model is the public id.
+
+$r = $t->http(method => 'POST', path => '/v1/messages',
+	headers => [ 'x-api-key' => $key->{raw},
+		'anthropic-version' => '2023-06-01',
+		'Content-Type' => 'application/json' ],
+	body => { model => 'd/prio', max_tokens => 50,
+		messages => [ { role => 'user', content => 'Hi' } ] },
+	timeout => 10);
+is($r->{status}, 200, 'translated: answered');
+is($r->{json}{model}, 'd/prio', 'translated: the answer names the public id');
+is($r->{headers}{'x-tokenroute-model'}, 'd/prio',
+	'translated: x-tokenroute-model');
 
 done_testing();
