@@ -426,4 +426,19 @@ is($r->{json}{model}, 'd/prio', 'translated: the answer names the public id');
 is($r->{headers}{'x-tokenroute-model'}, 'd/prio',
 	'translated: x-tokenroute-model');
 
+# a translated stream (Anthropic deployments, an OpenAI client): each
+# chunk names the public id
+$r = $t->http_stream(method => 'POST', path => '/v1/chat/completions',
+	headers => [ Authorization => "Bearer $key->{raw}",
+		'Content-Type' => 'application/json' ],
+	body => { model => 'd/cool', max_tokens => 50, stream => JSON::PP::true,
+		messages => [ { role => 'user', content => 'Hi' } ] },
+	timeout => 10);
+is($r->{status}, 200, 'translated stream: answered');
+my @models = map { my $j = eval { decode_json($_->{data}) };
+	$j && $j->{model} ? $j->{model} : () } @{ $r->{sse} || [] };
+ok(@models > 1, 'translated stream: chunks with a model');
+is_deeply([ grep { $_ ne 'd/cool' } @models ], [],
+	'translated stream: every chunk names the public id');
+
 done_testing();
