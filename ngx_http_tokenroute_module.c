@@ -19,6 +19,7 @@
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_demo.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_journal.h"
@@ -80,8 +81,15 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
       NULL },
 
     { ngx_string("tokenroute_model"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tokenroute_model_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_deployment"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tokenroute_deployment_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -390,7 +398,9 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tokenroute_resolve_chains(cf, trmcf) != NGX_OK) {
+    if (ngx_http_tokenroute_resolve_deployments(cf, trmcf) != NGX_OK
+        || ngx_http_tokenroute_resolve_chains(cf, trmcf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

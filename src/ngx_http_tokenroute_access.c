@@ -23,6 +23,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_access.h"
 #include "ngx_http_tokenroute_admission.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_key.h"
@@ -383,7 +384,7 @@ ngx_http_tokenroute_access_decide(ngx_http_request_t *r,
                                           ctx->route_error);
     }
 
-    model = ctx->model->id;
+    model = ngx_http_tokenroute_public(ctx->model)->id;
 
     if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS) {
         /* the chain's first model: the one asked for */
@@ -625,7 +626,7 @@ ngx_http_tokenroute_reject(ngx_http_request_t *r,
 
         if (ctx->model) {
             p = ngx_slprintf(p, last, "%smodel \"%V\"", sep,
-                             &ctx->model->id);
+                             &ngx_http_tokenroute_public(ctx->model)->id);
         }
 
         ngx_log_error(trlcf->reject_log_level, r->connection->log, 0,

@@ -40,6 +40,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
@@ -437,14 +438,16 @@ ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
     }
 
     if (n == 1) {
-        *models = catalog ? m[0].id : list[0]->id;
+        *models = catalog ? m[0].id : ngx_http_tokenroute_public(list[0])->id;
         return NGX_OK;
     }
 
     len = 0;
 
+    /* a key may use a model: the public one, whichever deployment */
+
     for (i = 0; i < n; i++) {
-        id = catalog ? &m[i].id : &list[i]->id;
+        id = catalog ? &m[i].id : &ngx_http_tokenroute_public(list[i])->id;
         len += id->len + 1;
     }
 
@@ -456,7 +459,7 @@ ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
     models->data = p;
 
     for (i = 0; i < n; i++) {
-        id = catalog ? &m[i].id : &list[i]->id;
+        id = catalog ? &m[i].id : &ngx_http_tokenroute_public(list[i])->id;
 
         if (i) {
             *p++ = ' ';

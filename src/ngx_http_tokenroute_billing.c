@@ -18,6 +18,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_billing.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_reserve.h"
@@ -134,7 +135,8 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
      * asked for (the chain's first), not the one tried last
      */
 
-    model = (ctx->failed && ctx->nchain) ? ctx->chain[0] : ctx->model;
+    model = (ctx->failed && ctx->nchain)
+            ? ngx_http_tokenroute_public(ctx->chain[0]) : ctx->model;
 
     s.model_len = ngx_min(model->id.len, sizeof(s.model));
     ngx_memcpy(s.model, model->id.data, s.model_len);

@@ -674,11 +674,7 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         goto invalid;
     }
 
-    if (m->provider == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "model \"%V\" needs provider=", &value[1]);
-        return NGX_CONF_ERROR;
-    }
+    /* no provider=: its deployments (ngx_http_tokenroute_deployment.c) */
 
     if (m->cached_input_price < 0) {
         m->cached_input_price = m->input_price;
@@ -790,6 +786,13 @@ ngx_http_tokenroute_conf_arg(ngx_str_t *arg, const char *name,
     ngx_str_t *value)
 {
     return ngx_http_tokenroute_arg(arg, name, value);
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_conf_valid_id(ngx_str_t *id)
+{
+    return ngx_http_tokenroute_valid_id(id);
 }
 
 

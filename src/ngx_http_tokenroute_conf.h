@@ -28,6 +28,7 @@ ngx_int_t ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);
 ngx_int_t ngx_http_tokenroute_conf_arg(ngx_str_t *arg, const char *name,
     ngx_str_t *value);
+ngx_int_t ngx_http_tokenroute_conf_valid_id(ngx_str_t *id);
 ngx_int_t ngx_http_tokenroute_conf_env(ngx_conf_t *cf, ngx_str_t *var,
     ngx_str_t *value);
 

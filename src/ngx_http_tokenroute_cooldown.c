@@ -31,6 +31,8 @@ typedef struct {
     uint64_t                     until;
     uint64_t                     sent;     /* the deadline the fleet has */
     ngx_uint_t                   status;   /* what started the cooldown */
+    int64_t                      wrr;      /* a deployment's current
+                                              weight, smooth round robin */
 } ngx_http_tokenroute_cooldown_node_t;
 
 
@@ -227,11 +229,13 @@ ngx_http_tokenroute_resolve_chains(ngx_conf_t *cf,
 
             f = ngx_http_tokenroute_find_model(trmcf, p, comma - p);
 
-            if (f == NULL || f == &m[i]) {
+            if (f == NULL || f == &m[i] || f->deployment) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "model \"%V\": fallback \"%*s\" is %s",
                               &m[i].id, (size_t) (comma - p), p,
-                              f ? "the model itself" : "not a model");
+                              f == NULL ? "not a model"
+                              : f->deployment ? "a deployment, not a model"
+                              : "the model itself");
                 return NGX_ERROR;
             }
 
@@ -277,7 +281,7 @@ ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
      * into a build whose layout differs starts from a zone of its own,
      * never reads the old one as its own.
      */
-    ngx_str_set(&name, "tokenroute_cooldown3");
+    ngx_str_set(&name, "tokenroute_cooldown4");
 
     zone = ngx_shared_memory_add(cf, &name, 64 * 1024,
                                  &ngx_http_tokenroute_module);
@@ -337,6 +341,17 @@ ngx_http_tokenroute_cooldown_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         if (ocd->crc == crc && old->nmodels == cd->trmcf->models.nelts) {
             cd->sh = old;
+
+            /* the weights may have changed: the rotation starts afresh */
+
+            ngx_shmtx_lock(&cd->shpool->mutex);
+
+            for (i = 0; i < old->nmodels; i++) {
+                old->nodes[i].wrr = 0;
+            }
+
+            ngx_shmtx_unlock(&cd->shpool->mutex);
+
             return NGX_OK;
         }
     }
@@ -405,6 +420,7 @@ ngx_http_tokenroute_cooldown_carry(ngx_http_tokenroute_cooldown_t *cd,
                    == 0)
             {
                 cd->sh->nodes[i] = ocd->sh->nodes[j];
+                cd->sh->nodes[i].wrr = 0;
                 break;
             }
         }
@@ -735,4 +751,78 @@ ngx_http_tokenroute_now_ms(void)
     tp = ngx_timeofday();
 
     return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+/*
+ * Smooth weighted round robin (nginx's upstream one) among the
+ * deployments of one priority that are not cooling: each adds its weight
+ * to its current weight, the largest is picked and loses the group's
+ * total.  In shared memory, so all workers take turns in one rotation.
+ * Returns the index in group, or n when all of them cool.
+ */
+
+ngx_uint_t
+ngx_http_tokenroute_cooldown_pick(ngx_http_tokenroute_model_t **group,
+    ngx_uint_t n)
+{
+    int64_t                               total;
+    uint64_t                              now;
+    ngx_uint_t                            k, best;
+    ngx_http_tokenroute_cooldown_t       *cd;
+    ngx_http_tokenroute_cooldown_node_t  *node, *bnode;
+
+    cd = ngx_http_tokenroute_cooldowns;
+
+    if (ngx_http_tokenroute_cooldown_sh() == NULL) {
+        /* no table (a reload freed it): the first that does not cool */
+
+        for (k = 0; k < n; k++) {
+            if (!ngx_http_tokenroute_cooling(group[k])) {
+                return k;
+            }
+        }
+
+        return n;
+    }
+
+    now = ngx_http_tokenroute_now_ms();
+    total = 0;
+    best = n;
+    bnode = NULL;
+
+    ngx_shmtx_lock(&cd->shpool->mutex);
+
+    if (cd->sh->crc != cd->crc) {
+        ngx_shmtx_unlock(&cd->shpool->mutex);
+        return 0;
+    }
+
+    for (k = 0; k < n; k++) {
+        if (group[k]->index >= cd->sh->nmodels) {
+            continue;
+        }
+
+        node = &cd->sh->nodes[group[k]->index];
+
+        if (node->until > now) {
+            continue;
+        }
+
+        node->wrr += group[k]->weight;
+        total += group[k]->weight;
+
+        if (bnode == NULL || node->wrr > bnode->wrr) {
+            bnode = node;
+            best = k;
+        }
+    }
+
+    if (bnode) {
+        bnode->wrr -= total;
+    }
+
+    ngx_shmtx_unlock(&cd->shpool->mutex);
+
+    return best;
 }

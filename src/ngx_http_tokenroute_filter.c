@@ -37,6 +37,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_output.h"
 #include "ngx_http_tokenroute_headers.h"
@@ -111,7 +112,8 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 
     h->hash = 1;
     ngx_str_set(&h->key, "x-tokenroute-model");
-    h->value = ctx->model->id;
+    /* the public id: which deployment served is for the logs */
+    h->value = ngx_http_tokenroute_public(ctx->model)->id;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -243,6 +245,7 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     ngx_str_t                        *type;
     ngx_uint_t                        sse;
     ngx_pool_cleanup_t               *cln;
+    ngx_http_tokenroute_model_t      *m;
     ngx_http_tokenroute_response_t   *resp;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
@@ -301,9 +304,11 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         resp->mode = NGX_HTTP_TOKENROUTE_RESP_SSE;
 
         if (ctx->translate) {
+            m = ngx_http_tokenroute_public(ctx->model);
+
             if (tokenroute_stream_init(&resp->stream, resp->provider_shape,
-                                       client, (char *) ctx->model->id.data,
-                                       ctx->model->id.len,
+                                       client, (char *) m->id.data,
+                                       m->id.len,
                                        ctx->req.include_usage == 1,
                                        ngx_http_tokenroute_emit, resp)
                 != 0)

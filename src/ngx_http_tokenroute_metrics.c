@@ -24,6 +24,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_metrics.h"
 
 
@@ -269,7 +270,9 @@ ngx_http_tokenroute_metrics_request(ngx_http_request_t *r,
 
     nm = m->sh->nmodels;
 
-    model = ctx->nchain ? ctx->chain[0] : ctx->model;
+    /* asked: a public model; served: the deployment */
+    model = ctx->nchain ? ngx_http_tokenroute_public(ctx->chain[0])
+                        : ctx->model;
     asked = (model && model->index < nm) ? model->index : nm;
 
     served = (ctx->attempts && ctx->model && ctx->model->index < nm)
@@ -296,7 +299,8 @@ ngx_http_tokenroute_metrics_request(ngx_http_request_t *r,
 
     if (ctx->usage_done) {
         /* settlement's model: the one asked for when none answered */
-        model = (ctx->failed && ctx->nchain) ? ctx->chain[0] : ctx->model;
+        model = (ctx->failed && ctx->nchain)
+                ? ngx_http_tokenroute_public(ctx->chain[0]) : ctx->model;
         mc = &m->models[(model && model->index < nm) ? model->index : nm];
 
         if (!ctx->failed) {

@@ -48,6 +48,12 @@
 
 #define NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN   64
 
+/*
+ * the request's chain once each model is expanded into its deployments;
+ * TOKENROUTE_CHAIN_MAX bounds the models a client or a fallback= names
+ */
+#define NGX_HTTP_TOKENROUTE_CHAIN_SIZE       64
+
 /* nginx has no name for it */
 #define NGX_HTTP_TOKENROUTE_PAYMENT_REQUIRED 402
 
@@ -107,6 +113,20 @@ struct ngx_http_tokenroute_model_s {
     int64_t                          cache_write_1h_price;  /* -1: 2x */
     int64_t                          max_output_tokens;  /* 0: not set */
     unsigned                         listed:1;   /* clients may name it */
+
+    /*
+     * tokenroute_deployment (ngx_http_tokenroute_deployment.c): a
+     * deployment is an entry of the model table, listed=off, whose id is
+     * its own; its public model has no provider= of its own but the
+     * deployments, sorted by priority.  A model with provider= is its own
+     * single deployment.
+     */
+    ngx_http_tokenroute_model_t     *parent;     /* a deployment's model */
+    ngx_uint_t                       parent_index;
+    ngx_array_t                     *deployments;  /* model_t * */
+    ngx_uint_t                       weight;
+    ngx_uint_t                       priority;
+    unsigned                         deployment:1;
 };
 
 
@@ -268,7 +288,7 @@ typedef struct {
 
     /* routing (route.c, fallback.c) */
     ngx_http_tokenroute_model_t     *model;        /* this attempt's */
-    ngx_http_tokenroute_model_t     *chain[TOKENROUTE_CHAIN_MAX + 1];
+    ngx_http_tokenroute_model_t     *chain[NGX_HTTP_TOKENROUTE_CHAIN_SIZE];
     ngx_uint_t                       nchain;
     ngx_uint_t                       chain_pos;
     ngx_uint_t                       attempts;     /* provider attempts */

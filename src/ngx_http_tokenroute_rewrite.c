@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_output.h"
 
@@ -124,9 +125,11 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     int                              client, rc, status;
     size_t                           len;
     u_char                          *out;
+    ngx_http_tokenroute_model_t     *m;
     ngx_http_tokenroute_response_t  *resp;
 
     resp = ctx->resp;
+    m = ngx_http_tokenroute_public(ctx->model);
     out = NULL;
     len = 0;
 
@@ -150,8 +153,8 @@ ngx_http_tokenroute_rewrite_held(ngx_http_request_t *r,
     } else {
         rc = tokenroute_translate_response(resp->provider_shape, client,
                                            resp->hold, resp->hold_len,
-                                           (char *) ctx->model->id.data,
-                                           ctx->model->id.len, &out, &len);
+                                           (char *) m->id.data, m->id.len,
+                                           &out, &len);
 
         if (rc == -1) {
             /*

@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_provider_azure.h"
 #include "ngx_http_tokenroute_request.h"
@@ -23,8 +24,6 @@
 
 static ngx_int_t ngx_http_tokenroute_translate(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-static ngx_int_t ngx_http_tokenroute_chain_add(
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
 static ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
@@ -87,6 +86,9 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     }
 
     rc = ngx_http_tokenroute_build_chain(r, ctx);
+
+    /* the first deployment of the model asked for */
+    ctx->model = ctx->chain[0];
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute request: model \"%V\", chain of %ui%s",
@@ -330,14 +332,15 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
 
     ctx->nchain = 0;
 
-    (void) ngx_http_tokenroute_chain_add(ctx, ctx->model);
+    /* each model expanded into its deployments */
+    (void) ngx_http_tokenroute_chain_expand(ctx, ctx->model);
 
     if (ctx->req.nmodels == 0) {
         if (ctx->model->chain) {
             fp = ctx->model->chain->elts;
 
             for (i = 0; i < (ngx_int_t) ctx->model->chain->nelts; i++) {
-                (void) ngx_http_tokenroute_chain_add(ctx, fp[i]);
+                (void) ngx_http_tokenroute_chain_expand(ctx, fp[i]);
             }
         }
 
@@ -361,30 +364,9 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        (void) ngx_http_tokenroute_chain_add(ctx, m);
+        (void) ngx_http_tokenroute_chain_expand(ctx, m);
     }
 
     return NGX_OK;
 }
 
-
-static ngx_int_t
-ngx_http_tokenroute_chain_add(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_model_t *m)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < ctx->nchain; i++) {
-        if (ctx->chain[i] == m) {
-            return NGX_DECLINED;
-        }
-    }
-
-    if (ctx->nchain == TOKENROUTE_CHAIN_MAX + 1) {
-        return NGX_DECLINED;
-    }
-
-    ctx->chain[ctx->nchain++] = m;
-
-    return NGX_OK;
-}

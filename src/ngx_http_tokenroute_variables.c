@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_key.h"
 #include "ngx_http_tokenroute_variables.h"
 #include "tokenroute_money.h"
@@ -32,6 +33,7 @@ typedef enum {
     ngx_http_tokenroute_var_tenant,
     ngx_http_tokenroute_var_model,
     ngx_http_tokenroute_var_served_model,
+    ngx_http_tokenroute_var_deployment,
     ngx_http_tokenroute_var_provider,
     ngx_http_tokenroute_var_request_id,
     ngx_http_tokenroute_var_input_tokens,
@@ -114,6 +116,10 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
 
     { ngx_string("tokenroute_served_model"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_served_model,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_deployment"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_deployment,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("tokenroute_provider"), NULL,
@@ -294,6 +300,13 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_served_model:
+        if (ctx->decided) {
+            value = ngx_http_tokenroute_public(ctx->model)->id;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_deployment:
+        /* a model with provider= is its own deployment, of its id */
         if (ctx->decided) {
             value = ctx->model->id;
         }
