@@ -18,6 +18,7 @@
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_upstream.h"
 #include "ngx_http_tokenroute_upstream_url.h"
+#include "ngx_http_tokenroute_provider_vertex.h"
 #include "tokenroute_money.h"
 
 
@@ -61,6 +62,7 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_tokenroute_main_conf_t *trmcf = conf;
 
     u_char                           *p;
+    ngx_int_t                         rc;
     ngx_str_t                        *value, v, key;
     ngx_uint_t                        i;
     ngx_http_tokenroute_provider_t   *prov, **provp;
@@ -107,6 +109,9 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             {
                 prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC;
 
+            } else if (v.len == 6 && ngx_strncmp(v.data, "vertex", 6) == 0) {
+                prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX;
+
             } else {
                 goto invalid;
             }
@@ -148,6 +153,18 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX) {
+            rc = ngx_http_tokenroute_vertex_param(cf, prov, &value[i]);
+
+            if (rc == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (rc == NGX_OK) {
+                continue;
+            }
+        }
+
         goto invalid;
     }
 
@@ -162,6 +179,12 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                   ? TOKENROUTE_SHAPE_OPENAI : TOKENROUTE_SHAPE_ANTHROPIC;
 
     if (ngx_http_tokenroute_parse_url(cf, prov) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX
+        && ngx_http_tokenroute_vertex_init(cf, prov) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -15,6 +15,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_provider_vertex.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_route.h"
@@ -184,7 +185,11 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                    &ctx->upstream_uri, (ngx_uint_t) ctx->translate);
 
     if (ctx->translate) {
-        return ngx_http_tokenroute_translate(r, ctx);
+        if (ngx_http_tokenroute_translate(r, ctx) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        goto done;
     }
 
     rw.model = (const char *) m->upstream_model.data;
@@ -207,7 +212,16 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                                                         &ctx->req, &rw,
                                                         ctx->upstream_body.data);
 
-    return NGX_OK;
+done:
+
+    switch (type) {
+
+    case NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX:
+        return ngx_http_tokenroute_vertex_route(r, ctx);
+
+    default:
+        return NGX_OK;
+    }
 }
 
 

@@ -14,6 +14,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_provider_vertex.h"
 #include "ngx_http_tokenroute_variables.h"
 #include "tokenroute_money.h"
 
@@ -188,7 +189,7 @@ ngx_http_tokenroute_add_variables(ngx_conf_t *cf)
         var->data = v->data;
     }
 
-    return NGX_OK;
+    return ngx_http_tokenroute_vertex_add_variables(cf);
 }
 
 
