@@ -259,7 +259,10 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_anthropic_beta:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
+        /* Vertex takes the betas in the header too */
+        if (prov && (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
+                     || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX))
+        {
             if (ngx_http_tokenroute_anthropic_beta(r, &value) != NGX_OK) {
                 return NGX_ERROR;
             }

@@ -479,6 +479,16 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
 
     vr->fetching = 0;
 
+    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || sr->connection->error) {
+        /* the client went away: no verdict on the endpoint */
+
+        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
+                      "tokenroute: a token fetch given up by its client");
+
+        ngx_http_tokenroute_vertex_release(vr, NULL, 0, -1);
+        return rc;
+    }
+
     status = sr->headers_out.status;
     body = NULL;
     len = 0;

@@ -209,6 +209,42 @@ like($j->{error}{message} // '', qr/Vertex says 400/,
 
 ###############################################################################
 
+# The client's anthropic-beta goes on (Vertex reads it from the header);
+# its anthropic-version does not (the body says Vertex's)
+
+$r = $t->http(%{ req('vx/haiku') }, headers => { 'x-api-key' => $key->{raw},
+	'anthropic-version' => '2023-06-01',
+	'anthropic-beta' => 'context-1m-2025-08-07' });
+is($r->{status}, 200, 'anthropic-beta: served');
+my $ph = ($v->requests('predict'))[-1]{headers};
+is($ph->{'anthropic-beta'}, 'context-1m-2025-08-07', 'anthropic-beta sent');
+ok(!exists $ph->{'anthropic-version'}, 'anthropic-version not sent');
+ok(!exists $ph->{'x-api-key'}, 'no x-api-key sent');
+
+###############################################################################
+
+# A client that goes away while its request fetches the token gives the
+# fetch up: the next request fetches at once and is served
+
+$v->make_key('sa.json');
+$t->reload_nginx();
+$v->control(delay => 2);
+$n0 = ntokens();
+
+my $h = $t->http_start(%{ req('vx/haiku') });
+sleep 0.5;
+$t->http_abort($h);
+$v->control();
+
+my $t0 = time();
+$r = call('vx/haiku');
+is($r->{status}, 200, 'after a client gave up its fetch: served');
+cmp_ok(time() - $t0, '<', 2, 'after a client gave up its fetch: at once');
+$t->wait_until(3, sub { ntokens() >= $n0 + 2 });
+is(ntokens(), $n0 + 2, 'the given-up fetch and a new one');
+
+###############################################################################
+
 # count_tokens and embeddings: a clear 400
 
 $r = $t->http(method => 'POST', path => '/v1/messages/count_tokens',
