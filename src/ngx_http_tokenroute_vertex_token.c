@@ -52,7 +52,8 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                           seq;
-    ngx_http_tokenroute_vertex_slot_t    slots[NGX_HTTP_TOKENROUTE_VERTEX_SLOTS];
+    ngx_http_tokenroute_vertex_slot_t
+                               slots[NGX_HTTP_TOKENROUTE_VERTEX_SLOTS];
 } ngx_http_tokenroute_vertex_shm_t;
 
 
@@ -289,7 +290,8 @@ ngx_http_tokenroute_vertex_look(ngx_http_request_t *r,
 
     slot = ngx_http_tokenroute_vertex_slot(shm, vcf->id, 1);
 
-    usable = slot->len && slot->expires > now + NGX_HTTP_TOKENROUTE_VERTEX_MARGIN;
+    usable = (slot->len
+              && slot->expires > now + NGX_HTTP_TOKENROUTE_VERTEX_MARGIN);
 
     if (usable && slot->expires - now > NGX_HTTP_TOKENROUTE_VERTEX_REFRESH) {
         look = NGX_HTTP_TOKENROUTE_VERTEX_USE;

@@ -191,8 +191,8 @@ int
 tokenroute_jwt_claims(char *buf, size_t size, const char *iss,
     const char *scope, const char *aud, int64_t iat)
 {
-    int     n, len;
-    size_t  i;
+    int          n, len;
+    size_t       i;
     const char  *v[3];
 
     v[0] = iss;

@@ -320,6 +320,32 @@ is(ntokens(), $n0 + 2, 'recovered: one more fetch');
 
 ###############################################################################
 
+# A key the token endpoint does not know (its signature does not verify
+# with the account's public key): Google's invalid_grant, said in
+# error.log; the attempt falls back
+
+$v->make_key('other.json', unknown => 1);
+$t->write_nginx_conf($http . $vx . <<'EOF2', $server);
+tokenroute_provider vxo type=vertex url=http://127.0.0.1:%%PORT_vertex%%/v1/projects/tr-test/locations/us-east5 credentials_file=%%TESTDIR%%/other.json;
+tokenroute_model vxo/haiku provider=vxo upstream_model=claude-haiku-usage-7-3 input_price=3 output_price=15 fallback=anthropic/claude-haiku-4-5;
+EOF2
+$t->reload_nginx();
+
+$n0 = ntokens();
+$r = call('vxo/haiku');
+is($r->{status}, 200, 'an unknown key: the client gets a 200');
+is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
+	'an unknown key: the fallback served');
+is(ntokens(), $n0 + 1, 'an unknown key: the token endpoint asked');
+like($t->error_log, qr/answered 400: "\{"error":"invalid_grant","error_description":"Invalid JWT Signature\."\}"/,
+	"an unknown key: Google's reason in error.log");
+
+$r = call('vx/haiku');
+is($r->{status}, 200, 'the other provider, its own key: still served');
+is($r->{headers}{'x-tokenroute-model'}, 'vx/haiku', '... by vertex');
+
+###############################################################################
+
 # Configuration errors
 
 my $c = $t->nginx_check(http => 'tokenroute_provider v2 type=vertex '

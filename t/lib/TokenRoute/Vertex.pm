@@ -9,7 +9,8 @@ package TokenRoute::Vertex;
 #
 #   my $v = TokenRoute::Vertex->new($t, name => 'vertex');
 #   $v->make_key('sa.json') -> the key file's path (a new key each call;
-#       the mock verifies with the newest)
+#       the mock verifies with the newest); make_key(FILE, unknown => 1):
+#       a key the mock does not know
 #   $v->start; $v->control(expires_in => 303, status => 503, delay => 1)
 #   $v->requests('token'|'predict') -> the recorded requests
 
@@ -41,14 +42,17 @@ sub port { $_[0]{t}->port($_[0]{name}) }
 sub email { $_[0]{email} }
 
 sub make_key {
-	my ($self, $file) = @_;
+	my ($self, $file, %o) = @_;
 
 	my $d = $self->{dir};
 	system("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
 		. "-out $d/key.pem 2>/dev/null") == 0 or die "openssl genpkey\n";
-	system("openssl pkey -in $d/key.pem -pubout -out $d/pub.pem.new "
-		. "2>/dev/null") == 0 or die "openssl pkey\n";
-	rename "$d/pub.pem.new", "$d/pub.pem" or die "rename: $!\n";
+
+	unless ($o{unknown}) {
+		system("openssl pkey -in $d/key.pem -pubout -out $d/pub.pem.new "
+			. "2>/dev/null") == 0 or die "openssl pkey\n";
+		rename "$d/pub.pem.new", "$d/pub.pem" or die "rename: $!\n";
+	}
 
 	open my $fh, '<', "$d/key.pem" or die "$d/key.pem: $!\n";
 	my $pem = do { local $/; <$fh> };
