@@ -325,9 +325,13 @@ is(ntokens(), $n0 + 2, 'recovered: one more fetch');
 # error.log; the attempt falls back
 
 $v->make_key('other.json', unknown => 1);
+$v->make_key('third.json');
 $t->write_nginx_conf($http . $vx . <<'EOF2', $server);
 tokenroute_provider vxo type=vertex url=http://127.0.0.1:%%PORT_vertex%%/v1/projects/tr-test/locations/us-east5 credentials_file=%%TESTDIR%%/other.json;
 tokenroute_model vxo/haiku provider=vxo upstream_model=claude-haiku-usage-7-3 input_price=3 output_price=15 fallback=anthropic/claude-haiku-4-5;
+tokenroute_provider vxn type=vertex url=http://127.0.0.1:%%PORT_vertex%%/v1/projects/tr-test/locations/us-east5 credentials_file=%%TESTDIR%%/third.json;
+tokenroute_model vxn/haiku provider=vxn upstream_model=claude-haiku-usage-7-3 input_price=3 output_price=15;
+tokenroute_model fb/first provider=mockant upstream_model=claude-error-429 input_price=3 output_price=15 fallback=vxn/haiku;
 EOF2
 $t->reload_nginx();
 
@@ -343,6 +347,17 @@ like($t->error_log, qr/answered 400: "\{"error":"invalid_grant","error_descripti
 $r = call('vx/haiku');
 is($r->{status}, 200, 'the other provider, its own key: still served');
 is($r->{headers}{'x-tokenroute-model'}, 'vx/haiku', '... by vertex');
+
+# the token fetched on a fallback attempt (the subrequest made in
+# @tokenroute_fallback)
+
+$n0 = ntokens();
+$r = call('fb/first');
+is($r->{status}, 200, 'fallback to vertex without a token yet: 200');
+is($r->{headers}{'x-tokenroute-model'}, 'vxn/haiku',
+	'fallback to vertex without a token yet: vertex served');
+is($r->{headers}{'x-tokenroute-attempts'}, 2, '... on the second attempt');
+is(ntokens(), $n0 + 1, '... with a token fetched for it');
 
 ###############################################################################
 
