@@ -492,6 +492,13 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
     }
 
     status = sr->headers_out.status;
+
+    if (status == 0) {
+        /* no answer: nginx's own error (connect, timeout) */
+        status = (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (ngx_uint_t) rc
+                                                    : NGX_HTTP_BAD_GATEWAY;
+    }
+
     body = NULL;
     len = 0;
 

@@ -326,12 +326,26 @@ is(ntokens(), $n0 + 2, 'recovered: one more fetch');
 
 $v->make_key('other.json', unknown => 1);
 $v->make_key('third.json');
+{
+	# a token endpoint nothing listens on
+	my $dead = $t->port('dead');
+	$t->_release_port('dead');
+	open my $in, '<', $t->testdir . '/third.json' or die;
+	my $text = do { local $/; <$in> };
+	close $in;
+	$text =~ s{127\.0\.0\.1:\d+/token}{127.0.0.1:$dead/token} or die;
+	open my $out, '>', $t->testdir . '/dead.json' or die;
+	print $out $text;
+	close $out;
+}
 $t->write_nginx_conf($http . $vx . <<'EOF2', $server);
 tokenroute_provider vxo type=vertex url=http://127.0.0.1:%%PORT_vertex%%/v1/projects/tr-test/locations/us-east5 credentials_file=%%TESTDIR%%/other.json;
 tokenroute_model vxo/haiku provider=vxo upstream_model=claude-haiku-usage-7-3 input_price=3 output_price=15 fallback=anthropic/claude-haiku-4-5;
 tokenroute_provider vxn type=vertex url=http://127.0.0.1:%%PORT_vertex%%/v1/projects/tr-test/locations/us-east5 credentials_file=%%TESTDIR%%/third.json;
 tokenroute_model vxn/haiku provider=vxn upstream_model=claude-haiku-usage-7-3 input_price=3 output_price=15;
 tokenroute_model fb/first provider=mockant upstream_model=claude-error-429 input_price=3 output_price=15 fallback=vxn/haiku;
+tokenroute_provider vxd type=vertex url=http://127.0.0.1:%%PORT_vertex%%/v1/projects/tr-test/locations/us-east5 credentials_file=%%TESTDIR%%/dead.json;
+tokenroute_model vxd/haiku provider=vxd upstream_model=claude-haiku-usage-7-3 input_price=3 output_price=15 fallback=anthropic/claude-haiku-4-5;
 EOF2
 $t->reload_nginx();
 
@@ -347,6 +361,16 @@ like($t->error_log, qr/answered 400: "\{"error":"invalid_grant","error_descripti
 $r = call('vx/haiku');
 is($r->{status}, 200, 'the other provider, its own key: still served');
 is($r->{headers}{'x-tokenroute-model'}, 'vx/haiku', '... by vertex');
+
+# a token endpoint that refuses connections: a 502 of nginx's, a clear
+# line, the fallback
+
+$r = call('vxd/haiku');
+is($r->{status}, 200, 'token endpoint unreachable: the client gets a 200');
+is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
+	'token endpoint unreachable: the fallback served');
+like($t->error_log, qr/OAuth2 token endpoint http:\S+:\d+\/token of \S+ answered 502/,
+	'token endpoint unreachable: said in error.log');
 
 # the token fetched on a fallback attempt (the subrequest made in
 # @tokenroute_fallback)
