@@ -310,6 +310,13 @@ is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
 	'at once again: the fallback');
 is(ntokens(), $n0 + 1, 'at once again: the endpoint not tried');
 
+$r = call('vx/haiku', openai => 1);
+is($r->{status}, 503, 'no token and no fallback: 503');
+$j = eval { decode_json($r->{body}) } // {};
+is($j->{error}{code}, 'provider_failed', 'no token: provider_failed');
+like($j->{error}{message} // '', qr{vx/haiku}, 'no token: the model named');
+is(ntokens(), $n0 + 1, 'no token and no fallback: the endpoint not tried');
+
 $v->control();
 sleep 2.2;
 
