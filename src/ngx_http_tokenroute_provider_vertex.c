@@ -10,7 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_provider_vertex.h"
@@ -95,7 +95,7 @@ ngx_http_tokenroute_vertex_init(ngx_conf_t *cf,
 {
     int                                 rc;
     ngx_str_t                           text;
-    SHA256_CTX                          sha;
+    EVP_MD_CTX                         *md;
     tokenroute_sa_t                     sa;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_tokenroute_vertex_conf_t  *vcf;
@@ -151,11 +151,24 @@ ngx_http_tokenroute_vertex_init(ngx_conf_t *cf,
 
     /* what the key is: its tokens are not another key's */
 
-    SHA256_Init(&sha);
-    SHA256_Update(&sha, sa.client_email, ngx_strlen(sa.client_email) + 1);
-    SHA256_Update(&sha, sa.private_key, ngx_strlen(sa.private_key) + 1);
-    SHA256_Update(&sha, sa.token_uri, ngx_strlen(sa.token_uri));
-    SHA256_Final(vcf->id, &sha);
+    md = EVP_MD_CTX_new();
+
+    if (md == NULL
+        || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
+        || EVP_DigestUpdate(md, sa.client_email,
+                            ngx_strlen(sa.client_email) + 1) != 1
+        || EVP_DigestUpdate(md, sa.private_key,
+                            ngx_strlen(sa.private_key) + 1) != 1
+        || EVP_DigestUpdate(md, sa.token_uri, ngx_strlen(sa.token_uri)) != 1
+        || EVP_DigestFinal_ex(md, vcf->id, NULL) != 1)
+    {
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_free(vcf->key);
+        tokenroute_sa_free(&sa);
+        return NGX_ERROR;
+    }
+
+    EVP_MD_CTX_free(md);
 
     vcf->client_email.len = ngx_strlen(sa.client_email);
     vcf->client_email.data = ngx_pnalloc(cf->pool, vcf->client_email.len + 1);
@@ -372,8 +385,8 @@ ngx_http_tokenroute_vertex_route(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
     int                              rc;
-    u_char                          *p;
     char                            *out;
+    u_char                          *p;
     size_t                           len;
     ngx_str_t                        method;
     ngx_pool_cleanup_t              *cln;

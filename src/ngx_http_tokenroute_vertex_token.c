@@ -274,13 +274,13 @@ ngx_http_tokenroute_vertex_look(ngx_http_request_t *r,
     ngx_http_tokenroute_vertex_conf_t *vcf,
     ngx_http_tokenroute_vertex_req_t *vr, ngx_str_t *auth)
 {
-    u_char                             *p;
     time_t                              now;
+    u_char                             *p;
     ngx_uint_t                          usable;
     ngx_slab_pool_t                    *shpool;
     ngx_http_tokenroute_vertex_shm_t   *shm;
-    ngx_http_tokenroute_vertex_slot_t  *slot;
     ngx_http_tokenroute_vertex_look_e   look;
+    ngx_http_tokenroute_vertex_slot_t  *slot;
 
     shpool = (ngx_slab_pool_t *) vcf->zone->shm.addr;
     shm = vcf->zone->data;
