@@ -55,6 +55,19 @@ ngx_http_tokenroute_access_handler(ngx_http_request_t *r)
     ngx_int_t                   rc;
     ngx_http_tokenroute_ctx_t  *ctx;
 
+    if (r->err_status == NGX_HTTP_UNAUTHORIZED && r == r->main) {
+        /* an attempt failed: a token the provider refused is not kept */
+
+        ctx = ngx_http_tokenroute_recover_ctx(r);
+
+        if (ctx && ctx->decided && ctx->model
+            && ctx->model->provider->type
+               == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX)
+        {
+            ngx_http_tokenroute_vertex_refused(r, ctx);
+        }
+    }
+
     rc = ngx_http_tokenroute_access_phase(r);
 
     if (rc != NGX_OK) {

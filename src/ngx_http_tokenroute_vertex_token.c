@@ -587,6 +587,55 @@ ngx_http_tokenroute_vertex_release(ngx_http_tokenroute_vertex_req_t *vr,
 }
 
 
+void
+ngx_http_tokenroute_vertex_refused(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    size_t                              len;
+    u_char                             *token;
+    ngx_uint_t                          dropped;
+    ngx_slab_pool_t                    *shpool;
+    ngx_http_tokenroute_vertex_shm_t   *shm;
+    ngx_http_tokenroute_vertex_conf_t  *vcf;
+    ngx_http_tokenroute_vertex_slot_t  *slot;
+
+    vcf = ctx->model->provider->type_conf;
+
+    if (ctx->upstream_authorization.len <= sizeof("Bearer ") - 1) {
+        return;
+    }
+
+    token = ctx->upstream_authorization.data + sizeof("Bearer ") - 1;
+    len = ctx->upstream_authorization.len - (sizeof("Bearer ") - 1);
+
+    shpool = (ngx_slab_pool_t *) vcf->zone->shm.addr;
+    shm = vcf->zone->data;
+    dropped = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    slot = ngx_http_tokenroute_vertex_slot(shm, vcf->id, 0);
+
+    /* only the token refused: not one fetched meanwhile */
+
+    if (slot && slot->len == len && ngx_memcmp(slot->token, token, len) == 0)
+    {
+        slot->len = 0;
+        slot->expires = 0;
+        dropped = 1;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (dropped) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tokenroute: provider \"%V\" refused its OAuth2 "
+                      "token: dropped, the next request fetches one",
+                      &ctx->model->provider->name);
+    }
+}
+
+
 /* another request's fetch may have ended: look again */
 
 static void

@@ -37,6 +37,13 @@ ngx_int_t ngx_http_tokenroute_vertex_ready(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 /*
+ * The provider refused the token ctx->upstream_authorization carried (a
+ * 401): dropped from the zone, so that the next request fetches one.
+ */
+void ngx_http_tokenroute_vertex_refused(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+
+/*
  * In the token location's subrequest: the provider whose token it
  * fetches, and the form it posts; NULL in any other request.
  */

@@ -327,6 +327,24 @@ is(ntokens(), $n0 + 2, 'recovered: one more fetch');
 
 ###############################################################################
 
+# Vertex refuses the cached token (401, revoked): the attempt falls back
+# and the token is dropped, so the next request fetches a new one
+
+$v->revoke_all();
+$n0 = ntokens();
+
+$r = call('vx/fb');
+is($r->{status}, 200, 'token revoked: the client gets a 200');
+is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
+	'token revoked: the fallback served');
+
+$r = call('vx/fb');
+is($r->{headers}{'x-tokenroute-model'}, 'vx/fb',
+	'token revoked: the next request served by vertex');
+is(ntokens(), $n0 + 1, 'token revoked: with a new token');
+
+###############################################################################
+
 # A key the token endpoint does not know (its signature does not verify
 # with the account's public key): Google's invalid_grant, said in
 # error.log; the attempt falls back

@@ -23,8 +23,8 @@
 #     delay=S        the token endpoint waits S seconds first
 # POST /v1/projects/P/locations/L/publishers/anthropic/models/M:rawPredict
 #   (or :streamRawPredict): "Authorization: Bearer T" with a token this
-#   mock issued and not expired (else 401 UNAUTHENTICATED, Google's error
-#   shape); a JSON body with anthropic_version "vertex-2023-10-16", no
+#   mock issued, not expired and not listed in STATE/revoked (else 401
+#   UNAUTHENTICATED, Google's error shape); a JSON body with anthropic_version "vertex-2023-10-16", no
 #   "model", "stream" true exactly on :streamRawPredict (else 400 in
 #   Anthropic's error shape, as Vertex relays it).  Answers Anthropic's
 #   message, or its event stream.  Switches in M:
@@ -251,10 +251,13 @@ sub predict {
 		$valid{$t} = $exp;
 	}
 
+	my %revoked = map { $_ => 1 } split /\n/, slurp("$state/revoked") // '';
+
 	return google_error($c, 401, 'UNAUTHENTICATED', 'Request had '
 		. 'invalid authentication credentials. Expected OAuth 2 access '
 		. 'token, login cookie or other valid authentication credential.')
-		unless defined $tok && $valid{$tok} && $valid{$tok} > time();
+		unless defined $tok && $valid{$tok} && $valid{$tok} > time()
+			&& !$revoked{$tok};
 
 	my $req = eval { decode_json($body) };
 	return anthropic_error($c, 'invalid JSON') unless ref $req eq 'HASH';

@@ -13,6 +13,7 @@ package TokenRoute::Vertex;
 #       a key the mock does not know
 #   $v->start; $v->control(expires_in => 303, status => 503, delay => 1)
 #   $v->requests('token'|'predict') -> the recorded requests
+#   $v->revoke_all: the tokens issued so far are refused (401)
 
 use warnings;
 use strict;
@@ -106,6 +107,19 @@ sub control {
 	close $fh;
 	rename "$self->{dir}/control.new", "$self->{dir}/control"
 		or die "rename: $!\n";
+}
+
+# the tokens issued so far become invalid (a 401 for them)
+sub revoke_all {
+	my ($self) = @_;
+
+	open my $in, '<', "$self->{dir}/tokens" or return;
+	my @t = map { (split / /)[0] } <$in>;
+	close $in;
+
+	open my $out, '>', "$self->{dir}/revoked" or die "revoked: $!\n";
+	print $out map { "$_\n" } @t;
+	close $out;
 }
 
 sub requests {
