@@ -120,6 +120,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 {
     u_char                          *p;
     size_t                           size;
+    ngx_int_t                        rc;
     ngx_str_t                        endpoint;
     ngx_uint_t                       type;
     tokenroute_rewrite_t             rw;
@@ -185,8 +186,10 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                    &ctx->upstream_uri, (ngx_uint_t) ctx->translate);
 
     if (ctx->translate) {
-        if (ngx_http_tokenroute_translate(r, ctx) != NGX_OK) {
-            return NGX_DECLINED;
+        rc = ngx_http_tokenroute_translate(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         goto done;
