@@ -33,10 +33,12 @@
 #include "ngx_http_tokenroute_rate.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_route.h"
+#include "ngx_http_tokenroute_vertex_token.h"
 #include "tokenroute_key.h"
 #include "tokenroute_money.h"
 
 
+static ngx_int_t ngx_http_tokenroute_access_phase(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_access_start(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_access_step(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
@@ -50,6 +52,45 @@ static ngx_int_t ngx_http_tokenroute_reject(ngx_http_request_t *r,
 
 ngx_int_t
 ngx_http_tokenroute_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_tokenroute_ctx_t  *ctx;
+
+    if (r->err_status == NGX_HTTP_UNAUTHORIZED && r == r->main) {
+        /* an attempt failed: a token the provider refused is not kept */
+
+        ctx = ngx_http_tokenroute_recover_ctx(r);
+
+        if (ctx && ctx->decided && ctx->model
+            && ctx->model->provider->type
+               == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX)
+        {
+            ngx_http_tokenroute_vertex_refused(r, ctx);
+        }
+    }
+
+    rc = ngx_http_tokenroute_access_phase(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* an attempt whose provider needs a token made for it first */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tokenroute_module);
+
+    if (ctx && ctx->decided && ctx->model
+        && ctx->model->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX)
+    {
+        return ngx_http_tokenroute_vertex_ready(r, ctx);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_access_phase(ngx_http_request_t *r)
 {
     ngx_http_tokenroute_ctx_t       *ctx;
     ngx_http_tokenroute_loc_conf_t  *trlcf;

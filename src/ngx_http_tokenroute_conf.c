@@ -17,6 +17,7 @@
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_provider_azure.h"
+#include "ngx_http_tokenroute_provider_vertex.h"
 #include "ngx_http_tokenroute_upstream.h"
 #include "ngx_http_tokenroute_upstream_url.h"
 #include "tokenroute_money.h"
@@ -120,6 +121,9 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         } else if (v.len == 5 && ngx_strncmp(v.data, "azure", 5) == 0) {
             prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_AZURE;
 
+        } else if (v.len == 6 && ngx_strncmp(v.data, "vertex", 6) == 0) {
+            prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX;
+
         } else {
             goto invalid;
         }
@@ -173,6 +177,10 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             rc = ngx_http_tokenroute_azure_param(cf, prov, &value[i]);
         }
 
+        if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX) {
+            rc = ngx_http_tokenroute_vertex_param(cf, prov, &value[i]);
+        }
+
         if (rc == NGX_OK) {
             continue;
         }
@@ -200,6 +208,12 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE
         && ngx_http_tokenroute_azure_init(cf, prov) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX
+        && ngx_http_tokenroute_vertex_init(cf, prov) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

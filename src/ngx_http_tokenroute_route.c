@@ -17,6 +17,7 @@
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_provider_azure.h"
+#include "ngx_http_tokenroute_provider_vertex.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_route.h"
@@ -122,6 +123,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 {
     u_char                          *p;
     size_t                           size;
+    ngx_int_t                        rc;
     ngx_str_t                        endpoint;
     ngx_uint_t                       type;
     tokenroute_rewrite_t             rw;
@@ -204,7 +206,13 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                    &ctx->upstream_uri, (ngx_uint_t) ctx->translate);
 
     if (ctx->translate) {
-        return ngx_http_tokenroute_translate(r, ctx);
+        rc = ngx_http_tokenroute_translate(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        goto done;
     }
 
     rw.model = (const char *) m->upstream_model.data;
@@ -227,7 +235,16 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                                                         &ctx->req, &rw,
                                                         ctx->upstream_body.data);
 
-    return NGX_OK;
+done:
+
+    switch (type) {
+
+    case NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX:
+        return ngx_http_tokenroute_vertex_route(r, ctx);
+
+    default:
+        return NGX_OK;
+    }
 }
 
 

@@ -15,6 +15,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_provider_vertex.h"
 #include "ngx_http_tokenroute_variables.h"
 #include "tokenroute_money.h"
 
@@ -199,7 +200,7 @@ ngx_http_tokenroute_add_variables(ngx_conf_t *cf)
         var->data = v->data;
     }
 
-    return NGX_OK;
+    return ngx_http_tokenroute_vertex_add_variables(cf);
 }
 
 
@@ -275,7 +276,10 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_anthropic_beta:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
+        /* Vertex takes the betas in the header too */
+        if (prov && (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
+                     || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX))
+        {
             if (ngx_http_tokenroute_anthropic_beta(r, &value) != NGX_OK) {
                 return NGX_ERROR;
             }

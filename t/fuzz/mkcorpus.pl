@@ -164,6 +164,13 @@ add('redis_url', "\x010.0.0.0\n6379");
 add('redis_url', "\x02redis://:s3cret\@h:1");
 add('redis_url', "\x03[::1]:6379");
 
+# vertex: the first byte picks the function (0 the token endpoint's
+# answer, 1 a key file, 2 a request body)
+add('vertex', "\x00{\"access_token\":\"ya29.c.b0A\",\"expires_in\":3599,\"token_type\":\"Bearer\"}");
+add('vertex', "\x00{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}");
+add('vertex', "\x01{\"type\":\"service_account\",\"client_email\":\"a\@p.iam.gserviceaccount.com\",\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nSECRET\\n-----END PRIVATE KEY-----\\n\",\"token_uri\":\"https://oauth2.googleapis.com/token\"}");
+add('vertex', "\x02{\"model\":\"m\",\"max_tokens\":16,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
 for my $t (sort keys %corpus) {
     remove_tree("$dir/corpus/$t");
     make_path("$dir/corpus/$t");
