@@ -13,6 +13,8 @@ use Cwd qw(abs_path);
 use Digest::SHA qw(sha1_hex);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
+use lib dirname(abs_path(__FILE__)) . '/../lib';
+use TokenRoute::EventStream qw(es_message es_chunk es_exception);
 
 my $dir = dirname(abs_path(__FILE__));
 my %seed;
@@ -163,6 +165,31 @@ add('redis_url', "\x01::1\n6380\n::1/128,10.0.0.0/8");
 add('redis_url', "\x010.0.0.0\n6379");
 add('redis_url', "\x02redis://:s3cret\@h:1");
 add('redis_url', "\x03[::1]:6379");
+
+# eventstream: split seed, max_message / 16, then a Bedrock body: the
+# Anthropic streams' events as chunks; one with an exception mid-stream;
+# every header type (AWS's all_headers vector, re-encoded)
+for my $f (@an_sse) {
+    my $body = join('', map { es_chunk($_) } datas($seed{$f}));
+    add('eventstream', chr(0x00) . chr(0x00) . $body);
+    add('eventstream', chr(0x85) . chr(0x00) . $body);
+    add('eventstream', chr(0x07) . chr(0x10) . $body);
+}
+add('eventstream', chr(0x03) . chr(0x00)
+    . es_chunk('{"type":"message_start","message":{"usage":'
+               . '{"input_tokens":3,"output_tokens":1}}}')
+    . es_exception('throttlingException', 'Too many tokens, "slow" down')
+    . es_message([[':message-type', 'error'], [':error-code', 'Internal'],
+                  [':error-message', 'failed']], ''));
+add('eventstream', chr(0x01) . chr(0x00)
+    . es_message([['event-type', 'int32', 40972],
+                  ['content-type', 'application/json'],
+                  ['bool false', 'false', undef], ['bool true', 'true', undef],
+                  ['byte', 'byte', -49],
+                  ['byte buf', 'bytes', "I'm a little teapot!"],
+                  ['timestamp', 'timestamp', 8675309],
+                  ['int16', 'int16', 42], ['int64', 'int64', 42424242],
+                  ['uuid', 'uuid', pack('C*', 1 .. 16)]], "{'foo':'bar'}"));
 
 for my $t (sort keys %corpus) {
     remove_tree("$dir/corpus/$t");
