@@ -37,6 +37,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
+#include "ngx_http_tokenroute_eventstream.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_output.h"
 #include "ngx_http_tokenroute_headers.h"
@@ -50,6 +51,8 @@
 static ngx_int_t ngx_http_tokenroute_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_tokenroute_body(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static void ngx_http_tokenroute_response_cleanup(void *data);
@@ -78,6 +81,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 {
     u_char                     *p;
     ngx_int_t                   rc;
+    ngx_uint_t                  es;
     ngx_table_elt_t            *h;
     ngx_http_tokenroute_ctx_t  *ctx;
 
@@ -185,6 +189,8 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         return ngx_http_tokenroute_next_header(r);
     }
 
+    es = ngx_http_tokenroute_eventstream_header(r, ctx);
+
     rc = ngx_http_tokenroute_response_init(r, ctx);
 
     if (rc == NGX_DECLINED) {
@@ -194,6 +200,10 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (es && ngx_http_tokenroute_eventstream_start(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -389,7 +399,8 @@ ngx_http_tokenroute_response_cleanup(void *data)
 static ngx_int_t
 ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_chain_t                     *cl;
+    ngx_int_t                        rc;
+    ngx_chain_t                     *out;
     ngx_http_tokenroute_ctx_t       *ctx;
     ngx_http_tokenroute_response_t  *resp;
 
@@ -409,6 +420,37 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         /* an error page of nginx's, after a held answer failed */
         return ngx_http_tokenroute_next_body(r, in);
     }
+
+    if (resp->es == NULL) {
+        return ngx_http_tokenroute_body(r, ctx, in);
+    }
+
+    /* a Bedrock stream: its frames as SSE text first, then as any stream */
+
+    if (ngx_http_tokenroute_eventstream_decode(r, ctx, in, &out) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_tokenroute_body(r, ctx, out);
+
+    ngx_http_tokenroute_eventstream_recycle(r, ctx, out);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_body(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_chain_t                     *cl;
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE
         && ngx_http_tokenroute_upstream_broken(r, resp, in))

@@ -230,6 +230,9 @@ typedef struct {
     /* pass and strip modes: the input buffer the splitter reads */
     ngx_http_tokenroute_gate_t      *gate;
 
+    /* a Bedrock stream's decoder (eventstream.c), before the SSE paths */
+    void                            *es;
+
     unsigned                         strip:1;    /* drop the usage event */
     unsigned                         translate:1;
     unsigned                         buffer:1;   /* rewrite at the end */
