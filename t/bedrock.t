@@ -216,4 +216,143 @@ is($q->{headers}{authorization}, 'Bearer ABSKQmVkcm9ja0FQSUtleS1example',
 	'api key: Bearer');
 ok(!exists $q->{headers}{'x-amz-date'}, 'api key: no x-amz-date');
 
+# Bedrock's errors: a throttle or an outage falls back, the others reach
+# the client in its shape, Bedrock's words kept
+
+$r = messages('br/throttled');
+is($r->{status}, 200, '429 ThrottlingException: served by the fallback');
+is($r->{headers}{'x-tokenroute-model'}, 'br/usage', '429: br/usage served');
+is($r->{headers}{'x-tokenroute-attempts'}, 2, '429: two attempts');
+
+$r = chat('br/unavailable');
+is($r->{status}, 200, '503 ServiceUnavailable: served by the fallback');
+is($r->{headers}{'x-tokenroute-model'}, 'br/usage', '503: br/usage served');
+
+$r = messages('br/invalid');
+$t->error_ok($r, 'anthropic', status => 400, type => 'invalid_request_error',
+	name => '400 ValidationException, Anthropic shape');
+like($r->{json}{error}{message}, qr/^Malformed input request/,
+	'400: Bedrock\'s message');
+
+$r = chat('br/invalid');
+$t->error_ok($r, 'openai', status => 400, type => 'invalid_request_error',
+	name => '400 ValidationException, OpenAI shape');
+
+$r = messages('br/modelerror');
+$t->error_ok($r, 'anthropic', status => 424, type => 'api_error',
+	name => '424 ModelErrorException');
+is($r->{json}{error}{message}, 'The model produced an error.',
+	'424: Bedrock\'s message');
+
+$r = messages('br/nosuch');
+is($r->{status}, 502, '403 AccessDeniedException: 502');
+is($r->{json}{error}{type}, 'api_error', '403: an api_error');
+
+# a signature the service refuses: its region, its clock
+
+$r = messages('br/westregion');
+is($r->{status}, 502, 'wrong region: 502');
+like(last_req()->{sigv4}, qr/scoped to a valid region/,
+	'wrong region: the mock refused the scope');
+
+$r = messages('br/skew');
+is(last_req()->{response}{status}, 403, 'expired: the mock answered 403');
+like(last_req()->{sigv4},
+	qr/^Signature expired: \d{8}T\d{6}Z is now earlier/,
+	'expired: the signature expired');
+is($r->{status}, 502, 'expired: 502 to the client');
+
+# a tampered request: a good one replayed with one byte of its body
+# changed
+
+my $good = (grep { $_->{sigv4} eq 'ok' && $_->{path} =~ /usage-20-10/ }
+	$t->mock_requests('bedrock'))[0];
+my @replay = map { @$_ }
+	grep { $_->[0] !~ /^(content-length|connection|host)$/i }
+	@{ $good->{header_list} };
+push @replay, Host => (grep { lc $_->[0] eq 'host' }
+	@{ $good->{header_list} })[0][1];
+my $body = $good->{body};
+$body =~ s/"Hi"/"Ho"/ or die 'no Hi';
+my $res = $t->http(method => 'POST', path => $good->{path},
+	port => $t->port('bedrock'), headers => \@replay, body => $body);
+is($res->{status}, 403, 'tampered: 403');
+like(last_req()->{sigv4},
+	qr/^The request signature we calculated does not match/,
+	'tampered: InvalidSignatureException');
+$res = $t->http(method => 'POST', path => $good->{path},
+	port => $t->port('bedrock'), headers => \@replay,
+	body => $good->{body});
+is($res->{status}, 200, 'tampered: the original replayed passes');
+
+# what Bedrock does not offer here: a clear 400 in the client's shape
+
+$r = messages('br/haiku', path => '/v1/messages/count_tokens');
+$t->error_ok($r, 'anthropic', status => 400, type => 'invalid_request_error',
+	name => 'count_tokens: 400');
+like($r->{json}{error}{message}, qr/Bedrock/, 'count_tokens: says Bedrock');
+
+$r = $t->http(method => 'POST', path => '/v1/embeddings',
+	headers => { Authorization => "Bearer $key->{raw}" },
+	body => { model => 'br/haiku', input => 'hi' });
+$t->error_ok($r, 'openai', status => 400, type => 'invalid_request_error',
+	name => 'embeddings: 400');
+
+# the credentials file is read again on reload: a rotated key
+
+write_file('aws_credentials', <<'EOF');
+[profile prod]
+aws_access_key_id=AKIDROTATEDKEY2
+aws_secret_access_key=rotated/Secret+3
+EOF
+write_file('bedrock.keys', <<'EOF');
+AKIDENVEXAMPLE1 envSecret/Key+1
+AKIDROTATEDKEY2 rotated/Secret+3
+EOF
+
+$t->reload_nginx();
+
+$r = messages('br/file');
+is($r->{status}, 200, 'reload: 200');
+$q = last_req();
+is($q->{sigv4}, 'ok', 'reload: signature verified');
+like($q->{headers}{authorization}, qr{Credential=AKIDROTATEDKEY2/},
+	'reload: the rotated key signs');
+ok(!exists $q->{headers}{'x-amz-security-token'},
+	'reload: the old session token is gone');
+
+# configuration errors (no DNS here: addresses from an upstream block)
+
+sub check {
+	my ($provider) = @_;
+	return $t->nginx_check(http => "upstream x_up { server 127.0.0.1:1; }\n"
+		. "$provider upstream=x_up;\n");
+}
+
+my $c = check("tokenroute_provider b2 type=bedrock "
+	. "url=https://bedrock-runtime.ap-south-1.amazonaws.com "
+	. "credentials_file=$d/aws_credentials profile=staging");
+isnt($c->{rc}, 0, 'conf: an unknown profile fails');
+like($c->{out}, qr/has no profile "staging"/, 'conf: names the profile');
+unlike($c->{out}, qr/rotated/, 'conf: never echoes the file');
+
+$c = check("tokenroute_provider b2 type=bedrock "
+	. "url=http://127.0.0.1:9");
+isnt($c->{rc}, 0, 'conf: no region for a host without one');
+like($c->{out}, qr/needs region=/, 'conf: says region=');
+
+$c = check("tokenroute_provider b2 type=bedrock "
+	. "url=https://bedrock-runtime.ap-south-1.amazonaws.com");
+is($c->{rc}, 0, 'conf: the region from the url')
+	or diag($c->{out});
+
+$c = check("tokenroute_provider b2 type=bedrock "
+	. "url=https://bedrock-runtime.ap-south-1.amazonaws.com "
+	. "profile=x");
+isnt($c->{rc}, 0, 'conf: profile= without credentials_file=');
+
+$c = check("tokenroute_provider b2 type=openai "
+	. "url=https://example.com region=eu-west-1");
+isnt($c->{rc}, 0, 'conf: region= is not for type=openai');
+
 done_testing();
