@@ -16,6 +16,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_provider_bedrock.h"
 #include "ngx_http_tokenroute_upstream.h"
 #include "ngx_http_tokenroute_upstream_url.h"
 #include "tokenroute_money.h"
@@ -61,6 +62,7 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_tokenroute_main_conf_t *trmcf = conf;
 
     u_char                           *p;
+    ngx_int_t                         rc;
     ngx_str_t                        *value, v, key;
     ngx_uint_t                        i;
     ngx_http_tokenroute_provider_t   *prov, **provp;
@@ -107,6 +109,9 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             {
                 prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC;
 
+            } else if (v.len == 7 && ngx_strncmp(v.data, "bedrock", 7) == 0) {
+                prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK;
+
             } else {
                 goto invalid;
             }
@@ -148,6 +153,20 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        /* a type's own parameters, after its type= */
+
+        if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK) {
+            rc = ngx_http_tokenroute_bedrock_param(cf, prov, &value[i]);
+
+            if (rc == NGX_OK) {
+                continue;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
         goto invalid;
     }
 
@@ -166,6 +185,12 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     prov->api_key = key;
+
+    if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+        && ngx_http_tokenroute_bedrock_init(cf, prov, &key) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (key.len) {
         if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI) {

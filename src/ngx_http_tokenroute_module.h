@@ -281,6 +281,7 @@ typedef struct {
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
     ngx_str_t                        upstream_authorization; /* signed */
+    ngx_str_t                        upstream_amz_date;      /* its date */
     unsigned                         translate:1;
 
     /*

@@ -15,6 +15,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_models.h"
+#include "ngx_http_tokenroute_provider_bedrock.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_route.h"
@@ -119,6 +120,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 {
     u_char                          *p;
     size_t                           size;
+    ngx_int_t                        rc;
     ngx_str_t                        endpoint;
     ngx_uint_t                       type;
     tokenroute_rewrite_t             rw;
@@ -131,6 +133,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
     /* a signature or a token is made for each attempt, by its type */
     ngx_str_null(&ctx->upstream_authorization);
+    ngx_str_null(&ctx->upstream_amz_date);
 
     switch (ctx->endpoint) {
 
@@ -148,6 +151,12 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS:
+        if (type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK) {
+            ctx->route_error = "Token counting is not available for models "
+                               "served by Bedrock (type=bedrock) providers";
+            return NGX_DECLINED;
+        }
+
         if (type != NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             ctx->route_error = "Token counting is available for models of "
                                "Anthropic-type providers only";
@@ -184,7 +193,12 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                    &ctx->upstream_uri, (ngx_uint_t) ctx->translate);
 
     if (ctx->translate) {
-        return ngx_http_tokenroute_translate(r, ctx);
+        rc = ngx_http_tokenroute_translate(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        goto typed;
     }
 
     rw.model = (const char *) m->upstream_model.data;
@@ -206,6 +220,14 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
                                                         ctx->body.len,
                                                         &ctx->req, &rw,
                                                         ctx->upstream_body.data);
+
+typed:
+
+    /* what differs by type: Bedrock's URI, body and signature */
+
+    if (type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK) {
+        return ngx_http_tokenroute_bedrock_route(r, ctx);
+    }
 
     return NGX_OK;
 }

@@ -14,6 +14,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_provider_bedrock.h"
 #include "ngx_http_tokenroute_variables.h"
 #include "tokenroute_money.h"
 
@@ -27,6 +28,8 @@ typedef enum {
     ngx_http_tokenroute_var_api_key,
     ngx_http_tokenroute_var_anthropic_version,
     ngx_http_tokenroute_var_anthropic_beta,
+    ngx_http_tokenroute_var_amz_date,
+    ngx_http_tokenroute_var_amz_security_token,
     ngx_http_tokenroute_var_key_id,
     ngx_http_tokenroute_var_account,
     ngx_http_tokenroute_var_tenant,
@@ -51,8 +54,6 @@ typedef enum {
 static ngx_int_t ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
-    ngx_str_t *value);
-static ngx_int_t ngx_http_tokenroute_anthropic_beta(ngx_http_request_t *r,
     ngx_str_t *value);
 static ngx_table_elt_t *ngx_http_tokenroute_beta_next(ngx_list_part_t **part,
     ngx_uint_t *i);
@@ -94,6 +95,15 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
     { ngx_string("tokenroute_anthropic_beta"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_anthropic_beta,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_amz_date"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_amz_date,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_amz_security_token"), NULL,
+      ngx_http_tokenroute_variable,
+      ngx_http_tokenroute_var_amz_security_token,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("tokenroute_key_id"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_key_id,
@@ -265,6 +275,14 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         }
         break;
 
+    case ngx_http_tokenroute_var_amz_date:
+        ngx_http_tokenroute_bedrock_amz_date(ctx, &value);
+        break;
+
+    case ngx_http_tokenroute_var_amz_security_token:
+        ngx_http_tokenroute_bedrock_amz_token(ctx, &value);
+        break;
+
     case ngx_http_tokenroute_var_key_id:
         value = ctx->key.id;
         break;
@@ -347,7 +365,7 @@ ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
  * access phase refused a value that holds a tokenroute key.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tokenroute_anthropic_beta(ngx_http_request_t *r, ngx_str_t *value)
 {
     u_char           *p;
