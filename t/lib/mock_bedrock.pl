@@ -22,8 +22,9 @@
 # "stream" (Bedrock's 400 ValidationException otherwise); the answer is
 # Anthropic's Messages response (model: the Anthropic name Bedrock
 # reports) with the x-amzn-bedrock-*-token-count headers.
-# POST /model/{modelId}/invoke-with-response-stream: see stream_answer()
-# (the event-stream answer is added with the streaming support).
+# POST /model/{modelId}/invoke-with-response-stream: the same checks, the
+# answer in AWS's event-stream framing (see stream_answer() for its
+# switches).
 #
 # Behaviour switches, by the model id (decoded) in the path:
 #   error-429  429 ThrottlingException        error-503  ServiceUnavailable
@@ -47,12 +48,15 @@ use File::Basename qw(dirname);
 use Fcntl qw(:flock);
 use Getopt::Long;
 use IO::Socket::INET;
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use JSON::PP;
+use MIME::Base64 ();
 use POSIX qw(:sys_wait_h ceil);
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 
 use lib dirname(__FILE__);
 use TokenRoute::SigV4;
+use TokenRoute::EventStream;
 
 my ($port, $record, $keys, $region, $aborts);
 my $host = '127.0.0.1';
@@ -147,19 +151,91 @@ sub serve {
 		record({ time => time(), method => $method, path => $target,
 			version => $version, headers => \%hd, header_list => \@hl,
 			body => $body, sigv4 => $sig,
-			response => { status => $status, body => $out } });
+			response => { status => $status,
+				body => ref $out ? stream_text($out) : $out } });
 
-		respond($c, $status, $hdrs, $out);
+		respond($c, $status, $hdrs, $out) or return;
 		return if lc($hd{connection} // '') eq 'close';
 	}
 }
 
 sub respond {
 	my ($c, $status, $hdrs, $body) = @_;
+	return respond_stream($c, $status, $hdrs, $body) if ref $body;
 	my $text = "HTTP/1.1 $status X\r\n";
 	$text .= "$_: $hdrs->{$_}\r\n" for sort keys %$hdrs;
 	$text .= "Content-Length: " . length($body) . "\r\n\r\n" . $body;
 	syswrite($c, $text);
+}
+
+# a stream's messages as the record shows them, a line each: the chunk's
+# Anthropic event (its JSON), "EXCEPTION-TYPE PAYLOAD" or "malformed"
+sub stream_text {
+	my ($s) = @_;
+	my $text = '';
+	for my $raw (@{ $s->{messages} }) {
+		my ($m) = eval { TokenRoute::EventStream::es_decode($raw) };
+		if (!$m) {
+			$text .= "malformed\n";
+		} elsif (my $x = $m->{headers}{':exception-type'}) {
+			$text .= "$x $m->{payload}\n";
+		} else {
+			$text .= MIME::Base64::decode_base64(
+				$json->decode($m->{payload})->{bytes}) . "\n";
+		}
+	}
+	return $text;
+}
+
+# an event stream (stream_answer()), chunked, by its switches; 0 if the
+# connection was closed on purpose
+sub respond_stream {
+	my ($c, $status, $hdrs, $s) = @_;
+	my $text = "HTTP/1.1 $status OK\r\n";
+	$text .= "$_: $hdrs->{$_}\r\n" for sort keys %$hdrs;
+	syswrite($c, $text . "Transfer-Encoding: chunked\r\n\r\n");
+	setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1);
+
+	my $chunk = sub {
+		my ($bytes) = @_;
+		syswrite($c, sprintf("%x\r\n", length $bytes) . $bytes . "\r\n")
+			if length $bytes;
+	};
+
+	my @msgs = @{ $s->{messages} };
+	my $n = 0;
+
+	for my $i (0 .. $#msgs) {
+		my $m = $msgs[$i];
+
+		if ($s->{close} && $n == $s->{close}) {
+			close $c;
+			return 0;
+		}
+
+		$m = substr($m, 0, int(length($m) / 2))
+			if $s->{cutframe} && $i == $#msgs;
+
+		if ($s->{bytes}) {
+			for my $b (split //, $m) {
+				$chunk->($b);
+				sleep 0.001;
+			}
+		} elsif ($s->{split}) {
+			my $half = int(length($m) / 2);
+			$chunk->(substr($m, 0, $half));
+			sleep 0.01;
+			$chunk->(substr($m, $half));
+		} else {
+			$chunk->($m);
+		}
+
+		$n++;
+	}
+
+	syswrite($c, "0\r\n\r\n");
+
+	return 1;
 }
 
 sub record {
@@ -280,10 +356,71 @@ sub answer {
 		$json->encode($resp), 'ok');
 }
 
-# InvokeModelWithResponseStream: the streaming support adds the
-# application/vnd.amazon.eventstream answer here; until then, an error.
+# InvokeModelWithResponseStream: 200 application/vnd.amazon.eventstream,
+# chunked, each Anthropic stream event base64 in a "chunk" message
+# (TokenRoute::EventStream, real framing and CRCs), message_stop with
+# Bedrock's amazon-bedrock-invocationMetrics.  Stream switches, by the
+# model id (besides usage-IN-OUT and the error-NNN statuses above):
+#   split         every message written in two pieces, cut in the middle,
+#                 10 ms apart
+#   bytes         the body written one byte at a time, 1 ms apart (every
+#                 byte boundary, as the gateway reads them)
+#   close-N       the connection closed after N messages (no chunked end)
+#   exception-X   after the first text delta, an exception message of
+#                 :exception-type X (e.g. throttlingException), then the
+#                 stream's end, as Bedrock does
+#   badcrc        the third message's CRC wrong
+#   cutframe      the body ends (properly chunked) in the middle of the
+#                 last message
+# The record's response body is the stream's messages decoded, one
+# "TYPE JSON" line each.
 sub stream_answer {
 	my ($model, $req) = @_;
-	return aws_error(400, 'ValidationException',
-		'The mock does not stream yet');
+
+	my ($in, $out) = $model =~ /usage-(\d+)-(\d+)/
+		? ($1 + 0, $2 + 0) : (11, 3);
+	my $id = 'msg_bdrk_01' . join('', map { ('a' .. 'z')[rand 26] } 1 .. 20);
+	my @events = (
+		{ type => 'message_start', message => { id => $id,
+			type => 'message', role => 'assistant',
+			model => 'claude-3-haiku-20240307', content => [],
+			stop_reason => undef, stop_sequence => undef,
+			usage => { input_tokens => $in, output_tokens => 1 } } },
+		{ type => 'content_block_start', index => 0,
+			content_block => { type => 'text', text => '' } },
+		(map { { type => 'content_block_delta', index => 0,
+			delta => { type => 'text_delta', text => $_ } } }
+			('Hello', ' from', " bedrock \x{e9}\n\"q\"")),
+		{ type => 'content_block_stop', index => 0 },
+		{ type => 'message_delta', delta => { stop_reason => 'end_turn',
+			stop_sequence => undef }, usage => { output_tokens => $out } },
+		{ type => 'message_stop', 'amazon-bedrock-invocationMetrics' => {
+			inputTokenCount => $in, outputTokenCount => $out,
+			invocationLatency => 412, firstByteLatency => 120 } },
+	);
+
+	my $utf8 = JSON::PP->new->canonical->utf8;
+	my @msgs = map { TokenRoute::EventStream::es_chunk($utf8->encode($_)) }
+		@events;
+
+	if ($model =~ /exception-(\w+?)(?:-v\d|$|:)/) {
+		@msgs = (@msgs[0 .. 2], TokenRoute::EventStream::es_exception($1,
+			'The stream was interrupted: ' . $1));
+	}
+
+	if ($model =~ /badcrc/) {
+		my $m = $msgs[2];
+		substr($m, -1, 1) = chr(ord(substr($m, -1, 1)) ^ 0x55);
+		$msgs[2] = $m;
+	}
+
+	my %s = (messages => \@msgs);
+	$s{split} = 1 if $model =~ /split/;
+	$s{bytes} = 1 if $model =~ /bytes/;
+	$s{close} = $1 if $model =~ /close-(\d+)/;
+	$s{cutframe} = 1 if $model =~ /cutframe/;
+
+	return (200, { 'Content-Type' => 'application/vnd.amazon.eventstream',
+		'x-amzn-RequestId' => request_id(),
+		'X-Amzn-Bedrock-Content-Type' => 'application/json' }, \%s);
 }
