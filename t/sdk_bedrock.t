@@ -50,6 +50,7 @@ tokenroute_model br/usage provider=bedrock upstream_model=anthropic.claude-usage
 tokenroute_model br/invalid provider=bedrock upstream_model=anthropic.claude-error-400-v1:0 $prices;
 tokenroute_model br/modelerror provider=bedrock upstream_model=anthropic.claude-error-424-v1:0 $prices;
 tokenroute_model br/throttled provider=bedrock upstream_model=anthropic.claude-error-429-v1:0 $prices fallback=br/usage;
+tokenroute_model br/streamthrottled provider=bedrock upstream_model=anthropic.claude-usage-20-10-exception-throttlingException-v1:0 $prices;
 EOF
 
 my $key = $t->create_key(name => 'sdk-bedrock');

@@ -4,8 +4,10 @@
 // in front of Claude on AWS Bedrock (type=bedrock, the mock Bedrock of
 // t/lib/mock_bedrock.pl, which verifies every request's SigV4 signature):
 // non-stream messages and chat completions, anthropic-beta, usage, typed
-// errors and a throttled model served by its fallback.  Run by
-// t/sdk_bedrock.t; streams are added with the event-stream support.
+// errors and a throttled model served by its fallback; streams (Bedrock's
+// event-stream framing decoded by the gateway) in both shapes, usage from
+// the events, a stream exception as the SDK's error.  Run by
+// t/sdk_bedrock.t.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -175,3 +177,100 @@ test('anthropic SDK: count_tokens on Bedrock is a clear 400', async () => {
 	assert.ok(e instanceof Anthropic.BadRequestError, String(e));
 	assert.match(e.error.error.message, /Bedrock/);
 });
+
+// the mock's streamed text (t/lib/mock_bedrock.pl, stream_answer())
+const STREAM_TEXT = 'Hello from bedrock \u00e9\n"q"';
+
+test('anthropic SDK: messages.stream on Bedrock, event-stream decoded',
+	async () => {
+		const m = mark();
+		const stream = anthropic.messages.stream({
+			model: MODEL, max_tokens: 64,
+			messages: [{ role: 'user', content: `Hi ${m}` }],
+		});
+		let text = '';
+		const types = [];
+		for await (const ev of stream) {
+			types.push(ev.type);
+			if (ev.type === 'content_block_delta') {
+				text += ev.delta.text;
+			}
+		}
+		const msg = await stream.finalMessage();
+
+		assert.equal(text, STREAM_TEXT);
+		assert.deepEqual(types, ['message_start', 'content_block_start',
+			'content_block_delta', 'content_block_delta',
+			'content_block_delta', 'content_block_stop', 'message_delta',
+			'message_stop']);
+		assert.equal(msg.content[0].text, STREAM_TEXT);
+		assert.equal(msg.usage.input_tokens, 20);
+		assert.equal(msg.usage.output_tokens, 10);
+		assert.equal(msg.stop_reason, 'end_turn');
+
+		const r = received(m);
+		assert.equal(r.sigv4, 'ok', 'the mock verified the signature');
+		assert.equal(r.path, '/model/anthropic.claude-usage-20-10-v1%3A0'
+			+ '/invoke-with-response-stream');
+		assert.ok(!('stream' in r.json), 'no stream in the body');
+	});
+
+test('openai SDK: a chat stream on Bedrock, translated, with usage',
+	async () => {
+		const m = mark();
+		const stream = await openai.chat.completions.create({
+			model: MODEL, max_tokens: 64, stream: true,
+			stream_options: { include_usage: true },
+			messages: [{ role: 'user', content: `Hi ${m}` }],
+		});
+		let text = '';
+		let usage = null;
+		let finish = null;
+		for await (const chunk of stream) {
+			assert.equal(chunk.model, MODEL);
+			if (chunk.choices.length) {
+				text += chunk.choices[0].delta.content ?? '';
+				finish = chunk.choices[0].finish_reason ?? finish;
+			}
+			usage = chunk.usage ?? usage;
+		}
+		assert.equal(text, STREAM_TEXT);
+		assert.equal(finish, 'stop');
+		assert.equal(usage.prompt_tokens, 20);
+		assert.equal(usage.completion_tokens, 10);
+		assert.equal(received(m).sigv4, 'ok');
+	});
+
+test('both SDKs: a throttlingException mid-stream is the SDK\'s error',
+	async () => {
+		let text = '';
+		let e = await thrown((async () => {
+			const stream = anthropic.messages.stream({
+				model: 'br/streamthrottled', max_tokens: 64,
+				messages: [{ role: 'user', content: 'Hi' }] });
+			for await (const ev of stream) {
+				if (ev.type === 'content_block_delta') {
+					text += ev.delta.text;
+				}
+			}
+		})());
+		assert.ok(e instanceof Anthropic.APIError, String(e));
+		assert.equal(text, 'Hello', 'what came before the exception');
+		assert.equal(e.error.error.type, 'rate_limit_error');
+		assert.match(e.error.error.message, /throttlingException/);
+		assertNoSecrets(e);
+
+		text = '';
+		e = await thrown((async () => {
+			const stream = await openai.chat.completions.create({
+				model: 'br/streamthrottled', max_tokens: 64, stream: true,
+				messages: [{ role: 'user', content: 'Hi' }] });
+			for await (const chunk of stream) {
+				text += chunk.choices[0]?.delta?.content ?? '';
+			}
+		})());
+		assert.ok(e instanceof OpenAI.APIError, String(e));
+		assert.equal(text, 'Hello', 'what came before the exception');
+		assert.match(e.message, /throttlingException/);
+		assertNoSecrets(e);
+	});
