@@ -355,4 +355,14 @@ $c = check("tokenroute_provider b2 type=openai "
 	. "url=https://example.com region=eu-west-1");
 isnt($c->{rc}, 0, 'conf: region= is not for type=openai');
 
+# conf.d/provider-bedrock.conf loads (its upstream made local: no DNS)
+
+open my $cf, '<', $t->repo . '/conf.d/provider-bedrock.conf' or die;
+my $example = do { local $/; <$cf> };
+close $cf;
+$example =~ s/\bserver\s+bedrock-runtime\.us-east-1\.amazonaws\.com:443;/server 127.0.0.1:1;/
+	or die 'no upstream server in provider-bedrock.conf';
+$c = $t->nginx_check(http => $example);
+is($c->{rc}, 0, 'conf.d/provider-bedrock.conf loads') or diag($c->{out});
+
 done_testing();
