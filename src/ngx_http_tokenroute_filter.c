@@ -27,7 +27,9 @@
  * ngx_http_tokenroute_held.c, a stream the provider ends early in
  * ngx_http_tokenroute_stream_cut.c; what they all share (the next
  * filters, the output chain, the usage read) in
- * ngx_http_tokenroute_output.c, which calls none of them.
+ * ngx_http_tokenroute_output.c, which calls none of them.  A Bedrock
+ * stream's binary frames are decoded into SSE text first
+ * (ngx_http_tokenroute_eventstream.c), then read as any stream.
  */
 
 
