@@ -638,11 +638,18 @@ tokenroute_sigv4_authorization(const tokenroute_sigv4_t *s, size_t *len)
 
     free(sts);
 
-    /* the signed names are the canonical request's last line but one */
+    /*
+     * the signed names are the canonical request's last line but one
+     * (searched from its end: a header value may hold any byte)
+     */
 
     nl = creq + creq_len - TOKENROUTE_SIGV4_HEX_LEN - 1;
-    *nl = '\0';
-    names = strrchr(creq, '\n') + 1;
+    names = nl;
+
+    while (names > creq && names[-1] != '\n') {
+        names--;
+    }
+
     names_len = nl - names;
 
     size = 128 + strlen(s->access_key) + strlen(s->region)
@@ -655,9 +662,9 @@ tokenroute_sigv4_authorization(const tokenroute_sigv4_t *s, size_t *len)
     }
 
     n = snprintf(out, size, "AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/"
-                 "aws4_request, SignedHeaders=%s, Signature=%s",
-                 s->access_key, s->amz_date, s->region, s->service, names,
-                 sig);
+                 "aws4_request, SignedHeaders=%.*s, Signature=%s",
+                 s->access_key, s->amz_date, s->region, s->service,
+                 (int) names_len, names, sig);
 
     free(creq);
 

@@ -166,6 +166,21 @@ add('redis_url', "\x010.0.0.0\n6379");
 add('redis_url', "\x02redis://:s3cret\@h:1");
 add('redis_url', "\x03[::1]:6379");
 
+# bedrock: the first byte picks the mode (0 body: a beta length byte, the
+# beta, the body; 1 credentials: a profile length byte, the profile, the
+# file; 2 SigV4: path NUL query NUL host)
+for my $f (@req) {
+    add('bedrock', "\x00\x00$seed{$f}");
+}
+add('bedrock', "\x00\x21tools-2024-04-04, pdfs-2024-09-25{\"model\":\"m\","
+    . "\"stream\":true,\"max_tokens\":5,\"messages\":[]}");
+add('bedrock', "\x01\x04prod[default]\naws_access_key_id=A\n"
+    . "aws_secret_access_key=B\n[profile prod]\r\naws_access_key_id = C\r\n"
+    . "aws_secret_access_key = D\r\naws_session_token = E\r\n");
+add('bedrock', "\x02/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke"
+    . "\x00a=1&b=%41&c\x00bedrock-runtime.us-east-1.amazonaws.com");
+add('bedrock', "\x02/./a/../b//c/\x00\x00h  x\ty ");
+
 # eventstream: split seed, max_message / 16, then a Bedrock body: the
 # Anthropic streams' events as chunks; one with an exception mid-stream;
 # every header type (AWS's all_headers vector, re-encoded)

@@ -211,6 +211,49 @@ run_bedrock(const bedrock_vec_t *v)
 }
 
 
+/* a header value with a NUL and a newline: the signed names still found */
+
+static void
+nul_value(void)
+{
+    char                       *auth;
+    size_t                      len;
+    tokenroute_sigv4_t          s;
+    tokenroute_sigv4_header_t   h[2];
+    char                        hash[TOKENROUTE_SIGV4_HEX_LEN + 1];
+
+    h[0].name = "host";
+    h[0].name_len = 4;
+    h[0].value = "a\0b\nc";
+    h[0].value_len = 5;
+    h[1].name = "x-amz-date";
+    h[1].name_len = 10;
+    h[1].value = "20261206T145000Z";
+    h[1].value_len = 16;
+
+    tokenroute_sigv4_sha256_hex("", 0, hash);
+
+    memset(&s, 0, sizeof(s));
+    s.method = "POST";
+    s.path = "/";
+    s.path_len = 1;
+    s.query = "";
+    s.headers = h;
+    s.nheaders = 2;
+    s.payload_hash = hash;
+    s.access_key = "AKID";
+    s.secret_key = "secret";
+    s.region = "us-east-1";
+    s.service = "bedrock";
+    s.amz_date = "20261206T145000Z";
+
+    auth = tokenroute_sigv4_authorization(&s, &len);
+    ok(auth && strstr(auth, "SignedHeaders=host;x-amz-date, Signature=")
+       && len == strlen(auth), "a NUL in a header value: %s", auth);
+    free(auth);
+}
+
+
 int
 main(void)
 {
@@ -228,6 +271,8 @@ main(void)
     for (i = 0; i < sizeof(bedrock) / sizeof(bedrock[0]); i++) {
         run_bedrock(&bedrock[i]);
     }
+
+    nul_value();
 
     n = tokenroute_sigv4_uri_encode((const unsigned char *) "a:b/c %~", 8,
                                     out, 0);
