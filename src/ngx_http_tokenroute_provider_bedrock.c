@@ -521,6 +521,20 @@ ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
     s.service = "bedrock";
     s.amz_date = (char *) date;
 
+    /* the signing key changes with the day only: 4 HMACs saved a request */
+
+    if (!bc->key_valid || ngx_memcmp(bc->key_day, date, 8) != 0) {
+        if (tokenroute_sigv4_signing_key(&s, bc->signing_key) != 0) {
+            bc->key_valid = 0;
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(bc->key_day, date, 8);
+        bc->key_valid = 1;
+    }
+
+    s.signing_key = bc->signing_key;
+
     auth = tokenroute_sigv4_authorization(&s, &len);
     if (auth == NULL) {
         return NGX_ERROR;
@@ -540,31 +554,3 @@ ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
     return NGX_OK;
 }
 
-
-void
-ngx_http_tokenroute_bedrock_amz_date(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_str_t *value)
-{
-    if (ctx->model
-        && ctx->model->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
-        && ctx->upstream_authorization.len)
-    {
-        *value = ctx->upstream_amz_date;
-    }
-}
-
-
-void
-ngx_http_tokenroute_bedrock_amz_token(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_str_t *value)
-{
-    ngx_http_tokenroute_bedrock_conf_t  *bc;
-
-    if (ctx->model
-        && ctx->model->provider->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
-        && ctx->upstream_authorization.len)
-    {
-        bc = ctx->model->provider->type_conf;
-        *value = bc->session_token;
-    }
-}

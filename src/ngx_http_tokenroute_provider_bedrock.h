@@ -28,6 +28,11 @@ typedef struct {
     ngx_str_t                        access_key;
     ngx_str_t                        secret_key;
     ngx_str_t                        session_token;
+
+    /* each worker's signing key for the day it was made for */
+    u_char                           key_day[8];
+    u_char                           signing_key[32];
+    unsigned                         key_valid:1;
 } ngx_http_tokenroute_bedrock_conf_t;
 
 
@@ -42,12 +47,6 @@ ngx_int_t ngx_http_tokenroute_bedrock_init(ngx_conf_t *cf,
 /* the URI and body (in prov->shape already) for Bedrock, then signed */
 ngx_int_t ngx_http_tokenroute_bedrock_route(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-
-/* $tokenroute_amz_date, $tokenroute_amz_security_token */
-void ngx_http_tokenroute_bedrock_amz_date(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_str_t *value);
-void ngx_http_tokenroute_bedrock_amz_token(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK_H_INCLUDED_ */

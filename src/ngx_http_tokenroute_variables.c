@@ -206,9 +206,10 @@ static ngx_int_t
 ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                        value;
-    ngx_http_tokenroute_ctx_t       *ctx;
-    ngx_http_tokenroute_provider_t  *prov;
+    ngx_str_t                            value;
+    ngx_http_tokenroute_ctx_t           *ctx;
+    ngx_http_tokenroute_provider_t      *prov;
+    ngx_http_tokenroute_bedrock_conf_t  *bc;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_tokenroute_module);
 
@@ -276,11 +277,21 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_amz_date:
-        ngx_http_tokenroute_bedrock_amz_date(ctx, &value);
+        /* Bedrock's, when this attempt is signed */
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+            && ctx->upstream_authorization.len)
+        {
+            value = ctx->upstream_amz_date;
+        }
         break;
 
     case ngx_http_tokenroute_var_amz_security_token:
-        ngx_http_tokenroute_bedrock_amz_token(ctx, &value);
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+            && ctx->upstream_authorization.len)
+        {
+            bc = prov->type_conf;
+            value = bc->session_token;
+        }
         break;
 
     case ngx_http_tokenroute_var_key_id:

@@ -564,13 +564,12 @@ tokenroute_sigv4_string_to_sign(const tokenroute_sigv4_t *s,
 
 
 int
-tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
-    size_t sts_len, char *hex)
+tokenroute_sigv4_signing_key(const tokenroute_sigv4_t *s, unsigned char *key)
 {
-    char           *secret;
-    size_t          len;
-    unsigned int    mdlen;
-    unsigned char   key[EVP_MAX_MD_SIZE];
+    int            rc;
+    char          *secret;
+    size_t         len;
+    unsigned int   mdlen;
 
     /* kSecret = "AWS4" + secret; then date, region, service, terminator */
 
@@ -586,29 +585,52 @@ tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
 
     mdlen = 0;
 
-    if (HMAC(EVP_sha256(), secret, (int) len + 4,
-             (const unsigned char *) s->amz_date, 8, key, &mdlen) == NULL
-        || HMAC(EVP_sha256(), key, (int) mdlen,
-                (const unsigned char *) s->region, strlen(s->region), key,
-                &mdlen) == NULL
-        || HMAC(EVP_sha256(), key, (int) mdlen,
-                (const unsigned char *) s->service, strlen(s->service), key,
-                &mdlen) == NULL
-        || HMAC(EVP_sha256(), key, (int) mdlen,
-                (const unsigned char *) "aws4_request", 12, key, &mdlen)
-           == NULL
-        || HMAC(EVP_sha256(), key, (int) mdlen, (const unsigned char *) sts,
-                sts_len, key, &mdlen) == NULL)
-    {
-        OPENSSL_cleanse(secret, len + 4);
-        free(secret);
-        return -1;
-    }
+    rc = (HMAC(EVP_sha256(), secret, (int) len + 4,
+               (const unsigned char *) s->amz_date, 8, key, &mdlen) == NULL
+          || HMAC(EVP_sha256(), key, (int) mdlen,
+                  (const unsigned char *) s->region, strlen(s->region), key,
+                  &mdlen) == NULL
+          || HMAC(EVP_sha256(), key, (int) mdlen,
+                  (const unsigned char *) s->service, strlen(s->service),
+                  key, &mdlen) == NULL
+          || HMAC(EVP_sha256(), key, (int) mdlen,
+                  (const unsigned char *) "aws4_request", 12, key, &mdlen)
+             == NULL
+          || mdlen != TOKENROUTE_SIGV4_KEY_LEN) ? -1 : 0;
 
     OPENSSL_cleanse(secret, len + 4);
     free(secret);
 
-    tokenroute_sigv4_hex(key, mdlen, hex);
+    return rc;
+}
+
+
+int
+tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
+    size_t sts_len, char *hex)
+{
+    unsigned int    mdlen;
+    unsigned char   key[TOKENROUTE_SIGV4_KEY_LEN], md[EVP_MAX_MD_SIZE];
+
+    if (s->signing_key) {
+        memcpy(key, s->signing_key, TOKENROUTE_SIGV4_KEY_LEN);
+
+    } else if (tokenroute_sigv4_signing_key(s, key) != 0) {
+        return -1;
+    }
+
+    mdlen = 0;
+
+    if (HMAC(EVP_sha256(), key, TOKENROUTE_SIGV4_KEY_LEN,
+             (const unsigned char *) sts, sts_len, md, &mdlen) == NULL)
+    {
+        OPENSSL_cleanse(key, sizeof(key));
+        return -1;
+    }
+
+    OPENSSL_cleanse(key, sizeof(key));
+
+    tokenroute_sigv4_hex(md, mdlen, hex);
 
     return 0;
 }

@@ -50,7 +50,16 @@ typedef struct {
     const char                  *amz_date; /* TOKENROUTE_SIGV4_DATE_LEN */
 
     int                          normalize; /* drop "." "..", fold "//" */
+
+    /*
+     * the signing key of amz_date's day, region and service, when the
+     * caller keeps it (it changes once a day): NULL, derived each time
+     */
+    const unsigned char         *signing_key;
 } tokenroute_sigv4_t;
+
+
+#define TOKENROUTE_SIGV4_KEY_LEN   32
 
 
 void tokenroute_sigv4_sha256_hex(const void *p, size_t n, char *hex);
@@ -69,6 +78,10 @@ char *tokenroute_sigv4_string_to_sign(const tokenroute_sigv4_t *s,
     const char *creq, size_t creq_len, size_t *len);
 char *tokenroute_sigv4_authorization(const tokenroute_sigv4_t *s,
     size_t *len);
+
+/* HMAC chain of "AWS4" + secret, the day, region, service, "aws4_request" */
+int tokenroute_sigv4_signing_key(const tokenroute_sigv4_t *s,
+    unsigned char *key);
 
 /* the signature of a string to sign: hex, TOKENROUTE_SIGV4_HEX_LEN + 1 */
 int tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,

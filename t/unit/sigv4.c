@@ -164,6 +164,7 @@ run_bedrock(const bedrock_vec_t *v)
     size_t                      n, len;
     tokenroute_sigv4_t          s;
     tokenroute_sigv4_header_t   h[3];
+    unsigned char               key[TOKENROUTE_SIGV4_KEY_LEN];
     char                        hash[TOKENROUTE_SIGV4_HEX_LEN + 1];
 
     n = 0;
@@ -207,6 +208,23 @@ run_bedrock(const bedrock_vec_t *v)
         printf("# got %s\n", auth);
     }
 
+    free(auth);
+
+    /* the signing key kept by the caller signs the same */
+
+    ok(tokenroute_sigv4_signing_key(&s, key) == 0, "bedrock %s: signing key",
+       v->name);
+    s.signing_key = key;
+
+    auth = tokenroute_sigv4_authorization(&s, &len);
+    ok(auth && strcmp(auth, v->authorization) == 0,
+       "bedrock %s: with the kept signing key", v->name);
+    free(auth);
+
+    key[0] ^= 1;
+    auth = tokenroute_sigv4_authorization(&s, &len);
+    ok(auth && strcmp(auth, v->authorization) != 0,
+       "bedrock %s: another signing key, another signature", v->name);
     free(auth);
 }
 
