@@ -17,6 +17,7 @@
 #include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_provider_azure.h"
+#include "ngx_http_tokenroute_provider_bedrock.h"
 #include "ngx_http_tokenroute_provider_vertex.h"
 #include "ngx_http_tokenroute_upstream.h"
 #include "ngx_http_tokenroute_upstream_url.h"
@@ -121,6 +122,9 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         } else if (v.len == 5 && ngx_strncmp(v.data, "azure", 5) == 0) {
             prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_AZURE;
 
+        } else if (v.len == 7 && ngx_strncmp(v.data, "bedrock", 7) == 0) {
+            prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK;
+
         } else if (v.len == 6 && ngx_strncmp(v.data, "vertex", 6) == 0) {
             prov->type = NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX;
 
@@ -171,14 +175,22 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
         /* a type's own parameters */
 
-        rc = NGX_DECLINED;
+        switch (prov->type) {
 
-        if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE) {
+        case NGX_HTTP_TOKENROUTE_PROVIDER_AZURE:
             rc = ngx_http_tokenroute_azure_param(cf, prov, &value[i]);
-        }
+            break;
 
-        if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX) {
+        case NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK:
+            rc = ngx_http_tokenroute_bedrock_param(cf, prov, &value[i]);
+            break;
+
+        case NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX:
             rc = ngx_http_tokenroute_vertex_param(cf, prov, &value[i]);
+            break;
+
+        default:
+            rc = NGX_DECLINED;
         }
 
         if (rc == NGX_OK) {
@@ -219,6 +231,12 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     prov->api_key = key;
+
+    if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+        && ngx_http_tokenroute_bedrock_init(cf, prov, &key) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (key.len) {
         if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI) {

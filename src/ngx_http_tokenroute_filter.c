@@ -27,7 +27,9 @@
  * ngx_http_tokenroute_held.c, a stream the provider ends early in
  * ngx_http_tokenroute_stream_cut.c; what they all share (the next
  * filters, the output chain, the usage read) in
- * ngx_http_tokenroute_output.c, which calls none of them.
+ * ngx_http_tokenroute_output.c, which calls none of them.  A Bedrock
+ * stream's binary frames are decoded into SSE text first
+ * (ngx_http_tokenroute_eventstream.c), then read as any stream.
  */
 
 
@@ -38,6 +40,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_deployment.h"
+#include "ngx_http_tokenroute_eventstream.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_output.h"
 #include "ngx_http_tokenroute_headers.h"
@@ -51,6 +54,8 @@
 static ngx_int_t ngx_http_tokenroute_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_tokenroute_body(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 static void ngx_http_tokenroute_response_cleanup(void *data);
@@ -79,6 +84,7 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
 {
     u_char                     *p;
     ngx_int_t                   rc;
+    ngx_uint_t                  es;
     ngx_table_elt_t            *h;
     ngx_http_tokenroute_ctx_t  *ctx;
 
@@ -187,6 +193,8 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
         return ngx_http_tokenroute_next_header(r);
     }
 
+    es = ngx_http_tokenroute_eventstream_header(r, ctx);
+
     rc = ngx_http_tokenroute_response_init(r, ctx);
 
     if (rc == NGX_DECLINED) {
@@ -196,6 +204,10 @@ ngx_http_tokenroute_header_filter(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (es && ngx_http_tokenroute_eventstream_start(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -394,7 +406,8 @@ ngx_http_tokenroute_response_cleanup(void *data)
 static ngx_int_t
 ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_chain_t                     *cl;
+    ngx_int_t                        rc;
+    ngx_chain_t                     *out;
     ngx_http_tokenroute_ctx_t       *ctx;
     ngx_http_tokenroute_response_t  *resp;
 
@@ -414,6 +427,37 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         /* an error page of nginx's, after a held answer failed */
         return ngx_http_tokenroute_next_body(r, in);
     }
+
+    if (resp->es == NULL) {
+        return ngx_http_tokenroute_body(r, ctx, in);
+    }
+
+    /* a Bedrock stream: its frames as SSE text first, then as any stream */
+
+    if (ngx_http_tokenroute_eventstream_decode(r, ctx, in, &out) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_tokenroute_body(r, ctx, out);
+
+    ngx_http_tokenroute_eventstream_recycle(r, ctx, out);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_body(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_chain_t                     *cl;
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE
         && ngx_http_tokenroute_upstream_broken(r, resp, in))

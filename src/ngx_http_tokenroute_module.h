@@ -250,6 +250,9 @@ typedef struct {
     /* pass and strip modes: the input buffer the splitter reads */
     ngx_http_tokenroute_gate_t      *gate;
 
+    /* a Bedrock stream's decoder (eventstream.c), before the SSE paths */
+    void                            *es;
+
     unsigned                         strip:1;    /* drop the usage event */
     unsigned                         translate:1;
     unsigned                         buffer:1;   /* rewrite at the end */
@@ -298,6 +301,7 @@ typedef struct {
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
     ngx_str_t                        upstream_authorization; /* signed */
+    ngx_str_t                        upstream_amz_date;      /* its date */
     unsigned                         translate:1;
 
     /*

@@ -17,6 +17,7 @@
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_provider_azure.h"
+#include "ngx_http_tokenroute_provider_bedrock.h"
 #include "ngx_http_tokenroute_provider_vertex.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_reserve.h"
@@ -136,6 +137,7 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
     /* a signature or a token is made for each attempt, by its type */
     ngx_str_null(&ctx->upstream_authorization);
+    ngx_str_null(&ctx->upstream_amz_date);
 
     switch (ctx->endpoint) {
 
@@ -153,6 +155,12 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_TOKENROUTE_ENDPOINT_COUNT_TOKENS:
+        if (type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK) {
+            ctx->route_error = "Token counting is not available for models "
+                               "served by Bedrock (type=bedrock) providers";
+            return NGX_DECLINED;
+        }
+
         if (type != NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
             ctx->route_error = "Token counting is available for models of "
                                "Anthropic-type providers only";
@@ -237,7 +245,12 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
 done:
 
+    /* what differs by type: the URI, body and credential of an attempt */
+
     switch (type) {
+
+    case NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK:
+        return ngx_http_tokenroute_bedrock_route(r, ctx);
 
     case NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX:
         return ngx_http_tokenroute_vertex_route(r, ctx);

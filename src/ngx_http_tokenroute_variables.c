@@ -16,6 +16,7 @@
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_key.h"
 #include "ngx_http_tokenroute_provider_vertex.h"
+#include "ngx_http_tokenroute_provider_bedrock.h"
 #include "ngx_http_tokenroute_variables.h"
 #include "tokenroute_money.h"
 
@@ -29,6 +30,8 @@ typedef enum {
     ngx_http_tokenroute_var_api_key,
     ngx_http_tokenroute_var_anthropic_version,
     ngx_http_tokenroute_var_anthropic_beta,
+    ngx_http_tokenroute_var_amz_date,
+    ngx_http_tokenroute_var_amz_security_token,
     ngx_http_tokenroute_var_key_id,
     ngx_http_tokenroute_var_account,
     ngx_http_tokenroute_var_tenant,
@@ -55,8 +58,6 @@ typedef enum {
 static ngx_int_t ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
-    ngx_str_t *value);
-static ngx_int_t ngx_http_tokenroute_anthropic_beta(ngx_http_request_t *r,
     ngx_str_t *value);
 static ngx_table_elt_t *ngx_http_tokenroute_beta_next(ngx_list_part_t **part,
     ngx_uint_t *i);
@@ -98,6 +99,15 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
     { ngx_string("tokenroute_anthropic_beta"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_anthropic_beta,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_amz_date"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_amz_date,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tokenroute_amz_security_token"), NULL,
+      ngx_http_tokenroute_variable,
+      ngx_http_tokenroute_var_amz_security_token,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("tokenroute_key_id"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_key_id,
@@ -208,9 +218,10 @@ static ngx_int_t
 ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                        value;
-    ngx_http_tokenroute_ctx_t       *ctx;
-    ngx_http_tokenroute_provider_t  *prov;
+    ngx_str_t                            value;
+    ngx_http_tokenroute_ctx_t           *ctx;
+    ngx_http_tokenroute_provider_t      *prov;
+    ngx_http_tokenroute_bedrock_conf_t  *bc;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_tokenroute_module);
 
@@ -283,6 +294,24 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
             if (ngx_http_tokenroute_anthropic_beta(r, &value) != NGX_OK) {
                 return NGX_ERROR;
             }
+        }
+        break;
+
+    case ngx_http_tokenroute_var_amz_date:
+        /* Bedrock's, when this attempt is signed */
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+            && ctx->upstream_authorization.len)
+        {
+            value = ctx->upstream_amz_date;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_amz_security_token:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+            && ctx->upstream_authorization.len)
+        {
+            bc = prov->type_conf;
+            value = bc->session_token;
         }
         break;
 
@@ -375,7 +404,7 @@ ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
  * access phase refused a value that holds a tokenroute key.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tokenroute_anthropic_beta(ngx_http_request_t *r, ngx_str_t *value)
 {
     u_char           *p;

@@ -19,5 +19,9 @@
 
 ngx_int_t ngx_http_tokenroute_add_variables(ngx_conf_t *cf);
 
+/* the client's anthropic-beta headers joined with commas (or empty) */
+ngx_int_t ngx_http_tokenroute_anthropic_beta(ngx_http_request_t *r,
+    ngx_str_t *value);
+
 
 #endif /* _NGX_HTTP_TOKENROUTE_VARIABLES_H_INCLUDED_ */

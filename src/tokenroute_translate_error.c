@@ -183,7 +183,7 @@ tokenroute_resp_error_write(tokenroute_json_buf_t *b, int from, int to,
         } else if (status == 429) {
             type = "rate_limit_error";
 
-        } else if (status >= 500) {
+        } else if (status >= 500 || status == 424) {
             type = "server_error";
 
         } else {
@@ -316,6 +316,10 @@ tokenroute_error_anthropic_type(int status)
 
     case 413:
         return "request_too_large";
+
+    case 424:
+        /* Bedrock's ModelErrorException: the model failed, not the request */
+        return "api_error";
 
     case 429:
         return "rate_limit_error";

@@ -13,6 +13,8 @@ use Cwd qw(abs_path);
 use Digest::SHA qw(sha1_hex);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
+use lib dirname(abs_path(__FILE__)) . '/../lib';
+use TokenRoute::EventStream qw(es_message es_chunk es_exception);
 
 my $dir = dirname(abs_path(__FILE__));
 my %seed;
@@ -170,6 +172,46 @@ add('vertex', "\x00{\"access_token\":\"ya29.c.b0A\",\"expires_in\":3599,\"token_
 add('vertex', "\x00{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}");
 add('vertex', "\x01{\"type\":\"service_account\",\"client_email\":\"a\@p.iam.gserviceaccount.com\",\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nSECRET\\n-----END PRIVATE KEY-----\\n\",\"token_uri\":\"https://oauth2.googleapis.com/token\"}");
 add('vertex', "\x02{\"model\":\"m\",\"max_tokens\":16,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+# bedrock: the first byte picks the mode (0 body: a beta length byte, the
+# beta, the body; 1 credentials: a profile length byte, the profile, the
+# file; 2 SigV4: path NUL query NUL host)
+for my $f (@req) {
+    add('bedrock', "\x00\x00$seed{$f}");
+}
+add('bedrock', "\x00\x21tools-2024-04-04, pdfs-2024-09-25{\"model\":\"m\","
+    . "\"stream\":true,\"max_tokens\":5,\"messages\":[]}");
+add('bedrock', "\x01\x04prod[default]\naws_access_key_id=A\n"
+    . "aws_secret_access_key=B\n[profile prod]\r\naws_access_key_id = C\r\n"
+    . "aws_secret_access_key = D\r\naws_session_token = E\r\n");
+add('bedrock', "\x02/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke"
+    . "\x00a=1&b=%41&c\x00bedrock-runtime.us-east-1.amazonaws.com");
+add('bedrock', "\x02/./a/../b//c/\x00\x00h  x\ty ");
+
+# eventstream: split seed, max_message / 16, then a Bedrock body: the
+# Anthropic streams' events as chunks; one with an exception mid-stream;
+# every header type (AWS's all_headers vector, re-encoded)
+for my $f (@an_sse) {
+    my $body = join('', map { es_chunk($_) } datas($seed{$f}));
+    add('eventstream', chr(0x00) . chr(0x00) . $body);
+    add('eventstream', chr(0x85) . chr(0x00) . $body);
+    add('eventstream', chr(0x07) . chr(0x10) . $body);
+}
+add('eventstream', chr(0x03) . chr(0x00)
+    . es_chunk('{"type":"message_start","message":{"usage":'
+               . '{"input_tokens":3,"output_tokens":1}}}')
+    . es_exception('throttlingException', 'Too many tokens, "slow" down')
+    . es_message([[':message-type', 'error'], [':error-code', 'Internal'],
+                  [':error-message', 'failed']], ''));
+add('eventstream', chr(0x01) . chr(0x00)
+    . es_message([['event-type', 'int32', 40972],
+                  ['content-type', 'application/json'],
+                  ['bool false', 'false', undef], ['bool true', 'true', undef],
+                  ['byte', 'byte', -49],
+                  ['byte buf', 'bytes', "I'm a little teapot!"],
+                  ['timestamp', 'timestamp', 8675309],
+                  ['int16', 'int16', 42], ['int64', 'int64', 42424242],
+                  ['uuid', 'uuid', pack('C*', 1 .. 16)]], "{'foo':'bar'}"));
 
 for my $t (sort keys %corpus) {
     remove_tree("$dir/corpus/$t");

@@ -328,6 +328,23 @@ static resp_case_t  resp_cases[] = {
 
 static error_case_t  error_cases[] = {
 
+    /* Bedrock: {"message": ...}, the kind in x-amzn-ErrorType only */
+
+    { "bedrock 424 ModelErrorException to anthropic", AN, AN, 424,
+      "{`message`:`The model produced an error.`}",
+      "{`type`:`error`,`error`:{`type`:`api_error`,"
+      "`message`:`The model produced an error.`}}" },
+
+    { "bedrock 424 ModelErrorException to openai", AN, OA, 424,
+      "{`message`:`The model produced an error.`}",
+      "{`error`:{`message`:`The model produced an error.`,"
+      "`type`:`server_error`,`param`:null,`code`:`api_error`}}" },
+
+    { "bedrock 429 ThrottlingException to anthropic", AN, AN, 429,
+      "{`message`:`Too many requests, please wait before trying again.`}",
+      "{`type`:`error`,`error`:{`type`:`rate_limit_error`,"
+      "`message`:`Too many requests, please wait before trying again.`}}" },
+
     { "anthropic 529 to openai", AN, OA, 529,
       "{`type`:`error`,`error`:{`type`:`overloaded_error`,"
       "`message`:`Overloaded`},`request_id`:`req_1`}",

@@ -25,8 +25,8 @@ package TokenRoute::Test;
 #       start_redis_replica(NAME), redis_at(PORT, @cmd)
 #   start_mock(delay => S, idle_timeout => S, name => 'mock',
 #       host => '::1', port => N (default: port(NAME)),
-#       script => PATH (another mock with the same options, e.g.
-#       t/lib/mock_azure.pl)), stop_mock,
+#       script => PATH (another mock, e.g. t/lib/mock_azure.pl,
+#       mock_bedrock.pl), args => [...] (more options for it)), stop_mock,
 #       mock_requests(NAME), clear_mock_requests(NAME), mock_aborts(NAME),
 #       mock_outage(NAME, SUBSTRING => STATUS, ...)
 #   default_conf, write_nginx_conf(HTTP, SERVER), start_nginx, reload_nginx,
@@ -554,6 +554,8 @@ sub start_mock {
 	push @args, '--delay', delete $opts{delay} if defined $opts{delay};
 	push @args, '--idle-timeout', delete $opts{idle_timeout}
 		if defined $opts{idle_timeout};
+	push @args, @{ delete $opts{args} } if $opts{args};
+	my $script = delete $opts{script} // $MOCK;
 	die "start_mock: unknown options: @{[ keys %opts ]}\n" if %opts;
 
 	my $pid = $self->_spawn($name, "$self->{dir}/$name.log", {},
