@@ -555,7 +555,6 @@ sub start_mock {
 	push @args, '--idle-timeout', delete $opts{idle_timeout}
 		if defined $opts{idle_timeout};
 	push @args, @{ delete $opts{args} } if $opts{args};
-	my $script = delete $opts{script} // $MOCK;
 	die "start_mock: unknown options: @{[ keys %opts ]}\n" if %opts;
 
 	my $pid = $self->_spawn($name, "$self->{dir}/$name.log", {},
