@@ -389,12 +389,14 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(trmcf->max_attempts, 3);
     ngx_conf_init_value(trmcf->cooldown, 30);
 
+    /* a chain of deployments may be longer than the models it names */
+
     if (trmcf->max_attempts < 1
-        || trmcf->max_attempts > TOKENROUTE_CHAIN_MAX + 1)
+        || trmcf->max_attempts > NGX_HTTP_TOKENROUTE_CHAIN_SIZE)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "tokenroute_max_attempts must be 1 to %d",
-                           TOKENROUTE_CHAIN_MAX + 1);
+                           NGX_HTTP_TOKENROUTE_CHAIN_SIZE);
         return NGX_CONF_ERROR;
     }
 

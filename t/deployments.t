@@ -334,6 +334,9 @@ my @bad = (
 		. "input_price=abc;\n", qr/invalid price/, 'a bad price' ],
 	[ "tokenroute_model x/a;\ntokenroute_deployment x/a provider=mockai "
 		. "name=a,b;\n", qr/invalid parameter "name=a,b"/, 'a bad name' ],
+	[ "tokenroute_max_attempts 65;\n",
+		qr/tokenroute_max_attempts must be 1 to 64/,
+		'more attempts than a chain holds' ],
 );
 
 for my $b (@bad) {
@@ -347,6 +350,11 @@ my $c = check("tokenroute_model x/a output_price=2;\n"
 	. "tokenroute_deployment x/a provider=mockai weight=1000 priority=7;\n"
 	. "tokenroute_deployment x/a provider=oai2 name=x-a-2;\n");
 is($c->{rc}, 0, 'nginx -t: a valid model of deployments') or diag($c->{out});
+
+# a chain of deployments may take more attempts than the 9 models a
+# fallback= or a request's "models" names
+$c = check("tokenroute_max_attempts 64;\n");
+is($c->{rc}, 0, 'nginx -t: tokenroute_max_attempts 64') or diag($c->{out});
 
 # the conf.d example loads (its hosts made the mock's: no network here)
 {
