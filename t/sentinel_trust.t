@@ -100,7 +100,7 @@ ok($t->error_log() =~ qr/\[warn\].*sentinels without sentinel_password= or maste
 
 # 2. the first sentinel names a replica forever, the second the master
 
-ok($t->wait_until(5, sub { $t->error_log()
+ok($t->wait_until(10, sub { $t->error_log()
 	=~ /127\.0\.0\.1:$R, named by the sentinels as master "trm", is not a master/ }),
 	'the replica the first sentinel named is not used');
 ok(defined served_in(), 'the next sentinel is asked: the master is used');
