@@ -485,6 +485,56 @@ $sum += $_->{cost_nusd} for values %rows;
 ok($sum > 0, 'usage: a cost');
 is($spent, $sum, 'the key\'s spend is the rows\' sum, to the nano-dollar');
 
+###############################################################################
+
+# The Docker image: the file mounted as conf.d/provider-anthropic.conf
+# (replacing the shipped one, included when ANTHROPIC_API_KEY is set)
+# loads in the configuration the entry point generates; mounted in http.d
+# beside the shipped one it would clash (nginx -t of that configuration,
+# the upstreams' hosts made local: no DNS in tests)
+
+sub image_check {
+	my ($where) = @_;
+
+	my $root = "$d/image-$where";
+	mkdir $_ for $root, "$root/etc", "$root/etc/conf.d", "$root/etc/http.d",
+		"$root/run";
+	my $repo = TokenRoute::Test->repo();
+	for my $f (glob("$repo/conf.d/*.conf")) {
+		open my $in, '<', $f or die "$f: $!\n";
+		my $text = do { local $/; <$in> };
+		$text =~ s/\bserver\s+[\w.-]+\.com:443;/server 127.0.0.1:1;/g;
+		my $to = "$root/etc/conf.d/" . ($f =~ s{.*/}{}r);
+		$to = $where eq 'conf.d' ? "$root/etc/conf.d/provider-anthropic.conf"
+			: "$root/etc/http.d/seed.conf"
+			if $f =~ /claude-anthropic-bedrock/;
+		open my $o, '>', $to or die "$to: $!\n";
+		print $o $text;
+		close $o;
+	}
+
+	my $nenv = $t->_nginx_env;
+	local @ENV{ keys %$nenv } = values %$nenv;
+	local $ENV{ANTHROPIC_API_KEY} = 'sk-ant-test';
+	local $ENV{TOKENROUTE_CONF_DIR} = "$root/etc";
+	local $ENV{TOKENROUTE_RUN_DIR} = "$root/run";
+	local $ENV{TOKENROUTE_MODULE} = $t->build_dir
+		. '/ngx_http_tokenroute_module.so';
+	local $ENV{TOKENROUTE_NGINX} = $t->{nginx};
+	local $ENV{TOKENROUTE_RESOLVER} = 'off';
+	local $ENV{TOKENROUTE_REDIS} = '127.0.0.1:1';
+
+	my $out = `sh $repo/conf.d/docker-entrypoint.sh nginx -t -e stderr 2>&1`;
+	return ($? >> 8, $out);
+}
+
+my ($code, $text) = image_check('conf.d');
+is($code, 0, 'image: as conf.d/provider-anthropic.conf, it loads')
+	or diag($text);
+($code, $text) = image_check('http.d');
+like($text, qr/\[emerg\].*duplicate/,
+	'image: in http.d beside provider-anthropic.conf, it clashes');
+
 done_testing();
 
 ###############################################################################
