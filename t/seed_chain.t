@@ -340,6 +340,19 @@ my @ant429 = grep { $_->{response}{status} == 429 }
 is(scalar @ant429, 1, 'anthropic 429: one attempt on the cooled deployment');
 my $ant_until = ($ant429[0]{time} // 0) + $ANT_WINDOW;
 is($log[4]{attempts}, 2, 'anthropic 429: its first request made 2 attempts');
+
+# the fleet's cooldown: the deployment's, not the public model's
+sub fleet_cooldown {
+	my ($id, $until) = @_;
+
+	my $v = $t->wait_until(2, sub { $t->redis('HGET', 'tr:cooldown', $id) });
+	my ($ms, $status) = split / /, $v // '';
+	ok(defined $ms && $status eq '429' && abs($ms / 1000 - $until) < 1.5,
+		"fleet: $id cools until its window's end") or diag($v);
+	is_deeply([ grep { !/\@/ } @{ $t->redis('HKEYS', 'tr:cooldown') } ], [],
+		'fleet: no public model cools');
+}
+fleet_cooldown("$HAIKU\@anthropic", $ant_until);
 is_deeply([ map { $_->{attempts} } @log[5 .. 7] ], [ 1, 1, 1 ],
 	'anthropic 429: the next ones went straight to Bedrock');
 
@@ -372,6 +385,7 @@ my @br429 = grep { $_->{response}{status} == 429 }
 is(scalar @br429, 1, 'both out: one attempt on Bedrock\'s Haiku');
 my $br_until = ($br429[0]{time} // 0) + $BR_WINDOW;
 is($log[8]{attempts}, 2, 'both out: its first request made 2 attempts');
+fleet_cooldown("$HAIKU\@bedrock", $br_until);
 is_deeply([ map { $_->{attempts} } @log[9 .. 11] ], [ 1, 1, 1 ],
 	'both out: the next ones went straight to Sonnet');
 ok(time() < $ant_until, 'both out: still in Anthropic\'s window');
