@@ -34,6 +34,16 @@
 #   skew-N     the mock's clock N seconds ahead (signatures expire at 300)
 #   usage-IN-OUT  usage reports IN input and OUT output tokens
 # Without usage-: input tokens = ceil(body bytes / 4), output tokens 3.
+#
+# Outages switched on at run time, as mock_provider.pl's (Test.pm's
+# mock_outage(NAME, SUBSTRING => 'STATUS [SECONDS]')): the file
+# FILE.outages (FILE the record), read on every request, holds lines
+# "SUBSTRING STATUS [SECONDS]"; a model id (decoded) containing SUBSTRING
+# answers, once its signature and body passed, as error-STATUS would
+# (invoke and invoke-with-response-stream alike), with "Retry-After:
+# SECONDS" when SECONDS is given.  Bedrock itself sends no Retry-After
+# with its ThrottlingException (the gateway's tokenroute_cooldown then
+# applies); the header lets a test choose the window.
 # GET /__health answers 200 "ok", not recorded.
 #
 # Record line: {time, method, path, headers (lower-cased name -> value),
@@ -246,6 +256,23 @@ sub record {
 	close $fh;
 }
 
+# the outage of FILE.outages the model is in: (STATUS, SECONDS or undef),
+# or nothing
+
+sub outage {
+	my ($model) = @_;
+
+	open(my $fh, '<', "$record.outages") or return;
+
+	while (my $line = <$fh>) {
+		my ($sub, $status, $ra) = $line =~ /^(\S+)\s+(\d{3})(?:\s+(\d+))?\s*$/
+			or next;
+		return ($status, $ra) if index($model, $sub) >= 0;
+	}
+
+	return;
+}
+
 sub aws_error {
 	my ($status, $type, $message) = @_;
 	return ($status, { 'Content-Type' => 'application/json',
@@ -330,6 +357,13 @@ sub answer {
 	if ($model =~ /error-(\d{3})/) {
 		my $e = $ERRORS{$1} // ['InternalServerException', 'Error'];
 		return (aws_error($1, @$e), 'ok');
+	}
+
+	if (my ($status, $ra) = outage($model)) {
+		my $e = $ERRORS{$status} // ['InternalServerException', 'Error'];
+		my @r = aws_error($status, @$e);
+		$r[1]{'Retry-After'} = $ra if defined $ra;
+		return (@r, 'ok');
 	}
 
 	return (stream_answer($model, $req), 'ok')
