@@ -69,6 +69,7 @@ tokenroute_provider br type=bedrock url=http://127.0.0.1:%%PORT_bedrock%% region
 $p br/stream $u-usage-20-10-v1:0 $prices;
 $p br/split $u-usage-21-9-split-v1:0 $prices;
 $p br/bytes $u-usage-22-8-bytes-v1:0 $prices;
+$p br/sized $u-usage-23-7-sized-v1:0 $prices;
 $p br/throttled $u-usage-20-10-exception-throttlingException-v1:0 $prices;
 $p br/failing $u-usage-20-10-exception-modelStreamErrorException-v1:0 $prices;
 $p br/badcrc $u-usage-20-10-badcrc-v1:0 $prices;
@@ -80,14 +81,14 @@ my $key = $t->create_key(name => 'bedrock-stream');
 my $hash = $t->key_hash($key->{raw});
 
 sub messages {
-	my ($model) = @_;
+	my ($model, $timeout) = @_;
 	return $t->http_stream(method => 'POST', path => '/v1/messages',
 		headers => { 'x-api-key' => $key->{raw},
 			'anthropic-version' => '2023-06-01' },
 		body => { model => $model, stream => JSON::PP::true,
 			max_tokens => 64,
 			messages => [ { role => 'user', content => 'hi' } ] },
-		timeout => 20);
+		timeout => $timeout // 20);
 }
 
 sub chat {
@@ -170,6 +171,17 @@ $before = spent();
 anthropic_ok('bytes', messages('br/bytes'), 22, 8);
 charged($before, 22 * 250 + 8 * 1250,
 	'a byte at a time: usage charged exactly');
+
+# a stream sent with a Content-Length (not chunked): the client's SSE is
+# another length, so it must not get the event stream's (it would wait for
+# bytes that never come)
+
+$before = spent();
+$res = messages('br/sized', 5);
+anthropic_ok('sized', $res, 23, 7);
+ok($res->{complete} && !$res->{error}, 'sized: the response ends')
+	or diag($res->{error});
+charged($before, 23 * 250 + 7 * 1250, 'sized: usage charged exactly');
 
 # OpenAI's shape: translated
 

@@ -203,6 +203,14 @@ sub respond_stream {
 	my ($c, $status, $hdrs, $s) = @_;
 	my $text = "HTTP/1.1 $status OK\r\n";
 	$text .= "$_: $hdrs->{$_}\r\n" for sort keys %$hdrs;
+
+	if ($s->{sized}) {
+		my $all = join '', @{ $s->{messages} };
+		syswrite($c, $text . "Content-Length: " . length($all)
+			. "\r\n\r\n" . $all);
+		return 1;
+	}
+
 	syswrite($c, $text . "Transfer-Encoding: chunked\r\n\r\n");
 	setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1);
 
@@ -406,6 +414,8 @@ sub answer {
 #   badcrc        the third message's CRC wrong
 #   cutframe      the body ends (properly chunked) in the middle of the
 #                 last message
+#   sized         not chunked: the whole stream in one write with its
+#                 Content-Length (a server or proxy may send it so)
 # The record's response body is the stream's messages decoded, one
 # "TYPE JSON" line each.
 sub stream_answer {
@@ -453,6 +463,7 @@ sub stream_answer {
 	$s{bytes} = 1 if $model =~ /bytes/;
 	$s{close} = $1 if $model =~ /close-(\d+)/;
 	$s{cutframe} = 1 if $model =~ /cutframe/;
+	$s{sized} = 1 if $model =~ /sized/;
 
 	return (200, { 'Content-Type' => 'application/vnd.amazon.eventstream',
 		'x-amzn-RequestId' => request_id(),
