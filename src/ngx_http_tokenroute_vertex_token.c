@@ -473,6 +473,7 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
     u_char     *body;
     int64_t     expires_in;
     ngx_uint_t  status;
+    u_char      reason[320];
     u_char      token[TOKENROUTE_OAUTH_TOKEN_MAX];
 
     if (!vr->fetching) {
@@ -526,13 +527,37 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
         return rc;
     }
 
-    /* its answer names the problem (invalid_grant, ...), never a token */
+    /*
+     * a 200 holds a token even when it is refused here (expires_in 0, an
+     * unsafe byte, cut short at the subrequest's buffer): only the reason
+     * is said; an error answer names the problem (invalid_grant, ...),
+     * its two fields escaped: the body's own text could forge log lines
+     */
 
-    ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
-                  "tokenroute: the OAuth2 token endpoint %V of %V answered "
-                  "%ui%s: \"%*s\"", &vr->vcf->aud, &vr->vcf->client_email,
-                  status, status == NGX_HTTP_OK ? " without a token" : "",
-                  ngx_min(len, 200), body ? body : (u_char *) "");
+    if (status == NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "tokenroute: the OAuth2 token endpoint %V of %V "
+                      "answered 200 without a usable token (a JSON object "
+                      "with an access_token of printable ASCII under %d "
+                      "bytes and a positive expires_in, the whole answer "
+                      "within subrequest_output_buffer_size)",
+                      &vr->vcf->aud, &vr->vcf->client_email,
+                      TOKENROUTE_OAUTH_TOKEN_MAX);
+
+    } else {
+        if (body == NULL
+            || tokenroute_oauth_error((char *) body, len, (char *) reason,
+                                      sizeof(reason)) < 0)
+        {
+            ngx_cpystrn(reason, (u_char *) "(no OAuth2 error in the answer)",
+                        sizeof(reason));
+        }
+
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "tokenroute: the OAuth2 token endpoint %V of %V "
+                      "answered %ui: %s", &vr->vcf->aud,
+                      &vr->vcf->client_email, status, reason);
+    }
 
     ngx_http_tokenroute_vertex_release(vr, NULL, 0, 0);
 

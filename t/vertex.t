@@ -380,7 +380,7 @@ is($r->{status}, 200, 'an unknown key: the client gets a 200');
 is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
 	'an unknown key: the fallback served');
 is(ntokens(), $n0 + 1, 'an unknown key: the token endpoint asked');
-like($t->error_log, qr/answered 400: "\{"error":"invalid_grant","error_description":"Invalid JWT Signature\."\}"/,
+like($t->error_log, qr/answered 400: invalid_grant: "Invalid JWT Signature\."/,
 	"an unknown key: Google's reason in error.log");
 
 $r = call('vx/haiku');
@@ -407,6 +407,43 @@ is($r->{headers}{'x-tokenroute-model'}, 'vxn/haiku',
 	'fallback to vertex without a token yet: vertex served');
 is($r->{headers}{'x-tokenroute-attempts'}, 2, '... on the second attempt');
 is(ntokens(), $n0 + 1, '... with a token fetched for it');
+
+###############################################################################
+
+# The token endpoint answers 200 but not with a usable token (expires_in
+# 0): error.log says why, and never holds the token it was sent
+
+$v->make_key('sa.json');
+$v->control(expires_in => 0);
+$t->reload_nginx();
+
+$n0 = ntokens();
+$r = call('vx/fb');
+is($r->{status}, 200, 'a 200 without a usable token: the client gets a 200');
+is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
+	'a 200 without a usable token: the fallback served');
+is(ntokens(), $n0 + 1, 'a 200 without a usable token: the endpoint asked');
+my @issued = do {
+	open my $in, '<', $t->testdir . '/vertex/tokens' or die;
+	map { (split / /)[0] } <$in>;
+};
+like($t->error_log, qr/answered 200 without a usable token/,
+	'a 200 without a usable token: said in error.log');
+unlike($t->error_log, qr/\Q$issued[-1]\E/,
+	'a 200 without a usable token: the token is not in error.log');
+
+# an error_description with a newline and a quote: one escaped line,
+# no line of its own in error.log
+
+sleep 2.2;
+$v->control(describe => 'bad%0A2026/01/01 00:00:00 [alert] 1#1: forged "x"');
+$r = call('vx/fb');
+is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
+	'an error with a newline: the fallback served');
+like($t->error_log, qr/answered 400: invalid_grant: "bad\\n2026\S+ \S+ \[alert\] 1#1: forged \\"x\\""/,
+	'an error with a newline: escaped on its line');
+unlike($t->error_log, qr/^2026\/01\/01/m, 'no forged line in error.log');
+$v->control();
 
 ###############################################################################
 
