@@ -402,15 +402,15 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
 
     ctx->nchain = 0;
 
-    /* each model expanded into its deployments */
-    (void) ngx_http_tokenroute_chain_expand(ctx, ctx->model);
+    /* each model expanded into its deployments; the asked one's rotates */
+    (void) ngx_http_tokenroute_chain_expand(ctx, ctx->model, 1);
 
     if (ctx->req.nmodels == 0) {
         if (ctx->model->chain) {
             fp = ctx->model->chain->elts;
 
             for (i = 0; i < (ngx_int_t) ctx->model->chain->nelts; i++) {
-                (void) ngx_http_tokenroute_chain_expand(ctx, fp[i]);
+                (void) ngx_http_tokenroute_chain_expand(ctx, fp[i], 0);
             }
         }
 
@@ -434,7 +434,7 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        (void) ngx_http_tokenroute_chain_expand(ctx, m);
+        (void) ngx_http_tokenroute_chain_expand(ctx, m, 0);
     }
 
     return NGX_OK;

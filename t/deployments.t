@@ -285,6 +285,22 @@ is(count('mock2', qr/^gpt-ct/), 3, 'chat: 3 of 6 on the OpenAI one');
 
 ###############################################################################
 
+# A model that is another's fallback keeps its own weights: requests to
+# d/fb (served by its own deployment, d/fa its fallback) interleaved with
+# d/fa's take no step of d/fa's rotation, which stays 3 to 1.
+
+clear();
+for (1 .. 8) {
+	is(post('d/fb')->{status}, 200, 'interleaved: d/fb served') if $_ == 1;
+	post('d/fb') if $_ > 1;
+	post('d/fa');
+}
+is(count('mock2', qr/^gpt-fb/), 8, 'interleaved: d/fb served all of its 8');
+is(count('mock', qr/^gpt-fa1/), 6, 'interleaved: d/fa weight 3 served 6 of 8');
+is(count('mock3', qr/^gpt-fa2/), 2, 'interleaved: d/fa weight 1 served 2 of 8');
+
+###############################################################################
+
 # Money: reserve at the dearest deployment of the chain, charge at the one
 # that served (the cheap one, priority 1).
 
