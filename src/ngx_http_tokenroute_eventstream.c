@@ -87,6 +87,11 @@ ngx_http_tokenroute_eventstream_header(ngx_http_request_t *r,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.charset.len = 0;
 
+    /* the SSE text is of another length than the frames: none of theirs */
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_etag(r);
+
     return 1;
 }
 

@@ -74,6 +74,7 @@ $p br/failing $u-usage-20-10-exception-modelStreamErrorException-v1:0 $prices;
 $p br/badcrc $u-usage-20-10-badcrc-v1:0 $prices;
 $p br/cutframe $u-usage-20-10-cutframe-v1:0 $prices;
 $p br/closed $u-usage-20-10-close-3-v1:0 $prices;
+$p br/length $u-usage-23-7-length-v1:0 $prices;
 EOF
 
 my $key = $t->create_key(name => 'bedrock-stream');
@@ -170,6 +171,18 @@ $before = spent();
 anthropic_ok('bytes', messages('br/bytes'), 22, 8);
 charged($before, 22 * 250 + 8 * 1250,
 	'a byte at a time: usage charged exactly');
+
+# the stream with Content-Length (an ETag, Accept-Ranges) instead of
+# chunked: none of them reaches the client, whose SSE is of another length
+
+$before = spent();
+$res = messages('br/length');
+anthropic_ok('content-length', $res, 23, 7);
+ok(!exists $res->{headers}{'content-length'},
+	'content-length: not the upstream Content-Length');
+ok(!exists $res->{headers}{etag}, 'content-length: no ETag');
+ok(!exists $res->{headers}{'accept-ranges'}, 'content-length: no Accept-Ranges');
+charged($before, 23 * 250 + 7 * 1250, 'content-length: usage charged exactly');
 
 # OpenAI's shape: translated
 
