@@ -41,6 +41,7 @@
 typedef struct {
     u_char                       id[NGX_HTTP_TOKENROUTE_VERTEX_ID_LEN];
     time_t                       expires;       /* 0: no token */
+    time_t                       refresh;       /* s left: fetch anew */
     time_t                       fetch_until;   /* a fetch is under way */
     time_t                       failed_until;  /* the last one failed */
     time_t                       used;
@@ -293,7 +294,7 @@ ngx_http_tokenroute_vertex_look(ngx_http_request_t *r,
     usable = (slot->len
               && slot->expires > now + NGX_HTTP_TOKENROUTE_VERTEX_MARGIN);
 
-    if (usable && slot->expires - now > NGX_HTTP_TOKENROUTE_VERTEX_REFRESH) {
+    if (usable && slot->expires - now > slot->refresh) {
         look = NGX_HTTP_TOKENROUTE_VERTEX_USE;
 
     } else if (slot->fetch_until > now) {
@@ -600,6 +601,20 @@ ngx_http_tokenroute_vertex_release(ngx_http_tokenroute_vertex_req_t *vr,
             slot->len = len;
             slot->expires = now + expires_in;
             slot->failed_until = 0;
+
+            /*
+             * fetched anew 5 minutes before the end, or half way through
+             * what is usable of a shorter-lived token: not by every
+             * request once less than 5 minutes are left
+             */
+
+            slot->refresh = NGX_HTTP_TOKENROUTE_VERTEX_MARGIN
+                            + (expires_in - NGX_HTTP_TOKENROUTE_VERTEX_MARGIN)
+                              / 2;
+
+            if (slot->refresh > NGX_HTTP_TOKENROUTE_VERTEX_REFRESH) {
+                slot->refresh = NGX_HTTP_TOKENROUTE_VERTEX_REFRESH;
+            }
 
         } else if (expires_in == 0) {
             slot->failed_until = now + NGX_HTTP_TOKENROUTE_VERTEX_BACKOFF;

@@ -265,7 +265,7 @@ is($r->{status}, 400, 'embeddings on vertex: 400');
 # own fetched
 
 $v->make_key('sa.json');
-$v->control(expires_in => 303);
+$v->control(expires_in => 16);
 $t->reload_nginx();
 
 $n0 = ntokens();
@@ -275,7 +275,17 @@ is(ntokens(), $n0 + 1, 'rotated key: a token fetched with it');
 
 my $tok1 = ($v->requests('predict'))[-1]{headers}{authorization};
 
-# 303 s of life: refreshed once less than 300 s are left
+# a short-lived token (16 s: not used in its last 10) is refreshed half
+# way through what is usable of it (13 s left), not by every request
+
+my $ok = 0;
+for (1 .. 4) {
+	$ok++ if call('vx/haiku')->{status} == 200;
+}
+is($ok, 4, 'a short-lived token: served');
+is(ntokens(), $n0 + 1, 'a short-lived token: no fetch per request');
+is(scalar(grep { ($_->{headers}{authorization} // '') eq $tok1 }
+	($v->requests('predict'))[-4 .. -1]), 4, '... its token used');
 
 sleep 3.5;
 $v->control(expires_in => 11);
