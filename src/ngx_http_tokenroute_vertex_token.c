@@ -66,6 +66,7 @@ typedef struct {
     ngx_event_t                          wait;
     ngx_uint_t                           seq;    /* a claimed fetch */
     unsigned                             fetching:1;
+    unsigned                             background:1;
     unsigned                             claimed:1;  /* once a request */
 } ngx_http_tokenroute_vertex_req_t;
 
@@ -74,6 +75,7 @@ typedef enum {
     NGX_HTTP_TOKENROUTE_VERTEX_USE = 0,
     NGX_HTTP_TOKENROUTE_VERTEX_WAIT,
     NGX_HTTP_TOKENROUTE_VERTEX_FETCH,
+    NGX_HTTP_TOKENROUTE_VERTEX_RENEW,     /* USE, and FETCH in background */
     NGX_HTTP_TOKENROUTE_VERTEX_NONE
 } ngx_http_tokenroute_vertex_look_e;
 
@@ -168,7 +170,7 @@ ngx_http_tokenroute_vertex_ready(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (vr->fetching || vr->wait.timer_set) {
+    if ((vr->fetching && !vr->background) || vr->wait.timer_set) {
         /* woken before its time: the subrequest or the timer wakes it */
         return NGX_AGAIN;
     }
@@ -200,7 +202,31 @@ ngx_http_tokenroute_vertex_ready(ngx_http_request_t *r,
 
         return NGX_AGAIN;
 
+    case NGX_HTTP_TOKENROUTE_VERTEX_RENEW:
+        /*
+         * the token is still good: this request goes on with it, the
+         * next one is fetched by a background subrequest; vr->claimed
+         * stays (one fetch a request)
+         */
+
+        ctx->upstream_authorization = auth;
+        vr->vcf = vcf;
+        vr->background = 1;
+
+        if (ngx_http_tokenroute_vertex_fetch(r, vr) != NGX_OK) {
+            vr->background = 0;
+            ngx_http_tokenroute_vertex_release(vr, NULL, 0, 0);
+        }
+
+        return NGX_OK;
+
     default: /* NGX_HTTP_TOKENROUTE_VERTEX_NONE */
+        if (vr->seq && !vr->fetching) {
+            /* claimed, then out of memory: the claim given up */
+            vr->vcf = vcf;
+            ngx_http_tokenroute_vertex_release(vr, NULL, 0, -1);
+        }
+
         vr->claimed = 0;
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -311,10 +337,13 @@ ngx_http_tokenroute_vertex_look(ngx_http_request_t *r,
         slot->seq = ++shm->seq;
         vr->seq = slot->seq;
         vr->claimed = 1;
-        look = NGX_HTTP_TOKENROUTE_VERTEX_FETCH;
+        look = usable ? NGX_HTTP_TOKENROUTE_VERTEX_RENEW
+                      : NGX_HTTP_TOKENROUTE_VERTEX_FETCH;
     }
 
-    if (look == NGX_HTTP_TOKENROUTE_VERTEX_USE) {
+    if (look == NGX_HTTP_TOKENROUTE_VERTEX_USE
+        || look == NGX_HTTP_TOKENROUTE_VERTEX_RENEW)
+    {
         slot->used = now;
 
         auth->len = sizeof("Bearer ") - 1 + slot->len;
@@ -431,7 +460,8 @@ ngx_http_tokenroute_vertex_fetch(ngx_http_request_t *r,
     ngx_str_set(&uri, NGX_HTTP_TOKENROUTE_VERTEX_URI);
 
     if (ngx_http_subrequest(r, &uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_WAITED
+                            (vr->background ? NGX_HTTP_SUBREQUEST_BACKGROUND
+                                            : NGX_HTTP_SUBREQUEST_WAITED)
                             |NGX_HTTP_SUBREQUEST_IN_MEMORY)
         != NGX_OK)
     {
@@ -449,6 +479,11 @@ ngx_http_tokenroute_vertex_fetch(ngx_http_request_t *r,
     }
 
     vr->fetching = 1;
+
+    if (vr->background) {
+        /* nothing waits for it: the request goes on (nginx 1.13.1+) */
+        return NGX_OK;
+    }
 
     /* the subrequest's end runs the phases again */
 
@@ -482,6 +517,7 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
     }
 
     vr->fetching = 0;
+    vr->background = 0;
 
     if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || sr->connection->error) {
         /* the client went away: no verdict on the endpoint */
