@@ -764,9 +764,9 @@ ngx_http_tokenroute_now_ms(void)
 
 ngx_uint_t
 ngx_http_tokenroute_cooldown_pick(ngx_http_tokenroute_model_t **group,
-    ngx_uint_t n)
+    ngx_uint_t n, ngx_uint_t commit)
 {
-    int64_t                               total;
+    int64_t                               total, wrr, bwrr;
     uint64_t                              now;
     ngx_uint_t                            k, best;
     ngx_http_tokenroute_cooldown_t       *cd;
@@ -790,6 +790,7 @@ ngx_http_tokenroute_cooldown_pick(ngx_http_tokenroute_model_t **group,
     total = 0;
     best = n;
     bnode = NULL;
+    bwrr = 0;
 
     ngx_shmtx_lock(&cd->shpool->mutex);
 
@@ -809,16 +810,21 @@ ngx_http_tokenroute_cooldown_pick(ngx_http_tokenroute_model_t **group,
             continue;
         }
 
-        node->wrr += group[k]->weight;
+        wrr = node->wrr + group[k]->weight;
         total += group[k]->weight;
 
-        if (bnode == NULL || node->wrr > bnode->wrr) {
+        if (commit) {
+            node->wrr = wrr;
+        }
+
+        if (bnode == NULL || wrr > bwrr) {
             bnode = node;
+            bwrr = wrr;
             best = k;
         }
     }
 
-    if (bnode) {
+    if (bnode && commit) {
         bnode->wrr -= total;
     }
 

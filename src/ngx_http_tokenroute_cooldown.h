@@ -45,7 +45,7 @@ ngx_uint_t ngx_http_tokenroute_cooldown_failure(
     ngx_http_tokenroute_model_t *m, ngx_uint_t status, time_t retry_after);
 void ngx_http_tokenroute_cooldown_success(ngx_http_tokenroute_model_t *m);
 ngx_uint_t ngx_http_tokenroute_cooldown_pick(
-    ngx_http_tokenroute_model_t **group, ngx_uint_t n);
+    ngx_http_tokenroute_model_t **group, ngx_uint_t n, ngx_uint_t commit);
 char *ngx_http_tokenroute_fallback_on_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_tokenroute_cooldown_directive(ngx_conf_t *cf,

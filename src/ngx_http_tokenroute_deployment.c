@@ -392,12 +392,16 @@ ngx_http_tokenroute_resolve_deployments(ngx_conf_t *cf,
  * Adds model m to the request's chain: itself, or its deployments, best
  * priority first; within a priority the one the weighted rotation picks
  * among those not cooling, then the others in configured order (the
- * fallbacks of the same priority).
+ * fallbacks of the same priority).  Only the best priority of the model
+ * asked (commit) takes a step of the rotation: a step stands for a
+ * request served from that group; a fallback model's deployments, or a
+ * priority reached only when the better one fails, are picked without
+ * one, so that their rotation keeps their own requests' weights.
  */
 
 ngx_int_t
 ngx_http_tokenroute_chain_expand(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_model_t *m)
+    ngx_http_tokenroute_model_t *m, ngx_uint_t commit)
 {
     ngx_uint_t                     i, j, k, n, pick;
     ngx_http_tokenroute_model_t  **dp;
@@ -415,8 +419,10 @@ ngx_http_tokenroute_chain_expand(ngx_http_tokenroute_ctx_t *ctx,
             /* the end of this priority */
         }
 
-        pick = (j - i > 1) ? ngx_http_tokenroute_cooldown_pick(&dp[i], j - i)
-                           : 0;
+        pick = (j - i > 1)
+               ? ngx_http_tokenroute_cooldown_pick(&dp[i], j - i,
+                                                   commit && i == 0)
+               : 0;
 
         if (pick < j - i) {
             (void) ngx_http_tokenroute_chain_push(ctx, dp[i + pick]);

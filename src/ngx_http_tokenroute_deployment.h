@@ -32,7 +32,7 @@ char *ngx_http_tokenroute_deployment_directive(ngx_conf_t *cf,
 ngx_int_t ngx_http_tokenroute_resolve_deployments(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf);
 ngx_int_t ngx_http_tokenroute_chain_expand(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_model_t *m);
+    ngx_http_tokenroute_model_t *m, ngx_uint_t commit);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_DEPLOYMENT_H_INCLUDED_ */

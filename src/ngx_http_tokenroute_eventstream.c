@@ -87,7 +87,7 @@ ngx_http_tokenroute_eventstream_header(ngx_http_request_t *r,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.charset.len = 0;
 
-    /* the decoded SSE is not the frames' length (when they had one) */
+    /* the SSE text is of another length than the frames: none of theirs */
     ngx_http_clear_content_length(r);
     ngx_http_clear_accept_ranges(r);
     ngx_http_clear_etag(r);

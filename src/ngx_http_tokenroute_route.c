@@ -40,7 +40,10 @@ ngx_int_t
 ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
+    const char                       *error;
     ngx_int_t                         rc;
+    ngx_uint_t                        i, status;
+    ngx_http_tokenroute_model_t      *asked;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
     if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS
@@ -105,7 +108,44 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
         return rc;
     }
 
-    if (ngx_http_tokenroute_route(r, ctx) != NGX_OK) {
+    /*
+     * the weighted pick first, then its siblings: a deployment whose type
+     * cannot take this request (count_tokens, embeddings, a translation
+     * into its shape) leaves it to one that can; if none can, the error
+     * is the first one's
+     */
+
+    asked = ngx_http_tokenroute_public(ctx->chain[0]);
+    error = NULL;
+    status = 0;
+
+    for (i = 0; i < ctx->nchain; i++) {
+        if (ngx_http_tokenroute_public(ctx->chain[i]) != asked) {
+            break;
+        }
+
+        ctx->model = ctx->chain[i];
+        ctx->translate = 0;
+        ngx_str_null(&ctx->upstream_body);
+
+        if (ngx_http_tokenroute_route(r, ctx) == NGX_OK) {
+            break;
+        }
+
+        if (i == 0) {
+            error = ctx->route_error;
+            status = ctx->route_status;
+        }
+    }
+
+    if (i == ctx->nchain
+        || ngx_http_tokenroute_public(ctx->chain[i]) != asked)
+    {
+        ctx->model = ctx->chain[0];
+        ctx->route_error = error;
+        ctx->route_status = status;
+        ngx_str_null(&ctx->upstream_body);
+
         return NGX_DECLINED;
     }
 
@@ -362,15 +402,15 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
 
     ctx->nchain = 0;
 
-    /* each model expanded into its deployments */
-    (void) ngx_http_tokenroute_chain_expand(ctx, ctx->model);
+    /* each model expanded into its deployments; the asked one's rotates */
+    (void) ngx_http_tokenroute_chain_expand(ctx, ctx->model, 1);
 
     if (ctx->req.nmodels == 0) {
         if (ctx->model->chain) {
             fp = ctx->model->chain->elts;
 
             for (i = 0; i < (ngx_int_t) ctx->model->chain->nelts; i++) {
-                (void) ngx_http_tokenroute_chain_expand(ctx, fp[i]);
+                (void) ngx_http_tokenroute_chain_expand(ctx, fp[i], 0);
             }
         }
 
@@ -394,7 +434,7 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        (void) ngx_http_tokenroute_chain_expand(ctx, m);
+        (void) ngx_http_tokenroute_chain_expand(ctx, m, 0);
     }
 
     return NGX_OK;

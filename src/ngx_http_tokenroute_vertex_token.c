@@ -41,6 +41,7 @@
 typedef struct {
     u_char                       id[NGX_HTTP_TOKENROUTE_VERTEX_ID_LEN];
     time_t                       expires;       /* 0: no token */
+    time_t                       refresh;       /* s left: fetch anew */
     time_t                       fetch_until;   /* a fetch is under way */
     time_t                       failed_until;  /* the last one failed */
     time_t                       used;
@@ -65,6 +66,7 @@ typedef struct {
     ngx_event_t                          wait;
     ngx_uint_t                           seq;    /* a claimed fetch */
     unsigned                             fetching:1;
+    unsigned                             background:1;
     unsigned                             claimed:1;  /* once a request */
 } ngx_http_tokenroute_vertex_req_t;
 
@@ -73,6 +75,7 @@ typedef enum {
     NGX_HTTP_TOKENROUTE_VERTEX_USE = 0,
     NGX_HTTP_TOKENROUTE_VERTEX_WAIT,
     NGX_HTTP_TOKENROUTE_VERTEX_FETCH,
+    NGX_HTTP_TOKENROUTE_VERTEX_RENEW,     /* USE, and FETCH in background */
     NGX_HTTP_TOKENROUTE_VERTEX_NONE
 } ngx_http_tokenroute_vertex_look_e;
 
@@ -167,7 +170,7 @@ ngx_http_tokenroute_vertex_ready(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (vr->fetching || vr->wait.timer_set) {
+    if ((vr->fetching && !vr->background) || vr->wait.timer_set) {
         /* woken before its time: the subrequest or the timer wakes it */
         return NGX_AGAIN;
     }
@@ -199,7 +202,31 @@ ngx_http_tokenroute_vertex_ready(ngx_http_request_t *r,
 
         return NGX_AGAIN;
 
+    case NGX_HTTP_TOKENROUTE_VERTEX_RENEW:
+        /*
+         * the token is still good: this request goes on with it, the
+         * next one is fetched by a background subrequest; vr->claimed
+         * stays (one fetch a request)
+         */
+
+        ctx->upstream_authorization = auth;
+        vr->vcf = vcf;
+        vr->background = 1;
+
+        if (ngx_http_tokenroute_vertex_fetch(r, vr) != NGX_OK) {
+            vr->background = 0;
+            ngx_http_tokenroute_vertex_release(vr, NULL, 0, 0);
+        }
+
+        return NGX_OK;
+
     default: /* NGX_HTTP_TOKENROUTE_VERTEX_NONE */
+        if (vr->seq && !vr->fetching) {
+            /* claimed, then out of memory: the claim given up */
+            vr->vcf = vcf;
+            ngx_http_tokenroute_vertex_release(vr, NULL, 0, -1);
+        }
+
         vr->claimed = 0;
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -293,7 +320,7 @@ ngx_http_tokenroute_vertex_look(ngx_http_request_t *r,
     usable = (slot->len
               && slot->expires > now + NGX_HTTP_TOKENROUTE_VERTEX_MARGIN);
 
-    if (usable && slot->expires - now > NGX_HTTP_TOKENROUTE_VERTEX_REFRESH) {
+    if (usable && slot->expires - now > slot->refresh) {
         look = NGX_HTTP_TOKENROUTE_VERTEX_USE;
 
     } else if (slot->fetch_until > now) {
@@ -310,10 +337,13 @@ ngx_http_tokenroute_vertex_look(ngx_http_request_t *r,
         slot->seq = ++shm->seq;
         vr->seq = slot->seq;
         vr->claimed = 1;
-        look = NGX_HTTP_TOKENROUTE_VERTEX_FETCH;
+        look = usable ? NGX_HTTP_TOKENROUTE_VERTEX_RENEW
+                      : NGX_HTTP_TOKENROUTE_VERTEX_FETCH;
     }
 
-    if (look == NGX_HTTP_TOKENROUTE_VERTEX_USE) {
+    if (look == NGX_HTTP_TOKENROUTE_VERTEX_USE
+        || look == NGX_HTTP_TOKENROUTE_VERTEX_RENEW)
+    {
         slot->used = now;
 
         auth->len = sizeof("Bearer ") - 1 + slot->len;
@@ -430,7 +460,8 @@ ngx_http_tokenroute_vertex_fetch(ngx_http_request_t *r,
     ngx_str_set(&uri, NGX_HTTP_TOKENROUTE_VERTEX_URI);
 
     if (ngx_http_subrequest(r, &uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_WAITED
+                            (vr->background ? NGX_HTTP_SUBREQUEST_BACKGROUND
+                                            : NGX_HTTP_SUBREQUEST_WAITED)
                             |NGX_HTTP_SUBREQUEST_IN_MEMORY)
         != NGX_OK)
     {
@@ -448,6 +479,11 @@ ngx_http_tokenroute_vertex_fetch(ngx_http_request_t *r,
     }
 
     vr->fetching = 1;
+
+    if (vr->background) {
+        /* nothing waits for it: the request goes on (nginx 1.13.1+) */
+        return NGX_OK;
+    }
 
     /* the subrequest's end runs the phases again */
 
@@ -473,6 +509,7 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
     u_char     *body;
     int64_t     expires_in;
     ngx_uint_t  status;
+    u_char      reason[320];
     u_char      token[TOKENROUTE_OAUTH_TOKEN_MAX];
 
     if (!vr->fetching) {
@@ -480,6 +517,7 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
     }
 
     vr->fetching = 0;
+    vr->background = 0;
 
     if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || sr->connection->error) {
         /* the client went away: no verdict on the endpoint */
@@ -526,13 +564,37 @@ ngx_http_tokenroute_vertex_done(ngx_http_request_t *sr, void *data,
         return rc;
     }
 
-    /* its answer names the problem (invalid_grant, ...), never a token */
+    /*
+     * a 200 holds a token even when it is refused here (expires_in 0, an
+     * unsafe byte, cut short at the subrequest's buffer): only the reason
+     * is said; an error answer names the problem (invalid_grant, ...),
+     * its two fields escaped: the body's own text could forge log lines
+     */
 
-    ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
-                  "tokenroute: the OAuth2 token endpoint %V of %V answered "
-                  "%ui%s: \"%*s\"", &vr->vcf->aud, &vr->vcf->client_email,
-                  status, status == NGX_HTTP_OK ? " without a token" : "",
-                  ngx_min(len, 200), body ? body : (u_char *) "");
+    if (status == NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "tokenroute: the OAuth2 token endpoint %V of %V "
+                      "answered 200 without a usable token (a JSON object "
+                      "with an access_token of printable ASCII under %d "
+                      "bytes and a positive expires_in, the whole answer "
+                      "within subrequest_output_buffer_size)",
+                      &vr->vcf->aud, &vr->vcf->client_email,
+                      TOKENROUTE_OAUTH_TOKEN_MAX);
+
+    } else {
+        if (body == NULL
+            || tokenroute_oauth_error((char *) body, len, (char *) reason,
+                                      sizeof(reason)) < 0)
+        {
+            ngx_cpystrn(reason, (u_char *) "(no OAuth2 error in the answer)",
+                        sizeof(reason));
+        }
+
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "tokenroute: the OAuth2 token endpoint %V of %V "
+                      "answered %ui: %s", &vr->vcf->aud,
+                      &vr->vcf->client_email, status, reason);
+    }
 
     ngx_http_tokenroute_vertex_release(vr, NULL, 0, 0);
 
@@ -575,6 +637,20 @@ ngx_http_tokenroute_vertex_release(ngx_http_tokenroute_vertex_req_t *vr,
             slot->len = len;
             slot->expires = now + expires_in;
             slot->failed_until = 0;
+
+            /*
+             * fetched anew 5 minutes before the end, or half way through
+             * what is usable of a shorter-lived token: not by every
+             * request once less than 5 minutes are left
+             */
+
+            slot->refresh = NGX_HTTP_TOKENROUTE_VERTEX_MARGIN
+                            + (expires_in - NGX_HTTP_TOKENROUTE_VERTEX_MARGIN)
+                              / 2;
+
+            if (slot->refresh > NGX_HTTP_TOKENROUTE_VERTEX_REFRESH) {
+                slot->refresh = NGX_HTTP_TOKENROUTE_VERTEX_REFRESH;
+            }
 
         } else if (expires_in == 0) {
             slot->failed_until = now + NGX_HTTP_TOKENROUTE_VERTEX_BACKOFF;

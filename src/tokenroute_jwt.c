@@ -375,3 +375,104 @@ tokenroute_oauth_parse(const char *body, size_t len, char *token,
 
     return (int) n;
 }
+
+
+#define TOKENROUTE_OAUTH_ERROR_MAX  64
+#define TOKENROUTE_OAUTH_DESC_MAX   200
+
+
+static size_t
+tokenroute_oauth_escape(char *out, size_t size, const char *s, size_t n)
+{
+    size_t          i, o;
+    unsigned char   c;
+    static const char  hex[] = "0123456789abcdef";
+
+    o = 0;
+
+    for (i = 0; i < n; i++) {
+        c = (unsigned char) s[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            if (o + 1 >= size) {
+                break;
+            }
+
+            out[o++] = (char) c;
+            continue;
+        }
+
+        if (o + 4 >= size) {
+            break;
+        }
+
+        out[o++] = '\\';
+
+        if (c == '"' || c == '\\') {
+            out[o++] = (char) c;
+
+        } else if (c == '\n') {
+            out[o++] = 'n';
+
+        } else {
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 0xf];
+        }
+    }
+
+    out[o] = '\0';
+
+    return o;
+}
+
+
+int
+tokenroute_oauth_error(const char *body, size_t len, char *out, size_t size)
+{
+    int                      rc;
+    size_t                   o, n, dn;
+    const char              *e, *d;
+    tokenroute_json_node_t  *root;
+    tokenroute_json_tree_t   j;
+
+    if (size < 8) {
+        return -1;
+    }
+
+    out[0] = '\0';
+
+    memset(&j, 0, sizeof(tokenroute_json_tree_t));
+    j.max_depth = 8;
+
+    rc = tokenroute_json_tree_parse(&j, body, len, NULL);
+    root = j.root;
+
+    if (rc != 0 || root == NULL || root->type != TOKENROUTE_JSON_T_MAP
+        || !tokenroute_json_str(tokenroute_json_get(root, "error"), &e, &n))
+    {
+        tokenroute_json_tree_free(&j);
+        return -1;
+    }
+
+    o = tokenroute_oauth_escape(out, size,
+                                e, n < TOKENROUTE_OAUTH_ERROR_MAX
+                                   ? n : TOKENROUTE_OAUTH_ERROR_MAX);
+
+    if (tokenroute_json_str(tokenroute_json_get(root, "error_description"),
+                            &d, &dn)
+        && o + 5 < size)
+    {
+        memcpy(out + o, ": \"", 3);
+        o += 3;
+        o += tokenroute_oauth_escape(out + o, size - o - 1,
+                                     d, dn < TOKENROUTE_OAUTH_DESC_MAX
+                                        ? dn : TOKENROUTE_OAUTH_DESC_MAX);
+        out[o++] = '"';
+        out[o] = '\0';
+    }
+
+    tokenroute_json_tree_free(&j);
+
+    return (int) o;
+}

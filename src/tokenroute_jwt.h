@@ -85,4 +85,15 @@ int tokenroute_oauth_parse(const char *body, size_t len, char *token,
     size_t size, int64_t *expires_in);
 
 
+/*
+ * A refusing token endpoint's reason for a log line, never more of its
+ * body: error and error_description, as ERROR: "DESCRIPTION", each cut
+ * short, bytes outside printable ASCII, quotes and backslashes escaped
+ * (\n, \", \\, \xNN), NUL-ended in out; its length, or -1 when the body
+ * holds no error string (out then "").
+ */
+int tokenroute_oauth_error(const char *body, size_t len, char *out,
+    size_t size);
+
+
 #endif /* _TOKENROUTE_JWT_H_INCLUDED_ */

@@ -64,6 +64,13 @@ tokenroute_model d/next provider=oai3 upstream_model=gpt-next-usage-10-5 input_p
 tokenroute_model d/money input_price=$CI output_price=$CO;
 tokenroute_deployment d/money provider=mockai upstream_model=gpt-cheap-usage-40-567;
 tokenroute_deployment d/money provider=oai2 upstream_model=gpt-dear-usage-40-567 input_price=$DI output_price=$DO priority=2;
+tokenroute_model d/ct input_price=1 output_price=5;
+tokenroute_deployment d/ct provider=mockant upstream_model=claude-ct-usage-10-5;
+tokenroute_deployment d/ct provider=oai2 upstream_model=gpt-ct-usage-10-5;
+tokenroute_model d/fa input_price=1 output_price=5;
+tokenroute_deployment d/fa provider=mockai upstream_model=gpt-fa1-usage-10-5 weight=3;
+tokenroute_deployment d/fa provider=oai3 upstream_model=gpt-fa2-usage-10-5 weight=1;
+tokenroute_model d/fb provider=oai2 upstream_model=gpt-fb-usage-10-5 input_price=1 output_price=5 fallback=d/fa;
 log_format dep '\$tokenroute_request_id \$tokenroute_served_model \$tokenroute_deployment \$tokenroute_provider';
 access_log %%TESTDIR%%/dep.log dep;
 EOF
@@ -234,6 +241,63 @@ is($r->{headers}{'x-tokenroute-attempts'}, 3, 'all fail: 3 attempts');
 is(count('mock', qr/all1/) + count('mock2', qr/all2/), 2,
 	'all fail: both deployments tried');
 is(count('mock3', qr/next/), 1, 'all fail: then the fallback model');
+
+###############################################################################
+
+# A request only some deployments can serve goes to one of those, whatever
+# the weighted pick: count_tokens to the Anthropic-type one, embeddings to
+# the OpenAI-type one; chat still spreads over both.
+
+clear();
+
+my %ct;
+for (1 .. 6) {
+	my $r = $t->http(method => 'POST', path => '/v1/messages/count_tokens',
+		headers => [ 'x-api-key' => $key->{raw},
+			'anthropic-version' => '2023-06-01',
+			'Content-Type' => 'application/json' ],
+		body => { model => 'd/ct',
+			messages => [ { role => 'user', content => 'Hi' } ] },
+		timeout => 10);
+	$ct{$r->{status}}++;
+}
+is($ct{200} // 0, 6, 'count_tokens: 6 of 6 served') or diag(explain(\%ct));
+is(count('mock', qr/^claude-ct/), 6,
+	'count_tokens: by the Anthropic-type deployment');
+
+clear();
+my %emb;
+for (1 .. 6) {
+	my $r = $t->http(method => 'POST', path => '/v1/embeddings',
+		headers => [ Authorization => "Bearer $key->{raw}",
+			'Content-Type' => 'application/json' ],
+		body => { model => 'd/ct', input => 'Hi' }, timeout => 10);
+	$emb{$r->{status}}++;
+}
+is($emb{200} // 0, 6, 'embeddings: 6 of 6 served') or diag(explain(\%emb));
+is(count('mock2', qr/^gpt-ct/), 6,
+	'embeddings: by the OpenAI-type deployment');
+
+clear();
+post('d/ct') for 1 .. 6;
+is(count('mock', qr/^claude-ct/), 3, 'chat: 3 of 6 on the Anthropic one');
+is(count('mock2', qr/^gpt-ct/), 3, 'chat: 3 of 6 on the OpenAI one');
+
+###############################################################################
+
+# A model that is another's fallback keeps its own weights: requests to
+# d/fb (served by its own deployment, d/fa its fallback) interleaved with
+# d/fa's take no step of d/fa's rotation, which stays 3 to 1.
+
+clear();
+for (1 .. 8) {
+	is(post('d/fb')->{status}, 200, 'interleaved: d/fb served') if $_ == 1;
+	post('d/fb') if $_ > 1;
+	post('d/fa');
+}
+is(count('mock2', qr/^gpt-fb/), 8, 'interleaved: d/fb served all of its 8');
+is(count('mock', qr/^gpt-fa1/), 6, 'interleaved: d/fa weight 3 served 6 of 8');
+is(count('mock3', qr/^gpt-fa2/), 2, 'interleaved: d/fa weight 1 served 2 of 8');
 
 ###############################################################################
 

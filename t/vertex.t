@@ -265,7 +265,7 @@ is($r->{status}, 400, 'embeddings on vertex: 400');
 # own fetched
 
 $v->make_key('sa.json');
-$v->control(expires_in => 303);
+$v->control(expires_in => 16);
 $t->reload_nginx();
 
 $n0 = ntokens();
@@ -275,16 +275,36 @@ is(ntokens(), $n0 + 1, 'rotated key: a token fetched with it');
 
 my $tok1 = ($v->requests('predict'))[-1]{headers}{authorization};
 
-# 303 s of life: refreshed once less than 300 s are left
+# a short-lived token (16 s: not used in its last 10) is refreshed half
+# way through what is usable of it (13 s left), not by every request
+
+my $ok = 0;
+for (1 .. 4) {
+	$ok++ if call('vx/haiku')->{status} == 200;
+}
+is($ok, 4, 'a short-lived token: served');
+is(ntokens(), $n0 + 1, 'a short-lived token: no fetch per request');
+is(scalar(grep { ($_->{headers}{authorization} // '') eq $tok1 }
+	($v->requests('predict'))[-4 .. -1]), 4, '... its token used');
+
+# the request that finds the refresh due is served at once with the
+# token it has, the new one fetched in the background (a slow endpoint)
 
 sleep 3.5;
-$v->control(expires_in => 11);
+$v->control(expires_in => 13, delay => 2);
 
+$t0 = time();
 $r = call('vx/haiku');
 is($r->{status}, 200, 'refresh: served');
-is(ntokens(), $n0 + 2, 'refresh: a new token fetched before expiry');
-isnt(($v->requests('predict'))[-1]{headers}{authorization}, $tok1,
-	'refresh: the new token used');
+cmp_ok(time() - $t0, '<', 1.5, 'refresh: without waiting for the fetch');
+is(($v->requests('predict'))[-1]{headers}{authorization}, $tok1,
+	'refresh: with the token it had');
+ok($t->wait_until(6, sub {
+	call('vx/haiku')->{status} == 200
+		&& ($v->requests('predict'))[-1]{headers}{authorization} ne $tok1;
+}), 'refresh: the new token used once fetched');
+is(ntokens(), $n0 + 2, 'refresh: one fetch for it');
+$v->control(expires_in => 13);
 
 ###############################################################################
 
@@ -294,7 +314,7 @@ isnt(($v->requests('predict'))[-1]{headers}{authorization}, $tok1,
 
 $v->control(status => 503);
 $t->allow_log(qr/OAuth2 token endpoint/);
-sleep 1.5;
+sleep 3.5;
 
 $n0 = ntokens();
 $r = call('vx/fb');
@@ -380,7 +400,7 @@ is($r->{status}, 200, 'an unknown key: the client gets a 200');
 is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
 	'an unknown key: the fallback served');
 is(ntokens(), $n0 + 1, 'an unknown key: the token endpoint asked');
-like($t->error_log, qr/answered 400: "\{"error":"invalid_grant","error_description":"Invalid JWT Signature\."\}"/,
+like($t->error_log, qr/answered 400: invalid_grant: "Invalid JWT Signature\."/,
 	"an unknown key: Google's reason in error.log");
 
 $r = call('vx/haiku');
@@ -407,6 +427,43 @@ is($r->{headers}{'x-tokenroute-model'}, 'vxn/haiku',
 	'fallback to vertex without a token yet: vertex served');
 is($r->{headers}{'x-tokenroute-attempts'}, 2, '... on the second attempt');
 is(ntokens(), $n0 + 1, '... with a token fetched for it');
+
+###############################################################################
+
+# The token endpoint answers 200 but not with a usable token (expires_in
+# 0): error.log says why, and never holds the token it was sent
+
+$v->make_key('sa.json');
+$v->control(expires_in => 0);
+$t->reload_nginx();
+
+$n0 = ntokens();
+$r = call('vx/fb');
+is($r->{status}, 200, 'a 200 without a usable token: the client gets a 200');
+is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
+	'a 200 without a usable token: the fallback served');
+is(ntokens(), $n0 + 1, 'a 200 without a usable token: the endpoint asked');
+my @issued = do {
+	open my $in, '<', $t->testdir . '/vertex/tokens' or die;
+	map { (split / /)[0] } <$in>;
+};
+like($t->error_log, qr/answered 200 without a usable token/,
+	'a 200 without a usable token: said in error.log');
+unlike($t->error_log, qr/\Q$issued[-1]\E/,
+	'a 200 without a usable token: the token is not in error.log');
+
+# an error_description with a newline and a quote: one escaped line,
+# no line of its own in error.log
+
+sleep 2.2;
+$v->control(describe => 'bad%0A2026/01/01 00:00:00 [alert] 1#1: forged "x"');
+$r = call('vx/fb');
+is($r->{headers}{'x-tokenroute-model'}, 'anthropic/claude-haiku-4-5',
+	'an error with a newline: the fallback served');
+like($t->error_log, qr/answered 400: invalid_grant: "bad\\n2026\S+ \S+ \[alert\] 1#1: forged \\"x\\""/,
+	'an error with a newline: escaped on its line');
+unlike($t->error_log, qr/^2026\/01\/01/m, 'no forged line in error.log');
+$v->control();
 
 ###############################################################################
 

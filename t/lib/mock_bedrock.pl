@@ -204,10 +204,10 @@ sub respond_stream {
 	my $text = "HTTP/1.1 $status OK\r\n";
 	$text .= "$_: $hdrs->{$_}\r\n" for sort keys %$hdrs;
 
-	if ($s->{sized}) {
-		my $all = join '', @{ $s->{messages} };
-		syswrite($c, $text . "Content-Length: " . length($all)
-			. "\r\n\r\n" . $all);
+	if ($s->{length}) {
+		my $body = join '', @{ $s->{messages} };
+		syswrite($c, $text . 'Content-Length: ' . length($body) . "\r\n"
+			. "ETag: \"es-1\"\r\nAccept-Ranges: bytes\r\n\r\n" . $body);
 		return 1;
 	}
 
@@ -414,8 +414,9 @@ sub answer {
 #   badcrc        the third message's CRC wrong
 #   cutframe      the body ends (properly chunked) in the middle of the
 #                 last message
-#   sized         not chunked: the whole stream in one write with its
-#                 Content-Length (a server or proxy may send it so)
+#   length        not chunked: the whole body with Content-Length (and an
+#                 ETag and Accept-Ranges: bytes), as a buffering proxy
+#                 in front of Bedrock may answer
 # The record's response body is the stream's messages decoded, one
 # "TYPE JSON" line each.
 sub stream_answer {
@@ -463,7 +464,7 @@ sub stream_answer {
 	$s{bytes} = 1 if $model =~ /bytes/;
 	$s{close} = $1 if $model =~ /close-(\d+)/;
 	$s{cutframe} = 1 if $model =~ /cutframe/;
-	$s{sized} = 1 if $model =~ /sized/;
+	$s{length} = 1 if $model =~ /length/;
 
 	return (200, { 'Content-Type' => 'application/vnd.amazon.eventstream',
 		'x-amzn-RequestId' => request_id(),

@@ -21,6 +21,8 @@
 #     expires_in=N   the tokens' lifetime (default 3599)
 #     status=N       the token endpoint answers N (a 503 outage) instead
 #     delay=S        the token endpoint waits S seconds first
+#     describe=TEXT  the token endpoint answers 400 invalid_grant with
+#                    error_description TEXT (%XX-decoded: a newline too)
 # POST /v1/projects/P/locations/L/publishers/anthropic/models/M:rawPredict
 #   (or :streamRawPredict): "Authorization: Bearer T" with a token this
 #   mock issued, not expired and not listed in STATE/revoked (else 401
@@ -161,6 +163,11 @@ sub token {
 
 	if (my $s = $ctl->{status}) {
 		return reply($c, $s, 'text/html', "<html>$s outage</html>");
+	}
+
+	if (defined(my $d = $ctl->{describe})) {
+		$d =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge;
+		return grant_error($c, $d);
 	}
 
 	my %f = map { my ($k, $v) = split /=/, $_, 2;

@@ -279,6 +279,27 @@ test_oauth(void)
 
     ok(tokenroute_oauth_parse("<html>", 6, tok, sizeof(tok), &exp) == -1,
        "not JSON: refused");
+
+    {
+        char  why[64];
+
+        ans = "{\"error\":\"invalid_grant\",\"error_description\":"
+              "\"a\\nb \\\"q\\\" \\u00e9\",\"access_token\":\"ya29.S\"}";
+        n = tokenroute_oauth_error(ans, strlen(ans), why, sizeof(why));
+        ok(n > 0 && strcmp(why, "invalid_grant: \"a\\nb \\\"q\\\" "
+                                "\\xc3\\xa9\"") == 0,
+           "an OAuth2 error: its fields escaped, nothing else");
+
+        ok(tokenroute_oauth_error("<html>", 6, why, sizeof(why)) == -1
+           && why[0] == '\0', "not an OAuth2 error: none");
+
+        ans = "{\"error\":\"x\",\"error_description\":\"0123456789"
+              "0123456789012345678901234567890123456789012345678901234567"
+              "890123456789\"}";
+        n = tokenroute_oauth_error(ans, strlen(ans), why, sizeof(why));
+        ok(n > 0 && (size_t) n < sizeof(why) && strlen(why) == (size_t) n
+           && why[n - 1] == '"', "a long description cut to the buffer");
+    }
 }
 
 
