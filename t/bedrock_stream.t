@@ -69,7 +69,6 @@ tokenroute_provider br type=bedrock url=http://127.0.0.1:%%PORT_bedrock%% region
 $p br/stream $u-usage-20-10-v1:0 $prices;
 $p br/split $u-usage-21-9-split-v1:0 $prices;
 $p br/bytes $u-usage-22-8-bytes-v1:0 $prices;
-$p br/sized $u-usage-23-7-sized-v1:0 $prices;
 $p br/throttled $u-usage-20-10-exception-throttlingException-v1:0 $prices;
 $p br/failing $u-usage-20-10-exception-modelStreamErrorException-v1:0 $prices;
 $p br/badcrc $u-usage-20-10-badcrc-v1:0 $prices;
