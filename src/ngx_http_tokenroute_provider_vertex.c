@@ -32,7 +32,9 @@ static ngx_int_t ngx_http_tokenroute_vertex_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
-static ngx_http_variable_t  ngx_http_tokenroute_vertex_vars[] = {
+/* registered with the module's own by ngx_http_tokenroute_variables.c */
+
+ngx_http_variable_t  ngx_http_tokenroute_vertex_vars[] = {
 
     { ngx_string("tokenroute_vertex_token_url"), NULL,
       ngx_http_tokenroute_vertex_variable, 0,
@@ -446,25 +448,6 @@ ngx_http_tokenroute_vertex_route(ngx_http_request_t *r,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tokenroute vertex: uri \"%V\", body %uz bytes",
                    &ctx->upstream_uri, len);
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_tokenroute_vertex_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_tokenroute_vertex_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
 
     return NGX_OK;
 }

@@ -52,7 +52,8 @@ ngx_int_t ngx_http_tokenroute_vertex_init(ngx_conf_t *cf,
 ngx_int_t ngx_http_tokenroute_vertex_route(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
-ngx_int_t ngx_http_tokenroute_vertex_add_variables(ngx_conf_t *cf);
+/* the token location's variables, registered by ..._variables.c */
+extern ngx_http_variable_t  ngx_http_tokenroute_vertex_vars[];
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX_H_INCLUDED_ */

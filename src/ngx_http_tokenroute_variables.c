@@ -198,19 +198,27 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
 ngx_int_t
 ngx_http_tokenroute_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_http_variable_t  *tables[2], *var, *v;
+    ngx_uint_t            i;
 
-    for (v = ngx_http_tokenroute_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
+    /* the module's own, and the vertex token location's */
+
+    tables[0] = ngx_http_tokenroute_vars;
+    tables[1] = ngx_http_tokenroute_vertex_vars;
+
+    for (i = 0; i < 2; i++) {
+        for (v = tables[i]; v->name.len; v++) {
+            var = ngx_http_add_variable(cf, &v->name, v->flags);
+            if (var == NULL) {
+                return NGX_ERROR;
+            }
+
+            var->get_handler = v->get_handler;
+            var->data = v->data;
         }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
     }
 
-    return ngx_http_tokenroute_vertex_add_variables(cf);
+    return NGX_OK;
 }
 
 
