@@ -24,14 +24,13 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_eventstream.h"
+#include "ngx_http_tokenroute_output.h"
 
 #include "tokenroute_eventstream.h"
 
 
 /* a Bedrock chunk is one event: far below AWS's own 16 MB */
 #define NGX_HTTP_TOKENROUTE_ES_MAX_MESSAGE  (1024 * 1024)
-
-#define NGX_HTTP_TOKENROUTE_ES_BUF_SIZE     4096
 
 
 typedef struct {
@@ -249,55 +248,17 @@ ngx_http_tokenroute_es_emit(void *data, const char *text, size_t len)
 {
     ngx_http_tokenroute_es_t  *es = data;
 
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    cl = (es->last_out == &es->out) ? NULL
-         : (ngx_chain_t *) ((u_char *) es->last_out
-                            - offsetof(ngx_chain_t, next));
-
-    if (cl == NULL || (size_t) (cl->buf->end - cl->buf->last) < len) {
-
-        cl = ngx_chain_get_free_buf(es->request->pool, &es->free);
-        if (cl == NULL) {
-            goto failed;
-        }
-
-        b = cl->buf;
-        size = ngx_max(len, NGX_HTTP_TOKENROUTE_ES_BUF_SIZE);
-
-        if (b->start == NULL || (size_t) (b->end - b->start) < size) {
-            b->start = ngx_palloc(es->request->pool, size);
-            if (b->start == NULL) {
-                goto failed;
-            }
-
-            b->end = b->start + size;
-        }
-
-        b->pos = b->start;
-        b->last = b->start;
-        b->temporary = 1;
-        b->flush = 0;
-        b->last_buf = 0;
-        b->last_in_chain = 0;
-        b->tag = (ngx_buf_tag_t) &ngx_http_tokenroute_es_tag;
-
-        cl->next = NULL;
-        *es->last_out = cl;
-        es->last_out = &cl->next;
+    if (ngx_http_tokenroute_append(es->request->pool, &es->out,
+                                   &es->last_out, &es->free,
+                                   (ngx_buf_tag_t) &ngx_http_tokenroute_es_tag,
+                                   (u_char *) text, len)
+        != 0)
+    {
+        es->nomem = 1;
+        return -1;
     }
 
-    cl->buf->last = ngx_cpymem(cl->buf->last, text, len);
-
     return 0;
-
-failed:
-
-    es->nomem = 1;
-
-    return -1;
 }
 
 

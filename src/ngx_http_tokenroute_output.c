@@ -119,13 +119,32 @@ ngx_http_tokenroute_hold_reserve(ngx_http_tokenroute_response_t *resp,
 }
 
 
-/* appends to the output chain, reusing buffers already sent */
+/* appends to the response's output chain, reusing buffers already sent */
 
 int
 ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
 {
     ngx_http_tokenroute_response_t  *resp = data;
 
+    return ngx_http_tokenroute_append(resp->request->pool, &resp->out,
+                                      &resp->last_out, &resp->free,
+                                      (ngx_buf_tag_t) &ngx_http_tokenroute_module,
+                                      (u_char *) p, len);
+}
+
+
+/*
+ * Appends bytes to an output chain of buffers tagged "tag", taking a
+ * buffer from "free" (those already sent, ngx_chain_update_chains()) when
+ * the last one is full or is not ours: the last link may be an input
+ * buffer passed on (sse_gate.c).
+ */
+
+int
+ngx_http_tokenroute_append(ngx_pool_t *pool, ngx_chain_t **out,
+    ngx_chain_t ***last_out, ngx_chain_t **free, ngx_buf_tag_t tag,
+    u_char *p, size_t len)
+{
     size_t        size;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
@@ -134,18 +153,15 @@ ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
         return 0;
     }
 
-    cl = (resp->last_out == &resp->out) ? NULL
-         : (ngx_chain_t *) ((u_char *) resp->last_out
+    cl = (*last_out == out) ? NULL
+         : (ngx_chain_t *) ((u_char *) *last_out
                             - offsetof(ngx_chain_t, next));
 
-    /* the last buffer out may be an input buffer passed on (sse_gate.c) */
-
     if (cl == NULL
-        || cl->buf->tag != (ngx_buf_tag_t) &ngx_http_tokenroute_module
+        || cl->buf->tag != tag
         || (size_t) (cl->buf->end - cl->buf->last) < len)
     {
-
-        cl = ngx_chain_get_free_buf(resp->request->pool, &resp->free);
+        cl = ngx_chain_get_free_buf(pool, free);
         if (cl == NULL) {
             return -1;
         }
@@ -154,7 +170,7 @@ ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
         size = ngx_max(len, 4096);
 
         if (b->start == NULL || (size_t) (b->end - b->start) < size) {
-            b->start = ngx_palloc(resp->request->pool, size);
+            b->start = ngx_palloc(pool, size);
             if (b->start == NULL) {
                 return -1;
             }
@@ -168,11 +184,11 @@ ngx_http_tokenroute_emit(void *data, const char *p, size_t len)
         b->flush = 0;
         b->last_buf = 0;
         b->last_in_chain = 0;
-        b->tag = (ngx_buf_tag_t) &ngx_http_tokenroute_module;
+        b->tag = tag;
 
         cl->next = NULL;
-        *resp->last_out = cl;
-        resp->last_out = &cl->next;
+        **last_out = cl;
+        *last_out = &cl->next;
     }
 
     cl->buf->last = ngx_cpymem(cl->buf->last, p, len);

@@ -28,6 +28,9 @@ ngx_int_t ngx_http_tokenroute_hold(ngx_http_tokenroute_response_t *resp,
 ngx_int_t ngx_http_tokenroute_hold_reserve(
     ngx_http_tokenroute_response_t *resp, size_t len);
 int ngx_http_tokenroute_emit(void *data, const char *p, size_t len);
+int ngx_http_tokenroute_append(ngx_pool_t *pool, ngx_chain_t **out,
+    ngx_chain_t ***last_out, ngx_chain_t **free, ngx_buf_tag_t tag,
+    u_char *p, size_t len);
 ngx_chain_t *ngx_http_tokenroute_empty_link(ngx_pool_t *pool);
 void ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
     size_t len);
