@@ -32,10 +32,27 @@ static ngx_int_t ngx_http_tokenroute_bedrock_env(ngx_conf_t *cf,
 static ngx_int_t ngx_http_tokenroute_bedrock_file(ngx_conf_t *cf,
     ngx_http_tokenroute_provider_t *prov,
     ngx_http_tokenroute_bedrock_conf_t *bc);
+static ngx_http_tokenroute_bedrock_conf_t *ngx_http_tokenroute_bedrock_conf(
+    ngx_conf_t *cf, ngx_http_tokenroute_provider_t *prov);
 static ngx_int_t ngx_http_tokenroute_bedrock_copy(ngx_conf_t *cf,
     ngx_str_t *dst, const char *p, size_t len);
 static ngx_int_t ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_bedrock_conf_t *bc);
+
+
+/* the provider's bedrock settings, made by its first parameter or init */
+
+static ngx_http_tokenroute_bedrock_conf_t *
+ngx_http_tokenroute_bedrock_conf(ngx_conf_t *cf,
+    ngx_http_tokenroute_provider_t *prov)
+{
+    if (prov->type_conf == NULL) {
+        prov->type_conf = ngx_pcalloc(cf->pool,
+                              sizeof(ngx_http_tokenroute_bedrock_conf_t));
+    }
+
+    return prov->type_conf;
+}
 
 
 ngx_int_t
@@ -45,15 +62,9 @@ ngx_http_tokenroute_bedrock_param(ngx_conf_t *cf,
     ngx_str_t                           *field;
     ngx_http_tokenroute_bedrock_conf_t  *bc;
 
-    bc = prov->type_conf;
-
+    bc = ngx_http_tokenroute_bedrock_conf(cf, prov);
     if (bc == NULL) {
-        bc = ngx_pcalloc(cf->pool, sizeof(ngx_http_tokenroute_bedrock_conf_t));
-        if (bc == NULL) {
-            return NGX_ERROR;
-        }
-
-        prov->type_conf = bc;
+        return NGX_ERROR;
     }
 
     if (arg->len > 7 && ngx_strncmp(arg->data, "region=", 7) == 0) {
@@ -90,15 +101,9 @@ ngx_http_tokenroute_bedrock_init(ngx_conf_t *cf,
     u_char                              *p;
     ngx_http_tokenroute_bedrock_conf_t  *bc;
 
-    bc = prov->type_conf;
-
+    bc = ngx_http_tokenroute_bedrock_conf(cf, prov);
     if (bc == NULL) {
-        bc = ngx_pcalloc(cf->pool, sizeof(ngx_http_tokenroute_bedrock_conf_t));
-        if (bc == NULL) {
-            return NGX_ERROR;
-        }
-
-        prov->type_conf = bc;
+        return NGX_ERROR;
     }
 
     if (ngx_http_tokenroute_bedrock_region(cf, prov, bc) != NGX_OK) {
