@@ -30,8 +30,6 @@ static ngx_int_t ngx_http_tokenroute_read_secret(ngx_conf_t *cf,
     ngx_str_t *spec, ngx_uint_t from_file, ngx_str_t *secret);
 static ngx_int_t ngx_http_tokenroute_parse_url(ngx_conf_t *cf,
     ngx_http_tokenroute_provider_t *p);
-static ngx_int_t ngx_http_tokenroute_parse_price(ngx_conf_t *cf,
-    ngx_str_t *value, int64_t *price);
 static ngx_int_t ngx_http_tokenroute_valid_id(ngx_str_t *id);
 
 
@@ -536,6 +534,7 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_tokenroute_main_conf_t *trmcf = conf;
 
+    ngx_int_t                         rc;
     ngx_str_t                        *value, v;
     ngx_uint_t                        i, j;
     ngx_http_tokenroute_model_t      *m;
@@ -611,64 +610,14 @@ ngx_http_tokenroute_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_http_tokenroute_arg(&value[i], "input_price", &v) == NGX_OK) {
-            if (ngx_http_tokenroute_parse_price(cf, &v, &m->input_price)
-                != NGX_OK)
-            {
-                goto invalid;
-            }
+        rc = ngx_http_tokenroute_conf_price(cf, &value[i], m);
 
+        if (rc == NGX_OK) {
             continue;
         }
 
-        if (ngx_http_tokenroute_arg(&value[i], "output_price", &v) == NGX_OK)
-        {
-            if (ngx_http_tokenroute_parse_price(cf, &v, &m->output_price)
-                != NGX_OK)
-            {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_tokenroute_arg(&value[i], "cached_input_price", &v)
-            == NGX_OK)
-        {
-            if (ngx_http_tokenroute_parse_price(cf, &v,
-                                                &m->cached_input_price)
-                != NGX_OK)
-            {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_tokenroute_arg(&value[i], "cache_write_price", &v)
-            == NGX_OK)
-        {
-            if (ngx_http_tokenroute_parse_price(cf, &v,
-                                                &m->cache_write_price)
-                != NGX_OK)
-            {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_tokenroute_arg(&value[i], "cache_write_1h_price", &v)
-            == NGX_OK)
-        {
-            if (ngx_http_tokenroute_parse_price(cf, &v,
-                                                &m->cache_write_1h_price)
-                != NGX_OK)
-            {
-                goto invalid;
-            }
-
-            continue;
+        if (rc == NGX_ERROR) {
+            goto invalid;
         }
 
         if (ngx_http_tokenroute_arg(&value[i], "listed", &v) == NGX_OK) {
@@ -723,21 +672,55 @@ invalid:
 }
 
 
-static ngx_int_t
-ngx_http_tokenroute_parse_price(ngx_conf_t *cf, ngx_str_t *value,
-    int64_t *price)
+/*
+ * A model's or a deployment's price parameter: NGX_DECLINED when arg is
+ * not one, NGX_ERROR (said) when its value is not a price.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_conf_price(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_http_tokenroute_model_t *d)
 {
-    if (tokenroute_money_parse_usd((const char *) value->data, value->len,
-                                   price)
-        != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid price \"%V\": expected USD per million "
-                           "tokens, e.g. 0.15", value);
-        return NGX_ERROR;
+    int64_t     *price;
+    ngx_str_t    v;
+    ngx_uint_t   i;
+
+    static struct {
+        const char  *name;
+        size_t       offset;
+    } prices[] = {
+        { "input_price",
+          offsetof(ngx_http_tokenroute_model_t, input_price) },
+        { "output_price",
+          offsetof(ngx_http_tokenroute_model_t, output_price) },
+        { "cached_input_price",
+          offsetof(ngx_http_tokenroute_model_t, cached_input_price) },
+        { "cache_write_price",
+          offsetof(ngx_http_tokenroute_model_t, cache_write_price) },
+        { "cache_write_1h_price",
+          offsetof(ngx_http_tokenroute_model_t, cache_write_1h_price) },
+    };
+
+    for (i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
+        if (ngx_http_tokenroute_arg(arg, prices[i].name, &v) != NGX_OK) {
+            continue;
+        }
+
+        price = (int64_t *) ((u_char *) d + prices[i].offset);
+
+        if (tokenroute_money_parse_usd((const char *) v.data, v.len, price)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid price \"%V\": expected USD per "
+                               "million tokens, e.g. 0.15", &v);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 

@@ -29,6 +29,8 @@ ngx_int_t ngx_http_tokenroute_check_upstreams(ngx_conf_t *cf,
 ngx_int_t ngx_http_tokenroute_conf_arg(ngx_str_t *arg, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_tokenroute_conf_valid_id(ngx_str_t *id);
+ngx_int_t ngx_http_tokenroute_conf_price(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_http_tokenroute_model_t *m);
 ngx_int_t ngx_http_tokenroute_conf_env(ngx_conf_t *cf, ngx_str_t *var,
     ngx_str_t *value);
 

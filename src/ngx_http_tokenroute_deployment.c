@@ -23,14 +23,11 @@
 #include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_models.h"
-#include "tokenroute_money.h"
 
 
 #define NGX_HTTP_TOKENROUTE_PRICE_UNSET  (-2)
 
 
-static ngx_int_t ngx_http_tokenroute_deployment_price(ngx_conf_t *cf,
-    ngx_str_t *arg, ngx_http_tokenroute_model_t *d);
 static ngx_int_t ngx_http_tokenroute_chain_push(
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_model_t *m);
 
@@ -169,7 +166,7 @@ ngx_http_tokenroute_deployment_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        switch (ngx_http_tokenroute_deployment_price(cf, &value[i], &dep)) {
+        switch (ngx_http_tokenroute_conf_price(cf, &value[i], &dep)) {
         case NGX_OK:
             continue;
         case NGX_ERROR:
@@ -261,55 +258,6 @@ invalid:
                        "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
-}
-
-
-/* NGX_DECLINED: not a price parameter */
-
-static ngx_int_t
-ngx_http_tokenroute_deployment_price(ngx_conf_t *cf, ngx_str_t *arg,
-    ngx_http_tokenroute_model_t *d)
-{
-    int64_t     *price;
-    ngx_str_t    v;
-    ngx_uint_t   i;
-
-    static struct {
-        const char  *name;
-        size_t       offset;
-    } prices[] = {
-        { "input_price",
-          offsetof(ngx_http_tokenroute_model_t, input_price) },
-        { "output_price",
-          offsetof(ngx_http_tokenroute_model_t, output_price) },
-        { "cached_input_price",
-          offsetof(ngx_http_tokenroute_model_t, cached_input_price) },
-        { "cache_write_price",
-          offsetof(ngx_http_tokenroute_model_t, cache_write_price) },
-        { "cache_write_1h_price",
-          offsetof(ngx_http_tokenroute_model_t, cache_write_1h_price) },
-    };
-
-    for (i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
-        if (ngx_http_tokenroute_conf_arg(arg, prices[i].name, &v) != NGX_OK) {
-            continue;
-        }
-
-        price = (int64_t *) ((u_char *) d + prices[i].offset);
-
-        if (tokenroute_money_parse_usd((const char *) v.data, v.len, price)
-            != 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid price \"%V\": expected USD per "
-                               "million tokens, e.g. 0.15", &v);
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
 }
 
 

@@ -398,6 +398,8 @@ my @bad = (
 		. "input_price=abc;\n", qr/invalid price/, 'a bad price' ],
 	[ "tokenroute_model x/a;\ntokenroute_deployment x/a provider=mockai "
 		. "name=a,b;\n", qr/invalid parameter "name=a,b"/, 'a bad name' ],
+	[ "tokenroute_model x/a provider=mockai cache_write_1h_price=1.5x;\n",
+		qr/invalid price "1.5x"/, 'a bad price of a model' ],
 	[ "tokenroute_max_attempts 65;\n",
 		qr/tokenroute_max_attempts must be 1 to 64/,
 		'more attempts than a chain holds' ],
