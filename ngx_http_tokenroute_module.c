@@ -23,6 +23,7 @@
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_filter.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_metrics_out.h"
 #include "ngx_http_tokenroute_purge.h"
@@ -125,6 +126,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
     { ngx_string("tokenroute_key_retention"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_tokenroute_key_retention,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tokenroute_lease_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -526,7 +534,9 @@ ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (ngx_http_tokenroute_replay_start(cycle) != NGX_OK) {
+    if (ngx_http_tokenroute_replay_start(cycle) != NGX_OK
+        || ngx_http_tokenroute_lease_start(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -541,6 +551,7 @@ ngx_http_tokenroute_exit_process(ngx_cycle_t *cycle)
      * The settlements in flight are journaled as the connection closes,
      * then the ones still waiting to be sent.
      */
+    ngx_http_tokenroute_lease_shutdown();
     ngx_http_tokenroute_redis_shutdown();
     ngx_http_tokenroute_settle_shutdown();
     ngx_http_tokenroute_metrics_worker_exit();

@@ -305,6 +305,11 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
         if (rc == NGX_OK) {
             rc = ngx_http_tokenroute_admission_start(r, ctx);
 
+            /* admitted from a lease (lease.c): no Redis */
+            if (rc == NGX_OK && ctx->admission_done) {
+                return ngx_http_tokenroute_access_decide(r, ctx);
+            }
+
         } else {
             rc = ngx_http_tokenroute_admission_check_key(r, ctx);
         }

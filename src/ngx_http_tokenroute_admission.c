@@ -41,6 +41,7 @@
 #include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_deployment.h"
+#include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
@@ -797,6 +798,19 @@ ngx_http_tokenroute_admission_start(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
     ctx->reserve = ngx_http_tokenroute_reserve(trmcf, ctx, &ctx->tokens);
+
+    /* from this gateway's lease of the key, when it can: no Redis */
+
+    if (trmcf->lease) {
+        switch (ngx_http_tokenroute_lease_admit(r, ctx)) {
+        case NGX_OK:
+            return NGX_OK;
+        case NGX_ERROR:
+            return NGX_ERROR;
+        default:
+            break;
+        }
+    }
 
     return ngx_http_tokenroute_admission_queue(r, ctx);
 }

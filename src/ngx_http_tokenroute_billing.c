@@ -20,6 +20,7 @@
 #include "ngx_http_tokenroute_billing.h"
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_purge.h"
 #include "ngx_http_tokenroute_reserve.h"
 #include "ngx_http_tokenroute_settle.h"
@@ -34,7 +35,7 @@ static void ngx_http_tokenroute_usage_finalize(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 
-static ngx_str_t  ngx_http_tokenroute_scripts[4];
+static ngx_str_t  ngx_http_tokenroute_scripts[5];
 
 
 ngx_int_t
@@ -50,13 +51,15 @@ ngx_http_tokenroute_billing_init(ngx_conf_t *cf,
            != NGX_OK
         || ngx_http_tokenroute_purge_init(cf, &ngx_http_tokenroute_scripts[3],
                                           trmcf)
+           != NGX_OK
+        || ngx_http_tokenroute_lease_init(cf, &ngx_http_tokenroute_scripts[4])
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     trmcf->redis.scripts = ngx_http_tokenroute_scripts;
-    trmcf->redis.nscripts = 4;
+    trmcf->redis.nscripts = 5;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -155,6 +158,11 @@ ngx_http_tokenroute_log_handler(ngx_http_request_t *r)
                    s.output, s.cached, s.estimated, s.unbilled);
 
     s.time = ngx_time();
+
+    if (ctx->leased) {
+        ngx_http_tokenroute_lease_settle(ctx, &s);
+        return NGX_OK;
+    }
 
     ngx_http_tokenroute_settle(&s);
 

@@ -181,6 +181,7 @@ typedef struct {
     ngx_array_t                      tls_locations; /* void ** loc_conf */
     ngx_shm_zone_t                  *metrics_zone;
     ngx_array_t                     *resolve;  /* upstreams resolved again */
+    void                            *lease;    /* tokenroute_lease; NULL */
 } ngx_http_tokenroute_main_conf_t;
 
 
@@ -317,8 +318,10 @@ typedef struct {
     int64_t                          available;  /* what a 402 had left */
     int64_t                          tokens;     /* counted against tpm */
     ngx_http_tokenroute_rate_t       rate;       /* what a 429 says */
+    u_char                          *lease_id;   /* leased: the lease's */
     unsigned                         admission_sent:1;
     unsigned                         admission_done:1;
+    unsigned                         leased:1;   /* from a lease: no Redis */
     unsigned                         waiting_admission:1;
 
     /* the gateway's own overhead, microseconds */

@@ -72,6 +72,11 @@ typedef struct {
     u_char        hour[NGX_HTTP_TOKENROUTE_SETTLE_BATCH][sizeof("YYYYMMDDHH")];
     u_char        num[NGX_HTTP_TOKENROUTE_SETTLE_BATCH]
                      [NGX_HTTP_TOKENROUTE_SETTLE_NUMS][NGX_INT64_LEN];
+
+    /* an aggregate's "flush id:lease id:count" (lease.c) */
+    u_char        rid[NGX_HTTP_TOKENROUTE_SETTLE_BATCH]
+                     [2 * NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN + NGX_INT_T_LEN
+                      + 2];
     const char   *argv[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
     size_t        argvlen[NGX_HTTP_TOKENROUTE_SETTLE_ARGC];
 } ngx_http_tokenroute_settle_batch_t;
@@ -387,6 +392,16 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_settle_batch_t *b)
 
             arg[0] = (const char *) t->request_id;
             len[0] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+            if (t->count) {
+                p = ngx_sprintf(b->rid[k], "%*s:%*s:%ui",
+                                (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                                t->request_id,
+                                (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                                t->lease_id, t->count);
+                arg[0] = (const char *) b->rid[k];
+                len[0] = p - b->rid[k];
+            }
 
             nums[0] = t->cost;
             nums[1] = t->input;

@@ -67,6 +67,14 @@ struct ngx_http_tokenroute_settlement_s {
 
     /* the largest batch it may go in: halved at each rejection; 0: any */
     ngx_uint_t  batch_max;
+
+    /*
+     * An aggregate of requests admitted from a lease
+     * (ngx_http_tokenroute_lease.c): count requests (0: one request, not
+     * an aggregate), "failed" of them failed; request_id is its flush id.
+     */
+    ngx_uint_t  count;
+    u_char      lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
 };
 
 

@@ -23,6 +23,8 @@ extern const char    tokenroute_lua_settle[];
 extern const size_t  tokenroute_lua_settle_len;
 extern const char    tokenroute_lua_sweep[];
 extern const size_t  tokenroute_lua_sweep_len;
+extern const char    tokenroute_lua_lease[];
+extern const size_t  tokenroute_lua_lease_len;
 
 
 

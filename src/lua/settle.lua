@@ -48,6 +48,15 @@
 -- Sums are Lua numbers (doubles), exact below 2^53, and are written as
 -- integers with %.0f: Lua's own number-to-string would use an exponent.
 --
+-- Aggregates (src/ngx_http_tokenroute_lease.c): a settlement whose
+-- request id is "flush id:lease id:count" sums count requests admitted
+-- from a lease (its fail field counts those that failed).  It is
+-- charged once per flush id ("tr:fl:<flush id>", kept 8 days, is the
+-- marker), in the key's and tenant's current period, and, while the
+-- lease lives, its cost comes off the lease's outstanding amount and
+-- the levels' reserved (at most what is outstanding); a lease swept or
+-- closed gave its reservation back already: the cost is charged alone.
+--
 -- Rate state (README "Rate limits"): each reservation settled or released
 -- drops its key's "inflight" by one, and its tokens, counted in "tn" at
 -- admission, are replaced by the actual ones (input + output; none for a
@@ -74,7 +83,7 @@ if not int(nrel) or tonumber(nrel) >= #ARGV then
   return bad(1, 'release count')
 end
 nrel = tonumber(nrel)
-local rl, nums, i, a = {}, {}, 0, 2
+local rl, nums, i, a, agg = {}, {}, 0, 2, {}
 local nint = ': not an integer below 2^53'
 for j = 1, nrel do
   i = i + 1
@@ -112,6 +121,16 @@ while a <= #ARGV do
     i = i + 1
     rl[i] = ARGV[a]
     if #rl[i] == 0 or #rl[i] > 64 then return bad(i, 'request id') end
+    local fid, lid, cnt = string.match(rl[i], '^([%w_-]+):([%w_-]+):(%d+)$')
+    if fid then
+      if #cnt > 9 or tonumber(ARGV[a + F - 1]) > tonumber(cnt) then
+        return bad(i, 'aggregate count')
+      end
+      agg[i] = {fid = fid, lid = lid, n = tonumber(cnt)}
+      rl[i] = lid
+    elseif string.find(rl[i], ':', 1, true) then
+      return bad(i, 'request id')
+    end
     for f = 2, F do
       local x = ARGV[a + f - 1]
       nums[#nums + 1] = x
@@ -119,7 +138,8 @@ while a <= #ARGV do
         return bad(i, names[f] .. ' ' .. string.sub(x, 1, 24) .. nint)
       end
     end
-    if ARGV[a + F - 1] ~= '0' and ARGV[a + F - 1] ~= '1' then
+    if not agg[i] and ARGV[a + F - 1] ~= '0' and ARGV[a + F - 1] ~= '1'
+    then
       return bad(i, 'fail ' .. string.sub(ARGV[a + F - 1], 1, 24))
     end
     a = a + F
@@ -144,6 +164,7 @@ end
 if #rl == 0 then return 0 end
 local v = redis.call('HMGET', 'tr:rsvd', unpack(rl))
 local seen, live, swept, adds, ttl, periods = {}, {}, {}, {}, {}, {}
+local flushed, leases = {}, {}
 local charged = 0
 local function add(k, f, x)
   if x == 0 or not k then return end
@@ -256,7 +277,38 @@ while a <= #ARGV do
   for j = 1, n do
     i = i + 1
     local rid, rec, found = ARGV[a], nil, false
-    if not seen[rid] then
+    local g = agg[i]
+    if g then
+      -- seen: this batch's; the marker: an earlier one's
+      if not seen[g.fid] and redis.call('EXISTS', 'tr:fl:' .. g.fid) == 0
+      then
+        seen[g.fid] = true
+        flushed[#flushed + 1] = 'tr:fl:' .. g.fid
+        local cost = tonumber(ARGV[a + 1])
+        charged = charged + g.n
+        u[1] = u[1] + g.n - tonumber(ARGV[a + F - 1])
+        for f = 2, F do u[f] = u[f] + tonumber(ARGV[a + f - 1]) end
+        period_charge(keyrec(kh), '*', cost)
+        if tk then period_charge(tk, '*', cost) end
+        local lr = v[i] and record(v[i])
+        if lr and cost > 0 then
+          local l = leases[g.lid]
+          if not l then
+            l = {rec = lr, cost = 0}
+            leases[g.lid] = l
+          end
+          local take = math.min(cost, lr.amt - l.cost)
+          if take > 0 then
+            l.cost = l.cost + take
+            add(keyrec(lr.kh), 'reserved', -take)
+            add('tr:acct:' .. lr.acct, 'reserved', -take)
+            if lr.tenant then add(lr.tenant, 'reserved', -take) end
+          end
+        end
+      end
+      rid = nil
+    end
+    if rid and not seen[rid] then
       seen[rid] = true
       if v[i] then
         rec, found = record(v[i]), true
@@ -307,6 +359,7 @@ for k, pc in pairs(periods) do
     return redis.error_reply('bad settlement: ' .. k .. ': ' .. cur.err)
   end
   if cur and pc[cur] then add(k, 'pspent', pc[cur]) end
+  if cur and pc['*'] then add(k, 'pspent', pc['*']) end
 end
 for k, fields in pairs(adds) do
   local fl = {}
@@ -330,6 +383,14 @@ if #live > 0 then
   end
 end
 if #swept > 0 then redis.call('DEL', unpack(swept)) end
+for _, m in ipairs(flushed) do redis.call('SET', m, '1', 'EX', 691200) end
+for lid, l in pairs(leases) do
+  local r = l.rec
+  redis.call('HSET', 'tr:rsvd', lid, table.concat({r.kh,
+             string.format('%.0f', r.amt - l.cost), r.acct,
+             r.tenant and string.match(r.tenant, '|(.*)$') or '-',
+             '-', '-', '-', '-'}, ' '))
+end
 for k, fields in pairs(adds) do
   for f, x in pairs(fields) do
     if x ~= 0 then

@@ -1,0 +1,1117 @@
+
+/*
+ * Copyright (C) tokenroute authors
+ *
+ * Leases: Redis off the per-request path for money.
+ *
+ * A gateway holds, per key, a lease: a slice of the key's, its tenant's
+ * and its account's headroom reserved in Redis (src/lua/lease.lua), whose
+ * outstanding amount counts as reserved there, so every cap stays hard.
+ * The slice, and the key's record as the lease script read it, live in a
+ * shared memory zone all workers use; a request of a key whose record is
+ * fresh and whose slice covers its reservation is admitted from it, with
+ * no Redis command (ngx_http_tokenroute_lease_admit()).  Anything else
+ * takes the exact path, the admission script, unchanged, and kicks an
+ * asynchronous refresh of the key's lease so that the next ones go fast.
+ *
+ * A leased request settles locally: what it reserved less what it cost
+ * goes back to the slice at once, and its usage is added to an aggregate
+ * of this worker per lease, key, model and hour, flushed every flush=
+ * interval (and at exit) through the settlement pipeline as one
+ * settlement record (settle.c; journaled when Redis cannot take it),
+ * charged once per flush id by src/lua/settle.lua.
+ *
+ * A lease is abandoned (what is left of its slice given back, a new lease
+ * id drawn) when it idles, when the worker exits, and when a reply about
+ * it is lost; a lease no gateway renews is released by the sweep at its
+ * deadline.  A gateway admits from a lease only while it renewed it
+ * within ttl/2, so a gateway cut off from Redis stops well before the
+ * sweep could release what it spends.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_deployment.h"
+#include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_lease.h"
+#include "ngx_http_tokenroute_redis.h"
+#include "ngx_http_tokenroute_request.h"
+#include "ngx_http_tokenroute_settle.h"
+#include "tokenroute_lua.h"
+
+
+#define NGX_HTTP_TOKENROUTE_LEASE_PROBES   8
+#define NGX_HTTP_TOKENROUTE_LEASE_MODELS   256
+#define NGX_HTTP_TOKENROUTE_LEASE_IDLE     5000    /* ms */
+#define NGX_HTTP_TOKENROUTE_LEASE_BUSY     3000    /* a refresh, at most */
+#define NGX_HTTP_TOKENROUTE_LEASE_RETRY    50      /* ms between refreshes */
+#define NGX_HTTP_TOKENROUTE_LEASE_BUCKETS  64
+
+
+typedef struct {
+    u_char                 kh[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
+    u_char                 lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    u_char                 key_id[32];
+    u_char                 account[128];
+    u_char                 tenant[64];
+    u_char                 models[NGX_HTTP_TOKENROUTE_LEASE_MODELS];
+    uint16_t               key_id_len;
+    uint16_t               account_len;
+    uint16_t               tenant_len;
+    uint16_t               models_len;
+    int64_t                available;
+    int64_t                want;
+    time_t                 expires_at;
+    ngx_msec_t             fetched;     /* the record read; 0: never */
+    ngx_msec_t             renewed;     /* the lease confirmed */
+    ngx_msec_t             used;
+    ngx_msec_t             busy;        /* a refresh in flight until */
+    unsigned               inuse:1;
+    unsigned               found:1;
+    unsigned               revoked:1;
+    unsigned               exact:1;
+    unsigned               stale:1;     /* invalidated */
+    unsigned               have:1;      /* Redis holds the lease */
+} ngx_http_tokenroute_lease_entry_t;
+
+
+typedef struct {
+    ngx_uint_t                          n;
+    ngx_http_tokenroute_lease_entry_t   e[1];
+} ngx_http_tokenroute_lease_sh_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                     *zone;
+    ngx_slab_pool_t                    *shpool;
+    ngx_http_tokenroute_lease_sh_t     *sh;
+    ngx_uint_t                          slice;
+    ngx_msec_t                          max_age;
+    ngx_msec_t                          flush;
+    ngx_msec_t                          ttl;
+} ngx_http_tokenroute_lease_conf_t;
+
+
+typedef struct {
+    u_char                 kh[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
+    u_char                 lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
+    ngx_uint_t             have;
+} ngx_http_tokenroute_lease_call_t;
+
+
+static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
+    void *data);
+static ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(
+    u_char *kh, ngx_uint_t create);
+static void ngx_http_tokenroute_lease_refresh(
+    ngx_http_tokenroute_lease_entry_t *e, int64_t amount);
+static void ngx_http_tokenroute_lease_reply(void *data, redisReply *reply);
+static void ngx_http_tokenroute_lease_abandon(
+    ngx_http_tokenroute_lease_entry_t *e);
+static void ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount);
+static void ngx_http_tokenroute_lease_back_reply(void *data,
+    redisReply *reply);
+static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
+static void ngx_http_tokenroute_lease_flush(ngx_uint_t journal);
+static ngx_int_t ngx_http_tokenroute_lease_copy(u_char *to, size_t size,
+    uint16_t *len, redisReply *r);
+
+
+static ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
+
+static u_char      ngx_http_tokenroute_lease_sha[41];
+
+/* this worker's aggregates, by the key hash's first byte */
+static ngx_http_tokenroute_settlement_t
+    *ngx_http_tokenroute_lease_aggs[NGX_HTTP_TOKENROUTE_LEASE_BUCKETS];
+
+static ngx_event_t       ngx_http_tokenroute_lease_event;
+static ngx_connection_t  ngx_http_tokenroute_lease_conn;
+static ngx_msec_t        ngx_http_tokenroute_lease_scanned;
+
+
+/* tokenroute_lease zone=NAME:SIZE [slice=N] [max_age=T] [flush=T] [ttl=T] */
+
+char *
+ngx_http_tokenroute_lease_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tokenroute_main_conf_t  *trmcf = conf;
+
+    u_char                            *p;
+    ssize_t                            size;
+    ngx_str_t                         *value, name, s;
+    ngx_int_t                          n;
+    ngx_uint_t                         i;
+    ngx_msec_t                        *t;
+    ngx_http_tokenroute_lease_conf_t  *lc;
+
+    if (trmcf->lease) {
+        return "is duplicate";
+    }
+
+    lc = ngx_pcalloc(cf->pool, sizeof(ngx_http_tokenroute_lease_conf_t));
+    if (lc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    lc->slice = 64;
+    lc->max_age = 1000;
+    lc->flush = 200;
+    lc->ttl = 60000;
+
+    value = cf->args->elts;
+    size = 0;
+    ngx_str_null(&name);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            p = ngx_strlchr(name.data, value[i].data + value[i].len, ':');
+
+            if (p == NULL || p == name.data) {
+                goto invalid;
+            }
+
+            name.len = p - name.data;
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "tokenroute_lease zone \"%V\" is too small",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "slice=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (n < 1 || n > 1000000) {
+                goto invalid;
+            }
+
+            lc->slice = n;
+            continue;
+        }
+
+        t = NULL;
+        s = value[i];
+
+        if (ngx_strncmp(s.data, "max_age=", 8) == 0) {
+            t = &lc->max_age;
+            s.data += 8;
+            s.len -= 8;
+
+        } else if (ngx_strncmp(s.data, "flush=", 6) == 0) {
+            t = &lc->flush;
+            s.data += 6;
+            s.len -= 6;
+
+        } else if (ngx_strncmp(s.data, "ttl=", 4) == 0) {
+            t = &lc->ttl;
+            s.data += 4;
+            s.len -= 4;
+        }
+
+        if (t == NULL) {
+            goto invalid;
+        }
+
+        n = ngx_parse_time(&s, 0);
+
+        if (n == NGX_ERROR || n < 10) {
+            goto invalid;
+        }
+
+        *t = (ngx_msec_t) n;
+    }
+
+    if (name.len == 0) {
+        return "needs zone=NAME:SIZE";
+    }
+
+    if (lc->ttl < 4 * lc->max_age || lc->ttl < 2000) {
+        return "needs ttl= at least 2s and 4 times max_age=";
+    }
+
+    lc->zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_tokenroute_module);
+    if (lc->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (lc->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    lc->zone->init = ngx_http_tokenroute_lease_init_zone;
+    lc->zone->data = lc;
+
+    trmcf->lease = lc;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_http_tokenroute_lease_conf_t  *olc = data;
+
+    size_t                             n;
+    ngx_http_tokenroute_lease_conf_t  *lc;
+
+    lc = zone->data;
+    lc->shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (olc) {
+        lc->sh = olc->sh;
+        return NGX_OK;
+    }
+
+    if (zone->shm.exists) {
+        lc->sh = lc->shpool->data;
+        return NGX_OK;
+    }
+
+    /* one table, most of the zone: the slab pool keeps its own pages */
+
+    n = (zone->shm.size - 4 * ngx_pagesize)
+        / sizeof(ngx_http_tokenroute_lease_entry_t);
+
+    lc->sh = ngx_slab_calloc(lc->shpool,
+                             sizeof(ngx_http_tokenroute_lease_sh_t)
+                             + n * sizeof(ngx_http_tokenroute_lease_entry_t));
+
+    while (lc->sh == NULL && n > 16) {
+        n -= n / 8;
+        lc->sh = ngx_slab_calloc(lc->shpool,
+                                 sizeof(ngx_http_tokenroute_lease_sh_t)
+                                 + n * sizeof(ngx_http_tokenroute_lease_entry_t));
+    }
+
+    if (lc->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    lc->sh->n = n;
+    lc->shpool->data = lc->sh;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_lease_init(ngx_conf_t *cf, ngx_str_t *script)
+{
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tokenroute_module);
+
+    ngx_http_tokenroute_lease_conf = trmcf->lease;
+
+    return ngx_http_tokenroute_script_init(cf, script, tokenroute_lua_lease,
+                                           tokenroute_lua_lease_len,
+                                           ngx_http_tokenroute_lease_sha);
+}
+
+
+ngx_int_t
+ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle)
+{
+    ngx_event_t  *ev;
+
+    if (ngx_http_tokenroute_lease_conf == NULL) {
+        return NGX_OK;
+    }
+
+    ev = &ngx_http_tokenroute_lease_event;
+
+    ngx_http_tokenroute_lease_conn.fd = (ngx_socket_t) -1;
+
+    ev->handler = ngx_http_tokenroute_lease_timer;
+    ev->log = cycle->log;
+    ev->data = &ngx_http_tokenroute_lease_conn;
+
+    /* not cancelable: an exiting worker flushes and gives back first */
+    ngx_add_timer(ev, ngx_http_tokenroute_lease_conf->flush);
+
+    return NGX_OK;
+}
+
+
+/* the first 8 hex digits of a key hash: where its entry is looked for */
+
+static ngx_uint_t
+ngx_http_tokenroute_lease_slot(u_char *kh)
+{
+    ngx_uint_t  i, h;
+
+    h = 0;
+
+    for (i = 0; i < 8; i++) {
+        h = h * 16 + (ngx_uint_t) ngx_hextoi(&kh[i], 1);
+    }
+
+    return h;
+}
+
+
+/*
+ * The entry of a key, under the zone's lock; with create, a new one in
+ * an empty slot or in place of the least recently used of the probed,
+ * after its lease is abandoned.
+ */
+
+static ngx_http_tokenroute_lease_entry_t *
+ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create)
+{
+    ngx_uint_t                          i, h, n;
+    ngx_http_tokenroute_lease_sh_t     *sh;
+    ngx_http_tokenroute_lease_entry_t  *e, *old;
+
+    sh = ngx_http_tokenroute_lease_conf->sh;
+    n = sh->n;
+    h = ngx_http_tokenroute_lease_slot(kh);
+    old = NULL;
+
+    for (i = 0; i < NGX_HTTP_TOKENROUTE_LEASE_PROBES; i++) {
+        e = &sh->e[(h + i) % n];
+
+        if (e->inuse
+            && ngx_memcmp(e->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN) == 0)
+        {
+            return e;
+        }
+
+        if (old == NULL || !e->inuse
+            || (old->inuse && (ngx_msec_int_t) (e->used - old->used) < 0))
+        {
+            old = e;
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    if (old->inuse) {
+        ngx_http_tokenroute_lease_abandon(old);
+    }
+
+    ngx_memzero(old, sizeof(ngx_http_tokenroute_lease_entry_t));
+
+    if (ngx_http_tokenroute_request_id(old->lease_id) != NGX_OK) {
+        return NULL;
+    }
+
+    ngx_memcpy(old->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
+    old->inuse = 1;
+    old->used = ngx_current_msec;
+
+    return old;
+}
+
+
+/*
+ * The fast path.  NGX_OK: the request has its verdict from the entry,
+ * no Redis (admitted with ctx->leased, or refused by the key's rules,
+ * exactly as admission.lua would); NGX_DECLINED: the exact path, the
+ * entry refreshed meanwhile.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    u_char                             *p, *q, *last;
+    size_t                              len;
+    ngx_str_t                          *id;
+    ngx_int_t                           rc;
+    ngx_uint_t                          i, fresh;
+    ngx_msec_t                          now, age;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+    ngx_http_tokenroute_lease_entry_t   copy;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    if (lc == NULL || lc->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    now = ngx_current_msec;
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1);
+
+    if (e == NULL) {
+        ngx_shmtx_unlock(&lc->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    e->used = now;
+    age = now - e->fetched;
+
+    fresh = e->fetched && !e->stale && age < lc->max_age;
+
+    if (fresh) {
+        copy = *e;
+
+        if (!e->found || e->revoked
+            || (e->expires_at > 0 && ngx_time() >= e->expires_at))
+        {
+            /* refused by the key's rules alone */
+            rc = NGX_OK;
+
+        } else if (!e->exact && e->have && e->available >= ctx->reserve
+                   && (ngx_msec_int_t) (now - e->renewed)
+                      < (ngx_msec_int_t) lc->ttl / 2)
+        {
+            /* the slice covers the request: taken from it */
+            e->available -= ctx->reserve;
+            rc = NGX_OK;
+        }
+    }
+
+    /* ahead of need: half the record's age, a slice running low */
+
+    if (!e->busy || (ngx_msec_int_t) (now - e->busy) >= 0) {
+        if (!e->fetched || e->stale || age >= lc->max_age / 2
+            || (e->found && !e->exact && !e->revoked
+                && e->available < e->want / 4
+                && age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY)
+            || (rc == NGX_DECLINED && age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY))
+        {
+            ngx_http_tokenroute_lease_refresh(e, ctx->reserve);
+        }
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    if (rc != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    /* the verdict, as admission.c reads it from the script */
+
+    ctx->redis_status = NGX_OK;
+    ctx->admission_done = 1;
+    ctx->key.found = copy.found;
+
+    if (!copy.found) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, copy.key_id_len + copy.account_len
+                             + copy.tenant_len + ctx->nchain
+                             + NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->key.id.data = p;
+    ctx->key.id.len = copy.key_id_len;
+    p = ngx_cpymem(p, copy.key_id, copy.key_id_len);
+
+    ctx->key.account.data = p;
+    ctx->key.account.len = copy.account_len;
+    p = ngx_cpymem(p, copy.account, copy.account_len);
+
+    ctx->key.tenant.data = p;
+    ctx->key.tenant.len = copy.tenant_len;
+    p = ngx_cpymem(p, copy.tenant, copy.tenant_len);
+
+    if (copy.revoked) {
+        ctx->key.revoked = 1;
+        return NGX_OK;
+    }
+
+    if (copy.expires_at > 0 && ngx_time() >= copy.expires_at) {
+        ctx->key.expired = 1;
+        return NGX_OK;
+    }
+
+    /* which models of the chain the key may use: "" all, else a list */
+
+    ctx->key.allowed.data = p;
+    ctx->key.allowed.len = ctx->nchain;
+
+    for (i = 0; i < ctx->nchain; i++) {
+        id = &ngx_http_tokenroute_public(ctx->chain[i])->id;
+        p[i] = copy.models_len ? '0' : '1';
+
+        q = copy.models;
+        last = copy.models + copy.models_len;
+
+        while (q < last) {
+            len = ngx_strlchr(q, last, ',') ? (size_t)
+                  (ngx_strlchr(q, last, ',') - q) : (size_t) (last - q);
+
+            if (len == id->len && ngx_memcmp(q, id->data, len) == 0) {
+                p[i] = '1';
+                break;
+            }
+
+            q += len + 1;
+        }
+    }
+
+    if (ctx->nchain == 0 || p[0] != '1') {
+        ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN;
+
+        /* the slice taken back: nothing is reserved for a 403 */
+        ngx_shmtx_lock(&lc->shpool->mutex);
+
+        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
+
+        if (e && ngx_memcmp(e->lease_id, copy.lease_id,
+                            NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
+        {
+            e->available += ctx->reserve;
+        }
+
+        ngx_shmtx_unlock(&lc->shpool->mutex);
+
+        return NGX_OK;
+    }
+
+    p += ctx->nchain;
+
+    ctx->lease_id = p;
+    ngx_memcpy(p, copy.lease_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+
+    ctx->leased = 1;
+    ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;
+
+    return NGX_OK;
+}
+
+
+/* under the lock: asks Redis for the record and a slice */
+
+static void
+ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
+    int64_t amount)
+{
+    u_char                            *p;
+    int64_t                            want;
+    const char                        *argv[10];
+    size_t                             argvlen[10];
+    u_char                             now[NGX_TIME_T_LEN];
+    u_char                             deadline[NGX_TIME_T_LEN];
+    u_char                             w[NGX_INT64_LEN];
+    ngx_http_tokenroute_lease_call_t  *call;
+
+    if (!ngx_http_tokenroute_redis_ready()) {
+        return;
+    }
+
+    call = ngx_alloc(sizeof(ngx_http_tokenroute_lease_call_t),
+                     ngx_cycle->log);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_memcpy(call->kh, e->kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
+    ngx_memcpy(call->lease_id, e->lease_id,
+               NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+    call->have = e->have;
+
+    /* a slice of this many requests like this one, topped up */
+
+    want = amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
+    e->want = ngx_max(e->want, want);
+    want = ngx_max(e->want - ngx_max(e->available, 0), 0);
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (const char *) ngx_http_tokenroute_lease_sha;
+    argvlen[1] = 40;
+    argv[2] = "0";
+    argvlen[2] = 1;
+    argv[3] = "get";
+    argvlen[3] = 3;
+
+    p = ngx_http_tokenroute_write_int(now, ngx_time());
+    argv[4] = (const char *) now;
+    argvlen[4] = p - now;
+
+    p = ngx_http_tokenroute_write_int(deadline, ngx_time()
+                                 + ngx_http_tokenroute_lease_conf->ttl / 1000);
+    argv[5] = (const char *) deadline;
+    argvlen[5] = p - deadline;
+
+    argv[6] = (const char *) call->kh;
+    argvlen[6] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
+    argv[7] = (const char *) call->lease_id;
+    argvlen[7] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+    p = ngx_http_tokenroute_write_int(w, want);
+    argv[8] = (const char *) w;
+    argvlen[8] = p - w;
+
+    argv[9] = call->have ? "1" : "0";
+    argvlen[9] = 1;
+
+    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_lease_reply,
+                                          call, 10, argv, argvlen)
+        == NULL)
+    {
+        ngx_free(call);
+        return;
+    }
+
+    e->busy = ngx_current_msec + NGX_HTTP_TOKENROUTE_LEASE_BUSY;
+}
+
+
+/*
+ * {status, key id, account, tenant, models, expires_at, exact, grant,
+ * lease}: src/lua/lease.lua
+ */
+
+static void
+ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
+{
+    ngx_http_tokenroute_lease_call_t  *call = data;
+
+    int64_t                             grant;
+    ngx_uint_t                          i, ok;
+    redisReply                        **el;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 9;
+
+    for (i = 0; ok && i < 9; i++) {
+        ok = reply->element[i]->type == REDIS_REPLY_STRING;
+    }
+
+    if (reply && !ok) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "tokenroute: lease failed: %s",
+                      reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                       : "unexpected reply");
+    }
+
+    el = ok ? reply->element : NULL;
+    grant = 0;
+
+    if (ok) {
+        grant = ngx_atoof((u_char *) el[7]->str, el[7]->len);
+
+        if (grant == NGX_ERROR) {
+            grant = 0;
+        }
+    }
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    e = ngx_http_tokenroute_lease_find(call->kh, 0);
+
+    if (e == NULL
+        || ngx_memcmp(e->lease_id, call->lease_id,
+                      NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) != 0)
+    {
+        /* the entry moved on meanwhile: what was granted goes back */
+        ngx_shmtx_unlock(&lc->shpool->mutex);
+
+        if (grant > 0) {
+            ngx_http_tokenroute_lease_back(call->lease_id, grant);
+        }
+
+        ngx_free(call);
+        return;
+    }
+
+    e->busy = 0;
+
+    if (!ok) {
+        /* Redis may have granted: that lease is left to the sweep */
+        if (reply == NULL && e->have) {
+            ngx_http_tokenroute_lease_abandon(e);
+        }
+
+        ngx_shmtx_unlock(&lc->shpool->mutex);
+        ngx_free(call);
+        return;
+    }
+
+    e->fetched = ngx_current_msec;
+    e->stale = 0;
+    e->found = !(el[0]->len == 7 && ngx_strncmp(el[0]->str, "unknown", 7)
+                 == 0);
+    e->revoked = (el[0]->len == 7
+                  && ngx_strncmp(el[0]->str, "revoked", 7) == 0);
+    e->expires_at = ngx_atotm((u_char *) el[5]->str, el[5]->len);
+
+    if (e->expires_at == NGX_ERROR) {
+        e->expires_at = 1;
+    }
+
+    e->exact = (el[6]->len == 1 && el[6]->str[0] == '1');
+
+    /* a record too large to hold here: the exact path for this key */
+
+    if (ngx_http_tokenroute_lease_copy(e->key_id, sizeof(e->key_id),
+                                       &e->key_id_len, el[1]) != NGX_OK
+        || ngx_http_tokenroute_lease_copy(e->account, sizeof(e->account),
+                                          &e->account_len, el[2]) != NGX_OK
+        || ngx_http_tokenroute_lease_copy(e->tenant, sizeof(e->tenant),
+                                          &e->tenant_len, el[3]) != NGX_OK
+        || ngx_http_tokenroute_lease_copy(e->models, sizeof(e->models),
+                                          &e->models_len, el[4]) != NGX_OK)
+    {
+        e->exact = 1;
+    }
+
+    if (el[8]->len == 4 && ngx_strncmp(el[8]->str, "gone", 4) == 0) {
+        /* swept: what this gateway thought it held is no more */
+        e->have = 1;
+        e->available = 0;
+        ngx_http_tokenroute_lease_abandon(e);
+
+    } else if (el[8]->len == 4 && ngx_strncmp(el[8]->str, "live", 4) == 0) {
+        e->have = 1;
+        e->renewed = e->fetched;
+        e->available += grant;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "tokenroute lease: \"%*s\" granted %L",
+                   el[8]->len, el[8]->str, grant);
+    (void) i;
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+    ngx_free(call);
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_lease_copy(u_char *to, size_t size, uint16_t *len,
+    redisReply *r)
+{
+    if (r->len > size) {
+        *len = 0;
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to, r->str, r->len);
+    *len = (uint16_t) r->len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Under the lock: what is left of the slice goes back, the lease is
+ * closed once nothing is outstanding (requests in flight, aggregates not
+ * flushed keep it: their settlement takes their cost off it, the sweep
+ * the rest), and a new lease id is drawn.
+ */
+
+static void
+ngx_http_tokenroute_lease_abandon(ngx_http_tokenroute_lease_entry_t *e)
+{
+    if (e->have) {
+        ngx_http_tokenroute_lease_back(e->lease_id, ngx_max(e->available, 0));
+    }
+
+    e->have = 0;
+    e->available = 0;
+    e->renewed = 0;
+
+    if (ngx_http_tokenroute_request_id(e->lease_id) != NGX_OK) {
+        e->inuse = 0;
+    }
+}
+
+
+static void
+ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount)
+{
+    u_char      *p;
+    const char  *argv[7];
+    size_t       argvlen[7];
+    u_char       a[NGX_INT64_LEN];
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (const char *) ngx_http_tokenroute_lease_sha;
+    argvlen[1] = 40;
+    argv[2] = "0";
+    argvlen[2] = 1;
+    argv[3] = "back";
+    argvlen[3] = 4;
+    argv[4] = (const char *) lease_id;
+    argvlen[4] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+    p = ngx_http_tokenroute_write_int(a, amount);
+    argv[5] = (const char *) a;
+    argvlen[5] = p - a;
+
+    argv[6] = "1";
+    argvlen[6] = 1;
+
+    /* not sent, or lost: the sweep releases the lease at its deadline */
+
+    (void) ngx_http_tokenroute_redis_command(
+               ngx_http_tokenroute_lease_back_reply, NULL, 7, argv, argvlen);
+}
+
+
+static void
+ngx_http_tokenroute_lease_back_reply(void *data, redisReply *reply)
+{
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "tokenroute: lease give-back failed: %s", reply->str);
+    }
+}
+
+
+/* every entry, or one key's, read again before its next fast admission */
+
+void
+ngx_http_tokenroute_lease_invalidate(u_char *key_hash)
+{
+    ngx_uint_t                          i;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    if (lc == NULL || lc->sh == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    if (key_hash) {
+        e = ngx_http_tokenroute_lease_find(key_hash, 0);
+
+        if (e) {
+            e->stale = 1;
+        }
+
+    } else {
+        for (i = 0; i < lc->sh->n; i++) {
+            lc->sh->e[i].stale = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+}
+
+
+/*
+ * A leased request is settled: what it reserved less what it cost goes
+ * back to the slice (when the lease is still the entry's), and its usage
+ * joins this worker's aggregate.
+ */
+
+void
+ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_settlement_t *s)
+{
+    int64_t                             back;
+    ngx_uint_t                          b;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+    ngx_http_tokenroute_settlement_t   *a;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    /* cost <= reserve always (billing.c clamps): never below 0 */
+    back = ctx->reserve - ngx_min(s->cost, ctx->reserve);
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
+
+    if (e && e->have
+        && ngx_memcmp(e->lease_id, ctx->lease_id,
+                      NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
+    {
+        e->available += back;
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    b = ngx_http_tokenroute_lease_slot(s->key_hash)
+        % NGX_HTTP_TOKENROUTE_LEASE_BUCKETS;
+
+    for (a = ngx_http_tokenroute_lease_aggs[b]; a; a = a->next) {
+        if (a->time / 3600 == s->time / 3600
+            && a->key_id_len == s->key_id_len
+            && a->account_len == s->account_len
+            && a->tenant_len == s->tenant_len
+            && a->model_len == s->model_len
+            && ngx_memcmp(a->lease_id, ctx->lease_id,
+                          NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0
+            && ngx_memcmp(a->key_hash, s->key_hash,
+                          NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN) == 0
+            && ngx_memcmp(a->model, s->model, s->model_len) == 0
+            && ngx_memcmp(a->key_id, s->key_id, s->key_id_len) == 0
+            && ngx_memcmp(a->account, s->account, s->account_len) == 0
+            && ngx_memcmp(a->tenant, s->tenant, s->tenant_len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (a == NULL) {
+        a = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
+                      ngx_cycle->log);
+
+        if (a == NULL) {
+            /* alone, not aggregated: charged once all the same */
+            s->count = 1;
+            ngx_memcpy(s->lease_id, ctx->lease_id,
+                       NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+            s->failed = s->failed ? 1 : 0;
+            ngx_http_tokenroute_settle(s);
+            return;
+        }
+
+        *a = *s;
+        a->count = 0;
+        a->cost = 0;
+        a->input = 0;
+        a->output = 0;
+        a->cached = 0;
+        a->estimated = 0;
+        a->unbilled = 0;
+        a->clamped = 0;
+        a->failed = 0;
+        ngx_memcpy(a->lease_id, ctx->lease_id,
+                   NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+
+        a->next = ngx_http_tokenroute_lease_aggs[b];
+        ngx_http_tokenroute_lease_aggs[b] = a;
+    }
+
+    a->count++;
+    a->cost += s->cost;
+    a->input += s->input;
+    a->output += s->output;
+    a->cached += s->cached;
+    a->estimated += s->estimated ? 1 : 0;
+    a->unbilled += s->unbilled;
+    a->clamped += s->clamped ? 1 : 0;
+    a->failed += s->failed ? 1 : 0;
+}
+
+
+/* the aggregates, each a settlement with a flush id of its own */
+
+static void
+ngx_http_tokenroute_lease_flush(ngx_uint_t journal)
+{
+    ngx_uint_t                         b;
+    ngx_http_tokenroute_settlement_t  *a, *next;
+
+    for (b = 0; b < NGX_HTTP_TOKENROUTE_LEASE_BUCKETS; b++) {
+        a = ngx_http_tokenroute_lease_aggs[b];
+        ngx_http_tokenroute_lease_aggs[b] = NULL;
+
+        for ( /* void */ ; a; a = next) {
+            next = a->next;
+            a->next = NULL;
+
+            /* unique across the fleet, as request ids are */
+            (void) ngx_http_tokenroute_request_id(a->request_id);
+
+            if (journal) {
+                ngx_http_tokenroute_journal_add(a);
+
+            } else {
+                ngx_http_tokenroute_settle(a);
+            }
+
+            ngx_free(a);
+        }
+    }
+}
+
+
+static void
+ngx_http_tokenroute_lease_timer(ngx_event_t *ev)
+{
+    ngx_uint_t                          i, exiting;
+    ngx_msec_t                          now;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+
+    lc = ngx_http_tokenroute_lease_conf;
+    now = ngx_current_msec;
+    exiting = ngx_exiting || ngx_quit || ngx_terminate;
+
+    ngx_http_tokenroute_lease_flush(0);
+
+    /* idle leases given back, once a second; all of them at exit */
+
+    if (exiting || now - ngx_http_tokenroute_lease_scanned >= 1000) {
+        ngx_http_tokenroute_lease_scanned = now;
+
+        ngx_shmtx_lock(&lc->shpool->mutex);
+
+        for (i = 0; i < lc->sh->n; i++) {
+            e = &lc->sh->e[i];
+
+            if (e->inuse && e->have
+                && (exiting
+                    || now - e->used >= NGX_HTTP_TOKENROUTE_LEASE_IDLE))
+            {
+                ngx_http_tokenroute_lease_abandon(e);
+            }
+        }
+
+        ngx_shmtx_unlock(&lc->shpool->mutex);
+    }
+
+    if (!exiting) {
+        ngx_add_timer(ev, lc->flush);
+    }
+}
+
+
+/* the worker exits: what was not flushed waits in the journal */
+
+void
+ngx_http_tokenroute_lease_shutdown(void)
+{
+    if (ngx_http_tokenroute_lease_conf == NULL) {
+        return;
+    }
+
+    ngx_http_tokenroute_lease_flush(1);
+
+    if (ngx_http_tokenroute_lease_event.timer_set) {
+        ngx_del_timer(&ngx_http_tokenroute_lease_event);
+    }
+}
