@@ -1,0 +1,222 @@
+#!/usr/bin/perl
+
+# (C) tokenroute authors
+
+# Tests for leases (README "Leases", tokenroute_lease): a key with a fresh
+# record and a slice large enough is admitted and settled with no Redis
+# command of its own; the slice counts as reserved in Redis; usage and
+# spend are exact once the aggregates are flushed, charged once per flush
+# id; rate-limited keys and small headroom take the exact path; the key
+# rules (unknown, revoked, expired, forbidden) from the cached record;
+# leases given back when nginx stops.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use lib 't/lib';
+use TokenRoute::Test;
+use TokenRoute::Money qw(usd_nano);
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+###############################################################################
+
+my $t = TokenRoute::Test->new();
+
+$t->start_gateway(http => <<'EOF');
+tokenroute_lease zone=lease:1m slice=50 max_age=2s flush=300ms ttl=20s;
+tokenroute_model openai/used provider=mockai upstream_model=gpt-usage-100-20 input_price=1 output_price=5;
+log_format lease '$tokenroute_key_id $tokenroute_cost $status';
+access_log %%TESTDIR%%/lease.log lease;
+EOF
+
+sub stat_calls {
+	my ($cmd) = @_;
+	my $info = $t->redis('INFO', 'commandstats');
+	return $info =~ /cmdstat_$cmd:calls=(\d+)/ ? $1 : 0;
+}
+
+sub costs {
+	my ($id) = @_;
+	my ($n, $sum) = (0, 0);
+	open my $fh, '<', $t->testdir() . '/lease.log' or return (0, 0);
+	while (<$fh>) {
+		my ($k, $c, $s) = split;
+		next unless $k eq $id && $s == 200;
+		$n++;
+		$sum += usd_nano($c);
+	}
+	return ($n, $sum);
+}
+
+# the lease records of a key hash in tr:rsvd: outstanding amounts
+sub leases {
+	my ($kh) = @_;
+	my %r = @{ $t->redis('HGETALL', 'tr:rsvd') || [] };
+	return map { (split / /, $r{$_})[1] }
+		grep { $r{$_} =~ /^$kh \d+ \S+ \S+ - - - -$/ } keys %r;
+}
+
+sub chat {
+	my ($raw, $model) = @_;
+	return $t->chat($raw, model => $model // 'openai/used')->{status};
+}
+
+###############################################################################
+
+# the first request takes the exact path and asks for a lease
+
+my $k = $t->create_key(name => 'leased', account => 'lacct');
+my $kh = $t->key_hash($k->{raw});
+
+is(chat($k->{raw}), 200, 'first request served');
+
+ok($t->wait_until(3, sub { (leases($kh))[0] }), 'a lease is held in Redis');
+
+my ($held) = leases($kh);
+my %key = %{ $t->redis_hash("tr:key:$kh") };
+my %acct = %{ $t->redis_hash('tr:acct:lacct') };
+
+cmp_ok($key{reserved}, '>=', $held, 'the lease counts as key reserved');
+cmp_ok($acct{reserved}, '>=', $held, 'and as account reserved');
+
+# admitted from the lease: no admission script per request
+
+sleep 0.4;
+my $evals = stat_calls('evalsha');
+my $N = 20;
+my $ok = 0;
+$ok += chat($k->{raw}) == 200 for 1 .. $N;
+my $used = stat_calls('evalsha') - $evals;
+
+is($ok, $N, "$N requests served");
+cmp_ok($used, '<=', 4, "$N leased requests: at most 4 scripts ($used)");
+
+# exact after a flush: spend, credit and usage agree with the log
+
+ok($t->wait_until(3, sub {
+	my ($n, $sum) = costs($k->{id});
+	($t->redis('HGET', "tr:key:$kh", 'spent') // 0) == $sum && $n == $N + 1
+}), 'spent equals the costs served, after the flush');
+
+my ($n, $sum) = costs($k->{id});
+is($t->redis('HGET', 'tr:acct:lacct', 'spent'), $sum, 'account spent');
+is($t->redis('HGET', 'tr:acct:lacct', 'credit'), 1000e9 - $sum,
+	'account credit');
+
+my %u = %{ $t->redis_hash('tr:u:h:' . utc_hour()) };
+my ($req) = map { $u{$_} } grep { /^lacct\|\|\Q$k->{id}\E\|openai\/used\|req$/ }
+	keys %u;
+is($req, $N + 1, 'usage: every request counted once');
+
+# the lease's outstanding and the key's reserved stay equal: settled
+# costs came off both
+
+ok($t->wait_until(2, sub {
+	my ($o) = leases($kh);
+	defined $o && ($t->redis('HGET', "tr:key:$kh", 'reserved') // 0) == $o
+}), 'key reserved is the lease outstanding');
+
+###############################################################################
+
+# a flush replayed is charged once
+
+{
+	my $s = $t->script_text('settle');
+	my @agg = ('lacct', '', $kh, $k->{id}, 'openai/used', utc_day(),
+		utc_hour(), 1, 'F' x 24 . ':' . 'L' x 24 . ':3', 3000, 30, 6, 0,
+		0, 0, 0, 1);
+	my $before = $t->redis('HGET', "tr:key:$kh", 'spent');
+	is($t->redis('EVAL', $s, 0, 0, @agg), 3, 'aggregate charged: 3');
+	is($t->redis('EVAL', $s, 0, 0, @agg), 0, 'the same flush again: 0');
+	is($t->redis('HGET', "tr:key:$kh", 'spent'), $before + 3000,
+		'spent moved once');
+	my %u = %{ $t->redis_hash('tr:u:h:' . utc_hour()) };
+	is($u{"lacct||$k->{id}|openai/used|fail"}, 1, 'fail counted');
+}
+
+###############################################################################
+
+# rate-limited keys are exact: a script per request, and the 429
+
+my $rl = $t->create_key(name => 'limited', account => 'lacct');
+my $rh = $t->key_hash($rl->{raw});
+$t->redis('HSET', "tr:key:$rh", 'rpm', 5);
+
+is(chat($rl->{raw}), 200, 'rate-limited key served');
+sleep 0.5;
+$evals = stat_calls('evalsha');
+my @st = map { chat($rl->{raw}) } 1 .. 6;
+cmp_ok(stat_calls('evalsha') - $evals, '>=', 6, 'a script per request');
+is($st[-1], 429, 'rpm still enforced');
+is(scalar leases($rh), 0, 'no lease for a rate-limited key');
+
+###############################################################################
+
+# the key rules from the cached record: forbidden, unknown, revoked
+
+my $m = $t->create_key(name => 'models', models => 'openai/used',
+	account => 'lacct');
+is(chat($m->{raw}), 200, 'allowed model');
+sleep 0.5;
+$evals = stat_calls('evalsha');
+is(chat($m->{raw}, 'openai/gpt-4o-mini'), 403, 'forbidden model');
+is(stat_calls('evalsha') - $evals, 0, 'forbidden from the cache');
+
+is(chat('sk-tr-unknownunknownunknownunknown'), 401, 'unknown key');
+sleep 0.5;
+$evals = stat_calls('evalsha');
+is(chat('sk-tr-unknownunknownunknownunknown'), 401, 'unknown again');
+is(stat_calls('evalsha') - $evals, 0, 'unknown from the cache');
+
+my ($rc) = $t->cli('keys', 'revoke', $m->{id});
+is($rc, 0, 'revoked');
+ok($t->wait_until(3, sub { chat($m->{raw}) == 401 }),
+	'revocation seen within max_age');
+
+###############################################################################
+
+# a headroom too small for a slice: the exact path, the limit holds
+
+my $s = $t->create_key(name => 'small', account => 'lacct', limit => 0.002);
+my $sh = $t->key_hash($s->{raw});
+my @small = map { chat($s->{raw}) } 1 .. 6;
+is((grep { $_ == 200 } @small) > 0 ? 1 : 0, 1, 'small: served');
+is(scalar(grep { $_ != 200 && $_ != 402 } @small), 0, 'small: 200 or 402');
+ok($t->wait_until(3, sub {
+	($t->redis('HGET', "tr:key:$sh", 'spent') // 0) <= 2_000_000 }),
+	'small: never spent over its limit');
+
+###############################################################################
+
+# nginx stops: the leases are given back, reserved returns to 0
+
+$t->stop_nginx();
+
+ok($t->wait_until(3, sub {
+	($t->redis('HGET', "tr:key:$kh", 'reserved') // 0) == 0
+	&& ($t->redis('HGET', 'tr:acct:lacct', 'reserved') // 0) == 0
+}), 'reserved back to 0 at shutdown') or diag(explain(
+	[ $t->redis('HGETALL', 'tr:rsvd'), $t->redis_hash('tr:acct:lacct') ]));
+
+my ($n2, $sum2) = costs($k->{id});
+is($t->redis('HGET', "tr:key:$kh", 'spent'), $sum2 + 3000,
+	'spent exact after shutdown');
+
+done_testing();
+
+###############################################################################
+
+sub utc_hour {
+	my @g = gmtime(time());
+	return sprintf('%04d%02d%02d%02d', $g[5] + 1900, $g[4] + 1, $g[3],
+		$g[2]);
+}
+
+sub utc_day { substr(utc_hour(), 0, 8) }
