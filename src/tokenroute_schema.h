@@ -68,7 +68,8 @@
 /*
  * HASH: reservations, request id: "key hash amount account tenant key-pid
  * tenant-pid tokens minute" ("-": none), or the older "key hash amount
- * account"
+ * account"; a gateway's lease (src/lua/lease.lua), lease id: "key hash
+ * outstanding account tenant - - - -"
  */
 #define TOKENROUTE_REDIS_RSVD        "tr:rsvd"
 
@@ -77,6 +78,9 @@
 
 /* STRING: a reservation the sweep released, by request id (7 days) */
 #define TOKENROUTE_REDIS_SWEPT       "tr:swept:"
+
+/* STRING: an aggregate of leased requests charged, by flush id (8 days) */
+#define TOKENROUTE_REDIS_FLUSHED     "tr:fl:"
 
 /* LIST: dead letters, settlements and reservations Redis rejected */
 #define TOKENROUTE_REDIS_DEAD        "tr:dead"

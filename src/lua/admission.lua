@@ -82,12 +82,8 @@ local fleet = #ARGV % 5 == 3 and ARGV[#ARGV]
 local last_arg = fleet and #ARGV - 1 or #ARGV
 local minute = math.floor(now / 60)
 local keys, accts, tenants, out, h, z = {}, {}, {}, {}, {}, {}
--- a stored amount: 0 when absent, nil when it is no integer (a damaged
--- record leaves nothing, rather than failing the whole batch)
-local function amount_of(x)
-  if not x or x == '' then return 0 end
-  return string.match(x, '^-?%d+$') and #x <= 18 and tonumber(x) or nil
-end
+-- amount_of, count_of, key_refusal, tenant_valid, level:
+-- src/lua/keyrules.lua, embedded before this script
 -- Rate limits, over the fields of one record (a key or a tenant), in
 -- the order of RATE: the limits rpm, tpm, concurrency (absent, "" or
 -- "0": none), then the state: rwin, rn (requests admitted in the
@@ -100,9 +96,6 @@ end
 -- counts 0.
 local RATE = {'rpm', 'tpm', 'concurrency', 'rwin', 'rn', 'twin', 'tn',
   'inflight'}
-local function count_of(x)
-  return x and #x <= 15 and string.match(x, '^%d+$') and tonumber(x) or 0
-end
 local function rate_state(v)
   local s = {rpm = count_of(v[1]), tpm = count_of(v[2]),
              conc = count_of(v[3]), rwin = count_of(v[4]), rn = count_of(v[5]),
@@ -157,35 +150,7 @@ for _, f in ipairs(RATE) do KEY[#KEY + 1] = f end
 for _, f in ipairs({'tenant', 'period', 'pid', 'pspent'}) do
   KEY[#KEY + 1] = f
 end
--- period_id(period, t): src/lua/period.lua, embedded before this script
--- A spend level (a key or a tenant) from its record's limit, period,
--- pid, pspent, spent and reserved: left (nil: no limit) before this
--- batch, add (what the batch reserved), pid (nil: no period), stale
--- (the record's pid is to be moved on).  A gateway whose clock lags
--- keeps a newer pid the record already has: it never resets a period.
-local function level(limit, period, pid, pspent, spent, held)
-  local lv, broken, counted = {add = 0, n = 0, period = ''}, false, spent
-  if period and period ~= '' then
-    if period == 'day' or period == 'week' or period == 'month' then
-      local cur = period_id(period, now)
-      if pid and string.sub(pid, 1, 1) == string.sub(cur, 1, 1)
-         and string.match(pid, '^%a%d+$') and #pid <= 12
-         and tonumber(string.sub(pid, 2)) > tonumber(string.sub(cur, 2))
-      then
-        cur = pid
-      end
-      lv.pid, lv.stale, lv.period = cur, pid ~= cur, period
-      counted = lv.stale and '0' or pspent
-    else
-      broken = true
-    end
-  end
-  if limit and limit ~= '' then
-    local l, s, h = amount_of(limit), amount_of(counted), amount_of(held)
-    lv.left = not broken and l and s and h and l - s - h or 0
-  end
-  return lv
-end
+-- a spend level: level(now, ...) of src/lua/keyrules.lua
 local function short(lv, amount)
   return lv.left and lv.left - lv.add < amount
 end
@@ -244,7 +209,7 @@ for a = 3, last_arg, 5 do
     k = {f = redis.call('HMGET', 'tr:key:' .. kh, unpack(KEY))}
     k.rate = rate_state({unpack(k.f, 9, 8 + #RATE)})
     k.tenant = k.f[9 + #RATE]
-    k.lv = level(k.f[6], k.f[10 + #RATE], k.f[11 + #RATE],
+    k.lv = level(now, k.f[6], k.f[10 + #RATE], k.f[11 + #RATE],
                  k.f[12 + #RATE], k.f[7], k.f[8])
     keys[kh] = k
   end
@@ -256,18 +221,12 @@ for a = 3, last_arg, 5 do
   else
     local acct, tname = f[2] or 'default', k.tenant or ''
     local who = f[1] .. '\n' .. acct
-    -- a name the record format cannot hold names no tenant: it has none
-    local tvalid = #tname <= 64 and not string.find(tname, '[^%w._@-]')
+    local tvalid = tenant_valid(tname)
     if not tvalid then tname = '?' end
     local last = tname ~= '' and '\n' .. tname or ''
-    -- an expiry that is no time (digits only, as the CLI writes): expired
-    local exp = amount_of(f[4])
-    if not exp or f[4] and string.find(f[4], '-', 1, true) then exp = 1 end
-    local may = nil
-    if f[5] == '1' then
-      r = 'revoked\n' .. who
-    elseif exp > 0 and now >= exp then
-      r = 'expired\n' .. who
+    local refusal, may = key_refusal(f[5], f[4], now), nil
+    if refusal then
+      r = refusal .. '\n' .. who
     else
       may = may_use(f[3], models)
     end
@@ -298,7 +257,7 @@ for a = 3, last_arg, 5 do
           local x = redis.call('HMGET', 'tr:tenant:' .. tn, 'limit',
                                'period', 'pid', 'pspent', 'spent',
                                'reserved', unpack(RATE))
-          te = {lv = level(x[1], x[2], x[3], x[4], x[5], x[6]),
+          te = {lv = level(now, x[1], x[2], x[3], x[4], x[5], x[6]),
                 rate = rate_state({unpack(x, 7, 6 + #RATE)})}
         end
         tenants[tn] = te

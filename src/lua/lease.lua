@@ -34,13 +34,8 @@
 
 local op = ARGV[1]
 
-local function amount_of(x)
-  if not x or x == '' then return 0 end
-  return string.match(x, '^-?%d+$') and #x <= 18 and tonumber(x) or nil
-end
-local function count_of(x)
-  return x and #x <= 15 and string.match(x, '^%d+$') and tonumber(x) or 0
-end
+-- amount_of, count_of, expiry_of, key_refusal, tenant_valid, level:
+-- src/lua/keyrules.lua, embedded before this script
 local function fmt(x) return string.format('%.0f', x) end
 -- the lease record: key hash, outstanding, account, tenant ("-": none)
 local function record(x)
@@ -124,56 +119,23 @@ local f = redis.call('HMGET', 'tr:key:' .. kh, 'id', 'account', 'models',
 if not f[1] then return {'unknown', '', '', '', '', '0', '0', '0', 'none'} end
 
 local acct, tname = f[2] or 'default', f[12] or ''
-local exp = amount_of(f[4])
-if not exp or f[4] and string.find(f[4], '-', 1, true) then exp = 1 end
-local status = 'ok'
-if f[5] == '1' then
-  status = 'revoked'
-elseif exp > 0 and now >= exp then
-  status = 'expired'
-end
+local exp = expiry_of(f[4])
+local status = key_refusal(f[5], f[4], now) or 'ok'
 
 local exact = count_of(f[9]) > 0 or count_of(f[10]) > 0
               or count_of(f[11]) > 0
 
--- a spend level's headroom (nil: no limit), its period moved on as
--- admission.lua does: left = limit - counted - reserved
-local function level(limit, period, pid, pspent, spent, held)
-  local lv, counted = {}, spent
-  if period and period ~= '' then
-    if period ~= 'day' and period ~= 'week' and period ~= 'month' then
-      lv.left = 0
-      return lv
-    end
-    local cur = period_id(period, now)
-    if pid and string.sub(pid, 1, 1) == string.sub(cur, 1, 1)
-       and string.match(pid, '^%a%d+$') and #pid <= 12
-       and tonumber(string.sub(pid, 2)) > tonumber(string.sub(cur, 2))
-    then
-      cur = pid
-    end
-    lv.pid, lv.stale = cur, pid ~= cur
-    counted = lv.stale and '0' or pspent
-  end
-  if limit and limit ~= '' then
-    local l, s, h = amount_of(limit), amount_of(counted), amount_of(held)
-    lv.left = l and s and h and l - s - h or 0
-  end
-  return lv
-end
-
-local klv = level(f[6], f[13], f[14], f[15], f[7], f[8])
+local klv = level(now, f[6], f[13], f[14], f[15], f[7], f[8])
 local tlv, tkey = nil, nil
 if tname ~= '' then
-  local valid = #tname <= 64 and not string.find(tname, '[^%w._@-]')
-  if not valid
+  if not tenant_valid(tname)
      or redis.call('SISMEMBER', 'tr:tenants:' .. acct, tname) ~= 1 then
     exact = true
   else
     tkey = 'tr:tenant:' .. acct .. '|' .. tname
     local x = redis.call('HMGET', tkey, 'limit', 'period', 'pid', 'pspent',
                          'spent', 'reserved', 'rpm', 'tpm', 'concurrency')
-    tlv = level(x[1], x[2], x[3], x[4], x[5], x[6])
+    tlv = level(now, x[1], x[2], x[3], x[4], x[5], x[6])
     exact = exact or count_of(x[7]) > 0 or count_of(x[8]) > 0
             or count_of(x[9]) > 0
   end

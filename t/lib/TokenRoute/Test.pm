@@ -1159,7 +1159,8 @@ sub create_key {
 # script (ctl_*) behind period.lua and the prelude ctl_lib.lua.
 sub script_text {
 	my ($self, $name) = @_;
-	my @pre = $name =~ /^(admission|ctl_lib|lease)$/ ? ('period')
+	my @pre = $name =~ /^(admission|lease)$/ ? ('period', 'keyrules')
+		: $name eq 'ctl_lib' || $name eq 'keyrules' ? ('period')
 		: $name =~ /^ctl_/ ? ('period', 'ctl_lib') : ();
 	return join '', map {
 		_slurp("$REPO/src/lua/$_.lua")
