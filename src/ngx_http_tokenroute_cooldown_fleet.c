@@ -43,6 +43,7 @@
 
 static void ngx_http_tokenroute_fleet_later(ngx_msec_t ms);
 static void ngx_http_tokenroute_fleet_handler(ngx_event_t *ev);
+static void ngx_http_tokenroute_fleet_send(ngx_uint_t always);
 static void ngx_http_tokenroute_fleet_done(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tokenroute_fleet_number(redisReply *e,
     uint64_t *n);
@@ -291,6 +292,30 @@ ngx_http_tokenroute_fleet_later(ngx_msec_t ms)
 static void
 ngx_http_tokenroute_fleet_handler(ngx_event_t *ev)
 {
+    ngx_http_tokenroute_fleet_send(0);
+}
+
+
+/*
+ * With leases (ngx_http_tokenroute_lease.c) admissions are rare: the
+ * lease timer asks for the fleet's news at each of its ticks all the
+ * same, a call with no request and nothing to publish but the version
+ * seen.
+ */
+
+void
+ngx_http_tokenroute_fleet_poll(void)
+{
+    if (!ngx_http_tokenroute_fleet_busy && ngx_http_tokenroute_redis_ready())
+    {
+        ngx_http_tokenroute_fleet_send(1);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_fleet_send(ngx_uint_t always)
+{
     u_char                              *p;
     ngx_http_tokenroute_cooldown_pub_t  *pub;
     const char                          *argv[6];
@@ -310,7 +335,7 @@ ngx_http_tokenroute_fleet_handler(ngx_event_t *ev)
 
     ngx_http_tokenroute_fleet_arg(pub, &argv[5], &argvlen[5]);
 
-    if (pub->n == 0) {
+    if (pub->n == 0 && !always) {
         /* an admission took them meanwhile, or they are over */
         return;
     }
@@ -330,7 +355,7 @@ ngx_http_tokenroute_fleet_handler(ngx_event_t *ev)
     argv[4] = (const char *) now;
     argvlen[4] = p - now;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "tokenroute cooldown: %ui published alone", pub->n);
 
     if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_fleet_done,

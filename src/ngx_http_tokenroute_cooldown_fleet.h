@@ -25,6 +25,7 @@ void ngx_http_tokenroute_fleet_arg(ngx_http_tokenroute_cooldown_pub_t *pub,
 void ngx_http_tokenroute_fleet_reply(ngx_http_tokenroute_cooldown_pub_t *pub,
     redisReply *e);
 void ngx_http_tokenroute_fleet_soon(void);
+void ngx_http_tokenroute_fleet_poll(void);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_COOLDOWN_FLEET_H_INCLUDED_ */

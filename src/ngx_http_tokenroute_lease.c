@@ -35,6 +35,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_lease.h"
@@ -1072,6 +1073,14 @@ ngx_http_tokenroute_lease_timer(ngx_event_t *ev)
     exiting = ngx_exiting || ngx_quit || ngx_terminate;
 
     ngx_http_tokenroute_lease_flush(0);
+
+    /*
+     * The fleet's cooldowns: admissions no longer bring them, a call
+     * with no request does, every tick (one GET while nothing changed)
+     */
+    if (!exiting) {
+        ngx_http_tokenroute_fleet_poll();
+    }
 
     /* idle leases given back, once a second; all of them at exit */
 

@@ -12,6 +12,8 @@ package TokenRoute::Test;
 #   NGINX                nginx binary (default: /usr/sbin/nginx)
 #   TOKENROUTE_SANITIZE  1: the module and CLI were built with ASan/UBSan
 #   TOKENROUTE_TEST_LEAVE 1: keep the temporary directory
+#   TOKENROUTE_TEST_LEASE 1: every gateway runs with leases on
+#                        (tokenroute_lease), unless its test sets its own
 #
 # Teardown (when done_testing() runs, or at exit) stops every process the
 # harness started and adds these tests: error.log has no [alert], [emerg]
@@ -705,6 +707,10 @@ sub _nginx_conf_text {
 
 	$http = $self->_expand($http // '');
 	$server = $self->_expand($server // '');
+
+	$http .= "tokenroute_lease zone=tokenroute_test_lease:1m;\n"
+		if $ENV{TOKENROUTE_TEST_LEASE} && $http =~ /tokenroute_redis/
+			&& $http !~ /tokenroute_lease/;
 
 	s/^/        /mg for $server;
 	s/^/    /mg for $http;
