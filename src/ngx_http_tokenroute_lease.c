@@ -77,6 +77,7 @@ typedef struct {
     unsigned               exact:1;
     unsigned               stale:1;     /* invalidated */
     unsigned               have:1;      /* Redis holds the lease */
+    unsigned               capped:1;    /* granted less than asked */
 } ngx_http_tokenroute_lease_entry_t;
 
 
@@ -101,6 +102,7 @@ typedef struct {
     u_char                 kh[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
     u_char                 lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     ngx_uint_t             have;
+    int64_t                want;
 } ngx_http_tokenroute_lease_call_t;
 
 
@@ -496,15 +498,27 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
         }
     }
 
-    /* ahead of need: half the record's age, a slice running low */
+    /*
+     * Ahead of need: at half the record's age, and when the slice runs
+     * low; a slice Redis could not grant whole (little headroom) is asked
+     * again only every NGX_HTTP_TOKENROUTE_LEASE_RETRY ms.  A slice used
+     * up within a few of them is doubled (up to 1/8 of the headroom).
+     */
 
     if (!e->busy || (ngx_msec_int_t) (now - e->busy) >= 0) {
         if (!e->fetched || e->stale || age >= lc->max_age / 2
             || (e->found && !e->exact && !e->revoked
                 && e->available < e->want / 4
-                && age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY)
+                && (!e->capped || age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY))
             || (rc == NGX_DECLINED && age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY))
         {
+            if (e->fetched && !e->capped && e->available < e->want / 4
+                && age < 4 * NGX_HTTP_TOKENROUTE_LEASE_RETRY
+                && e->want < ((int64_t) 1 << 50))
+            {
+                e->want *= 2;
+            }
+
             ngx_http_tokenroute_lease_refresh(e, ctx->reserve);
         }
     }
@@ -639,6 +653,7 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     ngx_memcpy(call->lease_id, e->lease_id,
                NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
     call->have = e->have;
+    call->want = 0;
 
     /* a slice of this many requests like this one, topped up */
 
@@ -668,6 +683,8 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     argvlen[6] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
     argv[7] = (const char *) call->lease_id;
     argvlen[7] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
+
+    call->want = want;
 
     p = ngx_http_tokenroute_write_int(w, want);
     argv[8] = (const char *) w;
@@ -800,6 +817,10 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
         e->have = 1;
         e->renewed = e->fetched;
         e->available += grant;
+        e->capped = (grant < call->want);
+
+    } else {
+        e->capped = 1;
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
