@@ -90,13 +90,16 @@ cmp_ok($acct{reserved}, '>=', $held, 'and as account reserved');
 
 sleep 0.4;
 my $evals = stat_calls('evalsha');
-my $N = 20;
+my $N = 40;
 my $ok = 0;
 $ok += chat($k->{raw}) == 200 for 1 .. $N;
 my $used = stat_calls('evalsha') - $evals;
 
 is($ok, $N, "$N requests served");
-cmp_ok($used, '<=', 4, "$N leased requests: at most 4 scripts ($used)");
+# without leases: 2 a request (admission, settlement); with them, a few
+# per tick of the lease timer (flush, the fleet's cooldowns) and renewals
+cmp_ok($used, '<=', $N / 4, "$N leased requests: at most " . $N / 4
+	. " scripts ($used)");
 
 # exact after a flush: spend, credit and usage agree with the log
 
