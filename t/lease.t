@@ -146,6 +146,34 @@ ok($t->wait_until(2, sub {
 
 ###############################################################################
 
+# a lease whose gateway died: the sweep releases it at its deadline, and
+# ends no request in flight (a lease is none)
+
+{
+	my $d = $t->create_key(name => 'dead-gw', account => 'dacct');
+	my $dh = $t->key_hash($d->{raw});
+	$t->redis('HSET', "tr:key:$dh", 'inflight', 3);
+	my $now = int(time());
+	my $g = $t->redis('EVAL', $t->script_text('lease'), 0, 'get', $now,
+		$now + 5, $dh, 'D' x 24, 1000000, 0);
+	is($g->[0], 'ok', 'lease script: ok');
+	is($g->[7], 1000000, 'lease script: granted what was asked');
+	is($g->[8], 'live', 'lease script: live');
+	is($t->redis('HGET', "tr:key:$dh", 'reserved'), 1000000,
+		'lease reserved on the key');
+	my $again = $t->redis('EVAL', $t->script_text('lease'), 0, 'get', $now,
+		$now + 5, $dh, 'E' x 24, 0, 1);
+	is($again->[8], 'gone', 'a lease Redis does not hold: gone');
+	$t->redis('EVAL', $t->script_text('sweep'), 0, $now + 10);
+	is($t->redis('HGET', "tr:key:$dh", 'reserved'), 0, 'swept: key');
+	is($t->redis('HGET', 'tr:acct:dacct', 'reserved'), 0, 'swept: account');
+	is($t->redis('HGET', "tr:key:$dh", 'inflight'), 3,
+		'swept: no request in flight ended');
+	is($t->redis('EXISTS', 'tr:swept:' . 'D' x 24), 0, 'no swept marker');
+}
+
+###############################################################################
+
 # rate-limited keys are exact: a script per request, and the 429
 
 my $rl = $t->create_key(name => 'limited', account => 'lacct');

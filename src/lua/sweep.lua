@@ -12,6 +12,10 @@
 -- its record, why), so the others are not held up by it.
 -- Each reservation released ends one of its key's requests in flight
 -- ("inflight", never below 0; a damaged count is left alone).
+-- A gateway's lease (src/lua/lease.lua: a record whose tokens field is
+-- "-") is released the same way, its outstanding amount given back; it
+-- ends no request in flight and leaves no marker (its aggregates, if
+-- they come, are charged alone).
 
 -- a key's record, as settlement finds it (src/lua/settle.lua): through
 -- a rotated key's forwarding record; none for a deleted key
@@ -59,7 +63,8 @@ for i, rid in ipairs(stale) do
       dead[#dead + 1] = rid .. ' ' .. v[i] .. ' swept: ' .. why
     else
       go[#go + 1] = {rid, kr, amt, acct, hs, v[i],
-                     tn and tn ~= '-' and hs[#hs]}
+                     tn and tn ~= '-' and hs[#hs],
+                     string.match(v[i], '^%S+ %d+ %S+ %S+ %S+ %S+ %- %S+$')}
     end
   end
 end
@@ -75,8 +80,8 @@ local function ending(k)
   ends[k].n = ends[k].n + 1
 end
 for _, r in ipairs(go) do
-  if r[2] then ending(r[2]) end
-  if r[7] then ending(r[7]) end
+  if r[2] and not r[8] then ending(r[2]) end
+  if r[7] and not r[8] then ending(r[7]) end
 end
 if #dead > 0 then
   local t = redis.call('TYPE', 'tr:dead').ok
@@ -92,7 +97,9 @@ for _, r in ipairs(go) do
     end
   end
   -- the record: its late settlement charges the period it was made in
-  redis.call('SET', 'tr:swept:' .. r[1], r[6], 'EX', 604800)
+  if not r[8] then
+    redis.call('SET', 'tr:swept:' .. r[1], r[6], 'EX', 604800)
+  end
 end
 for k, e in pairs(ends) do
   if math.min(e.n, e.left) > 0 then
