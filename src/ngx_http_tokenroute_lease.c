@@ -326,22 +326,28 @@ ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
 ngx_int_t
 ngx_http_tokenroute_lease_init(ngx_conf_t *cf, ngx_str_t *script)
 {
-    ngx_http_tokenroute_main_conf_t  *trmcf;
-
-    trmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tokenroute_module);
-
-    ngx_http_tokenroute_lease_conf = trmcf->lease;
-
     return ngx_http_tokenroute_script_init(cf, script, tokenroute_lua_lease,
                                            tokenroute_lua_lease_len,
                                            ngx_http_tokenroute_lease_sha);
 }
 
 
+/*
+ * A worker's start: its cycle's leases, if on.  Set here only, so that a
+ * worker never sees another cycle's zone (the master none: the API is a
+ * no-op there).
+ */
+
 ngx_int_t
 ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle)
 {
-    ngx_event_t  *ev;
+    ngx_event_t                      *ev;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                ngx_http_tokenroute_module);
+
+    ngx_http_tokenroute_lease_conf = trmcf ? trmcf->lease : NULL;
 
     if (ngx_http_tokenroute_lease_conf == NULL) {
         return NGX_OK;
@@ -826,7 +832,6 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "tokenroute lease: \"%*s\" granted %L",
                    el[8]->len, el[8]->str, grant);
-    (void) i;
 
     ngx_shmtx_unlock(&lc->shpool->mutex);
     ngx_free(call);
