@@ -17,10 +17,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "tokenroute_schema.h"
 
 
 /* the channel the control scripts publish on (src/lua/ctl_lib.lua) */
-#define NGX_HTTP_TOKENROUTE_INVAL_CHANNEL  "tr:inval"
+#define NGX_HTTP_TOKENROUTE_INVAL_CHANNEL  TOKENROUTE_REDIS_INVAL
 
 
 char *ngx_http_tokenroute_inval_directive(ngx_conf_t *cf, ngx_command_t *cmd,
