@@ -22,6 +22,7 @@
 #include "ngx_http_tokenroute_deployment.h"
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_filter.h"
+#include "ngx_http_tokenroute_inval.h"
 #include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_metrics.h"
@@ -70,6 +71,13 @@ static ngx_command_t  ngx_http_tokenroute_commands[] = {
     { ngx_string("tokenroute_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tokenroute_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tokenroute_invalidation"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tokenroute_inval_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -540,7 +548,11 @@ ngx_http_tokenroute_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_tokenroute_redis_init(cycle, &trmcf->redis);
+    if (ngx_http_tokenroute_redis_init(cycle, &trmcf->redis) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tokenroute_inval_init(cycle, trmcf);
 }
 
 
@@ -552,6 +564,7 @@ ngx_http_tokenroute_exit_process(ngx_cycle_t *cycle)
      * then the ones still waiting to be sent.
      */
     ngx_http_tokenroute_lease_shutdown();
+    ngx_http_tokenroute_inval_shutdown();
     ngx_http_tokenroute_redis_shutdown();
     ngx_http_tokenroute_settle_shutdown();
     ngx_http_tokenroute_metrics_worker_exit();

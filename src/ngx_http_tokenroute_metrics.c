@@ -513,6 +513,7 @@ ngx_http_tokenroute_metrics_worker_exit(void)
 
     if (ngx_atomic_cmp_set(&slot->pid, (ngx_atomic_uint_t) ngx_pid, 0)) {
         slot->connected = 0;
+        slot->subscribed = 0;
     }
 }
 
@@ -561,5 +562,43 @@ ngx_http_tokenroute_metrics_dead_letter(void)
 
     if (m) {
         (void) ngx_atomic_fetch_add(&m->sh->dead_letters, 1);
+    }
+}
+
+
+void
+ngx_http_tokenroute_metrics_inval(ngx_uint_t what)
+{
+    ngx_http_tokenroute_metrics_t  *m;
+
+    m = ngx_http_tokenroute_metrics_get();
+
+    if (m && what < NGX_HTTP_TOKENROUTE_INVAL_N) {
+        (void) ngx_atomic_fetch_add(&m->sh->inval[what], 1);
+    }
+}
+
+
+/*
+ * The subscriber follows the worker's connection, which took the slot
+ * first (ngx_http_tokenroute_metrics_redis_up()).
+ */
+
+void
+ngx_http_tokenroute_metrics_inval_subscribed(ngx_uint_t up)
+{
+    ngx_http_tokenroute_metrics_t      *m;
+    ngx_http_tokenroute_worker_slot_t  *slot;
+
+    m = ngx_http_tokenroute_metrics_get();
+
+    if (m == NULL || ngx_worker >= NGX_HTTP_TOKENROUTE_METRICS_WORKERS) {
+        return;
+    }
+
+    slot = &m->sh->workers[ngx_worker];
+
+    if (slot->pid == (ngx_atomic_uint_t) ngx_pid) {
+        slot->subscribed = up;
     }
 }

@@ -84,7 +84,15 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                 pid;
     ngx_atomic_t                 connected;
+    ngx_atomic_t                 subscribed;  /* to tr:inval */
 } ngx_http_tokenroute_worker_slot_t;
+
+
+/* what a worker's invalidation subscriber received */
+#define NGX_HTTP_TOKENROUTE_INVAL_KEY      0
+#define NGX_HTTP_TOKENROUTE_INVAL_ALL      1     /* "*", or subscribed */
+#define NGX_HTTP_TOKENROUTE_INVAL_IGNORED  2     /* not a key hash */
+#define NGX_HTTP_TOKENROUTE_INVAL_N        3
 
 
 typedef struct {
@@ -94,6 +102,7 @@ typedef struct {
     ngx_atomic_t                 journal_writes;
     ngx_atomic_t                 journal_replays;
     ngx_atomic_t                 dead_letters;
+    ngx_atomic_t                 inval[NGX_HTTP_TOKENROUTE_INVAL_N];
     ngx_atomic_t                 rejections[32];
     ngx_http_tokenroute_histogram_t    hist[NGX_HTTP_TOKENROUTE_H_N];
     ngx_http_tokenroute_worker_slot_t  workers[
@@ -130,6 +139,8 @@ ngx_msec_t ngx_http_tokenroute_metrics_redis_answered(void);
 void ngx_http_tokenroute_metrics_journaled(void);
 void ngx_http_tokenroute_metrics_replayed(ngx_uint_t n);
 void ngx_http_tokenroute_metrics_dead_letter(void);
+void ngx_http_tokenroute_metrics_inval(ngx_uint_t what);
+void ngx_http_tokenroute_metrics_inval_subscribed(ngx_uint_t up);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_METRICS_H_INCLUDED_ */

@@ -46,6 +46,8 @@ static ngx_int_t ngx_http_tokenroute_prom_requests(
 static ngx_int_t ngx_http_tokenroute_prom_histogram(
     ngx_http_tokenroute_prom_t *p, ngx_http_tokenroute_metrics_t *m,
     ngx_uint_t h);
+static ngx_int_t ngx_http_tokenroute_prom_inval(
+    ngx_http_tokenroute_prom_t *p, ngx_http_tokenroute_metrics_t *m);
 static ngx_int_t ngx_http_tokenroute_prom_family(
     ngx_http_tokenroute_prom_t *p, const char *name, const char *type,
     const char *help);
@@ -210,6 +212,12 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
                                   " %uA\n", i, sh->workers[i].connected);
     }
 
+    if (m->trmcf->invalidation
+        && ngx_http_tokenroute_prom_inval(p, m) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_http_tokenroute_journal_stats(&js);
 
     d = ngx_http_tokenroute_prom_room(p);
@@ -264,6 +272,66 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
         "# TYPE tokenroute_dead_letters_total counter\n"
         "tokenroute_dead_letters_total %uA\n",
         sh->journal_writes, sh->journal_replays, js.lost, sh->dead_letters);
+
+    return NGX_OK;
+}
+
+
+/* the invalidation subscribers (tokenroute_invalidation on): README */
+
+static ngx_int_t
+ngx_http_tokenroute_prom_inval(ngx_http_tokenroute_prom_t *p,
+    ngx_http_tokenroute_metrics_t *m)
+{
+    u_char                           *d;
+    ngx_uint_t                        i;
+    ngx_http_tokenroute_metrics_sh_t *sh;
+
+    sh = m->sh;
+
+    if (ngx_http_tokenroute_prom_family(p,
+            "tokenroute_invalidation_subscribed", "gauge",
+            "1 while the worker is subscribed to key changes.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_TOKENROUTE_METRICS_WORKERS; i++) {
+        if (sh->workers[i].pid == 0) {
+            continue;
+        }
+
+        d = ngx_http_tokenroute_prom_room(p);
+        if (d == NULL) {
+            return NGX_ERROR;
+        }
+
+        p->b->last = ngx_slprintf(d, p->b->end,
+                                  "tokenroute_invalidation_subscribed"
+                                  "{worker=\"%ui\"} %uA\n", i,
+                                  sh->workers[i].subscribed);
+    }
+
+    d = ngx_http_tokenroute_prom_room(p);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->b->last = ngx_slprintf(d, p->b->end,
+        "# HELP tokenroute_invalidations_total Key changes received, by "
+        "each worker: of one key, or of all (\"*\", and every "
+        "subscription).\n"
+        "# TYPE tokenroute_invalidations_total counter\n"
+        "tokenroute_invalidations_total{scope=\"key\"} %uA\n"
+        "tokenroute_invalidations_total{scope=\"all\"} %uA\n"
+        "# HELP tokenroute_invalidation_messages_ignored_total Messages on "
+        "the channel that were neither a key hash nor \"*\".\n"
+        "# TYPE tokenroute_invalidation_messages_ignored_total counter\n"
+        "tokenroute_invalidation_messages_ignored_total %uA\n",
+        sh->inval[NGX_HTTP_TOKENROUTE_INVAL_KEY],
+        sh->inval[NGX_HTTP_TOKENROUTE_INVAL_ALL],
+        sh->inval[NGX_HTTP_TOKENROUTE_INVAL_IGNORED]);
 
     return NGX_OK;
 }

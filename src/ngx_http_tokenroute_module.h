@@ -182,6 +182,8 @@ typedef struct {
     ngx_shm_zone_t                  *metrics_zone;
     ngx_array_t                     *resolve;  /* upstreams resolved again */
     void                            *lease;    /* tokenroute_lease; NULL */
+    ngx_flag_t                       invalidation;      /* subscriber */
+    ngx_flag_t                       invalidation_set;  /* by directive */
 } ngx_http_tokenroute_main_conf_t;
 
 

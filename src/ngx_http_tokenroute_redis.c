@@ -344,6 +344,30 @@ ngx_http_tokenroute_redis_ready(void)
 }
 
 
+ngx_int_t
+ngx_http_tokenroute_redis_current(ngx_str_t *host, in_port_t *port)
+{
+    ngx_http_tokenroute_redis_client_t  *rc;
+
+    if (!ngx_http_tokenroute_redis_ready()) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_tokenroute_redis;
+
+    if (rc->conf->unix_path.len) {
+        ngx_str_null(host);
+        *port = 0;
+        return NGX_OK;
+    }
+
+    *host = rc->host;
+    *port = rc->port;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_tokenroute_redis_schedule(ngx_http_tokenroute_redis_client_t *rc)
 {

@@ -51,6 +51,13 @@ ngx_http_tokenroute_redis_op_t *ngx_http_tokenroute_redis_command(
 
 ngx_int_t ngx_http_tokenroute_redis_ready(void);
 
+/*
+ * Where the worker's connection is up (for the invalidation subscriber to
+ * follow it): NGX_DECLINED while it is not; host->len 0: the unix socket.
+ */
+ngx_int_t ngx_http_tokenroute_redis_current(ngx_str_t *host,
+    in_port_t *port);
+
 /* an embedded script, and the hex SHA-1 of it that EVALSHA names */
 ngx_int_t ngx_http_tokenroute_script_init(ngx_conf_t *cf, ngx_str_t *script,
     const char *text, size_t len, u_char *hex);

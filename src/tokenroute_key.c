@@ -76,3 +76,22 @@ tokenroute_key_valid(const unsigned char *key, size_t len)
 
     return 0;
 }
+
+
+int
+tokenroute_key_hash_valid(const unsigned char *s, size_t len)
+{
+    size_t  i;
+
+    if (len != TOKENROUTE_KEY_HASH_LEN) {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return -1;
+        }
+    }
+
+    return 0;
+}

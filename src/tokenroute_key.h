@@ -38,5 +38,14 @@ int tokenroute_key_bearer(const unsigned char *value, size_t len,
  */
 int tokenroute_key_valid(const unsigned char *key, size_t len);
 
+/*
+ * Returns 0 if s is a key hash as the gateway and the control scripts
+ * write it (the key's SHA-256 in TOKENROUTE_KEY_HASH_LEN lowercase hex
+ * digits), -1 otherwise.
+ */
+#define TOKENROUTE_KEY_HASH_LEN  64
+
+int tokenroute_key_hash_valid(const unsigned char *s, size_t len);
+
 
 #endif /* _TOKENROUTE_KEY_H_INCLUDED_ */

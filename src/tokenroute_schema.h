@@ -109,5 +109,11 @@
 /* ZSET: admin key ids, scored by created_at */
 #define TOKENROUTE_REDIS_ADMINS      "tr:admins"
 
+/*
+ * CHANNEL (pub/sub): what changed of keys, published by the control
+ * scripts (src/lua/ctl_lib.lua): a key's hash, or "*" for every key
+ */
+#define TOKENROUTE_REDIS_INVAL       "tr:inval"
+
 
 #endif /* _TOKENROUTE_SCHEMA_H_INCLUDED_ */

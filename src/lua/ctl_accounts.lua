@@ -164,6 +164,8 @@ local function change(kind)
              .. ctl.usd_text(credit - held) .. ' USD')
   end
 
+  -- the leases of every key of the account hold a slice of its credit
+  ctl.changed('*')
   if not listed then
     redis.call('SADD', 'tr:accts', name)
     redis.call('HSETNX', acct_key(name), 'created_at', ctl.num(ctl.now))
@@ -202,6 +204,7 @@ return ctl.run{
     end
     must_be(acct_key(name), 'hash')
     must_be('tr:accts', 'set')
+    ctl.changed('*')
     redis.call('HSETNX', acct_key(name), 'created_at',
                ctl.num(ctl.now))
     redis.call('SADD', 'tr:accts', name)

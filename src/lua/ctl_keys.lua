@@ -331,6 +331,7 @@ end
 
 -- the record, the id and prefix indexes, the lists: gone
 local function remove(kh, h)
+  ctl.changed(kh)
   redis.call('DEL', 'tr:key:' .. kh, 'tr:keyid:' .. h.id)
   redis.call('ZREM', 'tr:keys', h.id)
   redis.call('ZREM', 'tr:keys:ended', h.id)
@@ -405,6 +406,7 @@ function ops.create()
   if redis.call('ZCARD', 'tr:keys') == 0 then
     redis.call('HSET', 'tr:keys:index', 'done', '1')
   end
+  ctl.changed(kh)
   redis.call('HSET', 'tr:key:' .. kh, unpack(flat))
   redis.call('SET', 'tr:keyid:' .. id, kh)
   redis.call('ZADD', 'tr:keys', ctl.now, id)
@@ -548,6 +550,7 @@ function ops.update()
       h.pid, h.pspent = nil, nil
     end
   end
+  ctl.changed(kh)
   if #set > 0 then redis.call('HSET', 'tr:key:' .. kh, unpack(set)) end
   if #del > 0 then redis.call('HDEL', 'tr:key:' .. kh, unpack(del)) end
   if fields.expires_at then reindex_end(h.id, h) end
@@ -567,6 +570,8 @@ function ops.rotate()
     ctl.fail(409, 'conflict', 'key ' .. h.id .. ' is revoked')
   end
   local nh, prefix = new_secret('rotate')
+  ctl.changed(kh)
+  ctl.changed(nh)
   redis.call('RENAME', 'tr:key:' .. kh, 'tr:key:' .. nh)
   redis.call('HSET', 'tr:key:' .. nh, 'prefix', prefix)
   redis.call('HSET', 'tr:key:' .. kh, 'moved', h.id)
@@ -586,6 +591,7 @@ function ops.revoke()
   local changed = h.revoked ~= '1'
   if changed then
     h.revoked, h.revoked_at = '1', ctl.num(ctl.now)
+    ctl.changed(kh)
     redis.call('HSET', 'tr:key:' .. kh, 'revoked', '1', 'revoked_at',
                h.revoked_at)
     reindex_end(h.id, h)

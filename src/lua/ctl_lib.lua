@@ -23,6 +23,26 @@ ctl.op, ctl.now, ctl.actor = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 ctl.p = {}
 ctl.MAX = MAX
 
+-- What the gateways cache of keys changed (README "Invalidation"): the
+-- hashes of the keys an op wrote, or "*" for an account or a tenant (its
+-- keys are many) and past INVAL_MAX keys, published on tr:inval when the
+-- op ends, also when it fails after a write (Redis keeps the writes).
+local INVAL_MAX = 32
+local inval, ninval = {}, 0
+
+function ctl.changed(kh)
+  if inval['*'] then return end
+  if kh == '*' or ninval >= INVAL_MAX then
+    inval, ninval = {['*'] = true}, 1
+  elseif not inval[kh] then
+    inval[kh], ninval = true, ninval + 1
+  end
+end
+
+local function publish()
+  for kh in pairs(inval) do redis.call('PUBLISH', 'tr:inval', kh) end
+end
+
 function ctl.fail(status, kind, msg)
   error({ctl = status .. ' ' .. kind .. ' ' .. msg}, 0)
 end
@@ -47,6 +67,7 @@ function ctl.run(ops)
                              .. tostring(ctl.op))
   end
   local ok, r = pcall(f)
+  publish()
   if ok then return r end
   if type(r) == 'table' and r.ctl then return redis.error_reply(r.ctl) end
   error(r, 0)

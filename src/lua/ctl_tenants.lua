@@ -183,6 +183,7 @@ return ctl.run{
     must_be('tr:tenants:' .. acct, 'set')
     must_be('tr:accts', 'set')
     must_be('tr:acct:' .. acct, 'hash')
+    ctl.changed('*')
     if not listed then
       redis.call('SADD', 'tr:accts', acct)
       redis.call('HSETNX', 'tr:acct:' .. acct, 'created_at',
@@ -238,6 +239,7 @@ return ctl.run{
     end
     local key = tkey(acct, name)
     find(acct, name)
+    ctl.changed('*')
     write(key, set)
     return tenant_json(ctl.hash(key))
   end,
@@ -260,6 +262,7 @@ return ctl.run{
                .. ' usable key' .. (n > 1 and 's' or '') .. '; revoke, '
                .. 'delete or move them first')
     end
+    ctl.changed('*')
     redis.call('DEL', tkey(acct, name))
     redis.call('SREM', 'tr:tenants:' .. acct, name)
     return ctl.obj{'account', ctl.str(acct), 'name', ctl.str(name),

@@ -128,6 +128,34 @@ main(void)
     ok(tokenroute_key_valid((unsigned char *) buf, TOKENROUTE_KEY_MAX_LEN + 1)
        == -1, "a key of %d bytes is not", TOKENROUTE_KEY_MAX_LEN + 1);
 
+    /* a key hash as tr:inval carries it: 64 lowercase hex digits */
+
+    memset(buf, 'a', 64);
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == 0,
+       "64 lowercase hex digits are a key hash");
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 63) == -1,
+       "63 are not");
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 65) == -1,
+       "65 are not");
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 0) == -1,
+       "nothing is not");
+    memcpy(buf, "0123456789abcdef", 16);
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == 0,
+       "every hex digit");
+    buf[10] = 'A';
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == -1,
+       "an uppercase digit is not");
+    buf[10] = 'g';
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == -1,
+       "a g is not");
+    buf[10] = '\0';
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == -1,
+       "a NUL is not");
+    buf[10] = 'a';
+    buf[63] = '*';
+    ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == -1,
+       "a * at the end is not");
+
     printf("1..%d\n", tests);
 
     return failed ? 1 : 0;
