@@ -271,6 +271,17 @@ ok($t->wait_until(1, sub { inval_key() > $before }),
 
 ###############################################################################
 
+# a reload: the new worker subscribes, the old one's subscriber goes
+
+$a0 = inval_all();
+$t->reload_nginx();
+ok($t->wait_until(5, sub { inval_all() > $a0 && subscribed() == 1 }),
+	'reload: the new worker subscribed');
+ok($t->wait_until(5, sub {
+	my $c = () = ($t->redis('CLIENT', 'LIST', 'TYPE', 'pubsub')
+		=~ /^id=/mg);
+	$c == 1 }), 'reload: the old worker\'s subscriber is gone');
+
 # without the directive: no subscriber
 
 my $n = () = ($t->redis('CLIENT', 'LIST', 'TYPE', 'pubsub') =~ /^id=/mg);
