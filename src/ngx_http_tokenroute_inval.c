@@ -530,7 +530,8 @@ ngx_http_tokenroute_inval_tick(ngx_http_tokenroute_inval_t *iv)
 
     if (ngx_http_tokenroute_redis_current(&host, &port) == NGX_OK
         && (host.len != iv->host.len || port != iv->port
-            || ngx_strncmp(host.data, iv->host.data, host.len) != 0))
+            || (host.len
+                && ngx_strncmp(host.data, iv->host.data, host.len) != 0)))
     {
         ngx_log_error(NGX_LOG_NOTICE, iv->log, 0,
                       "tokenroute: the invalidation subscriber follows the "

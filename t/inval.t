@@ -271,6 +271,33 @@ ok($t->wait_until(1, sub { inval_key() > $before }),
 
 ###############################################################################
 
+# Redis stopped (SIGSTOP: the link open, nothing answered): the
+# heartbeat goes unanswered, the subscriber drops; back once it answers
+
+$a0 = inval_all();
+my $rpid = $t->{procs}{redis};
+kill 'STOP', $rpid;
+my $t1 = time();
+my $lost = $t->wait_until(9, sub { subscribed() == 0 });
+my $took = time() - $t1;
+kill 'CONT', $rpid;
+ok($lost, 'Redis frozen: the heartbeat unanswered, not subscribed');
+diag(sprintf('frozen Redis found by the heartbeat in %.1f s', $took));
+like($t->error_log(), qr/no answer to the heartbeat/, 'the drop is logged');
+ok($t->wait_until(10, sub { inval_all() > $a0 && subscribed() == 1 }),
+	'Redis answers again: resubscribed, everything invalidated');
+
+# a reload: the new worker subscribes, the old one's subscriber goes
+
+$a0 = inval_all();
+$t->reload_nginx();
+ok($t->wait_until(5, sub { inval_all() > $a0 && subscribed() == 1 }),
+	'reload: the new worker subscribed');
+ok($t->wait_until(5, sub {
+	my $c = () = ($t->redis('CLIENT', 'LIST', 'TYPE', 'pubsub')
+		=~ /^id=/mg);
+	$c == 1 }), 'reload: the old worker\'s subscriber is gone');
+
 # without the directive: no subscriber
 
 my $n = () = ($t->redis('CLIENT', 'LIST', 'TYPE', 'pubsub') =~ /^id=/mg);
