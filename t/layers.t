@@ -189,9 +189,7 @@ if ($ENV{TOKENROUTE_GRAPH} && !@sccs) {
 my %family = (held => 'filter', rewrite => 'filter', sse_gate => 'filter',
 	stream_cut => 'filter', demo_answer => 'demo', demo_stream => 'demo',
 	redis_adapter => 'redis', redis_sentinel => 'redis',
-	redis_conf => 'conf',
-	# until the leases are merged: their header, a stand-in's definition
-	lease_stub => 'lease');
+	redis_conf => 'conf');
 
 sub header_of { my $f = short(shift); return $family{$f} // $f; }
 
