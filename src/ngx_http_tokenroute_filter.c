@@ -313,6 +313,9 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
+        /* the usage reader needs no NUL: most events are not copied */
+        tokenroute_sse_lend(&resp->sse);
+
         resp->mode = NGX_HTTP_TOKENROUTE_RESP_SSE;
 
         if (ctx->translate) {

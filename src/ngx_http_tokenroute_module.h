@@ -239,6 +239,9 @@ typedef struct {
     ngx_chain_t                     *free;
     ngx_chain_t                     *busy;
 
+    /* pass and strip modes: the event in progress (hold_len bytes) */
+    ngx_chain_t                     *held;
+
     off_t                            body_bytes;
     size_t                           hold_max;
 

@@ -7,9 +7,11 @@
  * OpenAI's [DONE]).  The splitter that reads usage judges the events; a
  * buffer's complete events are passed on in the buffer itself, narrowed
  * to them, and only the bytes of an event not yet complete are copied
- * and held.  The usage chunk the gateway asked for is removed (strip),
- * and an event whose data is not JSON ends the client's stream with an
- * error event of its protocol: nothing after it is passed on.
+ * and held, in a buffer of our own that goes out as it is once the event
+ * is complete (resp->held).  The usage chunk the gateway asked for is
+ * removed (strip), and an event whose data is not JSON ends the client's
+ * stream with an error event of its protocol: nothing after it is passed
+ * on.
  *
  * An event that grows past NGX_HTTP_TOKENROUTE_SSE_HOLD_MAX is not held:
  * it is passed on as it arrives, unjudged, like one too long to be read
@@ -42,7 +44,9 @@ struct ngx_http_tokenroute_gate_s {
     /* where the event in progress starts */
     u_char                          *mark;
 
-    unsigned                         copying:1;  /* the rest is copied */
+    /* the last part before a dropped event, out in a buffer of its own */
+    ngx_chain_t                     *shadow;
+
     unsigned                         linked:1;   /* zstart..zend is out */
     unsigned                         error:1;
 };
@@ -52,6 +56,10 @@ static ngx_int_t ngx_http_tokenroute_gate_buf(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_buf_t *b);
 static ngx_int_t ngx_http_tokenroute_gate_link(
     ngx_http_tokenroute_response_t *resp, ngx_http_tokenroute_gate_t *g);
+static ngx_int_t ngx_http_tokenroute_gate_shadow(
+    ngx_http_tokenroute_response_t *resp, ngx_http_tokenroute_gate_t *g);
+static ngx_int_t ngx_http_tokenroute_gate_hold(
+    ngx_http_tokenroute_response_t *resp, u_char *p, size_t len);
 static ngx_int_t ngx_http_tokenroute_gate_release(
     ngx_http_tokenroute_response_t *resp);
 
@@ -178,7 +186,7 @@ ngx_http_tokenroute_gate_buf(ngx_http_request_t *r,
     g.zstart = b->pos;
     g.zend = b->pos;
     g.mark = b->pos;
-    g.copying = 0;
+    g.shadow = NULL;
     g.linked = 0;
     g.error = 0;
 
@@ -227,7 +235,9 @@ ngx_http_tokenroute_gate_buf(ngx_http_request_t *r,
         && tokenroute_sse_pending(&resp->sse)
            <= NGX_HTTP_TOKENROUTE_SSE_HOLD_MAX)
     {
-        if (ngx_http_tokenroute_hold(resp, g.mark, last - g.mark) != NGX_OK) {
+        if (ngx_http_tokenroute_gate_hold(resp, g.mark, last - g.mark)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -240,19 +250,26 @@ ngx_http_tokenroute_gate_buf(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (!g.copying) {
-        g.zend = last;
-
-    } else if (ngx_http_tokenroute_emit(resp, (char *) g.mark, last - g.mark)
-               != 0)
-    {
-        return NGX_ERROR;
-    }
+    g.zend = last;
 
 done:
 
     if (!g.linked && g.zstart != g.zend) {
         return ngx_http_tokenroute_gate_link(resp, &g);
+    }
+
+    if (!g.linked && g.shadow) {
+        /*
+         * Nothing passed on after a dropped event: the part before it
+         * goes out in this buffer itself, so that its memory is not
+         * reused before it is sent.
+         */
+
+        b->pos = g.shadow->buf->pos;
+        b->last = g.shadow->buf->last;
+        g.shadow->buf = b;
+
+        return NGX_OK;
     }
 
     if (!g.linked) {
@@ -322,15 +339,7 @@ ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
             goto failed;
         }
 
-        if (!g->copying) {
-            g->zend = end;
-
-        } else if (ngx_http_tokenroute_emit(resp, (char *) g->mark,
-                                            end - g->mark)
-                   != 0)
-        {
-            goto failed;
-        }
+        g->zend = end;
 
         break;
 
@@ -338,23 +347,19 @@ ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
 
         resp->hold_len = 0;
 
-        if (g->copying) {
-            break;
-        }
+        /*
+         * Nothing is copied: what precedes goes out in a buffer pointing
+         * into this one, and this one carries what follows, sent last.
+         */
 
-        if (g->zstart == g->zend) {
-            g->zstart = end;
-            g->zend = end;
-            break;
-        }
-
-        /* what follows in this buffer is copied, after what precedes */
-
-        if (ngx_http_tokenroute_gate_link(resp, g) != NGX_OK) {
+        if (g->zstart != g->zend
+            && ngx_http_tokenroute_gate_shadow(resp, g) != NGX_OK)
+        {
             goto failed;
         }
 
-        g->copying = 1;
+        g->zstart = end;
+        g->zend = end;
         break;
 
     default: /* NGX_HTTP_TOKENROUTE_EVENT_BAD */
@@ -370,7 +375,7 @@ ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
         /* the stream is over for the client: not cut short again */
         resp->cut = 1;
 
-        if (!g->copying && !g->linked && g->zstart != g->zend
+        if (!g->linked && g->zstart != g->zend
             && ngx_http_tokenroute_gate_link(resp, g) != NGX_OK)
         {
             goto failed;
@@ -438,21 +443,147 @@ ngx_http_tokenroute_gate_link(ngx_http_tokenroute_response_t *resp,
 }
 
 
-/* the held start of an event, passed on */
+/*
+ * The start of an event, held: in a buffer of ours (one sent before,
+ * recycled), which is passed on as it is once the event is complete.
+ * hold_len says how much of it is held: 0 drops it.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_gate_hold(ngx_http_tokenroute_response_t *resp,
+    u_char *p, size_t len)
+{
+    u_char       *n;
+    size_t        size, need;
+    ngx_buf_t    *b;
+    ngx_pool_t   *pool;
+    ngx_chain_t  *cl;
+
+    pool = resp->request->pool;
+
+    if (len > resp->hold_max - resp->hold_len) {
+        return NGX_ERROR;
+    }
+
+    cl = resp->held;
+
+    if (cl == NULL) {
+        cl = ngx_chain_get_free_buf(pool, &resp->free);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->next = NULL;
+        resp->held = cl;
+        resp->hold_len = 0;
+    }
+
+    b = cl->buf;
+
+    if (resp->hold_len == 0) {
+        b->pos = b->start;
+    }
+
+    need = resp->hold_len + len;
+
+    if (b->start == NULL || (size_t) (b->end - b->pos) < need) {
+
+        size = ngx_max(need, 2 * (size_t) (b->end - b->start));
+        size = ngx_max(size, 1024);
+
+        n = ngx_palloc(pool, size);
+        if (n == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (resp->hold_len) {
+            ngx_memcpy(n, b->pos, resp->hold_len);
+        }
+
+        if (b->start) {
+            /* a large one is freed; the pool's own stay */
+            ngx_pfree(pool, b->start);
+        }
+
+        b->start = n;
+        b->end = n + size;
+        b->pos = n;
+    }
+
+    b->last = ngx_cpymem(b->pos + resp->hold_len, p, len);
+
+    b->temporary = 1;
+    b->flush = 0;
+    b->last_buf = 0;
+    b->last_in_chain = 0;
+    b->tag = (ngx_buf_tag_t) &ngx_http_tokenroute_module;
+
+    resp->hold_len = need;
+
+    return NGX_OK;
+}
+
+
+/*
+ * zstart..zend, before a dropped event, in a buffer of its own (memory,
+ * not ours: its link is freed once sent) that points into the input
+ * buffer; the input buffer goes out after it, so it is reused only once
+ * both are sent.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_gate_shadow(ngx_http_tokenroute_response_t *resp,
+    ngx_http_tokenroute_gate_t *g)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc_chain_link(resp->request->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(resp->request->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = g->zstart;
+    b->last = g->zend;
+    b->memory = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    *resp->last_out = cl;
+    resp->last_out = &cl->next;
+
+    g->shadow = cl;
+
+    return NGX_OK;
+}
+
+
+/* the held start of an event, passed on in its buffer */
 
 static ngx_int_t
 ngx_http_tokenroute_gate_release(ngx_http_tokenroute_response_t *resp)
 {
+    ngx_chain_t  *cl;
+
     if (resp->hold_len == 0) {
         return NGX_OK;
     }
 
-    if (ngx_http_tokenroute_emit(resp, (char *) resp->hold, resp->hold_len)
-        != 0)
-    {
-        return NGX_ERROR;
-    }
+    cl = resp->held;
 
+    cl->buf->last = cl->buf->pos + resp->hold_len;
+    cl->next = NULL;
+
+    *resp->last_out = cl;
+    resp->last_out = &cl->next;
+
+    resp->held = NULL;
     resp->hold_len = 0;
 
     return NGX_OK;

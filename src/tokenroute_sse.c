@@ -4,7 +4,10 @@
  *
  * The Server-Sent Events splitter: a BOM skipped, lines split on CR, LF
  * or CRLF across pieces, "data" lines joined and "event" kept, and the
- * handler called at each blank line.
+ * handler called at each blank line.  Lending (tokenroute_sse_lend()),
+ * the data of an event that is one "data" line, whole in the piece fed,
+ * is not copied: it is pointed to (sse->lent) until the event ends, and
+ * copied only if a second line follows or the piece ends first.
  */
 
 
@@ -35,6 +38,7 @@ static const char *tokenroute_sse_eol(const char *p, const char *last,
 static int tokenroute_sse_field(tokenroute_sse_t *sse);
 static int tokenroute_sse_append(tokenroute_sse_t *sse, const char *p,
     size_t n);
+static int tokenroute_sse_keep(tokenroute_sse_t *sse);
 static int tokenroute_sse_dispatch(tokenroute_sse_t *sse);
 
 
@@ -45,8 +49,6 @@ int
 tokenroute_sse_init(tokenroute_sse_t *sse, size_t max_data,
     tokenroute_sse_event_pt handler, void *ctx)
 {
-    size_t  size;
-
     memset(sse, 0, sizeof(tokenroute_sse_t));
 
     /* keeps max_data + 1 and the doubling in tokenroute_sse_append() exact */
@@ -54,18 +56,6 @@ tokenroute_sse_init(tokenroute_sse_t *sse, size_t max_data,
         max_data = SIZE_MAX / 4;
     }
 
-    size = TOKENROUTE_SSE_INIT_SIZE;
-
-    if (size > max_data + 1) {
-        size = max_data + 1;
-    }
-
-    sse->data = malloc(size);
-    if (sse->data == NULL) {
-        return -1;
-    }
-
-    sse->data_size = size;
     sse->max_data = max_data;
     sse->handler = handler;
     sse->ctx = ctx;
@@ -114,6 +104,13 @@ tokenroute_sse_feed(tokenroute_sse_t *sse, const char *p, size_t len)
     }
 
     return tokenroute_sse_parse(sse, p, len);
+}
+
+
+void
+tokenroute_sse_lend(tokenroute_sse_t *sse)
+{
+    sse->lend = 1;
 }
 
 
@@ -331,6 +328,13 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
     sse->pending += last - start;
     sse->state = state;
 
+    /* the piece is the caller's only during this call */
+
+    if (sse->lent != NULL && tokenroute_sse_keep(sse) != 0) {
+        sse->failed = 1;
+        return -1;
+    }
+
     return 0;
 
 failed:
@@ -397,6 +401,13 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
         if (tokenroute_sse_append(sse, "\n", 1) != 0) {
             return NULL;
         }
+
+    } else if (sse->lend && (size_t) (lf - v) <= sse->max_data) {
+        /* the commonest event: its one line, pointed to where it lies */
+        sse->has_data = 1;
+        sse->lent = v;
+        sse->data_len = lf - v;
+        return lf;
     }
 
     sse->has_data = 1;
@@ -465,6 +476,10 @@ tokenroute_sse_append(tokenroute_sse_t *sse, const char *p, size_t n)
     char    *data;
     size_t   size;
 
+    if (sse->lent != NULL && tokenroute_sse_keep(sse) != 0) {
+        return -1;
+    }
+
     if (n > sse->max_data - sse->data_len) {
         n = sse->max_data - sse->data_len;
         sse->truncated = 1;
@@ -475,7 +490,7 @@ tokenroute_sse_append(tokenroute_sse_t *sse, const char *p, size_t n)
     }
 
     if (sse->data_len + n >= sse->data_size) {
-        size = sse->data_size * 2;
+        size = sse->data_size ? sse->data_size * 2 : TOKENROUTE_SSE_INIT_SIZE;
 
         while (size <= sse->data_len + n) {
             size *= 2;
@@ -501,24 +516,61 @@ tokenroute_sse_append(tokenroute_sse_t *sse, const char *p, size_t n)
 }
 
 
+/* lent data copied into the buffer: a line follows, or the piece ends */
+
+static int
+tokenroute_sse_keep(tokenroute_sse_t *sse)
+{
+    size_t       n;
+    const char  *p;
+
+    p = sse->lent;
+    n = sse->data_len;
+
+    sse->lent = NULL;
+    sse->data_len = 0;
+
+    /* n <= max_data: nothing is cut; an empty line allocates nothing */
+
+    if (n == 0) {
+        return 0;
+    }
+
+    return tokenroute_sse_append(sse, p, n);
+}
+
+
 static int
 tokenroute_sse_dispatch(tokenroute_sse_t *sse)
 {
-    int  rc;
+    int          rc;
+    const char  *data;
 
     rc = 0;
 
     if (sse->has_data) {
-        sse->data[sse->data_len] = '\0';
         sse->event[sse->event_len] = '\0';
 
+        if (sse->lent != NULL) {
+            data = sse->lent;
+
+        } else if (sse->data != NULL) {
+            sse->data[sse->data_len] = '\0';
+            data = sse->data;
+
+        } else {
+            /* no byte of data yet: nothing allocated */
+            data = "";
+        }
+
         rc = sse->handler(sse->ctx, sse->event_len ? sse->event : NULL,
-                          sse->event_len, sse->data, sse->data_len,
+                          sse->event_len, data, sse->data_len,
                           sse->truncated);
     }
 
     /* the event name does not outlive its event, dispatched or not */
 
+    sse->lent = NULL;
     sse->data_len = 0;
     sse->event_len = 0;
     sse->has_data = 0;

@@ -19,7 +19,7 @@
 /* longer event names are cut to this many bytes */
 #define TOKENROUTE_SSE_EVENT_LEN   64
 
-/* the data buffer allocated by init, if max_data allows */
+/* the data buffer allocated first, if max_data allows */
 #define TOKENROUTE_SSE_INIT_SIZE   2048
 
 
@@ -27,7 +27,8 @@ typedef struct tokenroute_sse_s  tokenroute_sse_t;
 
 /*
  * Called once per dispatched event.  data holds the "data" lines joined
- * with "\n" (no trailing newline) and is NUL-terminated at data[data_len];
+ * with "\n" (no trailing newline) and is NUL-terminated at data[data_len]
+ * (unless the splitter lends, tokenroute_sse_lend());
  * event is the "event" field's value, NUL-terminated, or NULL with
  * event_len 0 when there was none or it was empty.  truncated is 1 if the
  * data exceeded max_data: data then holds its first max_data bytes.  Both
@@ -44,6 +45,7 @@ struct tokenroute_sse_s {
     void                     *ctx;
 
     char                     *data;
+    const char               *lent;
     size_t                    data_len;
     size_t                    data_size;
     size_t                    max_data;
@@ -61,13 +63,14 @@ struct tokenroute_sse_s {
     unsigned                  has_data:1;
     unsigned                  truncated:1;
     unsigned                  failed:1;
+    unsigned                  lend:1;
 
     char                      name[8];
     char                      event[TOKENROUTE_SSE_EVENT_LEN + 1];
 };
 
 
-/* returns 0, or -1 if out of memory */
+/* returns 0; the data buffer is allocated when an event first needs it */
 int tokenroute_sse_init(tokenroute_sse_t *sse, size_t max_data,
     tokenroute_sse_event_pt handler, void *ctx);
 
@@ -90,6 +93,14 @@ size_t tokenroute_sse_pending(tokenroute_sse_t *sse);
  * the next call, is then the first byte of what follows).
  */
 const char *tokenroute_sse_event_end(tokenroute_sse_t *sse);
+
+/*
+ * From now on an event whose data is one "data" line, whole in the bytes
+ * of one tokenroute_sse_feed() call, is handed to the handler where it
+ * lies in them, not copied: data is then not NUL-terminated (data_len
+ * says where it ends), and valid, as always, only during the call.
+ */
+void tokenroute_sse_lend(tokenroute_sse_t *sse);
 
 void tokenroute_sse_free(tokenroute_sse_t *sse);
 

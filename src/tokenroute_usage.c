@@ -129,8 +129,15 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
                 return 0;
             }
 
-            if (tokenroute_skim_chunk_text(data, len, &n, &finish, &text)
-                == 0)
+            /*
+             * A chunk whose last value is an object, as a usage chunk's
+             * "usage":{...}}, is not one the shortcut takes (its values
+             * are plain, but for the array of "choices"): skimmed at once.
+             */
+
+            if ((len < 2 || data[len - 2] != '}')
+                && tokenroute_skim_chunk_text(data, len, &n, &finish, &text)
+                   == 0)
             {
                 if (text && !finish) {
                     tokenroute_usage_learn(&usage->shape, data, len, text, n);

@@ -6,7 +6,9 @@
  * split seed byte, a max_data byte, then the stream.  The stream fed in
  * pieces must give the events, in the same order, and the pending count
  * that feeding it whole gives; each event's data must hold data_len bytes
- * then a NUL and be no longer than max_data.
+ * then a NUL and be no longer than max_data.  The pieces are fed to a
+ * splitter that lends (tokenroute_sse_lend()), each from a copy freed
+ * once fed: data lent from a piece and read after it would show.
  */
 
 
@@ -24,6 +26,7 @@ typedef struct {
     size_t       len;
     size_t       size;
     size_t       max_data;
+    int          lending;
 } rec_t;
 
 
@@ -48,7 +51,8 @@ rec_handler(void *ctx, const char *event, size_t event_len,
     rec_t  *r = ctx;
     char    sep[sizeof(size_t)];
 
-    fuzz_check(data[data_len] == '\0', "data is NUL-terminated");
+    fuzz_check(r->lending || data[data_len] == '\0',
+               "data is NUL-terminated");
     fuzz_check(data_len <= r->max_data, "data within max_data");
     fuzz_check(event == NULL ? event_len == 0
                              : event_len > 0 && event[event_len] == '\0'
@@ -73,11 +77,13 @@ static size_t
 run(const char *p, size_t len, size_t max_data, unsigned seed, int whole,
     rec_t *r)
 {
+    char             *piece;
     size_t            n, off, pending;
     fuzz_split_t      fs;
     tokenroute_sse_t  sse;
 
     r->max_data = max_data;
+    r->lending = !whole;
 
     fuzz_check(tokenroute_sse_init(&sse, max_data, rec_handler, r) == 0,
                "init");
@@ -86,12 +92,21 @@ run(const char *p, size_t len, size_t max_data, unsigned seed, int whole,
         fuzz_check(tokenroute_sse_feed(&sse, p, len) == 0, "feed whole");
 
     } else {
+        tokenroute_sse_lend(&sse);
+
         fuzz_split_init(&fs, seed);
 
         for (off = 0; off < len; off += n) {
             n = fuzz_split_next(&fs, len - off);
-            fuzz_check(tokenroute_sse_feed(&sse, p + off, n) == 0,
+
+            piece = malloc(n + 1);
+            fuzz_check(piece != NULL, "out of memory");
+            memcpy(piece, p + off, n);
+
+            fuzz_check(tokenroute_sse_feed(&sse, piece, n) == 0,
                        "feed piece");
+
+            free(piece);
         }
     }
 

@@ -107,6 +107,9 @@
 #   badline-N        stream: after the first N events, an event whose data
 #                    is not JSON (data: {"broken": ), then the rest
 #   oneshot          stream: all the events written at once, in one piece
+#   sse-pieces-N     stream: all the events joined, then written in pieces
+#                    of N bytes (a chunk each), 1 ms apart, so the gateway
+#                    reads the stream cut at every N-th byte
 #   sse-bigevent-N   stream: one more text piece of N KB ("b" repeated)
 #                    after the first ("Hello"), in an event of its own
 # Without usage-IN-OUT: input tokens = ceil(request body bytes / 4),
@@ -622,6 +625,13 @@ sub send_stream {
 		if defined $resp->{badline};
 
 	$resp->{events} = [ join '', @{ $resp->{events} } ] if $resp->{oneshot};
+
+	if ($resp->{pieces}) {
+		my $all = join '', @{ $resp->{events} };
+		$resp->{events} = [ map { substr($all, $_ * $resp->{pieces},
+			$resp->{pieces}) } 0 .. int((length($all) - 1) / $resp->{pieces}) ];
+		$resp->{delay} = 0.001;
+	}
 
 	my $d = $resp->{delay};
 	my $i = 0;
@@ -1298,6 +1308,7 @@ sub openai {
 		splitcr => $model =~ /splitcr/ ? 1 : 0,
 		badline => $model =~ /badline-(\d+)/ ? $1 + 0 : undef,
 		oneshot => $model =~ /oneshot/ ? 1 : 0,
+		pieces => $model =~ /sse-pieces-(\d+)/ ? $1 + 0 : 0,
 	};
 }
 
@@ -1506,6 +1517,7 @@ sub anthropic {
 		splitcr => $model =~ /splitcr/ ? 1 : 0,
 		badline => $model =~ /badline-(\d+)/ ? $1 + 0 : undef,
 		oneshot => $model =~ /oneshot/ ? 1 : 0,
+		pieces => $model =~ /sse-pieces-(\d+)/ ? $1 + 0 : 0,
 	};
 }
 

@@ -5,7 +5,9 @@
  * Unit tests for the SSE event splitter (src/tokenroute_sse.c).  Every
  * stream is fed whole, split in two at every offset, split in three at
  * every pair of offsets and one byte at a time, and must give the same
- * events each way.  Prints TAP.
+ * events each way; all of it twice, copying and lending
+ * (tokenroute_sse_lend()), each piece lending from a buffer of its own
+ * that is overwritten and freed once fed.  Prints TAP.
  */
 
 
@@ -39,13 +41,15 @@ typedef struct {
     size_t       size;
     size_t       max_data;
     int          calls;
+    int          lent;
     int          stop_at;
     const char  *bad;
 
-    /* the stream fed, and where each event ends in it */
+    /* the piece fed, where it is in the stream, and where events end */
     tokenroute_sse_t  *sse;
     const char        *base;
     size_t             base_len;
+    size_t             base_off;
     size_t             ends[64];
     int                nends;
 } recorder_t;
@@ -58,11 +62,18 @@ static int rec_handler(void *ctx, const char *event, size_t event_len,
     const char *data, size_t data_len, int truncated);
 static int feed_pieces(const char *s, size_t len, size_t max_data,
     size_t *cuts, int ncuts, recorder_t *r);
+static int feed_piece(tokenroute_sse_t *sse, const char *s, size_t from,
+    size_t to, recorder_t *r);
 static void run_case(const char *name, const char *s, size_t len,
     size_t max_data, const char *expect, size_t expect_len);
 static void test_pending(void);
 static void test_stop(void);
 static void test_long(void);
+static void test_lend(void);
+
+
+/* 1: the splitter lends (tokenroute_sse_lend()) */
+static int  lending;
 
 
 
@@ -232,10 +243,14 @@ main(void)
     size_t       len;
     sse_case_t  *c;
 
-    for (c = cases; c->name; c++) {
-        run_case(c->name, c->stream, strlen(c->stream), c->max_data,
-                 c->expect, strlen(c->expect));
+    for (lending = 0; lending < 2; lending++) {
+        for (c = cases; c->name; c++) {
+            run_case(c->name, c->stream, strlen(c->stream), c->max_data,
+                     c->expect, strlen(c->expect));
+        }
     }
+
+    lending = 0;
 
     /* an event name longer than TOKENROUTE_SSE_EVENT_LEN is cut */
 
@@ -261,6 +276,10 @@ main(void)
     free(expect);
 
     test_long();
+    lending = 1;
+    test_long();
+    test_lend();
+    lending = 0;
     test_pending();
     test_stop();
 
@@ -294,8 +313,9 @@ run_case(const char *name, const char *s, size_t len, size_t max_data,
     nends = r.nends;
     memcpy(ends, r.ends, sizeof(ends));
 
-    ok(rc == 0 && MATCHES(r), "%s: fed whole gives %s%s%s", name,
-       show(r.buf, r.len), r.bad ? " BAD: " : "", r.bad ? r.bad : "");
+    ok(rc == 0 && MATCHES(r), "%s%s: fed whole gives %s%s%s",
+       lending ? "lending: " : "", name, show(r.buf, r.len),
+       r.bad ? " BAD: " : "", r.bad ? r.bad : "");
 
     good = 1;
 
@@ -308,8 +328,9 @@ run_case(const char *name, const char *s, size_t len, size_t max_data,
         }
     }
 
-    ok(good, "%s: split in two at every offset%s%s", name,
-       good ? "" : ", at one gives ", good ? "" : show(r.buf, r.len));
+    ok(good, "%s%s: split in two at every offset%s%s",
+       lending ? "lending: " : "", name, good ? "" : ", at one gives ",
+       good ? "" : show(r.buf, r.len));
 
     if (len <= THREE_WAY_MAX) {
         good = 1;
@@ -326,12 +347,14 @@ run_case(const char *name, const char *s, size_t len, size_t max_data,
             }
         }
 
-        ok(good, "%s: split in three at every pair of offsets", name);
+        ok(good, "%s%s: split in three at every pair of offsets",
+           lending ? "lending: " : "", name);
     }
 
     rc = feed_pieces(s, len, max_data, NULL, -1, &r);
 
-    ok(rc == 0 && MATCHES(r), "%s: fed one byte at a time", name);
+    ok(rc == 0 && MATCHES(r), "%s%s: fed one byte at a time",
+       lending ? "lending: " : "", name);
 
 #undef MATCHES
 
@@ -359,15 +382,17 @@ feed_pieces(const char *s, size_t len, size_t max_data, size_t *cuts,
         return -1;
     }
 
+    if (lending) {
+        tokenroute_sse_lend(&sse);
+    }
+
     r->sse = &sse;
-    r->base = s;
-    r->base_len = len;
 
     rc = 0;
 
     if (ncuts < 0) {
         for (from = 0; from < len && rc == 0; from++) {
-            rc = tokenroute_sse_feed(&sse, s + from, 1);
+            rc = feed_piece(&sse, s, from, from + 1, r);
         }
 
     } else {
@@ -375,12 +400,55 @@ feed_pieces(const char *s, size_t len, size_t max_data, size_t *cuts,
 
         for (i = 0; i <= ncuts && rc == 0; i++) {
             to = (i < ncuts) ? cuts[i] : len;
-            rc = tokenroute_sse_feed(&sse, s + from, to - from);
+            rc = feed_piece(&sse, s, from, to, r);
             from = to;
         }
     }
 
     tokenroute_sse_free(&sse);
+
+    return rc;
+}
+
+
+/*
+ * s[from..to] fed; lending, from a copy of its own that is overwritten
+ * and freed right after, as a buffer that is reused: data lent from it
+ * and read later would show.
+ */
+
+static int
+feed_piece(tokenroute_sse_t *sse, const char *s, size_t from, size_t to,
+    recorder_t *r)
+{
+    int    rc;
+    char  *p;
+
+    if (!lending) {
+        r->base = s + from;
+        r->base_len = to - from;
+        r->base_off = from;
+
+        return tokenroute_sse_feed(sse, s + from, to - from);
+    }
+
+    p = malloc(to - from + 1);
+    if (p == NULL) {
+        exit(2);
+    }
+
+    memcpy(p, s + from, to - from);
+
+    r->base = p;
+    r->base_len = to - from;
+    r->base_off = from;
+
+    rc = tokenroute_sse_feed(sse, p, to - from);
+
+    memset(p, 'X', to - from + 1);
+    free(p);
+
+    r->base = NULL;
 
     return rc;
 }
@@ -437,6 +505,7 @@ rec_reset(recorder_t *r, size_t max_data)
 {
     r->len = 0;
     r->calls = 0;
+    r->lent = 0;
     r->stop_at = 0;
     r->bad = NULL;
     r->max_data = max_data;
@@ -483,8 +552,23 @@ rec_handler(void *ctx, const char *event, size_t event_len, const char *data,
 
     r->calls++;
 
-    if (data == NULL || data[data_len] != '\0') {
+    if (data == NULL) {
+        r->bad = "data is NULL";
+
+    } else if (!lending && data[data_len] != '\0') {
         r->bad = "data is not NUL-terminated";
+    }
+
+    /* lent: the data lies in the piece being fed */
+
+    if (lending && data != NULL && r->base != NULL && data >= r->base
+        && data < r->base + r->base_len)
+    {
+        if (data + data_len > r->base + r->base_len) {
+            r->bad = "lent data runs past the piece";
+        }
+
+        r->lent++;
     }
 
     if ((event == NULL) != (event_len == 0)) {
@@ -514,7 +598,7 @@ rec_handler(void *ctx, const char *event, size_t event_len, const char *data,
             r->bad = "the event's end is not just after a line end";
 
         } else if (r->nends < 64) {
-            r->ends[r->nends++] = end - r->base;
+            r->ends[r->nends++] = end - r->base + r->base_off;
         }
     }
 
@@ -656,3 +740,53 @@ test_stop(void)
     free(r.buf);
 }
 
+
+
+/* lending: which events are handed where they lie, which are copied */
+
+static void
+test_lend(void)
+{
+    int          i;
+    size_t       cut;
+    recorder_t   r;
+
+    static const struct {
+        const char  *stream;
+        int          lent;
+        const char  *what;
+    } t[] = {
+        { "data: {\"a\":1}\n\n", 1, "one data line, whole" },
+        { "event: e\ndata: {}\n\ndata: [DONE]\n\n", 2,
+          "an event line and a data line; [DONE]" },
+        { "data: a\ndata: b\n\n", 0, "two data lines: copied" },
+        { "data: a\r\n\r\n", 0, "a line that ends in CR LF: copied" },
+        { "data: 0123456789\n\n", 0, "longer than max_data: cut" },
+        { NULL, 0, NULL }
+    };
+
+    memset(&r, 0, sizeof(recorder_t));
+
+    lending = 1;
+
+    for (i = 0; t[i].stream; i++) {
+        feed_pieces(t[i].stream, strlen(t[i].stream), (i < 4) ? 1024 : 8,
+                    NULL, 0, &r);
+
+        ok(r.bad == NULL && r.lent == t[i].lent,
+           "lending: %s: %d event(s) lent (%d)", t[i].what, t[i].lent,
+           r.lent);
+    }
+
+    /* an event cut before its blank line is copied, and right */
+
+    cut = sizeof("data: {\"a\":1}\n") - 1;
+
+    feed_pieces("data: {\"a\":1}\n\n", cut + 1, 1024, &cut, 1, &r);
+
+    ok(r.bad == NULL && r.lent == 0 && r.len == 12
+       && memcmp(r.buf, "{}[{\"a\":1}]\n", 12) == 0,
+       "lending: an event whose piece ends before its blank line is kept");
+
+    free(r.buf);
+}

@@ -851,6 +851,12 @@ stream_run(int ref, int shape, const char *s, size_t len, size_t *cuts,
         exit(2);
     }
 
+    /* as the response filter reads a stream: the data not copied */
+
+    if (!ref) {
+        tokenroute_sse_lend(&sse);
+    }
+
     rc = 0;
     from = 0;
 
