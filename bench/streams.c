@@ -8,8 +8,9 @@
  *       one chat.completion.chunk event at once and then one every
  *       INTERVAL_MS, EVENTS in all, then a usage chunk and [DONE]
  *
- *   streams client PORT N FILE_WITH_REQUEST SECONDS
- *       opens N connections (at most 200 connecting at a time), sends the
+ *   streams client PORT N FILE_WITH_REQUEST SECONDS RATE
+ *       opens N connections (at most 200 connecting at a time, RATE a
+ *       second at most), sends the
  *       request held in FILE (a whole HTTP request, headers and body) on
  *       each, reads the answers, and every second prints
  *         t=S open=O started=A events=E closed=C bad=B
@@ -272,7 +273,7 @@ typedef struct {
 
 
 static int
-client(int port, int n, const char *file, int seconds)
+client(int port, int n, const char *file, int seconds, int rate)
 {
     int                 ep, i, k, fd, err, connecting, nextc, opened;
     int                 open_, started, closed, bad;
@@ -321,7 +322,9 @@ client(int port, int n, const char *file, int seconds)
     tick = t0 + 1000;
 
     for ( ;; ) {
-        while (nextc < n && connecting < 200) {
+        while (nextc < n && connecting < 200
+               && (uint64_t) nextc * 1000 < (now_ms() - t0 + 1) * rate)
+        {
             c = &cs[nextc++];
             fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
             if (fd < 0) {
@@ -380,7 +383,7 @@ client(int port, int n, const char *file, int seconds)
             if (r <= 0) {
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                 close(c->fd);
-                if (c->state != 3) {
+                if (c->state == 2) {
                     bad++;
                 }
                 c->state = 4;
@@ -392,6 +395,7 @@ client(int port, int n, const char *file, int seconds)
             if (!c->hdr) {
                 c->hdr = 1;
                 if (r < 12 || memcmp(buf + 9, "200", 3) != 0) {
+                    c->state = 4;   /* counted as bad once */
                     bad++;
                     fprintf(stderr, "client: %.*s\n",
                             (int) (r > 200 ? 200 : r), buf);
@@ -433,11 +437,12 @@ main(int argc, char **argv)
         return mock(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     }
 
-    if (argc == 6 && strcmp(argv[1], "client") == 0) {
-        return client(atoi(argv[2]), atoi(argv[3]), argv[4], atoi(argv[5]));
+    if (argc == 7 && strcmp(argv[1], "client") == 0) {
+        return client(atoi(argv[2]), atoi(argv[3]), argv[4], atoi(argv[5]),
+                      atoi(argv[6]));
     }
 
     fprintf(stderr, "usage: streams mock PORT INTERVAL_MS EVENTS\n"
-                    "       streams client PORT N REQUEST_FILE SECONDS\n");
+                    "       streams client PORT N REQUEST_FILE SECONDS RATE\n");
     return 2;
 }
