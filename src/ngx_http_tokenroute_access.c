@@ -139,7 +139,7 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     const char                 *msg;
     ngx_http_tokenroute_ctx_t  *ctx;
 
-    ctx = ngx_palloc(r->pool, sizeof(ngx_http_tokenroute_ctx_t));
+    ctx = ngx_palloc(r->pool, NGX_HTTP_TOKENROUTE_CTX_SIZE);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

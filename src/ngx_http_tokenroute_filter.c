@@ -253,6 +253,7 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
     int                               client;
+    size_t                            size;
     ngx_int_t                         rc;
     ngx_str_t                        *type;
     ngx_uint_t                        sse;
@@ -263,13 +264,39 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
 
-    resp = ngx_palloc(r->pool, sizeof(ngx_http_tokenroute_response_t));
+    type = &r->headers_out.content_type;
+
+    sse = (type->len >= sizeof("text/event-stream") - 1
+           && ngx_strncasecmp(type->data, (u_char *) "text/event-stream",
+                              sizeof("text/event-stream") - 1)
+              == 0);
+
+    /*
+     * The request pool keeps the response as long as the request: a
+     * stream's gets neither the JSON reader's state (2K) nor, unless
+     * translated, the translator's; an error answer neither.
+     */
+
+    if (r->headers_out.status >= NGX_HTTP_SPECIAL_RESPONSE
+        || (sse && !ctx->translate))
+    {
+        size = offsetof(ngx_http_tokenroute_response_t, stream);
+
+    } else if (sse) {
+        size = offsetof(ngx_http_tokenroute_response_t, json);
+
+    } else {
+        size = sizeof(ngx_http_tokenroute_response_t);
+    }
+
+    resp = ngx_palloc(r->pool, size);
     if (resp == NULL) {
         return NGX_ERROR;
     }
 
     /* the JSON parser's state is set up by its init, when it is used */
-    ngx_memzero(resp, offsetof(ngx_http_tokenroute_response_t, json));
+    ngx_memzero(resp, ngx_min(size, offsetof(ngx_http_tokenroute_response_t,
+                                             json)));
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -286,13 +313,6 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     client = (ctx->shape == TOKENROUTE_SHAPE_ANTHROPIC)
              ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
-    type = &r->headers_out.content_type;
-
-    sse = (type->len >= sizeof("text/event-stream") - 1
-           && ngx_strncasecmp(type->data, (u_char *) "text/event-stream",
-                              sizeof("text/event-stream") - 1)
-              == 0);
-
     cln->handler = ngx_http_tokenroute_response_cleanup;
     cln->data = resp;
 
@@ -306,6 +326,19 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
     }
 
     if (sse) {
+        /*
+         * No attempt follows a stream's start, and the body sent is in the
+         * upstream's request buffer: our copy (route.c) is not kept for
+         * the stream's life.  A body that is not a large allocation of the
+         * pool (translated, signed) is left alone.
+         */
+
+        if (ctx->upstream_body.data
+            && ngx_pfree(r->pool, ctx->upstream_body.data) == NGX_OK)
+        {
+            ngx_str_null(&ctx->upstream_body);
+        }
+
         if (tokenroute_sse_init(&resp->sse, NGX_HTTP_TOKENROUTE_SSE_MAX_DATA,
                                 ngx_http_tokenroute_sse_event, ctx)
             != 0)

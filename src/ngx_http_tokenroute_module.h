@@ -226,7 +226,6 @@ typedef struct {
     ngx_uint_t                       provider_shape;
     ngx_uint_t                       status;
     tokenroute_sse_t                 sse;
-    tokenroute_stream_t              stream;     /* translation */
 
     /* bytes held back: an event in progress, or a whole JSON body */
     u_char                          *hold;
@@ -274,7 +273,13 @@ typedef struct {
     unsigned                         failed:1;
     unsigned                         stream_started:1;
 
-    /* last: the skimmer's number buffer needs no clearing */
+    /*
+     * last, allocated only for the answers that use them (a stream held
+     * open keeps its response for its whole life): the translator's
+     * state, for a translated stream, and the JSON reader's, for a JSON
+     * answer (its number buffer needs no clearing)
+     */
+    tokenroute_stream_t              stream;
     tokenroute_usage_json_t          json;
 } ngx_http_tokenroute_response_t;
 
@@ -350,9 +355,19 @@ typedef struct {
     unsigned                         settled:1;
     unsigned                         failed:1;   /* not charged: no answer */
 
-    /* last: 2.3K, mostly never written; the rest is zeroed at the start */
+    /*
+     * last: mostly never written; the rest is zeroed at the start.  Its
+     * models[] (2K) is not allocated (NGX_HTTP_TOKENROUTE_CTX_SIZE): the
+     * names are read from the scan's scratch copy (route.c), and a stream
+     * held open keeps its context for its whole life.
+     */
     tokenroute_request_t             req;
 } ngx_http_tokenroute_ctx_t;
+
+
+#define NGX_HTTP_TOKENROUTE_CTX_SIZE                                          \
+    (offsetof(ngx_http_tokenroute_ctx_t, req)                                 \
+     + offsetof(tokenroute_request_t, models))
 
 
 extern ngx_module_t  ngx_http_tokenroute_module;

@@ -105,10 +105,24 @@ ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
     cl = r->request_body->bufs;
     b = cl->buf;
 
-    if (cl->next == NULL && !b->in_file) {
-        ctx->body.data = b->pos;
-        ctx->body.len = b->last - b->pos;
-        return NGX_OK;
+    /*
+     * nginx's own buffer when it holds the whole body: the links after it
+     * may only carry flags (last_buf), and a copy would stay in the pool
+     * as long as the request, a stream's whole life
+     */
+
+    if (!b->in_file) {
+        for (cl = cl->next; cl; cl = cl->next) {
+            if (ngx_buf_size(cl->buf)) {
+                break;
+            }
+        }
+
+        if (cl == NULL) {
+            ctx->body.data = b->pos;
+            ctx->body.len = b->last - b->pos;
+            return NGX_OK;
+        }
     }
 
     len = 0;

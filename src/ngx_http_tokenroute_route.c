@@ -30,6 +30,10 @@ static ngx_int_t ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
 
 
+/* the request scan's, read before anything can run in between */
+static tokenroute_request_t  ngx_http_tokenroute_scan;
+
+
 /*
  * Everything that can be known without Redis: the body, the model, the
  * route.  NGX_OK: ready for admission; NGX_DECLINED: the request will be
@@ -43,6 +47,7 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
     const char                       *error;
     ngx_int_t                         rc;
     ngx_uint_t                        i, status;
+    tokenroute_request_t             *req;
     ngx_http_tokenroute_model_t      *asked;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
@@ -64,8 +69,19 @@ ngx_http_tokenroute_prepare(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /*
+     * The scan writes the names of "models" too, which only the chain
+     * built below reads: into a scratch copy, of which the context keeps
+     * all but those (module.h)
+     */
+
+    req = &ngx_http_tokenroute_scan;
+    ngx_memcpy(req, &ctx->req, offsetof(tokenroute_request_t, models));
+
     ctx->req_status = tokenroute_request_scan(ctx->body.data, ctx->body.len,
-                                              &ctx->req);
+                                              req);
+
+    ngx_memcpy(&ctx->req, req, offsetof(tokenroute_request_t, models));
 
     if (ctx->req_status == TOKENROUTE_REQUEST_NO_MEMORY) {
         return NGX_ERROR;
@@ -273,7 +289,13 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
 
     size = tokenroute_request_rewrite_size(ctx->body.len, &ctx->req, &rw);
 
-    ctx->upstream_body.data = ngx_pnalloc(r->pool, size);
+    /*
+     * a large allocation of its own: once a stream's answer starts, the
+     * body is in the upstream's request buffer and this copy is freed
+     * (filter.c), not kept in the pool for the stream's whole life
+     */
+
+    ctx->upstream_body.data = ngx_pmemalign(r->pool, size, NGX_ALIGNMENT);
     if (ctx->upstream_body.data == NULL) {
         return NGX_ERROR;
     }
@@ -419,7 +441,8 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
 
     for (i = 0; i < ctx->req.nmodels; i++) {
         m = ngx_http_tokenroute_find_listed_model(trmcf,
-                (u_char *) ctx->req.models[i], ngx_strlen(ctx->req.models[i]));
+                (u_char *) ngx_http_tokenroute_scan.models[i],
+                ngx_strlen(ngx_http_tokenroute_scan.models[i]));
         if (m == NULL) {
             msg = ngx_pnalloc(r->pool, TOKENROUTE_MODEL_MAX_LEN + 64);
             if (msg == NULL) {
@@ -428,7 +451,7 @@ ngx_http_tokenroute_build_chain(ngx_http_request_t *r,
 
             *ngx_snprintf(msg, TOKENROUTE_MODEL_MAX_LEN + 63,
                           "The model \"%s\" in \"models\" does not exist",
-                          ctx->req.models[i]) = '\0';
+                          ngx_http_tokenroute_scan.models[i]) = '\0';
 
             ctx->route_error = (char *) msg;
             return NGX_DECLINED;

@@ -69,9 +69,14 @@ typedef struct {
     int         nmodels;
     size_t      models_start;    /* the key's opening quote */
     size_t      models_end;      /* just past the array's ']' */
-    char        models[TOKENROUTE_CHAIN_MAX][TOKENROUTE_MODEL_MAX_LEN + 1];
 
     const char *bad_field;       /* for TOKENROUTE_REQUEST_BAD_FIELD */
+
+    /*
+     * last, so that a caller reading the names right after the scan can
+     * keep the rest without them (2K): the gateway's request context does
+     */
+    char        models[TOKENROUTE_CHAIN_MAX][TOKENROUTE_MODEL_MAX_LEN + 1];
 } tokenroute_request_t;
 
 

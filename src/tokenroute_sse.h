@@ -19,8 +19,11 @@
 /* longer event names are cut to this many bytes */
 #define TOKENROUTE_SSE_EVENT_LEN   64
 
-/* the data buffer allocated first, if max_data allows */
-#define TOKENROUTE_SSE_INIT_SIZE   2048
+/*
+ * the data buffer allocated first, if max_data allows: a chat event's
+ * data (a few hundred bytes) fits; a stream held open keeps it
+ */
+#define TOKENROUTE_SSE_INIT_SIZE   512
 
 
 typedef struct tokenroute_sse_s  tokenroute_sse_t;
