@@ -7,7 +7,6 @@
 
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,15 +51,27 @@ tokenroute_json_reserve(tokenroute_json_buf_t *b, size_t n)
 }
 
 
+/* as "%lld" writes it, without printf's cost: a stream writes many */
+
 void
 tokenroute_json_add_int(tokenroute_json_buf_t *b, int64_t v)
 {
-    int   n;
-    char  s[24];
+    char      s[24], *p;
+    uint64_t  u;
 
-    n = snprintf(s, sizeof(s), "%lld", (long long) v);
+    p = s + sizeof(s);
+    u = (v < 0) ? 0 - (uint64_t) v : (uint64_t) v;
 
-    tokenroute_json_add(b, s, n);
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    tokenroute_json_add(b, p, s + sizeof(s) - p);
 }
 
 

@@ -88,11 +88,13 @@ static int tokenroute_json_tree_open_ok(const unsigned char *p,
     const unsigned char *last, unsigned validate);
 static const unsigned char *tokenroute_json_tree_number(
     const unsigned char *p, const unsigned char *last);
-static char *tokenroute_json_tree_text(tokenroute_json_tree_t *j,
+static inline char *tokenroute_json_tree_text(tokenroute_json_tree_t *j,
     const unsigned char *p, const unsigned char *last, unsigned escaped,
     size_t *len);
-static tokenroute_json_node_t *tokenroute_json_tree_node(
+static inline tokenroute_json_node_t *tokenroute_json_tree_node(
     tokenroute_json_tree_t *j, yajl_type type);
+static inline void *tokenroute_json_tree_alloc(tokenroute_json_tree_t *j,
+    size_t size);
 
 
 int
@@ -579,9 +581,35 @@ tokenroute_json_tree_number(const unsigned char *p, const unsigned char *last)
 }
 
 
+/* from the current chunk when it has room, else as tokenroute_json_alloc() */
+
+static inline void *
+tokenroute_json_tree_alloc(tokenroute_json_tree_t *j, size_t size)
+{
+    char                     *p;
+    tokenroute_json_chunk_t  *c;
+
+    size = (size + TOKENROUTE_JSON_ALIGN - 1) & ~(TOKENROUTE_JSON_ALIGN - 1);
+    c = j->chunk;
+
+    if (c != NULL && c->size - c->used >= size) {
+        p = (char *) (c + 1) + c->used;
+        c->used += size;
+        return p;
+    }
+
+    p = tokenroute_json_alloc(&j->chunks, &j->chunk, size);
+    if (p == NULL) {
+        j->oom = 1;
+    }
+
+    return p;
+}
+
+
 /* a NUL-terminated copy of [p, last), decoded if escaped, in the chunks */
 
-static char *
+static inline char *
 tokenroute_json_tree_text(tokenroute_json_tree_t *j, const unsigned char *p,
     const unsigned char *last, unsigned escaped, size_t *len)
 {
@@ -592,9 +620,8 @@ tokenroute_json_tree_text(tokenroute_json_tree_t *j, const unsigned char *p,
 
     /* decoding never lengthens: an escape is longer than what it gives */
 
-    s = tokenroute_json_alloc(&j->chunks, &j->chunk, n + 1);
+    s = tokenroute_json_tree_alloc(j, n + 1);
     if (s == NULL) {
-        j->oom = 1;
         return NULL;
     }
 
@@ -614,15 +641,13 @@ tokenroute_json_tree_text(tokenroute_json_tree_t *j, const unsigned char *p,
 
 /* a new value, linked at the end of the open container */
 
-static tokenroute_json_node_t *
+static inline tokenroute_json_node_t *
 tokenroute_json_tree_node(tokenroute_json_tree_t *j, yajl_type type)
 {
     tokenroute_json_node_t  *nd, *parent;
 
-    nd = tokenroute_json_alloc(&j->chunks, &j->chunk,
-                               sizeof(tokenroute_json_node_t));
+    nd = tokenroute_json_tree_alloc(j, sizeof(tokenroute_json_node_t));
     if (nd == NULL) {
-        j->oom = 1;
         return NULL;
     }
 
@@ -742,7 +767,10 @@ tokenroute_json_get(tokenroute_json_node_t *n, const char *key)
     len = strlen(key);
 
     for (c = n->first; c != NULL; c = c->next) {
-        if (c->key_len == len && memcmp(c->key, key, len) == 0) {
+        if (c->key_len == len
+            && (len == 0 || (c->key[0] == key[0]
+                             && memcmp(c->key, key, len) == 0)))
+        {
             return c;
         }
     }

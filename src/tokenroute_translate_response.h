@@ -101,9 +101,6 @@ struct tokenroute_stream_s {
     tokenroute_json_buf_t    prefix;
     tokenroute_json_buf_t    model;
 
-    char                    *arena;
-    size_t                   arena_size;
-
     int32_t                 *tools;
     uint32_t                 ntools;
 

@@ -36,12 +36,14 @@ int
 main(void)
 {
     int                      rounds, r, i, n, written, bad, bad_int;
-    char                    *env;
+    int                      bad_add_int;
+    char                    *env, num[32];
     buf_t                    b;
     long long                v;
     yajl_gen                 g;
     tr_ctx_t                 ctx;
     tokenroute_json_tree_t   j;
+    tokenroute_json_buf_t    ob;
 
     env = getenv("TOKENROUTE_FUZZ_ROUNDS");
     rounds = env ? atoi(env) : 100000;
@@ -61,6 +63,7 @@ main(void)
     written = 0;
     bad = 0;
     bad_int = 0;
+    bad_add_int = 0;
 
     for (r = 0; r < rounds; r++) {
         b.len = 0;
@@ -151,6 +154,22 @@ main(void)
         yajl_gen_array_close(g);
 
         bad_int += compare(&ctx, g, "integer", NULL, 0);
+
+        /* the output buffer's own integers, as "%lld" */
+
+        memset(&ob, 0, sizeof(tokenroute_json_buf_t));
+        tokenroute_json_add_int(&ob, v);
+        n = snprintf(num, sizeof(num), "%lld", v);
+
+        if (ob.failed || ob.len != (size_t) n
+            || memcmp(ob.data, num, n) != 0)
+        {
+            if (bad_add_int++ == 0) {
+                printf("# tokenroute_json_add_int(%lld) differs\n", v);
+            }
+        }
+
+        tokenroute_json_buf_free(&ob);
     }
 
     ok(bad == 0, "%d values written as yajl_gen writes them (%d differ)",
@@ -158,6 +177,8 @@ main(void)
     ok(written >= rounds / 4, "%d of %d texts valid", written, rounds);
     ok(bad_int == 0, "integers, null and booleans as yajl_gen (%d differ)",
        bad_int);
+    ok(bad_add_int == 0, "tokenroute_json_add_int() as \"%%lld\" (%d differ)",
+       bad_add_int);
 
     tokenroute_json_tree_free(&j);
     free(b.data);
