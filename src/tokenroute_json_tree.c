@@ -149,8 +149,9 @@ value:
             return -3;
         }
 
-        nd = tokenroute_json_tree_node(j, (*p == '{') ? TOKENROUTE_JSON_T_MAP
-                                                      : TOKENROUTE_JSON_T_ARRAY);
+        nd = tokenroute_json_tree_node(j, (*p == '{')
+                                          ? TOKENROUTE_JSON_T_MAP
+                                          : TOKENROUTE_JSON_T_ARRAY);
         if (nd == NULL) {
             return -2;
         }

@@ -4,9 +4,9 @@
  *
  * Streamed responses: the stream's life (init, feed, finish, error,
  * free), its SSE events dispatched, each parsed into the stream's JSON
- * tree (whose chunks serve event after event), events relayed as they are when the shapes
- * match, and the client's terminal error event.  The translations are
- * tokenroute_translate_stream_ao.c's and _oa.c's.
+ * tree (whose chunks serve event after event), events relayed as they
+ * are when the shapes match, and the client's terminal error event.  The
+ * translations are tokenroute_translate_stream_ao.c's and _oa.c's.
  */
 
 

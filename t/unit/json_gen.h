@@ -38,7 +38,8 @@ JG_UNUSED static void gen_string(buf_t *b);
 JG_UNUSED static void gen_value(buf_t *b, int depth);
 JG_UNUSED static void gen_tail(buf_t *b);
 JG_UNUSED static void mutate(buf_t *b);
-JG_UNUSED static void diag_text(const char *what, const unsigned char *p, size_t n);
+JG_UNUSED static void diag_text(const char *what, const unsigned char *p,
+    size_t n);
 
 
 static uint64_t  seed = 0x9e3779b97f4a7c15ULL;

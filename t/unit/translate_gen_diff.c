@@ -30,13 +30,14 @@ static void ref_value(yajl_gen g, tr_val_t *v);
 static int ref_json(yajl_gen g, tr_val_t *v);
 static int compare(tr_ctx_t *ctx, yajl_gen g, const char *what,
     const unsigned char *text, size_t len);
+static void ref_escaped(buf_t *b, const unsigned char *p, size_t n);
 
 
 int
 main(void)
 {
     int                      rounds, r, i, n, written, bad, bad_int;
-    int                      bad_add_int;
+    int                      bad_add_int, bad_escaped;
     char                    *env, num[32];
     buf_t                    b;
     long long                v;
@@ -64,6 +65,7 @@ main(void)
     bad = 0;
     bad_int = 0;
     bad_add_int = 0;
+    bad_escaped = 0;
 
     for (r = 0; r < rounds; r++) {
         b.len = 0;
@@ -172,6 +174,40 @@ main(void)
         tokenroute_json_buf_free(&ob);
     }
 
+    /* the output buffer's escaping (lowercase hex) of random bytes */
+
+    for (r = 0; r < 20000; r++) {
+        size_t               k, len;
+        unsigned char        raw[80];
+        static const char    odd[] = "\"\\/\x01\x1f\x7f\x80\xff\t\n\r\b\f";
+
+        len = rnd(sizeof(raw));
+
+        for (k = 0; k < len; k++) {
+            raw[k] = rnd(4) ? (unsigned char) ('a' + rnd(26))
+                            : (unsigned char) odd[rnd(sizeof(odd) - 1)];
+        }
+
+        memset(&ob, 0, sizeof(tokenroute_json_buf_t));
+        b.len = 0;
+
+        tokenroute_json_add_escaped(&ob, (char *) raw, len);
+        ref_escaped(&b, raw, len);
+
+        if (ob.failed || ob.len != b.len
+            || (b.len != 0 && memcmp(ob.data, b.data, b.len) != 0))
+        {
+            if (bad_escaped++ == 0) {
+                diag_text("tokenroute_json_add_escaped() differs on", raw,
+                          len);
+            }
+        }
+
+        tokenroute_json_buf_free(&ob);
+    }
+
+    ok(bad_escaped == 0, "tokenroute_json_add_escaped() as it escaped "
+       "byte by byte (%d differ)", bad_escaped);
     ok(bad == 0, "%d values written as yajl_gen writes them (%d differ)",
        written, bad);
     ok(written >= rounds / 4, "%d of %d texts valid", written, rounds);
@@ -299,4 +335,61 @@ ref_json(yajl_gen g, tr_val_t *v)
     yajl_gen_free(inner);
 
     return 0;
+}
+
+
+/* tokenroute_json_add_escaped() as it was: one byte at a time */
+
+static void
+ref_escaped(buf_t *b, const unsigned char *p, size_t n)
+{
+    char           esc[8];
+    size_t         i;
+    unsigned char  c;
+
+    for (i = 0; i < n; i++) {
+        c = p[i];
+
+        switch (c) {
+
+        case '"':
+            puts_(b, "\\\"");
+            break;
+
+        case '\\':
+            puts_(b, "\\\\");
+            break;
+
+        case '\n':
+            puts_(b, "\\n");
+            break;
+
+        case '\r':
+            puts_(b, "\\r");
+            break;
+
+        case '\t':
+            puts_(b, "\\t");
+            break;
+
+        case '\b':
+            puts_(b, "\\b");
+            break;
+
+        case '\f':
+            puts_(b, "\\f");
+            break;
+
+        default:
+            if (c < 0x20) {
+                snprintf(esc, sizeof(esc), "\\u%04x", c);
+                puts_(b, esc);
+
+            } else {
+                put(b, &c, 1);
+            }
+
+            break;
+        }
+    }
 }
