@@ -202,6 +202,13 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     tokenroute_stream_t      *st = ctx;
     tokenroute_resp_error_t   e;
 
+    if (st->tap != NULL
+        && st->tap(st->tap_ctx, event, event_len, data, len, truncated) != 0)
+    {
+        st->failed = 1;
+        return -1;
+    }
+
     if (st->done) {
         return 0;
     }
