@@ -350,9 +350,6 @@ tr_gen_string(tr_ctx_t *ctx, const char *s, size_t len)
 
     g = ctx->gen;
 
-    /* the quotes and the bytes at once: most strings need no escape */
-    (void) tokenroute_json_reserve(&g->buf, len + 2);
-
     tokenroute_json_add_lit(&g->buf, "\"");
     tr_gen_escaped(&g->buf, s, len);
     tokenroute_json_add_lit(&g->buf, "\"");
