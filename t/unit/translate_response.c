@@ -2355,9 +2355,18 @@ tap_event(void *ctx, const char *event, size_t event_len, const char *data,
 
     n = snprintf(head, sizeof(head), "[%d ", truncated);
     (void) sink_emit(s, head, n);
-    (void) sink_emit(s, event, event_len);
+
+    /* an event without "event:" comes as (NULL, 0) */
+    if (event_len != 0) {
+        (void) sink_emit(s, event, event_len);
+    }
+
     (void) sink_emit(s, "|", 1);
-    (void) sink_emit(s, data, len);
+
+    if (len != 0) {
+        (void) sink_emit(s, data, len);
+    }
+
     (void) sink_emit(s, "]", 1);
 
     return 0;
