@@ -7,9 +7,15 @@
 
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if (defined __SSE2__ && defined __GNUC__ && !defined TOKENROUTE_JSON_NO_SIMD)
+#define TR_OUT_SSE2  1
+#include <emmintrin.h>
+#else
+#define TR_OUT_SSE2  0
+#endif
 
 #include "tokenroute_json_out.h"
 
@@ -52,15 +58,73 @@ tokenroute_json_reserve(tokenroute_json_buf_t *b, size_t n)
 }
 
 
+/* as "%lld" writes it, without printf's cost: a stream writes many */
+
 void
 tokenroute_json_add_int(tokenroute_json_buf_t *b, int64_t v)
 {
-    int   n;
-    char  s[24];
+    char      s[24], *p;
+    uint64_t  u;
 
-    n = snprintf(s, sizeof(s), "%lld", (long long) v);
+    p = s + sizeof(s);
+    u = (v < 0) ? 0 - (uint64_t) v : (uint64_t) v;
 
-    tokenroute_json_add(b, s, n);
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    tokenroute_json_add(b, p, s + sizeof(s) - p);
+}
+
+
+/*
+ * The first byte from p on that a JSON string must escape (a quote, a
+ * backslash, a control), or last: 16 bytes at a time where SSE2 is there.
+ */
+
+static inline const char *
+tokenroute_json_plain(const char *p, const char *last)
+{
+    unsigned char  c;
+#if (TR_OUT_SSE2)
+    int            m;
+    __m128i        v, quote, bslash, ctl;
+
+    quote = _mm_set1_epi8('"');
+    bslash = _mm_set1_epi8('\\');
+    ctl = _mm_set1_epi8(0x1f);
+
+    while (last - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+
+        /* v <= 0x1f unsigned: max(v, 0x1f) is 0x1f */
+        m = _mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                          _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
+
+        if (m != 0) {
+            return p + __builtin_ctz(m);
+        }
+
+        p += 16;
+    }
+#endif
+
+    for ( /* void */ ; p < last; p++) {
+        c = *p;
+
+        if (c < 0x20 || c == '"' || c == '\\') {
+            break;
+        }
+    }
+
+    return p;
 }
 
 
@@ -84,13 +148,8 @@ tokenroute_json_add_escaped(tokenroute_json_buf_t *b, const char *p,
 
     while (p < last) {
 
-        for (s = p; p < last; p++) {
-            c = *p;
-
-            if (c < 0x20 || c == '"' || c == '\\') {
-                break;
-            }
-        }
+        s = p;
+        p = tokenroute_json_plain(p, last);
 
         tokenroute_json_add(b, s, p - s);
 

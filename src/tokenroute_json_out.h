@@ -58,7 +58,11 @@ void tokenroute_json_buf_free(tokenroute_json_buf_t *b);
 static inline void
 tokenroute_json_add(tokenroute_json_buf_t *b, const char *p, size_t n)
 {
-    if (n == 0 || tokenroute_json_reserve(b, n) != 0) {
+    /* room is checked here first: the call only when the buffer grows */
+    if (n == 0
+        || ((b->failed || n > b->size - b->len)
+            && tokenroute_json_reserve(b, n) != 0))
+    {
         return;
     }
 

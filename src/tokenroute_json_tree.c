@@ -1,10 +1,20 @@
-
 /*
  * Copyright (C) tokenroute authors
  *
- * The JSON tree: yajl's callbacks append linked values in the tree's
+ * The JSON tree: a parser of our own appends linked values in the tree's
  * chunks, lookups walk a map's members, and the writer walks the tree
  * without recursion.
+ *
+ * The parser takes and refuses exactly what yajl_parse() and
+ * yajl_complete_parse() do with a yajl_number callback (numbers kept as
+ * text, never converted) and the tree's validate flag as yajl's
+ * yajl_dont_validate_strings turned around; t/unit/json_tree_diff.c holds
+ * it to the yajl-based tree (t/unit/ref/json_tree_ref.c).  yajl's ways
+ * kept: \v and \f are whitespace; after the value, whitespace and then a
+ * string left open to the end are let through; UTF-8 is checked by the
+ * shape of its sequences only.  One pass, no recursion, no allocation
+ * besides the tree's chunks: yajl's handle, lexer and callbacks cost
+ * five times as much.
  */
 
 
@@ -12,53 +22,94 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
+#if (defined __SSE2__ && defined __GNUC__ && !defined TOKENROUTE_JSON_NO_SIMD)
+#define TR_TREE_SSE2  1
+#include <emmintrin.h>
+#else
+#define TR_TREE_SSE2  0
+#endif
 
 #include "tokenroute_json_tree.h"
+#include "tokenroute_json_value.h"
 
 
 #define TOKENROUTE_JSON_CHUNK   8192
 #define TOKENROUTE_JSON_ALIGN   sizeof(void *)
 
-
-static const char *tokenroute_json_tree_strdup(tokenroute_json_tree_t *j,
-    const char *s, size_t len);
-static int tokenroute_json_tree_value(tokenroute_json_tree_t *j,
-    yajl_type type, const char *s, size_t len);
-static int tokenroute_json_tree_null(void *ctx);
-static int tokenroute_json_tree_boolean(void *ctx, int value);
-static int tokenroute_json_tree_number(void *ctx, const char *s, size_t len);
-static int tokenroute_json_tree_string(void *ctx, const unsigned char *s,
-    size_t len);
-static int tokenroute_json_tree_start_map(void *ctx);
-static int tokenroute_json_tree_map_key(void *ctx, const unsigned char *key,
-    size_t len);
-static int tokenroute_json_tree_end(void *ctx);
-static int tokenroute_json_tree_start_array(void *ctx);
+/* byte classes */
+#define TR_TREE_SPACE    0x01
+#define TR_TREE_STOP     0x02        /* ends a run of plain string bytes */
+#define TR_TREE_HIGH     0x04        /* a byte to check when validating */
+#define TR_TREE_ESCAPE   0x08        /* may follow a backslash, but 'u' */
+#define TR_TREE_HEX      0x10
 
 
-static const yajl_callbacks  tokenroute_json_tree_callbacks = {
-    tokenroute_json_tree_null,
-    tokenroute_json_tree_boolean,
-    NULL,
-    NULL,
-    tokenroute_json_tree_number,
-    tokenroute_json_tree_string,
-    tokenroute_json_tree_start_map,
-    tokenroute_json_tree_map_key,
-    tokenroute_json_tree_end,
-    tokenroute_json_tree_start_array,
-    tokenroute_json_tree_end
+static const unsigned char  tr_tree_class[256] = {
+    /* controls: stops; \t \n \v \f \r also whitespace */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    /* ' ', '"', '/' */
+    1, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8,
+    /* digits */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0,
+    /* 'A' - 'F' */
+    0, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* '\\' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0,
+    /* 'a' - 'f' with the 'b' and 'f' escapes, 'n' */
+    0, 16, 24, 16, 16, 16, 24, 0, 0, 0, 0, 0, 0, 0, 8, 0,
+    /* 'r', 't' */
+    0, 0, 8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x80 - 0xff */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4
 };
 
 
+/* what a string lexed to */
+#define TR_TREE_STR_OK       0
+#define TR_TREE_STR_BAD      1        /* invalid inside */
+#define TR_TREE_STR_OPEN     2        /* no closing quote before the end */
+#define TR_TREE_STR_CUT      3        /* the end inside an escape or a
+                                         UTF-8 sequence */
+
+
+static inline const unsigned char *tokenroute_json_tree_plain(
+    const unsigned char *p, const unsigned char *last, unsigned mask);
+static int tokenroute_json_tree_lex(const unsigned char **pp,
+    const unsigned char *last, unsigned validate, unsigned *escaped);
+static int tokenroute_json_tree_open_ok(const unsigned char *p,
+    const unsigned char *last, unsigned validate);
+static const unsigned char *tokenroute_json_tree_number(
+    const unsigned char *p, const unsigned char *last);
+static inline char *tokenroute_json_tree_text(tokenroute_json_tree_t *j,
+    const unsigned char *p, const unsigned char *last, unsigned escaped,
+    size_t *len);
+static inline tokenroute_json_node_t *tokenroute_json_tree_node(
+    tokenroute_json_tree_t *j, yajl_type type);
+static inline void *tokenroute_json_tree_alloc(tokenroute_json_tree_t *j,
+    size_t size);
+
+
 int
-tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
+tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *text,
     size_t len, yajl_alloc_funcs *af)
 {
-    yajl_handle               h;
-    yajl_status               rc;
+    char                     *s;
+    size_t                    n;
+    unsigned                  escaped;
+    const unsigned char      *p, *last, *start;
+    tokenroute_json_node_t   *nd, *cur;
     tokenroute_json_chunk_t  *c;
+
+    /* af was yajl's allocator: no parse needs one any more */
+    (void) af;
 
     /* the chunks of the document before are reused */
 
@@ -73,36 +124,562 @@ tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
     j->oom = 0;
     j->deep = 0;
 
-    h = yajl_alloc(&tokenroute_json_tree_callbacks, af, j);
-    if (h == NULL) {
+    p = (const unsigned char *) text;
+    last = p + len;
+    cur = NULL;
+
+value:
+
+    /* a value: at the top, after '[', ',' in an array, or ':' */
+
+    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
+        p++;
+    }
+
+    if (p == last) {
+        return -1;
+    }
+
+    switch (*p) {
+
+    case '{':
+    case '[':
+        if (++j->depth > j->max_depth && j->max_depth != 0) {
+            j->deep = 1;
+            return -3;
+        }
+
+        nd = tokenroute_json_tree_node(j, (*p == '{')
+                                          ? TOKENROUTE_JSON_T_MAP
+                                          : TOKENROUTE_JSON_T_ARRAY);
+        if (nd == NULL) {
+            return -2;
+        }
+
+        p++;
+        cur = nd;
+        j->cur = nd;
+
+        while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
+            p++;
+        }
+
+        if (p == last) {
+            return -1;
+        }
+
+        if (*p == ((nd->type == TOKENROUTE_JSON_T_MAP) ? '}' : ']')) {
+            p++;
+            goto close;
+        }
+
+        if (nd->type == TOKENROUTE_JSON_T_MAP) {
+            goto key;
+        }
+
+        goto value;
+
+    case '"':
+        p++;
+        start = p;
+
+        if (tokenroute_json_tree_lex(&p, last, j->validate, &escaped)
+            != TR_TREE_STR_OK)
+        {
+            return -1;
+        }
+
+        nd = tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_STRING);
+        if (nd == NULL) {
+            return -2;
+        }
+
+        s = tokenroute_json_tree_text(j, start, p, escaped, &n);
+        if (s == NULL) {
+            return -2;
+        }
+
+        nd->str = s;
+        nd->len = n;
+        p++;
+        break;
+
+    case 't':
+        if (last - p < 4 || memcmp(p, "true", 4) != 0) {
+            return -1;
+        }
+
+        if (tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_TRUE) == NULL) {
+            return -2;
+        }
+
+        p += 4;
+        break;
+
+    case 'f':
+        if (last - p < 5 || memcmp(p, "false", 5) != 0) {
+            return -1;
+        }
+
+        if (tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_FALSE) == NULL) {
+            return -2;
+        }
+
+        p += 5;
+        break;
+
+    case 'n':
+        if (last - p < 4 || memcmp(p, "null", 4) != 0) {
+            return -1;
+        }
+
+        if (tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_NULL) == NULL) {
+            return -2;
+        }
+
+        p += 4;
+        break;
+
+    default:
+        start = p;
+        p = tokenroute_json_tree_number(p, last);
+        if (p == NULL) {
+            return -1;
+        }
+
+        nd = tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_NUMBER);
+        if (nd == NULL) {
+            return -2;
+        }
+
+        s = tokenroute_json_tree_text(j, start, p, 0, &n);
+        if (s == NULL) {
+            return -2;
+        }
+
+        nd->str = s;
+        nd->len = n;
+        break;
+    }
+
+next:
+
+    /* after a value: ',' or the close of the container, or the end */
+
+    if (cur == NULL) {
+        goto done;
+    }
+
+    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
+        p++;
+    }
+
+    if (p == last) {
+        return -1;
+    }
+
+    if (*p == ',') {
+        p++;
+
+        if (cur->type == TOKENROUTE_JSON_T_MAP) {
+            goto key;
+        }
+
+        goto value;
+    }
+
+    if (*p != ((cur->type == TOKENROUTE_JSON_T_MAP) ? '}' : ']')) {
+        return -1;
+    }
+
+    p++;
+
+close:
+
+    j->depth--;
+    cur = cur->parent;
+    j->cur = cur;
+
+    goto next;
+
+key:
+
+    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
+        p++;
+    }
+
+    if (p == last || *p != '"') {
+        return -1;
+    }
+
+    p++;
+    start = p;
+
+    if (tokenroute_json_tree_lex(&p, last, j->validate, &escaped)
+        != TR_TREE_STR_OK)
+    {
+        return -1;
+    }
+
+    j->key = tokenroute_json_tree_text(j, start, p, escaped, &j->key_len);
+    if (j->key == NULL) {
         return -2;
     }
 
-    if (!j->validate) {
-        yajl_config(h, yajl_dont_validate_strings, 1);
+    p++;
+
+    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
+        p++;
     }
 
-    rc = yajl_parse(h, (const unsigned char *) p, len);
-
-    if (rc == yajl_status_ok) {
-        rc = yajl_complete_parse(h);
+    if (p == last || *p != ':') {
+        return -1;
     }
 
-    yajl_free(h);
+    p++;
 
-    if (j->oom) {
-        return -2;
+    goto value;
+
+done:
+
+    /*
+     * After the value: whitespace, or yajl's leniency, a string still
+     * open at the end (yajl_complete_parse() feeds it one more space)
+     */
+
+    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
+        p++;
     }
 
-    if (j->deep) {
-        return -3;
-    }
-
-    if (rc != yajl_status_ok || j->root == NULL) {
+    if (p < last
+        && (*p != '"'
+            || !tokenroute_json_tree_open_ok(p + 1, last, j->validate)))
+    {
         return -1;
     }
 
     return 0;
+}
+
+
+/*
+ * The first byte from p on that ends a run of plain string bytes (a
+ * quote, a backslash, a control, and when mask has TR_TREE_HIGH a byte
+ * from 0x80 on), or last: 16 bytes at a time where SSE2 is there.
+ */
+
+static inline const unsigned char *
+tokenroute_json_tree_plain(const unsigned char *p, const unsigned char *last,
+    unsigned mask)
+{
+#if (TR_TREE_SSE2)
+    int      m;
+    __m128i  v, quote, bslash, ctl;
+
+    quote = _mm_set1_epi8('"');
+    bslash = _mm_set1_epi8('\\');
+    ctl = _mm_set1_epi8(0x1f);
+
+    while (last - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+
+        /* v <= 0x1f unsigned: max(v, 0x1f) is 0x1f */
+        m = _mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                          _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
+
+        if (mask & TR_TREE_HIGH) {
+            m |= _mm_movemask_epi8(v);
+        }
+
+        if (m != 0) {
+            return p + __builtin_ctz(m);
+        }
+
+        p += 16;
+    }
+#endif
+
+    while (p < last && !(tr_tree_class[*p] & mask)) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * Lexes a string from *pp, just after its opening quote, as yajl's lexer:
+ * on TR_TREE_STR_OK *pp is at the closing quote; *escaped tells whether
+ * it has backslashes.  Like yajl's, the scan goes in order: the first
+ * invalid byte or the end, whichever comes first, decides.
+ */
+
+static int
+tokenroute_json_tree_lex(const unsigned char **pp, const unsigned char *last,
+    unsigned validate, unsigned *escaped)
+{
+    int                   i;
+    unsigned              mask, cls;
+    const unsigned char  *p;
+    unsigned char         c;
+
+    p = *pp;
+    *escaped = 0;
+    mask = TR_TREE_STOP | (validate ? TR_TREE_HIGH : 0);
+
+    for ( ;; ) {
+
+        p = tokenroute_json_tree_plain(p, last, mask);
+
+        if (p == last) {
+            *pp = p;
+            return TR_TREE_STR_OPEN;
+        }
+
+        c = *p;
+
+        if (c == '"') {
+            *pp = p;
+            return TR_TREE_STR_OK;
+        }
+
+        if (c == '\\') {
+            *escaped = 1;
+
+            if (++p == last) {
+                return TR_TREE_STR_CUT;
+            }
+
+            if (*p == 'u') {
+                for (i = 0; i < 4; i++) {
+                    if (++p == last) {
+                        return TR_TREE_STR_CUT;
+                    }
+
+                    if (!(tr_tree_class[*p] & TR_TREE_HEX)) {
+                        return TR_TREE_STR_BAD;
+                    }
+                }
+
+            } else if (!(tr_tree_class[*p] & TR_TREE_ESCAPE)) {
+                return TR_TREE_STR_BAD;
+            }
+
+            p++;
+            continue;
+        }
+
+        if (c < 0x20) {
+            return TR_TREE_STR_BAD;
+        }
+
+        /* validating: a UTF-8 sequence by its shape, as yajl */
+
+        if ((c >> 5) == 0x6) {
+            cls = 1;
+
+        } else if ((c >> 4) == 0xe) {
+            cls = 2;
+
+        } else if ((c >> 3) == 0x1e) {
+            cls = 3;
+
+        } else {
+            return TR_TREE_STR_BAD;
+        }
+
+        for (p++; cls > 0; cls--, p++) {
+            if (p == last) {
+                return TR_TREE_STR_CUT;
+            }
+
+            if ((*p >> 6) != 0x2) {
+                return TR_TREE_STR_BAD;
+            }
+        }
+    }
+}
+
+
+/*
+ * A string open to the end of the text after the value, [p, last): yajl
+ * lets it through if it is valid so far and the space that
+ * yajl_complete_parse() adds neither closes nor breaks it, as it would
+ * inside an escape or a UTF-8 sequence.
+ */
+
+static int
+tokenroute_json_tree_open_ok(const unsigned char *p, const unsigned char *last,
+    unsigned validate)
+{
+    unsigned  escaped;
+
+    return tokenroute_json_tree_lex(&p, last, validate, &escaped)
+           == TR_TREE_STR_OPEN;
+}
+
+
+/*
+ * A number as yajl's lexer reads one: its end, or NULL.  yajl stops at
+ * the first byte that cannot continue it; what follows is the next
+ * token's business.
+ */
+
+static const unsigned char *
+tokenroute_json_tree_number(const unsigned char *p, const unsigned char *last)
+{
+    if (*p == '-') {
+        p++;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else if (*p >= '1' && *p <= '9') {
+        do {
+            p++;
+        } while (p < last && *p >= '0' && *p <= '9');
+
+    } else {
+        return NULL;
+    }
+
+    if (p < last && *p == '.') {
+        p++;
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        do {
+            p++;
+        } while (p < last && *p >= '0' && *p <= '9');
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        do {
+            p++;
+        } while (p < last && *p >= '0' && *p <= '9');
+    }
+
+    return p;
+}
+
+
+/* from the current chunk when it has room, else as tokenroute_json_alloc() */
+
+static inline void *
+tokenroute_json_tree_alloc(tokenroute_json_tree_t *j, size_t size)
+{
+    char                     *p;
+    tokenroute_json_chunk_t  *c;
+
+    size = (size + TOKENROUTE_JSON_ALIGN - 1) & ~(TOKENROUTE_JSON_ALIGN - 1);
+    c = j->chunk;
+
+    if (c != NULL && c->size - c->used >= size) {
+        p = (char *) (c + 1) + c->used;
+        c->used += size;
+        return p;
+    }
+
+    p = tokenroute_json_alloc(&j->chunks, &j->chunk, size);
+    if (p == NULL) {
+        j->oom = 1;
+    }
+
+    return p;
+}
+
+
+/* a NUL-terminated copy of [p, last), decoded if escaped, in the chunks */
+
+static inline char *
+tokenroute_json_tree_text(tokenroute_json_tree_t *j, const unsigned char *p,
+    const unsigned char *last, unsigned escaped, size_t *len)
+{
+    char    *s;
+    size_t   n;
+
+    n = last - p;
+
+    /* decoding never lengthens: an escape is longer than what it gives */
+
+    s = tokenroute_json_tree_alloc(j, n + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    if (escaped) {
+        n = tokenroute_json_unescape(p, last, (unsigned char *) s, n);
+
+    } else if (n != 0) {
+        memcpy(s, p, n);
+    }
+
+    s[n] = '\0';
+    *len = n;
+
+    return s;
+}
+
+
+/* a new value, linked at the end of the open container */
+
+static inline tokenroute_json_node_t *
+tokenroute_json_tree_node(tokenroute_json_tree_t *j, yajl_type type)
+{
+    tokenroute_json_node_t  *nd, *parent;
+
+    nd = tokenroute_json_tree_alloc(j, sizeof(tokenroute_json_node_t));
+    if (nd == NULL) {
+        return NULL;
+    }
+
+    memset(nd, 0, sizeof(tokenroute_json_node_t));
+    nd->type = type;
+
+    parent = j->cur;
+
+    if (parent == NULL) {
+        j->root = nd;
+        return nd;
+    }
+
+    if (parent->type == TOKENROUTE_JSON_T_MAP) {
+        nd->key = j->key;
+        nd->key_len = j->key_len;
+    }
+
+    nd->parent = parent;
+
+    if (parent->last != NULL) {
+        parent->last->next = nd;
+
+    } else {
+        parent->first = nd;
+    }
+
+    parent->last = nd;
+    parent->len++;
+
+    return nd;
 }
 
 
@@ -176,167 +753,6 @@ tokenroute_json_chunks_free(tokenroute_json_chunk_t **head)
 }
 
 
-static const char *
-tokenroute_json_tree_strdup(tokenroute_json_tree_t *j, const char *s,
-    size_t len)
-{
-    char  *p;
-
-    p = tokenroute_json_alloc(&j->chunks, &j->chunk, len + 1);
-    if (p == NULL) {
-        j->oom = 1;
-        return NULL;
-    }
-
-    if (len != 0) {
-        memcpy(p, s, len);
-    }
-
-    p[len] = '\0';
-
-    return p;
-}
-
-
-static int
-tokenroute_json_tree_value(tokenroute_json_tree_t *j, yajl_type type,
-    const char *s, size_t len)
-{
-    tokenroute_json_node_t  *nd, *parent;
-
-    if (type == TOKENROUTE_JSON_T_MAP || type == TOKENROUTE_JSON_T_ARRAY) {
-        if (++j->depth > j->max_depth && j->max_depth != 0) {
-            j->deep = 1;
-            return 0;
-        }
-    }
-
-    nd = tokenroute_json_alloc(&j->chunks, &j->chunk,
-                               sizeof(tokenroute_json_node_t));
-    if (nd == NULL) {
-        j->oom = 1;
-        return 0;
-    }
-
-    memset(nd, 0, sizeof(tokenroute_json_node_t));
-    nd->type = type;
-
-    if (s != NULL) {
-        /* strings and numbers are kept NUL-terminated */
-
-        nd->str = tokenroute_json_tree_strdup(j, s, len);
-        if (nd->str == NULL) {
-            return 0;
-        }
-
-        nd->len = len;
-    }
-
-    parent = j->cur;
-
-    if (parent == NULL) {
-        j->root = nd;
-
-    } else {
-        if (parent->type == TOKENROUTE_JSON_T_MAP) {
-            nd->key = j->key;
-            nd->key_len = j->key_len;
-        }
-
-        nd->parent = parent;
-
-        if (parent->last != NULL) {
-            parent->last->next = nd;
-
-        } else {
-            parent->first = nd;
-        }
-
-        parent->last = nd;
-        parent->len++;
-    }
-
-    if (type == TOKENROUTE_JSON_T_MAP || type == TOKENROUTE_JSON_T_ARRAY) {
-        j->cur = nd;
-    }
-
-    return 1;
-}
-
-
-static int
-tokenroute_json_tree_null(void *ctx)
-{
-    return tokenroute_json_tree_value(ctx, TOKENROUTE_JSON_T_NULL, NULL, 0);
-}
-
-
-static int
-tokenroute_json_tree_boolean(void *ctx, int value)
-{
-    return tokenroute_json_tree_value(ctx, value ? TOKENROUTE_JSON_T_TRUE
-                                                 : TOKENROUTE_JSON_T_FALSE,
-                                      NULL, 0);
-}
-
-
-static int
-tokenroute_json_tree_number(void *ctx, const char *s, size_t len)
-{
-    return tokenroute_json_tree_value(ctx, TOKENROUTE_JSON_T_NUMBER, s, len);
-}
-
-
-static int
-tokenroute_json_tree_string(void *ctx, const unsigned char *s, size_t len)
-{
-    return tokenroute_json_tree_value(ctx, TOKENROUTE_JSON_T_STRING,
-                                      s ? (const char *) s : "", len);
-}
-
-
-static int
-tokenroute_json_tree_start_map(void *ctx)
-{
-    return tokenroute_json_tree_value(ctx, TOKENROUTE_JSON_T_MAP, NULL, 0);
-}
-
-
-static int
-tokenroute_json_tree_map_key(void *ctx, const unsigned char *key, size_t len)
-{
-    tokenroute_json_tree_t  *j = ctx;
-
-    j->key = tokenroute_json_tree_strdup(j, (const char *) key, len);
-    if (j->key == NULL) {
-        return 0;
-    }
-
-    j->key_len = len;
-
-    return 1;
-}
-
-
-static int
-tokenroute_json_tree_end(void *ctx)
-{
-    tokenroute_json_tree_t  *j = ctx;
-
-    j->cur = j->cur->parent;
-    j->depth--;
-
-    return 1;
-}
-
-
-static int
-tokenroute_json_tree_start_array(void *ctx)
-{
-    return tokenroute_json_tree_value(ctx, TOKENROUTE_JSON_T_ARRAY, NULL, 0);
-}
-
-
 /* the value of key in map n, or NULL */
 
 tokenroute_json_node_t *
@@ -352,7 +768,10 @@ tokenroute_json_get(tokenroute_json_node_t *n, const char *key)
     len = strlen(key);
 
     for (c = n->first; c != NULL; c = c->next) {
-        if (c->key_len == len && memcmp(c->key, key, len) == 0) {
+        if (c->key_len == len
+            && (len == 0 || (c->key[0] == key[0]
+                             && memcmp(c->key, key, len) == 0)))
+        {
             return c;
         }
     }

@@ -2,12 +2,12 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * A JSON document parsed by yajl's callbacks into linked values, with
+ * A JSON document parsed (as yajl would take it) into linked values, with
  * their keys and scalars, in chunks of memory the tree keeps from one
  * parse to the next, so a stream that parses a document an event stops
  * allocating once warm.  The one tree of both translators: lookups, and
  * the compact JSON of any value.  Plain C plus yajl: no nginx
- * dependency.
+ * dependency (yajl's headers for the type numbers only).
  */
 
 
@@ -98,7 +98,7 @@ void tokenroute_json_chunks_free(tokenroute_json_chunk_t **head);
 /*
  * Parses p into j, replacing the document it held: 0, -1 if p is not
  * JSON, -2 if out of memory, or -3 if it nests deeper than max_depth.
- * af is yajl's allocator for the parser itself, or NULL for malloc().
+ * af is ignored (it was yajl's allocator when yajl parsed): pass NULL.
  */
 int tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *p,
     size_t len, yajl_alloc_funcs *af);

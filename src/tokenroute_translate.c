@@ -4,7 +4,7 @@
  *
  * Request bodies from OpenAI Chat Completions to Anthropic Messages and
  * back.  The body is parsed into a tree in an arena, checked, and written
- * anew with yajl_gen; nothing is sent that was not understood.
+ * anew (as yajl_gen wrote it); nothing is sent that was not understood.
  *
  * The files: this one is the entry point (and the copy when both shapes
  * are the same); _tree.c parses the body, _gen.c writes the new one;
@@ -29,11 +29,9 @@ tokenroute_translate_request(int from, int to, const unsigned char *body,
     size_t len, const tokenroute_translate_opts_t *opts, unsigned char **out,
     size_t *out_len, char *err, size_t err_size)
 {
-    int                   rc;
-    size_t                n;
-    tr_ctx_t              ctx;
-    tr_val_t             *root;
-    const unsigned char  *buf;
+    int        rc;
+    tr_ctx_t   ctx;
+    tr_val_t  *root;
 
     *out = NULL;
     *out_len = 0;
@@ -66,8 +64,10 @@ tokenroute_translate_request(int from, int to, const unsigned char *body,
         goto done;
     }
 
-    ctx.gen = yajl_gen_alloc(NULL);
-    if (ctx.gen == NULL) {
+    ctx.gen = &ctx.out;
+
+    /* the request comes out about as long as it came in */
+    if (tokenroute_json_reserve(&ctx.out.buf, len + len / 4 + 256) != 0) {
         rc = TR_NOMEM;
         goto done;
     }
@@ -87,31 +87,28 @@ tokenroute_translate_request(int from, int to, const unsigned char *body,
     }
 
     /*
-     * yajl_gen fails only on misuse (keys that are not strings, unbalanced
+     * The writer fails only on misuse (keys that are not strings, unbalanced
      * containers, depth), which the code and TR_DEPTH_MAX rule out.
      */
-    if (ctx.gen_failed
-        || yajl_gen_get_buf(ctx.gen, &buf, &n) != yajl_gen_status_ok)
-    {
+    if (ctx.gen_failed) {
         (void) tr_error(&ctx, "internal error while writing the request");
         rc = TR_NOMEM;
         goto done;
     }
 
-    *out = malloc(n);
-    if (*out == NULL) {
+    if (ctx.out.buf.failed) {
         rc = TR_NOMEM;
         goto done;
     }
 
-    memcpy(*out, buf, n);
-    *out_len = n;
+    /* the buffer is the caller's now, to free() */
+    *out = (unsigned char *) ctx.out.buf.data;
+    *out_len = ctx.out.buf.len;
+    ctx.out.buf.data = NULL;
 
 done:
 
-    if (ctx.gen != NULL) {
-        yajl_gen_free(ctx.gen);
-    }
+    tokenroute_json_buf_free(&ctx.out.buf);
 
     tokenroute_json_chunks_free(&ctx.chunks);
 
@@ -170,7 +167,7 @@ tr_same(tr_ctx_t *ctx, tr_val_t *root, int to)
         }
 
         tr_gen_key(ctx, "include_usage");
-        tr_gen_status(ctx, yajl_gen_bool(ctx->gen, 1));
+        tr_gen_bool(ctx, 1);
         tr_gen_map_end(ctx);
     }
 

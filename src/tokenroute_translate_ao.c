@@ -258,7 +258,7 @@ tr_ao_params(tr_ctx_t *ctx, tr_val_t *root)
         tr_gen_key(ctx, "stream_options");
         tr_gen_map(ctx);
         tr_gen_key(ctx, "include_usage");
-        tr_gen_status(ctx, yajl_gen_bool(ctx->gen, 1));
+        tr_gen_bool(ctx, 1);
         tr_gen_map_end(ctx);
     }
 
@@ -396,7 +396,7 @@ tr_ao_tool_choice(tr_ctx_t *ctx, tr_val_t *root)
 
     if (single != NULL && single->type == yajl_t_true) {
         tr_gen_key(ctx, "parallel_tool_calls");
-        tr_gen_status(ctx, yajl_gen_bool(ctx->gen, 0));
+        tr_gen_bool(ctx, 0);
     }
 
     return 0;

@@ -395,7 +395,7 @@ tr_ao_assistant(tr_ctx_t *ctx, tr_val_t *content, size_t i)
     tr_gen_key(ctx, "content");
 
     if (all.n == 0 && calls > 0) {
-        tr_gen_status(ctx, yajl_gen_null(ctx->gen));
+        tr_gen_null(ctx);
 
     } else {
         rc = tr_gen_text(ctx, &all, NULL);

@@ -2,13 +2,22 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * Writing the translated request with yajl_gen: its failures gathered in
- * the context, values copied from the parsed tree, texts joined into one
- * string, and the "model" every translation starts with.
+ * Writing the translated request as yajl_gen did, byte for byte, in a
+ * buffer of our own: its failures gathered in the context, values copied
+ * from the parsed tree, texts joined into one string, and the "model"
+ * every translation starts with.
  */
 
 
+#include <stdio.h>
 #include <string.h>
+
+#if (defined __SSE2__ && defined __GNUC__ && !defined TOKENROUTE_JSON_NO_SIMD)
+#define TR_GEN_SSE2  1
+#include <emmintrin.h>
+#else
+#define TR_GEN_SSE2  0
+#endif
 
 #include "tokenroute_translate_int.h"
 
@@ -106,11 +115,226 @@ tr_text_string(tr_ctx_t *ctx, tr_text_t *text, const char *prefix,
 }
 
 
-void
-tr_gen_status(tr_ctx_t *ctx, yajl_gen_status st)
+/*
+ * The writer: yajl_gen's compact output and its checks, in a buffer of
+ * our own.  Before a value: ',' after a member or an element, ':' after
+ * a key; a value where a key belongs, a value after the document, or
+ * nesting deeper than yajl_gen's 128 levels fail the translation, as
+ * yajl_gen's errors did.
+ */
+
+static int
+tr_gen_begin(tr_ctx_t *ctx, unsigned not_key)
 {
-    if (st != yajl_gen_status_ok) {
+    unsigned   s;
+    tr_gen_t  *g;
+
+    g = ctx->gen;
+    s = g->state[g->depth];
+
+    if (s == TR_GEN_COMPLETE
+        || (not_key && (s == TR_GEN_MAP_KEY || s == TR_GEN_MAP_START)))
+    {
         ctx->gen_failed = 1;
+        return -1;
+    }
+
+    if (s == TR_GEN_MAP_KEY || s == TR_GEN_IN_ARRAY) {
+        tokenroute_json_add_lit(&g->buf, ",");
+
+    } else if (s == TR_GEN_MAP_VAL) {
+        tokenroute_json_add_lit(&g->buf, ":");
+    }
+
+    return 0;
+}
+
+
+/* what follows a value at the current depth */
+
+static void
+tr_gen_atom(tr_gen_t *g)
+{
+    switch (g->state[g->depth]) {
+
+    case TR_GEN_START:
+        g->state[g->depth] = TR_GEN_COMPLETE;
+        break;
+
+    case TR_GEN_MAP_START:
+    case TR_GEN_MAP_KEY:
+        g->state[g->depth] = TR_GEN_MAP_VAL;
+        break;
+
+    case TR_GEN_ARRAY_START:
+        g->state[g->depth] = TR_GEN_IN_ARRAY;
+        break;
+
+    case TR_GEN_MAP_VAL:
+        g->state[g->depth] = TR_GEN_MAP_KEY;
+        break;
+    }
+}
+
+
+static void
+tr_gen_open(tr_ctx_t *ctx, unsigned state, const char *bracket)
+{
+    tr_gen_t  *g;
+
+    if (tr_gen_begin(ctx, 1) != 0) {
+        return;
+    }
+
+    g = ctx->gen;
+
+    if (g->depth + 1 >= TR_GEN_DEPTH_MAX) {
+        ctx->gen_failed = 1;
+        return;
+    }
+
+    g->state[++g->depth] = state;
+    tokenroute_json_add(&g->buf, bracket, 1);
+}
+
+
+static void
+tr_gen_close(tr_ctx_t *ctx, const char *bracket)
+{
+    tr_gen_t  *g;
+
+    g = ctx->gen;
+
+    if (g->depth == 0) {
+        ctx->gen_failed = 1;
+        return;
+    }
+
+    g->depth--;
+    tr_gen_atom(g);
+    tokenroute_json_add(&g->buf, bracket, 1);
+}
+
+
+/*
+ * The first byte from p on that a JSON string must escape (a quote, a
+ * backslash, a control), or last: 16 bytes at a time where SSE2 is there.
+ */
+
+static inline const char *
+tr_gen_plain(const char *p, const char *last)
+{
+    unsigned char  c;
+#if (TR_GEN_SSE2)
+    int            m;
+    __m128i        v, quote, bslash, ctl;
+
+    quote = _mm_set1_epi8('"');
+    bslash = _mm_set1_epi8('\\');
+    ctl = _mm_set1_epi8(0x1f);
+
+    while (last - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+
+        /* v <= 0x1f unsigned: max(v, 0x1f) is 0x1f */
+        m = _mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                          _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
+
+        if (m != 0) {
+            return p + __builtin_ctz(m);
+        }
+
+        p += 16;
+    }
+#endif
+
+    for ( /* void */ ; p < last; p++) {
+        c = *p;
+
+        if (c < 0x20 || c == '"' || c == '\\') {
+            break;
+        }
+    }
+
+    return p;
+}
+
+
+/*
+ * A string's bytes as yajl_string_encode() writes them: quote, backslash
+ * and the controls escaped, \r \n \f \b \t by name, the others as \u00XX
+ * in capitals; '/', DEL and bytes from 0x80 on as they are.
+ */
+
+static void
+tr_gen_escaped(tokenroute_json_buf_t *b, const char *p, size_t n)
+{
+    char                 esc[6];
+    const char          *last, *s;
+    unsigned char        c;
+    static const char    hex[] = "0123456789ABCDEF";
+
+    if (n == 0) {
+        return;
+    }
+
+    last = p + n;
+
+    while (p < last) {
+
+        s = p;
+        p = tr_gen_plain(p, last);
+
+        tokenroute_json_add(b, s, p - s);
+
+        if (p == last) {
+            break;
+        }
+
+        c = *p++;
+
+        esc[0] = '\\';
+
+        switch (c) {
+
+        case '"':
+        case '\\':
+            esc[1] = c;
+            break;
+
+        case '\r':
+            esc[1] = 'r';
+            break;
+
+        case '\n':
+            esc[1] = 'n';
+            break;
+
+        case '\f':
+            esc[1] = 'f';
+            break;
+
+        case '\b':
+            esc[1] = 'b';
+            break;
+
+        case '\t':
+            esc[1] = 't';
+            break;
+
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0x0f];
+            tokenroute_json_add(b, esc, 6);
+            continue;
+        }
+
+        tokenroute_json_add(b, esc, 2);
     }
 }
 
@@ -118,8 +342,64 @@ tr_gen_status(tr_ctx_t *ctx, yajl_gen_status st)
 void
 tr_gen_string(tr_ctx_t *ctx, const char *s, size_t len)
 {
-    tr_gen_status(ctx, yajl_gen_string(ctx->gen, (const unsigned char *) s,
-                                       len));
+    tr_gen_t  *g;
+
+    if (tr_gen_begin(ctx, 0) != 0) {
+        return;
+    }
+
+    g = ctx->gen;
+
+    tokenroute_json_add_lit(&g->buf, "\"");
+    tr_gen_escaped(&g->buf, s, len);
+    tokenroute_json_add_lit(&g->buf, "\"");
+
+    tr_gen_atom(g);
+}
+
+
+/* a literal, a number's text: no key */
+
+static void
+tr_gen_raw(tr_ctx_t *ctx, const char *s, size_t len)
+{
+    if (tr_gen_begin(ctx, 1) != 0) {
+        return;
+    }
+
+    tokenroute_json_add(&ctx->gen->buf, s, len);
+    tr_gen_atom(ctx->gen);
+}
+
+
+void
+tr_gen_bool(tr_ctx_t *ctx, int value)
+{
+    if (value) {
+        tr_gen_raw(ctx, "true", 4);
+
+    } else {
+        tr_gen_raw(ctx, "false", 5);
+    }
+}
+
+
+void
+tr_gen_null(tr_ctx_t *ctx)
+{
+    tr_gen_raw(ctx, "null", 4);
+}
+
+
+void
+tr_gen_integer(tr_ctx_t *ctx, long long v)
+{
+    int   n;
+    char  s[24];
+
+    n = snprintf(s, sizeof(s), "%lld", v);
+
+    tr_gen_raw(ctx, s, n);
 }
 
 
@@ -141,28 +421,28 @@ tr_gen_pair(tr_ctx_t *ctx, const char *key, const char *value)
 void
 tr_gen_map(tr_ctx_t *ctx)
 {
-    tr_gen_status(ctx, yajl_gen_map_open(ctx->gen));
+    tr_gen_open(ctx, TR_GEN_MAP_START, "{");
 }
 
 
 void
 tr_gen_map_end(tr_ctx_t *ctx)
 {
-    tr_gen_status(ctx, yajl_gen_map_close(ctx->gen));
+    tr_gen_close(ctx, "}");
 }
 
 
 void
 tr_gen_array(tr_ctx_t *ctx)
 {
-    tr_gen_status(ctx, yajl_gen_array_open(ctx->gen));
+    tr_gen_open(ctx, TR_GEN_ARRAY_START, "[");
 }
 
 
 void
 tr_gen_array_end(tr_ctx_t *ctx)
 {
-    tr_gen_status(ctx, yajl_gen_array_close(ctx->gen));
+    tr_gen_close(ctx, "]");
 }
 
 
@@ -180,7 +460,7 @@ tr_gen_value(tr_ctx_t *ctx, tr_val_t *v)
         break;
 
     case yajl_t_number:
-        tr_gen_status(ctx, yajl_gen_number(ctx->gen, v->str, v->len));
+        tr_gen_raw(ctx, v->str, v->len);
         break;
 
     case yajl_t_object:
@@ -206,11 +486,11 @@ tr_gen_value(tr_ctx_t *ctx, tr_val_t *v)
 
     case yajl_t_true:
     case yajl_t_false:
-        tr_gen_status(ctx, yajl_gen_bool(ctx->gen, v->type == yajl_t_true));
+        tr_gen_bool(ctx, v->type == yajl_t_true);
         break;
 
     default:
-        tr_gen_status(ctx, yajl_gen_null(ctx->gen));
+        tr_gen_null(ctx);
         break;
     }
 }
@@ -237,35 +517,33 @@ tr_gen_text(tr_ctx_t *ctx, tr_text_t *text, const char *prefix)
 int
 tr_gen_json(tr_ctx_t *ctx, tr_val_t *v)
 {
-    size_t                n;
-    yajl_gen              g, saved;
-    const unsigned char  *buf;
+    int        rc;
+    tr_gen_t  *saved, g;
 
     if (v == NULL) {
         tr_gen_string(ctx, "{}", 2);
         return 0;
     }
 
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return TR_NOMEM;
-    }
+    memset(&g, 0, sizeof(tr_gen_t));
 
     saved = ctx->gen;
-    ctx->gen = g;
+    ctx->gen = &g;
     tr_gen_value(ctx, v);
     ctx->gen = saved;
 
-    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
-        ctx->gen_failed = 1;
+    rc = 0;
+
+    if (g.buf.failed) {
+        rc = TR_NOMEM;
 
     } else {
-        tr_gen_string(ctx, (const char *) buf, n);
+        tr_gen_string(ctx, g.buf.data, g.buf.len);
     }
 
-    yajl_gen_free(g);
+    tokenroute_json_buf_free(&g.buf);
 
-    return 0;
+    return rc;
 }
 
 

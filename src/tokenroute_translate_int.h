@@ -14,8 +14,7 @@
 
 #include <stddef.h>
 
-#include <yajl/yajl_gen.h>
-
+#include "tokenroute_json_out.h"
 #include "tokenroute_json_tree.h"
 #include "tokenroute_translate.h"
 
@@ -25,11 +24,23 @@
 #define TR_REJECT              -1
 
 /*
- * Parsed JSON may nest this deep: the copy is recursive, and yajl_gen
- * stops at YAJL_MAX_DEPTH (128) levels, of which a copied value may sit
+ * Parsed JSON may nest this deep: the copy is recursive, and the writer
+ * stops at TR_GEN_DEPTH_MAX (128) levels, of which a copied value may sit
  * under five more (a tool call's arguments inside messages[].content[]).
  */
 #define TR_DEPTH_MAX           100
+
+/* the writer's nesting limit: yajl_gen's YAJL_MAX_DEPTH */
+#define TR_GEN_DEPTH_MAX       128
+
+/* the writer's state at a depth: yajl_gen's */
+#define TR_GEN_START           0
+#define TR_GEN_MAP_START       1
+#define TR_GEN_MAP_KEY         2
+#define TR_GEN_MAP_VAL         3
+#define TR_GEN_ARRAY_START     4
+#define TR_GEN_IN_ARRAY        5
+#define TR_GEN_COMPLETE        6
 
 /* bytes of a client's string quoted in an error message */
 #define TR_NAME_MAX            48
@@ -62,8 +73,10 @@
 #define tr_check              tokenroute_tr_check
 #define tr_integer            tokenroute_tr_integer
 #define tr_text_add           tokenroute_tr_text_add
-#define tr_gen_status         tokenroute_tr_gen_status
 #define tr_gen_string         tokenroute_tr_gen_string
+#define tr_gen_bool           tokenroute_tr_gen_bool
+#define tr_gen_null           tokenroute_tr_gen_null
+#define tr_gen_integer        tokenroute_tr_gen_integer
 #define tr_gen_key            tokenroute_tr_gen_key
 #define tr_gen_pair           tokenroute_tr_gen_pair
 #define tr_gen_map            tokenroute_tr_gen_map
@@ -134,8 +147,17 @@ struct tr_msg_s {
 };
 
 
+/* the request being written */
 typedef struct {
-    yajl_gen                            gen;
+    tokenroute_json_buf_t               buf;
+    unsigned                            depth;
+    unsigned char                       state[TR_GEN_DEPTH_MAX];
+} tr_gen_t;
+
+
+typedef struct {
+    tr_gen_t                           *gen;      /* written to */
+    tr_gen_t                            out;      /* the request */
     tr_chunk_t                         *chunks;
     tr_chunk_t                         *chunk;    /* tr_alloc()'s */
     const tokenroute_translate_opts_t  *opts;
@@ -161,8 +183,10 @@ int tr_integer(tr_val_t *v, long long *n);
 
 /* tokenroute_translate_gen.c */
 int tr_text_add(tr_ctx_t *ctx, tr_text_t *text, const char *s, size_t len);
-void tr_gen_status(tr_ctx_t *ctx, yajl_gen_status st);
 void tr_gen_string(tr_ctx_t *ctx, const char *s, size_t len);
+void tr_gen_bool(tr_ctx_t *ctx, int value);
+void tr_gen_null(tr_ctx_t *ctx);
+void tr_gen_integer(tr_ctx_t *ctx, long long v);
 void tr_gen_key(tr_ctx_t *ctx, const char *key);
 void tr_gen_pair(tr_ctx_t *ctx, const char *key, const char *value);
 void tr_gen_map(tr_ctx_t *ctx);

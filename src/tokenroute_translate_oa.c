@@ -196,8 +196,7 @@ tr_oa_params(tr_ctx_t *ctx, tr_val_t *root)
         tr_gen_value(ctx, v);
 
     } else if (ctx->opts != NULL && ctx->opts->default_max_tokens > 0) {
-        tr_gen_status(ctx, yajl_gen_integer(ctx->gen,
-                                            ctx->opts->default_max_tokens));
+        tr_gen_integer(ctx, ctx->opts->default_max_tokens);
 
     } else {
         return tr_error(ctx, "\"max_tokens\" is required for Anthropic "
@@ -214,7 +213,7 @@ tr_oa_params(tr_ctx_t *ctx, tr_val_t *root)
         tr_gen_key(ctx, "temperature");
 
         if (strtod(v->str, NULL) > 1.0) {
-            tr_gen_status(ctx, yajl_gen_integer(ctx->gen, 1));
+            tr_gen_integer(ctx, 1);
 
         } else {
             tr_gen_value(ctx, v);
@@ -461,7 +460,7 @@ tr_oa_tool_choice(tr_ctx_t *ctx, tr_val_t *root)
     /* Anthropic's "none" takes no disable_parallel_tool_use */
     if (single && strcmp(type, "none") != 0) {
         tr_gen_key(ctx, "disable_parallel_tool_use");
-        tr_gen_status(ctx, yajl_gen_bool(ctx->gen, 1));
+        tr_gen_bool(ctx, 1);
     }
 
     tr_gen_map_end(ctx);

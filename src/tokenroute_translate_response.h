@@ -101,14 +101,21 @@ struct tokenroute_stream_s {
     tokenroute_json_buf_t    prefix;
     tokenroute_json_buf_t    model;
 
-    char                    *arena;
-    size_t                   arena_size;
-
     int32_t                 *tools;
     uint32_t                 ntools;
 
     tokenroute_emit_pt       emit;
     void                    *ctx;
+
+    /*
+     * Public, set after init (NULL: none): called with each of the
+     * provider's events as the stream's SSE parser gives it (its limit
+     * TOKENROUTE_STREAM_MAX_EVENT), before the translation, also after
+     * the end: a caller reads the provider's events (usage) without
+     * parsing the SSE a second time.  Non-zero fails the feed.
+     */
+    tokenroute_sse_event_pt  tap;
+    void                    *tap_ctx;
 
     int64_t                  usage[4];
     time_t                   created;

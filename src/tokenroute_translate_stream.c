@@ -3,10 +3,10 @@
  * Copyright (C) tokenroute authors
  *
  * Streamed responses: the stream's life (init, feed, finish, error,
- * free), its SSE events dispatched, each parsed with yajl in an arena
- * that grows for the next, events relayed as they are when the shapes
- * match, and the client's terminal error event.  The translations are
- * tokenroute_translate_stream_ao.c's and _oa.c's.
+ * free), its SSE events dispatched, each parsed into the stream's JSON
+ * tree (whose chunks serve event after event), events relayed as they
+ * are when the shapes match, and the client's terminal error event.  The
+ * translations are tokenroute_translate_stream_ao.c's and _oa.c's.
  */
 
 
@@ -15,17 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "tokenroute_arena.h"
 #include "tokenroute_translate_response_int.h"
 
-
-/*
- * An event's yajl parser lives in an arena reused from event to event:
- * yajl's handle, lexer, state stack and string decoding buffer take about
- * 2.5K for a typical event.  An event that needs more makes the arena
- * grow for the next one.
- */
-#define TR_ARENA_MAX            (1024 * 1024)
 
 #define TR_MESSAGE_INTERRUPTED  "The provider's stream ended early"
 #define TR_MESSAGE_TOO_LARGE                                                  \
@@ -61,13 +52,6 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
     {
         return -1;
     }
-
-    st->arena = malloc(TOKENROUTE_ARENA_SIZE);
-    if (st->arena == NULL) {
-        goto failed;
-    }
-
-    st->arena_size = TOKENROUTE_ARENA_SIZE;
 
     tokenroute_json_add(&st->model, model, model_len);
 
@@ -203,11 +187,8 @@ tokenroute_stream_free(tokenroute_stream_t *st)
     tokenroute_json_buf_free(&st->prefix);
     tokenroute_json_buf_free(&st->model);
 
-    free(st->arena);
     free(st->tools);
 
-    st->arena = NULL;
-    st->arena_size = 0;
     st->tools = NULL;
     st->ntools = 0;
 }
@@ -220,6 +201,13 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     int                       rc;
     tokenroute_stream_t      *st = ctx;
     tokenroute_resp_error_t   e;
+
+    if (st->tap != NULL
+        && st->tap(st->tap_ctx, event, event_len, data, len, truncated) != 0)
+    {
+        st->failed = 1;
+        return -1;
+    }
 
     if (st->done) {
         return 0;
@@ -286,26 +274,7 @@ int
 tokenroute_stream_parse(tokenroute_stream_t *st, const char *data,
     size_t len)
 {
-    int                  rc;
-    char                *p;
-    yajl_alloc_funcs     af;
-    tokenroute_arena_t   a;
-
-    tokenroute_arena_init(&a, st->arena, st->arena_size, &af);
-
-    rc = tokenroute_json_tree_parse(&st->json, data, len, &af);
-
-    if (a.spilled && st->arena_size < TR_ARENA_MAX) {
-        p = malloc(st->arena_size * 2);
-
-        if (p != NULL) {
-            free(st->arena);
-            st->arena = p;
-            st->arena_size *= 2;
-        }
-    }
-
-    return rc;
+    return tokenroute_json_tree_parse(&st->json, data, len, NULL);
 }
 
 

@@ -67,6 +67,14 @@ for my $f (@an_sse) {
         for (1 .. 5);
 }
 
+for my $f (@req, @oa_json, @an_json) {
+    add('json_tree', chr($_) . $seed{$f}) for (0x00, 0x01, 0x06);
+}
+for my $f (@an_sse, @oa_sse) {
+    my @d = datas($seed{$f});
+    add('json_tree', chr(0x00) . $d[$_ % @d]) for (0, 1, -1);
+}
+
 for my $f (@req) {
     add('request', chr($_) . $seed{$f}) for (0x00, 0x0f, 0x0e);
     add('translate_request', chr($_) . $seed{$f})

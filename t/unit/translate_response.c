@@ -112,6 +112,9 @@ static void test_abort(void);
 static void test_too_large(void);
 static void test_no_malloc(void);
 static void test_escape(void);
+static void test_tap(void);
+static int tap_event(void *ctx, const char *event, size_t event_len,
+    const char *data, size_t len, int truncated);
 
 
 
@@ -1074,6 +1077,7 @@ main(void)
     test_abort();
     test_no_malloc();
     test_escape();
+    test_tap();
 
     printf("1..%d\n", tests);
 
@@ -2331,4 +2335,99 @@ framing_ok(const char *p, size_t len, int to, char *why, size_t why_len)
     }
 
     return 1;
+}
+
+
+/*
+ * The tap: every event of the provider's stream, as the SSE parser gives
+ * it, before its translation, also after the end and when too large, so
+ * that a caller can read the provider's events without parsing the SSE a
+ * second time.
+ */
+
+static int
+tap_event(void *ctx, const char *event, size_t event_len, const char *data,
+    size_t len, int truncated)
+{
+    sink_t  *s = ctx;
+    char     head[64];
+    int      n;
+
+    n = snprintf(head, sizeof(head), "[%d ", truncated);
+    (void) sink_emit(s, head, n);
+
+    /* an event without "event:" comes as (NULL, 0) */
+    if (event_len != 0) {
+        (void) sink_emit(s, event, event_len);
+    }
+
+    (void) sink_emit(s, "|", 1);
+
+    if (len != 0) {
+        (void) sink_emit(s, data, len);
+    }
+
+    (void) sink_emit(s, "]", 1);
+
+    return 0;
+}
+
+
+static void
+test_tap(void)
+{
+    int                   rc;
+    char                 *in, *expect_tap;
+    sink_t                s, t, plain;
+    tokenroute_stream_t   st;
+
+    in = q(AN_START AN_TEXT("0", "a") "data: [DONE]\n\n"
+           "event: ping\ndata: {`type`:`ping`}\n\n");
+
+    expect_tap = q("[0 message_start|{`type`:`message_start`,`message`:{"
+                   "`id`:`msg_01abc`,");
+
+    /* the translation is the same with a tap as without */
+
+    memset(&plain, 0, sizeof(sink_t));
+
+    rc = tokenroute_stream_init(&st, AN, OA, MODEL, strlen(MODEL), 1,
+                                sink_emit, &plain);
+    rc |= tokenroute_stream_feed(&st, in, strlen(in));
+    rc |= tokenroute_stream_finish(&st, 1);
+    tokenroute_stream_free(&st);
+
+    memset(&s, 0, sizeof(sink_t));
+    memset(&t, 0, sizeof(sink_t));
+
+    rc |= tokenroute_stream_init(&st, AN, OA, MODEL, strlen(MODEL), 1,
+                                 sink_emit, &s);
+    st.tap = tap_event;
+    st.tap_ctx = &t;
+
+    rc |= tokenroute_stream_feed(&st, in, strlen(in));
+    rc |= tokenroute_stream_finish(&st, 1);
+    tokenroute_stream_free(&st);
+
+    normalize_created(&plain);
+    normalize_created(&s);
+
+    ok(rc == 0 && s.len == plain.len && memcmp(s.p, plain.p, s.len) == 0,
+       "tap: the translation unchanged");
+
+    ok(t.len > strlen(expect_tap)
+       && memcmp(t.p, expect_tap, strlen(expect_tap)) == 0,
+       "tap: the provider's first event as it came: %.*s",
+       (int) (t.len < 120 ? t.len : 120), t.p ? t.p : "");
+
+    ok(t.p != NULL && strstr(t.p, "[0 content_block_delta|") != NULL
+       && strstr(t.p, "|[DONE]]") != NULL
+       && strstr(t.p, "[0 ping|{\"type\":\"ping\"}]") != NULL,
+       "tap: every event, also after [DONE]");
+
+    free(s.p);
+    free(t.p);
+    free(plain.p);
+    free(in);
+    free(expect_tap);
 }
