@@ -51,6 +51,7 @@
 #define NGX_HTTP_TOKENROUTE_LEASE_BUSY     3000    /* a refresh, at most */
 #define NGX_HTTP_TOKENROUTE_LEASE_RETRY    50      /* ms between refreshes */
 #define NGX_HTTP_TOKENROUTE_LEASE_BUCKETS  64
+#define NGX_HTTP_TOKENROUTE_LEASE_LATER    64      /* renewals queued */
 
 
 typedef struct {
@@ -112,10 +113,14 @@ static ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(
     u_char *kh, ngx_uint_t create);
 static void ngx_http_tokenroute_lease_refresh(
     ngx_http_tokenroute_lease_entry_t *e, int64_t amount);
+static void ngx_http_tokenroute_lease_later(
+    ngx_http_tokenroute_lease_entry_t *e, int64_t amount);
+static void ngx_http_tokenroute_lease_renew(ngx_event_t *ev);
 static void ngx_http_tokenroute_lease_reply(void *data, redisReply *reply);
 static void ngx_http_tokenroute_lease_abandon(
     ngx_http_tokenroute_lease_entry_t *e);
-static void ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount);
+static void ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount,
+    ngx_uint_t close);
 static void ngx_http_tokenroute_lease_back_reply(void *data,
     redisReply *reply);
 static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
@@ -133,6 +138,15 @@ static ngx_http_tokenroute_settlement_t
     *ngx_http_tokenroute_lease_aggs[NGX_HTTP_TOKENROUTE_LEASE_BUCKETS];
 
 static ngx_event_t       ngx_http_tokenroute_lease_event;
+
+/* renewals asked for in this turn of the loop, sent in the next one */
+static ngx_event_t       ngx_http_tokenroute_lease_renew_event;
+static ngx_uint_t        ngx_http_tokenroute_lease_nlater;
+static int64_t           ngx_http_tokenroute_lease_later_amount
+                             [NGX_HTTP_TOKENROUTE_LEASE_LATER];
+static u_char            ngx_http_tokenroute_lease_later_kh
+                             [NGX_HTTP_TOKENROUTE_LEASE_LATER]
+                             [NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
 static ngx_connection_t  ngx_http_tokenroute_lease_conn;
 static ngx_msec_t        ngx_http_tokenroute_lease_scanned;
 
@@ -504,6 +518,22 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
         }
     }
 
+    if (rc == NGX_DECLINED && e->have && e->available > 0
+        && e->available < ctx->reserve)
+    {
+        /*
+         * The slice cannot cover it: what is left goes back first, on
+         * this worker's connection, ahead of the exact path's admission,
+         * which then sees the key's whole headroom (but what other
+         * gateways lease); no renewal for a while, lest it take a slice
+         * again before the admission runs.
+         */
+
+        ngx_http_tokenroute_lease_back(e->lease_id, e->available, 0);
+        e->available = 0;
+        e->busy = now + NGX_HTTP_TOKENROUTE_LEASE_RETRY;
+    }
+
     /*
      * Ahead of need: at half the record's age, and when the slice runs
      * low; a slice Redis could not grant whole (little headroom) is asked
@@ -525,7 +555,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
                 e->want *= 2;
             }
 
-            ngx_http_tokenroute_lease_refresh(e, ctx->reserve);
+            ngx_http_tokenroute_lease_later(e, ctx->reserve);
         }
     }
 
@@ -627,6 +657,73 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;
 
     return NGX_OK;
+}
+
+
+/*
+ * Under the lock: a renewal, sent in the next turn of the event loop,
+ * after the admission batches of this one (ngx_posted_next_events): a
+ * slice taken first would leave an exact admission of the same worker
+ * less headroom than the key has.
+ */
+
+static void
+ngx_http_tokenroute_lease_later(ngx_http_tokenroute_lease_entry_t *e,
+    int64_t amount)
+{
+    ngx_uint_t    n;
+    ngx_event_t  *ev;
+
+    n = ngx_http_tokenroute_lease_nlater;
+
+    if (n == NGX_HTTP_TOKENROUTE_LEASE_LATER) {
+        return;
+    }
+
+    ngx_memcpy(ngx_http_tokenroute_lease_later_kh[n], e->kh,
+               NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
+    ngx_http_tokenroute_lease_later_amount[n] = amount;
+    ngx_http_tokenroute_lease_nlater = n + 1;
+
+    /* one asked for: no other worker asks meanwhile */
+    e->busy = ngx_current_msec + NGX_HTTP_TOKENROUTE_LEASE_BUSY;
+
+    ev = &ngx_http_tokenroute_lease_renew_event;
+
+    if (!ev->posted) {
+        ev->handler = ngx_http_tokenroute_lease_renew;
+        ev->log = ngx_cycle->log;
+        ev->data = &ngx_http_tokenroute_lease_conn;
+        ngx_post_event(ev, &ngx_posted_next_events);
+    }
+}
+
+
+static void
+ngx_http_tokenroute_lease_renew(ngx_event_t *ev)
+{
+    ngx_uint_t                          i, n;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+
+    lc = ngx_http_tokenroute_lease_conf;
+    n = ngx_http_tokenroute_lease_nlater;
+    ngx_http_tokenroute_lease_nlater = 0;
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        e = ngx_http_tokenroute_lease_find(
+                ngx_http_tokenroute_lease_later_kh[i], 0);
+
+        if (e) {
+            e->busy = 0;
+            ngx_http_tokenroute_lease_refresh(e,
+                ngx_http_tokenroute_lease_later_amount[i]);
+        }
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
 }
 
 
@@ -765,7 +862,7 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
         ngx_shmtx_unlock(&lc->shpool->mutex);
 
         if (grant > 0) {
-            ngx_http_tokenroute_lease_back(call->lease_id, grant);
+            ngx_http_tokenroute_lease_back(call->lease_id, grant, 1);
         }
 
         ngx_free(call);
@@ -865,7 +962,8 @@ static void
 ngx_http_tokenroute_lease_abandon(ngx_http_tokenroute_lease_entry_t *e)
 {
     if (e->have) {
-        ngx_http_tokenroute_lease_back(e->lease_id, ngx_max(e->available, 0));
+        ngx_http_tokenroute_lease_back(e->lease_id, ngx_max(e->available, 0),
+                                       1);
     }
 
     e->have = 0;
@@ -879,7 +977,8 @@ ngx_http_tokenroute_lease_abandon(ngx_http_tokenroute_lease_entry_t *e)
 
 
 static void
-ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount)
+ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount,
+    ngx_uint_t close)
 {
     u_char      *p;
     const char  *argv[7];
@@ -901,7 +1000,7 @@ ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount)
     argv[5] = (const char *) a;
     argvlen[5] = p - a;
 
-    argv[6] = "1";
+    argv[6] = close ? "1" : "0";
     argvlen[6] = 1;
 
     /* not sent, or lost: the sweep releases the lease at its deadline */
@@ -1148,5 +1247,9 @@ ngx_http_tokenroute_lease_shutdown(void)
 
     if (ngx_http_tokenroute_lease_event.timer_set) {
         ngx_del_timer(&ngx_http_tokenroute_lease_event);
+    }
+
+    if (ngx_http_tokenroute_lease_renew_event.posted) {
+        ngx_delete_posted_event(&ngx_http_tokenroute_lease_renew_event);
     }
 }
