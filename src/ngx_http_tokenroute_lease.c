@@ -196,7 +196,7 @@ ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
 {
     ngx_http_tokenroute_lease_conf_t  *olc = data;
 
-    size_t                             n;
+    size_t                             n, size;
     ngx_http_tokenroute_lease_conf_t  *lc;
 
     lc = zone->data;
@@ -212,21 +212,26 @@ ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
         return NGX_OK;
     }
 
-    /* one table, most of the zone: the slab pool keeps its own pages */
+    /*
+     * One table, most of the zone: the slab pool keeps its own pages, so
+     * smaller tables are tried until one fits (quietly)
+     */
 
-    n = (zone->shm.size - 4 * ngx_pagesize)
-        / sizeof(ngx_http_tokenroute_lease_entry_t);
+    lc->shpool->log_nomem = 0;
+    size = sizeof(ngx_http_tokenroute_lease_entry_t);
+    n = (zone->shm.size - 4 * ngx_pagesize) / size;
 
-    lc->sh = ngx_slab_calloc(lc->shpool,
-                             sizeof(ngx_http_tokenroute_lease_sh_t)
-                             + n * sizeof(ngx_http_tokenroute_lease_entry_t));
-
-    while (lc->sh == NULL && n > 16) {
-        n -= n / 8;
+    do {
         lc->sh = ngx_slab_calloc(lc->shpool,
                                  sizeof(ngx_http_tokenroute_lease_sh_t)
-                                 + n * sizeof(ngx_http_tokenroute_lease_entry_t));
-    }
+                                 + n * size);
+        if (lc->sh) {
+            break;
+        }
+
+        n -= n / 8;
+
+    } while (n > 16);
 
     if (lc->sh == NULL) {
         return NGX_ERROR;

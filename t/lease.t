@@ -197,15 +197,18 @@ my $m = $t->create_key(name => 'models', models => 'openai/used',
 	account => 'lacct');
 is(chat($m->{raw}), 200, 'allowed model');
 sleep 0.5;
+# (10 requests: an admission script each without the cache; with it,
+# at most the lease timer's few ticks meanwhile)
 $evals = stat_calls('evalsha');
-is(chat($m->{raw}, 'openai/gpt-4o-mini'), 403, 'forbidden model');
-is(stat_calls('evalsha') - $evals, 0, 'forbidden from the cache');
+is(chat($m->{raw}, 'openai/gpt-4o-mini'), 403, 'forbidden model') for 1 .. 10;
+cmp_ok(stat_calls('evalsha') - $evals, '<=', 3, 'forbidden from the cache');
 
 is(chat('sk-tr-unknownunknownunknownunknown'), 401, 'unknown key');
 sleep 0.5;
 $evals = stat_calls('evalsha');
-is(chat('sk-tr-unknownunknownunknownunknown'), 401, 'unknown again');
-is(stat_calls('evalsha') - $evals, 0, 'unknown from the cache');
+is(chat('sk-tr-unknownunknownunknownunknown'), 401, 'unknown again')
+	for 1 .. 10;
+cmp_ok(stat_calls('evalsha') - $evals, '<=', 3, 'unknown from the cache');
 
 my ($rc) = $t->cli('keys', 'revoke', $m->{id});
 is($rc, 0, 'revoked');
