@@ -37,16 +37,16 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_deployment.h"
-#include "ngx_http_tokenroute_lease_int.h"
-#include "ngx_http_tokenroute_request.h"
+#include "ngx_http_tokenroute_lease.h"
+#include "ngx_http_tokenroute_lease_redis.h"
+#include "ngx_http_tokenroute_lease_settle.h"
+#include "ngx_http_tokenroute_lease_zone.h"
 
 
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
 
-
-ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
 
 static ngx_event_t       ngx_http_tokenroute_lease_event;
 static ngx_connection_t  ngx_http_tokenroute_lease_conn;
@@ -280,79 +280,6 @@ ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle)
 }
 
 
-/* the first 8 hex digits of a key hash: where its entry is looked for */
-
-ngx_uint_t
-ngx_http_tokenroute_lease_slot(u_char *kh)
-{
-    ngx_uint_t  i, h;
-
-    h = 0;
-
-    for (i = 0; i < 8; i++) {
-        h = h * 16 + (ngx_uint_t) ngx_hextoi(&kh[i], 1);
-    }
-
-    return h;
-}
-
-
-/*
- * The entry of a key, under the zone's lock; with create, a new one in
- * an empty slot or in place of the least recently used of the probed,
- * after its lease is abandoned.
- */
-
-ngx_http_tokenroute_lease_entry_t *
-ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create)
-{
-    ngx_uint_t                          i, h, n;
-    ngx_http_tokenroute_lease_sh_t     *sh;
-    ngx_http_tokenroute_lease_entry_t  *e, *old;
-
-    sh = ngx_http_tokenroute_lease_conf->sh;
-    n = sh->n;
-    h = ngx_http_tokenroute_lease_slot(kh);
-    old = NULL;
-
-    for (i = 0; i < NGX_HTTP_TOKENROUTE_LEASE_PROBES; i++) {
-        e = &sh->e[(h + i) % n];
-
-        if (e->inuse
-            && ngx_memcmp(e->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN) == 0)
-        {
-            return e;
-        }
-
-        if (old == NULL || !e->inuse
-            || (old->inuse && (ngx_msec_int_t) (e->used - old->used) < 0))
-        {
-            old = e;
-        }
-    }
-
-    if (!create) {
-        return NULL;
-    }
-
-    if (old->inuse) {
-        ngx_http_tokenroute_lease_abandon(old);
-    }
-
-    ngx_memzero(old, sizeof(ngx_http_tokenroute_lease_entry_t));
-
-    if (ngx_http_tokenroute_request_id(old->lease_id) != NGX_OK) {
-        return NULL;
-    }
-
-    ngx_memcpy(old->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
-    old->inuse = 1;
-    old->used = ngx_current_msec;
-
-    return old;
-}
-
-
 /*
  * The fast path.  NGX_OK: the request has its verdict from the entry,
  * no Redis (admitted with ctx->leased, or refused by the key's rules,
@@ -372,7 +299,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ngx_msec_t                          now, age;
     ngx_http_tokenroute_lease_conf_t   *lc;
     ngx_http_tokenroute_lease_entry_t  *e;
-    ngx_http_tokenroute_lease_entry_t   copy;
+    ngx_http_tokenroute_lease_entry_t   copy, old;
 
     lc = ngx_http_tokenroute_lease_conf;
 
@@ -385,7 +312,15 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1);
+    old.inuse = 0;
+
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1, &old);
+
+    if (old.inuse && old.have) {
+        /* the least recently used key made room: its lease goes back */
+        ngx_http_tokenroute_lease_back(old.lease_id,
+                                       ngx_max(old.available, 0), 1);
+    }
 
     if (e == NULL) {
         ngx_shmtx_unlock(&lc->shpool->mutex);
@@ -533,7 +468,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
         /* the slice taken back: nothing is reserved for a 403 */
         ngx_shmtx_lock(&lc->shpool->mutex);
 
-        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
+        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
 
         if (e && ngx_memcmp(e->lease_id, copy.lease_id,
                             NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
@@ -576,7 +511,7 @@ ngx_http_tokenroute_lease_invalidate(u_char *key_hash)
     ngx_shmtx_lock(&lc->shpool->mutex);
 
     if (key_hash) {
-        e = ngx_http_tokenroute_lease_find(key_hash, 0);
+        e = ngx_http_tokenroute_lease_find(key_hash, 0, NULL);
 
         if (e) {
             e->stale = 1;

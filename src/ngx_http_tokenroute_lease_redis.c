@@ -14,7 +14,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_lease_int.h"
+#include "ngx_http_tokenroute_lease_redis.h"
+#include "ngx_http_tokenroute_lease_zone.h"
+#include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_request.h"
 #include "tokenroute_lua.h"
 
@@ -114,7 +116,7 @@ ngx_http_tokenroute_lease_renew(ngx_event_t *ev)
 
     for (i = 0; i < n; i++) {
         e = ngx_http_tokenroute_lease_find(
-                ngx_http_tokenroute_lease_later_kh[i], 0);
+                ngx_http_tokenroute_lease_later_kh[i], 0, NULL);
 
         if (e) {
             e->busy = 0;
@@ -252,7 +254,7 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(call->kh, 0);
+    e = ngx_http_tokenroute_lease_find(call->kh, 0, NULL);
 
     if (e == NULL
         || ngx_memcmp(e->lease_id, call->lease_id,

@@ -16,7 +16,8 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_journal.h"
-#include "ngx_http_tokenroute_lease_int.h"
+#include "ngx_http_tokenroute_lease_settle.h"
+#include "ngx_http_tokenroute_lease_zone.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_settle.h"
 
@@ -49,7 +50,7 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
 
     if (e && e->have
         && ngx_memcmp(e->lease_id, ctx->lease_id,

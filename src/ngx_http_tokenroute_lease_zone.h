@@ -2,14 +2,14 @@
 /*
  * Copyright (C) tokenroute authors
  *
- * Leases, between their files: the shared memory zone's entries
- * (ngx_http_tokenroute_lease.c), the calls to src/lua/lease.lua
- * (..._lease_redis.c), the aggregated settlements (..._lease_settle.c).
+ * Leases, their floor: the shared memory zone's table of keys, each with
+ * its record and its slice (ngx_http_tokenroute_lease_zone.c), which the
+ * other lease files read and write under the zone's lock.
  */
 
 
-#ifndef _NGX_HTTP_TOKENROUTE_LEASE_INT_H_INCLUDED_
-#define _NGX_HTTP_TOKENROUTE_LEASE_INT_H_INCLUDED_
+#ifndef _NGX_HTTP_TOKENROUTE_LEASE_ZONE_H_INCLUDED_
+#define _NGX_HTTP_TOKENROUTE_LEASE_ZONE_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -17,8 +17,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_lease.h"
-#include "ngx_http_tokenroute_redis.h"
 
 
 #define NGX_HTTP_TOKENROUTE_LEASE_PROBES   8
@@ -78,21 +76,14 @@ typedef struct {
 /* this worker's: its cycle's, or NULL (leases off) */
 extern ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
 
-/* ngx_http_tokenroute_lease.c, under the zone's lock */
+/*
+ * Under the zone's lock: a key's entry; with create, a new one, and then
+ * *old is what it replaced (old->inuse 0: nothing), whose lease the
+ * caller gives back
+ */
 ngx_uint_t ngx_http_tokenroute_lease_slot(u_char *kh);
 ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(u_char *kh,
-    ngx_uint_t create);
-
-/* ngx_http_tokenroute_lease_redis.c, under the zone's lock */
-void ngx_http_tokenroute_lease_later(ngx_http_tokenroute_lease_entry_t *e,
-    int64_t amount);
-void ngx_http_tokenroute_lease_later_cancel(void);
-void ngx_http_tokenroute_lease_abandon(ngx_http_tokenroute_lease_entry_t *e);
-void ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount,
-    ngx_uint_t close);
-
-/* ngx_http_tokenroute_lease_settle.c */
-void ngx_http_tokenroute_lease_flush(ngx_uint_t journal);
+    ngx_uint_t create, ngx_http_tokenroute_lease_entry_t *old);
 
 
-#endif /* _NGX_HTTP_TOKENROUTE_LEASE_INT_H_INCLUDED_ */
+#endif /* _NGX_HTTP_TOKENROUTE_LEASE_ZONE_H_INCLUDED_ */
