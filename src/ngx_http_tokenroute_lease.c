@@ -37,100 +37,16 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_deployment.h"
-#include "ngx_http_tokenroute_journal.h"
 #include "ngx_http_tokenroute_lease.h"
-#include "ngx_http_tokenroute_redis.h"
-#include "ngx_http_tokenroute_request.h"
-#include "ngx_http_tokenroute_settle.h"
-#include "tokenroute_lua.h"
-
-
-#define NGX_HTTP_TOKENROUTE_LEASE_PROBES   8
-#define NGX_HTTP_TOKENROUTE_LEASE_MODELS   256
-#define NGX_HTTP_TOKENROUTE_LEASE_IDLE     5000    /* ms */
-#define NGX_HTTP_TOKENROUTE_LEASE_BUSY     3000    /* a refresh, at most */
-#define NGX_HTTP_TOKENROUTE_LEASE_RETRY    50      /* ms between refreshes */
-#define NGX_HTTP_TOKENROUTE_LEASE_BUCKETS  64
-
-
-typedef struct {
-    u_char                 kh[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
-    u_char                 lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
-    u_char                 key_id[32];
-    u_char                 account[128];
-    u_char                 tenant[64];
-    u_char                 models[NGX_HTTP_TOKENROUTE_LEASE_MODELS];
-    uint16_t               key_id_len;
-    uint16_t               account_len;
-    uint16_t               tenant_len;
-    uint16_t               models_len;
-    int64_t                available;
-    int64_t                want;
-    time_t                 expires_at;
-    ngx_msec_t             fetched;     /* the record read; 0: never */
-    ngx_msec_t             renewed;     /* the lease confirmed */
-    ngx_msec_t             used;
-    ngx_msec_t             busy;        /* a refresh in flight until */
-    unsigned               inuse:1;
-    unsigned               found:1;
-    unsigned               revoked:1;
-    unsigned               exact:1;
-    unsigned               stale:1;     /* invalidated */
-    unsigned               have:1;      /* Redis holds the lease */
-    unsigned               capped:1;    /* granted less than asked */
-} ngx_http_tokenroute_lease_entry_t;
-
-
-typedef struct {
-    ngx_uint_t                          n;
-    ngx_http_tokenroute_lease_entry_t   e[1];
-} ngx_http_tokenroute_lease_sh_t;
-
-
-typedef struct {
-    ngx_shm_zone_t                     *zone;
-    ngx_slab_pool_t                    *shpool;
-    ngx_http_tokenroute_lease_sh_t     *sh;
-    ngx_uint_t                          slice;
-    ngx_msec_t                          max_age;
-    ngx_msec_t                          flush;
-    ngx_msec_t                          ttl;
-} ngx_http_tokenroute_lease_conf_t;
-
-
-typedef struct {
-    u_char                 kh[NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN];
-    u_char                 lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
-    ngx_uint_t             have;
-    int64_t                want;
-} ngx_http_tokenroute_lease_call_t;
+#include "ngx_http_tokenroute_lease_redis.h"
+#include "ngx_http_tokenroute_lease_settle.h"
+#include "ngx_http_tokenroute_lease_zone.h"
 
 
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
     void *data);
-static ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(
-    u_char *kh, ngx_uint_t create);
-static void ngx_http_tokenroute_lease_refresh(
-    ngx_http_tokenroute_lease_entry_t *e, int64_t amount);
-static void ngx_http_tokenroute_lease_reply(void *data, redisReply *reply);
-static void ngx_http_tokenroute_lease_abandon(
-    ngx_http_tokenroute_lease_entry_t *e);
-static void ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount);
-static void ngx_http_tokenroute_lease_back_reply(void *data,
-    redisReply *reply);
 static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
-static void ngx_http_tokenroute_lease_flush(ngx_uint_t journal);
-static ngx_int_t ngx_http_tokenroute_lease_copy(u_char *to, size_t size,
-    uint16_t *len, redisReply *r);
 
-
-static ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
-
-static u_char      ngx_http_tokenroute_lease_sha[41];
-
-/* this worker's aggregates, by the key hash's first byte */
-static ngx_http_tokenroute_settlement_t
-    *ngx_http_tokenroute_lease_aggs[NGX_HTTP_TOKENROUTE_LEASE_BUCKETS];
 
 static ngx_event_t       ngx_http_tokenroute_lease_event;
 static ngx_connection_t  ngx_http_tokenroute_lease_conn;
@@ -280,7 +196,7 @@ ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
 {
     ngx_http_tokenroute_lease_conf_t  *olc = data;
 
-    size_t                             n;
+    size_t                             n, size;
     ngx_http_tokenroute_lease_conf_t  *lc;
 
     lc = zone->data;
@@ -296,21 +212,26 @@ ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
         return NGX_OK;
     }
 
-    /* one table, most of the zone: the slab pool keeps its own pages */
+    /*
+     * One table, most of the zone: the slab pool keeps its own pages, so
+     * smaller tables are tried until one fits (quietly)
+     */
 
-    n = (zone->shm.size - 4 * ngx_pagesize)
-        / sizeof(ngx_http_tokenroute_lease_entry_t);
+    lc->shpool->log_nomem = 0;
+    size = sizeof(ngx_http_tokenroute_lease_entry_t);
+    n = (zone->shm.size - 4 * ngx_pagesize) / size;
 
-    lc->sh = ngx_slab_calloc(lc->shpool,
-                             sizeof(ngx_http_tokenroute_lease_sh_t)
-                             + n * sizeof(ngx_http_tokenroute_lease_entry_t));
-
-    while (lc->sh == NULL && n > 16) {
-        n -= n / 8;
+    do {
         lc->sh = ngx_slab_calloc(lc->shpool,
                                  sizeof(ngx_http_tokenroute_lease_sh_t)
-                                 + n * sizeof(ngx_http_tokenroute_lease_entry_t));
-    }
+                                 + n * size);
+        if (lc->sh) {
+            break;
+        }
+
+        n -= n / 8;
+
+    } while (n > 16);
 
     if (lc->sh == NULL) {
         return NGX_ERROR;
@@ -320,15 +241,6 @@ ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
     lc->shpool->data = lc->sh;
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_tokenroute_lease_init(ngx_conf_t *cf, ngx_str_t *script)
-{
-    return ngx_http_tokenroute_script_init(cf, script, tokenroute_lua_lease,
-                                           tokenroute_lua_lease_len,
-                                           ngx_http_tokenroute_lease_sha);
 }
 
 
@@ -368,79 +280,6 @@ ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle)
 }
 
 
-/* the first 8 hex digits of a key hash: where its entry is looked for */
-
-static ngx_uint_t
-ngx_http_tokenroute_lease_slot(u_char *kh)
-{
-    ngx_uint_t  i, h;
-
-    h = 0;
-
-    for (i = 0; i < 8; i++) {
-        h = h * 16 + (ngx_uint_t) ngx_hextoi(&kh[i], 1);
-    }
-
-    return h;
-}
-
-
-/*
- * The entry of a key, under the zone's lock; with create, a new one in
- * an empty slot or in place of the least recently used of the probed,
- * after its lease is abandoned.
- */
-
-static ngx_http_tokenroute_lease_entry_t *
-ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create)
-{
-    ngx_uint_t                          i, h, n;
-    ngx_http_tokenroute_lease_sh_t     *sh;
-    ngx_http_tokenroute_lease_entry_t  *e, *old;
-
-    sh = ngx_http_tokenroute_lease_conf->sh;
-    n = sh->n;
-    h = ngx_http_tokenroute_lease_slot(kh);
-    old = NULL;
-
-    for (i = 0; i < NGX_HTTP_TOKENROUTE_LEASE_PROBES; i++) {
-        e = &sh->e[(h + i) % n];
-
-        if (e->inuse
-            && ngx_memcmp(e->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN) == 0)
-        {
-            return e;
-        }
-
-        if (old == NULL || !e->inuse
-            || (old->inuse && (ngx_msec_int_t) (e->used - old->used) < 0))
-        {
-            old = e;
-        }
-    }
-
-    if (!create) {
-        return NULL;
-    }
-
-    if (old->inuse) {
-        ngx_http_tokenroute_lease_abandon(old);
-    }
-
-    ngx_memzero(old, sizeof(ngx_http_tokenroute_lease_entry_t));
-
-    if (ngx_http_tokenroute_request_id(old->lease_id) != NGX_OK) {
-        return NULL;
-    }
-
-    ngx_memcpy(old->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
-    old->inuse = 1;
-    old->used = ngx_current_msec;
-
-    return old;
-}
-
-
 /*
  * The fast path.  NGX_OK: the request has its verdict from the entry,
  * no Redis (admitted with ctx->leased, or refused by the key's rules,
@@ -460,7 +299,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ngx_msec_t                          now, age;
     ngx_http_tokenroute_lease_conf_t   *lc;
     ngx_http_tokenroute_lease_entry_t  *e;
-    ngx_http_tokenroute_lease_entry_t   copy;
+    ngx_http_tokenroute_lease_entry_t   copy, old;
 
     lc = ngx_http_tokenroute_lease_conf;
 
@@ -473,7 +312,15 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1);
+    old.inuse = 0;
+
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1, &old);
+
+    if (old.inuse && old.have) {
+        /* the least recently used key made room: its lease goes back */
+        ngx_http_tokenroute_lease_back(old.lease_id,
+                                       ngx_max(old.available, 0), 1);
+    }
 
     if (e == NULL) {
         ngx_shmtx_unlock(&lc->shpool->mutex);
@@ -504,6 +351,22 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
         }
     }
 
+    if (rc == NGX_DECLINED && e->have && e->available > 0
+        && e->available < ctx->reserve)
+    {
+        /*
+         * The slice cannot cover it: what is left goes back first, on
+         * this worker's connection, ahead of the exact path's admission,
+         * which then sees the key's whole headroom (but what other
+         * gateways lease); no renewal for a while, lest it take a slice
+         * again before the admission runs.
+         */
+
+        ngx_http_tokenroute_lease_back(e->lease_id, e->available, 0);
+        e->available = 0;
+        e->busy = now + NGX_HTTP_TOKENROUTE_LEASE_RETRY;
+    }
+
     /*
      * Ahead of need: at half the record's age, and when the slice runs
      * low; a slice Redis could not grant whole (little headroom) is asked
@@ -525,7 +388,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
                 e->want *= 2;
             }
 
-            ngx_http_tokenroute_lease_refresh(e, ctx->reserve);
+            ngx_http_tokenroute_lease_later(e, ctx->reserve);
         }
     }
 
@@ -605,7 +468,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
         /* the slice taken back: nothing is reserved for a 403 */
         ngx_shmtx_lock(&lc->shpool->mutex);
 
-        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
+        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
 
         if (e && ngx_memcmp(e->lease_id, copy.lease_id,
                             NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
@@ -630,297 +493,6 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 }
 
 
-/* under the lock: asks Redis for the record and a slice */
-
-static void
-ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
-    int64_t amount)
-{
-    u_char                            *p;
-    int64_t                            want;
-    const char                        *argv[10];
-    size_t                             argvlen[10];
-    u_char                             now[NGX_TIME_T_LEN];
-    u_char                             deadline[NGX_TIME_T_LEN];
-    u_char                             w[NGX_INT64_LEN];
-    ngx_http_tokenroute_lease_call_t  *call;
-
-    if (!ngx_http_tokenroute_redis_ready()) {
-        return;
-    }
-
-    call = ngx_alloc(sizeof(ngx_http_tokenroute_lease_call_t),
-                     ngx_cycle->log);
-    if (call == NULL) {
-        return;
-    }
-
-    ngx_memcpy(call->kh, e->kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
-    ngx_memcpy(call->lease_id, e->lease_id,
-               NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
-    call->have = e->have;
-    call->want = 0;
-
-    /* a slice of this many requests like this one, topped up */
-
-    want = amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
-    e->want = ngx_max(e->want, want);
-    want = ngx_max(e->want - ngx_max(e->available, 0), 0);
-
-    argv[0] = "EVALSHA";
-    argvlen[0] = 7;
-    argv[1] = (const char *) ngx_http_tokenroute_lease_sha;
-    argvlen[1] = 40;
-    argv[2] = "0";
-    argvlen[2] = 1;
-    argv[3] = "get";
-    argvlen[3] = 3;
-
-    p = ngx_http_tokenroute_write_int(now, ngx_time());
-    argv[4] = (const char *) now;
-    argvlen[4] = p - now;
-
-    p = ngx_http_tokenroute_write_int(deadline, ngx_time()
-                                 + ngx_http_tokenroute_lease_conf->ttl / 1000);
-    argv[5] = (const char *) deadline;
-    argvlen[5] = p - deadline;
-
-    argv[6] = (const char *) call->kh;
-    argvlen[6] = NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN;
-    argv[7] = (const char *) call->lease_id;
-    argvlen[7] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
-
-    call->want = want;
-
-    p = ngx_http_tokenroute_write_int(w, want);
-    argv[8] = (const char *) w;
-    argvlen[8] = p - w;
-
-    argv[9] = call->have ? "1" : "0";
-    argvlen[9] = 1;
-
-    if (ngx_http_tokenroute_redis_command(ngx_http_tokenroute_lease_reply,
-                                          call, 10, argv, argvlen)
-        == NULL)
-    {
-        ngx_free(call);
-        return;
-    }
-
-    e->busy = ngx_current_msec + NGX_HTTP_TOKENROUTE_LEASE_BUSY;
-}
-
-
-/*
- * {status, key id, account, tenant, models, expires_at, exact, grant,
- * lease}: src/lua/lease.lua
- */
-
-static void
-ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
-{
-    ngx_http_tokenroute_lease_call_t  *call = data;
-
-    int64_t                             grant;
-    ngx_uint_t                          i, ok;
-    redisReply                        **el;
-    ngx_http_tokenroute_lease_conf_t   *lc;
-    ngx_http_tokenroute_lease_entry_t  *e;
-
-    lc = ngx_http_tokenroute_lease_conf;
-
-    ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 9;
-
-    for (i = 0; ok && i < 9; i++) {
-        ok = reply->element[i]->type == REDIS_REPLY_STRING;
-    }
-
-    if (reply && !ok) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "tokenroute: lease failed: %s",
-                      reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                       : "unexpected reply");
-    }
-
-    el = ok ? reply->element : NULL;
-    grant = 0;
-
-    if (ok) {
-        grant = ngx_atoof((u_char *) el[7]->str, el[7]->len);
-
-        if (grant == NGX_ERROR) {
-            grant = 0;
-        }
-    }
-
-    ngx_shmtx_lock(&lc->shpool->mutex);
-
-    e = ngx_http_tokenroute_lease_find(call->kh, 0);
-
-    if (e == NULL
-        || ngx_memcmp(e->lease_id, call->lease_id,
-                      NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) != 0)
-    {
-        /* the entry moved on meanwhile: what was granted goes back */
-        ngx_shmtx_unlock(&lc->shpool->mutex);
-
-        if (grant > 0) {
-            ngx_http_tokenroute_lease_back(call->lease_id, grant);
-        }
-
-        ngx_free(call);
-        return;
-    }
-
-    e->busy = 0;
-
-    if (!ok) {
-        /* Redis may have granted: that lease is left to the sweep */
-        if (reply == NULL && e->have) {
-            ngx_http_tokenroute_lease_abandon(e);
-        }
-
-        ngx_shmtx_unlock(&lc->shpool->mutex);
-        ngx_free(call);
-        return;
-    }
-
-    e->fetched = ngx_current_msec;
-    e->stale = 0;
-    e->found = !(el[0]->len == 7 && ngx_strncmp(el[0]->str, "unknown", 7)
-                 == 0);
-    e->revoked = (el[0]->len == 7
-                  && ngx_strncmp(el[0]->str, "revoked", 7) == 0);
-    e->expires_at = ngx_atotm((u_char *) el[5]->str, el[5]->len);
-
-    if (e->expires_at == NGX_ERROR) {
-        e->expires_at = 1;
-    }
-
-    e->exact = (el[6]->len == 1 && el[6]->str[0] == '1');
-
-    /* a record too large to hold here: the exact path for this key */
-
-    if (ngx_http_tokenroute_lease_copy(e->key_id, sizeof(e->key_id),
-                                       &e->key_id_len, el[1]) != NGX_OK
-        || ngx_http_tokenroute_lease_copy(e->account, sizeof(e->account),
-                                          &e->account_len, el[2]) != NGX_OK
-        || ngx_http_tokenroute_lease_copy(e->tenant, sizeof(e->tenant),
-                                          &e->tenant_len, el[3]) != NGX_OK
-        || ngx_http_tokenroute_lease_copy(e->models, sizeof(e->models),
-                                          &e->models_len, el[4]) != NGX_OK)
-    {
-        e->exact = 1;
-    }
-
-    if (el[8]->len == 4 && ngx_strncmp(el[8]->str, "gone", 4) == 0) {
-        /* swept: what this gateway thought it held is no more */
-        e->have = 1;
-        e->available = 0;
-        ngx_http_tokenroute_lease_abandon(e);
-
-    } else if (el[8]->len == 4 && ngx_strncmp(el[8]->str, "live", 4) == 0) {
-        e->have = 1;
-        e->renewed = e->fetched;
-        e->available += grant;
-        e->capped = (grant < call->want);
-
-    } else {
-        e->capped = 1;
-    }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "tokenroute lease: \"%*s\" granted %L",
-                   el[8]->len, el[8]->str, grant);
-
-    ngx_shmtx_unlock(&lc->shpool->mutex);
-    ngx_free(call);
-}
-
-
-static ngx_int_t
-ngx_http_tokenroute_lease_copy(u_char *to, size_t size, uint16_t *len,
-    redisReply *r)
-{
-    if (r->len > size) {
-        *len = 0;
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(to, r->str, r->len);
-    *len = (uint16_t) r->len;
-
-    return NGX_OK;
-}
-
-
-/*
- * Under the lock: what is left of the slice goes back, the lease is
- * closed once nothing is outstanding (requests in flight, aggregates not
- * flushed keep it: their settlement takes their cost off it, the sweep
- * the rest), and a new lease id is drawn.
- */
-
-static void
-ngx_http_tokenroute_lease_abandon(ngx_http_tokenroute_lease_entry_t *e)
-{
-    if (e->have) {
-        ngx_http_tokenroute_lease_back(e->lease_id, ngx_max(e->available, 0));
-    }
-
-    e->have = 0;
-    e->available = 0;
-    e->renewed = 0;
-
-    if (ngx_http_tokenroute_request_id(e->lease_id) != NGX_OK) {
-        e->inuse = 0;
-    }
-}
-
-
-static void
-ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount)
-{
-    u_char      *p;
-    const char  *argv[7];
-    size_t       argvlen[7];
-    u_char       a[NGX_INT64_LEN];
-
-    argv[0] = "EVALSHA";
-    argvlen[0] = 7;
-    argv[1] = (const char *) ngx_http_tokenroute_lease_sha;
-    argvlen[1] = 40;
-    argv[2] = "0";
-    argvlen[2] = 1;
-    argv[3] = "back";
-    argvlen[3] = 4;
-    argv[4] = (const char *) lease_id;
-    argvlen[4] = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
-
-    p = ngx_http_tokenroute_write_int(a, amount);
-    argv[5] = (const char *) a;
-    argvlen[5] = p - a;
-
-    argv[6] = "1";
-    argvlen[6] = 1;
-
-    /* not sent, or lost: the sweep releases the lease at its deadline */
-
-    (void) ngx_http_tokenroute_redis_command(
-               ngx_http_tokenroute_lease_back_reply, NULL, 7, argv, argvlen);
-}
-
-
-static void
-ngx_http_tokenroute_lease_back_reply(void *data, redisReply *reply)
-{
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "tokenroute: lease give-back failed: %s", reply->str);
-    }
-}
-
-
 /* every entry, or one key's, read again before its next fast admission */
 
 void
@@ -939,7 +511,7 @@ ngx_http_tokenroute_lease_invalidate(u_char *key_hash)
     ngx_shmtx_lock(&lc->shpool->mutex);
 
     if (key_hash) {
-        e = ngx_http_tokenroute_lease_find(key_hash, 0);
+        e = ngx_http_tokenroute_lease_find(key_hash, 0, NULL);
 
         if (e) {
             e->stale = 1;
@@ -952,137 +524,6 @@ ngx_http_tokenroute_lease_invalidate(u_char *key_hash)
     }
 
     ngx_shmtx_unlock(&lc->shpool->mutex);
-}
-
-
-/*
- * A leased request is settled: what it reserved less what it cost goes
- * back to the slice (when the lease is still the entry's), and its usage
- * joins this worker's aggregate.
- */
-
-void
-ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_settlement_t *s)
-{
-    int64_t                             back;
-    ngx_uint_t                          b;
-    ngx_http_tokenroute_lease_conf_t   *lc;
-    ngx_http_tokenroute_lease_entry_t  *e;
-    ngx_http_tokenroute_settlement_t   *a;
-
-    lc = ngx_http_tokenroute_lease_conf;
-
-    /* cost <= reserve always (billing.c clamps): never below 0 */
-    back = ctx->reserve - ngx_min(s->cost, ctx->reserve);
-
-    ngx_shmtx_lock(&lc->shpool->mutex);
-
-    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
-
-    if (e && e->have
-        && ngx_memcmp(e->lease_id, ctx->lease_id,
-                      NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
-    {
-        e->available += back;
-    }
-
-    ngx_shmtx_unlock(&lc->shpool->mutex);
-
-    b = ngx_http_tokenroute_lease_slot(s->key_hash)
-        % NGX_HTTP_TOKENROUTE_LEASE_BUCKETS;
-
-    for (a = ngx_http_tokenroute_lease_aggs[b]; a; a = a->next) {
-        if (a->time / 3600 == s->time / 3600
-            && a->key_id_len == s->key_id_len
-            && a->account_len == s->account_len
-            && a->tenant_len == s->tenant_len
-            && a->model_len == s->model_len
-            && ngx_memcmp(a->lease_id, ctx->lease_id,
-                          NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0
-            && ngx_memcmp(a->key_hash, s->key_hash,
-                          NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN) == 0
-            && ngx_memcmp(a->model, s->model, s->model_len) == 0
-            && ngx_memcmp(a->key_id, s->key_id, s->key_id_len) == 0
-            && ngx_memcmp(a->account, s->account, s->account_len) == 0
-            && ngx_memcmp(a->tenant, s->tenant, s->tenant_len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (a == NULL) {
-        a = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
-                      ngx_cycle->log);
-
-        if (a == NULL) {
-            /* alone, not aggregated: charged once all the same */
-            s->count = 1;
-            ngx_memcpy(s->lease_id, ctx->lease_id,
-                       NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
-            s->failed = s->failed ? 1 : 0;
-            ngx_http_tokenroute_settle(s);
-            return;
-        }
-
-        *a = *s;
-        a->count = 0;
-        a->cost = 0;
-        a->input = 0;
-        a->output = 0;
-        a->cached = 0;
-        a->estimated = 0;
-        a->unbilled = 0;
-        a->clamped = 0;
-        a->failed = 0;
-        ngx_memcpy(a->lease_id, ctx->lease_id,
-                   NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
-
-        a->next = ngx_http_tokenroute_lease_aggs[b];
-        ngx_http_tokenroute_lease_aggs[b] = a;
-    }
-
-    a->count++;
-    a->cost += s->cost;
-    a->input += s->input;
-    a->output += s->output;
-    a->cached += s->cached;
-    a->estimated += s->estimated ? 1 : 0;
-    a->unbilled += s->unbilled;
-    a->clamped += s->clamped ? 1 : 0;
-    a->failed += s->failed ? 1 : 0;
-}
-
-
-/* the aggregates, each a settlement with a flush id of its own */
-
-static void
-ngx_http_tokenroute_lease_flush(ngx_uint_t journal)
-{
-    ngx_uint_t                         b;
-    ngx_http_tokenroute_settlement_t  *a, *next;
-
-    for (b = 0; b < NGX_HTTP_TOKENROUTE_LEASE_BUCKETS; b++) {
-        a = ngx_http_tokenroute_lease_aggs[b];
-        ngx_http_tokenroute_lease_aggs[b] = NULL;
-
-        for ( /* void */ ; a; a = next) {
-            next = a->next;
-            a->next = NULL;
-
-            /* unique across the fleet, as request ids are */
-            (void) ngx_http_tokenroute_request_id(a->request_id);
-
-            if (journal) {
-                ngx_http_tokenroute_journal_add(a);
-
-            } else {
-                ngx_http_tokenroute_settle(a);
-            }
-
-            ngx_free(a);
-        }
-    }
 }
 
 
@@ -1149,4 +590,6 @@ ngx_http_tokenroute_lease_shutdown(void)
     if (ngx_http_tokenroute_lease_event.timer_set) {
         ngx_del_timer(&ngx_http_tokenroute_lease_event);
     }
+
+    ngx_http_tokenroute_lease_later_cancel();
 }

@@ -17,7 +17,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_settlement.h"
 
 
 /* key_hash: 64 hex chars; NULL: every entry (all stale) */
@@ -25,17 +24,12 @@ void ngx_http_tokenroute_lease_invalidate(u_char *key_hash);
 
 char *ngx_http_tokenroute_lease_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_tokenroute_lease_init(ngx_conf_t *cf, ngx_str_t *script);
 ngx_int_t ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle);
 void ngx_http_tokenroute_lease_shutdown(void);
 
 /* NGX_OK: admitted (or refused) from the lease; NGX_DECLINED: exact path */
 ngx_int_t ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);
-
-/* a leased request's settlement: give-back, then the aggregate */
-void ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_settlement_t *s);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_LEASE_H_INCLUDED_ */
