@@ -405,6 +405,12 @@ ngx_http_tokenroute_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(trmcf->max_attempts, 3);
     ngx_conf_init_value(trmcf->cooldown, 30);
 
+    /* a lease's record is dropped as soon as its key changes (README) */
+
+    if (trmcf->lease) {
+        ngx_http_tokenroute_inval_enable(cf);
+    }
+
     /* a chain of deployments may be longer than the models it names */
 
     if (trmcf->max_attempts < 1

@@ -37,7 +37,6 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_deployment.h"
-#include "ngx_http_tokenroute_inval.h"
 #include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_settle.h"
@@ -181,9 +180,6 @@ ngx_http_tokenroute_lease_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     lc->zone->data = lc;
 
     trmcf->lease = lc;
-
-    /* a lease's record is dropped as soon as its key changes (README) */
-    ngx_http_tokenroute_inval_enable(cf);
 
     return NGX_CONF_OK;
 
