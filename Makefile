@@ -197,8 +197,8 @@ t/sdk/node_modules/.installed: t/sdk/package.json t/sdk/package-lock.json
 # free ports, and most of the suite's time is spent waiting on timers; the
 # longest files first, so that none of them starts last and runs alone
 PROVE = prove -j3
-TESTS_FIRST = t/sse_edges.t t/fuzz.t t/money_limits.t t/faults.t \
-    t/settle_poison.t t/sentinel_trust.t
+TESTS_FIRST = t/sse_edges.t t/fuzz.t t/money_limits.t t/faults.t t/sse_pieces.t \
+    t/settle_poison.t t/sentinel_trust.t t/inval_sentinel.t t/inval.t
 TESTS = $(TESTS_FIRST) $(filter-out $(TESTS_FIRST),$(sort $(wildcard t/*.t)))
 
 check: all unit t/sdk/node_modules/.installed

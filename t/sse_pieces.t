@@ -33,7 +33,7 @@ my ($IP, $OP) = ('0.25', '1.5');
 my %P = (price => usd_nano($IP), out_price => usd_nano($OP));
 my $PR = "input_price=$IP output_price=$OP";
 
-my @N = (1, 2, 3, 7, 64);
+my @N = (1, 3, 64);
 
 my $models = '';
 for my $n (@N) {

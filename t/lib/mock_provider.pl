@@ -108,7 +108,7 @@
 #                    is not JSON (data: {"broken": ), then the rest
 #   oneshot          stream: all the events written at once, in one piece
 #   sse-pieces-N     stream: all the events joined, then written in pieces
-#                    of N bytes (a chunk each), 1 ms apart, so the gateway
+#                    of N bytes (a chunk each), 0.3 ms apart, so the gateway
 #                    reads the stream cut at every N-th byte
 #   sse-bigevent-N   stream: one more text piece of N KB ("b" repeated)
 #                    after the first ("Hello"), in an event of its own
@@ -630,7 +630,7 @@ sub send_stream {
 		my $all = join '', @{ $resp->{events} };
 		$resp->{events} = [ map { substr($all, $_ * $resp->{pieces},
 			$resp->{pieces}) } 0 .. int((length($all) - 1) / $resp->{pieces}) ];
-		$resp->{delay} = 0.001;
+		$resp->{delay} = 0.0003;
 	}
 
 	my $d = $resp->{delay};
