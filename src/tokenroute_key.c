@@ -49,10 +49,28 @@ tokenroute_key_bearer(const unsigned char *value, size_t len,
 }
 
 
+/* [A-Za-z0-9_-]: one load a byte, the key being read on every request */
+
+static const unsigned char  tr_key_char[256] = {
+    /* 0x00 - 0x2f: '-' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+    /* '0' - '9' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    /* 'A' - 'Z', '_' */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+    /* 'a' - 'z' */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0
+    /* 0x80 - 0xff: zeroes */
+};
+
+
 int
 tokenroute_key_valid(const unsigned char *key, size_t len)
 {
-    unsigned char         c;
     const unsigned char  *p, *last;
 
     if (len < TOKENROUTE_KEY_MIN_LEN || len > TOKENROUTE_KEY_MAX_LEN
@@ -65,11 +83,7 @@ tokenroute_key_valid(const unsigned char *key, size_t len)
     last = key + len;
 
     for (p = key; p < last; p++) {
-        c = *p;
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-              || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-        {
+        if (!tr_key_char[*p]) {
             return -1;
         }
     }
