@@ -318,6 +318,15 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
         e->available = 0;
         ngx_http_tokenroute_lease_abandon(e);
 
+    } else if (el[8]->len == 5 && ngx_strncmp(el[8]->str, "moved", 5) == 0)
+    {
+        /*
+         * reserved on a tenant the key left: what is left of it goes
+         * back there, and the next renewal takes a new lease
+         */
+        e->have = 1;
+        ngx_http_tokenroute_lease_abandon(e);
+
     } else if (el[8]->len == 4 && ngx_strncmp(el[8]->str, "live", 4) == 0) {
         e->have = 1;
         e->renewed = e->fetched;

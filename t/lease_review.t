@@ -3,7 +3,8 @@
 # (C) tokenroute authors
 
 # Leases (README "Leases"), their bounds under review: failed requests
-# aggregated are counted as failed, every one.
+# aggregated are counted as failed, every one; a key moved to another
+# tenant does not reserve on one tenant and give back to the other.
 
 ###############################################################################
 
@@ -77,6 +78,68 @@ sub reserved { $t->redis('HGET', $_[0], 'reserved') // 0 }
 	my %u = %{ $t->redis_hash('tr:u:h:' . utc_hour()) };
 	is($u{$f . 'fail'}, 4, 'fails: usage counts 4 failed');
 	is($u{$f . 'req'} // 0, 0, 'fails: and no request charged');
+}
+
+###############################################################################
+
+# a key moved to another tenant while its lease lives: the lease script
+# grants nothing more on it ("moved"), so that what is given back goes to
+# the tenant it was reserved on
+
+{
+	$t->redis('SADD', 'tr:accts', 'tacct');
+	$t->redis('HSET', 'tr:acct:tacct', 'credit', 1000e9);
+	for my $tn (qw(t1 t2)) {
+		my ($rc, $out, $err) = $t->cli('tenants', 'create', 'tacct', $tn);
+		is($rc, 0, "tenant $tn created") or diag($err);
+	}
+	my $k = $t->create_key(name => 'mover', account => 'tacct',
+		tenant => 't1', fund => 0);
+	my $kh = $t->key_hash($k->{raw});
+	my $lid = 'M' x 24;
+	my $now = int(time());
+	my $lua = $t->script_text('lease');
+
+	my $g = $t->redis('EVAL', $lua, 0, 'get', $now, $now + 60, $kh, $lid,
+		1000000, 0);
+	is($g->[8], 'live', 'moved: leased on t1');
+	is(reserved('tr:tenant:tacct|t1'), 1000000, 'moved: t1 reserved');
+
+	$t->redis('HSET', "tr:key:$kh", 'tenant', 't2');
+	$g = $t->redis('EVAL', $lua, 0, 'get', $now, $now + 60, $kh, $lid,
+		1000000, 1);
+	is($g->[3], 't2', 'moved: the record names t2');
+	is($g->[7], 0, 'moved: nothing granted on a lease of t1');
+	is($g->[8], 'moved', 'moved: said so');
+
+	$t->redis('EVAL', $lua, 0, 'back', $lid, 2000000, 1);
+	is(reserved('tr:tenant:tacct|t1'), 0, 'moved: t1 reserved back to 0');
+	is(reserved('tr:tenant:tacct|t2'), 0, 'moved: t2 reserved 0');
+	is(reserved("tr:key:$kh"), 0, 'moved: key reserved back to 0');
+	is(reserved('tr:acct:tacct'), 0, 'moved: account reserved back to 0');
+
+	# the gateway: a lease on t1, the key moved to t2 (published): t1's
+	# slice comes back while the key's requests go on
+
+	$t->redis('HSET', "tr:key:$kh", 'tenant', 't1');
+	is(chat($k->{raw}), 200, 'moved: served under t1');
+	ok($t->wait_until(3, sub { reserved('tr:tenant:tacct|t1') > 0 }),
+		'moved: a slice leased on t1');
+	my ($rc, $out, $err) = $t->cli('keys', 'update', $k->{id},
+		'--tenant', 't2');
+	is($rc, 0, 'moved: keys update --tenant t2') or diag($err);
+	my $t0 = time();
+	my $back = 0;
+	while (time() - $t0 < 3) {
+		chat($k->{raw});
+		if (reserved('tr:tenant:tacct|t1') == 0) {
+			$back = 1;
+			last;
+		}
+		sleep 0.1;
+	}
+	ok($back, 'moved: t1\'s slice given back while the key is busy')
+		or diag(explain([ $t->redis('HGETALL', 'tr:rsvd') ]));
 }
 
 done_testing();
