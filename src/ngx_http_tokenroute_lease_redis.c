@@ -142,11 +142,15 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     u_char                             now[NGX_TIME_T_LEN];
     u_char                             deadline[NGX_TIME_T_LEN];
     u_char                             w[NGX_INT64_LEN];
+    ngx_http_tokenroute_main_conf_t   *trmcf;
     ngx_http_tokenroute_lease_call_t  *call;
 
     if (!ngx_http_tokenroute_redis_ready()) {
         return;
     }
+
+    trmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                ngx_http_tokenroute_module);
 
     call = ngx_alloc(sizeof(ngx_http_tokenroute_lease_call_t),
                      ngx_cycle->log);
@@ -179,8 +183,16 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     argv[4] = (const char *) now;
     argvlen[4] = p - now;
 
+    /*
+     * The sweep releases the lease at its deadline with the requests
+     * admitted from it still in flight: each of those is admitted within
+     * ttl/2 of this renewal and, as a request's own reservation, must
+     * stay reserved for tokenroute_reservation_ttl
+     */
+
     p = ngx_http_tokenroute_write_int(deadline, ngx_time()
-                                 + ngx_http_tokenroute_lease_conf->ttl / 1000);
+                                 + ngx_http_tokenroute_lease_conf->ttl / 1000
+                                 + trmcf->reservation_ttl);
     argv[5] = (const char *) deadline;
     argvlen[5] = p - deadline;
 

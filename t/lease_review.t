@@ -4,7 +4,8 @@
 
 # Leases (README "Leases"), their bounds under review: failed requests
 # aggregated are counted as failed, every one; a key moved to another
-# tenant does not reserve on one tenant and give back to the other.
+# tenant does not reserve on one tenant and give back to the other; a
+# request still in flight past its lease's ttl keeps its reservation.
 
 ###############################################################################
 
@@ -140,6 +141,43 @@ sub reserved { $t->redis('HGET', $_[0], 'reserved') // 0 }
 	}
 	ok($back, 'moved: t1\'s slice given back while the key is busy')
 		or diag(explain([ $t->redis('HGETALL', 'tr:rsvd') ]));
+}
+
+###############################################################################
+
+# a request in flight longer than its lease's ttl (2 s) keeps its
+# reservation in Redis: the sweep does not release it under the request;
+# once it settled and the lease idled, nothing is left reserved
+
+{
+	my $k = $t->create_key(name => 'long', account => 'lgacct');
+	my $kh = $t->key_hash($k->{raw});
+
+	is(chat($k->{raw}), 200, 'long: first request served');
+	ok($t->wait_until(3, sub { (leases($kh))[0] }), 'long: a lease');
+
+	my $h = $t->http_start(method => 'POST',
+		path => '/v1/chat/completions',
+		headers => [ Authorization => "Bearer $k->{raw}",
+			'x-mock-wait' => 5 ],
+		body => { model => 'openai/used', max_tokens => 50,
+			messages => [ { role => 'user', content => 'Hi' } ] },
+		timeout => 15);
+
+	sleep 4;
+	cmp_ok(reserved("tr:key:$kh"), '>', 0,
+		'long: still reserved 4 s in, past the lease\'s ttl')
+		or diag(explain([ $t->redis('HGETALL', 'tr:rsvd') ]));
+	cmp_ok(reserved('tr:acct:lgacct'), '>', 0, 'long: and on the account');
+
+	is($t->http_finish($h, timeout => 10)->{status}, 200, 'long: served');
+
+	ok($t->wait_until(10, sub {
+		reserved("tr:key:$kh") == 0 && reserved('tr:acct:lgacct') == 0
+	}), 'long: nothing reserved once settled and idle')
+		or diag(explain([ $t->redis('HGETALL', 'tr:rsvd') ]));
+	cmp_ok($t->redis('HGET', "tr:key:$kh", 'spent') // 0, '>', 0,
+		'long: charged');
 }
 
 done_testing();
