@@ -134,6 +134,16 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
     a->unbilled += s->unbilled;
     a->clamped += s->clamped ? 1 : 0;
     a->failed += s->failed ? 1 : 0;
+
+    /*
+     * An exiting worker's lease timer ticked its last: a request ending
+     * after it is flushed at once, not left to the journal at exit
+     * (gone with the zone when nginx stops)
+     */
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_tokenroute_lease_flush(0);
+    }
 }
 
 

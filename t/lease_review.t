@@ -5,7 +5,8 @@
 # Leases (README "Leases"), their bounds under review: failed requests
 # aggregated are counted as failed, every one; a key moved to another
 # tenant does not reserve on one tenant and give back to the other; a
-# request still in flight past its lease's ttl keeps its reservation.
+# request still in flight past its lease's ttl keeps its reservation; a
+# request ending while nginx quits is charged.
 
 ###############################################################################
 
@@ -178,6 +179,41 @@ sub reserved { $t->redis('HGET', $_[0], 'reserved') // 0 }
 		or diag(explain([ $t->redis('HGETALL', 'tr:rsvd') ]));
 	cmp_ok($t->redis('HGET', "tr:key:$kh", 'spent') // 0, '>', 0,
 		'long: charged');
+}
+
+###############################################################################
+
+# a leased request that ends while nginx quits, after the lease timer's
+# last tick: its usage is charged (not left in the journal, gone with
+# nginx)
+
+{
+	my $k = $t->create_key(name => 'quit', account => 'qacct');
+	my $kh = $t->key_hash($k->{raw});
+
+	is(chat($k->{raw}), 200, 'quit: first request served');
+	ok($t->wait_until(3, sub { (leases($kh))[0] }), 'quit: a lease');
+	ok($t->wait_until(3, sub {
+		($t->redis('HGET', "tr:key:$kh", 'spent') // 0) > 0 }),
+		'quit: the first charged');
+	my $spent = $t->redis('HGET', "tr:key:$kh", 'spent');
+
+	my $h = $t->http_start(method => 'POST',
+		path => '/v1/chat/completions',
+		headers => [ Authorization => "Bearer $k->{raw}",
+			'x-mock-wait' => 2 ],
+		body => { model => 'openai/used', max_tokens => 50,
+			messages => [ { role => 'user', content => 'Hi' } ] },
+		timeout => 15);
+	sleep 0.5;
+	kill 'QUIT', $t->nginx_pid();
+
+	is($t->http_finish($h, timeout => 10)->{status}, 200,
+		'quit: served while nginx quits');
+	$t->stop_nginx();
+	ok($t->wait_until(3, sub {
+		($t->redis('HGET', "tr:key:$kh", 'spent') // 0) > $spent }),
+		'quit: its usage charged');
 }
 
 done_testing();
