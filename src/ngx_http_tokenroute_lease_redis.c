@@ -19,6 +19,7 @@
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_request.h"
 #include "tokenroute_lua.h"
+#include "tokenroute_money.h"
 
 
 typedef struct {
@@ -166,7 +167,10 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
 
     /* a slice of this many requests like this one, topped up */
 
-    want = amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
+    want = (amount > TOKENROUTE_MONEY_MAX
+                     / (int64_t) ngx_http_tokenroute_lease_conf->slice)
+           ? TOKENROUTE_MONEY_MAX
+           : amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
     e->want = ngx_max(e->want, want);
     want = ngx_max(e->want - ngx_max(e->available, 0), 0);
 
