@@ -27,6 +27,7 @@ typedef struct {
     u_char                 lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     ngx_uint_t             have;
     int64_t                want;
+    ngx_msec_t             sent;
 } ngx_http_tokenroute_lease_call_t;
 
 
@@ -164,6 +165,7 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
                NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
     call->have = e->have;
     call->want = 0;
+    call->sent = ngx_current_msec;
 
     /* a slice of this many requests like this one, topped up */
 
@@ -301,7 +303,18 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
     }
 
     e->fetched = ngx_current_msec;
-    e->stale = 0;
+
+    /*
+     * A change pushed after the call went (or about then: each worker's
+     * clock is its own cached one) is newer than this answer, which may
+     * come after its message: the entry stays stale, read again
+     */
+
+    if ((ngx_msec_int_t) (e->invalidated - call->sent)
+        < -NGX_HTTP_TOKENROUTE_LEASE_SKEW)
+    {
+        e->stale = 0;
+    }
     e->found = !(el[0]->len == 7 && ngx_strncmp(el[0]->str, "unknown", 7)
                  == 0);
     e->revoked = (el[0]->len == 7
