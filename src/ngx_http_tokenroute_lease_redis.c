@@ -366,6 +366,19 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
         e->capped = 1;
     }
 
+    /*
+     * A key refused (revoked, expired, unknown) or exact in Redis admits
+     * nothing from its lease, whose deadline the script no longer moves:
+     * it goes back now, not when the key's requests stop
+     */
+
+    if (e->have
+        && ((el[6]->len == 1 && el[6]->str[0] == '1')
+            || el[0]->len != 2 || ngx_strncmp(el[0]->str, "ok", 2) != 0))
+    {
+        ngx_http_tokenroute_lease_abandon(e);
+    }
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "tokenroute lease: \"%*s\" granted %L",
                    el[8]->len, el[8]->str, grant);

@@ -6,7 +6,8 @@
 # aggregated are counted as failed, every one; a key moved to another
 # tenant does not reserve on one tenant and give back to the other; a
 # request still in flight past its lease's ttl keeps its reservation; a
-# request ending while nginx quits is charged.
+# revoked key's lease goes back; a request ending while nginx quits is
+# charged.
 
 ###############################################################################
 
@@ -179,6 +180,35 @@ sub reserved { $t->redis('HGET', $_[0], 'reserved') // 0 }
 		or diag(explain([ $t->redis('HGETALL', 'tr:rsvd') ]));
 	cmp_ok($t->redis('HGET', "tr:key:$kh", 'spent') // 0, '>', 0,
 		'long: charged');
+}
+
+###############################################################################
+
+# a key its gateway may admit nothing for any more (revoked) gives its
+# lease back at once, though its client keeps trying (its lease was kept
+# until the sweep: the account's headroom held)
+
+{
+	my $k = $t->create_key(name => 'revoked', account => 'rvacct');
+	my $kh = $t->key_hash($k->{raw});
+
+	is(chat($k->{raw}), 200, 'revoked: first request served');
+	ok($t->wait_until(3, sub { (leases($kh))[0] }), 'revoked: a lease');
+	my ($rc, $out, $err) = $t->cli('keys', 'revoke', $k->{id});
+	is($rc, 0, 'revoked: keys revoke') or diag($err);
+
+	my $t0 = time();
+	my $back = 0;
+	while (time() - $t0 < 3) {
+		chat($k->{raw});
+		if (reserved('tr:acct:rvacct') == 0) {
+			$back = 1;
+			last;
+		}
+		sleep 0.1;
+	}
+	ok($back, 'revoked: the account\'s reserved back to 0 while tried')
+		or diag(explain([ $t->redis('HGETALL', 'tr:rsvd') ]));
 }
 
 ###############################################################################
