@@ -515,11 +515,13 @@ ngx_http_tokenroute_lease_invalidate(u_char *key_hash)
 
         if (e) {
             e->stale = 1;
+            e->invalidated = ngx_current_msec;
         }
 
     } else {
         for (i = 0; i < lc->sh->n; i++) {
             lc->sh->e[i].stale = 1;
+            lc->sh->e[i].invalidated = ngx_current_msec;
         }
     }
 

@@ -19,6 +19,7 @@
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_request.h"
 #include "tokenroute_lua.h"
+#include "tokenroute_money.h"
 
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
     u_char                 lease_id[NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN];
     ngx_uint_t             have;
     int64_t                want;
+    ngx_msec_t             sent;
 } ngx_http_tokenroute_lease_call_t;
 
 
@@ -142,11 +144,15 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     u_char                             now[NGX_TIME_T_LEN];
     u_char                             deadline[NGX_TIME_T_LEN];
     u_char                             w[NGX_INT64_LEN];
+    ngx_http_tokenroute_main_conf_t   *trmcf;
     ngx_http_tokenroute_lease_call_t  *call;
 
     if (!ngx_http_tokenroute_redis_ready()) {
         return;
     }
+
+    trmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                ngx_http_tokenroute_module);
 
     call = ngx_alloc(sizeof(ngx_http_tokenroute_lease_call_t),
                      ngx_cycle->log);
@@ -159,10 +165,14 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
                NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
     call->have = e->have;
     call->want = 0;
+    call->sent = ngx_current_msec;
 
     /* a slice of this many requests like this one, topped up */
 
-    want = amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
+    want = (amount > TOKENROUTE_MONEY_MAX
+                     / (int64_t) ngx_http_tokenroute_lease_conf->slice)
+           ? TOKENROUTE_MONEY_MAX
+           : amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
     e->want = ngx_max(e->want, want);
     want = ngx_max(e->want - ngx_max(e->available, 0), 0);
 
@@ -179,8 +189,16 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     argv[4] = (const char *) now;
     argvlen[4] = p - now;
 
+    /*
+     * The sweep releases the lease at its deadline with the requests
+     * admitted from it still in flight: each of those is admitted within
+     * ttl/2 of this renewal and, as a request's own reservation, must
+     * stay reserved for tokenroute_reservation_ttl
+     */
+
     p = ngx_http_tokenroute_write_int(deadline, ngx_time()
-                                 + ngx_http_tokenroute_lease_conf->ttl / 1000);
+                                 + ngx_http_tokenroute_lease_conf->ttl / 1000
+                                 + trmcf->reservation_ttl);
     argv[5] = (const char *) deadline;
     argvlen[5] = p - deadline;
 
@@ -285,7 +303,18 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
     }
 
     e->fetched = ngx_current_msec;
-    e->stale = 0;
+
+    /*
+     * A change pushed after the call went (or about then: each worker's
+     * clock is its own cached one) is newer than this answer, which may
+     * come after its message: the entry stays stale, read again
+     */
+
+    if ((ngx_msec_int_t) (e->invalidated - call->sent)
+        < -NGX_HTTP_TOKENROUTE_LEASE_SKEW)
+    {
+        e->stale = 0;
+    }
     e->found = !(el[0]->len == 7 && ngx_strncmp(el[0]->str, "unknown", 7)
                  == 0);
     e->revoked = (el[0]->len == 7
@@ -318,6 +347,15 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
         e->available = 0;
         ngx_http_tokenroute_lease_abandon(e);
 
+    } else if (el[8]->len == 5 && ngx_strncmp(el[8]->str, "moved", 5) == 0)
+    {
+        /*
+         * reserved on a tenant the key left: what is left of it goes
+         * back there, and the next renewal takes a new lease
+         */
+        e->have = 1;
+        ngx_http_tokenroute_lease_abandon(e);
+
     } else if (el[8]->len == 4 && ngx_strncmp(el[8]->str, "live", 4) == 0) {
         e->have = 1;
         e->renewed = e->fetched;
@@ -326,6 +364,19 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
 
     } else {
         e->capped = 1;
+    }
+
+    /*
+     * A key refused (revoked, expired, unknown) or exact in Redis admits
+     * nothing from its lease, whose deadline the script no longer moves:
+     * it goes back now, not when the key's requests stop
+     */
+
+    if (e->have
+        && ((el[6]->len == 1 && el[6]->str[0] == '1')
+            || el[0]->len != 2 || ngx_strncmp(el[0]->str, "ok", 2) != 0))
+    {
+        ngx_http_tokenroute_lease_abandon(e);
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,

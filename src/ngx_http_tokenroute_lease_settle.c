@@ -16,6 +16,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_settle.h"
 #include "ngx_http_tokenroute_lease_zone.h"
 #include "ngx_http_tokenroute_request.h"
@@ -57,9 +58,19 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
                       NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
     {
         e->available += back;
+        back = 0;
     }
 
     ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    if (back > 0) {
+        /*
+         * the lease was given back while the request ran: what it did not
+         * cost goes back to Redis, not to the sweep (its deadline covers
+         * the requests in flight: far off)
+         */
+        ngx_http_tokenroute_lease_back(ctx->lease_id, back, 1);
+    }
 
     b = ngx_http_tokenroute_lease_slot(s->key_hash)
         % NGX_HTTP_TOKENROUTE_LEASE_BUCKETS;
@@ -123,6 +134,16 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
     a->unbilled += s->unbilled;
     a->clamped += s->clamped ? 1 : 0;
     a->failed += s->failed ? 1 : 0;
+
+    /*
+     * An exiting worker's lease timer ticked its last: a request ending
+     * after it is flushed at once, not left to the journal at exit
+     * (gone with the zone when nginx stops)
+     */
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_tokenroute_lease_flush(0);
+    }
 }
 
 

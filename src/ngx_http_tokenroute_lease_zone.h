@@ -26,6 +26,7 @@
 #define NGX_HTTP_TOKENROUTE_LEASE_RETRY    50      /* ms between refreshes */
 #define NGX_HTTP_TOKENROUTE_LEASE_BUCKETS  64
 #define NGX_HTTP_TOKENROUTE_LEASE_LATER    64      /* renewals queued */
+#define NGX_HTTP_TOKENROUTE_LEASE_SKEW     100     /* ms, workers' clocks */
 
 
 typedef struct {
@@ -46,6 +47,7 @@ typedef struct {
     ngx_msec_t             renewed;     /* the lease confirmed */
     ngx_msec_t             used;
     ngx_msec_t             busy;        /* a refresh in flight until */
+    ngx_msec_t             invalidated; /* stale since */
     unsigned               inuse:1;
     unsigned               found:1;
     unsigned               revoked:1;

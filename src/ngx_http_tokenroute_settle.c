@@ -410,7 +410,8 @@ ngx_http_tokenroute_settle_args(ngx_http_tokenroute_settle_batch_t *b)
             nums[4] = t->estimated;
             nums[5] = t->unbilled;
             nums[6] = t->clamped;
-            nums[7] = t->failed ? 1 : 0;
+            /* an aggregate's: how many of its requests failed */
+            nums[7] = t->count ? t->failed : (t->failed ? 1 : 0);
 
             for (g = 0; g < NGX_HTTP_TOKENROUTE_SETTLE_NUMS; g++) {
                 p = ngx_http_tokenroute_write_int(b->num[k][g], nums[g]);

@@ -24,7 +24,8 @@
 -- "revoked", "expired"), key id, account, tenant, models, expires_at
 -- (0: never; 1: damaged, expired), exact ("0"/"1"), grant, lease
 -- ("live", "gone": the gateway said it held one Redis has not (swept):
--- nothing granted, "none")}.
+-- nothing granted, "moved": the lease is reserved on another tenant
+-- than the key's: nothing granted, "none")}.
 --
 -- ARGV[1] "back": lease id, amount, close ("1": delete the lease once
 -- nothing is outstanding).  Gives back at most the outstanding amount;
@@ -146,7 +147,12 @@ local rec = lease and record(lease)
 local state = rec and 'live' or 'none'
 local grant = 0
 
-if have and not rec then
+if rec and (rec.acct ~= acct or rec.tn ~= (tkey and tname or '-')) then
+  -- the key moved to another tenant: this lease is reserved on the old
+  -- one, where its give-back goes; no more on it (the gateway gives it
+  -- back and takes a new one)
+  state = 'moved'
+elseif have and not rec then
   state = 'gone'
 elseif status == 'ok' and not exact then
   local a = redis.call('HMGET', 'tr:acct:' .. acct, 'credit', 'reserved')
