@@ -5,9 +5,7 @@
 # A translated stream (either way) read in pieces of 1 to 7 bytes (the
 # mock's sse-pieces-N): the usage is read from the provider's events as
 # the translator splits them (its tap), and is charged exactly however
-# the events were cut; the client's stream is whole.  A translated
-# stream the provider cuts short (stall-N, then the connection closed by
-# the read timeout) is charged as before: what was read, then estimated.
+# the events were cut; the client's stream is whole.
 
 ###############################################################################
 
