@@ -61,6 +61,8 @@ static ngx_int_t ngx_http_tokenroute_response_init(ngx_http_request_t *r,
 static void ngx_http_tokenroute_response_cleanup(void *data);
 static int ngx_http_tokenroute_sse_event(void *data, const char *event,
     size_t event_len, const char *text, size_t len, int truncated);
+static int ngx_http_tokenroute_tap(void *data, const char *event,
+    size_t event_len, const char *text, size_t len, int truncated);
 
 
 static u_char *ngx_http_tokenroute_write_ms(u_char *p, uint64_t usec);
@@ -364,6 +366,15 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
+            /*
+             * The usage is read from the events the translator's SSE
+             * parser splits: the bytes are parsed once (rewrite.c).
+             */
+
+            resp->stream.tap = ngx_http_tokenroute_tap;
+            resp->stream.tap_ctx = ctx;
+            resp->tapped = 1;
+
             resp->stream_started = 1;
             resp->translate = 1;
             goto rewritten;
@@ -564,4 +575,25 @@ ngx_http_tokenroute_sse_event(void *data, const char *event, size_t event_len,
     }
 
     return ngx_http_tokenroute_sse_gate_event(ctx, verdict);
+}
+
+
+/*
+ * A translated stream's events, from the translator's SSE parser (its
+ * tap), read as the filter's own parser would have read them: an event
+ * whose data is past the filter's limit is not read, whatever the
+ * translator's.  The translator's closing flush at the end (an event
+ * without its blank line) never comes here: the tap is taken off first.
+ */
+
+static int
+ngx_http_tokenroute_tap(void *data, const char *event, size_t event_len,
+    const char *text, size_t len, int truncated)
+{
+    if (len > NGX_HTTP_TOKENROUTE_SSE_MAX_DATA) {
+        truncated = 1;
+    }
+
+    return ngx_http_tokenroute_sse_event(data, event, event_len, text, len,
+                                         truncated);
 }

@@ -272,6 +272,7 @@ typedef struct {
     unsigned                         cut:1;
     unsigned                         failed:1;
     unsigned                         stream_started:1;
+    unsigned                         tapped:1;   /* usage: stream's tap */
 
     /*
      * last, allocated only for the answers that use them (a stream held

@@ -236,7 +236,8 @@ ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
 
     resp->body_bytes += len;
 
-    if (resp->failed) {
+    if (resp->failed || resp->tapped) {
+        /* a translated stream's events come from its tap (filter.c) */
         return;
     }
 

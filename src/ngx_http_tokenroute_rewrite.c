@@ -65,10 +65,13 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
         in->buf->pos = in->buf->last;
     }
 
-    if (last_buf
-        && tokenroute_stream_finish(&resp->stream, resp->complete) != 0)
-    {
-        return NGX_ERROR;
+    if (last_buf) {
+        /* the usage reader never took an event without its blank line */
+        resp->stream.tap = NULL;
+
+        if (tokenroute_stream_finish(&resp->stream, resp->complete) != 0) {
+            return NGX_ERROR;
+        }
     }
 
     if (resp->out == NULL) {

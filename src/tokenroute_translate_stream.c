@@ -85,7 +85,9 @@ tokenroute_stream_feed(tokenroute_stream_t *st, const char *p, size_t len)
         return -1;
     }
 
-    if (st->done) {
+    /* a tap reads the provider's events also after the client's end */
+
+    if (st->done && st->tap == NULL) {
         return 0;
     }
 

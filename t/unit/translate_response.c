@@ -2378,6 +2378,7 @@ test_tap(void)
 {
     int                   rc;
     char                 *in, *expect_tap;
+    size_t                n;
     sink_t                s, t, plain;
     tokenroute_stream_t   st;
 
@@ -2424,6 +2425,35 @@ test_tap(void)
        && strstr(t.p, "|[DONE]]") != NULL
        && strstr(t.p, "[0 ping|{\"type\":\"ping\"}]") != NULL,
        "tap: every event, also after [DONE]");
+
+    free(s.p);
+    free(t.p);
+
+    /* fed after the client's stream has ended: still tapped, not sent */
+
+    free(in);
+    in = q(AN_START AN_TEXT_START("0") AN_TEXT("0", "a") AN_STOP("0")
+           AN_DELTA("end_turn", "{`output_tokens`:7}") AN_MSG_STOP);
+
+    memset(&s, 0, sizeof(sink_t));
+    memset(&t, 0, sizeof(sink_t));
+
+    rc = tokenroute_stream_init(&st, AN, OA, MODEL, strlen(MODEL), 1,
+                                sink_emit, &s);
+    st.tap = tap_event;
+    st.tap_ctx = &t;
+
+    rc |= tokenroute_stream_feed(&st, in, strlen(in));
+
+    n = s.len;
+
+    rc |= tokenroute_stream_feed(&st, "event: ping\ndata: {}\n\n", 22);
+    rc |= tokenroute_stream_finish(&st, 1);
+    tokenroute_stream_free(&st);
+
+    ok(rc == 0 && n > 0 && s.len == n
+       && t.p != NULL && strstr(t.p, "[0 ping|{}]") != NULL,
+       "tap: an event fed after the end is tapped, nothing more is sent");
 
     free(s.p);
     free(t.p);
