@@ -152,5 +152,18 @@ int tokenroute_skim_chunk(const char *data, size_t len, int64_t *bytes,
 int tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
     int *finish, const char **text);
 
+/*
+ * The same, and the bytes at its start that nothing is read from (*pre,
+ * if pre is not NULL): "{" and top-level members with plain values and
+ * keys not looked for, each with its comma.  Another chunk that starts
+ * with the same bytes may be read from there (from = *pre) to the same
+ * result, and a skimmer fed TOKENROUTE_SKIM_PREFIX instead of them reads
+ * the rest as it would have after them.  from is 0 otherwise.
+ */
+int tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
+    int64_t *bytes, int *finish, const char **text, size_t *pre);
+
+#define TOKENROUTE_SKIM_PREFIX  "{\"\":0,"
+
 
 #endif /* _TOKENROUTE_SKIM_H_INCLUDED_ */

@@ -131,12 +131,29 @@ int
 tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
     int *finish, const char **text)
 {
-    size_t           n;
+    return tokenroute_skim_chunk_from(data, len, 0, bytes, finish, text,
+                                      NULL);
+}
+
+
+/*
+ * The same, the first from bytes known to be what *pre said of a chunk
+ * they were the start of: "{" and top-level members that nothing is
+ * taken from (keys the skimmer does not look for, plain values), each
+ * with its comma.  What follows is read as it would be after them.
+ */
+
+int
+tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
+    int64_t *bytes, int *finish, const char **text, size_t *pre)
+{
+    size_t           n, at;
+    unsigned         open;
     const u_char_t  *p, *k, *last, *start, *t, **tp;
 
     start = (const u_char_t *) data;
     last = start + len;
-    p = start;
+    p = start + from;
 
     *bytes = 0;
     *finish = 0;
@@ -148,9 +165,18 @@ tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
         *text = NULL;
     }
 
-    if (len < 2 || *p++ != '{') {
+    if (from == 0) {
+        if (len < 2 || *p++ != '{') {
+            return -1;
+        }
+
+    } else if (from >= len) {
         return -1;
     }
+
+    /* the members so far are all of the prefix */
+    at = from;
+    open = (pre != NULL);
 
     for ( ;; ) {
         k = p + 1;
@@ -164,15 +190,23 @@ tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
 
         if (n == 7 && memcmp(k, "choices", 7) == 0) {
             p = tokenroute_skim_choices(p, last, start, bytes, finish, tp);
+            open = 0;
 
         } else if (n == 5 && memcmp(k, "usage", 5) == 0) {
             p = (last - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
+            open = 0;
 
         } else if (n == 5 && memcmp(k, "error", 5) == 0) {
             return -1;
 
         } else {
             p = tokenroute_skim_plain(p, last, start);
+
+            if (open
+                && tokenroute_skim_key(TR_K_TOP_OPENAI, k, n) != TR_KEY_NONE)
+            {
+                open = 0;
+            }
         }
 
         if (p == NULL || p == last) {
@@ -182,6 +216,10 @@ tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
         if (*p++ != ',') {
             break;
         }
+
+        if (open) {
+            at = p - start;
+        }
     }
 
     if (p[-1] != '}' || p != last) {
@@ -190,6 +228,10 @@ tokenroute_skim_chunk_text(const char *data, size_t len, int64_t *bytes,
 
     if (text && t != NULL && t != start) {
         *text = (const char *) t;
+    }
+
+    if (pre != NULL) {
+        *pre = at;
     }
 
     return 0;

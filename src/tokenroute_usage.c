@@ -23,7 +23,8 @@
 static int64_t tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
     const char *data, size_t len);
 static void tokenroute_usage_learn(tokenroute_usage_shape_t *shape,
-    const char *data, size_t len, const char *text, int64_t text_len);
+    const char *data, size_t len, const char *text, int64_t text_len,
+    size_t pre);
 static void tokenroute_usage_apply(const tokenroute_skim_t *sk, int shape,
     tokenroute_usage_t *u, int max);
 
@@ -106,6 +107,7 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
     int                rc, finish;
+    size_t             from, pre;
     int64_t            n;
     const char        *text;
     tokenroute_skim_t  sk;
@@ -119,6 +121,8 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
      * just what these shortcuts do.  An "error" event goes the long way.
      */
 
+    from = 0;
+
     if (!tr_str_is(event, event_len, "error")) {
 
         if (shape == TOKENROUTE_SHAPE_OPENAI) {
@@ -130,17 +134,33 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
             }
 
             /*
+             * The chunks of a stream that are not plain content (the
+             * role's, the finish, the usage) start as the content
+             * chunks do: id, model...  Those bytes are not read again.
+             */
+
+            from = usage->shape.pre_len;
+
+            if (from != 0
+                && (len <= from || memcmp(data, usage->shape.head, from) != 0))
+            {
+                from = 0;
+            }
+
+            /*
              * A chunk whose last value is an object, as a usage chunk's
              * "usage":{...}}, is not one the shortcut takes (its values
              * are plain, but for the array of "choices"): skimmed at once.
              */
 
             if ((len < 2 || data[len - 2] != '}')
-                && tokenroute_skim_chunk_text(data, len, &n, &finish, &text)
+                && tokenroute_skim_chunk_from(data, len, from, &n, &finish,
+                                              &text, &pre)
                    == 0)
             {
                 if (text && !finish) {
-                    tokenroute_usage_learn(&usage->shape, data, len, text, n);
+                    tokenroute_usage_learn(&usage->shape, data, len, text, n,
+                                           pre);
                 }
 
                 usage->content_bytes += n;
@@ -159,7 +179,17 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
 
     tokenroute_skim_init(&sk, shape, 1);
 
-    rc = tokenroute_skim_feed(&sk, data, len);
+    if (from != 0) {
+        rc = tokenroute_skim_feed(&sk, TOKENROUTE_SKIM_PREFIX,
+                                  sizeof(TOKENROUTE_SKIM_PREFIX) - 1);
+
+        if (rc == 0) {
+            rc = tokenroute_skim_feed(&sk, data + from, len - from);
+        }
+
+    } else {
+        rc = tokenroute_skim_feed(&sk, data, len);
+    }
 
     if (rc == 0) {
         rc = tokenroute_skim_finish(&sk);
@@ -536,11 +566,14 @@ tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
 }
 
 
-/* text: where the content text of a plain content chunk starts */
+/*
+ * text: where the content text of a plain content chunk starts; pre: how
+ * many bytes at its start nothing is read from (before its text)
+ */
 
 static void
 tokenroute_usage_learn(tokenroute_usage_shape_t *shape, const char *data,
-    size_t len, const char *text, int64_t text_len)
+    size_t len, const char *text, int64_t text_len, size_t pre)
 {
     size_t  head, tail;
 
@@ -556,6 +589,7 @@ tokenroute_usage_learn(tokenroute_usage_shape_t *shape, const char *data,
         || tail == 0)
     {
         shape->head_len = 0;
+        shape->pre_len = 0;
         return;
     }
 
@@ -564,4 +598,6 @@ tokenroute_usage_learn(tokenroute_usage_shape_t *shape, const char *data,
 
     shape->head_len = (uint16_t) head;
     shape->tail_len = (uint16_t) tail;
+
+    shape->pre_len = (uint16_t) pre;
 }

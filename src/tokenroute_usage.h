@@ -46,6 +46,7 @@
 typedef struct {
     uint16_t   head_len;            /* 0: none learned */
     uint16_t   tail_len;            /* from the text's closing quote */
+    uint16_t   pre_len;             /* of head: read by nothing (skim.h) */
     char       head[TOKENROUTE_USAGE_HEAD];
     char       tail[TOKENROUTE_USAGE_TAIL];
 } tokenroute_usage_shape_t;

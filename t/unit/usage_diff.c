@@ -103,6 +103,9 @@ static void test_bodies(void);
 static void test_fixtures(const char *root);
 static void test_generated(unsigned n);
 static void test_sse(unsigned n);
+static void gen_envelope(buf_t *b);
+static void gen_chunk(buf_t *b, const buf_t *env);
+static void test_envelope(unsigned n);
 
 
 static int       shown;
@@ -314,6 +317,7 @@ main(int argc, char **argv)
     test_fixtures(argc > 1 ? argv[1] : ".");
     test_generated(env ? (unsigned) atoi(env) : 4000);
     test_sse(env ? (unsigned) atoi(env) : 4000);
+    test_envelope(env ? (unsigned) atoi(env) : 4000);
 
     diag("events the old fast path read otherwise than yajl: %u, of which "
          "JSON: %u", fast_differs, fast_valid);
@@ -1660,3 +1664,192 @@ diag(const char *fmt, ...)
     printf("\n");
 }
 
+
+
+/*
+ * Streams of OpenAI chunks that share their first members, as a
+ * provider's do: the reader skips those bytes in the chunks that follow
+ * a learned one (tokenroute_skim_chunk_from()); it must read every
+ * chunk as yajl does all the same, whatever follows the shared bytes,
+ * valid or not, and whatever the shared bytes are.
+ */
+
+static void
+test_envelope(unsigned n)
+{
+    int                 good, rc0, rc1;
+    buf_t               env, ch, s;
+    size_t              cut[2];
+    unsigned            i, j, k, events;
+    stream_t            a, b;
+    tokenroute_usage_t  u, w;
+
+    memset(&env, 0, sizeof(buf_t));
+    memset(&ch, 0, sizeof(buf_t));
+    memset(&s, 0, sizeof(buf_t));
+    memset(&a, 0, sizeof(stream_t));
+    memset(&b, 0, sizeof(stream_t));
+
+    good = 1;
+
+    for (i = 0; i < n / 4 && good; i++) {
+        env.len = 0;
+        gen_envelope(&env);
+
+        s.len = 0;
+        events = 2 + rnd_n(10);
+
+        for (j = 0; j < events; j++) {
+            ch.len = 0;
+            gen_chunk(&ch, &env);
+
+            if (rnd_n(8) == 0) {
+                gen_mutate(&ch);
+            }
+
+            buf_str(&s, "data: ");
+            buf_add(&s, ch.data, ch.len);
+            buf_str(&s, "\n\n");
+        }
+
+        if (rnd_n(2)) {
+            buf_str(&s, "data: [DONE]\n\n");
+        }
+
+        for (k = 0; k < 3 && good; k++) {
+            cut[0] = rnd_n((unsigned) s.len + 1);
+            cut[1] = cut[0] + rnd_n((unsigned) (s.len - cut[0]) + 1);
+
+            rc1 = stream_run(1, TOKENROUTE_SHAPE_OPENAI, s.data, s.len,
+                             cut, k, &b, &w);
+            rc0 = stream_run(0, TOKENROUTE_SHAPE_OPENAI, s.data, s.len,
+                             cut, k, &a, &u);
+
+            good = rc0 == rc1 && usage_equal(&u, &w)
+                   && strcmp(a.flags.data, b.flags.data) == 0;
+
+            if (!good) {
+                diag("stream %s", show(s.data, s.len));
+                diag("flags %s, yajl %s", a.flags.data, b.flags.data);
+                diag("usage %s", show_usage(&u));
+                diag("yajl  %s", show_usage(&w));
+            }
+        }
+    }
+
+    ok(good, "%u generated streams of chunks sharing their first members "
+       "read as yajl reads them, whole and split", n / 4);
+
+    free(env.data);
+    free(ch.data);
+    free(s.data);
+    free(a.flags.data);
+    free(b.flags.data);
+}
+
+
+/* "{" and members, mostly plain, each with its comma */
+
+static void
+gen_envelope(buf_t *b)
+{
+    unsigned  i, members;
+
+    static const char  *plain[] = {
+        "\"id\":\"chatcmpl-B0000000000000002\"",
+        "\"object\":\"chat.completion.chunk\"", "\"created\":1735689600",
+        "\"model\":\"gpt-4o-mini-2024-07-18\"", "\"service_tier\":\"default\"",
+        "\"system_fingerprint\":\"fp_0001\"", "\"system_fingerprint\":null",
+        "\"obfuscation\":\"a\"", "\"x\":true", "\"y\":false", "\"z\":-0",
+        "\"n\":123456789012345678", "\"\":\"\""
+    };
+
+    static const char  *other[] = {
+        "\"usage\":null", "\"created\":12.5", "\"x\":[1]", "\"x\":{}",
+        "\"id\":\"a\\u0062\"", "\"error\":null", "\"id\" :\"a\"",
+        "\"n\":1234567890123456789", "\"choices\":[]", "\"x\":nul",
+        "\"id\":\"a\x01\"", "\"x\":1e3", "\"x\":01"
+    };
+
+    buf_str(b, "{");
+
+    members = rnd_n(7);
+
+    for (i = 0; i < members; i++) {
+        if (rnd_n(10) == 0) {
+            buf_str(b, other[rnd_n(sizeof(other) / sizeof(other[0]))]);
+
+        } else {
+            buf_str(b, plain[rnd_n(sizeof(plain) / sizeof(plain[0]))]);
+        }
+
+        buf_str(b, ",");
+    }
+}
+
+
+/* a chunk of the stream: the envelope, then what varies */
+
+static void
+gen_chunk(buf_t *b, const buf_t *env)
+{
+    static const char  *texts[] = {
+        "", "Sure", " are three", "a\\nb", "\\u00e9", "\\\"", "\xc3\xa9",
+        "0123456789abcdef0123456789abcdef"
+    };
+
+    static const char  *rests[] = {
+        "}", "\"choices\":[]}", "\"error\":{\"message\":\"x\"}}",
+        "\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[]}}]}",
+        "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":null}]}",
+        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}},"
+        "{\"index\":1,\"delta\":{\"content\":\"bc\"}}],\"usage\":null}",
+        " \"choices\":[]}", "\"choices\":[],}", "\"usage\":{}}", ""
+    };
+
+    if (rnd_n(16) == 0) {
+        /* not the envelope: learned again, or read whole */
+        gen_event(b, TOKENROUTE_SHAPE_OPENAI);
+        return;
+    }
+
+    buf_add(b, env->data, env->len);
+
+    switch (rnd_n(8)) {
+
+    case 0:
+        buf_str(b, "\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+                "\"assistant\",\"content\":\"\",\"refusal\":null},"
+                "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}");
+        break;
+
+    case 1:
+        buf_str(b, "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
+                "\"finish_reason\":\"stop\"}],\"usage\":null}");
+        break;
+
+    case 2:
+        buf_printf(b, "\"choices\":[],\"usage\":{\"prompt_tokens\":%s,"
+                   "\"completion_tokens\":%s,\"total_tokens\":9,"
+                   "\"prompt_tokens_details\":{\"cached_tokens\":%s}}}",
+                   numbers[rnd_n(sizeof(numbers) / sizeof(numbers[0]))],
+                   numbers[rnd_n(sizeof(numbers) / sizeof(numbers[0]))],
+                   numbers[rnd_n(sizeof(numbers) / sizeof(numbers[0]))]);
+        break;
+
+    case 3:
+        buf_str(b, rests[rnd_n(sizeof(rests) / sizeof(rests[0]))]);
+        break;
+
+    case 4:
+        gen_value(b, 1, TOKENROUTE_SHAPE_OPENAI);
+        break;
+
+    default:
+        buf_printf(b, "\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                   "\"%s\"},\"logprobs\":null,\"finish_reason\":null}],"
+                   "\"usage\":null}",
+                   texts[rnd_n(sizeof(texts) / sizeof(texts[0]))]);
+        break;
+    }
+}
