@@ -61,6 +61,8 @@ static ngx_int_t ngx_http_tokenroute_response_init(ngx_http_request_t *r,
 static void ngx_http_tokenroute_response_cleanup(void *data);
 static int ngx_http_tokenroute_sse_event(void *data, const char *event,
     size_t event_len, const char *text, size_t len, int truncated);
+static const char *ngx_http_tokenroute_sse_line(void *data, const char *p,
+    const char *last);
 static int ngx_http_tokenroute_tap(void *data, const char *event,
     size_t event_len, const char *text, size_t len, int truncated);
 
@@ -351,6 +353,13 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         /* the usage reader needs no NUL: most events are not copied */
         tokenroute_sse_lend(&resp->sse);
 
+        if (!ctx->translate
+            && resp->provider_shape == TOKENROUTE_SHAPE_OPENAI)
+        {
+            /* a content chunk's line is read once, for its end and usage */
+            tokenroute_sse_line_end(&resp->sse, ngx_http_tokenroute_sse_line);
+        }
+
         resp->mode = NGX_HTTP_TOKENROUTE_RESP_SSE;
 
         if (ctx->translate) {
@@ -575,6 +584,15 @@ ngx_http_tokenroute_sse_event(void *data, const char *event, size_t event_len,
     }
 
     return ngx_http_tokenroute_sse_gate_event(ctx, verdict);
+}
+
+
+static const char *
+ngx_http_tokenroute_sse_line(void *data, const char *p, const char *last)
+{
+    ngx_http_tokenroute_ctx_t  *ctx = data;
+
+    return tokenroute_usage_line(&ctx->usage, p, last);
 }
 
 

@@ -242,6 +242,9 @@ ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
     }
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE) {
+        /* a line found by the splitter's hook holds for its piece only */
+        ctx->usage.line = NULL;
+
         if (tokenroute_sse_feed(&resp->sse, (char *) p, len) != 0) {
             resp->failed = 1;
         }

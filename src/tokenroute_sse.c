@@ -114,6 +114,13 @@ tokenroute_sse_lend(tokenroute_sse_t *sse)
 }
 
 
+void
+tokenroute_sse_line_end(tokenroute_sse_t *sse, tokenroute_sse_line_pt line)
+{
+    sse->line = line;
+}
+
+
 size_t
 tokenroute_sse_pending(tokenroute_sse_t *sse)
 {
@@ -374,10 +381,19 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
         return p;
     }
 
-    lf = tokenroute_sse_eol(v, last, cr);
+    lf = NULL;
 
-    if (lf == last || *lf != TR_SSE_LF) {
-        return p;
+    if (p[0] == 'd' && sse->line != NULL) {
+        /* v < last: the line is at least 6 bytes long */
+        lf = sse->line(sse->ctx, v + (*v == ' '), last);
+    }
+
+    if (lf == NULL) {
+        lf = tokenroute_sse_eol(v, last, cr);
+
+        if (lf == last || *lf != TR_SSE_LF) {
+            return p;
+        }
     }
 
     if (v < lf && *v == ' ') {

@@ -42,9 +42,20 @@ typedef int (*tokenroute_sse_event_pt)(void *ctx, const char *event,
     size_t event_len, const char *data, size_t data_len, int truncated);
 
 
+/*
+ * Called with the value of a "data" line whole in the piece being fed, at
+ * p, the piece ending at last: returns where the line's LF is if it can
+ * tell without looking further (no CR or LF before it), or NULL to have
+ * the splitter look.  With the handler's ctx.
+ */
+typedef const char *(*tokenroute_sse_line_pt)(void *ctx, const char *p,
+    const char *last);
+
+
 /* the fields are private; the struct is public so callers can embed it */
 struct tokenroute_sse_s {
     tokenroute_sse_event_pt   handler;
+    tokenroute_sse_line_pt    line;
     void                     *ctx;
 
     char                     *data;
@@ -104,6 +115,13 @@ const char *tokenroute_sse_event_end(tokenroute_sse_t *sse);
  * says where it ends), and valid, as always, only during the call.
  */
 void tokenroute_sse_lend(tokenroute_sse_t *sse);
+
+/*
+ * A hook that finds the end of a "data" line the caller knows the shape
+ * of (a stream's content chunks) before the splitter looks for it.
+ */
+void tokenroute_sse_line_end(tokenroute_sse_t *sse,
+    tokenroute_sse_line_pt line);
 
 void tokenroute_sse_free(tokenroute_sse_t *sse);
 

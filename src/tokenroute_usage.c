@@ -112,6 +112,17 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char        *text;
     tokenroute_skim_t  sk;
 
+    if (data == usage->line && len == usage->line_len
+        && !tr_str_is(event, event_len, "error"))
+    {
+        /* tokenroute_usage_shaped() said so while the line was split */
+        usage->line = NULL;
+        usage->content_bytes += usage->line_n;
+        return 0;
+    }
+
+    usage->line = NULL;
+
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
     }
@@ -202,6 +213,53 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
     }
 
     return tokenroute_usage_skimmed(shape, event, event_len, &sk, usage);
+}
+
+
+/*
+ * What tokenroute_usage_shaped() finds of the data that ends where the
+ * envelope's tail does, found without knowing where the line ends: the
+ * text's scan stops at its closing quote or at any control byte, and the
+ * envelope has none (the chunk it was learned from was read by
+ * tokenroute_skim_chunk_from(), which takes no control byte outside a
+ * string and none in one): no CR or LF comes before the LF after it.
+ */
+
+const char *
+tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
+    const char *last)
+{
+    const u_char_t                  *t, *q;
+    const tokenroute_usage_shape_t  *shape;
+
+    shape = &usage->shape;
+
+    usage->line = NULL;
+
+    if (shape->head_len == 0
+        || (size_t) (last - p) <= (size_t) shape->head_len + shape->tail_len
+        || memcmp(p, shape->head, shape->head_len) != 0)
+    {
+        return NULL;
+    }
+
+    t = (const u_char_t *) p + shape->head_len;
+
+    q = tokenroute_skim_scan(t, (const u_char_t *) last,
+                             (const u_char_t *) p);
+
+    if ((size_t) ((const u_char_t *) last - q) <= shape->tail_len
+        || q[shape->tail_len] != '\n'
+        || memcmp(q, shape->tail, shape->tail_len) != 0)
+    {
+        return NULL;
+    }
+
+    usage->line = p;
+    usage->line_len = (const char *) q + shape->tail_len - p;
+    usage->line_n = q - t;
+
+    return (const char *) q + shape->tail_len;
 }
 
 

@@ -63,6 +63,11 @@ typedef struct {
     unsigned   seen_output:1;       /* ... output usage */
     unsigned   error:1;             /* an error object or error event */
 
+    /* a content chunk of the envelope, found by tokenroute_usage_line() */
+    const char               *line;
+    size_t                    line_len;
+    int64_t                   line_n;
+
     tokenroute_usage_shape_t  shape;
 } tokenroute_usage_t;
 
@@ -119,6 +124,19 @@ void tokenroute_usage_json_free(tokenroute_usage_json_t *uj);
  */
 int tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage);
+
+/*
+ * A splitter's line hook (tokenroute_sse_line_end()) for a stream of the
+ * OpenAI shape: if the "data" line's value at p (in p..last) is a content
+ * chunk of the envelope learned from the stream (no CR or LF in it), and
+ * a LF follows it, returns where the LF is, and the event whose data is
+ * exactly that value is then read by tokenroute_usage_event() without
+ * being looked at again.  NULL otherwise.  The caller sets usage->line to
+ * NULL before each piece it feeds the splitter: what was found holds for
+ * the piece it is in.
+ */
+const char *tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
+    const char *last);
 
 /*
  * The end of tokenroute_usage_event(), for an event's data that went

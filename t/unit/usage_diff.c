@@ -45,7 +45,8 @@ typedef struct {
 
 typedef struct {
     int                  shape;
-    int                  ref;           /* 0 new, 1 yajl, 2 old fast path */
+    int                  ref;           /* 0 new, 1 yajl, 2 old fast path,
+                                           3 new without the line hook */
     tokenroute_usage_t  *usage;
     buf_t                flags;
 } stream_t;
@@ -818,7 +819,7 @@ stream_handler(void *ctx, const char *event, size_t event_len,
         return 0;
     }
 
-    if (st->ref) {
+    if (st->ref == 1 || st->ref == 2) {
         rc = ref_usage_event(st->shape, event, event_len, data, data_len,
                              st->usage, st->ref == 2);
 
@@ -833,13 +834,26 @@ stream_handler(void *ctx, const char *event, size_t event_len,
 }
 
 
+/* as the response filter has it (filter.c) */
+
+static const char *
+stream_line(void *ctx, const char *p, const char *last)
+{
+    stream_t  *st = ctx;
+
+    return tokenroute_usage_line(st->usage, p, last);
+}
+
+
 static int
 stream_run(int ref, int shape, const char *s, size_t len, size_t *cuts,
     int ncuts, stream_t *st, tokenroute_usage_t *u)
 {
-    int               i, rc;
+    int               i, rc, new;
     size_t            from, to;
     tokenroute_sse_t  sse;
+
+    new = (ref == 0 || ref == 3);
 
     memset(u, 0, sizeof(tokenroute_usage_t));
 
@@ -848,7 +862,7 @@ stream_run(int ref, int shape, const char *s, size_t len, size_t *cuts,
     st->usage = u;
     st->flags.len = 0;
 
-    if ((ref ? ref_sse_init(&sse, 64 * 1024, stream_handler, st)
+    if ((!new ? ref_sse_init(&sse, 64 * 1024, stream_handler, st)
              : tokenroute_sse_init(&sse, 64 * 1024, stream_handler, st))
         != 0)
     {
@@ -857,8 +871,12 @@ stream_run(int ref, int shape, const char *s, size_t len, size_t *cuts,
 
     /* as the response filter reads a stream: the data not copied */
 
-    if (!ref) {
+    if (new) {
         tokenroute_sse_lend(&sse);
+    }
+
+    if (ref == 0 && shape == TOKENROUTE_SHAPE_OPENAI) {
+        tokenroute_sse_line_end(&sse, stream_line);
     }
 
     rc = 0;
@@ -867,13 +885,16 @@ stream_run(int ref, int shape, const char *s, size_t len, size_t *cuts,
     for (i = 0; i <= ncuts && rc == 0; i++) {
         to = (i < ncuts) ? cuts[i] : len;
 
-        rc = ref ? ref_sse_feed(&sse, s + from, to - from)
+        /* as the filter does before each piece */
+        u->line = NULL;
+
+        rc = !new ? ref_sse_feed(&sse, s + from, to - from)
                  : tokenroute_sse_feed(&sse, s + from, to - from);
 
         from = to;
     }
 
-    if (ref) {
+    if (!new) {
         ref_sse_free(&sse);
 
     } else {
@@ -1707,9 +1728,38 @@ test_envelope(unsigned n)
                 gen_mutate(&ch);
             }
 
-            buf_str(&s, "data: ");
+            switch (rnd_n(16)) {
+            case 0:
+                buf_str(&s, "event: error\n");
+                break;
+            case 1:
+                buf_str(&s, "data: {\"a\":\n");
+                break;
+            case 2:
+                buf_str(&s, ": keep-alive\n");
+                break;
+            }
+
+            buf_str(&s, rnd_n(4) ? "data: " : "data:");
             buf_add(&s, ch.data, ch.len);
-            buf_str(&s, "\n\n");
+
+            switch (rnd_n(12)) {
+            case 0:
+                buf_str(&s, "\r\n\r\n");
+                break;
+            case 1:
+                buf_str(&s, "\r\r");
+                break;
+            case 2:
+                buf_str(&s, "\ndata: 1\n\n");
+                break;
+            case 3:
+                buf_str(&s, "\n\r\n");
+                break;
+            default:
+                buf_str(&s, "\n\n");
+                break;
+            }
         }
 
         if (rnd_n(2)) {
@@ -1727,6 +1777,14 @@ test_envelope(unsigned n)
 
             good = rc0 == rc1 && usage_equal(&u, &w)
                    && strcmp(a.flags.data, b.flags.data) == 0;
+
+            if (good) {
+                rc0 = stream_run(3, TOKENROUTE_SHAPE_OPENAI, s.data, s.len,
+                                 cut, k, &a, &u);
+
+                good = rc0 == rc1 && usage_equal(&u, &w)
+                       && strcmp(a.flags.data, b.flags.data) == 0;
+            }
 
             if (!good) {
                 diag("stream %s", show(s.data, s.len));
