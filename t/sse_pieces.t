@@ -15,12 +15,11 @@
 use warnings;
 use strict;
 
-use JSON::PP;
 use Test::More;
 
 use lib 't/lib';
 use TokenRoute::Test;
-use TokenRoute::Money qw(usd_nano cost utc_day);
+use TokenRoute::Pieces;
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -28,73 +27,23 @@ select STDOUT; $| = 1;
 ###############################################################################
 
 my $t = TokenRoute::Test->new();
-
-my ($IP, $OP) = ('0.25', '1.5');
-my %P = (price => usd_nano($IP), out_price => usd_nano($OP));
-my $PR = "input_price=$IP output_price=$OP";
+my $p = TokenRoute::Pieces->new($t, account => 'pieces');
 
 my @N = (1, 3, 64);
 
 my $models = '';
 for my $n (@N) {
-	$models .= "tokenroute_model p/ai-$n provider=mockai "
-		. "upstream_model=gpt-p-sse-pieces-$n-usage-30-300 $PR;\n"
-		. "tokenroute_model p/aicrlf-$n provider=mockai "
-		. "upstream_model=gpt-p-sse-crlf-sse-pieces-$n-usage-30-300 $PR;\n"
-		. "tokenroute_model p/ant-$n provider=mockant "
-		. "upstream_model=claude-p-sse-pieces-$n-usage-30-300 $PR;\n"
-		. "tokenroute_model p/aibad-$n provider=mockai "
-		. "upstream_model=gpt-p-badline-3-sse-pieces-$n-usage-30-300 $PR;\n";
+	$models .= $p->model("p/ai-$n", 'mockai',
+			"gpt-p-sse-pieces-$n-usage-30-300")
+		. $p->model("p/aicrlf-$n", 'mockai',
+			"gpt-p-sse-crlf-sse-pieces-$n-usage-30-300")
+		. $p->model("p/ant-$n", 'mockant',
+			"claude-p-sse-pieces-$n-usage-30-300")
+		. $p->model("p/aibad-$n", 'mockai',
+			"gpt-p-badline-3-sse-pieces-$n-usage-30-300");
 }
 
 $t->start_gateway(http => $models);
-
-my ($IN, $OUT) = (30, 300);
-
-###############################################################################
-
-my $acct_no = 0;
-
-sub stream {
-	my ($shape, $model, $usage) = @_;
-
-	my $key = $t->create_key(account => 'pieces' . ++$acct_no);
-
-	$t->clear_mock_requests();
-
-	my %h = $shape eq 'openai'
-		? (Authorization => "Bearer $key->{raw}")
-		: ('x-api-key' => $key->{raw}, 'anthropic-version' => '2023-06-01');
-
-	my $res = $t->http_stream(method => 'POST',
-		path => $shape eq 'openai' ? '/v1/chat/completions' : '/v1/messages',
-		headers => \%h,
-		body => { model => $model, stream => JSON::PP::true,
-			max_tokens => 400,
-			messages => [ { role => 'user', content => 'pieces' } ],
-			($usage ? (stream_options =>
-				{ include_usage => JSON::PP::true }) : ()) },
-		timeout => 30);
-
-	my @reqs = $t->mock_requests();
-	$res->{upstream} = $reqs[0];
-	$res->{key} = $key;
-
-	return $res;
-}
-
-sub charged {
-	my ($res, $model) = @_;
-
-	my $key = $res->{key};
-	my $rid = $res->{headers}{'x-tokenroute-request-id'} // '';
-	my $settled = $t->wait_until(5, sub { $t->settled("$rid") });
-	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}||$key->{id}|$model|";
-
-	return { settled => $settled,
-		map { $_ => $u->{"$p$_"} // '0' } qw(req in out cost est) };
-}
 
 ###############################################################################
 
@@ -107,7 +56,7 @@ for my $n (@N) {
 		my $name = "$model, $shape client"
 			. ($usage ? ', include_usage' : ', usage stripped');
 
-		my $res = stream($shape, $model, $usage);
+		my $res = $p->stream($shape, $model, $usage, upstream => 1);
 		my $up = $res->{upstream}{response}{body} // '';
 
 		is($res->{status}, 200, "$name: 200");
@@ -132,16 +81,7 @@ for my $n (@N) {
 			. ($want ne $up ? ' minus the usage chunk' : ''))
 			or diag("got:\n$res->{body}\nwanted:\n$want");
 
-		my $s = charged($res, $model);
-
-		subtest "$name: charged exactly" => sub {
-			ok($s->{settled}, 'settled');
-			is($s->{req}, 1, 'the request counted');
-			is($s->{est}, 0, 'not estimated');
-			is($s->{in}, $IN, "in $IN");
-			is($s->{out}, $OUT, "out $OUT");
-			is($s->{cost}, cost(in => $IN, out => $OUT, %P), 'cost');
-		};
+		$p->charged_ok($res, $model, $name);
 	}
 
 	# a malformed event: what precedes it, then the error event, then
@@ -151,7 +91,7 @@ for my $n (@N) {
 		my $model = "p/aibad-$n";
 		my $name = "$model" . ($usage ? ', include_usage' : '');
 
-		my $res = stream('openai', $model, $usage);
+		my $res = $p->stream('openai', $model, $usage, upstream => 1);
 		my $up = $res->{upstream}{response}{body} // '';
 
 		# the mock records its events without the broken one, which it

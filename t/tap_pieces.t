@@ -17,7 +17,7 @@ use Test::More;
 
 use lib 't/lib';
 use TokenRoute::Test;
-use TokenRoute::Money qw(usd_nano cost utc_day);
+use TokenRoute::Pieces;
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -25,68 +25,23 @@ select STDOUT; $| = 1;
 ###############################################################################
 
 my $t = TokenRoute::Test->new();
-
-my ($IP, $OP) = ('0.25', '1.5');
-my %P = (price => usd_nano($IP), out_price => usd_nano($OP));
-my $PR = "input_price=$IP output_price=$OP";
+my $p = TokenRoute::Pieces->new($t, account => 'tap');
 
 my @N = (1 .. 7);
 
 my $models = '';
 for my $n (@N) {
-	$models .= "tokenroute_model x/ant-$n provider=mockant "
-		. "upstream_model=claude-x-sse-pieces-$n-usage-30-300 $PR;\n"
-		. "tokenroute_model x/antcrlf-$n provider=mockant "
-		. "upstream_model=claude-x-sse-crlf-sse-pieces-$n-usage-30-300 "
-		. "$PR;\n"
-		. "tokenroute_model x/ai-$n provider=mockai "
-		. "upstream_model=gpt-x-sse-pieces-$n-usage-30-300 $PR;\n";
+	$models .= $p->model("x/ant-$n", 'mockant',
+			"claude-x-sse-pieces-$n-usage-30-300")
+		. $p->model("x/antcrlf-$n", 'mockant',
+			"claude-x-sse-crlf-sse-pieces-$n-usage-30-300")
+		. $p->model("x/ai-$n", 'mockai',
+			"gpt-x-sse-pieces-$n-usage-30-300");
 }
 
 $t->start_gateway(http => $models);
 
-my ($IN, $OUT) = (30, 300);
-
 ###############################################################################
-
-my $acct_no = 0;
-
-sub stream {
-	my ($shape, $model, $usage) = @_;
-
-	my $key = $t->create_key(account => 'tap' . ++$acct_no);
-
-	my %h = $shape eq 'openai'
-		? (Authorization => "Bearer $key->{raw}")
-		: ('x-api-key' => $key->{raw}, 'anthropic-version' => '2023-06-01');
-
-	my $res = $t->http_stream(method => 'POST',
-		path => $shape eq 'openai' ? '/v1/chat/completions' : '/v1/messages',
-		headers => \%h,
-		body => { model => $model, stream => JSON::PP::true,
-			max_tokens => 400,
-			messages => [ { role => 'user', content => 'pieces' } ],
-			($usage ? (stream_options =>
-				{ include_usage => JSON::PP::true }) : ()) },
-		timeout => 30);
-
-	$res->{key} = $key;
-
-	return $res;
-}
-
-sub charged {
-	my ($res, $model) = @_;
-
-	my $key = $res->{key};
-	my $rid = $res->{headers}{'x-tokenroute-request-id'} // '';
-	my $settled = $t->wait_until(5, sub { $t->settled("$rid") });
-	my $u = $t->redis_hash('tr:u:d:' . utc_day());
-	my $p = "$key->{account}||$key->{id}|$model|";
-
-	return { settled => $settled,
-		map { $_ => $u->{"$p$_"} // '0' } qw(req in out cost est) };
-}
 
 sub text_of {
 	my ($shape, $body) = @_;
@@ -116,7 +71,7 @@ for my $n (@N) {
 		my $name = "$model, $shape client"
 			. ($usage ? ', include_usage' : '');
 
-		my $res = stream($shape, $model, $usage);
+		my $res = $p->stream($shape, $model, $usage);
 		my $body = $res->{body} // '';
 
 		is($res->{status}, 200, "$name: 200");
@@ -133,16 +88,7 @@ for my $n (@N) {
 				"$name: ends with message_stop");
 		}
 
-		my $s = charged($res, $model);
-
-		subtest "$name: charged exactly" => sub {
-			ok($s->{settled}, 'settled');
-			is($s->{req}, 1, 'the request counted');
-			is($s->{est}, 0, 'not estimated');
-			is($s->{in}, $IN, "in $IN");
-			is($s->{out}, $OUT, "out $OUT");
-			is($s->{cost}, cost(in => $IN, out => $OUT, %P), 'cost');
-		};
+		$p->charged_ok($res, $model, $name);
 	}
 }
 
