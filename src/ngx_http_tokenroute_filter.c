@@ -270,10 +270,15 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
 
     type = &r->headers_out.content_type;
 
+    /* as providers send it, compared at once; else without case */
+
     sse = (type->len >= sizeof("text/event-stream") - 1
-           && ngx_strncasecmp(type->data, (u_char *) "text/event-stream",
-                              sizeof("text/event-stream") - 1)
-              == 0);
+           && (ngx_strncmp(type->data, "text/event-stream",
+                           sizeof("text/event-stream") - 1)
+               == 0
+               || ngx_strncasecmp(type->data, (u_char *) "text/event-stream",
+                                  sizeof("text/event-stream") - 1)
+                  == 0));
 
     /*
      * The request pool keeps the response as long as the request: a

@@ -12,7 +12,9 @@
  *     1  one SSE event's data (the event name chosen by bits 3-5), read
  *        by tokenroute_usage_event() and by a skimmer fed in pieces
  *     2  an SSE stream, split by tokenroute_sse.c, every event read with
- *        one usage struct (so the learned chunk envelope is used)
+ *        one usage struct (so the learned chunk envelope is used); on an
+ *        odd split seed, lent and with the line hook, as the response
+ *        filter reads it
  *
  * Usage, flags and the verdict must be yajl's.
  */
@@ -222,6 +224,17 @@ stream_handler(void *ctx, const char *event, size_t event_len,
 }
 
 
+/* as the response filter has it: a content chunk's line end and usage */
+
+static const char *
+stream_line(void *ctx, const char *p, const char *last)
+{
+    stream_t  *st = ctx;
+
+    return tokenroute_usage_line(&st->u, p, last);
+}
+
+
 static void
 check_stream(int shape, const char *p, size_t len, unsigned seed)
 {
@@ -236,10 +249,21 @@ check_stream(int shape, const char *p, size_t len, unsigned seed)
     fuzz_check(tokenroute_sse_init(&sse, 64 * 1024, stream_handler, &st)
                == 0, "sse init");
 
+    /* half the time as the filter reads a stream: lent, with the hook */
+
+    if (seed & 1) {
+        tokenroute_sse_lend(&sse);
+
+        if (shape == TOKENROUTE_SHAPE_OPENAI) {
+            tokenroute_sse_line_end(&sse, stream_line);
+        }
+    }
+
     fuzz_split_init(&fs, seed);
 
     for (off = 0; off < len; off += n) {
         n = fuzz_split_next(&fs, len - off);
+        st.u.line = NULL;
         fuzz_check(tokenroute_sse_feed(&sse, p + off, n) == 0, "sse feed");
     }
 
