@@ -84,6 +84,7 @@ static int ev(int shape, const char *name, const char *data,
     tokenroute_usage_t *u);
 static void test_events(void);
 static void test_shape(void);
+static void test_line(void);
 static void test_cost(void);
 static void test_clamp(void);
 static void test_cache_writes(void);
@@ -772,6 +773,7 @@ main(void)
 
     test_events();
     test_shape();
+    test_line();
     test_cost();
     test_clamp();
     test_cache_writes();
@@ -1736,4 +1738,75 @@ test_price_max(void)
     p.input = INT64_MAX;
     ok(tokenroute_usage_input_price_max(&p, 1) == INT64_MAX,
        "price max: 1.25 x INT64_MAX saturates");
+}
+
+
+/*
+ * White box: the splitter's line hook (tokenroute_usage_line()) and the
+ * envelope's first members (shape.pre_len), on chunks of SHAPE_HEAD.
+ */
+
+static void
+test_line(void)
+{
+    size_t              n;
+    const char         *p, *lf;
+    tokenroute_usage_t  u;
+
+    static const char  chunk[] = SHAPE_HEAD "Hi" SHAPE_TAIL;
+    static const char  line[] = SHAPE_HEAD "Hey" SHAPE_TAIL "\n\n";
+    static const char  cr[] = SHAPE_HEAD "Hey" SHAPE_TAIL "\r\n";
+    static const char  esc[] = SHAPE_HEAD "H\\ty" SHAPE_TAIL "\n";
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+
+    ok(tokenroute_usage_line(&u, line, line + sizeof(line) - 1) == NULL
+       && u.line == NULL, "line: nothing learned, nothing found");
+
+    ok(ev(TOKENROUTE_SHAPE_OPENAI, NULL, chunk, &u) == 0
+       && u.shape.head_len == sizeof(SHAPE_HEAD) - 1,
+       "line: the envelope learned");
+
+    /* "{" and id, object, created, model: all before "choices" */
+    p = strstr(SHAPE_HEAD, "\"choices\"");
+    ok(p != NULL && u.shape.pre_len == (size_t) (p - SHAPE_HEAD),
+       "line: the first members are known (%u bytes)",
+       (unsigned) u.shape.pre_len);
+
+    n = sizeof(SHAPE_HEAD) - 1 + 3 + sizeof(SHAPE_TAIL) - 1;
+
+    lf = tokenroute_usage_line(&u, line, line + sizeof(line) - 1);
+    ok(lf == line + n && u.line == line && u.line_len == n && u.line_n == 3,
+       "line: a content chunk's LF found, its text measured");
+
+    lf = tokenroute_usage_line(&u, line, line + n);
+    ok(lf == NULL && u.line == NULL, "line: not without its LF in the piece");
+
+    lf = tokenroute_usage_line(&u, cr, cr + sizeof(cr) - 1);
+    ok(lf == NULL && u.line == NULL, "line: not before a CR");
+
+    lf = tokenroute_usage_line(&u, esc, esc + sizeof(esc) - 1);
+    ok(lf == NULL, "line: not with an escape in the text");
+
+    u.content_bytes = 0;
+    lf = tokenroute_usage_line(&u, line, line + sizeof(line) - 1);
+
+    ok(tokenroute_usage_event(TOKENROUTE_SHAPE_OPENAI, "error", 5, line, n,
+                              &u)
+       == (TOKENROUTE_EVENT_ERROR) && u.line == NULL && u.error,
+       "line: an error event's data is read the long way");
+
+    u.content_bytes = 0;
+    lf = tokenroute_usage_line(&u, line, line + sizeof(line) - 1);
+
+    ok(tokenroute_usage_event(TOKENROUTE_SHAPE_OPENAI, NULL, 0, line, n - 1,
+                              &u)
+       == -1 && u.line == NULL,
+       "line: other data (shorter) is read, not taken for the line");
+
+    lf = tokenroute_usage_line(&u, line, line + sizeof(line) - 1);
+
+    ok(tokenroute_usage_event(TOKENROUTE_SHAPE_OPENAI, NULL, 0, line, n, &u)
+       == 0 && u.content_bytes == 3 && u.line == NULL,
+       "line: the line's event counted once, by what the hook found");
 }
