@@ -18,6 +18,11 @@
  * A chunk that is not that (not JSON, no "bytes", bad base64, an event
  * that is not a JSON object with a plain "type") makes the stream
  * malformed.
+ *
+ * Fast paths (t/unit/eventstream_diff.c holds them to the former code,
+ * t/unit/ref/eventstream_ref.c): the payload in Bedrock's exact form is
+ * read without a JSON scan, anything else is scanned as before; base64
+ * is decoded four characters at a time through a table.
  */
 
 
@@ -46,6 +51,8 @@ static int tokenroute_es_error(tokenroute_eventstream_t *es,
     size_t len);
 static int tokenroute_es_find(const u_char *json, size_t len,
     const char *key, unsigned escaped, tr_es_str_t *value);
+static int tokenroute_es_bytes(const u_char *json, size_t len,
+    tr_es_str_t *value);
 static size_t tokenroute_es_base64(const u_char *p, size_t n, u_char *out);
 
 
@@ -153,14 +160,16 @@ static int
 tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
     size_t len)
 {
-    u_char                   *d;
+    u_char                   *d, *p;
     size_t                    n, tlen, toff, pre, i;
     tr_es_str_t               b64, type;
     tokenroute_json_buf_t    *b;
 
     b = &es->out;
 
-    if (tokenroute_es_find(payload, len, "bytes", 0, &b64) != 0) {
+    if (tokenroute_es_bytes(payload, len, &b64) != 0
+        && tokenroute_es_find(payload, len, "bytes", 0, &b64) != 0)
+    {
         es->error = "a chunk without its \"bytes\"";
         return -1;
     }
@@ -178,6 +187,16 @@ tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
 
     n = tokenroute_es_base64(b64.p, b64.len, d);
     if (n == (size_t) -1) {
+        /*
+         * the fast form's string may hold what a JSON string may not
+         * (a control character, a bad escape): the scan's verdict first
+         */
+
+        if (tokenroute_es_find(payload, len, "bytes", 0, &b64) != 0) {
+            es->error = "a chunk without its \"bytes\"";
+            return -1;
+        }
+
         es->error = "a chunk's \"bytes\" is not base64";
         return -1;
     }
@@ -206,10 +225,12 @@ tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
      * its meaning and the SSE line whole.
      */
 
-    for (i = 0; i < n; i++) {
-        if (d[i] == '\r' || d[i] == '\n') {
-            d[i] = ' ';
-        }
+    for (p = d; (p = memchr(p, '\n', d + n - p)) != NULL; p++) {
+        *p = ' ';
+    }
+
+    for (p = d; (p = memchr(p, '\r', d + n - p)) != NULL; p++) {
+        *p = ' ';
     }
 
     pre = sizeof("event: ") - 1 + tlen + sizeof("\ndata: ") - 1;
@@ -362,15 +383,98 @@ tokenroute_es_find(const u_char *json, size_t len, const char *key,
 }
 
 
+/*
+ * Bedrock's own payload, {"bytes":"B64"} or {"bytes":"B64","p":"PAD"}
+ * with PAD letters and digits, exactly so: 0 and the string's inside (its
+ * characters unchecked here: base64's decoding checks them), or -1 if
+ * the payload is in another form (the JSON scan then decides).
+ */
+
+static int
+tokenroute_es_bytes(const u_char *json, size_t len, tr_es_str_t *value)
+{
+    const u_char  *p, *q, *end;
+
+    static const char  head[] = "{\"bytes\":\"";
+    static const char  pad[] = ",\"p\":\"";
+
+    if (len < sizeof(head) || memcmp(json, head, sizeof(head) - 1) != 0) {
+        return -1;
+    }
+
+    p = json + sizeof(head) - 1;
+    end = json + len;
+
+    q = memchr(p, '"', end - p);
+    if (q == NULL) {
+        return -1;
+    }
+
+    value->p = p;
+    value->len = q - p;
+
+    q++;
+
+    if (end - q == 1 && *q == '}') {
+        return 0;
+    }
+
+    if ((size_t) (end - q) < sizeof(pad) + 1
+        || memcmp(q, pad, sizeof(pad) - 1) != 0)
+    {
+        return -1;
+    }
+
+    for (q += sizeof(pad) - 1; q < end; q++) {
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')
+              || (*q >= '0' && *q <= '9')))
+        {
+            break;
+        }
+    }
+
+    return (end - q == 2 && q[0] == '"' && q[1] == '}') ? 0 : -1;
+}
+
+
+/* base64's alphabet: a character's six bits, or 0xff */
+static u_char  tr_es_b64[256];
+static int     tr_es_b64_ready;
+
+
+static void
+tr_es_b64_init(void)
+{
+    unsigned    i;
+
+    static const char  alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    /* the same table every time: a race between threads is harmless */
+
+    memset(tr_es_b64, 0xff, sizeof(tr_es_b64));
+
+    for (i = 0; i < 64; i++) {
+        tr_es_b64[(u_char) alphabet[i]] = (u_char) i;
+    }
+
+    tr_es_b64_ready = 1;
+}
+
+
 /* standard base64, padded or not; (size_t) -1 if it is not that */
 
 static size_t
 tokenroute_es_base64(const u_char *p, size_t n, u_char *out)
 {
-    u_char    c, *o;
-    size_t    i, pad;
-    uint32_t  acc;
-    unsigned  bits, v;
+    u_char    *o;
+    size_t     i, pad;
+    uint32_t   v;
+    unsigned   a, b, c, d;
+
+    if (!tr_es_b64_ready) {
+        tr_es_b64_init();
+    }
 
     pad = 0;
 
@@ -384,44 +488,48 @@ tokenroute_es_base64(const u_char *p, size_t n, u_char *out)
     }
 
     o = out;
-    acc = 0;
-    bits = 0;
 
-    for (i = 0; i < n; i++) {
-        c = p[i];
+    for (i = 0; i + 4 <= n; i += 4) {
+        a = tr_es_b64[p[i]];
+        b = tr_es_b64[p[i + 1]];
+        c = tr_es_b64[p[i + 2]];
+        d = tr_es_b64[p[i + 3]];
 
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-
-        } else if (c == '+') {
-            v = 62;
-
-        } else if (c == '/') {
-            v = 63;
-
-        } else {
+        if ((a | b | c | d) & 0x80) {
             return (size_t) -1;
         }
 
-        acc = (acc << 6) | v;
-        bits += 6;
+        v = (a << 18) | (b << 12) | (c << 6) | d;
 
-        if (bits >= 8) {
-            bits -= 8;
-            *o++ = (u_char) (acc >> bits);
-        }
+        o[0] = (u_char) (v >> 16);
+        o[1] = (u_char) (v >> 8);
+        o[2] = (u_char) v;
+        o += 3;
     }
 
-    /* the bits left over must be zero: one encoding per text */
+    /* two or three left: the bits left over must be zero (one encoding) */
 
-    if (acc & ((1u << bits) - 1)) {
-        return (size_t) -1;
+    if (n - i == 2) {
+        a = tr_es_b64[p[i]];
+        b = tr_es_b64[p[i + 1]];
+
+        if (((a | b) & 0x80) || (b & 0x0f)) {
+            return (size_t) -1;
+        }
+
+        *o++ = (u_char) ((a << 2) | (b >> 4));
+
+    } else if (n - i == 3) {
+        a = tr_es_b64[p[i]];
+        b = tr_es_b64[p[i + 1]];
+        c = tr_es_b64[p[i + 2]];
+
+        if (((a | b | c) & 0x80) || (c & 0x03)) {
+            return (size_t) -1;
+        }
+
+        *o++ = (u_char) ((a << 2) | (b >> 4));
+        *o++ = (u_char) ((b << 4) | (c >> 2));
     }
 
     return o - out;
