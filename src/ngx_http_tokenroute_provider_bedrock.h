@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "tokenroute_sigv4_hash.h"
 
 
 typedef struct {
@@ -33,6 +34,10 @@ typedef struct {
     u_char                           key_day[8];
     u_char                           signing_key[32];
     unsigned                         key_valid:1;
+
+    /* the hashing state, made with the credentials, each worker's copy */
+    tokenroute_sigv4_hash_t          hash;
+    unsigned                         hash_ready:1;
 } ngx_http_tokenroute_bedrock_conf_t;
 
 

@@ -534,12 +534,19 @@ char *
 tokenroute_sigv4_string_to_sign(const tokenroute_sigv4_t *s,
     const char *creq, size_t creq_len, size_t *len)
 {
+    int      n;
     char    *out;
     size_t   size;
-    int      n;
     char     hex[TOKENROUTE_SIGV4_HEX_LEN + 1];
 
-    tokenroute_sigv4_sha256_hex(creq, creq_len, hex);
+    if (s->hash == NULL) {
+        tokenroute_sigv4_sha256_hex(creq, creq_len, hex);
+
+    } else if (tokenroute_sigv4_hash_sha256_hex(s->hash, creq, creq_len, hex)
+               != 0)
+    {
+        return NULL;
+    }
 
     size = 64 + TOKENROUTE_SIGV4_DATE_LEN + strlen(s->region)
            + strlen(s->service) + TOKENROUTE_SIGV4_HEX_LEN;
@@ -611,6 +618,18 @@ tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
 {
     unsigned int    mdlen;
     unsigned char   key[TOKENROUTE_SIGV4_KEY_LEN], md[EVP_MAX_MD_SIZE];
+
+    if (s->signing_key && s->hash) {
+        if (tokenroute_sigv4_hash_key(s->hash, s->signing_key) != 0
+            || tokenroute_sigv4_hash_hmac(s->hash, sts, sts_len, md) != 0)
+        {
+            return -1;
+        }
+
+        tokenroute_sigv4_hex(md, TOKENROUTE_SIGV4_SHA256_LEN, hex);
+
+        return 0;
+    }
 
     if (s->signing_key) {
         memcpy(key, s->signing_key, TOKENROUTE_SIGV4_KEY_LEN);
