@@ -537,7 +537,17 @@ ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    tokenroute_sigv4_amz_date(ngx_time(), (char *) date);
+    /* a date a second: formatted once for all its requests */
+
+    if (bc->date_time != ngx_time() || bc->date[0] == '\0') {
+        tokenroute_sigv4_amz_date(ngx_time(), (char *) date);
+        ngx_memcpy(bc->date, date, TOKENROUTE_SIGV4_DATE_LEN);
+        bc->date_time = ngx_time();
+
+    } else {
+        ngx_memcpy(date, bc->date, TOKENROUTE_SIGV4_DATE_LEN);
+        date[TOKENROUTE_SIGV4_DATE_LEN] = '\0';
+    }
 
     ctx->upstream_amz_date.data = date;
     ctx->upstream_amz_date.len = TOKENROUTE_SIGV4_DATE_LEN;

@@ -17,7 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "tokenroute_sigv4_hash.h"
+#include "tokenroute_sigv4.h"
 
 
 typedef struct {
@@ -29,6 +29,10 @@ typedef struct {
     ngx_str_t                        access_key;
     ngx_str_t                        secret_key;
     ngx_str_t                        session_token;
+
+    /* each worker's x-amz-date of the second it was made for */
+    time_t                           date_time;
+    u_char                           date[TOKENROUTE_SIGV4_DATE_LEN];
 
     /* each worker's signing key for the day it was made for */
     u_char                           key_day[8];
