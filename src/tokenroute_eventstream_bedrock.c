@@ -54,6 +54,24 @@ static int tokenroute_es_find(const u_char *json, size_t len,
 static int tokenroute_es_bytes(const u_char *json, size_t len,
     tr_es_str_t *value);
 static size_t tokenroute_es_base64(const u_char *p, size_t n, u_char *out);
+static void tr_es_tables_init(void);
+
+
+/*
+ * base64's alphabet: tr_es_b64[k][c] is character c's six bits placed
+ * for the k-th character of four (so a group is four lookups ORed), or
+ * TR_ES_B64_BAD, which no OR of valid ones has.
+ */
+#define TR_ES_B64_BAD  0x80000000u
+
+static uint32_t  tr_es_b64[4][256];
+static int       tr_es_b64_ready;
+
+/* what a name may hold (an event type: letters, digits, "_.-") */
+#define TR_ES_ALNUM    1
+#define TR_ES_NAME     2
+
+static u_char    tr_es_class[256];
 
 
 /* Bedrock's stream exceptions, as Anthropic's error types */
@@ -165,6 +183,10 @@ tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
     tr_es_str_t               b64, type;
     tokenroute_json_buf_t    *b;
 
+    if (!tr_es_b64_ready) {
+        tr_es_tables_init();
+    }
+
     b = &es->out;
 
     if (tokenroute_es_bytes(payload, len, &b64) != 0
@@ -210,11 +232,7 @@ tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
     toff = type.p - d;
 
     for (i = 0; i < tlen; i++) {
-        if (!((type.p[i] >= 'a' && type.p[i] <= 'z')
-              || (type.p[i] >= 'A' && type.p[i] <= 'Z')
-              || (type.p[i] >= '0' && type.p[i] <= '9')
-              || type.p[i] == '_' || type.p[i] == '.' || type.p[i] == '-'))
-        {
+        if (!(tr_es_class[type.p[i]] & TR_ES_NAME)) {
             es->error = "an event type that is not a name";
             return -1;
         }
@@ -426,9 +444,7 @@ tokenroute_es_bytes(const u_char *json, size_t len, tr_es_str_t *value)
     }
 
     for (q += sizeof(pad) - 1; q < end; q++) {
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')
-              || (*q >= '0' && *q <= '9')))
-        {
+        if (!(tr_es_class[*q] & TR_ES_ALNUM)) {
             break;
         }
     }
@@ -437,26 +453,33 @@ tokenroute_es_bytes(const u_char *json, size_t len, tr_es_str_t *value)
 }
 
 
-/* base64's alphabet: a character's six bits, or 0xff */
-static u_char  tr_es_b64[256];
-static int     tr_es_b64_ready;
-
-
 static void
-tr_es_b64_init(void)
+tr_es_tables_init(void)
 {
-    unsigned    i;
+    unsigned    i, k;
 
     static const char  alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                     "abcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    /* the same table every time: a race between threads is harmless */
+    /* the same tables every time: a race between threads is harmless */
 
-    memset(tr_es_b64, 0xff, sizeof(tr_es_b64));
+    for (k = 0; k < 4; k++) {
+        for (i = 0; i < 256; i++) {
+            tr_es_b64[k][i] = TR_ES_B64_BAD;
+        }
 
-    for (i = 0; i < 64; i++) {
-        tr_es_b64[(u_char) alphabet[i]] = (u_char) i;
+        for (i = 0; i < 64; i++) {
+            tr_es_b64[k][(u_char) alphabet[i]] = (uint32_t) i << (18 - 6 * k);
+        }
     }
+
+    for (i = 0; i < 62; i++) {
+        tr_es_class[(u_char) alphabet[i]] = TR_ES_ALNUM | TR_ES_NAME;
+    }
+
+    tr_es_class['_'] = TR_ES_NAME;
+    tr_es_class['.'] = TR_ES_NAME;
+    tr_es_class['-'] = TR_ES_NAME;
 
     tr_es_b64_ready = 1;
 }
@@ -470,11 +493,6 @@ tokenroute_es_base64(const u_char *p, size_t n, u_char *out)
     u_char    *o;
     size_t     i, pad;
     uint32_t   v;
-    unsigned   a, b, c, d;
-
-    if (!tr_es_b64_ready) {
-        tr_es_b64_init();
-    }
 
     pad = 0;
 
@@ -490,16 +508,12 @@ tokenroute_es_base64(const u_char *p, size_t n, u_char *out)
     o = out;
 
     for (i = 0; i + 4 <= n; i += 4) {
-        a = tr_es_b64[p[i]];
-        b = tr_es_b64[p[i + 1]];
-        c = tr_es_b64[p[i + 2]];
-        d = tr_es_b64[p[i + 3]];
+        v = tr_es_b64[0][p[i]] | tr_es_b64[1][p[i + 1]]
+            | tr_es_b64[2][p[i + 2]] | tr_es_b64[3][p[i + 3]];
 
-        if ((a | b | c | d) & 0x80) {
+        if (v & TR_ES_B64_BAD) {
             return (size_t) -1;
         }
-
-        v = (a << 18) | (b << 12) | (c << 6) | d;
 
         o[0] = (u_char) (v >> 16);
         o[1] = (u_char) (v >> 8);
@@ -510,26 +524,24 @@ tokenroute_es_base64(const u_char *p, size_t n, u_char *out)
     /* two or three left: the bits left over must be zero (one encoding) */
 
     if (n - i == 2) {
-        a = tr_es_b64[p[i]];
-        b = tr_es_b64[p[i + 1]];
+        v = tr_es_b64[0][p[i]] | tr_es_b64[1][p[i + 1]];
 
-        if (((a | b) & 0x80) || (b & 0x0f)) {
+        if ((v & TR_ES_B64_BAD) || (v & 0xffff)) {
             return (size_t) -1;
         }
 
-        *o++ = (u_char) ((a << 2) | (b >> 4));
+        *o++ = (u_char) (v >> 16);
 
     } else if (n - i == 3) {
-        a = tr_es_b64[p[i]];
-        b = tr_es_b64[p[i + 1]];
-        c = tr_es_b64[p[i + 2]];
+        v = tr_es_b64[0][p[i]] | tr_es_b64[1][p[i + 1]]
+            | tr_es_b64[2][p[i + 2]];
 
-        if (((a | b | c) & 0x80) || (c & 0x03)) {
+        if ((v & TR_ES_B64_BAD) || (v & 0xff)) {
             return (size_t) -1;
         }
 
-        *o++ = (u_char) ((a << 2) | (b >> 4));
-        *o++ = (u_char) ((b << 4) | (c >> 2));
+        *o++ = (u_char) (v >> 16);
+        *o++ = (u_char) (v >> 8);
     }
 
     return o - out;

@@ -193,14 +193,16 @@ gen_event(buf_t *e)
 }
 
 
+static const char  b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+
 static void
 gen_b64(buf_t *out, const unsigned char *s, size_t n)
 {
-    size_t    i;
-    uint32_t  v;
-
-    static const char  tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "abcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t       i;
+    uint32_t     v;
+    const char  *tab = b64_alphabet;
 
     for (i = 0; i + 2 < n; i += 3) {
         v = s[i] << 16 | s[i + 1] << 8 | s[i + 2];
@@ -279,9 +281,13 @@ gen_payload(buf_t *p)
         buf_add(&b, p->buf, p->len);
     }
 
-    if (b.len && rnd() % 16 == 0) {
-        /* trailing bits that are not zero */
-        b.buf[b.len - 1] = 'B';
+    if (b.len && rnd() % 8 == 0) {
+        /* the last character another: trailing bits maybe not zero */
+        for (k = b.len; k > 1 && b.buf[k - 1] == '='; k--) {
+            /* void */
+        }
+
+        b.buf[k - 1] = b64_alphabet[rnd() % 64];
     }
 
     p->len = 0;
