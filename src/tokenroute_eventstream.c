@@ -310,12 +310,25 @@ tokenroute_eventstream_message(tokenroute_eventstream_t *es, const u_char *m,
     h = m + TOKENROUTE_ES_PRELUDE_LEN;
     end = h + hlen;
 
-    do {
-        rc = tokenroute_eventstream_header_next(&h, end, &hd);
-    } while (rc == 1);
+    es->last_headers_same = (hlen != 0 && hlen == es->last_headers_len
+                             && memcmp(h, es->last_headers, hlen) == 0);
 
-    if (rc != 0) {
-        return tokenroute_eventstream_fail(es, "malformed headers");
+    if (!es->last_headers_same) {
+        do {
+            rc = tokenroute_eventstream_header_next(&h, end, &hd);
+        } while (rc == 1);
+
+        if (rc != 0) {
+            return tokenroute_eventstream_fail(es, "malformed headers");
+        }
+
+        es->last_headers_len = 0;
+        es->last_headers_chunk = 0;
+
+        if (hlen <= TOKENROUTE_ES_MEMO_LEN) {
+            memcpy(es->last_headers, m + TOKENROUTE_ES_PRELUDE_LEN, hlen);
+            es->last_headers_len = hlen;
+        }
     }
 
     es->messages++;

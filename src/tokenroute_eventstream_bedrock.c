@@ -107,6 +107,11 @@ tokenroute_eventstream_bedrock(tokenroute_eventstream_t *es,
     tr_es_str_t                     *s;
     tokenroute_eventstream_header_t  h;
 
+    if (es->last_headers_same && es->last_headers_chunk) {
+        /* the headers of the chunk before, byte for byte */
+        return tokenroute_es_chunk(es, payload, payload_len);
+    }
+
     memset(&mtype, 0, sizeof(tr_es_str_t));
     memset(&etype, 0, sizeof(tr_es_str_t));
     memset(&xtype, 0, sizeof(tr_es_str_t));
@@ -156,6 +161,9 @@ tokenroute_eventstream_bedrock(tokenroute_eventstream_t *es,
         if (!tr_es_is(&etype, "chunk")) {
             return 0;
         }
+
+        /* remembered only if the framing remembered these headers */
+        es->last_headers_chunk = (es->last_headers_len == headers_len);
 
         return tokenroute_es_chunk(es, payload, payload_len);
     }
