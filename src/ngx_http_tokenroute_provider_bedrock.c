@@ -36,6 +36,9 @@ static ngx_http_tokenroute_bedrock_conf_t *ngx_http_tokenroute_bedrock_conf(
     ngx_conf_t *cf, ngx_http_tokenroute_provider_t *prov);
 static ngx_int_t ngx_http_tokenroute_bedrock_copy(ngx_conf_t *cf,
     ngx_str_t *dst, const char *p, size_t len);
+static ngx_int_t ngx_http_tokenroute_bedrock_hash(ngx_conf_t *cf,
+    ngx_http_tokenroute_bedrock_conf_t *bc);
+static void ngx_http_tokenroute_bedrock_hash_free(void *data);
 static ngx_int_t ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_bedrock_conf_t *bc);
 
@@ -143,10 +146,60 @@ ngx_http_tokenroute_bedrock_init(ngx_conf_t *cf,
     }
 
     if (bc->credentials_file.len) {
-        return ngx_http_tokenroute_bedrock_file(cf, prov, bc);
+        if (ngx_http_tokenroute_bedrock_file(cf, prov, bc) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_tokenroute_bedrock_env(cf, prov, bc) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    return ngx_http_tokenroute_bedrock_env(cf, prov, bc);
+    return ngx_http_tokenroute_bedrock_hash(cf, bc);
+}
+
+
+/*
+ * The SHA-256 digest fetched and the contexts made once, with the
+ * configuration (and freed with it), not per request: a fetch costs more
+ * than hashing a request's headers.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_bedrock_hash(ngx_conf_t *cf,
+    ngx_http_tokenroute_bedrock_conf_t *bc)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (bc->access_key.len == 0 || bc->hash_ready) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (tokenroute_sigv4_hash_init(&bc->hash) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot make a SHA-256 context (libcrypto)");
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_tokenroute_bedrock_hash_free;
+    cln->data = bc;
+    bc->hash_ready = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tokenroute_bedrock_hash_free(void *data)
+{
+    ngx_http_tokenroute_bedrock_conf_t  *bc = data;
+
+    tokenroute_sigv4_hash_free(&bc->hash);
+    bc->hash_ready = 0;
 }
 
 
@@ -484,7 +537,17 @@ ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    tokenroute_sigv4_amz_date(ngx_time(), (char *) date);
+    /* a date a second: formatted once for all its requests */
+
+    if (bc->date_time != ngx_time() || bc->date[0] == '\0') {
+        tokenroute_sigv4_amz_date(ngx_time(), (char *) date);
+        ngx_memcpy(bc->date, date, TOKENROUTE_SIGV4_DATE_LEN);
+        bc->date_time = ngx_time();
+
+    } else {
+        ngx_memcpy(date, bc->date, TOKENROUTE_SIGV4_DATE_LEN);
+        date[TOKENROUTE_SIGV4_DATE_LEN] = '\0';
+    }
 
     ctx->upstream_amz_date.data = date;
     ctx->upstream_amz_date.len = TOKENROUTE_SIGV4_DATE_LEN;
@@ -508,8 +571,12 @@ ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
         h[n++].value_len = bc->session_token.len;
     }
 
-    tokenroute_sigv4_sha256_hex(ctx->upstream_body.data,
-                                ctx->upstream_body.len, hash);
+    if (tokenroute_sigv4_hash_sha256_hex(&bc->hash, ctx->upstream_body.data,
+                                         ctx->upstream_body.len, hash)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
 
     ngx_memzero(&s, sizeof(tokenroute_sigv4_t));
 
@@ -539,6 +606,7 @@ ngx_http_tokenroute_bedrock_sign(ngx_http_request_t *r,
     }
 
     s.signing_key = bc->signing_key;
+    s.hash = &bc->hash;
 
     auth = tokenroute_sigv4_authorization(&s, &len);
     if (auth == NULL) {

@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "tokenroute_sigv4.h"
 
 
 typedef struct {
@@ -29,10 +30,18 @@ typedef struct {
     ngx_str_t                        secret_key;
     ngx_str_t                        session_token;
 
+    /* each worker's x-amz-date of the second it was made for */
+    time_t                           date_time;
+    u_char                           date[TOKENROUTE_SIGV4_DATE_LEN];
+
     /* each worker's signing key for the day it was made for */
     u_char                           key_day[8];
     u_char                           signing_key[32];
     unsigned                         key_valid:1;
+
+    /* the hashing state, made with the credentials, each worker's copy */
+    tokenroute_sigv4_hash_t          hash;
+    unsigned                         hash_ready:1;
 } ngx_http_tokenroute_bedrock_conf_t;
 
 

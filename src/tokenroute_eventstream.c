@@ -30,7 +30,12 @@ static int tokenroute_eventstream_fail(tokenroute_eventstream_t *es,
     const char *error);
 
 
-static uint32_t  tr_es_crc_table[256];
+/*
+ * CRC-32 tables for slicing by 8: tr_es_crc[0] is the byte-wise table,
+ * tr_es_crc[k][b] the CRC of byte b followed by k zero bytes, so eight
+ * bytes take eight lookups and no dependency between them.
+ */
+static uint32_t  tr_es_crc[8][256];
 static int       tr_es_crc_ready;
 
 
@@ -42,34 +47,68 @@ tr_es_be32(const u_char *p)
 }
 
 
-uint32_t
-tokenroute_eventstream_crc32(uint32_t crc, const u_char *p, size_t n)
+static void
+tr_es_crc_init(void)
 {
     uint32_t  c;
     unsigned  i, k;
 
-    if (!tr_es_crc_ready) {
-        /* the same table every time: a race between threads is harmless */
-        for (i = 0; i < 256; i++) {
-            c = i;
+    /* the same tables every time: a race between threads is harmless */
 
-            for (k = 0; k < 8; k++) {
-                c = (c & 1) ? 0xedb88320 ^ (c >> 1) : c >> 1;
-            }
+    for (i = 0; i < 256; i++) {
+        c = i;
 
-            tr_es_crc_table[i] = c;
+        for (k = 0; k < 8; k++) {
+            c = (c & 1) ? 0xedb88320 ^ (c >> 1) : c >> 1;
         }
 
-        tr_es_crc_ready = 1;
+        tr_es_crc[0][i] = c;
     }
 
-    crc = ~crc;
+    for (i = 0; i < 256; i++) {
+        c = tr_es_crc[0][i];
+
+        for (k = 1; k < 8; k++) {
+            c = tr_es_crc[0][c & 0xff] ^ (c >> 8);
+            tr_es_crc[k][i] = c;
+        }
+    }
+
+    tr_es_crc_ready = 1;
+}
+
+
+uint32_t
+tokenroute_eventstream_crc32(uint32_t crc, const u_char *p, size_t n)
+{
+    uint32_t  c;
+
+    if (!tr_es_crc_ready) {
+        tr_es_crc_init();
+    }
+
+    c = ~crc;
+
+    /* bytes assembled little-endian whatever the machine's order */
+
+    while (n >= 8) {
+        c ^= (uint32_t) p[0] | ((uint32_t) p[1] << 8)
+             | ((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
+
+        c = tr_es_crc[7][c & 0xff] ^ tr_es_crc[6][(c >> 8) & 0xff]
+            ^ tr_es_crc[5][(c >> 16) & 0xff] ^ tr_es_crc[4][c >> 24]
+            ^ tr_es_crc[3][p[4]] ^ tr_es_crc[2][p[5]]
+            ^ tr_es_crc[1][p[6]] ^ tr_es_crc[0][p[7]];
+
+        p += 8;
+        n -= 8;
+    }
 
     while (n--) {
-        crc = tr_es_crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        c = tr_es_crc[0][(c ^ *p++) & 0xff] ^ (c >> 8);
     }
 
-    return ~crc;
+    return ~c;
 }
 
 
@@ -271,12 +310,25 @@ tokenroute_eventstream_message(tokenroute_eventstream_t *es, const u_char *m,
     h = m + TOKENROUTE_ES_PRELUDE_LEN;
     end = h + hlen;
 
-    do {
-        rc = tokenroute_eventstream_header_next(&h, end, &hd);
-    } while (rc == 1);
+    es->last_headers_same = (hlen != 0 && hlen == es->last_headers_len
+                             && memcmp(h, es->last_headers, hlen) == 0);
 
-    if (rc != 0) {
-        return tokenroute_eventstream_fail(es, "malformed headers");
+    if (!es->last_headers_same) {
+        do {
+            rc = tokenroute_eventstream_header_next(&h, end, &hd);
+        } while (rc == 1);
+
+        if (rc != 0) {
+            return tokenroute_eventstream_fail(es, "malformed headers");
+        }
+
+        es->last_headers_len = 0;
+        es->last_headers_chunk = 0;
+
+        if (hlen <= TOKENROUTE_ES_MEMO_LEN) {
+            memcpy(es->last_headers, m + TOKENROUTE_ES_PRELUDE_LEN, hlen);
+            es->last_headers_len = hlen;
+        }
     }
 
     es->messages++;

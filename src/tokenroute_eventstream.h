@@ -41,6 +41,9 @@
 #define TOKENROUTE_ES_MAX_MESSAGE   (16 * 1024 * 1024)
 #define TOKENROUTE_ES_MAX_HEADERS   (128 * 1024)
 
+/* headers up to this long are remembered from one message to the next */
+#define TOKENROUTE_ES_MEMO_LEN      128
+
 /* header value types */
 #define TOKENROUTE_ES_TRUE          0
 #define TOKENROUTE_ES_FALSE         1
@@ -101,6 +104,17 @@ struct tokenroute_eventstream_s {
 
     uint64_t                           messages;   /* decoded so far */
     const char                        *error;      /* why it failed */
+
+    /*
+     * The headers of the message before, found well formed: the same
+     * bytes again (Bedrock repeats them for every chunk) need no walk.
+     * same: this message's are those; chunk: the Bedrock layer found
+     * them a chunk's.
+     */
+    u_char                             last_headers[TOKENROUTE_ES_MEMO_LEN];
+    size_t                             last_headers_len;
+    unsigned                           last_headers_same:1;
+    unsigned                           last_headers_chunk:1;
 };
 
 

@@ -18,6 +18,11 @@
  * A chunk that is not that (not JSON, no "bytes", bad base64, an event
  * that is not a JSON object with a plain "type") makes the stream
  * malformed.
+ *
+ * Fast paths (t/unit/eventstream_diff.c holds them to the former code,
+ * t/unit/ref/eventstream_ref.c): the payload in Bedrock's exact form is
+ * read without a JSON scan, anything else is scanned as before; base64
+ * is decoded four characters at a time through a table.
  */
 
 
@@ -46,7 +51,27 @@ static int tokenroute_es_error(tokenroute_eventstream_t *es,
     size_t len);
 static int tokenroute_es_find(const u_char *json, size_t len,
     const char *key, unsigned escaped, tr_es_str_t *value);
+static int tokenroute_es_bytes(const u_char *json, size_t len,
+    tr_es_str_t *value);
 static size_t tokenroute_es_base64(const u_char *p, size_t n, u_char *out);
+static void tr_es_tables_init(void);
+
+
+/*
+ * base64's alphabet: tr_es_b64[k][c] is character c's six bits placed
+ * for the k-th character of four (so a group is four lookups ORed), or
+ * TR_ES_B64_BAD, which no OR of valid ones has.
+ */
+#define TR_ES_B64_BAD  0x80000000u
+
+static uint32_t  tr_es_b64[4][256];
+static int       tr_es_b64_ready;
+
+/* what a name may hold (an event type: letters, digits, "_.-") */
+#define TR_ES_ALNUM    1
+#define TR_ES_NAME     2
+
+static u_char    tr_es_class[256];
 
 
 /* Bedrock's stream exceptions, as Anthropic's error types */
@@ -81,6 +106,11 @@ tokenroute_eventstream_bedrock(tokenroute_eventstream_t *es,
     const u_char                    *p, *end;
     tr_es_str_t                     *s;
     tokenroute_eventstream_header_t  h;
+
+    if (es->last_headers_same && es->last_headers_chunk) {
+        /* the headers of the chunk before, byte for byte */
+        return tokenroute_es_chunk(es, payload, payload_len);
+    }
 
     memset(&mtype, 0, sizeof(tr_es_str_t));
     memset(&etype, 0, sizeof(tr_es_str_t));
@@ -132,6 +162,9 @@ tokenroute_eventstream_bedrock(tokenroute_eventstream_t *es,
             return 0;
         }
 
+        /* remembered only if the framing remembered these headers */
+        es->last_headers_chunk = (es->last_headers_len == headers_len);
+
         return tokenroute_es_chunk(es, payload, payload_len);
     }
 
@@ -153,14 +186,20 @@ static int
 tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
     size_t len)
 {
-    u_char                   *d;
+    u_char                   *d, *p;
     size_t                    n, tlen, toff, pre, i;
     tr_es_str_t               b64, type;
     tokenroute_json_buf_t    *b;
 
+    if (!tr_es_b64_ready) {
+        tr_es_tables_init();
+    }
+
     b = &es->out;
 
-    if (tokenroute_es_find(payload, len, "bytes", 0, &b64) != 0) {
+    if (tokenroute_es_bytes(payload, len, &b64) != 0
+        && tokenroute_es_find(payload, len, "bytes", 0, &b64) != 0)
+    {
         es->error = "a chunk without its \"bytes\"";
         return -1;
     }
@@ -178,6 +217,16 @@ tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
 
     n = tokenroute_es_base64(b64.p, b64.len, d);
     if (n == (size_t) -1) {
+        /*
+         * the fast form's string may hold what a JSON string may not
+         * (a control character, a bad escape): the scan's verdict first
+         */
+
+        if (tokenroute_es_find(payload, len, "bytes", 0, &b64) != 0) {
+            es->error = "a chunk without its \"bytes\"";
+            return -1;
+        }
+
         es->error = "a chunk's \"bytes\" is not base64";
         return -1;
     }
@@ -191,11 +240,7 @@ tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
     toff = type.p - d;
 
     for (i = 0; i < tlen; i++) {
-        if (!((type.p[i] >= 'a' && type.p[i] <= 'z')
-              || (type.p[i] >= 'A' && type.p[i] <= 'Z')
-              || (type.p[i] >= '0' && type.p[i] <= '9')
-              || type.p[i] == '_' || type.p[i] == '.' || type.p[i] == '-'))
-        {
+        if (!(tr_es_class[type.p[i]] & TR_ES_NAME)) {
             es->error = "an event type that is not a name";
             return -1;
         }
@@ -206,10 +251,12 @@ tokenroute_es_chunk(tokenroute_eventstream_t *es, const u_char *payload,
      * its meaning and the SSE line whole.
      */
 
-    for (i = 0; i < n; i++) {
-        if (d[i] == '\r' || d[i] == '\n') {
-            d[i] = ' ';
-        }
+    for (p = d; (p = memchr(p, '\n', d + n - p)) != NULL; p++) {
+        *p = ' ';
+    }
+
+    for (p = d; (p = memchr(p, '\r', d + n - p)) != NULL; p++) {
+        *p = ' ';
     }
 
     pre = sizeof("event: ") - 1 + tlen + sizeof("\ndata: ") - 1;
@@ -362,15 +409,98 @@ tokenroute_es_find(const u_char *json, size_t len, const char *key,
 }
 
 
+/*
+ * Bedrock's own payload, {"bytes":"B64"} or {"bytes":"B64","p":"PAD"}
+ * with PAD letters and digits, exactly so: 0 and the string's inside (its
+ * characters unchecked here: base64's decoding checks them), or -1 if
+ * the payload is in another form (the JSON scan then decides).
+ */
+
+static int
+tokenroute_es_bytes(const u_char *json, size_t len, tr_es_str_t *value)
+{
+    const u_char  *p, *q, *end;
+
+    static const char  head[] = "{\"bytes\":\"";
+    static const char  pad[] = ",\"p\":\"";
+
+    if (len < sizeof(head) || memcmp(json, head, sizeof(head) - 1) != 0) {
+        return -1;
+    }
+
+    p = json + sizeof(head) - 1;
+    end = json + len;
+
+    q = memchr(p, '"', end - p);
+    if (q == NULL) {
+        return -1;
+    }
+
+    value->p = p;
+    value->len = q - p;
+
+    q++;
+
+    if (end - q == 1 && *q == '}') {
+        return 0;
+    }
+
+    if ((size_t) (end - q) < sizeof(pad) + 1
+        || memcmp(q, pad, sizeof(pad) - 1) != 0)
+    {
+        return -1;
+    }
+
+    for (q += sizeof(pad) - 1; q < end; q++) {
+        if (!(tr_es_class[*q] & TR_ES_ALNUM)) {
+            break;
+        }
+    }
+
+    return (end - q == 2 && q[0] == '"' && q[1] == '}') ? 0 : -1;
+}
+
+
+static void
+tr_es_tables_init(void)
+{
+    unsigned    i, k;
+
+    static const char  alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    /* the same tables every time: a race between threads is harmless */
+
+    for (k = 0; k < 4; k++) {
+        for (i = 0; i < 256; i++) {
+            tr_es_b64[k][i] = TR_ES_B64_BAD;
+        }
+
+        for (i = 0; i < 64; i++) {
+            tr_es_b64[k][(u_char) alphabet[i]] = (uint32_t) i << (18 - 6 * k);
+        }
+    }
+
+    for (i = 0; i < 62; i++) {
+        tr_es_class[(u_char) alphabet[i]] = TR_ES_ALNUM | TR_ES_NAME;
+    }
+
+    tr_es_class['_'] = TR_ES_NAME;
+    tr_es_class['.'] = TR_ES_NAME;
+    tr_es_class['-'] = TR_ES_NAME;
+
+    tr_es_b64_ready = 1;
+}
+
+
 /* standard base64, padded or not; (size_t) -1 if it is not that */
 
 static size_t
 tokenroute_es_base64(const u_char *p, size_t n, u_char *out)
 {
-    u_char    c, *o;
-    size_t    i, pad;
-    uint32_t  acc;
-    unsigned  bits, v;
+    u_char    *o;
+    size_t     i, pad;
+    uint32_t   v;
 
     pad = 0;
 
@@ -384,44 +514,42 @@ tokenroute_es_base64(const u_char *p, size_t n, u_char *out)
     }
 
     o = out;
-    acc = 0;
-    bits = 0;
 
-    for (i = 0; i < n; i++) {
-        c = p[i];
+    for (i = 0; i + 4 <= n; i += 4) {
+        v = tr_es_b64[0][p[i]] | tr_es_b64[1][p[i + 1]]
+            | tr_es_b64[2][p[i + 2]] | tr_es_b64[3][p[i + 3]];
 
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-
-        } else if (c == '+') {
-            v = 62;
-
-        } else if (c == '/') {
-            v = 63;
-
-        } else {
+        if (v & TR_ES_B64_BAD) {
             return (size_t) -1;
         }
 
-        acc = (acc << 6) | v;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            *o++ = (u_char) (acc >> bits);
-        }
+        o[0] = (u_char) (v >> 16);
+        o[1] = (u_char) (v >> 8);
+        o[2] = (u_char) v;
+        o += 3;
     }
 
-    /* the bits left over must be zero: one encoding per text */
+    /* two or three left: the bits left over must be zero (one encoding) */
 
-    if (acc & ((1u << bits) - 1)) {
-        return (size_t) -1;
+    if (n - i == 2) {
+        v = tr_es_b64[0][p[i]] | tr_es_b64[1][p[i + 1]];
+
+        if ((v & TR_ES_B64_BAD) || (v & 0xffff)) {
+            return (size_t) -1;
+        }
+
+        *o++ = (u_char) (v >> 16);
+
+    } else if (n - i == 3) {
+        v = tr_es_b64[0][p[i]] | tr_es_b64[1][p[i + 1]]
+            | tr_es_b64[2][p[i + 2]];
+
+        if ((v & TR_ES_B64_BAD) || (v & 0xff)) {
+            return (size_t) -1;
+        }
+
+        *o++ = (u_char) (v >> 16);
+        *o++ = (u_char) (v >> 8);
     }
 
     return o - out;

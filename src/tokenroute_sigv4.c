@@ -7,7 +7,6 @@
  */
 
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +39,13 @@ static void tokenroute_sigv4_hex(const unsigned char *p, size_t n, char *hex);
 
 
 static const char  tokenroute_sigv4_hexdigits[] = "0123456789abcdef";
+
+
+static char *
+tr_sigv4_cpy(char *dst, const char *src, size_t n)
+{
+    return (char *) memcpy(dst, src, n) + n;
+}
 
 
 void
@@ -139,8 +145,8 @@ tokenroute_sigv4_canonical_request(const tokenroute_sigv4_t *s, size_t *len)
         return NULL;
     }
 
-    p = out;
-    p += sprintf(p, "%s\n", s->method);
+    p = tr_sigv4_cpy(out, s->method, strlen(s->method));
+    *p++ = '\n';
     p += tokenroute_sigv4_path(s, p);
     *p++ = '\n';
     p += tokenroute_sigv4_query(s, p);
@@ -534,28 +540,44 @@ char *
 tokenroute_sigv4_string_to_sign(const tokenroute_sigv4_t *s,
     const char *creq, size_t creq_len, size_t *len)
 {
-    char    *out;
-    size_t   size;
-    int      n;
+    char    *out, *p;
+    size_t   n, dlen, rlen, slen;
     char     hex[TOKENROUTE_SIGV4_HEX_LEN + 1];
 
-    tokenroute_sigv4_sha256_hex(creq, creq_len, hex);
+    if (s->hash == NULL) {
+        tokenroute_sigv4_sha256_hex(creq, creq_len, hex);
 
-    size = 64 + TOKENROUTE_SIGV4_DATE_LEN + strlen(s->region)
-           + strlen(s->service) + TOKENROUTE_SIGV4_HEX_LEN;
+    } else if (tokenroute_sigv4_hash_sha256_hex(s->hash, creq, creq_len, hex)
+               != 0)
+    {
+        return NULL;
+    }
 
-    out = malloc(size);
+    /* "AWS4-HMAC-SHA256\nDATE\nDAY/REGION/SERVICE/aws4_request\nHEX" */
+
+    dlen = strnlen(s->amz_date, TOKENROUTE_SIGV4_DATE_LEN);
+    rlen = strlen(s->region);
+    slen = strlen(s->service);
+
+    out = malloc(sizeof("AWS4-HMAC-SHA256\n\n///aws4_request\n") + dlen + 8
+                 + rlen + slen + TOKENROUTE_SIGV4_HEX_LEN);
     if (out == NULL) {
         return NULL;
     }
 
-    n = snprintf(out, size, "AWS4-HMAC-SHA256\n%.16s\n%.8s/%s/%s/aws4_request"
-                 "\n%s", s->amz_date, s->amz_date, s->region, s->service, hex);
+    p = tr_sigv4_cpy(out, "AWS4-HMAC-SHA256\n", 17);
+    p = tr_sigv4_cpy(p, s->amz_date, dlen);
+    *p++ = '\n';
+    p = tr_sigv4_cpy(p, s->amz_date, dlen < 8 ? dlen : 8);
+    *p++ = '/';
+    p = tr_sigv4_cpy(p, s->region, rlen);
+    *p++ = '/';
+    p = tr_sigv4_cpy(p, s->service, slen);
+    p = tr_sigv4_cpy(p, "/aws4_request\n", 14);
+    p = tr_sigv4_cpy(p, hex, TOKENROUTE_SIGV4_HEX_LEN);
+    *p = '\0';
 
-    if (n < 0 || (size_t) n >= size) {
-        free(out);
-        return NULL;
-    }
+    n = p - out;
 
     *len = n;
 
@@ -612,6 +634,18 @@ tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
     unsigned int    mdlen;
     unsigned char   key[TOKENROUTE_SIGV4_KEY_LEN], md[EVP_MAX_MD_SIZE];
 
+    if (s->signing_key && s->hash) {
+        if (tokenroute_sigv4_hash_key(s->hash, s->signing_key) != 0
+            || tokenroute_sigv4_hash_hmac(s->hash, sts, sts_len, md) != 0)
+        {
+            return -1;
+        }
+
+        tokenroute_sigv4_hex(md, TOKENROUTE_SIGV4_SHA256_LEN, hex);
+
+        return 0;
+    }
+
     if (s->signing_key) {
         memcpy(key, s->signing_key, TOKENROUTE_SIGV4_KEY_LEN);
 
@@ -639,9 +673,8 @@ tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
 char *
 tokenroute_sigv4_authorization(const tokenroute_sigv4_t *s, size_t *len)
 {
-    int      n;
-    char    *creq, *sts, *out, *names, *nl;
-    size_t   creq_len, sts_len, size, names_len;
+    char    *creq, *sts, *out, *names, *nl, *p;
+    size_t   n, creq_len, sts_len, names_len, alen, dlen, rlen, slen;
     char     sig[TOKENROUTE_SIGV4_HEX_LEN + 1];
 
     creq = tokenroute_sigv4_canonical_request(s, &creq_len);
@@ -672,28 +705,40 @@ tokenroute_sigv4_authorization(const tokenroute_sigv4_t *s, size_t *len)
         names--;
     }
 
-    names_len = nl - names;
+    /* as "%.*s" printed them: up to a NUL */
+    names_len = strnlen(names, nl - names);
 
-    size = 128 + strlen(s->access_key) + strlen(s->region)
-           + strlen(s->service) + names_len + TOKENROUTE_SIGV4_HEX_LEN;
+    alen = strlen(s->access_key);
+    dlen = strnlen(s->amz_date, 8);
+    rlen = strlen(s->region);
+    slen = strlen(s->service);
 
-    out = malloc(size);
+    out = malloc(sizeof("AWS4-HMAC-SHA256 Credential=////aws4_request, "
+                        "SignedHeaders=, Signature=")
+                 + alen + dlen + rlen + slen + names_len
+                 + TOKENROUTE_SIGV4_HEX_LEN);
     if (out == NULL) {
         free(creq);
         return NULL;
     }
 
-    n = snprintf(out, size, "AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/"
-                 "aws4_request, SignedHeaders=%.*s, Signature=%s",
-                 s->access_key, s->amz_date, s->region, s->service,
-                 (int) names_len, names, sig);
+    p = tr_sigv4_cpy(out, "AWS4-HMAC-SHA256 Credential=", 28);
+    p = tr_sigv4_cpy(p, s->access_key, alen);
+    *p++ = '/';
+    p = tr_sigv4_cpy(p, s->amz_date, dlen);
+    *p++ = '/';
+    p = tr_sigv4_cpy(p, s->region, rlen);
+    *p++ = '/';
+    p = tr_sigv4_cpy(p, s->service, slen);
+    p = tr_sigv4_cpy(p, "/aws4_request, SignedHeaders=", 29);
+    p = tr_sigv4_cpy(p, names, names_len);
+    p = tr_sigv4_cpy(p, ", Signature=", 12);
+    p = tr_sigv4_cpy(p, sig, TOKENROUTE_SIGV4_HEX_LEN);
+    *p = '\0';
+
+    n = p - out;
 
     free(creq);
-
-    if (n < 0 || (size_t) n >= size) {
-        free(out);
-        return NULL;
-    }
 
     *len = n;
 

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "tokenroute_sigv4_hash.h"
+
 
 #define TOKENROUTE_SIGV4_HEX_LEN   64
 #define TOKENROUTE_SIGV4_DATE_LEN  16     /* 20150830T123600Z */
@@ -56,6 +58,12 @@ typedef struct {
      * caller keeps it (it changes once a day): NULL, derived each time
      */
     const unsigned char         *signing_key;
+
+    /*
+     * the caller's hashing state kept between requests (with signing_key
+     * its HMAC pads are absorbed once): NULL, libcrypto's one-shot calls
+     */
+    tokenroute_sigv4_hash_t     *hash;
 } tokenroute_sigv4_t;
 
 

@@ -14,7 +14,10 @@
  *      found lie inside the file, a found profile has a key id and secret;
  *   2  the rest split at its first two NUL bytes into path, query and one
  *      header's value: the canonical request and the Authorization are
- *      made (no overrun under ASan), the Authorization names the scope.
+ *      made (no overrun under ASan), the Authorization names the scope,
+ *      and signing with a kept signing key and hashing state (the
+ *      module's way) gives the same Authorization; the kept SHA-256 of
+ *      the input is SHA256()'s.
  */
 
 
@@ -127,11 +130,17 @@ fuzz_credentials(const uint8_t *data, size_t size)
 static void
 fuzz_sign(const uint8_t *data, size_t size)
 {
-    char                       *auth, *creq;
-    size_t                      i, len, part[3], start[3], k;
+    char                       *auth, *creq, *kauth;
+    size_t                      i, len, part[3], start[3], k, klen;
     tokenroute_sigv4_t          s;
     tokenroute_sigv4_header_t   h[2];
+    unsigned char               key[TOKENROUTE_SIGV4_KEY_LEN];
     char                        hash[TOKENROUTE_SIGV4_HEX_LEN + 1];
+    char                        khash[TOKENROUTE_SIGV4_HEX_LEN + 1];
+
+    /* the module's state lives as long as a worker: so here, the process */
+    static tokenroute_sigv4_hash_t  kept;
+    static int                      kept_ready;
 
     k = 0;
     start[0] = 0;
@@ -188,7 +197,25 @@ fuzz_sign(const uint8_t *data, size_t size)
                "AKIDEXAMPLE/20261206/us-east-1/bedrock/aws4_request, "
                "SignedHeaders=host;x-amz-date, Signature=", 122) == 0
                && len == 122 + TOKENROUTE_SIGV4_HEX_LEN, "the Authorization");
+
+    if (!kept_ready) {
+        fuzz_check(tokenroute_sigv4_hash_init(&kept) == 0, "a hash state");
+        kept_ready = 1;
+    }
+
+    fuzz_check(tokenroute_sigv4_hash_sha256_hex(&kept, data, size, khash)
+               == 0 && strcmp(khash, hash) == 0, "the kept SHA-256");
+
+    fuzz_check(tokenroute_sigv4_signing_key(&s, key) == 0, "a signing key");
+    s.signing_key = key;
+    s.hash = &kept;
+
+    kauth = tokenroute_sigv4_authorization(&s, &klen);
+    fuzz_check(kauth != NULL && klen == len && memcmp(kauth, auth, len) == 0,
+               "the same Authorization with the kept state");
+
     free(auth);
+    free(kauth);
 }
 
 

@@ -9,7 +9,9 @@
  * give the same SSE texts, in the same order, the same verdict (feed's
  * and finish's) and the same error; each text must be one SSE event
  * "event: NAME\ndata: JSON\n\n" with a data line that is valid JSON and
- * no other line end.
+ * no other line end.  The Bedrock layer and the CRC-32 must also answer
+ * as the code before their fast paths (t/unit/ref/eventstream_ref.c):
+ * the same texts, verdict and error; the same CRC as bit by bit.
  */
 
 
@@ -20,6 +22,7 @@
 #include <tokenroute_eventstream.h>
 
 #include "fuzz.h"
+#include "ref/eventstream_ref.c"
 
 
 typedef struct {
@@ -84,7 +87,7 @@ rec_emit(void *data, const char *text, size_t len)
 
 static int
 run(const uint8_t *p, size_t len, size_t max, unsigned seed, int whole,
-    rec_t *r, const char **error)
+    int ref, rec_t *r, const char **error)
 {
     int                       rc;
     size_t                    n, off;
@@ -93,6 +96,10 @@ run(const uint8_t *p, size_t len, size_t max, unsigned seed, int whole,
 
     fuzz_check(tokenroute_eventstream_init(&es, max, rec_emit, r) == 0,
                "init");
+
+    if (ref) {
+        es.message = ref_es_bedrock;
+    }
 
     rc = 0;
 
@@ -129,11 +136,11 @@ run(const uint8_t *p, size_t len, size_t max, unsigned seed, int whole,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int          ra, rb;
+    int          ra, rb, rc;
     size_t       max;
-    rec_t        a, b;
+    rec_t        a, b, c;
     unsigned     seed;
-    const char  *ea, *eb;
+    const char  *ea, *eb, *ec;
 
     if (size < 2) {
         return 0;
@@ -147,9 +154,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(&a, 0, sizeof(rec_t));
     memset(&b, 0, sizeof(rec_t));
+    memset(&c, 0, sizeof(rec_t));
 
-    ra = run(data, size, max, seed, 1, &a, &ea);
-    rb = run(data, size, max, seed, 0, &b, &eb);
+    fuzz_check(tokenroute_eventstream_crc32(seed, data, size)
+               == ref_es_crc32_bitwise(seed, data, size),
+               "the CRC-32 as bit by bit");
+
+    ra = run(data, size, max, seed, 1, 0, &a, &ea);
+    rb = run(data, size, max, seed, 0, 0, &b, &eb);
+    rc = run(data, size, max, seed, 1, 1, &c, &ec);
 
     fuzz_check(ra == rb, "the same verdict whole and in pieces");
     fuzz_check(ea == eb, "the same error whole and in pieces");
@@ -157,8 +170,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                && (a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0),
                "the same SSE text whole and in pieces");
 
+    fuzz_check(ra == rc, "the same verdict as the former layer");
+    fuzz_check((ea == NULL && ec == NULL)
+               || (ea && ec && strcmp(ea, ec) == 0),
+               "the same error as the former layer");
+    fuzz_check(a.len == c.len
+               && (a.len == 0 || memcmp(a.buf, c.buf, a.len) == 0),
+               "the same SSE text as the former layer");
+
     free(a.buf);
     free(b.buf);
+    free(c.buf);
 
     return 0;
 }

@@ -45,6 +45,10 @@ typedef struct {
 } vec_t;
 
 
+/* the hashing state the module keeps between requests */
+static tokenroute_sigv4_hash_t  kept;
+
+
 static const vec_t  vectors[] = {
 #include "sigv4_vectors.h"
 };
@@ -92,6 +96,7 @@ run_vector(const vec_t *v)
     size_t                      i, n, creq_len, sts_len, auth_len;
     tokenroute_sigv4_t          s;
     tokenroute_sigv4_header_t   h[12];
+    unsigned char               key[TOKENROUTE_SIGV4_KEY_LEN];
     char                        hash[TOKENROUTE_SIGV4_HEX_LEN + 1];
 
     memset(&s, 0, sizeof(s));
@@ -141,6 +146,18 @@ run_vector(const vec_t *v)
     auth = tokenroute_sigv4_authorization(&s, &auth_len);
     ok(auth && auth_len == strlen(v->authorization)
        && strcmp(auth, v->authorization) == 0, "%s: authorization", v->name);
+
+    /* the module's way: the signing key and the hashing state kept */
+    free(auth);
+    s.hash = &kept;
+    s.signing_key = key;
+    auth = (tokenroute_sigv4_signing_key(&s, key) == 0)
+           ? tokenroute_sigv4_authorization(&s, &auth_len) : NULL;
+    ok(auth && auth_len == strlen(v->authorization)
+       && strcmp(auth, v->authorization) == 0,
+       "%s: authorization, hashing state kept", v->name);
+    s.hash = NULL;
+    s.signing_key = NULL;
 
     for (i = 0; auth && i < 1; i++) {
         /* a changed byte of the secret, the body or the date: not equal */
@@ -221,6 +238,12 @@ run_bedrock(const bedrock_vec_t *v)
        "bedrock %s: with the kept signing key", v->name);
     free(auth);
 
+    s.hash = &kept;
+    auth = tokenroute_sigv4_authorization(&s, &len);
+    ok(auth && strcmp(auth, v->authorization) == 0,
+       "bedrock %s: with the kept signing key and hashing state", v->name);
+    free(auth);
+
     key[0] ^= 1;
     auth = tokenroute_sigv4_authorization(&s, &len);
     ok(auth && strcmp(auth, v->authorization) != 0,
@@ -278,6 +301,8 @@ main(void)
     char    out[64], date[TOKENROUTE_SIGV4_DATE_LEN + 1];
     size_t  i, n;
 
+    ok(tokenroute_sigv4_hash_init(&kept) == 0, "a hashing state");
+
     for (i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         run_vector(&vectors[i]);
     }
@@ -299,6 +324,8 @@ main(void)
 
     tokenroute_sigv4_amz_date(1440938160, date);
     ok(strcmp(date, "20150830T123600Z") == 0, "amz date: %s", date);
+
+    tokenroute_sigv4_hash_free(&kept);
 
     printf("1..%d\n", tests);
 
