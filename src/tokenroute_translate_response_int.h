@@ -82,9 +82,41 @@ int tokenroute_stream_parse(tokenroute_stream_t *st, const char *data,
 int tokenroute_stream_malformed(tokenroute_stream_t *st);
 int tokenroute_stream_upstream_error(tokenroute_stream_t *st);
 
+/*
+ * An Anthropic event's data as tokenroute_translate_stream_scan.c read
+ * it, for the fast path: what tokenroute_stream_ao() reads from the tree.
+ */
+typedef struct {
+    const char               *type;     /* the first "type", a string */
+    size_t                    type_len;
+    const char               *dtype;    /* the delta's first "type" */
+    size_t                    dtype_len;
+    const unsigned char      *str[3];   /* text, partial_json, thinking */
+    const unsigned char      *str_end[3];
+    unsigned                  escaped[3];
+    const char               *s;        /* the wanted one, decoded */
+    size_t                    len;
+    const char               *quoted;   /* as JSON if unescaped, or NULL */
+    int64_t                   index;    /* -1: no integer */
+    int64_t                   bytes;    /* for the usage reader, or -1 */
+    int                       want;     /* str[want - 1]; 0: none */
+    int                       canonical_str;
+    unsigned                  has_type:1;
+    unsigned                  has_delta:1;
+    unsigned                  block_delta:1;
+    unsigned                  canonical:1;
+} tokenroute_stream_scan_t;
+
+/* tokenroute_translate_stream_scan.c */
+int tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
+    size_t event_len, const char *data, size_t len,
+    tokenroute_stream_scan_t *sc);
+
 /* tokenroute_translate_stream_ao.c */
 int tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     size_t event_len, const char *data, size_t len);
+int tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
+    size_t event_len, tokenroute_stream_scan_t *sc);
 void tokenroute_stream_ao_end(tokenroute_stream_t *st);
 
 /* tokenroute_translate_stream_oa.c */

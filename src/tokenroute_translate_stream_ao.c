@@ -21,6 +21,12 @@ static void tokenroute_stream_ao_close(tokenroute_stream_t *st,
     const char *finish);
 static void tokenroute_stream_ao_usage(tokenroute_stream_t *st,
     tokenroute_json_node_t *n);
+static void tokenroute_stream_ao_text(tokenroute_stream_t *st, const char *s,
+    size_t n, const char *quoted);
+static void tokenroute_stream_ao_json(tokenroute_stream_t *st, int64_t k,
+    const char *s, size_t n, const char *quoted);
+static void tokenroute_stream_ao_str(tokenroute_stream_t *st, const char *s,
+    size_t n, const char *quoted);
 
 
 int
@@ -71,13 +77,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
                 return 0;
             }
 
-            tokenroute_stream_ao_start(st, NULL, 0);
-            tokenroute_stream_ao_open(st);
-            tr_add_lit(&st->out, "{\"content\":");
-            tokenroute_json_add_str(&st->out, s, n);
-            tr_add_lit(&st->out, "}");
-            tokenroute_stream_ao_close(st, NULL);
-
+            tokenroute_stream_ao_text(st, s, n, NULL);
             return 0;
         }
 
@@ -94,20 +94,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         k = tokenroute_json_int(tokenroute_json_get(j->root, "index"), -1);
 
-        if (st->block_tool < 0 || (k != st->block && k != -1)) {
-            return 0;
-        }
-
-        k = st->block_tool;
-
-        tokenroute_stream_ao_start(st, NULL, 0);
-        tokenroute_stream_ao_open(st);
-        tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
-        tokenroute_json_add_int(&st->out, k);
-        tr_add_lit(&st->out, ",\"function\":{\"arguments\":");
-        tokenroute_json_add_str(&st->out, s, n);
-        tr_add_lit(&st->out, "}}]}");
-        tokenroute_stream_ao_close(st, NULL);
+        tokenroute_stream_ao_json(st, k, s, n, NULL);
 
         return 0;
     }
@@ -208,6 +195,103 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     /* ping, content_block_stop and unknown events */
 
     return 0;
+}
+
+
+/*
+ * The same for an event the scan read (tokenroute_stream_scan_ao() gave
+ * 1): a content delta, message_stop, or one that needs nothing.
+ */
+
+int
+tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
+    size_t event_len, tokenroute_stream_scan_t *sc)
+{
+    const char  *type;
+    size_t       type_len;
+
+    if (sc->has_type) {
+        type = sc->type;
+        type_len = sc->type_len;
+
+    } else {
+        type = event;
+        type_len = event_len;
+    }
+
+    if (sc->block_delta) {
+
+        if (sc->s == NULL || sc->len == 0) {
+            return 0;
+        }
+
+        if (sc->want == 1) {
+            tokenroute_stream_ao_text(st, sc->s, sc->len, sc->quoted);
+
+        } else if (sc->want == 2) {
+            tokenroute_stream_ao_json(st, sc->index, sc->s, sc->len,
+                                      sc->quoted);
+        }
+
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_stop")) {
+        tokenroute_stream_ao_end(st);
+    }
+
+    /* ping, content_block_stop and unknown events */
+
+    return 0;
+}
+
+
+/* quoted: s as a JSON string already (n + 2 bytes), or NULL */
+
+static void
+tokenroute_stream_ao_text(tokenroute_stream_t *st, const char *s, size_t n,
+    const char *quoted)
+{
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{\"content\":");
+    tokenroute_stream_ao_str(st, s, n, quoted);
+    tr_add_lit(&st->out, "}");
+    tokenroute_stream_ao_close(st, NULL);
+}
+
+
+/* k: the event's index, -1 if none */
+
+static void
+tokenroute_stream_ao_json(tokenroute_stream_t *st, int64_t k, const char *s,
+    size_t n, const char *quoted)
+{
+    if (st->block_tool < 0 || (k != st->block && k != -1)) {
+        return;
+    }
+
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
+    tokenroute_json_add_int(&st->out, st->block_tool);
+    tr_add_lit(&st->out, ",\"function\":{\"arguments\":");
+    tokenroute_stream_ao_str(st, s, n, quoted);
+    tr_add_lit(&st->out, "}}]}");
+    tokenroute_stream_ao_close(st, NULL);
+}
+
+
+static void
+tokenroute_stream_ao_str(tokenroute_stream_t *st, const char *s, size_t n,
+    const char *quoted)
+{
+    if (quoted != NULL) {
+        tokenroute_json_add(&st->out, quoted, n + 2);
+
+    } else {
+        tokenroute_json_add_str(&st->out, s, n);
+    }
 }
 
 
