@@ -66,15 +66,15 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     tokenroute_json_scan_t    js;
     tokenroute_json_token_e   t;
 
-    memset(sc, 0, sizeof(tokenroute_stream_scan_t));
-    sc->index = -1;
-    sc->bytes = -1;
-
     if (!tr_str_is(event, event_len, "error")
         && tokenroute_stream_scan_shape(st, data, len, sc))
     {
         return 1;
     }
+
+    memset(sc, 0, sizeof(tokenroute_stream_scan_t));
+    sc->index = -1;
+    sc->bytes = -1;
 
     tokenroute_json_scan_init(&js, (const unsigned char *) data, len);
 
@@ -236,7 +236,9 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
 /*
  * Most events: a content delta byte for byte as Anthropic sends it (no
  * whitespace, an index without sign or leading zero), the text checked
- * by the scan.  1 with *sc filled in as the general scan fills it, or 0.
+ * by the scan.  1 with what tokenroute_stream_ao_scanned() and the tap
+ * read of *sc set as the general scan sets it (the rest is not cleared:
+ * this runs for every event), or 0.
  */
 
 static int
@@ -244,8 +246,9 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
     size_t len, tokenroute_stream_scan_t *sc)
 {
     int                       i;
-    size_t                    n;
+    size_t                    n, dtype_len;
     int64_t                   index;
+    const char               *dtype;
     const unsigned char      *p, *last;
     tokenroute_json_scan_t    js;
 
@@ -281,17 +284,20 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
     if (tr_shape_is(TR_SHAPE_TEXT)) {
         i = TR_S_TEXT;
         p += sizeof(TR_SHAPE_TEXT) - 1;
-        sc->dtype = "text_delta";
+        dtype = "text_delta";
+        dtype_len = sizeof("text_delta") - 1;
 
     } else if (tr_shape_is(TR_SHAPE_JSON)) {
         i = TR_S_JSON;
         p += sizeof(TR_SHAPE_JSON) - 1;
-        sc->dtype = "input_json_delta";
+        dtype = "input_json_delta";
+        dtype_len = sizeof("input_json_delta") - 1;
 
     } else if (tr_shape_is(TR_SHAPE_THINKING)) {
         i = TR_S_THINKING;
         p += sizeof(TR_SHAPE_THINKING) - 1;
-        sc->dtype = "thinking_delta";
+        dtype = "thinking_delta";
+        dtype_len = sizeof("thinking_delta") - 1;
 
     } else {
         return 0;
@@ -299,21 +305,24 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
 
 #undef tr_shape_is
 
-    /* the string, and nothing but the closing braces after it */
+    /*
+     * The string, and nothing but the closing braces after it: a string
+     * token up to them (the scan ends with it, nothing follows).
+     */
 
     tokenroute_json_scan_init(&js, p, last - 2 - p);
 
     if (tokenroute_json_scan_next(&js) != TOKENROUTE_JSON_STRING
-        || js.token != p
-        || tokenroute_json_scan_next(&js) != TOKENROUTE_JSON_END
-        || js.end != last - 2)
+        || js.token != p || js.end != last - 2)
     {
         return 0;
     }
 
     sc->type = "content_block_delta";
     sc->type_len = sizeof("content_block_delta") - 1;
-    sc->dtype_len = strlen(sc->dtype);
+    sc->dtype = dtype;
+    sc->dtype_len = dtype_len;
+    sc->quoted = NULL;
     sc->has_type = 1;
     sc->has_delta = 1;
     sc->block_delta = 1;
