@@ -97,6 +97,12 @@ typedef struct {
     const char               *s;        /* the wanted one, decoded */
     size_t                    len;
     const char               *quoted;   /* as JSON if unescaped, or NULL */
+    const char               *id;       /* message_start's message id */
+    size_t                    id_len;
+    const char               *stop;     /* message_delta's stop_reason */
+    size_t                    stop_len;
+    int64_t                   usage[4]; /* as tokenroute_resp_usage() */
+    int64_t                   msg_usage[4];     /* the message's */
     int64_t                   index;    /* -1: no integer */
     int64_t                   bytes;    /* for the usage reader, or -1 */
     int                       want;     /* str[want - 1]; 0: none */

@@ -21,6 +21,10 @@ static void tokenroute_stream_ao_close(tokenroute_stream_t *st,
     const char *finish);
 static void tokenroute_stream_ao_usage(tokenroute_stream_t *st,
     tokenroute_json_node_t *n);
+static void tokenroute_stream_ao_counts(tokenroute_stream_t *st,
+    const int64_t *v);
+static void tokenroute_stream_ao_stop(tokenroute_stream_t *st, const char *s,
+    size_t n);
 static void tokenroute_stream_ao_text(tokenroute_stream_t *st, const char *s,
     size_t n, const char *quoted);
 static void tokenroute_stream_ao_json(tokenroute_stream_t *st, int64_t k,
@@ -166,19 +170,11 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         delta = tokenroute_json_get(j->root, "delta");
 
-        if (st->finished
-            || !tokenroute_json_str(tokenroute_json_get(delta, "stop_reason"),
-                                    &s, &n))
+        if (tokenroute_json_str(tokenroute_json_get(delta, "stop_reason"),
+                                &s, &n))
         {
-            return 0;
+            tokenroute_stream_ao_stop(st, s, n);
         }
-
-        tokenroute_stream_ao_start(st, NULL, 0);
-        tokenroute_stream_ao_open(st);
-        tr_add_lit(&st->out, "{}");
-        tokenroute_stream_ao_close(st, tokenroute_resp_finish_reason(s, n));
-
-        st->finished = 1;
 
         return 0;
     }
@@ -236,6 +232,22 @@ tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
         return 0;
     }
 
+    if (tr_str_is(type, type_len, "message_start")) {
+        tokenroute_stream_ao_counts(st, sc->msg_usage);
+        tokenroute_stream_ao_start(st, sc->id, sc->id_len);
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_delta")) {
+        tokenroute_stream_ao_counts(st, sc->usage);
+
+        if (sc->stop != NULL) {
+            tokenroute_stream_ao_stop(st, sc->stop, sc->stop_len);
+        }
+
+        return 0;
+    }
+
     if (tr_str_is(type, type_len, "message_stop")) {
         tokenroute_stream_ao_end(st);
     }
@@ -243,6 +255,24 @@ tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
     /* ping, content_block_stop and unknown events */
 
     return 0;
+}
+
+
+/* message_delta's stop reason: the finish chunk, once */
+
+static void
+tokenroute_stream_ao_stop(tokenroute_stream_t *st, const char *s, size_t n)
+{
+    if (st->finished) {
+        return;
+    }
+
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{}");
+    tokenroute_stream_ao_close(st, tokenroute_resp_finish_reason(s, n));
+
+    st->finished = 1;
 }
 
 
@@ -368,17 +398,30 @@ static void
 tokenroute_stream_ao_usage(tokenroute_stream_t *st, tokenroute_json_node_t *n)
 {
     int      i;
-    int64_t  v;
+    int64_t  v[4];
 
     if (n == NULL) {
         return;
     }
 
     for (i = 0; i < 4; i++) {
-        v = tokenroute_resp_usage(n, i);
+        v[i] = tokenroute_resp_usage(n, i);
+    }
 
-        if (v > st->usage[i] && v <= INT64_MAX / 4) {
-            st->usage[i] = v;
+    tokenroute_stream_ao_counts(st, v);
+}
+
+
+/* the counts of a usage object, by st->usage[] index (none: all 0) */
+
+static void
+tokenroute_stream_ao_counts(tokenroute_stream_t *st, const int64_t *v)
+{
+    int  i;
+
+    for (i = 0; i < 4; i++) {
+        if (v[i] > st->usage[i] && v[i] <= INT64_MAX / 4) {
+            st->usage[i] = v[i];
         }
     }
 }

@@ -4,7 +4,9 @@
  *
  * The fast path of an Anthropic stream's events: most of a stream is
  * content_block_delta events, which a pull scan (tokenroute_json_scan.h,
- * strict, no allocation) reads without building the stream's JSON tree.
+ * strict, no allocation) reads without building the stream's JSON tree,
+ * and so are message_start, message_delta and those read for their type
+ * alone.
  * The scan reads what tokenroute_stream_ao() reads from the tree, as the
  * tree gives it (the first member of a name, strings decoded), and gives
  * up on anything else: an event it rejects, an escaped key, a type the
@@ -43,6 +45,14 @@ static int tokenroute_stream_scan_shape(tokenroute_stream_t *st,
     const char *data, size_t len, tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc);
+static int tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
+    tokenroute_stream_scan_t *sc);
+static int tokenroute_stream_scan_usage(tokenroute_json_scan_t *js,
+    int64_t *usage);
+static int tokenroute_stream_scan_split(tokenroute_json_scan_t *js,
+    int64_t *w);
+static int tokenroute_stream_scan_int(tokenroute_json_scan_t *js,
+    tokenroute_json_token_e t, int64_t *v);
 static int tokenroute_stream_scan_decode(tokenroute_stream_t *st,
     tokenroute_stream_scan_t *sc, int i);
 
@@ -127,7 +137,9 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
                     && !tr_str_is(sc->type, sc->type_len, "ping")
                     && !tr_str_is(sc->type, sc->type_len,
                                   "content_block_stop")
-                    && !tr_str_is(sc->type, sc->type_len, "message_stop"))
+                    && !tr_str_is(sc->type, sc->type_len, "message_stop")
+                    && !tr_str_is(sc->type, sc->type_len, "message_start")
+                    && !tr_str_is(sc->type, sc->type_len, "message_delta"))
                 {
                     return 0;
                 }
@@ -165,6 +177,34 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
 
             canonical = 0;
 
+        } else if (tr_key_is(k, n, "message") && !(seen & 8)) {
+            seen |= 8;
+            canonical = 0;
+
+            if (t == TOKENROUTE_JSON_OBJECT) {
+
+                if (tokenroute_stream_scan_message(&js, sc) != 0) {
+                    return 0;
+                }
+
+                continue;
+            }
+
+        } else if (tr_key_is(k, n, "usage") && !(seen & 16)) {
+            seen |= 16;
+            canonical = 0;
+
+            /* not a map: no counts, as the tree's lookups find none */
+
+            if (t == TOKENROUTE_JSON_OBJECT) {
+
+                if (tokenroute_stream_scan_usage(&js, sc->usage) != 0) {
+                    return 0;
+                }
+
+                continue;
+            }
+
         } else {
             canonical = 0;
         }
@@ -190,8 +230,6 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     }
 
     if (tr_str_is(type, n, "content_block_start")
-        || tr_str_is(type, n, "message_start")
-        || tr_str_is(type, n, "message_delta")
         || tr_str_is(type, n, "error"))
     {
         return 0;
@@ -390,11 +428,28 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
 
         } else if (tr_key_is(k, n, "thinking")) {
             i = TR_S_THINKING;
+
+        } else if (tr_key_is(k, n, "stop_reason")) {
+            i = 4;
         }
 
         if (i < 0 || (seen & (1u << i))) {
             /* another member, or a name again: the usage reader's */
             sc->canonical = 0;
+
+        } else if (i == 4) {
+            seen |= 1u << i;
+            sc->canonical = 0;
+
+            if (t == TOKENROUTE_JSON_STRING) {
+
+                if (js->escaped) {
+                    return -1;
+                }
+
+                sc->stop = (const char *) js->token + 1;
+                sc->stop_len = js->end - js->token - 2;
+            }
 
         } else if (i == 3) {
             seen |= 1u << i;
@@ -432,6 +487,250 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     sc->canonical &= (pos == 2);
 
     return 0;
+}
+
+
+/* message_start's message, after its '{': 0, or -1 if the tree must read */
+
+static int
+tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
+    tokenroute_stream_scan_t *sc)
+{
+    size_t                    n;
+    unsigned                  seen;
+    const char               *k;
+    tokenroute_json_token_e   t;
+
+    seen = 0;
+
+    for ( ;; ) {
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_OBJECT_END) {
+            return 0;
+        }
+
+        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
+            return -1;
+        }
+
+        k = (const char *) js->token + 1;
+        n = js->end - js->token - 2;
+
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_ERROR) {
+            return -1;
+        }
+
+        if (tr_key_is(k, n, "id") && !(seen & 1)) {
+            seen |= 1;
+
+            if (t == TOKENROUTE_JSON_STRING) {
+
+                if (js->escaped) {
+                    return -1;
+                }
+
+                sc->id = (const char *) js->token + 1;
+                sc->id_len = js->end - js->token - 2;
+            }
+
+        } else if (tr_key_is(k, n, "usage") && !(seen & 2)) {
+            seen |= 2;
+
+            if (t == TOKENROUTE_JSON_OBJECT) {
+
+                if (tokenroute_stream_scan_usage(js, sc->msg_usage) != 0) {
+                    return -1;
+                }
+
+                continue;
+            }
+        }
+
+        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
+            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
+        {
+            return -1;
+        }
+    }
+}
+
+
+/*
+ * A usage object, after its '{': its counts in usage[] as
+ * tokenroute_resp_usage() reads them from the tree (the first member of
+ * a name, 0 if it is no number, the cache writes from their split if that
+ * says more).  0, or -1 if the tree must read it.
+ */
+
+static int
+tokenroute_stream_scan_usage(tokenroute_json_scan_t *js, int64_t *usage)
+{
+    int                       i;
+    size_t                    n;
+    int64_t                   w[2];
+    unsigned                  seen;
+    const char               *k;
+    tokenroute_json_token_e   t;
+
+    seen = 0;
+    w[0] = 0;
+    w[1] = 0;
+
+    for ( ;; ) {
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_OBJECT_END) {
+            break;
+        }
+
+        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
+            return -1;
+        }
+
+        k = (const char *) js->token + 1;
+        n = js->end - js->token - 2;
+
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_ERROR) {
+            return -1;
+        }
+
+        for (i = 0; i < 4; i++) {
+            if (n == strlen(tokenroute_resp_usage_keys[i])
+                && memcmp(k, tokenroute_resp_usage_keys[i], n) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i < 4 && !(seen & (1u << i))) {
+            seen |= 1u << i;
+
+            if (tokenroute_stream_scan_int(js, t, &usage[i]) != 0) {
+                return -1;
+            }
+
+            continue;
+        }
+
+        if (tr_key_is(k, n, "cache_creation") && !(seen & 16)) {
+            seen |= 16;
+
+            if (t == TOKENROUTE_JSON_OBJECT) {
+
+                if (tokenroute_stream_scan_split(js, w) != 0) {
+                    return -1;
+                }
+
+                continue;
+            }
+        }
+
+        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
+            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
+        {
+            return -1;
+        }
+    }
+
+    /* the tree path's arithmetic (tokenroute_resp_usage()) */
+
+    if (w[0] < 0 || w[1] < 0 || w[0] > INT64_MAX / 4
+        || w[1] > INT64_MAX / 4)
+    {
+        return 0;
+    }
+
+    if (w[0] + w[1] > usage[TR_U_CACHE_WRITE]) {
+        usage[TR_U_CACHE_WRITE] = w[0] + w[1];
+    }
+
+    return 0;
+}
+
+
+/* cache_creation, after its '{': the 5-minute and 1-hour writes in w[] */
+
+static int
+tokenroute_stream_scan_split(tokenroute_json_scan_t *js, int64_t *w)
+{
+    int                       i;
+    size_t                    n;
+    unsigned                  seen;
+    const char               *k;
+    tokenroute_json_token_e   t;
+
+    seen = 0;
+
+    for ( ;; ) {
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_OBJECT_END) {
+            return 0;
+        }
+
+        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
+            return -1;
+        }
+
+        k = (const char *) js->token + 1;
+        n = js->end - js->token - 2;
+
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_ERROR) {
+            return -1;
+        }
+
+        i = tr_key_is(k, n, "ephemeral_5m_input_tokens") ? 0
+            : tr_key_is(k, n, "ephemeral_1h_input_tokens") ? 1 : -1;
+
+        if (i >= 0 && !(seen & (1u << i))) {
+            seen |= 1u << i;
+
+            if (tokenroute_stream_scan_int(js, t, &w[i]) != 0) {
+                return -1;
+            }
+
+        } else if ((t == TOKENROUTE_JSON_OBJECT
+                    || t == TOKENROUTE_JSON_ARRAY)
+                   && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
+        {
+            return -1;
+        }
+    }
+}
+
+
+/* a number as tokenroute_json_int(n, 0) reads it: -1 if a double */
+
+static int
+tokenroute_stream_scan_int(tokenroute_json_scan_t *js,
+    tokenroute_json_token_e t, int64_t *v)
+{
+    switch (t) {
+
+    case TOKENROUTE_JSON_INTEGER:
+        *v = tokenroute_json_integer(js->token, js->end);
+        return 0;
+
+    case TOKENROUTE_JSON_DOUBLE:
+        return -1;
+
+    case TOKENROUTE_JSON_OBJECT:
+    case TOKENROUTE_JSON_ARRAY:
+        *v = 0;
+        return (tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
+               ? -1 : 0;
+
+    default:
+        *v = 0;
+        return 0;
+    }
 }
 
 

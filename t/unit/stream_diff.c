@@ -156,6 +156,54 @@ static const char  *events[][2] = {
     { "content_block_delta", "{`type`:`content_block_delta`,`index`:0,"
       "`delta`:{`type`:`text_delta`,`text`:`num`,`n`:1e999}}" },
     { "content_block_delta", "[`content_block_delta`]" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_2`,"
+      "`usage`:{`input_tokens`:10,`cache_creation_input_tokens`:5,"
+      "`cache_creation`:{`ephemeral_5m_input_tokens`:3,"
+      "`ephemeral_1h_input_tokens`:4},`output_tokens`:2}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`nomsg`,"
+      "`usage`:{`input_tokens`:10,`input_tokens`:20,"
+      "`cache_creation`:{`ephemeral_5m_input_tokens`:-3,"
+      "`ephemeral_1h_input_tokens`:4},`cache_creation`:{"
+      "`ephemeral_5m_input_tokens`:300}}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_3`,"
+      "`usage`:{`input_tokens`:1e2,`output_tokens`:2}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_\\u0034`,"
+      "`usage`:{`input_tokens`:7}}}" },
+    { "message_start", "{`message`:{`id`:5,`usage`:[1,2],`id`:`msg_x`},"
+      "`type`:`message_start`,`usage`:{`input_tokens`:99}}" },
+    { "message_start", "{`type`:`message_start`,`message`:`str`}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`usage`:"
+      "{`input_tokens`:{`a`:1},`output_tokens`:[3],"
+      "`cache_read_input_tokens`:`12`,`cache_creation_input_tokens`:-8}},"
+      "`message`:{`id`:`msg_second`}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_big`,"
+      "`usage`:{`input_tokens`:9223372036854775807,"
+      "`cache_creation`:{`ephemeral_1h_input_tokens`:2305843009213693951,"
+      "`ephemeral_1h_input_tokens`:1,`x`:{}},"
+      "`cache_creation_input_tokens`:2305843009213693952}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_c`,"
+      "`usage`:{`cache_creation`:[1],`cache_creation_input_tokens`:6,"
+      "`cache_read_input_tokens`:4,`output_tokens`:1e0}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_k`,"
+      "`usage`:{`inp\\u0075t_tokens`:5}}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`max_tokens`},`usage`:{`output_tokens`:50,`input_tokens`:300}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`tool_use`,`stop_reason`:`end_turn`},`usage`:{`output_tokens`:1.5}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`max\\u005ftokens`},`usage`:{`output_tokens`:3}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:null},"
+      "`usage`:`none`,`usage`:{`output_tokens`:77}}" },
+    { "message_delta", "{`usage`:{`output_tokens`:60},`delta`:[1],"
+      "`type`:`message_delta`,`delta`:{`stop_reason`:`stop_sequence`}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`text`:`t`,"
+      "`stop_reason`:`refusal`,`x`:[{}]},`usage`:{`output_tokens`:-1}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`pause_turn`},`usage`:{`output_tokens`:5,`cache_creation`:"
+      "{`ephemeral_5m_input_tokens`:9}}}" },
+    { "", "{`type`:`message_delta`,`delta`:{`stop_reason`:`end_turn`}}" },
+    { "message_delta", "{`delta`:{`stop_reason`:`end_turn`},"
+      "`usage`:{`output_tokens`:8}}" },
     { "content_block_delta", "{`type`:`content_block_delta`,`index`:01,"
       "`delta`:{`type`:`text_delta`,`text`:`zero`}}" },
     { "content_block_delta", "{`type`:`content_block_delta`,`index`:10,"
