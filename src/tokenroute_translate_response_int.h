@@ -83,10 +83,26 @@ int tokenroute_stream_malformed(tokenroute_stream_t *st);
 int tokenroute_stream_upstream_error(tokenroute_stream_t *st);
 
 /*
+ * A content_block_start as read: type NULL if it is no string, id and
+ * name "" then.
+ */
+typedef struct {
+    int64_t                   index;    /* -1: no integer */
+    const char               *type;
+    size_t                    type_len;
+    const char               *id;
+    size_t                    id_len;
+    const char               *name;
+    size_t                    name_len;
+} tokenroute_stream_blk_t;
+
+
+/*
  * An Anthropic event's data as tokenroute_translate_stream_scan.c read
  * it, for the fast path: what tokenroute_stream_ao() reads from the tree.
  */
 typedef struct {
+    tokenroute_stream_blk_t   blk;      /* content_block_start's */
     const char               *type;     /* the first "type", a string */
     size_t                    type_len;
     const char               *dtype;    /* the delta's first "type" */

@@ -25,6 +25,8 @@ static void tokenroute_stream_ao_counts(tokenroute_stream_t *st,
     const int64_t *v);
 static void tokenroute_stream_ao_stop(tokenroute_stream_t *st, const char *s,
     size_t n);
+static void tokenroute_stream_ao_block(tokenroute_stream_t *st,
+    tokenroute_stream_blk_t *b);
 static void tokenroute_stream_ao_text(tokenroute_stream_t *st, const char *s,
     size_t n, const char *quoted);
 static void tokenroute_stream_ao_json(tokenroute_stream_t *st, int64_t k,
@@ -40,8 +42,9 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     int                      rc;
     size_t                   type_len, n;
     int64_t                  k;
-    const char              *type, *s, *name;
+    const char              *type, *s;
     tokenroute_json_node_t  *msg, *cb, *delta;
+    tokenroute_stream_blk_t  b;
     tokenroute_json_tree_t  *j;
 
     j = &st->json;
@@ -106,45 +109,30 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     if (tr_str_is(type, type_len, "content_block_start")) {
         cb = tokenroute_json_get(j->root, "content_block");
 
-        st->block = tokenroute_json_int(tokenroute_json_get(j->root, "index"),
-                                        -1);
-        st->block_tool = -1;
+        b.index = tokenroute_json_int(tokenroute_json_get(j->root, "index"),
+                                      -1);
 
-        if (!tokenroute_json_str(tokenroute_json_get(cb, "type"), &s,
-                                 &n)
-            || !tr_str_is(s, n, "tool_use"))
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "type"), &b.type,
+                                 &b.type_len))
         {
-            /* text needs no start; thinking blocks are dropped */
-            return 0;
+            b.type = NULL;
         }
 
-        st->block_tool = st->nblocks++;
-
-        tokenroute_stream_ao_start(st, NULL, 0);
-        tokenroute_stream_ao_open(st);
-        tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
-        tokenroute_json_add_int(&st->out, st->block_tool);
-        tr_add_lit(&st->out, ",\"id\":");
-
-        if (!tokenroute_json_str(tokenroute_json_get(cb, "id"), &s, &n))
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "id"), &b.id,
+                                 &b.id_len))
         {
-            s = "";
-            n = 0;
+            b.id = "";
+            b.id_len = 0;
         }
 
-        tokenroute_json_add_str(&st->out, s, n);
-        tr_add_lit(&st->out, ",\"type\":\"function\",\"function\":{\"name\":");
-
-        if (!tokenroute_json_str(tokenroute_json_get(cb, "name"), &name,
-                                 &n))
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "name"), &b.name,
+                                 &b.name_len))
         {
-            name = "";
-            n = 0;
+            b.name = "";
+            b.name_len = 0;
         }
 
-        tokenroute_json_add_str(&st->out, name, n);
-        tr_add_lit(&st->out, ",\"arguments\":\"\"}}]}");
-        tokenroute_stream_ao_close(st, NULL);
+        tokenroute_stream_ao_block(st, &b);
 
         return 0;
     }
@@ -232,6 +220,11 @@ tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
         return 0;
     }
 
+    if (tr_str_is(type, type_len, "content_block_start")) {
+        tokenroute_stream_ao_block(st, &sc->blk);
+        return 0;
+    }
+
     if (tr_str_is(type, type_len, "message_start")) {
         tokenroute_stream_ao_counts(st, sc->msg_usage);
         tokenroute_stream_ao_start(st, sc->id, sc->id_len);
@@ -255,6 +248,35 @@ tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
     /* ping, content_block_stop and unknown events */
 
     return 0;
+}
+
+
+/* content_block_start: a tool call's first chunk; other blocks need none */
+
+static void
+tokenroute_stream_ao_block(tokenroute_stream_t *st,
+    tokenroute_stream_blk_t *b)
+{
+    st->block = b->index;
+    st->block_tool = -1;
+
+    if (!tr_str_is(b->type, b->type_len, "tool_use")) {
+        /* text needs no start; thinking blocks are dropped */
+        return;
+    }
+
+    st->block_tool = st->nblocks++;
+
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
+    tokenroute_json_add_int(&st->out, st->block_tool);
+    tr_add_lit(&st->out, ",\"id\":");
+    tokenroute_json_add_str(&st->out, b->id, b->id_len);
+    tr_add_lit(&st->out, ",\"type\":\"function\",\"function\":{\"name\":");
+    tokenroute_json_add_str(&st->out, b->name, b->name_len);
+    tr_add_lit(&st->out, ",\"arguments\":\"\"}}]}");
+    tokenroute_stream_ao_close(st, NULL);
 }
 
 

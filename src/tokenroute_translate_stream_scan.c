@@ -49,6 +49,8 @@ static int tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_usage(tokenroute_json_scan_t *js,
     int64_t *usage);
+static int tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
+    tokenroute_stream_blk_t *b);
 static int tokenroute_stream_scan_split(tokenroute_json_scan_t *js,
     int64_t *w);
 static int tokenroute_stream_scan_int(tokenroute_json_scan_t *js,
@@ -85,6 +87,8 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     memset(sc, 0, sizeof(tokenroute_stream_scan_t));
     sc->index = -1;
     sc->bytes = -1;
+    sc->blk.id = "";
+    sc->blk.name = "";
 
     tokenroute_json_scan_init(&js, (const unsigned char *) data, len);
 
@@ -139,7 +143,9 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
                                   "content_block_stop")
                     && !tr_str_is(sc->type, sc->type_len, "message_stop")
                     && !tr_str_is(sc->type, sc->type_len, "message_start")
-                    && !tr_str_is(sc->type, sc->type_len, "message_delta"))
+                    && !tr_str_is(sc->type, sc->type_len, "message_delta")
+                    && !tr_str_is(sc->type, sc->type_len,
+                                  "content_block_start"))
                 {
                     return 0;
                 }
@@ -190,6 +196,19 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
                 continue;
             }
 
+        } else if (tr_key_is(k, n, "content_block") && !(seen & 32)) {
+            seen |= 32;
+            canonical = 0;
+
+            if (t == TOKENROUTE_JSON_OBJECT) {
+
+                if (tokenroute_stream_scan_block(&js, &sc->blk) != 0) {
+                    return 0;
+                }
+
+                continue;
+            }
+
         } else if (tr_key_is(k, n, "usage") && !(seen & 16)) {
             seen |= 16;
             canonical = 0;
@@ -229,11 +248,11 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
         n = event_len;
     }
 
-    if (tr_str_is(type, n, "content_block_start")
-        || tr_str_is(type, n, "error"))
-    {
+    if (tr_str_is(type, n, "error")) {
         return 0;
     }
+
+    sc->blk.index = sc->index;
 
     sc->block_delta = tr_str_is(type, n, "content_block_delta");
 
@@ -546,6 +565,77 @@ tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
                 }
 
                 continue;
+            }
+        }
+
+        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
+            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
+        {
+            return -1;
+        }
+    }
+}
+
+
+/*
+ * content_block_start's content_block, after its '{': its first type, id
+ * and name if they are strings.  0, or -1 if the tree must read it.
+ */
+
+static int
+tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
+    tokenroute_stream_blk_t *b)
+{
+    int                       i;
+    size_t                    n, *len[3];
+    unsigned                  seen;
+    const char               *k, **str[3];
+    tokenroute_json_token_e   t;
+
+    str[0] = &b->type;
+    len[0] = &b->type_len;
+    str[1] = &b->id;
+    len[1] = &b->id_len;
+    str[2] = &b->name;
+    len[2] = &b->name_len;
+
+    seen = 0;
+
+    for ( ;; ) {
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_OBJECT_END) {
+            return 0;
+        }
+
+        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
+            return -1;
+        }
+
+        k = (const char *) js->token + 1;
+        n = js->end - js->token - 2;
+
+        t = tokenroute_json_scan_next(js);
+
+        if (t == TOKENROUTE_JSON_ERROR) {
+            return -1;
+        }
+
+        i = tr_key_is(k, n, "type") ? 0
+            : tr_key_is(k, n, "id") ? 1
+            : tr_key_is(k, n, "name") ? 2 : -1;
+
+        if (i >= 0 && !(seen & (1u << i))) {
+            seen |= 1u << i;
+
+            if (t == TOKENROUTE_JSON_STRING) {
+
+                if (js->escaped) {
+                    return -1;
+                }
+
+                *str[i] = (const char *) js->token + 1;
+                *len[i] = js->end - js->token - 2;
             }
         }
 

@@ -156,6 +156,30 @@ static const char  *events[][2] = {
     { "content_block_delta", "{`type`:`content_block_delta`,`index`:0,"
       "`delta`:{`type`:`text_delta`,`text`:`num`,`n`:1e999}}" },
     { "content_block_delta", "[`content_block_delta`]" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:2,"
+      "`content_block`:{`type`:`tool_use`,`id`:`toolu_\\u0031`,"
+      "`name`:`n`}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:2,"
+      "`content_block`:{`type`:`tool_use`,`id`:7,`name`:[`x`],"
+      "`name`:`late`,`input`:{}}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:1.0,"
+      "`content_block`:{`type`:`tool_use`,`id`:`t1`,`name`:`f`}}" },
+    { "content_block_start", "{`content_block`:{`type`:`text`,"
+      "`type`:`tool_use`,`id`:`t2`},`type`:`content_block_start`,"
+      "`index`:`1`}" },
+    { "content_block_start", "{`type`:`content_block_start`,"
+      "`content_block`:{`name`:`g`,`id`:`t3`,`type`:`tool_use`}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:0,"
+      "`content_block`:[`tool_use`]}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:0,"
+      "`content_block`:{`type`:`thinking`,`thinking`:``}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:3,"
+      "`content_block`:{`type`:`server_tool_use`,`id`:`s`,`name`:`w`},"
+      "`content_block`:{`type`:`tool_use`}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:1,"
+      "`content_block`:{`type`:`tool_\\u0075se`,`id`:`t4`,`name`:`e`}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:1,"
+      "`content_block`:{`type`:`tool_use`,`id`:`t5`,`n\\u0061me`:`e`}}" },
     { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_2`,"
       "`usage`:{`input_tokens`:10,`cache_creation_input_tokens`:5,"
       "`cache_creation`:{`ephemeral_5m_input_tokens`:3,"
