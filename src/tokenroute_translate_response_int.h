@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenroute_json_scan.h"
 #include "tokenroute_json_tree.h"
 #include "tokenroute_translate_response.h"
 
@@ -133,6 +134,17 @@ typedef struct {
 int tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     size_t event_len, const char *data, size_t len,
     tokenroute_stream_scan_t *sc);
+
+/*
+ * tokenroute_translate_stream_scan_msg.c: each after its object's '{'
+ * (js from tokenroute_json_scan.h): 0, or -1 if the tree must read
+ */
+int tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
+    tokenroute_stream_scan_t *sc);
+int tokenroute_stream_scan_usage(tokenroute_json_scan_t *js,
+    int64_t *usage);
+int tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
+    tokenroute_stream_blk_t *b);
 
 /* tokenroute_translate_stream_ao.c */
 int tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
