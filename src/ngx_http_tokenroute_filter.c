@@ -613,8 +613,23 @@ static int
 ngx_http_tokenroute_tap(void *data, const char *event, size_t event_len,
     const char *text, size_t len, int truncated)
 {
+    ngx_http_tokenroute_ctx_t  *ctx = data;
+
     if (len > NGX_HTTP_TOKENROUTE_SSE_MAX_DATA) {
         truncated = 1;
+    }
+
+    /*
+     * A plain content delta the translator has read: all the usage
+     * reader would do is count its text (no flags, no verdict to give
+     * with no gate), so it is not read a second time.
+     */
+
+    if (!truncated && ctx->resp->stream.tap_bytes >= 0
+        && ctx->resp->gate == NULL)
+    {
+        ctx->usage.content_bytes += ctx->resp->stream.tap_bytes;
+        return 0;
     }
 
     return ngx_http_tokenroute_sse_event(data, event, event_len, text, len,

@@ -100,6 +100,7 @@ struct tokenroute_stream_s {
     tokenroute_json_buf_t    out;
     tokenroute_json_buf_t    prefix;
     tokenroute_json_buf_t    model;
+    tokenroute_json_buf_t    scratch;   /* a fast path's decoded string */
 
     int32_t                 *tools;
     uint32_t                 ntools;
@@ -116,6 +117,14 @@ struct tokenroute_stream_s {
      */
     tokenroute_sse_event_pt  tap;
     void                    *tap_ctx;
+
+    /*
+     * Public, for the tap, during its call: the decoded content bytes of
+     * a plain content delta of an Anthropic stream, the one thing the
+     * usage reader (tokenroute_usage_event()) would take from the event
+     * (no flags, no counts); else -1: read the event.
+     */
+    int64_t                  tap_bytes;
 
     int64_t                  usage[4];
     time_t                   created;
@@ -135,6 +144,7 @@ struct tokenroute_stream_s {
     unsigned                 done:1;
     unsigned                 failed:1;
     unsigned                 flushing:1;
+    unsigned                 tree_only:1;   /* tests: no fast path */
 };
 
 

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenroute_json_scan.h"
 #include "tokenroute_json_tree.h"
 #include "tokenroute_translate_response.h"
 
@@ -82,9 +83,74 @@ int tokenroute_stream_parse(tokenroute_stream_t *st, const char *data,
 int tokenroute_stream_malformed(tokenroute_stream_t *st);
 int tokenroute_stream_upstream_error(tokenroute_stream_t *st);
 
+/*
+ * A content_block_start as read: type NULL if it is no string, id and
+ * name "" then.
+ */
+typedef struct {
+    int64_t                   index;    /* -1: no integer */
+    const char               *type;
+    size_t                    type_len;
+    const char               *id;
+    size_t                    id_len;
+    const char               *name;
+    size_t                    name_len;
+} tokenroute_stream_blk_t;
+
+
+/*
+ * An Anthropic event's data as tokenroute_translate_stream_scan.c read
+ * it, for the fast path: what tokenroute_stream_ao() reads from the tree.
+ */
+typedef struct {
+    tokenroute_stream_blk_t   blk;      /* content_block_start's */
+    const char               *type;     /* the first "type", a string */
+    size_t                    type_len;
+    const char               *dtype;    /* the delta's first "type" */
+    size_t                    dtype_len;
+    const unsigned char      *str[3];   /* text, partial_json, thinking */
+    const unsigned char      *str_end[3];
+    unsigned                  escaped[3];
+    const char               *s;        /* the wanted one, decoded */
+    size_t                    len;
+    const char               *quoted;   /* as JSON if unescaped, or NULL */
+    const char               *id;       /* message_start's message id */
+    size_t                    id_len;
+    const char               *stop;     /* message_delta's stop_reason */
+    size_t                    stop_len;
+    int64_t                   usage[4]; /* as tokenroute_resp_usage() */
+    int64_t                   msg_usage[4];     /* the message's */
+    int64_t                   index;    /* -1: no integer */
+    int64_t                   bytes;    /* for the usage reader, or -1 */
+    int                       want;     /* str[want - 1]; 0: none */
+    int                       canonical_str;
+    unsigned                  has_type:1;
+    unsigned                  has_delta:1;
+    unsigned                  block_delta:1;
+    unsigned                  canonical:1;
+} tokenroute_stream_scan_t;
+
+/* tokenroute_translate_stream_scan.c */
+int tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
+    size_t event_len, const char *data, size_t len,
+    tokenroute_stream_scan_t *sc);
+
+/*
+ * tokenroute_translate_stream_scan_msg.c: each after its object's '{'
+ * (js from tokenroute_json_scan.h): 0, or -1 if the tree must read
+ */
+int tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
+    tokenroute_stream_scan_t *sc);
+int tokenroute_stream_scan_usage(tokenroute_json_scan_t *js,
+    int64_t *usage);
+int tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
+    tokenroute_stream_blk_t *b);
+
 /* tokenroute_translate_stream_ao.c */
 int tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     size_t event_len, const char *data, size_t len);
+int tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
+    size_t event_len, tokenroute_stream_scan_t *sc);
 void tokenroute_stream_ao_end(tokenroute_stream_t *st);
 
 /* tokenroute_translate_stream_oa.c */

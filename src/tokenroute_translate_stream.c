@@ -4,7 +4,8 @@
  *
  * Streamed responses: the stream's life (init, feed, finish, error,
  * free), its SSE events dispatched, each parsed into the stream's JSON
- * tree (whose chunks serve event after event), events relayed as they
+ * tree (whose chunks serve event after event) unless the fast path of
+ * tokenroute_translate_stream_scan.c reads it, events relayed as they
  * are when the shapes match, and the client's terminal error event.  The
  * translations are tokenroute_translate_stream_ao.c's and _oa.c's.
  */
@@ -66,6 +67,7 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
     st->ctx = ctx;
     st->block = -1;
     st->block_tool = -1;
+    st->tap_bytes = -1;
     st->created = time(NULL);
 
     return 0;
@@ -188,6 +190,7 @@ tokenroute_stream_free(tokenroute_stream_t *st)
     tokenroute_json_buf_free(&st->out);
     tokenroute_json_buf_free(&st->prefix);
     tokenroute_json_buf_free(&st->model);
+    tokenroute_json_buf_free(&st->scratch);
 
     free(st->tools);
 
@@ -200,15 +203,37 @@ static int
 tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     const char *data, size_t len, int truncated)
 {
-    int                       rc;
-    tokenroute_stream_t      *st = ctx;
-    tokenroute_resp_error_t   e;
+    int                        rc, fast;
+    tokenroute_stream_t       *st = ctx;
+    tokenroute_resp_error_t    e;
+    tokenroute_stream_scan_t   sc;
 
-    if (st->tap != NULL
-        && st->tap(st->tap_ctx, event, event_len, data, len, truncated) != 0)
+    /*
+     * Most events of an Anthropic stream are read by the scan alone, and
+     * the usage reader behind the tap is told what it would have read
+     */
+
+    fast = 0;
+
+    if (st->from == TOKENROUTE_SHAPE_ANTHROPIC
+        && st->to == TOKENROUTE_SHAPE_OPENAI && !truncated && !st->tree_only
+        && (!st->done || st->tap != NULL))
     {
-        st->failed = 1;
-        return -1;
+        fast = tokenroute_stream_scan_ao(st, event, event_len, data, len,
+                                         &sc);
+    }
+
+    if (st->tap != NULL) {
+        st->tap_bytes = fast ? sc.bytes : -1;
+
+        rc = st->tap(st->tap_ctx, event, event_len, data, len, truncated);
+
+        st->tap_bytes = -1;
+
+        if (rc != 0) {
+            st->failed = 1;
+            return -1;
+        }
     }
 
     if (st->done) {
@@ -234,6 +259,9 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
 
     if (st->from == st->to) {
         rc = tokenroute_stream_relay(st, event, event_len, data, len);
+
+    } else if (fast) {
+        rc = tokenroute_stream_ao_scanned(st, event, event_len, &sc);
 
     } else if (st->from == TOKENROUTE_SHAPE_ANTHROPIC) {
         rc = tokenroute_stream_ao(st, event, event_len, data, len);

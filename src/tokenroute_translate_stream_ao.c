@@ -21,6 +21,18 @@ static void tokenroute_stream_ao_close(tokenroute_stream_t *st,
     const char *finish);
 static void tokenroute_stream_ao_usage(tokenroute_stream_t *st,
     tokenroute_json_node_t *n);
+static void tokenroute_stream_ao_counts(tokenroute_stream_t *st,
+    const int64_t *v);
+static void tokenroute_stream_ao_stop(tokenroute_stream_t *st, const char *s,
+    size_t n);
+static void tokenroute_stream_ao_block(tokenroute_stream_t *st,
+    tokenroute_stream_blk_t *b);
+static void tokenroute_stream_ao_text(tokenroute_stream_t *st, const char *s,
+    size_t n, const char *quoted);
+static void tokenroute_stream_ao_json(tokenroute_stream_t *st, int64_t k,
+    const char *s, size_t n, const char *quoted);
+static void tokenroute_stream_ao_str(tokenroute_stream_t *st, const char *s,
+    size_t n, const char *quoted);
 
 
 int
@@ -30,8 +42,9 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     int                      rc;
     size_t                   type_len, n;
     int64_t                  k;
-    const char              *type, *s, *name;
+    const char              *type, *s;
     tokenroute_json_node_t  *msg, *cb, *delta;
+    tokenroute_stream_blk_t  b;
     tokenroute_json_tree_t  *j;
 
     j = &st->json;
@@ -71,13 +84,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
                 return 0;
             }
 
-            tokenroute_stream_ao_start(st, NULL, 0);
-            tokenroute_stream_ao_open(st);
-            tr_add_lit(&st->out, "{\"content\":");
-            tokenroute_json_add_str(&st->out, s, n);
-            tr_add_lit(&st->out, "}");
-            tokenroute_stream_ao_close(st, NULL);
-
+            tokenroute_stream_ao_text(st, s, n, NULL);
             return 0;
         }
 
@@ -94,20 +101,7 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         k = tokenroute_json_int(tokenroute_json_get(j->root, "index"), -1);
 
-        if (st->block_tool < 0 || (k != st->block && k != -1)) {
-            return 0;
-        }
-
-        k = st->block_tool;
-
-        tokenroute_stream_ao_start(st, NULL, 0);
-        tokenroute_stream_ao_open(st);
-        tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
-        tokenroute_json_add_int(&st->out, k);
-        tr_add_lit(&st->out, ",\"function\":{\"arguments\":");
-        tokenroute_json_add_str(&st->out, s, n);
-        tr_add_lit(&st->out, "}}]}");
-        tokenroute_stream_ao_close(st, NULL);
+        tokenroute_stream_ao_json(st, k, s, n, NULL);
 
         return 0;
     }
@@ -115,45 +109,30 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     if (tr_str_is(type, type_len, "content_block_start")) {
         cb = tokenroute_json_get(j->root, "content_block");
 
-        st->block = tokenroute_json_int(tokenroute_json_get(j->root, "index"),
-                                        -1);
-        st->block_tool = -1;
+        b.index = tokenroute_json_int(tokenroute_json_get(j->root, "index"),
+                                      -1);
 
-        if (!tokenroute_json_str(tokenroute_json_get(cb, "type"), &s,
-                                 &n)
-            || !tr_str_is(s, n, "tool_use"))
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "type"), &b.type,
+                                 &b.type_len))
         {
-            /* text needs no start; thinking blocks are dropped */
-            return 0;
+            b.type = NULL;
         }
 
-        st->block_tool = st->nblocks++;
-
-        tokenroute_stream_ao_start(st, NULL, 0);
-        tokenroute_stream_ao_open(st);
-        tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
-        tokenroute_json_add_int(&st->out, st->block_tool);
-        tr_add_lit(&st->out, ",\"id\":");
-
-        if (!tokenroute_json_str(tokenroute_json_get(cb, "id"), &s, &n))
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "id"), &b.id,
+                                 &b.id_len))
         {
-            s = "";
-            n = 0;
+            b.id = "";
+            b.id_len = 0;
         }
 
-        tokenroute_json_add_str(&st->out, s, n);
-        tr_add_lit(&st->out, ",\"type\":\"function\",\"function\":{\"name\":");
-
-        if (!tokenroute_json_str(tokenroute_json_get(cb, "name"), &name,
-                                 &n))
+        if (!tokenroute_json_str(tokenroute_json_get(cb, "name"), &b.name,
+                                 &b.name_len))
         {
-            name = "";
-            n = 0;
+            b.name = "";
+            b.name_len = 0;
         }
 
-        tokenroute_json_add_str(&st->out, name, n);
-        tr_add_lit(&st->out, ",\"arguments\":\"\"}}]}");
-        tokenroute_stream_ao_close(st, NULL);
+        tokenroute_stream_ao_block(st, &b);
 
         return 0;
     }
@@ -179,19 +158,11 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
 
         delta = tokenroute_json_get(j->root, "delta");
 
-        if (st->finished
-            || !tokenroute_json_str(tokenroute_json_get(delta, "stop_reason"),
-                                    &s, &n))
+        if (tokenroute_json_str(tokenroute_json_get(delta, "stop_reason"),
+                                &s, &n))
         {
-            return 0;
+            tokenroute_stream_ao_stop(st, s, n);
         }
-
-        tokenroute_stream_ao_start(st, NULL, 0);
-        tokenroute_stream_ao_open(st);
-        tr_add_lit(&st->out, "{}");
-        tokenroute_stream_ao_close(st, tokenroute_resp_finish_reason(s, n));
-
-        st->finished = 1;
 
         return 0;
     }
@@ -208,6 +179,171 @@ tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,
     /* ping, content_block_stop and unknown events */
 
     return 0;
+}
+
+
+/*
+ * The same for an event the scan read (tokenroute_stream_scan_ao() gave
+ * 1): a content delta, message_stop, or one that needs nothing.
+ */
+
+int
+tokenroute_stream_ao_scanned(tokenroute_stream_t *st, const char *event,
+    size_t event_len, tokenroute_stream_scan_t *sc)
+{
+    const char  *type;
+    size_t       type_len;
+
+    if (sc->has_type) {
+        type = sc->type;
+        type_len = sc->type_len;
+
+    } else {
+        type = event;
+        type_len = event_len;
+    }
+
+    if (sc->block_delta) {
+
+        if (sc->s == NULL || sc->len == 0) {
+            return 0;
+        }
+
+        if (sc->want == 1) {
+            tokenroute_stream_ao_text(st, sc->s, sc->len, sc->quoted);
+
+        } else if (sc->want == 2) {
+            tokenroute_stream_ao_json(st, sc->index, sc->s, sc->len,
+                                      sc->quoted);
+        }
+
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "content_block_start")) {
+        tokenroute_stream_ao_block(st, &sc->blk);
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_start")) {
+        tokenroute_stream_ao_counts(st, sc->msg_usage);
+        tokenroute_stream_ao_start(st, sc->id, sc->id_len);
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_delta")) {
+        tokenroute_stream_ao_counts(st, sc->usage);
+
+        if (sc->stop != NULL) {
+            tokenroute_stream_ao_stop(st, sc->stop, sc->stop_len);
+        }
+
+        return 0;
+    }
+
+    if (tr_str_is(type, type_len, "message_stop")) {
+        tokenroute_stream_ao_end(st);
+    }
+
+    /* ping, content_block_stop and unknown events */
+
+    return 0;
+}
+
+
+/* content_block_start: a tool call's first chunk; other blocks need none */
+
+static void
+tokenroute_stream_ao_block(tokenroute_stream_t *st,
+    tokenroute_stream_blk_t *b)
+{
+    st->block = b->index;
+    st->block_tool = -1;
+
+    if (!tr_str_is(b->type, b->type_len, "tool_use")) {
+        /* text needs no start; thinking blocks are dropped */
+        return;
+    }
+
+    st->block_tool = st->nblocks++;
+
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
+    tokenroute_json_add_int(&st->out, st->block_tool);
+    tr_add_lit(&st->out, ",\"id\":");
+    tokenroute_json_add_str(&st->out, b->id, b->id_len);
+    tr_add_lit(&st->out, ",\"type\":\"function\",\"function\":{\"name\":");
+    tokenroute_json_add_str(&st->out, b->name, b->name_len);
+    tr_add_lit(&st->out, ",\"arguments\":\"\"}}]}");
+    tokenroute_stream_ao_close(st, NULL);
+}
+
+
+/* message_delta's stop reason: the finish chunk, once */
+
+static void
+tokenroute_stream_ao_stop(tokenroute_stream_t *st, const char *s, size_t n)
+{
+    if (st->finished) {
+        return;
+    }
+
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{}");
+    tokenroute_stream_ao_close(st, tokenroute_resp_finish_reason(s, n));
+
+    st->finished = 1;
+}
+
+
+/* quoted: s as a JSON string already (n + 2 bytes), or NULL */
+
+static void
+tokenroute_stream_ao_text(tokenroute_stream_t *st, const char *s, size_t n,
+    const char *quoted)
+{
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{\"content\":");
+    tokenroute_stream_ao_str(st, s, n, quoted);
+    tr_add_lit(&st->out, "}");
+    tokenroute_stream_ao_close(st, NULL);
+}
+
+
+/* k: the event's index, -1 if none */
+
+static void
+tokenroute_stream_ao_json(tokenroute_stream_t *st, int64_t k, const char *s,
+    size_t n, const char *quoted)
+{
+    if (st->block_tool < 0 || (k != st->block && k != -1)) {
+        return;
+    }
+
+    tokenroute_stream_ao_start(st, NULL, 0);
+    tokenroute_stream_ao_open(st);
+    tr_add_lit(&st->out, "{\"tool_calls\":[{\"index\":");
+    tokenroute_json_add_int(&st->out, st->block_tool);
+    tr_add_lit(&st->out, ",\"function\":{\"arguments\":");
+    tokenroute_stream_ao_str(st, s, n, quoted);
+    tr_add_lit(&st->out, "}}]}");
+    tokenroute_stream_ao_close(st, NULL);
+}
+
+
+static void
+tokenroute_stream_ao_str(tokenroute_stream_t *st, const char *s, size_t n,
+    const char *quoted)
+{
+    if (quoted != NULL) {
+        tokenroute_json_add(&st->out, quoted, n + 2);
+
+    } else {
+        tokenroute_json_add_str(&st->out, s, n);
+    }
 }
 
 
@@ -284,17 +420,30 @@ static void
 tokenroute_stream_ao_usage(tokenroute_stream_t *st, tokenroute_json_node_t *n)
 {
     int      i;
-    int64_t  v;
+    int64_t  v[4];
 
     if (n == NULL) {
         return;
     }
 
     for (i = 0; i < 4; i++) {
-        v = tokenroute_resp_usage(n, i);
+        v[i] = tokenroute_resp_usage(n, i);
+    }
 
-        if (v > st->usage[i] && v <= INT64_MAX / 4) {
-            st->usage[i] = v;
+    tokenroute_stream_ao_counts(st, v);
+}
+
+
+/* the counts of a usage object, by st->usage[] index (none: all 0) */
+
+static void
+tokenroute_stream_ao_counts(tokenroute_stream_t *st, const int64_t *v)
+{
+    int  i;
+
+    for (i = 0; i < 4; i++) {
+        if (v[i] > st->usage[i] && v[i] <= INT64_MAX / 4) {
+            st->usage[i] = v[i];
         }
     }
 }

@@ -9,7 +9,10 @@
  * stream must give the bytes feeding it whole gives; what is emitted must
  * be SSE, complete events only, whose every event's data is JSON (or
  * OpenAI's "[DONE]") when the shapes differ (the same shape relays the
- * provider's events as they are), and UTF-8 if the stream was.
+ * provider's events as they are), and UTF-8 if the stream was.  The
+ * fast path of Anthropic events (tokenroute_translate_stream_scan.c) must
+ * give the bytes, and the usage read as the filter's tap reads it, that
+ * every event through the JSON tree (tree_only) gives.
  */
 
 
@@ -19,6 +22,7 @@
 
 #include <tokenroute_sse.h>
 #include <tokenroute_translate_response.h>
+#include <tokenroute_usage.h>
 
 #include "fuzz.h"
 
@@ -29,7 +33,42 @@ typedef struct {
     size_t       size;
     int          calls;
     int          fail_at;     /* 0: never */
+    int          from;
+    tokenroute_stream_t  *st;
+    tokenroute_usage_t    usage;
+    uint64_t              flags;  /* the usage reader's, hashed */
 } sink_t;
+
+
+/*
+ * The usage as ngx_http_tokenroute_tap() reads it: the translator's
+ * count of a plain content delta, else the usage reader
+ */
+
+static int
+usage_tap(void *ctx, const char *event, size_t event_len, const char *data,
+    size_t len, int truncated)
+{
+    int      flags;
+    sink_t  *s = ctx;
+
+    if (truncated) {
+        return 0;
+    }
+
+    if (s->st->tap_bytes >= 0) {
+        s->usage.content_bytes += s->st->tap_bytes;
+        flags = 0;
+
+    } else {
+        flags = tokenroute_usage_event(s->from, event, event_len, data, len,
+                                       &s->usage);
+    }
+
+    s->flags = s->flags * 31 + (uint64_t) (flags + 1);
+
+    return 0;
+}
 
 
 static int
@@ -75,7 +114,7 @@ event_check(void *ctx, const char *event, size_t event_len,
 
 static void
 run(int from, int to, unsigned flags, const char *p, size_t len,
-    unsigned seed, int whole, sink_t *s)
+    unsigned seed, int whole, int tree_only, sink_t *s)
 {
     int                   rc, failed;
     size_t                n, off;
@@ -91,6 +130,12 @@ run(int from, int to, unsigned flags, const char *p, size_t len,
 
     /* the two runs may straddle a second */
     st.created = 1700000000;
+
+    st.tree_only = tree_only;
+    st.tap = usage_tap;
+    st.tap_ctx = s;
+    s->st = &st;
+    s->from = from;
 
     failed = 0;
 
@@ -129,7 +174,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                from, to, how;
-    sink_t             a, b;
+    sink_t             a, b, c;
     unsigned           seed, flags;
     const char        *p;
     tokenroute_sse_t   sse;
@@ -146,12 +191,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     from = (flags & 1) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
     to = (flags & 2) ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 
-    run(from, to, flags, p, size, seed, 1, &a);
-    run(from, to, flags, p, size, seed, 0, &b);
+    run(from, to, flags, p, size, seed, 1, 0, &a);
+    run(from, to, flags, p, size, seed, 0, 0, &b);
+    run(from, to, flags, p, size, seed, 1, 1, &c);
 
     fuzz_check(a.len == b.len
                && (a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0),
                "the output is the same whole and split");
+
+    fuzz_check(a.len == c.len
+               && (a.len == 0 || memcmp(a.buf, c.buf, a.len) == 0),
+               "the output is the same with the fast path and without");
+
+    fuzz_check(a.flags == c.flags
+               && a.usage.input_tokens == c.usage.input_tokens
+               && a.usage.cached_tokens == c.usage.cached_tokens
+               && a.usage.cache_write_tokens == c.usage.cache_write_tokens
+               && a.usage.cache_write_1h_tokens
+                  == c.usage.cache_write_1h_tokens
+               && a.usage.output_tokens == c.usage.output_tokens
+               && a.usage.content_bytes == c.usage.content_bytes
+               && a.usage.error == c.usage.error,
+               "the usage is the same with the fast path and without");
 
     if (a.fail_at == 0) {
         how = (from != to) | (fuzz_utf8(p, size) << 1);
@@ -166,6 +227,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     free(a.buf);
     free(b.buf);
+    free(c.buf);
 
     return 0;
 }
