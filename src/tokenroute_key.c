@@ -8,6 +8,7 @@
  */
 
 
+#include <stdint.h>
 #include <string.h>
 
 #include "tokenroute_key.h"
@@ -89,6 +90,29 @@ tokenroute_key_valid(const unsigned char *key, size_t len)
     }
 
     return 0;
+}
+
+
+int
+tokenroute_key_equal(const unsigned char *a, const unsigned char *b,
+    size_t len)
+{
+    size_t    i;
+    uint64_t  x, y, acc;
+
+    acc = 0;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        acc |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        acc |= a[i] ^ b[i];
+    }
+
+    return (acc == 0) ? 0 : -1;
 }
 
 

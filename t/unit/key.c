@@ -69,6 +69,72 @@ static valid_case_t  valid_cases[] = {
 };
 
 
+/*
+ * tokenroute_key_equal() against a byte loop: every length to 80, equal
+ * and unequal in each single byte (and in the top bit only), each from
+ * heap copies of the exact length.
+ */
+
+static int
+ref_equal(const unsigned char *a, const unsigned char *b, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (a[i] != b[i]) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+test_equal(void)
+{
+    int             bad;
+    size_t          len, i;
+    unsigned char  *a, *b;
+
+    bad = 0;
+    srand(14);
+
+    for (len = 0; len <= 80; len++) {
+        a = malloc(len ? len : 1);
+        b = malloc(len ? len : 1);
+
+        if (a == NULL || b == NULL) {
+            ok(0, "malloc");
+            return;
+        }
+
+        for (i = 0; i < len; i++) {
+            a[i] = (unsigned char) rand();
+        }
+
+        memcpy(b, a, len);
+
+        bad += (tokenroute_key_equal(a, b, len) != ref_equal(a, b, len));
+        bad += (tokenroute_key_equal(a, b, len) != 0);
+
+        for (i = 0; i < len; i++) {
+            b[i] ^= 0x80;
+            bad += (tokenroute_key_equal(a, b, len) != ref_equal(a, b, len));
+            bad += (tokenroute_key_equal(a, b, len) != -1);
+            b[i] ^= 0x81;
+            bad += (tokenroute_key_equal(a, b, len) != -1);
+            b[i] ^= 0x01;
+        }
+
+        free(a);
+        free(b);
+    }
+
+    ok(bad == 0, "key_equal agrees with a byte loop (%d differences)", bad);
+}
+
+
 int
 main(void)
 {
@@ -155,6 +221,8 @@ main(void)
     buf[63] = '*';
     ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == -1,
        "a * at the end is not");
+
+    test_equal();
 
     printf("1..%d\n", tests);
 
