@@ -473,8 +473,32 @@ ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
     size_t                             len;
     ngx_str_t                          values[
                                            NGX_HTTP_TOKENROUTE_HEADER_VARS];
-    ngx_uint_t                         i, n;
+    ngx_uint_t                         i, n, cache;
+    ngx_pool_t                        *pool;
+    ngx_http_tokenroute_provider_t    *prov;
     ngx_http_tokenroute_header_var_t  *h;
+
+    /*
+     * An OpenAI or Azure provider's headers are its key's alone, unless
+     * the attempt has an Authorization of its own: made once per worker,
+     * kept with the provider (the cycle's configuration, as long as it).
+     */
+
+    prov = (ctx && ctx->model) ? ctx->model->provider : NULL;
+
+    cache = (prov && ctx->upstream_authorization.len == 0
+             && (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI
+                 || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE));
+
+    if (cache && prov->headers.len) {
+        v->data = prov->headers.data;
+        v->len = prov->headers.len;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+
+        return NGX_OK;
+    }
 
     n = NGX_HTTP_TOKENROUTE_HEADER_VARS;
     len = sizeof(NGX_HTTP_TOKENROUTE_CONTENT_TYPE) - 1;
@@ -499,7 +523,9 @@ ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
         }
     }
 
-    p = ngx_pnalloc(r->pool, len);
+    pool = cache ? ngx_cycle->pool : r->pool;
+
+    p = ngx_pnalloc(pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -526,6 +552,11 @@ ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
+
+    if (cache) {
+        prov->headers.data = v->data;
+        prov->headers.len = v->len;
+    }
 
     return NGX_OK;
 }
