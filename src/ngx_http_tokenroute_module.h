@@ -313,6 +313,7 @@ typedef struct {
     ngx_uint_t                       route_status;
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
+    ngx_str_t                        upstream_url;  /* upstream, uri */
     ngx_str_t                        upstream_authorization; /* signed */
     ngx_str_t                        upstream_amz_date;      /* its date */
     unsigned                         translate:1;

@@ -52,7 +52,8 @@ typedef enum {
     ngx_http_tokenroute_var_cache_write_tokens,
     ngx_http_tokenroute_var_cache_write_1h_tokens,
     ngx_http_tokenroute_var_azure_api_key,
-    ngx_http_tokenroute_var_upstream_headers
+    ngx_http_tokenroute_var_upstream_headers,
+    ngx_http_tokenroute_var_upstream_url
 } ngx_http_tokenroute_var_e;
 
 
@@ -94,6 +95,8 @@ static ngx_int_t ngx_http_tokenroute_header_value(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t data, ngx_str_t *value);
 static ngx_int_t ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_variable_value_t *v);
+static ngx_int_t ngx_http_tokenroute_url_value(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *value);
 static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
     ngx_str_t *value);
 static ngx_table_elt_t *ngx_http_tokenroute_beta_next(ngx_list_part_t **part,
@@ -228,6 +231,10 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_azure_api_key,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
+    { ngx_string("tokenroute_upstream_url"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_url,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("tokenroute_upstream_headers"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_headers,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
@@ -311,6 +318,14 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
     case ngx_http_tokenroute_var_upstream_headers:
         return ngx_http_tokenroute_upstream_headers(r, ctx, v);
 
+    case ngx_http_tokenroute_var_upstream_url:
+        if (prov
+            && ngx_http_tokenroute_url_value(r, ctx, &value) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+        break;
+
     case ngx_http_tokenroute_var_key_id:
         value = ctx->key.id;
         break;
@@ -370,6 +385,50 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $tokenroute_upstream$tokenroute_upstream_uri in one variable, which
+ * costs nginx's proxy_pass one evaluation instead of two: route.c wrote
+ * the URI right after a copy of the upstream; a URI made elsewhere (Azure,
+ * Bedrock, vertex) is joined to it here.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_url_value(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *value)
+{
+    u_char                          *p;
+    ngx_str_t                       *up, *uri, *url;
+    ngx_http_tokenroute_provider_t  *prov;
+
+    prov = ctx->model->provider;
+
+    up = &prov->upstream;
+    uri = &ctx->upstream_uri;
+    url = &ctx->upstream_url;
+
+    if (url->len == up->len + uri->len
+        && url->data + up->len == uri->data
+        && ngx_strncmp(url->data, up->data, up->len) == 0)
+    {
+        *value = *url;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, up->len + uri->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+    value->len = up->len + uri->len;
+
+    p = ngx_cpymem(p, up->data, up->len);
+    ngx_memcpy(p, uri->data, uri->len);
 
     return NGX_OK;
 }

@@ -87,6 +87,9 @@ tokenroute_model br/env provider=brenv upstream_model=anthropic.claude-usage-20-
 tokenroute_model br/file provider=brfile upstream_model=eu.anthropic.claude-usage-7-3-v1:0 $p;
 tokenroute_model br/key provider=brkey upstream_model=anthropic.claude-usage-5-2-v1:0 $p;
 tokenroute_model azure/gpt-4o provider=azdep upstream_model=gpt-4o-prod $p;
+tokenroute_model azure/busy provider=azdep upstream_model=gpt-4o-error-429 $p fallback=openai/gpt-4o-mini;
+log_format urls '\$tokenroute_upstream_url|\$tokenroute_upstream\$tokenroute_upstream_uri';
+access_log %%TESTDIR%%/urls.log urls;
 EOF
 location /old/v1/ {
     tokenroute on;
@@ -157,6 +160,7 @@ my @cases = (
 	[ 'openai client to anthropic', 'mock', '/v1/chat/completions',
 		'anthropic/claude-haiku-4-5', 'anthropic-beta' => 'c-3' ],
 	[ 'azure', 'azure', '/v1/chat/completions', 'azure/gpt-4o' ],
+	[ 'azure, then openai', 'mock', '/v1/chat/completions', 'azure/busy' ],
 	[ 'bedrock, signed', 'bedrock', '/v1/messages', 'br/env' ],
 	[ 'bedrock, signed with a session token', 'bedrock', '/v1/messages',
 		'br/file', 'anthropic-beta' => 'd-4' ],
@@ -190,5 +194,19 @@ $re = qr/^Host: [^\n]+\nContent-Type: application\/json\n/
 	. qr/x-amz-security-token: FwoGZXIvYXdzEXAMPLE\/\/token\+\/=\n/
 	. qr/Content-Length: \d+$/;
 like(lines($new->{req}), qr/$re/, 'bedrock: the lines in order');
+
+# $tokenroute_upstream_url (proxy_pass) is the two variables it joins,
+# whichever way the URI was made (route.c, Azure, Bedrock, a fallback)
+
+my @urls = do {
+	open my $fh, '<', "$d/urls.log" or die "urls.log: $!";
+	map { chomp; [ split /\|/, $_, -1 ] } <$fh>;
+};
+my @bad = grep { $_->[0] ne $_->[1] } @urls;
+my %kinds = map { ($_->[0] =~ m{^(\w+://[^/]+)}) => 1 } @urls;
+ok(@urls >= 2 * @cases, 'urls logged: ' . scalar @urls);
+ok(!@bad, 'upstream_url is upstream and upstream_uri: '
+	. join(' ', map { "$_->[0] != $_->[1]" } @bad));
+ok(keys %kinds >= 3, 'of the providers: ' . join(' ', sort keys %kinds));
 
 done_testing();
