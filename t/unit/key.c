@@ -135,6 +135,76 @@ test_equal(void)
 }
 
 
+/* tokenroute_key_valid() against the plain loop it replaced */
+
+static int
+ref_valid(const unsigned char *key, size_t len)
+{
+    size_t  i;
+
+    if (len < TOKENROUTE_KEY_MIN_LEN || len > TOKENROUTE_KEY_MAX_LEN
+        || memcmp(key, TOKENROUTE_KEY_PREFIX,
+                  sizeof(TOKENROUTE_KEY_PREFIX) - 1) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((key[i] >= 'A' && key[i] <= 'Z') || (key[i] >= 'a'
+              && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9')
+              || key[i] == '_' || key[i] == '-'))
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+test_valid_diff(void)
+{
+    int             bad, valid;
+    size_t          len, i, k;
+    unsigned char  *p;
+
+    bad = 0;
+    valid = 0;
+    srand(1414);
+
+    for (i = 0; i < 200000; i++) {
+        len = rand() % 270;
+        p = malloc(len ? len : 1);
+        if (p == NULL) {
+            ok(0, "malloc");
+            return;
+        }
+
+        for (k = 0; k < len; k++) {
+            p[k] = "abcXYZ019_-"[rand() % 11];
+        }
+
+        if (len >= 6 && rand() % 8) {
+            memcpy(p, "sk-tr-", 6);
+        }
+
+        /* one byte of any value, somewhere, in most */
+
+        if (len && rand() % 2) {
+            p[rand() % len] = (unsigned char) rand();
+        }
+
+        valid += (ref_valid(p, len) == 0);
+        bad += (tokenroute_key_valid(p, len) != ref_valid(p, len));
+        free(p);
+    }
+
+    ok(bad == 0 && valid > 1000, "key_valid agrees with a byte loop "
+       "(%d differences, %d valid)", bad, valid);
+}
+
+
 int
 main(void)
 {
@@ -223,6 +293,7 @@ main(void)
        "a * at the end is not");
 
     test_equal();
+    test_valid_diff();
 
     printf("1..%d\n", tests);
 
