@@ -231,9 +231,11 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_azure_api_key,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
+    /* NOHASH: one more name overfills nginx's default variables_hash */
+
     { ngx_string("tokenroute_upstream_url"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_url,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("tokenroute_upstream_headers"), NULL,
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_headers,
