@@ -139,7 +139,7 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     const char                 *msg;
     ngx_http_tokenroute_ctx_t  *ctx;
 
-    ctx = ngx_palloc(r->pool, NGX_HTTP_TOKENROUTE_CTX_SIZE);
+    ctx = ngx_http_tokenroute_new_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -160,10 +160,6 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_tokenroute_module);
 
     ctx->t_start = ngx_http_tokenroute_usec();
-
-    if (ngx_http_tokenroute_keep_ctx(r, ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     if (ngx_http_tokenroute_request_id(ctx->request_id) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -22,6 +22,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_error.h"
+#include "tokenroute_request.h"
 
 
 typedef struct {
@@ -82,11 +83,8 @@ static ngx_http_tokenroute_error_t  ngx_http_tokenroute_errors[] = {
 ngx_uint_t
 ngx_http_tokenroute_shape_of(ngx_http_request_t *r)
 {
-    if (ngx_strnstr(r->uri.data, "/messages", r->uri.len) != NULL) {
-        return TOKENROUTE_SHAPE_ANTHROPIC;
-    }
-
-    return TOKENROUTE_SHAPE_OPENAI;
+    return tokenroute_request_anthropic_path(r->uri.data, r->uri.len)
+           ? TOKENROUTE_SHAPE_ANTHROPIC : TOKENROUTE_SHAPE_OPENAI;
 }
 
 

@@ -35,28 +35,73 @@ static ngx_int_t ngx_http_tokenroute_fallback_on(
     ngx_http_tokenroute_main_conf_t *trmcf, ngx_uint_t status);
 
 
-ngx_int_t
-ngx_http_tokenroute_keep_ctx(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx)
+/*
+ * The request's context: 2K, half a request pool block, so kept out of
+ * the pool (which then needs a block less per request) on a per-worker
+ * free list.  The pool's cleanup gives it back, after every use (the log
+ * phase) and before the pool's memory is freed, and marks it: the
+ * context is found again after an internal redirect, which clears the
+ * module contexts.
+ */
+
+#define NGX_HTTP_TOKENROUTE_CTX_FREE_MAX  64
+
+typedef struct ngx_http_tokenroute_ctx_free_s  ngx_http_tokenroute_ctx_free_t;
+
+struct ngx_http_tokenroute_ctx_free_s {
+    ngx_http_tokenroute_ctx_free_t  *next;
+};
+
+static ngx_http_tokenroute_ctx_free_t  *ngx_http_tokenroute_ctx_free;
+static ngx_uint_t                        ngx_http_tokenroute_ctx_nfree;
+
+
+ngx_http_tokenroute_ctx_t *
+ngx_http_tokenroute_new_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t  *cln;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_tokenroute_ctx_free_t  *f;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
-        return NGX_ERROR;
+        return NULL;
+    }
+
+    f = ngx_http_tokenroute_ctx_free;
+
+    if (f) {
+        ngx_http_tokenroute_ctx_free = f->next;
+        ngx_http_tokenroute_ctx_nfree--;
+
+    } else {
+        f = ngx_alloc(NGX_HTTP_TOKENROUTE_CTX_SIZE, r->connection->log);
+        if (f == NULL) {
+            return NULL;
+        }
     }
 
     cln->handler = ngx_http_tokenroute_ctx_cleanup;
-    cln->data = ctx;
+    cln->data = f;
 
-    return NGX_OK;
+    return (ngx_http_tokenroute_ctx_t *) f;
 }
 
 
 static void
 ngx_http_tokenroute_ctx_cleanup(void *data)
 {
-    /* only a marker: the ctx lives in the request pool */
+    ngx_http_tokenroute_ctx_free_t  *f;
+
+    f = data;
+
+    if (ngx_http_tokenroute_ctx_nfree >= NGX_HTTP_TOKENROUTE_CTX_FREE_MAX) {
+        ngx_free(f);
+        return;
+    }
+
+    f->next = ngx_http_tokenroute_ctx_free;
+    ngx_http_tokenroute_ctx_free = f;
+    ngx_http_tokenroute_ctx_nfree++;
 }
 
 

@@ -18,8 +18,7 @@
 #include "ngx_http_tokenroute_module.h"
 
 
-ngx_int_t ngx_http_tokenroute_keep_ctx(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx);
+ngx_http_tokenroute_ctx_t *ngx_http_tokenroute_new_ctx(ngx_http_request_t *r);
 ngx_http_tokenroute_ctx_t *ngx_http_tokenroute_recover_ctx(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_tokenroute_choose(ngx_http_request_t *r,

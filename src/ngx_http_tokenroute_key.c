@@ -12,7 +12,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "ngx_http_tokenroute_module.h"
@@ -62,6 +61,7 @@ ngx_int_t
 ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
+    size_t            start;
     ngx_str_t         key;
     ngx_uint_t        n;
     ngx_table_elt_t  *h;
@@ -76,19 +76,11 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
     if (r->headers_in.authorization) {
         key = r->headers_in.authorization->value;
 
-        if (key.len < 7
-            || ngx_strncasecmp(key.data, (u_char *) "Bearer ", 7) != 0)
-        {
+        if (tokenroute_key_bearer(key.data, key.len, &start, &key.len) != 0) {
             return NGX_ERROR;
         }
 
-        key.data += 7;
-        key.len -= 7;
-
-        while (key.len && key.data[0] == ' ') {
-            key.data++;
-            key.len--;
-        }
+        key.data += start;
 
         /* some clients send the one key both ways */
 
@@ -293,7 +285,7 @@ ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash)
                                         % NGX_HTTP_TOKENROUTE_KEY_CACHE];
 
     if (e->len == key->len
-        && CRYPTO_memcmp(e->key, key->data, key->len) == 0)
+        && tokenroute_key_equal(e->key, key->data, key->len) == 0)
     {
         ngx_memcpy(hash, e->hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
         return NGX_OK;

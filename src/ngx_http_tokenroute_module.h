@@ -91,6 +91,7 @@ typedef struct {
     ngx_str_t                        authorization;
     ngx_str_t                        api_key;
     ngx_str_t                        upstream_name;
+    ngx_str_t                        headers;     /* variables.c's cache */
     void                            *type_conf;   /* a type's own settings */
     u_char                          *file;
     ngx_uint_t                       line;
@@ -312,6 +313,7 @@ typedef struct {
     ngx_uint_t                       route_status;
     ngx_str_t                        upstream_body;
     ngx_str_t                        upstream_uri;
+    ngx_str_t                        upstream_url;  /* upstream, uri */
     ngx_str_t                        upstream_authorization; /* signed */
     ngx_str_t                        upstream_amz_date;      /* its date */
     unsigned                         translate:1;

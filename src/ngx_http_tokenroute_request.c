@@ -85,6 +85,65 @@ ngx_http_tokenroute_request_id(u_char *id)
 }
 
 
+/*
+ * The usual two pieces: what came with the headers (in nginx's header
+ * buffer), then the rest, read into a buffer that request_body_in_single_buf
+ * made large enough for both (nginx 1.22 sizes it so, but does not move
+ * the first piece in): the first piece is moved in, in front of the rest,
+ * and the chain is that buffer alone.  A copy of the body in a block of
+ * its own cost more than these two copies.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_body_join(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    size_t        first, rest;
+    ngx_buf_t    *a, *b, *rb;
+    ngx_chain_t  *cl;
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL || cl->next->next != NULL) {
+        return NGX_DECLINED;
+    }
+
+    a = cl->buf;
+    b = cl->next->buf;
+
+    /* the second piece: nginx's body buffer, all of it from its start */
+
+    rb = r->request_body->buf;
+
+    if (a->in_file || b->in_file || !b->temporary || rb == NULL
+        || b->start != rb->start || b->end != rb->end || b->pos != b->start)
+    {
+        return NGX_DECLINED;
+    }
+
+    first = a->last - a->pos;
+    rest = b->last - b->pos;
+
+    if ((size_t) (b->end - b->last) < first) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memmove(b->start + first, b->pos, rest);
+    ngx_memcpy(b->start, a->pos, first);
+
+    b->last = b->start + first + rest;
+
+    /* a buffer of no size would be an alert in nginx's chain writer */
+
+    r->request_body->bufs = cl->next;
+
+    ctx->body.data = b->pos;
+    ctx->body.len = first + rest;
+
+    return NGX_OK;
+}
+
+
 /* the body as one contiguous buffer, wherever nginx put it */
 
 ngx_int_t
@@ -123,6 +182,10 @@ ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
             ctx->body.len = b->last - b->pos;
             return NGX_OK;
         }
+    }
+
+    if (ngx_http_tokenroute_body_join(r, ctx) == NGX_OK) {
+        return NGX_OK;
     }
 
     len = 0;

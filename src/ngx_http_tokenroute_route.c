@@ -252,15 +252,22 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
         break;
 
     default:
-        ctx->upstream_uri.len = prov->base_path.len + endpoint.len;
-        ctx->upstream_uri.data = ngx_pnalloc(r->pool,
-                                             ctx->upstream_uri.len);
-        if (ctx->upstream_uri.data == NULL) {
+        /* the URI after the upstream: $tokenroute_upstream_url, no copy */
+
+        ctx->upstream_url.len = prov->upstream.len + prov->base_path.len
+                                + endpoint.len;
+        ctx->upstream_url.data = ngx_pnalloc(r->pool, ctx->upstream_url.len);
+        if (ctx->upstream_url.data == NULL) {
             return NGX_ERROR;
         }
 
-        p = ngx_cpymem(ctx->upstream_uri.data, prov->base_path.data,
-                       prov->base_path.len);
+        p = ngx_cpymem(ctx->upstream_url.data, prov->upstream.data,
+                       prov->upstream.len);
+
+        ctx->upstream_uri.data = p;
+        ctx->upstream_uri.len = prov->base_path.len + endpoint.len;
+
+        p = ngx_cpymem(p, prov->base_path.data, prov->base_path.len);
         ngx_memcpy(p, endpoint.data, endpoint.len);
     }
 

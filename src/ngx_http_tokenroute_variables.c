@@ -51,12 +51,52 @@ typedef enum {
     ngx_http_tokenroute_var_clamped,
     ngx_http_tokenroute_var_cache_write_tokens,
     ngx_http_tokenroute_var_cache_write_1h_tokens,
-    ngx_http_tokenroute_var_azure_api_key
+    ngx_http_tokenroute_var_azure_api_key,
+    ngx_http_tokenroute_var_upstream_headers,
+    ngx_http_tokenroute_var_upstream_url
 } ngx_http_tokenroute_var_e;
+
+
+/*
+ * The provider's headers, in the order tokenroute_proxy.conf sent them
+ * one proxy_set_header each (an empty one is not sent): one variable is
+ * one header line for nginx's script engine, which costs about 400
+ * instructions a line even when the value is empty.
+ */
+
+typedef struct {
+    ngx_str_t    name;
+    ngx_uint_t   var;
+} ngx_http_tokenroute_header_var_t;
+
+
+static ngx_http_tokenroute_header_var_t  ngx_http_tokenroute_header_vars[] = {
+    { ngx_string("Authorization"), ngx_http_tokenroute_var_authorization },
+    { ngx_string("x-api-key"), ngx_http_tokenroute_var_api_key },
+    { ngx_string("api-key"), ngx_http_tokenroute_var_azure_api_key },
+    { ngx_string("anthropic-version"),
+      ngx_http_tokenroute_var_anthropic_version },
+    { ngx_string("anthropic-beta"), ngx_http_tokenroute_var_anthropic_beta },
+    { ngx_string("x-amz-date"), ngx_http_tokenroute_var_amz_date },
+    { ngx_string("x-amz-security-token"),
+      ngx_http_tokenroute_var_amz_security_token }
+};
+
+
+#define NGX_HTTP_TOKENROUTE_CONTENT_TYPE  "application/json"
+#define NGX_HTTP_TOKENROUTE_HEADER_VARS                                       \
+    (sizeof(ngx_http_tokenroute_header_vars)                                  \
+     / sizeof(ngx_http_tokenroute_header_var_t))
 
 
 static ngx_int_t ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tokenroute_header_value(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t data, ngx_str_t *value);
+static ngx_int_t ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_variable_value_t *v);
+static ngx_int_t ngx_http_tokenroute_url_value(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *value);
 static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
     ngx_str_t *value);
 static ngx_table_elt_t *ngx_http_tokenroute_beta_next(ngx_list_part_t **part,
@@ -191,6 +231,16 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_azure_api_key,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
+    /* NOHASH: one more name overfills nginx's default variables_hash */
+
+    { ngx_string("tokenroute_upstream_url"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_url,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("tokenroute_upstream_headers"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_headers,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
       ngx_http_null_variable
 };
 
@@ -226,14 +276,17 @@ static ngx_int_t
 ngx_http_tokenroute_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                            value;
-    ngx_http_tokenroute_ctx_t           *ctx;
-    ngx_http_tokenroute_provider_t      *prov;
-    ngx_http_tokenroute_bedrock_conf_t  *bc;
+    ngx_str_t                        value;
+    ngx_http_tokenroute_ctx_t       *ctx;
+    ngx_http_tokenroute_provider_t  *prov;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_tokenroute_module);
 
     if (ctx == NULL) {
+        if (data == ngx_http_tokenroute_var_upstream_headers) {
+            return ngx_http_tokenroute_upstream_headers(r, NULL, v);
+        }
+
         v->not_found = 1;
         return NGX_OK;
     }
@@ -264,62 +317,14 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         value = ctx->upstream_body;
         break;
 
-    case ngx_http_tokenroute_var_authorization:
-        /* a signature or a token made for this attempt, else the key's */
-        if (ctx->upstream_authorization.len) {
-            value = ctx->upstream_authorization;
+    case ngx_http_tokenroute_var_upstream_headers:
+        return ngx_http_tokenroute_upstream_headers(r, ctx, v);
 
-        } else if (prov) {
-            value = prov->authorization;
-        }
-        break;
-
-    case ngx_http_tokenroute_var_api_key:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
-            value = prov->api_key;
-        }
-        break;
-
-    case ngx_http_tokenroute_var_azure_api_key:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE) {
-            value = prov->api_key;
-        }
-        break;
-
-    case ngx_http_tokenroute_var_anthropic_version:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
-            if (ngx_http_tokenroute_anthropic_version(r, &value) != NGX_OK) {
-                return NGX_ERROR;
-            }
-        }
-        break;
-
-    case ngx_http_tokenroute_var_anthropic_beta:
-        /* Vertex takes the betas in the header too */
-        if (prov && (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
-                     || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX))
+    case ngx_http_tokenroute_var_upstream_url:
+        if (prov
+            && ngx_http_tokenroute_url_value(r, ctx, &value) != NGX_OK)
         {
-            if (ngx_http_tokenroute_anthropic_beta(r, &value) != NGX_OK) {
-                return NGX_ERROR;
-            }
-        }
-        break;
-
-    case ngx_http_tokenroute_var_amz_date:
-        /* Bedrock's, when this attempt is signed */
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
-            && ctx->upstream_authorization.len)
-        {
-            value = ctx->upstream_amz_date;
-        }
-        break;
-
-    case ngx_http_tokenroute_var_amz_security_token:
-        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
-            && ctx->upstream_authorization.len)
-        {
-            bc = prov->type_conf;
-            value = bc->session_token;
+            return NGX_ERROR;
         }
         break;
 
@@ -363,6 +368,13 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         value.data = ctx->request_id;
         value.len = NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN;
         break;
+
+    default:
+        if (ngx_http_tokenroute_header_value(r, ctx, data, &value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (value.len == 0) {
@@ -375,6 +387,237 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $tokenroute_upstream$tokenroute_upstream_uri in one variable, which
+ * costs nginx's proxy_pass one evaluation instead of two: route.c wrote
+ * the URI right after a copy of the upstream; a URI made elsewhere (Azure,
+ * Bedrock, vertex) is joined to it here.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_url_value(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *value)
+{
+    u_char                          *p;
+    ngx_str_t                       *up, *uri, *url;
+    ngx_http_tokenroute_provider_t  *prov;
+
+    prov = ctx->model->provider;
+
+    up = &prov->upstream;
+    uri = &ctx->upstream_uri;
+    url = &ctx->upstream_url;
+
+    if (url->len == up->len + uri->len
+        && url->data + up->len == uri->data
+        && ngx_strncmp(url->data, up->data, up->len) == 0)
+    {
+        *value = *url;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, up->len + uri->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+    value->len = up->len + uri->len;
+
+    p = ngx_cpymem(p, up->data, up->len);
+    ngx_memcpy(p, uri->data, uri->len);
+
+    return NGX_OK;
+}
+
+
+/* the value of one provider header's variable: empty if not sent */
+
+static ngx_int_t
+ngx_http_tokenroute_header_value(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t data, ngx_str_t *value)
+{
+    ngx_http_tokenroute_provider_t      *prov;
+    ngx_http_tokenroute_bedrock_conf_t  *bc;
+
+    prov = ctx->model ? ctx->model->provider : NULL;
+
+    ngx_str_null(value);
+
+    switch (data) {
+
+    case ngx_http_tokenroute_var_authorization:
+        /* a signature or a token made for this attempt, else the key's */
+        if (ctx->upstream_authorization.len) {
+            *value = ctx->upstream_authorization;
+
+        } else if (prov) {
+            *value = prov->authorization;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_api_key:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
+            *value = prov->api_key;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_azure_api_key:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE) {
+            *value = prov->api_key;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_anthropic_version:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC) {
+            if (ngx_http_tokenroute_anthropic_version(r, value) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+        break;
+
+    case ngx_http_tokenroute_var_anthropic_beta:
+        /* Vertex takes the betas in the header too */
+        if (prov && (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_ANTHROPIC
+                     || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_VERTEX))
+        {
+            if (ngx_http_tokenroute_anthropic_beta(r, value) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+        break;
+
+    case ngx_http_tokenroute_var_amz_date:
+        /* Bedrock's, when this attempt is signed */
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+            && ctx->upstream_authorization.len)
+        {
+            *value = ctx->upstream_amz_date;
+        }
+        break;
+
+    case ngx_http_tokenroute_var_amz_security_token:
+        if (prov && prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
+            && ctx->upstream_authorization.len)
+        {
+            bc = prov->type_conf;
+            *value = bc->session_token;
+        }
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * $tokenroute_upstream_headers: the Content-Type value, then the
+ * provider's headers that are not empty, each after a CRLF and its name
+ * ("application/json\r\nAuthorization: Bearer KEY"), so that the one
+ * line "proxy_set_header Content-Type $tokenroute_upstream_headers;"
+ * sends what the eight lines of one header each sent.  No value holds a
+ * CR or LF: nginx refuses them in a client's header, and the others come
+ * from the configuration, a signature or a token endpoint's JSON string,
+ * as they did in their own lines.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_variable_value_t *v)
+{
+    u_char                            *p;
+    size_t                             len;
+    ngx_str_t                          values[
+                                           NGX_HTTP_TOKENROUTE_HEADER_VARS];
+    ngx_uint_t                         i, n, cache;
+    ngx_pool_t                        *pool;
+    ngx_http_tokenroute_provider_t    *prov;
+    ngx_http_tokenroute_header_var_t  *h;
+
+    /*
+     * An OpenAI or Azure provider's headers are its key's alone, unless
+     * the attempt has an Authorization of its own: made once per worker,
+     * kept with the provider (the cycle's configuration, as long as it).
+     */
+
+    prov = (ctx && ctx->model) ? ctx->model->provider : NULL;
+
+    cache = (prov && ctx->upstream_authorization.len == 0
+             && (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI
+                 || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE));
+
+    if (cache && prov->headers.len) {
+        v->data = prov->headers.data;
+        v->len = prov->headers.len;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+
+        return NGX_OK;
+    }
+
+    n = NGX_HTTP_TOKENROUTE_HEADER_VARS;
+    len = sizeof(NGX_HTTP_TOKENROUTE_CONTENT_TYPE) - 1;
+
+    for (i = 0; i < n; i++) {
+        h = &ngx_http_tokenroute_header_vars[i];
+
+        if (ctx == NULL) {
+            values[i].len = 0;
+            continue;
+        }
+
+        if (ngx_http_tokenroute_header_value(r, ctx, h->var, &values[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (values[i].len) {
+            len += sizeof(CRLF) - 1 + h->name.len + sizeof(": ") - 1
+                   + values[i].len;
+        }
+    }
+
+    pool = cache ? ngx_cycle->pool : r->pool;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    p = ngx_cpymem(p, NGX_HTTP_TOKENROUTE_CONTENT_TYPE,
+                   sizeof(NGX_HTTP_TOKENROUTE_CONTENT_TYPE) - 1);
+
+    for (i = 0; i < n; i++) {
+        if (values[i].len == 0) {
+            continue;
+        }
+
+        h = &ngx_http_tokenroute_header_vars[i];
+
+        *p++ = CR; *p++ = LF;
+        p = ngx_cpymem(p, h->name.data, h->name.len);
+        *p++ = ':'; *p++ = ' ';
+        p = ngx_cpymem(p, values[i].data, values[i].len);
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    if (cache) {
+        prov->headers.data = v->data;
+        prov->headers.len = v->len;
+    }
 
     return NGX_OK;
 }

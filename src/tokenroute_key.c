@@ -8,6 +8,7 @@
  */
 
 
+#include <stdint.h>
 #include <string.h>
 
 #include "tokenroute_key.h"
@@ -71,6 +72,7 @@ static const unsigned char  tr_key_char[256] = {
 int
 tokenroute_key_valid(const unsigned char *key, size_t len)
 {
+    unsigned              acc;
     const unsigned char  *p, *last;
 
     if (len < TOKENROUTE_KEY_MIN_LEN || len > TOKENROUTE_KEY_MAX_LEN
@@ -80,15 +82,44 @@ tokenroute_key_valid(const unsigned char *key, size_t len)
         return -1;
     }
 
+    /* the prefix's characters are allowed ones: the rest is checked */
+
+    acc = 1;
     last = key + len;
 
-    for (p = key; p < last; p++) {
-        if (!tr_key_char[*p]) {
-            return -1;
-        }
+    for (p = key + sizeof(TOKENROUTE_KEY_PREFIX) - 1; last - p >= 4; p += 4) {
+        acc &= tr_key_char[p[0]] & tr_key_char[p[1]] & tr_key_char[p[2]]
+               & tr_key_char[p[3]];
     }
 
-    return 0;
+    while (p < last) {
+        acc &= tr_key_char[*p++];
+    }
+
+    return acc ? 0 : -1;
+}
+
+
+int
+tokenroute_key_equal(const unsigned char *a, const unsigned char *b,
+    size_t len)
+{
+    size_t    i;
+    uint64_t  x, y, acc;
+
+    acc = 0;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        acc |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        acc |= a[i] ^ b[i];
+    }
+
+    return (acc == 0) ? 0 : -1;
 }
 
 

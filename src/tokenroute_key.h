@@ -39,6 +39,14 @@ int tokenroute_key_bearer(const unsigned char *value, size_t len,
 int tokenroute_key_valid(const unsigned char *key, size_t len);
 
 /*
+ * Returns 0 if a and b hold the same len bytes, -1 otherwise, in a time
+ * that depends on len only (8 bytes a step, not CRYPTO_memcmp()'s one):
+ * a key compared with one the worker has seen.
+ */
+int tokenroute_key_equal(const unsigned char *a, const unsigned char *b,
+    size_t len);
+
+/*
  * Returns 0 if s is a key hash as the gateway and the control scripts
  * write it (the key's SHA-256 in TOKENROUTE_KEY_HASH_LEN lowercase hex
  * digits), -1 otherwise.

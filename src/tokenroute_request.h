@@ -94,6 +94,13 @@ tokenroute_request_status_e tokenroute_request_scan(const unsigned char *body,
     size_t len, tokenroute_request_t *req);
 const char *tokenroute_request_strerror(tokenroute_request_status_e status);
 
+/*
+ * 1 if the path names an Anthropic endpoint: "/messages" is in it before
+ * any NUL byte (as ngx_strnstr() finds it), 0 otherwise.
+ */
+int tokenroute_request_anthropic_path(const unsigned char *path,
+    size_t len);
+
 typedef struct {
     const char *model;           /* the upstream model id */
     size_t      model_len;

@@ -69,6 +69,142 @@ static valid_case_t  valid_cases[] = {
 };
 
 
+/*
+ * tokenroute_key_equal() against a byte loop: every length to 80, equal
+ * and unequal in each single byte (and in the top bit only), each from
+ * heap copies of the exact length.
+ */
+
+static int
+ref_equal(const unsigned char *a, const unsigned char *b, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (a[i] != b[i]) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+test_equal(void)
+{
+    int             bad;
+    size_t          len, i;
+    unsigned char  *a, *b;
+
+    bad = 0;
+    srand(14);
+
+    for (len = 0; len <= 80; len++) {
+        a = malloc(len ? len : 1);
+        b = malloc(len ? len : 1);
+
+        if (a == NULL || b == NULL) {
+            ok(0, "malloc");
+            return;
+        }
+
+        for (i = 0; i < len; i++) {
+            a[i] = (unsigned char) rand();
+        }
+
+        memcpy(b, a, len);
+
+        bad += (tokenroute_key_equal(a, b, len) != ref_equal(a, b, len));
+        bad += (tokenroute_key_equal(a, b, len) != 0);
+
+        for (i = 0; i < len; i++) {
+            b[i] ^= 0x80;
+            bad += (tokenroute_key_equal(a, b, len) != ref_equal(a, b, len));
+            bad += (tokenroute_key_equal(a, b, len) != -1);
+            b[i] ^= 0x81;
+            bad += (tokenroute_key_equal(a, b, len) != -1);
+            b[i] ^= 0x01;
+        }
+
+        free(a);
+        free(b);
+    }
+
+    ok(bad == 0, "key_equal agrees with a byte loop (%d differences)", bad);
+}
+
+
+/* tokenroute_key_valid() against the plain loop it replaced */
+
+static int
+ref_valid(const unsigned char *key, size_t len)
+{
+    size_t  i;
+
+    if (len < TOKENROUTE_KEY_MIN_LEN || len > TOKENROUTE_KEY_MAX_LEN
+        || memcmp(key, TOKENROUTE_KEY_PREFIX,
+                  sizeof(TOKENROUTE_KEY_PREFIX) - 1) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((key[i] >= 'A' && key[i] <= 'Z') || (key[i] >= 'a'
+              && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9')
+              || key[i] == '_' || key[i] == '-'))
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+test_valid_diff(void)
+{
+    int             bad, valid;
+    size_t          len, i, k;
+    unsigned char  *p;
+
+    bad = 0;
+    valid = 0;
+    srand(1414);
+
+    for (i = 0; i < 200000; i++) {
+        len = rand() % 270;
+        p = malloc(len ? len : 1);
+        if (p == NULL) {
+            ok(0, "malloc");
+            return;
+        }
+
+        for (k = 0; k < len; k++) {
+            p[k] = "abcXYZ019_-"[rand() % 11];
+        }
+
+        if (len >= 6 && rand() % 8) {
+            memcpy(p, "sk-tr-", 6);
+        }
+
+        /* one byte of any value, somewhere, in most */
+
+        if (len && rand() % 2) {
+            p[rand() % len] = (unsigned char) rand();
+        }
+
+        valid += (ref_valid(p, len) == 0);
+        bad += (tokenroute_key_valid(p, len) != ref_valid(p, len));
+        free(p);
+    }
+
+    ok(bad == 0 && valid > 1000, "key_valid agrees with a byte loop "
+       "(%d differences, %d valid)", bad, valid);
+}
+
+
 int
 main(void)
 {
@@ -155,6 +291,9 @@ main(void)
     buf[63] = '*';
     ok(tokenroute_key_hash_valid((unsigned char *) buf, 64) == -1,
        "a * at the end is not");
+
+    test_equal();
+    test_valid_diff();
 
     printf("1..%d\n", tests);
 

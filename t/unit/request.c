@@ -362,6 +362,124 @@ static rewrite_case_t  rewrite_cases[] = {
 };
 
 
+/*
+ * tokenroute_request_anthropic_path() against nginx's test, ngx_strnstr()
+ * for "/messages" (copied here: it stops at a NUL byte), on fixed paths
+ * and random ones over a small alphabet that builds the needle often.
+ */
+
+static int
+ref_anthropic_path(const unsigned char *s1, size_t len)
+{
+    size_t          n;
+    unsigned char   c1, c2;
+    const char     *s2;
+
+    s2 = "/messages";
+    c2 = (unsigned char) *s2++;
+    n = strlen(s2);
+
+    do {
+        do {
+            if (len-- == 0) {
+                return 0;
+            }
+
+            c1 = *s1++;
+
+            if (c1 == 0) {
+                return 0;
+            }
+
+        } while (c1 != c2);
+
+        if (n > len) {
+            return 0;
+        }
+
+    } while (strncmp((const char *) s1, s2, n) != 0);
+
+    return 1;
+}
+
+
+static void
+test_anthropic_path(void)
+{
+    int             bad, r1, r2;
+    size_t          i, len, k;
+    unsigned char  *p;
+
+    static const char  *fixed[] = {
+        "/v1/messages", "/v1/chat/completions", "/messages", "/message",
+        "/v1/messages/count_tokens", "/x/messagesy", "//messages",
+        "/v1/me\\0ssages/messages", "/v1/\\0/messages", "", "/",
+        "/v1/mmessages", "/v1/m/messages?x", "messages", "/MESSAGES",
+        NULL
+    };
+
+    static const char  alphabet[] = "/messag\0x";
+
+    bad = 0;
+
+    for (i = 0; fixed[i]; i++) {
+        len = strlen(fixed[i]);
+        p = malloc(len ? len : 1);
+        if (p == NULL) {
+            ok(0, "malloc");
+            return;
+        }
+
+        /* "\\0" in the table stands for a NUL byte */
+
+        for (k = 0, len = 0; fixed[i][k]; k++) {
+            if (fixed[i][k] == '\\' && fixed[i][k + 1] == '0') {
+                p[len++] = '\0';
+                k++;
+                continue;
+            }
+
+            p[len++] = (unsigned char) fixed[i][k];
+        }
+
+        r1 = tokenroute_request_anthropic_path(p, len);
+        r2 = ref_anthropic_path(p, len);
+
+        ok(r1 == r2, "anthropic path %zu: %d, nginx %d", i, r1, r2);
+        free(p);
+    }
+
+    srand(1414);
+
+    for (i = 0; i < 200000; i++) {
+        len = rand() % 40;
+        p = malloc(len ? len : 1);
+        if (p == NULL) {
+            ok(0, "malloc");
+            return;
+        }
+
+        for (k = 0; k < len; k++) {
+            p[k] = (rand() % 4) ? (unsigned char) alphabet[rand() % 7]
+                   : (unsigned char) alphabet[rand() % 9];
+        }
+
+        /* plant the needle often */
+
+        if (len >= 9 && rand() % 2) {
+            memcpy(p + rand() % (len - 8), "/messages", 9);
+        }
+
+        bad += (tokenroute_request_anthropic_path(p, len)
+                != ref_anthropic_path(p, len));
+        free(p);
+    }
+
+    ok(bad == 0, "anthropic path agrees with ngx_strnstr on random paths "
+       "(%d differences)", bad);
+}
+
+
 int
 main(void)
 {
@@ -372,6 +490,7 @@ main(void)
     test_depth();
     test_tokenizer();
     test_rewrites();
+    test_anthropic_path();
 
     printf("1..%d\n", tests);
 
