@@ -274,18 +274,17 @@ tr_gen_integer(tr_ctx_t *ctx, long long v)
 }
 
 
-void
-tr_gen_key(tr_ctx_t *ctx, const char *key)
-{
-    tr_gen_string(ctx, key, strlen(key));
-}
-
+/* a string written with its quotes already, as tr_gen_key() gives it */
 
 void
-tr_gen_pair(tr_ctx_t *ctx, const char *key, const char *value)
+tr_gen_lit(tr_ctx_t *ctx, const char *s, size_t len)
 {
-    tr_gen_string(ctx, key, strlen(key));
-    tr_gen_string(ctx, value, strlen(value));
+    if (tr_gen_begin(ctx, 0) != 0) {
+        return;
+    }
+
+    tokenroute_json_add(&ctx->gen->buf, s, len);
+    tr_gen_atom(ctx->gen);
 }
 
 
