@@ -615,6 +615,15 @@ tokenroute_json_tree_text(tokenroute_json_tree_t *j, const unsigned char *p,
     if (escaped) {
         n = tokenroute_json_unescape(p, last, (unsigned char *) s, n);
 
+    } else if (n >= 8 && n <= 16) {
+        /* most keys and short values: two fixed copies that overlap */
+        memcpy(s, p, 8);
+        memcpy(s + n - 8, p + n - 8, 8);
+
+    } else if (n >= 4 && n < 8) {
+        memcpy(s, p, 4);
+        memcpy(s + n - 4, p + n - 4, 4);
+
     } else if (n != 0) {
         memcpy(s, p, n);
     }
@@ -784,6 +793,7 @@ int64_t
 tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt)
 {
     char        *end;
+    size_t       i;
     double       d;
     long long    v;
     const char  *s;
@@ -793,6 +803,20 @@ tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt)
     }
 
     s = n->str;
+
+    /* up to 18 digits cannot overflow: most counts, without strtoll() */
+
+    i = (s[0] == '-');
+
+    if (n->len - i <= 18) {
+        for (v = 0; i < n->len && s[i] >= '0' && s[i] <= '9'; i++) {
+            v = v * 10 + (s[i] - '0');
+        }
+
+        if (i == n->len) {
+            return (s[0] == '-') ? -v : v;
+        }
+    }
 
     v = strtoll(s, &end, 10);
 

@@ -5,7 +5,8 @@
  * Differential test of the request translator's number checks
  * (src/tokenroute_translate_tree.c) against the library calls they stand
  * in for: tr_integer() against strpbrk() and strtoll(), tr_above_one()
- * against strtod() > 1.0, over numbers as JSON writes them (signs,
+ * against strtod() > 1.0, and the tree's tokenroute_json_int() against
+ * strtoll() and strtod() as it had them, over numbers as JSON writes them (signs,
  * fractions, exponents, long runs of digits, values near 1 and near
  * the limits of a long long).  TOKENROUTE_FUZZ_ROUNDS and
  * TOKENROUTE_FUZZ_SEED change the run.  Prints TAP.
@@ -21,6 +22,9 @@
 #include <tokenroute_translate_int.h>
 
 #include "tap.h"
+
+
+static int64_t ref_json_int(const char *s, int64_t dflt);
 
 
 static uint64_t  seed = 0x9e3779b97f4a7c15ULL;
@@ -109,10 +113,43 @@ gen_number(char *s)
 }
 
 
+/* tokenroute_json_int() before its count of up to 18 digits */
+
+static int64_t
+ref_json_int(const char *s, int64_t dflt)
+{
+    char       *end;
+    double      d;
+    long long   v;
+
+    v = strtoll(s, &end, 10);
+
+    if (*end == '\0') {
+        return v;
+    }
+
+    d = strtod(s, &end);
+
+    if (*end != '\0' || d != d) {
+        return dflt;
+    }
+
+    if (d >= 9.2e18) {
+        return INT64_MAX;
+    }
+
+    if (d <= -9.2e18) {
+        return INT64_MIN;
+    }
+
+    return (int64_t) d;
+}
+
+
 int
 main(void)
 {
-    int           rounds, r, bad_int, bad_one, rc, ref_rc;
+    int           rounds, r, bad_int, bad_one, bad_json, rc, ref_rc;
     char         *env, s[80], *end;
     tr_val_t      v;
     long long     n, ref;
@@ -137,6 +174,7 @@ main(void)
 
     bad_int = 0;
     bad_one = 0;
+    bad_json = 0;
 
     /* the fixed cases first, then generated ones */
 
@@ -175,6 +213,14 @@ main(void)
             }
         }
 
+        if (tokenroute_json_int(&v, -7) != ref_json_int(s, -7)) {
+            if (bad_json++ < 5) {
+                printf("# tokenroute_json_int(%s): %lld, before: %lld\n", s,
+                       (long long) tokenroute_json_int(&v, -7),
+                       (long long) ref_json_int(s, -7));
+            }
+        }
+
         if (tr_above_one(&v) != (strtod(s, NULL) > 1.0)) {
             if (bad_one++ < 5) {
                 printf("# tr_above_one(%s): %d\n", s, tr_above_one(&v));
@@ -184,6 +230,8 @@ main(void)
 
     ok(bad_int == 0, "tr_integer() as strpbrk() and strtoll() (%d differ)",
        bad_int);
+    ok(bad_json == 0, "tokenroute_json_int() as before (%d differ)",
+       bad_json);
     ok(bad_one == 0, "tr_above_one() as strtod() > 1.0 (%d differ)",
        bad_one);
 
