@@ -13,6 +13,7 @@
 
 
 #include <stddef.h>
+#include <string.h>
 
 #include "tokenroute_json_out.h"
 #include "tokenroute_json_tree.h"
@@ -86,7 +87,6 @@
 #define tr_alloc              tokenroute_tr_alloc
 #define tr_calloc             tokenroute_tr_calloc
 #define tr_parse              tokenroute_tr_parse
-#define tr_get_n              tokenroute_tr_get_n
 #define tr_check              tokenroute_tr_check
 #define tr_integer            tokenroute_tr_integer
 #define tr_above_one          tokenroute_tr_above_one
@@ -194,7 +194,6 @@ void *tr_alloc(tr_ctx_t *ctx, size_t size);
 void *tr_calloc(tr_ctx_t *ctx, size_t size);
 int tr_parse(tr_ctx_t *ctx, const char *p, size_t len, tr_val_t **root,
     const char *what);
-tr_val_t *tr_get_n(tr_val_t *obj, const char *key, size_t len);
 int tr_check(tr_ctx_t *ctx, tr_val_t *v, yajl_type type, const char *what);
 int tr_integer(tr_val_t *v, long long *n);
 int tr_above_one(tr_val_t *v);
@@ -230,6 +229,40 @@ void tr_oa_gen_block(tr_ctx_t *ctx, tr_block_t *b);
 /* tokenroute_translate_ao.c, _ao_messages.c */
 int tr_ao(tr_ctx_t *ctx, tr_val_t *root);
 int tr_ao_message(tr_ctx_t *ctx, tr_val_t *msg, size_t i);
+
+
+/*
+ * The member named key; the last one if the name repeats, as most JSON
+ * parsers (and so the providers) read it.  A null is no member.
+ * Inline: with the length known, the compare is a few moves.
+ */
+
+static inline tr_val_t *
+tr_get_n(tr_val_t *obj, const char *key, size_t len)
+{
+    tr_val_t  *v, *found;
+
+    if (obj == NULL || obj->type != yajl_t_object) {
+        return NULL;
+    }
+
+    found = NULL;
+
+    for (v = obj->first; v != NULL; v = v->next) {
+        if (v->key_len == len
+            && (len == 0
+                || (v->key[0] == key[0] && memcmp(v->key, key, len) == 0)))
+        {
+            found = v;
+        }
+    }
+
+    if (found != NULL && found->type == yajl_t_null) {
+        return NULL;
+    }
+
+    return found;
+}
 
 
 #endif /* _TOKENROUTE_TRANSLATE_INT_H_INCLUDED_ */

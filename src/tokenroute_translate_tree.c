@@ -188,39 +188,6 @@ tr_keep(tr_ctx_t *ctx, tokenroute_json_tree_t *j)
 }
 
 
-/*
- * The member named key; the last one if the name repeats, as most JSON
- * parsers (and so the providers) read it.  A null is no member.
- */
-
-tr_val_t *
-tr_get_n(tr_val_t *obj, const char *key, size_t len)
-{
-    tr_val_t  *v, *found;
-
-    if (obj == NULL || obj->type != yajl_t_object) {
-        return NULL;
-    }
-
-    found = NULL;
-
-    for (v = obj->first; v != NULL; v = v->next) {
-        if (v->key_len == len
-            && (len == 0
-                || (v->key[0] == key[0] && memcmp(v->key, key, len) == 0)))
-        {
-            found = v;
-        }
-    }
-
-    if (found != NULL && found->type == yajl_t_null) {
-        return NULL;
-    }
-
-    return found;
-}
-
-
 /* an absent v passes; yajl_t_true stands for either boolean */
 
 int
