@@ -116,7 +116,7 @@ tr_text_string(tr_ctx_t *ctx, tr_text_t *text, const char *prefix,
  * yajl_gen's errors did.
  */
 
-static int
+static TOKENROUTE_JSON_INLINE int
 tr_gen_begin(tr_ctx_t *ctx, unsigned not_key)
 {
     unsigned   s;
@@ -145,7 +145,7 @@ tr_gen_begin(tr_ctx_t *ctx, unsigned not_key)
 
 /* what follows a value at the current depth */
 
-static void
+static TOKENROUTE_JSON_INLINE void
 tr_gen_atom(tr_gen_t *g)
 {
     switch (g->state[g->depth]) {
