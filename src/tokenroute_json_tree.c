@@ -793,8 +793,8 @@ int64_t
 tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt)
 {
     char        *end;
-    size_t       i;
     double       d;
+    int64_t      r;
     long long    v;
     const char  *s;
 
@@ -804,18 +804,10 @@ tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt)
 
     s = n->str;
 
-    /* up to 18 digits cannot overflow: most counts, without strtoll() */
+    /* most counts, without strtoll() */
 
-    i = (s[0] == '-');
-
-    if (n->len - i <= 18) {
-        for (v = 0; i < n->len && s[i] >= '0' && s[i] <= '9'; i++) {
-            v = v * 10 + (s[i] - '0');
-        }
-
-        if (i == n->len) {
-            return (s[0] == '-') ? -v : v;
-        }
+    if (tokenroute_json_small_int(s, n->len, &r)) {
+        return r;
     }
 
     v = strtoll(s, &end, 10);

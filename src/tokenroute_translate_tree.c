@@ -229,34 +229,26 @@ tr_check(tr_ctx_t *ctx, tr_val_t *v, yajl_type type, const char *what)
 
 
 /*
- * 0 if v is a number written as an integer that fits a long long.  Up
- * to 18 digits cannot overflow: counted here, without strtoll().
+ * 0 if v is a number written as an integer that fits a long long; most
+ * without strtoll().
  */
 
 int
 tr_integer(tr_val_t *v, long long *n)
 {
-    char         *end;
-    size_t        i;
-    long long     r;
-    const char   *s;
+    char        *end;
+    int64_t      r;
+    const char  *s;
 
     if (v == NULL || v->type != yajl_t_number) {
         return -1;
     }
 
     s = v->str;
-    i = (s[0] == '-');
 
-    if (v->len - i <= 18) {
-        for (r = 0; i < v->len && s[i] >= '0' && s[i] <= '9'; i++) {
-            r = r * 10 + (s[i] - '0');
-        }
-
-        if (i == v->len) {
-            *n = (s[0] == '-') ? -r : r;
-            return 0;
-        }
+    if (tokenroute_json_small_int(s, v->len, &r)) {
+        *n = r;
+        return 0;
     }
 
     if (strpbrk(s, ".eE") != NULL) {
