@@ -43,7 +43,8 @@ MODULE_SRCS = config config.make ngx_http_tokenroute_module.c \
 CLI_SRCS    = $(wildcard src/cli/*.c src/cli/*.h) src/tokenroute_money.c \
               src/tokenroute_money.h src/tokenroute_lua.h \
               src/tokenroute_schema.h src/tokenroute_json_out.c \
-              src/tokenroute_json_out.h $(wildcard src/tokenroute_report*) \
+              src/tokenroute_json_out.h src/tokenroute_json_esc.h \
+              $(wildcard src/tokenroute_report*) \
               src/tokenroute_secret.c src/tokenroute_secret.h \
               src/tokenroute_key.h \
               src/tokenroute_redis_url.c src/tokenroute_redis_url.h

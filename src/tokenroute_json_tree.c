@@ -22,13 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if (defined __SSE2__ && defined __GNUC__ && !defined TOKENROUTE_JSON_NO_SIMD)
-#define TR_TREE_SSE2  1
-#include <emmintrin.h>
-#else
-#define TR_TREE_SSE2  0
-#endif
-
+#include "tokenroute_json_esc.h"
 #include "tokenroute_json_tree.h"
 #include "tokenroute_json_value.h"
 
@@ -36,39 +30,37 @@
 #define TOKENROUTE_JSON_CHUNK   8192
 #define TOKENROUTE_JSON_ALIGN   sizeof(void *)
 
-/* byte classes */
+/* byte classes (the ends of plain string runs: tokenroute_json_esc.h) */
 #define TR_TREE_SPACE    0x01
-#define TR_TREE_STOP     0x02        /* ends a run of plain string bytes */
-#define TR_TREE_HIGH     0x04        /* a byte to check when validating */
 #define TR_TREE_ESCAPE   0x08        /* may follow a backslash, but 'u' */
 #define TR_TREE_HEX      0x10
 
 
 static const unsigned char  tr_tree_class[256] = {
-    /* controls: stops; \t \n \v \f \r also whitespace */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    /* controls: \t \n \v \f \r are whitespace */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     /* ' ', '"', '/' */
-    1, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8,
+    1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8,
     /* digits */
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0,
     /* 'A' - 'F' */
     0, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     /* '\\' */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0,
     /* 'a' - 'f' with the 'b' and 'f' escapes, 'n' */
     0, 16, 24, 16, 16, 16, 24, 0, 0, 0, 0, 0, 0, 0, 8, 0,
     /* 'r', 't' */
     0, 0, 8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     /* 0x80 - 0xff */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
 
 
@@ -80,13 +72,21 @@ static const unsigned char  tr_tree_class[256] = {
                                          UTF-8 sequence */
 
 
-static inline const unsigned char *tokenroute_json_tree_plain(
-    const unsigned char *p, const unsigned char *last, unsigned mask);
+static TOKENROUTE_JSON_INLINE const unsigned char *
+    tokenroute_json_tree_space(const unsigned char *p,
+    const unsigned char *last);
+static TOKENROUTE_JSON_INLINE int tokenroute_json_tree_string(
+    tokenroute_json_tree_t *j, const unsigned char **pp,
+    const unsigned char *last, const char **s, size_t *len);
+static inline const unsigned char *tokenroute_json_tree_literal(
+    const unsigned char *p, const unsigned char *last, yajl_type *type);
 static int tokenroute_json_tree_lex(const unsigned char **pp,
     const unsigned char *last, unsigned validate, unsigned *escaped);
 static int tokenroute_json_tree_open_ok(const unsigned char *p,
     const unsigned char *last, unsigned validate);
 static const unsigned char *tokenroute_json_tree_number(
+    const unsigned char *p, const unsigned char *last);
+static inline const unsigned char *tokenroute_json_tree_digits(
     const unsigned char *p, const unsigned char *last);
 static inline char *tokenroute_json_tree_text(tokenroute_json_tree_t *j,
     const unsigned char *p, const unsigned char *last, unsigned escaped,
@@ -101,9 +101,10 @@ int
 tokenroute_json_tree_parse(tokenroute_json_tree_t *j, const char *text,
     size_t len, yajl_alloc_funcs *af)
 {
-    char                     *s;
+    int                       rc;
     size_t                    n;
-    unsigned                  escaped;
+    yajl_type                 type;
+    const char               *s;
     const unsigned char      *p, *last, *start;
     tokenroute_json_node_t   *nd, *cur;
     tokenroute_json_chunk_t  *c;
@@ -132,9 +133,7 @@ value:
 
     /* a value: at the top, after '[', ',' in an array, or ':' */
 
-    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
-        p++;
-    }
+    p = tokenroute_json_tree_space(p, last);
 
     if (p == last) {
         return -1;
@@ -156,13 +155,10 @@ value:
             return -2;
         }
 
-        p++;
         cur = nd;
         j->cur = nd;
 
-        while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
-            p++;
-        }
+        p = tokenroute_json_tree_space(p + 1, last);
 
         if (p == last) {
             return -1;
@@ -180,13 +176,9 @@ value:
         goto value;
 
     case '"':
-        p++;
-        start = p;
-
-        if (tokenroute_json_tree_lex(&p, last, j->validate, &escaped)
-            != TR_TREE_STR_OK)
-        {
-            return -1;
+        rc = tokenroute_json_tree_string(j, &p, last, &s, &n);
+        if (rc != 0) {
+            return rc;
         }
 
         nd = tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_STRING);
@@ -194,50 +186,22 @@ value:
             return -2;
         }
 
-        s = tokenroute_json_tree_text(j, start, p, escaped, &n);
-        if (s == NULL) {
-            return -2;
-        }
-
         nd->str = s;
         nd->len = n;
-        p++;
         break;
 
     case 't':
-        if (last - p < 4 || memcmp(p, "true", 4) != 0) {
-            return -1;
-        }
-
-        if (tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_TRUE) == NULL) {
-            return -2;
-        }
-
-        p += 4;
-        break;
-
     case 'f':
-        if (last - p < 5 || memcmp(p, "false", 5) != 0) {
-            return -1;
-        }
-
-        if (tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_FALSE) == NULL) {
-            return -2;
-        }
-
-        p += 5;
-        break;
-
     case 'n':
-        if (last - p < 4 || memcmp(p, "null", 4) != 0) {
+        p = tokenroute_json_tree_literal(p, last, &type);
+        if (p == NULL) {
             return -1;
         }
 
-        if (tokenroute_json_tree_node(j, TOKENROUTE_JSON_T_NULL) == NULL) {
+        if (tokenroute_json_tree_node(j, type) == NULL) {
             return -2;
         }
 
-        p += 4;
         break;
 
     default:
@@ -252,13 +216,11 @@ value:
             return -2;
         }
 
-        s = tokenroute_json_tree_text(j, start, p, 0, &n);
-        if (s == NULL) {
+        nd->str = tokenroute_json_tree_text(j, start, p, 0, &nd->len);
+        if (nd->str == NULL) {
             return -2;
         }
 
-        nd->str = s;
-        nd->len = n;
         break;
     }
 
@@ -270,9 +232,7 @@ next:
         goto done;
     }
 
-    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
-        p++;
-    }
+    p = tokenroute_json_tree_space(p, last);
 
     if (p == last) {
         return -1;
@@ -304,33 +264,18 @@ close:
 
 key:
 
-    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
-        p++;
-    }
+    p = tokenroute_json_tree_space(p, last);
 
     if (p == last || *p != '"') {
         return -1;
     }
 
-    p++;
-    start = p;
-
-    if (tokenroute_json_tree_lex(&p, last, j->validate, &escaped)
-        != TR_TREE_STR_OK)
-    {
-        return -1;
+    rc = tokenroute_json_tree_string(j, &p, last, &j->key, &j->key_len);
+    if (rc != 0) {
+        return rc;
     }
 
-    j->key = tokenroute_json_tree_text(j, start, p, escaped, &j->key_len);
-    if (j->key == NULL) {
-        return -2;
-    }
-
-    p++;
-
-    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
-        p++;
-    }
+    p = tokenroute_json_tree_space(p, last);
 
     if (p == last || *p != ':') {
         return -1;
@@ -347,9 +292,7 @@ done:
      * open at the end (yajl_complete_parse() feeds it one more space)
      */
 
-    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
-        p++;
-    }
+    p = tokenroute_json_tree_space(p, last);
 
     if (p < last
         && (*p != '"'
@@ -362,50 +305,89 @@ done:
 }
 
 
-/*
- * The first byte from p on that ends a run of plain string bytes (a
- * quote, a backslash, a control, and when mask has TR_TREE_HIGH a byte
- * from 0x80 on), or last: 16 bytes at a time where SSE2 is there.
- */
+/* the first byte from p on that is not whitespace, or last */
 
-static inline const unsigned char *
-tokenroute_json_tree_plain(const unsigned char *p, const unsigned char *last,
-    unsigned mask)
+static TOKENROUTE_JSON_INLINE const unsigned char *
+tokenroute_json_tree_space(const unsigned char *p, const unsigned char *last)
 {
-#if (TR_TREE_SSE2)
-    int      m;
-    __m128i  v, quote, bslash, ctl;
-
-    quote = _mm_set1_epi8('"');
-    bslash = _mm_set1_epi8('\\');
-    ctl = _mm_set1_epi8(0x1f);
-
-    while (last - p >= 16) {
-        v = _mm_loadu_si128((const __m128i *) p);
-
-        /* v <= 0x1f unsigned: max(v, 0x1f) is 0x1f */
-        m = _mm_movemask_epi8(
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                          _mm_cmpeq_epi8(v, bslash)),
-                             _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
-
-        if (mask & TR_TREE_HIGH) {
-            m |= _mm_movemask_epi8(v);
-        }
-
-        if (m != 0) {
-            return p + __builtin_ctz(m);
-        }
-
-        p += 16;
-    }
-#endif
-
-    while (p < last && !(tr_tree_class[*p] & mask)) {
+    while (p < last && (tr_tree_class[*p] & TR_TREE_SPACE)) {
         p++;
     }
 
     return p;
+}
+
+
+/*
+ * A string, keys' and values' alike, from its opening quote at *pp: its
+ * text decoded into *s and *len, *pp after its closing quote; 0, -1 if
+ * it is invalid or open to the end, -2 if out of memory.
+ */
+
+static TOKENROUTE_JSON_INLINE int
+tokenroute_json_tree_string(tokenroute_json_tree_t *j,
+    const unsigned char **pp, const unsigned char *last, const char **s,
+    size_t *len)
+{
+    unsigned              escaped;
+    const unsigned char  *p, *start;
+
+    start = *pp + 1;
+
+    /* most strings are a plain run to their closing quote */
+
+    p = tokenroute_json_plain(start, last,
+                              TOKENROUTE_JSON_STOP
+                              | (j->validate ? TOKENROUTE_JSON_HIGH : 0));
+    escaped = 0;
+
+    if ((p == last || *p != '"')
+        && tokenroute_json_tree_lex(&p, last, j->validate, &escaped)
+           != TR_TREE_STR_OK)
+    {
+        return -1;
+    }
+
+    *s = tokenroute_json_tree_text(j, start, p, escaped, len);
+    if (*s == NULL) {
+        return -2;
+    }
+
+    *pp = p + 1;
+
+    return 0;
+}
+
+
+/* true, false or null at p (its first letter known): its end, or NULL */
+
+static inline const unsigned char *
+tokenroute_json_tree_literal(const unsigned char *p, const unsigned char *last,
+    yajl_type *type)
+{
+    size_t       n;
+    const char  *lit;
+
+    if (*p == 't') {
+        lit = "true";
+        *type = TOKENROUTE_JSON_T_TRUE;
+
+    } else if (*p == 'f') {
+        lit = "false";
+        *type = TOKENROUTE_JSON_T_FALSE;
+
+    } else {
+        lit = "null";
+        *type = TOKENROUTE_JSON_T_NULL;
+    }
+
+    n = (*p == 'f') ? 5 : 4;
+
+    if ((size_t) (last - p) < n || memcmp(p, lit, n) != 0) {
+        return NULL;
+    }
+
+    return p + n;
 }
 
 
@@ -427,11 +409,11 @@ tokenroute_json_tree_lex(const unsigned char **pp, const unsigned char *last,
 
     p = *pp;
     *escaped = 0;
-    mask = TR_TREE_STOP | (validate ? TR_TREE_HIGH : 0);
+    mask = TOKENROUTE_JSON_STOP | (validate ? TOKENROUTE_JSON_HIGH : 0);
 
     for ( ;; ) {
 
-        p = tokenroute_json_tree_plain(p, last, mask);
+        p = tokenroute_json_plain(p, last, mask);
 
         if (p == last) {
             *pp = p;
@@ -542,24 +524,17 @@ tokenroute_json_tree_number(const unsigned char *p, const unsigned char *last)
         p++;
 
     } else if (*p >= '1' && *p <= '9') {
-        do {
-            p++;
-        } while (p < last && *p >= '0' && *p <= '9');
+        p = tokenroute_json_tree_digits(p, last);
 
     } else {
         return NULL;
     }
 
     if (p < last && *p == '.') {
-        p++;
-
-        if (p == last || *p < '0' || *p > '9') {
+        p = tokenroute_json_tree_digits(p + 1, last);
+        if (p == NULL) {
             return NULL;
         }
-
-        do {
-            p++;
-        } while (p < last && *p >= '0' && *p <= '9');
     }
 
     if (p < last && (*p == 'e' || *p == 'E')) {
@@ -569,14 +544,25 @@ tokenroute_json_tree_number(const unsigned char *p, const unsigned char *last)
             p++;
         }
 
-        if (p == last || *p < '0' || *p > '9') {
-            return NULL;
-        }
-
-        do {
-            p++;
-        } while (p < last && *p >= '0' && *p <= '9');
+        p = tokenroute_json_tree_digits(p, last);
     }
+
+    return p;
+}
+
+
+/* a run of one digit or more from p: its end, or NULL */
+
+static inline const unsigned char *
+tokenroute_json_tree_digits(const unsigned char *p, const unsigned char *last)
+{
+    if (p == last || *p < '0' || *p > '9') {
+        return NULL;
+    }
+
+    do {
+        p++;
+    } while (p < last && *p >= '0' && *p <= '9');
 
     return p;
 }
@@ -628,6 +614,15 @@ tokenroute_json_tree_text(tokenroute_json_tree_t *j, const unsigned char *p,
 
     if (escaped) {
         n = tokenroute_json_unescape(p, last, (unsigned char *) s, n);
+
+    } else if (n >= 8 && n <= 16) {
+        /* most keys and short values: two fixed copies that overlap */
+        memcpy(s, p, 8);
+        memcpy(s + n - 8, p + n - 8, 8);
+
+    } else if (n >= 4 && n < 8) {
+        memcpy(s, p, 4);
+        memcpy(s + n - 4, p + n - 4, 4);
 
     } else if (n != 0) {
         memcpy(s, p, n);
@@ -799,6 +794,7 @@ tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt)
 {
     char        *end;
     double       d;
+    int64_t      r;
     long long    v;
     const char  *s;
 
@@ -807,6 +803,12 @@ tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt)
     }
 
     s = n->str;
+
+    /* most counts, without strtoll() */
+
+    if (tokenroute_json_small_int(s, n->len, &r)) {
+        return r;
+    }
 
     v = strtoll(s, &end, 10);
 

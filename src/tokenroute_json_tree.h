@@ -121,6 +121,37 @@ int tokenroute_json_str(tokenroute_json_node_t *n, const char **s,
  */
 int64_t tokenroute_json_int(tokenroute_json_node_t *n, int64_t dflt);
 
+/*
+ * A number's text that is an optional '-' and up to 18 digits, which
+ * cannot overflow: 1 with its value in *v; else 0 (a fraction, an
+ * exponent, more digits), for strtoll() and strtod() to read.
+ */
+
+static inline int
+tokenroute_json_small_int(const char *s, size_t len, int64_t *v)
+{
+    size_t   i;
+    int64_t  r;
+
+    i = (s[0] == '-');
+
+    if (len - i > 18) {
+        return 0;
+    }
+
+    for (r = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        r = r * 10 + (s[i] - '0');
+    }
+
+    if (i != len) {
+        return 0;
+    }
+
+    *v = (s[0] == '-') ? -r : r;
+
+    return 1;
+}
+
 /* appends the compact JSON of value top */
 void tokenroute_json_tree_write(tokenroute_json_buf_t *b,
     tokenroute_json_node_t *top);

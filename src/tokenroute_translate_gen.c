@@ -9,16 +9,9 @@
  */
 
 
-#include <stdio.h>
 #include <string.h>
 
-#if (defined __SSE2__ && defined __GNUC__ && !defined TOKENROUTE_JSON_NO_SIMD)
-#define TR_GEN_SSE2  1
-#include <emmintrin.h>
-#else
-#define TR_GEN_SSE2  0
-#endif
-
+#include "tokenroute_json_esc.h"
 #include "tokenroute_translate_int.h"
 
 
@@ -123,7 +116,7 @@ tr_text_string(tr_ctx_t *ctx, tr_text_t *text, const char *prefix,
  * yajl_gen's errors did.
  */
 
-static int
+static TOKENROUTE_JSON_INLINE int
 tr_gen_begin(tr_ctx_t *ctx, unsigned not_key)
 {
     unsigned   s;
@@ -152,7 +145,7 @@ tr_gen_begin(tr_ctx_t *ctx, unsigned not_key)
 
 /* what follows a value at the current depth */
 
-static void
+static TOKENROUTE_JSON_INLINE void
 tr_gen_atom(tr_gen_t *g)
 {
     switch (g->state[g->depth]) {
@@ -216,129 +209,6 @@ tr_gen_close(tr_ctx_t *ctx, const char *bracket)
 }
 
 
-/*
- * The first byte from p on that a JSON string must escape (a quote, a
- * backslash, a control), or last: 16 bytes at a time where SSE2 is there.
- */
-
-static inline const char *
-tr_gen_plain(const char *p, const char *last)
-{
-    unsigned char  c;
-#if (TR_GEN_SSE2)
-    int            m;
-    __m128i        v, quote, bslash, ctl;
-
-    quote = _mm_set1_epi8('"');
-    bslash = _mm_set1_epi8('\\');
-    ctl = _mm_set1_epi8(0x1f);
-
-    while (last - p >= 16) {
-        v = _mm_loadu_si128((const __m128i *) p);
-
-        /* v <= 0x1f unsigned: max(v, 0x1f) is 0x1f */
-        m = _mm_movemask_epi8(
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                          _mm_cmpeq_epi8(v, bslash)),
-                             _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
-
-        if (m != 0) {
-            return p + __builtin_ctz(m);
-        }
-
-        p += 16;
-    }
-#endif
-
-    for ( /* void */ ; p < last; p++) {
-        c = *p;
-
-        if (c < 0x20 || c == '"' || c == '\\') {
-            break;
-        }
-    }
-
-    return p;
-}
-
-
-/*
- * A string's bytes as yajl_string_encode() writes them: quote, backslash
- * and the controls escaped, \r \n \f \b \t by name, the others as \u00XX
- * in capitals; '/', DEL and bytes from 0x80 on as they are.
- */
-
-static void
-tr_gen_escaped(tokenroute_json_buf_t *b, const char *p, size_t n)
-{
-    char                 esc[6];
-    const char          *last, *s;
-    unsigned char        c;
-    static const char    hex[] = "0123456789ABCDEF";
-
-    if (n == 0) {
-        return;
-    }
-
-    last = p + n;
-
-    while (p < last) {
-
-        s = p;
-        p = tr_gen_plain(p, last);
-
-        tokenroute_json_add(b, s, p - s);
-
-        if (p == last) {
-            break;
-        }
-
-        c = *p++;
-
-        esc[0] = '\\';
-
-        switch (c) {
-
-        case '"':
-        case '\\':
-            esc[1] = c;
-            break;
-
-        case '\r':
-            esc[1] = 'r';
-            break;
-
-        case '\n':
-            esc[1] = 'n';
-            break;
-
-        case '\f':
-            esc[1] = 'f';
-            break;
-
-        case '\b':
-            esc[1] = 'b';
-            break;
-
-        case '\t':
-            esc[1] = 't';
-            break;
-
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 0x0f];
-            tokenroute_json_add(b, esc, 6);
-            continue;
-        }
-
-        tokenroute_json_add(b, esc, 2);
-    }
-}
-
-
 void
 tr_gen_string(tr_ctx_t *ctx, const char *s, size_t len)
 {
@@ -350,8 +220,9 @@ tr_gen_string(tr_ctx_t *ctx, const char *s, size_t len)
 
     g = ctx->gen;
 
+    /* \u00XX in capitals, as yajl_gen wrote them */
     tokenroute_json_add_lit(&g->buf, "\"");
-    tr_gen_escaped(&g->buf, s, len);
+    tokenroute_json_esc_write(&g->buf, s, len, "0123456789ABCDEF");
     tokenroute_json_add_lit(&g->buf, "\"");
 
     tr_gen_atom(g);
@@ -394,27 +265,26 @@ tr_gen_null(tr_ctx_t *ctx)
 void
 tr_gen_integer(tr_ctx_t *ctx, long long v)
 {
-    int   n;
-    char  s[24];
+    if (tr_gen_begin(ctx, 1) != 0) {
+        return;
+    }
 
-    n = snprintf(s, sizeof(s), "%lld", v);
-
-    tr_gen_raw(ctx, s, n);
+    tokenroute_json_add_int(&ctx->gen->buf, v);
+    tr_gen_atom(ctx->gen);
 }
 
 
-void
-tr_gen_key(tr_ctx_t *ctx, const char *key)
-{
-    tr_gen_string(ctx, key, strlen(key));
-}
-
+/* a string written with its quotes already, as tr_gen_key() gives it */
 
 void
-tr_gen_pair(tr_ctx_t *ctx, const char *key, const char *value)
+tr_gen_lit(tr_ctx_t *ctx, const char *s, size_t len)
 {
-    tr_gen_string(ctx, key, strlen(key));
-    tr_gen_string(ctx, value, strlen(value));
+    if (tr_gen_begin(ctx, 0) != 0) {
+        return;
+    }
+
+    tokenroute_json_add(&ctx->gen->buf, s, len);
+    tr_gen_atom(ctx->gen);
 }
 
 

@@ -13,6 +13,7 @@
 
 
 #include <stddef.h>
+#include <string.h>
 
 #include "tokenroute_json_out.h"
 #include "tokenroute_json_tree.h"
@@ -58,6 +59,23 @@
     ((v) != NULL && (v)->type == yajl_t_string                                \
      && tr_str_is((v)->str, (v)->len, lit))
 
+/*
+ * Member names known when compiling: their lengths counted, and as keys
+ * written with their quotes then (none of them needs an escape).  The
+ * "" around lit refuses anything but a string literal.
+ */
+#define tr_get(obj, lit)                                                      \
+    tr_get_n(obj, "" lit "", sizeof(lit) - 1)
+
+#define tr_gen_key(ctx, lit)                                                  \
+    tr_gen_lit(ctx, "\"" lit "\"", sizeof(lit) + 1)
+
+#define tr_gen_pair(ctx, lit, value)                                          \
+    do {                                                                      \
+        tr_gen_key(ctx, lit);                                                 \
+        tr_gen_string(ctx, value, strlen(value));                             \
+    } while (0)
+
 
 /*
  * The shared functions keep the short names the translator is written
@@ -69,16 +87,15 @@
 #define tr_alloc              tokenroute_tr_alloc
 #define tr_calloc             tokenroute_tr_calloc
 #define tr_parse              tokenroute_tr_parse
-#define tr_get                tokenroute_tr_get
 #define tr_check              tokenroute_tr_check
 #define tr_integer            tokenroute_tr_integer
+#define tr_above_one          tokenroute_tr_above_one
 #define tr_text_add           tokenroute_tr_text_add
 #define tr_gen_string         tokenroute_tr_gen_string
 #define tr_gen_bool           tokenroute_tr_gen_bool
 #define tr_gen_null           tokenroute_tr_gen_null
 #define tr_gen_integer        tokenroute_tr_gen_integer
-#define tr_gen_key            tokenroute_tr_gen_key
-#define tr_gen_pair           tokenroute_tr_gen_pair
+#define tr_gen_lit            tokenroute_tr_gen_lit
 #define tr_gen_map            tokenroute_tr_gen_map
 #define tr_gen_map_end        tokenroute_tr_gen_map_end
 #define tr_gen_array          tokenroute_tr_gen_array
@@ -177,9 +194,9 @@ void *tr_alloc(tr_ctx_t *ctx, size_t size);
 void *tr_calloc(tr_ctx_t *ctx, size_t size);
 int tr_parse(tr_ctx_t *ctx, const char *p, size_t len, tr_val_t **root,
     const char *what);
-tr_val_t *tr_get(tr_val_t *obj, const char *key);
 int tr_check(tr_ctx_t *ctx, tr_val_t *v, yajl_type type, const char *what);
 int tr_integer(tr_val_t *v, long long *n);
+int tr_above_one(tr_val_t *v);
 
 /* tokenroute_translate_gen.c */
 int tr_text_add(tr_ctx_t *ctx, tr_text_t *text, const char *s, size_t len);
@@ -187,8 +204,7 @@ void tr_gen_string(tr_ctx_t *ctx, const char *s, size_t len);
 void tr_gen_bool(tr_ctx_t *ctx, int value);
 void tr_gen_null(tr_ctx_t *ctx);
 void tr_gen_integer(tr_ctx_t *ctx, long long v);
-void tr_gen_key(tr_ctx_t *ctx, const char *key);
-void tr_gen_pair(tr_ctx_t *ctx, const char *key, const char *value);
+void tr_gen_lit(tr_ctx_t *ctx, const char *s, size_t len);
 void tr_gen_map(tr_ctx_t *ctx);
 void tr_gen_map_end(tr_ctx_t *ctx);
 void tr_gen_array(tr_ctx_t *ctx);
@@ -213,6 +229,40 @@ void tr_oa_gen_block(tr_ctx_t *ctx, tr_block_t *b);
 /* tokenroute_translate_ao.c, _ao_messages.c */
 int tr_ao(tr_ctx_t *ctx, tr_val_t *root);
 int tr_ao_message(tr_ctx_t *ctx, tr_val_t *msg, size_t i);
+
+
+/*
+ * The member named key; the last one if the name repeats, as most JSON
+ * parsers (and so the providers) read it.  A null is no member.
+ * Inline: with the length known, the compare is a few moves.
+ */
+
+static inline tr_val_t *
+tr_get_n(tr_val_t *obj, const char *key, size_t len)
+{
+    tr_val_t  *v, *found;
+
+    if (obj == NULL || obj->type != yajl_t_object) {
+        return NULL;
+    }
+
+    found = NULL;
+
+    for (v = obj->first; v != NULL; v = v->next) {
+        if (v->key_len == len
+            && (len == 0
+                || (v->key[0] == key[0] && memcmp(v->key, key, len) == 0)))
+        {
+            found = v;
+        }
+    }
+
+    if (found != NULL && found->type == yajl_t_null) {
+        return NULL;
+    }
+
+    return found;
+}
 
 
 #endif /* _TOKENROUTE_TRANSLATE_INT_H_INCLUDED_ */

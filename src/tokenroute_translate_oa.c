@@ -179,11 +179,11 @@ tr_oa_params(tr_ctx_t *ctx, tr_val_t *root)
     const char  *name;
 
     name = "max_completion_tokens";
-    v = tr_get(root, name);
+    v = tr_get(root, "max_completion_tokens");
 
     if (v == NULL) {
         name = "max_tokens";
-        v = tr_get(root, name);
+        v = tr_get(root, "max_tokens");
     }
 
     tr_gen_key(ctx, "max_tokens");
@@ -212,7 +212,7 @@ tr_oa_params(tr_ctx_t *ctx, tr_val_t *root)
     if (v != NULL) {
         tr_gen_key(ctx, "temperature");
 
-        if (strtod(v->str, NULL) > 1.0) {
+        if (tr_above_one(v)) {
             tr_gen_integer(ctx, 1);
 
         } else {

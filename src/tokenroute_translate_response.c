@@ -45,6 +45,11 @@ tokenroute_translate_response(int from, int to, const unsigned char *body,
 
     rc = tokenroute_json_tree_parse(&j, (const char *) body, len, NULL);
 
+    /* the answer comes out about as long as it came in, plus the frame */
+    if (rc == 0 && tokenroute_json_reserve(&b, len + 512) != 0) {
+        rc = -2;
+    }
+
     if (rc == 0) {
         if (from == TOKENROUTE_SHAPE_ANTHROPIC) {
             rc = tokenroute_resp_ao(&j, &b, model, model_len);

@@ -188,38 +188,6 @@ tr_keep(tr_ctx_t *ctx, tokenroute_json_tree_t *j)
 }
 
 
-/*
- * The member named key; the last one if the name repeats, as most JSON
- * parsers (and so the providers) read it.  A null is no member.
- */
-
-tr_val_t *
-tr_get(tr_val_t *obj, const char *key)
-{
-    size_t     len;
-    tr_val_t  *v, *found;
-
-    if (obj == NULL || obj->type != yajl_t_object) {
-        return NULL;
-    }
-
-    len = strlen(key);
-    found = NULL;
-
-    for (v = obj->first; v != NULL; v = v->next) {
-        if (v->key_len == len && memcmp(v->key, key, len) == 0) {
-            found = v;
-        }
-    }
-
-    if (found != NULL && found->type == yajl_t_null) {
-        return NULL;
-    }
-
-    return found;
-}
-
-
 /* an absent v passes; yajl_t_true stands for either boolean */
 
 int
@@ -260,25 +228,72 @@ tr_check(tr_ctx_t *ctx, tr_val_t *v, yajl_type type, const char *what)
 }
 
 
-/* 0 if v is a number written as an integer that fits a long long */
+/*
+ * 0 if v is a number written as an integer that fits a long long; most
+ * without strtoll().
+ */
 
 int
 tr_integer(tr_val_t *v, long long *n)
 {
-    char  *end;
+    char        *end;
+    int64_t      r;
+    const char  *s;
 
-    if (v == NULL || v->type != yajl_t_number
-        || strpbrk(v->str, ".eE") != NULL)
-    {
+    if (v == NULL || v->type != yajl_t_number) {
+        return -1;
+    }
+
+    s = v->str;
+
+    if (tokenroute_json_small_int(s, v->len, &r)) {
+        *n = r;
+        return 0;
+    }
+
+    if (strpbrk(s, ".eE") != NULL) {
         return -1;
     }
 
     errno = 0;
-    *n = strtoll(v->str, &end, 10);
+    *n = strtoll(s, &end, 10);
 
     if (errno != 0 || *end != '\0') {
         return -1;
     }
 
     return 0;
+}
+
+
+/*
+ * 1 if number v is above 1 as strtod() reads it.  Without an exponent
+ * the integer part mostly tells: negative or 0 is below, 2 and up (or
+ * two digits: JSON has no leading zeros) above; 1.x, where rounding
+ * decides, and exponents go to strtod().
+ */
+
+int
+tr_above_one(tr_val_t *v)
+{
+    size_t       i;
+    const char  *s;
+
+    s = v->str;
+
+    for (i = 0; i < v->len; i++) {
+        if (s[i] == 'e' || s[i] == 'E') {
+            return strtod(s, NULL) > 1.0;
+        }
+    }
+
+    if (s[0] == '-' || s[0] == '0') {
+        return 0;
+    }
+
+    if (s[0] != '1' || (s[1] >= '0' && s[1] <= '9')) {
+        return 1;
+    }
+
+    return strtod(s, NULL) > 1.0;
 }
