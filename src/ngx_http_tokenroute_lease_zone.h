@@ -79,9 +79,9 @@ typedef struct {
 extern ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
 
 /*
- * Under the zone's lock: a key's entry; with create, a new one, and then
- * *old is what it replaced (old->inuse 0: nothing), whose lease the
- * caller gives back
+ * Under the zone's lock: a key's entry; with create, a new one (NULL:
+ * every slot it may take holds a lease), and then *old is what it
+ * replaced (old->inuse 0: nothing; never an entry holding a lease)
  */
 ngx_uint_t ngx_http_tokenroute_lease_slot(u_char *kh);
 ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(u_char *kh,
