@@ -46,6 +46,9 @@
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
+static ngx_int_t ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
+    ngx_uint_t taken);
 
 
 static ngx_event_t       ngx_http_tokenroute_lease_event;
@@ -291,15 +294,12 @@ ngx_int_t
 ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    u_char                             *p, *q, *last;
-    size_t                              len;
-    ngx_str_t                          *id;
     ngx_int_t                           rc;
-    ngx_uint_t                          i, fresh;
+    ngx_uint_t                          fresh, taken;
     ngx_msec_t                          now, age;
     ngx_http_tokenroute_lease_conf_t   *lc;
     ngx_http_tokenroute_lease_entry_t  *e;
-    ngx_http_tokenroute_lease_entry_t   copy, old;
+    ngx_http_tokenroute_lease_entry_t   old;
 
     lc = ngx_http_tokenroute_lease_conf;
 
@@ -309,18 +309,13 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     now = ngx_current_msec;
     rc = NGX_DECLINED;
+    taken = 0;
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    old.inuse = 0;
-
     e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1, &old);
 
-    if (old.inuse && old.have) {
-        /* the least recently used key made room: its lease goes back */
-        ngx_http_tokenroute_lease_back(old.lease_id,
-                                       ngx_max(old.available, 0), 1);
-    }
+    /* find() replaces no entry holding a lease: nothing to give back */
 
     if (e == NULL) {
         ngx_shmtx_unlock(&lc->shpool->mutex);
@@ -333,8 +328,6 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     fresh = e->fetched && !e->stale && age < lc->max_age;
 
     if (fresh) {
-        copy = *e;
-
         if (!e->found || e->revoked
             || (e->expires_at > 0 && ngx_time() >= e->expires_at))
         {
@@ -347,6 +340,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
         {
             /* the slice covers the request: taken from it */
             e->available -= ctx->reserve;
+            taken = 1;
             rc = NGX_OK;
         }
     }
@@ -381,58 +375,80 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
                 && (!e->capped || age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY))
             || (rc == NGX_DECLINED && age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY))
         {
-            if (e->fetched && !e->capped && e->available < e->want / 4
-                && age < 4 * NGX_HTTP_TOKENROUTE_LEASE_RETRY
-                && e->want < ((int64_t) 1 << 50))
-            {
-                e->want *= 2;
+            if (e->fetched) {
+                e->want = tokenroute_lease_grow(e->want, e->available,
+                                        e->capped, age,
+                                        4 * NGX_HTTP_TOKENROUTE_LEASE_RETRY);
             }
 
             ngx_http_tokenroute_lease_later(e, ctx->reserve);
         }
     }
 
-    ngx_shmtx_unlock(&lc->shpool->mutex);
-
-    if (rc != NGX_OK) {
-        return NGX_DECLINED;
+    if (rc == NGX_OK) {
+        /* the verdict read from the entry, still under the lock */
+        rc = ngx_http_tokenroute_lease_verdict(r, ctx, e, taken);
     }
 
-    /* the verdict, as admission.c reads it from the script */
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * Under the lock: the verdict, as admission.c reads it from the script,
+ * from the entry (no copy of it: only what the request keeps goes to its
+ * pool).  A forbidden model gives back what was taken: nothing is
+ * reserved for a 403.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
+    ngx_uint_t taken)
+{
+    u_char     *p;
+    ngx_str_t  *id;
+    ngx_uint_t  i;
 
     ctx->redis_status = NGX_OK;
     ctx->admission_done = 1;
-    ctx->key.found = copy.found;
+    ctx->key.found = e->found;
 
-    if (!copy.found) {
+    if (!e->found) {
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, copy.key_id_len + copy.account_len
-                             + copy.tenant_len + ctx->nchain
+    p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
+                             + e->tenant_len + ctx->nchain
                              + NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
     if (p == NULL) {
+        if (taken) {
+            e->available += ctx->reserve;
+        }
+
         return NGX_ERROR;
     }
 
     ctx->key.id.data = p;
-    ctx->key.id.len = copy.key_id_len;
-    p = ngx_cpymem(p, copy.key_id, copy.key_id_len);
+    ctx->key.id.len = e->key_id_len;
+    p = ngx_cpymem(p, e->key_id, e->key_id_len);
 
     ctx->key.account.data = p;
-    ctx->key.account.len = copy.account_len;
-    p = ngx_cpymem(p, copy.account, copy.account_len);
+    ctx->key.account.len = e->account_len;
+    p = ngx_cpymem(p, e->account, e->account_len);
 
     ctx->key.tenant.data = p;
-    ctx->key.tenant.len = copy.tenant_len;
-    p = ngx_cpymem(p, copy.tenant, copy.tenant_len);
+    ctx->key.tenant.len = e->tenant_len;
+    p = ngx_cpymem(p, e->tenant, e->tenant_len);
 
-    if (copy.revoked) {
+    if (e->revoked) {
         ctx->key.revoked = 1;
         return NGX_OK;
     }
 
-    if (copy.expires_at > 0 && ngx_time() >= copy.expires_at) {
+    if (e->expires_at > 0 && ngx_time() >= e->expires_at) {
         ctx->key.expired = 1;
         return NGX_OK;
     }
@@ -444,39 +460,17 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     for (i = 0; i < ctx->nchain; i++) {
         id = &ngx_http_tokenroute_public(ctx->chain[i])->id;
-        p[i] = copy.models_len ? '0' : '1';
-
-        q = copy.models;
-        last = copy.models + copy.models_len;
-
-        while (q < last) {
-            len = ngx_strlchr(q, last, ',') ? (size_t)
-                  (ngx_strlchr(q, last, ',') - q) : (size_t) (last - q);
-
-            if (len == id->len && ngx_memcmp(q, id->data, len) == 0) {
-                p[i] = '1';
-                break;
-            }
-
-            q += len + 1;
-        }
+        p[i] = tokenroute_lease_model_allowed(e->models, e->models_len,
+                                              id->data, id->len)
+               ? '1' : '0';
     }
 
     if (ctx->nchain == 0 || p[0] != '1') {
         ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN;
 
-        /* the slice taken back: nothing is reserved for a 403 */
-        ngx_shmtx_lock(&lc->shpool->mutex);
-
-        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
-
-        if (e && ngx_memcmp(e->lease_id, copy.lease_id,
-                            NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
-        {
+        if (taken) {
             e->available += ctx->reserve;
         }
-
-        ngx_shmtx_unlock(&lc->shpool->mutex);
 
         return NGX_OK;
     }
@@ -484,7 +478,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     p += ctx->nchain;
 
     ctx->lease_id = p;
-    ngx_memcpy(p, copy.lease_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+    ngx_memcpy(p, e->lease_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
 
     ctx->leased = 1;
     ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;

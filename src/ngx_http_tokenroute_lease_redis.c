@@ -18,6 +18,7 @@
 #include "ngx_http_tokenroute_lease_zone.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_request.h"
+#include "tokenroute_lease_math.h"
 #include "tokenroute_lua.h"
 #include "tokenroute_money.h"
 
@@ -169,12 +170,11 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
 
     /* a slice of this many requests like this one, topped up */
 
-    want = (amount > TOKENROUTE_MONEY_MAX
-                     / (int64_t) ngx_http_tokenroute_lease_conf->slice)
-           ? TOKENROUTE_MONEY_MAX
-           : amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
+    want = tokenroute_lease_want(amount,
+                                 ngx_http_tokenroute_lease_conf->slice,
+                                 TOKENROUTE_MONEY_MAX);
     e->want = ngx_max(e->want, want);
-    want = ngx_max(e->want - ngx_max(e->available, 0), 0);
+    want = tokenroute_lease_topup(e->want, e->available);
 
     argv[0] = "EVALSHA";
     argvlen[0] = 7;

@@ -21,23 +21,6 @@
 ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
 
 
-/* the first 8 hex digits of a key hash: where its entry is looked for */
-
-ngx_uint_t
-ngx_http_tokenroute_lease_slot(u_char *kh)
-{
-    ngx_uint_t  i, h;
-
-    h = 0;
-
-    for (i = 0; i < 8; i++) {
-        h = h * 16 + (ngx_uint_t) ngx_hextoi(&kh[i], 1);
-    }
-
-    return h;
-}
-
-
 /*
  * The entry of a key, under the zone's lock; with create, a new one in
  * place of the probed slot ranked first: an empty one, else the least
