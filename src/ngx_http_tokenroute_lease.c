@@ -41,6 +41,7 @@
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_settle.h"
 #include "ngx_http_tokenroute_lease_zone.h"
+#include "ngx_http_tokenroute_metrics.h"
 
 
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
@@ -319,6 +320,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     if (e == NULL) {
         ngx_shmtx_unlock(&lc->shpool->mutex);
+        ngx_http_tokenroute_metrics_lease(NGX_HTTP_TOKENROUTE_LEASE_M_EXACT);
         return NGX_DECLINED;
     }
 
@@ -391,6 +393,12 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     }
 
     ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    if (rc != NGX_ERROR) {
+        ngx_http_tokenroute_metrics_lease(rc == NGX_OK
+                                          ? NGX_HTTP_TOKENROUTE_LEASE_M_LEASE
+                                          : NGX_HTTP_TOKENROUTE_LEASE_M_EXACT);
+    }
 
     return rc;
 }
@@ -482,6 +490,36 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
 
     ctx->leased = 1;
     ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;
+
+    return NGX_OK;
+}
+
+
+/* the entries holding a lease now (metrics); NGX_DECLINED: leases off */
+
+ngx_int_t
+ngx_http_tokenroute_lease_held(ngx_uint_t *held)
+{
+    ngx_uint_t                         i, n;
+    ngx_http_tokenroute_lease_conf_t  *lc;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    if (lc == NULL || lc->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    n = 0;
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    for (i = 0; i < lc->sh->n; i++) {
+        n += (lc->sh->e[i].inuse && lc->sh->e[i].have);
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    *held = n;
 
     return NGX_OK;
 }

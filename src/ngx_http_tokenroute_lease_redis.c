@@ -16,6 +16,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_zone.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_request.h"
 #include "tokenroute_lease_math.h"
@@ -225,6 +226,8 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     }
 
     e->busy = ngx_current_msec + NGX_HTTP_TOKENROUTE_LEASE_BUSY;
+
+    ngx_http_tokenroute_metrics_lease(NGX_HTTP_TOKENROUTE_LEASE_M_RENEW);
 }
 
 
@@ -458,8 +461,12 @@ ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount,
 
     /* not sent, or lost: the sweep releases the lease at its deadline */
 
-    (void) ngx_http_tokenroute_redis_command(
-               ngx_http_tokenroute_lease_back_reply, NULL, 7, argv, argvlen);
+    if (ngx_http_tokenroute_redis_command(
+            ngx_http_tokenroute_lease_back_reply, NULL, 7, argv, argvlen)
+        != NULL)
+    {
+        ngx_http_tokenroute_metrics_lease(NGX_HTTP_TOKENROUTE_LEASE_M_BACK);
+    }
 }
 
 

@@ -19,6 +19,7 @@
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_settle.h"
 #include "ngx_http_tokenroute_lease_zone.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_settle.h"
 
@@ -184,6 +185,9 @@ ngx_http_tokenroute_lease_flush(ngx_uint_t journal)
 
             /* unique across the fleet, as request ids are */
             (void) ngx_http_tokenroute_request_id(a->request_id);
+
+            ngx_http_tokenroute_metrics_lease(
+                NGX_HTTP_TOKENROUTE_LEASE_M_FLUSH);
 
             if (journal) {
                 ngx_http_tokenroute_journal_add(a);
