@@ -30,6 +30,9 @@
 #define NGX_HTTP_TOKENROUTE_PROM_BUF   16384
 
 
+#define ngx_http_tokenroute_prom_nelts(a)  (sizeof(a) / sizeof((a)[0]))
+
+
 /* a family of one series with no label */
 typedef struct {
     const char                      *name;
@@ -261,7 +264,7 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
     scalars[8].value = sh->dead_letters;
 
     return ngx_http_tokenroute_prom_scalars(p, scalars,
-                                            sizeof(scalars) / sizeof(scalars[0]));
+               ngx_http_tokenroute_prom_nelts(scalars));
 }
 
 
@@ -357,7 +360,7 @@ ngx_http_tokenroute_prom_lease(ngx_http_tokenroute_prom_t *p,
     }
 
     return ngx_http_tokenroute_prom_scalars(p, scalars,
-                                            sizeof(scalars) / sizeof(scalars[0]));
+               ngx_http_tokenroute_prom_nelts(scalars));
 }
 
 
