@@ -42,6 +42,7 @@
 #include "ngx_http_tokenroute_lease_settle.h"
 #include "ngx_http_tokenroute_lease_zone.h"
 #include "ngx_http_tokenroute_metrics.h"
+#include "ngx_http_tokenroute_models.h"
 
 
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
@@ -50,6 +51,10 @@ static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
 static ngx_int_t ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
     ngx_uint_t taken);
+static ngx_int_t ngx_http_tokenroute_lease_allowed(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e);
+static u_char *ngx_http_tokenroute_lease_key(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_lease_entry_t *e, u_char *p);
 
 
 static ngx_event_t       ngx_http_tokenroute_lease_event;
@@ -439,25 +444,9 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->key.id.data = p;
-    ctx->key.id.len = e->key_id_len;
-    p = ngx_cpymem(p, e->key_id, e->key_id_len);
+    p = ngx_http_tokenroute_lease_key(ctx, e, p);
 
-    ctx->key.account.data = p;
-    ctx->key.account.len = e->account_len;
-    p = ngx_cpymem(p, e->account, e->account_len);
-
-    ctx->key.tenant.data = p;
-    ctx->key.tenant.len = e->tenant_len;
-    p = ngx_cpymem(p, e->tenant, e->tenant_len);
-
-    if (e->revoked) {
-        ctx->key.revoked = 1;
-        return NGX_OK;
-    }
-
-    if (e->expires_at > 0 && ngx_time() >= e->expires_at) {
-        ctx->key.expired = 1;
+    if (ctx->key.revoked || ctx->key.expired) {
         return NGX_OK;
     }
 
@@ -490,6 +479,144 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
 
     ctx->leased = 1;
     ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;
+
+    return NGX_OK;
+}
+
+
+/* the key's fields the request keeps, copied to p; revoked, expired */
+
+static u_char *
+ngx_http_tokenroute_lease_key(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_lease_entry_t *e, u_char *p)
+{
+    ctx->key.id.data = p;
+    ctx->key.id.len = e->key_id_len;
+    p = ngx_cpymem(p, e->key_id, e->key_id_len);
+
+    ctx->key.account.data = p;
+    ctx->key.account.len = e->account_len;
+    p = ngx_cpymem(p, e->account, e->account_len);
+
+    ctx->key.tenant.data = p;
+    ctx->key.tenant.len = e->tenant_len;
+    p = ngx_cpymem(p, e->tenant, e->tenant_len);
+
+    if (e->revoked) {
+        ctx->key.revoked = 1;
+
+    } else if (e->expires_at > 0 && ngx_time() >= e->expires_at) {
+        ctx->key.expired = 1;
+    }
+
+    return p;
+}
+
+
+/*
+ * A request that only has its key checked (GET /v1/models, one model,
+ * count_tokens, a body refused once the key is known): NGX_OK, its
+ * verdict from the key's fresh record, as admission.lua's "key" answer
+ * would be; NGX_DECLINED: the script.  Nothing is taken from the slice
+ * and no entry is made for it.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_lease_check_key(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    ngx_int_t                           rc;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    if (lc == NULL || lc->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
+
+    if (e && e->fetched && !e->stale
+        && ngx_current_msec - e->fetched < lc->max_age)
+    {
+        e->used = ngx_current_msec;
+        rc = ngx_http_tokenroute_lease_allowed(r, ctx, e);
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * Under the lock: the key check's verdict; the models asked about are
+ * those the script is asked about (admission.c): the catalog for
+ * GET /v1/models, the one model, or the chain
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_lease_allowed(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e)
+{
+    u_char                           *p;
+    ngx_str_t                        *id;
+    ngx_uint_t                        i, n;
+    ngx_http_tokenroute_model_t      *m, *one;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+    m = trmcf->models.elts;
+    one = NULL;
+
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
+        n = trmcf->models.nelts;
+
+    } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
+        one = ngx_http_tokenroute_find_listed_model(trmcf,
+                                                    ctx->model_path.data,
+                                                    ctx->model_path.len);
+        n = (one != NULL);
+
+    } else {
+        n = ctx->nchain;
+    }
+
+    if (e->found) {
+        p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
+                                 + e->tenant_len + n);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_tokenroute_lease_key(ctx, e, p);
+
+        if (!ctx->key.revoked && !ctx->key.expired && n) {
+            ctx->key.allowed.data = p;
+            ctx->key.allowed.len = n;
+
+            for (i = 0; i < n; i++) {
+                id = one ? &one->id
+                     : (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS)
+                       ? &m[i].id
+                       : &ngx_http_tokenroute_public(ctx->chain[i])->id;
+
+                p[i] = tokenroute_lease_model_allowed(e->models,
+                                                      e->models_len,
+                                                      id->data, id->len)
+                       ? '1' : '0';
+            }
+        }
+    }
+
+    ctx->redis_status = NGX_OK;
+    ctx->admission_done = 1;
+    ctx->key.found = e->found;
 
     return NGX_OK;
 }
