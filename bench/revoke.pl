@@ -17,87 +17,24 @@
 # (the resolution), polls: all gateways' together.
 # Both processes read CLOCK_MONOTONIC.  Exits 1 (with "failed=REASON")
 # when no 401 came within 10 s of the revoke, or a status other than 200
-# or 401 was seen.  Core Perl only.
+# or 401 was seen.  Core Perl only; the client is bench/BenchClient.pm.
 #
 #   revoke.pl PORTS PATH BODY_FILE KEY WARM JITTER_MS REVOKE_COMMAND...
 
 use strict;
 use warnings;
-use IO::Socket::INET;
+use File::Basename qw(dirname);
 use IO::Handle;
-use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC usleep);
+use lib dirname(__FILE__);
+use BenchClient;
 
 my ($ports, $path, $body_file, $key, $warm, $jitter, @cmd) = @ARGV;
 die "usage: $0 PORTS PATH BODY_FILE KEY WARM JITTER_MS COMMAND...\n"
     unless @cmd;
 my @ports = split /,/, $ports;
-my $port;
-
-open(my $fh, '<', $body_file) or die "$body_file: $!\n";
-binmode $fh;
-my $body = do { local $/; <$fh> };
-close $fh;
-
-my $req = "POST $path HTTP/1.1\r\n"
-        . "Host: 127.0.0.1\r\n"
-        . "Authorization: Bearer $key\r\n"
-        . "Content-Type: application/json\r\n"
-        . "Content-Length: " . length($body) . "\r\n"
-        . "\r\n" . $body;
 
 sub now { clock_gettime(CLOCK_MONOTONIC) }
-
-my ($sock, $buf);
-
-sub connect_ {
-    $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 10)
-        or die "connect 127.0.0.1:$port: $!\n";
-    setsockopt($sock, IPPROTO_TCP, TCP_NODELAY, 1);
-    $buf = '';
-}
-
-sub fill {
-    my ($want) = @_;
-    while (ref $want ? $buf !~ $want : length($buf) < $want) {
-        my $got = sysread($sock, $buf, 65536, length $buf);
-        die "read: " . (defined $got ? "connection closed" : $!) . "\n"
-            unless $got;
-    }
-}
-
-sub request {       # one POST; returns the status
-    my $off = 0;
-    while ($off < length $req) {
-        my $w = syswrite($sock, $req, length($req) - $off, $off);
-        die "write: $!\n" unless defined $w;
-        $off += $w;
-    }
-    fill(qr/\r\n\r\n/);
-    $buf =~ s/^(.*?)\r\n\r\n//s;
-    my $head = $1;
-    my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
-    if ($head =~ /^content-length:\s*(\d+)/mi) {
-        fill($1);
-        substr($buf, 0, $1, '');
-    } elsif ($head =~ /^transfer-encoding:\s*chunked/mi) {
-        while (1) {
-            fill(qr/\r\n/);
-            $buf =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//
-                or die "bad chunk\n";
-            my $n = hex $1;
-            fill($n + 2);
-            substr($buf, 0, $n + 2, '');
-            last if $n == 0;
-        }
-    }
-    if ($head =~ /^connection:\s*close/mi) {
-        close $sock;
-        connect_();
-    }
-    return $status // 0;
-}
 
 pipe(my $r, my $w) or die "pipe: $!\n";
 my @pids;
@@ -110,12 +47,14 @@ for my $g (0 .. $#ports) {
     }
     close $r;
     $w->autoflush(1);
-    $port = $ports[$g];
-    connect_();
+    my $c = BenchClient->new(port => $ports[$g], path => $path,
+                             body_file => $body_file, key => $key,
+                             timeout => 10);
     my ($ok, $polls, $t_first) = (0, 0, now());
     my $deadline = now() + 60;
     while (now() < $deadline) {
-        my $status = request();
+        my ($status) = $c->request;
+        $status //= 0;
         my $t = now();
         $polls++;
         if ($status == 200) {

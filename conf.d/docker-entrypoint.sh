@@ -29,6 +29,7 @@ set -eu
 : "${TOKENROUTE_ACCESS_LOG:=/dev/stdout}"
 : "${TOKENROUTE_METRICS_ALLOW:=127.0.0.1 ::1}"
 : "${TOKENROUTE_WORKER_USER:=www-data}"
+: "${TOKENROUTE_LEASE:=zone=tokenroute_lease:16m}"
 : "${TOKENROUTE_RESOLV_CONF:=/etc/resolv.conf}"
 
 case "${1:-nginx}" in
@@ -105,6 +106,12 @@ if [ "$(id -u)" = 0 ]; then
     user="user $TOKENROUTE_WORKER_USER;"
 fi
 
+# leases (README "Leases"): on unless "off"
+lease=""
+if [ "$TOKENROUTE_LEASE" != off ]; then
+    lease="tokenroute_lease $TOKENROUTE_LEASE;"
+fi
+
 allow=""
 for a in $TOKENROUTE_METRICS_ALLOW; do
     allow="$allow allow $a;"
@@ -138,6 +145,7 @@ http {
     # read by the master at load, as the CLI reads it: a redis:// URL's
     # password is not written into this file
     tokenroute_redis env=TOKENROUTE_REDIS${password:+ $password};
+    $lease
     $resolver
 
     include $conf/tokenroute_tls.conf;

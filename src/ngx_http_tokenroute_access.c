@@ -27,6 +27,7 @@
 #include "ngx_http_tokenroute_error.h"
 #include "ngx_http_tokenroute_fallback.h"
 #include "ngx_http_tokenroute_key.h"
+#include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_models.h"
 #include "ngx_http_tokenroute_park.h"
@@ -307,7 +308,16 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
             }
 
         } else {
-            rc = ngx_http_tokenroute_admission_check_key(r, ctx);
+            /* the key's record fresh in the lease zone: no Redis */
+            rc = ngx_http_tokenroute_lease_check_key(r, ctx);
+
+            if (rc == NGX_OK) {
+                return ngx_http_tokenroute_access_decide(r, ctx);
+            }
+
+            if (rc == NGX_DECLINED) {
+                rc = ngx_http_tokenroute_admission_check_key(r, ctx);
+            }
         }
 
         if (rc != NGX_AGAIN) {

@@ -4,7 +4,9 @@
  *
  * Settlements Redis keeps rejecting: they go to the dead letters, a
  * Redis list "tr:dead" of one line each (request id, account, key id,
- * model, time, cost, input, output, cached, estimated, Redis's error),
+ * model, time, cost, input, output, cached, estimated; for an aggregate
+ * of leased requests its count, failed, lease id, key hash, tenant and
+ * hour; Redis's error),
  * with an [alert] carrying the same amounts, and are never sent again.
  * An operator reads them (LRANGE tr:dead 0 -1), fixes what Redis
  * refused (a key of the wrong type, a field that is not an integer) or
@@ -31,6 +33,7 @@
 
 
 static void ngx_http_tokenroute_dead_reply(void *data, redisReply *reply);
+static time_t ngx_http_tokenroute_dead_hour(time_t t);
 
 
 /*
@@ -94,19 +97,62 @@ ngx_http_tokenroute_dead(ngx_http_tokenroute_settlement_t *s)
     (size_t) ((len) ? (len) : 1), (len) ? (data) : (u_char *) "-"
 
     p = ngx_snprintf(line, sizeof(line),
-                     "%*s %*s %*s %*s %T %L %L %L %L %L %s%*s",
+                     "%*s %*s %*s %*s %T %L %L %L %L %L ",
                      (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
                      s->request_id,
                      ngx_http_tokenroute_or_dash(s->account_len, s->account),
                      ngx_http_tokenroute_or_dash(s->key_id_len, s->key_id),
                      ngx_http_tokenroute_or_dash(s->model_len, s->model),
                      s->time, s->cost, s->input, s->output, s->cached,
-                     s->estimated, s->release ? "release: " : "",
-                     s->error_len, s->error);
+                     s->estimated);
+
+    /*
+     * An aggregate of leased requests: what charging it by hand needs
+     * beside its flush id (settle.lua's arguments for it)
+     */
+
+    if (s->count) {
+        p = ngx_snprintf(p, line + sizeof(line) - p,
+                         "aggregate %ui %L %*s %*s %*s %T: ",
+                         s->count, s->failed,
+                         (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                         s->lease_id,
+                         (size_t) NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN,
+                         s->key_hash,
+                         ngx_http_tokenroute_or_dash(s->tenant_len,
+                                                     s->tenant),
+                         ngx_http_tokenroute_dead_hour(s->time));
+    }
+
+    p = ngx_snprintf(p, line + sizeof(line) - p, "%s%*s",
+                     s->release ? "release: " : "", s->error_len, s->error);
 
 #undef ngx_http_tokenroute_or_dash
 
-    if (s->tries == NGX_HTTP_TOKENROUTE_SETTLE_TRIES) {
+    if (s->tries == NGX_HTTP_TOKENROUTE_SETTLE_TRIES && s->count) {
+        /* an aggregate's: the same, and what its line adds */
+        s->tries++;
+        ngx_http_tokenroute_metrics_dead_letter();
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "tokenroute: settlement %*s rejected by Redis %d "
+                      "times, moved to " TOKENROUTE_REDIS_DEAD ": account "
+                      "%*s key %*s model %*s cost %L input %L output %L "
+                      "cached %L estimated %L nano-USD/tokens, aggregate "
+                      "of %ui requests (%L failed), lease %*s, key hash "
+                      "%*s, tenant %*s, hour %T: %*s",
+                      (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                      s->request_id, NGX_HTTP_TOKENROUTE_SETTLE_TRIES,
+                      s->account_len, s->account, s->key_id_len, s->key_id,
+                      s->model_len, s->model, s->cost, s->input, s->output,
+                      s->cached, s->estimated, s->count, s->failed,
+                      (size_t) NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN,
+                      s->lease_id, (size_t) NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN,
+                      s->key_hash, s->tenant_len ? s->tenant_len : 1,
+                      s->tenant_len ? s->tenant : (u_char *) "-",
+                      ngx_http_tokenroute_dead_hour(s->time),
+                      s->error_len, s->error);
+
+    } else if (s->tries == NGX_HTTP_TOKENROUTE_SETTLE_TRIES) {
         /* once, when it is given up; not when it comes back unwritten */
         s->tries++;
         ngx_http_tokenroute_metrics_dead_letter();
@@ -161,4 +207,18 @@ ngx_http_tokenroute_dead_reply(void *data, redisReply *reply)
     }
 
     ngx_free(s);
+}
+
+
+/* the usage hour of a time, as settlement names it: YYYYMMDDHH (UTC) */
+
+static time_t
+ngx_http_tokenroute_dead_hour(time_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(t, &tm);
+
+    return ((time_t) tm.ngx_tm_year * 1000000 + tm.ngx_tm_mon * 10000
+            + tm.ngx_tm_mday * 100 + tm.ngx_tm_hour);
 }

@@ -436,8 +436,9 @@ ngx_http_tokenroute_inval_message(ngx_http_tokenroute_inval_t *iv,
     {
         *ngx_cpymem(kh, payload->str, TOKENROUTE_KEY_HASH_LEN) = '\0';
 
-        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, iv->log, 0,
-                       "tokenroute inval: key %s", kh);
+        /* its first digits only: no key hash in a trace (debug_trace.t) */
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, iv->log, 0,
+                       "tokenroute inval: key %*s...", (size_t) 8, kh);
 
         ngx_http_tokenroute_lease_invalidate(kh);
         ngx_http_tokenroute_metrics_inval(NGX_HTTP_TOKENROUTE_INVAL_KEY);

@@ -41,11 +41,20 @@
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_settle.h"
 #include "ngx_http_tokenroute_lease_zone.h"
+#include "ngx_http_tokenroute_metrics.h"
+#include "ngx_http_tokenroute_models.h"
 
 
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
+static ngx_int_t ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
+    ngx_uint_t taken);
+static ngx_int_t ngx_http_tokenroute_lease_allowed(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e);
+static u_char *ngx_http_tokenroute_lease_key(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_lease_entry_t *e, u_char *p);
 
 
 static ngx_event_t       ngx_http_tokenroute_lease_event;
@@ -291,15 +300,12 @@ ngx_int_t
 ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    u_char                             *p, *q, *last;
-    size_t                              len;
-    ngx_str_t                          *id;
     ngx_int_t                           rc;
-    ngx_uint_t                          i, fresh;
+    ngx_uint_t                          fresh, taken;
     ngx_msec_t                          now, age;
     ngx_http_tokenroute_lease_conf_t   *lc;
     ngx_http_tokenroute_lease_entry_t  *e;
-    ngx_http_tokenroute_lease_entry_t   copy, old;
+    ngx_http_tokenroute_lease_entry_t   old;
 
     lc = ngx_http_tokenroute_lease_conf;
 
@@ -309,21 +315,17 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     now = ngx_current_msec;
     rc = NGX_DECLINED;
+    taken = 0;
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    old.inuse = 0;
-
     e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1, &old);
 
-    if (old.inuse && old.have) {
-        /* the least recently used key made room: its lease goes back */
-        ngx_http_tokenroute_lease_back(old.lease_id,
-                                       ngx_max(old.available, 0), 1);
-    }
+    /* find() replaces no entry holding a lease: nothing to give back */
 
     if (e == NULL) {
         ngx_shmtx_unlock(&lc->shpool->mutex);
+        ngx_http_tokenroute_metrics_lease(NGX_HTTP_TOKENROUTE_LEASE_M_EXACT);
         return NGX_DECLINED;
     }
 
@@ -333,8 +335,6 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     fresh = e->fetched && !e->stale && age < lc->max_age;
 
     if (fresh) {
-        copy = *e;
-
         if (!e->found || e->revoked
             || (e->expires_at > 0 && ngx_time() >= e->expires_at))
         {
@@ -347,6 +347,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
         {
             /* the slice covers the request: taken from it */
             e->available -= ctx->reserve;
+            taken = 1;
             rc = NGX_OK;
         }
     }
@@ -381,59 +382,71 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
                 && (!e->capped || age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY))
             || (rc == NGX_DECLINED && age >= NGX_HTTP_TOKENROUTE_LEASE_RETRY))
         {
-            if (e->fetched && !e->capped && e->available < e->want / 4
-                && age < 4 * NGX_HTTP_TOKENROUTE_LEASE_RETRY
-                && e->want < ((int64_t) 1 << 50))
-            {
-                e->want *= 2;
+            if (e->fetched) {
+                e->want = tokenroute_lease_grow(e->want, e->available,
+                                        e->capped, age,
+                                        4 * NGX_HTTP_TOKENROUTE_LEASE_RETRY);
             }
 
             ngx_http_tokenroute_lease_later(e, ctx->reserve);
         }
     }
 
-    ngx_shmtx_unlock(&lc->shpool->mutex);
-
-    if (rc != NGX_OK) {
-        return NGX_DECLINED;
+    if (rc == NGX_OK) {
+        /* the verdict read from the entry, still under the lock */
+        rc = ngx_http_tokenroute_lease_verdict(r, ctx, e, taken);
     }
 
-    /* the verdict, as admission.c reads it from the script */
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    if (rc != NGX_ERROR) {
+        ngx_http_tokenroute_metrics_lease(rc == NGX_OK
+                                          ? NGX_HTTP_TOKENROUTE_LEASE_M_LEASE
+                                          : NGX_HTTP_TOKENROUTE_LEASE_M_EXACT);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Under the lock: the verdict, as admission.c reads it from the script,
+ * from the entry (no copy of it: only what the request keeps goes to its
+ * pool).  A forbidden model gives back what was taken: nothing is
+ * reserved for a 403.
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
+    ngx_uint_t taken)
+{
+    u_char     *p;
+    ngx_str_t  *id;
+    ngx_uint_t  i;
 
     ctx->redis_status = NGX_OK;
     ctx->admission_done = 1;
-    ctx->key.found = copy.found;
+    ctx->key.found = e->found;
 
-    if (!copy.found) {
+    if (!e->found) {
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, copy.key_id_len + copy.account_len
-                             + copy.tenant_len + ctx->nchain
+    p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
+                             + e->tenant_len + ctx->nchain
                              + NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
     if (p == NULL) {
+        if (taken) {
+            e->available += ctx->reserve;
+        }
+
         return NGX_ERROR;
     }
 
-    ctx->key.id.data = p;
-    ctx->key.id.len = copy.key_id_len;
-    p = ngx_cpymem(p, copy.key_id, copy.key_id_len);
+    p = ngx_http_tokenroute_lease_key(ctx, e, p);
 
-    ctx->key.account.data = p;
-    ctx->key.account.len = copy.account_len;
-    p = ngx_cpymem(p, copy.account, copy.account_len);
-
-    ctx->key.tenant.data = p;
-    ctx->key.tenant.len = copy.tenant_len;
-    p = ngx_cpymem(p, copy.tenant, copy.tenant_len);
-
-    if (copy.revoked) {
-        ctx->key.revoked = 1;
-        return NGX_OK;
-    }
-
-    if (copy.expires_at > 0 && ngx_time() >= copy.expires_at) {
-        ctx->key.expired = 1;
+    if (ctx->key.revoked || ctx->key.expired) {
         return NGX_OK;
     }
 
@@ -444,39 +457,17 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     for (i = 0; i < ctx->nchain; i++) {
         id = &ngx_http_tokenroute_public(ctx->chain[i])->id;
-        p[i] = copy.models_len ? '0' : '1';
-
-        q = copy.models;
-        last = copy.models + copy.models_len;
-
-        while (q < last) {
-            len = ngx_strlchr(q, last, ',') ? (size_t)
-                  (ngx_strlchr(q, last, ',') - q) : (size_t) (last - q);
-
-            if (len == id->len && ngx_memcmp(q, id->data, len) == 0) {
-                p[i] = '1';
-                break;
-            }
-
-            q += len + 1;
-        }
+        p[i] = tokenroute_lease_model_allowed(e->models, e->models_len,
+                                              id->data, id->len)
+               ? '1' : '0';
     }
 
     if (ctx->nchain == 0 || p[0] != '1') {
         ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN;
 
-        /* the slice taken back: nothing is reserved for a 403 */
-        ngx_shmtx_lock(&lc->shpool->mutex);
-
-        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
-
-        if (e && ngx_memcmp(e->lease_id, copy.lease_id,
-                            NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN) == 0)
-        {
+        if (taken) {
             e->available += ctx->reserve;
         }
-
-        ngx_shmtx_unlock(&lc->shpool->mutex);
 
         return NGX_OK;
     }
@@ -484,10 +475,178 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     p += ctx->nchain;
 
     ctx->lease_id = p;
-    ngx_memcpy(p, copy.lease_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+    ngx_memcpy(p, e->lease_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
 
     ctx->leased = 1;
     ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;
+
+    return NGX_OK;
+}
+
+
+/* the key's fields the request keeps, copied to p; revoked, expired */
+
+static u_char *
+ngx_http_tokenroute_lease_key(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_http_tokenroute_lease_entry_t *e, u_char *p)
+{
+    ctx->key.id.data = p;
+    ctx->key.id.len = e->key_id_len;
+    p = ngx_cpymem(p, e->key_id, e->key_id_len);
+
+    ctx->key.account.data = p;
+    ctx->key.account.len = e->account_len;
+    p = ngx_cpymem(p, e->account, e->account_len);
+
+    ctx->key.tenant.data = p;
+    ctx->key.tenant.len = e->tenant_len;
+    p = ngx_cpymem(p, e->tenant, e->tenant_len);
+
+    if (e->revoked) {
+        ctx->key.revoked = 1;
+
+    } else if (e->expires_at > 0 && ngx_time() >= e->expires_at) {
+        ctx->key.expired = 1;
+    }
+
+    return p;
+}
+
+
+/*
+ * A request that only has its key checked (GET /v1/models, one model,
+ * count_tokens, a body refused once the key is known): NGX_OK, its
+ * verdict from the key's fresh record, as admission.lua's "key" answer
+ * would be; NGX_DECLINED: the script.  Nothing is taken from the slice
+ * and no entry is made for it.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_lease_check_key(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx)
+{
+    ngx_int_t                           rc;
+    ngx_http_tokenroute_lease_conf_t   *lc;
+    ngx_http_tokenroute_lease_entry_t  *e;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    if (lc == NULL || lc->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
+
+    if (e && e->fetched && !e->stale
+        && ngx_current_msec - e->fetched < lc->max_age)
+    {
+        e->used = ngx_current_msec;
+        rc = ngx_http_tokenroute_lease_allowed(r, ctx, e);
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * Under the lock: the key check's verdict; the models asked about are
+ * those the script is asked about (admission.c): the catalog for
+ * GET /v1/models, the one model, or the chain
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_lease_allowed(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e)
+{
+    u_char                           *p;
+    ngx_str_t                        *id;
+    ngx_uint_t                        i, n;
+    ngx_http_tokenroute_model_t      *m, *one;
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+    m = trmcf->models.elts;
+    one = NULL;
+
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
+        n = trmcf->models.nelts;
+
+    } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
+        one = ngx_http_tokenroute_find_listed_model(trmcf,
+                                                    ctx->model_path.data,
+                                                    ctx->model_path.len);
+        n = (one != NULL);
+
+    } else {
+        n = ctx->nchain;
+    }
+
+    if (e->found) {
+        p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
+                                 + e->tenant_len + n);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_tokenroute_lease_key(ctx, e, p);
+
+        if (!ctx->key.revoked && !ctx->key.expired && n) {
+            ctx->key.allowed.data = p;
+            ctx->key.allowed.len = n;
+
+            for (i = 0; i < n; i++) {
+                id = one ? &one->id
+                     : (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS)
+                       ? &m[i].id
+                       : &ngx_http_tokenroute_public(ctx->chain[i])->id;
+
+                p[i] = tokenroute_lease_model_allowed(e->models,
+                                                      e->models_len,
+                                                      id->data, id->len)
+                       ? '1' : '0';
+            }
+        }
+    }
+
+    ctx->redis_status = NGX_OK;
+    ctx->admission_done = 1;
+    ctx->key.found = e->found;
+
+    return NGX_OK;
+}
+
+
+/* the entries holding a lease now (metrics); NGX_DECLINED: leases off */
+
+ngx_int_t
+ngx_http_tokenroute_lease_held(ngx_uint_t *held)
+{
+    ngx_uint_t                         i, n;
+    ngx_http_tokenroute_lease_conf_t  *lc;
+
+    lc = ngx_http_tokenroute_lease_conf;
+
+    if (lc == NULL || lc->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    n = 0;
+
+    ngx_shmtx_lock(&lc->shpool->mutex);
+
+    for (i = 0; i < lc->sh->n; i++) {
+        n += (lc->sh->e[i].inuse && lc->sh->e[i].have);
+    }
+
+    ngx_shmtx_unlock(&lc->shpool->mutex);
+
+    *held = n;
 
     return NGX_OK;
 }

@@ -27,6 +27,13 @@ char *ngx_http_tokenroute_lease_directive(ngx_conf_t *cf,
 ngx_int_t ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle);
 void ngx_http_tokenroute_lease_shutdown(void);
 
+/* a key check from the key's fresh record: NGX_OK; NGX_DECLINED: Redis */
+ngx_int_t ngx_http_tokenroute_lease_check_key(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx);
+
+/* the entries holding a lease now; NGX_DECLINED: leases off */
+ngx_int_t ngx_http_tokenroute_lease_held(ngx_uint_t *held);
+
 /* NGX_OK: admitted (or refused) from the lease; NGX_DECLINED: exact path */
 ngx_int_t ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx);

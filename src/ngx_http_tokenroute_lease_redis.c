@@ -16,8 +16,10 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_zone.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_redis.h"
 #include "ngx_http_tokenroute_request.h"
+#include "tokenroute_lease_math.h"
 #include "tokenroute_lua.h"
 #include "tokenroute_money.h"
 
@@ -169,12 +171,11 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
 
     /* a slice of this many requests like this one, topped up */
 
-    want = (amount > TOKENROUTE_MONEY_MAX
-                     / (int64_t) ngx_http_tokenroute_lease_conf->slice)
-           ? TOKENROUTE_MONEY_MAX
-           : amount * (int64_t) ngx_http_tokenroute_lease_conf->slice;
+    want = tokenroute_lease_want(amount,
+                                 ngx_http_tokenroute_lease_conf->slice,
+                                 TOKENROUTE_MONEY_MAX);
     e->want = ngx_max(e->want, want);
-    want = ngx_max(e->want - ngx_max(e->available, 0), 0);
+    want = tokenroute_lease_topup(e->want, e->available);
 
     argv[0] = "EVALSHA";
     argvlen[0] = 7;
@@ -225,6 +226,8 @@ ngx_http_tokenroute_lease_refresh(ngx_http_tokenroute_lease_entry_t *e,
     }
 
     e->busy = ngx_current_msec + NGX_HTTP_TOKENROUTE_LEASE_BUSY;
+
+    ngx_http_tokenroute_metrics_lease(NGX_HTTP_TOKENROUTE_LEASE_M_RENEW);
 }
 
 
@@ -458,8 +461,12 @@ ngx_http_tokenroute_lease_back(u_char *lease_id, int64_t amount,
 
     /* not sent, or lost: the sweep releases the lease at its deadline */
 
-    (void) ngx_http_tokenroute_redis_command(
-               ngx_http_tokenroute_lease_back_reply, NULL, 7, argv, argvlen);
+    if (ngx_http_tokenroute_redis_command(
+            ngx_http_tokenroute_lease_back_reply, NULL, 7, argv, argvlen)
+        != NULL)
+    {
+        ngx_http_tokenroute_metrics_lease(NGX_HTTP_TOKENROUTE_LEASE_M_BACK);
+    }
 }
 
 

@@ -19,13 +19,25 @@
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_settle.h"
 #include "ngx_http_tokenroute_lease_zone.h"
+#include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_request.h"
 #include "ngx_http_tokenroute_settle.h"
+
+
+/* aggregate records kept for reuse, at most */
+#define NGX_HTTP_TOKENROUTE_LEASE_FREE  64
 
 
 /* this worker's aggregates, by the key hash's first digits */
 static ngx_http_tokenroute_settlement_t
     *ngx_http_tokenroute_lease_aggs[NGX_HTTP_TOKENROUTE_LEASE_BUCKETS];
+
+/*
+ * and the records of those flushed: a busy key starts an aggregate at
+ * every flush, with no malloc() once the worker runs
+ */
+static ngx_http_tokenroute_settlement_t  *ngx_http_tokenroute_lease_free;
+static ngx_uint_t                         ngx_http_tokenroute_lease_nfree;
 
 
 /*
@@ -47,7 +59,7 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
     lc = ngx_http_tokenroute_lease_conf;
 
     /* cost <= reserve always (billing.c clamps): never below 0 */
-    back = ctx->reserve - ngx_min(s->cost, ctx->reserve);
+    back = tokenroute_lease_unspent(ctx->reserve, s->cost);
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
@@ -95,8 +107,16 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
     }
 
     if (a == NULL) {
-        a = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
-                      ngx_cycle->log);
+        a = ngx_http_tokenroute_lease_free;
+
+        if (a) {
+            ngx_http_tokenroute_lease_free = a->next;
+            ngx_http_tokenroute_lease_nfree--;
+
+        } else {
+            a = ngx_alloc(sizeof(ngx_http_tokenroute_settlement_t),
+                          ngx_cycle->log);
+        }
 
         if (a == NULL) {
             /* alone, not aggregated: charged once all the same */
@@ -166,6 +186,9 @@ ngx_http_tokenroute_lease_flush(ngx_uint_t journal)
             /* unique across the fleet, as request ids are */
             (void) ngx_http_tokenroute_request_id(a->request_id);
 
+            ngx_http_tokenroute_metrics_lease(
+                NGX_HTTP_TOKENROUTE_LEASE_M_FLUSH);
+
             if (journal) {
                 ngx_http_tokenroute_journal_add(a);
 
@@ -173,7 +196,16 @@ ngx_http_tokenroute_lease_flush(ngx_uint_t journal)
                 ngx_http_tokenroute_settle(a);
             }
 
-            ngx_free(a);
+            if (ngx_http_tokenroute_lease_nfree
+                >= NGX_HTTP_TOKENROUTE_LEASE_FREE)
+            {
+                ngx_free(a);
+                continue;
+            }
+
+            a->next = ngx_http_tokenroute_lease_free;
+            ngx_http_tokenroute_lease_free = a;
+            ngx_http_tokenroute_lease_nfree++;
         }
     }
 }

@@ -21,41 +21,30 @@
 ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
 
 
-/* the first 8 hex digits of a key hash: where its entry is looked for */
-
-ngx_uint_t
-ngx_http_tokenroute_lease_slot(u_char *kh)
-{
-    ngx_uint_t  i, h;
-
-    h = 0;
-
-    for (i = 0; i < 8; i++) {
-        h = h * 16 + (ngx_uint_t) ngx_hextoi(&kh[i], 1);
-    }
-
-    return h;
-}
-
-
 /*
  * The entry of a key, under the zone's lock; with create, a new one in
- * an empty slot or in place of the least recently used of the probed,
- * copied to *old for the caller to give its lease back.
+ * place of the probed slot ranked first: an empty one, else the least
+ * recently used of the keys Redis does not know, else of the entries
+ * that hold no lease.  An entry holding a lease is never taken: a key
+ * leaves the table only once its lease idled and went back, so that a
+ * flood of unknown keys (each a new entry) cannot evict the leases of
+ * real ones; a key finding only leases in its slots takes the exact path
+ * (NULL).  What was replaced is copied to *old.
  */
 
 ngx_http_tokenroute_lease_entry_t *
 ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create,
     ngx_http_tokenroute_lease_entry_t *old)
 {
-    ngx_uint_t                          i, h, n;
+    ngx_uint_t                          i, h, n, rank, best;
     ngx_http_tokenroute_lease_sh_t     *sh;
-    ngx_http_tokenroute_lease_entry_t  *e, *lru;
+    ngx_http_tokenroute_lease_entry_t  *e, *victim;
 
     sh = ngx_http_tokenroute_lease_conf->sh;
     n = sh->n;
     h = ngx_http_tokenroute_lease_slot(kh);
-    lru = NULL;
+    victim = NULL;
+    best = 3;
 
     for (i = 0; i < NGX_HTTP_TOKENROUTE_LEASE_PROBES; i++) {
         e = &sh->e[(h + i) % n];
@@ -66,28 +55,35 @@ ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create,
             return e;
         }
 
-        if (lru == NULL || !e->inuse
-            || (lru->inuse && (ngx_msec_int_t) (e->used - lru->used) < 0))
+        /* 0: empty, 1: a key Redis does not know, 2: no lease, 3: leased */
+
+        rank = !e->inuse ? 0 : (e->fetched && !e->found) ? 1
+               : !e->have ? 2 : 3;
+
+        if (rank < best
+            || (rank == best && rank < 3 && rank > 0
+                && (ngx_msec_int_t) (e->used - victim->used) < 0))
         {
-            lru = e;
+            victim = e;
+            best = rank;
         }
     }
 
-    if (!create) {
+    if (!create || victim == NULL) {
         return NULL;
     }
 
-    *old = *lru;
+    *old = *victim;
 
-    ngx_memzero(lru, sizeof(ngx_http_tokenroute_lease_entry_t));
+    ngx_memzero(victim, sizeof(ngx_http_tokenroute_lease_entry_t));
 
-    if (ngx_http_tokenroute_request_id(lru->lease_id) != NGX_OK) {
+    if (ngx_http_tokenroute_request_id(victim->lease_id) != NGX_OK) {
         return NULL;
     }
 
-    ngx_memcpy(lru->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
-    lru->inuse = 1;
-    lru->used = ngx_current_msec;
+    ngx_memcpy(victim->kh, kh, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
+    victim->inuse = 1;
+    victim->used = ngx_current_msec;
 
-    return lru;
+    return victim;
 }

@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "tokenroute_lease_math.h"
 
 
 #define NGX_HTTP_TOKENROUTE_LEASE_PROBES   8
@@ -79,13 +80,16 @@ typedef struct {
 extern ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
 
 /*
- * Under the zone's lock: a key's entry; with create, a new one, and then
- * *old is what it replaced (old->inuse 0: nothing), whose lease the
- * caller gives back
+ * Under the zone's lock: a key's entry; with create, a new one (NULL:
+ * every slot it may take holds a lease), and then *old is what it
+ * replaced (old->inuse 0: nothing; never an entry holding a lease)
  */
-ngx_uint_t ngx_http_tokenroute_lease_slot(u_char *kh);
 ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(u_char *kh,
     ngx_uint_t create, ngx_http_tokenroute_lease_entry_t *old);
+
+
+/* where a key's entry is looked for: its hash's first 8 hex digits */
+#define ngx_http_tokenroute_lease_slot(kh)  tokenroute_lease_slot(kh)
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_LEASE_ZONE_H_INCLUDED_ */

@@ -579,6 +579,19 @@ ngx_http_tokenroute_metrics_inval(ngx_uint_t what)
 }
 
 
+void
+ngx_http_tokenroute_metrics_lease(ngx_uint_t what)
+{
+    ngx_http_tokenroute_metrics_t  *m;
+
+    m = ngx_http_tokenroute_metrics_get();
+
+    if (m && what < NGX_HTTP_TOKENROUTE_LEASE_M_N) {
+        (void) ngx_atomic_fetch_add(&m->sh->lease[what], 1);
+    }
+}
+
+
 /*
  * The subscriber follows the worker's connection, which took the slot
  * first (ngx_http_tokenroute_metrics_redis_up()).

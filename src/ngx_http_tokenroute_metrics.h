@@ -94,6 +94,14 @@ typedef struct {
 #define NGX_HTTP_TOKENROUTE_INVAL_IGNORED  2     /* not a key hash */
 #define NGX_HTTP_TOKENROUTE_INVAL_N        3
 
+/* leases (tokenroute_lease): what a worker did with them */
+#define NGX_HTTP_TOKENROUTE_LEASE_M_LEASE  0     /* verdict from a lease */
+#define NGX_HTTP_TOKENROUTE_LEASE_M_EXACT  1     /* the admission script */
+#define NGX_HTTP_TOKENROUTE_LEASE_M_RENEW  2     /* renewals sent */
+#define NGX_HTTP_TOKENROUTE_LEASE_M_BACK   3     /* give-backs sent */
+#define NGX_HTTP_TOKENROUTE_LEASE_M_FLUSH  4     /* aggregates flushed */
+#define NGX_HTTP_TOKENROUTE_LEASE_M_N      5
+
 
 typedef struct {
     ngx_uint_t                   nmodels;
@@ -103,6 +111,7 @@ typedef struct {
     ngx_atomic_t                 journal_replays;
     ngx_atomic_t                 dead_letters;
     ngx_atomic_t                 inval[NGX_HTTP_TOKENROUTE_INVAL_N];
+    ngx_atomic_t                 lease[NGX_HTTP_TOKENROUTE_LEASE_M_N];
     ngx_atomic_t                 rejections[32];
     ngx_http_tokenroute_histogram_t    hist[NGX_HTTP_TOKENROUTE_H_N];
     ngx_http_tokenroute_worker_slot_t  workers[
@@ -141,6 +150,7 @@ void ngx_http_tokenroute_metrics_replayed(ngx_uint_t n);
 void ngx_http_tokenroute_metrics_dead_letter(void);
 void ngx_http_tokenroute_metrics_inval(ngx_uint_t what);
 void ngx_http_tokenroute_metrics_inval_subscribed(ngx_uint_t up);
+void ngx_http_tokenroute_metrics_lease(ngx_uint_t what);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_METRICS_H_INCLUDED_ */

@@ -17,6 +17,7 @@
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown.h"
 #include "ngx_http_tokenroute_journal.h"
+#include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_metrics.h"
 #include "ngx_http_tokenroute_metrics_prom.h"
 
@@ -27,6 +28,18 @@
  */
 #define NGX_HTTP_TOKENROUTE_PROM_LINE  4096
 #define NGX_HTTP_TOKENROUTE_PROM_BUF   16384
+
+
+#define ngx_http_tokenroute_prom_nelts(a)  (sizeof(a) / sizeof((a)[0]))
+
+
+/* a family of one series with no label */
+typedef struct {
+    const char                      *name;
+    const char                      *type;
+    const char                      *help;
+    uint64_t                         value;
+} ngx_http_tokenroute_prom_scalar_t;
 
 
 typedef struct {
@@ -48,6 +61,16 @@ static ngx_int_t ngx_http_tokenroute_prom_histogram(
     ngx_uint_t h);
 static ngx_int_t ngx_http_tokenroute_prom_inval(
     ngx_http_tokenroute_prom_t *p, ngx_http_tokenroute_metrics_t *m);
+static ngx_int_t ngx_http_tokenroute_prom_lease(
+    ngx_http_tokenroute_prom_t *p, ngx_http_tokenroute_metrics_t *m);
+static ngx_int_t ngx_http_tokenroute_prom_scalars(
+    ngx_http_tokenroute_prom_t *p, ngx_http_tokenroute_prom_scalar_t *s,
+    ngx_uint_t n);
+static ngx_int_t ngx_http_tokenroute_prom_workers(
+    ngx_http_tokenroute_prom_t *p, ngx_http_tokenroute_metrics_t *m,
+    const char *name, const char *help, size_t offset);
+static ngx_int_t ngx_http_tokenroute_prom_printf(
+    ngx_http_tokenroute_prom_t *p, const char *fmt, ...);
 static ngx_int_t ngx_http_tokenroute_prom_family(
     ngx_http_tokenroute_prom_t *p, const char *name, const char *type,
     const char *help);
@@ -101,6 +124,29 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
     ngx_http_tokenroute_metrics_sh_t      *sh;
     ngx_http_tokenroute_journal_stats_t    js;
 
+    ngx_http_tokenroute_prom_scalar_t  scalars[] = {
+        { "tokenroute_redis_reconnects_total", "counter",
+          "Redis connections set up again after a worker's first.", 0 },
+        { "tokenroute_redis_errors_total", "counter",
+          "Redis commands answered with an error, timed out or lost with "
+          "their connection.", 0 },
+        { "tokenroute_journal_entries", "gauge",
+          "Settlements waiting in the journal for Redis.", 0 },
+        { "tokenroute_journal_bytes", "gauge",
+          "Bytes the journal's entries hold.", 0 },
+        { "tokenroute_journal_capacity_bytes", "gauge",
+          "The journal's zone, tokenroute_journal_size.", 0 },
+        { "tokenroute_journal_writes_total", "counter",
+          "Settlements written to the journal.", 0 },
+        { "tokenroute_journal_replays_total", "counter",
+          "Settlements taken from the journal to be sent again.", 0 },
+        { "tokenroute_journal_lost_total", "counter",
+          "Settlements lost: the journal was full.", 0 },
+        { "tokenroute_dead_letters_total", "counter",
+          "Settlements Redis rejected too often, moved to the dead-letter "
+          "list.", 0 }
+    };
+
     sh = m->sh;
 
     if (ngx_http_tokenroute_prom_requests(p, m) != NGX_OK) {
@@ -119,16 +165,14 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
     rs = ngx_http_tokenroute_reasons;
 
     for (i = 0; rs[i].status; i++) {
-        d = ngx_http_tokenroute_prom_room(p);
-        if (d == NULL) {
+        if (ngx_http_tokenroute_prom_printf(p,
+                "tokenroute_rejections_total{code=\"%ui\",reason=\"%s\"} "
+                "%uA\n", rs[i].status, rs[i].code ? rs[i].code : "other",
+                sh->rejections[i])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        p->b->last = ngx_slprintf(d, p->b->end,
-                                  "tokenroute_rejections_total{code=\"%ui\","
-                                  "reason=\"%s\"} %uA\n", rs[i].status,
-                                  rs[i].code ? rs[i].code : "other",
-                                  sh->rejections[i]);
     }
 
     if (ngx_http_tokenroute_prom_models(p, m) != NGX_OK) {
@@ -174,13 +218,12 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
         return NGX_ERROR;
     }
 
-    d = ngx_http_tokenroute_prom_room(p);
-    if (d == NULL) {
+    if (ngx_http_tokenroute_prom_printf(p, "tokenroute_cooldowns_active %ui\n",
+                                        n)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    p->b->last = ngx_slprintf(d, p->b->end,
-                              "tokenroute_cooldowns_active %ui\n", n);
 
     for (i = 0; i < NGX_HTTP_TOKENROUTE_H_N; i++) {
         if (ngx_http_tokenroute_prom_histogram(p, m, i) != NGX_OK) {
@@ -190,26 +233,12 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
 
     /* Redis: a gauge per worker that ever connected */
 
-    if (ngx_http_tokenroute_prom_family(p, "tokenroute_redis_connected",
-            "gauge", "1 while the worker's Redis connection is up.")
+    if (ngx_http_tokenroute_prom_workers(p, m, "tokenroute_redis_connected",
+            "1 while the worker's Redis connection is up.",
+            offsetof(ngx_http_tokenroute_worker_slot_t, connected))
         != NGX_OK)
     {
         return NGX_ERROR;
-    }
-
-    for (i = 0; i < NGX_HTTP_TOKENROUTE_METRICS_WORKERS; i++) {
-        if (sh->workers[i].pid == 0) {
-            continue;
-        }
-
-        d = ngx_http_tokenroute_prom_room(p);
-        if (d == NULL) {
-            return NGX_ERROR;
-        }
-
-        p->b->last = ngx_slprintf(d, p->b->end,
-                                  "tokenroute_redis_connected{worker=\"%ui\"}"
-                                  " %uA\n", i, sh->workers[i].connected);
     }
 
     if (m->trmcf->invalidation
@@ -218,62 +247,24 @@ ngx_http_tokenroute_prom_render(ngx_http_tokenroute_prom_t *p,
         return NGX_ERROR;
     }
 
+    if (m->trmcf->lease && ngx_http_tokenroute_prom_lease(p, m) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_tokenroute_journal_stats(&js);
 
-    d = ngx_http_tokenroute_prom_room(p);
-    if (d == NULL) {
-        return NGX_ERROR;
-    }
+    scalars[0].value = sh->redis_reconnects;
+    scalars[1].value = sh->redis_errors;
+    scalars[2].value = js.entries;
+    scalars[3].value = js.bytes;
+    scalars[4].value = js.capacity;
+    scalars[5].value = sh->journal_writes;
+    scalars[6].value = sh->journal_replays;
+    scalars[7].value = js.lost;
+    scalars[8].value = sh->dead_letters;
 
-    p->b->last = ngx_slprintf(d, p->b->end,
-        "# HELP tokenroute_redis_reconnects_total Redis connections set up "
-        "again after a worker's first.\n"
-        "# TYPE tokenroute_redis_reconnects_total counter\n"
-        "tokenroute_redis_reconnects_total %uA\n"
-        "# HELP tokenroute_redis_errors_total Redis commands answered with "
-        "an error, timed out or lost with their connection.\n"
-        "# TYPE tokenroute_redis_errors_total counter\n"
-        "tokenroute_redis_errors_total %uA\n"
-        "# HELP tokenroute_journal_entries Settlements waiting in the "
-        "journal for Redis.\n"
-        "# TYPE tokenroute_journal_entries gauge\n"
-        "tokenroute_journal_entries %ui\n"
-        "# HELP tokenroute_journal_bytes Bytes the journal's entries "
-        "hold.\n"
-        "# TYPE tokenroute_journal_bytes gauge\n"
-        "tokenroute_journal_bytes %uz\n"
-        "# HELP tokenroute_journal_capacity_bytes The journal's zone, "
-        "tokenroute_journal_size.\n"
-        "# TYPE tokenroute_journal_capacity_bytes gauge\n"
-        "tokenroute_journal_capacity_bytes %uz\n",
-        sh->redis_reconnects, sh->redis_errors, js.entries, js.bytes,
-        js.capacity);
-
-    d = ngx_http_tokenroute_prom_room(p);
-    if (d == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->b->last = ngx_slprintf(d, p->b->end,
-        "# HELP tokenroute_journal_writes_total Settlements written to the "
-        "journal.\n"
-        "# TYPE tokenroute_journal_writes_total counter\n"
-        "tokenroute_journal_writes_total %uA\n"
-        "# HELP tokenroute_journal_replays_total Settlements taken from the "
-        "journal to be sent again.\n"
-        "# TYPE tokenroute_journal_replays_total counter\n"
-        "tokenroute_journal_replays_total %uA\n"
-        "# HELP tokenroute_journal_lost_total Settlements lost: the journal "
-        "was full.\n"
-        "# TYPE tokenroute_journal_lost_total counter\n"
-        "tokenroute_journal_lost_total %ui\n"
-        "# HELP tokenroute_dead_letters_total Settlements Redis rejected "
-        "too often, moved to the dead-letter list.\n"
-        "# TYPE tokenroute_dead_letters_total counter\n"
-        "tokenroute_dead_letters_total %uA\n",
-        sh->journal_writes, sh->journal_replays, js.lost, sh->dead_letters);
-
-    return NGX_OK;
+    return ngx_http_tokenroute_prom_scalars(p, scalars,
+               ngx_http_tokenroute_prom_nelts(scalars));
 }
 
 
@@ -283,55 +274,168 @@ static ngx_int_t
 ngx_http_tokenroute_prom_inval(ngx_http_tokenroute_prom_t *p,
     ngx_http_tokenroute_metrics_t *m)
 {
-    u_char                           *d;
-    ngx_uint_t                        i;
-    ngx_http_tokenroute_metrics_sh_t *sh;
+    ngx_http_tokenroute_metrics_sh_t   *sh;
+    ngx_http_tokenroute_prom_scalar_t   ignored;
 
     sh = m->sh;
 
-    if (ngx_http_tokenroute_prom_family(p,
-            "tokenroute_invalidation_subscribed", "gauge",
-            "1 while the worker is subscribed to key changes.")
+    if (ngx_http_tokenroute_prom_workers(p, m,
+            "tokenroute_invalidation_subscribed",
+            "1 while the worker is subscribed to key changes.",
+            offsetof(ngx_http_tokenroute_worker_slot_t, subscribed))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    if (ngx_http_tokenroute_prom_family(p, "tokenroute_invalidations_total",
+            "counter", "Key changes received, by each worker: of one key, "
+            "or of all (\"*\", and every subscription).")
+        != NGX_OK
+        || ngx_http_tokenroute_prom_printf(p,
+               "tokenroute_invalidations_total{scope=\"key\"} %uA\n"
+               "tokenroute_invalidations_total{scope=\"all\"} %uA\n",
+               sh->inval[NGX_HTTP_TOKENROUTE_INVAL_KEY],
+               sh->inval[NGX_HTTP_TOKENROUTE_INVAL_ALL])
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ignored.name = "tokenroute_invalidation_messages_ignored_total";
+    ignored.type = "counter";
+    ignored.help = "Messages on the channel that were neither a key hash "
+                   "nor \"*\".";
+    ignored.value = sh->inval[NGX_HTTP_TOKENROUTE_INVAL_IGNORED];
+
+    return ngx_http_tokenroute_prom_scalars(p, &ignored, 1);
+}
+
+
+/* the leases (tokenroute_lease on): README */
+
+static ngx_int_t
+ngx_http_tokenroute_prom_lease(ngx_http_tokenroute_prom_t *p,
+    ngx_http_tokenroute_metrics_t *m)
+{
+    ngx_uint_t         held;
+    ngx_atomic_t      *n;
+
+    ngx_http_tokenroute_prom_scalar_t  scalars[] = {
+        { "tokenroute_leases_held", "gauge",
+          "Keys whose lease this gateway holds now (all workers).", 0 },
+        { "tokenroute_lease_renewals_total", "counter",
+          "Lease renewals sent to Redis (a key's record read, its slice "
+          "topped up).", 0 },
+        { "tokenroute_lease_give_backs_total", "counter",
+          "What was left of a slice given back to Redis.", 0 },
+        { "tokenroute_lease_flushes_total", "counter",
+          "Aggregates of leased requests settled or journaled.", 0 }
+    };
+
+    n = m->sh->lease;
+
+    if (ngx_http_tokenroute_lease_held(&held) != NGX_OK) {
+        held = 0;
+    }
+
+    scalars[0].value = held;
+    scalars[1].value = n[NGX_HTTP_TOKENROUTE_LEASE_M_RENEW];
+    scalars[2].value = n[NGX_HTTP_TOKENROUTE_LEASE_M_BACK];
+    scalars[3].value = n[NGX_HTTP_TOKENROUTE_LEASE_M_FLUSH];
+
+    if (ngx_http_tokenroute_prom_family(p,
+            "tokenroute_lease_admissions_total", "counter",
+            "Admissions: the verdict from a lease (no Redis), or by the "
+            "admission script.")
+        != NGX_OK
+        || ngx_http_tokenroute_prom_printf(p,
+               "tokenroute_lease_admissions_total{path=\"lease\"} %uA\n"
+               "tokenroute_lease_admissions_total{path=\"exact\"} %uA\n",
+               n[NGX_HTTP_TOKENROUTE_LEASE_M_LEASE],
+               n[NGX_HTTP_TOKENROUTE_LEASE_M_EXACT])
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tokenroute_prom_scalars(p, scalars,
+               ngx_http_tokenroute_prom_nelts(scalars));
+}
+
+
+/* families of one unlabeled series each */
+
+static ngx_int_t
+ngx_http_tokenroute_prom_scalars(ngx_http_tokenroute_prom_t *p,
+    ngx_http_tokenroute_prom_scalar_t *s, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_tokenroute_prom_printf(p,
+                "# HELP %s %s\n# TYPE %s %s\n%s %uL\n", s[i].name,
+                s[i].help, s[i].name, s[i].type, s[i].name, s[i].value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a gauge per worker that ever connected, from its slot's field */
+
+static ngx_int_t
+ngx_http_tokenroute_prom_workers(ngx_http_tokenroute_prom_t *p,
+    ngx_http_tokenroute_metrics_t *m, const char *name, const char *help,
+    size_t offset)
+{
+    ngx_uint_t                          i;
+    ngx_http_tokenroute_worker_slot_t  *w;
+
+    if (ngx_http_tokenroute_prom_family(p, name, "gauge", help) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < NGX_HTTP_TOKENROUTE_METRICS_WORKERS; i++) {
-        if (sh->workers[i].pid == 0) {
+        w = &m->sh->workers[i];
+
+        if (w->pid == 0) {
             continue;
         }
 
-        d = ngx_http_tokenroute_prom_room(p);
-        if (d == NULL) {
+        if (ngx_http_tokenroute_prom_printf(p, "%s{worker=\"%ui\"} %uA\n",
+                name, i, *(ngx_atomic_t *) ((u_char *) w + offset))
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        p->b->last = ngx_slprintf(d, p->b->end,
-                                  "tokenroute_invalidation_subscribed"
-                                  "{worker=\"%ui\"} %uA\n", i,
-                                  sh->workers[i].subscribed);
     }
+
+    return NGX_OK;
+}
+
+
+/* lines where the next go: room for the longest, then formatted there */
+
+static ngx_int_t
+ngx_http_tokenroute_prom_printf(ngx_http_tokenroute_prom_t *p,
+    const char *fmt, ...)
+{
+    u_char   *d;
+    va_list   args;
 
     d = ngx_http_tokenroute_prom_room(p);
     if (d == NULL) {
         return NGX_ERROR;
     }
 
-    p->b->last = ngx_slprintf(d, p->b->end,
-        "# HELP tokenroute_invalidations_total Key changes received, by "
-        "each worker: of one key, or of all (\"*\", and every "
-        "subscription).\n"
-        "# TYPE tokenroute_invalidations_total counter\n"
-        "tokenroute_invalidations_total{scope=\"key\"} %uA\n"
-        "tokenroute_invalidations_total{scope=\"all\"} %uA\n"
-        "# HELP tokenroute_invalidation_messages_ignored_total Messages on "
-        "the channel that were neither a key hash nor \"*\".\n"
-        "# TYPE tokenroute_invalidation_messages_ignored_total counter\n"
-        "tokenroute_invalidation_messages_ignored_total %uA\n",
-        sh->inval[NGX_HTTP_TOKENROUTE_INVAL_KEY],
-        sh->inval[NGX_HTTP_TOKENROUTE_INVAL_ALL],
-        sh->inval[NGX_HTTP_TOKENROUTE_INVAL_IGNORED]);
+    va_start(args, fmt);
+    p->b->last = ngx_vslprintf(d, p->b->end, fmt, args);
+    va_end(args);
 
     return NGX_OK;
 }
@@ -580,17 +684,8 @@ static ngx_int_t
 ngx_http_tokenroute_prom_family(ngx_http_tokenroute_prom_t *p,
     const char *name, const char *type, const char *help)
 {
-    u_char  *d;
-
-    d = ngx_http_tokenroute_prom_room(p);
-    if (d == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->b->last = ngx_slprintf(d, p->b->end, "# HELP %s %s\n# TYPE %s %s\n",
-                             name, help, name, type);
-
-    return NGX_OK;
+    return ngx_http_tokenroute_prom_printf(p, "# HELP %s %s\n# TYPE %s %s\n",
+                                           name, help, name, type);
 }
 
 

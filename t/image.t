@@ -201,6 +201,16 @@ my $key;
 	like($g, qr/^\s*tokenroute_redis env=TOKENROUTE_REDIS;/m,
 		'nginx reads TOKENROUTE_REDIS itself, as the CLI does');
 	unlike($g, qr/^\s*resolver\b/m, 'TOKENROUTE_RESOLVER=off: no resolver');
+	like($g, qr/^\s*tokenroute_lease zone=tokenroute_lease:16m;/m,
+		'leases on by default');
+
+	run_ep({ TOKENROUTE_LEASE => 'off' });
+	unlike(slurp("$dir/run/nginx.conf") // '', qr/tokenroute_lease/,
+		'TOKENROUTE_LEASE=off: no leases');
+	run_ep({ TOKENROUTE_LEASE => 'zone=mine:32m slice=16' });
+	like(slurp("$dir/run/nginx.conf") // '',
+		qr/^\s*tokenroute_lease zone=mine:32m slice=16;/m,
+		'TOKENROUTE_LEASE: the directive\'s arguments');
 
 	# a redis:// URL's password never lands in the generated file
 	run_ep({ TOKENROUTE_REDIS => 'redis://:s3cret@127.0.0.1:'

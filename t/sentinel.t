@@ -24,6 +24,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use TokenRoute::Test;
+use TokenRoute::Sentinel qw(start_sentinel sentinel_conf);
 use TokenRoute::Money qw(usd_nano cost utc_day);
 
 select STDERR; $| = 1;
@@ -32,47 +33,17 @@ select STDOUT; $| = 1;
 ###############################################################################
 
 my $t = TokenRoute::Test->new();
-my $d = $t->testdir();
 
-$t->start_redis();
-my $M = $t->redis_port();
-
-# the replica and the sentinel, on ports of their own
-
-my $R = $t->start_redis_replica('replica');
-ok($R, 'the replica follows the master');
+my ($M, $R, $S) = start_sentinel($t);
 
 sub rcmd { $t->redis_at(@_) }
-
-my $S = $t->port('sentinel');
-$t->_release_port('sentinel');
-open my $fh, '>', "$d/sentinel.conf" or die "$d/sentinel.conf: $!\n";
-print $fh <<"EOF";
-port $S
-bind 127.0.0.1
-dir $d
-sentinel monitor trm 127.0.0.1 $M 1
-sentinel down-after-milliseconds trm 500
-sentinel failover-timeout trm 3000
-sentinel parallel-syncs trm 1
-EOF
-close $fh;
-$t->_spawn('sentinel', "$d/sentinel.log", {}, 'redis-server',
-	"$d/sentinel.conf", '--sentinel');
-
-ok($t->wait_until(15, sub {
-	my $r = eval { rcmd($S, 'SENTINEL', 'replicas', 'trm') };
-	ref $r eq 'ARRAY' && @$r == 1
-}), 'the sentinel knows the master and its replica');
 
 my ($IP, $OP) = ('0.333333', '1.777777');
 my %P = (price => usd_nano($IP), out_price => usd_nano($OP));
 my $C1 = cost(in => 40, out => 567, %P);
 my $C2 = cost(in => 30, out => 300, %P);
 
-my ($http, $server) = $t->default_conf();
-$http =~ s/^tokenroute_redis .*$/tokenroute_redis sentinel=127.0.0.1:$S master=trm timeout=1s connect_timeout=1s;/m
-	or die "no tokenroute_redis line in default_conf\n";
+my ($http, $server) = sentinel_conf($t, $S);
 $http .= <<"EOF";
 tokenroute_model openai/s provider=mockai upstream_model=gpt-s-usage-40-567 input_price=$IP output_price=$OP;
 tokenroute_model openai/s-stream provider=mockai upstream_model=gpt-s-usage-30-300 input_price=$IP output_price=$OP;
