@@ -216,6 +216,9 @@ tokenroute_skim_free(tokenroute_skim_t *sk)
 {
     free(sk->heap);
     sk->heap = NULL;
+
+    free(sk->dig_heap);
+    sk->dig_heap = NULL;
 }
 
 
