@@ -49,7 +49,7 @@
  * that the struct stays small: a held response keeps it in the request's
  * pool, where 2K more took a pool block of its own.
  */
-#define TOKENROUTE_SKIM_STACK           64
+#define TOKENROUTE_SKIM_STACK           16
 
 /*
  * Significant digits of a number kept for strtod(): no rounding boundary
@@ -59,7 +59,7 @@
 #define TOKENROUTE_SKIM_DIGITS          800
 
 /* ... of which the struct holds this many; a longer number goes to heap */
-#define TOKENROUTE_SKIM_DIG_INLINE      40
+#define TOKENROUTE_SKIM_DIG_INLINE      24
 
 /* decoded bytes of a key or of an event type kept for matching */
 #define TOKENROUTE_SKIM_STR             32

@@ -368,7 +368,7 @@ test_events(void)
 
     good = 1;
 
-    for (i = 30; i < 80; i++) {
+    for (i = 10; i < 80; i++) {
         good &= check_inline_edge(i);
     }
 
