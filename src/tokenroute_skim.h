@@ -9,7 +9,9 @@
  * tokenroute_usage.c needs: token counts, an error, the end of a stream,
  * the length of generated text.  Strings are skipped 16 bytes at a time;
  * nothing is allocated unless nesting is deeper than
- * TOKENROUTE_SKIM_STACK.  Plain C: no nginx dependency.
+ * TOKENROUTE_SKIM_STACK or a number has more than
+ * TOKENROUTE_SKIM_DIG_INLINE significant digits.  Plain C: no nginx
+ * dependency.
  */
 
 
