@@ -354,7 +354,8 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
             ngx_str_null(&ctx->upstream_body);
         }
 
-        if (tokenroute_sse_init(&resp->u.s.sse, NGX_HTTP_TOKENROUTE_SSE_MAX_DATA,
+        if (tokenroute_sse_init(&resp->u.s.sse,
+                                NGX_HTTP_TOKENROUTE_SSE_MAX_DATA,
                                 ngx_http_tokenroute_sse_event, ctx)
             != 0)
         {
@@ -368,7 +369,8 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
             && resp->provider_shape == TOKENROUTE_SHAPE_OPENAI)
         {
             /* a content chunk's line is read once, for its end and usage */
-            tokenroute_sse_line_end(&resp->u.s.sse, ngx_http_tokenroute_sse_line);
+            tokenroute_sse_line_end(&resp->u.s.sse,
+                                    ngx_http_tokenroute_sse_line);
         }
 
         resp->mode = NGX_HTTP_TOKENROUTE_RESP_SSE;

@@ -57,7 +57,8 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
 
         ngx_http_tokenroute_read(ctx, p, last - p);
 
-        if (tokenroute_stream_feed(&resp->u.s.stream, (char *) p, last - p) != 0)
+        if (tokenroute_stream_feed(&resp->u.s.stream, (char *) p, last - p)
+            != 0)
         {
             return NGX_ERROR;
         }
