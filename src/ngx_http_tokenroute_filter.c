@@ -282,20 +282,23 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
 
     /*
      * The request pool keeps the response as long as the request: a
-     * stream's gets neither the JSON reader's state (2K) nor, unless
-     * translated, the translator's; an error answer neither.
+     * stream's gets not the JSON reader's state nor, unless translated,
+     * the translator's; a JSON answer's not the translator's; an error
+     * answer neither.
      */
 
-    if (r->headers_out.status >= NGX_HTTP_SPECIAL_RESPONSE
-        || (sse && !ctx->translate))
-    {
-        size = offsetof(ngx_http_tokenroute_response_t, stream);
+    if (r->headers_out.status >= NGX_HTTP_SPECIAL_RESPONSE) {
+        size = offsetof(ngx_http_tokenroute_response_t, u);
+
+    } else if (sse && !ctx->translate) {
+        size = offsetof(ngx_http_tokenroute_response_t, u.s.stream);
 
     } else if (sse) {
-        size = offsetof(ngx_http_tokenroute_response_t, json);
+        size = sizeof(ngx_http_tokenroute_response_t);
 
     } else {
-        size = sizeof(ngx_http_tokenroute_response_t);
+        size = offsetof(ngx_http_tokenroute_response_t, u)
+               + sizeof(tokenroute_usage_json_t);
     }
 
     resp = ngx_palloc(r->pool, size);
@@ -303,9 +306,12 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    /* the JSON parser's state is set up by its init, when it is used */
-    ngx_memzero(resp, ngx_min(size, offsetof(ngx_http_tokenroute_response_t,
-                                             json)));
+    /*
+     * the JSON parser's state is set up by its init, when it is used; the
+     * translator's is cleared as before
+     */
+    ngx_memzero(resp, sse ? size
+                          : offsetof(ngx_http_tokenroute_response_t, u));
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -348,7 +354,8 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
             ngx_str_null(&ctx->upstream_body);
         }
 
-        if (tokenroute_sse_init(&resp->sse, NGX_HTTP_TOKENROUTE_SSE_MAX_DATA,
+        if (tokenroute_sse_init(&resp->u.s.sse,
+                                NGX_HTTP_TOKENROUTE_SSE_MAX_DATA,
                                 ngx_http_tokenroute_sse_event, ctx)
             != 0)
         {
@@ -356,13 +363,14 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         }
 
         /* the usage reader needs no NUL: most events are not copied */
-        tokenroute_sse_lend(&resp->sse);
+        tokenroute_sse_lend(&resp->u.s.sse);
 
         if (!ctx->translate
             && resp->provider_shape == TOKENROUTE_SHAPE_OPENAI)
         {
             /* a content chunk's line is read once, for its end and usage */
-            tokenroute_sse_line_end(&resp->sse, ngx_http_tokenroute_sse_line);
+            tokenroute_sse_line_end(&resp->u.s.sse,
+                                    ngx_http_tokenroute_sse_line);
         }
 
         resp->mode = NGX_HTTP_TOKENROUTE_RESP_SSE;
@@ -370,7 +378,7 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         if (ctx->translate) {
             m = ngx_http_tokenroute_public(ctx->model);
 
-            if (tokenroute_stream_init(&resp->stream, resp->provider_shape,
+            if (tokenroute_stream_init(&resp->u.s.stream, resp->provider_shape,
                                        client, (char *) m->id.data,
                                        m->id.len,
                                        ctx->req.include_usage == 1,
@@ -385,8 +393,8 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
              * parser splits: the bytes are parsed once (rewrite.c).
              */
 
-            resp->stream.tap = ngx_http_tokenroute_tap;
-            resp->stream.tap_ctx = ctx;
+            resp->u.s.stream.tap = ngx_http_tokenroute_tap;
+            resp->u.s.stream.tap_ctx = ctx;
             resp->tapped = 1;
 
             resp->stream_started = 1;
@@ -405,7 +413,7 @@ ngx_http_tokenroute_response_init(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (tokenroute_usage_json_init(&resp->json, resp->provider_shape,
+    if (tokenroute_usage_json_init(&resp->u.json, resp->provider_shape,
                                    &ctx->usage)
         != 0)
     {
@@ -452,14 +460,14 @@ ngx_http_tokenroute_response_cleanup(void *data)
     ngx_http_tokenroute_response_t  *resp = data;
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE) {
-        tokenroute_sse_free(&resp->sse);
+        tokenroute_sse_free(&resp->u.s.sse);
 
     } else if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON) {
-        tokenroute_usage_json_free(&resp->json);
+        tokenroute_usage_json_free(&resp->u.json);
     }
 
     if (resp->stream_started) {
-        tokenroute_stream_free(&resp->stream);
+        tokenroute_stream_free(&resp->u.s.stream);
     }
 }
 
@@ -625,10 +633,10 @@ ngx_http_tokenroute_tap(void *data, const char *event, size_t event_len,
      * with no gate), so it is not read a second time.
      */
 
-    if (!truncated && ctx->resp->stream.tap_bytes >= 0
+    if (!truncated && ctx->resp->u.s.stream.tap_bytes >= 0
         && ctx->resp->gate == NULL)
     {
-        ctx->usage.content_bytes += ctx->resp->stream.tap_bytes;
+        ctx->usage.content_bytes += ctx->resp->u.s.stream.tap_bytes;
         return 0;
     }
 

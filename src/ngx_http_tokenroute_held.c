@@ -375,7 +375,7 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
     }
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON && !resp->failed) {
-        resp->complete = (tokenroute_usage_json_finish(&resp->json) == 0);
+        resp->complete = (tokenroute_usage_json_finish(&resp->u.json) == 0);
     }
 
     if (resp->verify) {

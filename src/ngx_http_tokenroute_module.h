@@ -226,7 +226,6 @@ typedef struct {
     ngx_uint_t                       mode;
     ngx_uint_t                       provider_shape;
     ngx_uint_t                       status;
-    tokenroute_sse_t                 sse;
 
     /* bytes held back: an event in progress, or a whole JSON body */
     u_char                          *hold;
@@ -277,12 +276,20 @@ typedef struct {
 
     /*
      * last, allocated only for the answers that use them (a stream held
-     * open keeps its response for its whole life): the translator's
-     * state, for a translated stream, and the JSON reader's, for a JSON
-     * answer (its number buffer needs no clearing)
+     * open keeps its response for its whole life): a stream's SSE
+     * splitter and, if translated, the translator's state; or the JSON
+     * reader's, for a JSON answer (its number buffer needs no clearing).
+     * Never both: they share their bytes, so that a JSON answer's
+     * response takes less of the request's pool (past its 4K, nginx
+     * allocates another block).
      */
-    tokenroute_stream_t              stream;
-    tokenroute_usage_json_t          json;
+    union {
+        struct {
+            tokenroute_sse_t         sse;
+            tokenroute_stream_t      stream;
+        } s;
+        tokenroute_usage_json_t      json;
+    } u;
 } ngx_http_tokenroute_response_t;
 
 

@@ -245,12 +245,12 @@ ngx_http_tokenroute_read(ngx_http_tokenroute_ctx_t *ctx, u_char *p,
         /* a line found by the splitter's hook holds for its piece only */
         ctx->usage.line = NULL;
 
-        if (tokenroute_sse_feed(&resp->sse, (char *) p, len) != 0) {
+        if (tokenroute_sse_feed(&resp->u.s.sse, (char *) p, len) != 0) {
             resp->failed = 1;
         }
 
     } else if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON) {
-        if (tokenroute_usage_json_feed(&resp->json, (char *) p, len) != 0) {
+        if (tokenroute_usage_json_feed(&resp->u.json, (char *) p, len) != 0) {
             resp->failed = 1;
         }
     }

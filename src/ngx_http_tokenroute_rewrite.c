@@ -57,7 +57,8 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
 
         ngx_http_tokenroute_read(ctx, p, last - p);
 
-        if (tokenroute_stream_feed(&resp->stream, (char *) p, last - p) != 0)
+        if (tokenroute_stream_feed(&resp->u.s.stream, (char *) p, last - p)
+            != 0)
         {
             return NGX_ERROR;
         }
@@ -67,9 +68,9 @@ ngx_http_tokenroute_rewrite(ngx_http_request_t *r,
 
     if (last_buf) {
         /* the usage reader never took an event without its blank line */
-        resp->stream.tap = NULL;
+        resp->u.s.stream.tap = NULL;
 
-        if (tokenroute_stream_finish(&resp->stream, resp->complete) != 0) {
+        if (tokenroute_stream_finish(&resp->u.s.stream, resp->complete) != 0) {
             return NGX_ERROR;
         }
     }

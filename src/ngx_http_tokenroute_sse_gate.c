@@ -232,7 +232,7 @@ ngx_http_tokenroute_gate_buf(ngx_http_request_t *r,
     /* the start of an event: held, unless it is too long to hold */
 
     if (!resp->failed
-        && tokenroute_sse_pending(&resp->sse)
+        && tokenroute_sse_pending(&resp->u.s.sse)
            <= NGX_HTTP_TOKENROUTE_SSE_HOLD_MAX)
     {
         if (ngx_http_tokenroute_gate_hold(resp, g.mark, last - g.mark)
@@ -307,7 +307,7 @@ ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
     resp = ctx->resp;
     g = resp->gate;
 
-    end = (u_char *) tokenroute_sse_event_end(&resp->sse);
+    end = (u_char *) tokenroute_sse_event_end(&resp->u.s.sse);
 
     if (resp->streamed) {
         /* its first bytes are on their way: it can only follow them */

@@ -87,9 +87,9 @@ ngx_http_tokenroute_stream_cut(ngx_http_request_t *r,
         rc = ngx_http_tokenroute_rewrite(r, ctx, in);
 
         /* the usage reader never took an event without its blank line */
-        resp->stream.tap = NULL;
+        resp->u.s.stream.tap = NULL;
 
-        if (tokenroute_stream_finish(&resp->stream, 0) != 0) {
+        if (tokenroute_stream_finish(&resp->u.s.stream, 0) != 0) {
             return NGX_ERROR;
         }
 

@@ -216,6 +216,9 @@ tokenroute_skim_free(tokenroute_skim_t *sk)
 {
     free(sk->heap);
     sk->heap = NULL;
+
+    free(sk->dig_heap);
+    sk->dig_heap = NULL;
 }
 
 
@@ -234,6 +237,7 @@ tokenroute_skim_fast(tokenroute_skim_t *sk, const u_char_t *p,
 {
     size_t           n, depth;
     int64_t          v;
+    uint64_t         keys;
     unsigned         c, d, st, key, top, kind;
     u_char_t        *levels;
     const u_char_t  *q;
@@ -242,6 +246,9 @@ tokenroute_skim_fast(tokenroute_skim_t *sk, const u_char_t *p,
     key = sk->key;
     top = sk->top;
     depth = sk->depth;
+
+    /* the keys looked for in the innermost container: most have none */
+    keys = tr_skim_keys[tr_kind(top)];
 
     goto again;
 
@@ -286,7 +293,17 @@ key_string:
         goto out;
     }
 
-    key = tokenroute_skim_key(tr_kind(top), p + 1, q - p - 1);
+    n = q - p - 1;
+
+    /* tokenroute_skim_key(), with the container's keys at hand */
+
+    if (keys == 0 || n == 0 || !(keys >> tr_hash(p + 1, n) & 1)) {
+        key = TR_KEY_NONE;
+
+    } else {
+        key = tokenroute_skim_match(tr_kind(top), p + 1, n);
+    }
+
     p = q + 1;
 
     /* most often a colon and a string follow */
@@ -345,7 +362,21 @@ string:
     case '{':
     case '[':
         c = (c == '{');
-        kind = tokenroute_skim_kind(sk, key, tr_kind(top), depth, c);
+
+        /*
+         * An element or a member not looked for, in a container that is
+         * not one of those whose elements are: nothing to look for in
+         * it, as tokenroute_skim_kind() has it, without the call.
+         */
+
+        if (key == TR_KEY_NONE && depth != 0
+            && tr_kind(top) != TR_K_CHOICES && tr_kind(top) != TR_K_TOOL_CALLS)
+        {
+            kind = TR_K_OTHER;
+
+        } else {
+            kind = tokenroute_skim_kind(sk, key, tr_kind(top), depth, c);
+        }
 
         if (top == TR_K_CHOICES << 1) {
             sk->choices++;
@@ -353,6 +384,7 @@ string:
 
         key = TR_KEY_NONE;
         top = kind << 1 | c;
+        keys = tr_skim_keys[kind];
 
         if (depth == sk->levels) {
             sk->depth = depth;
@@ -528,6 +560,8 @@ close:
     } else {
         top = 0;
     }
+
+    keys = tr_skim_keys[tr_kind(top)];
 
     goto ended;
 

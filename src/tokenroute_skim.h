@@ -9,7 +9,9 @@
  * tokenroute_usage.c needs: token counts, an error, the end of a stream,
  * the length of generated text.  Strings are skipped 16 bytes at a time;
  * nothing is allocated unless nesting is deeper than
- * TOKENROUTE_SKIM_STACK.  Plain C: no nginx dependency.
+ * TOKENROUTE_SKIM_STACK or a number has more than
+ * TOKENROUTE_SKIM_DIG_INLINE significant digits.  Plain C: no nginx
+ * dependency.
  */
 
 
@@ -44,8 +46,12 @@
 /* containers nested deeper than this are never looked into */
 #define TOKENROUTE_SKIM_DEPTH           8
 
-/* levels of nesting tracked in the struct; more go to the heap */
-#define TOKENROUTE_SKIM_STACK           1024
+/*
+ * Levels of nesting tracked in the struct; more go to the heap.  Few, so
+ * that the struct stays small: a held response keeps it in the request's
+ * pool, where 2K more took a pool block of its own.
+ */
+#define TOKENROUTE_SKIM_STACK           16
 
 /*
  * Significant digits of a number kept for strtod(): no rounding boundary
@@ -53,6 +59,9 @@
  * number gives.
  */
 #define TOKENROUTE_SKIM_DIGITS          800
+
+/* ... of which the struct holds this many; a longer number goes to heap */
+#define TOKENROUTE_SKIM_DIG_INLINE      24
 
 /* decoded bytes of a key or of an event type kept for matching */
 #define TOKENROUTE_SKIM_STR             32
@@ -87,6 +96,7 @@ typedef struct {
     size_t           depth;
     size_t           levels;           /* in stack, or in heap if any */
     unsigned char   *heap;
+    char            *dig_heap;         /* TOKENROUTE_SKIM_DIGITS + 24 */
     unsigned         top;              /* the innermost level's */
 
     /* a string in progress */
@@ -111,7 +121,7 @@ typedef struct {
     int64_t          exp;
     int64_t          dig_exp;
     size_t           dig_n;
-    char             dig[TOKENROUTE_SKIM_DIGITS + 24];
+    char             dig[TOKENROUTE_SKIM_DIG_INLINE + 24];
 
     unsigned char    stack[TOKENROUTE_SKIM_STACK];
 } tokenroute_skim_t;
@@ -128,7 +138,9 @@ void tokenroute_skim_init(tokenroute_skim_t *sk, int shape, int stream);
  * feed returns 0, or -1 once the text is not JSON (and on every later
  * call); what was found before stays.  finish returns -1 if the text
  * ended early.  free releases what nesting deeper than
- * TOKENROUTE_SKIM_STACK took: it is called after init in any case.
+ * TOKENROUTE_SKIM_STACK, or a number longer than
+ * TOKENROUTE_SKIM_DIG_INLINE digits, took: it is called after init in
+ * any case.
  */
 int tokenroute_skim_feed(tokenroute_skim_t *sk, const char *p, size_t len);
 int tokenroute_skim_finish(tokenroute_skim_t *sk);

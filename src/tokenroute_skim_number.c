@@ -22,10 +22,14 @@
 
 
 static void tokenroute_skim_spill(tokenroute_skim_t *sk);
-static void tokenroute_skim_digit(tokenroute_skim_t *sk, unsigned d,
+static int tokenroute_skim_digit(tokenroute_skim_t *sk, unsigned d,
     unsigned frac);
 static int tokenroute_skim_double(tokenroute_skim_t *sk, int value,
     double *d);
+
+
+/* the significant digits: in the struct, or on the heap once many */
+#define tr_dig(sk)      ((sk)->dig_heap != NULL ? (sk)->dig_heap : (sk)->dig)
 
 
 /*
@@ -78,7 +82,10 @@ tokenroute_skim_number(tokenroute_skim_t *sk, const u_char_t *p,
                     sk->int_digits = 20;
                 }
 
-                tokenroute_skim_digit(sk, d, 0);
+                if (tokenroute_skim_digit(sk, d, 0) != 0) {
+                    return NULL;
+                }
+
                 break;
             }
 
@@ -116,7 +123,11 @@ tokenroute_skim_number(tokenroute_skim_t *sk, const u_char_t *p,
         case TR_N_FRAC:
             if (d <= 9) {
                 p++;
-                tokenroute_skim_digit(sk, d, 1);
+
+                if (tokenroute_skim_digit(sk, d, 1) != 0) {
+                    return NULL;
+                }
+
                 break;
             }
 
@@ -172,7 +183,7 @@ tokenroute_skim_number(tokenroute_skim_t *sk, const u_char_t *p,
 static void
 tokenroute_skim_spill(tokenroute_skim_t *sk)
 {
-    char      tmp[20];
+    char     *dig, tmp[20];
     size_t    n;
     uint64_t  v;
 
@@ -183,26 +194,40 @@ tokenroute_skim_spill(tokenroute_skim_t *sk)
     }
 
     sk->dig_exp = 0;
+    dig = tr_dig(sk);
+
+    /* dig_n is 0 here: 19 digits fit in the struct */
 
     while (n > 0) {
-        sk->dig[sk->dig_n++] = tmp[--n];
+        dig[sk->dig_n++] = tmp[--n];
     }
 }
 
 
-static void
+/* returns -1 only if more digits than the struct holds find no memory */
+
+static int
 tokenroute_skim_digit(tokenroute_skim_t *sk, unsigned d, unsigned frac)
 {
     if (sk->dig_n == 0 && d == 0) {
         /* a leading zero of a fraction */
         sk->dig_exp -= frac;
-        return;
+        return 0;
+    }
+
+    if (sk->dig_n == TOKENROUTE_SKIM_DIG_INLINE && sk->dig_heap == NULL) {
+        sk->dig_heap = malloc(TOKENROUTE_SKIM_DIGITS + 24);
+        if (sk->dig_heap == NULL) {
+            return -1;
+        }
+
+        memcpy(sk->dig_heap, sk->dig, TOKENROUTE_SKIM_DIG_INLINE);
     }
 
     if (sk->dig_n < TOKENROUTE_SKIM_DIGITS) {
-        sk->dig[sk->dig_n++] = (char) ('0' + d);
+        tr_dig(sk)[sk->dig_n++] = (char) ('0' + d);
         sk->dig_exp -= frac;
-        return;
+        return 0;
     }
 
     /* beyond what strtod() needs: only whether any is not zero matters */
@@ -212,6 +237,8 @@ tokenroute_skim_digit(tokenroute_skim_t *sk, unsigned d, unsigned frac)
     if (d != 0) {
         sk->sticky = 1;
     }
+
+    return 0;
 }
 
 
@@ -269,14 +296,19 @@ tokenroute_skim_number_done(tokenroute_skim_t *sk)
 static int
 tokenroute_skim_double(tokenroute_skim_t *sk, int value, double *d)
 {
-    size_t   n;
+    char    *dig;
+    size_t   n, size;
     int64_t  e;
+
+    dig = tr_dig(sk);
+    size = (sk->dig_heap != NULL) ? TOKENROUTE_SKIM_DIGITS + 24
+                                  : sizeof(sk->dig);
 
     e = sk->dig_exp + (sk->exp_neg ? -sk->exp : sk->exp);
     n = sk->dig_n;
 
     if (sk->sticky) {
-        sk->dig[n++] = '1';
+        dig[n++] = '1';
         e--;
     }
 
@@ -306,10 +338,10 @@ tokenroute_skim_double(tokenroute_skim_t *sk, int value, double *d)
         e = -99999;
     }
 
-    snprintf(sk->dig + n, sizeof(sk->dig) - n, "e%d", (int) e);
+    snprintf(dig + n, size - n, "e%d", (int) e);
 
     errno = 0;
-    *d = strtod(sk->dig, NULL);
+    *d = strtod(dig, NULL);
 
     if (*d == HUGE_VAL && errno == ERANGE) {
         return -1;

@@ -120,7 +120,8 @@ void tokenroute_usage_json_free(tokenroute_usage_json_t *uj);
  * One SSE event (as delivered by tokenroute_sse_feed()) of a streamed
  * response: updates *usage and returns TOKENROUTE_EVENT_* flags, or -1
  * (*usage unchanged) if data is not JSON.  No heap allocation unless
- * nesting is deeper than TOKENROUTE_SKIM_STACK.
+ * nesting is deeper than TOKENROUTE_SKIM_STACK or a number is longer
+ * than TOKENROUTE_SKIM_DIG_INLINE digits.
  */
 int tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage);

@@ -91,6 +91,7 @@ static int sse_run(int ref, const char *s, size_t len, size_t max_data,
     size_t *cuts, int ncuts, rec_t *r);
 static int check_sse(const char *s, size_t len, size_t max_data);
 static int check_long_number(int which);
+static int check_inline_edge(size_t n);
 static void gen_value(buf_t *b, int depth, int shape);
 static void gen_ws(buf_t *b);
 static void gen_string(buf_t *b, int key);
@@ -364,6 +365,115 @@ test_events(void)
     }
 
     ok(good, "numbers of over 800 digits: ties, overflow, long exponents");
+
+    good = 1;
+
+    for (i = 10; i < 80; i++) {
+        good &= check_inline_edge(i);
+    }
+
+    ok(good, "numbers and nesting around what the skimmer's struct holds "
+       "(TOKENROUTE_SKIM_DIG_INLINE digits, TOKENROUTE_SKIM_STACK levels)");
+}
+
+
+/*
+ * Around the digits and levels the struct holds (more go to the heap):
+ * an integer of n digits, a token count of n significant digits (whole,
+ * and not), a fraction, and n levels of nesting around a usage object.
+ */
+
+static int
+check_inline_edge(size_t n)
+{
+    int     good, shape;
+    buf_t   b;
+    size_t  i, k;
+
+    good = 1;
+
+    for (k = 0; k < 5; k++) {
+        memset(&b, 0, sizeof(buf_t));
+
+        switch (k) {
+
+        case 0:
+            buf_str(&b, "{\"usage\":{\"prompt_tokens\":1");
+
+            for (i = 1; i < n; i++) {
+                buf_str(&b, "0");
+            }
+
+            buf_printf(&b, "e-%zu,\"completion_tokens\":7},\"choices\":[]}",
+                       n - 1);
+            break;
+
+        case 1:
+            buf_str(&b, "{\"usage\":{\"prompt_tokens\":12.");
+
+            for (i = 2; i < n; i++) {
+                buf_str(&b, (i == n - 1) ? "1" : "0");
+            }
+
+            buf_str(&b, "},\"choices\":[]}");
+            break;
+
+        case 2:
+            buf_str(&b, "{\"x\":");
+
+            for (i = 0; i < n; i++) {
+                buf_str(&b, (i % 3) ? "7" : "1");
+            }
+
+            buf_str(&b, ",\"usage\":{\"completion_tokens\":0.");
+
+            for (i = 0; i < n; i++) {
+                buf_str(&b, "0");
+            }
+
+            buf_str(&b, "3e");
+            buf_printf(&b, "%zu}}", n + 1);
+            break;
+
+        case 3:
+            buf_str(&b, "[");
+
+            for (i = 0; i < n; i++) {
+                buf_str(&b, (i % 2) ? "{\"a\":" : "[");
+            }
+
+            buf_str(&b, "{\"usage\":{\"prompt_tokens\":5}}");
+
+            for (i = n; i > 0; i--) {
+                buf_str(&b, ((i - 1) % 2) ? "}" : "]");
+            }
+
+            buf_str(&b, "]");
+            break;
+
+        default:
+            buf_str(&b, "{\"usage\":{\"prompt_tokens\":-");
+
+            for (i = 0; i < n; i++) {
+                buf_str(&b, "9");
+            }
+
+            buf_str(&b, ".5}}");
+            break;
+        }
+
+        for (shape = TOKENROUTE_SHAPE_OPENAI;
+             shape <= TOKENROUTE_SHAPE_ANTHROPIC;
+             shape++)
+        {
+            good &= check_event("inline edge", shape, NULL, b.data, b.len);
+            good &= check_body("inline edge", shape, b.data, b.len, 0);
+        }
+
+        free(b.data);
+    }
+
+    return good;
 }
 
 
