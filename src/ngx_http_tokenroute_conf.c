@@ -228,6 +228,12 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_tokenroute_conf_header_safe(cf, &prov->name, "its key", &key)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     prov->api_key = key;
 
     if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
@@ -816,4 +822,30 @@ ngx_http_tokenroute_conf_env(ngx_conf_t *cf, ngx_str_t *var,
     ngx_str_t *value)
 {
     return ngx_http_tokenroute_read_secret(cf, var, 0, value);
+}
+
+
+/*
+ * A provider credential is sent in a header line, one of those that
+ * $tokenroute_upstream_headers joins with CRLFs: a control character in
+ * it (a CR or LF of an environment variable, a key file's second line)
+ * would end its line early and add lines of its own to every request.
+ */
+
+ngx_int_t
+ngx_http_tokenroute_conf_header_safe(ngx_conf_t *cf, ngx_str_t *provider,
+    const char *what, ngx_str_t *value)
+{
+    size_t  i;
+
+    for (i = 0; i < value->len; i++) {
+        if (value->data[i] < 0x20 || value->data[i] == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "provider \"%V\": %s holds a control "
+                               "character (byte %uz)", provider, what, i);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }

@@ -33,6 +33,8 @@ ngx_int_t ngx_http_tokenroute_conf_price(ngx_conf_t *cf, ngx_str_t *arg,
     ngx_http_tokenroute_model_t *m);
 ngx_int_t ngx_http_tokenroute_conf_env(ngx_conf_t *cf, ngx_str_t *var,
     ngx_str_t *value);
+ngx_int_t ngx_http_tokenroute_conf_header_safe(ngx_conf_t *cf,
+    ngx_str_t *provider, const char *what, ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_TOKENROUTE_CONF_H_INCLUDED_ */

@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
+#include "ngx_http_tokenroute_conf.h"
 #include "ngx_http_tokenroute_provider_bedrock.h"
 #include "ngx_http_tokenroute_variables.h"
 #include "tokenroute_bedrock.h"
@@ -151,6 +152,20 @@ ngx_http_tokenroute_bedrock_init(ngx_conf_t *cf,
         }
 
     } else if (ngx_http_tokenroute_bedrock_env(cf, prov, bc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the access key id is in Authorization, the token a header */
+
+    if (ngx_http_tokenroute_conf_header_safe(cf, &prov->name,
+                                             "its access key id",
+                                             &bc->access_key)
+        != NGX_OK
+        || ngx_http_tokenroute_conf_header_safe(cf, &prov->name,
+                                                "its session token",
+                                                &bc->session_token)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

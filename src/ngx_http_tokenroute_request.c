@@ -204,6 +204,12 @@ ngx_http_tokenroute_body_collect(ngx_http_request_t *r,
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
+        /* a link of flags only (a chunked body's last_buf): pos is NULL */
+
+        if (ngx_buf_size(b) == 0) {
+            continue;
+        }
+
         if (b->in_file) {
             n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
                               b->file_pos);
