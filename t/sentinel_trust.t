@@ -122,13 +122,13 @@ for my $bad ("0.0.0.0 $M", "localhost $M", '127.0.0.1 0', '127.0.0.1 70000',
 	my $what = $ok ? 'accepted' : 'refused';
 
 	if ($ok) {
-		ok($t->wait_until(5, sub { $t->error_log()
+		ok($t->wait_until(10, sub { $t->error_log()
 			=~ /the sentinels name \[?::1\]?:$M as master "trm" now/ }),
 			"answer '$bad' accepted (the control)");
 		next;
 	}
 
-	ok($t->wait_until(5, sub { $t->error_log()
+	ok($t->wait_until(10, sub { $t->error_log()
 		=~ /sentinel 127\.0\.0\.1:$S1 named "\Q$ip\E" port "$port" as master "trm": [^\n]*, refused/ }),
 		"answer '$bad' refused");
 }
@@ -153,7 +153,7 @@ $ls->blocking(1);
 name_master(1, "127.0.0.1 $L");
 name_master(2, "127.0.0.1 $L");
 
-ok($t->wait_until(5, sub { $t->error_log()
+ok($t->wait_until(10, sub { $t->error_log()
 	=~ /sentinel 127\.0\.0\.1:$S2 named "127\.0\.0\.1" port "$L" as master "trm": outside masters=, refused/ }),
 	'masters=: an answer outside refused, the next sentinel asked');
 is(request()->{status}, 503, 'no master: 503');
