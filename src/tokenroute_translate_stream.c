@@ -20,6 +20,9 @@
 
 
 #define TR_MESSAGE_INTERRUPTED  "The provider's stream ended early"
+/* output joined up to this, within the buffer's first reserve */
+#define TR_OUT_JOIN  3072
+
 #define TR_MESSAGE_TOO_LARGE                                                  \
     "The provider sent a stream event too large to translate"
 
@@ -30,6 +33,7 @@ static int tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
     size_t event_len, const char *data, size_t len);
 static void tokenroute_stream_terminal(tokenroute_stream_t *st, int from,
     int status, tokenroute_resp_error_t *e);
+static int tokenroute_stream_more(tokenroute_stream_t *st);
 static int tokenroute_stream_flush(tokenroute_stream_t *st);
 
 
@@ -83,6 +87,8 @@ failed:
 int
 tokenroute_stream_feed(tokenroute_stream_t *st, const char *p, size_t len)
 {
+    int  rc;
+
     if (st->failed) {
         return -1;
     }
@@ -93,7 +99,15 @@ tokenroute_stream_feed(tokenroute_stream_t *st, const char *p, size_t len)
         return 0;
     }
 
-    if (tokenroute_sse_feed(&st->sse, p, len) != 0) {
+    rc = tokenroute_sse_feed(&st->sse, p, len);
+
+    /* the events' output, joined (tokenroute_stream_more()) */
+
+    if (!st->failed && st->out.len > 0 && tokenroute_stream_flush(st) != 0) {
+        return -1;
+    }
+
+    if (rc != 0) {
         st->failed = 1;
         return -1;
     }
@@ -204,6 +218,7 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     const char *data, size_t len, int truncated)
 {
     int                        rc, fast;
+    size_t                     mark;
     tokenroute_stream_t       *st = ctx;
     tokenroute_resp_error_t    e;
     tokenroute_stream_scan_t   sc;
@@ -240,7 +255,12 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
         return 0;
     }
 
-    st->out.len = 0;
+    /*
+     * The output is added to the events' before in this feed: one call
+     * of emit for most feeds.  An event that fails adds nothing.
+     */
+
+    mark = st->out.len;
 
     if (truncated) {
         /*
@@ -254,7 +274,7 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
 
         tokenroute_stream_terminal(st, 0, 0, &e);
 
-        return tokenroute_stream_flush(st);
+        return tokenroute_stream_more(st);
     }
 
     if (st->from == st->to) {
@@ -271,10 +291,29 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     }
 
     if (rc != 0) {
+        st->out.len = mark;
         return -1;
     }
 
-    return tokenroute_stream_flush(st);
+    return tokenroute_stream_more(st);
+}
+
+
+/* after an event's output: emitted when enough is joined */
+
+static int
+tokenroute_stream_more(tokenroute_stream_t *st)
+{
+    if (st->out.failed) {
+        st->failed = 1;
+        return -1;
+    }
+
+    if (st->out.len >= TR_OUT_JOIN) {
+        return tokenroute_stream_flush(st);
+    }
+
+    return 0;
 }
 
 
