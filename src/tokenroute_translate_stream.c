@@ -58,6 +58,16 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
         return -1;
     }
 
+    /*
+     * A translation reads an event's data by its length, during the call:
+     * the commonest event, one data line whole in the piece fed, is not
+     * copied.  A relay looks for "error" in the data as a C string.
+     */
+
+    if (from != to) {
+        tokenroute_sse_lend(&st->sse);
+    }
+
     tokenroute_json_add(&st->model, model, model_len);
 
     if (st->model.failed || tokenroute_json_reserve(&st->out, 4096) != 0) {
