@@ -620,8 +620,9 @@ ngx_http_tokenroute_tap(void *data, const char *event, size_t event_len,
     }
 
     /*
-     * A plain content delta the translator has read: all the usage
-     * reader would do is count its text (no flags, no verdict to give
+     * A plain content delta, ping, content_block_stop or message_stop the
+     * translator has read: all the usage reader would do is count the
+     * delta's text, or flag message_stop as the end (no verdict to give
      * with no gate), so it is not read a second time.
      */
 
@@ -629,6 +630,11 @@ ngx_http_tokenroute_tap(void *data, const char *event, size_t event_len,
         && ctx->resp->gate == NULL)
     {
         ctx->usage.content_bytes += ctx->resp->stream.tap_bytes;
+
+        if (ctx->resp->stream.tap_final) {
+            ctx->resp->complete = 1;
+        }
+
         return 0;
     }
 

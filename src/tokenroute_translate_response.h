@@ -126,6 +126,12 @@ struct tokenroute_stream_s {
      */
     int64_t                  tap_bytes;
 
+    /*
+     * Public, for the tap, with tap_bytes: the event is message_stop, the
+     * usage reader's TOKENROUTE_EVENT_FINAL and nothing else.
+     */
+    unsigned                 tap_final;
+
     size_t                   prefix_base;   /* "data: " and the id... */
     size_t                   prefix_open;   /* ...up to the delta */
 

@@ -128,6 +128,7 @@ typedef struct {
     unsigned                  has_delta:1;
     unsigned                  block_delta:1;
     unsigned                  canonical:1;
+    unsigned                  final:1;  /* message_stop, for the tap */
 } tokenroute_stream_scan_t;
 
 /* tokenroute_translate_stream_scan.c */

@@ -250,10 +250,12 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
 
     if (st->tap != NULL) {
         st->tap_bytes = fast ? sc.bytes : -1;
+        st->tap_final = fast && sc.bytes >= 0 && sc.final;
 
         rc = st->tap(st->tap_ctx, event, event_len, data, len, truncated);
 
         st->tap_bytes = -1;
+        st->tap_final = 0;
 
         if (rc != 0) {
             st->failed = 1;

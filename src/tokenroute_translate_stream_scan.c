@@ -37,12 +37,17 @@
 #define TR_SHAPE_THINKING                                                     \
     ",\"delta\":{\"type\":\"thinking_delta\",\"thinking\":"
 
+/* content_block_stop up to its index */
+#define TR_SHAPE_STOP      "{\"type\":\"content_block_stop\",\"index\":"
+
 #define tr_key_is(p, n, lit)                                                  \
     ((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
 
 
 static int tokenroute_stream_scan_shape(tokenroute_stream_t *st,
     const char *data, size_t len, tokenroute_stream_scan_t *sc);
+static int tokenroute_stream_scan_small(const char *data, size_t len,
+    tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_decode(tokenroute_stream_t *st,
@@ -79,6 +84,12 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     sc->bytes = -1;
     sc->blk.id = "";
     sc->blk.name = "";
+
+    if (!tr_str_is(event, event_len, "error")
+        && tokenroute_stream_scan_small(data, len, sc))
+    {
+        return 1;
+    }
 
     tokenroute_json_scan_init(&js, (const unsigned char *) data, len);
 
@@ -373,6 +384,7 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
     sc->has_type = 1;
     sc->has_delta = 1;
     sc->block_delta = 1;
+    sc->final = 0;
     sc->index = index;
     sc->want = i + 1;
     sc->str[i] = p + 1;
@@ -384,6 +396,69 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
     }
 
     sc->bytes = (int64_t) sc->len;
+
+    return 1;
+}
+
+
+/*
+ * The events with nothing to translate but message_stop's end, byte for
+ * byte as Anthropic sends them: ping, content_block_stop (an index
+ * without sign or leading zero, up to 18 digits) and message_stop.  The
+ * usage reader would take nothing from them but message_stop's
+ * TOKENROUTE_EVENT_FINAL (sc->final).  1 with *sc set (cleared before),
+ * or 0.
+ */
+
+static int
+tokenroute_stream_scan_small(const char *data, size_t len,
+    tokenroute_stream_scan_t *sc)
+{
+    size_t       n;
+    int64_t      index;
+    const char  *p, *last;
+
+    if (tr_str_is(data, len, "{\"type\":\"ping\"}")) {
+        sc->type = "ping";
+        sc->type_len = sizeof("ping") - 1;
+
+    } else if (tr_str_is(data, len, "{\"type\":\"message_stop\"}")) {
+        sc->type = "message_stop";
+        sc->type_len = sizeof("message_stop") - 1;
+        sc->final = 1;
+
+    } else {
+        if (len < sizeof(TR_SHAPE_STOP) - 1 + 2
+            || memcmp(data, TR_SHAPE_STOP, sizeof(TR_SHAPE_STOP) - 1) != 0
+            || data[len - 1] != '}')
+        {
+            return 0;
+        }
+
+        p = data + sizeof(TR_SHAPE_STOP) - 1;
+        last = data + len - 1;
+        n = last - p;
+
+        if (n == 0 || n > 18 || (n > 1 && *p == '0')) {
+            return 0;
+        }
+
+        for (index = 0; p < last; p++) {
+            if ((unsigned) (*p - '0') > 9) {
+                return 0;
+            }
+
+            index = index * 10 + (*p - '0');
+        }
+
+        sc->type = "content_block_stop";
+        sc->type_len = sizeof("content_block_stop") - 1;
+        sc->index = index;
+        sc->blk.index = index;
+    }
+
+    sc->has_type = 1;
+    sc->bytes = 0;
 
     return 1;
 }

@@ -58,7 +58,7 @@ usage_tap(void *ctx, const char *event, size_t event_len, const char *data,
 
     if (s->st->tap_bytes >= 0) {
         s->usage.content_bytes += s->st->tap_bytes;
-        flags = 0;
+        flags = s->st->tap_final ? TOKENROUTE_EVENT_FINAL : 0;
 
     } else {
         flags = tokenroute_usage_event(s->from, event, event_len, data, len,

@@ -280,6 +280,16 @@ static const char  *events[][2] = {
     { "content_block_delta", "not json" },
     { "", "{`type`:`content_block_delta`,`index`:0,"
       "`delta`:{`type`:`text_delta`,`text`:`no event name`}}" },
+    { "ping", "{`type`:`ping`} " },
+    { "ping", "{`type`:`message_stop`}" },
+    { "message_stop", "{`type`:`ping`}" },
+    { "error", "{`type`:`ping`}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:12}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:012}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:-1}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,"
+      "`index`:1234567890123456789}" },
     { "content_block_stop", "{`type`:`content_block_stop`,`index`:0}" },
     { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
       "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:42}}" },
@@ -394,13 +404,19 @@ main(int argc, char **argv)
         add_event(&in, events[i][0], events[i][1]);
     }
 
+    add_event(&in, "ping", "{`type`:`ping`}");
+    add_event(&in, "content_block_stop",
+              "{`type`:`content_block_stop`,`index`:0}");
     add_event(&in, "message_stop", "{`type`:`message_stop`}");
 
     same = run(in.p, in.len, 1, 1, 0, &hints, &tree_used);
 
-    ok(same && !tree_used && hints == 6,
-       "plain deltas and message_stop: the fast path alone (tree used %d, "
-       "%u counted from the translator)", tree_used, hints);
+    /* ping, content_block_stop and message_stop: nothing left to read */
+
+    ok(same && !tree_used && hints == 9,
+       "plain deltas, ping, content_block_stop and message_stop: the fast "
+       "path alone (tree used %d, %u counted from the translator)",
+       tree_used, hints);
 
     free(in.p);
 
@@ -542,6 +558,11 @@ run(const char *in, size_t len, int include_usage, int complete,
                side[0].out.p ? side[0].out.p : "",
                (int) (side[1].out.len < 600 ? side[1].out.len : 600),
                side[1].out.p ? side[1].out.p : "");
+        printf("# flags: %.*s\n# tree flags: %.*s\n",
+               (int) side[0].flags.len,
+               side[0].flags.p ? side[0].flags.p : "",
+               (int) side[1].flags.len,
+               side[1].flags.p ? side[1].flags.p : "");
     }
 
     for (i = 0; i < 2; i++) {
@@ -578,7 +599,7 @@ tap(void *ctx, const char *event, size_t event_len, const char *data,
     if (st->tap_bytes >= 0) {
         s->usage.content_bytes += st->tap_bytes;
         s->hints++;
-        flags = 0;
+        flags = st->tap_final ? TOKENROUTE_EVENT_FINAL : 0;
 
     } else {
         flags = tokenroute_usage_event(AN, event, event_len, data, len,
