@@ -132,6 +132,9 @@ struct tokenroute_stream_s {
      */
     unsigned                 tap_final;
 
+    /* ... and message_delta's output count as the usage reader reads it */
+    int64_t                  tap_output;    /* -1: none */
+
     size_t                   prefix_base;   /* "data: " and the id... */
     size_t                   prefix_open;   /* ...up to the delta */
 

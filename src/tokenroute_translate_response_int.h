@@ -129,6 +129,7 @@ typedef struct {
     unsigned                  block_delta:1;
     unsigned                  canonical:1;
     unsigned                  final:1;  /* message_stop, for the tap */
+    int64_t                   output;   /* message_delta's, for the tap */
 } tokenroute_stream_scan_t;
 
 /* tokenroute_translate_stream_scan.c */

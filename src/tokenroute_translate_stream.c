@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "tokenroute_translate_response_int.h"
+#include "tokenroute_translate_stream_tap.h"
 
 
 #define TR_MESSAGE_INTERRUPTED  "The provider's stream ended early"
@@ -82,6 +83,7 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
     st->block = -1;
     st->block_tool = -1;
     st->tap_bytes = -1;
+    st->tap_output = -1;
     st->created = time(NULL);
 
     return 0;
@@ -251,11 +253,13 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     if (st->tap != NULL) {
         st->tap_bytes = fast ? sc.bytes : -1;
         st->tap_final = fast && sc.bytes >= 0 && sc.final;
+        st->tap_output = (fast && sc.bytes >= 0) ? sc.output : -1;
 
         rc = st->tap(st->tap_ctx, event, event_len, data, len, truncated);
 
         st->tap_bytes = -1;
         st->tap_final = 0;
+        st->tap_output = -1;
 
         if (rc != 0) {
             st->failed = 1;
@@ -528,4 +532,28 @@ tokenroute_stream_terminal(tokenroute_stream_t *st, int from, int status,
     }
 
     st->done = 1;
+}
+
+
+int
+tokenroute_stream_tap_usage(const tokenroute_stream_t *st,
+    tokenroute_usage_t *u)
+{
+    if (st->tap_bytes < 0) {
+        return -1;
+    }
+
+    u->content_bytes += st->tap_bytes;
+
+    if (st->tap_output >= 0) {
+        /* message_delta's count is cumulative: the largest is kept */
+
+        if (st->tap_output > u->output_tokens) {
+            u->output_tokens = st->tap_output;
+        }
+
+        u->seen_output = 1;
+    }
+
+    return st->tap_final ? TOKENROUTE_EVENT_FINAL : 0;
 }

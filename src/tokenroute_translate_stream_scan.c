@@ -37,8 +37,19 @@
 #define TR_SHAPE_THINKING                                                     \
     ",\"delta\":{\"type\":\"thinking_delta\",\"thinking\":"
 
-/* content_block_stop up to its index */
+/* the other events Anthropic sends, up to their numbers and reason */
 #define TR_SHAPE_STOP      "{\"type\":\"content_block_stop\",\"index\":"
+#define TR_SHAPE_START     "{\"type\":\"content_block_start\",\"index\":"
+#define TR_SHAPE_START_TEXT                                                   \
+    ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"
+#define TR_SHAPE_MSG_DELTA                                                    \
+    "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""
+#define TR_SHAPE_MSG_DELTA_USAGE                                              \
+    "\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":"
+
+#define tr_shape_at(p, last, lit)                                             \
+    ((size_t) ((last) - (p)) > sizeof(lit) - 1                                \
+     && memcmp(p, lit, sizeof(lit) - 1) == 0)
 
 #define tr_key_is(p, n, lit)                                                  \
     ((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
@@ -48,6 +59,8 @@ static int tokenroute_stream_scan_shape(tokenroute_stream_t *st,
     const char *data, size_t len, tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_small(const char *data, size_t len,
     tokenroute_stream_scan_t *sc);
+static const char *tokenroute_stream_scan_digits(const char *p,
+    const char *last, int64_t *v);
 static int tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_decode(tokenroute_stream_t *st,
@@ -82,6 +95,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     memset(sc, 0, sizeof(tokenroute_stream_scan_t));
     sc->index = -1;
     sc->bytes = -1;
+    sc->output = -1;
     sc->blk.id = "";
     sc->blk.name = "";
 
@@ -385,6 +399,7 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
     sc->has_delta = 1;
     sc->block_delta = 1;
     sc->final = 0;
+    sc->output = -1;
     sc->index = index;
     sc->want = i + 1;
     sc->str[i] = p + 1;
@@ -402,10 +417,12 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
 
 
 /*
- * The events with nothing to translate but message_stop's end, byte for
- * byte as Anthropic sends them: ping, content_block_stop (an index
- * without sign or leading zero, up to 18 digits) and message_stop.  The
- * usage reader would take nothing from them but message_stop's
+ * The other events byte for byte as Anthropic sends them: ping,
+ * content_block_stop, a text block's content_block_start, message_delta
+ * with a stop reason of plain letters and its output count, and
+ * message_stop (indexes and counts without sign or leading zero, up to
+ * 18 digits).  The usage reader would take from them no more than
+ * message_delta's count (sc->output) and message_stop's
  * TOKENROUTE_EVENT_FINAL (sc->final).  1 with *sc set (cleared before),
  * or 0.
  */
@@ -414,53 +431,105 @@ static int
 tokenroute_stream_scan_small(const char *data, size_t len,
     tokenroute_stream_scan_t *sc)
 {
-    size_t       n;
-    int64_t      index;
-    const char  *p, *last;
+    const char  *p, *last, *q;
+
+    p = data;
+    last = data + len;
 
     if (tr_str_is(data, len, "{\"type\":\"ping\"}")) {
         sc->type = "ping";
-        sc->type_len = sizeof("ping") - 1;
 
     } else if (tr_str_is(data, len, "{\"type\":\"message_stop\"}")) {
         sc->type = "message_stop";
-        sc->type_len = sizeof("message_stop") - 1;
         sc->final = 1;
 
-    } else {
-        if (len < sizeof(TR_SHAPE_STOP) - 1 + 2
-            || memcmp(data, TR_SHAPE_STOP, sizeof(TR_SHAPE_STOP) - 1) != 0
-            || data[len - 1] != '}')
+    } else if (tr_shape_at(p, last, TR_SHAPE_STOP)) {
+        p = tokenroute_stream_scan_digits(p + sizeof(TR_SHAPE_STOP) - 1,
+                                          last, &sc->index);
+
+        if (p == NULL || p + 1 != last || *p != '}') {
+            return 0;
+        }
+
+        sc->type = "content_block_stop";
+
+    } else if (tr_shape_at(p, last, TR_SHAPE_START)) {
+        p = tokenroute_stream_scan_digits(p + sizeof(TR_SHAPE_START) - 1,
+                                          last, &sc->index);
+
+        if (p == NULL
+            || !tr_str_is(p, last - p, TR_SHAPE_START_TEXT))
         {
             return 0;
         }
 
-        p = data + sizeof(TR_SHAPE_STOP) - 1;
-        last = data + len - 1;
-        n = last - p;
+        sc->type = "content_block_start";
+        sc->blk.type = "text";
+        sc->blk.type_len = sizeof("text") - 1;
 
-        if (n == 0 || n > 18 || (n > 1 && *p == '0')) {
+    } else if (tr_shape_at(p, last, TR_SHAPE_MSG_DELTA)) {
+        p += sizeof(TR_SHAPE_MSG_DELTA) - 1;
+
+        for (q = p; q < last && ((*q >= 'a' && *q <= 'z') || *q == '_'); q++)
+        {
+            /* void */
+        }
+
+        if (q == p || !tr_shape_at(q, last, TR_SHAPE_MSG_DELTA_USAGE)) {
             return 0;
         }
 
-        for (index = 0; p < last; p++) {
-            if ((unsigned) (*p - '0') > 9) {
-                return 0;
-            }
+        sc->stop = p;
+        sc->stop_len = q - p;
 
-            index = index * 10 + (*p - '0');
+        q = tokenroute_stream_scan_digits(
+                q + sizeof(TR_SHAPE_MSG_DELTA_USAGE) - 1, last, &sc->output);
+
+        if (q == NULL || !tr_str_is(q, last - q, "}}")) {
+            return 0;
         }
 
-        sc->type = "content_block_stop";
-        sc->type_len = sizeof("content_block_stop") - 1;
-        sc->index = index;
-        sc->blk.index = index;
+        sc->type = "message_delta";
+        sc->usage[TR_U_OUTPUT] = sc->output;
+
+    } else {
+        return 0;
     }
 
+    sc->type_len = strlen(sc->type);
     sc->has_type = 1;
+    sc->blk.index = sc->index;
     sc->bytes = 0;
 
     return 1;
+}
+
+
+/* an integer without sign or leading zero, up to 18 digits: its end */
+
+static const char *
+tokenroute_stream_scan_digits(const char *p, const char *last, int64_t *v)
+{
+    size_t   n;
+    int64_t  k;
+
+    k = 0;
+
+    for (n = 0; p < last && (unsigned) (*p - '0') <= 9; n++, p++) {
+        k = k * 10 + (*p - '0');
+
+        if (n == 18) {
+            return NULL;
+        }
+    }
+
+    if (n == 0 || (n > 1 && p[-(ptrdiff_t) n] == '0')) {
+        return NULL;
+    }
+
+    *v = k;
+
+    return p;
 }
 
 

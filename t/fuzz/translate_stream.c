@@ -22,6 +22,7 @@
 
 #include <tokenroute_sse.h>
 #include <tokenroute_translate_response.h>
+#include <tokenroute_translate_stream_tap.h>
 #include <tokenroute_usage.h>
 
 #include "fuzz.h"
@@ -56,11 +57,9 @@ usage_tap(void *ctx, const char *event, size_t event_len, const char *data,
         return 0;
     }
 
-    if (s->st->tap_bytes >= 0) {
-        s->usage.content_bytes += s->st->tap_bytes;
-        flags = s->st->tap_final ? TOKENROUTE_EVENT_FINAL : 0;
+    flags = tokenroute_stream_tap_usage(s->st, &s->usage);
 
-    } else {
+    if (flags < 0) {
         flags = tokenroute_usage_event(s->from, event, event_len, data, len,
                                        &s->usage);
     }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <tokenroute_translate_response.h>
+#include <tokenroute_translate_stream_tap.h>
 #include <tokenroute_usage.h>
 
 #include "tap.h"
@@ -291,6 +292,32 @@ static const char  *events[][2] = {
     { "content_block_stop", "{`type`:`content_block_stop`,"
       "`index`:1234567890123456789}" },
     { "content_block_stop", "{`type`:`content_block_stop`,`index`:0}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:3,"
+      "`content_block`:{`type`:`text`,`text`:``}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:03,"
+      "`content_block`:{`type`:`text`,`text`:``}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:0,"
+      "`content_block`:{`type`:`text`,`text`:`x`}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:0,"
+      "`content_block`:{`type`:`thinking`,`thinking`:``}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`max_tokens`,`stop_sequence`:null},`usage`:{`output_tokens`:0}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:042}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:"
+      "1234567890123456789}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:"
+      "123456789012345678}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end\\u005fturn`,`stop_sequence`:null},`usage`:{`output_tokens`:7}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`stop_sequence`,`stop_sequence`:`x`},`usage`:{`output_tokens`:7}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "``,`stop_sequence`:null},`usage`:{`output_tokens`:7}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:7}} " },
     { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
       "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:42}}" },
     { "message_stop", "{`type`:`message_stop`}" },
@@ -405,17 +432,25 @@ main(int argc, char **argv)
     }
 
     add_event(&in, "ping", "{`type`:`ping`}");
+    add_event(&in, "content_block_start", "{`type`:`content_block_start`,"
+              "`index`:1,`content_block`:{`type`:`text`,`text`:``}}");
     add_event(&in, "content_block_stop",
               "{`type`:`content_block_stop`,`index`:0}");
+    add_event(&in, "message_delta", "{`type`:`message_delta`,`delta`:"
+              "{`stop_reason`:`end_turn`,`stop_sequence`:null},"
+              "`usage`:{`output_tokens`:42}}");
     add_event(&in, "message_stop", "{`type`:`message_stop`}");
 
     same = run(in.p, in.len, 1, 1, 0, &hints, &tree_used);
 
-    /* ping, content_block_stop and message_stop: nothing left to read */
+    /*
+     * ping, a text block's start, content_block_stop, message_delta with
+     * its output count and message_stop: nothing left to read
+     */
 
-    ok(same && !tree_used && hints == 9,
-       "plain deltas, ping, content_block_stop and message_stop: the fast "
-       "path alone (tree used %d, %u counted from the translator)",
+    ok(same && !tree_used && hints == 11,
+       "plain deltas and the other events as Anthropic sends them: the "
+       "fast path alone (tree used %d, %u counted from the translator)",
        tree_used, hints);
 
     free(in.p);
@@ -596,10 +631,10 @@ tap(void *ctx, const char *event, size_t event_len, const char *data,
 
     st = s->st;
 
-    if (st->tap_bytes >= 0) {
-        s->usage.content_bytes += st->tap_bytes;
+    flags = tokenroute_stream_tap_usage(st, &s->usage);
+
+    if (flags >= 0) {
         s->hints++;
-        flags = st->tap_final ? TOKENROUTE_EVENT_FINAL : 0;
 
     } else {
         flags = tokenroute_usage_event(AN, event, event_len, data, len,
