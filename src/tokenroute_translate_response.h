@@ -135,6 +135,9 @@ struct tokenroute_stream_s {
     /* ... and message_delta's output count as the usage reader reads it */
     int64_t                  tap_output;    /* -1: none */
 
+    /* ... and message_start's counts, by st->usage[] index, or NULL */
+    const int64_t           *tap_counts;
+
     size_t                   prefix_base;   /* "data: " and the id... */
     size_t                   prefix_open;   /* ...up to the delta */
 

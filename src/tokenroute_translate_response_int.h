@@ -130,6 +130,7 @@ typedef struct {
     unsigned                  canonical:1;
     unsigned                  final:1;  /* message_stop, for the tap */
     int64_t                   output;   /* message_delta's, for the tap */
+    unsigned                  counts;   /* msg_usage[] for the tap too */
 } tokenroute_stream_scan_t;
 
 /* tokenroute_translate_stream_scan.c */

@@ -254,12 +254,15 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
         st->tap_bytes = fast ? sc.bytes : -1;
         st->tap_final = fast && sc.bytes >= 0 && sc.final;
         st->tap_output = (fast && sc.bytes >= 0) ? sc.output : -1;
+        st->tap_counts = (fast && sc.bytes >= 0 && sc.counts)
+                         ? sc.msg_usage : NULL;
 
         rc = st->tap(st->tap_ctx, event, event_len, data, len, truncated);
 
         st->tap_bytes = -1;
         st->tap_final = 0;
         st->tap_output = -1;
+        st->tap_counts = NULL;
 
         if (rc != 0) {
             st->failed = 1;
@@ -544,6 +547,18 @@ tokenroute_stream_tap_usage(const tokenroute_stream_t *st,
     }
 
     u->content_bytes += st->tap_bytes;
+
+    if (st->tap_counts != NULL) {
+        /* message_start's: all said, nothing of a 1-hour cache write */
+
+        u->input_tokens = st->tap_counts[TR_U_INPUT];
+        u->cached_tokens = st->tap_counts[TR_U_CACHE_READ];
+        u->cache_write_tokens = st->tap_counts[TR_U_CACHE_WRITE];
+        u->cache_write_1h_tokens = 0;
+        u->output_tokens = st->tap_counts[TR_U_OUTPUT];
+        u->seen_input = 1;
+        u->seen_output = 1;
+    }
 
     if (st->tap_output >= 0) {
         /* message_delta's count is cumulative: the largest is kept */

@@ -47,6 +47,15 @@
 #define TR_SHAPE_MSG_DELTA_USAGE                                              \
     "\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":"
 
+#define TR_SHAPE_MSG_START                                                    \
+    "{\"type\":\"message_start\",\"message\":{\"id\":\""
+#define TR_SHAPE_MSG_MODEL                                                    \
+    "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\""
+#define TR_SHAPE_MSG_USAGE                                                    \
+    "\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"          \
+    "\"usage\":{\"input_tokens\":"
+#define TR_SHAPE_MSG_TIER  ",\"service_tier\":\"standard\"}}}"
+
 #define tr_shape_at(p, last, lit)                                             \
     ((size_t) ((last) - (p)) > sizeof(lit) - 1                                \
      && memcmp(p, lit, sizeof(lit) - 1) == 0)
@@ -61,6 +70,10 @@ static int tokenroute_stream_scan_small(const char *data, size_t len,
     tokenroute_stream_scan_t *sc);
 static const char *tokenroute_stream_scan_digits(const char *p,
     const char *last, int64_t *v);
+static int tokenroute_stream_scan_start(const char *p, const char *last,
+    tokenroute_stream_scan_t *sc);
+static const char *tokenroute_stream_scan_plain(const char *p,
+    const char *last);
 static int tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_decode(tokenroute_stream_t *st,
@@ -399,6 +412,7 @@ tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
     sc->has_delta = 1;
     sc->block_delta = 1;
     sc->final = 0;
+    sc->counts = 0;
     sc->output = -1;
     sc->index = index;
     sc->want = i + 1;
@@ -492,6 +506,9 @@ tokenroute_stream_scan_small(const char *data, size_t len,
         sc->type = "message_delta";
         sc->usage[TR_U_OUTPUT] = sc->output;
 
+    } else if (tr_shape_at(p, last, TR_SHAPE_MSG_START)) {
+        return tokenroute_stream_scan_start(p, last, sc);
+
     } else {
         return 0;
     }
@@ -502,6 +519,96 @@ tokenroute_stream_scan_small(const char *data, size_t len,
     sc->bytes = 0;
 
     return 1;
+}
+
+
+/*
+ * message_start as Anthropic sends it: an id and a model of plain
+ * printable ASCII, the four counts (the usage reader's too, sc->counts),
+ * and the service tier or not.
+ */
+
+static int
+tokenroute_stream_scan_start(const char *p, const char *last,
+    tokenroute_stream_scan_t *sc)
+{
+    int          i;
+    const char  *id, *q;
+
+    static const char  *keys[] = {
+        ",\"cache_creation_input_tokens\":",
+        ",\"cache_read_input_tokens\":",
+        ",\"output_tokens\":"
+    };
+    static const int    index[] = {
+        TR_U_CACHE_WRITE, TR_U_CACHE_READ, TR_U_OUTPUT
+    };
+
+    id = p + sizeof(TR_SHAPE_MSG_START) - 1;
+    q = tokenroute_stream_scan_plain(id, last);
+
+    if (q == NULL || !tr_shape_at(q, last, TR_SHAPE_MSG_MODEL)) {
+        return 0;
+    }
+
+    sc->id = id;
+    sc->id_len = q - id;
+
+    q = tokenroute_stream_scan_plain(q + sizeof(TR_SHAPE_MSG_MODEL) - 1, last);
+
+    if (q == NULL || !tr_shape_at(q, last, TR_SHAPE_MSG_USAGE)) {
+        return 0;
+    }
+
+    q = tokenroute_stream_scan_digits(q + sizeof(TR_SHAPE_MSG_USAGE) - 1,
+                                      last, &sc->msg_usage[TR_U_INPUT]);
+
+    for (i = 0; i < 3; i++) {
+
+        if (q == NULL || (size_t) (last - q) <= strlen(keys[i])
+            || memcmp(q, keys[i], strlen(keys[i])) != 0)
+        {
+            return 0;
+        }
+
+        q = tokenroute_stream_scan_digits(q + strlen(keys[i]), last,
+                                          &sc->msg_usage[index[i]]);
+    }
+
+    if (q == NULL
+        || !(tr_str_is(q, last - q, "}}}")
+             || tr_str_is(q, last - q, TR_SHAPE_MSG_TIER)))
+    {
+        return 0;
+    }
+
+    sc->type = "message_start";
+    sc->type_len = sizeof("message_start") - 1;
+    sc->has_type = 1;
+    sc->counts = 1;
+    sc->bytes = 0;
+
+    return 1;
+}
+
+
+/* a string's bytes of printable ASCII but quote and backslash: its end */
+
+static const char *
+tokenroute_stream_scan_plain(const char *p, const char *last)
+{
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p == '"') {
+            return p;
+        }
+
+        if (*p < 0x20 || *p > 0x7e || *p == '\\') {
+            return NULL;
+        }
+    }
+
+    return NULL;
 }
 
 

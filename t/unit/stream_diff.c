@@ -294,6 +294,50 @@ static const char  *events[][2] = {
     { "content_block_stop", "{`type`:`content_block_stop`,`index`:0}" },
     { "content_block_start", "{`type`:`content_block_start`,`index`:3,"
       "`content_block`:{`type`:`text`,`text`:``}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:20,"
+      "`cache_read_input_tokens`:30,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:20,"
+      "`cache_read_input_tokens`:30,`output_tokens`:1,"
+      "`service_tier`:`standard`}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:20,"
+      "`cache_read_input_tokens`:30,`cache_creation`:"
+      "{`ephemeral_5m_input_tokens`:5,`ephemeral_1h_input_tokens`:15},"
+      "`output_tokens`:1,`service_tier`:`standard`}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg\\u0041`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_\xc3\xa9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:010,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:1234567890123456789,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:5,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1,"
+      "`service_tier`:`priority`}}}" },
     { "content_block_start", "{`type`:`content_block_start`,`index`:03,"
       "`content_block`:{`type`:`text`,`text`:``}}" },
     { "content_block_start", "{`type`:`content_block_start`,`index`:0,"
@@ -431,6 +475,12 @@ main(int argc, char **argv)
         add_event(&in, events[i][0], events[i][1]);
     }
 
+    add_event(&in, "message_start", "{`type`:`message_start`,`message`:"
+              "{`id`:`msg_1`,`type`:`message`,`role`:`assistant`,"
+              "`model`:`claude-x`,`content`:[],`stop_reason`:null,"
+              "`stop_sequence`:null,`usage`:{`input_tokens`:7,"
+              "`cache_creation_input_tokens`:3,`cache_read_input_tokens`:2,"
+              "`output_tokens`:1}}}");
     add_event(&in, "ping", "{`type`:`ping`}");
     add_event(&in, "content_block_start", "{`type`:`content_block_start`,"
               "`index`:1,`content_block`:{`type`:`text`,`text`:``}}");
@@ -444,11 +494,12 @@ main(int argc, char **argv)
     same = run(in.p, in.len, 1, 1, 0, &hints, &tree_used);
 
     /*
-     * ping, a text block's start, content_block_stop, message_delta with
-     * its output count and message_stop: nothing left to read
+     * message_start with its counts, ping, a text block's start,
+     * content_block_stop, message_delta with its output count and
+     * message_stop: nothing left to read
      */
 
-    ok(same && !tree_used && hints == 11,
+    ok(same && !tree_used && hints == 12,
        "plain deltas and the other events as Anthropic sends them: the "
        "fast path alone (tree used %d, %u counted from the translator)",
        tree_used, hints);
