@@ -45,6 +45,7 @@
 #include "ngx_http_tokenroute_output.h"
 #include "ngx_http_tokenroute_headers.h"
 #include "ngx_http_tokenroute_redis.h"
+#include "tokenroute_translate_stream_tap.h"
 
 
 /* events longer than this are passed on, unjudged, not read for usage */
@@ -623,21 +624,30 @@ ngx_http_tokenroute_tap(void *data, const char *event, size_t event_len,
 {
     ngx_http_tokenroute_ctx_t  *ctx = data;
 
+    int  flags;
+
     if (len > NGX_HTTP_TOKENROUTE_SSE_MAX_DATA) {
         truncated = 1;
     }
 
     /*
-     * A plain content delta the translator has read: all the usage
-     * reader would do is count its text (no flags, no verdict to give
-     * with no gate), so it is not read a second time.
+     * An event the translator has read in the shape Anthropic sends it:
+     * what the usage reader would take from it is known (a delta's text
+     * counted, message_delta's output count, message_stop's end; no
+     * verdict to give with no gate), so it is not read a second time.
      */
 
-    if (!truncated && ctx->resp->u.s.stream.tap_bytes >= 0
-        && ctx->resp->gate == NULL)
-    {
-        ctx->usage.content_bytes += ctx->resp->u.s.stream.tap_bytes;
-        return 0;
+    if (!truncated && ctx->resp->gate == NULL) {
+        flags = tokenroute_stream_tap_usage(&ctx->resp->u.s.stream, &ctx->usage);
+
+        if (flags >= 0) {
+
+            if (flags & TOKENROUTE_EVENT_FINAL) {
+                ctx->resp->complete = 1;
+            }
+
+            return 0;
+        }
     }
 
     return ngx_http_tokenroute_sse_event(data, event, event_len, text, len,

@@ -98,7 +98,7 @@ struct tokenroute_stream_s {
     tokenroute_sse_t         sse;
     tokenroute_json_tree_t   json;
     tokenroute_json_buf_t    out;
-    tokenroute_json_buf_t    prefix;
+    tokenroute_json_buf_t    prefix;    /* a text chunk's head (ao.c) */
     tokenroute_json_buf_t    model;
     tokenroute_json_buf_t    scratch;   /* a fast path's decoded string */
 
@@ -125,6 +125,21 @@ struct tokenroute_stream_s {
      * (no flags, no counts); else -1: read the event.
      */
     int64_t                  tap_bytes;
+
+    /*
+     * Public, for the tap, with tap_bytes: the event is message_stop, the
+     * usage reader's TOKENROUTE_EVENT_FINAL and nothing else.
+     */
+    unsigned                 tap_final;
+
+    /* ... and message_delta's output count as the usage reader reads it */
+    int64_t                  tap_output;    /* -1: none */
+
+    /* ... and message_start's counts, by st->usage[] index, or NULL */
+    const int64_t           *tap_counts;
+
+    size_t                   prefix_base;   /* "data: " and the id... */
+    size_t                   prefix_open;   /* ...up to the delta */
 
     int64_t                  usage[4];
     time_t                   created;

@@ -128,11 +128,32 @@ typedef struct {
     unsigned                  has_delta:1;
     unsigned                  block_delta:1;
     unsigned                  canonical:1;
+    unsigned                  final:1;  /* message_stop, for the tap */
+    int64_t                   output;   /* message_delta's, for the tap */
+    unsigned                  counts;   /* msg_usage[] for the tap too */
 } tokenroute_stream_scan_t;
+
+/* the delta's strings, in tokenroute_stream_scan_t's str[] */
+#define TR_S_TEXT               0
+#define TR_S_JSON               1
+#define TR_S_THINKING           2
 
 /* tokenroute_translate_stream_scan.c */
 int tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     size_t event_len, const char *data, size_t len,
+    tokenroute_stream_scan_t *sc);
+/* string i of *sc as the tree holds it: 0, or -1 if out of memory */
+int tokenroute_stream_scan_decode(tokenroute_stream_t *st,
+    tokenroute_stream_scan_t *sc, int i);
+
+/*
+ * tokenroute_translate_stream_shape.c: an event in Anthropic's own
+ * shape, a content delta (shape) or another (small, *sc cleared before):
+ * 1 with *sc set as tokenroute_stream_scan_ao() sets it, or 0
+ */
+int tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
+    size_t len, tokenroute_stream_scan_t *sc);
+int tokenroute_stream_scan_small(const char *data, size_t len,
     tokenroute_stream_scan_t *sc);
 
 /*

@@ -17,9 +17,13 @@
 #include <time.h>
 
 #include "tokenroute_translate_response_int.h"
+#include "tokenroute_translate_stream_tap.h"
 
 
 #define TR_MESSAGE_INTERRUPTED  "The provider's stream ended early"
+/* output joined up to this, within the buffer's first reserve */
+#define TR_OUT_JOIN  3072
+
 #define TR_MESSAGE_TOO_LARGE                                                  \
     "The provider sent a stream event too large to translate"
 
@@ -30,6 +34,7 @@ static int tokenroute_stream_relay(tokenroute_stream_t *st, const char *event,
     size_t event_len, const char *data, size_t len);
 static void tokenroute_stream_terminal(tokenroute_stream_t *st, int from,
     int status, tokenroute_resp_error_t *e);
+static int tokenroute_stream_more(tokenroute_stream_t *st);
 static int tokenroute_stream_flush(tokenroute_stream_t *st);
 
 
@@ -54,6 +59,16 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
         return -1;
     }
 
+    /*
+     * A translation reads an event's data by its length, during the call:
+     * the commonest event, one data line whole in the piece fed, is not
+     * copied.  A relay looks for "error" in the data as a C string.
+     */
+
+    if (from != to) {
+        tokenroute_sse_lend(&st->sse);
+    }
+
     tokenroute_json_add(&st->model, model, model_len);
 
     if (st->model.failed || tokenroute_json_reserve(&st->out, 4096) != 0) {
@@ -68,6 +83,7 @@ tokenroute_stream_init(tokenroute_stream_t *st, int from, int to,
     st->block = -1;
     st->block_tool = -1;
     st->tap_bytes = -1;
+    st->tap_output = -1;
     st->created = time(NULL);
 
     return 0;
@@ -83,6 +99,8 @@ failed:
 int
 tokenroute_stream_feed(tokenroute_stream_t *st, const char *p, size_t len)
 {
+    int  rc;
+
     if (st->failed) {
         return -1;
     }
@@ -93,7 +111,15 @@ tokenroute_stream_feed(tokenroute_stream_t *st, const char *p, size_t len)
         return 0;
     }
 
-    if (tokenroute_sse_feed(&st->sse, p, len) != 0) {
+    rc = tokenroute_sse_feed(&st->sse, p, len);
+
+    /* the events' output, joined (tokenroute_stream_more()) */
+
+    if (!st->failed && st->out.len > 0 && tokenroute_stream_flush(st) != 0) {
+        return -1;
+    }
+
+    if (rc != 0) {
         st->failed = 1;
         return -1;
     }
@@ -204,6 +230,7 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     const char *data, size_t len, int truncated)
 {
     int                        rc, fast;
+    size_t                     mark;
     tokenroute_stream_t       *st = ctx;
     tokenroute_resp_error_t    e;
     tokenroute_stream_scan_t   sc;
@@ -225,10 +252,17 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
 
     if (st->tap != NULL) {
         st->tap_bytes = fast ? sc.bytes : -1;
+        st->tap_final = fast && sc.bytes >= 0 && sc.final;
+        st->tap_output = (fast && sc.bytes >= 0) ? sc.output : -1;
+        st->tap_counts = (fast && sc.bytes >= 0 && sc.counts)
+                         ? sc.msg_usage : NULL;
 
         rc = st->tap(st->tap_ctx, event, event_len, data, len, truncated);
 
         st->tap_bytes = -1;
+        st->tap_final = 0;
+        st->tap_output = -1;
+        st->tap_counts = NULL;
 
         if (rc != 0) {
             st->failed = 1;
@@ -240,7 +274,12 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
         return 0;
     }
 
-    st->out.len = 0;
+    /*
+     * The output is added to the events' before in this feed: one call
+     * of emit for most feeds.  An event that fails adds nothing.
+     */
+
+    mark = st->out.len;
 
     if (truncated) {
         /*
@@ -254,7 +293,7 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
 
         tokenroute_stream_terminal(st, 0, 0, &e);
 
-        return tokenroute_stream_flush(st);
+        return tokenroute_stream_more(st);
     }
 
     if (st->from == st->to) {
@@ -271,10 +310,29 @@ tokenroute_stream_event(void *ctx, const char *event, size_t event_len,
     }
 
     if (rc != 0) {
+        st->out.len = mark;
         return -1;
     }
 
-    return tokenroute_stream_flush(st);
+    return tokenroute_stream_more(st);
+}
+
+
+/* after an event's output: emitted when enough is joined */
+
+static int
+tokenroute_stream_more(tokenroute_stream_t *st)
+{
+    if (st->out.failed) {
+        st->failed = 1;
+        return -1;
+    }
+
+    if (st->out.len >= TR_OUT_JOIN) {
+        return tokenroute_stream_flush(st);
+    }
+
+    return 0;
 }
 
 
@@ -477,4 +535,40 @@ tokenroute_stream_terminal(tokenroute_stream_t *st, int from, int status,
     }
 
     st->done = 1;
+}
+
+
+int
+tokenroute_stream_tap_usage(const tokenroute_stream_t *st,
+    tokenroute_usage_t *u)
+{
+    if (st->tap_bytes < 0) {
+        return -1;
+    }
+
+    u->content_bytes += st->tap_bytes;
+
+    if (st->tap_counts != NULL) {
+        /* message_start's: all said, nothing of a 1-hour cache write */
+
+        u->input_tokens = st->tap_counts[TR_U_INPUT];
+        u->cached_tokens = st->tap_counts[TR_U_CACHE_READ];
+        u->cache_write_tokens = st->tap_counts[TR_U_CACHE_WRITE];
+        u->cache_write_1h_tokens = 0;
+        u->output_tokens = st->tap_counts[TR_U_OUTPUT];
+        u->seen_input = 1;
+        u->seen_output = 1;
+    }
+
+    if (st->tap_output >= 0) {
+        /* message_delta's count is cumulative: the largest is kept */
+
+        if (st->tap_output > u->output_tokens) {
+            u->output_tokens = st->tap_output;
+        }
+
+        u->seen_output = 1;
+    }
+
+    return st->tap_final ? TOKENROUTE_EVENT_FINAL : 0;
 }

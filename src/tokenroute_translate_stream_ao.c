@@ -14,6 +14,10 @@
 #include "tokenroute_translate_response_int.h"
 
 
+/* a chunk after its delta, up to the finish reason */
+#define TR_AO_CLOSE  ",\"logprobs\":null,\"finish_reason\":"
+
+
 static void tokenroute_stream_ao_start(tokenroute_stream_t *st,
     const char *id, size_t id_len);
 static void tokenroute_stream_ao_open(tokenroute_stream_t *st);
@@ -305,11 +309,11 @@ tokenroute_stream_ao_text(tokenroute_stream_t *st, const char *s, size_t n,
     const char *quoted)
 {
     tokenroute_stream_ao_start(st, NULL, 0);
-    tokenroute_stream_ao_open(st);
-    tr_add_lit(&st->out, "{\"content\":");
+
+    /* the prefix ends with ao_open()'s bytes and {"content": */
+    tokenroute_json_add(&st->out, st->prefix.data, st->prefix.len);
     tokenroute_stream_ao_str(st, s, n, quoted);
-    tr_add_lit(&st->out, "}");
-    tokenroute_stream_ao_close(st, NULL);
+    tr_add_lit(&st->out, "}" TR_AO_CLOSE "null}]}\n\n");
 }
 
 
@@ -368,13 +372,21 @@ tokenroute_stream_ao_start(tokenroute_stream_t *st, const char *id,
 
     b = &st->prefix;
 
-    tr_add_lit(b, "{\"id\":\"chatcmpl-");
+    tr_add_lit(b, "data: {\"id\":\"chatcmpl-");
     tokenroute_json_add_escaped(b, id, id_len);
     tr_add_lit(b, "\",\"object\":\"chat.completion.chunk\",\"created\":");
     tokenroute_json_add_int(b, (int64_t) st->created);
     tr_add_lit(b, ",\"model\":");
     tokenroute_json_add_str(b, st->model.data, st->model.len);
     tr_add_lit(b, ",");
+
+    st->prefix_base = b->len;
+
+    tr_add_lit(b, "\"choices\":[{\"index\":0,\"delta\":");
+
+    st->prefix_open = b->len;
+
+    tr_add_lit(b, "{\"content\":");
 
     if (b->failed) {
         st->out.failed = 1;
@@ -392,24 +404,20 @@ tokenroute_stream_ao_start(tokenroute_stream_t *st, const char *id,
 static void
 tokenroute_stream_ao_open(tokenroute_stream_t *st)
 {
-    tr_add_lit(&st->out, "data: ");
-    tokenroute_json_add(&st->out, st->prefix.data, st->prefix.len);
-    tr_add_lit(&st->out, "\"choices\":[{\"index\":0,\"delta\":");
+    tokenroute_json_add(&st->out, st->prefix.data, st->prefix_open);
 }
 
 
 static void
 tokenroute_stream_ao_close(tokenroute_stream_t *st, const char *finish)
 {
-    tr_add_lit(&st->out, ",\"logprobs\":null,\"finish_reason\":");
-
-    if (finish != NULL) {
-        tokenroute_json_add_str(&st->out, finish, strlen(finish));
-
-    } else {
-        tr_add_lit(&st->out, "null");
+    if (finish == NULL) {
+        tr_add_lit(&st->out, TR_AO_CLOSE "null}]}\n\n");
+        return;
     }
 
+    tr_add_lit(&st->out, TR_AO_CLOSE);
+    tokenroute_json_add_str(&st->out, finish, strlen(finish));
     tr_add_lit(&st->out, "}]}\n\n");
 }
 
@@ -471,8 +479,7 @@ tokenroute_stream_ao_end(tokenroute_stream_t *st)
         prompt = st->usage[TR_U_INPUT] + st->usage[TR_U_CACHE_READ]
                  + st->usage[TR_U_CACHE_WRITE];
 
-        tr_add_lit(&st->out, "data: ");
-        tokenroute_json_add(&st->out, st->prefix.data, st->prefix.len);
+        tokenroute_json_add(&st->out, st->prefix.data, st->prefix_base);
         tr_add_lit(&st->out, "\"choices\":[],\"usage\":{\"prompt_tokens\":");
         tokenroute_json_add_int(&st->out, prompt);
         tr_add_lit(&st->out, ",\"completion_tokens\":");

@@ -6,7 +6,9 @@
  * content_block_delta events, which a pull scan (tokenroute_json_scan.h,
  * strict, no allocation) reads without building the stream's JSON tree,
  * and so are the other events of a stream but an error (the members
- * inside them: tokenroute_translate_stream_scan_msg.c).  The scan reads
+ * inside them: tokenroute_translate_stream_scan_msg.c); the events in
+ * Anthropic's own bytes are matched whole first
+ * (tokenroute_translate_stream_shape.c).  The scan reads
  * what tokenroute_stream_ao() reads from the tree, as the tree gives it
  * (the first member of a name, strings decoded), and gives up on anything
  * else: an event it rejects, an escaped key, a double, an error.  The
@@ -24,29 +26,12 @@
 #include "tokenroute_translate_response_int.h"
 
 
-/* the delta's strings, in tokenroute_stream_scan_t's str[] */
-#define TR_S_TEXT               0
-#define TR_S_JSON               1
-#define TR_S_THINKING           2
-
-/* Anthropic's content delta as it sends it, up to the index and after it */
-#define TR_SHAPE_HEAD      "{\"type\":\"content_block_delta\",\"index\":"
-#define TR_SHAPE_TEXT      ",\"delta\":{\"type\":\"text_delta\",\"text\":"
-#define TR_SHAPE_JSON                                                         \
-    ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":"
-#define TR_SHAPE_THINKING                                                     \
-    ",\"delta\":{\"type\":\"thinking_delta\",\"thinking\":"
-
 #define tr_key_is(p, n, lit)                                                  \
     ((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
 
 
-static int tokenroute_stream_scan_shape(tokenroute_stream_t *st,
-    const char *data, size_t len, tokenroute_stream_scan_t *sc);
 static int tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc);
-static int tokenroute_stream_scan_decode(tokenroute_stream_t *st,
-    tokenroute_stream_scan_t *sc, int i);
 
 
 /*
@@ -77,8 +62,15 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     memset(sc, 0, sizeof(tokenroute_stream_scan_t));
     sc->index = -1;
     sc->bytes = -1;
+    sc->output = -1;
     sc->blk.id = "";
     sc->blk.name = "";
+
+    if (!tr_str_is(event, event_len, "error")
+        && tokenroute_stream_scan_small(data, len, sc))
+    {
+        return 1;
+    }
 
     tokenroute_json_scan_init(&js, (const unsigned char *) data, len);
 
@@ -280,114 +272,6 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
 }
 
 
-/*
- * Most events: a content delta byte for byte as Anthropic sends it (no
- * whitespace, an index without sign or leading zero), the text checked
- * by the scan.  1 with what tokenroute_stream_ao_scanned() and the tap
- * read of *sc set as the general scan sets it (the rest is not cleared:
- * this runs for every event), or 0.
- */
-
-static int
-tokenroute_stream_scan_shape(tokenroute_stream_t *st, const char *data,
-    size_t len, tokenroute_stream_scan_t *sc)
-{
-    int                       i;
-    size_t                    n, dtype_len;
-    int64_t                   index;
-    const char               *dtype;
-    const unsigned char      *p, *last;
-    tokenroute_json_scan_t    js;
-
-    p = (const unsigned char *) data;
-    last = p + len;
-
-    if (len < sizeof(TR_SHAPE_HEAD) - 1 + sizeof(TR_SHAPE_TEXT) - 1 + 5
-        || memcmp(p, TR_SHAPE_HEAD, sizeof(TR_SHAPE_HEAD) - 1) != 0
-        || memcmp(last - 2, "}}", 2) != 0)
-    {
-        return 0;
-    }
-
-    p += sizeof(TR_SHAPE_HEAD) - 1;
-
-    /* up to 18 digits: no overflow, and the usage reader's own limit */
-
-    index = 0;
-
-    for (n = 0; p < last && (unsigned) (*p - '0') <= 9 && n < 18; n++) {
-        index = index * 10 + (*p++ - '0');
-    }
-
-    if (n == 0 || (n > 1 && p[-(ptrdiff_t) n] == '0')) {
-        return 0;
-    }
-
-    n = last - p;
-
-#define tr_shape_is(lit)                                                      \
-    (n > sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
-
-    if (tr_shape_is(TR_SHAPE_TEXT)) {
-        i = TR_S_TEXT;
-        p += sizeof(TR_SHAPE_TEXT) - 1;
-        dtype = "text_delta";
-        dtype_len = sizeof("text_delta") - 1;
-
-    } else if (tr_shape_is(TR_SHAPE_JSON)) {
-        i = TR_S_JSON;
-        p += sizeof(TR_SHAPE_JSON) - 1;
-        dtype = "input_json_delta";
-        dtype_len = sizeof("input_json_delta") - 1;
-
-    } else if (tr_shape_is(TR_SHAPE_THINKING)) {
-        i = TR_S_THINKING;
-        p += sizeof(TR_SHAPE_THINKING) - 1;
-        dtype = "thinking_delta";
-        dtype_len = sizeof("thinking_delta") - 1;
-
-    } else {
-        return 0;
-    }
-
-#undef tr_shape_is
-
-    /*
-     * The string, and nothing but the closing braces after it: a string
-     * token up to them (the scan ends with it, nothing follows).
-     */
-
-    tokenroute_json_scan_init(&js, p, last - 2 - p);
-
-    if (tokenroute_json_scan_next(&js) != TOKENROUTE_JSON_STRING
-        || js.token != p || js.end != last - 2)
-    {
-        return 0;
-    }
-
-    sc->type = "content_block_delta";
-    sc->type_len = sizeof("content_block_delta") - 1;
-    sc->dtype = dtype;
-    sc->dtype_len = dtype_len;
-    sc->quoted = NULL;
-    sc->has_type = 1;
-    sc->has_delta = 1;
-    sc->block_delta = 1;
-    sc->index = index;
-    sc->want = i + 1;
-    sc->str[i] = p + 1;
-    sc->str_end[i] = last - 3;
-    sc->escaped[i] = js.escaped;
-
-    if (tokenroute_stream_scan_decode(st, sc, i) != 0) {
-        return 0;
-    }
-
-    sc->bytes = (int64_t) sc->len;
-
-    return 1;
-}
-
 
 /* the delta's members, after its '{': 0, or -1 if the tree must read */
 
@@ -501,7 +385,7 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
 
 /* string i as the tree holds it: 0, or -1 if out of memory */
 
-static int
+int
 tokenroute_stream_scan_decode(tokenroute_stream_t *st,
     tokenroute_stream_scan_t *sc, int i)
 {

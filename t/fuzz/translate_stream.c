@@ -22,6 +22,7 @@
 
 #include <tokenroute_sse.h>
 #include <tokenroute_translate_response.h>
+#include <tokenroute_translate_stream_tap.h>
 #include <tokenroute_usage.h>
 
 #include "fuzz.h"
@@ -56,11 +57,9 @@ usage_tap(void *ctx, const char *event, size_t event_len, const char *data,
         return 0;
     }
 
-    if (s->st->tap_bytes >= 0) {
-        s->usage.content_bytes += s->st->tap_bytes;
-        flags = 0;
+    flags = tokenroute_stream_tap_usage(s->st, &s->usage);
 
-    } else {
+    if (flags < 0) {
         flags = tokenroute_usage_event(s->from, event, event_len, data, len,
                                        &s->usage);
     }
@@ -195,9 +194,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run(from, to, flags, p, size, seed, 0, 0, &b);
     run(from, to, flags, p, size, seed, 1, 1, &c);
 
-    fuzz_check(a.len == b.len
-               && (a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0),
+    /*
+     * The events of one piece fed are emitted at once: an emit that fails
+     * cuts the output where the pieces end, the same stream's either way.
+     */
+
+    fuzz_check(a.fail_at != 0
+               || (a.len == b.len
+                   && (a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0)),
                "the output is the same whole and split");
+
+    fuzz_check(a.fail_at == 0
+               || (a.len <= b.len
+                   ? a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0
+                   : b.len == 0 || memcmp(a.buf, b.buf, b.len) == 0),
+               "the output cut by a failing emit is the same stream's");
 
     fuzz_check(a.len == c.len
                && (a.len == 0 || memcmp(a.buf, c.buf, a.len) == 0),

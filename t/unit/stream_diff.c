@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <tokenroute_translate_response.h>
+#include <tokenroute_translate_stream_tap.h>
 #include <tokenroute_usage.h>
 
 #include "tap.h"
@@ -280,7 +281,87 @@ static const char  *events[][2] = {
     { "content_block_delta", "not json" },
     { "", "{`type`:`content_block_delta`,`index`:0,"
       "`delta`:{`type`:`text_delta`,`text`:`no event name`}}" },
+    { "ping", "{`type`:`ping`} " },
+    { "ping", "{`type`:`message_stop`}" },
+    { "message_stop", "{`type`:`ping`}" },
+    { "error", "{`type`:`ping`}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:12}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:012}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:-1}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,`index`:}" },
+    { "content_block_stop", "{`type`:`content_block_stop`,"
+      "`index`:1234567890123456789}" },
     { "content_block_stop", "{`type`:`content_block_stop`,`index`:0}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:3,"
+      "`content_block`:{`type`:`text`,`text`:``}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:20,"
+      "`cache_read_input_tokens`:30,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:20,"
+      "`cache_read_input_tokens`:30,`output_tokens`:1,"
+      "`service_tier`:`standard`}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:20,"
+      "`cache_read_input_tokens`:30,`cache_creation`:"
+      "{`ephemeral_5m_input_tokens`:5,`ephemeral_1h_input_tokens`:15},"
+      "`output_tokens`:1,`service_tier`:`standard`}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg\\u0041`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_\xc3\xa9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:10,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:010,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:1234567890123456789,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1}}}" },
+    { "message_start", "{`type`:`message_start`,`message`:{`id`:`msg_9`,"
+      "`type`:`message`,`role`:`assistant`,`model`:`claude-x`,"
+      "`content`:[],`stop_reason`:null,`stop_sequence`:null,`usage`:"
+      "{`input_tokens`:5,`cache_creation_input_tokens`:0,"
+      "`cache_read_input_tokens`:0,`output_tokens`:1,"
+      "`service_tier`:`priority`}}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:03,"
+      "`content_block`:{`type`:`text`,`text`:``}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:0,"
+      "`content_block`:{`type`:`text`,`text`:`x`}}" },
+    { "content_block_start", "{`type`:`content_block_start`,`index`:0,"
+      "`content_block`:{`type`:`thinking`,`thinking`:``}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`max_tokens`,`stop_sequence`:null},`usage`:{`output_tokens`:0}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:042}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:"
+      "1234567890123456789}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:"
+      "123456789012345678}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end\\u005fturn`,`stop_sequence`:null},`usage`:{`output_tokens`:7}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`stop_sequence`,`stop_sequence`:`x`},`usage`:{`output_tokens`:7}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "``,`stop_sequence`:null},`usage`:{`output_tokens`:7}}" },
+    { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
+      "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:7}} " },
     { "message_delta", "{`type`:`message_delta`,`delta`:{`stop_reason`:"
       "`end_turn`,`stop_sequence`:null},`usage`:{`output_tokens`:42}}" },
     { "message_stop", "{`type`:`message_stop`}" },
@@ -394,13 +475,34 @@ main(int argc, char **argv)
         add_event(&in, events[i][0], events[i][1]);
     }
 
+    add_event(&in, "message_start", "{`type`:`message_start`,`message`:"
+              "{`id`:`msg_1`,`type`:`message`,`role`:`assistant`,"
+              "`model`:`claude-x`,`content`:[],`stop_reason`:null,"
+              "`stop_sequence`:null,`usage`:{`input_tokens`:7,"
+              "`cache_creation_input_tokens`:3,`cache_read_input_tokens`:2,"
+              "`output_tokens`:1}}}");
+    add_event(&in, "ping", "{`type`:`ping`}");
+    add_event(&in, "content_block_start", "{`type`:`content_block_start`,"
+              "`index`:1,`content_block`:{`type`:`text`,`text`:``}}");
+    add_event(&in, "content_block_stop",
+              "{`type`:`content_block_stop`,`index`:0}");
+    add_event(&in, "message_delta", "{`type`:`message_delta`,`delta`:"
+              "{`stop_reason`:`end_turn`,`stop_sequence`:null},"
+              "`usage`:{`output_tokens`:42}}");
     add_event(&in, "message_stop", "{`type`:`message_stop`}");
 
     same = run(in.p, in.len, 1, 1, 0, &hints, &tree_used);
 
-    ok(same && !tree_used && hints == 6,
-       "plain deltas and message_stop: the fast path alone (tree used %d, "
-       "%u counted from the translator)", tree_used, hints);
+    /*
+     * message_start with its counts, ping, a text block's start,
+     * content_block_stop, message_delta with its output count and
+     * message_stop: nothing left to read
+     */
+
+    ok(same && !tree_used && hints == 12,
+       "plain deltas and the other events as Anthropic sends them: the "
+       "fast path alone (tree used %d, %u counted from the translator)",
+       tree_used, hints);
 
     free(in.p);
 
@@ -542,6 +644,11 @@ run(const char *in, size_t len, int include_usage, int complete,
                side[0].out.p ? side[0].out.p : "",
                (int) (side[1].out.len < 600 ? side[1].out.len : 600),
                side[1].out.p ? side[1].out.p : "");
+        printf("# flags: %.*s\n# tree flags: %.*s\n",
+               (int) side[0].flags.len,
+               side[0].flags.p ? side[0].flags.p : "",
+               (int) side[1].flags.len,
+               side[1].flags.p ? side[1].flags.p : "");
     }
 
     for (i = 0; i < 2; i++) {
@@ -575,10 +682,10 @@ tap(void *ctx, const char *event, size_t event_len, const char *data,
 
     st = s->st;
 
-    if (st->tap_bytes >= 0) {
-        s->usage.content_bytes += st->tap_bytes;
+    flags = tokenroute_stream_tap_usage(st, &s->usage);
+
+    if (flags >= 0) {
         s->hints++;
-        flags = 0;
 
     } else {
         flags = tokenroute_usage_event(AN, event, event_len, data, len,

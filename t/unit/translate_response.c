@@ -1651,18 +1651,23 @@ test_abort(void)
 {
     int                   rc1, rc2, rc3;
     char                 *in;
+    size_t                start;
     sink_t                s;
     tokenroute_stream_t   st;
 
     in = q(AN_START AN_TEXT("0", "a") AN_TEXT("0", "b") AN_MSG_STOP);
+    start = strstr(in, "event: content_block_delta") - in;
 
     memset(&s, 0, sizeof(sink_t));
     s.fail_at = 2;
 
+    /* the events of one feed are emitted at once: the start, then more */
+
     rc1 = tokenroute_stream_init(&st, AN, OA, MODEL, strlen(MODEL), 0,
                                  sink_emit, &s);
     rc1 |= tokenroute_stream_feed(&st, in, 5);
-    rc2 = tokenroute_stream_feed(&st, in + 5, strlen(in) - 5);
+    rc1 |= tokenroute_stream_feed(&st, in + 5, start - 5);
+    rc2 = tokenroute_stream_feed(&st, in + start, strlen(in) - start);
     rc3 = tokenroute_stream_feed(&st, "x", 1);
     rc3 += tokenroute_stream_finish(&st, 1);
     tokenroute_stream_free(&st);
