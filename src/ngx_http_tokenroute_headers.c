@@ -25,7 +25,7 @@ static ngx_uint_t ngx_http_tokenroute_headers_keep(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_tokenroute_headers_from_provider(
     ngx_http_request_t *r, ngx_table_elt_t *h);
 static void ngx_http_tokenroute_headers_unlink(ngx_http_request_t *r,
-    ngx_table_elt_t *h);
+    ngx_table_elt_t **gone, ngx_uint_t n);
 static void ngx_http_tokenroute_headers_compact(ngx_array_t *a);
 static ngx_int_t ngx_http_tokenroute_headers_request_id(
     ngx_http_request_t *r, ngx_http_tokenroute_ctx_t *ctx);
@@ -45,7 +45,12 @@ static ngx_str_t  ngx_http_tokenroute_headers_allowed[] = {
 };
 
 
-/* nginx's shortcuts into the list: a removed entry must not stay there */
+/*
+ * nginx's shortcuts into the list: a removed entry must not stay there.
+ * The removed ones are looked for in them at once, a few at a time.
+ */
+
+#define NGX_HTTP_TOKENROUTE_HEADERS_GONE  16
 
 static size_t  ngx_http_tokenroute_headers_fields[] = {
     offsetof(ngx_http_headers_out_t, server),
@@ -67,12 +72,13 @@ ngx_int_t
 ngx_http_tokenroute_headers_scrub(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)
 {
-    ngx_uint_t        i;
+    ngx_uint_t        i, n;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, *gone[NGX_HTTP_TOKENROUTE_HEADERS_GONE];
 
     part = &r->headers_out.headers.part;
     h = part->elts;
+    n = 0;
 
     for (i = 0; /* void */ ; i++) {
 
@@ -91,7 +97,17 @@ ngx_http_tokenroute_headers_scrub(ngx_http_request_t *r,
         }
 
         h[i].hash = 0;
-        ngx_http_tokenroute_headers_unlink(r, &h[i]);
+
+        if (n == NGX_HTTP_TOKENROUTE_HEADERS_GONE) {
+            ngx_http_tokenroute_headers_unlink(r, gone, n);
+            n = 0;
+        }
+
+        gone[n++] = &h[i];
+    }
+
+    if (n) {
+        ngx_http_tokenroute_headers_unlink(r, gone, n);
     }
 
     /* nginx would make a Last-Modified of its own from the time */
@@ -167,9 +183,10 @@ ngx_http_tokenroute_headers_from_provider(ngx_http_request_t *r,
 
 
 static void
-ngx_http_tokenroute_headers_unlink(ngx_http_request_t *r, ngx_table_elt_t *h)
+ngx_http_tokenroute_headers_unlink(ngx_http_request_t *r,
+    ngx_table_elt_t **gone, ngx_uint_t n)
 {
-    ngx_uint_t         i;
+    ngx_uint_t         i, j;
     ngx_table_elt_t  **field;
 
     for (i = 0;
@@ -179,8 +196,15 @@ ngx_http_tokenroute_headers_unlink(ngx_http_request_t *r, ngx_table_elt_t *h)
         field = (ngx_table_elt_t **) ((u_char *) &r->headers_out
                                       + ngx_http_tokenroute_headers_fields[i]);
 
-        if (*field == h) {
-            *field = NULL;
+        if (*field == NULL) {
+            continue;
+        }
+
+        for (j = 0; j < n; j++) {
+            if (*field == gone[j]) {
+                *field = NULL;
+                break;
+            }
         }
     }
 }

@@ -98,13 +98,15 @@ ngx_http_tokenroute_key_extract(ngx_http_request_t *r,
         key = h->value;
     }
 
-    if (ngx_http_tokenroute_key_valid(&key) != NGX_OK) {
+    /* the check of its characters is in ngx_http_tokenroute_key_hash() */
+
+    if (ngx_http_tokenroute_key_hash(&key, ctx->key_hash) != NGX_OK) {
         return NGX_ERROR;
     }
 
     ctx->raw_key = key;
 
-    return ngx_http_tokenroute_key_hash(&key, ctx->key_hash);
+    return NGX_OK;
 }
 
 
@@ -280,15 +282,28 @@ ngx_http_tokenroute_key_hash(ngx_str_t *key, u_char *hash)
     unsigned int                     n;
     ngx_http_tokenroute_key_hash_t  *e;
 
+    if (key->len < TOKENROUTE_KEY_MIN_LEN) {
+        return NGX_ERROR;
+    }
+
     e = &ngx_http_tokenroute_key_hashes[(key->data[key->len - 1] * 31u
                                          + key->data[key->len - 2])
                                         % NGX_HTTP_TOKENROUTE_KEY_CACHE];
+
+    /*
+     * Only checked keys are kept: one equal to a kept key passed the
+     * check too (t/key_cache.t).
+     */
 
     if (e->len == key->len
         && tokenroute_key_equal(e->key, key->data, key->len) == 0)
     {
         ngx_memcpy(hash, e->hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN);
         return NGX_OK;
+    }
+
+    if (ngx_http_tokenroute_key_valid(key) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     /*

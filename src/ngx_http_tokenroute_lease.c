@@ -477,6 +477,7 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
     ctx->lease_id = p;
     ngx_memcpy(p, e->lease_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
 
+    ctx->lease_entry = e;
     ctx->leased = 1;
     ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_OK;
 

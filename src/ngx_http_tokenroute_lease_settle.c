@@ -63,7 +63,20 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
+    /*
+     * The entry that lent, unless it went to another key since: a key
+     * has one entry at most, at a place its hash fixes, so it is the one
+     * ngx_http_tokenroute_lease_find() would return.
+     */
+
+    e = ctx->lease_entry;
+
+    if (e == NULL || !e->inuse
+        || ngx_memcmp(e->kh, ctx->key_hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN)
+           != 0)
+    {
+        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
+    }
 
     if (e && e->have
         && ngx_memcmp(e->lease_id, ctx->lease_id,

@@ -339,6 +339,7 @@ typedef struct {
     int64_t                          tokens;     /* counted against tpm */
     ngx_http_tokenroute_rate_t       rate;       /* what a 429 says */
     u_char                          *lease_id;   /* leased: the lease's */
+    void                            *lease_entry; /* leased: its entry */
     unsigned                         admission_sent:1;
     unsigned                         admission_done:1;
     unsigned                         leased:1;   /* from a lease: no Redis */

@@ -25,17 +25,24 @@ tokenroute_key_bearer(const unsigned char *value, size_t len,
         return -1;
     }
 
-    /* ASCII case folding, as ngx_strncasecmp(): never the locale's */
+    /*
+     * As SDKs spell it, compared at once; else ASCII case folding, as
+     * ngx_strncasecmp(), never the locale's (t/unit/key.c holds the one
+     * to the other)
+     */
 
-    for (i = 0; i < 7; i++) {
-        c = value[i];
+    if (memcmp(value, "Bearer ", 7) != 0) {
 
-        if (c >= 'A' && c <= 'Z') {
-            c |= 0x20;
-        }
+        for (i = 0; i < 7; i++) {
+            c = value[i];
 
-        if (c != (unsigned char) "bearer "[i]) {
-            return -1;
+            if (c >= 'A' && c <= 'Z') {
+                c |= 0x20;
+            }
+
+            if (c != (unsigned char) "bearer "[i]) {
+                return -1;
+            }
         }
     }
 

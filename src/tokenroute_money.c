@@ -147,6 +147,17 @@ tokenroute_money_cost(int64_t tokens, int64_t nusd_per_mtok)
     }
 
     /*
+     * Under 2^24 tokens at under 2^38 nano-USD (about $274) a million, as
+     * nearly always: the product fits in 62 bits, one division
+     * (t/unit/money.c holds both paths to 128-bit arithmetic).
+     */
+
+    if (tokens < (1LL << 24) && nusd_per_mtok < (1LL << 38)) {
+        return (tokens * nusd_per_mtok + TOKENROUTE_TOKENS_PER_MTOK - 1)
+               / TOKENROUTE_TOKENS_PER_MTOK;
+    }
+
+    /*
      * tokens * price / 1e6 without a 128-bit product: with
      * tokens = tq * 1e6 + tr and price = pq * 1e6 + pr it is
      * tq * price + tr * pq + tr * pr / 1e6, and only the last term has a

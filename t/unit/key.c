@@ -205,6 +205,82 @@ test_valid_diff(void)
 }
 
 
+/*
+ * The bearer prefix (its exact spelling compared at once) against a byte
+ * by byte ASCII case folding: every byte at every place of the prefix,
+ * after "Bearer " and "bearer ", and every length of it.
+ */
+
+static int
+bearer_ref(const unsigned char *value, size_t len, size_t *start,
+    size_t *key_len)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (len < 7) {
+        return -1;
+    }
+
+    for (i = 0; i < 7; i++) {
+        c = value[i];
+        c = (c >= 'A' && c <= 'Z') ? (unsigned char) (c | 0x20) : c;
+
+        if (c != (unsigned char) "bearer "[i]) {
+            return -1;
+        }
+    }
+
+    for (i = 7; i < len && value[i] == ' '; i++) {
+        /* void */
+    }
+
+    *start = i;
+    *key_len = len - i;
+
+    return 0;
+}
+
+
+static void
+test_bearer_diff(void)
+{
+    int            b, bad, rc, ref;
+    size_t         i, k, len, s1, l1, s2, l2;
+    unsigned char  v[16];
+
+    static const char  *base[] = { "Bearer  abc", "bearer abc", "BEARER x" };
+
+    bad = 0;
+
+    for (k = 0; k < sizeof(base) / sizeof(base[0]); k++) {
+        for (len = 0; len <= strlen(base[k]); len++) {
+            for (i = 0; i < 8 && i < len; i++) {
+                for (b = 0; b < 256; b++) {
+                    memcpy(v, base[k], len);
+                    v[i] = (unsigned char) b;
+
+                    s1 = l1 = s2 = l2 = 999;
+                    rc = tokenroute_key_bearer(v, len, &s1, &l1);
+                    ref = bearer_ref(v, len, &s2, &l2);
+
+                    if ((rc != ref || (rc == 0 && (s1 != s2 || l1 != l2)))
+                        && bad++ < 5)
+                    {
+                        printf("# bearer: \"%s\" byte %zu = 0x%02x, "
+                               "length %zu: %d, want %d\n",
+                               base[k], i, b, len, rc, ref);
+                    }
+                }
+            }
+        }
+    }
+
+    ok(bad == 0, "bearer prefix = byte by byte case folding (%d differ)",
+       bad);
+}
+
+
 int
 main(void)
 {
@@ -294,6 +370,7 @@ main(void)
 
     test_equal();
     test_valid_diff();
+    test_bearer_diff();
 
     printf("1..%d\n", tests);
 

@@ -45,6 +45,8 @@ static void test_format_truncate(void);
 static void test_cost(void);
 static void test_bound(void);
 static void test_cost_times(void);
+static void test_cost_wide(void);
+static int64_t cost_wide(int64_t tokens, int64_t price);
 
 
 
@@ -342,6 +344,7 @@ main(void)
     test_cost();
     test_bound();
     test_cost_times();
+    test_cost_wide();
 
     printf("1..%d\n", tests);
 
@@ -351,4 +354,84 @@ main(void)
     }
 
     return 0;
+}
+
+
+/*
+ * The cost of tokens against the exact answer in 128 bits, rounded up,
+ * INT64_MAX past it: around the bounds of the one-division path (under
+ * 2^24 tokens, 2^38 a million) and of the split one, and at random.
+ */
+
+static int64_t
+cost_wide(int64_t tokens, int64_t price)
+{
+    unsigned __int128  exact;
+
+    if (tokens < 0 || price < 0) {
+        return -1;
+    }
+
+    exact = ((unsigned __int128) tokens * (unsigned __int128) price
+             + 999999) / 1000000;
+
+    return (exact > (unsigned __int128) INT64_MAX) ? INT64_MAX
+                                                   : (int64_t) exact;
+}
+
+
+static void
+test_cost_wide(void)
+{
+    int       i, j, bad;
+    int64_t   t, p, got, want;
+    uint64_t  x;
+
+    static const int64_t  edge[] = {
+        -1, 0, 1, 2, 999, 999999, 1000000, 1000001, 1999999,
+        INT32_MAX - 1, INT32_MAX, (int64_t) INT32_MAX + 1,
+        (int64_t) UINT32_MAX, (int64_t) UINT32_MAX + 1,
+        (1LL << 24) - 1, 1LL << 24, (1LL << 38) - 1, 1LL << 38,
+        15000000000LL, 3037000499LL, 3037000500LL, 1000000000000LL, 9007199254740991LL,
+        INT64_MAX / 1000000, INT64_MAX - 1, INT64_MAX
+    };
+
+    bad = 0;
+
+    for (i = 0; i < (int) (sizeof(edge) / sizeof(edge[0])); i++) {
+        for (j = 0; j < (int) (sizeof(edge) / sizeof(edge[0])); j++) {
+            got = tokenroute_money_cost(edge[i], edge[j]);
+            want = cost_wide(edge[i], edge[j]);
+
+            if (got != want && bad++ < 5) {
+                printf("# cost(%" PRId64 ", %" PRId64 ") = %" PRId64
+                     ", want %" PRId64 "\n", edge[i], edge[j], got, want);
+            }
+        }
+    }
+
+    x = 88172645463325252ULL;
+
+    for (i = 0; i < 200000; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        t = (int64_t) (x >> (x % 64 | 1)) & INT64_MAX;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        p = (int64_t) (x >> (x % 64 | 1)) & INT64_MAX;
+
+        if (i % 4 == 0) {
+            t %= (1LL << 24) + 2;
+            p %= (1LL << 38) + 2;
+        }
+
+        got = tokenroute_money_cost(t, p);
+        want = cost_wide(t, p);
+
+        if (got != want && bad++ < 5) {
+            printf("# cost(%" PRId64 ", %" PRId64 ") = %" PRId64 ", want %" PRId64 "\n",
+                 t, p, got, want);
+        }
+    }
+
+    ok(bad == 0, "cost of tokens = the exact 128-bit cost rounded up, "
+       "bounded (%d differ)", bad);
 }
