@@ -61,11 +61,12 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_tokenroute_main_conf_t *trmcf = conf;
 
-    u_char                           *p;
-    ngx_int_t                         rc;
-    ngx_str_t                        *value, v, key;
-    ngx_uint_t                        i;
-    ngx_http_tokenroute_provider_t   *prov, **provp;
+    u_char                              *p;
+    ngx_int_t                            rc;
+    ngx_str_t                           *value, v, key;
+    ngx_uint_t                           i;
+    ngx_http_tokenroute_provider_t      *prov, **provp;
+    ngx_http_tokenroute_bedrock_conf_t  *bc;
 
     value = cf->args->elts;
 
@@ -236,10 +237,26 @@ ngx_http_tokenroute_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     prov->api_key = key;
 
-    if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK
-        && ngx_http_tokenroute_bedrock_init(cf, prov, &key) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
+    if (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_BEDROCK) {
+        if (ngx_http_tokenroute_bedrock_init(cf, prov, &key) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the access key id goes in Authorization, the token a header */
+
+        bc = prov->type_conf;
+
+        if (ngx_http_tokenroute_conf_header_safe(cf, &prov->name,
+                                                 "its access key id",
+                                                 &bc->access_key)
+            != NGX_OK
+            || ngx_http_tokenroute_conf_header_safe(cf, &prov->name,
+                                                    "its session token",
+                                                    &bc->session_token)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (key.len) {

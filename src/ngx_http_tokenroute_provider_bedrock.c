@@ -155,20 +155,6 @@ ngx_http_tokenroute_bedrock_init(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    /* the access key id is in Authorization, the token a header */
-
-    if (ngx_http_tokenroute_conf_header_safe(cf, &prov->name,
-                                             "its access key id",
-                                             &bc->access_key)
-        != NGX_OK
-        || ngx_http_tokenroute_conf_header_safe(cf, &prov->name,
-                                                "its session token",
-                                                &bc->session_token)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     return ngx_http_tokenroute_bedrock_hash(cf, bc);
 }
 
