@@ -7,10 +7,15 @@
 # headers; the access phase joins them in nginx's own body buffer (the
 # part read with the headers moved in front of the rest) instead of
 # copying both into a new one.  Bodies of many sizes, split at many
-# places, sent at once or after the headers: the provider receives the
-# client's bytes (with the model rewritten; unchanged through a location
-# without proxy_set_body, which sends nginx's buffers themselves), and
-# $request_body in the access log is the client's body.
+# places, sent at once or after the headers, with a Content-Length or
+# chunked (chunks of many sizes; nginx merges small ones in its own
+# buffers): the provider receives the client's bytes (with the model
+# rewritten; unchanged through a location without proxy_set_body, which
+# sends nginx's buffers themselves), and $request_body in the access log
+# is the client's body.  A chunked chain of several pieces ends with a
+# link of flags only, whose NULL pos was once copied from
+# (memcpy(p, NULL, 0): UBSan's report under TOKENROUTE_SANITIZE, the
+# worker gone, no answer).
 
 ###############################################################################
 
@@ -68,8 +73,22 @@ sub body_of {
 	return $head . substr($text, 0, $n) . $tail;
 }
 
+sub chunked {
+	my ($body, $size) = @_;
+
+	my $out = '';
+
+	for (my $i = 0; $i < length $body; $i += $size) {
+		my $c = substr($body, $i, $size);
+		$out .= sprintf("%x\r\n", length $c) . $c . "\r\n";
+	}
+
+	return $out . "0\r\n\r\n";
+}
+
+# $chunk: the body chunked in pieces of that size, else a Content-Length
 sub send_raw {
-	my ($path, $body, $late) = @_;
+	my ($path, $body, $chunk, $late) = @_;
 
 	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
 		PeerPort => $t->port('http'), Proto => 'tcp', Timeout => 10)
@@ -78,8 +97,11 @@ sub send_raw {
 	my $head = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
 		. "Authorization: Bearer $key->{raw}\r\n"
 		. "Content-Type: application/json\r\n"
-		. "Content-Length: " . length($body) . "\r\n"
+		. ($chunk ? "Transfer-Encoding: chunked\r\n"
+			: "Content-Length: " . length($body) . "\r\n")
 		. "Connection: close\r\n\r\n";
+
+	$body = chunked($body, $chunk) if $chunk;
 
 	if (defined $late) {
 		# the headers and the first $late bytes, then the rest
@@ -121,22 +143,32 @@ my @cases;
 for my $size (60, 500, 700, 800, 900, 1000, 1100, 1500, 3000, 9000,
 	70000)
 {
-	push @cases, [ $size, undef ];
+	push @cases, [ $size, undef, undef ];
 }
 
-push @cases, [ 1500, 0 ], [ 1500, 1 ], [ 1500, 700 ], [ 3000, 2999 ];
+push @cases, [ 1500, undef, 0 ], [ 1500, undef, 1 ], [ 1500, undef, 700 ],
+	[ 3000, undef, 2999 ];
+
+for my $size (700, 1500, 3000, 9000) {
+	for my $chunk (5, 64, 100, 200, 1000) {
+		for my $late (undef, 0, 3, 50, 130, 700) {
+			push @cases, [ $size, $chunk, $late ];
+		}
+	}
+}
 
 for my $c (@cases) {
-	my ($size, $late) = @$c;
-	my $name = "$size bytes" . (defined $late ? ", $late with the headers"
-		: '');
+	my ($size, $chunk, $late) = @$c;
+	my $name = "$size bytes" . ($chunk ? " in chunks of $chunk" : '')
+		. (defined $late ? ", $late with the headers" : '');
 	my $body = body_of($size);
 
 	for my $prefix ('', '/raw') {
 		$t->clear_mock_requests();
 		my $before = () = logged_bodies();
 
-		my $status = send_raw("$prefix/v1/chat/completions", $body, $late);
+		my $status = send_raw("$prefix/v1/chat/completions", $body, $chunk,
+			$late);
 		is($status, 200, "$name$prefix: 200");
 
 		my @reqs = $t->mock_requests();
