@@ -35,10 +35,6 @@ static size_t tokenroute_sigv4_decode_encode(const char *p, size_t n,
 static int tokenroute_sigv4_name_cmp(const tokenroute_sigv4_header_t *a,
     const tokenroute_sigv4_header_t *b);
 static int tokenroute_sigv4_param_cmp(const void *a, const void *b);
-static void tokenroute_sigv4_hex(const unsigned char *p, size_t n, char *hex);
-
-
-static const char  tokenroute_sigv4_hexdigits[] = "0123456789abcdef";
 
 
 static char *
@@ -54,21 +50,7 @@ tokenroute_sigv4_sha256_hex(const void *p, size_t n, char *hex)
     unsigned char  md[SHA256_DIGEST_LENGTH];
 
     SHA256(p, n, md);
-    tokenroute_sigv4_hex(md, sizeof(md), hex);
-}
-
-
-static void
-tokenroute_sigv4_hex(const unsigned char *p, size_t n, char *hex)
-{
-    size_t  i;
-
-    for (i = 0; i < n; i++) {
-        *hex++ = tokenroute_sigv4_hexdigits[p[i] >> 4];
-        *hex++ = tokenroute_sigv4_hexdigits[p[i] & 0xf];
-    }
-
-    *hex = '\0';
+    tokenroute_sigv4_hash_hex(md, sizeof(md), hex);
 }
 
 
@@ -641,7 +623,7 @@ tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
             return -1;
         }
 
-        tokenroute_sigv4_hex(md, TOKENROUTE_SIGV4_SHA256_LEN, hex);
+        tokenroute_sigv4_hash_hex(md, TOKENROUTE_SIGV4_SHA256_LEN, hex);
 
         return 0;
     }
@@ -664,7 +646,7 @@ tokenroute_sigv4_signature(const tokenroute_sigv4_t *s, const char *sts,
 
     OPENSSL_cleanse(key, sizeof(key));
 
-    tokenroute_sigv4_hex(md, mdlen, hex);
+    tokenroute_sigv4_hash_hex(md, mdlen, hex);
 
     return 0;
 }

@@ -70,23 +70,33 @@ int
 tokenroute_sigv4_hash_sha256_hex(tokenroute_sigv4_hash_t *h, const void *p,
     size_t n, char *hex)
 {
-    size_t         i;
     unsigned char  md[TOKENROUTE_SIGV4_SHA256_LEN];
-
-    static const char  digits[] = "0123456789abcdef";
 
     if (tokenroute_sigv4_hash_sha256(h, p, n, md) != 0) {
         return -1;
     }
 
-    for (i = 0; i < sizeof(md); i++) {
-        *hex++ = digits[md[i] >> 4];
-        *hex++ = digits[md[i] & 0xf];
+    tokenroute_sigv4_hash_hex(md, sizeof(md), hex);
+
+    return 0;
+}
+
+
+/* n bytes as 2n lowercase hex digits and a NUL, as SigV4 writes hashes */
+
+void
+tokenroute_sigv4_hash_hex(const unsigned char *p, size_t n, char *hex)
+{
+    size_t  i;
+
+    static const char  digits[] = "0123456789abcdef";
+
+    for (i = 0; i < n; i++) {
+        *hex++ = digits[p[i] >> 4];
+        *hex++ = digits[p[i] & 0xf];
     }
 
     *hex = '\0';
-
-    return 0;
 }
 
 

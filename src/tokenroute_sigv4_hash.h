@@ -45,6 +45,8 @@ int tokenroute_sigv4_hash_sha256(tokenroute_sigv4_hash_t *h, const void *p,
     size_t n, unsigned char *md);
 
 /* the same as 64 lowercase hex digits and a NUL */
+void tokenroute_sigv4_hash_hex(const unsigned char *p, size_t n,
+    char *hex);
 int tokenroute_sigv4_hash_sha256_hex(tokenroute_sigv4_hash_t *h,
     const void *p, size_t n, char *hex);
 

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tokenroute_json_scan.h"
 #include "tokenroute_json_tree.h"
@@ -166,6 +167,34 @@ int tokenroute_stream_scan_usage(tokenroute_json_scan_t *js,
     int64_t *usage);
 int tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
     tokenroute_stream_blk_t *b);
+
+/*
+ * The scans' step through an object's members: the next member's name in
+ * *k, *n and its value's first token returned; TOKENROUTE_JSON_OBJECT_END
+ * after the last, TOKENROUTE_JSON_ERROR on invalid JSON or an escaped
+ * name (the tree reads those).
+ */
+static inline tokenroute_json_token_e
+tokenroute_stream_scan_member(tokenroute_json_scan_t *js, const char **k,
+    size_t *n)
+{
+    tokenroute_json_token_e  t;
+
+    t = tokenroute_json_scan_next(js);
+
+    if (t == TOKENROUTE_JSON_OBJECT_END) {
+        return t;
+    }
+
+    if (t != TOKENROUTE_JSON_KEY || js->escaped) {
+        return TOKENROUTE_JSON_ERROR;
+    }
+
+    *k = (const char *) js->token + 1;
+    *n = js->end - js->token - 2;
+
+    return tokenroute_json_scan_next(js);
+}
 
 /* tokenroute_translate_stream_ao.c */
 int tokenroute_stream_ao(tokenroute_stream_t *st, const char *event,

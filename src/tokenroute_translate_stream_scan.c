@@ -26,10 +26,6 @@
 #include "tokenroute_translate_response_int.h"
 
 
-#define tr_key_is(p, n, lit)                                                  \
-    ((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
-
-
 static int tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc);
 
@@ -82,20 +78,11 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     seen = 0;
 
     for (pos = 0; /* void */; pos++) {
-        t = tokenroute_json_scan_next(&js);
+        t = tokenroute_stream_scan_member(&js, &k, &n);
 
         if (t == TOKENROUTE_JSON_OBJECT_END) {
             break;
         }
-
-        if (t != TOKENROUTE_JSON_KEY || js.escaped) {
-            return 0;
-        }
-
-        k = (const char *) js.token + 1;
-        n = js.end - js.token - 2;
-
-        t = tokenroute_json_scan_next(&js);
 
         if (t == TOKENROUTE_JSON_ERROR) {
             return 0;
@@ -103,7 +90,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
 
         /* the tree's lookups take the first member of a name */
 
-        if (tr_key_is(k, n, "type") && !(seen & 1)) {
+        if (tr_str_is(k, n, "type") && !(seen & 1)) {
             seen |= 1;
             canonical &= (pos == 0 && t == TOKENROUTE_JSON_STRING);
 
@@ -133,7 +120,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
                 }
             }
 
-        } else if (tr_key_is(k, n, "index") && !(seen & 2)) {
+        } else if (tr_str_is(k, n, "index") && !(seen & 2)) {
             seen |= 2;
 
             if (t == TOKENROUTE_JSON_DOUBLE) {
@@ -149,7 +136,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
                 canonical = 0;
             }
 
-        } else if (tr_key_is(k, n, "delta") && !(seen & 4)) {
+        } else if (tr_str_is(k, n, "delta") && !(seen & 4)) {
             seen |= 4;
 
             if (t == TOKENROUTE_JSON_OBJECT) {
@@ -165,7 +152,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
 
             canonical = 0;
 
-        } else if (tr_key_is(k, n, "message") && !(seen & 8)) {
+        } else if (tr_str_is(k, n, "message") && !(seen & 8)) {
             seen |= 8;
             canonical = 0;
 
@@ -178,7 +165,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
                 continue;
             }
 
-        } else if (tr_key_is(k, n, "content_block") && !(seen & 32)) {
+        } else if (tr_str_is(k, n, "content_block") && !(seen & 32)) {
             seen |= 32;
             canonical = 0;
 
@@ -191,7 +178,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
                 continue;
             }
 
-        } else if (tr_key_is(k, n, "usage") && !(seen & 16)) {
+        } else if (tr_str_is(k, n, "usage") && !(seen & 16)) {
             seen |= 16;
             canonical = 0;
 
@@ -289,20 +276,11 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     sc->canonical = 1;
 
     for (pos = 0; /* void */; pos++) {
-        t = tokenroute_json_scan_next(js);
+        t = tokenroute_stream_scan_member(js, &k, &n);
 
         if (t == TOKENROUTE_JSON_OBJECT_END) {
             break;
         }
-
-        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
-            return -1;
-        }
-
-        k = (const char *) js->token + 1;
-        n = js->end - js->token - 2;
-
-        t = tokenroute_json_scan_next(js);
 
         if (t == TOKENROUTE_JSON_ERROR) {
             return -1;
@@ -310,19 +288,19 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
 
         i = -1;
 
-        if (tr_key_is(k, n, "type")) {
+        if (tr_str_is(k, n, "type")) {
             i = 3;
 
-        } else if (tr_key_is(k, n, "text")) {
+        } else if (tr_str_is(k, n, "text")) {
             i = TR_S_TEXT;
 
-        } else if (tr_key_is(k, n, "partial_json")) {
+        } else if (tr_str_is(k, n, "partial_json")) {
             i = TR_S_JSON;
 
-        } else if (tr_key_is(k, n, "thinking")) {
+        } else if (tr_str_is(k, n, "thinking")) {
             i = TR_S_THINKING;
 
-        } else if (tr_key_is(k, n, "stop_reason")) {
+        } else if (tr_str_is(k, n, "stop_reason")) {
             i = 4;
         }
 

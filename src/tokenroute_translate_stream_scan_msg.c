@@ -19,10 +19,6 @@
 #include "tokenroute_translate_response_int.h"
 
 
-#define tr_key_is(p, n, lit)                                                  \
-    ((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
-
-
 static int tokenroute_stream_scan_split(tokenroute_json_scan_t *js,
     int64_t *w);
 static int tokenroute_stream_scan_int(tokenroute_json_scan_t *js,
@@ -43,26 +39,17 @@ tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
     seen = 0;
 
     for ( ;; ) {
-        t = tokenroute_json_scan_next(js);
+        t = tokenroute_stream_scan_member(js, &k, &n);
 
         if (t == TOKENROUTE_JSON_OBJECT_END) {
             return 0;
         }
 
-        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
-            return -1;
-        }
-
-        k = (const char *) js->token + 1;
-        n = js->end - js->token - 2;
-
-        t = tokenroute_json_scan_next(js);
-
         if (t == TOKENROUTE_JSON_ERROR) {
             return -1;
         }
 
-        if (tr_key_is(k, n, "id") && !(seen & 1)) {
+        if (tr_str_is(k, n, "id") && !(seen & 1)) {
             seen |= 1;
 
             if (t == TOKENROUTE_JSON_STRING) {
@@ -75,7 +62,7 @@ tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
                 sc->id_len = js->end - js->token - 2;
             }
 
-        } else if (tr_key_is(k, n, "usage") && !(seen & 2)) {
+        } else if (tr_str_is(k, n, "usage") && !(seen & 2)) {
             seen |= 2;
 
             if (t == TOKENROUTE_JSON_OBJECT) {
@@ -122,28 +109,19 @@ tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
     seen = 0;
 
     for ( ;; ) {
-        t = tokenroute_json_scan_next(js);
+        t = tokenroute_stream_scan_member(js, &k, &n);
 
         if (t == TOKENROUTE_JSON_OBJECT_END) {
             return 0;
         }
 
-        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
-            return -1;
-        }
-
-        k = (const char *) js->token + 1;
-        n = js->end - js->token - 2;
-
-        t = tokenroute_json_scan_next(js);
-
         if (t == TOKENROUTE_JSON_ERROR) {
             return -1;
         }
 
-        i = tr_key_is(k, n, "type") ? 0
-            : tr_key_is(k, n, "id") ? 1
-            : tr_key_is(k, n, "name") ? 2 : -1;
+        i = tr_str_is(k, n, "type") ? 0
+            : tr_str_is(k, n, "id") ? 1
+            : tr_str_is(k, n, "name") ? 2 : -1;
 
         if (i >= 0 && !(seen & (1u << i))) {
             seen |= 1u << i;
@@ -190,20 +168,11 @@ tokenroute_stream_scan_usage(tokenroute_json_scan_t *js, int64_t *usage)
     w[1] = 0;
 
     for ( ;; ) {
-        t = tokenroute_json_scan_next(js);
+        t = tokenroute_stream_scan_member(js, &k, &n);
 
         if (t == TOKENROUTE_JSON_OBJECT_END) {
             break;
         }
-
-        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
-            return -1;
-        }
-
-        k = (const char *) js->token + 1;
-        n = js->end - js->token - 2;
-
-        t = tokenroute_json_scan_next(js);
 
         if (t == TOKENROUTE_JSON_ERROR) {
             return -1;
@@ -227,7 +196,7 @@ tokenroute_stream_scan_usage(tokenroute_json_scan_t *js, int64_t *usage)
             continue;
         }
 
-        if (tr_key_is(k, n, "cache_creation") && !(seen & 16)) {
+        if (tr_str_is(k, n, "cache_creation") && !(seen & 16)) {
             seen |= 16;
 
             if (t == TOKENROUTE_JSON_OBJECT) {
@@ -277,27 +246,18 @@ tokenroute_stream_scan_split(tokenroute_json_scan_t *js, int64_t *w)
     seen = 0;
 
     for ( ;; ) {
-        t = tokenroute_json_scan_next(js);
+        t = tokenroute_stream_scan_member(js, &k, &n);
 
         if (t == TOKENROUTE_JSON_OBJECT_END) {
             return 0;
         }
 
-        if (t != TOKENROUTE_JSON_KEY || js->escaped) {
-            return -1;
-        }
-
-        k = (const char *) js->token + 1;
-        n = js->end - js->token - 2;
-
-        t = tokenroute_json_scan_next(js);
-
         if (t == TOKENROUTE_JSON_ERROR) {
             return -1;
         }
 
-        i = tr_key_is(k, n, "ephemeral_5m_input_tokens") ? 0
-            : tr_key_is(k, n, "ephemeral_1h_input_tokens") ? 1 : -1;
+        i = tr_str_is(k, n, "ephemeral_5m_input_tokens") ? 0
+            : tr_str_is(k, n, "ephemeral_1h_input_tokens") ? 1 : -1;
 
         if (i >= 0 && !(seen & (1u << i))) {
             seen |= 1u << i;
