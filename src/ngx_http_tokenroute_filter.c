@@ -55,6 +55,10 @@
 static ngx_int_t ngx_http_tokenroute_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tokenroute_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_tokenroute_stream_body(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tokenroute_es_decode(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tokenroute_body(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tokenroute_response_init(ngx_http_request_t *r,
@@ -476,8 +480,6 @@ ngx_http_tokenroute_response_cleanup(void *data)
 static ngx_int_t
 ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_int_t                        rc;
-    ngx_chain_t                     *out;
     ngx_http_tokenroute_ctx_t       *ctx;
     ngx_http_tokenroute_response_t  *resp;
 
@@ -497,6 +499,108 @@ ngx_http_tokenroute_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         /* an error page of nginx's, after a held answer failed */
         return ngx_http_tokenroute_next_body(r, in);
     }
+
+    if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_SSE) {
+        return ngx_http_tokenroute_stream_body(r, ctx, in);
+    }
+
+    return ngx_http_tokenroute_es_decode(r, ctx, in);
+}
+
+
+/*
+ * A stream whose upstream answer is complete (nginx's proxy sets
+ * u->length to 0 when the answer's Content-Length is reached or its last
+ * chunk is parsed) gets its last buffer with the data: nginx would send
+ * it on its own, in a write of its own, when it finalizes the request
+ * right after this call.  One write instead of two (the terminating
+ * chunk, or HTTP/2's END_STREAM, goes with the last events), and nginx's
+ * own last buffer, when it comes, is not passed on a second time.  Not
+ * when the answer is buffered (proxy_buffering on: u->length then stays).
+ */
+
+static ngx_int_t
+ngx_http_tokenroute_stream_body(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_int_t                        rc;
+    ngx_buf_t                       *b;
+    ngx_chain_t                     *cl, *last;
+    ngx_http_upstream_t             *u;
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
+
+    if (resp->last_lent) {
+        /*
+         * nginx's own last buffer: ours went before.  Bytes after it
+         * could only come from a filter run before ours that held them
+         * (one that changes a stream's bytes cannot sit there: ours
+         * could not read the events); they are dropped, said once.
+         */
+        for (cl = in; cl; cl = cl->next) {
+            if (ngx_buf_size(cl->buf) != 0) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "tokenroute: %O bytes after the end of the "
+                              "stream dropped", ngx_buf_size(cl->buf));
+                cl->buf->pos = cl->buf->last;
+                cl->buf->file_pos = cl->buf->file_last;
+            }
+        }
+
+        return ngx_http_tokenroute_next_body(r, NULL);
+    }
+
+    u = r->upstream;
+
+    if (u == NULL || u->length != 0 || u->buffering) {
+        return ngx_http_tokenroute_es_decode(r, ctx, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_buf) {
+            return ngx_http_tokenroute_es_decode(r, ctx, in);
+        }
+
+        last = cl;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+    cl->buf = b;
+    cl->next = NULL;
+
+    /* lent to the call only: the links of "in" are nginx's */
+    last->next = cl;
+    resp->last_lent = 1;
+
+    rc = ngx_http_tokenroute_es_decode(r, ctx, in);
+
+    last->next = NULL;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_tokenroute_es_decode(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_int_t                        rc;
+    ngx_chain_t                     *out;
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
 
     if (resp->es == NULL) {
         return ngx_http_tokenroute_body(r, ctx, in);

@@ -273,6 +273,7 @@ typedef struct {
     unsigned                         failed:1;
     unsigned                         stream_started:1;
     unsigned                         tapped:1;   /* usage: stream's tap */
+    unsigned                         last_lent:1;
 
     /*
      * last, allocated only for the answers that use them (a stream held

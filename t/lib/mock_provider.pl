@@ -107,6 +107,11 @@
 #   badline-N        stream: after the first N events, an event whose data
 #                    is not JSON (data: {"broken": ), then the rest
 #   oneshot          stream: all the events written at once, in one piece
+#   sse-sized        stream: all the events with a Content-Length, written
+#                    with the headers in one piece (as a static file server
+#                    sends them: the gateway reads the whole answer at once)
+#   sse-whole        stream: chunked, all the events in one chunk and the
+#                    last chunk, written with the headers in one piece
 #   sse-pieces-N     stream: all the events joined, then written in pieces
 #                    of N bytes (a chunk each), 0.3 ms apart, so the gateway
 #                    reads the stream cut at every N-th byte
@@ -607,6 +612,9 @@ sub send_plain {
 sub send_stream {
 	my ($c, $req, $keepalive, $resp) = @_;
 
+	return send_stream_at_once($c, $req, $keepalive, $resp)
+		if $resp->{sized} || $resp->{whole};
+
 	my $chunked = $req->{version} eq '1.1';
 	$keepalive = 0 unless $chunked;
 
@@ -686,6 +694,31 @@ sub send_stream {
 	}
 
 	return $keepalive;
+}
+
+# sse-sized and sse-whole: the whole stream and its end in one write
+
+sub send_stream_at_once {
+	my ($c, $req, $keepalive, $resp) = @_;
+
+	my $all = join '', @{ $resp->{events} };
+	$all =~ s/\n/$resp->{eol}/g if defined $resp->{eol};
+
+	my $chunked = $resp->{whole} && $req->{version} eq '1.1';
+	$keepalive = 0 if $resp->{whole} && !$chunked;
+
+	my $h = "HTTP/1.1 200 OK\r\n"
+		. "Content-Type: text/event-stream; charset=utf-8\r\n"
+		. "Cache-Control: no-cache\r\n";
+
+	$h .= "$_->[0]: $_->[1]\r\n" for @{ $resp->{headers} || [] };
+	$h .= $chunked ? "Transfer-Encoding: chunked\r\n"
+		: $resp->{sized} ? 'Content-Length: ' . length($all) . "\r\n" : '';
+	$h .= $keepalive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+
+	$all = sprintf("%x\r\n%s\r\n0\r\n\r\n", length $all, $all) if $chunked;
+
+	return write_all($c, "$h\r\n$all") ? $keepalive : 0;
 }
 
 # body-* and status-*: a normal JSON answer, written as the switch says
@@ -1308,6 +1341,8 @@ sub openai {
 		splitcr => $model =~ /splitcr/ ? 1 : 0,
 		badline => $model =~ /badline-(\d+)/ ? $1 + 0 : undef,
 		oneshot => $model =~ /oneshot/ ? 1 : 0,
+		sized => $model =~ /sse-sized/ ? 1 : 0,
+		whole => $model =~ /sse-whole/ ? 1 : 0,
 		pieces => $model =~ /sse-pieces-(\d+)/ ? $1 + 0 : 0,
 	};
 }
@@ -1517,6 +1552,8 @@ sub anthropic {
 		splitcr => $model =~ /splitcr/ ? 1 : 0,
 		badline => $model =~ /badline-(\d+)/ ? $1 + 0 : undef,
 		oneshot => $model =~ /oneshot/ ? 1 : 0,
+		sized => $model =~ /sse-sized/ ? 1 : 0,
+		whole => $model =~ /sse-whole/ ? 1 : 0,
 		pieces => $model =~ /sse-pieces-(\d+)/ ? $1 + 0 : 0,
 	};
 }
