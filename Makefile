@@ -27,7 +27,7 @@ endif
 BUILD_PKGS   := $(shell grep '^[a-z0-9]' .ci/packages-build)
 RUNTIME_PKGS := $(shell grep '^[a-z0-9]' .ci/packages-runtime)
 DEBIAN_PKGS  = $(BUILD_PKGS) lua5.1 ca-certificates redis-server perl \
-               clang libclang-rt-14-dev
+               clang libclang-rt-14-dev curl
 
 # make install: the module where Debian's nginx loads modules from, the
 # CLI in $(PREFIX)/bin, conf.d in $(CONFDIR)/conf.d.  make image-install

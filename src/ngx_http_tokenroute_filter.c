@@ -580,6 +580,9 @@ ngx_http_tokenroute_stream_body(ngx_http_request_t *r,
     cl->buf = b;
     cl->next = NULL;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tokenroute: the stream's end sent with its last events");
+
     /* lent to the call only: the links of "in" are nginx's */
     last->next = cl;
     resp->last_lent = 1;

@@ -8,7 +8,8 @@
 # with the last events, and must not send it again when nginx finalizes
 # the request: two streams on one keep-alive connection must each end
 # once, with nothing between or after them, and both be charged.  In
-# every mode: usage chunk stripped, passed on, translated both ways.
+# every mode: usage chunk stripped, passed on, translated both ways; and
+# over HTTP/2 (curl), where the end is the last DATA frame's END_STREAM.
 
 ###############################################################################
 
@@ -42,7 +43,8 @@ for my $how (qw(sized whole)) {
 		. "upstream_model=claude-l-sse-$how-usage-$IN-$OUT $PR;\n";
 }
 
-$t->start_gateway(http => $models);
+$t->start_gateway(http => $models,
+	server => 'listen 127.0.0.1:' . $t->port('h2') . " http2;\n");
 
 ###############################################################################
 
@@ -199,6 +201,58 @@ for my $case (
 
 	close $s;
 }
+
+# HTTP/2 (curl fails on a frame after a stream's end; curl 7.88 cannot
+# reuse a prior-knowledge connection for a second URL, so one each)
+
+for my $case (
+	[ 'openai', 'l/ai-sized', 'stripped' ],
+	[ 'openai', 'l/ai-whole', 'stripped' ],
+	[ 'openai', 'l/ant-whole', 'translated' ],
+	[ 'anthropic', 'l/ant-sized', 'passed on' ],
+	[ 'anthropic', 'l/ai-whole', 'translated' ])
+{
+	my ($shape, $model, $mode) = @$case;
+	my $name = "HTTP/2, $shape client, $model, $mode";
+
+	my $key = $t->create_key(account => 'last' . ++$n);
+	my @h = $shape eq 'openai'
+		? ('-H', "Authorization: Bearer $key->{raw}")
+		: ('-H', "x-api-key: $key->{raw}",
+			'-H', 'anthropic-version: 2023-06-01');
+	my $url = 'http://127.0.0.1:' . $t->port('h2')
+		. ($shape eq 'openai' ? '/v1/chat/completions' : '/v1/messages');
+
+	open(my $fh, '-|', 'curl', '--http2-prior-knowledge', '-sS', @h,
+		'-H', 'Content-Type: application/json',
+		'-d', encode_json(body_of($shape, $model, 0)),
+		'-w', '\n%{http_version} %{response_code}\n', $url)
+		or die "curl: $!";
+	my $out = do { local $/; <$fh> };
+	close $fh;
+
+	is($?, 0, "$name: curl ends without error");
+	like($out, qr/\n2 200\n\z/, "$name: 200 over HTTP/2");
+
+	my $end = $shape eq 'openai' ? qr/^data: \[DONE\]$/m
+		: qr/"type":\s*"message_stop"/;
+	my $ends = () = $out =~ /$end/g;
+	is($ends, 1, "$name: the stream ends once");
+
+	my $p = "$key->{account}||$key->{id}|$model|";
+	my $u = $t->wait_until(5, sub {
+		my $u = $t->redis_hash('tr:u:d:' . utc_day());
+		($u->{"${p}req"} // 0) == 1 ? $u : undef;
+	});
+
+	is($u && $u->{"${p}out"}, $OUT, "$name: charged, exactly");
+}
+
+# every stream above was a complete answer read at once: each one's end
+# went with its last events (nginx's debug log says so)
+my $lent = () = $t->error_log()
+	=~ /tokenroute: the stream's end sent with its last events/g;
+is($lent, 2 * 10 + 5, 'every stream\'s end sent with its last events');
 
 done_testing();
 
