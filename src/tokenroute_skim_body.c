@@ -90,7 +90,7 @@ tokenroute_skim_body(tokenroute_skim_t *sk, const u_char_t *p,
 
     t = &tr_body[sk->shape == TOKENROUTE_SHAPE_OPENAI ? 1 : 2];
 
-    if (!t->learned) {
+    if (!t->learned || t->done.shape != sk->shape) {
         sk->body = TR_B_LEARN;
         return 0;
     }
