@@ -116,9 +116,19 @@ tokenroute_skim_body(tokenroute_skim_t *sk, const u_char_t *p,
         lit += n;
 
         if (t->hole[i].kind == TR_H_STRING) {
-            /* the closing quote starts the next literal run */
+            /*
+             * the closing quote starts the next literal run; an escape
+             * or a control character is looked at out of line
+             */
 
-            q = tokenroute_skim_body_string(p, last, start);
+            q = tokenroute_skim_scan(p, last, start);
+
+            if (q != last && *q == '"') {
+                p = q;
+                continue;
+            }
+
+            q = tokenroute_skim_body_string(q, last, start);
 
             if (q == NULL) {
                 goto other;
