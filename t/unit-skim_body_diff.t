@@ -1,9 +1,9 @@
 #!/usr/bin/perl
 
-# Runs the differential test of the learned body (t/unit/skim_body_diff.c, built by "make
-# unit") with the repository as its argument (for bench/mock), and hands
-# its TAP output to prove unchanged.  TOKENROUTE_DIFF_N sets how many
-# documents it generates.
+# Runs the differential test of the learned body (t/unit/skim_body_diff.c,
+# built by "make unit") with the repository as its argument (for
+# bench/mock), and hands its TAP output to prove unchanged.
+# TOKENROUTE_DIFF_N sets how many bodies it generates.
 
 use strict;
 use warnings;

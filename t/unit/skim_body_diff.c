@@ -53,6 +53,9 @@ static int check(const char *what, int shape, const char *p, size_t len,
 static int learned_used(int shape, const char *p, size_t len);
 static void variant(buf_t *out, const buf_t *in, unsigned how);
 static size_t key_end(const char *p, size_t n, size_t i);
+
+/* a byte's digit value; more than 9 for anything else */
+#define digit(c)    ((unsigned) ((unsigned char) (c) - '0'))
 static void gen_body(buf_t *b, int shape);
 static void gen_scalar(buf_t *b);
 static void gen_ws(buf_t *b);
@@ -343,7 +346,8 @@ variant(buf_t *out, const buf_t *in, unsigned how)
     };
 
     static const char  *chars[] = {
-        "a", "Z", " ", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9", "\\ud83d\\ude00",
+        "a", "Z", " ", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9",
+        "\\ud83d\\ude00",
         "\\ud83d", "\\x", "\\u12G4", "\\u12", "\t", "\x01", "\x7f", "\xc3\xa9",
         "\xff", "\"", ":", ",", "}", "", "\\"
     };
@@ -390,8 +394,7 @@ variant(buf_t *out, const buf_t *in, unsigned how)
                 }
 
             } else if ((c == '-' || c - '0' <= 9)
-                       && (i == 0 || ((unsigned) ((unsigned char) p[i - 1] - '0') > 9
-                                      && p[i - 1] != '-')))
+                       && (i == 0 || (digit(p[i - 1]) > 9 && p[i - 1] != '-')))
             {
                 nums++;
             }
@@ -456,7 +459,7 @@ variant(buf_t *out, const buf_t *in, unsigned how)
             }
 
             if (c == '-' || (c >= '0' && c <= '9')) {
-                while (i + 1 < n && ((unsigned) ((unsigned char) p[i + 1] - '0') <= 9
+                while (i + 1 < n && (digit(p[i + 1]) <= 9
                                      || p[i + 1] == '.' || p[i + 1] == 'e'
                                      || p[i + 1] == 'E' || p[i + 1] == '+'
                                      || p[i + 1] == '-'))
