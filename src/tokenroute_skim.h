@@ -182,7 +182,8 @@ int tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
 /*
  * A whole body (stream 0) read by a skimmer fed it from its start, that
  * was not read by the template of an earlier body
- * (tokenroute_skim_body.c): it is to be learned, if the skimmer accepts
+ * (tokenroute_skim_body.c), when there is none or the body before was
+ * not read by it either: it is to be learned, if the skimmer accepts
  * it.  learn keeps it as its API's template in this process (a body
  * that cannot be one leaves none); forget drops both.
  */

@@ -51,6 +51,7 @@ typedef struct {
     size_t             holes;
     size_t             tail;            /* literal bytes after the last */
     size_t             len;             /* all literal bytes */
+    unsigned           misses;          /* bodies of other layouts in a row */
     unsigned           learned:1;
     tokenroute_skim_t  done;            /* the skimmer after the body */
     tr_body_hole_t     hole[TR_BODY_HOLES];
@@ -207,17 +208,24 @@ tokenroute_skim_body(tokenroute_skim_t *sk, const u_char_t *p,
         tokenroute_skim_tokens(sk, role[i], tv[i]);
     }
 
+    t->misses = 0;
+
     return p - start;
 
 short_piece:
 
     /* a body in pieces: the template may well fit, the piece is short */
-    sk->body = TR_B_SPLIT;
+    sk->body = TR_B_KEEP;
     return 0;
 
 other:
 
-    sk->body = TR_B_LEARN;
+    /*
+     * A layout of its own: learned only if the one before was not either
+     * (so that two layouts in turn do not each cost a learning)
+     */
+
+    sk->body = (++t->misses >= 2) ? TR_B_LEARN : TR_B_KEEP;
     return 0;
 }
 
@@ -287,6 +295,7 @@ tokenroute_skim_body_learn(int shape, const char *body, size_t len)
     t = &tr_body[shape == TOKENROUTE_SHAPE_OPENAI ? 1 : 2];
 
     t->learned = 0;
+    t->misses = 0;
 
     if (len > TR_BODY_MAX) {
         return;

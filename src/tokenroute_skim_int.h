@@ -99,11 +99,14 @@
 #define TR_KEY_CACHE_CREATION   12
 #define TR_KEY_TOKENS           16
 
-/* the learned body (sk->body): not tried yet, read by it, another, short */
+/*
+ * the learned body (sk->body): not tried yet, read by it, to be learned
+ * (none, or a second body of another layout), not to be
+ */
 #define TR_B_NONE               0
 #define TR_B_USED               1
 #define TR_B_LEARN              2   /* tokenroute_skim_body_new() */
-#define TR_B_SPLIT              3
+#define TR_B_KEEP               3
 
 /* a level of nesting (sk->top, the stack): an object?, and its kind */
 #define TR_L_MAP                1

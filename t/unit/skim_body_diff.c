@@ -32,6 +32,8 @@
 
 #define MAX_SHOWN   8
 
+#define OA          TOKENROUTE_SHAPE_OPENAI
+
 
 typedef struct {
     char        *data;
@@ -51,6 +53,8 @@ static int run(int ref, int shape, const char *p, size_t len, size_t cut,
 static int check(const char *what, int shape, const char *p, size_t len,
     int *used);
 static int learned_used(int shape, const char *p, size_t len);
+static int to_learn(int shape, const char *p, size_t len);
+static void test_layouts(void);
 static void variant(buf_t *out, const buf_t *in, unsigned how);
 static size_t key_end(const char *p, size_t n, size_t i);
 
@@ -116,6 +120,8 @@ main(int argc, char **argv)
 
         free(s);
     }
+
+    test_layouts();
 
     /* generated bodies, each learned, then read with its variants */
 
@@ -322,6 +328,61 @@ learned_used(int shape, const char *p, size_t len)
     tokenroute_usage_t  u;
 
     return run(0, shape, p, len, 0, &u, &used) && used;
+}
+
+
+/* whether the body filter would learn the body after reading it */
+
+static int
+to_learn(int shape, const char *p, size_t len)
+{
+    tokenroute_usage_t       u;
+    tokenroute_usage_json_t  uj;
+
+    memset(&u, 0, sizeof(tokenroute_usage_t));
+
+    if (tokenroute_usage_json_init(&uj, shape, &u) != 0
+        || tokenroute_usage_json_feed(&uj, p, len) != 0)
+    {
+        exit(2);
+    }
+
+    tokenroute_usage_json_free(&uj);
+
+    return tokenroute_skim_body_new(&uj.skim);
+}
+
+
+/* which bodies are to be learned: none yet, or two of other layouts */
+
+static void
+test_layouts(void)
+{
+    int          a1, b1, b2, a2, b3, a3, half;
+    const char  *a, *b;
+
+    a = "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":1}}";
+    b = "{\"usage\":{\"prompt_tokens\":1},\"id\":\"x\"}";
+
+    tokenroute_skim_body_forget();
+
+    a1 = to_learn(OA, a, strlen(a));
+    tokenroute_skim_body_learn(OA, a, strlen(a));
+
+    b1 = to_learn(OA, b, strlen(b));
+    a2 = to_learn(OA, a, strlen(a));
+    b2 = to_learn(OA, b, strlen(b));
+    b3 = to_learn(OA, b, strlen(b));
+    a3 = to_learn(OA, a, strlen(a));
+    half = to_learn(OA, a, strlen(a) - 5);
+
+    ok(a1 && !b1 && !a2 && !b2 && b3 && !a3 && !half,
+       "learned: the first body, the second of other layouts in a row; "
+       "not: one of another layout between two of the template's, one "
+       "read by it, a first piece too short (%d %d %d %d %d %d %d)",
+       a1, b1, a2, b2, b3, a3, half);
+
+    tokenroute_skim_body_forget();
 }
 
 
