@@ -376,6 +376,20 @@ ngx_http_tokenroute_held_body(ngx_http_request_t *r,
 
     if (resp->mode == NGX_HTTP_TOKENROUTE_RESP_JSON && !resp->failed) {
         resp->complete = (tokenroute_usage_json_finish(&resp->u.json) == 0);
+
+        /*
+         * A good answer its API's template did not read: the next ones
+         * are likely laid out as it is (tokenroute_skim_body.c).  The
+         * held copy is every byte the skimmer read.
+         */
+
+        if (resp->complete
+            && resp->status >= NGX_HTTP_OK && resp->status < 300
+            && tokenroute_skim_body_new(&resp->u.json.skim))
+        {
+            tokenroute_skim_body_learn(resp->u.json.shape, (char *) resp->hold,
+                                       resp->hold_len);
+        }
     }
 
     if (resp->verify) {

@@ -68,8 +68,17 @@ tokenroute_skim_feed(tokenroute_skim_t *sk, const char *buf, size_t len)
 
     start = (const u_char_t *) buf;
     last = start + len;
+    p = start;
 
-    for (p = start; p < last; /* void */) {
+    /* a body's first piece: the template of the bodies before it */
+
+    if (sk->body == TR_B_NONE && !sk->stream && sk->state == TR_S_VALUE
+        && sk->depth == 0 && len != 0)
+    {
+        p += tokenroute_skim_body(sk, p, last);
+    }
+
+    for ( /* void */ ; p < last; /* void */) {
 
         if (sk->state < TR_S_DONE) {
             p = tokenroute_skim_fast(sk, p, last, start);

@@ -86,6 +86,7 @@ typedef struct {
 
     int              shape;
     unsigned         stream:1;
+    unsigned         body:2;           /* the learned body: TR_B_* */
     unsigned         top_kind;
 
     unsigned         state;
@@ -176,6 +177,23 @@ int tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
     int64_t *bytes, int *finish, const char **text, size_t *pre);
 
 #define TOKENROUTE_SKIM_PREFIX  "{\"\":0,"
+
+
+/*
+ * A whole body (stream 0) read by a skimmer fed it from its start, that
+ * was not read by the template of an earlier body
+ * (tokenroute_skim_body.c), when there is none or the body before was
+ * not read by it either: it is to be learned, if the skimmer accepts
+ * it.  learn keeps it as its API's template in this process (a body
+ * that cannot be one leaves none); forget drops both.
+ */
+#define tokenroute_skim_body_new(sk)    ((sk)->body == 2)
+
+/* ... and one that was (for tests) */
+#define tokenroute_skim_body_used(sk)   ((sk)->body == 1)
+
+void tokenroute_skim_body_learn(int shape, const char *body, size_t len);
+void tokenroute_skim_body_forget(void);
 
 
 #endif /* _TOKENROUTE_SKIM_H_INCLUDED_ */

@@ -99,6 +99,15 @@
 #define TR_KEY_CACHE_CREATION   12
 #define TR_KEY_TOKENS           16
 
+/*
+ * the learned body (sk->body): not tried yet, read by it, to be learned
+ * (none, or a second body of another layout), not to be
+ */
+#define TR_B_NONE               0
+#define TR_B_USED               1
+#define TR_B_LEARN              2   /* tokenroute_skim_body_new() */
+#define TR_B_KEEP               3
+
 /* a level of nesting (sk->top, the stack): an object?, and its kind */
 #define TR_L_MAP                1
 #define tr_kind(level)          ((level) >> 1)
@@ -127,6 +136,10 @@ const u_char_t *tokenroute_skim_number(tokenroute_skim_t *sk,
 int tokenroute_skim_number_done(tokenroute_skim_t *sk);
 void tokenroute_skim_tokens(tokenroute_skim_t *sk, unsigned key,
     int64_t value);
+
+/* tokenroute_skim_body.c */
+size_t tokenroute_skim_body(tokenroute_skim_t *sk, const u_char_t *p,
+    const u_char_t *last);
 
 /* tokenroute_skim_keys.c */
 unsigned tokenroute_skim_kind(tokenroute_skim_t *sk, unsigned key,

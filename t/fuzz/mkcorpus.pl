@@ -51,9 +51,14 @@ for my $f (@oa_sse, @an_sse, 'mixed_lines.sse') {
 
 for my $f (@oa_json) {
     add('usage', chr(0x05) . chr(0x00) . $seed{$f});
+    # learned, then itself with other numbers after the NUL
+    (my $o = $seed{$f}) =~ tr/0-9/3-90-2/;
+    add('usage', chr(0x05) . chr(0x06) . $seed{$f} . "\0" . $o);
 }
 for my $f (@an_json) {
     add('usage', chr(0x05) . chr(0x01) . $seed{$f});
+    (my $o = $seed{$f}) =~ tr/0-9/3-90-2/;
+    add('usage', chr(0x05) . chr(0x07) . $seed{$f} . "\0" . $o);
 }
 for my $f (@oa_sse) {
     add('usage', chr(0x03) . chr(0x04) . $seed{$f});

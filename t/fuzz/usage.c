@@ -15,6 +15,11 @@
  *        one usage struct (so the learned chunk envelope is used); on an
  *        odd split seed, lent and with the line hook, as the response
  *        filter reads it
+ *     3  a body learned (tokenroute_skim_body_learn()), up to a NUL if
+ *        there is one; then read as in mode 0: itself, itself with its
+ *        digits turned by the split seed (the same layout, other
+ *        numbers, a leading zero now and then), and what follows the NUL
+ *        (the template read each when it fits); forgotten after
  *
  * Usage, flags and the verdict must be yajl's.
  */
@@ -135,6 +140,42 @@ check_body(int shape, const char *p, size_t len, unsigned seed)
     fuzz_check(whole == want && usage_equal(&a, &w), "body read as yajl");
     fuzz_check(split == want && usage_equal(&b, &w),
                "body in pieces read as yajl");
+}
+
+
+/* a body learned, then bodies read with its template */
+
+static void
+check_learned(int shape, const char *p, size_t len, unsigned seed)
+{
+    char        *v;
+    size_t       i, n;
+    const char  *nul;
+
+    nul = memchr(p, '\0', len);
+    n = nul ? (size_t) (nul - p) : len;
+
+    tokenroute_skim_body_forget();
+    tokenroute_skim_body_learn(shape, p, n);
+
+    check_body(shape, p, n, seed);
+
+    v = malloc(n ? n : 1);
+    fuzz_check(v != NULL, "malloc");
+
+    for (i = 0; i < n; i++) {
+        v[i] = ((unsigned) (p[i] - '0') <= 9)
+               ? (char) ('0' + (p[i] - '0' + seed + i) % 10) : p[i];
+    }
+
+    check_body(shape, v, n, seed);
+    free(v);
+
+    if (nul) {
+        check_body(shape, nul + 1, len - n - 1, seed);
+    }
+
+    tokenroute_skim_body_forget();
 }
 
 
@@ -299,8 +340,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_event(shape, events[(mode >> 3) & 7], p, size, seed);
         break;
 
-    default:
+    case 2:
         check_stream(shape, p, size, seed);
+        break;
+
+    default:
+        check_learned(shape, p, size, seed);
         break;
     }
 
