@@ -20,6 +20,9 @@
 #include "tokenroute_usage.h"
 
 
+static int tokenroute_usage_read(int shape, const char *event,
+    size_t event_len, const char *data, size_t len,
+    tokenroute_usage_t *usage);
 static int64_t tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
     const char *data, size_t len);
 static void tokenroute_usage_learn(tokenroute_usage_shape_t *shape,
@@ -102,26 +105,48 @@ tokenroute_usage_json_free(tokenroute_usage_json_t *uj)
 }
 
 
+/*
+ * Most events are content chunks the line hook (tokenroute_usage_line())
+ * found whole: they are counted here, the rest read by
+ * tokenroute_usage_read(), out of line for its frame.
+ */
+
 int
 tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
-    int                rc, finish;
-    size_t             from, pre;
-    int64_t            n;
-    const char        *text;
-    tokenroute_skim_t  sk;
-
-    if (data == usage->line && len == usage->line_len
-        && !tr_str_is(event, event_len, "error"))
-    {
+    if (data == usage->line && len == usage->line_len && event_len == 0) {
         /* tokenroute_usage_shaped() said so while the line was split */
         usage->line = NULL;
         usage->content_bytes += usage->line_n;
         return 0;
     }
 
+    return tokenroute_usage_read(shape, event, event_len, data, len, usage);
+}
+
+
+static int
+tokenroute_usage_read(int shape, const char *event, size_t event_len,
+    const char *data, size_t len, tokenroute_usage_t *usage)
+{
+    int                rc;
+    size_t             from, pre;
+    int64_t            n;
+    const char        *text, *line;
+    tokenroute_skim_t  sk;
+
+    /* the line hook's find holds for no other event than this one */
+
+    line = usage->line;
     usage->line = NULL;
+
+    if (data == line && len == usage->line_len
+        && !tr_str_is(event, event_len, "error"))
+    {
+        usage->content_bytes += usage->line_n;
+        return 0;
+    }
 
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
@@ -137,6 +162,22 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
     if (!tr_str_is(event, event_len, "error")) {
 
         if (shape == TOKENROUTE_SHAPE_OPENAI) {
+
+            /*
+             * The line hook matched the envelope's head at data, and
+             * found the text escaped or the tail not there (line_len 0):
+             * data up to the line's LF would fail
+             * tokenroute_usage_shaped() for the same reason, and its
+             * first pre_len bytes are the head's.
+             */
+
+            if (data == line && usage->line_len == 0
+                && len > usage->shape.pre_len)
+            {
+                from = usage->shape.pre_len;
+                goto read;
+            }
+
             n = tokenroute_usage_shaped(&usage->shape, data, len);
 
             if (n >= 0) {
@@ -158,24 +199,20 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
                 from = 0;
             }
 
-            /*
-             * A chunk whose last value is an object, as a usage chunk's
-             * "usage":{...}}, is not one the shortcut takes (its values
-             * are plain, but for the array of "choices"): skimmed at once.
-             */
+        read:
 
-            if ((len < 2 || data[len - 2] != '}')
-                && tokenroute_skim_chunk_from(data, len, from, &n, &finish,
-                                              &text, &pre)
-                   == 0)
+            if (tokenroute_skim_chunk_read(data, len, from, &sk, &text, &pre)
+                == 0)
             {
-                if (text && !finish) {
-                    tokenroute_usage_learn(&usage->shape, data, len, text, n,
-                                           pre);
+                /* a chunk with usage is no content chunk's envelope */
+
+                if (text && !sk.finish && !sk.usage_object) {
+                    tokenroute_usage_learn(&usage->shape, data, len, text,
+                                           sk.content_bytes, pre);
                 }
 
-                usage->content_bytes += n;
-                return finish ? TOKENROUTE_EVENT_FINAL : 0;
+                return tokenroute_usage_skimmed(shape, event, event_len, &sk,
+                                                usage);
             }
 
         } else if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
@@ -248,14 +285,19 @@ tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
     q = tokenroute_skim_scan(t, (const u_char_t *) last,
                              (const u_char_t *) p);
 
+    /* the head matched: tokenroute_usage_event() need not compare it */
+
+    usage->line = p;
+
     if ((size_t) ((const u_char_t *) last - q) <= shape->tail_len
         || q[shape->tail_len] != '\n'
         || memcmp(q, shape->tail, shape->tail_len) != 0)
     {
+        /* no event's data is 0 bytes long and starts with the head */
+        usage->line_len = 0;
         return NULL;
     }
 
-    usage->line = p;
     usage->line_len = (const char *) q + shape->tail_len - p;
     usage->line_n = q - t;
 
