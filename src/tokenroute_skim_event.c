@@ -32,6 +32,8 @@
 static const u_char_t *tokenroute_skim_choices(const u_char_t *p,
     const u_char_t *last, const u_char_t *start, tokenroute_skim_t *sk,
     const u_char_t **text);
+static const u_char_t *tokenroute_skim_usage_openai(const u_char_t *p,
+    const u_char_t *last, tokenroute_skim_t *sk);
 static const u_char_t *tokenroute_skim_usage(const u_char_t *p,
     const u_char_t *last, const u_char_t *start, tokenroute_skim_t *sk,
     unsigned kind);
@@ -236,8 +238,13 @@ tokenroute_skim_chunk_read(const char *data, size_t len, size_t from,
 
             if (*p == '{') {
                 sk->usage_object = 1;
-                p = tokenroute_skim_usage(p, last, start, sk,
-                                          TR_K_USAGE_OPENAI);
+                k = p;
+                p = tokenroute_skim_usage_openai(p, last, sk);
+
+                if (p == NULL) {
+                    p = tokenroute_skim_usage(k, last, start, sk,
+                                              TR_K_USAGE_OPENAI);
+                }
 
             } else {
                 p = (last - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4
@@ -285,6 +292,82 @@ tokenroute_skim_chunk_read(const char *data, size_t len, size_t from,
     }
 
     return 0;
+}
+
+
+/*
+ * OpenAI's usage object, exactly as OpenAI sends it: its keys, in its
+ * order, each with a non-negative integer of up to 18 digits.  What the
+ * skimmer reads of it (prompt_tokens, completion_tokens, cached_tokens)
+ * is set only if all of it is there; NULL leaves it to
+ * tokenroute_skim_usage().
+ */
+
+static const u_char_t *
+tokenroute_skim_usage_openai(const u_char_t *p, const u_char_t *last,
+    tokenroute_skim_t *sk)
+{
+    size_t           i, n;
+    int64_t          v[9];
+    const u_char_t  *q;
+
+    static const struct {
+        const char  *key;
+        size_t       len;
+    } keys[] = {
+#define tr_lit(s)  { s, sizeof(s) - 1 }
+        tr_lit("{\"prompt_tokens\":"),
+        tr_lit(",\"completion_tokens\":"),
+        tr_lit(",\"total_tokens\":"),
+        tr_lit(",\"prompt_tokens_details\":{\"cached_tokens\":"),
+        tr_lit(",\"audio_tokens\":"),
+        tr_lit("},\"completion_tokens_details\":{\"reasoning_tokens\":"),
+        tr_lit(",\"audio_tokens\":"),
+        tr_lit(",\"accepted_prediction_tokens\":"),
+        tr_lit(",\"rejected_prediction_tokens\":")
+#undef tr_lit
+    };
+
+    for (i = 0; i < 9; i++) {
+        n = keys[i].len;
+
+        if ((size_t) (last - p) < n || memcmp(p, keys[i].key, n) != 0) {
+            return NULL;
+        }
+
+        p += n;
+
+        /* the next key's first byte (or "}}") ends the integer */
+
+        if (p == last || (unsigned) (*p - '0') > 9) {
+            return NULL;
+        }
+
+        v[i] = *p - '0';
+
+        if (*p++ != '0') {
+            for (q = p; p < last && (unsigned) (*p - '0') <= 9; p++) {
+                if (p - q == 17) {
+                    return NULL;
+                }
+
+                v[i] = v[i] * 10 + (*p - '0');
+            }
+        }
+    }
+
+    if (last - p < 2 || p[0] != '}' || p[1] != '}') {
+        return NULL;
+    }
+
+    sk->tokens[TOKENROUTE_SKIM_INPUT] = v[0];
+    sk->tokens[TOKENROUTE_SKIM_OUTPUT] = v[1];
+    sk->tokens[TOKENROUTE_SKIM_CACHED] = v[3];
+    sk->tokens_seen |= (1 << TOKENROUTE_SKIM_INPUT)
+                       | (1 << TOKENROUTE_SKIM_OUTPUT)
+                       | (1 << TOKENROUTE_SKIM_CACHED);
+
+    return p + 2;
 }
 
 
