@@ -381,14 +381,24 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
         return p;
     }
 
-    lf = NULL;
-
     if (p[0] == 'd' && sse->line != NULL) {
         /* v < last: the line is at least 6 bytes long */
         lf = sse->line(sse->ctx, v + (*v == ' '), last);
-    }
 
-    if (lf == NULL) {
+        if (lf == NULL) {
+            /*
+             * The hook takes most lines: the few it does not are looked
+             * through for a CR up to their LF, not the piece to its end.
+             */
+
+            lf = memchr(v, TR_SSE_LF, last - v);
+
+            if (lf == NULL || memchr(v, TR_SSE_CR, lf - v) != NULL) {
+                return p;
+            }
+        }
+
+    } else {
         lf = tokenroute_sse_eol(v, last, cr);
 
         if (lf == last || *lf != TR_SSE_LF) {

@@ -20,8 +20,18 @@
 #include "tokenroute_usage.h"
 
 
-static int tokenroute_usage_read(int shape, const char *event,
+/* kept out of tokenroute_usage_event(): their frames are large */
+#define TR_USAGE_OUT_OF_LINE  __attribute__((noinline))
+
+
+static int tokenroute_usage_any(int shape, const char *event,
     size_t event_len, const char *data, size_t len,
+    tokenroute_usage_t *usage);
+static int tokenroute_usage_chunk(const char *event, size_t event_len,
+    const char *data, size_t len, const char *line,
+    tokenroute_usage_t *usage);
+static int tokenroute_usage_skim(int shape, const char *event,
+    size_t event_len, const char *data, size_t len, size_t from,
     tokenroute_usage_t *usage);
 static int64_t tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
     const char *data, size_t len);
@@ -106,15 +116,18 @@ tokenroute_usage_json_free(tokenroute_usage_json_t *uj)
 
 
 /*
- * Most events are content chunks the line hook (tokenroute_usage_line())
- * found whole: they are counted here, the rest read by
- * tokenroute_usage_read(), out of line for its frame.
+ * Most of a stream is content, in one shape: the skimmer would read just
+ * what the shortcuts here and in tokenroute_usage_chunk() do.  An "error"
+ * event goes the long way.  The skimmer's state is in the frames of the
+ * functions that need it, not in this one's.
  */
 
 int
 tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
+    /* the commonest event, taken with no frame: the rest is a tail call */
+
     if (data == usage->line && len == usage->line_len && event_len == 0) {
         /* tokenroute_usage_shaped() said so while the line was split */
         usage->line = NULL;
@@ -122,19 +135,16 @@ tokenroute_usage_event(int shape, const char *event, size_t event_len,
         return 0;
     }
 
-    return tokenroute_usage_read(shape, event, event_len, data, len, usage);
+    return tokenroute_usage_any(shape, event, event_len, data, len, usage);
 }
 
 
-static int
-tokenroute_usage_read(int shape, const char *event, size_t event_len,
+static TR_USAGE_OUT_OF_LINE int
+tokenroute_usage_any(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
-    int                rc;
-    size_t             from, pre;
-    int64_t            n;
-    const char        *text, *line;
-    tokenroute_skim_t  sk;
+    int64_t      n;
+    const char  *line;
 
     /* the line hook's find holds for no other event than this one */
 
@@ -144,6 +154,7 @@ tokenroute_usage_read(int shape, const char *event, size_t event_len,
     if (data == line && len == usage->line_len
         && !tr_str_is(event, event_len, "error"))
     {
+        /* tokenroute_usage_shaped() said so while the line was split */
         usage->content_bytes += usage->line_n;
         return 0;
     }
@@ -152,78 +163,103 @@ tokenroute_usage_read(int shape, const char *event, size_t event_len,
         return TOKENROUTE_EVENT_DONE;
     }
 
-    /*
-     * Most of a stream is content, in one shape: the skimmer would read
-     * just what these shortcuts do.  An "error" event goes the long way.
-     */
+    if (tr_str_is(event, event_len, "error")) {
+        return tokenroute_usage_skim(shape, event, event_len, data, len, 0,
+                                     usage);
+    }
 
-    from = 0;
+    if (shape == TOKENROUTE_SHAPE_OPENAI) {
+        return tokenroute_usage_chunk(event, event_len, data, len, line,
+                                      usage);
+    }
 
-    if (!tr_str_is(event, event_len, "error")) {
+    if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
+        n = tokenroute_skim_delta(data, len);
 
-        if (shape == TOKENROUTE_SHAPE_OPENAI) {
-
-            /*
-             * The line hook matched the envelope's head at data, and
-             * found the text escaped or the tail not there (line_len 0):
-             * data up to the line's LF would fail
-             * tokenroute_usage_shaped() for the same reason, and its
-             * first pre_len bytes are the head's.
-             */
-
-            if (data == line && usage->line_len == 0
-                && len > usage->shape.pre_len)
-            {
-                from = usage->shape.pre_len;
-                goto read;
-            }
-
-            n = tokenroute_usage_shaped(&usage->shape, data, len);
-
-            if (n >= 0) {
-                usage->content_bytes += n;
-                return 0;
-            }
-
-            /*
-             * The chunks of a stream that are not plain content (the
-             * role's, the finish, the usage) start as the content
-             * chunks do: id, model...  Those bytes are not read again.
-             */
-
-            from = usage->shape.pre_len;
-
-            if (from != 0
-                && (len <= from || memcmp(data, usage->shape.head, from) != 0))
-            {
-                from = 0;
-            }
-
-        read:
-
-            if (tokenroute_skim_chunk_read(data, len, from, &sk, &text, &pre)
-                == 0)
-            {
-                /* a chunk with usage is no content chunk's envelope */
-
-                if (text && !sk.finish && !sk.usage_object) {
-                    tokenroute_usage_learn(&usage->shape, data, len, text,
-                                           sk.content_bytes, pre);
-                }
-
-                return tokenroute_usage_skimmed(shape, event, event_len, &sk,
-                                                usage);
-            }
-
-        } else if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
-            n = tokenroute_skim_delta(data, len);
-
-            if (n >= 0) {
-                usage->content_bytes += n;
-                return 0;
-            }
+        if (n >= 0) {
+            usage->content_bytes += n;
+            return 0;
         }
     }
+
+    return tokenroute_usage_skim(shape, event, event_len, data, len, 0,
+                                 usage);
+}
+
+
+/* an OpenAI chunk: line is where the line hook matched the head, if it did */
+
+static TR_USAGE_OUT_OF_LINE int
+tokenroute_usage_chunk(const char *event, size_t event_len, const char *data,
+    size_t len, const char *line, tokenroute_usage_t *usage)
+{
+    size_t             from, pre;
+    int64_t            n;
+    const char        *text;
+    tokenroute_skim_t  sk;
+
+    /*
+     * The line hook matched the envelope's head at data, and found the
+     * text escaped or the tail not there (line_len 0): data up to the
+     * line's LF would fail tokenroute_usage_shaped() for the same reason,
+     * and its first pre_len bytes are the head's.
+     */
+
+    if (data == line && usage->line_len == 0
+        && len > usage->shape.pre_len)
+    {
+        from = usage->shape.pre_len;
+        goto read;
+    }
+
+    n = tokenroute_usage_shaped(&usage->shape, data, len);
+
+    if (n >= 0) {
+        usage->content_bytes += n;
+        return 0;
+    }
+
+    /*
+     * The chunks of a stream that are not plain content (the role's, the
+     * finish, the usage) start as the content chunks do: id, model...
+     * Those bytes are not read again.
+     */
+
+    from = usage->shape.pre_len;
+
+    if (from != 0
+        && (len <= from || memcmp(data, usage->shape.head, from) != 0))
+    {
+        from = 0;
+    }
+
+read:
+
+    if (tokenroute_skim_chunk_read(data, len, from, &sk, &text, &pre) != 0) {
+        return tokenroute_usage_skim(TOKENROUTE_SHAPE_OPENAI, event,
+                                     event_len, data, len, from, usage);
+    }
+
+    /* a chunk with usage is no content chunk's envelope */
+
+    if (text && !sk.finish && !sk.usage_object) {
+        tokenroute_usage_learn(&usage->shape, data, len, text,
+                               sk.content_bytes, pre);
+    }
+
+    return tokenroute_usage_skimmed(TOKENROUTE_SHAPE_OPENAI, event, event_len,
+                                    &sk, usage);
+}
+
+
+/* the skimmer, from bytes known to be a prefix it need not read */
+
+static int
+tokenroute_usage_skim(int shape, const char *event, size_t event_len,
+    const char *data, size_t len, size_t from, tokenroute_usage_t *usage)
+{
+    int                rc;
+    tokenroute_skim_t  sk;
 
     tokenroute_skim_init(&sk, shape, 1);
 

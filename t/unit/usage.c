@@ -1097,6 +1097,11 @@ test_events(void)
     ok(rc == TOKENROUTE_EVENT_DONE && usage_equal(&u, &zero),
        "event: [DONE]");
 
+    /* the data is looked at before the event's name */
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, "error", "[DONE]", &u);
+    ok(rc == TOKENROUTE_EVENT_DONE && usage_equal(&u, &zero),
+       "event: [DONE] named error");
+
     rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "not json", &u);
     ok(rc == -1 && usage_equal(&u, &zero), "event: not JSON gives -1");
 

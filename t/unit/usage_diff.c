@@ -1605,7 +1605,7 @@ gen_mutate(buf_t *b)
 static void
 gen_sse(buf_t *b)
 {
-    unsigned  i, j, n;
+    unsigned  i, j, k, n;
 
     static const char  *eol[] = { "\n", "\n", "\n", "\r\n", "\r" };
     static const char  *fields[] = {
@@ -1621,11 +1621,18 @@ gen_sse(buf_t *b)
         for (j = rnd_n(4); j > 0; j--) {
             buf_str(b, fields[rnd_n(sizeof(fields) / sizeof(fields[0]))]);
 
-            switch (rnd_n(4)) {
+            switch (rnd_n(5)) {
             case 0:
                 break;
             case 1:
                 buf_str(b, "{\"type\":\"x\"}");
+                break;
+            case 4:
+                /* past the splitter's first windows looked through for CR */
+                for (k = 200 + rnd_n(1500); k > 0; k--) {
+                    buf_str(b, "a");
+                }
+
                 break;
             case 2:
                 buf_str(b, "message_start-a-very-long-event-name-longer-than"
