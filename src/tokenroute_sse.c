@@ -128,13 +128,6 @@ tokenroute_sse_pending(tokenroute_sse_t *sse)
 }
 
 
-const char *
-tokenroute_sse_event_end(tokenroute_sse_t *sse)
-{
-    return sse->end;
-}
-
-
 void
 tokenroute_sse_free(tokenroute_sse_t *sse)
 {
@@ -208,6 +201,8 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
 
                 state = (ch == TR_SSE_CR) ? sw_blank_cr : sw_start;
 
+            blank:
+
                 sse->pending = 0;
                 start = pos + 1;
                 sse->end = start;
@@ -233,7 +228,15 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
                 if (q != pos) {
                     /* a whole "data" or "event" line, up to its LF */
                     pos = q;
-                    break;
+
+                    if (last - q < 2 || q[1] != TR_SSE_LF) {
+                        break;
+                    }
+
+                    /* and the blank line after it, taken here at once */
+
+                    pos++;
+                    goto blank;
                 }
 
                 sse->name[0] = ch;
