@@ -33,8 +33,8 @@ static int tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p,
     size_t len);
 static const char *tokenroute_sse_line(tokenroute_sse_t *sse,
     const char *p, const char *last, const char **cr);
-static const char *tokenroute_sse_eol(const char *p, const char *last,
-    const char **cr);
+static const char *tokenroute_sse_eol(tokenroute_sse_t *sse, const char *p,
+    const char *last, const char **cr);
 static int tokenroute_sse_field(tokenroute_sse_t *sse);
 static int tokenroute_sse_append(tokenroute_sse_t *sse, const char *p,
     size_t n);
@@ -248,7 +248,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
             break;
 
         case sw_comment:
-            q = tokenroute_sse_eol(pos, last, &cr);
+            q = tokenroute_sse_eol(sse, pos, last, &cr);
 
             if (q == last) {
                 pos = last - 1;
@@ -303,7 +303,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
             /* fall through */
 
         case sw_value:
-            q = tokenroute_sse_eol(pos, last, &cr);
+            q = tokenroute_sse_eol(sse, pos, last, &cr);
 
             if (q != pos) {
 
@@ -384,25 +384,15 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
         return p;
     }
 
+    lf = NULL;
+
     if (p[0] == 'd' && sse->line != NULL) {
         /* v < last: the line is at least 6 bytes long */
         lf = sse->line(sse->ctx, v + (*v == ' '), last);
+    }
 
-        if (lf == NULL) {
-            /*
-             * The hook takes most lines: the few it does not are looked
-             * through for a CR up to their LF, not the piece to its end.
-             */
-
-            lf = memchr(v, TR_SSE_LF, last - v);
-
-            if (lf == NULL || memchr(v, TR_SSE_CR, lf - v) != NULL) {
-                return p;
-            }
-        }
-
-    } else {
-        lf = tokenroute_sse_eol(v, last, cr);
+    if (lf == NULL) {
+        lf = tokenroute_sse_eol(sse, v, last, cr);
 
         if (lf == last || *lf != TR_SSE_LF) {
             return p;
@@ -452,13 +442,28 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
 /*
  * Finds the first CR or LF in p..last, or returns last: memchr() scans a
  * word or a vector at a time.  Most streams have no CR at all: the next
- * one in the buffer is looked for once (in *cr), not once a line.
+ * one in the buffer is looked for once (in *cr), not once a line.  With
+ * a line hook, which takes most lines, the few that come here are looked
+ * through for a CR up to their LF only, not the piece to its end.
  */
 
 static const char *
-tokenroute_sse_eol(const char *p, const char *last, const char **cr)
+tokenroute_sse_eol(tokenroute_sse_t *sse, const char *p, const char *last,
+    const char **cr)
 {
-    const char  *lf;
+    const char  *lf, *c;
+
+    if (sse->line != NULL) {
+        lf = memchr(p, TR_SSE_LF, last - p);
+
+        if (lf == NULL) {
+            lf = last;
+        }
+
+        c = memchr(p, TR_SSE_CR, lf - p);
+
+        return (c != NULL) ? c : lf;
+    }
 
     if (*cr == NULL || *cr < p) {
         *cr = memchr(p, TR_SSE_CR, last - p);
