@@ -375,46 +375,54 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
     }
 
     if (memcmp(p, "data:", 5) == 0) {
+        /* p + 5 < last: a space there is not the line's end */
         v = p + 5;
+        v += (*v == ' ');
 
-    } else if (memcmp(p, "event:", 6) == 0) {
-        v = p + 6;
+        if (sse->line != NULL) {
+            lf = sse->line(sse->ctx, v, last);
 
-    } else {
-        return p;
-    }
+            if (lf != NULL) {
+                goto data;
+            }
+        }
 
-    lf = NULL;
-
-    if (p[0] == 'd' && sse->line != NULL) {
-        /* v < last: the line is at least 6 bytes long */
-        lf = sse->line(sse->ctx, v + (*v == ' '), last);
-    }
-
-    if (lf == NULL) {
         lf = tokenroute_sse_eol(sse, v, last, cr);
 
         if (lf == last || *lf != TR_SSE_LF) {
             return p;
         }
+
+        goto data;
+    }
+
+    if (memcmp(p, "event:", 6) != 0) {
+        return p;
+    }
+
+    v = p + 6;
+    lf = tokenroute_sse_eol(sse, v, last, cr);
+
+    if (lf == last || *lf != TR_SSE_LF) {
+        return p;
     }
 
     if (v < lf && *v == ' ') {
         v++;
     }
 
-    if (p[0] == 'e') {
-        n = lf - v;
+    n = lf - v;
 
-        if (n > TOKENROUTE_SSE_EVENT_LEN) {
-            n = TOKENROUTE_SSE_EVENT_LEN;
-        }
-
-        memcpy(sse->event, v, n);
-        sse->event_len = n;
-
-        return lf;
+    if (n > TOKENROUTE_SSE_EVENT_LEN) {
+        n = TOKENROUTE_SSE_EVENT_LEN;
     }
+
+    memcpy(sse->event, v, n);
+    sse->event_len = n;
+
+    return lf;
+
+data:
 
     if (sse->has_data) {
         if (tokenroute_sse_append(sse, "\n", 1) != 0) {

@@ -199,17 +199,21 @@ tokenroute_usage_chunk(const char *event, size_t event_len, const char *data,
     tokenroute_skim_t  sk;
 
     /*
-     * The line hook matched the envelope's head at data, and found the
-     * text escaped or the tail not there (line_len 0): data up to the
-     * line's LF would fail tokenroute_usage_shaped() for the same reason,
-     * and its first pre_len bytes are the head's.
+     * The line hook compared the envelope's head with data's line, and
+     * found it not there, or the text escaped or the tail not there
+     * (line_len 0): data up to the line's LF would fail
+     * tokenroute_usage_shaped() for the same reason.  If the head
+     * matched (line_n 1), data's first pre_len bytes are the head's.
      */
 
-    if (data == line && usage->line_len == 0
-        && len > usage->shape.pre_len)
-    {
-        from = usage->shape.pre_len;
-        goto read;
+    if (data == line && usage->line_len == 0) {
+
+        if (usage->line_n == 1 && len > usage->shape.pre_len) {
+            from = usage->shape.pre_len;
+            goto read;
+        }
+
+        goto head;
     }
 
     n = tokenroute_usage_shaped(&usage->shape, data, len);
@@ -218,6 +222,8 @@ tokenroute_usage_chunk(const char *event, size_t event_len, const char *data,
         usage->content_bytes += n;
         return 0;
     }
+
+head:
 
     /*
      * The chunks of a stream that are not plain content (the role's, the
@@ -310,9 +316,23 @@ tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
     usage->line = NULL;
 
     if (shape->head_len == 0
-        || (size_t) (last - p) <= (size_t) shape->head_len + shape->tail_len
-        || memcmp(p, shape->head, shape->head_len) != 0)
+        || (size_t) (last - p) <= (size_t) shape->head_len + shape->tail_len)
     {
+        return NULL;
+    }
+
+    /*
+     * Not a content chunk of the envelope: line_len 0, and line_n says
+     * whether the head matched, for tokenroute_usage_event() not to
+     * compare it again.  No event's data is 0 bytes long and starts with
+     * the head.
+     */
+
+    usage->line = p;
+    usage->line_len = 0;
+    usage->line_n = 0;
+
+    if (memcmp(p, shape->head, shape->head_len) != 0) {
         return NULL;
     }
 
@@ -321,16 +341,11 @@ tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
     q = tokenroute_skim_scan(t, (const u_char_t *) last,
                              (const u_char_t *) p);
 
-    /* the head matched: tokenroute_usage_event() need not compare it */
-
-    usage->line = p;
-
     if ((size_t) ((const u_char_t *) last - q) <= shape->tail_len
         || q[shape->tail_len] != '\n'
         || memcmp(q, shape->tail, shape->tail_len) != 0)
     {
-        /* no event's data is 0 bytes long and starts with the head */
-        usage->line_len = 0;
+        usage->line_n = 1;
         return NULL;
     }
 
