@@ -23,6 +23,9 @@
 /* kept out of tokenroute_usage_event(): their frames are large */
 #define TR_USAGE_OUT_OF_LINE  __attribute__((noinline))
 
+/* usage->line_len of a line the hook looked at and did not take */
+#define TR_USAGE_NO_LINE      SIZE_MAX
+
 
 static int tokenroute_usage_any(int shape, const char *event,
     size_t event_len, const char *data, size_t len,
@@ -201,12 +204,12 @@ tokenroute_usage_chunk(const char *event, size_t event_len, const char *data,
     /*
      * The line hook compared the envelope's head with data's line, and
      * found it not there, or the text escaped or the tail not there
-     * (line_len 0): data up to the line's LF would fail
+     * (line_len TR_USAGE_NO_LINE): data up to the line's LF would fail
      * tokenroute_usage_shaped() for the same reason.  If the head
      * matched (line_n 1), data's first pre_len bytes are the head's.
      */
 
-    if (data == line && usage->line_len == 0) {
+    if (data == line && usage->line_len == TR_USAGE_NO_LINE) {
 
         if (usage->line_n == 1 && len > usage->shape.pre_len) {
             from = usage->shape.pre_len;
@@ -322,14 +325,13 @@ tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
     }
 
     /*
-     * Not a content chunk of the envelope: line_len 0, and line_n says
-     * whether the head matched, for tokenroute_usage_event() not to
-     * compare it again.  No event's data is 0 bytes long and starts with
-     * the head.
+     * Not a content chunk of the envelope: line_len TR_USAGE_NO_LINE (no
+     * event's data is that long), and line_n says whether the head
+     * matched, for tokenroute_usage_event() not to compare it again.
      */
 
     usage->line = p;
-    usage->line_len = 0;
+    usage->line_len = TR_USAGE_NO_LINE;
     usage->line_n = 0;
 
     if (memcmp(p, shape->head, shape->head_len) != 0) {

@@ -1762,6 +1762,7 @@ test_line(void)
     static const char  line[] = SHAPE_HEAD "Hey" SHAPE_TAIL "\n\n";
     static const char  cr[] = SHAPE_HEAD "Hey" SHAPE_TAIL "\r\n";
     static const char  esc[] = SHAPE_HEAD "H\\ty" SHAPE_TAIL "\n";
+    static const char  empty[] = "\n\ndata: " SHAPE_HEAD "Hey" SHAPE_TAIL "\n";
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
 
@@ -1786,15 +1787,24 @@ test_line(void)
 
     lf = tokenroute_usage_line(&u, line, line + n);
     /* the head matched: noted, for the event not to compare it again */
-    ok(lf == NULL && u.line == line && u.line_len == 0,
+    ok(lf == NULL && u.line == line && u.line_len == SIZE_MAX,
        "line: not without its LF in the piece");
 
     lf = tokenroute_usage_line(&u, cr, cr + sizeof(cr) - 1);
-    ok(lf == NULL && u.line == cr && u.line_len == 0,
+    ok(lf == NULL && u.line == cr && u.line_len == SIZE_MAX,
        "line: not before a CR");
 
     lf = tokenroute_usage_line(&u, esc, esc + sizeof(esc) - 1);
     ok(lf == NULL, "line: not with an escape in the text");
+
+    /* "data: \n\n" then the next event: the hook looks at the LF */
+    lf = tokenroute_usage_line(&u, empty, empty + sizeof(empty) - 1);
+
+    ok(lf == NULL
+       && tokenroute_usage_event(TOKENROUTE_SHAPE_OPENAI, NULL, 0, empty, 0,
+                                 &u)
+          == -1,
+       "line: empty data is not JSON, hook or not");
 
     u.content_bytes = 0;
     lf = tokenroute_usage_line(&u, line, line + sizeof(line) - 1);

@@ -1883,6 +1883,10 @@ test_envelope(unsigned n)
             case 2:
                 buf_str(&s, ": keep-alive\n");
                 break;
+            case 3:
+                /* empty data, where the line hook looks for the head */
+                buf_str(&s, rnd_n(2) ? "data: \n\n" : "data:\n\n");
+                break;
             }
 
             buf_str(&s, rnd_n(4) ? "data: " : "data:");
