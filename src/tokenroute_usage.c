@@ -206,17 +206,29 @@ tokenroute_usage_chunk(const char *event, size_t event_len, const char *data,
      * found it not there, or the text escaped or the tail not there
      * (line_len TR_USAGE_NO_LINE): data up to the line's LF would fail
      * tokenroute_usage_shaped() for the same reason.  If the head
-     * matched (line_n 1), data's first pre_len bytes are the head's.
+     * matched (line_n 1 or 2), data's first pre_len bytes are the head's.
      */
 
     if (data == line && usage->line_len == TR_USAGE_NO_LINE) {
 
-        if (usage->line_n == 1 && len > usage->shape.pre_len) {
-            from = usage->shape.pre_len;
-            goto read;
+        if (usage->line_n == 0 || len <= usage->shape.pre_len) {
+            goto head;
         }
 
-        goto head;
+        from = usage->shape.pre_len;
+
+        /*
+         * The text's scan stopped at an escape or a control byte:
+         * tokenroute_skim_chunk_read() would stop there too, with the
+         * same bytes before it, and fail.
+         */
+
+        if (usage->line_n == 2) {
+            return tokenroute_usage_skim(TOKENROUTE_SHAPE_OPENAI, event,
+                                         event_len, data, len, from, usage);
+        }
+
+        goto read;
     }
 
     n = tokenroute_usage_shaped(&usage->shape, data, len);
@@ -347,7 +359,8 @@ tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
         || q[shape->tail_len] != '\n'
         || memcmp(q, shape->tail, shape->tail_len) != 0)
     {
-        usage->line_n = 1;
+        /* 2: the text has an escape or a control byte, before its end */
+        usage->line_n = (q != (const u_char_t *) last && *q != '"') ? 2 : 1;
         return NULL;
     }
 

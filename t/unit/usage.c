@@ -1795,7 +1795,15 @@ test_line(void)
        "line: not before a CR");
 
     lf = tokenroute_usage_line(&u, esc, esc + sizeof(esc) - 1);
-    ok(lf == NULL, "line: not with an escape in the text");
+    ok(lf == NULL && u.line == esc && u.line_n == 2,
+       "line: not with an escape in the text, noted");
+
+    u.content_bytes = 0;
+
+    ok(tokenroute_usage_event(TOKENROUTE_SHAPE_OPENAI, NULL, 0, esc,
+                              sizeof(esc) - 2, &u)
+       == 0 && u.content_bytes == 3 && u.line == NULL,
+       "line: the escaped text read by the skimmer, decoded");
 
     /* "data: \n\n" then the next event: the hook looks at the LF */
     lf = tokenroute_usage_line(&u, empty, empty + sizeof(empty) - 1);
