@@ -54,6 +54,8 @@ struct ngx_http_tokenroute_gate_s {
 
 static ngx_int_t ngx_http_tokenroute_gate_buf(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_buf_t *b);
+static int ngx_http_tokenroute_gate_event(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_uint_t verdict, u_char *end) __attribute__((noinline));
 static ngx_int_t ngx_http_tokenroute_gate_link(
     ngx_http_tokenroute_response_t *resp, ngx_http_tokenroute_gate_t *g);
 static ngx_int_t ngx_http_tokenroute_gate_shadow(
@@ -291,6 +293,34 @@ ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
     ngx_uint_t verdict)
 {
     u_char                          *end;
+    ngx_http_tokenroute_response_t  *resp;
+
+    resp = ctx->resp;
+
+    end = (u_char *) tokenroute_sse_event_end(&resp->u.s.sse);
+
+    /*
+     * Most events: passed on, nothing held before them, not ending with
+     * a CR: what ngx_http_tokenroute_gate_event() does with them, without
+     * its frame.
+     */
+
+    if (verdict == NGX_HTTP_TOKENROUTE_EVENT_PASS && !resp->streamed
+        && resp->hold_len == 0 && end[-1] != '\r')
+    {
+        resp->gate->zend = end;
+        resp->gate->mark = end;
+        return 0;
+    }
+
+    return ngx_http_tokenroute_gate_event(ctx, verdict, end);
+}
+
+
+static int
+ngx_http_tokenroute_gate_event(ngx_http_tokenroute_ctx_t *ctx,
+    ngx_uint_t verdict, u_char *end)
+{
     ngx_http_tokenroute_gate_t      *g;
     ngx_http_tokenroute_response_t  *resp;
 
@@ -306,8 +336,6 @@ ngx_http_tokenroute_sse_gate_event(ngx_http_tokenroute_ctx_t *ctx,
 
     resp = ctx->resp;
     g = resp->gate;
-
-    end = (u_char *) tokenroute_sse_event_end(&resp->u.s.sse);
 
     if (resp->streamed) {
         /* its first bytes are on their way: it can only follow them */

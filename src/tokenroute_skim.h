@@ -178,6 +178,16 @@ int tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
 
 #define TOKENROUTE_SKIM_PREFIX  "{\"\":0,"
 
+/*
+ * The same for any chunk of that compact shape, a usage chunk too
+ * ("choices": [], "usage": an object of plain values and of objects of
+ * them): returns 0 and sets what the skimmer (stream 1) would find in the
+ * public fields of *sk (and its shape and stream: what
+ * tokenroute_usage_skimmed() reads), or returns -1.
+ */
+int tokenroute_skim_chunk_read(const char *data, size_t len, size_t from,
+    tokenroute_skim_t *sk, const char **text, size_t *pre);
+
 
 /*
  * A whole body (stream 0) read by a skimmer fed it from its start, that

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "tokenroute_skim_int.h"
+#include "tokenroute_usage.h"
 
 
 #define TR_DELTA_HEAD      "{\"type\":\"content_block_delta\",\"index\":"
@@ -29,8 +30,13 @@
 
 
 static const u_char_t *tokenroute_skim_choices(const u_char_t *p,
-    const u_char_t *last, const u_char_t *start, int64_t *bytes, int *finish,
+    const u_char_t *last, const u_char_t *start, tokenroute_skim_t *sk,
     const u_char_t **text);
+static const u_char_t *tokenroute_skim_usage_openai(const u_char_t *p,
+    const u_char_t *last, tokenroute_skim_t *sk);
+static const u_char_t *tokenroute_skim_usage(const u_char_t *p,
+    const u_char_t *last, const u_char_t *start, tokenroute_skim_t *sk,
+    unsigned kind);
 static const u_char_t *tokenroute_skim_delta_object(const u_char_t *p,
     const u_char_t *last, const u_char_t *start, int64_t *bytes,
     const u_char_t **text);
@@ -147,6 +153,34 @@ int
 tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
     int64_t *bytes, int *finish, const char **text, size_t *pre)
 {
+    tokenroute_skim_t  sk;
+
+    /* a usage object, or no choice, is not a content chunk's */
+
+    if (tokenroute_skim_chunk_read(data, len, from, &sk, text, pre) != 0
+        || sk.usage_object || sk.choices == 0)
+    {
+        return -1;
+    }
+
+    *bytes = sk.content_bytes;
+    *finish = sk.finish;
+
+    return 0;
+}
+
+
+/*
+ * Any chunk of that compact shape, a usage chunk's too: "choices" may be
+ * empty, and "usage" an object of plain values and of objects of them
+ * (its token counts non-negative integers).  What the skimmer would find
+ * is set in the public fields of *sk (nothing else of it is touched).
+ */
+
+int
+tokenroute_skim_chunk_read(const char *data, size_t len, size_t from,
+    tokenroute_skim_t *sk, const char **text, size_t *pre)
+{
     size_t           n, at;
     unsigned         open;
     const u_char_t  *p, *k, *last, *start, *t, **tp;
@@ -155,8 +189,16 @@ tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
     last = start + len;
     p = start + from;
 
-    *bytes = 0;
-    *finish = 0;
+    sk->content_bytes = 0;
+    sk->tokens_seen = 0;
+    sk->choices = 0;
+    sk->type = TOKENROUTE_SKIM_OTHER;
+    sk->usage_object = 0;
+    sk->choices_array = 0;
+    sk->finish = 0;
+    sk->error = 0;
+    sk->shape = TOKENROUTE_SHAPE_OPENAI;
+    sk->stream = 1;
 
     t = NULL;
     tp = (text != NULL) ? &t : NULL;
@@ -189,11 +231,26 @@ tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
         n = p - 2 - k;
 
         if (n == 7 && memcmp(k, "choices", 7) == 0) {
-            p = tokenroute_skim_choices(p, last, start, bytes, finish, tp);
+            p = tokenroute_skim_choices(p, last, start, sk, tp);
             open = 0;
 
         } else if (n == 5 && memcmp(k, "usage", 5) == 0) {
-            p = (last - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
+
+            if (*p == '{') {
+                sk->usage_object = 1;
+                k = p;
+                p = tokenroute_skim_usage_openai(p, last, sk);
+
+                if (p == NULL) {
+                    p = tokenroute_skim_usage(k, last, start, sk,
+                                              TR_K_USAGE_OPENAI);
+                }
+
+            } else {
+                p = (last - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4
+                                                                 : NULL;
+            }
+
             open = 0;
 
         } else if (n == 5 && memcmp(k, "error", 5) == 0) {
@@ -238,18 +295,187 @@ tokenroute_skim_chunk_from(const char *data, size_t len, size_t from,
 }
 
 
-/* a choice, "[{...}]", with its delta and its finish_reason */
+/*
+ * OpenAI's usage object, exactly as OpenAI sends it: its keys, in its
+ * order, each with a non-negative integer of up to 18 digits.  What the
+ * skimmer reads of it (prompt_tokens, completion_tokens, cached_tokens)
+ * is set only if all of it is there; NULL leaves it to
+ * tokenroute_skim_usage().
+ */
+
+static const u_char_t *
+tokenroute_skim_usage_openai(const u_char_t *p, const u_char_t *last,
+    tokenroute_skim_t *sk)
+{
+    size_t           i, n;
+    int64_t          v[9];
+    const u_char_t  *q;
+
+    static const struct {
+        const char  *key;
+        size_t       len;
+    } keys[] = {
+#define tr_lit(s)  { s, sizeof(s) - 1 }
+        tr_lit("{\"prompt_tokens\":"),
+        tr_lit(",\"completion_tokens\":"),
+        tr_lit(",\"total_tokens\":"),
+        tr_lit(",\"prompt_tokens_details\":{\"cached_tokens\":"),
+        tr_lit(",\"audio_tokens\":"),
+        tr_lit("},\"completion_tokens_details\":{\"reasoning_tokens\":"),
+        tr_lit(",\"audio_tokens\":"),
+        tr_lit(",\"accepted_prediction_tokens\":"),
+        tr_lit(",\"rejected_prediction_tokens\":")
+#undef tr_lit
+    };
+
+    for (i = 0; i < 9; i++) {
+        n = keys[i].len;
+
+        if ((size_t) (last - p) < n || memcmp(p, keys[i].key, n) != 0) {
+            return NULL;
+        }
+
+        p += n;
+
+        /* the next key's first byte (or "}}") ends the integer */
+
+        if (p == last || (unsigned) (*p - '0') > 9) {
+            return NULL;
+        }
+
+        v[i] = *p - '0';
+
+        if (*p++ != '0') {
+            for (q = p; p < last && (unsigned) (*p - '0') <= 9; p++) {
+                if (p - q == 17) {
+                    return NULL;
+                }
+
+                v[i] = v[i] * 10 + (*p - '0');
+            }
+        }
+    }
+
+    if (last - p < 2 || p[0] != '}' || p[1] != '}') {
+        return NULL;
+    }
+
+    sk->tokens[TOKENROUTE_SKIM_INPUT] = v[0];
+    sk->tokens[TOKENROUTE_SKIM_OUTPUT] = v[1];
+    sk->tokens[TOKENROUTE_SKIM_CACHED] = v[3];
+    sk->tokens_seen |= (1 << TOKENROUTE_SKIM_INPUT)
+                       | (1 << TOKENROUTE_SKIM_OUTPUT)
+                       | (1 << TOKENROUTE_SKIM_CACHED);
+
+    return p + 2;
+}
+
+
+/*
+ * The "usage" object (kind TR_K_USAGE_OPENAI) and the objects in it: the
+ * skimmer reads "prompt_tokens_details" (TR_K_DETAILS) and nothing in the
+ * others (TR_K_OTHER).  A count that is negative, or not an integer, is
+ * left to the skimmer; a deeper object or an array too.
+ */
+
+static const u_char_t *
+tokenroute_skim_usage(const u_char_t *p, const u_char_t *last,
+    const u_char_t *start, tokenroute_skim_t *sk, unsigned kind)
+{
+    size_t           n;
+    int64_t          v;
+    unsigned         key;
+    const u_char_t  *k, *q;
+
+    if (last - p < 2 || *p != '{') {
+        return NULL;
+    }
+
+    if (*++p == '}') {
+        return p + 1;
+    }
+
+    for ( ;; ) {
+        k = p + 1;
+        p = tokenroute_skim_member(p, last, start);
+
+        if (p == NULL) {
+            return NULL;
+        }
+
+        n = p - 2 - k;
+        key = tokenroute_skim_key(kind, k, n);
+
+        if (*p == '{') {
+
+            if (kind != TR_K_USAGE_OPENAI) {
+                return NULL;
+            }
+
+            p = tokenroute_skim_usage(p, last, start, sk,
+                                      (key == TR_KEY_DETAILS) ? TR_K_DETAILS
+                                                              : TR_K_OTHER);
+
+        } else if (key >= TR_KEY_TOKENS) {
+            q = p;
+            p = tokenroute_skim_plain(p, last, start);
+
+            if (p != NULL && (unsigned) (*q - '0') <= 9) {
+
+                /* up to 18 digits: tokenroute_skim_plain() said so */
+
+                for (v = 0; q < p; q++) {
+                    v = v * 10 + (*q - '0');
+                }
+
+                sk->tokens[key - TR_KEY_TOKENS] = v;
+                sk->tokens_seen |= 1 << (key - TR_KEY_TOKENS);
+
+            } else if (p != NULL && *q == '-') {
+                return NULL;
+            }
+
+        } else {
+            p = tokenroute_skim_plain(p, last, start);
+        }
+
+        if (p == NULL || p == last) {
+            return NULL;
+        }
+
+        if (*p++ != ',') {
+            break;
+        }
+    }
+
+    return (p[-1] == '}') ? p : NULL;
+}
+
+
+/* no choice, "[]", or one, "[{...}]", with its delta and finish_reason */
 
 static const u_char_t *
 tokenroute_skim_choices(const u_char_t *p, const u_char_t *last,
-    const u_char_t *start, int64_t *bytes, int *finish, const u_char_t **text)
+    const u_char_t *start, tokenroute_skim_t *sk, const u_char_t **text)
 {
     size_t           n;
     const u_char_t  *k;
 
-    if (last - p < 2 || p[0] != '[' || p[1] != '{') {
+    if (last - p < 2 || p[0] != '[') {
         return NULL;
     }
+
+    sk->choices_array = 1;
+
+    if (p[1] == ']') {
+        return p + 2;
+    }
+
+    if (p[1] != '{') {
+        return NULL;
+    }
+
+    sk->choices++;
 
     p += 2;
 
@@ -264,10 +490,11 @@ tokenroute_skim_choices(const u_char_t *p, const u_char_t *last,
         n = p - 2 - k;
 
         if (n == 5 && memcmp(k, "delta", 5) == 0) {
-            p = tokenroute_skim_delta_object(p, last, start, bytes, text);
+            p = tokenroute_skim_delta_object(p, last, start,
+                                             &sk->content_bytes, text);
 
         } else if (n == 13 && memcmp(k, "finish_reason", 13) == 0) {
-            *finish |= (*p == '"');
+            sk->finish |= (*p == '"');
             p = tokenroute_skim_plain(p, last, start);
 
         } else {

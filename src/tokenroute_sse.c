@@ -33,8 +33,8 @@ static int tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p,
     size_t len);
 static const char *tokenroute_sse_line(tokenroute_sse_t *sse,
     const char *p, const char *last, const char **cr);
-static const char *tokenroute_sse_eol(const char *p, const char *last,
-    const char **cr);
+static const char *tokenroute_sse_eol(tokenroute_sse_t *sse, const char *p,
+    const char *last, const char **cr);
 static int tokenroute_sse_field(tokenroute_sse_t *sse);
 static int tokenroute_sse_append(tokenroute_sse_t *sse, const char *p,
     size_t n);
@@ -128,13 +128,6 @@ tokenroute_sse_pending(tokenroute_sse_t *sse)
 }
 
 
-const char *
-tokenroute_sse_event_end(tokenroute_sse_t *sse)
-{
-    return sse->end;
-}
-
-
 void
 tokenroute_sse_free(tokenroute_sse_t *sse)
 {
@@ -208,6 +201,8 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
 
                 state = (ch == TR_SSE_CR) ? sw_blank_cr : sw_start;
 
+            blank:
+
                 sse->pending = 0;
                 start = pos + 1;
                 sse->end = start;
@@ -233,7 +228,15 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
                 if (q != pos) {
                     /* a whole "data" or "event" line, up to its LF */
                     pos = q;
-                    break;
+
+                    if (last - q < 2 || q[1] != TR_SSE_LF) {
+                        break;
+                    }
+
+                    /* and the blank line after it, taken here at once */
+
+                    pos++;
+                    goto blank;
                 }
 
                 sse->name[0] = ch;
@@ -245,7 +248,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
             break;
 
         case sw_comment:
-            q = tokenroute_sse_eol(pos, last, &cr);
+            q = tokenroute_sse_eol(sse, pos, last, &cr);
 
             if (q == last) {
                 pos = last - 1;
@@ -300,7 +303,7 @@ tokenroute_sse_parse(tokenroute_sse_t *sse, const char *p, size_t len)
             /* fall through */
 
         case sw_value:
-            q = tokenroute_sse_eol(pos, last, &cr);
+            q = tokenroute_sse_eol(sse, pos, last, &cr);
 
             if (q != pos) {
 
@@ -372,46 +375,54 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
     }
 
     if (memcmp(p, "data:", 5) == 0) {
+        /* p + 5 < last: a space there is not the line's end */
         v = p + 5;
+        v += (*v == ' ');
 
-    } else if (memcmp(p, "event:", 6) == 0) {
-        v = p + 6;
+        if (sse->line != NULL) {
+            lf = sse->line(sse->ctx, v, last);
 
-    } else {
-        return p;
-    }
+            if (lf != NULL) {
+                goto data;
+            }
+        }
 
-    lf = NULL;
-
-    if (p[0] == 'd' && sse->line != NULL) {
-        /* v < last: the line is at least 6 bytes long */
-        lf = sse->line(sse->ctx, v + (*v == ' '), last);
-    }
-
-    if (lf == NULL) {
-        lf = tokenroute_sse_eol(v, last, cr);
+        lf = tokenroute_sse_eol(sse, v, last, cr);
 
         if (lf == last || *lf != TR_SSE_LF) {
             return p;
         }
+
+        goto data;
+    }
+
+    if (memcmp(p, "event:", 6) != 0) {
+        return p;
+    }
+
+    v = p + 6;
+    lf = tokenroute_sse_eol(sse, v, last, cr);
+
+    if (lf == last || *lf != TR_SSE_LF) {
+        return p;
     }
 
     if (v < lf && *v == ' ') {
         v++;
     }
 
-    if (p[0] == 'e') {
-        n = lf - v;
+    n = lf - v;
 
-        if (n > TOKENROUTE_SSE_EVENT_LEN) {
-            n = TOKENROUTE_SSE_EVENT_LEN;
-        }
-
-        memcpy(sse->event, v, n);
-        sse->event_len = n;
-
-        return lf;
+    if (n > TOKENROUTE_SSE_EVENT_LEN) {
+        n = TOKENROUTE_SSE_EVENT_LEN;
     }
+
+    memcpy(sse->event, v, n);
+    sse->event_len = n;
+
+    return lf;
+
+data:
 
     if (sse->has_data) {
         if (tokenroute_sse_append(sse, "\n", 1) != 0) {
@@ -439,13 +450,28 @@ tokenroute_sse_line(tokenroute_sse_t *sse, const char *p, const char *last,
 /*
  * Finds the first CR or LF in p..last, or returns last: memchr() scans a
  * word or a vector at a time.  Most streams have no CR at all: the next
- * one in the buffer is looked for once (in *cr), not once a line.
+ * one in the buffer is looked for once (in *cr), not once a line.  With
+ * a line hook, which takes most lines, the few that come here are looked
+ * through for a CR up to their LF only, not the piece to its end.
  */
 
 static const char *
-tokenroute_sse_eol(const char *p, const char *last, const char **cr)
+tokenroute_sse_eol(tokenroute_sse_t *sse, const char *p, const char *last,
+    const char **cr)
 {
-    const char  *lf;
+    const char  *lf, *c;
+
+    if (sse->line != NULL) {
+        lf = memchr(p, TR_SSE_LF, last - p);
+
+        if (lf == NULL) {
+            lf = last;
+        }
+
+        c = memchr(p, TR_SSE_CR, lf - p);
+
+        return (c != NULL) ? c : lf;
+    }
 
     if (*cr == NULL || *cr < p) {
         *cr = memchr(p, TR_SSE_CR, last - p);

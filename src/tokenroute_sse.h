@@ -106,7 +106,12 @@ size_t tokenroute_sse_pending(tokenroute_sse_t *sse);
  * closing blank line (after the CR of a CR LF: the LF, which may come in
  * the next call, is then the first byte of what follows).
  */
-const char *tokenroute_sse_event_end(tokenroute_sse_t *sse);
+static inline const char *
+tokenroute_sse_event_end(tokenroute_sse_t *sse)
+{
+    /* inline: asked at the end of every event */
+    return sse->end;
+}
 
 /*
  * From now on an event whose data is one "data" line, whole in the bytes

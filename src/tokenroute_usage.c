@@ -20,6 +20,22 @@
 #include "tokenroute_usage.h"
 
 
+/* kept out of tokenroute_usage_event(): their frames are large */
+#define TR_USAGE_OUT_OF_LINE  __attribute__((noinline))
+
+/* usage->line_len of a line the hook looked at and did not take */
+#define TR_USAGE_NO_LINE      SIZE_MAX
+
+
+static int tokenroute_usage_any(int shape, const char *event,
+    size_t event_len, const char *data, size_t len,
+    tokenroute_usage_t *usage);
+static int tokenroute_usage_chunk(const char *event, size_t event_len,
+    const char *data, size_t len, const char *line,
+    tokenroute_usage_t *usage);
+static int tokenroute_usage_skim(int shape, const char *event,
+    size_t event_len, const char *data, size_t len, size_t from,
+    tokenroute_usage_t *usage);
 static int64_t tokenroute_usage_shaped(const tokenroute_usage_shape_t *shape,
     const char *data, size_t len);
 static void tokenroute_usage_learn(tokenroute_usage_shape_t *shape,
@@ -102,91 +118,169 @@ tokenroute_usage_json_free(tokenroute_usage_json_t *uj)
 }
 
 
+/*
+ * Most of a stream is content, in one shape: the skimmer would read just
+ * what the shortcuts here and in tokenroute_usage_chunk() do.  An "error"
+ * event goes the long way.  The skimmer's state is in the frames of the
+ * functions that need it, not in this one's.
+ */
+
 int
 tokenroute_usage_event(int shape, const char *event, size_t event_len,
     const char *data, size_t len, tokenroute_usage_t *usage)
 {
-    int                rc, finish;
-    size_t             from, pre;
-    int64_t            n;
-    const char        *text;
-    tokenroute_skim_t  sk;
+    /* the commonest event, taken with no frame: the rest is a tail call */
 
-    if (data == usage->line && len == usage->line_len
-        && !tr_str_is(event, event_len, "error"))
-    {
+    if (data == usage->line && len == usage->line_len && event_len == 0) {
         /* tokenroute_usage_shaped() said so while the line was split */
         usage->line = NULL;
         usage->content_bytes += usage->line_n;
         return 0;
     }
 
+    return tokenroute_usage_any(shape, event, event_len, data, len, usage);
+}
+
+
+static TR_USAGE_OUT_OF_LINE int
+tokenroute_usage_any(int shape, const char *event, size_t event_len,
+    const char *data, size_t len, tokenroute_usage_t *usage)
+{
+    int64_t      n;
+    const char  *line;
+
+    /* the line hook's find holds for no other event than this one */
+
+    line = usage->line;
     usage->line = NULL;
+
+    if (data == line && len == usage->line_len
+        && !tr_str_is(event, event_len, "error"))
+    {
+        /* tokenroute_usage_shaped() said so while the line was split */
+        usage->content_bytes += usage->line_n;
+        return 0;
+    }
 
     if (tr_str_is(data, len, "[DONE]")) {
         return TOKENROUTE_EVENT_DONE;
     }
 
-    /*
-     * Most of a stream is content, in one shape: the skimmer would read
-     * just what these shortcuts do.  An "error" event goes the long way.
-     */
+    if (tr_str_is(event, event_len, "error")) {
+        return tokenroute_usage_skim(shape, event, event_len, data, len, 0,
+                                     usage);
+    }
 
-    from = 0;
+    if (shape == TOKENROUTE_SHAPE_OPENAI) {
+        return tokenroute_usage_chunk(event, event_len, data, len, line,
+                                      usage);
+    }
 
-    if (!tr_str_is(event, event_len, "error")) {
+    if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
+        n = tokenroute_skim_delta(data, len);
 
-        if (shape == TOKENROUTE_SHAPE_OPENAI) {
-            n = tokenroute_usage_shaped(&usage->shape, data, len);
-
-            if (n >= 0) {
-                usage->content_bytes += n;
-                return 0;
-            }
-
-            /*
-             * The chunks of a stream that are not plain content (the
-             * role's, the finish, the usage) start as the content
-             * chunks do: id, model...  Those bytes are not read again.
-             */
-
-            from = usage->shape.pre_len;
-
-            if (from != 0
-                && (len <= from || memcmp(data, usage->shape.head, from) != 0))
-            {
-                from = 0;
-            }
-
-            /*
-             * A chunk whose last value is an object, as a usage chunk's
-             * "usage":{...}}, is not one the shortcut takes (its values
-             * are plain, but for the array of "choices"): skimmed at once.
-             */
-
-            if ((len < 2 || data[len - 2] != '}')
-                && tokenroute_skim_chunk_from(data, len, from, &n, &finish,
-                                              &text, &pre)
-                   == 0)
-            {
-                if (text && !finish) {
-                    tokenroute_usage_learn(&usage->shape, data, len, text, n,
-                                           pre);
-                }
-
-                usage->content_bytes += n;
-                return finish ? TOKENROUTE_EVENT_FINAL : 0;
-            }
-
-        } else if (shape == TOKENROUTE_SHAPE_ANTHROPIC) {
-            n = tokenroute_skim_delta(data, len);
-
-            if (n >= 0) {
-                usage->content_bytes += n;
-                return 0;
-            }
+        if (n >= 0) {
+            usage->content_bytes += n;
+            return 0;
         }
     }
+
+    return tokenroute_usage_skim(shape, event, event_len, data, len, 0,
+                                 usage);
+}
+
+
+/* an OpenAI chunk: line is where the line hook matched the head, if it did */
+
+static TR_USAGE_OUT_OF_LINE int
+tokenroute_usage_chunk(const char *event, size_t event_len, const char *data,
+    size_t len, const char *line, tokenroute_usage_t *usage)
+{
+    size_t             from, pre;
+    int64_t            n;
+    const char        *text;
+    tokenroute_skim_t  sk;
+
+    /*
+     * The line hook compared the envelope's head with data's line, and
+     * found it not there, or the text escaped or the tail not there
+     * (line_len TR_USAGE_NO_LINE): data up to the line's LF would fail
+     * tokenroute_usage_shaped() for the same reason.  If the head
+     * matched (line_n 1 or 2), data's first pre_len bytes are the head's.
+     */
+
+    if (data == line && usage->line_len == TR_USAGE_NO_LINE) {
+
+        if (usage->line_n == 0 || len <= usage->shape.pre_len) {
+            goto head;
+        }
+
+        from = usage->shape.pre_len;
+
+        /*
+         * The text's scan stopped at an escape or a control byte:
+         * tokenroute_skim_chunk_read() would stop there too, with the
+         * same bytes before it, and fail.
+         */
+
+        if (usage->line_n == 2) {
+            return tokenroute_usage_skim(TOKENROUTE_SHAPE_OPENAI, event,
+                                         event_len, data, len, from, usage);
+        }
+
+        goto read;
+    }
+
+    n = tokenroute_usage_shaped(&usage->shape, data, len);
+
+    if (n >= 0) {
+        usage->content_bytes += n;
+        return 0;
+    }
+
+head:
+
+    /*
+     * The chunks of a stream that are not plain content (the role's, the
+     * finish, the usage) start as the content chunks do: id, model...
+     * Those bytes are not read again.
+     */
+
+    from = usage->shape.pre_len;
+
+    if (from != 0
+        && (len <= from || memcmp(data, usage->shape.head, from) != 0))
+    {
+        from = 0;
+    }
+
+read:
+
+    if (tokenroute_skim_chunk_read(data, len, from, &sk, &text, &pre) != 0) {
+        return tokenroute_usage_skim(TOKENROUTE_SHAPE_OPENAI, event,
+                                     event_len, data, len, from, usage);
+    }
+
+    /* a chunk with usage is no content chunk's envelope */
+
+    if (text && !sk.finish && !sk.usage_object) {
+        tokenroute_usage_learn(&usage->shape, data, len, text,
+                               sk.content_bytes, pre);
+    }
+
+    return tokenroute_usage_skimmed(TOKENROUTE_SHAPE_OPENAI, event, event_len,
+                                    &sk, usage);
+}
+
+
+/* the skimmer, from bytes known to be a prefix it need not read */
+
+static int
+tokenroute_usage_skim(int shape, const char *event, size_t event_len,
+    const char *data, size_t len, size_t from, tokenroute_usage_t *usage)
+{
+    int                rc;
+    tokenroute_skim_t  sk;
 
     tokenroute_skim_init(&sk, shape, 1);
 
@@ -237,9 +331,22 @@ tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
     usage->line = NULL;
 
     if (shape->head_len == 0
-        || (size_t) (last - p) <= (size_t) shape->head_len + shape->tail_len
-        || memcmp(p, shape->head, shape->head_len) != 0)
+        || (size_t) (last - p) <= (size_t) shape->head_len + shape->tail_len)
     {
+        return NULL;
+    }
+
+    /*
+     * Not a content chunk of the envelope: line_len TR_USAGE_NO_LINE (no
+     * event's data is that long), and line_n says whether the head
+     * matched, for tokenroute_usage_event() not to compare it again.
+     */
+
+    usage->line = p;
+    usage->line_len = TR_USAGE_NO_LINE;
+    usage->line_n = 0;
+
+    if (memcmp(p, shape->head, shape->head_len) != 0) {
         return NULL;
     }
 
@@ -252,10 +359,11 @@ tokenroute_usage_line(tokenroute_usage_t *usage, const char *p,
         || q[shape->tail_len] != '\n'
         || memcmp(q, shape->tail, shape->tail_len) != 0)
     {
+        /* 2: the text has an escape or a control byte, before its end */
+        usage->line_n = (q != (const u_char_t *) last && *q != '"') ? 2 : 1;
         return NULL;
     }
 
-    usage->line = p;
     usage->line_len = (const char *) q + shape->tail_len - p;
     usage->line_n = q - t;
 

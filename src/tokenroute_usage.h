@@ -63,7 +63,12 @@ typedef struct {
     unsigned   seen_output:1;       /* ... output usage */
     unsigned   error:1;             /* an error object or error event */
 
-    /* a content chunk of the envelope, found by tokenroute_usage_line() */
+    /*
+     * A content chunk of the envelope, found by tokenroute_usage_line():
+     * its text's length in line_n; or with line_len SIZE_MAX, a line that
+     * is not one, line_n 1 if it starts with the envelope's head (0 if
+     * not), 2 if its text then has an escape or a control byte.
+     */
     const char               *line;
     size_t                    line_len;
     int64_t                   line_n;

@@ -1097,6 +1097,11 @@ test_events(void)
     ok(rc == TOKENROUTE_EVENT_DONE && usage_equal(&u, &zero),
        "event: [DONE]");
 
+    /* the data is looked at before the event's name */
+    rc = ev(TOKENROUTE_SHAPE_OPENAI, "error", "[DONE]", &u);
+    ok(rc == TOKENROUTE_EVENT_DONE && usage_equal(&u, &zero),
+       "event: [DONE] named error");
+
     rc = ev(TOKENROUTE_SHAPE_OPENAI, NULL, "not json", &u);
     ok(rc == -1 && usage_equal(&u, &zero), "event: not JSON gives -1");
 
@@ -1757,6 +1762,7 @@ test_line(void)
     static const char  line[] = SHAPE_HEAD "Hey" SHAPE_TAIL "\n\n";
     static const char  cr[] = SHAPE_HEAD "Hey" SHAPE_TAIL "\r\n";
     static const char  esc[] = SHAPE_HEAD "H\\ty" SHAPE_TAIL "\n";
+    static const char  empty[] = "\n\ndata: " SHAPE_HEAD "Hey" SHAPE_TAIL "\n";
 
     memset(&u, 0, sizeof(tokenroute_usage_t));
 
@@ -1780,13 +1786,33 @@ test_line(void)
        "line: a content chunk's LF found, its text measured");
 
     lf = tokenroute_usage_line(&u, line, line + n);
-    ok(lf == NULL && u.line == NULL, "line: not without its LF in the piece");
+    /* the head matched: noted, for the event not to compare it again */
+    ok(lf == NULL && u.line == line && u.line_len == SIZE_MAX,
+       "line: not without its LF in the piece");
 
     lf = tokenroute_usage_line(&u, cr, cr + sizeof(cr) - 1);
-    ok(lf == NULL && u.line == NULL, "line: not before a CR");
+    ok(lf == NULL && u.line == cr && u.line_len == SIZE_MAX,
+       "line: not before a CR");
 
     lf = tokenroute_usage_line(&u, esc, esc + sizeof(esc) - 1);
-    ok(lf == NULL, "line: not with an escape in the text");
+    ok(lf == NULL && u.line == esc && u.line_n == 2,
+       "line: not with an escape in the text, noted");
+
+    u.content_bytes = 0;
+
+    ok(tokenroute_usage_event(TOKENROUTE_SHAPE_OPENAI, NULL, 0, esc,
+                              sizeof(esc) - 2, &u)
+       == 0 && u.content_bytes == 3 && u.line == NULL,
+       "line: the escaped text read by the skimmer, decoded");
+
+    /* "data: \n\n" then the next event: the hook looks at the LF */
+    lf = tokenroute_usage_line(&u, empty, empty + sizeof(empty) - 1);
+
+    ok(lf == NULL
+       && tokenroute_usage_event(TOKENROUTE_SHAPE_OPENAI, NULL, 0, empty, 0,
+                                 &u)
+          == -1,
+       "line: empty data is not JSON, hook or not");
 
     u.content_bytes = 0;
     lf = tokenroute_usage_line(&u, line, line + sizeof(line) - 1);

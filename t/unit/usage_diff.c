@@ -108,6 +108,7 @@ static void test_sse(unsigned n);
 static void gen_envelope(buf_t *b);
 static void gen_chunk(buf_t *b, const buf_t *env);
 static void test_envelope(unsigned n);
+static void gen_usage_chunk(buf_t *b);
 
 
 static int       shown;
@@ -168,6 +169,33 @@ static const char  *events[] = {
     "{\"choices\":[{\"delta\":{\"content\":\"!\"},\"finish_reason\":"
     "\"stop\"}],\"usage\":{\"prompt_tokens_details\":{\"cached_tokens\":0},"
     "\"prompt_tokens\":15,\"completion_tokens\":3}}",
+    /* usage chunks the chunk shortcut reads, or leaves to the skimmer */
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":-0}}",
+    "{\"choices\":[],\"usage\":{\"completion_tokens\":-0}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
+    "\"prompt_tokens_details\":{\"cached_tokens\":-0}}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":-3}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"prompt_tokens\":7}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"prompt_tokens\":null}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":\"7\",\"x\":{\"y\":1}}}",
+    "{\"choices\":[],\"usage\":{\"cached_tokens\":4,\"prompt_tokens\":9}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens_details\":{\"x\":{}},"
+    "\"prompt_tokens\":9}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens_details\":7,"
+    "\"completion_tokens_details\":{\"cached_tokens\":3},"
+    "\"prompt_tokens\":9}}",
+    "{\"choices\":[],\"usage\":{\"x\":{\"prompt_tokens\":3}}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":{\"cached_tokens\":3}}}",
+    "{\"choices\":[],\"usage\":{\"x\":[1],\"prompt_tokens\":9}}",
+    "{\"choices\":[],\"usage\":{}}", "{\"choices\":[],\"usage\":{},}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":1}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":123456789012345678}}",
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":1234567890123456789}}",
+    "{\"usage\":{\"prompt_tokens\":3},\"choices\":[],\"usage\":null}",
+    "{\"usage\":{\"prompt_tokens\":3},\"choices\":[{}]}",
+    "{\"choices\":[],\"choices\":[{}],\"usage\":{}}",
+    "{\"choices\":[{\"delta\":{\"content\":\"ab\"},\"finish_reason\":"
+    "\"stop\"}],\"usage\":{\"completion_tokens\":2}}",
     "{\"error\":{\"message\":\"x\",\"type\":\"server_error\",\"code\":500}}",
     "{\"error\":true}", "{\"error\":false}", "{\"error\":null}",
     "{\"error\":500}", "{\"error\":1.5}", "{\"error\":\"e\"}",
@@ -1577,7 +1605,7 @@ gen_mutate(buf_t *b)
 static void
 gen_sse(buf_t *b)
 {
-    unsigned  i, j, n;
+    unsigned  i, j, k, n;
 
     static const char  *eol[] = { "\n", "\n", "\n", "\r\n", "\r" };
     static const char  *fields[] = {
@@ -1593,11 +1621,18 @@ gen_sse(buf_t *b)
         for (j = rnd_n(4); j > 0; j--) {
             buf_str(b, fields[rnd_n(sizeof(fields) / sizeof(fields[0]))]);
 
-            switch (rnd_n(4)) {
+            switch (rnd_n(5)) {
             case 0:
                 break;
             case 1:
                 buf_str(b, "{\"type\":\"x\"}");
+                break;
+            case 4:
+                /* past the splitter's first windows looked through for CR */
+                for (k = 200 + rnd_n(1500); k > 0; k--) {
+                    buf_str(b, "a");
+                }
+
                 break;
             case 2:
                 buf_str(b, "message_start-a-very-long-event-name-longer-than"
@@ -1848,6 +1883,10 @@ test_envelope(unsigned n)
             case 2:
                 buf_str(&s, ": keep-alive\n");
                 break;
+            case 3:
+                /* empty data, where the line hook looks for the head */
+                buf_str(&s, rnd_n(2) ? "data: \n\n" : "data:\n\n");
+                break;
             }
 
             buf_str(&s, rnd_n(4) ? "data: " : "data:");
@@ -1997,12 +2036,7 @@ gen_chunk(buf_t *b, const buf_t *env)
         break;
 
     case 2:
-        buf_printf(b, "\"choices\":[],\"usage\":{\"prompt_tokens\":%s,"
-                   "\"completion_tokens\":%s,\"total_tokens\":9,"
-                   "\"prompt_tokens_details\":{\"cached_tokens\":%s}}}",
-                   numbers[rnd_n(sizeof(numbers) / sizeof(numbers[0]))],
-                   numbers[rnd_n(sizeof(numbers) / sizeof(numbers[0]))],
-                   numbers[rnd_n(sizeof(numbers) / sizeof(numbers[0]))]);
+        gen_usage_chunk(b);
         break;
 
     case 3:
@@ -2020,4 +2054,116 @@ gen_chunk(buf_t *b, const buf_t *env)
                    texts[rnd_n(sizeof(texts) / sizeof(texts[0]))]);
         break;
     }
+}
+
+
+/*
+ * The rest of a usage chunk: OpenAI's own shape with its numbers drawn
+ * from numbers[] (or a member changed), or its parts shuffled, for the
+ * chunk shortcut and its exact-shape path to meet every way out.
+ */
+
+static void
+gen_usage_chunk(buf_t *b)
+{
+    char         c;
+    unsigned     i, j, n;
+    const char  *num[9];
+
+    static const char  *parts[] = {
+        "\"usage\":{\"prompt_tokens\":", ",\"completion_tokens\":",
+        ",\"total_tokens\":", ",\"prompt_tokens_details\":{\"cached_tokens\":",
+        ",\"audio_tokens\":",
+        "},\"completion_tokens_details\":{\"reasoning_tokens\":",
+        ",\"audio_tokens\":", ",\"accepted_prediction_tokens\":",
+        ",\"rejected_prediction_tokens\":"
+    };
+
+    static const char  *keys[] = {
+        "prompt_tokens", "completion_tokens", "total_tokens",
+        "cached_tokens", "audio_tokens", "reasoning_tokens",
+        "accepted_prediction_tokens", "rejected_prediction_tokens",
+        "prompt_tokens_details", "completion_tokens_details", "usage",
+        "choices", "error", "x", ""
+    };
+
+    static const char  *values[] = {
+        "0", "7", "-1", "-0", "1.0", "1e2", "\"5\"", "null", "true", "{}",
+        "[]", "[1]", "{\"cached_tokens\":3}", "{\"a\":{}}", "01",
+        "123456789012345678", "1234567890123456789"
+    };
+
+    static const char  *choices[] = {
+        "\"choices\":[],", "", "\"choices\":[{\"index\":0,\"delta\":{},"
+        "\"finish_reason\":\"stop\"}],", "\"choices\":[{}],",
+        "\"choices\":null,", "\"choices\":[],\"choices\":[],"
+    };
+
+    for (i = 0; i < 9; i++) {
+        num[i] = rnd_n(4) ? "12"
+                 : numbers[rnd_n(sizeof(numbers) / sizeof(numbers[0]))];
+    }
+
+    buf_str(b, rnd_n(4) ? "\"choices\":[],"
+                        : choices[rnd_n(sizeof(choices) / sizeof(choices[0]))]);
+
+    if (rnd_n(3)) {
+        /* buf_printf() would cut it at 63 bytes */
+        for (i = 0; i < 9; i++) {
+            buf_str(b, parts[i]);
+            buf_str(b, num[i]);
+        }
+
+        buf_str(b, "}}");
+
+        if (rnd_n(4) == 0) {
+            /* one byte changed, dropped or doubled in the usage */
+            n = (unsigned) b->len - 1 - rnd_n(200);
+
+            switch (rnd_n(3)) {
+            case 0:
+                b->data[n] = "{}[],:\" 0a-"[rnd_n(11)];
+                break;
+            case 1:
+                memmove(b->data + n, b->data + n + 1, b->len - n - 1);
+                b->len--;
+                break;
+            default:
+                c = b->data[n];
+                buf_add(b, &c, 1);
+                memmove(b->data + n + 1, b->data + n, b->len - n - 1);
+                break;
+            }
+        }
+
+    } else {
+        /* members drawn at random, nested at most twice */
+        buf_str(b, "\"usage\":{");
+        n = rnd_n(6);
+
+        for (i = 0; i < n; i++) {
+            buf_str(b, i ? ",\"" : "\"");
+            buf_str(b, keys[rnd_n(sizeof(keys) / sizeof(keys[0]))]);
+            buf_str(b, "\":");
+
+            if (rnd_n(4) == 0) {
+                for (j = 0; j < 2; j++) {
+                    buf_str(b, j ? ",\"" : "{\"");
+                    buf_str(b, keys[rnd_n(sizeof(keys) / sizeof(keys[0]))]);
+                    buf_str(b, "\":");
+                    buf_str(b,
+                            values[rnd_n(sizeof(values) / sizeof(values[0]))]);
+                }
+
+                buf_str(b, "}");
+
+            } else {
+                buf_str(b, values[rnd_n(sizeof(values) / sizeof(values[0]))]);
+            }
+        }
+
+        buf_str(b, "}");
+    }
+
+    buf_str(b, rnd_n(8) ? "}" : ",\"choices\":[]}");
 }
