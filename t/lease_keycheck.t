@@ -20,7 +20,7 @@ use Time::HiRes qw(time sleep);
 use lib 't/lib';
 use TokenRoute::Test;
 use TokenRoute::KeyCheck qw(get post msg ids);
-use TokenRoute::Lease qw(evalsha_calls);
+use TokenRoute::Lease qw(lease_gateway evalsha_calls);
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -29,8 +29,7 @@ select STDOUT; $| = 1;
 
 my $t = TokenRoute::Test->new();
 
-$t->start_gateway(http => <<'EOF');
-tokenroute_lease zone=lease:1m slice=50 max_age=10s flush=200ms ttl=40s;
+lease_gateway($t, models => <<'EOF');
 tokenroute_model k/gpt provider=mockai upstream_model=gpt-ok-usage-30-7 input_price=1 output_price=1;
 tokenroute_model k/ant provider=mockant upstream_model=claude-ok input_price=1 output_price=1;
 tokenroute_model k/no provider=mockai upstream_model=gpt-ok-usage-3-1 input_price=1 output_price=1;
