@@ -514,7 +514,7 @@ ngx_http_tokenroute_lease_key(ngx_http_request_t *r,
         return p;
     }
 
-    /* "" when none is asked about: all, else one "1" or "0" each */
+    /* a "1" or "0" a model asked about, in their order */
 
     ctx->key.allowed.data = p;
     ctx->key.allowed.len = a.n;
