@@ -392,34 +392,6 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
 }
 
 
-/* see ngx_http_tokenroute_asked_t */
-
-void
-ngx_http_tokenroute_admission_asked(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_asked_t *a)
-{
-    ngx_http_tokenroute_main_conf_t  *trmcf;
-
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
-
-    a->catalog = NULL;
-    a->chain = ctx->chain;
-    a->n = ctx->nchain;
-
-    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
-        a->catalog = trmcf->models.elts;
-        a->n = trmcf->models.nelts;
-
-    } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
-        a->one = ngx_http_tokenroute_find_listed_model(trmcf,
-                                                       ctx->model_path.data,
-                                                       ctx->model_path.len);
-        a->chain = &a->one;
-        a->n = (a->one != NULL);
-    }
-}
-
-
 /*
  * The models the script is asked about (ngx_http_tokenroute_asked_t),
  * separated by spaces (no model id holds one).  The answer is read by
@@ -436,7 +408,7 @@ ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
     ngx_uint_t                    i;
     ngx_http_tokenroute_asked_t   a;
 
-    ngx_http_tokenroute_admission_asked(r, ctx, &a);
+    ngx_http_tokenroute_asked(r, ctx, &a);
 
     if (a.n == 0) {
         ngx_str_set(models, "");

@@ -35,7 +35,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tokenroute_module.h"
-#include "ngx_http_tokenroute_admission.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
 #include "ngx_http_tokenroute_key.h"
 #include "ngx_http_tokenroute_lease.h"
@@ -43,6 +42,7 @@
 #include "ngx_http_tokenroute_lease_settle.h"
 #include "ngx_http_tokenroute_lease_zone.h"
 #include "ngx_http_tokenroute_metrics.h"
+#include "ngx_http_tokenroute_models.h"
 
 
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
@@ -468,7 +468,7 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
 
 /*
  * Under the lock: the key's fields the request keeps, revoked, expired,
- * and unless so, which of the models asked about (admission.h) it may
+ * and unless so, which of the models asked about (models.h) it may
  * use, as admission.lua answers; copied to the request's pool with room
  * for extra bytes after them: where that room starts, NULL if out of
  * memory.
@@ -484,7 +484,7 @@ ngx_http_tokenroute_lease_key(ngx_http_request_t *r,
     ngx_uint_t                    i;
     ngx_http_tokenroute_asked_t   a;
 
-    ngx_http_tokenroute_admission_asked(r, ctx, &a);
+    ngx_http_tokenroute_asked(r, ctx, &a);
 
     p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
                              + e->tenant_len + a.n + extra);
