@@ -320,6 +320,12 @@ ngx_http_tokenroute_access_step(ngx_http_request_t *r,
             }
         }
 
+        /* out of memory (the key store was not asked): ours, a 500 */
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         if (rc != NGX_AGAIN) {
             return ngx_http_tokenroute_reject(r, ctx,
                        NGX_HTTP_SERVICE_UNAVAILABLE, "key_store_unavailable",

@@ -393,10 +393,8 @@ ngx_http_tokenroute_admission_send(ngx_http_tokenroute_batch_t *b)
 
 
 /*
- * The models the script is asked about, separated by spaces (no model id
- * holds one): the chain, the model asked for first; for GET /v1/models
- * the catalog; for GET /v1/models/{id} that model.  The answer, one "1"
- * or "0" per model in the same order, is read by
+ * The models the script is asked about (ngx_http_tokenroute_asked_t),
+ * separated by spaces (no model id holds one).  The answer is read by
  * ngx_http_tokenroute_key_allows().
  */
 
@@ -404,52 +402,28 @@ static ngx_int_t
 ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *models)
 {
-    u_char                           *p;
-    size_t                            len;
-    ngx_str_t                        *id;
-    ngx_uint_t                        i, n, catalog;
-    ngx_http_tokenroute_model_t      *m, **list, *one;
-    ngx_http_tokenroute_main_conf_t  *trmcf;
+    u_char                       *p;
+    size_t                        len;
+    ngx_str_t                    *id;
+    ngx_uint_t                    i;
+    ngx_http_tokenroute_asked_t   a;
 
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+    ngx_http_tokenroute_asked(r, ctx, &a);
 
-    m = trmcf->models.elts;
-    catalog = 0;
-
-    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
-        catalog = 1;
-        list = NULL;
-        n = trmcf->models.nelts;
-
-    } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
-        one = ngx_http_tokenroute_find_listed_model(trmcf,
-                                                    ctx->model_path.data,
-                                                    ctx->model_path.len);
-        list = &one;
-        n = (one != NULL);
-
-    } else {
-        list = ctx->chain;
-        n = ctx->nchain;
-    }
-
-    if (n == 0) {
+    if (a.n == 0) {
         ngx_str_set(models, "");
         return NGX_OK;
     }
 
-    if (n == 1) {
-        *models = catalog ? m[0].id : ngx_http_tokenroute_public(list[0])->id;
+    if (a.n == 1) {
+        *models = *ngx_http_tokenroute_asked_id(&a, 0);
         return NGX_OK;
     }
 
     len = 0;
 
-    /* a key may use a model: the public one, whichever deployment */
-
-    for (i = 0; i < n; i++) {
-        id = catalog ? &m[i].id : &ngx_http_tokenroute_public(list[i])->id;
-        len += id->len + 1;
+    for (i = 0; i < a.n; i++) {
+        len += ngx_http_tokenroute_asked_id(&a, i)->len + 1;
     }
 
     p = ngx_pnalloc(r->pool, len);
@@ -459,8 +433,8 @@ ngx_http_tokenroute_admission_models(ngx_http_request_t *r,
 
     models->data = p;
 
-    for (i = 0; i < n; i++) {
-        id = catalog ? &m[i].id : &ngx_http_tokenroute_public(list[i])->id;
+    for (i = 0; i < a.n; i++) {
+        id = ngx_http_tokenroute_asked_id(&a, i);
 
         if (i) {
             *p++ = ' ';

@@ -36,7 +36,7 @@
 
 #include "ngx_http_tokenroute_module.h"
 #include "ngx_http_tokenroute_cooldown_fleet.h"
-#include "ngx_http_tokenroute_deployment.h"
+#include "ngx_http_tokenroute_key.h"
 #include "ngx_http_tokenroute_lease.h"
 #include "ngx_http_tokenroute_lease_redis.h"
 #include "ngx_http_tokenroute_lease_settle.h"
@@ -51,10 +51,9 @@ static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
 static ngx_int_t ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
     ngx_uint_t taken);
-static ngx_int_t ngx_http_tokenroute_lease_allowed(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e);
-static u_char *ngx_http_tokenroute_lease_key(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_lease_entry_t *e, u_char *p);
+static u_char *ngx_http_tokenroute_lease_key(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
+    size_t extra);
 
 
 static ngx_event_t       ngx_http_tokenroute_lease_event;
@@ -305,7 +304,6 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
     ngx_msec_t                          now, age;
     ngx_http_tokenroute_lease_conf_t   *lc;
     ngx_http_tokenroute_lease_entry_t  *e;
-    ngx_http_tokenroute_lease_entry_t   old;
 
     lc = ngx_http_tokenroute_lease_conf;
 
@@ -319,7 +317,7 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1, &old);
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 1);
 
     /* find() replaces no entry holding a lease: nothing to give back */
 
@@ -421,9 +419,7 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
     ngx_uint_t taken)
 {
-    u_char     *p;
-    ngx_str_t  *id;
-    ngx_uint_t  i;
+    u_char  *p;
 
     ctx->redis_status = NGX_OK;
     ctx->admission_done = 1;
@@ -433,9 +429,8 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
-                             + e->tenant_len + ctx->nchain
-                             + NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
+    p = ngx_http_tokenroute_lease_key(r, ctx, e,
+                                      NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
     if (p == NULL) {
         if (taken) {
             e->available += ctx->reserve;
@@ -444,25 +439,13 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    p = ngx_http_tokenroute_lease_key(ctx, e, p);
-
     if (ctx->key.revoked || ctx->key.expired) {
         return NGX_OK;
     }
 
-    /* which models of the chain the key may use: "" all, else a list */
+    /* the chain's first model, the one asked for */
 
-    ctx->key.allowed.data = p;
-    ctx->key.allowed.len = ctx->nchain;
-
-    for (i = 0; i < ctx->nchain; i++) {
-        id = &ngx_http_tokenroute_public(ctx->chain[i])->id;
-        p[i] = tokenroute_lease_model_allowed(e->models, e->models_len,
-                                              id->data, id->len)
-               ? '1' : '0';
-    }
-
-    if (ctx->nchain == 0 || p[0] != '1') {
+    if (ngx_http_tokenroute_key_allows(&ctx->key, 0) != NGX_OK) {
         ctx->verdict = NGX_HTTP_TOKENROUTE_VERDICT_FORBIDDEN;
 
         if (taken) {
@@ -471,8 +454,6 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
 
         return NGX_OK;
     }
-
-    p += ctx->nchain;
 
     ctx->lease_id = p;
     ngx_memcpy(p, e->lease_id, NGX_HTTP_TOKENROUTE_REQUEST_ID_LEN);
@@ -485,12 +466,32 @@ ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
 }
 
 
-/* the key's fields the request keeps, copied to p; revoked, expired */
+/*
+ * Under the lock: the key's fields the request keeps, revoked, expired,
+ * and unless so, which of the models asked about (models.h) it may
+ * use, as admission.lua answers; copied to the request's pool with room
+ * for extra bytes after them: where that room starts, NULL if out of
+ * memory.
+ */
 
 static u_char *
-ngx_http_tokenroute_lease_key(ngx_http_tokenroute_ctx_t *ctx,
-    ngx_http_tokenroute_lease_entry_t *e, u_char *p)
+ngx_http_tokenroute_lease_key(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
+    size_t extra)
 {
+    u_char                       *p;
+    ngx_str_t                    *id;
+    ngx_uint_t                    i;
+    ngx_http_tokenroute_asked_t   a;
+
+    ngx_http_tokenroute_asked(r, ctx, &a);
+
+    p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
+                             + e->tenant_len + a.n + extra);
+    if (p == NULL) {
+        return NULL;
+    }
+
     ctx->key.id.data = p;
     ctx->key.id.len = e->key_id_len;
     p = ngx_cpymem(p, e->key_id, e->key_id_len);
@@ -505,12 +506,27 @@ ngx_http_tokenroute_lease_key(ngx_http_tokenroute_ctx_t *ctx,
 
     if (e->revoked) {
         ctx->key.revoked = 1;
-
-    } else if (e->expires_at > 0 && ngx_time() >= e->expires_at) {
-        ctx->key.expired = 1;
+        return p;
     }
 
-    return p;
+    if (e->expires_at > 0 && ngx_time() >= e->expires_at) {
+        ctx->key.expired = 1;
+        return p;
+    }
+
+    /* a "1" or "0" a model asked about, in their order */
+
+    ctx->key.allowed.data = p;
+    ctx->key.allowed.len = a.n;
+
+    for (i = 0; i < a.n; i++) {
+        id = ngx_http_tokenroute_asked_id(&a, i);
+        p[i] = tokenroute_lease_model_allowed(e->models, e->models_len,
+                                              id->data, id->len)
+               ? '1' : '0';
+    }
+
+    return p + a.n;
 }
 
 
@@ -540,86 +556,27 @@ ngx_http_tokenroute_lease_check_key(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
+    e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
 
     if (e && e->fetched && !e->stale
         && ngx_current_msec - e->fetched < lc->max_age)
     {
         e->used = ngx_current_msec;
-        rc = ngx_http_tokenroute_lease_allowed(r, ctx, e);
+        rc = NGX_OK;
+
+        if (e->found && ngx_http_tokenroute_lease_key(r, ctx, e, 0) == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ctx->redis_status = NGX_OK;
+            ctx->admission_done = 1;
+            ctx->key.found = e->found;
+        }
     }
 
     ngx_shmtx_unlock(&lc->shpool->mutex);
 
     return rc;
-}
-
-
-/*
- * Under the lock: the key check's verdict; the models asked about are
- * those the script is asked about (admission.c): the catalog for
- * GET /v1/models, the one model, or the chain
- */
-
-static ngx_int_t
-ngx_http_tokenroute_lease_allowed(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e)
-{
-    u_char                           *p;
-    ngx_str_t                        *id;
-    ngx_uint_t                        i, n;
-    ngx_http_tokenroute_model_t      *m, *one;
-    ngx_http_tokenroute_main_conf_t  *trmcf;
-
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
-    m = trmcf->models.elts;
-    one = NULL;
-
-    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
-        n = trmcf->models.nelts;
-
-    } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
-        one = ngx_http_tokenroute_find_listed_model(trmcf,
-                                                    ctx->model_path.data,
-                                                    ctx->model_path.len);
-        n = (one != NULL);
-
-    } else {
-        n = ctx->nchain;
-    }
-
-    if (e->found) {
-        p = ngx_pnalloc(r->pool, e->key_id_len + e->account_len
-                                 + e->tenant_len + n);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_http_tokenroute_lease_key(ctx, e, p);
-
-        if (!ctx->key.revoked && !ctx->key.expired && n) {
-            ctx->key.allowed.data = p;
-            ctx->key.allowed.len = n;
-
-            for (i = 0; i < n; i++) {
-                id = one ? &one->id
-                     : (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS)
-                       ? &m[i].id
-                       : &ngx_http_tokenroute_public(ctx->chain[i])->id;
-
-                p[i] = tokenroute_lease_model_allowed(e->models,
-                                                      e->models_len,
-                                                      id->data, id->len)
-                       ? '1' : '0';
-            }
-        }
-    }
-
-    ctx->redis_status = NGX_OK;
-    ctx->admission_done = 1;
-    ctx->key.found = e->found;
-
-    return NGX_OK;
 }
 
 
@@ -671,7 +628,7 @@ ngx_http_tokenroute_lease_invalidate(u_char *key_hash)
     ngx_shmtx_lock(&lc->shpool->mutex);
 
     if (key_hash) {
-        e = ngx_http_tokenroute_lease_find(key_hash, 0, NULL);
+        e = ngx_http_tokenroute_lease_find(key_hash, 0);
 
         if (e) {
             e->stale = 1;

@@ -120,7 +120,7 @@ ngx_http_tokenroute_lease_renew(ngx_event_t *ev)
 
     for (i = 0; i < n; i++) {
         e = ngx_http_tokenroute_lease_find(
-                ngx_http_tokenroute_lease_later_kh[i], 0, NULL);
+                ngx_http_tokenroute_lease_later_kh[i], 0);
 
         if (e) {
             e->busy = 0;
@@ -275,7 +275,7 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
 
     ngx_shmtx_lock(&lc->shpool->mutex);
 
-    e = ngx_http_tokenroute_lease_find(call->kh, 0, NULL);
+    e = ngx_http_tokenroute_lease_find(call->kh, 0);
 
     if (e == NULL
         || ngx_memcmp(e->lease_id, call->lease_id,

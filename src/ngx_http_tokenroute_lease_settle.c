@@ -75,7 +75,7 @@ ngx_http_tokenroute_lease_settle(ngx_http_tokenroute_ctx_t *ctx,
         || ngx_memcmp(e->kh, ctx->key_hash, NGX_HTTP_TOKENROUTE_SHA256_HEX_LEN)
            != 0)
     {
-        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0, NULL);
+        e = ngx_http_tokenroute_lease_find(ctx->key_hash, 0);
     }
 
     if (e && e->have

@@ -29,12 +29,11 @@ ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
  * leaves the table only once its lease idled and went back, so that a
  * flood of unknown keys (each a new entry) cannot evict the leases of
  * real ones; a key finding only leases in its slots takes the exact path
- * (NULL).  What was replaced is copied to *old.
+ * (NULL).
  */
 
 ngx_http_tokenroute_lease_entry_t *
-ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create,
-    ngx_http_tokenroute_lease_entry_t *old)
+ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create)
 {
     ngx_uint_t                          i, h, n, rank, best;
     ngx_http_tokenroute_lease_sh_t     *sh;
@@ -72,8 +71,6 @@ ngx_http_tokenroute_lease_find(u_char *kh, ngx_uint_t create,
     if (!create || victim == NULL) {
         return NULL;
     }
-
-    *old = *victim;
 
     ngx_memzero(victim, sizeof(ngx_http_tokenroute_lease_entry_t));
 

@@ -81,11 +81,11 @@ extern ngx_http_tokenroute_lease_conf_t  *ngx_http_tokenroute_lease_conf;
 
 /*
  * Under the zone's lock: a key's entry; with create, a new one (NULL:
- * every slot it may take holds a lease), and then *old is what it
- * replaced (old->inuse 0: nothing; never an entry holding a lease)
+ * every slot it may take holds a lease; it never replaces an entry
+ * holding a lease)
  */
 ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(u_char *kh,
-    ngx_uint_t create, ngx_http_tokenroute_lease_entry_t *old);
+    ngx_uint_t create);
 
 
 /* where a key's entry is looked for: its hash's first 8 hex digits */

@@ -58,6 +58,34 @@ ngx_http_tokenroute_find_listed_model(ngx_http_tokenroute_main_conf_t *trmcf,
 }
 
 
+/* see ngx_http_tokenroute_asked_t */
+
+void
+ngx_http_tokenroute_asked(ngx_http_request_t *r,
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_asked_t *a)
+{
+    ngx_http_tokenroute_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tokenroute_module);
+
+    a->catalog = NULL;
+    a->chain = ctx->chain;
+    a->n = ctx->nchain;
+
+    if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODELS) {
+        a->catalog = trmcf->models.elts;
+        a->n = trmcf->models.nelts;
+
+    } else if (ctx->endpoint == NGX_HTTP_TOKENROUTE_ENDPOINT_MODEL) {
+        a->one = ngx_http_tokenroute_find_listed_model(trmcf,
+                                                       ctx->model_path.data,
+                                                       ctx->model_path.len);
+        a->chain = &a->one;
+        a->n = (a->one != NULL);
+    }
+}
+
+
 ngx_int_t
 ngx_http_tokenroute_send_models(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx)

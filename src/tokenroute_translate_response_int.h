@@ -169,31 +169,63 @@ int tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
     tokenroute_stream_blk_t *b);
 
 /*
- * The scans' step through an object's members: the next member's name in
- * *k, *n and its value's first token returned; TOKENROUTE_JSON_OBJECT_END
- * after the last, TOKENROUTE_JSON_ERROR on invalid JSON or an escaped
- * name (the tree reads those).
+ * The scans' step through an object's members: 1 with the next member's
+ * name in *k, *n and its value's first token in *t; 0 after the last; -1
+ * on invalid JSON or an escaped name (the tree reads those).
  */
-static inline tokenroute_json_token_e
+static inline int
 tokenroute_stream_scan_member(tokenroute_json_scan_t *js, const char **k,
-    size_t *n)
+    size_t *n, tokenroute_json_token_e *t)
 {
-    tokenroute_json_token_e  t;
+    *t = tokenroute_json_scan_next(js);
 
-    t = tokenroute_json_scan_next(js);
-
-    if (t == TOKENROUTE_JSON_OBJECT_END) {
-        return t;
+    if (*t == TOKENROUTE_JSON_OBJECT_END) {
+        return 0;
     }
 
-    if (t != TOKENROUTE_JSON_KEY || js->escaped) {
-        return TOKENROUTE_JSON_ERROR;
+    if (*t != TOKENROUTE_JSON_KEY || js->escaped) {
+        return -1;
     }
 
     *k = (const char *) js->token + 1;
     *n = js->end - js->token - 2;
 
-    return tokenroute_json_scan_next(js);
+    *t = tokenroute_json_scan_next(js);
+
+    return (*t == TOKENROUTE_JSON_ERROR) ? -1 : 1;
+}
+
+/* a member's value the scan does not read, passed over: -1 if invalid */
+static inline int
+tokenroute_stream_scan_pass(tokenroute_json_scan_t *js,
+    tokenroute_json_token_e t)
+{
+    return ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
+            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
+           ? -1 : 0;
+}
+
+/*
+ * A member's value kept if it is a string: its bytes between the quotes
+ * in *s, *len (left as they are if it is none); -1 if it is escaped (the
+ * tree decodes it).
+ */
+static inline int
+tokenroute_stream_scan_str(tokenroute_json_scan_t *js,
+    tokenroute_json_token_e t, const char **s, size_t *len)
+{
+    if (t != TOKENROUTE_JSON_STRING) {
+        return 0;
+    }
+
+    if (js->escaped) {
+        return -1;
+    }
+
+    *s = (const char *) js->token + 1;
+    *len = js->end - js->token - 2;
+
+    return 0;
 }
 
 /* tokenroute_translate_stream_ao.c */

@@ -43,6 +43,7 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     size_t event_len, const char *data, size_t len,
     tokenroute_stream_scan_t *sc)
 {
+    int                       rc;
     size_t                    n;
     unsigned                  pos, seen, canonical;
     const char               *k, *type;
@@ -77,31 +78,23 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
     canonical = 1;
     seen = 0;
 
-    for (pos = 0; /* void */; pos++) {
-        t = tokenroute_stream_scan_member(&js, &k, &n);
-
-        if (t == TOKENROUTE_JSON_OBJECT_END) {
-            break;
-        }
-
-        if (t == TOKENROUTE_JSON_ERROR) {
-            return 0;
-        }
-
+    for (pos = 0;
+         (rc = tokenroute_stream_scan_member(&js, &k, &n, &t)) > 0;
+         pos++)
+    {
         /* the tree's lookups take the first member of a name */
 
         if (tr_str_is(k, n, "type") && !(seen & 1)) {
             seen |= 1;
             canonical &= (pos == 0 && t == TOKENROUTE_JSON_STRING);
 
+            if (tokenroute_stream_scan_str(&js, t, &sc->type, &sc->type_len)
+                != 0)
+            {
+                return 0;
+            }
+
             if (t == TOKENROUTE_JSON_STRING) {
-
-                if (js.escaped) {
-                    return 0;
-                }
-
-                sc->type = (const char *) js.token + 1;
-                sc->type_len = js.end - js.token - 2;
                 sc->has_type = 1;
 
                 /* the events the tree path reads more of: no use going on */
@@ -197,14 +190,12 @@ tokenroute_stream_scan_ao(tokenroute_stream_t *st, const char *event,
             canonical = 0;
         }
 
-        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
-            && tokenroute_json_scan_skip(&js) == TOKENROUTE_JSON_ERROR)
-        {
+        if (tokenroute_stream_scan_pass(&js, t) != 0) {
             return 0;
         }
     }
 
-    if (tokenroute_json_scan_next(&js) != TOKENROUTE_JSON_END) {
+    if (rc < 0 || tokenroute_json_scan_next(&js) != TOKENROUTE_JSON_END) {
         return 0;
     }
 
@@ -266,7 +257,7 @@ static int
 tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc)
 {
-    int                       i;
+    int                       i, rc;
     size_t                    n;
     unsigned                  pos, seen;
     const char               *k;
@@ -275,17 +266,10 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
     seen = 0;
     sc->canonical = 1;
 
-    for (pos = 0; /* void */; pos++) {
-        t = tokenroute_stream_scan_member(js, &k, &n);
-
-        if (t == TOKENROUTE_JSON_OBJECT_END) {
-            break;
-        }
-
-        if (t == TOKENROUTE_JSON_ERROR) {
-            return -1;
-        }
-
+    for (pos = 0;
+         (rc = tokenroute_stream_scan_member(js, &k, &n, &t)) > 0;
+         pos++)
+    {
         i = -1;
 
         if (tr_str_is(k, n, "type")) {
@@ -312,28 +296,20 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
             seen |= 1u << i;
             sc->canonical = 0;
 
-            if (t == TOKENROUTE_JSON_STRING) {
-
-                if (js->escaped) {
-                    return -1;
-                }
-
-                sc->stop = (const char *) js->token + 1;
-                sc->stop_len = js->end - js->token - 2;
+            if (tokenroute_stream_scan_str(js, t, &sc->stop, &sc->stop_len)
+                != 0)
+            {
+                return -1;
             }
 
         } else if (i == 3) {
             seen |= 1u << i;
             sc->canonical &= (pos == 0 && t == TOKENROUTE_JSON_STRING);
 
-            if (t == TOKENROUTE_JSON_STRING) {
-
-                if (js->escaped) {
-                    return -1;
-                }
-
-                sc->dtype = (const char *) js->token + 1;
-                sc->dtype_len = js->end - js->token - 2;
+            if (tokenroute_stream_scan_str(js, t, &sc->dtype, &sc->dtype_len)
+                != 0)
+            {
+                return -1;
             }
 
         } else {
@@ -348,11 +324,13 @@ tokenroute_stream_scan_delta(tokenroute_json_scan_t *js,
             }
         }
 
-        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
-            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
-        {
+        if (tokenroute_stream_scan_pass(js, t) != 0) {
             return -1;
         }
+    }
+
+    if (rc < 0) {
+        return -1;
     }
 
     sc->canonical &= (pos == 2);

@@ -31,6 +31,7 @@ int
 tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
     tokenroute_stream_scan_t *sc)
 {
+    int                       rc;
     size_t                    n;
     unsigned                  seen;
     const char               *k;
@@ -38,28 +39,12 @@ tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
 
     seen = 0;
 
-    for ( ;; ) {
-        t = tokenroute_stream_scan_member(js, &k, &n);
-
-        if (t == TOKENROUTE_JSON_OBJECT_END) {
-            return 0;
-        }
-
-        if (t == TOKENROUTE_JSON_ERROR) {
-            return -1;
-        }
-
+    while ((rc = tokenroute_stream_scan_member(js, &k, &n, &t)) > 0) {
         if (tr_str_is(k, n, "id") && !(seen & 1)) {
             seen |= 1;
 
-            if (t == TOKENROUTE_JSON_STRING) {
-
-                if (js->escaped) {
-                    return -1;
-                }
-
-                sc->id = (const char *) js->token + 1;
-                sc->id_len = js->end - js->token - 2;
+            if (tokenroute_stream_scan_str(js, t, &sc->id, &sc->id_len) != 0) {
+                return -1;
             }
 
         } else if (tr_str_is(k, n, "usage") && !(seen & 2)) {
@@ -75,12 +60,12 @@ tokenroute_stream_scan_message(tokenroute_json_scan_t *js,
             }
         }
 
-        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
-            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
-        {
+        if (tokenroute_stream_scan_pass(js, t) != 0) {
             return -1;
         }
     }
+
+    return rc;
 }
 
 
@@ -93,7 +78,7 @@ int
 tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
     tokenroute_stream_blk_t *b)
 {
-    int                       i;
+    int                       i, rc;
     size_t                    n, *len[3];
     unsigned                  seen;
     const char               *k, **str[3];
@@ -108,17 +93,7 @@ tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
 
     seen = 0;
 
-    for ( ;; ) {
-        t = tokenroute_stream_scan_member(js, &k, &n);
-
-        if (t == TOKENROUTE_JSON_OBJECT_END) {
-            return 0;
-        }
-
-        if (t == TOKENROUTE_JSON_ERROR) {
-            return -1;
-        }
-
+    while ((rc = tokenroute_stream_scan_member(js, &k, &n, &t)) > 0) {
         i = tr_str_is(k, n, "type") ? 0
             : tr_str_is(k, n, "id") ? 1
             : tr_str_is(k, n, "name") ? 2 : -1;
@@ -126,23 +101,17 @@ tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
         if (i >= 0 && !(seen & (1u << i))) {
             seen |= 1u << i;
 
-            if (t == TOKENROUTE_JSON_STRING) {
-
-                if (js->escaped) {
-                    return -1;
-                }
-
-                *str[i] = (const char *) js->token + 1;
-                *len[i] = js->end - js->token - 2;
+            if (tokenroute_stream_scan_str(js, t, str[i], len[i]) != 0) {
+                return -1;
             }
         }
 
-        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
-            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
-        {
+        if (tokenroute_stream_scan_pass(js, t) != 0) {
             return -1;
         }
     }
+
+    return rc;
 }
 
 
@@ -156,7 +125,7 @@ tokenroute_stream_scan_block(tokenroute_json_scan_t *js,
 int
 tokenroute_stream_scan_usage(tokenroute_json_scan_t *js, int64_t *usage)
 {
-    int                       i;
+    int                       i, rc;
     size_t                    n;
     int64_t                   w[2];
     unsigned                  seen;
@@ -167,17 +136,7 @@ tokenroute_stream_scan_usage(tokenroute_json_scan_t *js, int64_t *usage)
     w[0] = 0;
     w[1] = 0;
 
-    for ( ;; ) {
-        t = tokenroute_stream_scan_member(js, &k, &n);
-
-        if (t == TOKENROUTE_JSON_OBJECT_END) {
-            break;
-        }
-
-        if (t == TOKENROUTE_JSON_ERROR) {
-            return -1;
-        }
-
+    while ((rc = tokenroute_stream_scan_member(js, &k, &n, &t)) > 0) {
         for (i = 0; i < 4; i++) {
             if (n == strlen(tokenroute_resp_usage_keys[i])
                 && memcmp(k, tokenroute_resp_usage_keys[i], n) == 0)
@@ -209,11 +168,13 @@ tokenroute_stream_scan_usage(tokenroute_json_scan_t *js, int64_t *usage)
             }
         }
 
-        if ((t == TOKENROUTE_JSON_OBJECT || t == TOKENROUTE_JSON_ARRAY)
-            && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
-        {
+        if (tokenroute_stream_scan_pass(js, t) != 0) {
             return -1;
         }
+    }
+
+    if (rc < 0) {
+        return -1;
     }
 
     /* the tree path's arithmetic (tokenroute_resp_usage()) */
@@ -237,7 +198,7 @@ tokenroute_stream_scan_usage(tokenroute_json_scan_t *js, int64_t *usage)
 static int
 tokenroute_stream_scan_split(tokenroute_json_scan_t *js, int64_t *w)
 {
-    int                       i;
+    int                       i, rc;
     size_t                    n;
     unsigned                  seen;
     const char               *k;
@@ -245,17 +206,7 @@ tokenroute_stream_scan_split(tokenroute_json_scan_t *js, int64_t *w)
 
     seen = 0;
 
-    for ( ;; ) {
-        t = tokenroute_stream_scan_member(js, &k, &n);
-
-        if (t == TOKENROUTE_JSON_OBJECT_END) {
-            return 0;
-        }
-
-        if (t == TOKENROUTE_JSON_ERROR) {
-            return -1;
-        }
-
+    while ((rc = tokenroute_stream_scan_member(js, &k, &n, &t)) > 0) {
         i = tr_str_is(k, n, "ephemeral_5m_input_tokens") ? 0
             : tr_str_is(k, n, "ephemeral_1h_input_tokens") ? 1 : -1;
 
@@ -266,13 +217,12 @@ tokenroute_stream_scan_split(tokenroute_json_scan_t *js, int64_t *w)
                 return -1;
             }
 
-        } else if ((t == TOKENROUTE_JSON_OBJECT
-                    || t == TOKENROUTE_JSON_ARRAY)
-                   && tokenroute_json_scan_skip(js) == TOKENROUTE_JSON_ERROR)
-        {
+        } else if (tokenroute_stream_scan_pass(js, t) != 0) {
             return -1;
         }
     }
+
+    return rc;
 }
 
 

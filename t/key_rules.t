@@ -18,6 +18,7 @@ use Test::More;
 
 use lib 't/lib';
 use TokenRoute::Test;
+use TokenRoute::KeyCheck qw(get post msg ids);
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -43,52 +44,27 @@ my $expired = $t->create_key(name => 'rules-expired', expires => '1s');
 my ($rc, undef, $err) = $t->cli('keys', 'revoke', $revoked->{id});
 is($rc, 0, 'keys revoke') or diag($err);
 
-sub get {
-	my ($key, $path) = @_;
-	return $t->http(method => 'GET', path => $path,
-		headers => { Authorization => "Bearer $key->{raw}" });
-}
-
-sub post {
-	my ($key, $path, $body) = @_;
-	return $t->http(method => 'POST', path => $path,
-		headers => { 'x-api-key' => $key->{raw},
-			'content-type' => 'application/json' },
-		body => $body);
-}
-
-sub msg {
-	my ($model) = @_;
-	return { model => $model, max_tokens => 50,
-		messages => [ { role => 'user', content => 'Hi' } ] };
-}
-
-sub ids {
-	my ($r) = @_;
-	my $d = ref $r->{json} eq 'HASH' ? $r->{json}{data} : undef;
-	return [ sort map { $_->{id} } @{ ref $d eq 'ARRAY' ? $d : [] } ];
-}
-
 ###############################################################################
 
 # GET /v1/models: the catalog, as the key may use it
 
-my $r = get($two, '/v1/models');
+my $r = get($t, $two, '/v1/models');
 is($r->{status}, 200, 'models, two: 200');
 is_deeply(ids($r), [ 'k/down', 'k/gpt' ], 'models, two: those two');
 
-$r = get($all, '/v1/models');
+$r = get($t, $all, '/v1/models');
 is_deeply([ grep { m{^k/} } @{ ids($r) } ],
 	[ 'k/ant', 'k/down', 'k/gpt', 'k/other' ], 'models, all: the catalog');
 cmp_ok(scalar @{ ids($r) }, '>', 4, 'models, all: the default ones too');
 
 # GET /v1/models/{id}: one model, the same 404 for one the key may not use
 
-is(get($two, '/v1/models/k/gpt')->{status}, 200, 'model k/gpt, two: 200');
-is(get($two, '/v1/models/k/other')->{status}, 404,
+is(get($t, $two, '/v1/models/k/gpt')->{status}, 200, 'model k/gpt, two: 200');
+is(get($t, $two, '/v1/models/k/other')->{status}, 404,
 	'model k/other, two: 404');
-is(get($two, '/v1/models/k/none')->{status}, 404, 'unknown model: 404');
-is(get($all, '/v1/models/k/other')->{status}, 200, 'model k/other, all: 200');
+is(get($t, $two, '/v1/models/k/none')->{status}, 404, 'unknown model: 404');
+is(get($t, $all, '/v1/models/k/other')->{status}, 200,
+	'model k/other, all: 200');
 
 # revoked and expired keys, where nothing is reserved
 
@@ -98,32 +74,32 @@ for my $case ([ $revoked, 'revoked_api_key' ], [ $expired, 'expired_api_key' ])
 {
 	my ($key, $code) = @$case;
 
-	$r = get($key, '/v1/models');
+	$r = get($t, $key, '/v1/models');
 	is($r->{status}, 401, "$code: models 401");
 	is($r->{json}{error}{code}, $code, "$code: models, its code");
 
-	$r = get($key, '/v1/models/k/gpt');
+	$r = get($t, $key, '/v1/models/k/gpt');
 	is($r->{status}, 401, "$code: one model 401");
 
-	$r = post($key, '/v1/messages/count_tokens', msg('k/ant'));
+	$r = post($t, $key, '/v1/messages/count_tokens', msg('k/ant'));
 	is($r->{status}, 401, "$code: count_tokens 401");
 	like($r->{body}, $code eq 'revoked_api_key' ? qr/revoked/ : qr/expired/,
 		"$code: count_tokens, why");
 
 	# the key is reported before a bad body
-	$r = post($key, '/v1/messages', '{');
+	$r = post($t, $key, '/v1/messages', '{');
 	is($r->{status}, 401, "$code: a bad body, the key first");
 }
 
 # count_tokens: the model the key may not use is refused
 
-$r = post($two, '/v1/messages/count_tokens', msg('k/ant'));
+$r = post($t, $two, '/v1/messages/count_tokens', msg('k/ant'));
 is($r->{status}, 403, 'count_tokens, a model the key may not use: 403');
 like($r->{body}, qr/may not use the model \\"k\/ant\\"/,
 	'count_tokens: the key may not use it');
 
 $t->clear_mock_requests;
-$r = post($all, '/v1/messages/count_tokens', msg('k/ant'));
+$r = post($t, $all, '/v1/messages/count_tokens', msg('k/ant'));
 isnt($r->{status}, 403, 'count_tokens, a model the key may use: sent on');
 is(scalar($t->mock_requests), 1, 'count_tokens: the provider asked');
 
@@ -132,7 +108,7 @@ is($t->redis('HLEN', 'tr:rsvd'), 0, 'nothing reserved by any of these');
 # fallbacks: only those the key may use
 
 $t->clear_mock_requests;
-$r = post($two, '/v1/messages', msg('k/down'));
+$r = post($t, $two, '/v1/messages', msg('k/down'));
 is($r->{status}, 200, 'fallback, two: 200');
 is($r->{headers}{'x-tokenroute-model'}, 'k/gpt',
 	'fallback, two: k/other skipped, k/gpt served');
@@ -140,16 +116,16 @@ is_deeply([ map { $_->{json} ? $_->{json}{model} : () } $t->mock_requests ],
 	[ 'claude-error-529', 'gpt-ok-usage-30-7' ], 'fallback, two: tried');
 
 $t->clear_mock_requests;
-$r = post($all, '/v1/messages', msg('k/down'));
+$r = post($t, $all, '/v1/messages', msg('k/down'));
 is($r->{headers}{'x-tokenroute-model'}, 'k/other',
 	'fallback, all: k/other served');
 
 $t->clear_mock_requests;
-$r = post($one, '/v1/messages', msg('k/down'));
+$r = post($t, $one, '/v1/messages', msg('k/down'));
 isnt($r->{status}, 200, 'fallback, one: no fallback it may use');
 is(scalar($t->mock_requests), 1, 'fallback, one: k/down only');
 
-$r = post($one, '/v1/messages', msg('k/gpt'));
+$r = post($t, $one, '/v1/messages', msg('k/gpt'));
 is($r->{status}, 403, 'a model the key may not use: 403');
 
 ###############################################################################

@@ -18,6 +18,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use TokenRoute::Test;
+use TokenRoute::Lease qw(lease_gateway);
 use TokenRoute::Money qw(utc_hour);
 
 select STDERR; $| = 1;
@@ -27,8 +28,7 @@ select STDOUT; $| = 1;
 
 my $t = TokenRoute::Test->new();
 
-$t->start_gateway(http => <<'EOF');
-tokenroute_lease zone=lease:1m slice=50 max_age=10s flush=200ms ttl=40s;
+lease_gateway($t, models => <<'EOF');
 tokenroute_model p/ok provider=mockai upstream_model=gpt-p-usage-10-20 input_price=1 output_price=1;
 EOF
 

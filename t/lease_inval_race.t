@@ -19,6 +19,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use TokenRoute::Test;
+use TokenRoute::Lease qw(lease_gateway used_chat);
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -27,15 +28,7 @@ select STDOUT; $| = 1;
 
 my $t = TokenRoute::Test->new();
 
-$t->start_gateway(http => <<'EOF');
-tokenroute_lease zone=lease:1m slice=50 max_age=10s flush=200ms ttl=40s;
-tokenroute_model openai/used provider=mockai upstream_model=gpt-usage-100-20 input_price=1 output_price=5;
-EOF
-
-sub chat {
-	my ($raw) = @_;
-	return $t->chat($raw, model => 'openai/used')->{status};
-}
+lease_gateway($t);
 
 sub resp {
 	my (@cmd) = @_;
@@ -54,7 +47,7 @@ for my $n (1 .. $trials) {
 	my $k = $t->create_key(name => "race$n", account => 'racct');
 	my $kh = $t->key_hash($k->{raw});
 
-	is(chat($k->{raw}), 200, "$n: first request");
+	is(used_chat($t, $k->{raw}), 200, "$n: first request");
 	ok($t->wait_until(3, sub {
 		my %r = @{ $t->redis('HGETALL', 'tr:rsvd') || [] };
 		grep { /^$kh \d+ \S+ \S+ - - - -$/ } values %r;
@@ -65,7 +58,7 @@ for my $n (1 .. $trials) {
 
 	for (1 .. 5) {
 		sleep 0.9;
-		chat($k->{raw});
+		used_chat($t, $k->{raw});
 	}
 	sleep 0.7;
 
@@ -74,7 +67,8 @@ for my $n (1 .. $trials) {
 		or die "redis: $!\n";
 
 	kill 'STOP', $rpid;
-	is(chat($k->{raw}), 200, "$n: admitted from the cache, Redis stopped");
+	is(used_chat($t, $k->{raw}), 200,
+		"$n: admitted from the cache, Redis stopped");
 	sleep 0.1;
 
 	# the revocation, as the CLI makes it: the record, then the message
@@ -85,7 +79,7 @@ for my $n (1 .. $trials) {
 	sleep 0.3;
 	close $s;
 
-	my $st = chat($k->{raw});
+	my $st = used_chat($t, $k->{raw});
 	$late++ if $st == 200;
 	diag("$n: $st after the revocation was pushed");
 }

@@ -19,6 +19,8 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use TokenRoute::Test;
+use TokenRoute::KeyCheck qw(get post msg ids);
+use TokenRoute::Lease qw(lease_gateway evalsha_calls);
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
@@ -27,44 +29,12 @@ select STDOUT; $| = 1;
 
 my $t = TokenRoute::Test->new();
 
-$t->start_gateway(http => <<'EOF');
-tokenroute_lease zone=lease:1m slice=50 max_age=10s flush=200ms ttl=40s;
+lease_gateway($t, models => <<'EOF');
 tokenroute_model k/gpt provider=mockai upstream_model=gpt-ok-usage-30-7 input_price=1 output_price=1;
 tokenroute_model k/ant provider=mockant upstream_model=claude-ok input_price=1 output_price=1;
 tokenroute_model k/no provider=mockai upstream_model=gpt-ok-usage-3-1 input_price=1 output_price=1;
 tokenroute_model k/noant provider=mockant upstream_model=claude-ok input_price=1 output_price=1;
 EOF
-
-sub get {
-	my ($key, $path) = @_;
-	return $t->http(method => 'GET', path => $path,
-		headers => { Authorization => "Bearer $key->{raw}" });
-}
-
-sub post {
-	my ($key, $path, $body) = @_;
-	return $t->http(method => 'POST', path => $path,
-		headers => { 'x-api-key' => $key->{raw},
-			'content-type' => 'application/json' },
-		body => $body);
-}
-
-sub msg {
-	my ($model) = @_;
-	return { model => $model, max_tokens => 50,
-		messages => [ { role => 'user', content => 'Hi' } ] };
-}
-
-sub ids {
-	my ($r) = @_;
-	my $d = ref $r->{json} eq 'HASH' ? $r->{json}{data} : undef;
-	return [ sort map { $_->{id} } @{ ref $d eq 'ARRAY' ? $d : [] } ];
-}
-
-sub evalsha_calls {
-	my $info = $t->redis('INFO', 'commandstats');
-	return $info =~ /cmdstat_evalsha:calls=(\d+)/ ? $1 : 0;
-}
 
 ###############################################################################
 
@@ -73,11 +43,11 @@ my $kh = $t->key_hash($k->{raw});
 
 # the record read by the exact path before: the verdicts to match
 
-my $models = get($k, '/v1/models');
+my $models = get($t, $k, '/v1/models');
 is($models->{status}, 200, 'models, exact: 200');
 is_deeply(ids($models), [ 'k/ant', 'k/gpt' ], 'models, exact: the two');
 
-is(post($k, '/v1/chat/completions', msg('k/gpt'))->{status}, 200,
+is(post($t, $k, '/v1/chat/completions', msg('k/gpt'))->{status}, 200,
 	'a chat request: the entry made');
 ok($t->wait_until(3, sub {
 	my %r = @{ $t->redis('HGETALL', 'tr:rsvd') || [] };
@@ -85,27 +55,27 @@ ok($t->wait_until(3, sub {
 
 # from the zone: no script
 
-my $e = evalsha_calls();
+my $e = evalsha_calls($t);
 
 my $n = 0;
 for (1 .. 10) {
-	my $r = get($k, '/v1/models');
+	my $r = get($t, $k, '/v1/models');
 	$n++ if $r->{status} == 200 && $r->{body} eq $models->{body};
 }
 is($n, 10, 'models from the zone: the same body 10 times');
 
-is(get($k, '/v1/models/k/gpt')->{status}, 200, 'one model it may use');
-is(get($k, '/v1/models/k/no')->{status}, 404, 'one model it may not use');
+is(get($t, $k, '/v1/models/k/gpt')->{status}, 200, 'one model it may use');
+is(get($t, $k, '/v1/models/k/no')->{status}, 404, 'one model it may not use');
 
-my $r = post($k, '/v1/messages/count_tokens', msg('k/ant'));
+my $r = post($t, $k, '/v1/messages/count_tokens', msg('k/ant'));
 is($r->{status}, 200, 'count_tokens, a model it may use: sent on');
-$r = post($k, '/v1/messages/count_tokens', msg('k/noant'));
+$r = post($t, $k, '/v1/messages/count_tokens', msg('k/noant'));
 is($r->{status}, 403, 'count_tokens, a model it may not use: 403');
 like($r->{body}, qr/may not use the model \\"k\/noant\\"/, 'count_tokens: why');
 
-is(post($k, '/v1/messages', '{')->{status}, 400, 'a bad body: 400');
+is(post($t, $k, '/v1/messages', '{')->{status}, 400, 'a bad body: 400');
 
-cmp_ok(evalsha_calls() - $e, '<=', 3,
+cmp_ok(evalsha_calls($t) - $e, '<=', 3,
 	'14 key checks with at most 3 scripts (renewals, flushes)');
 
 # revoked: pushed, then refused from the zone (or Redis) alike
@@ -113,14 +83,14 @@ cmp_ok(evalsha_calls() - $e, '<=', 3,
 my ($rc) = $t->cli('keys', 'revoke', $k->{id});
 is($rc, 0, 'keys revoke');
 
-ok($t->wait_until(2, sub { get($k, '/v1/models')->{status} == 401 }),
+ok($t->wait_until(2, sub { get($t, $k, '/v1/models')->{status} == 401 }),
 	'models: 401 once revoked');
-is(post($k, '/v1/messages/count_tokens', msg('k/ant'))->{status}, 401,
+is(post($t, $k, '/v1/messages/count_tokens', msg('k/ant'))->{status}, 401,
 	'count_tokens: 401 once revoked');
 
 # an unknown key: 401, as from the script
 
 my $u = { raw => 'sk-tr-' . 'u' x 40 };
-is(get($u, '/v1/models')->{status}, 401, 'an unknown key: 401');
+is(get($t, $u, '/v1/models')->{status}, 401, 'an unknown key: 401');
 
 done_testing();

@@ -16,6 +16,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 't/lib';
 use TokenRoute::Test;
+use TokenRoute::Lease qw(lease_gateway used_chat);
 use TokenRoute::Prom qw(parse value family);
 
 select STDERR; $| = 1;
@@ -25,14 +26,11 @@ select STDOUT; $| = 1;
 
 my $t = TokenRoute::Test->new();
 
-$t->start_gateway(http => <<'EOF', server => <<'EOF2');
-tokenroute_lease zone=lease:1m slice=50 max_age=10s flush=200ms ttl=40s;
-tokenroute_model openai/used provider=mockai upstream_model=gpt-usage-100-20 input_price=1 output_price=5;
-EOF
+lease_gateway($t, server => <<'EOF');
 location = /metrics {
     tokenroute_metrics;
 }
-EOF2
+EOF
 
 # checked strict once per test, not at each poll
 sub scrape {
@@ -42,11 +40,6 @@ sub scrape {
 	is_deeply($e, [], 'metrics: strict Prometheus text') or diag($r->{body})
 		if $check;
 	return $m;
-}
-
-sub chat {
-	my ($raw) = @_;
-	return $t->chat($raw, model => 'openai/used')->{status};
 }
 
 ###############################################################################
@@ -64,13 +57,13 @@ is(value($m0, 'tokenroute_leases_held'), 0, 'no lease held at first');
 
 my $k = $t->create_key(name => 'm', account => 'macct');
 
-is(chat($k->{raw}), 200, 'first request: exact path');
+is(used_chat($t, $k->{raw}), 200, 'first request: exact path');
 ok($t->wait_until(3, sub {
 	value(scrape(), 'tokenroute_leases_held') == 1 }), 'a lease held');
 
 my $N = 10;
 my $ok = 0;
-$ok += chat($k->{raw}) == 200 for 1 .. $N;
+$ok += used_chat($t, $k->{raw}) == 200 for 1 .. $N;
 is($ok, $N, "$N served");
 
 sleep 0.5;
@@ -90,7 +83,7 @@ cmp_ok(value($m1, 'tokenroute_lease_flushes_total'), '>=', 1,
 
 $t->cli('keys', 'revoke', $k->{id});
 sleep 0.3;
-is(chat($k->{raw}), 401, 'revoked');
+is(used_chat($t, $k->{raw}), 401, 'revoked');
 
 ok($t->wait_until(3, sub {
 	my $m = scrape();

@@ -57,6 +57,8 @@ package TokenRoute::Test;
 #   error_ok(RES, 'openai'|'anthropic', status, type, secrets, name)
 #   allow_log(REGEX)  error.log lines matching it are not counted by the
 #       teardown's alert check (an [alert] the test expects)
+#   $t->{nginx_env} = { NAME => VALUE }  set before start_gateway: more
+#       environment for nginx (not with TOKENROUTE_SANITIZE's LD_PRELOAD)
 #   json_members(TEXT)   (a function) the members of a JSON object as written
 
 ###############################################################################
@@ -757,6 +759,9 @@ sub _nginx_env {
 	my ($self) = @_;
 
 	my %env = (TOKENROUTE_TEST_ANTHROPIC_KEY => $ANTHROPIC_KEY);
+
+	# a test's own (e.g. LD_PRELOAD of a failure shim: t/lease_nomem.t)
+	%env = (%env, %{ $self->{nginx_env} }) if $self->{nginx_env};
 
 	if ($self->{sanitize}) {
 		$env{LD_PRELOAD} = $self->{libasan};
