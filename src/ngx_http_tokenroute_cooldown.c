@@ -265,7 +265,9 @@ ngx_int_t
 ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
     ngx_http_tokenroute_main_conf_t *trmcf)
 {
+    size_t                           size;
     ngx_str_t                        name;
+    ngx_uint_t                       n;
     ngx_shm_zone_t                  *zone;
     ngx_http_tokenroute_cooldown_t  *cd;
 
@@ -283,7 +285,19 @@ ngx_http_tokenroute_cooldown_init(ngx_conf_t *cf,
      */
     ngx_str_set(&name, "tokenroute_cooldown4");
 
-    zone = ngx_shared_memory_add(cf, &name, 64 * 1024,
+    /*
+     * A node per model: room for two tables (a reload that changes the
+     * ids builds the new one before it frees the old) and the slab's own
+     * pages, in steps of 64K, so that a reload that keeps about as many
+     * models keeps the zone (a zone of another size starts empty).
+     */
+    n = ngx_max(trmcf->models.nelts, 1);
+    size = sizeof(ngx_http_tokenroute_cooldown_sh_t)
+           + (n - 1) * sizeof(ngx_http_tokenroute_cooldown_node_t);
+    size = 2 * ngx_align(size, ngx_pagesize) + 32 * 1024;
+    size = ngx_align(size, 64 * 1024);
+
+    zone = ngx_shared_memory_add(cf, &name, size,
                                  &ngx_http_tokenroute_module);
     if (zone == NULL) {
         return NGX_ERROR;
