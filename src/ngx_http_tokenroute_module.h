@@ -91,7 +91,8 @@ typedef struct {
     ngx_str_t                        authorization;
     ngx_str_t                        api_key;
     ngx_str_t                        upstream_name;
-    ngx_str_t                        headers;     /* variables.c's cache */
+    ngx_str_t                        headers;     /* variables.c's cache,
+                                                     the host in front */
     void                            *type_conf;   /* a type's own settings */
     u_char                          *file;
     ngx_uint_t                       line;
@@ -324,6 +325,7 @@ typedef struct {
     ngx_str_t                        upstream_authorization; /* signed */
     ngx_str_t                        upstream_amz_date;      /* its date */
     unsigned                         translate:1;
+
 
     /*
      * admission (admission.c): the key's verdict and the reservation, or the
