@@ -54,7 +54,8 @@ typedef enum {
     ngx_http_tokenroute_var_azure_api_key,
     ngx_http_tokenroute_var_upstream_headers,
     ngx_http_tokenroute_var_upstream_url,
-    ngx_http_tokenroute_var_upstream_host_headers
+    ngx_http_tokenroute_var_upstream_host_headers,
+    ngx_http_tokenroute_var_proxy_pass
 } ngx_http_tokenroute_var_e;
 
 
@@ -244,6 +245,10 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_headers,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
+    { ngx_string("tokenroute_proxy_pass"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_proxy_pass,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
     { ngx_string("tokenroute_upstream_host_headers"), NULL,
       ngx_http_tokenroute_variable,
       ngx_http_tokenroute_var_upstream_host_headers,
@@ -339,6 +344,31 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         }
         break;
 
+    case ngx_http_tokenroute_var_proxy_pass:
+        if (prov == NULL) {
+            break;
+        }
+
+        if (ngx_http_tokenroute_url_value(r, ctx, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /*
+         * The URI is the client's own, byte for byte (no arguments, no
+         * escapes nginx would have decoded): proxy_pass without a URI
+         * sends that unparsed URI itself, and nginx parses a shorter URL
+         */
+
+        if (r->valid_unparsed_uri
+            && r->unparsed_uri.len == ctx->upstream_uri.len
+            && ngx_memcmp(r->unparsed_uri.data, ctx->upstream_uri.data,
+                          ctx->upstream_uri.len) == 0)
+        {
+            value.len = prov->upstream.len;
+        }
+
+        break;
+
     case ngx_http_tokenroute_var_key_id:
         value = ctx->key.id;
         break;
@@ -424,10 +454,13 @@ ngx_http_tokenroute_url_value(ngx_http_request_t *r,
     uri = &ctx->upstream_uri;
     url = &ctx->upstream_url;
 
-    if (url->len == up->len + uri->len
-        && url->data + up->len == uri->data
-        && ngx_strncmp(url->data, up->data, up->len) == 0)
-    {
+    /*
+     * route.c clears the URL at each attempt and writes it for the
+     * attempt's provider only: a URI within it, right after the upstream,
+     * was made with this provider's upstream in front
+     */
+
+    if (url->len == up->len + uri->len && url->data + up->len == uri->data) {
         *value = *url;
         return NGX_OK;
     }

@@ -7,10 +7,13 @@
 # (the value carries the other header lines), instead of one
 # proxy_set_header per header.  Differential test: the same requests
 # through a location that has the one-line-per-header form (the conf
-# with that line replaced by the lines its comment lists), through one
-# with the Content-Type line of $tokenroute_upstream_headers (the form
-# before the Host was folded in), and through the standard one; the
-# providers must receive the same request line, header lines in the same
+# with that line replaced by the lines its comment lists) and proxy_pass
+# $tokenroute_upstream$tokenroute_upstream_uri, through one with the
+# Content-Type line of $tokenroute_upstream_headers and proxy_pass
+# $tokenroute_upstream_url (the form before), and through the standard
+# one (proxy_pass $tokenroute_proxy_pass: no URI when it is the
+# client's); the providers must receive the same request line (also for
+# a client URI with arguments or escapes), header lines in the same
 # order, and body, for every provider type: OpenAI, Anthropic (default and client
 # anthropic-version, one and two anthropic-beta headers), Azure, Bedrock
 # (signed, with and without a session token; with an API key), a
@@ -52,6 +55,8 @@ $lines =~ s/^#     //mg;
 my $fast = 'proxy_set_header Host $tokenroute_upstream_host_headers;';
 my $old = $conf;
 ok($old =~ s/^\Q$fast\E\n/$lines/m, 'the conf has the one line');
+ok($old =~ s/^proxy_pass \$tokenroute_proxy_pass;$/proxy_pass \$tokenroute_upstream\$tokenroute_upstream_uri;/m,
+	'the conf passes $tokenroute_proxy_pass');
 $old =~ s/^error_page [^\n]*\n//mg;
 write_file('old_proxy.conf', $old);
 
@@ -60,6 +65,7 @@ my $mid = $conf;
 $mid =~ s/^\Q$fast\E\n/proxy_set_header Host \$tokenroute_upstream_host;
 proxy_set_header Content-Type \$tokenroute_upstream_headers;
 /m;
+$mid =~ s/^proxy_pass [^\n]*$/proxy_pass \$tokenroute_upstream_url;/m;
 $mid =~ s/^error_page [^\n]*\n//mg;
 write_file('mid_proxy.conf', $mid);
 
@@ -175,6 +181,12 @@ sub body {
 
 my @cases = (
 	[ 'openai', 'mock', '/v1/chat/completions', 'openai/gpt-4o-mini' ],
+	[ 'openai, arguments in the URI', 'mock', '/v1/chat/completions?a=1',
+		'openai/gpt-4o-mini' ],
+	[ 'openai, an escape in the URI', 'mock', '/v1/chat/%63ompletions',
+		'openai/gpt-4o-mini' ],
+	[ 'openai, an empty query', 'mock', '/v1/chat/completions?',
+		'openai/gpt-4o-mini' ],
 	[ 'openai, a client anthropic-beta (not sent)', 'mock',
 		'/v1/chat/completions', 'openai/gpt-4o-mini',
 		'anthropic-beta' => 'x-1' ],
