@@ -326,7 +326,6 @@ typedef struct {
     ngx_str_t                        upstream_amz_date;      /* its date */
     unsigned                         translate:1;
 
-
     /*
      * admission (admission.c): the key's verdict and the reservation, or the
      * verdict alone for a request that reserves nothing, while the request
