@@ -148,10 +148,15 @@ ngx_http_tokenroute_access_start(ngx_http_request_t *r)
     /*
      * All zero but the request scan's character arrays, which hold only
      * what the scan wrote (see tokenroute_request.h): clearing the whole
-     * ctx cost more than the scan.
+     * ctx cost more than the scan.  Nor the chain past its first entry
+     * (512 bytes): nothing reads beyond nchain, but route.c takes
+     * chain[0] as the model even when the chain is empty.
      */
 
-    ngx_memzero(ctx, offsetof(ngx_http_tokenroute_ctx_t, req));
+    ngx_memzero(ctx, offsetof(ngx_http_tokenroute_ctx_t, chain));
+    ctx->chain[0] = NULL;
+    ngx_memzero(&ctx->nchain, offsetof(ngx_http_tokenroute_ctx_t, req)
+                              - offsetof(ngx_http_tokenroute_ctx_t, nchain));
     ngx_memzero(&ctx->req.model_len,
                 offsetof(tokenroute_request_t, models)
                 - offsetof(tokenroute_request_t, model_len));

@@ -91,7 +91,8 @@ typedef struct {
     ngx_str_t                        authorization;
     ngx_str_t                        api_key;
     ngx_str_t                        upstream_name;
-    ngx_str_t                        headers;     /* variables.c's cache */
+    ngx_str_t                        headers;     /* variables.c's cache,
+                                                     the host in front */
     void                            *type_conf;   /* a type's own settings */
     u_char                          *file;
     ngx_uint_t                       line;

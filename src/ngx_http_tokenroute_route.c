@@ -195,6 +195,9 @@ ngx_http_tokenroute_route(ngx_http_request_t *r,
     ngx_str_null(&ctx->upstream_authorization);
     ngx_str_null(&ctx->upstream_amz_date);
 
+    /* made below for this provider, or not at all (variables.c) */
+    ngx_str_null(&ctx->upstream_url);
+
     switch (ctx->endpoint) {
 
     case NGX_HTTP_TOKENROUTE_ENDPOINT_CHAT:

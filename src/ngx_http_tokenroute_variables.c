@@ -53,7 +53,9 @@ typedef enum {
     ngx_http_tokenroute_var_cache_write_1h_tokens,
     ngx_http_tokenroute_var_azure_api_key,
     ngx_http_tokenroute_var_upstream_headers,
-    ngx_http_tokenroute_var_upstream_url
+    ngx_http_tokenroute_var_upstream_url,
+    ngx_http_tokenroute_var_upstream_host_headers,
+    ngx_http_tokenroute_var_proxy_pass
 } ngx_http_tokenroute_var_e;
 
 
@@ -84,6 +86,7 @@ static ngx_http_tokenroute_header_var_t  ngx_http_tokenroute_header_vars[] = {
 
 
 #define NGX_HTTP_TOKENROUTE_CONTENT_TYPE  "application/json"
+#define NGX_HTTP_TOKENROUTE_CT_LINE       CRLF "Content-Type: "
 #define NGX_HTTP_TOKENROUTE_HEADER_VARS                                       \
     (sizeof(ngx_http_tokenroute_header_vars)                                  \
      / sizeof(ngx_http_tokenroute_header_var_t))
@@ -94,7 +97,8 @@ static ngx_int_t ngx_http_tokenroute_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tokenroute_header_value(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_uint_t data, ngx_str_t *value);
 static ngx_int_t ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_variable_value_t *v);
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_variable_value_t *v,
+    ngx_uint_t host);
 static ngx_int_t ngx_http_tokenroute_url_value(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_str_t *value);
 static ngx_int_t ngx_http_tokenroute_anthropic_version(ngx_http_request_t *r,
@@ -241,6 +245,15 @@ static ngx_http_variable_t  ngx_http_tokenroute_vars[] = {
       ngx_http_tokenroute_variable, ngx_http_tokenroute_var_upstream_headers,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
+    { ngx_string("tokenroute_proxy_pass"), NULL,
+      ngx_http_tokenroute_variable, ngx_http_tokenroute_var_proxy_pass,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("tokenroute_upstream_host_headers"), NULL,
+      ngx_http_tokenroute_variable,
+      ngx_http_tokenroute_var_upstream_host_headers,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
       ngx_http_null_variable
 };
 
@@ -284,7 +297,7 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
 
     if (ctx == NULL) {
         if (data == ngx_http_tokenroute_var_upstream_headers) {
-            return ngx_http_tokenroute_upstream_headers(r, NULL, v);
+            return ngx_http_tokenroute_upstream_headers(r, NULL, v, 0);
         }
 
         v->not_found = 1;
@@ -318,7 +331,10 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         break;
 
     case ngx_http_tokenroute_var_upstream_headers:
-        return ngx_http_tokenroute_upstream_headers(r, ctx, v);
+        return ngx_http_tokenroute_upstream_headers(r, ctx, v, 0);
+
+    case ngx_http_tokenroute_var_upstream_host_headers:
+        return ngx_http_tokenroute_upstream_headers(r, ctx, v, 1);
 
     case ngx_http_tokenroute_var_upstream_url:
         if (prov
@@ -326,6 +342,31 @@ ngx_http_tokenroute_variable(ngx_http_request_t *r,
         {
             return NGX_ERROR;
         }
+        break;
+
+    case ngx_http_tokenroute_var_proxy_pass:
+        if (prov == NULL) {
+            break;
+        }
+
+        if (ngx_http_tokenroute_url_value(r, ctx, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /*
+         * The URI is the client's own, byte for byte (no arguments, no
+         * escapes nginx would have decoded): proxy_pass without a URI
+         * sends that unparsed URI itself, and nginx parses a shorter URL
+         */
+
+        if (r->valid_unparsed_uri
+            && r->unparsed_uri.len == ctx->upstream_uri.len
+            && ngx_memcmp(r->unparsed_uri.data, ctx->upstream_uri.data,
+                          ctx->upstream_uri.len) == 0)
+        {
+            value.len = prov->upstream.len;
+        }
+
         break;
 
     case ngx_http_tokenroute_var_key_id:
@@ -413,10 +454,13 @@ ngx_http_tokenroute_url_value(ngx_http_request_t *r,
     uri = &ctx->upstream_uri;
     url = &ctx->upstream_url;
 
-    if (url->len == up->len + uri->len
-        && url->data + up->len == uri->data
-        && ngx_strncmp(url->data, up->data, up->len) == 0)
-    {
+    /*
+     * route.c clears the URL at each attempt and writes it for the
+     * attempt's provider only: a URI within it, right after the upstream,
+     * was made with this provider's upstream in front
+     */
+
+    if (url->len == up->len + uri->len && url->data + up->len == uri->data) {
         *value = *url;
         return NGX_OK;
     }
@@ -524,14 +568,21 @@ ngx_http_tokenroute_header_value(ngx_http_request_t *r,
  * CR or LF: nginx refuses them in a client's header, and the others come
  * from the configuration, a signature or a token endpoint's JSON string,
  * as they did in their own lines.
+ *
+ * $tokenroute_upstream_host_headers ("host" set): the provider's host and
+ * "\r\nContent-Type: " in front, for the one line "proxy_set_header Host
+ * $tokenroute_upstream_host_headers;" that sends what the lines of Host
+ * and Content-Type sent, in the same order.  Without a provider it is
+ * empty: proxy_pass then has no URL and nothing is sent.
  */
 
 static ngx_int_t
 ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
-    ngx_http_tokenroute_ctx_t *ctx, ngx_http_variable_value_t *v)
+    ngx_http_tokenroute_ctx_t *ctx, ngx_http_variable_value_t *v,
+    ngx_uint_t host)
 {
-    u_char                            *p;
-    size_t                             len;
+    u_char                            *p, *start;
+    size_t                             len, head;
     ngx_str_t                          values[
                                            NGX_HTTP_TOKENROUTE_HEADER_VARS];
     ngx_uint_t                         i, n, cache;
@@ -539,26 +590,33 @@ ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
     ngx_http_tokenroute_provider_t    *prov;
     ngx_http_tokenroute_header_var_t  *h;
 
+    prov = (ctx && ctx->model) ? ctx->model->provider : NULL;
+
+    if (host && prov == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    /* the host and the Content-Type line's name, in front of the value */
+
+    head = prov ? prov->host.len + sizeof(NGX_HTTP_TOKENROUTE_CT_LINE) - 1
+                : 0;
+
     /*
      * An OpenAI or Azure provider's headers are its key's alone, unless
      * the attempt has an Authorization of its own: made once per worker,
-     * kept with the provider (the cycle's configuration, as long as it).
+     * kept with the provider (the cycle's configuration, as long as it),
+     * the head in front of them, which prov->headers does not include.
      */
-
-    prov = (ctx && ctx->model) ? ctx->model->provider : NULL;
 
     cache = (prov && ctx->upstream_authorization.len == 0
              && (prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_OPENAI
                  || prov->type == NGX_HTTP_TOKENROUTE_PROVIDER_AZURE));
 
     if (cache && prov->headers.len) {
-        v->data = prov->headers.data;
-        v->len = prov->headers.len;
-        v->valid = 1;
-        v->no_cacheable = 1;
-        v->not_found = 0;
-
-        return NGX_OK;
+        start = prov->headers.data;
+        len = prov->headers.len;
+        goto done;
     }
 
     n = NGX_HTTP_TOKENROUTE_HEADER_VARS;
@@ -586,12 +644,18 @@ ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
 
     pool = cache ? ngx_cycle->pool : r->pool;
 
-    p = ngx_pnalloc(pool, len);
+    p = ngx_pnalloc(pool, head + len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    v->data = p;
+    if (head) {
+        p = ngx_cpymem(p, prov->host.data, prov->host.len);
+        p = ngx_cpymem(p, NGX_HTTP_TOKENROUTE_CT_LINE,
+                       sizeof(NGX_HTTP_TOKENROUTE_CT_LINE) - 1);
+    }
+
+    start = p;
 
     p = ngx_cpymem(p, NGX_HTTP_TOKENROUTE_CONTENT_TYPE,
                    sizeof(NGX_HTTP_TOKENROUTE_CONTENT_TYPE) - 1);
@@ -609,15 +673,25 @@ ngx_http_tokenroute_upstream_headers(ngx_http_request_t *r,
         p = ngx_cpymem(p, values[i].data, values[i].len);
     }
 
-    v->len = p - v->data;
+    len = p - start;
+
+    if (cache) {
+        prov->headers.data = start;
+        prov->headers.len = len;
+    }
+
+done:
+
+    if (host) {
+        start -= head;
+        len += head;
+    }
+
+    v->data = start;
+    v->len = len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-
-    if (cache) {
-        prov->headers.data = v->data;
-        prov->headers.len = v->len;
-    }
 
     return NGX_OK;
 }

@@ -515,13 +515,33 @@ tr_scan_wrong_type(tokenroute_request_t *req, tr_field_e field)
 
 /*
  * Asked of every request for the shape of its errors: a path is short,
- * and memchr() finds its few slashes faster than a byte loop does.
+ * and memchr() finds its few slashes faster than a byte loop does.  A
+ * path that ends in "/chat/completions" (and slashes), as most do, is
+ * looked at in front of that ending only: no "/messages" starts in it,
+ * nor runs into it from before (its '/' is no letter of "messages"),
+ * and it holds no NUL.
  */
 
 int
 tokenroute_request_anthropic_path(const unsigned char *path, size_t len)
 {
+    size_t                n;
     const unsigned char  *p, *last, *nul;
+
+    static const char     chat[] = "/chat/completions";
+
+    n = len;
+
+    while (n && path[n - 1] == '/') {
+        n--;
+    }
+
+    if (n >= sizeof(chat) - 1
+        && memcmp(path + n - (sizeof(chat) - 1), chat, sizeof(chat) - 1)
+           == 0)
+    {
+        len = n - (sizeof(chat) - 1);
+    }
 
     nul = memchr(path, '\0', len);
     last = nul ? nul : path + len;

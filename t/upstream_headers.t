@@ -2,16 +2,22 @@
 
 # (C) tokenroute authors
 
-# conf.d/tokenroute_proxy.conf sends the provider's headers in one line,
-# "proxy_set_header Content-Type $tokenroute_upstream_headers;" (the
-# value carries the other header lines), instead of one proxy_set_header
-# per header.  Differential test: the same requests through a location
-# that has the one-line-per-header form (the conf with that line replaced
-# by the lines its comment lists) and through the standard one; the
-# providers must receive the same header lines, in the same order, for
-# every provider type: OpenAI, Anthropic (default and client
+# conf.d/tokenroute_proxy.conf sends the Host and the provider's headers
+# in one line, "proxy_set_header Host $tokenroute_upstream_host_headers;"
+# (the value carries the other header lines), instead of one
+# proxy_set_header per header.  Differential test: the same requests
+# through a location that has the one-line-per-header form (the conf
+# with that line replaced by the lines its comment lists) and proxy_pass
+# $tokenroute_upstream$tokenroute_upstream_uri, through one with the
+# Content-Type line of $tokenroute_upstream_headers and proxy_pass
+# $tokenroute_upstream_url (the form before), and through the standard
+# one (proxy_pass $tokenroute_proxy_pass: no URI when it is the
+# client's); the providers must receive the same request line (also for
+# a client URI with arguments or escapes), header lines in the same
+# order, and body, for every provider type: OpenAI, Anthropic (default and client
 # anthropic-version, one and two anthropic-beta headers), Azure, Bedrock
-# (signed, with and without a session token; with an API key).
+# (signed, with and without a session token; with an API key), a
+# translated request, a fallback.
 
 ###############################################################################
 
@@ -43,14 +49,25 @@ my $conf = do { local $/; <$fh> };
 close $fh;
 
 my ($lines) = $conf =~ /((?:^#     proxy_set_header [^\n]*\n)+)/m;
-ok($lines && ($lines =~ tr/\n//) == 8, 'the conf lists the eight lines');
+ok($lines && ($lines =~ tr/\n//) == 9, 'the conf lists the nine lines');
 $lines =~ s/^#     //mg;
 
-my $fast = 'proxy_set_header Content-Type $tokenroute_upstream_headers;';
+my $fast = 'proxy_set_header Host $tokenroute_upstream_host_headers;';
 my $old = $conf;
 ok($old =~ s/^\Q$fast\E\n/$lines/m, 'the conf has the one line');
+ok($old =~ s/^proxy_pass \$tokenroute_proxy_pass;$/proxy_pass \$tokenroute_upstream\$tokenroute_upstream_uri;/m,
+	'the conf passes $tokenroute_proxy_pass');
 $old =~ s/^error_page [^\n]*\n//mg;
 write_file('old_proxy.conf', $old);
+
+# the form of round three: Host, then the headers after Content-Type
+my $mid = $conf;
+$mid =~ s/^\Q$fast\E\n/proxy_set_header Host \$tokenroute_upstream_host;
+proxy_set_header Content-Type \$tokenroute_upstream_headers;
+/m;
+$mid =~ s/^proxy_pass [^\n]*$/proxy_pass \$tokenroute_upstream_url;/m;
+$mid =~ s/^error_page [^\n]*\n//mg;
+write_file('mid_proxy.conf', $mid);
 
 write_file('bedrock.keys', <<'EOF');
 AKIDENVEXAMPLE1 envSecret/Key+1
@@ -95,6 +112,10 @@ location /old/v1/ {
     tokenroute on;
     include %%TESTDIR%%/old_proxy.conf;
 }
+location /mid/v1/ {
+    tokenroute on;
+    include %%TESTDIR%%/mid_proxy.conf;
+}
 EOF
 
 my $key = $t->create_key(name => 'headers');
@@ -106,7 +127,7 @@ sub both {
 
 	my @got;
 
-	for my $prefix ('', '/old') {
+	for my $prefix ('', '/old', '/mid') {
 		$t->clear_mock_requests($mock);
 
 		my $res = $t->http(method => 'POST', path => "$prefix$path",
@@ -144,8 +165,28 @@ sub lines {
 	return join "\n", map { "$_: $h->{$_}" } sort keys %$h;
 }
 
+# the request line and the body
+
+sub head {
+	my ($req) = @_;
+	return 'none' unless $req;
+	return join ' ', map { $_ // '-' } @$req{qw(method path version)};
+}
+
+sub body {
+	my ($req) = @_;
+	return 'none' unless $req;
+	return $req->{body} // '-';
+}
+
 my @cases = (
 	[ 'openai', 'mock', '/v1/chat/completions', 'openai/gpt-4o-mini' ],
+	[ 'openai, arguments in the URI', 'mock', '/v1/chat/completions?a=1',
+		'openai/gpt-4o-mini' ],
+	[ 'openai, an escape in the URI', 'mock', '/v1/chat/%63ompletions',
+		'openai/gpt-4o-mini' ],
+	[ 'openai, an empty query', 'mock', '/v1/chat/completions?',
+		'openai/gpt-4o-mini' ],
 	[ 'openai, a client anthropic-beta (not sent)', 'mock',
 		'/v1/chat/completions', 'openai/gpt-4o-mini',
 		'anthropic-beta' => 'x-1' ],
@@ -170,13 +211,20 @@ my @cases = (
 for my $c (@cases) {
 	my ($name, $mock, $path, $model, @headers) = @$c;
 
-	my ($new, $old) = both($mock, $path, $model, @headers);
+	my ($new, $old, $mid) = both($mock, $path, $model, @headers);
 
 	is($new->{status}, 200, "$name: 200");
 	is($old->{status}, 200, "$name: 200 the slow way");
+	is($mid->{status}, 200, "$name: 200 round three's way");
 	ok($new->{req}, "$name: the provider was asked");
 	is(lines($new->{req}), lines($old->{req}),
 		"$name: the same header lines");
+	is(lines($mid->{req}), lines($old->{req}),
+		"$name: the same header lines as round three's");
+	is(head($new->{req}), head($old->{req}), "$name: the same request line");
+	is(body($new->{req}), body($old->{req}), "$name: the same body");
+	is(body($mid->{req}), body($old->{req}),
+		"$name: the same body as round three's");
 }
 
 # the values themselves, once: not only the same as the slow way

@@ -477,6 +477,59 @@ test_anthropic_path(void)
 
     ok(bad == 0, "anthropic path agrees with ngx_strnstr on random paths "
        "(%d differences)", bad);
+
+    /*
+     * paths ending in "/chat/completions" (looked at in front of it
+     * only), or almost, then slashes: a needle planted anywhere, also
+     * across the ending's start, NULs, the ending's letters
+     */
+
+    bad = 0;
+
+    for (i = 0; i < 200000; i++) {
+        static const char  tails[][20] = {
+            "/chat/completions", "/chat/completions", "chat/completions",
+            "/chat/completion", "/chat/completionss", "/messages"
+        };
+
+        const char  *tail;
+        size_t       pre, tl, sl;
+
+        tail = tails[rand() % 6];
+        tl = strlen(tail);
+        pre = rand() % 24;
+        sl = (rand() % 3) ? 0 : rand() % 3;
+        len = pre + tl + sl;
+
+        p = malloc(len);
+        if (p == NULL) {
+            ok(0, "malloc");
+            return;
+        }
+
+        for (k = 0; k < pre; k++) {
+            p[k] = (rand() % 4) ? (unsigned char) alphabet[rand() % 7]
+                   : (unsigned char) alphabet[rand() % 9];
+        }
+
+        memcpy(p + pre, tail, tl);
+        memset(p + pre + tl, '/', sl);
+
+        if (rand() % 2) {
+            /* up to 8 bytes into the ending, or in front of it */
+            k = rand() % (pre + 9);
+            if (k + 9 <= len) {
+                memcpy(p + k, "/messages", 9);
+            }
+        }
+
+        bad += (tokenroute_request_anthropic_path(p, len)
+                != ref_anthropic_path(p, len));
+        free(p);
+    }
+
+    ok(bad == 0, "anthropic path agrees with ngx_strnstr on paths ending "
+       "in /chat/completions (%d differences)", bad);
 }
 
 
