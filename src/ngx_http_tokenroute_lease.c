@@ -48,6 +48,8 @@
 static ngx_int_t ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_tokenroute_lease_timer(ngx_event_t *ev);
+static void ngx_http_tokenroute_lease_idle(
+    ngx_http_tokenroute_lease_sh_t *sh, ngx_msec_t now);
 static ngx_int_t ngx_http_tokenroute_lease_verdict(ngx_http_request_t *r,
     ngx_http_tokenroute_ctx_t *ctx, ngx_http_tokenroute_lease_entry_t *e,
     ngx_uint_t taken);
@@ -56,9 +58,12 @@ static u_char *ngx_http_tokenroute_lease_key(ngx_http_request_t *r,
     size_t extra);
 
 
+uint64_t                *ngx_http_tokenroute_lease_marks;
+
 static ngx_event_t       ngx_http_tokenroute_lease_event;
 static ngx_connection_t  ngx_http_tokenroute_lease_conn;
 static ngx_msec_t        ngx_http_tokenroute_lease_scanned;
+static ngx_uint_t        ngx_http_tokenroute_lease_scans;
 
 
 /* tokenroute_lease zone=NAME:SIZE [slice=N] [max_age=T] [flush=T] [ttl=T] */
@@ -261,7 +266,9 @@ ngx_http_tokenroute_lease_init_zone(ngx_shm_zone_t *zone, void *data)
 ngx_int_t
 ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                        words;
     ngx_event_t                      *ev;
+    ngx_http_tokenroute_lease_sh_t   *sh;
     ngx_http_tokenroute_main_conf_t  *trmcf;
 
     trmcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -271,6 +278,22 @@ ngx_http_tokenroute_lease_start(ngx_cycle_t *cycle)
 
     if (ngx_http_tokenroute_lease_conf == NULL) {
         return NGX_OK;
+    }
+
+    ngx_http_tokenroute_lease_marks = NULL;
+
+    sh = ngx_http_tokenroute_lease_conf->sh;
+
+    if (sh) {
+        /* all marked: the leases of other workers and cycles found once */
+        words = (sh->n + 63) / 64;
+        ngx_http_tokenroute_lease_marks = ngx_alloc(words * sizeof(uint64_t),
+                                                    cycle->log);
+
+        if (ngx_http_tokenroute_lease_marks) {
+            ngx_memset(ngx_http_tokenroute_lease_marks, 0xff,
+                       words * sizeof(uint64_t));
+        }
     }
 
     ev = &ngx_http_tokenroute_lease_event;
@@ -329,6 +352,8 @@ ngx_http_tokenroute_lease_admit(ngx_http_request_t *r,
 
     e->used = now;
     age = now - e->fetched;
+
+    ngx_http_tokenroute_lease_mark(lc->sh, e);
 
     fresh = e->fetched && !e->stale && age < lc->max_age;
 
@@ -675,15 +700,26 @@ ngx_http_tokenroute_lease_timer(ngx_event_t *ev)
 
         ngx_shmtx_lock(&lc->shpool->mutex);
 
-        for (i = 0; i < lc->sh->n; i++) {
-            e = &lc->sh->e[i];
+        /*
+         * the whole zone at exit, and every 16th time: a lease whose
+         * worker died unmarked in the others is given back all the same
+         */
+        if (exiting || ngx_http_tokenroute_lease_marks == NULL
+            || (++ngx_http_tokenroute_lease_scans & 15) == 0)
+        {
+            for (i = 0; i < lc->sh->n; i++) {
+                e = &lc->sh->e[i];
 
-            if (e->inuse && e->have
-                && (exiting
-                    || now - e->used >= NGX_HTTP_TOKENROUTE_LEASE_IDLE))
-            {
-                ngx_http_tokenroute_lease_abandon(e);
+                if (e->inuse && e->have
+                    && (exiting
+                        || now - e->used >= NGX_HTTP_TOKENROUTE_LEASE_IDLE))
+                {
+                    ngx_http_tokenroute_lease_abandon(e);
+                }
             }
+
+        } else {
+            ngx_http_tokenroute_lease_idle(lc->sh, now);
         }
 
         ngx_shmtx_unlock(&lc->shpool->mutex);
@@ -691,6 +727,50 @@ ngx_http_tokenroute_lease_timer(ngx_event_t *ev)
 
     if (!exiting) {
         ngx_add_timer(ev, lc->flush);
+    }
+}
+
+
+/*
+ * Under the lock: the marked entries' idle leases given back; a mark
+ * stays while its entry holds a lease in use (a worker that renews or
+ * admits from an entry marks it again)
+ */
+
+static void
+ngx_http_tokenroute_lease_idle(ngx_http_tokenroute_lease_sh_t *sh,
+    ngx_msec_t now)
+{
+    uint64_t                            bits;
+    ngx_uint_t                          w, i, words;
+    ngx_http_tokenroute_lease_entry_t  *e;
+
+    words = (sh->n + 63) / 64;
+
+    for (w = 0; w < words; w++) {
+        bits = ngx_http_tokenroute_lease_marks[w];
+
+        while (bits) {
+            i = w * 64 + __builtin_ctzll(bits);
+            bits &= bits - 1;
+
+            if (i >= sh->n) {
+                break;
+            }
+
+            e = &sh->e[i];
+
+            if (e->inuse && e->have) {
+                if (now - e->used < NGX_HTTP_TOKENROUTE_LEASE_IDLE) {
+                    continue;
+                }
+
+                ngx_http_tokenroute_lease_abandon(e);
+            }
+
+            ngx_http_tokenroute_lease_marks[w] &=
+                                             ~((uint64_t) 1 << (i & 63));
+        }
     }
 }
 

@@ -361,6 +361,7 @@ ngx_http_tokenroute_lease_reply(void *data, redisReply *reply)
 
     } else if (el[8]->len == 4 && ngx_strncmp(el[8]->str, "live", 4) == 0) {
         e->have = 1;
+        ngx_http_tokenroute_lease_mark(lc->sh, e);
         e->renewed = e->fetched;
         e->available += grant;
         e->capped = (grant < call->want);

@@ -88,6 +88,27 @@ ngx_http_tokenroute_lease_entry_t *ngx_http_tokenroute_lease_find(u_char *kh,
     ngx_uint_t create);
 
 
+/*
+ * The entries this worker may find holding a lease, a bit each: those it
+ * admitted from or renewed, and all of them at its start.  The idle
+ * scan reads these, not the whole zone (tens of thousands of entries,
+ * for the few that hold leases).  NULL: the whole zone.
+ */
+extern uint64_t  *ngx_http_tokenroute_lease_marks;
+
+static ngx_inline void
+ngx_http_tokenroute_lease_mark(ngx_http_tokenroute_lease_sh_t *sh,
+    ngx_http_tokenroute_lease_entry_t *e)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_tokenroute_lease_marks) {
+        i = e - sh->e;
+        ngx_http_tokenroute_lease_marks[i >> 6] |= (uint64_t) 1 << (i & 63);
+    }
+}
+
+
 /* where a key's entry is looked for: its hash's first 8 hex digits */
 #define ngx_http_tokenroute_lease_slot(kh)  tokenroute_lease_slot(kh)
 
