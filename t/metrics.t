@@ -320,6 +320,10 @@ print $fh $c;
 close $fh;
 
 $t->start_nginx();
+
+# start_nginx() returns once one worker answers; the second may still be
+# starting (seen under the sanitizers on a loaded machine)
+$t->wait_until(5, sub { scalar($t->workers()) == 2 });
 is(scalar($t->workers()), 2, 'two workers');
 
 $t->wait_until(5, sub {
