@@ -39,12 +39,12 @@ sub catalog {
 			1 .. $n);
 }
 
-$t->start_gateway(http => catalog(3000));
+$t->start_gateway(http => catalog(2000));
 
 my $key = $t->create_key(account => 'many');
 
-is($t->chat($key->{raw}, model => 'many/3000')->{status}, 200,
-	'3,000 models: the last one served');
+is($t->chat($key->{raw}, model => 'many/2000')->{status}, 200,
+	'2,000 models: the last one served');
 
 my $r = $t->chat($key->{raw}, model => 'many/cool');
 is($r->{status}, 200, 'a 429 falls back');
@@ -58,7 +58,7 @@ is($mock, 1, 'then cooled: not asked again');
 
 # a reload with the same ids keeps the table, and the cooldown
 
-$t->write_nginx_conf(($t->default_conf())[0] . catalog(3000),
+$t->write_nginx_conf(($t->default_conf())[0] . catalog(2000),
 	($t->default_conf())[1]);
 $t->reload_nginx();
 
@@ -68,12 +68,12 @@ is($mock, 1, 'reload, same ids: still cooled');
 
 # a reload into twice as many models
 
-$t->write_nginx_conf(($t->default_conf())[0] . catalog(6000),
+$t->write_nginx_conf(($t->default_conf())[0] . catalog(2500),
 	($t->default_conf())[1]);
 $t->reload_nginx();
 
-is($t->chat($key->{raw}, model => 'many/6000')->{status}, 200,
-	'reload to 6,000 models: the last one served');
+is($t->chat($key->{raw}, model => 'many/2500')->{status}, 200,
+	'reload to 2,500 models: the last one served');
 
 unlike($t->error_log(), qr/ngx_slab_alloc\(\) failed/,
 	'no slab allocation failed');
