@@ -64,6 +64,12 @@ $t->allow_log(qr/malloc\($size\) failed/);
 
 ###############################################################################
 
+# the pub/sub subscriber marks every record stale when it connects (what
+# it missed is unknown): the entry is made after it, or the key checks
+# below would ask Redis
+ok($t->wait_until(5, sub { $t->error_log =~ /subscribed to "tr:inval"/ }),
+	'the worker subscribed to key changes');
+
 is(used_chat($t, $k->{raw}), 200, 'a chat request: the entry made');
 ok($t->wait_until(3, sub {
 	my %r = @{ $t->redis('HGETALL', 'tr:rsvd') || [] };
