@@ -536,7 +536,7 @@ ngx_http_tokenroute_stream_body(ngx_http_request_t *r,
          * nginx's own last buffer: ours went before.  Bytes after it
          * could only come from a filter run before ours that held them
          * (one that changes a stream's bytes cannot sit there: ours
-         * could not read the events); they are dropped, said once.
+         * could not read the events); they are dropped, each logged.
          */
         for (cl = in; cl; cl = cl->next) {
             if (ngx_buf_size(cl->buf) != 0) {
